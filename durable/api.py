@@ -1,0 +1,179 @@
+"""Starting runs and getting handles to them: the calls application code makes."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+
+from durable import context, executors, runtime, store
+from durable.errors import (
+    InvalidRunIdError,
+    ResultTimeoutError,
+    RunCancelledError,
+    RunDeadError,
+    RunIdConflictError,
+    RunNotFoundError,
+)
+from durable.registry import WorkflowDefinition, get_workflow
+from durable.serialization import dumps, error_from_dict
+
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}")
+
+
+def validate_run_id(run_id: Any) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise InvalidRunIdError(
+            f"invalid run id {str(run_id)[:80]!r}: use 1-200 characters of letters, digits and "
+            "._:@/+=- starting with a letter or digit (e.g. 'order-42')"
+        )
+    return run_id
+
+
+def resolve(workflow: Callable[..., Any] | str) -> WorkflowDefinition:
+    """The definition behind a decorated function or a registered name."""
+    definition = getattr(workflow, "__durable_workflow__", None)
+    if definition is not None:
+        return definition
+    if isinstance(workflow, str):
+        return get_workflow(workflow)
+    raise TypeError(
+        f"{workflow!r} is not a durable workflow; decorate it with @durable.workflow() "
+        "or pass a registered workflow name"
+    )
+
+
+class RunHandle:
+    """A reference to a run; every method reads the run's current state from the database."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def __repr__(self) -> str:
+        return f"RunHandle({self.run_id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunHandle) and other.run_id == self.run_id
+
+    def __hash__(self) -> int:
+        return hash(self.run_id)
+
+    def status(self) -> str:
+        outcome = store.run_outcome(self.run_id)
+        if outcome is None:
+            raise RunNotFoundError(f"no run with id {self.run_id!r}")
+        return outcome[0]
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the run to end; return its output or raise its error."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        event = runtime.wait_event(self.run_id)
+        interval = 0.005
+        try:
+            while True:
+                outcome = store.run_outcome(self.run_id)
+                if outcome is None:
+                    raise RunNotFoundError(f"no run with id {self.run_id!r}")
+                status, output, error, reason = outcome
+                if status in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
+                    return _outcome_value(self.run_id, status, output, error, reason)
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise ResultTimeoutError(
+                        f"run {self.run_id} is still {status} after {timeout}s; it goes on — "
+                        "call result() again or check its status later"
+                    )
+                event.wait(interval if remaining is None else min(interval, remaining))
+                event.clear()
+                interval = min(interval * 1.5, 0.25)
+        finally:
+            runtime.forget_event(self.run_id)
+
+
+def _outcome_value(run_id: str, status: str, output: Any, error: Any, reason: str) -> Any:
+    if status == "SUCCESS":
+        return output
+    if status == "ERROR":
+        raise error_from_dict(error or {})
+    if status == "CANCELLED":
+        raise RunCancelledError(
+            f"run {run_id} was cancelled{': ' + reason if reason else ''}; "
+            "its checkpoints stay — resume it to continue"
+        )
+    message = (error or {}).get("message", "its executor died too often")
+    raise RunDeadError(f"run {run_id} is DEAD: {message}")
+
+
+def start(
+    workflow: Callable[..., Any] | str,
+    *args: Any,
+    run_id: str | None = None,
+    tags: dict[str, Any] | None = None,
+    queue: str | None = None,
+    priority: int = 0,
+    timeout: float | None = None,
+    **kwargs: Any,
+) -> RunHandle:
+    """Start a run (idempotent on `run_id`); inside a workflow this starts a child run.
+
+    Inside `transaction.atomic()` the run belongs to the caller's transaction: it is
+    dispatched after commit and never exists if the caller rolls back.
+    """
+    definition = resolve(workflow)
+    if run_id is not None:
+        validate_run_id(run_id)
+    options = {"tags": tags, "queue": queue, "priority": priority, "timeout": timeout}
+    parent = context.current()
+    if parent is not None and not parent.in_step:
+        child_id = runtime.record_child(
+            parent, definition.name,
+            lambda child: _create(definition, args, kwargs, child, parent.run_id, **options),
+            run_id,
+        )
+        return RunHandle(child_id)
+    return RunHandle(_create(definition, args, kwargs, run_id, None, **options))
+
+
+def _create(
+    definition: WorkflowDefinition, args: tuple, kwargs: dict, run_id: str | None,
+    parent_id: str | None, *, tags: dict[str, Any] | None, queue: str | None, priority: int,
+    timeout: float | None,
+) -> str:
+    run_id = run_id or uuid.uuid4().hex
+    run_input = dumps({"args": list(args), "kwargs": kwargs},
+                      where=f"workflow {definition.name} run {run_id} input")
+    timeout = timeout if timeout is not None else definition.timeout
+    created = store.insert_run(
+        run_id=run_id, workflow=definition.name, version=definition.version, input=run_input,
+        tags=dumps(tags or {}, where=f"workflow {definition.name} run {run_id} tags"),
+        queue=queue or definition.queue, priority=priority, parent_id=parent_id,
+        forked_from_id=None, forked_from_step=None, available_at=None,
+        deadline_at=None if timeout is None else datetime.now(UTC) + timedelta(seconds=timeout),
+    )
+    if created:
+        transaction.on_commit(lambda: executors.dispatch(run_id))
+        return run_id
+    existing = store.run_workflow(run_id)
+    if existing is not None and existing != definition.name:
+        raise RunIdConflictError(
+            f"run id {run_id!r} is taken by a run of workflow {existing!r}, not "
+            f"{definition.name!r}; choose another id"
+        )
+    return run_id
+
+
+def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
+    """Start a run and wait for its result (which re-raises the run's error)."""
+    return start(workflow, *args, **kwargs).result()
+
+
+def get(run_id: str) -> RunHandle:
+    """A handle to an existing run."""
+    handle = RunHandle(validate_run_id(run_id))
+    handle.status()
+    return handle

@@ -1,0 +1,87 @@
+"""`durable cancel|resume|restart|fork`: the operator actions, from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from durable import operations
+from durable.errors import SerializationError
+
+
+def _add_ids(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    parser.add_argument("--actor", help="name recorded in the audit log (default: OS user)")
+
+
+def _add_input(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--args", help='edited positional input as a JSON list, e.g. "[42]"')
+    parser.add_argument("--kwargs", help='edited keyword input as a JSON object')
+
+
+def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
+    """Cancel runs at their next step boundary."""
+    _add_ids(parser)
+    parser.add_argument("--reason", default="")
+
+
+def add_resume_arguments(parser: argparse.ArgumentParser) -> None:
+    """Resume failed, cancelled or dead runs from their last checkpoint."""
+    _add_ids(parser)
+
+
+def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
+    """Start new runs of the same workflows with the same (or edited) input."""
+    _add_ids(parser)
+    _add_input(parser)
+
+
+def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
+    """New runs that reuse checkpoints before --from-step and execute from it on."""
+    _add_ids(parser)
+    parser.add_argument("--from-step", type=int, default=None,
+                        help="step to execute from (default: the first failed step)")
+    _add_input(parser)
+
+
+def handle_cancel(command, *, run_ids, actor=None, reason="", **_) -> None:
+    _report(command, "cancelled", operations.cancel(run_ids, actor=actor, reason=reason))
+
+
+def handle_resume(command, *, run_ids, actor=None, **_) -> None:
+    _report(command, "resumed", operations.resume(run_ids, actor=actor))
+
+
+def handle_restart(command, *, run_ids, actor=None, args=None, kwargs=None, **_) -> None:
+    result = operations.restart(run_ids, _parse(args, list, "--args"),
+                                _parse(kwargs, dict, "--kwargs"), actor=actor)
+    _report(command, "restarted", result)
+
+
+def handle_fork(command, *, run_ids, actor=None, from_step=None, args=None, kwargs=None,
+                **_) -> None:
+    result = operations.fork(run_ids, from_step, _parse(args, list, "--args"),
+                             _parse(kwargs, dict, "--kwargs"), actor=actor)
+    _report(command, "forked", result)
+
+
+def _parse(text: str | None, expected: type, flag: str):
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SerializationError(f"{flag} is not valid JSON ({exc}); e.g. {flag} '[42]'") from exc
+    if not isinstance(value, expected):
+        raise SerializationError(f"{flag} must be a JSON {expected.__name__}")
+    return value
+
+
+def _report(command, verb: str, result: operations.BulkResult) -> None:
+    for run_id, new_id in result.done.items():
+        suffix = "" if new_id == run_id else f" -> {new_id}"
+        command.stdout.write(command.style.SUCCESS(f"{verb} {run_id}{suffix}"))
+    for run_id, reason in result.refused.items():
+        command.stderr.write(f"refused {run_id}: {reason}")
+    if result.refused and not result.done:
+        raise SystemExit(1)

@@ -1,0 +1,114 @@
+"""`@durable.workflow`, `@durable.step` and `@durable.transaction`.
+
+Outside a workflow a step is a plain function call, so steps stay unit-testable; inside a
+workflow every call is checkpointed (or replayed from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from durable import context, runtime
+from durable.registry import (
+    RetryPolicy,
+    StepDefinition,
+    WorkflowDefinition,
+    default_name,
+    register,
+    source_version,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def workflow(
+    func: F | None = None,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    queue: str = "default",
+    timeout: float | None = None,
+) -> Any:
+    """Mark a deterministic orchestrator; calling it starts a run and waits for its result."""
+
+    def decorate(f: F) -> F:
+        definition = WorkflowDefinition(
+            name=name or default_name(f),
+            func=f,
+            version=version or source_version(f),
+            queue=queue,
+            timeout=timeout,
+        )
+        register(definition)
+
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from durable.api import run
+
+            return run(wrapper, *args, **kwargs)
+
+        def start(*args: Any, **kwargs: Any) -> Any:
+            from durable.api import start as start_run
+
+            return start_run(wrapper, *args, **kwargs)
+
+        wrapper.__durable_workflow__ = definition  # type: ignore[attr-defined]
+        wrapper.start = start  # type: ignore[attr-defined]
+        wrapper.workflow_name = definition.name  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
+
+
+def step(
+    func: F | None = None,
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    backoff: float = 2.0,
+    retry_delay: float = 1.0,
+    max_delay: float = 300.0,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+) -> Any:
+    """Mark a unit of work whose result is checkpointed; retried `retries` times on error."""
+    return _step_decorator(func, "step", name, RetryPolicy(retries, retry_delay, backoff,
+                                                           max_delay, retry_on))
+
+
+def transaction(
+    func: F | None = None,
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    backoff: float = 2.0,
+    retry_delay: float = 1.0,
+    max_delay: float = 300.0,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+) -> Any:
+    """A step run inside `transaction.atomic()` whose checkpoint commits with its effects."""
+    return _step_decorator(func, "transaction", name, RetryPolicy(retries, retry_delay,
+                                                                  backoff, max_delay, retry_on))
+
+
+def _step_decorator(func: F | None, kind: str, name: str | None, retry: RetryPolicy) -> Any:
+    def decorate(f: F) -> F:
+        definition = StepDefinition(name=name or default_name(f), func=f, kind=kind, retry=retry)
+
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            run_context = context.current()
+            if run_context is None or run_context.in_step:
+                if kind == "transaction":
+                    from django.db import transaction as db_transaction
+
+                    with db_transaction.atomic():
+                        return f(*args, **kwargs)
+                return f(*args, **kwargs)
+            return runtime.call_step(run_context, definition, args, kwargs)
+
+        wrapper.__durable_step__ = definition  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate

@@ -1,0 +1,65 @@
+"""Errors the engine raises; each message says what happened and what to do about it."""
+
+from __future__ import annotations
+
+
+class DurableError(Exception):
+    """Base class of every error raised by Durable itself."""
+
+
+class SerializationError(DurableError, TypeError):
+    """A value could not be stored as JSON; raised at the call, before anything is written."""
+
+
+class PayloadTooLargeError(SerializationError):
+    """A serialized value is larger than DURABLE_MAX_PAYLOAD_BYTES."""
+
+
+class NonDeterminismError(DurableError):
+    """The code asked for a different step than the run's history holds at that position."""
+
+
+class UnknownWorkflowError(DurableError, LookupError):
+    """No workflow of that name is registered in this process."""
+
+
+class InvalidRunIdError(DurableError, ValueError):
+    """A run id that is not a short printable string."""
+
+
+class RunNotFoundError(DurableError, LookupError):
+    """No run has that id."""
+
+
+class RunIdConflictError(DurableError):
+    """A run with that id exists but belongs to another workflow."""
+
+
+class OperationRefused(DurableError):
+    """An operator action that makes no sense for the run's state (resume a success, …)."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        super().__init__(f"run {run_id}: {reason}")
+        self.run_id = run_id
+        self.reason = reason
+
+
+class ResultTimeoutError(DurableError, TimeoutError):
+    """`handle.result(timeout=…)` waited longer than allowed; the run goes on."""
+
+
+class RunCancelledError(DurableError):
+    """The run was cancelled; its checkpoints stay and it can be resumed."""
+
+
+class RunDeadError(DurableError):
+    """The run's owner died more often than DURABLE_MAX_RECOVERIES allows."""
+
+
+class WorkflowError(DurableError):
+    """A run failed with an exception whose type cannot be rebuilt in this process."""
+
+    def __init__(self, message: str, *, error_type: str = "", traceback: str = "") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.remote_traceback = traceback

@@ -1,0 +1,78 @@
+"""Where runs execute: an in-process thread pool (default) or Celery workers.
+
+`dispatch` is called after the transaction that created or re-enqueued a run commits.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from django.conf import settings
+
+
+class Executor(Protocol):
+    executor_id: str
+
+    def dispatch(self, run_id: str) -> None: ...
+
+    def shutdown(self, wait: bool = True) -> None: ...
+
+
+_executor: Executor | None = None
+_lock = threading.Lock()
+
+
+def get_executor() -> Executor:
+    """The process's executor, started on first use."""
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = _create(settings.DURABLE_EXECUTOR)
+        return _executor
+
+
+def _create(kind: str) -> Executor:
+    if kind == "thread":
+        from durable.executors.thread import ThreadExecutor
+
+        executor = ThreadExecutor()
+        executor.start()
+        return executor
+    if kind == "celery":
+        from durable.executors.celery import CeleryDispatcher
+
+        return CeleryDispatcher()
+    if kind == "external":
+        from durable.executors.external import ExternalDispatcher
+
+        return ExternalDispatcher()
+    raise ValueError(
+        f"DURABLE_EXECUTOR must be 'thread', 'celery' or 'external', not {kind!r}"
+    )
+
+
+def start_thread_executor(threads: int | None = None) -> Executor:
+    """Make this process execute runs in threads, whatever DURABLE_EXECUTOR says (workers)."""
+    global _executor
+    from durable.executors.thread import ThreadExecutor
+
+    with _lock:
+        if not isinstance(_executor, ThreadExecutor):
+            executor = ThreadExecutor(threads=threads)
+            executor.start()
+            _executor = executor
+        return _executor
+
+
+def dispatch(run_id: str) -> None:
+    get_executor().dispatch(run_id)
+
+
+def shutdown(wait: bool = True) -> None:
+    """Stop the process's executor (tests, and the worker command on exit)."""
+    global _executor
+    with _lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=wait)

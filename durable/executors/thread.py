@@ -1,0 +1,151 @@
+"""The in-process executor: a pool of threads plus one maintenance thread.
+
+The maintenance thread renews the leases of runs in flight (and tells a run it was
+cancelled), recovers runs of dead executors, and claims due runs when threads are free.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+
+from django.conf import settings
+from django.db import connection
+
+from durable import recovery, registry, runtime, store
+from durable.executors.identity import hostname, new_executor_id
+
+logger = logging.getLogger("durable")
+
+
+class ThreadExecutor:
+    kind = "thread"
+
+    def __init__(self, threads: int | None = None, poll_seconds: float | None = None) -> None:
+        self.executor_id = new_executor_id(self.kind)
+        self.threads = threads or settings.DURABLE_THREADS
+        self.poll_seconds = poll_seconds or settings.DURABLE_POLL_SECONDS
+        self.lease = settings.DURABLE_LEASE_SECONDS
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._pending: set[str] = set()
+        self._in_flight: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._workers: list[threading.Thread] = []
+        self._workflows: list[str] = []
+        self._warned_unclaimable: set[str] = set()
+
+    def start(self) -> None:
+        registry.autodiscover()
+        self._workflows = registry.registered_names()
+        for index in range(self.threads):
+            self._spawn(self._work, f"durable-worker-{index}")
+        self._spawn(self._maintain, "durable-maintenance")
+        logger.info("thread executor %s started with %d threads", self.executor_id, self.threads)
+
+    def _spawn(self, target, name: str) -> None:
+        thread = threading.Thread(target=self._with_connection_cleanup(target), name=name,
+                                  daemon=True)
+        thread.start()
+        self._workers.append(thread)
+
+    @staticmethod
+    def _with_connection_cleanup(target):
+        def run() -> None:
+            try:
+                target()
+            finally:
+                connection.close()
+
+        return run
+
+    def dispatch(self, run_id: str) -> None:
+        with self._lock:
+            if run_id in self._pending:
+                return
+            self._pending.add(run_id)
+        self._queue.put(run_id)
+
+    def free_threads(self) -> int:
+        with self._lock:
+            return self.threads - len(self._pending)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                run_id = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._execute(run_id)
+            except Exception:
+                logger.exception("executor failed while executing run %s", run_id)
+                if connection.connection is not None and not connection.is_usable():
+                    connection.close()
+            finally:
+                with self._lock:
+                    self._in_flight.pop(run_id, None)
+                    self._pending.discard(run_id)
+
+    def _execute(self, run_id: str) -> None:
+        claimed = runtime.claim(run_id, self.executor_id, registry.registered_names())
+        if claimed is None:
+            return
+        cancelled = threading.Event()
+        with self._lock:
+            self._in_flight[run_id] = cancelled
+        runtime.execute(claimed, self.executor_id, cancelled)
+
+    def _maintain(self) -> None:
+        last_renewal = last_sweep = 0.0
+        first = True
+        while not self._stop.is_set():
+            try:
+                now = time.monotonic()
+                if first or now - last_renewal >= self.lease / 3:
+                    self._heartbeat(first)
+                    last_renewal = now
+                if first or now - last_sweep >= min(self.lease / 2, 10):
+                    recovery.sweep()
+                    last_sweep = now
+                first = False
+                self._claim_due()
+            except Exception:
+                logger.exception("executor maintenance failed; retrying")
+                connection.close()
+            self._stop.wait(self.poll_seconds)
+
+    def _heartbeat(self, starting: bool) -> None:
+        store.heartbeat(executor_id=self.executor_id, kind=self.kind, hostname=hostname(),
+                        pid=os.getpid(), workflows=self._workflows)
+        if starting:
+            recovery.release_dead_local_executors(self.executor_id)
+        with self._lock:
+            in_flight = dict(self._in_flight)
+        still_ours = store.renew_leases(self.executor_id, list(in_flight), self.lease)
+        for run_id, cancelled in in_flight.items():
+            if run_id not in still_ours:
+                cancelled.set()
+
+    def _claim_due(self) -> None:
+        for run_id in store.due_runs(self._workflows, self.free_threads()):
+            self.dispatch(run_id)
+        self._warn_about_unclaimable()
+
+    def _warn_about_unclaimable(self) -> None:
+        for workflow, count in store.unclaimable_workflows(self._workflows):
+            if workflow not in self._warned_unclaimable:
+                self._warned_unclaimable.add(workflow)
+                logger.warning(
+                    "%d run(s) of workflow %r wait for an executor that has it; import its "
+                    "module here (an app's workflows.py or DURABLE_MODULES)", count, workflow)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._stop.set()
+        if wait:
+            for thread in self._workers:
+                thread.join(timeout=30)
+        logger.info("thread executor %s stopped", self.executor_id)

@@ -1,0 +1,40 @@
+"""`python manage.py durable <subcommand>`: inspect runs, operate on them, run workers."""
+
+from __future__ import annotations
+
+import argparse
+
+from django.core.management.base import BaseCommand, CommandError
+
+from durable.cli import inspect, operate, worker
+from durable.errors import DurableError
+
+SUBCOMMANDS = {
+    "list": inspect.add_list_arguments,
+    "show": inspect.add_show_arguments,
+    "cancel": operate.add_cancel_arguments,
+    "resume": operate.add_resume_arguments,
+    "restart": operate.add_restart_arguments,
+    "fork": operate.add_fork_arguments,
+    "worker": worker.add_worker_arguments,
+    "demo": worker.add_demo_arguments,
+}
+
+
+class Command(BaseCommand):
+    help = "Durable workflows: list, show, cancel, resume, restart, fork, worker, demo."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        subparsers = parser.add_subparsers(dest="subcommand", required=True)
+        for name, add_arguments in SUBCOMMANDS.items():
+            add_arguments(subparsers.add_parser(name, help=add_arguments.__doc__))
+
+    def handle(self, *args, subcommand: str, **options) -> None:
+        module = {"list": inspect, "show": inspect, "worker": worker, "demo": worker}.get(
+            subcommand, operate
+        )
+        handler = getattr(module, f"handle_{subcommand}")
+        try:
+            handler(self, **options)
+        except DurableError as exc:
+            raise CommandError(str(exc)) from exc

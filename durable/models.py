@@ -1,0 +1,216 @@
+"""System tables: runs, step checkpoints, failed attempts, executors and the audit log.
+
+The engine writes these with raw SQL on the hot path (`durable.store`); the ORM models
+serve migrations, the dashboard and the admin. Each index names the query it serves.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+
+
+class RunStatus(models.TextChoices):
+    ENQUEUED = "ENQUEUED", "Enqueued"
+    RUNNING = "RUNNING", "Running"
+    SUCCESS = "SUCCESS", "Success"
+    ERROR = "ERROR", "Error"
+    CANCELLED = "CANCELLED", "Cancelled"
+    DEAD = "DEAD", "Dead"
+
+    @classmethod
+    def terminal(cls) -> tuple[str, ...]:
+        return (cls.SUCCESS, cls.ERROR, cls.CANCELLED, cls.DEAD)
+
+    @classmethod
+    def resumable(cls) -> tuple[str, ...]:
+        return (cls.ERROR, cls.CANCELLED, cls.DEAD)
+
+    @classmethod
+    def active(cls) -> tuple[str, ...]:
+        return (cls.ENQUEUED, cls.RUNNING)
+
+
+class StepKind(models.TextChoices):
+    """What an entry in a run's history is; primitives add kinds, never new tables."""
+
+    STEP = "step", "Step"
+    TRANSACTION = "transaction", "Transaction"
+    CHILD = "child", "Child workflow"
+    SLEEP = "sleep", "Sleep"
+    SEND = "send", "Send"
+    RECV = "recv", "Receive"
+    SET_EVENT = "set_event", "Set event"
+    GET_EVENT = "get_event", "Get event"
+
+
+class StepStatus(models.TextChoices):
+    SUCCESS = "SUCCESS", "Success"
+    ERROR = "ERROR", "Error"
+
+
+class Run(models.Model):
+    id = models.CharField(primary_key=True, max_length=200)
+    workflow = models.CharField(max_length=300)
+    version = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.ENQUEUED)
+    input = models.JSONField(default=dict)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    error_type = models.CharField(max_length=300, blank=True, default="")
+    error_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    tags = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=200, default="default")
+    priority = models.IntegerField(default=0)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    forked_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
+    )
+    forked_from_step = models.IntegerField(null=True, blank=True)
+    executor_id = models.CharField(max_length=200, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    recovery_count = models.IntegerField(default=0)
+    steps_done = models.IntegerField(default=0)
+    available_at = models.DateTimeField(db_default=models.functions.Now())
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values), name="durable_run_status_valid"
+            ),
+        ]
+        indexes = [
+            # runs list, newest first, optionally by status / workflow (keyset on created_at, id)
+            models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="run_status_created_idx"),
+            models.Index(fields=["workflow", "-created_at", "-id"], name="run_workflow_created_idx"),
+            # executors claiming work: ENQUEUED runs that are due, by priority
+            models.Index(
+                fields=["-priority", "available_at"],
+                name="run_due_idx",
+                condition=Q(status="ENQUEUED"),
+            ),
+            # recovery sweep: RUNNING runs whose lease expired
+            models.Index(
+                fields=["lease_expires_at"], name="run_lease_idx", condition=Q(status="RUNNING")
+            ),
+            # failure hotspots and latency pages: finished runs by time
+            models.Index(fields=["finished_at"], name="run_finished_idx"),
+            # tag search: tags @> {"customer": "acme"}
+            GinIndex(fields=["tags"], name="run_tags_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} {self.id} ({self.status})"
+
+
+class Step(models.Model):
+    """One checkpoint: the recorded outcome of the entry at `position` in a run's history."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    position = models.IntegerField()
+    name = models.CharField(max_length=300)
+    kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.STEP)
+    status = models.CharField(max_length=8, choices=StepStatus.choices)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    error_type = models.CharField(max_length=300, blank=True, default="")
+    error_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    attempts = models.IntegerField(default=1)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="step_run_position_uniq"),
+            models.CheckConstraint(
+                condition=Q(status__in=StepStatus.values), name="durable_step_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=StepKind.values), name="durable_step_kind_valid"
+            ),
+        ]
+        indexes = [
+            # latency page: durations per step name over a time window
+            models.Index(fields=["name", "finished_at"], name="step_name_finished_idx"),
+            # failure hotspots: failed steps over a time window
+            models.Index(
+                fields=["finished_at"], name="step_failed_idx", condition=Q(status="ERROR")
+            ),
+        ]
+        ordering = ["run", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.position} {self.name}"
+
+
+class Attempt(models.Model):
+    """A failed attempt of a step, written when it fails, so retries survive a crash."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="attempts")
+    position = models.IntegerField()
+    attempt = models.IntegerField()
+    name = models.CharField(max_length=300)
+    error = models.JSONField()
+    error_type = models.CharField(max_length=300, blank=True, default="")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # run detail: every attempt of a run, in order
+            models.Index(fields=["run", "position", "attempt"], name="attempt_run_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.position} attempt {self.attempt}"
+
+
+class Executor(models.Model):
+    """A live (or recently live) executor: a thread pool or a Celery worker process."""
+
+    id = models.CharField(primary_key=True, max_length=200)
+    kind = models.CharField(max_length=20)
+    hostname = models.CharField(max_length=200)
+    pid = models.IntegerField()
+    workflows = ArrayField(models.CharField(max_length=300), default=list)
+    started_at = models.DateTimeField(db_default=models.functions.Now())
+    last_seen_at = models.DateTimeField(db_default=models.functions.Now())
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class AuditEntry(models.Model):
+    """Who did which operator action to which runs, and what came of it."""
+
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=40)
+    run_ids = ArrayField(models.CharField(max_length=200), default=list)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        indexes = [
+            # audit page, newest first
+            models.Index(fields=["-created_at"], name="audit_created_idx"),
+            # run detail: the actions taken on one run
+            GinIndex(fields=["run_ids"], name="audit_run_ids_gin"),
+        ]
+        ordering = ["-created_at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {len(self.run_ids)} run(s)"

@@ -1,0 +1,106 @@
+"""Workflow and step definitions, registered by name when their module is imported."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from durable.errors import UnknownWorkflowError
+
+logger = logging.getLogger("durable")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries after the first attempt; the n-th retry waits delay * backoff**(n-1), capped."""
+
+    retries: int = 0
+    delay: float = 1.0
+    backoff: float = 2.0
+    max_delay: float = 300.0
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+
+    def wait_before(self, retry_number: int) -> float:
+        return min(self.delay * self.backoff ** (retry_number - 1), self.max_delay)
+
+
+@dataclass
+class WorkflowDefinition:
+    name: str
+    func: Callable[..., Any]
+    version: str
+    queue: str = "default"
+    timeout: float | None = None
+
+
+@dataclass
+class StepDefinition:
+    name: str
+    func: Callable[..., Any]
+    kind: str
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+_workflows: dict[str, WorkflowDefinition] = {}
+
+
+def default_name(func: Callable[..., Any]) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def source_version(func: Callable[..., Any]) -> str:
+    """A code version that changes when the workflow's source does."""
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        source = func.__qualname__
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def register(definition: WorkflowDefinition) -> None:
+    existing = _workflows.get(definition.name)
+    if existing is not None and existing.func.__code__ is not definition.func.__code__:
+        logger.warning("workflow %s registered again; the newer definition wins", definition.name)
+    _workflows[definition.name] = definition
+
+
+def get_workflow(name: str) -> WorkflowDefinition:
+    try:
+        return _workflows[name]
+    except KeyError:
+        known = ", ".join(sorted(_workflows)) or "none"
+        raise UnknownWorkflowError(
+            f"no workflow named {name!r} is registered in this process (registered: {known}); "
+            "import the module that defines it, put it in an app's workflows.py, or list it "
+            "in DURABLE_MODULES"
+        ) from None
+
+
+def is_registered(name: str) -> bool:
+    return name in _workflows
+
+
+def registered_names() -> list[str]:
+    return sorted(_workflows)
+
+
+def autodiscover() -> None:
+    """Import every installed app's `workflows` module and each of DURABLE_MODULES."""
+    import importlib
+
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("workflows")
+    for module in getattr(settings, "DURABLE_MODULES", []):
+        importlib.import_module(module)
+
+
+def wraps_definition(func: Callable[..., Any], wrapper: Callable[..., Any]) -> Callable[..., Any]:
+    return functools.update_wrapper(wrapper, func)

@@ -1,0 +1,231 @@
+"""Executing a run: replaying its history, checkpointing each new step, recording the end.
+
+Invariant: a step's checkpoint is written once, when it finishes, by the run's owner only;
+a recorded step is never executed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from durable import context, store
+from durable.context import RecordedStep, RunContext, RunInterrupted
+from durable.errors import NonDeterminismError
+from durable.registry import StepDefinition, WorkflowDefinition, get_workflow
+from durable.serialization import (
+    describe_for_display,
+    dumps,
+    error_to_dict,
+    fingerprint,
+    roundtrip,
+)
+
+logger = logging.getLogger("durable")
+
+_finished: dict[str, threading.Event] = {}
+_finished_lock = threading.Lock()
+
+
+def execute_run(run_id: str, executor_id: str, workflows: list[str], cancelled: threading.Event
+                ) -> bool:
+    """Claim and execute one run; False if another executor had it or it was not due."""
+    claimed = claim(run_id, executor_id, workflows)
+    if claimed is None:
+        return False
+    execute(claimed, executor_id, cancelled)
+    return True
+
+
+def claim(run_id: str, executor_id: str, workflows: list[str]) -> store.ClaimedRun | None:
+    """Take ownership of a due run; the conditional update decides between executors."""
+    return store.claim_run(run_id, executor_id, settings.DURABLE_LEASE_SECONDS, workflows)
+
+
+def execute(claimed: store.ClaimedRun, executor_id: str, cancelled: threading.Event) -> None:
+    """Run a claimed run's workflow to its end, or until it is cancelled or taken over."""
+    definition = get_workflow(claimed.workflow)
+    run_context = RunContext(
+        run_id=claimed.run_id,
+        workflow=definition,
+        executor_id=executor_id,
+        recorded=claimed.recorded,
+        cancelled=cancelled,
+    )
+    try:
+        _execute_claimed(run_context, definition, claimed.input)
+    finally:
+        notify_finished(claimed.run_id)
+
+
+def _execute_claimed(
+    run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
+) -> None:
+    token = context.activate(run_context)
+    try:
+        result = definition.func(*run_input.get("args", []), **run_input.get("kwargs", {}))
+        if run_context.nondeterminism is not None:
+            raise run_context.nondeterminism
+        output = dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")
+    except RunInterrupted:
+        logger.info("run %s stopped: cancelled or taken over", run_context.run_id)
+        return
+    except Exception as exc:
+        error = run_context.nondeterminism or exc
+        _finish_with_error(run_context, error)
+        return
+    finally:
+        context.deactivate(token)
+    store.finish_run(
+        run_id=run_context.run_id, executor_id=run_context.executor_id, status="SUCCESS",
+        output=output,
+    )
+
+
+def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
+    error = error_to_dict(exc)
+    store.finish_run(
+        run_id=run_context.run_id,
+        executor_id=run_context.executor_id,
+        status="ERROR",
+        error=dumps(error, where="error"),
+        error_type=error["type"],
+        error_fingerprint=fingerprint(error["type"], error["message"]),
+    )
+    if not isinstance(exc, NonDeterminismError):
+        logger.info("run %s failed: %s", run_context.run_id, error["message"])
+
+
+def call_step(run_context: RunContext, step: StepDefinition, args: tuple, kwargs: dict) -> Any:
+    """Run a step inside a workflow: replay its checkpoint, or execute and checkpoint it."""
+    position = run_context.next_position()
+    recorded = run_context.recorded_at(position, step.name)
+    if recorded is not None:
+        return recorded.replay()
+    run_context.check_interrupted()
+    step_input = describe_for_display({"args": list(args), "kwargs": kwargs})
+    where = (
+        f"workflow {run_context.workflow.name} run {run_context.run_id} "
+        f"step {position} ({step.name})"
+    )
+    attempt = 1
+    while True:
+        started_at, started = datetime.now(UTC), time.perf_counter()
+        try:
+            return _attempt_step(run_context, step, position, step_input, where, args, kwargs,
+                                 started_at, started, attempt)
+        except RunInterrupted:
+            raise
+        except Exception as exc:
+            final = attempt > step.retry.retries or not isinstance(exc, step.retry.retry_on)
+            _record_failure(run_context, step, position, step_input, exc, started_at, started,
+                            attempt, final)
+            if final:
+                raise
+            if run_context.cancelled.wait(step.retry.wait_before(attempt)):
+                raise RunInterrupted(run_context.run_id) from exc
+            attempt += 1
+
+
+def _attempt_step(
+    run_context: RunContext, step: StepDefinition, position: int, step_input: str, where: str,
+    args: tuple, kwargs: dict, started_at: datetime, started: float, attempt: int,
+) -> Any:
+    def checkpoint(result: Any) -> Any:
+        output = dumps(result, where=f"{where} output")
+        written = store.record_step(
+            run_id=run_context.run_id, executor_id=run_context.executor_id, position=position,
+            name=step.name, kind=step.kind, status="SUCCESS", input=step_input, output=output,
+            attempts=attempt, started_at=started_at, finished_at=datetime.now(UTC),
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        if not written:
+            raise RunInterrupted(run_context.run_id)
+        return roundtrip(output)
+
+    if step.kind == "transaction":
+        with transaction.atomic():
+            return checkpoint(_call_body(run_context, step.func, args, kwargs))
+    return checkpoint(_call_body(run_context, step.func, args, kwargs))
+
+
+def _call_body(run_context: RunContext, func: Callable[..., Any], args: tuple, kwargs: dict
+               ) -> Any:
+    run_context.in_step = True
+    try:
+        return func(*args, **kwargs)
+    finally:
+        run_context.in_step = False
+
+
+def _record_failure(
+    run_context: RunContext, step: StepDefinition, position: int, step_input: str,
+    exc: Exception, started_at: datetime, started: float, attempt: int, final: bool,
+) -> None:
+    finished_at = datetime.now(UTC)
+    error = error_to_dict(exc)
+    error_json = dumps(error, where="error")
+    store.record_attempt(
+        run_id=run_context.run_id, position=position, attempt=attempt, name=step.name,
+        error=error_json, error_type=error["type"], started_at=started_at,
+        finished_at=finished_at,
+    )
+    if not final:
+        logger.info("run %s step %s attempt %s failed, retrying: %s", run_context.run_id,
+                    step.name, attempt, error["message"])
+        return
+    written = store.record_step(
+        run_id=run_context.run_id, executor_id=run_context.executor_id, position=position,
+        name=step.name, kind=step.kind, status="ERROR", input=step_input, error=error_json,
+        error_type=error["type"], error_fingerprint=fingerprint(error["type"], error["message"]),
+        attempts=attempt, started_at=started_at, finished_at=finished_at,
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+    if not written:
+        raise RunInterrupted(run_context.run_id) from exc
+
+
+def record_child(run_context: RunContext, name: str, start: Callable[[str], str],
+                 run_id: str | None) -> str:
+    """Start a child run once: its id is the step's recorded output, so replays reuse it."""
+    position = run_context.next_position()
+    recorded: RecordedStep | None = run_context.recorded_at(position, name)
+    if recorded is not None:
+        return recorded.replay()["run_id"]
+    run_context.check_interrupted()
+    child_id = run_id or f"{run_context.run_id}.{position}"
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    start(child_id)
+    written = store.record_step(
+        run_id=run_context.run_id, executor_id=run_context.executor_id, position=position,
+        name=name, kind="child", status="SUCCESS", input=None,
+        output=dumps({"run_id": child_id}, where="child"), attempts=1, started_at=started_at,
+        finished_at=datetime.now(UTC), duration_ms=(time.perf_counter() - started) * 1000,
+    )
+    if not written:
+        raise RunInterrupted(run_context.run_id)
+    return child_id
+
+
+def wait_event(run_id: str) -> threading.Event:
+    with _finished_lock:
+        return _finished.setdefault(run_id, threading.Event())
+
+
+def forget_event(run_id: str) -> None:
+    with _finished_lock:
+        _finished.pop(run_id, None)
+
+
+def notify_finished(run_id: str) -> None:
+    with _finished_lock:
+        event = _finished.get(run_id)
+    if event is not None:
+        event.set()

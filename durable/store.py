@@ -1,0 +1,314 @@
+"""All SQL on the engine's hot path, one named statement per operation.
+
+Statements run on Django's connection (so `@durable.transaction` steps share the caller's
+transaction) in autocommit mode: each function here is one database round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from durable.context import RecordedStep
+
+
+def _execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _json(value: Any) -> Any:
+    """Django loads jsonb as text; json (from json_agg) may arrive decoded already."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+INSERT_RUN = """
+-- insert_run --
+-- Create a run; a conflict on id means it exists, which makes run ids idempotency keys
+INSERT INTO durable_run (
+    id, workflow, version, status, input, tags, queue, priority, parent_id,
+    forked_from_id, forked_from_step, deadline_at, available_at, error_type,
+    error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at)
+VALUES (
+    %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::jsonb, %(tags)s::jsonb,
+    %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
+    %(deadline_at)s, COALESCE(%(available_at)s, now()), '', '', '', 0, %(steps_done)s,
+    now(), now())
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+
+
+def insert_run(**params: Any) -> bool:
+    """True if created, False if a run with that id already existed."""
+    params.setdefault("steps_done", 0)
+    return bool(_execute(INSERT_RUN, params))
+
+
+RUN_WORKFLOW = """
+-- run_workflow --
+SELECT workflow FROM durable_run WHERE id = %(run_id)s
+"""
+
+
+def run_workflow(run_id: str) -> str | None:
+    rows = _execute(RUN_WORKFLOW, {"run_id": run_id})
+    return rows[0][0] if rows else None
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    run_id: str
+    workflow: str
+    version: str
+    input: dict[str, Any]
+    deadline_at: datetime | None
+    recorded: dict[int, RecordedStep]
+
+
+CLAIM_RUN = """
+-- claim_run --
+-- Take one due, enqueued run and load its recorded history, in a single round trip
+WITH claimed AS (
+    UPDATE durable_run
+    SET status = 'RUNNING', executor_id = %(executor_id)s,
+        lease_expires_at = now() + make_interval(secs => %(lease)s),
+        started_at = COALESCE(started_at, now()), updated_at = now()
+    WHERE id = %(run_id)s AND status = 'ENQUEUED' AND available_at <= now()
+      AND workflow = ANY(%(workflows)s)
+    RETURNING id, workflow, version, input, deadline_at
+)
+SELECT c.workflow, c.version, c.input, c.deadline_at,
+       (SELECT COALESCE(json_agg(json_build_array(
+                   s.position, s.name, s.kind, s.status, s.output, s.error)
+                   ORDER BY s.position), '[]'::json)
+        FROM durable_step s WHERE s.run_id = c.id)
+FROM claimed c
+"""
+
+
+def claim_run(
+    run_id: str, executor_id: str, lease: float, workflows: list[str]
+) -> ClaimedRun | None:
+    rows = _execute(
+        CLAIM_RUN,
+        {"run_id": run_id, "executor_id": executor_id, "lease": lease, "workflows": workflows},
+    )
+    if not rows:
+        return None
+    workflow, version, run_input, deadline_at, steps = rows[0]
+    recorded = {
+        position: RecordedStep(position, name, kind, status, output, error)
+        for position, name, kind, status, output, error in _json(steps)
+    }
+    return ClaimedRun(run_id, workflow, version, _json(run_input), deadline_at, recorded)
+
+
+RECORD_STEP = """
+-- record_step --
+-- Write one checkpoint, only while this executor still owns the running run
+WITH owner AS (
+    UPDATE durable_run
+    SET steps_done = GREATEST(steps_done, %(position)s + 1), updated_at = now()
+    WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
+    RETURNING id
+)
+INSERT INTO durable_step (
+    run_id, position, name, kind, status, input, output, error, error_type,
+    error_fingerprint, attempts, started_at, finished_at, duration_ms)
+SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::jsonb, %(output)s::jsonb,
+       %(error)s::jsonb, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
+       %(started_at)s, %(finished_at)s, %(duration_ms)s
+FROM owner
+ON CONFLICT (run_id, position) DO NOTHING
+RETURNING position
+"""
+
+
+def record_step(**params: Any) -> bool:
+    """True if written; False means the run is no longer ours (cancelled or lease lost)."""
+    params.setdefault("error", None)
+    params.setdefault("error_type", "")
+    params.setdefault("error_fingerprint", "")
+    params.setdefault("output", None)
+    return bool(_execute(RECORD_STEP, params))
+
+
+RECORD_ATTEMPT = """
+-- record_attempt --
+-- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes
+INSERT INTO durable_attempt (
+    run_id, position, attempt, name, error, error_type, started_at, finished_at)
+VALUES (%(run_id)s, %(position)s, %(attempt)s, %(name)s, %(error)s::jsonb, %(error_type)s,
+        %(started_at)s, %(finished_at)s)
+"""
+
+
+def record_attempt(**params: Any) -> None:
+    _execute(RECORD_ATTEMPT, params)
+
+
+FINISH_RUN = """
+-- finish_run --
+-- Record the run's outcome, only while this executor still owns it
+UPDATE durable_run
+SET status = %(status)s, output = %(output)s::jsonb, error = %(error)s::jsonb,
+    error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
+    cancel_reason = %(cancel_reason)s,
+    finished_at = now(), lease_expires_at = NULL, updated_at = now()
+WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
+RETURNING id
+"""
+
+
+def finish_run(**params: Any) -> bool:
+    for key in ("output", "error"):
+        params.setdefault(key, None)
+    params.setdefault("error_type", "")
+    params.setdefault("error_fingerprint", "")
+    params.setdefault("cancel_reason", "")
+    return bool(_execute(FINISH_RUN, params))
+
+
+RUN_OUTCOME = """
+-- run_outcome --
+SELECT status, output, error, cancel_reason FROM durable_run WHERE id = %(run_id)s
+"""
+
+
+def run_outcome(run_id: str) -> tuple[str, Any, Any, str] | None:
+    rows = _execute(RUN_OUTCOME, {"run_id": run_id})
+    if not rows:
+        return None
+    status, output, error, reason = rows[0]
+    return status, _json(output), _json(error), reason
+
+
+RENEW_LEASES = """
+-- renew_leases --
+-- Extend the leases of the runs this executor is executing; missing ids were taken from it
+UPDATE durable_run SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
+RETURNING id
+"""
+
+
+def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]:
+    if not run_ids:
+        return set()
+    params = {"executor_id": executor_id, "run_ids": run_ids, "lease": lease}
+    return {row[0] for row in _execute(RENEW_LEASES, params)}
+
+
+RECOVER_EXPIRED = """
+-- recover_expired --
+-- Re-enqueue running runs whose owner died (lease expired); past the limit, park them DEAD
+WITH expired AS (
+    SELECT id FROM durable_run
+    WHERE status = 'RUNNING' AND lease_expires_at < now()
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE durable_run r
+SET status = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 'DEAD' ELSE 'ENQUEUED' END,
+    recovery_count = r.recovery_count
+        + CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 0 ELSE 1 END,
+    finished_at = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN now() END,
+    error = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN jsonb_build_object(
+        'type', 'durable.errors.RunDeadError',
+        'message', format('the run''s executor died %%s times (limit %%s); fix the cause '
+                          'and resume the run', r.recovery_count + 1, %(max_recoveries)s),
+        'args', jsonb_build_array(), 'traceback', '') ELSE r.error END,
+    error_type = CASE WHEN r.recovery_count >= %(max_recoveries)s
+        THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
+    executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now()
+FROM expired
+WHERE r.id = expired.id
+RETURNING r.id, r.status
+"""
+
+
+def recover_expired(max_recoveries: int, limit: int = 500) -> list[tuple[str, str]]:
+    return _execute(RECOVER_EXPIRED, {"max_recoveries": max_recoveries, "limit": limit})
+
+
+EXPIRE_LEASES_OF = """
+-- expire_leases_of --
+-- A dead executor's leases end now, so its runs are recovered without waiting them out
+UPDATE durable_run SET lease_expires_at = now() - interval '1 second'
+WHERE status = 'RUNNING' AND executor_id = ANY(%(executor_ids)s)
+"""
+
+
+def expire_leases_of(executor_ids: list[str]) -> None:
+    if executor_ids:
+        _execute(EXPIRE_LEASES_OF, {"executor_ids": executor_ids})
+
+
+DUE_RUNS = """
+-- due_runs --
+-- Enqueued runs that are due and that this executor can run, by priority then age
+SELECT id FROM durable_run
+WHERE status = 'ENQUEUED' AND available_at <= now() AND workflow = ANY(%(workflows)s)
+ORDER BY priority DESC, available_at
+LIMIT %(limit)s
+"""
+
+
+def due_runs(workflows: list[str], limit: int) -> list[str]:
+    if limit <= 0 or not workflows:
+        return []
+    return [row[0] for row in _execute(DUE_RUNS, {"workflows": workflows, "limit": limit})]
+
+
+UNCLAIMABLE_WORKFLOWS = """
+-- unclaimable_workflows --
+-- Workflows with due runs that this executor cannot run (not registered here)
+SELECT workflow, count(*) FROM durable_run
+WHERE status = 'ENQUEUED' AND available_at <= now() AND NOT (workflow = ANY(%(workflows)s))
+GROUP BY workflow
+"""
+
+
+def unclaimable_workflows(workflows: list[str]) -> list[tuple[str, int]]:
+    return _execute(UNCLAIMABLE_WORKFLOWS, {"workflows": workflows})
+
+
+HEARTBEAT = """
+-- heartbeat --
+-- Announce a live executor and what it can run (dashboard's workers page, dead-owner checks)
+INSERT INTO durable_executor (id, kind, hostname, pid, workflows, started_at, last_seen_at)
+VALUES (%(executor_id)s, %(kind)s, %(hostname)s, %(pid)s, %(workflows)s, now(), now())
+ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), workflows = EXCLUDED.workflows
+"""
+
+
+def heartbeat(**params: Any) -> None:
+    _execute(HEARTBEAT, params)
+
+
+EXECUTORS_ON_HOST = """
+-- executors_on_host --
+SELECT id, pid FROM durable_executor WHERE hostname = %(hostname)s AND id <> %(executor_id)s
+"""
+
+
+def executors_on_host(hostname: str, executor_id: str) -> list[tuple[str, int]]:
+    return _execute(EXECUTORS_ON_HOST, {"hostname": hostname, "executor_id": executor_id})
+
+
+FORGET_EXECUTORS = """
+-- forget_executors --
+DELETE FROM durable_executor WHERE id = ANY(%(executor_ids)s)
+"""
+
+
+def forget_executors(executor_ids: list[str]) -> None:
+    if executor_ids:
+        _execute(FORGET_EXECUTORS, {"executor_ids": executor_ids})

@@ -1,0 +1,51 @@
+"""Shared fixtures: a real PostgreSQL (the machine's via DATABASE_URL, else embedded)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from durable import executors
+
+
+@pytest.fixture(autouse=True)
+def _stop_executor_after_test():
+    """Each test gets a fresh executor, so no thread works on another test's runs."""
+    yield
+    executors.shutdown()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Add the side-effect ledger that crash and exactly-once tests count rows in."""
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS test_side_effect ("
+            " id bigserial PRIMARY KEY, run_id text NOT NULL, label text NOT NULL,"
+            " at timestamptz NOT NULL DEFAULT now())"
+        )
+
+
+@pytest.fixture
+def side_effects(transactional_db):
+    """Count rows written by test workflows' steps: label -> number of times it ran."""
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE test_side_effect")
+
+    def counts(run_id: str | None = None) -> dict[str, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT label, count(*) FROM test_side_effect"
+                " WHERE %(run_id)s::text IS NULL OR run_id = %(run_id)s GROUP BY label",
+                {"run_id": run_id},
+            )
+            return dict(cursor.fetchall())
+
+    return counts
+
+
+def record_side_effect(run_id: str, label: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO test_side_effect (run_id, label) VALUES (%s, %s)", [run_id, label]
+        )

@@ -1,0 +1,79 @@
+"""Workflows the engine tests run; importable by worker subprocesses (DURABLE_MODULES)."""
+
+from __future__ import annotations
+
+import time
+
+import durable
+from tests.conftest import record_side_effect
+
+FLAKY_FAILURES: dict[str, int] = {}
+
+
+@durable.step()
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@durable.step()
+def note(run_id: str, label: str) -> str:
+    record_side_effect(run_id, label)
+    return label
+
+
+@durable.workflow(name="tests.sum_three")
+def sum_three(a: int, b: int, c: int) -> int:
+    return add(add(a, b), c)
+
+
+@durable.workflow(name="tests.ledger")
+def ledger(run_id: str, labels: list[str]) -> list[str]:
+    return [note(run_id, label) for label in labels]
+
+
+class Boom(Exception):
+    pass
+
+
+@durable.step()
+def explode(message: str) -> None:
+    raise Boom(message)
+
+
+@durable.workflow(name="tests.fails_at_third_step")
+def fails_at_third_step(run_id: str) -> str:
+    note(run_id, "first")
+    note(run_id, "second")
+    if FLAKY_FAILURES.get(run_id, 0) > 0:
+        FLAKY_FAILURES[run_id] -= 1
+        explode("third step broke")
+    note(run_id, "third")
+    return "done"
+
+
+@durable.step(retries=2, retry_delay=0.01)
+def flaky(run_id: str) -> str:
+    record_side_effect(run_id, "flaky-attempt")
+    if FLAKY_FAILURES.get(run_id, 0) > 0:
+        FLAKY_FAILURES[run_id] -= 1
+        raise ConnectionError("transient failure")
+    return "ok"
+
+
+@durable.workflow(name="tests.retrying")
+def retrying(run_id: str) -> str:
+    return flaky(run_id)
+
+
+@durable.step()
+def slow_note(run_id: str, label: str, seconds: float) -> str:
+    time.sleep(seconds)
+    record_side_effect(run_id, label)
+    return label
+
+
+@durable.workflow(name="tests.slow_ledger")
+def slow_ledger(run_id: str, count: int, seconds: float) -> int:
+    for index in range(count):
+        slow_note(run_id, f"step-{index}", seconds)
+    return count
