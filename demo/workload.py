@@ -18,9 +18,13 @@ def start_order() -> None:
     order_id = random.randint(10_000, 99_999)
     customer = random.choice(CUSTOMERS)
     durable.start(
-        process_order, order_id, round(random.uniform(9, 900), 2),
-        random.sample(PRODUCTS, k=random.randint(1, 3)), f"buyer{order_id}@{customer}.example",
-        run_id=f"order-{order_id}", tags={"customer": customer},
+        process_order,
+        order_id,
+        round(random.uniform(9, 900), 2),
+        random.sample(PRODUCTS, k=random.randint(1, 3)),
+        f"buyer{order_id}@{customer}.example",
+        run_id=f"order-{order_id}",
+        tags={"customer": customer},
     )
 
 

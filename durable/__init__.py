@@ -1,12 +1,12 @@
 """Durable execution for Django: workflows whose steps are checkpointed to PostgreSQL.
 
-    import durable
+import durable
 
-    @durable.workflow()
-    def checkout(order_id: int) -> dict: ...
+@durable.workflow()
+def checkout(order_id: int) -> dict: ...
 
-    handle = durable.start(checkout, 42, run_id="order-42")
-    handle.result(timeout=30)
+handle = durable.start(checkout, 42, run_id="order-42")
+handle.result(timeout=30)
 """
 
 from __future__ import annotations

@@ -131,7 +131,8 @@ def start(
     parent = context.current()
     if parent is not None and not parent.in_step:
         child_id = runtime.record_child(
-            parent, definition.name,
+            parent,
+            definition.name,
             lambda child: _create(definition, args, kwargs, child, parent.run_id, **options),
             run_id,
         )
@@ -140,19 +141,35 @@ def start(
 
 
 def _create(
-    definition: WorkflowDefinition, args: tuple, kwargs: dict, run_id: str | None,
-    parent_id: str | None, *, tags: dict[str, Any] | None, queue: str | None, priority: int,
+    definition: WorkflowDefinition,
+    args: tuple,
+    kwargs: dict,
+    run_id: str | None,
+    parent_id: str | None,
+    *,
+    tags: dict[str, Any] | None,
+    queue: str | None,
+    priority: int,
     timeout: float | None,
 ) -> str:
     run_id = run_id or uuid.uuid4().hex
-    run_input = dumps({"args": list(args), "kwargs": kwargs},
-                      where=f"workflow {definition.name} run {run_id} input")
+    run_input = dumps(
+        {"args": list(args), "kwargs": kwargs},
+        where=f"workflow {definition.name} run {run_id} input",
+    )
     timeout = timeout if timeout is not None else definition.timeout
     created = store.insert_run(
-        run_id=run_id, workflow=definition.name, version=definition.version, input=run_input,
+        run_id=run_id,
+        workflow=definition.name,
+        version=definition.version,
+        input=run_input,
         tags=dumps(tags or {}, where=f"workflow {definition.name} run {run_id} tags"),
-        queue=queue or definition.queue, priority=priority, parent_id=parent_id,
-        forked_from_id=None, forked_from_step=None, available_at=None,
+        queue=queue or definition.queue,
+        priority=priority,
+        parent_id=parent_id,
+        forked_from_id=None,
+        forked_from_step=None,
+        available_at=None,
         deadline_at=None if timeout is None else datetime.now(UTC) + timedelta(seconds=timeout),
     )
     if created:

@@ -73,8 +73,9 @@ def step(
     retry_on: tuple[type[BaseException], ...] = (Exception,),
 ) -> Any:
     """Mark a unit of work whose result is checkpointed; retried `retries` times on error."""
-    return _step_decorator(func, "step", name, RetryPolicy(retries, retry_delay, backoff,
-                                                           max_delay, retry_on))
+    return _step_decorator(
+        func, "step", name, RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on)
+    )
 
 
 def transaction(
@@ -88,8 +89,9 @@ def transaction(
     retry_on: tuple[type[BaseException], ...] = (Exception,),
 ) -> Any:
     """A step run inside `transaction.atomic()` whose checkpoint commits with its effects."""
-    return _step_decorator(func, "transaction", name, RetryPolicy(retries, retry_delay,
-                                                                  backoff, max_delay, retry_on))
+    return _step_decorator(
+        func, "transaction", name, RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on)
+    )
 
 
 def _step_decorator(func: F | None, kind: str, name: str | None, retry: RetryPolicy) -> Any:

@@ -93,7 +93,9 @@ class Run(models.Model):
             # runs list, newest first, optionally by status / workflow (keyset on created_at, id)
             models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
             models.Index(fields=["status", "-created_at", "-id"], name="run_status_created_idx"),
-            models.Index(fields=["workflow", "-created_at", "-id"], name="run_workflow_created_idx"),
+            models.Index(
+                fields=["workflow", "-created_at", "-id"], name="run_workflow_created_idx"
+            ),
             # executors claiming work: ENQUEUED runs that are due, by priority
             models.Index(
                 fields=["-priority", "available_at"],

@@ -78,42 +78,83 @@ class BulkResult:
 Progress = Callable[[int, int], None]
 
 
-def cancel(run_ids: str | Iterable[str], *, actor: str | None = None, reason: str = "",
-           progress: Progress | None = None) -> Any:
+def cancel(
+    run_ids: str | Iterable[str],
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+) -> Any:
     """Stop runs at their next step boundary; their checkpoints stay."""
-    return _apply("cancel", run_ids, actor, progress, {"reason": reason},
-                  lambda batch: _cancel_batch(batch, reason))
+    return _apply(
+        "cancel",
+        run_ids,
+        actor,
+        progress,
+        {"reason": reason},
+        lambda batch: _cancel_batch(batch, reason),
+    )
 
 
-def resume(run_ids: str | Iterable[str], *, actor: str | None = None,
-           progress: Progress | None = None) -> Any:
+def resume(
+    run_ids: str | Iterable[str], *, actor: str | None = None, progress: Progress | None = None
+) -> Any:
     """Continue failed, cancelled or dead runs from their last checkpoint."""
     return _apply("resume", run_ids, actor, progress, {}, _resume_batch)
 
 
-def restart(run_ids: str | Iterable[str], args: list | None = None, kwargs: dict | None = None,
-            *, actor: str | None = None, progress: Progress | None = None) -> Any:
+def restart(
+    run_ids: str | Iterable[str],
+    args: list | None = None,
+    kwargs: dict | None = None,
+    *,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> Any:
     """New runs of the same workflows with the same (or edited) input; returns new ids."""
     detail = {"args": args, "kwargs": kwargs}
-    return _apply("restart", run_ids, actor, progress, detail,
-                  lambda batch: _derive_batch(batch, 0, args, kwargs, fork=False))
+    return _apply(
+        "restart",
+        run_ids,
+        actor,
+        progress,
+        detail,
+        lambda batch: _derive_batch(batch, 0, args, kwargs, fork=False),
+    )
 
 
-def fork(run_ids: str | Iterable[str], from_step: int | None = None, args: list | None = None,
-         kwargs: dict | None = None, *, actor: str | None = None,
-         progress: Progress | None = None) -> Any:
+def fork(
+    run_ids: str | Iterable[str],
+    from_step: int | None = None,
+    args: list | None = None,
+    kwargs: dict | None = None,
+    *,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> Any:
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
     `from_step` defaults to each run's first failed step.
     """
     detail = {"from_step": from_step, "args": args, "kwargs": kwargs}
-    return _apply("fork", run_ids, actor, progress, detail,
-                  lambda batch: _derive_batch(batch, from_step, args, kwargs, fork=True))
+    return _apply(
+        "fork",
+        run_ids,
+        actor,
+        progress,
+        detail,
+        lambda batch: _derive_batch(batch, from_step, args, kwargs, fork=True),
+    )
 
 
-def _apply(action: str, run_ids: str | Iterable[str], actor: str | None,
-           progress: Progress | None, detail: dict[str, Any],
-           handle_batch: Callable[[list[str]], BulkResult]) -> Any:
+def _apply(
+    action: str,
+    run_ids: str | Iterable[str],
+    actor: str | None,
+    progress: Progress | None,
+    detail: dict[str, Any],
+    handle_batch: Callable[[list[str]], BulkResult],
+) -> Any:
     single = isinstance(run_ids, str)
     ids = list(dict.fromkeys([run_ids] if single else run_ids))
     result = BulkResult()
@@ -145,8 +186,9 @@ def _apply(action: str, run_ids: str | Iterable[str], actor: str | None,
     return result.done[run_id]
 
 
-def _audit(action: str, actor: str | None, batch: list[str], outcome: BulkResult,
-           detail: dict[str, Any]) -> None:
+def _audit(
+    action: str, actor: str | None, batch: list[str], outcome: BulkResult, detail: dict[str, Any]
+) -> None:
     AuditEntry.objects.create(
         actor=current_actor(actor),
         action=action,
@@ -160,8 +202,12 @@ def _locked_statuses(batch: list[str]) -> dict[str, str]:
     return dict(rows)
 
 
-def _split(batch: list[str], statuses: dict[str, str], allowed: tuple[str, ...],
-           refusal: Callable[[str], str]) -> tuple[list[str], BulkResult]:
+def _split(
+    batch: list[str],
+    statuses: dict[str, str],
+    allowed: tuple[str, ...],
+    refusal: Callable[[str], str],
+) -> tuple[list[str], BulkResult]:
     result = BulkResult()
     eligible = []
     for run_id in batch:
@@ -178,12 +224,17 @@ def _split(batch: list[str], statuses: dict[str, str], allowed: tuple[str, ...],
 def _cancel_batch(batch: list[str], reason: str) -> BulkResult:
     statuses = _locked_statuses(batch)
     eligible, result = _split(
-        batch, statuses, RunStatus.active(),
+        batch,
+        statuses,
+        RunStatus.active(),
         lambda status: f"it is {status}; only enqueued or running runs can be cancelled",
     )
     Run.objects.filter(id__in=eligible).update(
-        status=RunStatus.CANCELLED, cancel_reason=reason or "cancelled by an operator",
-        finished_at=timezone.now(), lease_expires_at=None, updated_at=timezone.now(),
+        status=RunStatus.CANCELLED,
+        cancel_reason=reason or "cancelled by an operator",
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        updated_at=timezone.now(),
     )
     result.done.update({run_id: run_id for run_id in eligible})
     return result
@@ -199,11 +250,11 @@ RESUME_RUNS = """
 -- resume_runs --
 -- Drop each run's trailing failed checkpoint (its error stays in durable_attempt) so that
 -- step runs again, then put the runs back in line
-WITH trailing AS (
+WITH last_step AS (
     SELECT run_id, max(position) AS position FROM durable_step
     WHERE run_id = ANY(%(run_ids)s) GROUP BY run_id
 ), dropped AS (
-    DELETE FROM durable_step s USING trailing t
+    DELETE FROM durable_step s USING last_step t
     WHERE s.run_id = t.run_id AND s.position = t.position AND s.status = 'ERROR'
     RETURNING s.run_id
 )
@@ -226,8 +277,9 @@ def _resume_batch(batch: list[str]) -> BulkResult:
     return result
 
 
-def _derive_batch(batch: list[str], from_step: int | None, args: list | None,
-                  kwargs: dict | None, *, fork: bool) -> BulkResult:
+def _derive_batch(
+    batch: list[str], from_step: int | None, args: list | None, kwargs: dict | None, *, fork: bool
+) -> BulkResult:
     result = BulkResult()
     originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
     reached = dict(
@@ -264,8 +316,10 @@ def _fork_refusal(step: int | None, steps_recorded: int) -> str | None:
     if not isinstance(step, int) or step < 0:
         return f"from_step must be a step number from 0 to {steps_recorded}, not {step!r}"
     if step > steps_recorded:
-        return (f"it never reached step {step} (it recorded {steps_recorded} step(s)); "
-                f"fork from a step between 0 and {steps_recorded}")
+        return (
+            f"it never reached step {step} (it recorded {steps_recorded} step(s)); "
+            f"fork from a step between 0 and {steps_recorded}"
+        )
     return None
 
 
@@ -289,18 +343,31 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
     if kwargs is not None:
         run_input["kwargs"] = dict(kwargs)
     where = f"workflow {original.workflow} run {new_id} input"
-    version = get_workflow(original.workflow).version if is_registered(original.workflow) \
+    version = (
+        get_workflow(original.workflow).version
+        if is_registered(original.workflow)
         else original.version
+    )
     Run.objects.create(
-        id=new_id, workflow=original.workflow, version=version, status=RunStatus.ENQUEUED,
-        input=_checked_json(run_input, where), tags=original.tags, queue=original.queue,
-        priority=original.priority, parent_id=original.parent_id, forked_from=original,
-        forked_from_step=from_step, steps_done=from_step,
+        id=new_id,
+        workflow=original.workflow,
+        version=version,
+        status=RunStatus.ENQUEUED,
+        input=_checked_json(run_input, where),
+        tags=original.tags,
+        queue=original.queue,
+        priority=original.priority,
+        parent_id=original.parent_id,
+        forked_from=original,
+        forked_from_step=from_step,
+        steps_done=from_step,
     )
     if from_step:
         with connection.cursor() as cursor:
-            cursor.execute(COPY_CHECKPOINTS, {"new_id": new_id, "origin_id": original.id,
-                                              "from_step": from_step})
+            cursor.execute(
+                COPY_CHECKPOINTS,
+                {"new_id": new_id, "origin_id": original.id, "from_step": from_step},
+            )
     return new_id
 
 

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from durable import context, store
 from durable.context import RecordedStep, RunContext, RunInterrupted
-from durable.errors import NonDeterminismError
+from durable.errors import NonDeterminismError, SerializationError
 from durable.registry import StepDefinition, WorkflowDefinition, get_workflow
 from durable.serialization import (
     describe_for_display,
@@ -34,8 +34,9 @@ _finished: dict[str, threading.Event] = {}
 _finished_lock = threading.Lock()
 
 
-def execute_run(run_id: str, executor_id: str, workflows: list[str], cancelled: threading.Event
-                ) -> bool:
+def execute_run(
+    run_id: str, executor_id: str, workflows: list[str], cancelled: threading.Event
+) -> bool:
     """Claim and execute one run; False if another executor had it or it was not due."""
     claimed = claim(run_id, executor_id, workflows)
     if claimed is None:
@@ -84,7 +85,9 @@ def _execute_claimed(
     finally:
         context.deactivate(token)
     store.finish_run(
-        run_id=run_context.run_id, executor_id=run_context.executor_id, status="SUCCESS",
+        run_id=run_context.run_id,
+        executor_id=run_context.executor_id,
+        status="SUCCESS",
         output=output,
     )
 
@@ -119,14 +122,25 @@ def call_step(run_context: RunContext, step: StepDefinition, args: tuple, kwargs
     while True:
         started_at, started = datetime.now(UTC), time.perf_counter()
         try:
-            return _attempt_step(run_context, step, position, step_input, where, args, kwargs,
-                                 started_at, started, attempt)
-        except RunInterrupted:
-            raise
+            return _attempt_step(
+                run_context,
+                step,
+                position,
+                step_input,
+                where,
+                args,
+                kwargs,
+                started_at,
+                started,
+                attempt,
+            )
+        except (RunInterrupted, SerializationError):
+            raise  # not the step's failure: nothing is recorded, the call itself fails
         except Exception as exc:
             final = attempt > step.retry.retries or not isinstance(exc, step.retry.retry_on)
-            _record_failure(run_context, step, position, step_input, exc, started_at, started,
-                            attempt, final)
+            _record_failure(
+                run_context, step, position, step_input, exc, started_at, started, attempt, final
+            )
             if final:
                 raise
             if run_context.cancelled.wait(step.retry.wait_before(attempt)):
@@ -135,15 +149,31 @@ def call_step(run_context: RunContext, step: StepDefinition, args: tuple, kwargs
 
 
 def _attempt_step(
-    run_context: RunContext, step: StepDefinition, position: int, step_input: str, where: str,
-    args: tuple, kwargs: dict, started_at: datetime, started: float, attempt: int,
+    run_context: RunContext,
+    step: StepDefinition,
+    position: int,
+    step_input: str,
+    where: str,
+    args: tuple,
+    kwargs: dict,
+    started_at: datetime,
+    started: float,
+    attempt: int,
 ) -> Any:
     def checkpoint(result: Any) -> Any:
         output = dumps(result, where=f"{where} output")
         written = store.record_step(
-            run_id=run_context.run_id, executor_id=run_context.executor_id, position=position,
-            name=step.name, kind=step.kind, status="SUCCESS", input=step_input, output=output,
-            attempts=attempt, started_at=started_at, finished_at=datetime.now(UTC),
+            run_id=run_context.run_id,
+            executor_id=run_context.executor_id,
+            position=position,
+            name=step.name,
+            kind=step.kind,
+            status="SUCCESS",
+            input=step_input,
+            output=output,
+            attempts=attempt,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         if not written:
@@ -156,8 +186,7 @@ def _attempt_step(
     return checkpoint(_call_body(run_context, step.func, args, kwargs))
 
 
-def _call_body(run_context: RunContext, func: Callable[..., Any], args: tuple, kwargs: dict
-               ) -> Any:
+def _call_body(run_context: RunContext, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     run_context.in_step = True
     try:
         return func(*args, **kwargs)
@@ -166,34 +195,61 @@ def _call_body(run_context: RunContext, func: Callable[..., Any], args: tuple, k
 
 
 def _record_failure(
-    run_context: RunContext, step: StepDefinition, position: int, step_input: str,
-    exc: Exception, started_at: datetime, started: float, attempt: int, final: bool,
+    run_context: RunContext,
+    step: StepDefinition,
+    position: int,
+    step_input: str,
+    exc: Exception,
+    started_at: datetime,
+    started: float,
+    attempt: int,
+    final: bool,
 ) -> None:
     finished_at = datetime.now(UTC)
     error = error_to_dict(exc)
     error_json = dumps(error, where="error")
     store.record_attempt(
-        run_id=run_context.run_id, position=position, attempt=attempt, name=step.name,
-        error=error_json, error_type=error["type"], started_at=started_at,
+        run_id=run_context.run_id,
+        position=position,
+        attempt=attempt,
+        name=step.name,
+        error=error_json,
+        error_type=error["type"],
+        started_at=started_at,
         finished_at=finished_at,
     )
     if not final:
-        logger.info("run %s step %s attempt %s failed, retrying: %s", run_context.run_id,
-                    step.name, attempt, error["message"])
+        logger.info(
+            "run %s step %s attempt %s failed, retrying: %s",
+            run_context.run_id,
+            step.name,
+            attempt,
+            error["message"],
+        )
         return
     written = store.record_step(
-        run_id=run_context.run_id, executor_id=run_context.executor_id, position=position,
-        name=step.name, kind=step.kind, status="ERROR", input=step_input, error=error_json,
-        error_type=error["type"], error_fingerprint=fingerprint(error["type"], error["message"]),
-        attempts=attempt, started_at=started_at, finished_at=finished_at,
+        run_id=run_context.run_id,
+        executor_id=run_context.executor_id,
+        position=position,
+        name=step.name,
+        kind=step.kind,
+        status="ERROR",
+        input=step_input,
+        error=error_json,
+        error_type=error["type"],
+        error_fingerprint=fingerprint(error["type"], error["message"]),
+        attempts=attempt,
+        started_at=started_at,
+        finished_at=finished_at,
         duration_ms=(time.perf_counter() - started) * 1000,
     )
     if not written:
         raise RunInterrupted(run_context.run_id) from exc
 
 
-def record_child(run_context: RunContext, name: str, start: Callable[[str], str],
-                 run_id: str | None) -> str:
+def record_child(
+    run_context: RunContext, name: str, start: Callable[[str], str], run_id: str | None
+) -> str:
     """Start a child run once: its id is the step's recorded output, so replays reuse it."""
     position = run_context.next_position()
     recorded: RecordedStep | None = run_context.recorded_at(position, name)
@@ -204,10 +260,18 @@ def record_child(run_context: RunContext, name: str, start: Callable[[str], str]
     started_at, started = datetime.now(UTC), time.perf_counter()
     start(child_id)
     written = store.record_step(
-        run_id=run_context.run_id, executor_id=run_context.executor_id, position=position,
-        name=name, kind="child", status="SUCCESS", input=None,
-        output=dumps({"run_id": child_id}, where="child"), attempts=1, started_at=started_at,
-        finished_at=datetime.now(UTC), duration_ms=(time.perf_counter() - started) * 1000,
+        run_id=run_context.run_id,
+        executor_id=run_context.executor_id,
+        position=position,
+        name=name,
+        kind="child",
+        status="SUCCESS",
+        input=None,
+        output=dumps({"run_id": child_id}, where="child"),
+        attempts=1,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        duration_ms=(time.perf_counter() - started) * 1000,
     )
     if not written:
         raise RunInterrupted(run_context.run_id)

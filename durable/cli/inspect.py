@@ -24,12 +24,20 @@ def handle_list(command, *, status=None, workflow=None, limit=20, **_) -> None:
     if workflow:
         runs = runs.filter(workflow=workflow)
     rows = [
-        (run.id, run.workflow, run.status, str(run.steps_done),
-         run.created_at.strftime("%Y-%m-%d %H:%M:%S"), _duration(run), run.error_type)
+        (
+            run.id,
+            run.workflow,
+            run.status,
+            str(run.steps_done),
+            run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            _duration(run),
+            run.error_type,
+        )
         for run in runs[:limit]
     ]
-    _print_table(command, ("RUN", "WORKFLOW", "STATUS", "STEPS", "CREATED", "DURATION", "ERROR"),
-                 rows)
+    _print_table(
+        command, ("RUN", "WORKFLOW", "STATUS", "STEPS", "CREATED", "DURATION", "ERROR"), rows
+    )
 
 
 def add_show_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,14 +62,19 @@ def handle_show(command, *, run_id: str, **_) -> None:
     for attempt in Attempt.objects.filter(run=run):
         retries[attempt.position] = retries.get(attempt.position, 0) + 1
     rows = [
-        (str(step.position), step.name, step.kind, step.status, str(step.attempts),
-         f"{step.duration_ms:.1f}", _short(step.output if step.status == "SUCCESS" else
-                                          (step.error or {}).get("message")))
+        (
+            str(step.position),
+            step.name,
+            step.kind,
+            step.status,
+            str(step.attempts),
+            f"{step.duration_ms:.1f}",
+            _short(step.output if step.status == "SUCCESS" else (step.error or {}).get("message")),
+        )
         for step in run.steps.order_by("position")
     ]
     command.stdout.write("")
-    _print_table(command, ("#", "STEP", "KIND", "STATUS", "ATTEMPTS", "MS", "OUTPUT / ERROR"),
-                 rows)
+    _print_table(command, ("#", "STEP", "KIND", "STATUS", "ATTEMPTS", "MS", "OUTPUT / ERROR"), rows)
 
 
 def _duration(run: Run) -> str:
@@ -81,5 +94,6 @@ def _print_table(command, header: tuple[str, ...], rows: list[tuple[str, ...]]) 
         return
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        command.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths,
-                                                                                     strict=True)))
+        command.stdout.write(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        )

@@ -15,8 +15,12 @@ def _add_ids(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_input(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--args", help='edited positional input as a JSON list, e.g. "[42]"')
-    parser.add_argument("--kwargs", help='edited keyword input as a JSON object')
+    parser.add_argument(
+        "--args", dest="input_args", help='edited positional input as a JSON list, e.g. "[42]"'
+    )
+    parser.add_argument(
+        "--kwargs", dest="input_kwargs", help="edited keyword input as a JSON object"
+    )
 
 
 def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +43,12 @@ def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
 def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
     """New runs that reuse checkpoints before --from-step and execute from it on."""
     _add_ids(parser)
-    parser.add_argument("--from-step", type=int, default=None,
-                        help="step to execute from (default: the first failed step)")
+    parser.add_argument(
+        "--from-step",
+        type=int,
+        default=None,
+        help="step to execute from (default: the first failed step)",
+    )
     _add_input(parser)
 
 
@@ -52,16 +60,28 @@ def handle_resume(command, *, run_ids, actor=None, **_) -> None:
     _report(command, "resumed", operations.resume(run_ids, actor=actor))
 
 
-def handle_restart(command, *, run_ids, actor=None, args=None, kwargs=None, **_) -> None:
-    result = operations.restart(run_ids, _parse(args, list, "--args"),
-                                _parse(kwargs, dict, "--kwargs"), actor=actor)
+def handle_restart(
+    command, *, run_ids, actor=None, input_args=None, input_kwargs=None, **_
+) -> None:
+    result = operations.restart(
+        run_ids,
+        _parse(input_args, list, "--args"),
+        _parse(input_kwargs, dict, "--kwargs"),
+        actor=actor,
+    )
     _report(command, "restarted", result)
 
 
-def handle_fork(command, *, run_ids, actor=None, from_step=None, args=None, kwargs=None,
-                **_) -> None:
-    result = operations.fork(run_ids, from_step, _parse(args, list, "--args"),
-                             _parse(kwargs, dict, "--kwargs"), actor=actor)
+def handle_fork(
+    command, *, run_ids, actor=None, from_step=None, input_args=None, input_kwargs=None, **_
+) -> None:
+    result = operations.fork(
+        run_ids,
+        from_step,
+        _parse(input_args, list, "--args"),
+        _parse(input_kwargs, dict, "--kwargs"),
+        actor=actor,
+    )
     _report(command, "forked", result)
 
 

@@ -19,8 +19,9 @@ DEMO_PASSWORD = "admin"
 
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     """Execute runs in this process until stopped (Ctrl-C or SIGTERM)."""
-    parser.add_argument("--threads", type=int, default=None,
-                        help="concurrent runs (default DURABLE_THREADS)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="concurrent runs (default DURABLE_THREADS)"
+    )
 
 
 def handle_worker(command, *, threads=None, **_) -> None:
@@ -53,13 +54,21 @@ def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40,
     executors.start_thread_executor()
     workload = importlib.import_module(settings.DURABLE_DEMO_WORKLOAD)
     stop = threading.Event()
-    workload.seed(seed, progress=lambda done, total: command.stdout.write(
-        f"\rstarting demo runs {done}/{total}", ending=""))
+    workload.seed(
+        seed,
+        progress=lambda done, total: command.stdout.write(
+            f"\rstarting demo runs {done}/{total}", ending=""
+        ),
+    )
     command.stdout.write("")
-    threading.Thread(target=workload.run_forever, args=(stop,), daemon=True,
-                     name="durable-demo-workload").start()
-    command.stdout.write(command.style.SUCCESS(
-        f"Dashboard: http://{addrport}/   login: {DEMO_USER} / {DEMO_PASSWORD}"))
+    threading.Thread(
+        target=workload.run_forever, args=(stop,), daemon=True, name="durable-demo-workload"
+    ).start()
+    command.stdout.write(
+        command.style.SUCCESS(
+            f"Dashboard: http://{addrport}/   login: {DEMO_USER} / {DEMO_PASSWORD}"
+        )
+    )
     try:
         if no_server:
             _stop_on_signals().wait()

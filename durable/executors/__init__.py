@@ -47,9 +47,7 @@ def _create(kind: str) -> Executor:
         from durable.executors.external import ExternalDispatcher
 
         return ExternalDispatcher()
-    raise ValueError(
-        f"DURABLE_EXECUTOR must be 'thread', 'celery' or 'external', not {kind!r}"
-    )
+    raise ValueError(f"DURABLE_EXECUTOR must be 'thread', 'celery' or 'external', not {kind!r}")
 
 
 def start_thread_executor(threads: int | None = None) -> Executor:

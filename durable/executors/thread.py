@@ -47,8 +47,9 @@ class ThreadExecutor:
         logger.info("thread executor %s started with %d threads", self.executor_id, self.threads)
 
     def _spawn(self, target, name: str) -> None:
-        thread = threading.Thread(target=self._with_connection_cleanup(target), name=name,
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self._with_connection_cleanup(target), name=name, daemon=True
+        )
         thread.start()
         self._workers.append(thread)
 
@@ -119,8 +120,13 @@ class ThreadExecutor:
             self._stop.wait(self.poll_seconds)
 
     def _heartbeat(self, starting: bool) -> None:
-        store.heartbeat(executor_id=self.executor_id, kind=self.kind, hostname=hostname(),
-                        pid=os.getpid(), workflows=self._workflows)
+        store.heartbeat(
+            executor_id=self.executor_id,
+            kind=self.kind,
+            hostname=hostname(),
+            pid=os.getpid(),
+            workflows=self._workflows,
+        )
         if starting:
             recovery.release_dead_local_executors(self.executor_id)
         with self._lock:
@@ -141,7 +147,10 @@ class ThreadExecutor:
                 self._warned_unclaimable.add(workflow)
                 logger.warning(
                     "%d run(s) of workflow %r wait for an executor that has it; import its "
-                    "module here (an app's workflows.py or DURABLE_MODULES)", count, workflow)
+                    "module here (an app's workflows.py or DURABLE_MODULES)",
+                    count,
+                    workflow,
+                )
 
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()

@@ -77,3 +77,18 @@ def slow_ledger(run_id: str, count: int, seconds: float) -> int:
     for index in range(count):
         slow_note(run_id, f"step-{index}", seconds)
     return count
+
+
+@durable.transaction()
+def txn_note(run_id: str, label: str) -> str:
+    record_side_effect(run_id, label)
+    return label
+
+
+@durable.workflow(name="tests.crash_ledger")
+def crash_ledger(run_id: str, count: int, seconds: float) -> int:
+    """Per iteration: a plain step (at-least-once) and a transaction step (exactly-once)."""
+    for index in range(count):
+        slow_note(run_id, f"plain-{index}", seconds)
+        txn_note(run_id, f"txn-{index}")
+    return count
