@@ -1,0 +1,75 @@
+"""Durable's half of the suite: step overhead, workflow throughput and start latency.
+
+Runs on the in-process thread executor (DURABLE_THREADS threads), the embedded default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+import durable
+from bench import timing, workloads
+
+CLEANUP = [
+    "DELETE FROM durable_step WHERE run_id IN "
+    "(SELECT id FROM durable_run WHERE workflow LIKE 'bench.%%')",
+    "DELETE FROM durable_attempt WHERE run_id IN "
+    "(SELECT id FROM durable_run WHERE workflow LIKE 'bench.%%')",
+    "DELETE FROM durable_run WHERE workflow LIKE 'bench.%%'",
+    "ANALYZE durable_run",
+]
+
+
+def cleanup() -> None:
+    """Remove earlier benchmark runs (`bench.*` workflows only), so every run starts alike."""
+    with connection.cursor() as cursor:
+        for statement in CLEANUP:
+            cursor.execute(statement, {})
+
+
+def warm_up() -> None:
+    """Start the executor and touch every code path once, outside the measurements."""
+    durable.run(workloads.many_steps, 3, "warm-up")
+    durable.run(workloads.five_steps)
+    durable.run(workloads.first_step, "warm-up")
+    workloads.STEP_MARKS.clear()
+    workloads.FIRST_STEP_AT.clear()
+
+
+def measure(sizes: dict[str, int]) -> dict[str, Any]:
+    cleanup()
+    warm_up()
+    label, total = "durable", sizes["workflows"]
+
+    def run_five() -> Any:
+        return durable.run(workloads.five_steps)
+
+    return {
+        "executor": {"kind": "thread", "threads": settings.DURABLE_THREADS},
+        "step_overhead": timing.step_overhead(
+            label,
+            lambda steps, token: durable.run(workloads.many_steps, steps, token),
+            workloads.STEP_MARKS,
+            sizes["step_runs"],
+            sizes["steps"],
+        ),
+        "throughput_sequential": timing.throughput_callers(label, run_five, total, 1),
+        "throughput_8_callers": timing.throughput_callers(
+            label, run_five, total, 8, on_thread_exit=connection.close
+        ),
+        "throughput_burst": timing.throughput_burst(
+            label,
+            lambda: durable.start(workloads.five_steps),
+            lambda handle: handle.result(timeout=600),
+            total,
+        ),
+        "start_latency": timing.start_latency(
+            label,
+            lambda token: durable.start(workloads.first_step, token).result(timeout=60),
+            workloads.FIRST_STEP_AT,
+            sizes["starts"],
+        ),
+    }

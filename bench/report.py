@@ -1,0 +1,232 @@
+"""The results table: every figure with its ratio to the floor and to DBOS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.stats import ratio
+
+Row = tuple[str, str, str, str, str, str, str]
+HEADER: Row = ("section", "measurement", "median", "p99", "rate", "x floor", "Durable/DBOS")
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f} ms"
+
+
+def _x(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}x"
+
+
+def _rate(value: float | None, unit: str) -> str:
+    return "" if value is None else f"{value:,.0f} {unit}"
+
+
+def floor_rows(floor: dict[str, Any]) -> list[Row]:
+    base = floor["single"]["median_ms"]
+    labels = {
+        "single": "INSERT+COMMIT, 1 conn (psycopg)",
+        "multi": f"INSERT+COMMIT, {floor['multi']['connections']} conn (psycopg)",
+        "django": "INSERT+COMMIT, 1 conn (Django cursor)",
+    }
+    return [
+        (
+            "floor",
+            label,
+            _ms(floor[key]["median_ms"]),
+            _ms(floor[key]["p99_ms"]),
+            _rate(floor[key]["rows_per_s"], "rows/s"),
+            _x(ratio(floor[key]["median_ms"], base)),
+            "",
+        )
+        for key, label in labels.items()
+    ]
+
+
+def step_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
+    base = floor["single"]["median_ms"]
+    ours = durable["step_overhead"]
+    theirs = (dbos or {}).get("step_overhead")
+    label = f"per no-op step ({ours['steps']}-step workflow)"
+    rows = [
+        (
+            "step",
+            f"Durable {label}",
+            _ms(ours["median_ms"]),
+            _ms(ours["p99_ms"]),
+            _rate(1000 / ours["median_ms"], "steps/s"),
+            _x(ratio(ours["median_ms"], base)),
+            _x(ratio(ours["median_ms"], theirs and theirs["median_ms"])),
+        )
+    ]
+    if theirs:
+        rows.append(
+            (
+                "step",
+                f"DBOS {label}",
+                _ms(theirs["median_ms"]),
+                _ms(theirs["p99_ms"]),
+                _rate(1000 / theirs["median_ms"], "steps/s"),
+                _x(ratio(theirs["median_ms"], base)),
+                "",
+            )
+        )
+    return rows
+
+
+THROUGHPUT = {
+    "throughput_sequential": ("5-step workflows, 1 caller", "single"),
+    "throughput_8_callers": ("5-step workflows, 8 callers", "multi"),
+    "throughput_burst": ("5-step workflows, burst start+wait", "multi"),
+}
+
+
+def throughput_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
+    rows: list[Row] = []
+    for key, (label, floor_key) in THROUGHPUT.items():
+        ours = durable[key]["workflows_per_s"]
+        theirs = (dbos or {}).get(key, {}).get("workflows_per_s")
+        floor_rate = floor[floor_key]["rows_per_s"]
+        rows.append(
+            (
+                "throughput",
+                f"Durable {label}",
+                "",
+                "",
+                _rate(ours, "wf/s"),
+                _x(ratio(ours, floor_rate)),
+                _x(ratio(ours, theirs)),
+            )
+        )
+        if theirs is not None:
+            rows.append(
+                (
+                    "throughput",
+                    f"DBOS {label}",
+                    "",
+                    "",
+                    _rate(theirs, "wf/s"),
+                    _x(ratio(theirs, floor_rate)),
+                    "",
+                )
+            )
+    return rows
+
+
+def celery_rows(celery: dict[str, Any], floor: dict) -> list[Row]:
+    rows: list[Row] = []
+    for workers, result in celery.items():
+        rate = _find_number(result.get("data"), "workflows_per_s")
+        detail = _rate(rate, "wf/s") if rate is not None else result.get("status", "")
+        rows.append(
+            (
+                "throughput",
+                f"Durable on Celery, {workers} worker(s)",
+                "",
+                "",
+                detail,
+                _x(ratio(rate, floor["multi"]["rows_per_s"])),
+                "",
+            )
+        )
+    return rows
+
+
+def latency_rows(durable: dict, dbos: dict | None) -> list[Row]:
+    ours = durable["start_latency"]
+    theirs = (dbos or {}).get("start_latency")
+    rows = [
+        (
+            "start",
+            "Durable start() -> first step",
+            _ms(ours["median_ms"]),
+            _ms(ours["p99_ms"]),
+            "",
+            "",
+            _x(ratio(ours["median_ms"], theirs and theirs["median_ms"])),
+        )
+    ]
+    if theirs:
+        rows.append(
+            (
+                "start",
+                "DBOS start_workflow() -> first step",
+                _ms(theirs["median_ms"]),
+                _ms(theirs["p99_ms"]),
+                "",
+                "",
+                "",
+            )
+        )
+    return rows
+
+
+def _find_number(data: Any, key: str) -> float | None:
+    """The first numeric `key` anywhere in a nested result from an optional script."""
+    if isinstance(data, dict):
+        if isinstance(data.get(key), int | float):
+            return float(data[key])
+        values = data.values()
+    elif isinstance(data, list):
+        values = data
+    else:
+        return None
+    for value in values:
+        found = _find_number(value, key)
+        if found is not None:
+            return found
+    return None
+
+
+def format_table(rows: list[Row]) -> str:
+    widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+    lines = []
+    previous = None
+    for row in [HEADER, *rows]:
+        if previous is not None and row[0] != previous:
+            lines.append("-+-".join("-" * width for width in widths))
+        previous = row[0]
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
+        lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
+def headline(results: dict[str, Any]) -> list[str]:
+    """The ratios the issue sets targets for, stated as ratios next to the target."""
+    floor = results["floor"]["single"]["median_ms"]
+    ours = results["durable"]
+    dbos = results.get("dbos") or {}
+    lines = [
+        f"step median / 1-conn floor median: "
+        f"{_x(ratio(ours['step_overhead']['median_ms'], floor))} (target <= 1.3x)"
+    ]
+    if dbos:
+        lines.append(
+            "DBOS step median / Durable step median: "
+            + _x(ratio(dbos["step_overhead"]["median_ms"], ours["step_overhead"]["median_ms"]))
+            + " (target >= 5x)"
+        )
+        for key, (label, _) in THROUGHPUT.items():
+            lines.append(
+                f"Durable / DBOS workflows/s, {label}: "
+                + _x(ratio(ours[key]["workflows_per_s"], dbos[key]["workflows_per_s"]))
+                + " (target >= 3x)"
+            )
+    return lines
+
+
+def external_lines(name: str, result: dict[str, Any]) -> list[str]:
+    if result.get("status") != "ok":
+        return [f"{name}: {result.get('status')}: {result.get('message', '')}".rstrip()]
+    if "data" in result:
+        return [f"{name}: " + ", ".join(f"{k}={v}" for k, v in _leaves(result["data"]))[:2000]]
+    return [f"{name}:", *("  " + line for line in result.get("stdout_tail", []))]
+
+
+def _leaves(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [leaf for key, value in data.items() for leaf in _leaves(value, f"{prefix}{key}.")]
+    if isinstance(data, float):
+        return [(prefix.rstrip("."), round(data, 3))]
+    return [(prefix.rstrip("."), data)]
