@@ -58,7 +58,7 @@ def measure(sizes: dict[str, int]) -> dict[str, Any]:
         ),
         "throughput_sequential": timing.throughput_callers(label, run_five, total, 1),
         "throughput_8_callers": timing.throughput_callers(
-            label, run_five, total, 8, on_thread_exit=connection.close
+            label, run_five, total, 8, on_thread_exit=lambda: connection.close()
         ),
         "throughput_burst": timing.throughput_burst(
             label,
