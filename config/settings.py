@@ -3,6 +3,7 @@
 DATABASE_URL        PostgreSQL URL; unset means the embedded server in ./.data
 DURABLE_EXECUTOR    "thread" (in-process, default) or "celery"
 CELERY_BROKER_URL   broker for the celery executor (redis://… or amqp://…)
+DURABLE_CELERY_QUEUE  Celery queue carrying run messages (default "durable")
 DURABLE_MODULES     extra comma-separated modules that define workflows
 SECRET_KEY, DEBUG, ALLOWED_HOSTS
 """
@@ -117,6 +118,8 @@ DURABLE_LEASE_SECONDS = float(os.environ.get("DURABLE_LEASE_SECONDS", "30"))
 DURABLE_MAX_RECOVERIES = int(os.environ.get("DURABLE_MAX_RECOVERIES", "3"))
 DURABLE_POLL_SECONDS = float(os.environ.get("DURABLE_POLL_SECONDS", "1"))
 DURABLE_DEMO_WORKLOAD = "demo.workload"
+DURABLE_SLEEP_INLINE_SECONDS = float(os.environ.get("DURABLE_SLEEP_INLINE_SECONDS", "2"))
+DURABLE_RETENTION = os.environ.get("DURABLE_RETENTION", "")  # e.g. "30d": prune hourly
 DURABLE_MAX_PAYLOAD_BYTES = int(os.environ.get("DURABLE_MAX_PAYLOAD_BYTES", str(8 * 1024 * 1024)))
 
 # --- Celery (DURABLE_EXECUTOR=celery) ------------------------------------------------------
@@ -125,3 +128,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DURABLE_CELERY_QUEUE", "durable")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery queue that carries run messages; workers consume it (`celery -A config worker`)
+DURABLE_CELERY_QUEUE = CELERY_TASK_DEFAULT_QUEUE
+# sweep: recover dead workers' runs and dispatch runs without a message, in every worker
+DURABLE_SWEEP_SECONDS = float(os.environ.get("DURABLE_SWEEP_SECONDS", "1"))
+DURABLE_WORKER_SWEEPS = env_bool("DURABLE_WORKER_SWEEPS", True)
+# an ENQUEUED run this long without being claimed, while the broker's queue is empty, is
+# taken to have lost its message and is dispatched again
+DURABLE_REDISPATCH_SECONDS = float(os.environ.get("DURABLE_REDISPATCH_SECONDS", "60"))

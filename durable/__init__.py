@@ -14,9 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "Queue",
     "RunHandle",
     "get",
+    "get_event",
+    "recv",
     "run",
+    "scheduled",
+    "send",
+    "set_event",
+    "sleep",
     "start",
     "step",
     "transaction",
@@ -31,6 +38,13 @@ _LAZY = {
     "run": "durable.api",
     "get": "durable.api",
     "RunHandle": "durable.api",
+    "Queue": "durable.queues",
+    "sleep": "durable.timers",
+    "send": "durable.messaging",
+    "recv": "durable.messaging",
+    "set_event": "durable.messaging",
+    "get_event": "durable.messaging",
+    "scheduled": "durable.schedules",
 }
 
 

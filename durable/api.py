@@ -63,6 +63,10 @@ class RunHandle:
     def __hash__(self) -> int:
         return hash(self.run_id)
 
+    def children(self) -> list[RunHandle]:
+        """Handles of the runs this run started, oldest first."""
+        return [RunHandle(child_id) for child_id in store.children(self.run_id)]
+
     def status(self) -> str:
         outcome = store.run_outcome(self.run_id)
         if outcome is None:
@@ -133,7 +137,15 @@ def start(
         child_id = runtime.record_child(
             parent,
             definition.name,
-            lambda child: _create(definition, args, kwargs, child, parent.run_id, **options),
+            lambda child: _create(
+                definition,
+                args,
+                kwargs,
+                child,
+                parent.run_id,
+                parent_deadline=parent.deadline_at,
+                **options,
+            ),
             run_id,
         )
         return RunHandle(child_id)
@@ -151,6 +163,7 @@ def _create(
     queue: str | None,
     priority: int,
     timeout: float | None,
+    parent_deadline: datetime | None = None,
 ) -> str:
     run_id = run_id or uuid.uuid4().hex
     run_input = dumps(
@@ -158,6 +171,9 @@ def _create(
         where=f"workflow {definition.name} run {run_id} input",
     )
     timeout = timeout if timeout is not None else definition.timeout
+    deadline = None if timeout is None else datetime.now(UTC) + timedelta(seconds=timeout)
+    if parent_deadline is not None:  # a child never outlives its parent's deadline
+        deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
     created = store.insert_run(
         run_id=run_id,
         workflow=definition.name,
@@ -170,7 +186,7 @@ def _create(
         forked_from_id=None,
         forked_from_step=None,
         available_at=None,
-        deadline_at=None if timeout is None else datetime.now(UTC) + timedelta(seconds=timeout),
+        deadline_at=deadline,
     )
     if created:
         transaction.on_commit(lambda: executors.dispatch(run_id))

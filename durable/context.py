@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from durable.errors import NonDeterminismError
@@ -17,6 +18,22 @@ class RunInterrupted(BaseException):  # noqa: N818 - control flow, not an error 
 
     A BaseException so that a workflow's `except Exception:` cannot swallow it.
     """
+
+
+class RunSuspended(RunInterrupted):
+    """The run waits (a long durable sleep) and gives its thread back until `wake_at`."""
+
+    def __init__(self, run_id: str, wake_at: datetime) -> None:
+        super().__init__(run_id)
+        self.wake_at = wake_at
+
+
+class RunTimedOut(RunInterrupted):
+    """The run's deadline passed; it ends CANCELLED with `reason`, and so do its children."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        super().__init__(run_id)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class RunContext:
     executor_id: str
     recorded: dict[int, RecordedStep]
     cancelled: threading.Event = field(default_factory=threading.Event)
+    deadline_at: datetime | None = None
     position: int = 0
     in_step: bool = False
     nondeterminism: NonDeterminismError | None = None
@@ -64,8 +82,13 @@ class RunContext:
         return recorded
 
     def check_interrupted(self) -> None:
+        """Called at every step boundary: cancellation and timeouts take effect here."""
         if self.cancelled.is_set():
             raise RunInterrupted(self.run_id)
+        if self.deadline_at is not None and datetime.now(UTC) >= self.deadline_at:
+            raise RunTimedOut(
+                self.run_id, f"timed out: its deadline {self.deadline_at.isoformat()} passed"
+            )
 
 
 _current: ContextVar[RunContext | None] = ContextVar("durable_run_context", default=None)

@@ -216,3 +216,56 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {len(self.run_ids)} run(s)"
+
+
+class Message(models.Model):
+    """A message sent to a run; consumed exactly once, into the receiving run's history."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="messages")
+    topic = models.CharField(max_length=200, blank=True, default="")
+    payload = models.JSONField(null=True)
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    consumed_position = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # recv: the oldest unconsumed message of a run on a topic
+            models.Index(
+                fields=["run", "topic", "id"],
+                name="message_pending_idx",
+                condition=Q(consumed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} to {self.run_id} ({self.topic or 'default'})"
+
+
+class Event(models.Model):
+    """A key/value a run publishes (progress, approvals); readers poll it from outside."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    key = models.CharField(max_length=200)
+    value = models.JSONField(null=True)
+    updated_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="event_run_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.key}"
+
+
+class Schedule(models.Model):
+    """A cron schedule's progress; the conditional update of `last_tick_at` claims a tick."""
+
+    workflow = models.CharField(primary_key=True, max_length=300)
+    cron = models.CharField(max_length=100)
+    missed_policy = models.CharField(max_length=10, default="latest")
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    missed_ticks = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(db_default=models.functions.Now())
+
+    def __str__(self) -> str:
+        return f"{self.workflow} ({self.cron})"

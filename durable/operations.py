@@ -18,9 +18,8 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
-from django.utils import timezone
 
-from durable import executors
+from durable import executors, store
 from durable.api import validate_run_id
 from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
@@ -229,13 +228,8 @@ def _cancel_batch(batch: list[str], reason: str) -> BulkResult:
         RunStatus.active(),
         lambda status: f"it is {status}; only enqueued or running runs can be cancelled",
     )
-    Run.objects.filter(id__in=eligible).update(
-        status=RunStatus.CANCELLED,
-        cancel_reason=reason or "cancelled by an operator",
-        finished_at=timezone.now(),
-        lease_expires_at=None,
-        updated_at=timezone.now(),
-    )
+    if eligible:  # children go with their parents
+        store.cancel_tree(eligible, reason or "cancelled by an operator")
     result.done.update({run_id: run_id for run_id in eligible})
     return result
 

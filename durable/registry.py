@@ -91,6 +91,14 @@ def registered_names() -> list[str]:
     return sorted(_workflows)
 
 
+def runnable_keys() -> list[str]:
+    """What this process can execute: "name@version" per workflow, and "name@" for runs
+    recorded without a version. Runs of other versions wait for an executor that has them.
+    """
+    keys = [f"{name}@{definition.version}" for name, definition in _workflows.items()]
+    return sorted(keys + [f"{name}@" for name in _workflows])
+
+
 def autodiscover() -> None:
     """Import every installed app's `workflows` module and each of DURABLE_MODULES."""
     import importlib

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
-from durable import context, store
-from durable.context import RecordedStep, RunContext, RunInterrupted
+from durable import context, queues, store
+from durable.context import RecordedStep, RunContext, RunInterrupted, RunSuspended, RunTimedOut
 from durable.errors import NonDeterminismError, SerializationError
 from durable.registry import StepDefinition, WorkflowDefinition, get_workflow
 from durable.serialization import (
@@ -46,8 +45,11 @@ def execute_run(
 
 
 def claim(run_id: str, executor_id: str, workflows: list[str]) -> store.ClaimedRun | None:
-    """Take ownership of a due run; the conditional update decides between executors."""
-    return store.claim_run(run_id, executor_id, settings.DURABLE_LEASE_SECONDS, workflows)
+    """Take ownership of a due run; the conditional update decides between executors.
+
+    Runs of declared limited queues are claimed within their limits (`durable.queues`).
+    """
+    return queues.claim(run_id, executor_id, workflows)[0]
 
 
 def execute(claimed: store.ClaimedRun, executor_id: str, cancelled: threading.Event) -> None:
@@ -59,6 +61,7 @@ def execute(claimed: store.ClaimedRun, executor_id: str, cancelled: threading.Ev
         executor_id=executor_id,
         recorded=claimed.recorded,
         cancelled=cancelled,
+        deadline_at=claimed.deadline_at,
     )
     try:
         _execute_claimed(run_context, definition, claimed.input)
@@ -75,6 +78,13 @@ def _execute_claimed(
         if run_context.nondeterminism is not None:
             raise run_context.nondeterminism
         output = dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")
+    except RunSuspended as suspended:
+        store.suspend_run(run_context.run_id, run_context.executor_id, suspended.wake_at)
+        return
+    except RunTimedOut as timed_out:
+        store.cancel_tree([run_context.run_id], timed_out.reason)
+        logger.info("run %s %s", run_context.run_id, timed_out.reason)
+        return
     except RunInterrupted:
         logger.info("run %s stopped: cancelled or taken over", run_context.run_id)
         return
@@ -247,6 +257,37 @@ def _record_failure(
         raise RunInterrupted(run_context.run_id) from exc
 
 
+def record_entry(
+    run_context: RunContext,
+    position: int,
+    name: str,
+    kind: str,
+    output: str,
+    started_at: datetime,
+    *,
+    step_input: str | None = None,
+    finished_at: datetime | None = None,
+) -> None:
+    """Checkpoint a primitive (child, sleep, send, recv, event) as an entry in the history."""
+    finished_at = finished_at or datetime.now(UTC)
+    written = store.record_step(
+        run_id=run_context.run_id,
+        executor_id=run_context.executor_id,
+        position=position,
+        name=name,
+        kind=kind,
+        status="SUCCESS",
+        input=step_input,
+        output=output,
+        attempts=1,
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_ms=(finished_at - started_at).total_seconds() * 1000,
+    )
+    if not written:
+        raise RunInterrupted(run_context.run_id)
+
+
 def record_child(
     run_context: RunContext, name: str, start: Callable[[str], str], run_id: str | None
 ) -> str:
@@ -257,24 +298,17 @@ def record_child(
         return recorded.replay()["run_id"]
     run_context.check_interrupted()
     child_id = run_id or f"{run_context.run_id}.{position}"
-    started_at, started = datetime.now(UTC), time.perf_counter()
-    start(child_id)
-    written = store.record_step(
-        run_id=run_context.run_id,
-        executor_id=run_context.executor_id,
-        position=position,
-        name=name,
-        kind="child",
-        status="SUCCESS",
-        input=None,
-        output=dumps({"run_id": child_id}, where="child"),
-        attempts=1,
-        started_at=started_at,
-        finished_at=datetime.now(UTC),
-        duration_ms=(time.perf_counter() - started) * 1000,
-    )
-    if not written:
-        raise RunInterrupted(run_context.run_id)
+    started_at = datetime.now(UTC)
+    with transaction.atomic():
+        start(child_id)
+        record_entry(
+            run_context,
+            position,
+            name,
+            "child",
+            dumps({"run_id": child_id}, where="child"),
+            started_at,
+        )
     return child_id
 
 

@@ -80,7 +80,8 @@ WITH claimed AS (
         lease_expires_at = now() + make_interval(secs => %(lease)s),
         started_at = COALESCE(started_at, now()), updated_at = now()
     WHERE id = %(run_id)s AND status = 'ENQUEUED' AND available_at <= now()
-      AND workflow = ANY(%(workflows)s)
+      AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
+      AND NOT (queue = ANY(%(exclude_queues)s))
     RETURNING id, workflow, version, input, deadline_at
 )
 SELECT c.workflow, c.version, c.input, c.deadline_at,
@@ -93,15 +94,29 @@ FROM claimed c
 
 
 def claim_run(
-    run_id: str, executor_id: str, lease: float, workflows: list[str]
+    run_id: str,
+    executor_id: str,
+    lease: float,
+    workflows: list[str],
+    exclude_queues: list[str] | None = None,
 ) -> ClaimedRun | None:
-    rows = _execute(
-        CLAIM_RUN,
-        {"run_id": run_id, "executor_id": executor_id, "lease": lease, "workflows": workflows},
-    )
+    """`exclude_queues`: queues whose claims must go through `durable.queues` (limits)."""
+    params = {
+        "run_id": run_id,
+        "executor_id": executor_id,
+        "lease": lease,
+        "workflows": workflows,
+        "exclude_queues": exclude_queues or [],
+    }
+    rows = _execute(CLAIM_RUN, params)
     if not rows:
         return None
-    workflow, version, run_input, deadline_at, steps = rows[0]
+    return claimed_from_row(run_id, rows[0])
+
+
+def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
+    """A ClaimedRun from (workflow, version, input, deadline_at, steps as JSON)."""
+    workflow, version, run_input, deadline_at, steps = row
     recorded = {
         position: RecordedStep(position, name, kind, status, output, error)
         for position, name, kind, status, output, error in _json(steps)
@@ -255,7 +270,8 @@ DUE_RUNS = """
 -- due_runs --
 -- Enqueued runs that are due and that this executor can run, by priority then age
 SELECT id FROM durable_run
-WHERE status = 'ENQUEUED' AND available_at <= now() AND workflow = ANY(%(workflows)s)
+WHERE status = 'ENQUEUED' AND available_at <= now()
+  AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
 ORDER BY priority DESC, available_at
 LIMIT %(limit)s
 """
@@ -269,14 +285,16 @@ def due_runs(workflows: list[str], limit: int) -> list[str]:
 
 UNCLAIMABLE_WORKFLOWS = """
 -- unclaimable_workflows --
--- Workflows with due runs that this executor cannot run (not registered here)
-SELECT workflow, count(*) FROM durable_run
-WHERE status = 'ENQUEUED' AND available_at <= now() AND NOT (workflow = ANY(%(workflows)s))
-GROUP BY workflow
+-- Workflows (and code versions) with due runs that this executor cannot run
+SELECT workflow, version, count(*) FROM durable_run
+WHERE status = 'ENQUEUED' AND available_at <= now()
+  AND NOT (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
+GROUP BY workflow, version
 """
 
 
-def unclaimable_workflows(workflows: list[str]) -> list[tuple[str, int]]:
+def unclaimable_workflows(workflows: list[str]) -> list[tuple[str, str, int]]:
+    """`workflows` holds names (any version) or "name@version" entries, as in claim_run."""
     return _execute(UNCLAIMABLE_WORKFLOWS, {"workflows": workflows})
 
 
@@ -312,3 +330,132 @@ DELETE FROM durable_executor WHERE id = ANY(%(executor_ids)s)
 def forget_executors(executor_ids: list[str]) -> None:
     if executor_ids:
         _execute(FORGET_EXECUTORS, {"executor_ids": executor_ids})
+
+
+SUSPEND_RUN = """
+-- suspend_run --
+-- Give a sleeping run back to the queue until it is due, so no thread waits for it
+UPDATE durable_run
+SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL,
+    available_at = %(wake_at)s, updated_at = now()
+WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
+"""
+
+
+def suspend_run(run_id: str, executor_id: str, wake_at: datetime) -> None:
+    _execute(SUSPEND_RUN, {"run_id": run_id, "executor_id": executor_id, "wake_at": wake_at})
+
+
+CANCEL_TREE = """
+-- cancel_tree --
+-- Cancel active runs and, transitively, their active children, with the reason recorded
+WITH RECURSIVE tree AS (
+    SELECT id FROM durable_run WHERE id = ANY(%(run_ids)s)
+    UNION
+    SELECT child.id FROM durable_run child JOIN tree ON child.parent_id = tree.id
+)
+UPDATE durable_run r
+SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
+    lease_expires_at = NULL, updated_at = now()
+FROM tree
+WHERE r.id = tree.id AND r.status IN ('ENQUEUED', 'RUNNING')
+RETURNING r.id
+"""
+
+
+def cancel_tree(run_ids: list[str], reason: str) -> list[str]:
+    return [row[0] for row in _execute(CANCEL_TREE, {"run_ids": run_ids, "reason": reason})]
+
+
+SEND_MESSAGE = """
+-- send_message --
+-- Queue a message for a run; nothing is inserted if the run does not exist
+INSERT INTO durable_message (run_id, topic, payload, created_at)
+SELECT id, %(topic)s, %(payload)s::jsonb, now() FROM durable_run WHERE id = %(run_id)s
+RETURNING id
+"""
+
+
+def send_message(run_id: str, topic: str, payload: str) -> bool:
+    return bool(_execute(SEND_MESSAGE, {"run_id": run_id, "topic": topic, "payload": payload}))
+
+
+CHILDREN = """
+-- children --
+SELECT id FROM durable_run WHERE parent_id = %(run_id)s ORDER BY created_at, id
+"""
+
+
+def children(run_id: str) -> list[str]:
+    return [row[0] for row in _execute(CHILDREN, {"run_id": run_id})]
+
+
+CONSUME_MESSAGE = """
+-- consume_message --
+-- Take the oldest unconsumed message of a run on a topic (commits with its checkpoint)
+UPDATE durable_message SET consumed_at = now(), consumed_position = %(position)s
+WHERE id = (
+    SELECT id FROM durable_message
+    WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_at IS NULL
+    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING payload
+"""
+
+
+def consume_message(run_id: str, topic: str, position: int) -> tuple[bool, Any]:
+    rows = _execute(CONSUME_MESSAGE, {"run_id": run_id, "topic": topic, "position": position})
+    return (True, _json(rows[0][0])) if rows else (False, None)
+
+
+SET_EVENT = """
+-- set_event --
+INSERT INTO durable_event (run_id, key, value, updated_at)
+VALUES (%(run_id)s, %(key)s, %(value)s::jsonb, now())
+ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+"""
+
+
+def set_event(run_id: str, key: str, value: str) -> None:
+    _execute(SET_EVENT, {"run_id": run_id, "key": key, "value": value})
+
+
+GET_EVENT = """
+-- get_event --
+SELECT value FROM durable_event WHERE run_id = %(run_id)s AND key = %(key)s
+"""
+
+
+def get_event(run_id: str, key: str) -> tuple[bool, Any]:
+    rows = _execute(GET_EVENT, {"run_id": run_id, "key": key})
+    return (True, _json(rows[0][0])) if rows else (False, None)
+
+
+CLAIM_TICK = """
+-- claim_tick --
+-- One executor wins each scheduled tick: the conditional update decides
+INSERT INTO durable_schedule (workflow, cron, missed_policy, last_tick_at, missed_ticks,
+                              updated_at)
+VALUES (%(workflow)s, %(cron)s, %(policy)s, %(tick)s, %(missed)s, now())
+ON CONFLICT (workflow) DO UPDATE
+SET last_tick_at = EXCLUDED.last_tick_at, cron = EXCLUDED.cron,
+    missed_policy = EXCLUDED.missed_policy,
+    missed_ticks = durable_schedule.missed_ticks + EXCLUDED.missed_ticks, updated_at = now()
+WHERE durable_schedule.last_tick_at IS NULL OR durable_schedule.last_tick_at < EXCLUDED.last_tick_at
+RETURNING workflow
+"""
+
+
+def claim_tick(workflow: str, cron: str, policy: str, tick: datetime, missed: int) -> bool:
+    params = {"workflow": workflow, "cron": cron, "policy": policy, "tick": tick, "missed": missed}
+    return bool(_execute(CLAIM_TICK, params))
+
+
+LAST_TICK = """
+-- last_tick --
+SELECT last_tick_at FROM durable_schedule WHERE workflow = %(workflow)s
+"""
+
+
+def last_tick(workflow: str) -> datetime | None:
+    rows = _execute(LAST_TICK, {"workflow": workflow})
+    return rows[0][0] if rows else None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from durable import operations
+from django.conf import settings
+
+from durable import operations, retention
 from durable.errors import SerializationError
 
 
@@ -105,3 +107,35 @@ def _report(command, verb: str, result: operations.BulkResult) -> None:
         command.stderr.write(f"refused {run_id}: {reason}")
     if result.refused and not result.done:
         raise SystemExit(1)
+
+
+def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
+    """Delete finished runs (and their checkpoints) older than an age, in batches."""
+    parser.add_argument(
+        "--older-than",
+        default=None,
+        help="age such as 30d, 12h or 90m (default: DURABLE_RETENTION)",
+    )
+    parser.add_argument("--batch-size", type=int, default=1000)
+
+
+def handle_prune(command, *, older_than=None, batch_size=1000, **_) -> None:
+    age_text = older_than or settings.DURABLE_RETENTION
+    if not age_text:
+        raise SerializationError("say how old: --older-than 30d (or set DURABLE_RETENTION)")
+    try:
+        age = retention.parse_age(age_text)
+    except ValueError as exc:
+        raise SerializationError(str(exc)) from exc
+
+    def show(done: int, total: int) -> None:
+        filled = int(30 * done / total) if total else 30
+        command.stdout.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} runs", ending=""
+        )
+
+    deleted = retention.prune(age, batch_size=batch_size, progress=show)
+    command.stdout.write("")
+    command.stdout.write(
+        command.style.SUCCESS(f"pruned {deleted:,} run(s) finished before {age_text} ago")
+    )

@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.db import connection
 
-from durable import recovery, registry, runtime, store
+from durable import recovery, registry, retention, runtime, schedules, store
 from durable.executors.identity import hostname, new_executor_id
 
 logger = logging.getLogger("durable")
@@ -37,10 +37,11 @@ class ThreadExecutor:
         self._workers: list[threading.Thread] = []
         self._workflows: list[str] = []
         self._warned_unclaimable: set[str] = set()
+        self._next_prune = 0.0
 
     def start(self) -> None:
         registry.autodiscover()
-        self._workflows = registry.registered_names()
+        self._workflows = registry.runnable_keys()
         for index in range(self.threads):
             self._spawn(self._work, f"durable-worker-{index}")
         self._spawn(self._maintain, "durable-maintenance")
@@ -92,7 +93,7 @@ class ThreadExecutor:
                     self._pending.discard(run_id)
 
     def _execute(self, run_id: str) -> None:
-        claimed = runtime.claim(run_id, self.executor_id, registry.registered_names())
+        claimed = runtime.claim(run_id, self.executor_id, registry.runnable_keys())
         if claimed is None:
             return
         cancelled = threading.Event()
@@ -137,20 +138,37 @@ class ThreadExecutor:
                 cancelled.set()
 
     def _claim_due(self) -> None:
+        self._workflows = registry.runnable_keys()
+        schedules.fire_due()
         for run_id in store.due_runs(self._workflows, self.free_threads()):
             self.dispatch(run_id)
         self._warn_about_unclaimable()
+        self._prune_if_due()
 
     def _warn_about_unclaimable(self) -> None:
-        for workflow, count in store.unclaimable_workflows(self._workflows):
-            if workflow not in self._warned_unclaimable:
-                self._warned_unclaimable.add(workflow)
+        for workflow, version, count in store.unclaimable_workflows(self._workflows):
+            key = f"{workflow}@{version}"
+            if key not in self._warned_unclaimable:
+                self._warned_unclaimable.add(key)
                 logger.warning(
-                    "%d run(s) of workflow %r wait for an executor that has it; import its "
-                    "module here (an app's workflows.py or DURABLE_MODULES)",
+                    "%d run(s) of workflow %r version %r wait for an executor with that code; "
+                    "deploy it (or list its module in DURABLE_MODULES), or fork the runs onto "
+                    "the current version",
                     count,
                     workflow,
+                    version,
                 )
+
+    def _prune_if_due(self) -> None:
+        """With DURABLE_RETENTION set, delete expired runs about once an hour."""
+        if not settings.DURABLE_RETENTION or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + 3600
+        deleted = retention.prune(retention.parse_age(settings.DURABLE_RETENTION))
+        if deleted:
+            logger.info(
+                "pruned %d finished run(s) older than %s", deleted, settings.DURABLE_RETENTION
+            )
 
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()

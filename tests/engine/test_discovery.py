@@ -30,6 +30,6 @@ def test_runs_of_workflows_this_executor_lacks_stay_enqueued_and_are_reported(
         input={"args": [], "kwargs": {}},
         available_at=timezone.now(),
     )
-    assert store.due_runs(registry.registered_names(), 10) == []
-    assert store.unclaimable_workflows(registry.registered_names()) == [("elsewhere.only", 1)]
+    assert store.due_runs(registry.runnable_keys(), 10) == []
+    assert store.unclaimable_workflows(registry.runnable_keys()) == [("elsewhere.only", "", 1)]
     assert Run.objects.get(id="orphan-1").status == "ENQUEUED"

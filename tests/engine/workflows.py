@@ -92,3 +92,21 @@ def crash_ledger(run_id: str, count: int, seconds: float) -> int:
         slow_note(run_id, f"plain-{index}", seconds)
         txn_note(run_id, f"txn-{index}")
     return count
+
+
+@durable.workflow(name="tests.child")
+def child(run_id: str) -> str:
+    note(run_id, "child-ran")
+    return "child-done"
+
+
+@durable.workflow(name="tests.tour")
+def tour(run_id: str) -> list:
+    """A step, a durable sleep, a child workflow and a message: every primitive in one run."""
+    note(run_id, "before-sleep")
+    durable.sleep(1.0)
+    note(run_id, "after-sleep")
+    handle = durable.start(child, run_id)
+    message = durable.recv("go", timeout=60)
+    note(run_id, f"got-{message}")
+    return [message, handle.result(timeout=30)]

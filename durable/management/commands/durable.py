@@ -16,13 +16,14 @@ SUBCOMMANDS = {
     "resume": operate.add_resume_arguments,
     "restart": operate.add_restart_arguments,
     "fork": operate.add_fork_arguments,
+    "prune": operate.add_prune_arguments,
     "worker": worker.add_worker_arguments,
     "demo": worker.add_demo_arguments,
 }
 
 
 class Command(BaseCommand):
-    help = "Durable workflows: list, show, cancel, resume, restart, fork, worker, demo."
+    help = "Durable workflows: list, show, cancel, resume, restart, fork, prune, worker, demo."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         subparsers = parser.add_subparsers(dest="subcommand", required=True)

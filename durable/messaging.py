@@ -1,0 +1,156 @@
+"""Messages to runs and events from runs, each delivered exactly once into a history.
+
+Inside a workflow, send/recv/set_event/get_event are entries in the run's history: the
+message taken (or the timeout) commits with the checkpoint, so a replay sees the same.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+
+from durable import context, runtime, store
+from durable.api import validate_run_id
+from durable.context import RunContext, RunInterrupted
+from durable.errors import DurableError, RunNotFoundError
+from durable.serialization import dumps, roundtrip
+
+DEFAULT_TIMEOUT = 60.0
+
+
+def send(run_id: str, message: Any, topic: str | None = None) -> None:
+    """Send `message` to run `run_id` from anywhere; it waits until the run `recv`s it."""
+    validate_run_id(run_id)
+    payload = dumps(message, where=f"message to run {run_id} (topic {topic or 'default'})")
+    run_context = context.current()
+    if run_context is None or run_context.in_step:
+        _insert(run_id, topic or "", payload)
+        return
+    position = run_context.next_position()
+    if run_context.recorded_at(position, "durable.send") is not None:
+        return
+    run_context.check_interrupted()
+    started_at = datetime.now(UTC)
+    with transaction.atomic():
+        _insert(run_id, topic or "", payload)
+        detail = dumps({"to": run_id, "topic": topic}, where="send")
+        runtime.record_entry(
+            run_context, position, "durable.send", "send", payload, started_at, step_input=detail
+        )
+
+
+def _insert(run_id: str, topic: str, payload: str) -> None:
+    if not store.send_message(run_id, topic, payload):
+        raise RunNotFoundError(f"cannot send to run {run_id!r}: no such run")
+
+
+def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """Inside a workflow: the next message on `topic`, or None after `timeout` seconds."""
+    run_context = _require_workflow("recv")
+    position = run_context.next_position()
+    recorded = run_context.recorded_at(position, "durable.recv")
+    if recorded is not None:
+        return recorded.output
+    run_context.check_interrupted()
+    started_at = datetime.now(UTC)
+    detail = dumps({"topic": topic, "timeout": timeout}, where="recv")
+
+    def take() -> tuple[bool, Any]:
+        with transaction.atomic():
+            found, payload = store.consume_message(run_context.run_id, topic or "", position)
+            if found:
+                runtime.record_entry(
+                    run_context,
+                    position,
+                    "durable.recv",
+                    "recv",
+                    dumps(payload, where="recv"),
+                    started_at,
+                    step_input=detail,
+                )
+            return found, payload
+
+    found, payload = _poll(run_context, take, timeout)
+    if found:
+        return payload
+    runtime.record_entry(
+        run_context, position, "durable.recv", "recv", "null", started_at, step_input=detail
+    )
+    return None
+
+
+def set_event(key: str, value: Any) -> None:
+    """Inside a workflow: publish `value` under `key` for callers polling `get_event`."""
+    run_context = _require_workflow("set_event")
+    position = run_context.next_position()
+    if run_context.recorded_at(position, "durable.set_event") is not None:
+        return
+    run_context.check_interrupted()
+    payload = dumps(value, where=f"workflow {run_context.workflow.name} event {key!r}")
+    started_at = datetime.now(UTC)
+    with transaction.atomic():
+        store.set_event(run_context.run_id, key, payload)
+        runtime.record_entry(
+            run_context,
+            position,
+            "durable.set_event",
+            "set_event",
+            payload,
+            started_at,
+            step_input=dumps({"key": key}, where="set_event"),
+        )
+
+
+def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """The value run `run_id` published under `key`, waiting up to `timeout`; else None."""
+    validate_run_id(run_id)
+    run_context = context.current()
+    if run_context is None or run_context.in_step:
+        return _poll(None, lambda: store.get_event(run_id, key), timeout)[1]
+    position = run_context.next_position()
+    recorded = run_context.recorded_at(position, "durable.get_event")
+    if recorded is not None:
+        return recorded.output
+    run_context.check_interrupted()
+    started_at = datetime.now(UTC)
+    value = _poll(run_context, lambda: store.get_event(run_id, key), timeout)[1]
+    output = dumps(value, where="get_event")
+    runtime.record_entry(
+        run_context,
+        position,
+        "durable.get_event",
+        "get_event",
+        output,
+        started_at,
+        step_input=dumps({"run_id": run_id, "key": key}, where="get_event"),
+    )
+    return roundtrip(output)
+
+
+def _poll(run_context: RunContext | None, attempt, timeout: float) -> tuple[bool, Any]:
+    """Try until found or timed out, backing off from 20 ms to 1 s between tries."""
+    deadline = time.monotonic() + max(timeout, 0)
+    interval = 0.02
+    while True:
+        found, value = attempt()
+        remaining = deadline - time.monotonic()
+        if found or remaining <= 0:
+            return found, value
+        wait = min(interval, remaining)
+        if run_context is None:
+            time.sleep(wait)
+        else:
+            if run_context.cancelled.wait(wait):
+                raise RunInterrupted(run_context.run_id)
+            run_context.check_interrupted()
+        interval = min(interval * 2, 1.0)
+
+
+def _require_workflow(what: str) -> RunContext:
+    run_context = context.current()
+    if run_context is None or run_context.in_step:
+        raise DurableError(f"durable.{what}() works only inside a workflow (not in a step)")
+    return run_context

@@ -1,0 +1,76 @@
+"""Deleting finished runs older than a cutoff, in small batches so no lock is held long."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+
+PRUNE_BATCH = """
+-- prune_batch --
+-- Delete one batch of finished runs (oldest first) with everything recorded for them
+WITH doomed AS (
+    SELECT id FROM durable_run
+    WHERE status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'DEAD') AND finished_at < %(cutoff)s
+    ORDER BY finished_at
+    LIMIT %(batch_size)s
+    FOR UPDATE SKIP LOCKED
+), steps AS (
+    DELETE FROM durable_step WHERE run_id IN (SELECT id FROM doomed)
+), attempts AS (
+    DELETE FROM durable_attempt WHERE run_id IN (SELECT id FROM doomed)
+), messages AS (
+    DELETE FROM durable_message WHERE run_id IN (SELECT id FROM doomed)
+), events AS (
+    DELETE FROM durable_event WHERE run_id IN (SELECT id FROM doomed)
+), orphaned_children AS (
+    UPDATE durable_run SET parent_id = NULL
+    WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
+), orphaned_forks AS (
+    UPDATE durable_run SET forked_from_id = NULL
+    WHERE forked_from_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
+)
+DELETE FROM durable_run WHERE id IN (SELECT id FROM doomed)
+RETURNING id
+"""
+
+COUNT_PRUNABLE = """
+-- count_prunable --
+SELECT count(*) FROM durable_run
+WHERE status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'DEAD') AND finished_at < %(cutoff)s
+"""
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> timedelta:
+    """'30d', '12h', '90m', '3600s', '2w' -> timedelta."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise ValueError(f"invalid age {text!r}; use a number and a unit, e.g. 30d, 12h or 90m")
+    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+
+def prune(
+    older_than: timedelta,
+    batch_size: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Delete finished runs whose end is older than `older_than`; returns how many."""
+    cutoff = datetime.now(UTC) - older_than
+    with connection.cursor() as cursor:
+        cursor.execute(COUNT_PRUNABLE, {"cutoff": cutoff})
+        total = cursor.fetchone()[0]
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(PRUNE_BATCH, {"cutoff": cutoff, "batch_size": batch_size})
+            batch = len(cursor.fetchall())
+        deleted += batch
+        if progress is not None and batch:
+            progress(deleted, max(total, deleted))
+        if batch < batch_size:
+            return deleted

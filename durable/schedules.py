@@ -1,0 +1,125 @@
+"""Scheduled workflows: `@durable.scheduled("*/5 * * * *")` starts one run per cron tick.
+
+Cron expressions are parsed by croniter, in UTC. Each tick is claimed with a conditional
+write on `durable_schedule.last_tick_at`, and its run id is derived from the tick, so
+several executors together start exactly one run per tick.
+
+Missed ticks (all executors down) follow the schedule's `missed` policy and are counted in
+`durable_schedule.missed_ticks`:
+- "latest" (default): run the most recent missed tick once, skip the older ones;
+- "all": run every missed tick, oldest first (at most MAX_CATCH_UP of them);
+- "skip": run none of them; wait for the next tick.
+A new schedule starts with the first tick after it is first seen; it does not backfill.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from croniter import croniter
+from django.db import transaction
+
+from durable import store
+from durable.decorators import workflow
+
+logger = logging.getLogger("durable")
+
+MISSED_POLICIES = ("latest", "all", "skip")
+MAX_CATCH_UP = 100
+
+
+@dataclass(frozen=True)
+class ScheduleDefinition:
+    workflow: Callable[..., Any]
+    name: str
+    cron: str
+    missed: str
+
+
+_schedules: dict[str, ScheduleDefinition] = {}
+
+
+def scheduled(cron: str, *, missed: str = "latest", name: str | None = None, **options: Any):
+    """Make a workflow run on a cron schedule; it receives the tick as an ISO-8601 string."""
+    if not croniter.is_valid(cron):
+        raise ValueError(f"invalid cron expression {cron!r}; e.g. '*/5 * * * *' (every 5 min)")
+    if missed not in MISSED_POLICIES:
+        raise ValueError(f"missed must be one of {MISSED_POLICIES}, not {missed!r}")
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        wrapped = workflow(name=name, **options)(func)
+        definition_name = wrapped.__durable_workflow__.name
+        _schedules[definition_name] = ScheduleDefinition(wrapped, definition_name, cron, missed)
+        return wrapped
+
+    return decorate
+
+
+def registered() -> list[ScheduleDefinition]:
+    return list(_schedules.values())
+
+
+def run_id_for(name: str, tick: datetime) -> str:
+    return f"{name}@{tick.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def due_ticks(cron: str, last: datetime, now: datetime, limit: int = 10_000) -> list[datetime]:
+    """Ticks after `last` up to and including `now`."""
+    ticks: list[datetime] = []
+    iterator = croniter(cron, last)
+    while len(ticks) < limit:
+        tick = iterator.get_next(datetime)
+        if tick > now:
+            break
+        ticks.append(tick)
+    return ticks
+
+
+def ticks_to_run(ticks: list[datetime], policy: str) -> list[datetime]:
+    if policy == "all":
+        return ticks[-MAX_CATCH_UP:]
+    if policy == "skip":
+        return ticks[-1:] if len(ticks) == 1 else []
+    return ticks[-1:]
+
+
+def fire_due(now: datetime | None = None) -> list[str]:
+    """Start the runs of every due tick this executor wins; returns their run ids."""
+    now = now or datetime.now(UTC)
+    started: list[str] = []
+    for schedule in registered():
+        started.extend(_fire(schedule, now))
+    return started
+
+
+def _fire(schedule: ScheduleDefinition, now: datetime) -> list[str]:
+    from durable.api import start
+
+    last = store.last_tick(schedule.name)
+    if last is None:  # first sighting: remember the latest past tick, do not backfill
+        baseline = croniter(schedule.cron, now).get_prev(datetime)
+        store.claim_tick(schedule.name, schedule.cron, schedule.missed, baseline, 0)
+        return []
+    ticks = due_ticks(schedule.cron, last, now)
+    if not ticks:
+        return []
+    chosen = ticks_to_run(ticks, schedule.missed)
+    missed = len(ticks) - len(chosen)
+    with transaction.atomic():
+        if not store.claim_tick(schedule.name, schedule.cron, schedule.missed, ticks[-1], missed):
+            return []
+        run_ids = [
+            start(
+                schedule.workflow, tick.isoformat(), run_id=run_id_for(schedule.name, tick)
+            ).run_id
+            for tick in chosen
+        ]
+    if missed:
+        logger.warning(
+            "schedule %s missed %d tick(s) (policy %r)", schedule.name, missed, schedule.missed
+        )
+    return run_ids

@@ -1,0 +1,47 @@
+"""Durable sleep: the wake-up time is a checkpoint, so a recovered run sleeps the remainder.
+
+Short sleeps wait on the thread; long ones hand the run back to the queue until it is due.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+
+from durable import context, runtime
+from durable.context import RunInterrupted, RunSuspended
+from durable.serialization import dumps
+
+SLEEP_STEP = "durable.sleep"
+
+
+def sleep(seconds: float) -> None:
+    """Sleep durably inside a workflow (a plain sleep outside one)."""
+    run_context = context.current()
+    if run_context is None or run_context.in_step:
+        time.sleep(seconds)
+        return
+    position = run_context.next_position()
+    recorded = run_context.recorded_at(position, SLEEP_STEP)
+    if recorded is not None:
+        wake_at = datetime.fromisoformat(recorded.output["wake_at"])
+    else:
+        run_context.check_interrupted()
+        started_at = datetime.now(UTC)
+        wake_at = started_at + timedelta(seconds=max(seconds, 0))
+        output = dumps({"wake_at": wake_at.isoformat(), "seconds": seconds}, where="sleep")
+        runtime.record_entry(
+            run_context, position, SLEEP_STEP, "sleep", output, started_at, finished_at=wake_at
+        )
+    if wake_at <= datetime.now(UTC):
+        return
+    run_context.check_interrupted()  # a deadline that passed while parked ends the run here
+    until = wake_at if run_context.deadline_at is None else min(wake_at, run_context.deadline_at)
+    wait = (until - datetime.now(UTC)).total_seconds()
+    if wait > settings.DURABLE_SLEEP_INLINE_SECONDS:
+        raise RunSuspended(run_context.run_id, until)
+    if run_context.cancelled.wait(max(wait, 0)):
+        raise RunInterrupted(run_context.run_id)
+    run_context.check_interrupted()
