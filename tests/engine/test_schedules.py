@@ -11,15 +11,15 @@ from durable import schedules
 from durable.models import Run, Schedule
 
 
-@durable.scheduled("*/5 * * * *", name="tests.every_five_minutes")
 def every_five_minutes(scheduled_at: str) -> str:
     return scheduled_at
 
 
 @pytest.fixture
 def only_this_schedule(monkeypatch):
-    name = "tests.every_five_minutes"
-    monkeypatch.setattr(schedules, "_schedules", {name: schedules._schedules[name]})
+    """Schedule only inside these tests, so no executor elsewhere fires it."""
+    monkeypatch.setattr(schedules, "_schedules", {})
+    durable.scheduled("*/5 * * * *", name="tests.every_five_minutes")(every_five_minutes)
 
 
 T0 = datetime(2026, 11, 1, 12, 2, tzinfo=UTC)
