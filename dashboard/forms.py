@@ -1,0 +1,174 @@
+"""Forms parse every request parameter; views never read request.GET or POST directly."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from dashboard.queries.runs import RunFilter
+from durable.models import RunStatus
+
+WINDOWS = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+WINDOW_CHOICES = [(key, f"last {key}") for key in WINDOWS]
+
+
+class RunFilterForm(forms.Form):
+    """The runs list filter; the same fields select the runs of an "all matching" bulk action."""
+
+    status = forms.ChoiceField(choices=[("", "any status"), *RunStatus.choices], required=False)
+    workflow = forms.CharField(required=False, max_length=300)
+    version = forms.CharField(required=False, max_length=100)
+    queue = forms.CharField(required=False, max_length=200)
+    error_type = forms.CharField(required=False, max_length=300)
+    fingerprint = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    tag = forms.CharField(
+        required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "key=value"})
+    )
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    window = forms.ChoiceField(choices=[("", "any time"), *WINDOW_CHOICES], required=False)
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.SearchInput(attrs={"placeholder": "run id or text in the input"}),
+    )
+
+    def clean_tag(self) -> str:
+        tag = self.cleaned_data["tag"].strip()
+        if tag and "=" not in tag:
+            raise forms.ValidationError("Write a tag as key=value, e.g. customer=acme.")
+        return tag
+
+    def run_filter(self) -> RunFilter:
+        """The filter for a valid form; an invalid one filters on its valid fields only."""
+        data: dict[str, Any] = getattr(self, "cleaned_data", {}) or {}
+        key, _, value = (data.get("tag") or "").partition("=")
+        since = data.get("since")
+        if data.get("window"):
+            since = timezone.now() - WINDOWS[data["window"]]
+        return RunFilter(
+            status=data.get("status") or "",
+            workflow=data.get("workflow") or "",
+            version=data.get("version") or "",
+            queue=data.get("queue") or "",
+            error_type=data.get("error_type") or "",
+            fingerprint=data.get("fingerprint") or "",
+            tag_key=key.strip(),
+            tag_value=value.strip(),
+            since=since,
+            until=data.get("until"),
+            q=(data.get("q") or "").strip(),
+        )
+
+    def is_filtered(self) -> bool:
+        data = getattr(self, "cleaned_data", {}) or {}
+        return any(value for name, value in data.items() if name != "status")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
+    if not isinstance(value, dict) or set(value) - {"args", "kwargs"}:
+        raise forms.ValidationError('Write an object like {"args": [...], "kwargs": {...}}.')
+    if not isinstance(value.get("args", []), list):
+        raise forms.ValidationError('"args" must be a list.')
+    if not isinstance(value.get("kwargs", {}), dict):
+        raise forms.ValidationError('"kwargs" must be an object.')
+    return value
+
+
+class RunActionForm(forms.Form):
+    """Resume, restart or cancel one run."""
+
+    run_id = forms.CharField(max_length=200)
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class ForkForm(forms.Form):
+    """Fork one run from a step, with the run's input as recorded or as edited."""
+
+    run_id = forms.CharField(max_length=200)
+    from_step = forms.IntegerField(min_value=0)
+    input = forms.CharField(required=False, widget=forms.Textarea)
+
+    def clean_input(self) -> dict[str, Any] | None:
+        text = self.cleaned_data["input"].strip()
+        return _json_object(text) if text else None
+
+    def edited(self) -> tuple[list | None, dict | None]:
+        value = self.cleaned_data["input"]
+        if value is None:
+            return None, None
+        return value.get("args"), value.get("kwargs")
+
+
+BULK_ACTIONS = [("cancel", "Cancel"), ("resume", "Resume"), ("restart", "Restart")]
+
+
+class BulkForm(forms.Form):
+    """Which action, on which runs: the ticked rows, or every run matching the filter."""
+
+    action = forms.ChoiceField(choices=BULK_ACTIONS)
+    scope = forms.ChoiceField(choices=[("selected", "selected"), ("matching", "matching")])
+    run_ids = forms.MultipleChoiceField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["run_ids"].choices = [(value, value) for value in self._raw_ids()]
+
+    def _raw_ids(self) -> list[str]:
+        if self.data is None or not hasattr(self.data, "getlist"):
+            return []
+        return [value[:200] for value in self.data.getlist("run_ids")[:1000]]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("scope") == "selected" and not data.get("run_ids"):
+            raise forms.ValidationError("Tick at least one run, or choose all matching runs.")
+        return data
+
+
+def filter_params(run_filter: RunFilter) -> dict[str, str]:
+    """The filter as RunFilterForm fields with absolute times, for links and hidden inputs."""
+    tag = f"{run_filter.tag_key}={run_filter.tag_value}" if run_filter.tag_key else ""
+    params = {
+        "status": run_filter.status,
+        "workflow": run_filter.workflow,
+        "version": run_filter.version,
+        "queue": run_filter.queue,
+        "error_type": run_filter.error_type,
+        "fingerprint": run_filter.fingerprint,
+        "tag": tag,
+        "q": run_filter.q,
+        "since": run_filter.since.isoformat() if run_filter.since else "",
+        "until": run_filter.until.isoformat() if run_filter.until else "",
+    }
+    return {name: value for name, value in params.items() if value}
+
+
+class BulkProgressForm(BulkForm):
+    """A bulk job's state between batches, round-tripped through the progress partial."""
+
+    as_of = forms.DateTimeField()
+    cursor = forms.CharField(required=False)
+    offset = forms.IntegerField(min_value=0, initial=0, required=False)
+    total = forms.IntegerField(min_value=0)
+    done = forms.IntegerField(min_value=0, initial=0, required=False)
+    refused = forms.JSONField(required=False)
+    results = forms.JSONField(required=False)

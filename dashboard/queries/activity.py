@@ -1,0 +1,66 @@
+"""The audit log and the executors: small tables read newest first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from durable.models import AuditEntry, Executor, Run, RunStatus
+
+AUDIT_PAGE = 50
+ALIVE_WITHIN = timedelta(seconds=30)
+
+
+def audit_entries(
+    actor: str = "", action: str = "", run_id: str = "", before_id: int | None = None
+) -> list[AuditEntry]:
+    """Newest first (audit_created_idx); a run id filter uses audit_run_ids_gin."""
+    entries: QuerySet[AuditEntry] = AuditEntry.objects.order_by("-created_at", "-id")
+    if actor:
+        entries = entries.filter(actor=actor)
+    if action:
+        entries = entries.filter(action=action)
+    if run_id:
+        entries = entries.filter(run_ids__contains=[run_id])
+    if before_id is not None:
+        entries = entries.filter(id__lt=before_id)
+    return list(entries[: AUDIT_PAGE + 1])
+
+
+def executors() -> list[dict[str, Any]]:
+    """Every known executor with whether it is alive and how many runs it holds now."""
+    running = dict(
+        Run.objects.filter(status=RunStatus.RUNNING)
+        .order_by()
+        .values_list("executor_id")
+        .annotate(n=Count("id"))
+    )
+    alive_after = timezone.now() - ALIVE_WITHIN
+    return [
+        {
+            "executor": executor,
+            "alive": executor.last_seen_at >= alive_after,
+            "running": running.get(executor.id, 0),
+        }
+        for executor in Executor.objects.order_by("-last_seen_at")[:200]
+    ]
+
+
+def queue_depths() -> list[dict[str, Any]]:
+    """Enqueued and running runs per queue (partial indexes keep these sets small)."""
+    rows = (
+        Run.objects.filter(status__in=RunStatus.active())
+        .order_by()
+        .values("queue", "status")
+        .annotate(n=Count("id"))
+    )
+    queues: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        queue = queues.setdefault(
+            row["queue"], {"queue": row["queue"], "ENQUEUED": 0, "RUNNING": 0}
+        )
+        queue[row["status"]] = row["n"]
+    return sorted(queues.values(), key=lambda queue: queue["queue"])

@@ -1,0 +1,62 @@
+"""One run with its history: steps, failed attempts, lineage and the actions taken on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from durable.models import Attempt, AuditEntry, Run, Step
+
+LINEAGE_LIMIT = 50
+
+
+@dataclass
+class RunHistory:
+    run: Run
+    steps: list[Step]
+    attempts: list[Attempt]
+
+    def attempts_by_position(self) -> dict[int, list[Attempt]]:
+        """Retried attempts per step; a failed step's last attempt is the step itself."""
+        final = {(step.position, step.attempts) for step in self.steps if step.status == "ERROR"}
+        grouped: dict[int, list[Attempt]] = {}
+        for attempt in self.attempts:
+            if (attempt.position, attempt.attempt) in final:
+                continue
+            grouped.setdefault(attempt.position, []).append(attempt)
+        return grouped
+
+
+def run_history(run_id: str) -> RunHistory | None:
+    """The run, its checkpoints in order and every failed attempt (attempt_run_idx)."""
+    run = Run.objects.select_related("parent", "forked_from").filter(id=run_id).first()
+    if run is None:
+        return None
+    steps = list(Step.objects.filter(run_id=run_id).order_by("position"))
+    attempts = list(Attempt.objects.filter(run_id=run_id).order_by("position", "attempt"))
+    return RunHistory(run=run, steps=steps, attempts=attempts)
+
+
+def _brief(runs: QuerySet[Run]) -> list[dict[str, Any]]:
+    fields = ("id", "workflow", "status", "created_at", "forked_from_step")
+    return list(runs.order_by("-created_at").values(*fields)[:LINEAGE_LIMIT])
+
+
+def lineage(run: Run) -> dict[str, list[dict[str, Any]]]:
+    """Children (started by this run) and forks (derived from it), newest first.
+
+    Served by the foreign-key indexes on parent_id and forked_from_id.
+    """
+    return {
+        "children": _brief(Run.objects.filter(parent_id=run.id)),
+        "forks": _brief(Run.objects.filter(forked_from_id=run.id)),
+    }
+
+
+def run_audit(run_id: str, limit: int = 20) -> list[AuditEntry]:
+    """Operator actions that named this run (audit_run_ids_gin serves `run_ids @> [id]`)."""
+    return list(
+        AuditEntry.objects.filter(run_ids__contains=[run_id]).order_by("-created_at")[:limit]
+    )

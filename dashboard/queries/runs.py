@@ -1,0 +1,213 @@
+"""The runs list: filtering, keyset pagination on (created_at, id) and status counts.
+
+Every filter maps onto an index whose leading column is the filter and whose tail is
+(created_at, id), so page 1 and page 1000 cost the same: one index range scan of a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Left, Upper
+
+from durable.models import Run, RunStatus
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+
+LIST_FIELDS = (
+    "id",
+    "workflow",
+    "version",
+    "status",
+    "queue",
+    "tags",
+    "steps_done",
+    "error_type",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "recovery_count",
+    "parent_id",
+    "forked_from_id",
+)
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What the operator asked to see; every field is optional."""
+
+    status: str = ""
+    workflow: str = ""
+    version: str = ""
+    queue: str = ""
+    error_type: str = ""
+    fingerprint: str = ""
+    tag_key: str = ""
+    tag_value: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str = ""
+    ids: tuple[str, ...] = field(default=())
+
+    def without_status(self) -> RunFilter:
+        return replace(self, status="")
+
+
+def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
+    """Runs matching the filter, unordered; every condition is index-backed."""
+    runs = Run.objects.all()
+    exact = {
+        "status": run_filter.status,
+        "workflow": run_filter.workflow,
+        "version": run_filter.version,
+        "queue": run_filter.queue,
+        "error_type": run_filter.error_type,
+        "error_fingerprint": run_filter.fingerprint,
+    }
+    runs = runs.filter(**{name: value for name, value in exact.items() if value})
+    if run_filter.tag_key:
+        runs = runs.filter(tags__contains={run_filter.tag_key: run_filter.tag_value})
+    if run_filter.since:
+        runs = runs.filter(created_at__gte=run_filter.since)
+    if run_filter.until:
+        runs = runs.filter(created_at__lt=run_filter.until)
+    if run_filter.ids:
+        runs = runs.filter(id__in=run_filter.ids)
+    if run_filter.q:
+        runs = _search(runs, run_filter.q)
+    return runs
+
+
+def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
+    """A run id, or text anywhere in the input (served by the trigram index on input)."""
+    runs = runs.alias(input_text=Upper(Cast("input", TextField())))
+    return runs.filter(Q(id=text) | Q(input_text__contains=text.upper()))
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the (created_at, id) order; `direction` says which way to page."""
+
+    created_at: datetime
+    run_id: str
+    direction: str = "older"
+
+    def encode(self) -> str:
+        raw = json.dumps([self.created_at.isoformat(), self.run_id, self.direction])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor | None:
+        """None for anything malformed: a bad cursor shows page 1, never an error."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            created, run_id, direction = json.loads(raw)
+            if direction not in ("older", "newer"):
+                return None
+            return cls(datetime.fromisoformat(created), str(run_id), direction)
+        except (ValueError, TypeError):
+            return None
+
+
+@dataclass
+class RunsPage:
+    rows: list[dict[str, Any]]
+    older: Cursor | None
+    newer: Cursor | None
+
+
+def runs_page(
+    run_filter: RunFilter, cursor: Cursor | None = None, size: int = PAGE_SIZE
+) -> RunsPage:
+    """One page of runs, newest first, fetched with a keyset condition plus LIMIT."""
+    runs = filtered_runs(run_filter)
+    newer = cursor is not None and cursor.direction == "newer"
+    if cursor is not None:
+        runs = runs.filter(_beyond(cursor, newer))
+    order = ("created_at", "id") if newer else ("-created_at", "-id")
+    rows = list(_list_values(runs.order_by(*order))[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if newer:
+        rows.reverse()
+    has_older = more if not newer else True
+    has_newer = cursor is not None and (more if newer else True)
+    return RunsPage(
+        rows=rows,
+        older=_cursor(rows[-1], "older") if rows and has_older else None,
+        newer=_cursor(rows[0], "newer") if rows and has_newer else None,
+    )
+
+
+def _beyond(cursor: Cursor, newer: bool) -> Q:
+    """Rows past the cursor; the redundant bound on created_at lets the index seek to it."""
+    if newer:
+        return Q(created_at__gte=cursor.created_at) & (
+            Q(created_at__gt=cursor.created_at) | Q(id__gt=cursor.run_id)
+        )
+    return Q(created_at__lte=cursor.created_at) & (
+        Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.run_id)
+    )
+
+
+def _cursor(row: dict[str, Any], direction: str) -> Cursor:
+    return Cursor(row["created_at"], row["id"], direction)
+
+
+def _list_values(runs: QuerySet[Run]) -> QuerySet:
+    """Only the columns a list row shows; inputs and outputs stay in the database."""
+    return runs.annotate(error_message=Left(KeyTextTransform("message", "error"), 200)).values(
+        *LIST_FIELDS, "error_message"
+    )
+
+
+def status_counts(run_filter: RunFilter, cap: int = COUNT_CAP) -> dict[str, int]:
+    """Runs per status under the filter, each count capped so it stays a bounded scan.
+
+    One round trip: a UNION of `count(*)` over `LIMIT cap` subqueries, one per status.
+    A count equal to `cap` means "at least cap"; templates show it as "10,000+".
+    """
+    base = filtered_runs(run_filter.without_status())
+    parts, params = [], []
+    for status in RunStatus.values:
+        sql, sub_params = base.filter(status=status).values("id")[:cap].query.sql_with_params()
+        parts.append(f"SELECT %s, count(*) FROM ({sql}) AS capped")
+        params.extend([status, *sub_params])
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return dict(cursor.fetchall())
+
+
+def status_breakdown(run_filter: RunFilter) -> dict[str, int]:
+    """Exact runs per status for a bulk preview: which of them each action can change."""
+    rows = filtered_runs(run_filter).order_by().values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+WORKFLOW_NAMES = """
+-- workflow_names --
+-- Distinct workflows by skipping through run_workflow_created_idx (a loose index scan)
+WITH RECURSIVE names AS (
+    (SELECT workflow FROM durable_run ORDER BY workflow LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.workflow FROM durable_run r WHERE r.workflow > n.workflow
+            ORDER BY r.workflow LIMIT 1)
+    FROM names n WHERE n.workflow IS NOT NULL
+)
+SELECT workflow FROM names WHERE workflow IS NOT NULL LIMIT 500
+"""
+
+
+def workflow_names() -> list[str]:
+    """Every workflow that has runs, for the filter dropdown; cheap at millions of runs."""
+    with connection.cursor() as cursor:
+        cursor.execute(WORKFLOW_NAMES)
+        return [row[0] for row in cursor.fetchall()]

@@ -1,0 +1,79 @@
+"""Formatting for run values. Every filter returns plain text; autoescaping does the rest."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.views.assets import PLOTLY_VERSION
+
+register = template.Library()
+
+FOLD_CHARS = 400
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """JSON text, indented unless it fits on a line (never marked safe: templates escape it)."""
+    compact = json.dumps(value, ensure_ascii=False, default=str)
+    if len(compact) <= 72:
+        return compact
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+@register.filter
+def is_long(text: str) -> bool:
+    return len(text) > FOLD_CHARS or text.count("\n") > 12
+
+
+@register.filter
+def ms(value: float | None) -> str:
+    """Milliseconds as a readable duration: 85 ms, 1.4 s, 3.2 min, 2.1 h."""
+    if value is None:
+        return "–"
+    if value < 1000:
+        return f"{value:.0f} ms"
+    if value < 60_000:
+        return f"{value / 1000:.1f} s"
+    if value < 3_600_000:
+        return f"{value / 60_000:.1f} min"
+    return f"{value / 3_600_000:.1f} h"
+
+
+@register.simple_tag
+def elapsed(start: datetime | None, end: datetime | None = None) -> str:
+    """Duration from start to end, or to now while the run goes on."""
+    if start is None:
+        return "–"
+    return ms(((end or timezone.now()) - start).total_seconds() * 1000)
+
+
+@register.filter
+def short_name(name: str) -> str:
+    """`demo.workflows.charge_payment` -> `charge_payment`; the full name is in a tooltip."""
+    return name.rsplit(".", 1)[-1]
+
+
+@register.filter
+def count_label(count: int, cap: int) -> str:
+    return f"{cap:,}+" if count >= cap else f"{count:,}"
+
+
+@register.filter
+def status_class(status: str) -> str:
+    return f"status-{status.lower()}" if status else ""
+
+
+@register.filter
+def get(mapping: dict, key: Any) -> Any:
+    return mapping.get(key) if mapping else None
+
+
+@register.simple_tag
+def plotly_src() -> str:
+    return reverse("dashboard:plotly_js", args=[PLOTLY_VERSION])

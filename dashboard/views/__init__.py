@@ -1,0 +1,1 @@
+"""Thin views, one module per page: parse with a form, call a query or an operation, render."""

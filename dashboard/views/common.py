@@ -1,0 +1,20 @@
+"""What every page needs: the user's rights in the context, and page-or-partial rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from dashboard.permissions import can_operate
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict[str, Any], partial: str | None = None
+) -> HttpResponse:
+    """The full page, or only `template#partial` when htmx asks for a refresh."""
+    context = {"can_operate": can_operate(request.user), **context}
+    if partial and getattr(request, "htmx", False):
+        return render(request, f"{template}#{partial}", context)
+    return render(request, template, context)

@@ -1,0 +1,38 @@
+"""The runs list: filters, search, status counts, keyset pages and a live-refreshing table."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from dashboard.forms import RunFilterForm
+from dashboard.permissions import viewer_required
+from dashboard.queries import runs as queries
+from dashboard.views.common import render_page
+
+
+@viewer_required
+def runs_list(request: HttpRequest) -> HttpResponse:
+    form = RunFilterForm(request.GET)
+    form.is_valid()
+    run_filter = form.run_filter()
+    cursor = queries.Cursor.decode(request.GET.get("cursor", ""))
+    page = queries.runs_page(run_filter, cursor)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    base_query = query.copy()
+    base_query.pop("status", None)
+    counts = queries.status_counts(run_filter)
+    context = {
+        "form": form,
+        "page": page,
+        "counts": counts,
+        "total": min(sum(counts.values()), queries.COUNT_CAP),
+        "base_query": base_query.urlencode(),
+        "count_cap": queries.COUNT_CAP,
+        "status": run_filter.status,
+        "query": query.urlencode(),
+        "filtered": form.is_filtered(),
+        "workflows": queries.workflow_names(),
+        "cursor": request.GET.get("cursor", ""),
+    }
+    return render_page(request, "dashboard/runs.html", context, partial="results")

@@ -1,0 +1,75 @@
+// Durable dashboard behaviour: confirmation dialogs, live JSON validation, row selection.
+// Event delegation on document, so content swapped in by htmx works without rebinding.
+(function () {
+  "use strict";
+
+  function openDialog(button) {
+    var dialog = document.getElementById(button.dataset.dialog);
+    if (!dialog) return;
+    if (button.dataset.step !== undefined) {
+      dialog.querySelector("[name=from_step]").value = button.dataset.step;
+      dialog.querySelectorAll("[data-step-label]").forEach(function (el) {
+        el.textContent = button.dataset.stepLabel;
+      });
+      dialog.querySelectorAll("[data-step-number]").forEach(function (el) {
+        el.textContent = button.dataset.step;
+      });
+      dialog.querySelectorAll("[data-reused]").forEach(function (el) {
+        var step = parseInt(button.dataset.step, 10);
+        el.textContent = step === 0 ? "No checkpoints are reused: every step runs again."
+          : "Checkpoints 0–" + (step - 1) + " are copied and not re-executed.";
+      });
+    }
+    dialog.showModal();
+  }
+
+  function validateJson(textarea) {
+    var error = "";
+    var text = textarea.value.trim();
+    if (text) {
+      try {
+        var value = JSON.parse(text);
+        if (value === null || typeof value !== "object" || Array.isArray(value)) {
+          error = 'Write an object like {"args": [...], "kwargs": {...}}.';
+        } else if ("args" in value && !Array.isArray(value.args)) {
+          error = '"args" must be a list.';
+        } else if ("kwargs" in value && (typeof value.kwargs !== "object" || Array.isArray(value.kwargs) || value.kwargs === null)) {
+          error = '"kwargs" must be an object.';
+        }
+      } catch (e) {
+        error = "Not valid JSON: " + e.message;
+      }
+    }
+    var form = textarea.form;
+    form.querySelector("[data-json-error]").textContent = error;
+    form.querySelector("[type=submit]").disabled = !!error;
+    return !error;
+  }
+
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-dialog]");
+    if (opener) { event.preventDefault(); openDialog(opener); return; }
+    var closer = event.target.closest("[data-close]");
+    if (closer) { event.preventDefault(); closer.closest("dialog").close(); }
+  });
+
+  document.addEventListener("input", function (event) {
+    if (event.target.matches("textarea[data-json]")) validateJson(event.target);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var textarea = event.target.querySelector("textarea[data-json]");
+    if (textarea && !validateJson(textarea)) event.preventDefault();
+  });
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("[data-select-all]")) {
+      document.querySelectorAll(".run-select").forEach(function (box) { box.checked = target.checked; });
+    }
+    if (target.matches(".run-select, [data-select-all]")) {
+      var n = document.querySelectorAll(".run-select:checked").length;
+      document.querySelectorAll("[data-selected-count]").forEach(function (el) { el.textContent = n; });
+    }
+  });
+})();
