@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from durable import context, runtime
+from durable import context, steps
 from durable.registry import (
     RetryPolicy,
     StepDefinition,
@@ -108,7 +108,7 @@ def _step_decorator(func: F | None, kind: str, name: str | None, retry: RetryPol
                     with db_transaction.atomic():
                         return f(*args, **kwargs)
                 return f(*args, **kwargs)
-            return runtime.call_step(run_context, definition, args, kwargs)
+            return steps.call_step(run_context, definition, args, kwargs)
 
         wrapper.__durable_step__ = definition  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,14 +16,12 @@ from django.db import transaction
 
 from durable import context, queues, store
 from durable.context import RecordedStep, RunContext, RunInterrupted, RunSuspended, RunTimedOut
-from durable.errors import NonDeterminismError, SerializationError
-from durable.registry import StepDefinition, WorkflowDefinition, get_workflow
+from durable.errors import NonDeterminismError
+from durable.registry import WorkflowDefinition, get_workflow
 from durable.serialization import (
-    describe_for_display,
     dumps,
     error_to_dict,
     fingerprint,
-    roundtrip,
 )
 
 logger = logging.getLogger("durable")
@@ -114,147 +111,6 @@ def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
     )
     if not isinstance(exc, NonDeterminismError):
         logger.info("run %s failed: %s", run_context.run_id, error["message"])
-
-
-def call_step(run_context: RunContext, step: StepDefinition, args: tuple, kwargs: dict) -> Any:
-    """Run a step inside a workflow: replay its checkpoint, or execute and checkpoint it."""
-    position = run_context.next_position()
-    recorded = run_context.recorded_at(position, step.name)
-    if recorded is not None:
-        return recorded.replay()
-    run_context.check_interrupted()
-    step_input = describe_for_display({"args": list(args), "kwargs": kwargs})
-    where = (
-        f"workflow {run_context.workflow.name} run {run_context.run_id} "
-        f"step {position} ({step.name})"
-    )
-    attempt = 1
-    while True:
-        started_at, started = datetime.now(UTC), time.perf_counter()
-        try:
-            return _attempt_step(
-                run_context,
-                step,
-                position,
-                step_input,
-                where,
-                args,
-                kwargs,
-                started_at,
-                started,
-                attempt,
-            )
-        except (RunInterrupted, SerializationError):
-            raise  # not the step's failure: nothing is recorded, the call itself fails
-        except Exception as exc:
-            final = attempt > step.retry.retries or not isinstance(exc, step.retry.retry_on)
-            _record_failure(
-                run_context, step, position, step_input, exc, started_at, started, attempt, final
-            )
-            if final:
-                raise
-            if run_context.cancelled.wait(step.retry.wait_before(attempt)):
-                raise RunInterrupted(run_context.run_id) from exc
-            attempt += 1
-
-
-def _attempt_step(
-    run_context: RunContext,
-    step: StepDefinition,
-    position: int,
-    step_input: str,
-    where: str,
-    args: tuple,
-    kwargs: dict,
-    started_at: datetime,
-    started: float,
-    attempt: int,
-) -> Any:
-    def checkpoint(result: Any) -> Any:
-        output = dumps(result, where=f"{where} output")
-        written = store.record_step(
-            run_id=run_context.run_id,
-            executor_id=run_context.executor_id,
-            position=position,
-            name=step.name,
-            kind=step.kind,
-            status="SUCCESS",
-            input=step_input,
-            output=output,
-            attempts=attempt,
-            started_at=started_at,
-            finished_at=datetime.now(UTC),
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
-        if not written:
-            raise RunInterrupted(run_context.run_id)
-        return roundtrip(output)
-
-    if step.kind == "transaction":
-        with transaction.atomic():
-            return checkpoint(_call_body(run_context, step.func, args, kwargs))
-    return checkpoint(_call_body(run_context, step.func, args, kwargs))
-
-
-def _call_body(run_context: RunContext, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    run_context.in_step = True
-    try:
-        return func(*args, **kwargs)
-    finally:
-        run_context.in_step = False
-
-
-def _record_failure(
-    run_context: RunContext,
-    step: StepDefinition,
-    position: int,
-    step_input: str,
-    exc: Exception,
-    started_at: datetime,
-    started: float,
-    attempt: int,
-    final: bool,
-) -> None:
-    finished_at = datetime.now(UTC)
-    error = error_to_dict(exc)
-    error_json = dumps(error, where="error")
-    store.record_attempt(
-        run_id=run_context.run_id,
-        position=position,
-        attempt=attempt,
-        name=step.name,
-        error=error_json,
-        error_type=error["type"],
-        started_at=started_at,
-        finished_at=finished_at,
-    )
-    if not final:
-        logger.info(
-            "run %s step %s attempt %s failed, retrying: %s",
-            run_context.run_id,
-            step.name,
-            attempt,
-            error["message"],
-        )
-        return
-    written = store.record_step(
-        run_id=run_context.run_id,
-        executor_id=run_context.executor_id,
-        position=position,
-        name=step.name,
-        kind=step.kind,
-        status="ERROR",
-        input=step_input,
-        error=error_json,
-        error_type=error["type"],
-        error_fingerprint=fingerprint(error["type"], error["message"]),
-        attempts=attempt,
-        started_at=started_at,
-        finished_at=finished_at,
-        duration_ms=(time.perf_counter() - started) * 1000,
-    )
-    if not written:
-        raise RunInterrupted(run_context.run_id) from exc
 
 
 def record_entry(
