@@ -74,6 +74,9 @@ def step_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
     return rows
 
 
+# insert the run, claim it, five checkpoints, finish it
+ROUND_TRIPS = 8
+
 THROUGHPUT = {
     "throughput_sequential": ("5-step workflows, 1 caller", "single"),
     "throughput_8_callers": ("5-step workflows, 8 callers", "multi"),
@@ -201,6 +204,12 @@ def headline(results: dict[str, Any]) -> list[str]:
         f"step median / 1-conn floor median: "
         f"{_x(ratio(ours['step_overhead']['median_ms'], floor))} (target <= 1.3x)"
     ]
+    for key, (label, floor_key) in THROUGHPUT.items():
+        commits = ratio(results["floor"][floor_key]["rows_per_s"], ours[key]["workflows_per_s"])
+        lines.append(
+            f"{label}: one workflow costs {commits:.1f} floor commits "
+            f"(at least {ROUND_TRIPS} round trips)"
+        )
     if dbos:
         lines.append(
             "DBOS step median / Durable step median: "

@@ -86,6 +86,7 @@ def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DURABLE_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DEBUG", "0")  # production's setting: no query log on the hot path
     import django
 
     django.setup()
@@ -98,6 +99,8 @@ def setup_django() -> None:
 
 
 def machine() -> dict[str, Any]:
+    from django.conf import settings
+
     from bench import db
 
     cpu = next(
@@ -126,6 +129,8 @@ def machine() -> dict[str, Any]:
         "memory": memory,
         "python": platform.python_version(),
         "git_commit": commit,
+        "django_debug": settings.DEBUG,
+        "durable_threads": settings.DURABLE_THREADS,
         "postgres": db.server_facts(),
     }
 
@@ -257,7 +262,8 @@ def _describe(results: dict[str, Any]) -> str:
         f"medians shown) {results['started_at']} git {info['git_commit']}\n"
         f"machine: {info['cpus']} x {info['cpu']}, {info['memory']}, Python "
         f"{info['python']}; PostgreSQL {pg['server_version']} fsync={pg['fsync']} "
-        f"synchronous_commit={pg['synchronous_commit']}\n"
+        f"synchronous_commit={pg['synchronous_commit']}; DEBUG={info['django_debug']}, "
+        f"DURABLE_THREADS={info['durable_threads']}\n"
         f"load average (1/5/15 min) before each repetition: {loads}"
     )
 
