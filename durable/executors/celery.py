@@ -1,0 +1,187 @@
+"""Celery execution: web processes dispatch run ids, Celery workers claim and execute runs.
+
+A message names a run; the `durable.execute_run` task claims the run's lease and executes
+it, acknowledging the message only afterwards (late acks). The lease, not the broker,
+decides who executes: a redelivered or duplicate message finds the run RUNNING or finished
+and does nothing. Each worker process keeps one maintenance thread that renews the leases
+of its runs in flight (telling a run it was cancelled or taken over), heartbeats, and runs
+the sweep (`durable.sweeper`) that recovers runs of dead workers and re-dispatches runs
+whose message was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from celery import current_app
+from django.conf import settings
+from django.db import connection
+from kombu.exceptions import ChannelError
+
+from durable import queues, recovery, registry, runtime, store, sweeper
+from durable.executors.identity import hostname, new_executor_id
+from durable.store import ClaimedRun
+
+logger = logging.getLogger("durable")
+
+TASK_NAME = "durable.execute_run"
+CHAIN_LIMIT = 50  # runs of a limited queue one task takes in a row, freeing slot after slot
+
+
+class CeleryDispatcher:
+    """Sends one `durable.execute_run` message per dispatched run (the web side)."""
+
+    executor_id = "celery-dispatcher"
+
+    def __init__(self, app=None) -> None:
+        self.app = app or current_app
+
+    @property
+    def celery_queue(self) -> str:
+        return settings.DURABLE_CELERY_QUEUE
+
+    def dispatch(self, run_id: str) -> None:
+        """Never raises: a run whose message is lost is re-dispatched by the sweep."""
+        try:
+            self.app.send_task(TASK_NAME, args=[run_id], queue=self.celery_queue)
+        except Exception as exc:  # broker down: the run waits, ENQUEUED, for the sweep
+            logger.warning(
+                "could not dispatch run %s (%s); the sweep will dispatch it", run_id, exc
+            )
+
+    def broker_idle(self) -> bool:
+        """Whether the Celery queue holds no ready messages (so ENQUEUED runs have none)."""
+        with self.app.connection_for_write() as conn:
+            try:
+                _, ready, _ = conn.default_channel.queue_declare(
+                    queue=self.celery_queue, passive=True
+                )
+            except ChannelError:  # no such queue yet: nothing waits in it
+                return True
+        return ready == 0
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Nothing runs here; the broker connection pool belongs to the Celery app."""
+
+
+class CeleryWorker:
+    """The durable side of one Celery worker process: identity, leases, sweep."""
+
+    kind = "celery"
+
+    def __init__(self, dispatcher: CeleryDispatcher | None = None) -> None:
+        registry.autodiscover()
+        self.executor_id = new_executor_id(self.kind)
+        self.workflows = registry.registered_names()
+        self.lease = settings.DURABLE_LEASE_SECONDS
+        self.dispatcher = dispatcher or CeleryDispatcher()
+        self.pid = os.getpid()
+        self._in_flight: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._maintain, name="durable-celery-maintenance", daemon=True
+        )
+
+    def start(self) -> CeleryWorker:
+        self._thread.start()
+        logger.info(
+            "celery executor %s ready; workflows: %s",
+            self.executor_id,
+            ", ".join(self.workflows) or "none — set DURABLE_MODULES",
+        )
+        return self
+
+    def execute(self, run_id: str) -> bool:
+        """Claim the run (or, for a limited queue, its head) and execute it to its end.
+
+        After a run of a limited queue ends, take that queue's next run right away (up to
+        CHAIN_LIMIT), since the slot it frees would otherwise wait for the sweep.
+        """
+        claimed, queue = queues.claim(run_id, self.executor_id, self.workflows, head=True)
+        executed = claimed is not None
+        for _ in range(CHAIN_LIMIT):
+            if claimed is None:
+                break
+            self._execute_claimed(claimed)
+            if queue is None or not queue.limited:
+                break
+            claimed = queues.claim_in_queue(queue, self.executor_id, self.workflows)
+        return executed
+
+    def _execute_claimed(self, claimed: ClaimedRun) -> None:
+        cancelled = threading.Event()
+        with self._lock:
+            self._in_flight[claimed.run_id] = cancelled
+        try:
+            runtime.execute(claimed, self.executor_id, cancelled)
+        finally:
+            with self._lock:
+                self._in_flight.pop(claimed.run_id, None)
+
+    def _maintain(self) -> None:
+        sweep_every = settings.DURABLE_SWEEP_SECONDS
+        sweeps = settings.DURABLE_WORKER_SWEEPS
+        last_renewal = last_sweep = float("-inf")
+        while not self._stop.is_set():
+            now = time.monotonic()
+            try:
+                if now - last_renewal >= self.lease / 3:
+                    last_renewal = now
+                    self._heartbeat()
+                if sweeps and now - last_sweep >= sweep_every:
+                    last_sweep = now
+                    sweeper.sweep_once(self.dispatcher)
+            except Exception:
+                logger.exception("celery executor maintenance failed; retrying")
+                connection.close()
+            self._stop.wait(min(self.lease / 3, sweep_every, 1.0))
+        connection.close()
+
+    def _heartbeat(self) -> None:
+        store.heartbeat(
+            executor_id=self.executor_id,
+            kind=self.kind,
+            hostname=hostname(),
+            pid=os.getpid(),
+            workflows=self.workflows,
+        )
+        recovery.release_dead_local_executors(self.executor_id)
+        with self._lock:
+            in_flight = dict(self._in_flight)
+        still_ours = store.renew_leases(self.executor_id, list(in_flight), self.lease)
+        for run_id, cancelled in in_flight.items():
+            if run_id not in still_ours:
+                cancelled.set()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        store.forget_executors([self.executor_id])
+
+
+_worker: CeleryWorker | None = None
+_worker_lock = threading.Lock()
+
+
+def current_worker() -> CeleryWorker:
+    """This process's CeleryWorker, created after fork (each prefork child has its own)."""
+    global _worker
+    with _worker_lock:
+        if _worker is None or _worker.pid != os.getpid():
+            _worker = CeleryWorker().start()
+        return _worker
+
+
+def stop_worker() -> None:
+    global _worker
+    with _worker_lock:
+        worker, _worker = _worker, None
+    if worker is not None and worker.pid == os.getpid():
+        try:
+            worker.shutdown()
+        except Exception:  # the database may be gone at shutdown; the row only goes stale
+            logger.warning("could not deregister executor %s", worker.executor_id)

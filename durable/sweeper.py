@@ -1,0 +1,139 @@
+"""The sweep: recover runs of dead workers and dispatch runs that have no message.
+
+A run needs a message whenever it is ENQUEUED and due: after recovery, when a sleep or a
+delayed start comes due, when a limited queue frees a slot, and when its message was lost
+(broker outage, a message dropped by a crashed worker). Every Celery worker runs the sweep
+in its maintenance thread (DURABLE_WORKER_SWEEPS) and `manage.py durable sweeper` runs it
+alone; sweeps may overlap safely: each statement takes rows with FOR UPDATE SKIP LOCKED and
+marks them (updated_at), and a duplicate message is harmless since the lease decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import connection
+
+from durable import queues, recovery
+
+logger = logging.getLogger("durable")
+
+BATCH = 500
+WAKE_QUIET_SECONDS = 1.0  # a limited queue's waiting run is woken at most this often
+
+
+class Dispatcher(Protocol):
+    def dispatch(self, run_id: str) -> None: ...
+
+
+DUE_UNDISPATCHED = """
+-- due_undispatched --
+-- Due runs not dispatched since they came due (woken sleeps, delayed starts), plus, when
+-- the broker's queue is empty, runs waiting longer than `stale` seconds (lost messages);
+-- marking them (updated_at) makes each sweep send one message per run at most
+UPDATE durable_run r SET updated_at = now()
+FROM (
+    SELECT id FROM durable_run
+    WHERE status = 'ENQUEUED' AND available_at <= now() AND NOT (queue = ANY(%(limited)s))
+      AND (updated_at < available_at
+           OR (%(lost)s AND updated_at < now() - make_interval(secs => %(stale)s)))
+    ORDER BY priority DESC, available_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+) due
+WHERE r.id = due.id
+RETURNING r.id
+"""
+
+WAKE_QUEUE_HEADS = """
+-- wake_queue_heads --
+-- Up to `limit` due runs of a limited queue with free slots, best first, not woken lately
+UPDATE durable_run r SET updated_at = now()
+FROM (
+    SELECT id FROM durable_run
+    WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now()
+      AND updated_at < now() - make_interval(secs => %(quiet)s)
+    ORDER BY CASE WHEN %(by_priority)s THEN priority ELSE 0 END DESC, available_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+) head
+WHERE r.id = head.id
+RETURNING r.id
+"""
+
+_last_lost_check = float("-inf")
+
+
+def sweep_once(dispatcher: Dispatcher) -> dict[str, int]:
+    """One pass; returns how many runs were recovered, declared dead, dispatched, woken."""
+    requeued, dead = recovery.sweep()
+    for run_id in requeued:
+        dispatcher.dispatch(run_id)
+    due = _dispatch_due(dispatcher, lost=_lost_check_due(dispatcher))
+    woken = sum(_wake_queue(dispatcher, queue) for queue in queues.declared() if queue.limited)
+    return {"recovered": len(requeued), "dead": len(dead), "dispatched": due, "woken": woken}
+
+
+def _lost_check_due(dispatcher: Dispatcher) -> bool:
+    """Look for lost messages a few times per DURABLE_REDISPATCH_SECONDS, and only when the
+    broker's queue is empty: while messages wait there, a waiting run may have one."""
+    global _last_lost_check
+    now = time.monotonic()
+    if now - _last_lost_check < settings.DURABLE_REDISPATCH_SECONDS / 4:
+        return False
+    _last_lost_check = now
+    broker_idle = getattr(dispatcher, "broker_idle", None)
+    if broker_idle is None:
+        return False
+    try:
+        return broker_idle()
+    except Exception as exc:
+        logger.warning("could not measure the broker's queue (%s); lost runs wait", exc)
+        return False
+
+
+def _dispatch_due(dispatcher: Dispatcher, *, lost: bool) -> int:
+    params = {
+        "limited": [queue.name for queue in queues.declared() if queue.limited],
+        "lost": lost,
+        "stale": settings.DURABLE_REDISPATCH_SECONDS,
+        "limit": BATCH,
+    }
+    run_ids = _mark_and_dispatch(dispatcher, DUE_UNDISPATCHED, params)
+    if lost and run_ids:
+        logger.info("dispatched %d waiting run(s) again: %s", len(run_ids), run_ids[:10])
+    return len(run_ids)
+
+
+def _wake_queue(dispatcher: Dispatcher, queue: queues.Queue) -> int:
+    slots = min(queues.free_slots(queue), BATCH)
+    if slots <= 0:
+        return 0
+    params = {"queue": queue.name, "quiet": WAKE_QUIET_SECONDS,
+              "by_priority": queue.priority, "limit": slots}  # fmt: skip
+    return len(_mark_and_dispatch(dispatcher, WAKE_QUEUE_HEADS, params))
+
+
+def _mark_and_dispatch(dispatcher: Dispatcher, sql: str, params: dict[str, Any]) -> list[str]:
+    """Run a marking statement (it returns run ids), then send one message per run."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        run_ids = [row[0] for row in cursor.fetchall()]
+    for run_id in run_ids:
+        dispatcher.dispatch(run_id)
+    return run_ids
+
+
+def run_forever(dispatcher: Dispatcher, stop: Any, every: float | None = None) -> None:
+    """The `durable sweeper` loop: sweep every DURABLE_SWEEP_SECONDS until `stop` is set."""
+    every = every or settings.DURABLE_SWEEP_SECONDS
+    while not stop.is_set():
+        try:
+            sweep_once(dispatcher)
+        except Exception:
+            logger.exception("sweep failed; retrying")
+            connection.close()
+        stop.wait(every)

@@ -1,0 +1,48 @@
+"""Durable's Celery tasks; Celery's autodiscovery imports this module in every worker.
+
+`durable.execute_run` acknowledges late and is rejected (re-queued) when its worker
+process dies, so a lost worker's messages come back; the run's lease, not the message,
+decides who executes it.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+
+from durable.executors import celery as celery_executor
+
+
+@shared_task(
+    name=celery_executor.TASK_NAME,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def execute_run(run_id: str) -> bool:
+    """Claim and execute one run; False when another worker has it or its queue is full."""
+    return celery_executor.current_worker().execute(run_id)
+
+
+@shared_task(name="durable.sweep", ignore_result=True)
+def sweep() -> dict[str, int]:
+    """For celery beat, where workers run with DURABLE_WORKER_SWEEPS=0."""
+    from durable import sweeper
+
+    return sweeper.sweep_once(celery_executor.CeleryDispatcher())
+
+
+@worker_ready.connect
+def _start_on_worker_ready(**_) -> None:
+    """Start heartbeats and the sweep before the first message arrives."""
+    celery_executor.current_worker()
+
+
+@worker_process_init.connect
+def _start_in_pool_process(**_) -> None:
+    celery_executor.current_worker()
+
+
+@worker_shutdown.connect
+def _stop_on_worker_shutdown(**_) -> None:
+    celery_executor.stop_worker()
