@@ -20,6 +20,7 @@ from durable.errors import (
     RunIdConflictError,
     RunNotFoundError,
 )
+from durable.queues import Queue, queue_name
 from durable.registry import WorkflowDefinition, get_workflow
 from durable.serialization import dumps, error_from_dict
 
@@ -118,20 +119,24 @@ def start(
     *args: Any,
     run_id: str | None = None,
     tags: dict[str, Any] | None = None,
-    queue: str | None = None,
+    queue: str | Queue | None = None,
     priority: int = 0,
     timeout: float | None = None,
+    dedup_id: str | None = None,
     **kwargs: Any,
 ) -> RunHandle:
     """Start a run (idempotent on `run_id`); inside a workflow this starts a child run.
 
     Inside `transaction.atomic()` the run belongs to the caller's transaction: it is
-    dispatched after commit and never exists if the caller rolls back.
+    dispatched after commit and never exists if the caller rolls back. With `dedup_id`,
+    while a run of the queue with that id is ENQUEUED or RUNNING, that run's handle is
+    returned instead of starting another.
     """
     definition = resolve(workflow)
     if run_id is not None:
         validate_run_id(run_id)
-    options = {"tags": tags, "queue": queue, "priority": priority, "timeout": timeout}
+    options = {"tags": tags, "queue": queue_name(queue), "priority": priority,
+               "timeout": timeout, "dedup_id": dedup_id}  # fmt: skip
     parent = context.current()
     if parent is not None and not parent.in_step:
         child_id = runtime.record_child(
@@ -163,6 +168,7 @@ def _create(
     queue: str | None,
     priority: int,
     timeout: float | None,
+    dedup_id: str | None = None,
     parent_deadline: datetime | None = None,
 ) -> str:
     run_id = run_id or uuid.uuid4().hex
@@ -174,24 +180,33 @@ def _create(
     deadline = None if timeout is None else datetime.now(UTC) + timedelta(seconds=timeout)
     if parent_deadline is not None:  # a child never outlives its parent's deadline
         deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
+    queue = queue or definition.queue
     created = store.insert_run(
         run_id=run_id,
         workflow=definition.name,
         version=definition.version,
         input=run_input,
         tags=dumps(tags or {}, where=f"workflow {definition.name} run {run_id} tags"),
-        queue=queue or definition.queue,
+        queue=queue,
         priority=priority,
         parent_id=parent_id,
         forked_from_id=None,
         forked_from_step=None,
         available_at=None,
         deadline_at=deadline,
+        dedup_id=dedup_id,
     )
     if created:
         transaction.on_commit(lambda: executors.dispatch(run_id))
         return run_id
     existing = store.run_workflow(run_id)
+    if existing is None and dedup_id is not None:
+        holder = store.active_dedup_run(queue, dedup_id)
+        if holder is None:  # it just ended: the id is free again
+            return _create(definition, args, kwargs, run_id, parent_id, tags=tags, queue=queue,
+                           priority=priority, timeout=timeout, dedup_id=dedup_id,
+                           parent_deadline=parent_deadline)  # fmt: skip
+        return holder
     if existing is not None and existing != definition.name:
         raise RunIdConflictError(
             f"run id {run_id!r} is taken by a run of workflow {existing!r}, not "

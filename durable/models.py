@@ -64,6 +64,8 @@ class Run(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     queue = models.CharField(max_length=200, default="default")
     priority = models.IntegerField(default=0)
+    # at most one active (ENQUEUED or RUNNING) run per (queue, dedup_id)
+    dedup_id = models.CharField(max_length=200, null=True, blank=True)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
@@ -88,6 +90,12 @@ class Run(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=RunStatus.values), name="durable_run_status_valid"
             ),
+            # durable.start(..., dedup_id=…): a second active run with the id is refused
+            models.UniqueConstraint(
+                fields=["queue", "dedup_id"],
+                name="run_queue_dedup_uniq",
+                condition=Q(status__in=["ENQUEUED", "RUNNING"], dedup_id__isnull=False),
+            ),
         ]
         indexes = [
             # runs list, newest first, optionally by status / workflow (keyset on created_at, id)
@@ -101,6 +109,18 @@ class Run(models.Model):
                 fields=["-priority", "available_at"],
                 name="run_due_idx",
                 condition=Q(status="ENQUEUED"),
+            ),
+            # queue limits: RUNNING runs of a queue, in all and per executor (claim_in_queue)
+            models.Index(
+                fields=["queue", "executor_id"],
+                name="run_queue_running_idx",
+                condition=Q(status="RUNNING"),
+            ),
+            # queue rate limits: runs of a queue started inside the window (claim_in_queue)
+            models.Index(
+                fields=["queue", "started_at"],
+                name="run_queue_started_idx",
+                condition=Q(started_at__isnull=False),
             ),
             # recovery sweep: RUNNING runs whose lease expired
             models.Index(

@@ -30,24 +30,40 @@ def _json(value: Any) -> Any:
 INSERT_RUN = """
 -- insert_run --
 -- Create a run; a conflict on id means it exists, which makes run ids idempotency keys
+-- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id)
 INSERT INTO durable_run (
     id, workflow, version, status, input, tags, queue, priority, parent_id,
     forked_from_id, forked_from_step, deadline_at, available_at, error_type,
-    error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at)
+    error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at,
+    dedup_id)
 VALUES (
     %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::jsonb, %(tags)s::jsonb,
     %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
     %(deadline_at)s, COALESCE(%(available_at)s, now()), '', '', '', 0, %(steps_done)s,
-    now(), now())
-ON CONFLICT (id) DO NOTHING
+    now(), now(), %(dedup_id)s)
+ON CONFLICT DO NOTHING
 RETURNING id
 """
 
 
 def insert_run(**params: Any) -> bool:
-    """True if created, False if a run with that id already existed."""
+    """True if created, False if the id (or an active run's dedup_id) was taken."""
     params.setdefault("steps_done", 0)
+    params.setdefault("dedup_id", None)
     return bool(_execute(INSERT_RUN, params))
+
+
+ACTIVE_DEDUP_RUN = """
+-- active_dedup_run --
+-- The active run holding a de-duplication id in a queue
+SELECT id FROM durable_run
+WHERE queue = %(queue)s AND dedup_id = %(dedup_id)s AND status IN ('ENQUEUED', 'RUNNING')
+"""
+
+
+def active_dedup_run(queue: str, dedup_id: str) -> str | None:
+    rows = _execute(ACTIVE_DEDUP_RUN, {"queue": queue, "dedup_id": dedup_id})
+    return rows[0][0] if rows else None
 
 
 RUN_WORKFLOW = """

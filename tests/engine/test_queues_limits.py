@@ -98,3 +98,18 @@ def test_the_thread_executor_never_exceeds_a_queue_concurrency_limit(side_effect
     handles = [durable.start(limited, f"thread-{i}", 0.15, run_id=f"thread-{i}") for i in range(9)]
     wait_for(lambda: all(h.status() == "SUCCESS" for h in handles), 30, "9 limited runs")
     assert 2 <= max_overlap() <= LIMITED.concurrency
+
+
+def test_a_dedup_id_admits_one_active_run_per_queue(waiting_runs):
+    first = durable.start(limited, "d-1", 0, run_id="d-1", dedup_id="user-7")
+    again = durable.start(limited, "d-2", 0, run_id="d-2", dedup_id="user-7")
+    elsewhere = durable.start(rated_workflow, "d-3", run_id="d-3", dedup_id="user-7")
+    assert (first.run_id, again.run_id, elsewhere.run_id) == ("d-1", "d-1", "d-3")
+    assert not Run.objects.filter(id="d-2").exists()
+    Run.objects.filter(id="d-1").update(status="SUCCESS")
+    assert durable.start(limited, "d-4", 0, run_id="d-4", dedup_id="user-7").run_id == "d-4"
+
+
+def test_a_workflow_can_be_started_on_a_queue_object(waiting_runs):
+    handle = durable.start(rated_workflow, "q-1", run_id="q-1", queue=LIMITED)
+    assert Run.objects.get(id=handle.run_id).queue == LIMITED.name
