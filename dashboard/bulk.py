@@ -26,6 +26,8 @@ ELIGIBLE = {
     "restart": tuple(RunStatus.values),
 }
 
+PAST = {"cancel": "cancelled", "resume": "resumed", "restart": "restarted"}
+
 
 def eligible_count(action: str, breakdown: dict[str, int]) -> int:
     """How many runs of a status breakdown the action would change (the rest are refused)."""

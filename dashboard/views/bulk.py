@@ -33,6 +33,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "action": action,
+        "past": bulk.PAST[action],
         "scope": form.cleaned_data["scope"],
         "breakdown": sorted(breakdown.items()),
         "total": total,
@@ -64,6 +65,7 @@ def run_batch(request: HttpRequest) -> HttpResponse:
         job.record(bulk.apply(job.action, run_ids, request.user.get_username()))
     context = {
         "job": job,
+        "past": bulk.PAST[job.action],
         "finished": finished,
         "state": form.cleaned_data,
         "offset": offset,

@@ -1,0 +1,128 @@
+"""Users with each level of access, and runs inserted straight into the tables."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.utils import timezone
+
+from durable.models import Attempt, Run, Step
+
+HOSTILE = '<script>alert("pwned")</script>'
+_ids = itertools.count()
+
+
+def _user(username: str, *codenames: str) -> User:
+    user = User.objects.create_user(username, password="pw")
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def owner(db) -> User:
+    """An operator: may view and act."""
+    return _user("owner", "view_runs", "operate_runs")
+
+
+@pytest.fixture
+def viewer(db) -> User:
+    return _user("viewer", "view_runs")
+
+
+@pytest.fixture
+def stranger(db) -> User:
+    """Logged in, but with neither dashboard permission."""
+    return _user("stranger")
+
+
+def _client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner) -> Client:
+    return _client(owner)
+
+
+@pytest.fixture
+def viewer_client(viewer) -> Client:
+    return _client(viewer)
+
+
+@pytest.fixture
+def stranger_client(stranger) -> Client:
+    return _client(stranger)
+
+
+def make_run(**fields: Any) -> Run:
+    """A run row as the engine would leave it; defaults to a finished success."""
+    now = timezone.now()
+    defaults: dict[str, Any] = {
+        "id": f"run-{next(_ids)}",
+        "workflow": "shop.order",
+        "status": "SUCCESS",
+        "input": {"args": [1], "kwargs": {}},
+        "created_at": now - timedelta(seconds=5),
+        "started_at": now - timedelta(seconds=4),
+        "finished_at": now - timedelta(seconds=1),
+    }
+    defaults.update(fields)
+    return Run.objects.create(**defaults)
+
+
+def make_step(run: Run, position: int, **fields: Any) -> Step:
+    now = timezone.now()
+    defaults: dict[str, Any] = {
+        "name": f"shop.step_{position}",
+        "status": "SUCCESS",
+        "input": {"args": [position], "kwargs": {}},
+        "output": {"ok": position},
+        "started_at": now - timedelta(seconds=3),
+        "finished_at": now - timedelta(seconds=2),
+        "duration_ms": 1000.0,
+    }
+    defaults.update(fields)
+    return Step.objects.create(run=run, position=position, **defaults)
+
+
+def make_failed_run(message: str = "card declined for order 42", **fields: Any) -> Run:
+    """A run whose step 1 failed after one retry, as recorded by the engine."""
+    error = {"type": "shop.CardDeclined", "message": message, "traceback": "Traceback: boom"}
+    run = make_run(
+        status="ERROR",
+        error=error,
+        error_type="shop.CardDeclined",
+        error_fingerprint="fp-card",
+        steps_done=2,
+        **fields,
+    )
+    make_step(run, 0)
+    step = make_step(
+        run,
+        1,
+        status="ERROR",
+        output=None,
+        error=error,
+        attempts=2,
+        error_type="shop.CardDeclined",
+        error_fingerprint="fp-card",
+    )
+    for attempt in (1, 2):
+        Attempt.objects.create(
+            run=run,
+            position=1,
+            attempt=attempt,
+            name=step.name,
+            error=error,
+            error_type="shop.CardDeclined",
+            started_at=step.started_at,
+            finished_at=step.finished_at,
+        )
+    return run

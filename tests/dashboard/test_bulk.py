@@ -1,0 +1,132 @@
+"""Bulk actions: a preview of what each action touches, then batches with a summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dashboard import bulk
+from durable.models import AuditEntry, Run
+from tests.dashboard.conftest import make_failed_run, make_run
+
+
+def test_a_viewer_cannot_preview_or_run_bulk_actions(viewer_client, db):
+    make_failed_run(id="r-1")
+    assert viewer_client.get("/bulk/?action=resume&scope=matching").status_code == 403
+    response = viewer_client.post(
+        "/actions/bulk/",
+        {"action": "resume", "scope": "matching", "as_of": "2030-01-01T00:00:00+00:00", "total": 1},
+    )
+    assert response.status_code == 403
+    assert Run.objects.get(id="r-1").status == "ERROR"
+
+
+def test_preview_counts_what_the_action_changes_and_what_it_refuses(owner_client, db):
+    for _ in range(3):
+        make_failed_run(workflow="shop.order")
+    make_run(workflow="shop.order")
+    content = owner_client.get("/bulk/?action=resume&scope=matching&workflow=shop.order")
+    text = content.content.decode()
+    assert "<strong>3</strong> runs will be resumed" in text
+    assert "<strong>1</strong> will be refused" in text
+
+
+def test_preview_of_nothing_selected_explains(owner_client, db):
+    response = owner_client.get("/bulk/?action=resume&scope=selected")
+    assert "Tick at least one run" in response.content.decode()
+
+
+def _start(client, **data) -> str:
+    response = client.post("/actions/bulk/", data)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_selected_runs_are_resumed_and_refusals_are_summarised(owner_client, transactional_db):
+    make_failed_run(id="bad-1", workflow="not.registered")
+    make_run(id="fine-1")
+    text = _start(
+        owner_client,
+        action="resume",
+        scope="selected",
+        run_ids=["bad-1", "fine-1"],
+        as_of="2030-01-01T00:00:00+00:00",
+        total=2,
+    )
+    assert "Done: resume" in text
+    assert "already succeeded" in text
+    assert Run.objects.get(id="bad-1").status == "ENQUEUED"
+    assert AuditEntry.objects.get().actor == "owner"
+
+
+def test_all_matching_runs_are_processed_in_batches(owner_client, transactional_db, monkeypatch):
+    monkeypatch.setattr(bulk, "BATCH", 2)
+    for index in range(5):
+        make_failed_run(id=f"bad-{index}", workflow="not.registered")
+    make_run(id="other", workflow="shop.other", status="ERROR")
+    state = {
+        "action": "cancel",
+        "scope": "matching",
+        "workflow": "not.registered",
+        "as_of": "2030-01-01T00:00:00+00:00",
+        "total": 5,
+    }
+    batches = 0
+    for _ in range(10):
+        text = owner_client.post("/actions/bulk/", state).content.decode()
+        batches += 1
+        if "Done: cancel" in text:
+            break
+        state = _hidden_fields(text)
+    assert batches == 3
+    assert "5 refused" not in text and "only enqueued or running runs can be cancelled" in text
+    assert AuditEntry.objects.count() == 3
+    assert Run.objects.get(id="other").status == "ERROR"
+
+
+def test_restart_all_never_touches_the_runs_it_created(owner_client, transactional_db, monkeypatch):
+    monkeypatch.setattr(bulk, "BATCH", 1)
+    make_failed_run(id="bad-0", workflow="not.registered")
+    from django.utils import timezone
+
+    state = {
+        "action": "restart",
+        "scope": "matching",
+        "workflow": "not.registered",
+        "as_of": timezone.now().isoformat(),
+        "total": 1,
+    }
+    for _ in range(4):
+        text = owner_client.post("/actions/bulk/", state).content.decode()
+        if "Done: restart" in text:
+            break
+        state = _hidden_fields(text)
+    assert Run.objects.filter(workflow="not.registered").count() == 2
+
+
+def _hidden_fields(html: str) -> dict:
+    """The next batch's form, as the browser would post it."""
+    import re
+
+    fields: dict = {}
+    for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html):
+        value = (
+            value.replace("&quot;", '"')
+            .replace("&#x27;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+        )
+        if name == "run_ids":
+            fields.setdefault(name, []).append(value)
+        else:
+            fields[name] = value
+    json.loads(fields.get("refused") or "{}")
+    return fields
+
+
+@pytest.mark.parametrize("action,eligible", [("cancel", 1), ("resume", 2), ("restart", 4)])
+def test_eligibility_by_status(action, eligible):
+    breakdown = {"RUNNING": 1, "ERROR": 1, "DEAD": 1, "SUCCESS": 1}
+    assert bulk.eligible_count(action, breakdown) == eligible

@@ -1,0 +1,63 @@
+"""The latency page: percentiles per workflow and step, queue wait apart, a trend chart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dashboard.queries.latency import step_latency, workflow_latency
+from tests.dashboard.conftest import HOSTILE, make_run, make_step
+
+pytestmark = pytest.mark.django_db
+
+
+def _runs() -> None:
+    now = timezone.now()
+    for seconds in (1, 2, 3, 4, 100):
+        run = make_run(
+            workflow="shop.order",
+            created_at=now - timedelta(seconds=seconds + 60),
+            started_at=now - timedelta(seconds=seconds + 10),
+            finished_at=now - timedelta(seconds=10),
+        )
+        make_step(
+            run,
+            0,
+            name="shop.charge",
+            duration_ms=seconds * 1000.0,
+            finished_at=now - timedelta(seconds=10),
+        )
+
+
+def test_percentiles_are_computed_per_workflow_with_queue_wait_apart(db):
+    _runs()
+    now = timezone.now()
+    [row] = workflow_latency(now - timedelta(hours=1), now)
+    assert row["runs"] == 5
+    assert row["run"]["p50"] == pytest.approx(3000, rel=0.01)
+    assert row["wait"]["p50"] == pytest.approx(50_000, rel=0.01)
+    [step] = step_latency(now - timedelta(hours=1), now)
+    assert step["name"] == "shop.charge" and step["p99"] > step["p95"] > step["p50"]
+
+
+def test_viewer_sees_the_page_with_a_chart(viewer_client):
+    _runs()
+    content = viewer_client.get("/latency/?window=1h").content.decode()
+    assert "shop.order" in content and "Plotly.newPlot" in content
+    assert "Wait p95" in content
+
+
+def test_empty_window_says_so(viewer_client):
+    assert b"No runs finished in the last 1h" in viewer_client.get("/latency/?window=1h").content
+
+
+def test_stranger_gets_403(stranger_client):
+    assert stranger_client.get("/latency/").status_code == 403
+
+
+def test_hostile_workflow_names_are_escaped(viewer_client):
+    make_run(workflow=HOSTILE)
+    content = viewer_client.get("/latency/").content.decode()
+    assert HOSTILE not in content
