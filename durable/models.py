@@ -7,9 +7,10 @@ serve migrations, the dashboard and the admin. Each index names the query it ser
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast, Upper
 
 
 class RunStatus(models.TextChoices):
@@ -130,6 +131,23 @@ class Run(models.Model):
             models.Index(fields=["finished_at"], name="run_finished_idx"),
             # tag search: tags @> {"customer": "acme"}
             GinIndex(fields=["tags"], name="run_tags_gin"),
+            # dashboard runs list, search by input text: UPPER(input::text) LIKE '%ALICE%'
+            GinIndex(
+                OpClass(Upper(Cast("input", models.TextField())), name="gin_trgm_ops"),
+                name="run_input_trgm",
+            ),
+            # dashboard runs list filtered by error type, newest first (keyset on created_at, id)
+            models.Index(
+                fields=["error_type", "-created_at", "-id"],
+                name="run_error_type_created_idx",
+                condition=~Q(error_type=""),
+            ),
+            # dashboard "affected runs" of a failure group, newest first (keyset)
+            models.Index(
+                fields=["error_fingerprint", "-created_at", "-id"],
+                name="run_fingerprint_created_idx",
+                condition=~Q(error_fingerprint=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -170,6 +188,11 @@ class Step(models.Model):
             # failure hotspots: failed steps over a time window
             models.Index(
                 fields=["finished_at"], name="step_failed_idx", condition=Q(status="ERROR")
+            ),
+            # dashboard latency page: percentiles of every step name finished in a window,
+            # answered from the index alone (name and duration_ms are included)
+            models.Index(
+                fields=["finished_at"], name="step_finished_idx", include=["name", "duration_ms"]
             ),
         ]
         ordering = ["run", "position"]
