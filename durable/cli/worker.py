@@ -1,4 +1,20 @@
-"""`durable worker` runs an executor in the foreground; `durable demo` is the quick start."""
+"""`durable worker` runs an executor in the foreground; `durable demo` is the quick start.
+
+Production on Celery (DURABLE_EXECUTOR=celery, CELERY_BROKER_URL=redis://… or amqp://…,
+DATABASE_URL=postgres://…, same code and settings in every process):
+
+    web:      gunicorn config.wsgi            # durable.start() records runs, sends messages
+    workers:  python manage.py durable worker --celery --threads 8    # as many as you like
+              (= celery -A config worker --pool threads -c 8 -Q durable)
+    sweeper:  python manage.py durable sweeper   # optional: every worker sweeps already
+
+Workers acknowledge late, so a killed worker's messages are delivered again; its runs are
+recovered from their checkpoints when their leases expire (at once on the same host). The
+sweep (every worker's maintenance thread, or `durable sweeper` / the `durable.sweep` task
+on celery beat with DURABLE_WORKER_SWEEPS=0) also re-dispatches runs whose message was
+lost, wakes due sleeps and limited queues. `--pool threads` suits workflows that wait on
+I/O; `--pool prefork` isolates CPU-bound steps (each child has its own executor identity).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +26,7 @@ import threading
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from durable import executors, registry
 
@@ -22,9 +39,20 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="concurrent runs (default DURABLE_THREADS)"
     )
+    parser.add_argument(
+        "--celery", action="store_true",
+        help="run a Celery worker consuming DURABLE_CELERY_QUEUE instead of polling",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pool", choices=["threads", "prefork"], default="threads",
+        help="Celery pool (with --celery): threads for I/O-bound workflows, prefork for CPU",
+    )  # fmt: skip
 
 
-def handle_worker(command, *, threads=None, **_) -> None:
+def handle_worker(command, *, threads=None, celery=False, pool="threads", **_) -> None:
+    if celery:
+        _run_celery_worker(threads or settings.DURABLE_THREADS, pool)
+        return
     stop = _stop_on_signals()
     executor = executors.start_thread_executor(threads)
     names = ", ".join(registry.registered_names()) or "none — set DURABLE_MODULES"
@@ -32,6 +60,37 @@ def handle_worker(command, *, threads=None, **_) -> None:
     stop.wait()
     command.stdout.write("stopping: waiting for runs in flight to reach a step boundary…")
     executors.shutdown()
+
+
+def _run_celery_worker(concurrency: int, pool: str) -> None:
+    from celery import current_app
+
+    current_app.worker_main([
+        "worker", "--pool", pool, "--concurrency", str(concurrency),
+        "--queues", settings.DURABLE_CELERY_QUEUE, "--without-gossip", "--without-mingle",
+    ])  # fmt: skip
+
+
+def add_sweeper_arguments(parser: argparse.ArgumentParser) -> None:
+    """Recover runs of dead workers and dispatch runs without a message, until stopped."""
+    parser.add_argument(
+        "--every", type=float, default=None, help="seconds between sweeps (DURABLE_SWEEP_SECONDS)"
+    )
+
+
+def handle_sweeper(command, *, every=None, **_) -> None:
+    from durable import sweeper
+
+    if settings.DURABLE_EXECUTOR != "celery":
+        raise CommandError(
+            f"the sweeper dispatches to Celery, but DURABLE_EXECUTOR is "
+            f"{settings.DURABLE_EXECUTOR!r}; set DURABLE_EXECUTOR=celery (thread executors "
+            "sweep by themselves)"
+        )
+    registry.autodiscover()  # the declared queues, whose waiting runs it wakes
+    stop = _stop_on_signals()
+    command.stdout.write(f"sweeper running every {every or settings.DURABLE_SWEEP_SECONDS}s")
+    sweeper.run_forever(executors.get_executor(), stop, every)
 
 
 def _stop_on_signals() -> threading.Event:

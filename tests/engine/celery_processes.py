@@ -44,17 +44,38 @@ class CeleryCluster:
         self._log_dir = Path(tempfile.mkdtemp(prefix=f"{queue}-"))
 
     def start(self, count: int = 1, *, threads: int = 4, **env: str) -> list[subprocess.Popen]:
-        started = [self._spawn(threads, env) for _ in range(count)]
-        self.processes += started
-        pids = [process.pid for process in started]
-        wait_for(lambda: self._ready(pids), 60, f"{count} celery worker(s) to heartbeat")
+        """`celery -A config worker` processes, once each has announced itself."""
+        worker = ["-m", "celery", "-A", "config", "worker", "--pool", "threads"]
+        options = ["--queues", self.queue, "--without-gossip", "--without-mingle",
+                   "--without-heartbeat", "--loglevel", "WARNING"]  # fmt: skip
+        started = [
+            self.spawn(
+                [
+                    *worker,
+                    "--concurrency",
+                    str(threads),
+                    *options,
+                    "--hostname",
+                    f"{self.queue}-{uuid.uuid4().hex[:6]}@%h",
+                ],
+                **env,
+            )  # fmt: skip
+            for _ in range(count)
+        ]
+        self.wait_ready(started)
         return started
 
-    def _spawn(self, threads: int, env: dict[str, str]) -> subprocess.Popen:
+    def wait_ready(self, processes: list[subprocess.Popen]) -> None:
+        pids = [process.pid for process in processes]
+        wait_for(lambda: self._ready(pids), 60, f"{len(pids)} celery worker(s) to heartbeat")
+
+    def spawn(self, arguments: list[str], **env: str) -> subprocess.Popen:
+        """`python <arguments>` in the project, on the test database and the test queue."""
         environment = {
             **os.environ,
             "DATABASE_URL": database_url_for_tests(),
             "DURABLE_MODULES": WORKFLOWS_MODULE,
+            "DURABLE_EXECUTOR": "celery",
             "CELERY_BROKER_URL": self.broker_url,
             "DURABLE_CELERY_QUEUE": self.queue,
             "DURABLE_LEASE_SECONDS": "3",
@@ -62,31 +83,10 @@ class CeleryCluster:
             "DURABLE_LOG_LEVEL": "WARNING",
             **env,
         }
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(threads),
-            "--queues",
-            self.queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "WARNING",
-            "--hostname",
-            f"{self.queue}-{uuid.uuid4().hex[:6]}@%h",
-        ]
-        log_path = self._log_dir / f"worker-{len(self._logs)}.log"
+        log_path = self._log_dir / f"process-{len(self._logs)}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                command,
+                [sys.executable, *arguments],
                 cwd=PROJECT_DIR,
                 env=environment,
                 stdout=log,
@@ -94,11 +94,12 @@ class CeleryCluster:
                 start_new_session=True,
             )
         self._logs[process.pid] = log_path
+        self.processes.append(process)
         return process
 
     def _ready(self, pids: list[int]) -> bool:
         for process in self.processes:
-            if process.poll() is not None:
+            if process.pid in pids and process.poll() is not None:
                 raise AssertionError(f"celery worker exited early:\n{self.logs()}")
         with connection.cursor() as cursor:
             cursor.execute(

@@ -75,3 +75,11 @@ def rated(run_id: str) -> str:
 def ranked(run_id: str, seconds: float) -> str:
     busy(run_id, seconds)
     return run_id
+
+
+@durable.workflow(name="tests.celery.napper")
+def napper(run_id: str, seconds: float) -> str:
+    tick(run_id, "before", 0)
+    durable.sleep(seconds)
+    tick(run_id, "after", 0)
+    return run_id

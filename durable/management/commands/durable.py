@@ -18,12 +18,16 @@ SUBCOMMANDS = {
     "fork": operate.add_fork_arguments,
     "prune": operate.add_prune_arguments,
     "worker": worker.add_worker_arguments,
+    "sweeper": worker.add_sweeper_arguments,
     "demo": worker.add_demo_arguments,
 }
 
 
 class Command(BaseCommand):
-    help = "Durable workflows: list, show, cancel, resume, restart, fork, prune, worker, demo."
+    help = (
+        "Durable workflows: list, show, cancel, resume, restart, fork, prune, worker, sweeper, "
+        "demo."
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         subparsers = parser.add_subparsers(dest="subcommand", required=True)
@@ -31,9 +35,13 @@ class Command(BaseCommand):
             add_arguments(subparsers.add_parser(name, help=add_arguments.__doc__))
 
     def handle(self, *args, subcommand: str, **options) -> None:
-        module = {"list": inspect, "show": inspect, "worker": worker, "demo": worker}.get(
-            subcommand, operate
-        )
+        module = {
+            "list": inspect,
+            "show": inspect,
+            "worker": worker,
+            "sweeper": worker,
+            "demo": worker,
+        }.get(subcommand, operate)
         handler = getattr(module, f"handle_{subcommand}")
         try:
             handler(self, **options)
