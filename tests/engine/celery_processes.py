@@ -133,7 +133,7 @@ class CeleryCluster:
 
 
 @contextmanager
-def _use_broker(url: str) -> Iterator[None]:
+def use_broker(url: str) -> Iterator[None]:
     """Point this process's Celery app (the dispatcher's) at the test broker."""
     app = current_app._get_current_object()
     previous = app.conf.broker_url
@@ -163,7 +163,7 @@ def celery_cluster(request, settings, side_effects):
     settings.DURABLE_EXECUTOR = "celery"
     settings.DURABLE_CELERY_QUEUE = queue
     cluster = CeleryCluster(broker, queue)
-    with _use_broker(cluster.broker_url):
+    with use_broker(cluster.broker_url):
         try:
             yield cluster
         finally:
