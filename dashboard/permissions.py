@@ -26,37 +26,26 @@ def can_operate(user) -> bool:
     return user.has_perm(OPERATE_RUNS)
 
 
-def viewer_required(view: View) -> View:
-    """Login, then 403 unless the user may view runs."""
+def _requiring(check: Callable[..., bool], message: str) -> Callable[[View], View]:
+    """A decorator: login first (anonymous users go to the login page), then 403 unless
+    `check(user)`."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not can_view(request.user):
-            raise PermissionDenied("You need the 'view runs' permission.")
-        return view(request, *args, **kwargs)
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not check(request.user):
+                raise PermissionDenied(message)
+            return view(request, *args, **kwargs)
 
-    return login_required(wrapper)
+        return login_required(wrapper)
+
+    return decorate
+
+
+viewer_required = _requiring(can_view, "You need the 'view runs' permission.")
+operator_page = _requiring(can_operate, "You need the 'operate runs' permission.")
 
 
 def operator_required(view: View) -> View:
-    """Login, POST only, then 403 unless the user may operate on runs."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not can_operate(request.user):
-            raise PermissionDenied("You need the 'operate runs' permission.")
-        return view(request, *args, **kwargs)
-
-    return login_required(require_POST(wrapper))
-
-
-def operator_page(view: View) -> View:
-    """Login, then 403 unless the user may operate: for pages that only prepare an action."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not can_operate(request.user):
-            raise PermissionDenied("You need the 'operate runs' permission.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapper)
+    """For actions: login, the `operate_runs` permission, and POST only."""
+    return operator_page(require_POST(view))

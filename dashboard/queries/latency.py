@@ -87,8 +87,10 @@ def step_latency(since: datetime, until: datetime) -> list[dict[str, Any]]:
 
 
 def bucket_for(window: timedelta) -> timedelta:
-    """About 30-60 points whatever the window."""
+    """About 30-70 points whatever the window."""
     for bucket in (
+        timedelta(seconds=10),
+        timedelta(seconds=30),
         timedelta(minutes=1),
         timedelta(minutes=5),
         timedelta(minutes=15),
@@ -100,12 +102,22 @@ def bucket_for(window: timedelta) -> timedelta:
     return timedelta(days=1)
 
 
+FIRST_FINISHED = """
+-- first_finished --
+-- The oldest finish in the window (one probe of run_finished_idx), so buckets fit the data
+SELECT min(finished_at) FROM durable_run WHERE finished_at >= %(since)s
+"""
+
+
 def latency_over_time(since: datetime, until: datetime, workflow: str = "") -> list[dict[str, Any]]:
+    """Percentiles per bucket; buckets are sized to the span that has data, not the window."""
+    first = _rows(FIRST_FINISHED, {"since": since})[0][0]
+    start = max(since, first) if first else since
     params = {
-        "since": since,
+        "since": start,
         "until": until,
         "workflow": workflow,
-        "bucket": bucket_for(until - since),
+        "bucket": bucket_for(until - start),
     }
     return [
         {"bucket": bucket, "runs": runs, **_percentiles(ms)}

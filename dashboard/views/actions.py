@@ -37,50 +37,41 @@ def _act(request: HttpRequest, run_id: str, call: Callable[[], str], done: str) 
     return redirect("dashboard:run", run_id=result_id)
 
 
-def _single(request: HttpRequest) -> RunActionForm | None:
+def _on_one_run(
+    request: HttpRequest, operation: Callable[[str, str], str], done: str
+) -> HttpResponse:
+    """Parse the form and call `operation(run_id, reason)`; `done` describes the outcome."""
     form = RunActionForm(request.POST)
-    return form if form.is_valid() else None
+    if not form.is_valid():
+        return HttpResponseBadRequest("run_id is required")
+    run_id, reason = form.cleaned_data["run_id"], form.cleaned_data["reason"].strip()
+    return _act(request, run_id, lambda: operation(run_id, reason), done)
 
 
 @operator_required
 def resume(request: HttpRequest) -> HttpResponse:
-    form = _single(request)
-    if form is None:
-        return HttpResponseBadRequest("run_id is required")
-    run_id = form.cleaned_data["run_id"]
-    return _act(
+    return _on_one_run(
         request,
-        run_id,
-        lambda: operations.resume(run_id),
+        lambda run_id, _reason: operations.resume(run_id),
         "Resumed {old}: it is enqueued and continues from its last checkpoint.",
     )
 
 
 @operator_required
 def restart(request: HttpRequest) -> HttpResponse:
-    form = _single(request)
-    if form is None:
-        return HttpResponseBadRequest("run_id is required")
-    run_id = form.cleaned_data["run_id"]
-    return _act(
+    return _on_one_run(
         request,
-        run_id,
-        lambda: operations.restart(run_id),
+        lambda run_id, _reason: operations.restart(run_id),
         "Restarted {old} as new run {new}, from step 0 with the same input.",
     )
 
 
 @operator_required
 def cancel(request: HttpRequest) -> HttpResponse:
-    form = _single(request)
-    if form is None:
-        return HttpResponseBadRequest("run_id is required")
-    run_id, reason = form.cleaned_data["run_id"], form.cleaned_data["reason"]
-    reason = reason or f"cancelled by {request.user.get_username()} from the dashboard"
-    return _act(
+    fallback = f"cancelled by {request.user.get_username()} from the dashboard"
+    return _on_one_run(
         request,
-        run_id,
-        lambda: operations.cancel(run_id, reason=reason),
+        lambda run_id, reason: operations.cancel(run_id, reason=reason or fallback),
         "Cancelled {old}: it stops at its next step boundary; its checkpoints stay.",
     )
 

@@ -56,6 +56,10 @@ def main(base: str) -> None:
         shoot(page, base, "/latency/", "latency")
         shoot(page, base, "/failures/", "failures")
         shoot(page, base, "/bulk/?action=resume&scope=matching&status=ERROR", "bulk-preview")
+        if page.locator("#job button[type=submit]").count():
+            page.click("#job button[type=submit]")
+            page.wait_for_selector("#summary")
+            page.screenshot(path=str(OUT / "bulk-done.png"), full_page=True)
         shoot(page, base, "/audit/", "audit")
         shoot(page, base, "/workers/", "workers")
         browser.close()

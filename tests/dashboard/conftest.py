@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
-from durable.models import Attempt, Run, Step
+from durable.models import Attempt, Run, RunStatus, Step
 
 HOSTILE = '<script>alert("pwned")</script>'
 _ids = itertools.count()
@@ -126,3 +127,14 @@ def make_failed_run(message: str = "card declined for order 42", **fields: Any) 
             finished_at=step.finished_at,
         )
     return run
+
+
+def wait_until_finished(run_id: str, timeout: float = 15) -> str:
+    """The run's status once it is terminal (the in-process executor runs it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Run.objects.get(id=run_id).status
+        if status in RunStatus.terminal():
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} still {status} after {timeout}s")

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.test import Client
 
 import durable
-from durable.models import AuditEntry, Run, RunStatus
-from tests.dashboard.conftest import make_failed_run, make_run
+from durable.models import AuditEntry, Run
+from tests.dashboard.conftest import make_failed_run, make_run, wait_until_finished
 from tests.dashboard.workflows import order
-
-
-def wait_for(run_id: str, timeout: float = 15) -> str:
-    """The run's status once it is terminal (the in-process executor runs it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = Run.objects.get(id=run_id).status
-        if status in RunStatus.terminal():
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} still {status} after {timeout}s")
 
 
 @pytest.fixture
 def failed_order(transactional_db) -> str:
     handle = durable.start(order, 7, True, run_id="order-7")
-    assert wait_for(handle.run_id) == "ERROR"
+    assert wait_until_finished(handle.run_id) == "ERROR"
     return handle.run_id
 
 
@@ -74,7 +61,7 @@ def test_resume_continues_the_same_run_to_success_and_is_audited(owner_client, f
     response = owner_client.post("/actions/resume/", {"run_id": failed_order}, follow=True)
     assert response.redirect_chain[-1][0] == f"/runs/{failed_order}/"
     assert "Resumed" in response.content.decode()
-    assert wait_for(failed_order) == "ERROR"  # the input still says fail: it fails again
+    assert wait_until_finished(failed_order) == "ERROR"  # the input still says fail: it fails again
     entry = AuditEntry.objects.get(action="resume")
     assert entry.actor == "owner" and entry.run_ids == [failed_order]
 
@@ -94,7 +81,7 @@ def test_fork_from_the_failed_step_with_edited_input_completes(owner_client, fai
         "/actions/fork/", {"run_id": failed_order, "from_step": 1, "input": edited}
     )
     new_id = response["Location"].split("/")[-2]
-    assert wait_for(new_id) == "SUCCESS"
+    assert wait_until_finished(new_id) == "SUCCESS"
     fork = Run.objects.get(id=new_id)
     assert (fork.forked_from_id, fork.forked_from_step) == (failed_order, 1)
     assert fork.steps.get(position=0).output == "res-7"  # the checkpoint was reused

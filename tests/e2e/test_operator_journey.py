@@ -4,13 +4,13 @@ a viewer sees no actions and is refused when it tries anyway."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from django.contrib.auth.models import Permission, User
 
 import durable
-from durable.models import Run, RunStatus
+from durable.models import Run
+from tests.dashboard.conftest import wait_until_finished
 from tests.dashboard.workflows import order
 from tests.e2e.conftest import log_in
 
@@ -22,22 +22,12 @@ def _user(username: str, *codenames: str) -> None:
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
 
 
-def _finished(run_id: str, timeout: float = 15) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = Run.objects.get(id=run_id).status
-        if status in RunStatus.terminal():
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"{run_id} did not finish")
-
-
 @pytest.fixture
 def runs(transactional_db):
     durable.start(order, 1, True, run_id="order-e2e-failed")
     durable.start(order, 2, False, run_id="order-e2e-ok")
-    assert _finished("order-e2e-failed") == "ERROR"
-    assert _finished("order-e2e-ok") == "SUCCESS"
+    assert wait_until_finished("order-e2e-failed") == "ERROR"
+    assert wait_until_finished("order-e2e-ok") == "SUCCESS"
     _user("owner", "view_runs", "operate_runs")
     _user("viewer", "view_runs")
 
