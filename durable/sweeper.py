@@ -2,10 +2,11 @@
 
 A run needs a message whenever it is ENQUEUED and due: after recovery, when a sleep or a
 delayed start comes due, when a limited queue frees a slot, and when its message was lost
-(broker outage, a message dropped by a crashed worker). Every Celery worker runs the sweep
-in its maintenance thread (DURABLE_WORKER_SWEEPS) and `manage.py durable sweeper` runs it
-alone; sweeps may overlap safely: each statement takes rows with FOR UPDATE SKIP LOCKED and
-marks them (updated_at), and a duplicate message is harmless since the lease decides.
+(broker outage, a message dropped by a crashed worker). The sweep also fires cron
+schedules. Every Celery worker runs it in its maintenance thread (DURABLE_WORKER_SWEEPS);
+`manage.py durable sweeper` runs it alone. Sweeps may overlap safely: each statement takes
+rows with FOR UPDATE SKIP LOCKED and marks them (updated_at), schedule ticks are claimed by
+a conditional write, and a duplicate message is harmless since the lease decides.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import connection
 
-from durable import queues, recovery
+from durable import queues, recovery, schedules
 
 logger = logging.getLogger("durable")
 
@@ -68,13 +69,16 @@ _last_lost_check = float("-inf")
 
 
 def sweep_once(dispatcher: Dispatcher) -> dict[str, int]:
-    """One pass; returns how many runs were recovered, declared dead, dispatched, woken."""
+    """One pass; returns how many runs were recovered, declared dead, dispatched, woken,
+    and started by cron schedules (each tick is claimed once, whoever sweeps)."""
     requeued, dead = recovery.sweep()
     for run_id in requeued:
         dispatcher.dispatch(run_id)
+    scheduled = schedules.fire_due()
     due = _dispatch_due(dispatcher, lost=_lost_check_due(dispatcher))
     woken = sum(_wake_queue(dispatcher, queue) for queue in queues.declared() if queue.limited)
-    return {"recovered": len(requeued), "dead": len(dead), "dispatched": due, "woken": woken}
+    return {"recovered": len(requeued), "dead": len(dead), "dispatched": due, "woken": woken,
+            "scheduled": len(scheduled)}  # fmt: skip
 
 
 def _lost_check_due(dispatcher: Dispatcher) -> bool:

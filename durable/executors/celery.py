@@ -75,7 +75,7 @@ class CeleryWorker:
     def __init__(self, dispatcher: CeleryDispatcher | None = None) -> None:
         registry.autodiscover()
         self.executor_id = new_executor_id(self.kind)
-        self.workflows = registry.registered_names()
+        self.workflows = registry.runnable_keys()  # "name@version": what this code can replay
         self.lease = settings.DURABLE_LEASE_SECONDS
         self.dispatcher = dispatcher or CeleryDispatcher()
         self.pid = os.getpid()
@@ -142,6 +142,7 @@ class CeleryWorker:
         connection.close()
 
     def _heartbeat(self) -> None:
+        self.workflows = registry.runnable_keys()
         store.heartbeat(
             executor_id=self.executor_id,
             kind=self.kind,
