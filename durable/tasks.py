@@ -9,19 +9,30 @@ from __future__ import annotations
 
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from django.db import InterfaceError, OperationalError, connection
 
 from durable.executors import celery as celery_executor
 
 
 @shared_task(
+    bind=True,
     name=celery_executor.TASK_NAME,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
+    max_retries=5,
 )
-def execute_run(run_id: str) -> bool:
-    """Claim and execute one run; False when another worker has it or its queue is full."""
-    return celery_executor.current_worker().execute(run_id)
+def execute_run(self, run_id: str) -> bool:
+    """Claim and execute one run; False when another worker has it or its queue is full.
+
+    Worker threads keep their database connection across tasks (CELERY_DB_REUSE_MAX), so a
+    broken one is dropped here and the message retried, rather than failing every task.
+    """
+    try:
+        return celery_executor.current_worker().execute(run_id)
+    except (InterfaceError, OperationalError) as exc:
+        connection.close()
+        raise self.retry(exc=exc, countdown=1) from exc
 
 
 @shared_task(name="durable.sweep", ignore_result=True)
