@@ -1,4 +1,4 @@
-"""The Celery app; workers start with `celery -A config worker` (see README)."""
+"""The Celery app; workers start with `celery -A config worker` (see durable/cli/worker.py)."""
 
 from __future__ import annotations
 
@@ -15,3 +15,15 @@ app.autodiscover_tasks()
 # Celery's Django fixup closes each worker thread's database connection around every task;
 # durable tasks are short and many, so keep it for 2 x N tasks (0 = close every time).
 app.conf.CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "100")) or None
+
+# For `celery -A config beat` deployments (workers then run with DURABLE_WORKER_SWEEPS=0);
+# by default every worker sweeps in its maintenance thread and beat is not needed.
+SWEEP_SECONDS = float(os.environ.get("DURABLE_SWEEP_SECONDS", "1"))
+app.conf.beat_schedule = {
+    "durable-sweep": {
+        "task": "durable.sweep",
+        "schedule": SWEEP_SECONDS,
+        "options": {"queue": os.environ.get("DURABLE_CELERY_QUEUE", "durable"),
+                    "expires": SWEEP_SECONDS * 2},
+    },
+}  # fmt: skip
