@@ -105,6 +105,12 @@ class Run(models.Model):
             models.Index(
                 fields=["workflow", "-created_at", "-id"], name="run_workflow_created_idx"
             ),
+            # dashboard runs list by workflow and status (e.g. failed runs of one workflow),
+            # newest first, and its capped per-status counts under a workflow filter
+            models.Index(
+                fields=["workflow", "status", "-created_at", "-id"],
+                name="run_workflow_status_idx",
+            ),
             # executors claiming work: ENQUEUED runs that are due, by priority
             models.Index(
                 fields=["-priority", "available_at"],

@@ -9,43 +9,51 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from dashboard.queries.sql import aggregate
 
 TREND_BUCKETS = 24
 
 HOTSPOTS = """
 -- hotspots --
--- Failed checkpoints in the window, grouped, with a per-bucket trend and a sample message
-WITH failed AS (
+-- Failed checkpoints in the window, grouped, with per-bucket trend counts and the latest
+-- message of each group; the window is scanned once (the CTE is materialized)
+WITH failed AS MATERIALIZED (
     SELECT r.workflow, s.name, s.error_type, s.error_fingerprint, s.finished_at, s.run_id,
-           r.status AS run_status,
+           r.status AS run_status, s.error->>'message' AS message,
            least(floor(extract(epoch FROM s.finished_at - %(since)s) / %(bucket_s)s),
                  %(last_bucket)s)::int AS bucket
-    FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+    FROM durable_step s
+    -- one primary-key probe per failed step; OFFSET 0 keeps the planner from hashing
+    -- the whole run table instead
+    CROSS JOIN LATERAL (
+        SELECT workflow, status FROM durable_run WHERE id = s.run_id OFFSET 0
+    ) AS r
     WHERE s.status = 'ERROR' AND s.finished_at >= %(since)s AND s.finished_at < %(until)s
+), groups AS (
+    SELECT workflow, name, error_type, error_fingerprint, count(*) AS failures,
+           count(DISTINCT run_id) AS runs,
+           count(DISTINCT run_id) FILTER (WHERE run_status IN ('ERROR', 'DEAD')) AS still_failed,
+           min(finished_at) AS first_seen, max(finished_at) AS last_seen,
+           (array_agg(message ORDER BY finished_at DESC))[1] AS message,
+           (array_agg(run_id ORDER BY finished_at DESC))[1] AS sample_run
+    FROM failed
+    GROUP BY workflow, name, error_type, error_fingerprint
+    ORDER BY failures DESC
+    LIMIT %(limit)s
+), buckets AS MATERIALIZED (
+    SELECT workflow, name, error_fingerprint, bucket, count(*) AS n
+    FROM failed GROUP BY workflow, name, error_fingerprint, bucket
+), trends AS (
+    SELECT g.workflow, g.name, g.error_fingerprint,
+           array_agg(coalesce(b.n, 0) ORDER BY slot) AS trend
+    FROM groups g CROSS JOIN generate_series(0, %(last_bucket)s) AS slot
+    LEFT JOIN buckets b ON b.workflow = g.workflow AND b.name = g.name
+         AND b.error_fingerprint = g.error_fingerprint AND b.bucket = slot
+    GROUP BY g.workflow, g.name, g.error_fingerprint
 )
-SELECT workflow, name, error_type, error_fingerprint, count(*) AS failures,
-       count(DISTINCT run_id) AS runs,
-       count(DISTINCT run_id) FILTER (WHERE run_status IN ('ERROR', 'DEAD')) AS still_failed,
-       min(finished_at) AS first_seen, max(finished_at) AS last_seen,
-       (SELECT array_agg(coalesce(c, 0) ORDER BY b) FROM generate_series(0, %(last_bucket)s) b
-        LEFT JOIN (SELECT bucket, count(*) AS c FROM failed f2
-                   WHERE f2.workflow = f.workflow AND f2.name = f.name
-                     AND f2.error_fingerprint = f.error_fingerprint GROUP BY bucket) t
-        ON t.bucket = b) AS trend
-FROM failed f
-GROUP BY workflow, name, error_type, error_fingerprint
+SELECT g.*, t.trend
+FROM groups g JOIN trends t USING (workflow, name, error_fingerprint)
 ORDER BY failures DESC
-LIMIT %(limit)s
-"""
-
-SAMPLE_MESSAGE = """
--- hotspot_sample --
--- The latest message of one group, shown as its title (one index probe per group)
-SELECT error->>'message', run_id FROM durable_step
-WHERE status = 'ERROR' AND error_fingerprint = %(fingerprint)s AND name = %(name)s
-  AND finished_at >= %(since)s AND finished_at < %(until)s
-ORDER BY finished_at DESC LIMIT 1
 """
 
 
@@ -59,22 +67,7 @@ def hotspots(since: datetime, until: datetime, limit: int = 50) -> list[dict[str
         "last_bucket": TREND_BUCKETS - 1,
         "limit": limit,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(HOTSPOTS, params)
-        columns = [column.name for column in cursor.description]
-        groups = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-        for group in groups:
-            cursor.execute(
-                SAMPLE_MESSAGE,
-                {
-                    "fingerprint": group["error_fingerprint"],
-                    "name": group["name"],
-                    "since": since,
-                    "until": until,
-                },
-            )
-            group["message"], group["sample_run"] = cursor.fetchone() or ("", "")
-    return groups
+    return aggregate(HOTSPOTS, params)
 
 
 def window_bounds(window: timedelta) -> tuple[datetime, datetime]:

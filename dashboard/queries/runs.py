@@ -60,6 +60,10 @@ class RunFilter:
     def without_status(self) -> RunFilter:
         return replace(self, status="")
 
+    def is_selective(self) -> bool:
+        """Filters that match few runs, through an index of their own."""
+        return bool(self.q or self.tag_key or self.ids or self.error_type or self.fingerprint)
+
 
 def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
     """Runs matching the filter, unordered; every condition is index-backed."""
@@ -172,10 +176,20 @@ def _list_values(runs: QuerySet[Run]) -> QuerySet:
 def status_counts(run_filter: RunFilter, cap: int = COUNT_CAP) -> dict[str, int]:
     """Runs per status under the filter, each count capped so it stays a bounded scan.
 
-    One round trip: a UNION of `count(*)` over `LIMIT cap` subqueries, one per status.
     A count equal to `cap` means "at least cap"; templates show it as "10,000+".
     """
     base = filtered_runs(run_filter.without_status())
+    if run_filter.is_selective():
+        counts = _counts_in_one_scan(base, cap)
+        if counts is not None:
+            return counts
+    return _counts_per_status(base, cap)
+
+
+def _counts_per_status(base: QuerySet[Run], cap: int) -> dict[str, int]:
+    """One round trip: a UNION of `count(*)` over `LIMIT cap` subqueries, one per status,
+    each a range of an index that leads with status (run_status_created_idx,
+    run_workflow_status_created_idx)."""
     parts, params = [], []
     for status in RunStatus.values:
         sql, sub_params = base.filter(status=status).values("id")[:cap].query.sql_with_params()
@@ -184,6 +198,18 @@ def status_counts(run_filter: RunFilter, cap: int = COUNT_CAP) -> dict[str, int]
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         return dict(cursor.fetchall())
+
+
+def _counts_in_one_scan(base: QuerySet[Run], cap: int) -> dict[str, int] | None:
+    """Group the (few) runs a selective filter matches by status in one scan; None when
+    they reach the cap, where per-status counting is the bounded way."""
+    sql, params = base.values("status")[:cap].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status, count(*) FROM ({sql}) AS matched GROUP BY status", params)
+        found = dict(cursor.fetchall())
+    if sum(found.values()) >= cap:
+        return None
+    return {status: found.get(status, 0) for status in RunStatus.values}
 
 
 def status_breakdown(run_filter: RunFilter) -> dict[str, int]:
