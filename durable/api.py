@@ -180,7 +180,7 @@ def _create(
     deadline = None if timeout is None else datetime.now(UTC) + timedelta(seconds=timeout)
     if parent_deadline is not None:  # a child never outlives its parent's deadline
         deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
-    queue = queue or definition.queue
+    queue = queue_name(queue or definition.queue)  # @durable.workflow(queue=Queue(…)) too
     created = store.insert_run(
         run_id=run_id,
         workflow=definition.name,

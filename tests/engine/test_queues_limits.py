@@ -113,3 +113,10 @@ def test_a_dedup_id_admits_one_active_run_per_queue(waiting_runs):
 def test_a_workflow_can_be_started_on_a_queue_object(waiting_runs):
     handle = durable.start(rated_workflow, "q-1", run_id="q-1", queue=LIMITED)
     assert Run.objects.get(id=handle.run_id).queue == LIMITED.name
+
+    @durable.workflow(name="tests.queues.declared_with_object", queue=LIMITED)
+    def declared_with_object() -> None:
+        return None
+
+    handle = durable.start(declared_with_object, run_id="q-2")
+    assert Run.objects.get(id=handle.run_id).queue == LIMITED.name
