@@ -82,6 +82,7 @@ class CeleryWorker:
         self._in_flight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._released_dead = False
         self._thread = threading.Thread(
             target=self._maintain, name="durable-celery-maintenance", daemon=True
         )
@@ -150,7 +151,11 @@ class CeleryWorker:
             pid=os.getpid(),
             workflows=self.workflows,
         )
-        recovery.release_dead_local_executors(self.executor_id)
+        if not self._released_dead:
+            # At start only, as the thread executor: a restarted worker frees the runs of its
+            # dead predecessors on this host at once; later, lease expiry decides.
+            self._released_dead = True
+            recovery.release_dead_local_executors(self.executor_id)
         with self._lock:
             in_flight = dict(self._in_flight)
         still_ours = store.renew_leases(self.executor_id, list(in_flight), self.lease)
