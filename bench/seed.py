@@ -138,6 +138,7 @@ def seed(total: int, steps: int, reset: bool) -> None:
         if reset:
             print("deleting earlier bench-* runs …", file=sys.stderr)
             cursor.execute("TRUNCATE durable_attempt, durable_step, durable_run CASCADE")
+            cursor.execute("TRUNCATE dashboard_latencyrollup, dashboard_rollupcursor")
         cursor.execute("SELECT count(*) FROM durable_run WHERE id LIKE 'bench-%%'")
         if cursor.fetchone()[0]:
             sys.exit("bench runs already exist here; pass --reset to start over")
@@ -163,12 +164,17 @@ def seed(total: int, steps: int, reset: bool) -> None:
         f"{runs:,} runs, {checkpoints:,} checkpoints in {time.monotonic() - started:.0f}s",
         file=sys.stderr,
     )
+    from dashboard import rollups
+
+    print("rolling up hourly latency histograms …", file=sys.stderr)
+    hours = rollups.refresh(max_hours=None)
+    print(f"{hours} hour(s) rolled up; {time.monotonic() - started:.0f}s in all", file=sys.stderr)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--steps-per-run", type=int, default=10)
+    parser.add_argument("--steps-per-run", type=int, default=11, help="of a successful run")
     parser.add_argument("--reset", action="store_true", help="truncate the run tables first")
     args = parser.parse_args()
     seed(args.runs, args.steps_per_run, args.reset)

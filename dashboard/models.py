@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 VIEW_RUNS = "dashboard.view_runs"
@@ -18,3 +19,36 @@ class DashboardAccess(models.Model):
             ("view_runs", "Can view runs, steps, latency, failures and the audit log"),
             ("operate_runs", "Can cancel, resume, restart and fork runs, one or in bulk"),
         ]
+
+
+class LatencyRollup(models.Model):
+    """One hour of durations for one step name, workflow (run) or workflow (queue wait),
+    as a log-scale histogram: long latency windows read these instead of millions of rows.
+
+    Bucket b holds durations in [BASE**b, BASE**(b+1)) ms; `buckets` and `counts` are
+    parallel arrays of the non-empty buckets.
+    """
+
+    hour = models.DateTimeField()
+    kind = models.CharField(max_length=8)  # "step", "run" or "wait"
+    subject = models.CharField(max_length=300)
+    count = models.IntegerField()
+    failed = models.IntegerField(default=0)
+    buckets = ArrayField(models.SmallIntegerField())
+    counts = ArrayField(models.IntegerField())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "subject", "hour"], name="latency_rollup_uniq"),
+        ]
+        indexes = [
+            # latency page: every subject's hours inside a window
+            models.Index(fields=["kind", "hour"], name="latency_rollup_hour_idx"),
+        ]
+
+
+class RollupCursor(models.Model):
+    """Hours before `through` are rolled up for this kind."""
+
+    kind = models.CharField(max_length=8, primary_key=True)
+    through = models.DateTimeField()

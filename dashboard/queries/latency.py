@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 WORKFLOW_LATENCY = """
 -- workflow_latency --
@@ -57,7 +57,9 @@ GROUP BY 1 ORDER BY 1
 
 
 def _rows(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+    """Rows of one aggregation, JIT off (see `dashboard.queries.sql.aggregate`)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return cursor.fetchall()
 

@@ -61,3 +61,51 @@ def test_hostile_workflow_names_are_escaped(viewer_client):
     make_run(workflow=HOSTILE)
     content = viewer_client.get("/latency/").content.decode()
     assert HOSTILE not in content
+
+
+def _past_hour_runs() -> None:
+    """Runs and steps that finished two hours ago, with spread-out durations."""
+    finished = timezone.now() - timedelta(hours=2)
+    for index in range(1, 41):
+        run = make_run(
+            workflow="shop.order",
+            created_at=finished - timedelta(seconds=index + 5),
+            started_at=finished - timedelta(seconds=index),
+            finished_at=finished,
+        )
+        make_step(run, 0, name="shop.charge", duration_ms=index * 50.0, finished_at=finished)
+
+
+def test_rollups_give_percentiles_within_seven_percent_of_exact(db):
+    from dashboard import rollups
+    from dashboard.queries import latency_rollups
+
+    _past_hour_runs()
+    assert rollups.refresh() > 0
+    now = timezone.now()
+    since = now - timedelta(days=7)
+    [exact] = step_latency(since, now)
+    [rolled] = latency_rollups.step_latency(since, now)
+    assert rolled["count"] == exact["count"] == 40
+    for key in ("p50", "p95", "p99"):
+        assert rolled[key] == pytest.approx(exact[key], rel=0.08)
+    [workflow] = latency_rollups.workflow_latency(since, now)
+    assert workflow["runs"] == 40 and workflow["failed"] == 0
+    assert workflow["wait"]["p50"] == pytest.approx(5000, rel=0.08)
+
+
+def test_refresh_rolls_each_hour_once(db):
+    from dashboard import rollups
+    from dashboard.models import LatencyRollup
+
+    _past_hour_runs()
+    rollups.refresh()
+    rows = LatencyRollup.objects.count()
+    assert rollups.refresh() == 0
+    assert LatencyRollup.objects.count() == rows
+
+
+def test_long_windows_read_the_rollups(viewer_client):
+    _past_hour_runs()
+    content = viewer_client.get("/latency/?window=7d").content.decode()
+    assert "hourly rollups" in content and "shop.charge" in content
