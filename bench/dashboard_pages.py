@@ -43,6 +43,8 @@ def pages(failed_run: str, deep_cursor: str, sample: int) -> list[tuple[str, str
         ("run detail (failed, retries)", f"/runs/{failed_run}/", PAGE_MS, False),
         ("run detail live partial", f"/runs/{failed_run}/", PAGE_MS, True),
         ("workers + queues", "/workers/", PAGE_MS, False),
+        ("admin: runs changelist", "/admin/durable/run/", PAGE_MS, False),
+        ("admin: ERROR runs changelist", "/admin/durable/run/?status__exact=ERROR", PAGE_MS, False),
         ("audit log", "/audit/", PAGE_MS, False),
         ("latency, 24h", "/latency/?window=24h", AGGREGATE_MS, False),
         ("latency, 7d", "/latency/?window=7d", AGGREGATE_MS, False),
@@ -88,7 +90,9 @@ def time_pages(repeat: int) -> dict[str, Any]:
 
     from bench.stats import percentile
 
-    user, _ = User.objects.get_or_create(username="bench", defaults={"is_superuser": True})
+    user, _ = User.objects.get_or_create(
+        username="bench", defaults={"is_superuser": True, "is_staff": True}
+    )
     client = Client()
     client.force_login(user)
     failed, cursor, sample, runs, checkpoints = _fixtures()
