@@ -47,6 +47,10 @@ class RunFilterForm(forms.Form):
         widget=forms.SearchInput(attrs={"placeholder": "run id or text in the input"}),
     )
 
+    sort = forms.ChoiceField(
+        choices=[("", "newest first"), ("oldest", "oldest first")], required=False
+    )
+
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"].strip()
         if tag and "=" not in tag:
@@ -72,11 +76,12 @@ class RunFilterForm(forms.Form):
             since=since,
             until=data.get("until"),
             q=(data.get("q") or "").strip(),
+            oldest_first=data.get("sort") == "oldest",
         )
 
     def is_filtered(self) -> bool:
         data = getattr(self, "cleaned_data", {}) or {}
-        return any(value for name, value in data.items() if name != "status")
+        return any(value for name, value in data.items() if name not in ("status", "sort"))
 
 
 def _json_object(text: str) -> dict[str, Any]:

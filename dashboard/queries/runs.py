@@ -56,6 +56,7 @@ class RunFilter:
     until: datetime | None = None
     q: str = ""
     ids: tuple[str, ...] = field(default=())
+    oldest_first: bool = False
 
     def without_status(self) -> RunFilter:
         return replace(self, status="")
@@ -131,23 +132,28 @@ class RunsPage:
 def runs_page(
     run_filter: RunFilter, cursor: Cursor | None = None, size: int = PAGE_SIZE
 ) -> RunsPage:
-    """One page of runs, newest first, fetched with a keyset condition plus LIMIT."""
+    """One page of runs, fetched with a keyset condition plus LIMIT from either end.
+
+    A page walks toward older or newer runs from its cursor (from the newest or, sorted
+    oldest first, the oldest run when there is none); rows come back in display order.
+    """
     runs = filtered_runs(run_filter)
-    newer = cursor is not None and cursor.direction == "newer"
-    if cursor is not None:
-        runs = runs.filter(_beyond(cursor, newer))
-    order = ("created_at", "id") if newer else ("-created_at", "-id")
+    if cursor is None:
+        walk = "newer" if run_filter.oldest_first else "older"
+    else:
+        walk = cursor.direction
+        runs = runs.filter(_beyond(cursor, walk == "newer"))
+    order = ("created_at", "id") if walk == "newer" else ("-created_at", "-id")
     rows = list(_list_values(runs.order_by(*order))[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    if newer:
-        rows.reverse()
-    has_older = more if not newer else True
-    has_newer = cursor is not None and (more if newer else True)
+    by_time = rows if walk == "newer" else rows[::-1]
+    has_older = more if walk == "older" else cursor is not None
+    has_newer = more if walk == "newer" else cursor is not None
     return RunsPage(
-        rows=rows,
-        older=_cursor(rows[-1], "older") if rows and has_older else None,
-        newer=_cursor(rows[0], "newer") if rows and has_newer else None,
+        rows=by_time if run_filter.oldest_first else by_time[::-1],
+        older=_cursor(by_time[0], "older") if rows and has_older else None,
+        newer=_cursor(by_time[-1], "newer") if rows and has_newer else None,
     )
 
 

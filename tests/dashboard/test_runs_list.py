@@ -89,6 +89,18 @@ def test_keyset_pages_walk_every_run_once_in_both_directions(db):
     assert [row["id"] for row in newer.rows] == seen[-5:-2]
 
 
+def test_oldest_first_pages_walk_forward_in_time(db):
+    now = timezone.now()
+    for index in range(5):
+        make_run(id=f"r{index}", created_at=now - timedelta(minutes=index))
+    first = runs_page(RunFilter(oldest_first=True), size=2)
+    assert [row["id"] for row in first.rows] == ["r4", "r3"] and first.older is None
+    second = runs_page(RunFilter(oldest_first=True), first.newer, size=2)
+    assert [row["id"] for row in second.rows] == ["r2", "r1"]
+    back = runs_page(RunFilter(oldest_first=True), second.older, size=2)
+    assert [row["id"] for row in back.rows] == ["r4", "r3"]
+
+
 def test_a_malformed_cursor_shows_the_first_page(viewer_client):
     make_run(id="order-1")
     response = viewer_client.get("/?cursor=%3Cscript%3E")
