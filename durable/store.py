@@ -288,15 +288,20 @@ DUE_RUNS = """
 SELECT id FROM durable_run
 WHERE status = 'ENQUEUED' AND available_at <= now()
   AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
+  AND NOT (queue = ANY(%(exclude_queues)s))
 ORDER BY priority DESC, available_at
 LIMIT %(limit)s
 """
 
 
-def due_runs(workflows: list[str], limit: int) -> list[str]:
+def due_runs(
+    workflows: list[str], limit: int, exclude_queues: list[str] | None = None
+) -> list[str]:
+    """`exclude_queues`: queues with no free slot, whose backlog would crowd out the rest."""
     if limit <= 0 or not workflows:
         return []
-    return [row[0] for row in _execute(DUE_RUNS, {"workflows": workflows, "limit": limit})]
+    params = {"workflows": workflows, "limit": limit, "exclude_queues": exclude_queues or []}
+    return [row[0] for row in _execute(DUE_RUNS, params)]
 
 
 UNCLAIMABLE_WORKFLOWS = """

@@ -22,7 +22,8 @@ from django.db import connection
 from kombu.exceptions import ChannelError
 
 from durable import queues, recovery, registry, runtime, store, sweeper
-from durable.executors.identity import hostname, new_executor_id
+from durable.executors import liveness
+from durable.executors.identity import new_executor_id
 from durable.store import ClaimedRun
 
 logger = logging.getLogger("durable")
@@ -144,24 +145,14 @@ class CeleryWorker:
 
     def _heartbeat(self) -> None:
         self.workflows = registry.runnable_keys()
-        store.heartbeat(
-            executor_id=self.executor_id,
-            kind=self.kind,
-            hostname=hostname(),
-            pid=os.getpid(),
-            workflows=self.workflows,
-        )
+        with self._lock:
+            in_flight = dict(self._in_flight)
+        liveness.heartbeat(self.executor_id, self.kind, self.workflows, in_flight, self.lease)
         if not self._released_dead:
             # At start only, as the thread executor: a restarted worker frees the runs of its
             # dead predecessors on this host at once; later, lease expiry decides.
             self._released_dead = True
             recovery.release_dead_local_executors(self.executor_id)
-        with self._lock:
-            in_flight = dict(self._in_flight)
-        still_ours = store.renew_leases(self.executor_id, list(in_flight), self.lease)
-        for run_id, cancelled in in_flight.items():
-            if run_id not in still_ours:
-                cancelled.set()
 
     def shutdown(self) -> None:
         self._stop.set()

@@ -7,7 +7,6 @@ cancelled), recovers runs of dead executors, and claims due runs when threads ar
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -15,8 +14,9 @@ import time
 from django.conf import settings
 from django.db import connection
 
-from durable import recovery, registry, retention, runtime, schedules, store
-from durable.executors.identity import hostname, new_executor_id
+from durable import queues, recovery, registry, retention, runtime, schedules, store
+from durable.executors import liveness
+from durable.executors.identity import new_executor_id
 
 logger = logging.getLogger("durable")
 
@@ -121,26 +121,17 @@ class ThreadExecutor:
             self._stop.wait(self.poll_seconds)
 
     def _heartbeat(self, starting: bool) -> None:
-        store.heartbeat(
-            executor_id=self.executor_id,
-            kind=self.kind,
-            hostname=hostname(),
-            pid=os.getpid(),
-            workflows=self._workflows,
-        )
-        if starting:
-            recovery.release_dead_local_executors(self.executor_id)
         with self._lock:
             in_flight = dict(self._in_flight)
-        still_ours = store.renew_leases(self.executor_id, list(in_flight), self.lease)
-        for run_id, cancelled in in_flight.items():
-            if run_id not in still_ours:
-                cancelled.set()
+        liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease)
+        if starting:
+            recovery.release_dead_local_executors(self.executor_id)
 
     def _claim_due(self) -> None:
         self._workflows = registry.runnable_keys()
         schedules.fire_due()
-        for run_id in store.due_runs(self._workflows, self.free_threads()):
+        saturated = [q.name for q in queues.declared() if q.limited and not queues.free_slots(q)]
+        for run_id in store.due_runs(self._workflows, self.free_threads(), saturated):
             self.dispatch(run_id)
         self._warn_about_unclaimable()
         self._prune_if_due()
