@@ -38,6 +38,8 @@ def pages(failed_run: str, deep_cursor: str, sample: int) -> list[tuple[str, str
         ("runs: error type", "/?error_type=demo.OutOfStock", PAGE_MS, False),
         ("runs: tag customer=customer-5", "/?tag=customer%3Dcustomer-5", PAGE_MS, False),
         ("runs: last 24h", "/?window=24h", PAGE_MS, False),
+        ("runs: queue=emails", "/?queue=emails", PAGE_MS, False),
+        ("runs: oldest first", "/?sort=oldest", PAGE_MS, False),
         ("runs: search run id", f"/?q=bench-{sample}", PAGE_MS, False),
         ("runs: search input text", f"/?q=buyer{sample}%40", PAGE_MS, False),
         ("run detail (failed, retries)", f"/runs/{failed_run}/", PAGE_MS, False),
@@ -136,10 +138,12 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
     from django.db import connection
 
     from bench import seed
 
+    call_command("migrate", interactive=False, verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute("SELECT EXISTS (SELECT 1 FROM durable_run WHERE id LIKE 'bench-%%')")
         seeded = cursor.fetchone()[0]
