@@ -21,6 +21,8 @@ from durable.models import Run, RunStatus
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
+# queue and version have no index of their own: counting under them reads table rows
+UNINDEXED_COUNT_CAP = 1_000
 
 LIST_FIELDS = (
     "id",
@@ -60,6 +62,10 @@ class RunFilter:
 
     def without_status(self) -> RunFilter:
         return replace(self, status="")
+
+    def count_cap(self) -> int:
+        """How far status counts go before they say "N+": lower where rows must be read."""
+        return UNINDEXED_COUNT_CAP if self.queue or self.version else COUNT_CAP
 
     def is_selective(self) -> bool:
         """Filters that match few runs, through an index of their own."""
@@ -179,11 +185,12 @@ def _list_values(runs: QuerySet[Run]) -> QuerySet:
     )
 
 
-def status_counts(run_filter: RunFilter, cap: int = COUNT_CAP) -> dict[str, int]:
+def status_counts(run_filter: RunFilter, cap: int | None = None) -> dict[str, int]:
     """Runs per status under the filter, each count capped so it stays a bounded scan.
 
     A count equal to `cap` means "at least cap"; templates show it as "10,000+".
     """
+    cap = cap or run_filter.count_cap()
     base = filtered_runs(run_filter.without_status())
     if run_filter.is_selective():
         counts = _counts_in_one_scan(base, cap)
