@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from durable.models import AuditEntry, Executor, Run, RunStatus
@@ -55,7 +55,7 @@ def queue_depths() -> list[dict[str, Any]]:
         Run.objects.filter(status__in=RunStatus.active())
         .order_by()
         .values("queue", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id"), oldest=Min("created_at"))
     )
     queues: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -63,4 +63,6 @@ def queue_depths() -> list[dict[str, Any]]:
             row["queue"], {"queue": row["queue"], "ENQUEUED": 0, "RUNNING": 0}
         )
         queue[row["status"]] = row["n"]
+        if row["status"] == RunStatus.ENQUEUED:
+            queue["oldest_enqueued"] = row["oldest"]
     return sorted(queues.values(), key=lambda queue: queue["queue"])

@@ -77,3 +77,11 @@ def get(mapping: dict, key: Any) -> Any:
 @register.simple_tag
 def plotly_src() -> str:
     return reverse("dashboard:plotly_js", args=[PLOTLY_VERSION])
+
+
+@register.filter
+def child_run_id(step: Any) -> str:
+    """The run a `child` entry started (its recorded output is {"run_id": …}), else ""."""
+    output = step.output if step.kind == "child" else None
+    run_id = output.get("run_id") if isinstance(output, dict) else None
+    return run_id if isinstance(run_id, str) and run_id else ""

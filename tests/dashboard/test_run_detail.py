@@ -85,3 +85,11 @@ def test_hostile_inputs_outputs_and_errors_are_escaped(owner_client):
     content = owner_client.get("/runs/evil/").content.decode()
     assert HOSTILE not in content
     assert "<script>alert" not in content
+
+
+def test_a_child_entry_links_to_the_child_run(viewer_client):
+    parent = make_run(id="parent")
+    make_step(parent, 0, kind="child", name="shop.ship", output={"run_id": "parent.0"})
+    make_run(id="parent.0", parent=parent)
+    content = viewer_client.get("/runs/parent/").content.decode()
+    assert 'href="/runs/parent.0/"' in content
