@@ -12,7 +12,7 @@ from tests.dashboard.workflows import order
 
 
 @pytest.fixture
-def failed_order(transactional_db) -> str:
+def failed_order(engine) -> str:
     handle = durable.start(order, 7, True, run_id="order-7")
     assert wait_until_finished(handle.run_id) == "ERROR"
     return handle.run_id
@@ -47,7 +47,7 @@ def test_actions_without_a_csrf_token_are_rejected(owner):
     assert Run.objects.get(id="r-1").status == "ERROR"
 
 
-def test_actions_with_the_page_csrf_token_go_through(owner, transactional_db):
+def test_actions_with_the_page_csrf_token_go_through(owner, engine):
     make_failed_run(id="r-1", workflow="not.registered")
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
@@ -88,7 +88,7 @@ def test_fork_from_the_failed_step_with_edited_input_completes(owner_client, fai
     assert AuditEntry.objects.get(action="fork").detail["from_step"] == 1
 
 
-def test_fork_with_invalid_json_changes_nothing(owner_client, transactional_db):
+def test_fork_with_invalid_json_changes_nothing(owner_client, engine):
     make_failed_run(id="r-1")
     response = owner_client.post(
         "/actions/fork/", {"run_id": "r-1", "from_step": 1, "input": "{not json"}, follow=True
@@ -97,14 +97,14 @@ def test_fork_with_invalid_json_changes_nothing(owner_client, transactional_db):
     assert Run.objects.count() == 1 and not AuditEntry.objects.exists()
 
 
-def test_a_refused_action_says_why_and_changes_nothing(owner_client, transactional_db):
+def test_a_refused_action_says_why_and_changes_nothing(owner_client, engine):
     make_run(id="done")
     response = owner_client.post("/actions/resume/", {"run_id": "done"}, follow=True)
     assert "already succeeded" in response.content.decode()
     assert Run.objects.get(id="done").status == "SUCCESS"
 
 
-def test_cancel_stops_an_enqueued_run(owner_client, transactional_db):
+def test_cancel_stops_an_enqueued_run(owner_client, engine):
     make_run(
         id="waiting",
         status="ENQUEUED",

@@ -11,7 +11,7 @@ from tests.dashboard.conftest import make_failed_run
 
 
 @pytest.fixture
-def admin_client(transactional_db) -> Client:
+def admin_client(engine) -> Client:
     user = User.objects.create_superuser("root", password="pw")
     client = Client()
     client.force_login(user)
@@ -34,7 +34,7 @@ def test_admin_resume_action_is_audited_as_the_admin(admin_client):
     assert AuditEntry.objects.get().actor == "root"
 
 
-def test_staff_without_operate_permission_has_no_run_actions(transactional_db):
+def test_staff_without_operate_permission_has_no_run_actions(engine):
     from django.contrib.auth.models import Permission
 
     user = User.objects.create_user("staff", password="pw", is_staff=True)

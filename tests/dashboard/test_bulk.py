@@ -43,7 +43,7 @@ def _start(client, **data) -> str:
     return response.content.decode()
 
 
-def test_selected_runs_are_resumed_and_refusals_are_summarised(owner_client, transactional_db):
+def test_selected_runs_are_resumed_and_refusals_are_summarised(owner_client, engine):
     make_failed_run(id="bad-1", workflow="not.registered")
     make_run(id="fine-1")
     text = _start(
@@ -60,7 +60,7 @@ def test_selected_runs_are_resumed_and_refusals_are_summarised(owner_client, tra
     assert AuditEntry.objects.get().actor == "owner"
 
 
-def test_all_matching_runs_are_processed_in_batches(owner_client, transactional_db, monkeypatch):
+def test_all_matching_runs_are_processed_in_batches(owner_client, engine, monkeypatch):
     monkeypatch.setattr(bulk, "BATCH", 2)
     for index in range(5):
         make_failed_run(id=f"bad-{index}", workflow="not.registered")
@@ -85,7 +85,7 @@ def test_all_matching_runs_are_processed_in_batches(owner_client, transactional_
     assert Run.objects.get(id="other").status == "ERROR"
 
 
-def test_restart_all_never_touches_the_runs_it_created(owner_client, transactional_db, monkeypatch):
+def test_restart_all_never_touches_the_runs_it_created(owner_client, engine, monkeypatch):
     monkeypatch.setattr(bulk, "BATCH", 1)
     make_failed_run(id="bad-0", workflow="not.registered")
     from django.utils import timezone

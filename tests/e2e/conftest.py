@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dashboard.conftest import engine  # noqa: F401 - the fixture, shared with e2e
+
 # pytest-django's live_server and Playwright's sync API share the main thread's event loop
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

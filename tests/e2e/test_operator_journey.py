@@ -23,7 +23,7 @@ def _user(username: str, *codenames: str) -> None:
 
 
 @pytest.fixture
-def runs(transactional_db):
+def runs(engine):
     durable.start(order, 1, True, run_id="order-e2e-failed")
     durable.start(order, 2, False, run_id="order-e2e-ok")
     assert wait_until_finished("order-e2e-failed") == "ERROR"
