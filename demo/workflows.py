@@ -36,7 +36,7 @@ def _work(low: float, high: float) -> None:
 def reserve_inventory(order_id: int, items: list[str]) -> dict:
     _work(0.05, 0.3)
     if random.random() < 0.04:
-        raise OutOfStock(f"item {random.choice(items)} is out of stock for order {order_id}")
+        raise OutOfStock(f"item '{random.choice(items)}' is out of stock for order {order_id}")
     return {"reservation": f"res-{order_id}", "items": items}
 
 

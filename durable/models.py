@@ -67,11 +67,22 @@ class Run(models.Model):
     priority = models.IntegerField(default=0)
     # at most one active (ENQUEUED or RUNNING) run per (queue, dedup_id)
     dedup_id = models.CharField(max_length=200, null=True, blank=True)
+    # Foreign keys below get plain indexes in Meta (not Django's extra LIKE-pattern copies)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        db_index=False,
     )
     forked_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="forks",
+        db_index=False,
     )
     forked_from_step = models.IntegerField(null=True, blank=True)
     executor_id = models.CharField(max_length=200, null=True, blank=True)
@@ -99,6 +110,15 @@ class Run(models.Model):
             ),
         ]
         indexes = [
+            # run detail and cancel_tree: the children of a run, the forks of a run
+            models.Index(
+                fields=["parent"], name="run_parent_idx", condition=Q(parent__isnull=False)
+            ),
+            models.Index(
+                fields=["forked_from"],
+                name="run_forked_from_idx",
+                condition=Q(forked_from__isnull=False),
+            ),
             # runs list, newest first, optionally by status / workflow (keyset on created_at, id)
             models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
             models.Index(fields=["status", "-created_at", "-id"], name="run_status_created_idx"),
@@ -163,7 +183,9 @@ class Run(models.Model):
 class Step(models.Model):
     """One checkpoint: the recorded outcome of the entry at `position` in a run's history."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    # (run, position) is unique: that index serves every lookup by run, so no FK index is
+    # written on each checkpoint
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
     position = models.IntegerField()
     name = models.CharField(max_length=300)
     kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.STEP)
@@ -210,7 +232,9 @@ class Step(models.Model):
 class Attempt(models.Model):
     """A failed attempt of a step, written when it fails, so retries survive a crash."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="attempts")
+    run = models.ForeignKey(  # served by attempt_run_idx
+        Run, on_delete=models.CASCADE, related_name="attempts", db_index=False
+    )
     position = models.IntegerField()
     attempt = models.IntegerField()
     name = models.CharField(max_length=300)
@@ -270,7 +294,9 @@ class AuditEntry(models.Model):
 class Message(models.Model):
     """A message sent to a run; consumed exactly once, into the receiving run's history."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="messages")
+    run = models.ForeignKey(  # served by message_pending_idx and message_run_idx
+        Run, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     topic = models.CharField(max_length=200, blank=True, default="")
     payload = models.JSONField(null=True)
     created_at = models.DateTimeField(db_default=models.functions.Now())
@@ -279,6 +305,8 @@ class Message(models.Model):
 
     class Meta:
         indexes = [
+            # prune and run detail: every message of a run
+            models.Index(fields=["run"], name="message_run_idx"),
             # recv: the oldest unconsumed message of a run on a topic
             models.Index(
                 fields=["run", "topic", "id"],
@@ -294,7 +322,9 @@ class Message(models.Model):
 class Event(models.Model):
     """A key/value a run publishes (progress, approvals); readers poll it from outside."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    run = models.ForeignKey(  # served by event_run_key_uniq
+        Run, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     key = models.CharField(max_length=200)
     value = models.JSONField(null=True)
     updated_at = models.DateTimeField(db_default=models.functions.Now())

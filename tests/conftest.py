@@ -8,10 +8,10 @@ from django.db import connection
 from durable import executors
 
 
-@pytest.fixture(autouse=True)
-def _stop_executor_after_test():
-    """Each test gets a fresh executor, so no thread works on another test's runs."""
-    yield
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the executor before any fixture is torn down (the database flush above all), so
+    each test gets a fresh executor and no thread works on a run whose rows are going away."""
     executors.shutdown()
 
 
