@@ -92,9 +92,13 @@ def setup_django() -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
 
-    if "durable_run" not in connection.introspection.table_names():
-        print("durable tables missing: running migrate", file=sys.stderr)
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if plan:
+        name = connection.settings_dict["NAME"]
+        print(f"applying {len(plan)} migration(s) to {name}", file=sys.stderr)
         call_command("migrate", verbosity=0)
 
 
