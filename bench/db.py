@@ -40,6 +40,17 @@ def sqlalchemy_url(dbname: str) -> str:
     return f"postgresql://{auth}@{host}{port}/{dbname}"
 
 
+def django_url(dbname: str) -> str:
+    """A `DATABASE_URL` for `dbname` on the same server (a socket directory percent-encoded)."""
+    kwargs = connect_kwargs(dbname)
+    auth = quote(kwargs.get("user", "postgres"))
+    if "password" in kwargs:
+        auth += ":" + quote(kwargs["password"])
+    host = quote(kwargs.get("host", ""), safe="")
+    port = f":{kwargs['port']}" if "port" in kwargs else ""
+    return f"postgres://{auth}@{host}{port}/{dbname}"
+
+
 def ensure_database(dbname: str) -> None:
     with connect("postgres") as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone()

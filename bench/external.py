@@ -35,7 +35,12 @@ def script_options(path: Path) -> str:
 
 
 def run_script(
-    name: str, *, quick: bool, timeout: float, workers: int | None = None
+    name: str,
+    *,
+    quick: bool,
+    timeout: float,
+    workers: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     path = BENCH_DIR / name
     if not path.exists():
@@ -52,10 +57,12 @@ def run_script(
             command += ["--workers", str(workers)]
         if "--json" in options:
             command += ["--json", str(json_path)]
-        return _run(command, json_path, timeout)
+        return _run(command, json_path, timeout, {**os.environ, **(env or {})})
 
 
-def _run(command: list[str], json_path: Path, timeout: float) -> dict[str, Any]:
+def _run(
+    command: list[str], json_path: Path, timeout: float, env: dict[str, str]
+) -> dict[str, Any]:
     print(f"  … {' '.join(command[1:])}", file=sys.stderr, flush=True)
     try:
         done = subprocess.run(
@@ -64,7 +71,7 @@ def _run(command: list[str], json_path: Path, timeout: float) -> dict[str, Any]:
             text=True,
             timeout=timeout,
             cwd=BENCH_DIR.parent,
-            env=os.environ.copy(),
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return {"status": "timeout", "message": f"no result within {timeout:.0f}s"}

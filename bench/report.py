@@ -6,7 +6,7 @@ from typing import Any
 
 from bench.stats import ratio
 
-Row = tuple[str, str, str, str, str, str, str]
+Row = tuple[str, ...]
 HEADER: Row = ("section", "measurement", "median", "p99", "rate", "x floor", "Durable/DBOS")
 
 
@@ -117,22 +117,71 @@ def throughput_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
 
 
 def celery_rows(celery: dict[str, Any], floor: dict) -> list[Row]:
+    """bench/celery_throughput.py's figures: end to end (started one by one, then waited
+    for) and drain (enqueued first, then dispatched at once), per number of workers."""
     rows: list[Row] = []
+    floor_rate = floor["multi"]["rows_per_s"]
     for workers, result in celery.items():
-        rate = _find_number(result.get("data"), "workflows_per_s")
-        detail = _rate(rate, "wf/s") if rate is not None else result.get("status", "")
-        rows.append(
-            (
-                "throughput",
-                f"Durable on Celery, {workers} worker(s)",
-                "",
-                "",
-                detail,
-                _x(ratio(rate, floor["multi"]["rows_per_s"])),
-                "",
+        data = result.get("data") or {}
+        entries = [entry for entry in data.get("celery", []) if isinstance(entry, dict)]
+        if not entries:
+            rate = _find_number(data, "workflows_per_s")
+            rows.append(
+                (
+                    "celery",
+                    f"Durable on Celery, {workers} worker(s)",
+                    "",
+                    "",
+                    _rate(rate, "wf/s") if rate else result.get("status", ""),
+                    _x(ratio(rate, floor_rate)),
+                    "",
+                )
             )
-        )
+        for entry in entries:
+            for mode in ("end_to_end", "drain"):
+                rate = (entry.get(mode) or {}).get("workflows_per_s")
+                label = f"Durable on Celery, {entry.get('workers')} worker(s), {mode}"
+                rows.append(
+                    (
+                        "celery",
+                        label.replace("_", " "),
+                        "",
+                        "",
+                        _rate(rate, "wf/s"),
+                        _x(ratio(rate, floor_rate)),
+                        "",
+                    )
+                )
     return rows
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
+def scale_lines(result: dict[str, Any]) -> list[str]:
+    """bench/dashboard_pages.py's figures: server time per page on the seeded history."""
+    data = result.get("data") or {}
+    pages = data.get("pages")
+    if result.get("status") != "ok" or not isinstance(pages, list):
+        return external_lines("scale (dashboard pages)", result)
+    rows = [
+        (
+            "scale",
+            str(page.get("page", "")),
+            _ms(page.get("p50_ms")),
+            _ms(page.get("p95_ms")),
+            _x(page.get("p95_over_budget")),
+            _ms(page.get("budget_ms")),
+        )
+        for page in pages
+    ]
+    header: Row = ("section", "dashboard page", "p50", "p95", "p95/budget", "budget")
+    title = (
+        f"scale: dashboard pages on {_count(data.get('runs'))} runs / "
+        f"{_count(data.get('checkpoints'))} checkpoints (server time)"
+    )
+    return ["", title, format_table(rows, header)]
 
 
 def latency_rows(durable: dict, dbos: dict | None) -> list[Row]:
@@ -181,11 +230,11 @@ def _find_number(data: Any, key: str) -> float | None:
     return None
 
 
-def format_table(rows: list[Row]) -> str:
-    widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+def format_table(rows: list[Row], header: Row = HEADER) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = []
     previous = None
-    for row in [HEADER, *rows]:
+    for row in [header, *rows]:
         if previous is not None and row[0] != previous:
             lines.append("-+-".join("-" * width for width in widths))
         previous = row[0]
