@@ -88,6 +88,8 @@ class Run(models.Model):
     executor_id = models.CharField(max_length=200, null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     recovery_count = models.IntegerField(default=0)
+    # checkpoints recorded as of the run's last status change (not updated per step, to keep
+    # checkpoints to one insert); a running run's live count is its durable_step rows
     steps_done = models.IntegerField(default=0)
     available_at = models.DateTimeField(db_default=models.functions.Now())
     deadline_at = models.DateTimeField(null=True, blank=True)
@@ -211,8 +213,6 @@ class Step(models.Model):
             ),
         ]
         indexes = [
-            # latency page: durations per step name over a time window
-            models.Index(fields=["name", "finished_at"], name="step_name_finished_idx"),
             # failure hotspots: failed steps over a time window
             models.Index(
                 fields=["finished_at"], name="step_failed_idx", condition=Q(status="ERROR")

@@ -1,7 +1,9 @@
 """All SQL on the engine's hot path, one named statement per operation.
 
 Statements run on Django's connection (so `@durable.transaction` steps share the caller's
-transaction) in autocommit mode: each function here is one database round trip.
+transaction) in autocommit mode: each function here is one database round trip. The
+per-step statements go through `_execute_prepared`: server-side binding lets psycopg
+prepare them after a few uses, so PostgreSQL stops parsing and planning them every time.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import connection
 
 from durable.context import RecordedStep
@@ -18,6 +21,14 @@ from durable.context import RecordedStep
 
 def _execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _execute_prepared(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Like `_execute`, on the same connection and transaction, with server-side binding."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
 
@@ -124,7 +135,7 @@ def claim_run(
         "workflows": workflows,
         "exclude_queues": exclude_queues or [],
     }
-    rows = _execute(CLAIM_RUN, params)
+    rows = _execute_prepared(CLAIM_RUN, params)
     if not rows:
         return None
     return claimed_from_row(run_id, rows[0])
@@ -144,10 +155,11 @@ RECORD_STEP = """
 -- record_step --
 -- Write one checkpoint, only while this executor still owns the running run
 WITH owner AS (
-    UPDATE durable_run
-    SET steps_done = GREATEST(steps_done, %(position)s + 1), updated_at = now()
+    -- a share lock, not an update: no new run row version per step, yet a cancel or a
+    -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs
+    SELECT id FROM durable_run
     WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
-    RETURNING id
+    FOR SHARE
 )
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, output, error, error_type,
@@ -167,7 +179,7 @@ def record_step(**params: Any) -> bool:
     params.setdefault("error_type", "")
     params.setdefault("error_fingerprint", "")
     params.setdefault("output", None)
-    return bool(_execute(RECORD_STEP, params))
+    return bool(_execute_prepared(RECORD_STEP, params))
 
 
 RECORD_ATTEMPT = """
@@ -181,7 +193,7 @@ VALUES (%(run_id)s, %(position)s, %(attempt)s, %(name)s, %(error)s::jsonb, %(err
 
 
 def record_attempt(**params: Any) -> None:
-    _execute(RECORD_ATTEMPT, params)
+    _execute_prepared(RECORD_ATTEMPT, params)
 
 
 FINISH_RUN = """
@@ -191,6 +203,7 @@ UPDATE durable_run
 SET status = %(status)s, output = %(output)s::jsonb, error = %(error)s::jsonb,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
     finished_at = now(), lease_expires_at = NULL, updated_at = now()
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 RETURNING id
@@ -203,7 +216,7 @@ def finish_run(**params: Any) -> bool:
     params.setdefault("error_type", "")
     params.setdefault("error_fingerprint", "")
     params.setdefault("cancel_reason", "")
-    return bool(_execute(FINISH_RUN, params))
+    return bool(_execute_prepared(FINISH_RUN, params))
 
 
 RUN_OUTCOME = """
@@ -258,7 +271,8 @@ SET status = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 'DEAD' ELSE '
         'args', jsonb_build_array(), 'traceback', '') ELSE r.error END,
     error_type = CASE WHEN r.recovery_count >= %(max_recoveries)s
         THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
-    executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now()
+    executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
 FROM expired
 WHERE r.id = expired.id
 RETURNING r.id, r.status
@@ -358,7 +372,8 @@ SUSPEND_RUN = """
 -- Give a sleeping run back to the queue until it is due, so no thread waits for it
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL,
-    available_at = %(wake_at)s, updated_at = now()
+    available_at = %(wake_at)s, updated_at = now(),
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 """
 
@@ -377,7 +392,8 @@ WITH RECURSIVE tree AS (
 )
 UPDATE durable_run r
 SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
-    lease_expires_at = NULL, updated_at = now()
+    lease_expires_at = NULL, updated_at = now(),
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
 FROM tree
 WHERE r.id = tree.id AND r.status IN ('ENQUEUED', 'RUNNING')
 RETURNING r.id

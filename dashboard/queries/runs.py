@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, TextField
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Left, Upper
+from django.db.models.functions import Cast, Coalesce, Left, Upper
 
-from durable.models import Run, RunStatus
+from durable.models import Run, RunStatus, Step
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -179,10 +179,16 @@ def _cursor(row: dict[str, Any], direction: str) -> Cursor:
 
 
 def _list_values(runs: QuerySet[Run]) -> QuerySet:
-    """Only the columns a list row shows; inputs and outputs stay in the database."""
-    return runs.annotate(error_message=Left(KeyTextTransform("message", "error"), 200)).values(
-        *LIST_FIELDS, "error_message"
-    )
+    """Only the columns a list row shows; inputs and outputs stay in the database.
+
+    Steps are counted live (one probe of the (run, position) index per row shown), since
+    the engine updates `steps_done` only when a run changes status.
+    """
+    last_position = Step.objects.filter(run_id=OuterRef("id")).order_by("-position")
+    return runs.annotate(
+        error_message=Left(KeyTextTransform("message", "error"), 200),
+        steps_recorded=Coalesce(Subquery(last_position.values("position")[:1]) + 1, 0),
+    ).values(*LIST_FIELDS, "error_message", "steps_recorded")
 
 
 def status_counts(run_filter: RunFilter, cap: int | None = None) -> dict[str, int]:

@@ -39,6 +39,13 @@ def start_worker(**env: str) -> subprocess.Popen:
     )
 
 
+def steps_recorded(run_id: str) -> int:
+    """Checkpoints written so far (a run's `steps_done` is only updated on status changes)."""
+    from durable.models import Step
+
+    return Step.objects.filter(run_id=run_id).count()
+
+
 def wait_for(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -8,7 +8,7 @@ import durable
 from durable.models import Run, RunStatus
 from tests.engine import celery_processes
 from tests.engine.celery_workflows import napper, ticks
-from tests.engine.processes import wait_for
+from tests.engine.processes import steps_recorded, wait_for
 
 pytestmark = pytest.mark.slow
 celery_cluster = celery_processes.celery_cluster
@@ -44,7 +44,7 @@ def test_manage_py_worker_and_sweeper_recover_a_killed_workers_run(celery_cluste
     victim = celery_cluster.spawn(["manage.py", "durable", "worker", "--celery"], **no_sweep)
     celery_cluster.wait_ready([victim])
     durable.start(ticks, "swept-1", 30, 0.05, run_id="swept-1")
-    wait_for(lambda: Run.objects.get(id="swept-1").steps_done >= 6, 30, "the run to be underway")
+    wait_for(lambda: steps_recorded("swept-1") >= 6, 30, "the run to be underway")
     celery_cluster.kill(victim)
     survivor = celery_cluster.spawn(["manage.py", "durable", "worker", "--celery"], **no_sweep)
     celery_cluster.spawn(["manage.py", "durable", "sweeper", "--every", "0.3"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 
 import durable
 from durable.models import Run, RunStatus
@@ -52,9 +53,12 @@ def test_sigkill_of_a_worker_mid_run_loses_nothing_and_repeats_no_recorded_step(
         durable.start(ticks, f"kill-{index}", steps, 0.05, run_id=f"kill-{index}")
 
     def victim_mid_run() -> bool:
-        executors = Run.objects.filter(
-            id__startswith="kill-", status=RunStatus.RUNNING, steps_done__gte=4
-        ).values_list("executor_id", flat=True)
+        executors = (
+            Run.objects.filter(id__startswith="kill-", status=RunStatus.RUNNING)
+            .annotate(recorded=Count("steps"))
+            .filter(recorded__gte=4)
+            .values_list("executor_id", flat=True)
+        )
         return any(f":{victim.pid}:" in (executor or "") for executor in executors)
 
     wait_for(victim_mid_run, 60, "the victim to be mid-run")

@@ -6,7 +6,7 @@ import pytest
 
 import durable
 from durable.models import Run, RunStatus
-from tests.engine.processes import start_worker, stop, wait_for
+from tests.engine.processes import start_worker, steps_recorded, stop, wait_for
 from tests.engine.workflows import crash_ledger
 
 pytestmark = pytest.mark.slow
@@ -27,10 +27,10 @@ def test_a_run_survives_sigkill_of_its_worker_and_recorded_steps_run_once(
     first = start_worker()
     second = None
     try:
-        wait_for(lambda: Run.objects.get(id="crash-1").steps_done >= 12, 60, "12 checkpoints")
+        wait_for(lambda: steps_recorded("crash-1") >= 12, 60, "12 checkpoints")
         first.kill()  # SIGKILL: no cleanup, the lease is left behind
         first.wait(10)
-        done_at_crash = Run.objects.get(id="crash-1").steps_done
+        done_at_crash = steps_recorded("crash-1")
         assert done_at_crash < 2 * STEPS, "the worker finished before it was killed"
         second = start_worker()
         wait_for(
@@ -58,7 +58,7 @@ def test_a_run_whose_owner_keeps_dying_goes_dead_and_can_be_resumed(
     durable.start(crash_ledger, "crash-2", 20, 0.05, run_id="crash-2")
     worker = start_worker(DURABLE_MAX_RECOVERIES="0")
     try:
-        wait_for(lambda: Run.objects.get(id="crash-2").steps_done >= 4, 60, "4 checkpoints")
+        wait_for(lambda: steps_recorded("crash-2") >= 4, 60, "4 checkpoints")
         worker.kill()
         worker.wait(10)
         worker = start_worker(DURABLE_MAX_RECOVERIES="0")
