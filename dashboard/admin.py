@@ -89,8 +89,16 @@ class StepInline(admin.TabularInline):
     show_change_link = True
 
 
+class KeepHistory:
+    """Deleting a checkpoint would make a recorded step run again, and deleting audit rows
+    would hide who did what: history leaves only through `manage.py durable prune`."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Run)
-class RunAdmin(OperateMixin, admin.ModelAdmin):
+class RunAdmin(KeepHistory, OperateMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "workflow",
@@ -121,7 +129,7 @@ class RunAdmin(OperateMixin, admin.ModelAdmin):
 
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(KeepHistory, admin.ModelAdmin):
     list_display = (
         "run",
         "position",
@@ -145,7 +153,7 @@ class StepAdmin(admin.ModelAdmin):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(admin.ModelAdmin):
+class AttemptAdmin(KeepHistory, admin.ModelAdmin):
     list_display = ("run", "position", "attempt", "name", "error_type", "finished_at")
     search_fields = ("=run__id", "name")
     show_full_result_count = False
@@ -159,7 +167,7 @@ class ExecutorAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(KeepHistory, admin.ModelAdmin):
     list_display = ("created_at", "actor", "action", "run_count")
     list_filter = ("action",)
     search_fields = ("actor",)

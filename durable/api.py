@@ -9,9 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from durable import context, executors, runtime, store
+from durable.context import RunInterrupted, RunSuspended
 from durable.errors import (
     InvalidRunIdError,
     ResultTimeoutError,
@@ -75,7 +77,14 @@ class RunHandle:
         return outcome[0]
 
     def result(self, timeout: float | None = None) -> Any:
-        """Wait for the run to end; return its output or raise its error."""
+        """Wait for the run to end; return its output or raise its error.
+
+        Inside a workflow (waiting for a child) a long wait parks the waiting run instead of
+        holding an executor thread, so parents cannot starve their own children of threads.
+        """
+        waiter = context.current()
+        if waiter is not None and not waiter.in_step:
+            return self._result_in_workflow(waiter)
         deadline = None if timeout is None else time.monotonic() + timeout
         event = runtime.wait_event(self.run_id)
         interval = 0.005
@@ -98,6 +107,24 @@ class RunHandle:
                 interval = min(interval * 1.5, 0.25)
         finally:
             runtime.forget_event(self.run_id)
+
+    def _result_in_workflow(self, waiter: context.RunContext) -> Any:
+        waited_since = time.monotonic()
+        interval = 0.01
+        while True:
+            outcome = store.run_outcome(self.run_id)
+            if outcome is None:
+                raise RunNotFoundError(f"no run with id {self.run_id!r}")
+            status, output, error, reason = outcome
+            if status in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
+                return _outcome_value(self.run_id, status, output, error, reason)
+            waiter.check_interrupted()
+            if time.monotonic() - waited_since > settings.DURABLE_SLEEP_INLINE_SECONDS:
+                wake_at = datetime.now(UTC) + timedelta(seconds=settings.DURABLE_POLL_SECONDS)
+                raise RunSuspended(waiter.run_id, wake_at)
+            if waiter.cancelled.wait(interval):
+                raise RunInterrupted(waiter.run_id)
+            interval = min(interval * 2, 0.25)
 
 
 def _outcome_value(run_id: str, status: str, output: Any, error: Any, reason: str) -> Any:

@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
+from django.utils import timezone
 
-from durable import executors, store
+from durable import executors, registry, store
 from durable.api import validate_run_id
 from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
@@ -256,7 +258,14 @@ UPDATE durable_run r
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = NULL,
     error = NULL, error_type = '', error_fingerprint = '', cancel_reason = '',
     finished_at = NULL, recovery_count = 0, available_at = now(), updated_at = now(),
-    steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id)
+    steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id),
+    -- a run-level timeout starts again: the resumed run gets as long as the first one had
+    deadline_at = now() + (r.deadline_at - r.created_at),
+    -- keep the de-duplication id unless another active run holds it by now
+    dedup_id = CASE WHEN EXISTS (
+        SELECT 1 FROM durable_run other
+        WHERE other.queue = r.queue AND other.dedup_id = r.dedup_id AND other.id <> r.id
+          AND other.status IN ('ENQUEUED', 'RUNNING')) THEN NULL ELSE r.dedup_id END
 WHERE r.id = ANY(%(run_ids)s)
 """
 
@@ -274,6 +283,7 @@ def _resume_batch(batch: list[str]) -> BulkResult:
 def _derive_batch(
     batch: list[str], from_step: int | None, args: list | None, kwargs: dict | None, *, fork: bool
 ) -> BulkResult:
+    registry.autodiscover()  # so "the current code" is known even in a web or CLI process
     result = BulkResult()
     originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
     reached = dict(
@@ -351,10 +361,10 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
         tags=original.tags,
         queue=original.queue,
         priority=original.priority,
-        parent_id=original.parent_id,
         forked_from=original,
         forked_from_step=from_step,
         steps_done=from_step,
+        deadline_at=_new_deadline(original),
     )
     if from_step:
         with connection.cursor() as cursor:
@@ -363,6 +373,16 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
                 {"new_id": new_id, "origin_id": original.id, "from_step": from_step},
             )
     return new_id
+
+
+def _new_deadline(original: Run) -> datetime | None:
+    """A new run gets the run-level timeout its workflow has now (else the original's)."""
+    timeout = get_workflow(original.workflow).timeout if is_registered(original.workflow) else None
+    if timeout is not None:
+        return timezone.now() + timedelta(seconds=timeout)
+    if original.deadline_at is None:
+        return None
+    return timezone.now() + (original.deadline_at - original.created_at)
 
 
 def _checked_json(value: Any, where: str) -> Any:

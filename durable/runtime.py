@@ -156,7 +156,7 @@ def record_child(
     child_id = run_id or f"{run_context.run_id}.{position}"
     started_at = datetime.now(UTC)
     with transaction.atomic():
-        start(child_id)
+        child_id = start(child_id)  # a de-duplicated start returns the existing run
         record_entry(
             run_context,
             position,

@@ -7,12 +7,14 @@ step's own writes. Each failed attempt is written the moment it fails.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+import psycopg
+from django.db import DatabaseError, transaction
 
 from durable import store
 from durable.context import RunContext, RunInterrupted
@@ -25,6 +27,8 @@ from durable.serialization import (
     fingerprint,
     roundtrip,
 )
+
+logger = logging.getLogger("durable")
 
 
 def call_step(run_context: RunContext, step: StepDefinition, args: tuple, kwargs: dict) -> Any:
@@ -112,7 +116,23 @@ class StepCall:
             )
 
     def _record(self, **outcome: Any) -> None:
-        written = store.record_step(
+        """A failed checkpoint write is not the step's failure: the run stops here and is
+        recovered from its last checkpoint, instead of retrying or failing a step that worked."""
+        try:
+            written = self._write(**outcome)
+        except (DatabaseError, psycopg.Error) as exc:
+            logger.warning(
+                "run %s: checkpoint of step %s not written (%s); leaving the run to recovery",
+                self.run_context.run_id,
+                self.position,
+                exc,
+            )
+            raise RunInterrupted(self.run_context.run_id) from exc
+        if not written:
+            raise RunInterrupted(self.run_context.run_id)
+
+    def _write(self, **outcome: Any) -> bool:
+        return store.record_step(
             run_id=self.run_context.run_id,
             executor_id=self.run_context.executor_id,
             position=self.position,
@@ -125,5 +145,3 @@ class StepCall:
             duration_ms=(time.perf_counter() - self.started) * 1000,
             **outcome,
         )
-        if not written:
-            raise RunInterrupted(self.run_context.run_id)

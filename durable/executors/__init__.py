@@ -63,6 +63,17 @@ def start_thread_executor(threads: int | None = None) -> Executor:
         return _executor
 
 
+def leave_runs_to_workers() -> None:
+    """In a short-lived process (a CLI command), never start a thread executor that would
+    claim runs and die with the process: runs wait for a worker or demo process instead."""
+    global _executor
+    from durable.executors.external import ExternalDispatcher
+
+    with _lock:
+        if _executor is None and settings.DURABLE_EXECUTOR == "thread":
+            _executor = ExternalDispatcher()
+
+
 def dispatch(run_id: str) -> None:
     get_executor().dispatch(run_id)
 

@@ -117,6 +117,10 @@ class CeleryWorker:
     def _execute_claimed(self, claimed: ClaimedRun) -> None:
         cancelled = threading.Event()
         with self._lock:
+            if claimed.run_id in self._in_flight:
+                # another thread of this process still executes it (its lease lapsed and
+                # the run was re-dispatched to us): that thread stays the one owner
+                return
             self._in_flight[claimed.run_id] = cancelled
         try:
             runtime.execute(claimed, self.executor_id, cancelled)

@@ -102,23 +102,32 @@ class ThreadExecutor:
         runtime.execute(claimed, self.executor_id, cancelled)
 
     def _maintain(self) -> None:
-        last_renewal = last_sweep = 0.0
+        last_sweep = -1e9
         first = True
         while not self._stop.is_set():
             try:
+                if first:  # announce ourselves and free dead predecessors' runs, then sweep
+                    self._heartbeat(starting=True)
+                    self._spawn(self._keep_leases, "durable-leases")
+                    first = False
                 now = time.monotonic()
-                if first or now - last_renewal >= self.lease / 3:
-                    self._heartbeat(first)
-                    last_renewal = now
-                if first or now - last_sweep >= min(self.lease / 2, 10):
+                if now - last_sweep >= min(self.lease / 2, 10):
                     recovery.sweep()
                     last_sweep = now
-                first = False
                 self._claim_due()
             except Exception:
                 logger.exception("executor maintenance failed; retrying")
                 connection.close()
             self._stop.wait(self.poll_seconds)
+
+    def _keep_leases(self) -> None:
+        """Renewal has a thread of its own, so a slow sweep or prune never lets leases lapse."""
+        while not self._stop.wait(self.lease / 3):
+            try:
+                self._heartbeat(starting=False)
+            except Exception:
+                logger.exception("lease renewal failed; retrying")
+                connection.close()
 
     def _heartbeat(self, starting: bool) -> None:
         with self._lock:

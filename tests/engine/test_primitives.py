@@ -149,3 +149,23 @@ def test_a_timeout_given_at_start_overrides_the_default(side_effects):
     handle = durable.start(sleeper, 5, run_id="timed-2", timeout=0.3)
     with pytest.raises(RunCancelledError, match="timed out"):
         handle.result(timeout=10)
+
+
+@durable.workflow(name="tests.waits_for_child")
+def waits_for_child(run_id: str) -> str:
+    return durable.start(slow_child_short, run_id).result()
+
+
+@durable.workflow(name="tests.slow_child_short")
+def slow_child_short(run_id: str) -> str:
+    time.sleep(0.3)
+    return "child-done"
+
+
+def test_parents_waiting_for_children_do_not_starve_them_of_threads(transactional_db, settings):
+    settings.DURABLE_THREADS = 2
+    settings.DURABLE_SLEEP_INLINE_SECONDS = 0.1
+    settings.DURABLE_POLL_SECONDS = 0.1
+    handles = [durable.start(waits_for_child, f"p{i}", run_id=f"starve-{i}") for i in range(4)]
+    assert [h.result(timeout=30) for h in handles] == ["child-done"] * 4
+    assert Run.objects.filter(parent__isnull=False).count() == 4

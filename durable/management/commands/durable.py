@@ -6,6 +6,7 @@ import argparse
 
 from django.core.management.base import BaseCommand, CommandError
 
+from durable import executors
 from durable.cli import inspect, operate, worker
 from durable.errors import DurableError
 
@@ -42,6 +43,8 @@ class Command(BaseCommand):
             "sweeper": worker,
             "demo": worker,
         }.get(subcommand, operate)
+        if subcommand not in ("worker", "demo", "sweeper"):
+            executors.leave_runs_to_workers()
         handler = getattr(module, f"handle_{subcommand}")
         try:
             handler(self, **options)
