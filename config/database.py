@@ -23,7 +23,13 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
         config = dj_database_url.parse(url, conn_max_age=0, conn_health_checks=True)
     else:
         config = _embedded_database(Path(os.environ.get("DURABLE_DATA_DIR", base_dir / ".data")))
-    config.setdefault("OPTIONS", {})
+    # Django turns psycopg's prepared statements off (for connection poolers); the engine's
+    # hot-path SQL asks for them (durable/store.py). Set DURABLE_PREPARE_THRESHOLD=none
+    # behind a pooler in transaction mode that cannot carry them (PgBouncer < 1.21).
+    threshold = os.environ.get("DURABLE_PREPARE_THRESHOLD", "5")
+    config.setdefault("OPTIONS", {}).setdefault(
+        "prepare_threshold", None if threshold.lower() == "none" else int(threshold)
+    )
     test_name = os.environ.get("DURABLE_TEST_DATABASE")
     if test_name:
         config["TEST"] = {"NAME": test_name}

@@ -26,10 +26,13 @@ def _execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def _execute_prepared(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Like `_execute`, on the same connection and transaction, with server-side binding."""
+    """Like `_execute`, on the same connection and transaction, as a prepared statement:
+    parsed and planned once per connection, not once per checkpoint (Django's own cursors
+    bind client-side and never prepare)."""
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
         return cursor.fetchall() if cursor.description else []
 
 
