@@ -104,15 +104,21 @@ class ClaimedRun:
 CLAIM_RUN = """
 -- claim_run --
 -- Take one due, enqueued run and load its recorded history, in a single round trip
-WITH claimed AS (
+WITH run AS (  -- found by primary key only, then judged (see record_step)
+    SELECT id, status, available_at, workflow, version, queue FROM durable_run
+    WHERE id = %(run_id)s FOR UPDATE
+), claimed AS (
     UPDATE durable_run
     SET status = 'RUNNING', executor_id = %(executor_id)s,
         lease_expires_at = now() + make_interval(secs => %(lease)s),
-        started_at = COALESCE(started_at, now()), updated_at = now()
-    WHERE id = %(run_id)s AND status = 'ENQUEUED' AND available_at <= now()
-      AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
-      AND NOT (queue = ANY(%(exclude_queues)s))
-    RETURNING id, workflow, version, input, deadline_at
+        started_at = COALESCE(durable_run.started_at, now()), updated_at = now()
+    FROM run
+    WHERE durable_run.id = run.id AND run.status = 'ENQUEUED' AND run.available_at <= now()
+      AND (run.workflow = ANY(%(workflows)s)
+           OR run.workflow || '@' || run.version = ANY(%(workflows)s))
+      AND NOT (run.queue = ANY(%(exclude_queues)s))
+    RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
+              durable_run.deadline_at
 )
 SELECT c.workflow, c.version, c.input, c.deadline_at,
        (SELECT COALESCE(json_agg(json_build_array(
@@ -157,12 +163,14 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
 RECORD_STEP = """
 -- record_step --
 -- Write one checkpoint, only while this executor still owns the running run
-WITH owner AS (
+WITH run AS (
     -- a share lock, not an update: no new run row version per step, yet a cancel or a
-    -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs
-    SELECT id FROM durable_run
-    WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
-    FOR SHARE
+    -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs.
+    -- Only the id is searched here, so the plan is always the primary key (a filter on
+    -- status/executor_id could tempt the planner onto a partial index of running runs).
+    SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR SHARE
+), owner AS (
+    SELECT id FROM run WHERE status = 'RUNNING' AND executor_id = %(executor_id)s
 )
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, output, error, error_type,
@@ -202,14 +210,18 @@ def record_attempt(**params: Any) -> None:
 FINISH_RUN = """
 -- finish_run --
 -- Record the run's outcome, only while this executor still owns it
+WITH run AS (  -- found by primary key only, then judged (see record_step)
+    SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR UPDATE
+)
 UPDATE durable_run
 SET status = %(status)s, output = %(output)s::jsonb, error = %(error)s::jsonb,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
     steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
     finished_at = now(), lease_expires_at = NULL, updated_at = now()
-WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
-RETURNING id
+FROM run
+WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
+RETURNING durable_run.id
 """
 
 
