@@ -137,13 +137,20 @@ def use_broker(url: str) -> Iterator[None]:
     """Point this process's Celery app (the dispatcher's) at the test broker."""
     app = current_app._get_current_object()
     previous = app.conf.broker_url
+    previous_env = os.environ.get("CELERY_BROKER_URL")
     _drop_connections(app)
     app.conf.broker_url = url
+    # Celery reads the CELERY_BROKER_URL environment variable before its configuration
+    os.environ["CELERY_BROKER_URL"] = url
     try:
         yield
     finally:
         _drop_connections(app)
         app.conf.broker_url = previous
+        if previous_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = previous_env
 
 
 def _drop_connections(app) -> None:
