@@ -90,12 +90,9 @@ class RunHandle:
         interval = 0.005
         try:
             while True:
-                outcome = store.run_outcome(self.run_id)
-                if outcome is None:
-                    raise RunNotFoundError(f"no run with id {self.run_id!r}")
-                status, output, error, reason = outcome
-                if status in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
-                    return _outcome_value(self.run_id, status, output, error, reason)
+                ended, status, value = self._outcome()
+                if ended:
+                    return value
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise ResultTimeoutError(
@@ -108,16 +105,23 @@ class RunHandle:
         finally:
             runtime.forget_event(self.run_id)
 
+    def _outcome(self) -> tuple[bool, str, Any]:
+        """(ended, status, output) from one read; an ended run's error is raised here."""
+        outcome = store.run_outcome(self.run_id)
+        if outcome is None:
+            raise RunNotFoundError(f"no run with id {self.run_id!r}")
+        status, output, error, reason = outcome
+        if status not in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
+            return False, status, None
+        return True, status, _outcome_value(self.run_id, status, output, error, reason)
+
     def _result_in_workflow(self, waiter: context.RunContext) -> Any:
         waited_since = time.monotonic()
         interval = 0.01
         while True:
-            outcome = store.run_outcome(self.run_id)
-            if outcome is None:
-                raise RunNotFoundError(f"no run with id {self.run_id!r}")
-            status, output, error, reason = outcome
-            if status in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
-                return _outcome_value(self.run_id, status, output, error, reason)
+            ended, _, value = self._outcome()
+            if ended:
+                return value
             waiter.check_interrupted()
             if time.monotonic() - waited_since > settings.DURABLE_SLEEP_INLINE_SECONDS:
                 wake_at = datetime.now(UTC) + timedelta(seconds=settings.DURABLE_POLL_SECONDS)

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, runtime, store
+from durable import context, runtime, store_primitives
 from durable.api import validate_run_id
 from durable.context import RunContext, RunInterrupted
 from durable.errors import DurableError, RunNotFoundError
@@ -43,7 +43,7 @@ def send(run_id: str, message: Any, topic: str | None = None) -> None:
 
 
 def _insert(run_id: str, topic: str, payload: str) -> None:
-    if not store.send_message(run_id, topic, payload):
+    if not store_primitives.send_message(run_id, topic, payload):
         raise RunNotFoundError(f"cannot send to run {run_id!r}: no such run")
 
 
@@ -60,7 +60,9 @@ def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
 
     def take() -> tuple[bool, Any]:
         with transaction.atomic():
-            found, payload = store.consume_message(run_context.run_id, topic or "", position)
+            found, payload = store_primitives.consume_message(
+                run_context.run_id, topic or "", position
+            )
             if found:
                 runtime.record_entry(
                     run_context,
@@ -92,7 +94,7 @@ def set_event(key: str, value: Any) -> None:
     payload = dumps(value, where=f"workflow {run_context.workflow.name} event {key!r}")
     started_at = datetime.now(UTC)
     with transaction.atomic():
-        store.set_event(run_context.run_id, key, payload)
+        store_primitives.set_event(run_context.run_id, key, payload)
         runtime.record_entry(
             run_context,
             position,
@@ -109,14 +111,14 @@ def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
     validate_run_id(run_id)
     run_context = context.current()
     if run_context is None or run_context.in_step:
-        return _poll(None, lambda: store.get_event(run_id, key), timeout)[1]
+        return _poll(None, lambda: store_primitives.get_event(run_id, key), timeout)[1]
     position = run_context.next_position()
     recorded = run_context.recorded_at(position, "durable.get_event")
     if recorded is not None:
         return recorded.output
     run_context.check_interrupted()
     started_at = datetime.now(UTC)
-    value = _poll(run_context, lambda: store.get_event(run_id, key), timeout)[1]
+    value = _poll(run_context, lambda: store_primitives.get_event(run_id, key), timeout)[1]
     output = dumps(value, where="get_event")
     runtime.record_entry(
         run_context,

@@ -23,7 +23,7 @@ from typing import Any
 from croniter import croniter
 from django.db import transaction
 
-from durable import store
+from durable import store_primitives
 from durable.decorators import workflow
 
 logger = logging.getLogger("durable")
@@ -99,10 +99,10 @@ def fire_due(now: datetime | None = None) -> list[str]:
 def _fire(schedule: ScheduleDefinition, now: datetime) -> list[str]:
     from durable.api import start
 
-    last = store.last_tick(schedule.name)
+    last = store_primitives.last_tick(schedule.name)
     if last is None:  # first sighting: remember the latest past tick, do not backfill
         baseline = croniter(schedule.cron, now).get_prev(datetime)
-        store.claim_tick(schedule.name, schedule.cron, schedule.missed, baseline, 0)
+        store_primitives.claim_tick(schedule.name, schedule.cron, schedule.missed, baseline, 0)
         return []
     ticks = due_ticks(schedule.cron, last, now)
     if not ticks:
@@ -110,7 +110,9 @@ def _fire(schedule: ScheduleDefinition, now: datetime) -> list[str]:
     chosen = ticks_to_run(ticks, schedule.missed)
     missed = len(ticks) - len(chosen)
     with transaction.atomic():
-        if not store.claim_tick(schedule.name, schedule.cron, schedule.missed, ticks[-1], missed):
+        if not store_primitives.claim_tick(
+            schedule.name, schedule.cron, schedule.missed, ticks[-1], missed
+        ):
             return []
         run_ids = [
             start(

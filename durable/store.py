@@ -19,14 +19,14 @@ from django.db import connection
 from durable.context import RecordedStep
 
 
-def _execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
 
 
 def _execute_prepared(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Like `_execute`, on the same connection and transaction, as a prepared statement:
+    """Like `execute`, on the same connection and transaction, as a prepared statement:
     parsed and planned once per connection, not once per checkpoint (Django's own cursors
     bind client-side and never prepare)."""
     connection.ensure_connection()
@@ -36,7 +36,7 @@ def _execute_prepared(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]
         return cursor.fetchall() if cursor.description else []
 
 
-def _json(value: Any) -> Any:
+def decode_json(value: Any) -> Any:
     """Django loads jsonb as text; json (from json_agg) may arrive decoded already."""
     return json.loads(value) if isinstance(value, str) else value
 
@@ -64,7 +64,7 @@ def insert_run(**params: Any) -> bool:
     """True if created, False if the id (or an active run's dedup_id) was taken."""
     params.setdefault("steps_done", 0)
     params.setdefault("dedup_id", None)
-    return bool(_execute(INSERT_RUN, params))
+    return bool(execute(INSERT_RUN, params))
 
 
 ACTIVE_DEDUP_RUN = """
@@ -76,7 +76,7 @@ WHERE queue = %(queue)s AND dedup_id = %(dedup_id)s AND status IN ('ENQUEUED', '
 
 
 def active_dedup_run(queue: str, dedup_id: str) -> str | None:
-    rows = _execute(ACTIVE_DEDUP_RUN, {"queue": queue, "dedup_id": dedup_id})
+    rows = execute(ACTIVE_DEDUP_RUN, {"queue": queue, "dedup_id": dedup_id})
     return rows[0][0] if rows else None
 
 
@@ -87,7 +87,7 @@ SELECT workflow FROM durable_run WHERE id = %(run_id)s
 
 
 def run_workflow(run_id: str) -> str | None:
-    rows = _execute(RUN_WORKFLOW, {"run_id": run_id})
+    rows = execute(RUN_WORKFLOW, {"run_id": run_id})
     return rows[0][0] if rows else None
 
 
@@ -155,9 +155,9 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
     workflow, version, run_input, deadline_at, steps = row
     recorded = {
         position: RecordedStep(position, name, kind, status, output, error)
-        for position, name, kind, status, output, error in _json(steps)
+        for position, name, kind, status, output, error in decode_json(steps)
     }
-    return ClaimedRun(run_id, workflow, version, _json(run_input), deadline_at, recorded)
+    return ClaimedRun(run_id, workflow, version, decode_json(run_input), deadline_at, recorded)
 
 
 RECORD_STEP = """
@@ -241,11 +241,11 @@ SELECT status, output, error, cancel_reason FROM durable_run WHERE id = %(run_id
 
 
 def run_outcome(run_id: str) -> tuple[str, Any, Any, str] | None:
-    rows = _execute(RUN_OUTCOME, {"run_id": run_id})
+    rows = execute(RUN_OUTCOME, {"run_id": run_id})
     if not rows:
         return None
     status, output, error, reason = rows[0]
-    return status, _json(output), _json(error), reason
+    return status, decode_json(output), decode_json(error), reason
 
 
 RENEW_LEASES = """
@@ -261,7 +261,7 @@ def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]
     if not run_ids:
         return set()
     params = {"executor_id": executor_id, "run_ids": run_ids, "lease": lease}
-    return {row[0] for row in _execute(RENEW_LEASES, params)}
+    return {row[0] for row in execute(RENEW_LEASES, params)}
 
 
 RECOVER_EXPIRED = """
@@ -295,7 +295,7 @@ RETURNING r.id, r.status
 
 
 def recover_expired(max_recoveries: int, limit: int = 500) -> list[tuple[str, str]]:
-    return _execute(RECOVER_EXPIRED, {"max_recoveries": max_recoveries, "limit": limit})
+    return execute(RECOVER_EXPIRED, {"max_recoveries": max_recoveries, "limit": limit})
 
 
 EXPIRE_LEASES_OF = """
@@ -308,7 +308,7 @@ WHERE status = 'RUNNING' AND executor_id = ANY(%(executor_ids)s)
 
 def expire_leases_of(executor_ids: list[str]) -> None:
     if executor_ids:
-        _execute(EXPIRE_LEASES_OF, {"executor_ids": executor_ids})
+        execute(EXPIRE_LEASES_OF, {"executor_ids": executor_ids})
 
 
 DUE_RUNS = """
@@ -330,7 +330,7 @@ def due_runs(
     if limit <= 0 or not workflows:
         return []
     params = {"workflows": workflows, "limit": limit, "exclude_queues": exclude_queues or []}
-    return [row[0] for row in _execute(DUE_RUNS, params)]
+    return [row[0] for row in execute(DUE_RUNS, params)]
 
 
 UNCLAIMABLE_WORKFLOWS = """
@@ -345,7 +345,7 @@ GROUP BY workflow, version
 
 def unclaimable_workflows(workflows: list[str]) -> list[tuple[str, str, int]]:
     """`workflows` holds names (any version) or "name@version" entries, as in claim_run."""
-    return _execute(UNCLAIMABLE_WORKFLOWS, {"workflows": workflows})
+    return execute(UNCLAIMABLE_WORKFLOWS, {"workflows": workflows})
 
 
 HEARTBEAT = """
@@ -358,7 +358,7 @@ ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), workflows = EXCLUDED.workfl
 
 
 def heartbeat(**params: Any) -> None:
-    _execute(HEARTBEAT, params)
+    execute(HEARTBEAT, params)
 
 
 EXECUTORS_ON_HOST = """
@@ -368,7 +368,7 @@ SELECT id, pid FROM durable_executor WHERE hostname = %(hostname)s AND id <> %(e
 
 
 def executors_on_host(hostname: str, executor_id: str) -> list[tuple[str, int]]:
-    return _execute(EXECUTORS_ON_HOST, {"hostname": hostname, "executor_id": executor_id})
+    return execute(EXECUTORS_ON_HOST, {"hostname": hostname, "executor_id": executor_id})
 
 
 FORGET_EXECUTORS = """
@@ -379,7 +379,7 @@ DELETE FROM durable_executor WHERE id = ANY(%(executor_ids)s)
 
 def forget_executors(executor_ids: list[str]) -> None:
     if executor_ids:
-        _execute(FORGET_EXECUTORS, {"executor_ids": executor_ids})
+        execute(FORGET_EXECUTORS, {"executor_ids": executor_ids})
 
 
 SUSPEND_RUN = """
@@ -394,7 +394,7 @@ WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 
 
 def suspend_run(run_id: str, executor_id: str, wake_at: datetime) -> None:
-    _execute(SUSPEND_RUN, {"run_id": run_id, "executor_id": executor_id, "wake_at": wake_at})
+    execute(SUSPEND_RUN, {"run_id": run_id, "executor_id": executor_id, "wake_at": wake_at})
 
 
 CANCEL_TREE = """
@@ -416,20 +416,7 @@ RETURNING r.id
 
 
 def cancel_tree(run_ids: list[str], reason: str) -> list[str]:
-    return [row[0] for row in _execute(CANCEL_TREE, {"run_ids": run_ids, "reason": reason})]
-
-
-SEND_MESSAGE = """
--- send_message --
--- Queue a message for a run; nothing is inserted if the run does not exist
-INSERT INTO durable_message (run_id, topic, payload, created_at)
-SELECT id, %(topic)s, %(payload)s::jsonb, now() FROM durable_run WHERE id = %(run_id)s
-RETURNING id
-"""
-
-
-def send_message(run_id: str, topic: str, payload: str) -> bool:
-    return bool(_execute(SEND_MESSAGE, {"run_id": run_id, "topic": topic, "payload": payload}))
+    return [row[0] for row in execute(CANCEL_TREE, {"run_ids": run_ids, "reason": reason})]
 
 
 CHILDREN = """
@@ -439,75 +426,4 @@ SELECT id FROM durable_run WHERE parent_id = %(run_id)s ORDER BY created_at, id
 
 
 def children(run_id: str) -> list[str]:
-    return [row[0] for row in _execute(CHILDREN, {"run_id": run_id})]
-
-
-CONSUME_MESSAGE = """
--- consume_message --
--- Take the oldest unconsumed message of a run on a topic (commits with its checkpoint)
-UPDATE durable_message SET consumed_at = now(), consumed_position = %(position)s
-WHERE id = (
-    SELECT id FROM durable_message
-    WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_at IS NULL
-    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING payload
-"""
-
-
-def consume_message(run_id: str, topic: str, position: int) -> tuple[bool, Any]:
-    rows = _execute(CONSUME_MESSAGE, {"run_id": run_id, "topic": topic, "position": position})
-    return (True, _json(rows[0][0])) if rows else (False, None)
-
-
-SET_EVENT = """
--- set_event --
-INSERT INTO durable_event (run_id, key, value, updated_at)
-VALUES (%(run_id)s, %(key)s, %(value)s::jsonb, now())
-ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
-"""
-
-
-def set_event(run_id: str, key: str, value: str) -> None:
-    _execute(SET_EVENT, {"run_id": run_id, "key": key, "value": value})
-
-
-GET_EVENT = """
--- get_event --
-SELECT value FROM durable_event WHERE run_id = %(run_id)s AND key = %(key)s
-"""
-
-
-def get_event(run_id: str, key: str) -> tuple[bool, Any]:
-    rows = _execute(GET_EVENT, {"run_id": run_id, "key": key})
-    return (True, _json(rows[0][0])) if rows else (False, None)
-
-
-CLAIM_TICK = """
--- claim_tick --
--- One executor wins each scheduled tick: the conditional update decides
-INSERT INTO durable_schedule (workflow, cron, missed_policy, last_tick_at, missed_ticks,
-                              updated_at)
-VALUES (%(workflow)s, %(cron)s, %(policy)s, %(tick)s, %(missed)s, now())
-ON CONFLICT (workflow) DO UPDATE
-SET last_tick_at = EXCLUDED.last_tick_at, cron = EXCLUDED.cron,
-    missed_policy = EXCLUDED.missed_policy,
-    missed_ticks = durable_schedule.missed_ticks + EXCLUDED.missed_ticks, updated_at = now()
-WHERE durable_schedule.last_tick_at IS NULL OR durable_schedule.last_tick_at < EXCLUDED.last_tick_at
-RETURNING workflow
-"""
-
-
-def claim_tick(workflow: str, cron: str, policy: str, tick: datetime, missed: int) -> bool:
-    params = {"workflow": workflow, "cron": cron, "policy": policy, "tick": tick, "missed": missed}
-    return bool(_execute(CLAIM_TICK, params))
-
-
-LAST_TICK = """
--- last_tick --
-SELECT last_tick_at FROM durable_schedule WHERE workflow = %(workflow)s
-"""
-
-
-def last_tick(workflow: str) -> datetime | None:
-    rows = _execute(LAST_TICK, {"workflow": workflow})
-    return rows[0][0] if rows else None
+    return [row[0] for row in execute(CHILDREN, {"run_id": run_id})]

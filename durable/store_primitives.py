@@ -1,0 +1,95 @@
+"""SQL of the primitives beyond steps: messages to runs, events from runs, cron ticks.
+
+Same conventions as `durable.store`: one named statement per operation, one round trip each,
+on Django's connection (so they join the caller's transaction).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from durable.store import decode_json, execute
+
+SEND_MESSAGE = """
+-- send_message --
+-- Queue a message for a run; nothing is inserted if the run does not exist
+INSERT INTO durable_message (run_id, topic, payload, created_at)
+SELECT id, %(topic)s, %(payload)s::jsonb, now() FROM durable_run WHERE id = %(run_id)s
+RETURNING id
+"""
+
+
+def send_message(run_id: str, topic: str, payload: str) -> bool:
+    return bool(execute(SEND_MESSAGE, {"run_id": run_id, "topic": topic, "payload": payload}))
+
+
+CONSUME_MESSAGE = """
+-- consume_message --
+-- Take the oldest unconsumed message of a run on a topic (commits with its checkpoint)
+UPDATE durable_message SET consumed_at = now(), consumed_position = %(position)s
+WHERE id = (
+    SELECT id FROM durable_message
+    WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_at IS NULL
+    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING payload
+"""
+
+
+def consume_message(run_id: str, topic: str, position: int) -> tuple[bool, Any]:
+    rows = execute(CONSUME_MESSAGE, {"run_id": run_id, "topic": topic, "position": position})
+    return (True, decode_json(rows[0][0])) if rows else (False, None)
+
+
+SET_EVENT = """
+-- set_event --
+INSERT INTO durable_event (run_id, key, value, updated_at)
+VALUES (%(run_id)s, %(key)s, %(value)s::jsonb, now())
+ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+"""
+
+
+def set_event(run_id: str, key: str, value: str) -> None:
+    execute(SET_EVENT, {"run_id": run_id, "key": key, "value": value})
+
+
+GET_EVENT = """
+-- get_event --
+SELECT value FROM durable_event WHERE run_id = %(run_id)s AND key = %(key)s
+"""
+
+
+def get_event(run_id: str, key: str) -> tuple[bool, Any]:
+    rows = execute(GET_EVENT, {"run_id": run_id, "key": key})
+    return (True, decode_json(rows[0][0])) if rows else (False, None)
+
+
+CLAIM_TICK = """
+-- claim_tick --
+-- One executor wins each scheduled tick: the conditional update decides
+INSERT INTO durable_schedule (workflow, cron, missed_policy, last_tick_at, missed_ticks,
+                              updated_at)
+VALUES (%(workflow)s, %(cron)s, %(policy)s, %(tick)s, %(missed)s, now())
+ON CONFLICT (workflow) DO UPDATE
+SET last_tick_at = EXCLUDED.last_tick_at, cron = EXCLUDED.cron,
+    missed_policy = EXCLUDED.missed_policy,
+    missed_ticks = durable_schedule.missed_ticks + EXCLUDED.missed_ticks, updated_at = now()
+WHERE durable_schedule.last_tick_at IS NULL OR durable_schedule.last_tick_at < EXCLUDED.last_tick_at
+RETURNING workflow
+"""
+
+
+def claim_tick(workflow: str, cron: str, policy: str, tick: datetime, missed: int) -> bool:
+    params = {"workflow": workflow, "cron": cron, "policy": policy, "tick": tick, "missed": missed}
+    return bool(execute(CLAIM_TICK, params))
+
+
+LAST_TICK = """
+-- last_tick --
+SELECT last_tick_at FROM durable_schedule WHERE workflow = %(workflow)s
+"""
+
+
+def last_tick(workflow: str) -> datetime | None:
+    rows = execute(LAST_TICK, {"workflow": workflow})
+    return rows[0][0] if rows else None
