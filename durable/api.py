@@ -9,10 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from durable import context, executors, runtime, store
+from durable.conf import settings
 from durable.context import RunInterrupted, RunSuspended
 from durable.errors import (
     InvalidRunIdError,

@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 
 from durable import store
+from durable.conf import settings
 from durable.store import ClaimedRun
 
 UNLIMITED = 2**31 - 1

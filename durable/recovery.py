@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-
 from durable import store
+from durable.conf import settings
 from durable.executors.identity import hostname, process_alive
 
 logger = logging.getLogger("durable")

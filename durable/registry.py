@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-
+from durable.conf import settings
 from durable.errors import UnknownWorkflowError
 
 logger = logging.getLogger("durable")
@@ -106,7 +105,7 @@ def autodiscover() -> None:
     from django.utils.module_loading import autodiscover_modules
 
     autodiscover_modules("workflows")
-    for module in getattr(settings, "DURABLE_MODULES", []):
+    for module in settings.DURABLE_MODULES:
         importlib.import_module(module)
 
 

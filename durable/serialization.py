@@ -12,8 +12,7 @@ import re
 import traceback as traceback_module
 from typing import Any
 
-from django.conf import settings
-
+from durable.conf import settings
 from durable.errors import PayloadTooLargeError, SerializationError, WorkflowError
 
 

@@ -15,10 +15,10 @@ import logging
 import time
 from typing import Any, Protocol
 
-from django.conf import settings
 from django.db import connection
 
 from durable import queues, recovery, schedules
+from durable.conf import settings
 
 logger = logging.getLogger("durable")
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
-
 from durable import context, runtime
+from durable.conf import settings
 from durable.context import RunInterrupted, RunSuspended
 from durable.serialization import dumps
 

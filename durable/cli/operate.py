@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from django.conf import settings
-
 from durable import operations, retention
+from durable.conf import settings
 from durable.errors import SerializationError
 
 

@@ -23,12 +23,12 @@ import importlib
 import signal
 import threading
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from durable import executors, registry
+from durable.conf import settings
 
 DEMO_USER = "admin"
 DEMO_PASSWORD = "admin"

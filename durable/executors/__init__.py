@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from django.conf import settings
+from durable.conf import settings
 
 
 class Executor(Protocol):

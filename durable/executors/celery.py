@@ -17,11 +17,11 @@ import threading
 import time
 
 from celery import current_app
-from django.conf import settings
 from django.db import connection
 from kombu.exceptions import ChannelError
 
 from durable import queues, recovery, registry, runtime, store, sweeper
+from durable.conf import settings
 from durable.executors import liveness
 from durable.executors.identity import new_executor_id
 from durable.store import ClaimedRun

@@ -11,10 +11,10 @@ import queue
 import threading
 import time
 
-from django.conf import settings
 from django.db import connection
 
 from durable import queues, recovery, registry, retention, runtime, schedules, store
+from durable.conf import settings
 from durable.executors import liveness
 from durable.executors.identity import new_executor_id
 

@@ -1,0 +1,57 @@
+"""Durable's settings: every `DURABLE_*` default lives here, read lazily from Django's.
+
+A host project defines only what it wants to change; `override_settings` works because
+each read goes to `django.conf.settings` first. Engine and dashboard modules import
+`from durable.conf import settings` instead of Django's object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULTS: dict[str, Any] = {
+    # where runs execute: "thread" (in-process pool), "celery" or "external" (CLI only)
+    "DURABLE_EXECUTOR": "thread",
+    # extra modules that define workflows, imported by every executor
+    "DURABLE_MODULES": [],
+    # worker threads of the thread executor
+    "DURABLE_THREADS": 8,
+    # how long an owner's claim on a run lasts without renewal (renewed every third of it)
+    "DURABLE_LEASE_SECONDS": 30.0,
+    # executor deaths a run survives before it is parked DEAD
+    "DURABLE_MAX_RECOVERIES": 3,
+    # how often the thread executor looks for due runs
+    "DURABLE_POLL_SECONDS": 1.0,
+    # sleeps and waits longer than this park the run instead of holding a thread
+    "DURABLE_SLEEP_INLINE_SECONDS": 2.0,
+    # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
+    "DURABLE_RETENTION": "",
+    # largest JSON payload (input, output, message, event) in bytes
+    "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
+    # Celery queue that carries run messages
+    "DURABLE_CELERY_QUEUE": "durable",
+    # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)
+    "DURABLE_SWEEP_SECONDS": 1.0,
+    # whether every Celery worker sweeps (else run `manage.py durable sweeper` or beat)
+    "DURABLE_WORKER_SWEEPS": True,
+    # an ENQUEUED run unclaimed this long while its queue is idle is dispatched again
+    "DURABLE_REDISPATCH_SECONDS": 60.0,
+    # module whose `start()` the demo command runs (this repository's demo only)
+    "DURABLE_DEMO_WORKLOAD": "",
+}
+
+
+class DurableSettings:
+    """Django's settings with Durable's defaults behind them."""
+
+    def __getattr__(self, name: str) -> Any:
+        if hasattr(django_settings, name):
+            return getattr(django_settings, name)
+        if name in DEFAULTS:
+            return DEFAULTS[name]
+        raise AttributeError(f"setting {name} is not defined and has no Durable default")
+
+
+settings = DurableSettings()
