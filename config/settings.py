@@ -93,7 +93,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Path] = []  # the apps ship their own static files
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "login"
