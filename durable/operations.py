@@ -9,6 +9,7 @@ was decided on is the state it changed.
 from __future__ import annotations
 
 import getpass
+import inspect
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Min
 from django.utils import timezone
 
 from durable import executors, registry, store
@@ -286,23 +287,32 @@ def _derive_batch(
     registry.autodiscover()  # so "the current code" is known even in a web or CLI process
     result = BulkResult()
     originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
-    reached = dict(
-        Step.objects.filter(run_id__in=batch).values_list("run_id").annotate(Max("position"))
-    )
+    last_steps = _last_steps(batch)
     first_failed = _first_failed_steps(batch) if fork and from_step is None else {}
     for run_id in batch:
         original = originals.get(run_id)
         if original is None:
             result.refused[run_id] = "no such run"
             continue
-        steps_recorded = reached.get(run_id, -1) + 1
         step = from_step if from_step is not None else first_failed.get(run_id)
-        refusal = _fork_refusal(step, steps_recorded) if fork else None
+        refusal = _fork_refusal(step, *last_steps.get(run_id, (-1, ""))) if fork else None
+        refusal = refusal or _input_refusal(original, args, kwargs)
         if refusal:
             result.refused[run_id] = refusal
             continue
         result.done[run_id] = _derive(original, step or 0, args, kwargs)
     return result
+
+
+def _last_steps(batch: list[str]) -> dict[str, tuple[int, str]]:
+    """Each run's last recorded position and that checkpoint's status."""
+    rows = (
+        Step.objects.filter(run_id__in=batch)
+        .order_by("run_id", "-position")
+        .distinct("run_id")
+        .values_list("run_id", "position", "status")
+    )
+    return {run_id: (position, status) for run_id, position, status in rows}
 
 
 def _first_failed_steps(batch: list[str]) -> dict[str, int]:
@@ -314,15 +324,41 @@ def _first_failed_steps(batch: list[str]) -> dict[str, int]:
     return dict(rows)
 
 
-def _fork_refusal(step: int | None, steps_recorded: int) -> str | None:
+def _fork_refusal(step: int | None, last_position: int, last_status: str) -> str | None:
+    """A fork may reuse a failed checkpoint the workflow went on from (it caught the error),
+    never the one that ended the run: the fork would only fail again at once."""
+    steps_recorded = last_position + 1
     if step is None:
         return "it has no failed step; choose the step to fork from (from_step)"
     if not isinstance(step, int) or step < 0:
         return f"from_step must be a step number from 0 to {steps_recorded}, not {step!r}"
+    if last_status == "ERROR" and step > last_position:
+        return (
+            f"step {last_position} failed and ended the run, so a fork from step {step} would "
+            f"replay that failure; fork from a step between 0 and {last_position}"
+        )
     if step > steps_recorded:
         return (
             f"it never reached step {step} (it recorded {steps_recorded} step(s)); "
             f"fork from a step between 0 and {steps_recorded}"
+        )
+    return None
+
+
+def _input_refusal(original: Run, args: list | None, kwargs: dict | None) -> str | None:
+    """Edited input must fit the workflow's parameters, or the new run fails at once."""
+    if (args is None and kwargs is None) or not is_registered(original.workflow):
+        return None
+    func = get_workflow(original.workflow).func
+    run_input = original.input or {}
+    args = list(run_input.get("args", [])) if args is None else args
+    kwargs = dict(run_input.get("kwargs", {})) if kwargs is None else kwargs
+    try:
+        inspect.signature(func).bind(*args, **kwargs)
+    except TypeError as exc:
+        return (
+            f"the edited input does not fit {original.workflow}{inspect.signature(func)}: "
+            f"{exc}; edit the args and kwargs to match"
         )
     return None
 
