@@ -94,6 +94,9 @@ class Run(models.Model):
     available_at = models.DateTimeField(db_default=models.functions.Now())
     deadline_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.TextField(blank=True, default="")
+    # cancelled because its parent was (the cascade, or a deadline inherited from it): a
+    # resume of the parent resumes it too, unlike a child an operator cancelled on its own
+    cancelled_with_parent = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(db_default=models.functions.Now())
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

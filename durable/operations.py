@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from durable import executors, registry, store
+from durable import executors, lineage, registry
 from durable.api import validate_run_id
 from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
@@ -59,10 +59,12 @@ def _os_user() -> str:
 
 @dataclass
 class BulkResult:
-    """`done` maps each affected run to its resulting run (itself, or the new run)."""
+    """`done` maps each affected run to its resulting run (itself, or the new run);
+    `cascaded` lists the children a resume brought back with their parents."""
 
     done: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
+    cascaded: list[str] = field(default_factory=list)
 
     @property
     def done_count(self) -> int:
@@ -75,6 +77,7 @@ class BulkResult:
     def merge(self, other: BulkResult) -> None:
         self.done.update(other.done)
         self.refused.update(other.refused)
+        self.cascaded.extend(other.cascaded)
 
 
 Progress = Callable[[int, int], None]
@@ -174,7 +177,7 @@ def _apply(
             outcome = handle_batch(batch)
             _audit(action, actor, batch, outcome, detail)
         result.merge(outcome)
-        for run_id in outcome.done.values():
+        for run_id in [*outcome.done.values(), *outcome.cascaded]:
             transaction.on_commit(lambda run_id=run_id: executors.dispatch(run_id))
         if progress is not None:
             progress(min(start + BATCH_SIZE, len(valid)), len(valid))
@@ -195,13 +198,18 @@ def _audit(
         actor=current_actor(actor),
         action=action,
         run_ids=batch,
-        detail={**detail, "done": outcome.done, "refused": outcome.refused},
+        detail={
+            **detail,
+            "done": outcome.done,
+            "refused": outcome.refused,
+            **({"cascaded": outcome.cascaded} if outcome.cascaded else {}),
+        },  # fmt: skip
     )
 
 
 def _locked_statuses(batch: list[str]) -> dict[str, str]:
-    rows = Run.objects.select_for_update().filter(id__in=batch).values_list("id", "status")
-    return dict(rows)
+    """Lock the batch's runs in id order (see `durable.lineage`) and read their statuses."""
+    return {run_id: status for run_id, (status, _) in lineage.lock_runs(batch).items()}
 
 
 def _split(
@@ -232,7 +240,7 @@ def _cancel_batch(batch: list[str], reason: str) -> BulkResult:
         lambda status: f"it is {status}; only enqueued or running runs can be cancelled",
     )
     if eligible:  # children go with their parents
-        store.cancel_tree(eligible, reason or "cancelled by an operator")
+        lineage.cancel_trees(eligible, reason or "cancelled by an operator")
     result.done.update({run_id: run_id for run_id in eligible})
     return result
 
@@ -258,7 +266,8 @@ WITH last_step AS (
 UPDATE durable_run r
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = NULL,
     error = NULL, error_type = '', error_fingerprint = '', cancel_reason = '',
-    finished_at = NULL, recovery_count = 0, available_at = now(), updated_at = now(),
+    cancelled_with_parent = false, finished_at = NULL, recovery_count = 0,
+    available_at = now(), updated_at = now(),
     steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id),
     -- a run-level timeout starts again: the resumed run gets as long as the first one had
     deadline_at = now() + (r.deadline_at - r.created_at),
@@ -272,11 +281,13 @@ WHERE r.id = ANY(%(run_ids)s)
 
 
 def _resume_batch(batch: list[str]) -> BulkResult:
+    """Resumed runs take along the children their cancel took down, so they can go on."""
     statuses = _locked_statuses(batch)
     eligible, result = _split(batch, statuses, RunStatus.resumable(), _resume_refusal)
     if eligible:
+        result.cascaded = lineage.lock_descendants(eligible, cascaded_only=True)
         with connection.cursor() as cursor:
-            cursor.execute(RESUME_RUNS, {"run_ids": eligible})
+            cursor.execute(RESUME_RUNS, {"run_ids": eligible + result.cascaded})
     result.done.update({run_id: run_id for run_id in eligible})
     return result
 

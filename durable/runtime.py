@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, queues, store
+from durable import context, lineage, queues, store
 from durable.context import RecordedStep, RunContext, RunInterrupted, RunSuspended, RunTimedOut
 from durable.errors import NonDeterminismError
 from durable.registry import WorkflowDefinition, get_workflow
@@ -79,8 +79,8 @@ def _execute_claimed(
         store.suspend_run(run_context.run_id, run_context.executor_id, suspended.wake_at)
         return
     except RunTimedOut as timed_out:
-        store.cancel_tree([run_context.run_id], timed_out.reason)
-        logger.info("run %s %s", run_context.run_id, timed_out.reason)
+        if lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, timed_out.reason):
+            logger.info("run %s %s", run_context.run_id, timed_out.reason)
         return
     except RunInterrupted:
         logger.info("run %s stopped: cancelled or taken over", run_context.run_id)

@@ -97,8 +97,9 @@ class StepCall:
     def _record_failure(self, exc: Exception, final: bool) -> None:
         error = error_to_dict(exc)
         error_json = dumps(error, where="error")
-        store.record_attempt(
+        written = store.record_attempt(
             run_id=self.run_context.run_id,
+            executor_id=self.run_context.executor_id,
             position=self.position,
             attempt=self.attempt,
             name=self.step.name,
@@ -107,6 +108,8 @@ class StepCall:
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
         )
+        if not written:  # another executor owns the run now: leave it alone
+            raise RunInterrupted(self.run_context.run_id) from exc
         if final:
             self._record(
                 status="ERROR",

@@ -195,16 +195,21 @@ def record_step(**params: Any) -> bool:
 
 RECORD_ATTEMPT = """
 -- record_attempt --
--- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes
+-- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes;
+-- only while this executor still owns the running run (see record_step)
 INSERT INTO durable_attempt (
     run_id, position, attempt, name, error, error_type, started_at, finished_at)
-VALUES (%(run_id)s, %(position)s, %(attempt)s, %(name)s, %(error)s::jsonb, %(error_type)s,
-        %(started_at)s, %(finished_at)s)
+SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::jsonb, %(error_type)s,
+       %(started_at)s, %(finished_at)s
+FROM durable_run
+WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
+RETURNING id
 """
 
 
-def record_attempt(**params: Any) -> None:
-    _execute_prepared(RECORD_ATTEMPT, params)
+def record_attempt(**params: Any) -> bool:
+    """True if written; False means the run is no longer ours (cancelled or lease lost)."""
+    return bool(_execute_prepared(RECORD_ATTEMPT, params))
 
 
 FINISH_RUN = """
@@ -395,28 +400,6 @@ WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 
 def suspend_run(run_id: str, executor_id: str, wake_at: datetime) -> None:
     execute(SUSPEND_RUN, {"run_id": run_id, "executor_id": executor_id, "wake_at": wake_at})
-
-
-CANCEL_TREE = """
--- cancel_tree --
--- Cancel active runs and, transitively, their active children, with the reason recorded
-WITH RECURSIVE tree AS (
-    SELECT id FROM durable_run WHERE id = ANY(%(run_ids)s)
-    UNION
-    SELECT child.id FROM durable_run child JOIN tree ON child.parent_id = tree.id
-)
-UPDATE durable_run r
-SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
-    lease_expires_at = NULL, updated_at = now(),
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
-FROM tree
-WHERE r.id = tree.id AND r.status IN ('ENQUEUED', 'RUNNING')
-RETURNING r.id
-"""
-
-
-def cancel_tree(run_ids: list[str], reason: str) -> list[str]:
-    return [row[0] for row in execute(CANCEL_TREE, {"run_ids": run_ids, "reason": reason})]
 
 
 CHILDREN = """

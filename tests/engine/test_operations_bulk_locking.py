@@ -1,0 +1,113 @@
+"""Bulk operations over the same runs, at the same time, both finish and never deadlock."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+
+from django.db import connection
+from django.utils import timezone
+
+from durable import operations
+from durable.models import Run, Step
+
+
+def _failed_runs(count: int) -> list[str]:
+    now = timezone.now()
+    ids = [uuid.uuid4().hex for _ in range(count)]
+    Run.objects.bulk_create(
+        Run(
+            id=run_id,
+            workflow="not.registered",
+            status="ERROR",
+            input={"args": []},
+            finished_at=now,
+            steps_done=1,
+        )  # fmt: skip
+        for run_id in ids
+    )
+    Step.objects.bulk_create(
+        Step(
+            run_id=run_id, position=0, name="s", status="ERROR", started_at=now, finished_at=now
+        )  # fmt: skip
+        for run_id in ids
+    )
+    return ids
+
+
+def _in_thread(target, results: dict, key: str) -> threading.Thread:
+    def run() -> None:
+        try:
+            results[key] = target()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            results[key] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_two_bulk_resumes_of_the_same_thousand_runs_both_finish(transactional_db, settings):
+    settings.DURABLE_EXECUTOR = "external"  # nothing executes them: only the locking is tested
+    ids = _failed_runs(1000)
+    shuffled = random.Random(7).sample(ids, len(ids))
+    results: dict = {}
+    threads = [
+        _in_thread(lambda: operations.resume(ids, actor="a"), results, "a"),
+        _in_thread(lambda: operations.resume(shuffled, actor="b"), results, "b"),
+    ]
+    for thread in threads:
+        thread.join(60)
+    a, b = results["a"], results["b"]
+    assert isinstance(a, operations.BulkResult), a
+    assert isinstance(b, operations.BulkResult), b
+    assert set(a.done).isdisjoint(b.done)  # each run resumed once
+    assert set(a.done) | set(b.done) == set(ids)
+    assert Run.objects.filter(status="ENQUEUED").count() == 1000
+
+
+def _blocked_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_bulk_operation_locks_runs_in_id_order_so_it_never_deadlocks(transactional_db, settings):
+    """Rows stored in another order than their ids ('lock-b' first): a bulk resume must
+    still take 'lock-a' before 'lock-b', as any other operation over the same runs does."""
+    from django.db import transaction
+
+    from tests.engine.processes import wait_for
+
+    settings.DURABLE_EXECUTOR = "external"
+    now = timezone.now()
+    for run_id in ("lock-b", "lock-a"):
+        Run.objects.create(id=run_id, workflow="not.registered", status="ERROR", finished_at=now)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_operation() -> str:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '5s'")
+            cursor.execute("SELECT id FROM durable_run WHERE id = 'lock-a' FOR UPDATE")
+            holding.set()
+            release.wait(10)
+            cursor.execute("SELECT id FROM durable_run WHERE id = 'lock-b' FOR UPDATE")
+        return "finished"
+
+    results: dict = {}
+    threads = [_in_thread(other_operation, results, "other")]
+    assert holding.wait(10)
+    threads.append(_in_thread(lambda: operations.resume(["lock-a", "lock-b"]), results, "bulk"))
+    wait_for(_blocked_on_a_lock, 10, "the bulk resume to wait for the other operation")
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert results["other"] == "finished"
+    assert isinstance(results["bulk"], operations.BulkResult), results["bulk"]
+    assert set(results["bulk"].done) == {"lock-a", "lock-b"}

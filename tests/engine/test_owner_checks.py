@@ -1,0 +1,67 @@
+"""An executor that lost a run (paused past its lease, another executor took it) changes
+nothing about it: every write that changes a run checks its owner."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+
+import durable
+from durable import runtime, store
+from durable.models import Attempt, Run, RunStatus
+from tests.engine.workflows import note
+
+
+@durable.workflow(name="tests.owner.timed")
+def timed(run_id: str) -> str:
+    return note(run_id, "ran")
+
+
+@durable.step(name="tests.owner.fails")
+def fails() -> None:
+    raise ValueError("stale attempt")
+
+
+@durable.workflow(name="tests.owner.failing")
+def failing() -> None:
+    fails()
+
+
+def _taken_over(run_id: str, workflow: str, **fields) -> Run:
+    """A run the stale executor once claimed, now RUNNING under another executor."""
+    return Run.objects.create(
+        id=run_id, workflow=workflow, status=RunStatus.RUNNING, input={"args": [run_id]},
+        executor_id="thread:new-owner", lease_expires_at=timezone.now() + timedelta(seconds=30),
+        started_at=timezone.now(), **fields,
+    )  # fmt: skip
+
+
+def _execute_as_stale_owner(run: Run, deadline_at: datetime | None = None) -> None:
+    claimed = store.ClaimedRun(
+        run.id, run.workflow, run.version, run.input, deadline_at or run.deadline_at, {}
+    )
+    runtime.execute(claimed, "thread:stale-owner", threading.Event())
+
+
+def test_a_stale_owner_past_the_deadline_does_not_cancel_the_new_owners_run(side_effects):
+    run = _taken_over("own-timeout", "tests.owner.timed")
+    child = Run.objects.create(
+        id="own-timeout-child", workflow="tests.owner.timed", status=RunStatus.ENQUEUED,
+        input={"args": []}, parent=run,
+    )  # fmt: skip
+    _execute_as_stale_owner(run, deadline_at=datetime.now(UTC) - timedelta(seconds=1))
+    run.refresh_from_db()
+    assert (run.status, run.executor_id) == (RunStatus.RUNNING, "thread:new-owner")
+    assert Run.objects.get(id=child.id).status == RunStatus.ENQUEUED
+    assert side_effects("own-timeout") == {}
+
+
+def test_a_stale_owner_records_no_failed_attempt_on_the_new_owners_run(transactional_db):
+    run = _taken_over("own-attempt", "tests.owner.failing")
+    run.input = {"args": []}
+    _execute_as_stale_owner(run)
+    run.refresh_from_db()
+    assert (run.status, run.executor_id) == (RunStatus.RUNNING, "thread:new-owner")
+    assert not Attempt.objects.filter(run_id="own-attempt").exists()
