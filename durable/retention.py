@@ -8,15 +8,26 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
-PRUNE_BATCH = """
+# A run is prunable when it finished before the cutoff and its parent (if any) is prunable
+# too: a parent that still runs, or that is kept and may be resumed, replays
+# `child.result()` and needs its children.
+PRUNABLE = """
+    r.status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'DEAD') AND r.finished_at < %(cutoff)s
+    AND NOT EXISTS (
+        SELECT 1 FROM durable_run p WHERE p.id = r.parent_id
+          AND NOT (p.status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'DEAD')
+                   AND p.finished_at < %(cutoff)s))
+"""
+
+PRUNE_BATCH = f"""
 -- prune_batch --
--- Delete one batch of finished runs (oldest first) with everything recorded for them
+-- Delete one batch of prunable runs (oldest first) with everything recorded for them
 WITH doomed AS (
-    SELECT id FROM durable_run
-    WHERE status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'DEAD') AND finished_at < %(cutoff)s
-    ORDER BY finished_at
+    SELECT r.id FROM durable_run r
+    WHERE {PRUNABLE}
+    ORDER BY r.finished_at
     LIMIT %(batch_size)s
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF r SKIP LOCKED
 ), steps AS (
     DELETE FROM durable_step WHERE run_id IN (SELECT id FROM doomed)
 ), attempts AS (
@@ -36,10 +47,9 @@ DELETE FROM durable_run WHERE id IN (SELECT id FROM doomed)
 RETURNING id
 """
 
-COUNT_PRUNABLE = """
+COUNT_PRUNABLE = f"""
 -- count_prunable --
-SELECT count(*) FROM durable_run
-WHERE status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'DEAD') AND finished_at < %(cutoff)s
+SELECT count(*) FROM durable_run r WHERE {PRUNABLE}
 """
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
