@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import inspect
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -22,12 +23,13 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from durable import executors, lineage, registry
+from durable import executors, lineage, registry, store_primitives
 from durable.api import validate_run_id
 from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
 from durable.registry import get_workflow, is_registered
 from durable.serialization import dumps
+from durable.store import decode_json
 
 BATCH_SIZE = 500
 
@@ -386,6 +388,15 @@ FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
 """
 
 
+COPIED_EVENTS = """
+-- copied_events --
+-- The events the copied set_event entries published, in the order they published them
+SELECT input, output FROM durable_step
+WHERE run_id = %(new_id)s AND kind = 'set_event' AND position < %(from_step)s
+ORDER BY position
+"""
+
+
 def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | None) -> str:
     new_id = uuid.uuid4().hex
     run_input = dict(original.input or {})
@@ -414,12 +425,19 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
         deadline_at=_new_deadline(original),
     )
     if from_step:
+        params = {"new_id": new_id, "origin_id": original.id, "from_step": from_step}
         with connection.cursor() as cursor:
-            cursor.execute(
-                COPY_CHECKPOINTS,
-                {"new_id": new_id, "origin_id": original.id, "from_step": from_step},
-            )
+            cursor.execute(COPY_CHECKPOINTS, params)
+            cursor.execute(COPIED_EVENTS, params)
+            events = cursor.fetchall()
+        for entry_input, value in events:  # in order, so the newest value per key wins
+            key = decode_json(entry_input)["key"]
+            store_primitives.set_event(new_id, key, _json_text(value))
     return new_id
+
+
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _new_deadline(original: Run) -> datetime | None:
@@ -433,6 +451,4 @@ def _new_deadline(original: Run) -> datetime | None:
 
 
 def _checked_json(value: Any, where: str) -> Any:
-    import json
-
     return json.loads(dumps(value, where=where))

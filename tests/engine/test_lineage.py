@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 import durable
-from durable import operations, runtime
+from durable import executors, operations, runtime
 from durable.errors import RunCancelledError
 from durable.models import Run, RunStatus
 from tests.engine.processes import wait_for
@@ -142,3 +142,23 @@ def test_a_cancel_reaches_a_grandchild_created_while_it_runs(side_effects, monke
     grandchild = Run.objects.get(parent_id=middle_run.id)
     assert (middle_run.status, grandchild.status) == (RunStatus.CANCELLED, RunStatus.CANCELLED)
     assert side_effects("lin-race") == {}
+
+
+@durable.workflow(name="tests.lineage.publisher")
+def publisher(run_id: str) -> str:
+    durable.set_event("stage", {"paid": 1})
+    durable.set_event("stage", {"paid": 2})
+    note(run_id, "after-events")
+    return "published"
+
+
+def test_a_fork_carries_the_events_its_copied_checkpoints_published(side_effects, settings):
+    durable.run(publisher, "lin-events", run_id="lin-events")
+    new_id = operations.fork("lin-events", from_step=2)
+    assert durable.get_event(new_id, "stage", timeout=0) == {"paid": 2}
+    assert durable.get(new_id).result(timeout=10) == "published"
+    assert durable.get_event(new_id, "stage", timeout=0) == {"paid": 2}
+    executors.shutdown()  # the next fork stays unexecuted: only what was copied is seen
+    settings.DURABLE_EXECUTOR = "external"
+    earlier = operations.fork("lin-events", from_step=1)
+    assert durable.get_event(earlier, "stage", timeout=0) == {"paid": 1}
