@@ -26,14 +26,27 @@ from durable.queues import Queue, queue_name
 from durable.registry import WorkflowDefinition, get_workflow
 from durable.serialization import dumps, error_from_dict
 
-RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}")
+# "~" appears only in the ids the engine derives for child runs (runtime.child_run_id)
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=~-]{0,199}")
 
 
 def validate_run_id(run_id: Any) -> str:
+    """Any existing run's id, a child's included."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
         raise InvalidRunIdError(
             f"invalid run id {str(run_id)[:80]!r}: use 1-200 characters of letters, digits and "
             "._:@/+=- starting with a letter or digit (e.g. 'order-42')"
+        )
+    return run_id
+
+
+def validate_new_run_id(run_id: Any) -> str:
+    """An id a caller chooses for a new run: never one the engine may give a child."""
+    validate_run_id(run_id)
+    if runtime.CHILD_SEPARATOR in run_id:
+        raise InvalidRunIdError(
+            f"invalid run id {run_id[:80]!r}: {runtime.CHILD_SEPARATOR!r} is reserved for the "
+            "ids of child runs; use letters, digits and ._:@/+=- (e.g. 'order-42')"
         )
     return run_id
 
@@ -165,7 +178,7 @@ def start(
     """
     definition = resolve(workflow)
     if run_id is not None:
-        validate_run_id(run_id)
+        validate_new_run_id(run_id)
     options = {"tags": tags, "queue": queue_name(queue), "priority": priority,
                "timeout": timeout, "dedup_id": dedup_id}  # fmt: skip
     parent = context.current()
@@ -230,7 +243,7 @@ def _create(
     if created:
         transaction.on_commit(lambda: executors.dispatch(run_id))
         return run_id
-    existing = store.run_workflow(run_id)
+    existing, existing_parent = store.run_identity(run_id) or (None, None)
     if existing is None and dedup_id is not None:
         holder = store.active_dedup_run(queue, dedup_id)
         if holder is None:  # it just ended: the id is free again
@@ -242,6 +255,11 @@ def _create(
         raise RunIdConflictError(
             f"run id {run_id!r} is taken by a run of workflow {existing!r}, not "
             f"{definition.name!r}; choose another id"
+        )
+    if parent_id is not None and existing is not None and existing_parent != parent_id:
+        raise RunIdConflictError(  # a child start never adopts a run that is not its own
+            f"run id {run_id!r} is taken by a run that is not a child of run {parent_id}; "
+            "choose another id for the child, or leave run_id out to get a derived one"
         )
     return run_id
 

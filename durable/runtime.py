@@ -6,6 +6,7 @@ a recorded step is never executed again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -153,7 +154,7 @@ def record_child(
     if recorded is not None:
         return recorded.replay()["run_id"]
     run_context.check_interrupted()
-    child_id = run_id or f"{run_context.run_id}.{position}"
+    child_id = run_id or child_run_id(run_context.run_id, position)
     started_at = datetime.now(UTC)
     with transaction.atomic():
         child_id = start(child_id)  # a de-duplicated start returns the existing run
@@ -166,6 +167,21 @@ def record_child(
             started_at,
         )
     return child_id
+
+
+CHILD_SEPARATOR = "~"  # callers cannot use it (api.validate_new_run_id): no collisions
+MAX_RUN_ID = 200
+
+
+def child_run_id(parent_id: str, position: int) -> str:
+    """The id of the child a run starts at `position`: "parent~3", readable and unique; a
+    parent id too long for that keeps its start and adds a hash of the rest ("~h<hash>")."""
+    suffix = f"{CHILD_SEPARATOR}{position}"
+    if len(parent_id) + len(suffix) <= MAX_RUN_ID:
+        return parent_id + suffix
+    digest = hashlib.sha256(parent_id.encode()).hexdigest()[:16]
+    keep = MAX_RUN_ID - len(suffix) - len(digest) - 2
+    return f"{parent_id[:keep]}{CHILD_SEPARATOR}h{digest}{suffix}"
 
 
 def wait_event(run_id: str) -> threading.Event:

@@ -80,15 +80,16 @@ def active_dedup_run(queue: str, dedup_id: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-RUN_WORKFLOW = """
--- run_workflow --
-SELECT workflow FROM durable_run WHERE id = %(run_id)s
+RUN_IDENTITY = """
+-- run_identity --
+SELECT workflow, parent_id FROM durable_run WHERE id = %(run_id)s
 """
 
 
-def run_workflow(run_id: str) -> str | None:
-    rows = execute(RUN_WORKFLOW, {"run_id": run_id})
-    return rows[0][0] if rows else None
+def run_identity(run_id: str) -> tuple[str, str | None] | None:
+    """(workflow, parent id) of an existing run: what an id conflict is judged on."""
+    rows = execute(RUN_IDENTITY, {"run_id": run_id})
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 @dataclass(frozen=True)

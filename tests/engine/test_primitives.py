@@ -102,7 +102,7 @@ def test_a_child_is_recorded_so_a_replay_never_starts_a_second(side_effects):
     operations.resume("parent-1")
     assert handle.result(timeout=10) == "child-done"
     children = handle.children()
-    assert [c.run_id for c in children] == ["parent-1.0"]
+    assert [c.run_id for c in children] == ["parent-1~0"]
     assert Step.objects.get(run_id="parent-1", position=0).kind == "child"
     assert side_effects("parent-1") == {"child-ran": 1}
 
