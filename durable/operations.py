@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from durable import executors, lineage, registry, store_primitives
+from durable import executors, lineage, registry, serving, store_primitives
 from durable.api import validate_run_id
 from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
@@ -286,12 +286,54 @@ def _resume_batch(batch: list[str]) -> BulkResult:
     """Resumed runs take along the children their cancel took down, so they can go on."""
     statuses = _locked_statuses(batch)
     eligible, result = _split(batch, statuses, RunStatus.resumable(), _resume_refusal)
+    eligible = _refuse_unserved(eligible, result)
     if eligible:
         result.cascaded = lineage.lock_descendants(eligible, cascaded_only=True)
         with connection.cursor() as cursor:
             cursor.execute(RESUME_RUNS, {"run_ids": eligible + result.cascaded})
     result.done.update({run_id: run_id for run_id in eligible})
     return result
+
+
+def _refuse_unserved(run_ids: list[str], result: BulkResult) -> list[str]:
+    """Refuse to resume runs whose code version no executor has; offer a fork instead."""
+    if not run_ids:
+        return run_ids
+    keys = serving.served_keys()
+    runs = Run.objects.filter(id__in=run_ids).values_list("id", "workflow", "version")
+    unserved = {
+        run_id: reason
+        for run_id, workflow, version in runs
+        if (reason := serving.unserved_reason(workflow, version, keys))
+    }
+    for run_id, step in fork_points(list(unserved)).items():
+        result.refused[run_id] = (
+            f"{unserved[run_id]}; fork it onto the current code instead "
+            f"(fork from step {step}: `durable fork {run_id} --from-step {step}`), "
+            "or deploy that version"
+        )
+    return [run_id for run_id in run_ids if run_id not in unserved]
+
+
+def resume_blocker(run_id: str) -> tuple[str, int] | None:
+    """Why resuming this run would leave it waiting forever, and the step to fork it from
+    onto the current code instead; None when a resume would be picked up."""
+    run = Run.objects.filter(id=run_id).values_list("workflow", "version").first()
+    if run is None:
+        return None
+    reason = serving.unserved_reason(*run, serving.served_keys())
+    return (reason, fork_points([run_id])[run_id]) if reason else None
+
+
+def fork_points(run_ids: list[str]) -> dict[str, int]:
+    """Where a fork continues each run as a resume would: from its trailing failed step,
+    else after its last checkpoint."""
+    last_steps = _last_steps(run_ids)
+    points = {}
+    for run_id in run_ids:
+        position, status = last_steps.get(run_id, (-1, ""))
+        points[run_id] = position if status == "ERROR" else position + 1
+    return points
 
 
 def _derive_batch(

@@ -10,6 +10,8 @@ from dashboard import charts
 from dashboard.permissions import viewer_required
 from dashboard.queries import detail
 from dashboard.views.common import render_page
+from durable import operations
+from durable.models import RunStatus
 
 
 @viewer_required
@@ -29,6 +31,10 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "live": run.status in ("ENQUEUED", "RUNNING"),
         "next_position": len(history.steps),
         "input_json": json.dumps(_fork_input(run.input), indent=2),
+        # a resume nobody could pick up: say why and offer a fork onto the current code
+        "resume_blocker": operations.resume_blocker(run.id)
+        if run.status in RunStatus.resumable()
+        else None,
     }
     return render_page(request, "dashboard/run_detail.html", context, partial="live")
 

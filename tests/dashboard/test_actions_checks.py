@@ -38,3 +38,15 @@ def test_fork_with_input_that_misses_a_parameter_says_which(owner_client, failed
     assert "missing a required argument: 'order_id'" in html.unescape(response.content.decode())
     assert Run.objects.count() == 1
     assert AuditEntry.objects.get(action="fork").detail["refused"]
+
+
+def test_resume_of_an_unserved_version_is_refused_and_a_fork_is_offered(owner_client, failed_order):
+    Run.objects.filter(id=failed_order).update(version="0ld0ld0ld0ld")
+    response = owner_client.post("/actions/resume/", {"run_id": failed_order}, follow=True)
+    page = html.unescape(response.content.decode())
+    assert "no live executor runs version '0ld0ld0ld0ld'" in page
+    assert "Fork onto the current code from step 1" in page
+    assert Run.objects.get(id=failed_order).status == "ERROR"
+    response = owner_client.post("/actions/fork/", {"run_id": failed_order, "from_step": 1})
+    new_id = response["Location"].split("/")[-2]
+    assert Run.objects.get(id=new_id).forked_from_id == failed_order

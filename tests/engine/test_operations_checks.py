@@ -11,7 +11,7 @@ from django.core.management import call_command
 import durable
 from durable import operations
 from durable.errors import OperationRefused
-from durable.models import Run
+from durable.models import Executor, Run
 from tests.engine import workflows
 from tests.engine.workflows import Boom, fails_at_third_step, ledger
 
@@ -57,3 +57,27 @@ def test_fork_refuses_input_with_an_unexpected_parameter(side_effects):
     _, err = _cli("fork", "chk-kw", "--from-step", "0", "--kwargs", '{"colour": "red"}')
     assert "refused chk-kw" in err and "'colour'" in err
     assert Run.objects.count() == 1
+
+
+def test_resume_of_a_version_no_executor_serves_is_refused_and_offers_a_fork(side_effects):
+    _failed_run("chk-old")
+    Run.objects.filter(id="chk-old").update(version="0ld0ld0ld0ld")
+    with pytest.raises(OperationRefused, match=r"version '0ld0ld0ld0ld'.*from-step 2"):
+        operations.resume("chk-old")
+    _, err = _cli("resume", "chk-old")
+    assert "refused chk-old" in err and "wait ENQUEUED forever" in err
+    assert Run.objects.get(id="chk-old").status == "ERROR"
+    step = operations.resume_blocker("chk-old")[1]
+    new_id = operations.fork("chk-old", from_step=step)
+    assert durable.get(new_id).result(timeout=10) == "done"
+
+
+def test_resume_of_an_old_version_a_live_executor_serves_goes_ahead(side_effects):
+    _failed_run("chk-served")
+    Run.objects.filter(id="chk-served").update(version="0ld0ld0ld0ld")
+    Executor.objects.create(
+        id="worker-with-old-code", kind="thread", hostname="elsewhere", pid=1,
+        workflows=["tests.fails_at_third_step@0ld0ld0ld0ld"],
+    )  # fmt: skip
+    assert operations.resume("chk-served") == "chk-served"
+    assert operations.resume_blocker("chk-served") is None
