@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, executors, runtime, store
+from durable import context, executors, runtime, store, waits
 from durable.conf import settings
 from durable.context import RunInterrupted, RunSuspended
 from durable.errors import (
@@ -97,6 +97,8 @@ class RunHandle:
         """
         waiter = context.current()
         if waiter is not None and not waiter.in_step:
+            if timeout is not None:
+                return waits.result_with_deadline(waiter, self.run_id, timeout)
             return self._result_in_workflow(waiter)
         deadline = None if timeout is None else time.monotonic() + timeout
         event = runtime.wait_event(self.run_id)

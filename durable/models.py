@@ -45,6 +45,7 @@ class StepKind(models.TextChoices):
     RECV = "recv", "Receive"
     SET_EVENT = "set_event", "Set event"
     GET_EVENT = "get_event", "Get event"
+    WAIT = "wait", "Wait for a run"  # handle.result(timeout=…): the recorded deadline
 
 
 class StepStatus(models.TextChoices):

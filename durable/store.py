@@ -254,6 +254,32 @@ def run_outcome(run_id: str) -> tuple[str, Any, Any, str] | None:
     return status, decode_json(output), decode_json(error), reason
 
 
+RUN_OUTCOME_AT = """
+-- run_outcome_at --
+-- A run's outcome with its end and the database's clock, to judge a recorded deadline
+SELECT status, output, error, cancel_reason, finished_at, now()
+FROM durable_run WHERE id = %(run_id)s
+"""
+
+
+@dataclass(frozen=True)
+class OutcomeAt:
+    status: str
+    output: Any
+    error: Any
+    cancel_reason: str
+    finished_at: datetime | None
+    now: datetime
+
+
+def run_outcome_at(run_id: str) -> OutcomeAt | None:
+    rows = execute(RUN_OUTCOME_AT, {"run_id": run_id})
+    if not rows:
+        return None
+    status, output, error, reason, finished_at, now = rows[0]
+    return OutcomeAt(status, decode_json(output), decode_json(error), reason, finished_at, now)
+
+
 RENEW_LEASES = """
 -- renew_leases --
 -- Extend the leases of the runs this executor is executing; missing ids were taken from it

@@ -1,0 +1,73 @@
+"""Waiting for another run inside a workflow, with a timeout that replays the same way.
+
+`handle.result(timeout=…)` records its deadline (on the database's clock) as an entry in
+the waiting run's history. The wait ends with the other run's result if that run ended by
+the deadline, else with `ResultTimeoutError`; both are judged from recorded times (the
+deadline, the other run's `finished_at`), so a replay reaches the outcome the first run did.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from durable import runtime, store
+from durable.conf import settings
+from durable.context import RunContext, RunInterrupted, RunSuspended
+from durable.errors import ResultTimeoutError, RunNotFoundError
+from durable.serialization import dumps
+
+WAIT_ENTRY = "durable.result"
+ENDED = ("SUCCESS", "ERROR", "CANCELLED", "DEAD")
+
+
+def result_with_deadline(waiter: RunContext, run_id: str, timeout: float) -> Any:
+    """The result of run `run_id` if it ends within `timeout` seconds of the first call."""
+    position = waiter.next_position()
+    recorded = waiter.recorded_at(position, WAIT_ENTRY)
+    outcome = _read(run_id)
+    if recorded is not None:
+        deadline = datetime.fromisoformat(recorded.output["deadline"])
+    else:
+        waiter.check_interrupted()
+        deadline = outcome.now + timedelta(seconds=max(timeout, 0))
+        detail = dumps({"run_id": run_id, "timeout": timeout}, where="result")
+        output = dumps({"deadline": deadline.isoformat()}, where="result")
+        runtime.record_entry(
+            waiter, position, WAIT_ENTRY, "wait", output, datetime.now(UTC), step_input=detail
+        )
+    waited_since = time.monotonic()
+    interval = 0.01
+    while True:
+        if outcome.status in ENDED and outcome.finished_at <= deadline:
+            from durable.api import _outcome_value  # the api builds results for both waits
+
+            return _outcome_value(
+                run_id, outcome.status, outcome.output, outcome.error, outcome.cancel_reason
+            )
+        if outcome.status in ENDED or outcome.now >= deadline:
+            raise ResultTimeoutError(
+                f"run {run_id} did not end within {timeout}s (by {deadline.isoformat()}); "
+                "it goes on — catch ResultTimeoutError, or wait without a timeout"
+            )
+        _pause(waiter, (deadline - outcome.now).total_seconds(), waited_since, interval)
+        interval = min(interval * 2, 0.25)
+        outcome = _read(run_id)
+
+
+def _read(run_id: str) -> store.OutcomeAt:
+    outcome = store.run_outcome_at(run_id)
+    if outcome is None:
+        raise RunNotFoundError(f"no run with id {run_id!r}")
+    return outcome
+
+
+def _pause(waiter: RunContext, remaining: float, waited_since: float, interval: float) -> None:
+    """Wait a little in place; past DURABLE_SLEEP_INLINE_SECONDS, park the waiting run."""
+    waiter.check_interrupted()
+    if time.monotonic() - waited_since > settings.DURABLE_SLEEP_INLINE_SECONDS:
+        pause = min(settings.DURABLE_POLL_SECONDS, remaining)
+        raise RunSuspended(waiter.run_id, datetime.now(UTC) + timedelta(seconds=pause))
+    if waiter.cancelled.wait(min(interval, remaining)):
+        raise RunInterrupted(waiter.run_id)
