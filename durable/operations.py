@@ -430,6 +430,18 @@ FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
 """
 
 
+COPY_MESSAGES = """
+-- copy_messages --
+-- A new run gets the messages its origin got: consumed where a copied recv consumed them,
+-- waiting where its own recv will run again (or its origin's never did)
+INSERT INTO durable_message (run_id, topic, payload, created_at, consumed_at, consumed_position)
+SELECT %(new_id)s, topic, payload, created_at,
+       CASE WHEN consumed_position < %(from_step)s THEN consumed_at END,
+       CASE WHEN consumed_position < %(from_step)s THEN consumed_position END
+FROM durable_message WHERE run_id = %(origin_id)s
+ORDER BY id
+"""
+
 COPIED_EVENTS = """
 -- copied_events --
 -- The events the copied set_event entries published, in the order they published them
@@ -466,8 +478,10 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
         steps_done=from_step,
         deadline_at=_new_deadline(original),
     )
+    params = {"new_id": new_id, "origin_id": original.id, "from_step": from_step}
+    with connection.cursor() as cursor:
+        cursor.execute(COPY_MESSAGES, params)
     if from_step:
-        params = {"new_id": new_id, "origin_id": original.id, "from_step": from_step}
         with connection.cursor() as cursor:
             cursor.execute(COPY_CHECKPOINTS, params)
             cursor.execute(COPIED_EVENTS, params)

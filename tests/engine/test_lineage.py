@@ -11,7 +11,7 @@ from django.db import connection
 import durable
 from durable import executors, operations, runtime
 from durable.errors import RunCancelledError
-from durable.models import Run, RunStatus
+from durable.models import Message, Run, RunStatus
 from tests.engine.processes import wait_for
 from tests.engine.workflows import note
 
@@ -162,3 +162,22 @@ def test_a_fork_carries_the_events_its_copied_checkpoints_published(side_effects
     settings.DURABLE_EXECUTOR = "external"
     earlier = operations.fork("lin-events", from_step=1)
     assert durable.get_event(earlier, "stage", timeout=0) == {"paid": 1}
+
+
+@durable.workflow(name="tests.lineage.listener")
+def listener(run_id: str) -> str:
+    message = durable.recv("go", timeout=1)
+    note(run_id, f"got-{message}")
+    return message
+
+
+def test_a_fork_gets_the_messages_its_origin_got_consumed_as_far_as_it_copied(side_effects):
+    handle = durable.start(listener, "lin-msg", run_id="lin-msg")
+    durable.send("lin-msg", "hello", topic="go")
+    assert handle.result(timeout=10) == "hello"
+    again = operations.fork("lin-msg", from_step=0)  # its recv runs again: same message
+    assert durable.get(again).result(timeout=10) == "hello"
+    replayed = operations.fork("lin-msg", from_step=1)  # its recv is copied: consumed there
+    assert durable.get(replayed).result(timeout=10) == "hello"
+    copied = Message.objects.get(run_id=replayed)
+    assert (copied.payload, copied.consumed_position) == ("hello", 0)
