@@ -307,10 +307,9 @@ def _refuse_unserved(run_ids: list[str], result: BulkResult) -> list[str]:
         if (reason := serving.unserved_reason(workflow, version, keys))
     }
     for run_id, step in fork_points(list(unserved)).items():
-        result.refused[run_id] = (
-            f"{unserved[run_id]}; fork it onto the current code instead "
-            f"(fork from step {step}: `durable fork {run_id} --from-step {step}`), "
-            "or deploy that version"
+        result.refused[run_id] = (  # no run id in it: a bulk action groups refusals by text
+            f"{unserved[run_id]}; fork it onto the current code from step {step} instead "
+            "(`durable fork RUN_ID --from-step N`), or deploy that version"
         )
     return [run_id for run_id in run_ids if run_id not in unserved]
 
@@ -401,10 +400,12 @@ def _fork_refusal(step: int | None, last_position: int, last_status: str) -> str
 
 
 def _input_refusal(original: Run, args: list | None, kwargs: dict | None) -> str | None:
-    """Edited input must fit the workflow's parameters, or the new run fails at once."""
-    if (args is None and kwargs is None) or not is_registered(original.workflow):
+    """The (edited) input must fit the current workflow's parameters, or the new run
+    fails at once; a workflow this process does not know is left to its executor."""
+    if not is_registered(original.workflow):
         return None
     func = get_workflow(original.workflow).func
+    edited = args is not None or kwargs is not None
     run_input = original.input or {}
     args = list(run_input.get("args", [])) if args is None else args
     kwargs = dict(run_input.get("kwargs", {})) if kwargs is None else kwargs
@@ -412,8 +413,9 @@ def _input_refusal(original: Run, args: list | None, kwargs: dict | None) -> str
         inspect.signature(func).bind(*args, **kwargs)
     except TypeError as exc:
         return (
-            f"the edited input does not fit {original.workflow}{inspect.signature(func)}: "
-            f"{exc}; edit the args and kwargs to match"
+            f"the {'edited ' if edited else ''}input does not fit "
+            f"{original.workflow}{inspect.signature(func)}: {exc}; edit the args and kwargs "
+            "to match"
         )
     return None
 

@@ -62,7 +62,7 @@ def test_fork_refuses_input_with_an_unexpected_parameter(side_effects):
 def test_resume_of_a_version_no_executor_serves_is_refused_and_offers_a_fork(side_effects):
     _failed_run("chk-old")
     Run.objects.filter(id="chk-old").update(version="0ld0ld0ld0ld")
-    with pytest.raises(OperationRefused, match=r"version '0ld0ld0ld0ld'.*from-step 2"):
+    with pytest.raises(OperationRefused, match=r"version '0ld0ld0ld0ld'.*from step 2"):
         operations.resume("chk-old")
     _, err = _cli("resume", "chk-old")
     assert "refused chk-old" in err and "wait ENQUEUED forever" in err
