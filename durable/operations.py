@@ -205,7 +205,7 @@ def _audit(
             "done": outcome.done,
             "refused": outcome.refused,
             **({"cascaded": outcome.cascaded} if outcome.cascaded else {}),
-        },  # fmt: skip
+        },
     )
 
 
