@@ -175,7 +175,7 @@ MAX_RUN_ID = 200
 
 def child_run_id(parent_id: str, position: int) -> str:
     """The id of the child a run starts at `position`: "parent~3", readable and unique; a
-    parent id too long for that keeps its start and adds a hash of the rest ("~h<hash>")."""
+    parent id too long for that keeps its start and adds a hash of the whole ("~h<hash>")."""
     suffix = f"{CHILD_SEPARATOR}{position}"
     if len(parent_id) + len(suffix) <= MAX_RUN_ID:
         return parent_id + suffix
