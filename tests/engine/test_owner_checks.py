@@ -65,3 +65,26 @@ def test_a_stale_owner_records_no_failed_attempt_on_the_new_owners_run(transacti
     run.refresh_from_db()
     assert (run.status, run.executor_id) == (RunStatus.RUNNING, "thread:new-owner")
     assert not Attempt.objects.filter(run_id="own-attempt").exists()
+
+
+@durable.workflow(name="tests.owner.sleeps")
+def sleeps() -> str:
+    durable.sleep(3600)
+    return "woke"
+
+
+@durable.workflow(name="tests.owner.quick")
+def quick() -> str:
+    return "done"
+
+
+def test_a_stale_owner_neither_parks_nor_finishes_the_new_owners_run(transactional_db):
+    """Already guarded before this change (suspend_run and finish_run check the owner)."""
+    for run_id, workflow in (("own-park", "tests.owner.sleeps"), ("own-end", "tests.owner.quick")):
+        run = _taken_over(run_id, workflow)
+        run.input = {"args": []}
+        _execute_as_stale_owner(run)
+        run.refresh_from_db()
+        assert (run.status, run.executor_id, run.output) == (
+            RunStatus.RUNNING, "thread:new-owner", None
+        )  # fmt: skip
