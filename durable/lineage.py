@@ -10,9 +10,17 @@ order within a level keeps two bulk operations over the same runs from deadlocki
 
 from __future__ import annotations
 
-from django.db import transaction
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import psycopg
+from django.db import OperationalError, transaction
 
 from durable.store import execute
+
+T = TypeVar("T")
+DEADLOCK_ATTEMPTS = 3
 
 LOCK_RUNS = """
 -- lock_runs --
@@ -45,6 +53,30 @@ SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
 WHERE r.id = ANY(%(run_ids)s) AND r.status IN ('ENQUEUED', 'RUNNING')
 RETURNING r.id
 """
+
+
+def retrying_deadlocks(work: Callable[..., T]) -> Callable[..., T]:
+    """Run `work` in a savepoint and again if PostgreSQL broke a deadlock by aborting it.
+
+    Id order holds within a level; across levels (a parent locked before its child) two
+    operations can only cross when a caller named a child with an id that sorts before its
+    parent's. Rolling back to the savepoint releases this attempt's locks, so the other
+    operation finishes and this one judges the runs again.
+    """
+
+    @functools.wraps(work)
+    def run(*args, **kwargs) -> T:
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                with transaction.atomic():
+                    return work(*args, **kwargs)
+            except OperationalError as exc:
+                deadlock = isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
+                if not deadlock or attempt == DEADLOCK_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return run
 
 
 def lock_runs(run_ids: list[str]) -> dict[str, tuple[str, str | None]]:

@@ -233,6 +233,7 @@ def _split(
     return eligible, result
 
 
+@lineage.retrying_deadlocks
 def _cancel_batch(batch: list[str], reason: str) -> BulkResult:
     statuses = _locked_statuses(batch)
     eligible, result = _split(
@@ -282,6 +283,7 @@ WHERE r.id = ANY(%(run_ids)s)
 """
 
 
+@lineage.retrying_deadlocks
 def _resume_batch(batch: list[str]) -> BulkResult:
     """Resumed runs take along the children their cancel took down, so they can go on."""
     statuses = _locked_statuses(batch)

@@ -36,7 +36,7 @@ def _failed_runs(count: int) -> list[str]:
     return ids
 
 
-def _in_thread(target, results: dict, key: str) -> threading.Thread:
+def _in_thread(target, results: dict, key: str, name: str | None = None) -> threading.Thread:
     def run() -> None:
         try:
             results[key] = target()
@@ -45,7 +45,7 @@ def _in_thread(target, results: dict, key: str) -> threading.Thread:
         finally:
             connection.close()
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, name=name)
     thread.start()
     return thread
 
@@ -111,3 +111,36 @@ def test_a_bulk_operation_locks_runs_in_id_order_so_it_never_deadlocks(transacti
     assert results["other"] == "finished"
     assert isinstance(results["bulk"], operations.BulkResult), results["bulk"]
     assert set(results["bulk"].done) == {"lock-a", "lock-b"}
+
+
+def test_bulk_cancels_crossing_tree_levels_both_finish(transactional_db, settings, monkeypatch):
+    """A child named by its caller ('a-child') sorts before its parent ('p-parent'): one
+    cancel locks the parent then its child, the other both in id order. PostgreSQL breaks
+    that deadlock; the loser runs its batch again and both finish."""
+    from durable import lineage
+    from tests.engine.processes import wait_for
+
+    settings.DURABLE_EXECUTOR = "external"
+    parent = Run.objects.create(id="p-parent", workflow="not.registered", status="ENQUEUED")
+    Run.objects.create(id="a-child", workflow="not.registered", status="ENQUEUED", parent=parent)
+    parent_locked, release = threading.Event(), threading.Event()
+    real_lock_descendants = lineage.lock_descendants
+
+    def pause_after_the_roots(run_ids, **kwargs):
+        if threading.current_thread().name == "parent-first":
+            parent_locked.set()
+            release.wait(10)
+        return real_lock_descendants(run_ids, **kwargs)
+
+    monkeypatch.setattr(lineage, "lock_descendants", pause_after_the_roots)
+    results: dict = {}
+    first = _in_thread(lambda: operations.cancel(["p-parent"]), results, "first", "parent-first")
+    assert parent_locked.wait(10)
+    second = _in_thread(lambda: operations.cancel(["a-child", "p-parent"]), results, "second")
+    wait_for(_blocked_on_a_lock, 10, "the second cancel to wait for the parent")
+    release.set()
+    first.join(20)
+    second.join(20)
+    assert isinstance(results["first"], operations.BulkResult), results["first"]
+    assert isinstance(results["second"], operations.BulkResult), results["second"]
+    assert set(Run.objects.values_list("status", flat=True)) == {"CANCELLED"}
