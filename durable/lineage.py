@@ -66,15 +66,15 @@ def retrying_deadlocks(work: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(work)
     def run(*args, **kwargs) -> T:
-        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        for _ in range(DEADLOCK_ATTEMPTS - 1):
             try:
                 with transaction.atomic():
                     return work(*args, **kwargs)
             except OperationalError as exc:
-                deadlock = isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
-                if not deadlock or attempt == DEADLOCK_ATTEMPTS:
+                if not isinstance(exc.__cause__, psycopg.errors.DeadlockDetected):
                     raise
-        raise AssertionError("unreachable")
+        with transaction.atomic():
+            return work(*args, **kwargs)
 
     return run
 
