@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_WORKER_SWEEPS": True,
     # an ENQUEUED run unclaimed this long while its queue is idle is dispatched again
     "DURABLE_REDISPATCH_SECONDS": 60.0,
+    # the dashboard nav's link back to the host site ("" hides it; hidden at the dashboard's root)
+    "DURABLE_HOST_HOME_URL": "/",
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }
