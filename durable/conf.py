@@ -55,5 +55,9 @@ class DurableSettings:
             return DEFAULTS[name]
         raise AttributeError(f"setting {name} is not defined and has no Durable default")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Writes go to Django's settings (scripts that configure themselves, e.g. bench)."""
+        setattr(django_settings, name, value)
+
 
 settings = DurableSettings()
