@@ -8,6 +8,7 @@ durable.E007 a DURABLE_MODULES module fails durable.E008 DURABLE_MODULES is not 
 durable.E009 a number setting is not one    durable.E010 a number is out of range
 durable.E011 lease not above sweep/poll     durable.W011 lease within 3x sweep/poll
 durable.E012 DURABLE_RETENTION unparsable   durable.W013 an unknown DURABLE_* setting
+durable.E014 a text setting is not text (or the Celery queue name is empty)
 """
 
 from __future__ import annotations
@@ -244,4 +245,23 @@ def check_unknown_settings(**_: Any) -> list[CheckMessage]:
             close = difflib.get_close_matches(name, DEFAULTS, n=1)
             hint = f"did you mean {close[0]}?" if close else "see docs/settings.md"
             problems.append(_error(13, f"{name} is not a Durable setting", hint, Warning))
+    return problems
+
+
+@register()
+def check_texts(**_: Any) -> list[CheckMessage]:
+    problems = [
+        _error(14, f"{name} must be a string, not {getattr(settings, name)!r}",
+               f"the default is {DEFAULTS[name]!r}")
+        for name, default in DEFAULTS.items()
+        if isinstance(default, str) and not isinstance(getattr(settings, name), str)
+    ]  # fmt: skip
+    if not problems and not settings.DURABLE_CELERY_QUEUE.strip():
+        problems.append(
+            _error(
+                14,
+                "DURABLE_CELERY_QUEUE is empty",
+                f"name the Celery queue, e.g. {DEFAULTS['DURABLE_CELERY_QUEUE']!r}",
+            )
+        )
     return problems

@@ -106,6 +106,14 @@ def test_unparsable_retention_is_reported(settings):
     assert ids(checks.check_retention()) == ["durable.E012"]
 
 
+def test_text_settings_that_are_not_text_or_an_empty_queue_are_reported(settings):
+    settings.DURABLE_HOST_HOME_URL = None
+    assert ids(checks.check_texts()) == ["durable.E014"]
+    settings.DURABLE_HOST_HOME_URL = "/"
+    settings.DURABLE_CELERY_QUEUE = " "
+    assert ids(checks.check_texts()) == ["durable.E014"]
+
+
 def test_misspelt_setting_is_reported_with_the_right_name(settings):
     settings.DURABLE_LEASE_SECOND = 10
     problems = checks.check_unknown_settings()
