@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.processes import die_with_parent
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -45,7 +47,7 @@ def start_demo(data: Path) -> tuple[subprocess.Popen, str]:
     demo = subprocess.Popen(
         [sys.executable, "manage.py", "durable", "demo", "--no-server", "--seed", "2"],
         cwd=PROJECT_DIR, env=embedded_env(data), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent,
     )  # fmt: skip
     deadline, seen = time.monotonic() + 120, ""
     while "Dashboard:" not in seen:
@@ -84,6 +86,7 @@ def test_reset_stops_the_server_before_deleting_its_data(tmp_path):
          "from django.db import connection; connection.ensure_connection(); print('up');"
          " import time; time.sleep(60)"],
         cwd=PROJECT_DIR, env=embedded_env(tmp_path), stdout=subprocess.PIPE, text=True,
+        preexec_fn=die_with_parent,
     )  # fmt: skip
     try:
         lines = iter(holder.stdout.readline, "")
