@@ -42,10 +42,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.postgres",
-    "django.contrib.humanize",
-    "django_htmx",
-    "template_partials",
+    # no django.contrib.postgres, humanize, django_htmx or template_partials: the apps
+    # need none of them installed, and this project proves it
     "durable",
     "dashboard",
     "demo",
