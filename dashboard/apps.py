@@ -7,7 +7,8 @@ from django.conf import settings
 
 # Template tag libraries the dashboard's templates load, by the name they load them with.
 # Offered through the template engine's OPTIONS["libraries"], so the host need not add
-# django.contrib.humanize, django_htmx or template_partials to INSTALLED_APPS.
+# django.contrib.humanize or template_partials to INSTALLED_APPS (htmx itself is served by
+# the dashboard from the django-htmx package: dashboard/views/assets.py).
 TEMPLATE_LIBRARIES = {
     "humanize": "django.contrib.humanize.templatetags.humanize",
     "partials": "template_partials.templatetags.partials",
