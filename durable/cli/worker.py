@@ -110,7 +110,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40, **_) -> None:
     # SIGTERM ends the demo like Ctrl-C, at any point, so `finally` and exit handlers run
     # (the embedded database of this repository's project stops when its last user exits)
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it may arrive ignored
+        signal.signal(signum, _interrupt)
     stop = threading.Event()
     try:
         _run_demo(command, stop, addrport, no_server, seed)
@@ -141,7 +142,6 @@ def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, se
         login += " (made on the first start; passwords changed since are kept)"
     command.stdout.write(command.style.SUCCESS(f"Dashboard: http://{addrport}/   {login}"))
     if no_server:
-        signal.signal(signal.SIGINT, _interrupt)
         threading.Event().wait()  # until a signal interrupts
     else:
         call_command("runserver", addrport, use_reloader=False)
