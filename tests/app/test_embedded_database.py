@@ -33,6 +33,16 @@ def manage(data: Path, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
+def test_dbshell_starts_the_server_and_needs_no_psql_on_the_path(tmp_path):
+    env = {**embedded_env(tmp_path), "PATH": str(Path(sys.executable).parent)}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "dbshell", "--", "-c", "SELECT 41 + 1 AS answer"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "42" in done.stdout, done.stderr
+
+
 def test_importing_the_settings_starts_no_server(tmp_path):
     code = "import django; django.setup(); from django.db import connection; print('ok')"
     env = {**embedded_env(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings"}
