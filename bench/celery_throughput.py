@@ -115,11 +115,10 @@ def end_to_end(label: str, runs: int, steps: int) -> dict[str, float]:
 def drain(label: str, runs: int, steps: int) -> dict[str, float]:
     """`runs` already enqueued (no message yet); the clock covers dispatch and execution,
     so the figure is the executor's, not the caller's."""
-    from django.conf import settings
-
     import durable
     from bench.celery_workflows import steps as steps_workflow
     from durable import executors
+    from durable.conf import settings
 
     prefix = f"bench-{label}-{uuid.uuid4().hex[:6]}-"
     kind = settings.DURABLE_EXECUTOR
@@ -150,9 +149,8 @@ def repeated(label: str, size: dict[str, int]) -> dict[str, Any]:
 
 
 def measure_thread(size: dict[str, int]) -> dict[str, Any]:
-    from django.conf import settings
-
     from durable import executors
+    from durable.conf import settings
 
     settings.DURABLE_EXECUTOR = "thread"
     settings.DURABLE_THREADS = THREADS
@@ -164,9 +162,9 @@ def measure_thread(size: dict[str, int]) -> dict[str, Any]:
 
 def measure_celery(workers: int, size: dict[str, int]) -> dict[str, Any]:
     from celery import current_app
-    from django.conf import settings
 
     from durable import executors
+    from durable.conf import settings
 
     queue = f"durable-bench-{uuid.uuid4().hex[:8]}"
     settings.DURABLE_EXECUTOR = "celery"
@@ -246,7 +244,7 @@ def report(result: dict[str, Any]) -> None:
 def main() -> None:
     args = parse_args()
     setup_django()
-    from django.conf import settings
+    from durable.conf import settings
 
     size = SIZES["quick" if args.quick else "full"]
     load_before = [round(value, 1) for value in os.getloadavg()]

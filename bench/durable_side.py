@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 
 import durable
 from bench import timing, workloads
+from durable.conf import settings
 
 CLEANUP = [
     "DELETE FROM durable_step WHERE run_id IN "

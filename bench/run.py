@@ -109,9 +109,8 @@ def setup_django() -> None:
 
 
 def machine() -> dict[str, Any]:
-    from django.conf import settings
-
     from bench import db
+    from durable.conf import settings
 
     cpu = next(
         (

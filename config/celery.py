@@ -6,6 +6,8 @@ import os
 
 from celery import Celery
 
+from durable.conf import DEFAULTS
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("durable")
@@ -18,12 +20,13 @@ app.conf.CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "100"))
 
 # For `celery -A config beat` deployments (workers then run with DURABLE_WORKER_SWEEPS=0);
 # by default every worker sweeps in its maintenance thread and beat is not needed.
-SWEEP_SECONDS = float(os.environ.get("DURABLE_SWEEP_SECONDS", "1"))
+QUEUE = os.environ.get("DURABLE_CELERY_QUEUE", DEFAULTS["DURABLE_CELERY_QUEUE"])
+SWEEP_SECONDS = float(os.environ.get("DURABLE_SWEEP_SECONDS", DEFAULTS["DURABLE_SWEEP_SECONDS"]))
 app.conf.beat_schedule = {
     "durable-sweep": {
         "task": "durable.sweep",
         "schedule": SWEEP_SECONDS,
-        "options": {"queue": os.environ.get("DURABLE_CELERY_QUEUE", "durable"),
+        "options": {"queue": QUEUE,
                     "expires": SWEEP_SECONDS * 2},
     },
 }  # fmt: skip

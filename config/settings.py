@@ -1,10 +1,8 @@
 """Settings, driven by environment variables so one codebase serves dev, CI and production.
 
 DATABASE_URL        PostgreSQL URL; unset means the embedded server in ./.data
-DURABLE_EXECUTOR    "thread" (in-process, default) or "celery"
+DURABLE_*           any Durable setting (docs/settings.md); lists comma-separated
 CELERY_BROKER_URL   broker for the celery executor (redis://… or amqp://…)
-DURABLE_CELERY_QUEUE  Celery queue carrying run messages (default "durable")
-DURABLE_MODULES     extra comma-separated modules that define workflows
 SECRET_KEY, DEBUG, ALLOWED_HOSTS
 """
 
@@ -14,6 +12,8 @@ import os
 from pathlib import Path
 
 from config.database import database_settings
+from config.environment import durable_settings_from_environment
+from durable.conf import DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,10 +42,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.postgres",
-    "django.contrib.humanize",
-    "django_htmx",
-    "template_partials",
+    # no django.contrib.postgres, humanize, django_htmx or template_partials: the apps
+    # need none of them installed, and this project proves it
     "durable",
     "dashboard",
     "demo",
@@ -111,16 +109,10 @@ LOGGING = {
 }
 
 # --- Durable -----------------------------------------------------------------------------
-DURABLE_EXECUTOR = os.environ.get("DURABLE_EXECUTOR", "thread")
-DURABLE_MODULES = env_list("DURABLE_MODULES")
-DURABLE_THREADS = int(os.environ.get("DURABLE_THREADS", "8"))
-DURABLE_LEASE_SECONDS = float(os.environ.get("DURABLE_LEASE_SECONDS", "30"))
-DURABLE_MAX_RECOVERIES = int(os.environ.get("DURABLE_MAX_RECOVERIES", "3"))
-DURABLE_POLL_SECONDS = float(os.environ.get("DURABLE_POLL_SECONDS", "1"))
+# Defaults live in durable/conf.py (docs/settings.md); a DURABLE_* environment variable
+# overrides the setting of the same name, and nothing else is set here.
+globals().update(durable_settings_from_environment())
 DURABLE_DEMO_WORKLOAD = "demo.workload"
-DURABLE_SLEEP_INLINE_SECONDS = float(os.environ.get("DURABLE_SLEEP_INLINE_SECONDS", "2"))
-DURABLE_RETENTION = os.environ.get("DURABLE_RETENTION", "")  # e.g. "30d": prune hourly
-DURABLE_MAX_PAYLOAD_BYTES = int(os.environ.get("DURABLE_MAX_PAYLOAD_BYTES", str(8 * 1024 * 1024)))
 
 # --- Celery (DURABLE_EXECUTOR=celery) ------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -128,14 +120,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DURABLE_CELERY_QUEUE", "durable")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DURABLE_CELERY_QUEUE", DEFAULTS["DURABLE_CELERY_QUEUE"])
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Celery queue that carries run messages; workers consume it (`celery -A config worker`)
-DURABLE_CELERY_QUEUE = CELERY_TASK_DEFAULT_QUEUE
-# sweep: recover dead workers' runs and dispatch runs without a message, in every worker
-DURABLE_SWEEP_SECONDS = float(os.environ.get("DURABLE_SWEEP_SECONDS", "1"))
-DURABLE_WORKER_SWEEPS = env_bool("DURABLE_WORKER_SWEEPS", True)
-# an ENQUEUED run this long without being claimed, while the broker's queue is empty, is
-# taken to have lost its message and is dispatched again
-DURABLE_REDISPATCH_SECONDS = float(os.environ.get("DURABLE_REDISPATCH_SECONDS", "60"))

@@ -20,4 +20,5 @@ urlpatterns = [
     path("actions/cancel/", actions.cancel, name="cancel"),
     path("actions/fork/", actions.fork, name="fork"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),
+    path("assets/htmx-<str:version>.min.js", assets.htmx_js, name="htmx_js"),
 ]

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_WORKER_SWEEPS": True,
     # an ENQUEUED run unclaimed this long while its queue is idle is dispatched again
     "DURABLE_REDISPATCH_SECONDS": 60.0,
+    # the dashboard nav's link back to the host site ("" hides it; hidden at the dashboard's root)
+    "DURABLE_HOST_HOME_URL": "/",
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }
@@ -52,6 +54,10 @@ class DurableSettings:
         if name in DEFAULTS:
             return DEFAULTS[name]
         raise AttributeError(f"setting {name} is not defined and has no Durable default")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Writes go to Django's settings (scripts that configure themselves, e.g. bench)."""
+        setattr(django_settings, name, value)
 
 
 settings = DurableSettings()

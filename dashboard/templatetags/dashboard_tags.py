@@ -10,7 +10,8 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.views.assets import PLOTLY_VERSION
+from dashboard.views.assets import HTMX_VERSION, PLOTLY_VERSION
+from durable.conf import settings
 
 register = template.Library()
 
@@ -77,6 +78,18 @@ def get(mapping: dict, key: Any) -> Any:
 @register.simple_tag
 def plotly_src() -> str:
     return reverse("dashboard:plotly_js", args=[PLOTLY_VERSION])
+
+
+@register.simple_tag
+def htmx_src() -> str:
+    return reverse("dashboard:htmx_js", args=[HTMX_VERSION])
+
+
+@register.simple_tag
+def host_home_url() -> str:
+    """Where the nav's way back to the host site points; "" when the dashboard is the site."""
+    home = settings.DURABLE_HOST_HOME_URL
+    return "" if home in ("", reverse("dashboard:runs")) else home
 
 
 @register.filter

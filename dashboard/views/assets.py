@@ -1,9 +1,11 @@
-"""plotly.js from the installed plotly package: no CDN, and its version is in the URL."""
+"""plotly.js and htmx from their installed packages: no CDN, and the version is in the URL."""
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
+import django_htmx
 import plotly
 from django.http import FileResponse, HttpRequest
 from django.views.decorators.cache import cache_control
@@ -18,3 +20,15 @@ PLOTLY_VERSION = plotly.__version__
 def plotly_js(request: HttpRequest, version: str) -> FileResponse:
     """Cached for a year: a plotly upgrade changes the version and so the URL."""
     return FileResponse(PLOTLY_JS.open("rb"), content_type="text/javascript")
+
+
+HTMX_JS = Path(django_htmx.__file__).parent / "static" / "django_htmx" / "htmx-2.min.js"
+HTMX_VERSION = importlib.metadata.version("django-htmx")
+
+
+@require_GET
+@cache_control(public=True, max_age=31_536_000, immutable=True)
+def htmx_js(request: HttpRequest, version: str) -> FileResponse:
+    """htmx from the django-htmx package, served by the dashboard: the host need not
+    install django_htmx's static files. Cached for a year, like plotly."""
+    return FileResponse(HTMX_JS.open("rb"), content_type="text/javascript")

@@ -15,6 +15,7 @@ def render_page(
 ) -> HttpResponse:
     """The full page, or only `template#partial` when htmx asks for a refresh."""
     context = {"can_operate": can_operate(request.user), **context}
-    if partial and getattr(request, "htmx", False):
+    # the header itself, not django-htmx's middleware: the host need not install it
+    if partial and request.headers.get("HX-Request") == "true":
         return render(request, f"{template}#{partial}", context)
     return render(request, template, context)

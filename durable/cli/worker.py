@@ -108,11 +108,25 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40, **_) -> None:
+    # SIGTERM ends the demo like Ctrl-C, at any point, so `finally` and exit handlers run
+    # (the embedded database of this repository's project stops when its last user exits)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it may arrive ignored
+        signal.signal(signum, _interrupt)
+    stop = threading.Event()
+    try:
+        _run_demo(command, stop, addrport, no_server, seed)
+    except KeyboardInterrupt:
+        command.stdout.write("stopping the demo")
+    finally:
+        stop.set()
+        executors.shutdown(wait=False)
+
+
+def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, seed: int) -> None:
     call_command("migrate", interactive=False, verbosity=0)
-    _ensure_demo_admin()
+    created = _ensure_demo_admin()
     executors.start_thread_executor()
     workload = importlib.import_module(settings.DURABLE_DEMO_WORKLOAD)
-    stop = threading.Event()
     workload.seed(
         seed,
         progress=lambda done, total: command.stdout.write(
@@ -123,26 +137,25 @@ def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40,
     threading.Thread(
         target=workload.run_forever, args=(stop,), daemon=True, name="durable-demo-workload"
     ).start()
-    command.stdout.write(
-        command.style.SUCCESS(
-            f"Dashboard: http://{addrport}/   login: {DEMO_USER} / {DEMO_PASSWORD}"
-        )
-    )
-    try:
-        if no_server:
-            _stop_on_signals().wait()
-        else:
-            call_command("runserver", addrport, use_reloader=False)
-    finally:
-        stop.set()
-        executors.shutdown(wait=False)
+    login = f"login: {DEMO_USER} / {DEMO_PASSWORD}"
+    if not created:
+        login += " (made on the first start; passwords changed since are kept)"
+    command.stdout.write(command.style.SUCCESS(f"Dashboard: http://{addrport}/   {login}"))
+    if no_server:
+        threading.Event().wait()  # until a signal interrupts
+    else:
+        call_command("runserver", addrport, use_reloader=False)
 
 
-def _ensure_demo_admin() -> None:
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def _ensure_demo_admin() -> bool:
+    """admin/admin on a database with no users, never again: a restart keeps passwords
+    (and sessions) as they are. True if it was created."""
     user_model = get_user_model()
-    user, _ = user_model.objects.get_or_create(
-        username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
-    )
-    user.is_staff = user.is_superuser = True
-    user.set_password(DEMO_PASSWORD)
-    user.save()
+    if user_model.objects.exists():
+        return False
+    user_model.objects.create_superuser(DEMO_USER, password=DEMO_PASSWORD)
+    return True

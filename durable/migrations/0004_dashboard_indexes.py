@@ -16,9 +16,23 @@ class Migration(migrations.Migration):
     operations = [
         # pg_trgm serves the dashboard's search by input text (run_input_trgm)
         TrigramExtension(),
-        migrations.AddIndex(
-            model_name='run',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper(django.db.models.functions.comparison.Cast('input', models.TextField())), name='gin_trgm_ops'), name='run_input_trgm'),
+        # Written as SQL: Django renders an OpClass index correctly only when
+        # django.contrib.postgres is installed (its ready() registers the wrapper), and a
+        # host project need not install it. The state is the model's index, unchanged.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    'CREATE INDEX "run_input_trgm" ON "durable_run"'
+                    ' USING gin ((UPPER(("input")::text)) gin_trgm_ops)',
+                    reverse_sql='DROP INDEX IF EXISTS "run_input_trgm"',
+                ),
+            ],
+            state_operations=[
+                migrations.AddIndex(
+                    model_name='run',
+                    index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper(django.db.models.functions.comparison.Cast('input', models.TextField())), name='gin_trgm_ops'), name='run_input_trgm'),
+                ),
+            ],
         ),
         migrations.AddIndex(
             model_name='run',

@@ -1,8 +1,9 @@
 """Real Celery worker processes on a real broker, for the Celery and queue tests.
 
-Each test gets its own Celery queue ("durable-test-<random>") on Redis DB 5 or RabbitMQ,
-so no other worker on the machine consumes its messages; every process is killed (its
-whole process group) when the test ends.
+Each test gets its own Celery queue ("durable-test-<random>") on Redis DB 5 or RabbitMQ
+(tests/engine/brokers.py finds one), so no other worker on the machine consumes its
+messages; every process is killed (its whole process group) when the test ends, and dies
+with the test process if that is killed.
 """
 
 from __future__ import annotations
@@ -23,12 +24,9 @@ from celery import current_app
 from django.db import connection
 from kombu import pools as kombu_pools
 
-from tests.engine.processes import PROJECT_DIR, database_url_for_tests, wait_for
+from tests.engine import brokers
+from tests.engine.processes import PROJECT_DIR, database_url_for_tests, die_with_parent, wait_for
 
-BROKERS = {
-    "redis": "redis://127.0.0.1:6379/5",
-    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
-}
 WORKFLOWS_MODULE = "tests.engine.celery_workflows"
 
 
@@ -37,7 +35,7 @@ class CeleryCluster:
 
     def __init__(self, broker: str, queue: str) -> None:
         self.broker = broker
-        self.broker_url = BROKERS[broker]
+        self.broker_url = brokers.broker_url(broker)
         self.queue = queue
         self.processes: list[subprocess.Popen] = []
         self._logs: dict[int, Path] = {}
@@ -92,6 +90,7 @@ class CeleryCluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         self._logs[process.pid] = log_path
         self.processes.append(process)

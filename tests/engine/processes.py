@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +15,7 @@ from urllib.parse import quote
 from django.db import connection
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def database_url_for_tests() -> str:
@@ -20,6 +24,14 @@ def database_url_for_tests() -> str:
     host = quote(settings["HOST"] or "127.0.0.1", safe="")
     port = f":{settings['PORT']}" if settings["PORT"] else ""
     return f"postgres://{settings['USER']}@{host}{port}/{settings['NAME']}"
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL when the test process dies, however it dies (a
+    killed pytest leaves no worker behind). Linux's PR_SET_PDEATHSIG; elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def start_worker(**env: str) -> subprocess.Popen:
@@ -36,6 +48,7 @@ def start_worker(**env: str) -> subprocess.Popen:
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
     )
 
 

@@ -1,0 +1,1 @@
+"""Django database backend for the embedded PostgreSQL: PostgreSQL's, started on connect."""

@@ -1,0 +1,54 @@
+"""The dashboard as a guest in a host's site: under a prefix, inside the host's layout,
+without the host having login, logout or admin URLs, and with a link back to the host."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard.conftest import make_run
+
+pytestmark = pytest.mark.django_db
+PREFIX = "/ops/durable/"
+PAGES = ["", "latency/", "failures/", "workers/", "audit/"]
+
+
+@pytest.fixture
+def guest_site(settings):
+    settings.ROOT_URLCONF = "tests.dashboard.guest_site.urls"
+    settings.LOGIN_URL = "/host/sign-in/"
+    engine = settings.TEMPLATES[0]
+    host_templates = Path(__file__).parent / "guest_site" / "templates"
+    settings.TEMPLATES = [{**engine, "DIRS": [host_templates, *engine["DIRS"]]}]
+
+
+def test_every_page_renders_under_the_prefix_with_only_prefixed_links(guest_site, viewer_client):
+    run = make_run(status="SUCCESS")
+    for page in [*PAGES, f"runs/{run.id}/"]:
+        response = viewer_client.get(PREFIX + page)
+        assert response.status_code == 200, page
+        for link in re.findall(r'(?:href|src|action)="(/[^"]*)"', response.content.decode()):
+            assert link == "/" or link.startswith((PREFIX, "/static/")), (page, link)
+
+
+def test_the_hosts_layout_wraps_the_dashboard(guest_site, viewer_client):
+    content = viewer_client.get(PREFIX).content.decode()
+    assert 'id="host-chrome"' in content and 'class="topbar"' in content
+
+
+def test_nav_links_back_to_the_host(guest_site, viewer_client, settings):
+    assert 'href="/" class="host-home"' in viewer_client.get(PREFIX).content.decode()
+    settings.DURABLE_HOST_HOME_URL = "/shop/"
+    assert 'href="/shop/" class="host-home"' in viewer_client.get(PREFIX).content.decode()
+
+
+def test_anonymous_users_go_to_the_hosts_login_url(guest_site, client):
+    response = client.get(PREFIX + "latency/")
+    assert response.status_code == 302
+    assert response["Location"] == "/host/sign-in/?next=/ops/durable/latency/"
+
+
+def test_at_the_site_root_there_is_no_link_back(viewer_client):
+    assert "host-home" not in viewer_client.get("/").content.decode()
