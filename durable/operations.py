@@ -252,12 +252,18 @@ WITH last_step AS (
 ), dropped AS (
     DELETE FROM durable_step s USING last_step t
     WHERE s.run_id = t.run_id AND s.position = t.position AND s.status = 'ERROR'
-    RETURNING s.run_id
+    RETURNING s.run_id, s.position
 )
 UPDATE durable_run r
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = NULL,
     error = NULL, error_type = '', error_fingerprint = '', cancel_reason = '',
     finished_at = NULL, recovery_count = 0, available_at = now(), updated_at = now(),
+    -- a resume grants the step it runs again a fresh retry budget; attempt numbers go on
+    attempts_before_resume = COALESCE((
+        SELECT max(a.attempt) FROM durable_attempt a
+        WHERE a.run_id = r.id AND a.position >= COALESCE(
+            (SELECT d.position FROM dropped d WHERE d.run_id = r.id),
+            (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), 0),
     steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id),
     -- a run-level timeout starts again: the resumed run gets as long as the first one had
     deadline_at = now() + (r.deadline_at - r.created_at),
@@ -331,9 +337,11 @@ COPY_CHECKPOINTS = """
 -- copy_checkpoints --
 -- A fork inherits its origin's checkpoints before the fork point, so they are not re-run
 INSERT INTO durable_step (
-    run_id, position, name, kind, status, input, output, error, error_type,
+    run_id, position, name, kind, status, input, input_hash, output, error, error_type,
     error_fingerprint, attempts, started_at, finished_at, duration_ms)
-SELECT %(new_id)s, position, name, kind, status, input, output, error, error_type,
+SELECT %(new_id)s, position, name, kind, status, input,
+       -- with edited input, the copied steps' inputs may differ by design: not checked
+       CASE WHEN %(same_input)s THEN input_hash ELSE '' END, output, error, error_type,
        error_fingerprint, attempts, started_at, finished_at, duration_ms
 FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
 """
@@ -370,7 +378,12 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
         with connection.cursor() as cursor:
             cursor.execute(
                 COPY_CHECKPOINTS,
-                {"new_id": new_id, "origin_id": original.id, "from_step": from_step},
+                {
+                    "new_id": new_id,
+                    "origin_id": original.id,
+                    "from_step": from_step,
+                    "same_input": args is None and kwargs is None,
+                },
             )
     return new_id
 
