@@ -100,7 +100,11 @@ def cancel(
 def resume(
     run_ids: str | Iterable[str], *, actor: str | None = None, progress: Progress | None = None
 ) -> Any:
-    """Continue failed, cancelled or dead runs from their last checkpoint."""
+    """Continue failed, cancelled or dead runs from their last checkpoint.
+
+    The step that runs again gets a fresh retry budget (its attempt numbers go on); a
+    recovery after an executor's death grants none.
+    """
     return _apply("resume", run_ids, actor, progress, {}, _resume_batch)
 
 
