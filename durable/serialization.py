@@ -138,29 +138,27 @@ def error_to_dict(exc: BaseException) -> dict[str, Any]:
     """Everything needed to show an error and to raise it again in another process: its
     type, args and JSON-serialisable attributes (text PostgreSQL cannot store escaped)."""
     cls = type(exc)
+    message = printable(str(exc))
+    args = list(exc.args)
     return {
         "type": f"{cls.__module__}.{cls.__qualname__}",
-        "message": printable(str(exc)),
-        "args": _storable(list(exc.args), fallback=[printable(str(exc))]),
+        "message": message,
+        "args": args if _is_storable(args) else [message],
         "attrs": {
             name: value
             for name, value in vars(exc).items()
-            if not name.startswith("__") and _storable(value, fallback=_UNSTORABLE) is value
+            if not name.startswith("__") and _is_storable(value)
         },
         "traceback": printable("".join(traceback_module.format_exception(exc))),
     }
 
 
-_UNSTORABLE = object()
-
-
-def _storable(value: Any, *, fallback: Any) -> Any:
-    """`value` if it can be recorded as JSON as it is, else `fallback`."""
+def _is_storable(value: Any) -> bool:
     try:
         dumps(value, where="error")
     except SerializationError:
-        return fallback
-    return value
+        return False
+    return True
 
 
 def error_from_dict(error: dict[str, Any]) -> BaseException:
@@ -216,7 +214,5 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 def fingerprint(error_type: str, message: str) -> str:
     """Group errors that differ only in ids and numbers ("order 42 failed" ~ "order 7 failed")."""
-    import hashlib
-
     normalized = _NUMBERS.sub("#", _QUOTED.sub("'…'", message))[:500]
     return hashlib.sha1(f"{error_type}|{normalized}".encode()).hexdigest()[:16]

@@ -53,7 +53,8 @@ class StepCall:
     args: tuple
     kwargs: dict
     step_input: EntryInput
-    attempt: int = 1
+    attempt: int = field(init=False)  # goes on from the attempts already recorded
+    budget_used: int = field(init=False)  # of those, the ones since the last resume
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
 
