@@ -399,3 +399,22 @@ def test_attempt_numbers_and_the_retry_budget_go_on_after_a_recovery(transaction
         Attempt.objects.filter(run_id="att-2").order_by("id").values_list("attempt", flat=True)
     )
     assert numbers == [1, 2, 3, 4]
+
+
+@durable.workflow(name="tests.fidelity.priced")
+def priced(order_id: str, amount: int) -> str:
+    receipt = charge(order_id, amount)
+    if first_pass(order_id):
+        raise Boom("the first run stops here")
+    return receipt
+
+
+def test_a_fork_with_edited_input_reuses_its_checkpoints_without_a_non_determinism_error(
+    transactional_db,
+):
+    handle = durable.start(priced, "fork-1", 10, run_id="fork-1")
+    with pytest.raises(Boom):
+        handle.result(timeout=10)
+    fork_id = operations.fork("fork-1", from_step=1, args=["fork-1", 99])
+    # step 0 is reused as recorded (charged 10), though the edited input passes 99 to it
+    assert durable.get(fork_id).result(timeout=10) == "charged 10"
