@@ -24,7 +24,7 @@ from durable.errors import (
 )
 from durable.queues import Queue, queue_name
 from durable.registry import WorkflowDefinition, get_workflow
-from durable.serialization import dumps, error_from_dict
+from durable.serialization import dumps, entry_input, error_from_dict
 
 # "~" appears only in the ids the engine derives for child runs (runtime.child_run_id)
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=~-]{0,199}")
@@ -198,6 +198,10 @@ def start(
                 **options,
             ),
             run_id,
+            entry_input(
+                {"args": list(args), "kwargs": kwargs},
+                where=f"workflow {parent.workflow.name} child {definition.name} input",
+            ),
         )
         return RunHandle(child_id)
     return RunHandle(_create(definition, args, kwargs, run_id, None, **options))

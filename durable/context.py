@@ -44,6 +44,7 @@ class RecordedStep:
     status: str
     output: Any
     error: dict[str, Any] | None
+    input_hash: str = ""
 
     def replay(self) -> Any:
         """Return the recorded output, or raise the recorded error, as the first run did."""
@@ -63,23 +64,21 @@ class RunContext:
     position: int = 0
     in_step: bool = False
     nondeterminism: NonDeterminismError | None = None
+    # failed attempts already recorded at positions without a checkpoint (a resume or a
+    # recovery re-runs that step), and how many of them came before the last resume
+    prior_attempts: dict[int, int] = field(default_factory=dict)
+    attempts_before_resume: int = 0
 
     def next_position(self) -> int:
         position = self.position
         self.position += 1
         return position
 
-    def recorded_at(self, position: int, name: str) -> RecordedStep | None:
-        """The checkpoint at `position`, after checking the code asks for the same step."""
-        recorded = self.recorded.get(position)
-        if recorded is not None and recorded.name != name:
-            self.nondeterminism = NonDeterminismError(
-                f"run {self.run_id} step {position}: code asked for {name!r} but the history "
-                f"has {recorded.name!r}; deploy the code version that started this run "
-                f"({self.workflow.name}), or fork the run from step {position}"
-            )
-            raise self.nondeterminism
-        return recorded
+    def attempts_before(self, position: int) -> tuple[int, int]:
+        """(failed attempts recorded at `position`, of those the ones before a resume):
+        attempt numbers go on from the first, the retry budget from the second."""
+        prior = self.prior_attempts.get(position, 0)
+        return prior, min(self.attempts_before_resume, prior)
 
     def check_interrupted(self) -> None:
         """Called at every step boundary: cancellation and timeouts take effect here."""

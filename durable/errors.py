@@ -15,8 +15,14 @@ class PayloadTooLargeError(SerializationError):
     """A serialized value is larger than DURABLE_MAX_PAYLOAD_BYTES."""
 
 
+class BrokenTransactionError(DurableError):
+    """A `@durable.transaction` body caught a database error and returned: its transaction
+    cannot commit. The step's failure, recorded and retried like any other."""
+
+
 class NonDeterminismError(DurableError):
-    """The code asked for a different step than the run's history holds at that position."""
+    """The code asked for another step, or passed another input, than the run's history
+    holds at that position."""
 
 
 class UnknownWorkflowError(DurableError, LookupError):

@@ -12,11 +12,11 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, runtime, store_primitives
+from durable import context, history, runtime, store_primitives
 from durable.api import validate_run_id
 from durable.context import RunContext, RunInterrupted
 from durable.errors import DurableError, RunNotFoundError
-from durable.serialization import dumps, roundtrip
+from durable.serialization import EntryInput, dumps, entry_input, roundtrip
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -29,14 +29,27 @@ def send(run_id: str, message: Any, topic: str | None = None) -> None:
     if run_context is None or run_context.in_step:
         _insert(run_id, topic or "", payload)
         return
-    position = run_context.next_position()
-    if run_context.recorded_at(position, "durable.send") is not None:
-        return
-    run_context.check_interrupted()
+    detail = entry_input({"to": run_id, "topic": topic}, where="send")
+    history.replay_or_run(
+        run_context,
+        "durable.send",
+        detail,
+        lambda position: _send_at(run_context, position, run_id, topic, payload, detail),
+        lambda recorded: None,
+    )
+
+
+def _send_at(
+    run_context: RunContext,
+    position: int,
+    run_id: str,
+    topic: str | None,
+    payload: str,
+    detail: EntryInput,
+) -> None:
     started_at = datetime.now(UTC)
     with transaction.atomic():
         _insert(run_id, topic or "", payload)
-        detail = dumps({"to": run_id, "topic": topic}, where="send")
         runtime.record_entry(
             run_context, position, "durable.send", "send", payload, started_at, step_input=detail
         )
@@ -50,13 +63,21 @@ def _insert(run_id: str, topic: str, payload: str) -> None:
 def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """Inside a workflow: the next message on `topic`, or None after `timeout` seconds."""
     run_context = _require_workflow("recv")
-    position = run_context.next_position()
-    recorded = run_context.recorded_at(position, "durable.recv")
-    if recorded is not None:
-        return recorded.output
-    run_context.check_interrupted()
+    # the timeout is shown, not checked: only the topic decides which message a replay gets
+    detail = entry_input({"topic": topic, "timeout": timeout}, where="recv", checked=topic)
+    return history.replay_or_run(
+        run_context,
+        "durable.recv",
+        detail,
+        lambda position: _recv_at(run_context, position, topic, timeout, detail),
+        lambda recorded: recorded.output,
+    )
+
+
+def _recv_at(
+    run_context: RunContext, position: int, topic: str | None, timeout: float, detail: EntryInput
+) -> Any:
     started_at = datetime.now(UTC)
-    detail = dumps({"topic": topic, "timeout": timeout}, where="recv")
 
     def take() -> tuple[bool, Any]:
         with transaction.atomic():
@@ -87,10 +108,16 @@ def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
 def set_event(key: str, value: Any) -> None:
     """Inside a workflow: publish `value` under `key` for callers polling `get_event`."""
     run_context = _require_workflow("set_event")
-    position = run_context.next_position()
-    if run_context.recorded_at(position, "durable.set_event") is not None:
-        return
-    run_context.check_interrupted()
+    history.replay_or_run(
+        run_context,
+        "durable.set_event",
+        entry_input({"key": key}, where="set_event"),
+        lambda position: _set_event_at(run_context, position, key, value),
+        lambda recorded: None,
+    )
+
+
+def _set_event_at(run_context: RunContext, position: int, key: str, value: Any) -> None:
     payload = dumps(value, where=f"workflow {run_context.workflow.name} event {key!r}")
     started_at = datetime.now(UTC)
     with transaction.atomic():
@@ -102,7 +129,7 @@ def set_event(key: str, value: Any) -> None:
             "set_event",
             payload,
             started_at,
-            step_input=dumps({"key": key}, where="set_event"),
+            step_input=entry_input({"key": key}, where="set_event"),
         )
 
 
@@ -112,11 +139,24 @@ def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
     run_context = context.current()
     if run_context is None or run_context.in_step:
         return _poll(None, lambda: store_primitives.get_event(run_id, key), timeout)[1]
-    position = run_context.next_position()
-    recorded = run_context.recorded_at(position, "durable.get_event")
-    if recorded is not None:
-        return recorded.output
-    run_context.check_interrupted()
+    detail = entry_input({"run_id": run_id, "key": key}, where="get_event")
+    return history.replay_or_run(
+        run_context,
+        "durable.get_event",
+        detail,
+        lambda position: _get_event_at(run_context, position, run_id, key, timeout, detail),
+        lambda recorded: recorded.output,
+    )
+
+
+def _get_event_at(
+    run_context: RunContext,
+    position: int,
+    run_id: str,
+    key: str,
+    timeout: float,
+    detail: EntryInput,
+) -> Any:
     started_at = datetime.now(UTC)
     value = _poll(run_context, lambda: store_primitives.get_event(run_id, key), timeout)[1]
     output = dumps(value, where="get_event")
@@ -127,7 +167,7 @@ def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
         "get_event",
         output,
         started_at,
-        step_input=dumps({"run_id": run_id, "key": key}, where="get_event"),
+        step_input=detail,
     )
     return roundtrip(output)
 

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Cast, Upper
 
+from durable.fields import JSONTextField
+
 
 class RunStatus(models.TextChoices):
     ENQUEUED = "ENQUEUED", "Enqueued"
@@ -58,9 +60,10 @@ class Run(models.Model):
     workflow = models.CharField(max_length=300)
     version = models.CharField(max_length=100, blank=True, default="")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.ENQUEUED)
-    input = models.JSONField(default=dict)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    # payloads are `json`: replay returns the text that was written (durable/fields.py)
+    input = JSONTextField(default=dict)
+    output = JSONTextField(null=True, blank=True)
+    error = JSONTextField(null=True, blank=True)
     error_type = models.CharField(max_length=300, blank=True, default="")
     error_fingerprint = models.CharField(max_length=64, blank=True, default="")
     tags = models.JSONField(default=dict, blank=True)
@@ -89,6 +92,9 @@ class Run(models.Model):
     executor_id = models.CharField(max_length=200, null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     recovery_count = models.IntegerField(default=0)
+    # failed attempts of the step a resume re-runs, made before that resume: a resume grants
+    # a fresh retry budget (attempt numbers go on counting), a recovery does not
+    attempts_before_resume = models.IntegerField(default=0, db_default=0)
     # checkpoints recorded as of the run's last status change (not updated per step, to keep
     # checkpoints to one insert); a running run's live count is its durable_step rows
     steps_done = models.IntegerField(default=0)
@@ -196,9 +202,11 @@ class Step(models.Model):
     name = models.CharField(max_length=300)
     kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.STEP)
     status = models.CharField(max_length=8, choices=StepStatus.choices)
-    input = models.JSONField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    input = JSONTextField(null=True, blank=True)
+    # short hash of the input the code passed; replay checks it (empty: not checked)
+    input_hash = models.CharField(max_length=16, blank=True, default="", db_default="")
+    output = JSONTextField(null=True, blank=True)
+    error = JSONTextField(null=True, blank=True)
     error_type = models.CharField(max_length=300, blank=True, default="")
     error_fingerprint = models.CharField(max_length=64, blank=True, default="")
     attempts = models.IntegerField(default=1)
@@ -242,7 +250,7 @@ class Attempt(models.Model):
     position = models.IntegerField()
     attempt = models.IntegerField()
     name = models.CharField(max_length=300)
-    error = models.JSONField()
+    error = JSONTextField()
     error_type = models.CharField(max_length=300, blank=True, default="")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
@@ -302,7 +310,7 @@ class Message(models.Model):
         Run, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     topic = models.CharField(max_length=200, blank=True, default="")
-    payload = models.JSONField(null=True)
+    payload = JSONTextField(null=True)
     created_at = models.DateTimeField(db_default=models.functions.Now())
     consumed_at = models.DateTimeField(null=True, blank=True)
     consumed_position = models.IntegerField(null=True, blank=True)
@@ -330,7 +338,7 @@ class Event(models.Model):
         Run, on_delete=models.CASCADE, related_name="events", db_index=False
     )
     key = models.CharField(max_length=200)
-    value = models.JSONField(null=True)
+    value = JSONTextField(null=True)
     updated_at = models.DateTimeField(db_default=models.functions.Now())
 
     class Meta:

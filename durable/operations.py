@@ -29,7 +29,6 @@ from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
 from durable.registry import get_workflow, is_registered
 from durable.serialization import dumps
-from durable.store import decode_json
 
 BATCH_SIZE = 500
 
@@ -106,7 +105,11 @@ def cancel(
 def resume(
     run_ids: str | Iterable[str], *, actor: str | None = None, progress: Progress | None = None
 ) -> Any:
-    """Continue failed, cancelled or dead runs from their last checkpoint."""
+    """Continue failed, cancelled or dead runs from their last checkpoint.
+
+    The step that runs again gets a fresh retry budget (its attempt numbers go on); a
+    recovery after an executor's death grants none.
+    """
     return _apply("resume", run_ids, actor, progress, {}, _resume_batch)
 
 
@@ -264,13 +267,19 @@ WITH last_step AS (
 ), dropped AS (
     DELETE FROM durable_step s USING last_step t
     WHERE s.run_id = t.run_id AND s.position = t.position AND s.status = 'ERROR'
-    RETURNING s.run_id
+    RETURNING s.run_id, s.position
 )
 UPDATE durable_run r
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = NULL,
     error = NULL, error_type = '', error_fingerprint = '', cancel_reason = '',
     cancelled_with_parent = false, finished_at = NULL, recovery_count = 0,
     available_at = now(), updated_at = now(),
+    -- a resume grants the step it runs again a fresh retry budget; attempt numbers go on
+    attempts_before_resume = COALESCE((
+        SELECT max(a.attempt) FROM durable_attempt a
+        WHERE a.run_id = r.id AND a.position >= COALESCE(
+            (SELECT d.position FROM dropped d WHERE d.run_id = r.id),
+            (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), 0),
     steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id),
     -- a run-level timeout starts again: the resumed run gets as long as the first one had
     deadline_at = now() + (r.deadline_at - r.created_at),
@@ -426,9 +435,11 @@ COPY_CHECKPOINTS = """
 -- copy_checkpoints --
 -- A fork inherits its origin's checkpoints before the fork point, so they are not re-run
 INSERT INTO durable_step (
-    run_id, position, name, kind, status, input, output, error, error_type,
+    run_id, position, name, kind, status, input, input_hash, output, error, error_type,
     error_fingerprint, attempts, started_at, finished_at, duration_ms)
-SELECT %(new_id)s, position, name, kind, status, input, output, error, error_type,
+SELECT %(new_id)s, position, name, kind, status, input,
+       -- with edited input, the copied steps' inputs may differ by design: not checked
+       CASE WHEN %(same_input)s THEN input_hash ELSE '' END, output, error, error_type,
        error_fingerprint, attempts, started_at, finished_at, duration_ms
 FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
 """
@@ -449,7 +460,7 @@ ORDER BY id
 COPIED_EVENTS = """
 -- copied_events --
 -- The events the copied set_event entries published, in the order they published them
-SELECT input, output FROM durable_step
+SELECT input::text, output::text FROM durable_step
 WHERE run_id = %(new_id)s AND kind = 'set_event' AND position < %(from_step)s
 ORDER BY position
 """
@@ -482,7 +493,12 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
         steps_done=from_step,
         deadline_at=_new_deadline(original),
     )
-    params = {"new_id": new_id, "origin_id": original.id, "from_step": from_step}
+    params = {
+        "new_id": new_id,
+        "origin_id": original.id,
+        "from_step": from_step,
+        "same_input": args is None and kwargs is None,  # edited input: inputs not checked
+    }
     with connection.cursor() as cursor:
         cursor.execute(COPY_MESSAGES, params)
     if from_step:
@@ -491,13 +507,8 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
             cursor.execute(COPIED_EVENTS, params)
             events = cursor.fetchall()
         for entry_input, value in events:  # in order, so the newest value per key wins
-            key = decode_json(entry_input)["key"]
-            store_primitives.set_event(new_id, key, _json_text(value))
+            store_primitives.set_event(new_id, json.loads(entry_input)["key"], value)
     return new_id
-
-
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _new_deadline(original: Run) -> datetime | None:

@@ -119,7 +119,8 @@ LOCK_QUEUE = """
 SELECT pg_advisory_xact_lock(hashtextextended('durable.queue:' || %(queue)s, 0))
 """
 
-CLAIM_IN_QUEUE = """
+CLAIM_IN_QUEUE = (
+    """
 -- claim_in_queue --
 -- Under the queue's lock: take the named run (or the queue's head when run_id is NULL) if
 -- concurrency, this executor's concurrency and the rate limit all allow one more start
@@ -148,15 +149,13 @@ WITH running AS (
         started_at = COALESCE(r.started_at, statement_timestamp()),
         updated_at = statement_timestamp()
     FROM candidate WHERE r.id = candidate.id
-    RETURNING r.id, r.workflow, r.version, r.input, r.deadline_at
+    RETURNING r.id, r.workflow, r.version, r.input, r.deadline_at, r.attempts_before_resume
 )
-SELECT c.id, c.workflow, c.version, c.input, c.deadline_at,
-       (SELECT COALESCE(json_agg(json_build_array(
-                   s.position, s.name, s.kind, s.status, s.output, s.error)
-                   ORDER BY s.position), '[]'::json)
-        FROM durable_step s WHERE s.run_id = c.id)
-FROM claimed c
+SELECT c.id, c.workflow, c.version, c.input, c.deadline_at,"""
+    + store.CLAIMED_HISTORY
+    + """FROM claimed c
 """
+)
 
 QUEUE_LOAD = """
 -- queue_load --

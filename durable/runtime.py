@@ -15,11 +15,12 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, lineage, queues, store
-from durable.context import RecordedStep, RunContext, RunInterrupted, RunSuspended, RunTimedOut
+from durable import context, history, lineage, queues, store
+from durable.context import RunContext, RunInterrupted, RunSuspended, RunTimedOut
 from durable.errors import NonDeterminismError
 from durable.registry import WorkflowDefinition, get_workflow
 from durable.serialization import (
+    EntryInput,
     dumps,
     error_to_dict,
     fingerprint,
@@ -60,6 +61,8 @@ def execute(claimed: store.ClaimedRun, executor_id: str, cancelled: threading.Ev
         recorded=claimed.recorded,
         cancelled=cancelled,
         deadline_at=claimed.deadline_at,
+        prior_attempts=claimed.prior_attempts,
+        attempts_before_resume=claimed.attempts_before_resume,
     )
     try:
         _execute_claimed(run_context, definition, claimed.input)
@@ -122,7 +125,7 @@ def record_entry(
     output: str,
     started_at: datetime,
     *,
-    step_input: str | None = None,
+    step_input: EntryInput | None = None,
     finished_at: datetime | None = None,
 ) -> None:
     """Checkpoint a primitive (child, sleep, send, recv, event) as an entry in the history."""
@@ -134,7 +137,8 @@ def record_entry(
         name=name,
         kind=kind,
         status="SUCCESS",
-        input=step_input,
+        input=None if step_input is None else step_input.text,
+        input_hash="" if step_input is None else step_input.hash,
         output=output,
         attempts=1,
         started_at=started_at,
@@ -146,14 +150,30 @@ def record_entry(
 
 
 def record_child(
-    run_context: RunContext, name: str, start: Callable[[str], str], run_id: str | None
+    run_context: RunContext,
+    name: str,
+    start: Callable[[str], str],
+    run_id: str | None,
+    child_input: EntryInput | None = None,
 ) -> str:
     """Start a child run once: its id is the step's recorded output, so replays reuse it."""
-    position = run_context.next_position()
-    recorded: RecordedStep | None = run_context.recorded_at(position, name)
-    if recorded is not None:
-        return recorded.replay()["run_id"]
-    run_context.check_interrupted()
+    return history.replay_or_run(
+        run_context,
+        name,
+        child_input,
+        lambda position: _start_child(run_context, position, name, start, run_id, child_input),
+        lambda recorded: recorded.replay()["run_id"],
+    )
+
+
+def _start_child(
+    run_context: RunContext,
+    position: int,
+    name: str,
+    start: Callable[[str], str],
+    run_id: str | None,
+    child_input: EntryInput | None,
+) -> str:
     child_id = run_id or child_run_id(run_context.run_id, position)
     started_at = datetime.now(UTC)
     with transaction.atomic():
@@ -165,6 +185,7 @@ def record_child(
             "child",
             dumps({"run_id": child_id}, where="child"),
             started_at,
+            step_input=child_input,
         )
     return child_id
 

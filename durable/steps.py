@@ -14,15 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
-from durable import store
-from durable.context import RunContext, RunInterrupted
-from durable.errors import SerializationError
+from durable import history, store
+from durable.context import RecordedStep, RunContext, RunInterrupted
+from durable.errors import BrokenTransactionError, SerializationError
 from durable.registry import StepDefinition
 from durable.serialization import (
-    describe_for_display,
+    EntryInput,
     dumps,
+    entry_input,
     error_to_dict,
     fingerprint,
     roundtrip,
@@ -33,12 +34,15 @@ logger = logging.getLogger("durable")
 
 def call_step(run_context: RunContext, step: StepDefinition, args: tuple, kwargs: dict) -> Any:
     """Run a step inside a workflow: replay its checkpoint, or execute and checkpoint it."""
-    position = run_context.next_position()
-    recorded = run_context.recorded_at(position, step.name)
-    if recorded is not None:
-        return recorded.replay()
-    run_context.check_interrupted()
-    return StepCall(run_context, step, position, args, kwargs).execute()
+    where = f"workflow {run_context.workflow.name} run {run_context.run_id} step {step.name}"
+    step_input = entry_input({"args": list(args), "kwargs": kwargs}, where=f"{where} input")
+    return history.replay_or_run(
+        run_context,
+        step.name,
+        step_input,
+        lambda position: StepCall(run_context, step, position, args, kwargs, step_input).execute(),
+        RecordedStep.replay,
+    )
 
 
 @dataclass
@@ -48,12 +52,15 @@ class StepCall:
     position: int
     args: tuple
     kwargs: dict
-    attempt: int = 1
+    step_input: EntryInput
+    attempt: int = field(init=False)  # goes on from the attempts already recorded
+    budget_used: int = field(init=False)  # of those, the ones since the last resume
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
 
     def __post_init__(self) -> None:
-        self.step_input = describe_for_display({"args": list(self.args), "kwargs": self.kwargs})
+        prior, self.budget_used = self.run_context.attempts_before(self.position)
+        self.attempt = prior + 1
         self.where = (
             f"workflow {self.run_context.workflow.name} run {self.run_context.run_id} "
             f"step {self.position} ({self.step.name})"
@@ -68,19 +75,34 @@ class StepCall:
             except (RunInterrupted, SerializationError):
                 raise  # not the step's failure: nothing is recorded, the call itself fails
             except Exception as exc:
-                final = self.attempt > retry.retries or not isinstance(exc, retry.retry_on)
+                retry_number = self.attempt - self.budget_used
+                final = retry_number > retry.retries or not isinstance(exc, retry.retry_on)
                 self._record_failure(exc, final)
                 if final:
                     raise
-                if self.run_context.cancelled.wait(retry.wait_before(self.attempt)):
+                if self.run_context.cancelled.wait(retry.wait_before(retry_number)):
                     raise RunInterrupted(self.run_context.run_id) from exc
                 self.attempt += 1
 
     def _attempt(self) -> Any:
         if self.step.kind == "transaction":
             with transaction.atomic():
-                return self._checkpoint(self._call_body())
+                result = self._call_body()
+                self._raise_if_transaction_broken()
+                return self._checkpoint(result)
         return self._checkpoint(self._call_body())
+
+    def _raise_if_transaction_broken(self) -> None:
+        """A body that caught a database error inside its transaction left it unusable.
+        That is the step's failure (recorded, retried), not a checkpoint write that failed
+        (which would leave the run to recovery, and the body to run again on every one)."""
+        pg_status = connection.connection.info.transaction_status
+        if connection.needs_rollback or pg_status == psycopg.pq.TransactionStatus.INERROR:
+            raise BrokenTransactionError(
+                f"{self.where}: a database error inside the step's transaction was caught, "
+                "so the transaction cannot commit; let the error propagate, or wrap the "
+                "statement that may fail in its own `transaction.atomic()` (a savepoint)"
+            ) from connection.rollback_exc
 
     def _call_body(self) -> Any:
         self.run_context.in_step = True
@@ -141,7 +163,8 @@ class StepCall:
             position=self.position,
             name=self.step.name,
             kind=self.step.kind,
-            input=self.step_input,
+            input=self.step_input.text,
+            input_hash=self.step_input.hash,
             attempts=self.attempt,
             started_at=self.started_at,
             finished_at=datetime.now(UTC),

@@ -8,7 +8,6 @@ prepare them after a few uses, so PostgreSQL stops parsing and planning them eve
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,11 +35,6 @@ def _execute_prepared(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]
         return cursor.fetchall() if cursor.description else []
 
 
-def decode_json(value: Any) -> Any:
-    """Django loads jsonb as text; json (from json_agg) may arrive decoded already."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
 INSERT_RUN = """
 -- insert_run --
 -- Create a run; a conflict on id means it exists, which makes run ids idempotency keys
@@ -51,7 +45,7 @@ INSERT INTO durable_run (
     error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at,
     dedup_id)
 VALUES (
-    %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::jsonb, %(tags)s::jsonb,
+    %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::json, %(tags)s::jsonb,
     %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
     %(deadline_at)s, COALESCE(%(available_at)s, now()), '', '', '', 0, %(steps_done)s,
     now(), now(), %(dedup_id)s)
@@ -100,9 +94,28 @@ class ClaimedRun:
     input: dict[str, Any]
     deadline_at: datetime | None
     recorded: dict[int, RecordedStep]
+    prior_attempts: dict[int, int]
+    attempts_before_resume: int
 
 
-CLAIM_RUN = """
+CLAIMED_HISTORY = """
+       (SELECT COALESCE(json_agg(json_build_array(
+                   s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash)
+                   ORDER BY s.position), '[]'::json)
+        FROM durable_step s WHERE s.run_id = c.id),
+       -- failed attempts at positions without a checkpoint (the step a resume or a
+       -- recovery runs again), so attempt numbers go on from there
+       (SELECT COALESCE(json_object_agg(a.position, a.attempts), '{}'::json) FROM (
+            SELECT position, max(attempt) AS attempts FROM durable_attempt a
+            WHERE a.run_id = c.id AND NOT EXISTS (
+                SELECT 1 FROM durable_step s WHERE s.run_id = a.run_id AND s.position = a.position)
+            GROUP BY position) a),
+       c.attempts_before_resume
+"""
+
+
+CLAIM_RUN = (
+    """
 -- claim_run --
 -- Take one due, enqueued run and load its recorded history, in a single round trip
 WITH run AS (  -- found by primary key only, then judged (see record_step)
@@ -119,15 +132,13 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
            OR run.workflow || '@' || run.version = ANY(%(workflows)s))
       AND NOT (run.queue = ANY(%(exclude_queues)s))
     RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
-              durable_run.deadline_at
+              durable_run.deadline_at, durable_run.attempts_before_resume
 )
-SELECT c.workflow, c.version, c.input, c.deadline_at,
-       (SELECT COALESCE(json_agg(json_build_array(
-                   s.position, s.name, s.kind, s.status, s.output, s.error)
-                   ORDER BY s.position), '[]'::json)
-        FROM durable_step s WHERE s.run_id = c.id)
-FROM claimed c
+SELECT c.workflow, c.version, c.input, c.deadline_at,"""
+    + CLAIMED_HISTORY
+    + """FROM claimed c
 """
+)
 
 
 def claim_run(
@@ -152,13 +163,21 @@ def claim_run(
 
 
 def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
-    """A ClaimedRun from (workflow, version, input, deadline_at, steps as JSON)."""
-    workflow, version, run_input, deadline_at, steps = row
-    recorded = {
-        position: RecordedStep(position, name, kind, status, output, error)
-        for position, name, kind, status, output, error in decode_json(steps)
-    }
-    return ClaimedRun(run_id, workflow, version, decode_json(run_input), deadline_at, recorded)
+    """A ClaimedRun from (workflow, version, input, deadline_at, CLAIMED_HISTORY's columns)."""
+    workflow, version, run_input, deadline_at, steps, attempts, attempts_before_resume = row
+    # psycopg decodes `json` values itself (json.loads: key order and number types kept)
+    recorded = {entry[0]: RecordedStep(*entry) for entry in steps}
+    prior_attempts = {int(position): n for position, n in attempts.items()}
+    return ClaimedRun(
+        run_id,
+        workflow,
+        version,
+        run_input,
+        deadline_at,
+        recorded,
+        prior_attempts,
+        attempts_before_resume,
+    )
 
 
 RECORD_STEP = """
@@ -174,10 +193,10 @@ WITH run AS (
     SELECT id FROM run WHERE status = 'RUNNING' AND executor_id = %(executor_id)s
 )
 INSERT INTO durable_step (
-    run_id, position, name, kind, status, input, output, error, error_type,
+    run_id, position, name, kind, status, input, input_hash, output, error, error_type,
     error_fingerprint, attempts, started_at, finished_at, duration_ms)
-SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::jsonb, %(output)s::jsonb,
-       %(error)s::jsonb, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
+SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(input_hash)s,
+       %(output)s::json, %(error)s::json, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
        %(started_at)s, %(finished_at)s, %(duration_ms)s
 FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
@@ -191,7 +210,20 @@ def record_step(**params: Any) -> bool:
     params.setdefault("error_type", "")
     params.setdefault("error_fingerprint", "")
     params.setdefault("output", None)
+    params.setdefault("input_hash", "")
     return bool(_execute_prepared(RECORD_STEP, params))
+
+
+STEP_INPUT = """
+-- step_input --
+-- A recorded entry's input as written, shown when a replay passes another one
+SELECT input::text FROM durable_step WHERE run_id = %(run_id)s AND position = %(position)s
+"""
+
+
+def step_input(run_id: str, position: int) -> str | None:
+    rows = execute(STEP_INPUT, {"run_id": run_id, "position": position})
+    return rows[0][0] if rows else None
 
 
 RECORD_ATTEMPT = """
@@ -200,7 +232,7 @@ RECORD_ATTEMPT = """
 -- only while this executor still owns the running run (see record_step)
 INSERT INTO durable_attempt (
     run_id, position, attempt, name, error, error_type, started_at, finished_at)
-SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::jsonb, %(error_type)s,
+SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
        %(started_at)s, %(finished_at)s
 FROM durable_run
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
@@ -220,7 +252,7 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR UPDATE
 )
 UPDATE durable_run
-SET status = %(status)s, output = %(output)s::jsonb, error = %(error)s::jsonb,
+SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
     steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
@@ -251,7 +283,7 @@ def run_outcome(run_id: str) -> tuple[str, Any, Any, str] | None:
     if not rows:
         return None
     status, output, error, reason = rows[0]
-    return status, decode_json(output), decode_json(error), reason
+    return status, output, error, reason
 
 
 RUN_OUTCOME_AT = """
@@ -277,7 +309,7 @@ def run_outcome_at(run_id: str) -> OutcomeAt | None:
     if not rows:
         return None
     status, output, error, reason, finished_at, now = rows[0]
-    return OutcomeAt(status, decode_json(output), decode_json(error), reason, finished_at, now)
+    return OutcomeAt(status, output, error, reason, finished_at, now)  # json: decoded
 
 
 RENEW_LEASES = """
@@ -311,11 +343,11 @@ SET status = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 'DEAD' ELSE '
     recovery_count = r.recovery_count
         + CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 0 ELSE 1 END,
     finished_at = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN now() END,
-    error = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN jsonb_build_object(
+    error = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN json_build_object(
         'type', 'durable.errors.RunDeadError',
         'message', format('the run''s executor died %%s times (limit %%s); fix the cause '
                           'and resume the run', r.recovery_count + 1, %(max_recoveries)s),
-        'args', jsonb_build_array(), 'traceback', '') ELSE r.error END,
+        'args', json_build_array(), 'traceback', '') ELSE r.error END,
     error_type = CASE WHEN r.recovery_count >= %(max_recoveries)s
         THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
     executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from durable.store import decode_json, execute
+from durable.store import execute
 
 SEND_MESSAGE = """
 -- send_message --
 -- Queue a message for a run; nothing is inserted if the run does not exist
 INSERT INTO durable_message (run_id, topic, payload, created_at)
-SELECT id, %(topic)s, %(payload)s::jsonb, now() FROM durable_run WHERE id = %(run_id)s
+SELECT id, %(topic)s, %(payload)s::json, now() FROM durable_run WHERE id = %(run_id)s
 RETURNING id
 """
 
@@ -38,13 +38,13 @@ RETURNING payload
 
 def consume_message(run_id: str, topic: str, position: int) -> tuple[bool, Any]:
     rows = execute(CONSUME_MESSAGE, {"run_id": run_id, "topic": topic, "position": position})
-    return (True, decode_json(rows[0][0])) if rows else (False, None)
+    return (True, rows[0][0]) if rows else (False, None)
 
 
 SET_EVENT = """
 -- set_event --
 INSERT INTO durable_event (run_id, key, value, updated_at)
-VALUES (%(run_id)s, %(key)s, %(value)s::jsonb, now())
+VALUES (%(run_id)s, %(key)s, %(value)s::json, now())
 ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
 """
 
@@ -61,7 +61,7 @@ SELECT value FROM durable_event WHERE run_id = %(run_id)s AND key = %(key)s
 
 def get_event(run_id: str, key: str) -> tuple[bool, Any]:
     rows = execute(GET_EVENT, {"run_id": run_id, "key": key})
-    return (True, decode_json(rows[0][0])) if rows else (False, None)
+    return (True, rows[0][0]) if rows else (False, None)
 
 
 CLAIM_TICK = """

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from durable import context, runtime
+from durable import context, history, runtime
 from durable.conf import settings
-from durable.context import RunInterrupted, RunSuspended
+from durable.context import RunContext, RunInterrupted, RunSuspended
 from durable.serialization import dumps
 
 SLEEP_STEP = "durable.sleep"
@@ -22,18 +22,13 @@ def sleep(seconds: float) -> None:
     if run_context is None or run_context.in_step:
         time.sleep(seconds)
         return
-    position = run_context.next_position()
-    recorded = run_context.recorded_at(position, SLEEP_STEP)
-    if recorded is not None:
-        wake_at = datetime.fromisoformat(recorded.output["wake_at"])
-    else:
-        run_context.check_interrupted()
-        started_at = datetime.now(UTC)
-        wake_at = started_at + timedelta(seconds=max(seconds, 0))
-        output = dumps({"wake_at": wake_at.isoformat(), "seconds": seconds}, where="sleep")
-        runtime.record_entry(
-            run_context, position, SLEEP_STEP, "sleep", output, started_at, finished_at=wake_at
-        )
+    wake_at = history.replay_or_run(  # no input checked: a duration may come from the clock
+        run_context,
+        SLEEP_STEP,
+        None,
+        lambda position: _record_wake_up(run_context, position, seconds),
+        lambda recorded: datetime.fromisoformat(recorded.output["wake_at"]),
+    )
     if wake_at <= datetime.now(UTC):
         return
     run_context.check_interrupted()  # a deadline that passed while parked ends the run here
@@ -44,3 +39,13 @@ def sleep(seconds: float) -> None:
     if run_context.cancelled.wait(max(wait, 0)):
         raise RunInterrupted(run_context.run_id)
     run_context.check_interrupted()
+
+
+def _record_wake_up(run_context: RunContext, position: int, seconds: float) -> datetime:
+    started_at = datetime.now(UTC)
+    wake_at = started_at + timedelta(seconds=max(seconds, 0))
+    output = dumps({"wake_at": wake_at.isoformat(), "seconds": seconds}, where="sleep")
+    runtime.record_entry(
+        run_context, position, SLEEP_STEP, "sleep", output, started_at, finished_at=wake_at
+    )
+    return wake_at
