@@ -12,11 +12,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from durable import runtime, store
+from durable import history, runtime, store
 from durable.conf import settings
 from durable.context import RunContext, RunInterrupted, RunSuspended
 from durable.errors import ResultTimeoutError, RunNotFoundError
-from durable.serialization import dumps
+from durable.serialization import EntryInput, dumps, entry_input
 
 WAIT_ENTRY = "durable.result"
 ENDED = ("SUCCESS", "ERROR", "CANCELLED", "DEAD")
@@ -24,19 +24,15 @@ ENDED = ("SUCCESS", "ERROR", "CANCELLED", "DEAD")
 
 def result_with_deadline(waiter: RunContext, run_id: str, timeout: float) -> Any:
     """The result of run `run_id` if it ends within `timeout` seconds of the first call."""
-    position = waiter.next_position()
-    recorded = waiter.recorded_at(position, WAIT_ENTRY)
     outcome = _read(run_id)
-    if recorded is not None:
-        deadline = datetime.fromisoformat(recorded.output["deadline"])
-    else:
-        waiter.check_interrupted()
-        deadline = outcome.now + timedelta(seconds=max(timeout, 0))
-        detail = dumps({"run_id": run_id, "timeout": timeout}, where="result")
-        output = dumps({"deadline": deadline.isoformat()}, where="result")
-        runtime.record_entry(
-            waiter, position, WAIT_ENTRY, "wait", output, datetime.now(UTC), step_input=detail
-        )
+    entry = entry_input({"run_id": run_id, "timeout": timeout}, where="result")
+    deadline = history.replay_or_run(
+        waiter,
+        WAIT_ENTRY,
+        entry,
+        lambda position: _record_deadline(waiter, position, entry, timeout, outcome.now),
+        lambda recorded: datetime.fromisoformat(recorded.output["deadline"]),
+    )
     waited_since = time.monotonic()
     interval = 0.01
     while True:
@@ -54,6 +50,23 @@ def result_with_deadline(waiter: RunContext, run_id: str, timeout: float) -> Any
         _pause(waiter, (deadline - outcome.now).total_seconds(), waited_since, interval)
         interval = min(interval * 2, 0.25)
         outcome = _read(run_id)
+
+
+def _record_deadline(
+    waiter: RunContext, position: int, entry: EntryInput, timeout: float, now: datetime
+) -> datetime:
+    """The deadline on the database's clock, recorded so every replay judges by it."""
+    deadline = now + timedelta(seconds=max(timeout, 0))
+    runtime.record_entry(
+        waiter,
+        position,
+        WAIT_ENTRY,
+        "wait",
+        dumps({"deadline": deadline.isoformat()}, where="result"),
+        datetime.now(UTC),
+        step_input=entry,
+    )
+    return deadline
 
 
 def _read(run_id: str) -> store.OutcomeAt:

@@ -40,7 +40,7 @@ def _taken_over(run_id: str, workflow: str, **fields) -> Run:
 
 def _execute_as_stale_owner(run: Run, deadline_at: datetime | None = None) -> None:
     claimed = store.ClaimedRun(
-        run.id, run.workflow, run.version, run.input, deadline_at or run.deadline_at, {}
+        run.id, run.workflow, run.version, run.input, deadline_at or run.deadline_at, {}, {}, 0
     )
     runtime.execute(claimed, "thread:stale-owner", threading.Event())
 
