@@ -97,6 +97,7 @@ class StepCall:
     def _record_failure(self, exc: Exception, final: bool) -> None:
         error = error_to_dict(exc)
         error_json = dumps(error, where="error")
+        error_fingerprint = fingerprint(error["type"], error["message"])
         store.record_attempt(
             run_id=self.run_context.run_id,
             position=self.position,
@@ -104,6 +105,7 @@ class StepCall:
             name=self.step.name,
             error=error_json,
             error_type=error["type"],
+            error_fingerprint=error_fingerprint,
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
         )
@@ -112,7 +114,7 @@ class StepCall:
                 status="ERROR",
                 error=error_json,
                 error_type=error["type"],
-                error_fingerprint=fingerprint(error["type"], error["message"]),
+                error_fingerprint=error_fingerprint,
             )
 
     def _record(self, **outcome: Any) -> None:

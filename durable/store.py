@@ -17,6 +17,7 @@ import psycopg
 from django.db import connection
 
 from durable.context import RecordedStep
+from durable.durations import ACTIVE_MS_SQL
 
 
 def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -197,17 +198,20 @@ RECORD_ATTEMPT = """
 -- record_attempt --
 -- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes
 INSERT INTO durable_attempt (
-    run_id, position, attempt, name, error, error_type, started_at, finished_at)
+    run_id, position, attempt, name, error, error_type, error_fingerprint, started_at,
+    finished_at)
 VALUES (%(run_id)s, %(position)s, %(attempt)s, %(name)s, %(error)s::jsonb, %(error_type)s,
-        %(started_at)s, %(finished_at)s)
+        %(error_fingerprint)s, %(started_at)s, %(finished_at)s)
 """
 
 
 def record_attempt(**params: Any) -> None:
+    params.setdefault("error_fingerprint", "")
     _execute_prepared(RECORD_ATTEMPT, params)
 
 
-FINISH_RUN = """
+FINISH_RUN = (
+    """
 -- finish_run --
 -- Record the run's outcome, only while this executor still owns it
 WITH run AS (  -- found by primary key only, then judged (see record_step)
@@ -218,11 +222,15 @@ SET status = %(status)s, output = %(output)s::jsonb, error = %(error)s::jsonb,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
     steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
+    active_ms = """
+    + ACTIVE_MS_SQL.format(run="durable_run")
+    + """,
     finished_at = now(), lease_expires_at = NULL, updated_at = now()
 FROM run
 WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
 RETURNING durable_run.id
 """
+)
 
 
 def finish_run(**params: Any) -> bool:
@@ -264,7 +272,8 @@ def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]
     return {row[0] for row in execute(RENEW_LEASES, params)}
 
 
-RECOVER_EXPIRED = """
+RECOVER_EXPIRED = (
+    """
 -- recover_expired --
 -- Re-enqueue running runs whose owner died (lease expired); past the limit, park them DEAD
 WITH expired AS (
@@ -279,6 +288,9 @@ SET status = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 'DEAD' ELSE '
     recovery_count = r.recovery_count
         + CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 0 ELSE 1 END,
     finished_at = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN now() END,
+    active_ms = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN """
+    + ACTIVE_MS_SQL.format(run="r")
+    + """ END,
     error = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN jsonb_build_object(
         'type', 'durable.errors.RunDeadError',
         'message', format('the run''s executor died %%s times (limit %%s); fix the cause '
@@ -292,6 +304,7 @@ FROM expired
 WHERE r.id = expired.id
 RETURNING r.id, r.status
 """
+)
 
 
 def recover_expired(max_recoveries: int, limit: int = 500) -> list[tuple[str, str]]:
@@ -397,7 +410,8 @@ def suspend_run(run_id: str, executor_id: str, wake_at: datetime) -> None:
     execute(SUSPEND_RUN, {"run_id": run_id, "executor_id": executor_id, "wake_at": wake_at})
 
 
-CANCEL_TREE = """
+CANCEL_TREE = (
+    """
 -- cancel_tree --
 -- Cancel active runs and, transitively, their active children, with the reason recorded
 WITH RECURSIVE tree AS (
@@ -408,11 +422,15 @@ WITH RECURSIVE tree AS (
 UPDATE durable_run r
 SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
     lease_expires_at = NULL, updated_at = now(),
+    active_ms = """
+    + ACTIVE_MS_SQL.format(run="r")
+    + """,
     steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
 FROM tree
 WHERE r.id = tree.id AND r.status IN ('ENQUEUED', 'RUNNING')
 RETURNING r.id
 """
+)
 
 
 def cancel_tree(run_ids: list[str], reason: str) -> list[str]:
