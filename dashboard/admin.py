@@ -11,7 +11,9 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 
+from dashboard.charts import human_ms
 from dashboard.permissions import can_operate
 from durable import operations
 from durable.models import Attempt, AuditEntry, Executor, Run, Step
@@ -80,25 +82,51 @@ def fork_runs(modeladmin, request, queryset):
         _report(modeladmin, request, "forked", operations.fork(_ids(queryset)))
 
 
-class StepInline(admin.TabularInline):
+class KeepHistory:
+    """History is read-only: editing a checkpoint or an attempt would rewrite what happened,
+    deleting one would make a recorded step run again, and audit rows say who did what.
+    Rows are written by the engine only and leave through `manage.py durable prune`."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReadableRecord:
+    """An error as its message and traceback in a <pre>, a duration in human units."""
+
+    @admin.display(description="error")
+    def readable_error(self, row) -> str:
+        error = row.error or {}
+        if not error:
+            return "–"
+        return format_html(
+            "<strong>{}</strong>: {}<pre style='white-space:pre-wrap'>{}</pre>",
+            error.get("type", ""),
+            error.get("message", ""),
+            error.get("traceback", ""),
+        )
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, step: Step) -> str:
+        return human_ms(step.duration_ms)
+
+
+class StepInline(KeepHistory, ReadableRecord, admin.TabularInline):
     model = Step
     extra = 0
-    can_delete = False
-    fields = ("position", "name", "kind", "status", "attempts", "duration_ms", "error_type")
+    fields = ("position", "name", "kind", "status", "attempts", "duration", "error_type")
     readonly_fields = fields
     show_change_link = True
 
 
-class KeepHistory:
-    """Deleting a checkpoint would make a recorded step run again, and deleting audit rows
-    would hide who did what: history leaves only through `manage.py durable prune`."""
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Run)
-class RunAdmin(KeepHistory, OperateMixin, admin.ModelAdmin):
+class RunAdmin(KeepHistory, ReadableRecord, OperateMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "workflow",
@@ -122,14 +150,12 @@ class RunAdmin(KeepHistory, OperateMixin, admin.ModelAdmin):
     actions = [resume_runs, restart_runs, cancel_runs, fork_runs]
     inlines = [StepInline]
     raw_id_fields = ("parent", "forked_from")
-    readonly_fields = [field.name for field in Run._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    readonly_fields = [f.name for f in Run._meta.fields if f.name != "error"] + ["readable_error"]
+    exclude = ("error",)
 
 
 @admin.register(Step)
-class StepAdmin(KeepHistory, admin.ModelAdmin):
+class StepAdmin(KeepHistory, ReadableRecord, admin.ModelAdmin):
     list_display = (
         "run",
         "position",
@@ -137,7 +163,7 @@ class StepAdmin(KeepHistory, admin.ModelAdmin):
         "kind",
         "status",
         "attempts",
-        "duration_ms",
+        "duration",
         "finished_at",
     )
     list_filter = ("status", "kind")
@@ -146,23 +172,26 @@ class StepAdmin(KeepHistory, admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_select_related = ("run",)
     raw_id_fields = ("run",)
-    readonly_fields = [field.name for field in Step._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    readonly_fields = [f.name for f in Step._meta.fields if f.name != "error"] + ["readable_error"]
+    exclude = ("error",)
 
 
 @admin.register(Attempt)
-class AttemptAdmin(KeepHistory, admin.ModelAdmin):
+class AttemptAdmin(KeepHistory, ReadableRecord, admin.ModelAdmin):
     list_display = ("run", "position", "attempt", "name", "error_type", "finished_at")
     search_fields = ("=run__id", "name")
     show_full_result_count = False
     paginator = CappedCountPaginator
-    raw_id_fields = ("run",)
+    readonly_fields = [f.name for f in Attempt._meta.fields if f.name != "error"] + [
+        "readable_error"
+    ]
+    exclude = ("error",)
 
 
 @admin.register(Executor)
-class ExecutorAdmin(admin.ModelAdmin):
+class ExecutorAdmin(KeepHistory, admin.ModelAdmin):
+    """Executors announce themselves by heartbeat; one added by hand would serve nothing."""
+
     list_display = ("id", "kind", "hostname", "pid", "started_at", "last_seen_at")
 
 
@@ -176,9 +205,3 @@ class AuditEntryAdmin(KeepHistory, admin.ModelAdmin):
     @admin.display(description="runs")
     def run_count(self, entry: AuditEntry) -> int:
         return len(entry.run_ids)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

@@ -21,6 +21,7 @@ COLOURS = {
     "waiting": "#94a3b8",
     "queued": "#cbd5e1",
     "running": "#2563eb",
+    "inherited": "#d1d5db",
 }
 LABELS = {
     "success": "succeeded",
@@ -29,8 +30,12 @@ LABELS = {
     "waiting": "sleep / wait",
     "queued": "queued",
     "running": "running",
+    "inherited": "inherited from the origin (not executed here)",
 }
 WAIT_KINDS = {"sleep", "recv", "get_event"}
+# an idle stretch longer than this, and than this share of the run, is collapsed
+GAP_SECONDS = 30
+GAP_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -42,13 +47,24 @@ class Bar:
     start: datetime
     end: datetime
     hover: str
+    order: int = -1  # the row's position in the history (-1: queue wait, above step 0)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A moment on the timeline: who resumed or cancelled the run, or what the engine did."""
+
+    at: datetime
+    text: str
 
 
 def timeline_bars(run: Any, steps: Sequence[Any], attempts: Sequence[Any]) -> list[Bar]:
-    """Bars for the queue wait, every failed attempt, every checkpoint and the step in flight."""
+    """Bars for the queue wait, every failed attempt, every checkpoint and the step in flight;
+    checkpoints a fork inherited are drawn apart, at the fork's creation, not the origin's."""
     bars: list[Bar] = []
     if run.started_at:
         bars.append(Bar("queued", "queued", run.created_at, run.started_at, "waiting in queue"))
+    inherited = run.forked_from_step or 0
     final = {(step.position, step.attempts) for step in steps if step.status == "ERROR"}
     for attempt in attempts:
         if (attempt.position, attempt.attempt) in final:
@@ -56,24 +72,69 @@ def timeline_bars(run: Any, steps: Sequence[Any], attempts: Sequence[Any]) -> li
         row = _row(attempt.position, attempt.name)
         message = escape(str((attempt.error or {}).get("message", ""))[:200])
         hover = f"attempt {attempt.attempt}: {escape(attempt.error_type)}<br>{message}"
-        bars.append(Bar(row, "retry", attempt.started_at, attempt.finished_at, hover))
+        bars.append(
+            Bar(row, "retry", attempt.started_at, attempt.finished_at, hover, attempt.position)
+        )
     for step in steps:
+        if step.position < inherited:
+            hover = f"inherited from {escape(run.forked_from_id or '')}: not executed by this run"
+            bars.append(
+                Bar(
+                    _row(step.position, step.name) + " (inherited)",
+                    "inherited",
+                    run.created_at,
+                    run.created_at,
+                    hover,
+                    step.position,
+                )
+            )
+            continue
         bars.append(
             Bar(
                 _row(step.position, step.name),
                 _outcome(step),
                 step.started_at,
                 step.finished_at,
-                f"{step.duration_ms:,.0f} ms, attempt {step.attempts}",
+                f"{human_ms(step.duration_ms)}, attempt {step.attempts}",
+                step.position,
             )
         )
     if run.status == "RUNNING":
-        start = steps[-1].finished_at if steps else (run.started_at or run.created_at)
+        marks = [run.updated_at, *(step.finished_at for step in steps)]
+        start = max(mark for mark in marks if mark is not None)
         position = len(steps)
         bars.append(
-            Bar(f"#{position} (in progress)", "running", start, timezone.now(), "executing now")
+            Bar(
+                f"#{position} (in progress)",
+                "running",
+                start,
+                max(timezone.now(), start),
+                "executing now",
+                position,
+            )
         )
     return bars
+
+
+def timeline_markers(run: Any, audit: Sequence[Any]) -> list[Marker]:
+    """What happened to the run between its bars: resumes and cancels (from the audit log),
+    recoveries after an executor died, a cancel that no operator made."""
+    markers = []
+    for entry in audit:
+        reason = (entry.detail or {}).get("reason") or ""
+        if entry.action == "resume" and run.id in (entry.detail or {}).get("done", {}):
+            text = f"failed → resumed by {entry.actor}" + (f": {reason}" if reason else "")
+            markers.append(Marker(entry.created_at, text))
+        elif entry.action == "cancel" and run.id in (entry.detail or {}).get("done", {}):
+            markers.append(Marker(entry.created_at, f"cancelled by {entry.actor}: {reason}"))
+    cancelled_by_operator = any("cancelled" in marker.text for marker in markers)
+    if run.status == "CANCELLED" and run.finished_at and not cancelled_by_operator:
+        markers.append(Marker(run.finished_at, f"cancelled: {run.cancel_reason or 'no reason'}"))
+    if run.recovery_count and run.started_at:
+        died = "executor died → DEAD" if run.status == "DEAD" else "executor died → recovered"
+        at = run.finished_at if run.status == "DEAD" else run.updated_at
+        markers.append(Marker(at or run.started_at, f"{died} ({run.recovery_count}×)"))
+    return sorted(markers, key=lambda marker: marker.at)
 
 
 def _row(position: int, name: str) -> str:
@@ -86,10 +147,33 @@ def _outcome(step: Any) -> str:
     return "success" if step.status == "SUCCESS" else "error"
 
 
-def gantt(bars: Sequence[Bar]) -> str:
-    """A horizontal timeline, one trace per outcome so the legend explains the colours."""
+def idle_gaps(bars: Sequence[Bar]) -> list[tuple[datetime, datetime]]:
+    """Stretches where nothing ran, long enough that drawing them would squash the steps."""
+    spans = sorted((bar.start, bar.end) for bar in bars if bar.outcome != "inherited")
+    if not spans:
+        return []
+    total = (max(end for _, end in spans) - spans[0][0]).total_seconds()
+    gaps, reach = [], spans[0][1]
+    for start, end in spans[1:]:
+        idle = (start - reach).total_seconds()
+        if idle > GAP_SECONDS and idle > GAP_SHARE * total:
+            gaps.append((reach, start))
+        reach = max(reach, end)
+    return gaps
+
+
+def gantt(bars: Sequence[Bar], markers: Sequence[Marker] = ()) -> str:
+    """A horizontal timeline, rows in history order, one trace per outcome so the legend
+    explains the colours; long idle gaps are cut out and labelled."""
     if not bars:
         return ""
+    gaps = idle_gaps(bars)
+    drawn = [bar for bar in bars if bar.outcome != "inherited"]
+    span_ms = (
+        (max(b.end for b in drawn) - min(b.start for b in drawn)).total_seconds() * 1000
+        if drawn
+        else 1000
+    ) - sum((end - start).total_seconds() * 1000 for start, end in gaps)
     figure = go.Figure()
     for outcome in COLOURS:
         mine = [bar for bar in bars if bar.outcome == outcome]
@@ -99,28 +183,102 @@ def gantt(bars: Sequence[Bar]) -> str:
             go.Bar(
                 name=LABELS[outcome],
                 orientation="h",
-                marker_color=COLOURS[outcome],
+                marker={
+                    "color": COLOURS[outcome],
+                    **({"pattern": {"shape": "/"}} if outcome == "inherited" else {}),
+                },
                 y=[bar.row for bar in mine],
                 base=[bar.start.isoformat() for bar in mine],
-                x=[max((bar.end - bar.start).total_seconds() * 1000, 1) for bar in mine],
+                x=[_width(bar, span_ms) for bar in mine],
                 hovertext=[bar.hover for bar in mine],
                 hoverinfo="text+y",
             )
         )
-    rows = list(dict.fromkeys(bar.row for bar in bars))
+    rows = list(dict.fromkeys(bar.row for bar in sorted(bars, key=lambda bar: bar.order)))
     figure.update_layout(
         barmode="overlay",
         height=max(180, 34 * len(rows) + 90),
-        xaxis={"type": "date", "title": None},
+        xaxis={"type": "date", "title": None, "rangebreaks": _breaks(gaps)},
         yaxis={"categoryorder": "array", "categoryarray": rows[::-1], "automargin": True},
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         **_plain_layout(),
     )
+    for start, end in gaps:
+        figure.add_annotation(
+            x=start.isoformat(),
+            y=1,
+            yref="paper",
+            text=f"⋯ idle {human_ms((end - start).total_seconds() * 1000)} ⋯",
+            showarrow=False,
+            font={"size": 11, "color": "#6b7280"},
+            xanchor="left",
+        )
+    for marker in markers:
+        figure.add_vline(x=marker.at.isoformat(), line={"color": "#6b7280", "dash": "dot"})
+        figure.add_annotation(
+            x=marker.at.isoformat(),
+            y=0,
+            yref="paper",
+            text=escape(marker.text),
+            showarrow=False,
+            yanchor="bottom",
+            font={"size": 11},
+            bgcolor="rgba(255,255,255,0.85)",
+        )
     return _html(figure)
 
 
-def latency_over_time(rows: Sequence[dict[str, Any]], title: str) -> str:
-    """p50/p95/p99 lines per time bucket; rows carry bucket, p50, p95, p99 in ms."""
+def _width(bar: Bar, span_ms: float) -> float:
+    if bar.outcome == "inherited":
+        return max(span_ms * 0.03, 1)
+    return max((bar.end - bar.start).total_seconds() * 1000, 1)
+
+
+def _breaks(gaps: Sequence[tuple[datetime, datetime]]) -> list[dict[str, Any]]:
+    """Plotly rangebreaks hiding each gap but a sliver at both ends, so it reads as a cut."""
+    breaks = []
+    for start, end in gaps:
+        keep = (end - start) * 0.02
+        breaks.append(
+            {
+                "values": [(start + keep).isoformat()],
+                "dvalue": (end - start - 2 * keep).total_seconds() * 1000,
+            }
+        )
+    return breaks
+
+
+# log-axis ticks in human units: durations span ms to hours, and one outlier must not
+# flatten the rest of the chart
+TICKS = [
+    (1, "1 ms"),
+    (10, "10 ms"),
+    (100, "100 ms"),
+    (1_000, "1 s"),
+    (10_000, "10 s"),
+    (60_000, "1 min"),
+    (600_000, "10 min"),
+    (3_600_000, "1 h"),
+    (36_000_000, "10 h"),
+]
+
+
+def human_ms(value: float | None) -> str:
+    """85 ms, 1.4 s, 3.2 min, 2.1 h: the unit a person reads a duration in."""
+    if value is None:
+        return "–"
+    if value < 1000:
+        return f"{value:.0f} ms"
+    if value < 60_000:
+        return f"{value / 1000:.1f} s"
+    if value < 3_600_000:
+        return f"{value / 60_000:.1f} min"
+    return f"{value / 3_600_000:.1f} h"
+
+
+def latency_over_time(rows: Sequence[dict[str, Any]], title: str, height: int = 300) -> str:
+    """p50/p95/p99 lines per time bucket on a log axis labelled in s/min; rows carry
+    bucket, p50, p95, p99 in ms."""
     if not rows:
         return ""
     figure = go.Figure()
@@ -132,12 +290,22 @@ def latency_over_time(rows: Sequence[dict[str, Any]], title: str) -> str:
                 x=[row["bucket"] for row in rows],
                 y=[row[key] for row in rows],
                 line={"dash": dash},
+                text=[f"{key} {human_ms(row[key])} ({row['runs']})" for row in rows],
+                hoverinfo="text+x",
             )
         )
+    values = [row[key] for row in rows for key in ("p50", "p95", "p99") if row[key]]
+    low, high = min(values, default=1), max(values, default=1)
+    ticks = [(v, label) for v, label in TICKS if low / 10 <= v <= high * 10] or TICKS[:4]
     figure.update_layout(
-        height=300,
+        height=height,
         title={"text": escape(title), "font": {"size": 14}},
-        yaxis={"title": "ms", "rangemode": "tozero"},
+        yaxis={
+            "type": "log",
+            "title": None,
+            "tickvals": [v for v, _ in ticks],
+            "ticktext": [label for _, label in ticks],
+        },
         **_plain_layout(),
     )
     return _html(figure)

@@ -28,6 +28,16 @@ class RunHistory:
             grouped.setdefault(attempt.position, []).append(attempt)
         return grouped
 
+    def unrecorded_attempts(self) -> dict[int, list[Attempt]]:
+        """Failed attempts of a position with no checkpoint: the run was cancelled or lost
+        its executor while the step was still being retried."""
+        recorded = {step.position for step in self.steps}
+        grouped: dict[int, list[Attempt]] = {}
+        for attempt in self.attempts:
+            if attempt.position not in recorded:
+                grouped.setdefault(attempt.position, []).append(attempt)
+        return grouped
+
 
 def run_history(run_id: str) -> RunHistory | None:
     """The run, its checkpoints in order and every failed attempt (attempt_run_idx)."""

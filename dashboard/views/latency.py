@@ -38,16 +38,33 @@ def latency(request: HttpRequest) -> HttpResponse:
     queries = latency_rollups if approximate else exact
     workflows = queries.workflow_latency(since, until)
     trend = queries.latency_over_time(since, until, workflow)
+    names = exact.workflow_step_names(workflow) if workflow else None
+    steps = queries.step_latency(since, until, names)
     context = {
         "form": form,
         "approximate": approximate,
         "window": window_key,
         "workflow": workflow,
         "workflows": workflows,
-        "steps": queries.step_latency(since, until),
+        "steps": steps,
         "windows": WINDOW_CHOICES,
         "chart": charts.latency_over_time(
-            trend, f"Run execution time, {workflow or 'all workflows'}, last {window_key}"
+            trend, f"Run active time, {workflow or 'all workflows'}, last {window_key}"
         ),
+        "step_charts": _step_charts(queries, since, until, steps),
     }
     return render_page(request, "dashboard/latency.html", context)
+
+
+STEP_CHARTS = 6
+
+
+def _step_charts(queries, since, until, steps) -> list[tuple[str, str]]:
+    """A small chart over time for each of the busiest steps shown in the table."""
+    busiest = [row["name"] for row in sorted(steps, key=lambda row: -row["count"])][:STEP_CHARTS]
+    series = queries.step_over_time(since, until, busiest)
+    return [
+        (name, charts.latency_over_time(series[name], name.rsplit(".", 1)[-1], height=200))
+        for name in busiest
+        if name in series
+    ]

@@ -1,0 +1,150 @@
+"""Why an ENQUEUED or RUNNING run is not moving, told from what the tables already hold.
+
+Executors announce the workflows they serve (durable_executor.workflows), queues declare
+their limits (durable.queues), a run is due at `available_at`, and its last history entry
+or failed attempt says whether it sleeps, retries or waits for a child. A page of runs
+costs five small queries, whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from durable import queues, registry
+from durable.models import Attempt, Executor, Run, RunStatus, Step
+
+ALIVE_WITHIN = timedelta(seconds=30)
+
+
+def _get(run: Any, name: str) -> Any:
+    return run[name] if isinstance(run, dict) else getattr(run, name)
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%H:%M:%S} UTC ({naturaltime(moment)})"
+
+
+def reasons(runs: Sequence[Any]) -> dict[str, str]:
+    """A sentence per live run (Run objects or list rows) saying what it waits for."""
+    live = [run for run in runs if _get(run, "status") in RunStatus.active()]
+    if not live:
+        return {}
+    facts = _Facts([_get(run, "id") for run in live], {_get(run, "queue") for run in live})
+    return {_get(run, "id"): facts.reason(run) for run in live}
+
+
+class _Facts:
+    """Everything the reasons are read from, fetched once for a page of runs."""
+
+    def __init__(self, run_ids: list[str], queue_names: set[str]) -> None:
+        self.now = timezone.now()
+        self.served: set[str] = set()
+        for workflows in Executor.objects.filter(
+            last_seen_at__gte=self.now - ALIVE_WITHIN
+        ).values_list("workflows", flat=True):
+            self.served.update(workflows)
+        self.last_entry = {
+            step.run_id: step
+            for step in Step.objects.filter(run_id__in=run_ids)
+            .order_by("run_id", "-position")
+            .distinct("run_id")
+            .only("run_id", "position", "kind", "finished_at")
+        }
+        self.last_attempt = {
+            attempt.run_id: attempt
+            for attempt in Attempt.objects.filter(run_id__in=run_ids)
+            .order_by("run_id", "-finished_at")
+            .distinct("run_id")
+            .only("run_id", "position", "attempt", "finished_at", "error_type")
+        }
+        self.children: dict[str, str] = {}
+        for parent_id, child_id in Run.objects.filter(
+            parent_id__in=run_ids, status__in=RunStatus.active()
+        ).values_list("parent_id", "id"):
+            self.children.setdefault(parent_id, child_id)
+        self.queues = _queue_limits(queue_names, self.now)
+
+    def reason(self, run: Any) -> str:
+        if _get(run, "status") == RunStatus.RUNNING:
+            return self._running(run)
+        return self._enqueued(run)
+
+    def _enqueued(self, run: Any) -> str:
+        run_id, available_at = _get(run, "id"), _get(run, "available_at")
+        entry = self.last_entry.get(run_id)
+        if available_at and available_at > self.now:
+            if entry is not None and entry.kind == "sleep":
+                return f"sleeping until {_when(available_at)}"
+            return f"not due until {_when(available_at)}"
+        workflow, version = _get(run, "workflow"), _get(run, "version")
+        if not self.served:
+            return "no live executor: none has checked in for 30 s; start a worker"
+        if workflow not in self.served and f"{workflow}@{version}" not in self.served:
+            return (
+                f"no live executor serves {workflow} (version {version or '–'}); deploy "
+                "a worker with this code"
+            )
+        limit = self.queues.get(_get(run, "queue"))
+        if limit:
+            return limit
+        recovered = " after its executor died" if _get(run, "recovery_count") else ""
+        return f"due since {_when(available_at)}{recovered}; waiting for an executor to claim it"
+
+    def _running(self, run: Any) -> str:
+        run_id = _get(run, "id")
+        lease = _get(run, "lease_expires_at")
+        if lease is not None and lease < self.now:
+            return (
+                f"its executor stopped renewing the lease at {_when(lease)}; "
+                "the recovery sweep re-enqueues it"
+            )
+        if run_id in self.children:
+            return f"waiting for child run {self.children[run_id]}"
+        entry = self.last_entry.get(run_id)
+        if entry is not None and entry.kind == "sleep" and entry.finished_at > self.now:
+            return f"sleeping until {_when(entry.finished_at)}"
+        position = entry.position + 1 if entry is not None else 0
+        attempt = self.last_attempt.get(run_id)
+        if attempt is not None and attempt.position == position:
+            return (
+                f"step {position} failed attempt {attempt.attempt} "
+                f"({attempt.error_type.rsplit('.', 1)[-1]}) at {_when(attempt.finished_at)}; "
+                "retrying per its retry policy"
+            )
+        since = entry.finished_at if entry is not None else _get(run, "updated_at")
+        return f"executing step {position} since {_when(max(since, _get(run, 'updated_at')))}"
+
+
+def _queue_limits(names: set[str], now: datetime) -> dict[str, str]:
+    """For each declared queue at a limit, the sentence that says so."""
+    registry.autodiscover()  # queues are declared next to the workflows
+    found: dict[str, str] = {}
+    for name in names:
+        queue = queues.get_queue(name)
+        if queue is None or not queue.limited:
+            continue
+        running = Run.objects.filter(queue=name, status=RunStatus.RUNNING).count()
+        if queue.concurrency is not None and running >= queue.concurrency:
+            found[name] = (
+                f"queue {name} is at its concurrency limit ({running} of "
+                f"{queue.concurrency} running)"
+            )
+            continue
+        if queue.rate_limit is not None:
+            count, seconds = queue.rate_limit
+            window = Run.objects.filter(
+                queue=name, started_at__gt=now - timedelta(seconds=seconds)
+            ).aggregate(n=Count("id"), first=Min("started_at"))
+            if window["n"] >= count:
+                until = window["first"] + timedelta(seconds=seconds)
+                found[name] = (
+                    f"queue {name} is rate-limited until {_when(until)} "
+                    f"({count} starts per {seconds:g} s)"
+                )
+    return found
