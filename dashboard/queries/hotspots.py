@@ -1,7 +1,10 @@
-"""Failure hotspots: final step failures grouped by workflow, step, error type and fingerprint.
+"""Failure hotspots: every failure that happened, grouped by workflow, step, error type and
+fingerprint, with the lifecycle of the runs it hit.
 
-The window scan runs on step_failed_idx (partial: status = 'ERROR'), joined to the run by
-primary key for its workflow; trend buckets are counted in the same statement.
+Failures are read from durable_attempt (attempt_finished_idx), which keeps every failed
+attempt even after the run is resumed (a resume drops the failed checkpoint): resolving
+part of a group never rewrites its first-seen time or its trend. Each failed attempt is
+joined to its run by primary key for the workflow and today's status.
 """
 
 from __future__ import annotations
@@ -13,26 +16,48 @@ from dashboard.queries.sql import aggregate
 
 TREND_BUCKETS = 24
 
+FIRST_FAILURE = """
+-- first_failure --
+-- The oldest failure in the window (one probe of attempt_finished_idx), so the trend's
+-- buckets span the data, not an empty window
+SELECT min(finished_at) AS first FROM durable_attempt WHERE finished_at >= %(since)s
+"""
+
 HOTSPOTS = """
 -- hotspots --
--- Failed checkpoints in the window, grouped, with per-bucket trend counts and the latest
--- message of each group; the window is scanned once (the CTE is materialized)
+-- Failed attempts in the window, grouped, with per-bucket trend counts, the latest message,
+-- and per group how many runs are resolved (succeeded since, or superseded by a fork or
+-- restart that succeeded) or still failing; the window is scanned once (MATERIALIZED)
 WITH failed AS MATERIALIZED (
-    SELECT r.workflow, s.name, s.error_type, s.error_fingerprint, s.finished_at, s.run_id,
-           r.status AS run_status, s.error->>'message' AS message,
-           least(floor(extract(epoch FROM s.finished_at - %(since)s) / %(bucket_s)s),
+    SELECT r.workflow, a.name, a.error_type, a.error_fingerprint, a.finished_at, a.run_id,
+           r.status AS run_status, a.error->>'message' AS message,
+           least(floor(extract(epoch FROM a.finished_at - %(since)s) / %(bucket_s)s),
                  %(last_bucket)s)::int AS bucket
-    FROM durable_step s
-    -- one primary-key probe per failed step; OFFSET 0 keeps the planner from hashing
-    -- the whole run table instead
+    FROM durable_attempt a
+    -- one primary-key probe per failure; OFFSET 0 keeps the planner from hashing the
+    -- whole run table instead
     CROSS JOIN LATERAL (
-        SELECT workflow, status FROM durable_run WHERE id = s.run_id OFFSET 0
+        SELECT workflow, status FROM durable_run WHERE id = a.run_id OFFSET 0
     ) AS r
-    WHERE s.status = 'ERROR' AND s.finished_at >= %(since)s AND s.finished_at < %(until)s
+    WHERE a.finished_at >= %(since)s AND a.finished_at < %(until)s
+), runs AS (
+    SELECT DISTINCT workflow, name, error_type, error_fingerprint, run_id, run_status
+    FROM failed
+), lifecycle AS (
+    SELECT runs.*, EXISTS (
+        SELECT 1 FROM durable_run f WHERE f.forked_from_id = runs.run_id AND f.status = 'SUCCESS'
+    ) AS superseded
+    FROM runs
+), per_group AS (
+    SELECT workflow, name, error_type, error_fingerprint,
+           count(*) FILTER (WHERE run_status IN ('ERROR', 'DEAD') AND NOT superseded)
+               AS still_failed,
+           count(*) FILTER (WHERE superseded) AS superseded,
+           count(*) FILTER (WHERE run_status = 'SUCCESS' AND NOT superseded) AS recovered
+    FROM lifecycle GROUP BY 1, 2, 3, 4
 ), groups AS (
     SELECT workflow, name, error_type, error_fingerprint, count(*) AS failures,
            count(DISTINCT run_id) AS runs,
-           count(DISTINCT run_id) FILTER (WHERE run_status IN ('ERROR', 'DEAD')) AS still_failed,
            min(finished_at) AS first_seen, max(finished_at) AS last_seen,
            (array_agg(message ORDER BY finished_at DESC))[1] AS message,
            (array_agg(run_id ORDER BY finished_at DESC))[1] AS sample_run
@@ -51,15 +76,20 @@ WITH failed AS MATERIALIZED (
          AND b.error_fingerprint = g.error_fingerprint AND b.bucket = slot
     GROUP BY g.workflow, g.name, g.error_fingerprint
 )
-SELECT g.*, t.trend
+SELECT g.*, t.trend, p.still_failed, p.superseded, p.recovered,
+       p.superseded + p.recovered AS resolved
 FROM groups g JOIN trends t USING (workflow, name, error_fingerprint)
+JOIN per_group p USING (workflow, name, error_type, error_fingerprint)
 ORDER BY failures DESC
 """
 
 
 def hotspots(since: datetime, until: datetime, limit: int = 50) -> list[dict[str, Any]]:
-    """The largest failure groups in the window, each with a trend of TREND_BUCKETS counts."""
-    bucket = (until - since) / TREND_BUCKETS
+    """The largest failure groups in the window, each with a trend of TREND_BUCKETS counts
+    over the span that has failures (from the window's first failure to now)."""
+    first = aggregate(FIRST_FAILURE, {"since": since})[0]["first"]
+    since = max(since, first) if first else since
+    bucket = max((until - since) / TREND_BUCKETS, timedelta(seconds=1))
     params = {
         "since": since,
         "until": until,
@@ -67,7 +97,11 @@ def hotspots(since: datetime, until: datetime, limit: int = 50) -> list[dict[str
         "last_bucket": TREND_BUCKETS - 1,
         "limit": limit,
     }
-    return aggregate(HOTSPOTS, params)
+    groups = aggregate(HOTSPOTS, params)
+    for group in groups:
+        group["bucket"] = bucket
+        group["trend_since"] = since
+    return groups
 
 
 def window_bounds(window: timedelta) -> tuple[datetime, datetime]:

@@ -116,6 +116,12 @@ def workflow_step_names(workflow: str) -> list[str]:
     return sorted(row[0] for row in _rows(WORKFLOW_STEP_NAMES, {"workflow": workflow}))
 
 
+FIRST_STEP_FINISHED = """
+-- first_step_finished --
+-- The oldest checkpoint in the window (one probe of step_finished_idx)
+SELECT min(finished_at) FROM durable_step WHERE finished_at >= %(since)s
+"""
+
 STEP_OVER_TIME = """
 -- step_over_time --
 -- Duration percentiles per time bucket for each of the given step names
@@ -133,7 +139,8 @@ def step_over_time(
     """Per step name, its percentiles per bucket (buckets sized like the run chart's)."""
     if not names:
         return {}
-    start = _first_finish(since) or since
+    first = _rows(FIRST_STEP_FINISHED, {"since": since})[0][0]
+    start = max(since, first) if first else since
     params = {"since": start, "until": until, "names": names, "bucket": bucket_for(until - start)}
     series: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for name, bucket, count, ms in _rows(STEP_OVER_TIME, params):
