@@ -24,7 +24,9 @@ def _run_link(run_id: str) -> str:
     return format_html('<a href="{}">{}</a>', reverse("dashboard:run", args=[run_id]), run_id)
 
 
-def _act(request: HttpRequest, run_id: str, call: Callable[[], str], done: str) -> HttpResponse:
+def _act(
+    request: HttpRequest, run_id: str, call: Callable[[], str], done: str, reason: str = ""
+) -> HttpResponse:
     """Run one operation as the logged-in user; report its outcome or its refusal."""
     try:
         with operations.acting_as(request.user.get_username()):
@@ -35,6 +37,8 @@ def _act(request: HttpRequest, run_id: str, call: Callable[[], str], done: str) 
             return redirect("dashboard:runs")  # no run page to go back to
         return redirect("dashboard:run", run_id=run_id)
     text = format_html(done, new=_run_link(result_id), old=_run_link(run_id))
+    if reason:
+        text = format_html("{} Reason, in the audit log: “{}”.", text, reason)
     messages.success(request, text)
     return redirect("dashboard:run", run_id=result_id)
 
@@ -47,7 +51,7 @@ def _on_one_run(
     if not form.is_valid():
         return HttpResponseBadRequest("run_id is required")
     run_id, reason = form.cleaned_data["run_id"], form.cleaned_data["reason"].strip()
-    return _act(request, run_id, lambda: operation(run_id, reason), done)
+    return _act(request, run_id, lambda: operation(run_id, reason), done, reason)
 
 
 @operator_required
@@ -100,6 +104,7 @@ def fork(request: HttpRequest) -> HttpResponse:
         "the recorded checkpoints, the rest runs again."
         if step
         else f"Forked {{old}} from step 0{edited} as new run {{new}}: every step runs again.",
+        reason,
     )
 
 
