@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -164,48 +164,68 @@ def idle_gaps(bars: Sequence[Bar]) -> list[tuple[datetime, datetime]]:
 
 def gantt(bars: Sequence[Bar], markers: Sequence[Marker] = ()) -> str:
     """A horizontal timeline, rows in history order, one trace per outcome so the legend
-    explains the colours; long idle gaps are cut out and labelled."""
+    explains the colours; long idle gaps are cut out and labelled, markers say who acted."""
     if not bars:
         return ""
     gaps = idle_gaps(bars)
-    drawn = [bar for bar in bars if bar.outcome != "inherited"]
-    span_ms = (
-        (max(b.end for b in drawn) - min(b.start for b in drawn)).total_seconds() * 1000
-        if drawn
-        else 1000
-    ) - sum((end - start).total_seconds() * 1000 for start, end in gaps)
+    first = min([bar.start for bar in bars] + [marker.at for marker in markers])
+    last = max([bar.end for bar in bars] + [marker.at for marker in markers])
+    span_ms = max(_visible_ms(last, first, gaps), 1.0)
     figure = go.Figure()
     for outcome in COLOURS:
         mine = [bar for bar in bars if bar.outcome == outcome]
-        if not mine:
-            continue
-        figure.add_trace(
-            go.Bar(
-                name=LABELS[outcome],
-                orientation="h",
-                marker={
-                    "color": COLOURS[outcome],
-                    **({"pattern": {"shape": "/"}} if outcome == "inherited" else {}),
-                },
-                y=[bar.row for bar in mine],
-                base=[bar.start.isoformat() for bar in mine],
-                x=[_width(bar, span_ms) for bar in mine],
-                hovertext=[bar.hover for bar in mine],
-                hoverinfo="text+y",
-            )
-        )
+        if mine:
+            figure.add_trace(_trace(outcome, mine, span_ms))
     rows = list(dict.fromkeys(bar.row for bar in sorted(bars, key=lambda bar: bar.order)))
+    pad = timedelta(milliseconds=span_ms * 0.02)
+    end = max(last, first + timedelta(milliseconds=span_ms * 0.03))  # an inherited sliver
     figure.update_layout(
         barmode="overlay",
         height=max(180, 34 * len(rows) + 90),
-        xaxis={"type": "date", "title": None, "rangebreaks": _breaks(gaps)},
+        # an explicit range: annotations must not widen the axis to fit their text
+        xaxis={
+            "type": "date",
+            "title": None,
+            "rangebreaks": _breaks(gaps, span_ms),
+            "range": [_iso(first - pad), _iso(end + pad)],
+        },
         yaxis={"categoryorder": "array", "categoryarray": rows[::-1], "automargin": True},
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         **_plain_layout(),
     )
+    _label_gaps(figure, gaps)
+    _draw_markers(figure, markers, first, gaps, span_ms)
+    return _html(figure)
+
+
+def _trace(outcome: str, bars: Sequence[Bar], span_ms: float) -> go.Bar:
+    hatched = {"pattern": {"shape": "/"}} if outcome == "inherited" else {}
+    return go.Bar(
+        name=LABELS[outcome],
+        orientation="h",
+        marker={"color": COLOURS[outcome], **hatched},
+        y=[bar.row for bar in bars],
+        base=[_iso(bar.start) for bar in bars],
+        x=[_width(bar, span_ms) for bar in bars],
+        hovertext=[bar.hover for bar in bars],
+        hoverinfo="text+y",
+    )
+
+
+def _visible_ms(
+    moment: datetime, first: datetime, gaps: Sequence[tuple[datetime, datetime]]
+) -> float:
+    """Milliseconds from `first` to `moment` as drawn, without the collapsed gaps."""
+    hidden = sum(
+        (min(end, moment) - start).total_seconds() for start, end in gaps if start < moment
+    )
+    return ((moment - first).total_seconds() - hidden) * 1000
+
+
+def _label_gaps(figure: go.Figure, gaps: Sequence[tuple[datetime, datetime]]) -> None:
     for start, end in gaps:
         figure.add_annotation(
-            x=start.isoformat(),
+            x=_iso(start),
             y=1,
             yref="paper",
             text=f"⋯ idle {human_ms((end - start).total_seconds() * 1000)} ⋯",
@@ -213,19 +233,36 @@ def gantt(bars: Sequence[Bar], markers: Sequence[Marker] = ()) -> str:
             font={"size": 11, "color": "#6b7280"},
             xanchor="left",
         )
+
+
+def _draw_markers(
+    figure: go.Figure,
+    markers: Sequence[Marker],
+    first: datetime,
+    gaps: Sequence[tuple[datetime, datetime]],
+    span_ms: float,
+) -> None:
+    """A dotted line per marker, its text on the side where the chart has room."""
     for marker in markers:
-        figure.add_vline(x=marker.at.isoformat(), line={"color": "#6b7280", "dash": "dot"})
+        late = _visible_ms(marker.at, first, gaps) > 0.5 * span_ms
+        figure.add_vline(x=_iso(marker.at), line={"color": "#6b7280", "dash": "dot"})
         figure.add_annotation(
-            x=marker.at.isoformat(),
+            x=_iso(marker.at),
             y=0,
             yref="paper",
             text=escape(marker.text),
             showarrow=False,
+            xanchor="right" if late else "left",
             yanchor="bottom",
             font={"size": 11},
             bgcolor="rgba(255,255,255,0.85)",
         )
-    return _html(figure)
+
+
+def _iso(moment: datetime) -> str:
+    """UTC without an offset: plotly.js reads dates as wall times and ignores offsets, so
+    every date on one axis (bars, cuts, markers) must be written the same way."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat()
 
 
 def _width(bar: Bar, span_ms: float) -> float:
@@ -234,32 +271,29 @@ def _width(bar: Bar, span_ms: float) -> float:
     return max((bar.end - bar.start).total_seconds() * 1000, 1)
 
 
-def _breaks(gaps: Sequence[tuple[datetime, datetime]]) -> list[dict[str, Any]]:
-    """Plotly rangebreaks hiding each gap but a sliver at both ends, so it reads as a cut."""
+def _breaks(gaps: Sequence[tuple[datetime, datetime]], span_ms: float) -> list[dict[str, Any]]:
+    """Plotly rangebreaks hiding each gap but a sliver at both ends (small beside what is
+    drawn, `span_ms`), so it reads as a cut."""
     breaks = []
     for start, end in gaps:
-        keep = (end - start) * 0.02
+        keep = min((end - start) * 0.02, timedelta(milliseconds=span_ms * 0.02))
         breaks.append(
             {
-                "values": [(start + keep).isoformat()],
+                "values": [_iso(start + keep)],
                 "dvalue": (end - start - 2 * keep).total_seconds() * 1000,
             }
         )
     return breaks
 
 
+SECOND, MINUTE, HOUR = 1_000, 60_000, 3_600_000
 # log-axis ticks in human units: durations span ms to hours, and one outlier must not
 # flatten the rest of the chart
 TICKS = [
-    (1, "1 ms"),
-    (10, "10 ms"),
-    (100, "100 ms"),
-    (1_000, "1 s"),
-    (10_000, "10 s"),
-    (60_000, "1 min"),
-    (600_000, "10 min"),
-    (3_600_000, "1 h"),
-    (36_000_000, "10 h"),
+    *((ms, f"{ms} ms") for ms in (1, 2, 5, 10, 20, 50, 100, 200, 500)),
+    *((n * SECOND, f"{n} s") for n in (1, 2, 5, 10, 20, 30)),
+    *((n * MINUTE, f"{n} min") for n in (1, 2, 5, 10, 20, 30)),
+    *((n * HOUR, f"{n} h") for n in (1, 2, 5, 10, 24)),
 ]
 
 
@@ -296,9 +330,10 @@ def latency_over_time(rows: Sequence[dict[str, Any]], title: str, height: int = 
         )
     values = [row[key] for row in rows for key in ("p50", "p95", "p99") if row[key]]
     low, high = min(values, default=1), max(values, default=1)
-    ticks = [(v, label) for v, label in TICKS if low / 10 <= v <= high * 10] or TICKS[:4]
+    ticks = [(v, label) for v, label in TICKS if low / 2 <= v <= high * 2] or TICKS[:4]
     figure.update_layout(
         height=height,
+        showlegend=height >= 300,  # small multiples share the big chart's legend
         title={"text": escape(title), "font": {"size": 14}},
         yaxis={
             "type": "log",
