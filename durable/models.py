@@ -243,7 +243,8 @@ class Attempt(models.Model):
     name = models.CharField(max_length=300)
     error = models.JSONField()
     error_type = models.CharField(max_length=300, blank=True, default="")
-    error_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # a database default too, so writers that predate the column (bench seeds) still insert
+    error_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
 
