@@ -150,8 +150,15 @@ class RunAdmin(KeepHistory, ReadableRecord, OperateMixin, admin.ModelAdmin):
     actions = [resume_runs, restart_runs, cancel_runs, fork_runs]
     inlines = [StepInline]
     raw_id_fields = ("parent", "forked_from")
-    readonly_fields = [f.name for f in Run._meta.fields if f.name != "error"] + ["readable_error"]
-    exclude = ("error",)
+    readonly_fields = [f.name for f in Run._meta.fields if f.name not in ("error", "active_ms")] + [
+        "active_time",
+        "readable_error",
+    ]
+    exclude = ("error", "active_ms")
+
+    @admin.display(description="active time", ordering="active_ms")
+    def active_time(self, run: Run) -> str:
+        return human_ms(run.active_ms) if run.active_ms is not None else "–"
 
 
 @admin.register(Step)

@@ -53,8 +53,9 @@ def test_the_run_page_offers_no_add_another_step(admin_client):
 
 
 def test_errors_show_as_tracebacks_and_durations_are_rounded(admin_client):
-    run = make_failed_run(id="r")
+    run = make_failed_run(id="r", active_ms=2345.6789)
     Step.objects.filter(run=run, position=0).update(duration_ms=1234.5678)
     page = admin_client.get("/admin/durable/run/r/change/").content.decode()
     assert "<pre" in page and "Traceback: boom" in page and "&quot;traceback&quot;" not in page
     assert "1.2 s" in page and "1234.5678" not in page
+    assert "2.3 s" in page and "2345.6789" not in page
