@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from durable.models import Attempt, AuditEntry, Run, Step
+from durable.models import Attempt, AuditEntry, Run, RunStatus, Step
 
 LINEAGE_LIMIT = 50
 
@@ -63,6 +63,13 @@ def lineage(run: Run) -> dict[str, list[dict[str, Any]]]:
         "children": _brief(Run.objects.filter(parent_id=run.id)),
         "forks": _brief(Run.objects.filter(forked_from_id=run.id)),
     }
+
+
+def superseded_by(run: Run, forks: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """For a failed, cancelled or dead run, its newest fork or restart that succeeded."""
+    if run.status not in RunStatus.resumable():
+        return None
+    return next((fork for fork in forks if fork["status"] == RunStatus.SUCCESS), None)
 
 
 def run_audit(run_id: str, limit: int = 20) -> list[AuditEntry]:

@@ -32,9 +32,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "timeline": charts.gantt(bars, charts.timeline_markers(run, audit)),
         "time": durations.split(run, history.steps, history.attempts, timezone.now()),
         "waiting": waiting.reasons([run]).get(run.id, ""),
-        "superseded_by": next((r for r in lineage["forks"] if r["status"] == "SUCCESS"), None)
-        if run.status in ("ERROR", "CANCELLED", "DEAD")
-        else None,
+        "superseded_by": detail.superseded_by(run, lineage["forks"]),
         "lineage": lineage,
         "audit": audit,
         "live": run.status in ("ENQUEUED", "RUNNING"),
