@@ -30,34 +30,27 @@ HOTSPOTS = """
 -- restart that succeeded) or still failing; the window is scanned once (MATERIALIZED)
 WITH failed AS MATERIALIZED (
     SELECT r.workflow, a.name, a.error_type, a.error_fingerprint, a.finished_at, a.run_id,
-           r.status AS run_status, a.error->>'message' AS message,
+           r.status AS run_status, r.superseded, a.error->>'message' AS message,
            least(floor(extract(epoch FROM a.finished_at - %(since)s) / %(bucket_s)s),
                  %(last_bucket)s)::int AS bucket
     FROM durable_attempt a
-    -- one primary-key probe per failure; OFFSET 0 keeps the planner from hashing the
-    -- whole run table instead
+    -- one primary-key probe per failure (OFFSET 0 keeps the planner from hashing the
+    -- whole run table instead), and one probe of run_forked_from_idx for a successor
     CROSS JOIN LATERAL (
-        SELECT workflow, status FROM durable_run WHERE id = a.run_id OFFSET 0
+        SELECT workflow, status, EXISTS (
+            SELECT 1 FROM durable_run f WHERE f.forked_from_id = a.run_id AND f.status = 'SUCCESS'
+        ) AS superseded
+        FROM durable_run WHERE id = a.run_id OFFSET 0
     ) AS r
     WHERE a.finished_at >= %(since)s AND a.finished_at < %(until)s
-), runs AS (
-    SELECT DISTINCT workflow, name, error_type, error_fingerprint, run_id, run_status
-    FROM failed
-), lifecycle AS (
-    SELECT runs.*, EXISTS (
-        SELECT 1 FROM durable_run f WHERE f.forked_from_id = runs.run_id AND f.status = 'SUCCESS'
-    ) AS superseded
-    FROM runs
-), per_group AS (
-    SELECT workflow, name, error_type, error_fingerprint,
-           count(*) FILTER (WHERE run_status IN ('ERROR', 'DEAD') AND NOT superseded)
-               AS still_failed,
-           count(*) FILTER (WHERE superseded) AS superseded,
-           count(*) FILTER (WHERE run_status = 'SUCCESS' AND NOT superseded) AS recovered
-    FROM lifecycle GROUP BY 1, 2, 3, 4
 ), groups AS (
     SELECT workflow, name, error_type, error_fingerprint, count(*) AS failures,
            count(DISTINCT run_id) AS runs,
+           count(DISTINCT run_id) FILTER (WHERE run_status IN ('ERROR', 'DEAD')
+                                          AND NOT superseded) AS still_failed,
+           count(DISTINCT run_id) FILTER (WHERE superseded) AS superseded,
+           count(DISTINCT run_id) FILTER (WHERE run_status = 'SUCCESS' AND NOT superseded)
+               AS recovered,
            min(finished_at) AS first_seen, max(finished_at) AS last_seen,
            (array_agg(message ORDER BY finished_at DESC))[1] AS message,
            (array_agg(run_id ORDER BY finished_at DESC))[1] AS sample_run
@@ -76,10 +69,8 @@ WITH failed AS MATERIALIZED (
          AND b.error_fingerprint = g.error_fingerprint AND b.bucket = slot
     GROUP BY g.workflow, g.name, g.error_fingerprint
 )
-SELECT g.*, t.trend, p.still_failed, p.superseded, p.recovered,
-       p.superseded + p.recovered AS resolved
+SELECT g.*, t.trend, g.superseded + g.recovered AS resolved
 FROM groups g JOIN trends t USING (workflow, name, error_fingerprint)
-JOIN per_group p USING (workflow, name, error_type, error_fingerprint)
 ORDER BY failures DESC
 """
 
