@@ -324,11 +324,16 @@ def latency_over_time(rows: Sequence[dict[str, Any]], title: str, height: int = 
             "mode": "lines+markers",
             "x": [_iso(row["bucket"]) for row in rows],
             "y": [row[key] for row in rows],
-            "line": {"dash": dash},
+            "line": {"dash": dash, "color": colour},
+            "marker": {"size": 5, "color": colour},
             "text": [f"{key} {human_ms(row[key])} ({row['runs']})" for row in rows],
             "hoverinfo": "text+x",
         }
-        for key, dash in (("p50", "solid"), ("p95", "dash"), ("p99", "dot"))
+        for key, dash, colour in (
+            ("p50", "solid", "#2563eb"),
+            ("p95", "dash", "#f59e0b"),
+            ("p99", "dot", "#dc2626"),
+        )
     ]
     values = [row[key] for row in rows for key in ("p50", "p95", "p99") if row[key]]
     low, high = min(values, default=1), max(values, default=1)
@@ -337,9 +342,11 @@ def latency_over_time(rows: Sequence[dict[str, Any]], title: str, height: int = 
         "height": height,
         "showlegend": height >= 300,  # small multiples share the big chart's legend
         "title": {"text": escape(title), "font": {"size": 14}},
-        "xaxis": {"type": "date"},
+        "xaxis": {"type": "date", "automargin": True, "gridcolor": "#f1f5f9"},
         "yaxis": {
             "type": "log",
+            "automargin": True,
+            "gridcolor": "#e5e7eb",
             "tickvals": [v for v, _ in ticks],
             "ticktext": [label for _, label in ticks],
         },
