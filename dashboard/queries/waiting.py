@@ -8,6 +8,7 @@ costs one statement (plus a count per declared queue with limits), whatever its 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,7 +48,7 @@ FACTS = """
 -- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes), and the
 -- workflows live executors serve
 SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
-       a.error_type, c.id,
+       a.error_type, a.name, c.id,
        (SELECT coalesce(array_agg(DISTINCT w), '{}') FROM durable_executor e,
                unnest(e.workflows) AS w
         WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s))
@@ -56,7 +57,7 @@ LEFT JOIN LATERAL (
     SELECT position, kind, finished_at FROM durable_step
     WHERE run_id = r.id ORDER BY position DESC LIMIT 1) AS s ON true
 LEFT JOIN LATERAL (
-    SELECT position, attempt, finished_at, error_type FROM durable_attempt
+    SELECT position, attempt, finished_at, error_type, name FROM durable_attempt
     WHERE run_id = r.id ORDER BY position DESC, attempt DESC LIMIT 1) AS a ON true
 LEFT JOIN LATERAL (
     SELECT id FROM durable_run
@@ -77,6 +78,32 @@ class _Attempt:
     attempt: int
     finished_at: datetime
     error_type: str
+    name: str
+
+    def retry_at(self) -> datetime | None:
+        """When the next attempt starts, from the step's retry policy (None if the step
+        cannot be found by its name in this process)."""
+        step = _step_definition(self.name)
+        if step is None:
+            return None
+        return self.finished_at + timedelta(seconds=step.retry.wait_before(self.attempt))
+
+
+def _step_definition(name: str) -> Any:
+    """The StepDefinition a `@durable.step` named `module.qualname` carries, looked up in
+    the modules this process has imported (the workflows' modules, by autodiscovery);
+    nothing is imported because a history names it."""
+    module_name, _, qualname = name.rpartition(".")
+    while module_name:
+        module = sys.modules.get(module_name)
+        if module is not None:
+            target: Any = module
+            for part in qualname.split("."):
+                target = getattr(target, part, None)
+            return getattr(target, "__durable_step__", None)
+        module_name, _, head = module_name.rpartition(".")
+        qualname = f"{head}.{qualname}"
+    return None
 
 
 class _Facts:
@@ -91,24 +118,20 @@ class _Facts:
         params = {"run_ids": run_ids, "alive_s": ALIVE_WITHIN.total_seconds()}
         with connection.cursor() as cursor:
             cursor.execute(FACTS, params)
-            for (
-                run_id,
-                *entry,
-                position,
-                attempt,
-                finished,
-                error_type,
-                child,
-                served,
-            ) in cursor.fetchall():
-                if entry[0] is not None:
-                    self.last_entry[run_id] = _Entry(*entry)
-                if attempt is not None:
-                    self.last_attempt[run_id] = _Attempt(position, attempt, finished, error_type)
-                if child is not None:
-                    self.children[run_id] = child
-                self.served = set(served)
+            for row in cursor.fetchall():
+                self._read(*row)
         self.queues = _queue_limits(queue_names, self.now)
+
+    def _read(self, run_id: str, *row: Any) -> None:
+        """One FACTS row: last entry (3 columns), last attempt (5), active child, served."""
+        entry, attempt, child, served = row[:3], row[3:8], row[8], row[9]
+        if entry[0] is not None:
+            self.last_entry[run_id] = _Entry(*entry)
+        if attempt[0] is not None:
+            self.last_attempt[run_id] = _Attempt(*attempt)
+        if child is not None:
+            self.children[run_id] = child
+        self.served = set(served)
 
     def reason(self, run: Any) -> str:
         if _get(run, "status") == RunStatus.RUNNING:
@@ -152,10 +175,12 @@ class _Facts:
         position = entry.position + 1 if entry is not None else 0
         attempt = self.last_attempt.get(run_id)
         if attempt is not None and attempt.position == position:
+            retry_at = attempt.retry_at()
+            then = f"next retry at {_when(retry_at)}" if retry_at else "retrying per its policy"
             return (
                 f"step {position} failed attempt {attempt.attempt} "
                 f"({attempt.error_type.rsplit('.', 1)[-1]}) at {_when(attempt.finished_at)}; "
-                "retrying per its retry policy"
+                + then
             )
         since = entry.finished_at if entry is not None else _get(run, "updated_at")
         return f"executing step {position} since {_when(max(since, _get(run, 'updated_at')))}"

@@ -87,3 +87,20 @@ def test_a_retrying_step_says_which_attempt_failed(db):
         finished_at=now,
     )
     assert reasons([_get("r")])["r"].startswith("step 1 failed attempt 2 (Timeout)")
+
+
+def test_a_retrying_step_says_when_it_retries_next(db):
+    run = make_run(id="r2", status="RUNNING", finished_at=None)
+    failed_at = timezone.now()
+    Attempt.objects.create(
+        run=run,
+        position=0,
+        attempt=1,
+        name="tests.dashboard.workflows.patient_call",
+        error={},
+        error_type="shop.Timeout",
+        started_at=failed_at,
+        finished_at=failed_at,
+    )
+    retry_at = failed_at + timedelta(seconds=30)  # patient_call retries after 30 s
+    assert f"next retry at {retry_at:%H:%M:%S} UTC" in reasons([_get("r2")])["r2"]

@@ -49,3 +49,9 @@ def outage_order(order_id: int) -> str:
     """Fails while OUTAGE is on; resumed after it ends, it succeeds."""
     reserve(order_id)
     return call_provider(order_id)
+
+
+@durable.step(retries=3, retry_delay=30.0)
+def patient_call(order_id: int) -> str:
+    """Retried after 30 s: the waiting reason says when the next attempt starts."""
+    return f"called {order_id}"
