@@ -10,6 +10,7 @@ from django.utils import timezone
 import durable
 from dashboard.queries.waiting import reasons
 from durable.models import Attempt, Executor
+from tests.dashboard import workflows
 from tests.dashboard.conftest import make_run, make_step
 
 pytestmark = pytest.mark.django_db
@@ -102,5 +103,6 @@ def test_a_retrying_step_says_when_it_retries_next(db):
         started_at=failed_at,
         finished_at=failed_at,
     )
+    assert workflows.patient_call  # its module is imported, as autodiscovery would
     retry_at = failed_at + timedelta(seconds=30)  # patient_call retries after 30 s
     assert f"next retry at {retry_at:%H:%M:%S} UTC" in reasons([_get("r2")])["r2"]
