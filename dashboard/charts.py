@@ -65,56 +65,34 @@ def timeline_bars(run: Any, steps: Sequence[Any], attempts: Sequence[Any]) -> li
     bars: list[Bar] = []
     if run.started_at:
         bars.append(Bar("queued", "queued", run.created_at, run.started_at, "waiting in queue"))
-    inherited = run.forked_from_step or 0
     final = {(step.position, step.attempts) for step in steps if step.status == "ERROR"}
-    for attempt in attempts:
-        if (attempt.position, attempt.attempt) in final:
-            continue  # the step's own bar shows its final, failed attempt
-        row = _row(attempt.position, attempt.name)
-        message = escape(str((attempt.error or {}).get("message", ""))[:200])
-        hover = f"attempt {attempt.attempt}: {escape(attempt.error_type)}<br>{message}"
-        bars.append(
-            Bar(row, "retry", attempt.started_at, attempt.finished_at, hover, attempt.position)
-        )
-    for step in steps:
-        if step.position < inherited:
-            hover = f"inherited from {escape(run.forked_from_id or '')}: not executed by this run"
-            bars.append(
-                Bar(
-                    _row(step.position, step.name) + " (inherited)",
-                    "inherited",
-                    run.created_at,
-                    run.created_at,
-                    hover,
-                    step.position,
-                )
-            )
-            continue
-        bars.append(
-            Bar(
-                _row(step.position, step.name),
-                _outcome(step),
-                step.started_at,
-                step.finished_at,
-                f"{human_ms(step.duration_ms)}, attempt {step.attempts}",
-                step.position,
-            )
-        )
+    # a failed step's own bar shows its final attempt
+    bars += [_attempt_bar(a) for a in attempts if (a.position, a.attempt) not in final]
+    bars += [_step_bar(run, step) for step in steps]
     if run.status == "RUNNING":
         marks = [run.updated_at, *(step.finished_at for step in steps)]
         start = max(mark for mark in marks if mark is not None)
-        position = len(steps)
-        bars.append(
-            Bar(
-                f"#{position} (in progress)",
-                "running",
-                start,
-                max(timezone.now(), start),
-                "executing now",
-                position,
-            )
-        )
+        end = max(timezone.now(), start)
+        row = f"#{len(steps)} (in progress)"
+        bars.append(Bar(row, "running", start, end, "executing now", len(steps)))
     return bars
+
+
+def _attempt_bar(attempt: Any) -> Bar:
+    message = escape(str((attempt.error or {}).get("message", ""))[:200])
+    hover = f"attempt {attempt.attempt}: {escape(attempt.error_type)}<br>{message}"
+    row = _row(attempt.position, attempt.name)
+    return Bar(row, "retry", attempt.started_at, attempt.finished_at, hover, attempt.position)
+
+
+def _step_bar(run: Any, step: Any) -> Bar:
+    row = _row(step.position, step.name)
+    if step.position < (run.forked_from_step or 0):
+        hover = f"inherited from {escape(run.forked_from_id or '')}: not executed by this run"
+        start = run.created_at
+        return Bar(f"{row} (inherited)", "inherited", start, start, hover, step.position)
+    hover = f"{human_ms(step.duration_ms)}, attempt {step.attempts}"
+    return Bar(row, _outcome(step), step.started_at, step.finished_at, hover, step.position)
 
 
 def timeline_markers(run: Any, audit: Sequence[Any]) -> list[Marker]:
