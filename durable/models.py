@@ -245,6 +245,9 @@ class Attempt(models.Model):
     error_type = models.CharField(max_length=300, blank=True, default="")
     # a database default too, so writers that predate the column (bench seeds) still insert
     error_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # the attempt that failed its step (no retry followed): a failure of the run's history,
+    # kept when a resume drops the failed checkpoint
+    final = models.BooleanField(default=False, db_default=False)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
 
@@ -252,9 +255,9 @@ class Attempt(models.Model):
         indexes = [
             # run detail: every attempt of a run, in order
             models.Index(fields=["run", "position", "attempt"], name="attempt_run_idx"),
-            # failure hotspots: every failure that happened in a window, even after the run
-            # was resumed (which drops the failed checkpoint but keeps its attempts)
-            models.Index(fields=["finished_at"], name="attempt_finished_idx"),
+            # failure hotspots: every step failure in a window, even after the run was
+            # resumed (which drops the failed checkpoint but keeps its attempts)
+            models.Index(fields=["finished_at"], name="attempt_final_idx", condition=Q(final=True)),
         ]
 
     def __str__(self) -> str:

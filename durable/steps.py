@@ -106,6 +106,7 @@ class StepCall:
             error=error_json,
             error_type=error["type"],
             error_fingerprint=error_fingerprint,
+            final=final,
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
         )

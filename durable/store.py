@@ -190,6 +190,7 @@ def record_step(**params: Any) -> bool:
     params.setdefault("error", None)
     params.setdefault("error_type", "")
     params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
     params.setdefault("output", None)
     return bool(_execute_prepared(RECORD_STEP, params))
 
@@ -198,15 +199,16 @@ RECORD_ATTEMPT = """
 -- record_attempt --
 -- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes
 INSERT INTO durable_attempt (
-    run_id, position, attempt, name, error, error_type, error_fingerprint, started_at,
+    run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
     finished_at)
 VALUES (%(run_id)s, %(position)s, %(attempt)s, %(name)s, %(error)s::jsonb, %(error_type)s,
-        %(error_fingerprint)s, %(started_at)s, %(finished_at)s)
+        %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s)
 """
 
 
 def record_attempt(**params: Any) -> None:
     params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
     _execute_prepared(RECORD_ATTEMPT, params)
 
 
@@ -238,6 +240,7 @@ def finish_run(**params: Any) -> bool:
         params.setdefault(key, None)
     params.setdefault("error_type", "")
     params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
     params.setdefault("cancel_reason", "")
     return bool(_execute_prepared(FINISH_RUN, params))
 

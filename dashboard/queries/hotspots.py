@@ -1,10 +1,10 @@
-"""Failure hotspots: every failure that happened, grouped by workflow, step, error type and
-fingerprint, with the lifecycle of the runs it hit.
+"""Failure hotspots: every step failure that happened, grouped by workflow, step, error type
+and fingerprint, with the lifecycle of the runs it hit.
 
-Failures are read from durable_attempt (attempt_finished_idx), which keeps every failed
-attempt even after the run is resumed (a resume drops the failed checkpoint): resolving
-part of a group never rewrites its first-seen time or its trend. Each failed attempt is
-joined to its run by primary key for the workflow and today's status.
+Failures are the final failed attempts of steps (attempt_final_idx): durable_attempt keeps
+them after the run is resumed (a resume drops the failed checkpoint), so resolving part of
+a group never rewrites its first-seen time or its trend. Each failure is joined to its run
+by primary key for the workflow, today's status and a successful fork or restart.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ TREND_BUCKETS = 24
 
 FIRST_FAILURE = """
 -- first_failure --
--- The oldest failure in the window (one probe of attempt_finished_idx), so the trend's
+-- The oldest failure in the window (one probe of attempt_final_idx), so the trend's
 -- buckets span the data, not an empty window
-SELECT min(finished_at) AS first FROM durable_attempt WHERE finished_at >= %(since)s
+SELECT min(finished_at) AS first FROM durable_attempt WHERE final AND finished_at >= %(since)s
 """
 
 HOTSPOTS = """
@@ -30,7 +30,7 @@ HOTSPOTS = """
 -- restart that succeeded) or still failing; the window is scanned once (MATERIALIZED)
 WITH failed AS MATERIALIZED (
     SELECT r.workflow, a.name, a.error_type, a.error_fingerprint, a.finished_at, a.run_id,
-           r.status AS run_status, r.superseded, a.error->>'message' AS message,
+           r.status AS run_status, r.superseded, a.id AS attempt_id,
            least(floor(extract(epoch FROM a.finished_at - %(since)s) / %(bucket_s)s),
                  %(last_bucket)s)::int AS bucket
     FROM durable_attempt a
@@ -42,19 +42,24 @@ WITH failed AS MATERIALIZED (
         ) AS superseded
         FROM durable_run WHERE id = a.run_id OFFSET 0
     ) AS r
-    WHERE a.finished_at >= %(since)s AND a.finished_at < %(until)s
+    WHERE a.final AND a.finished_at >= %(since)s AND a.finished_at < %(until)s
+), per_run AS (
+    -- each affected run once per group, so the group's run counts need no DISTINCT
+    SELECT workflow, name, error_type, error_fingerprint, run_id, run_status, superseded,
+           count(*) AS failures, min(finished_at) AS first_at, max(finished_at) AS last_at,
+           (array_agg(attempt_id ORDER BY finished_at DESC))[1] AS last_attempt
+    FROM failed GROUP BY 1, 2, 3, 4, 5, 6, 7
 ), groups AS (
-    SELECT workflow, name, error_type, error_fingerprint, count(*) AS failures,
-           count(DISTINCT run_id) AS runs,
-           count(DISTINCT run_id) FILTER (WHERE run_status IN ('ERROR', 'DEAD')
-                                          AND NOT superseded) AS still_failed,
-           count(DISTINCT run_id) FILTER (WHERE superseded) AS superseded,
-           count(DISTINCT run_id) FILTER (WHERE run_status = 'SUCCESS' AND NOT superseded)
-               AS recovered,
-           min(finished_at) AS first_seen, max(finished_at) AS last_seen,
-           (array_agg(message ORDER BY finished_at DESC))[1] AS message,
-           (array_agg(run_id ORDER BY finished_at DESC))[1] AS sample_run
-    FROM failed
+    SELECT workflow, name, error_type, error_fingerprint, sum(failures)::bigint AS failures,
+           count(*) AS runs,
+           count(*) FILTER (WHERE run_status IN ('ERROR', 'DEAD') AND NOT superseded)
+               AS still_failed,
+           count(*) FILTER (WHERE superseded) AS superseded,
+           count(*) FILTER (WHERE run_status = 'SUCCESS' AND NOT superseded) AS recovered,
+           min(first_at) AS first_seen, max(last_at) AS last_seen,
+           (array_agg(last_attempt ORDER BY last_at DESC))[1] AS sample_attempt,
+           (array_agg(run_id ORDER BY last_at DESC))[1] AS sample_run
+    FROM per_run
     GROUP BY workflow, name, error_type, error_fingerprint
     ORDER BY failures DESC
     LIMIT %(limit)s
@@ -69,8 +74,10 @@ WITH failed AS MATERIALIZED (
          AND b.error_fingerprint = g.error_fingerprint AND b.bucket = slot
     GROUP BY g.workflow, g.name, g.error_fingerprint
 )
-SELECT g.*, t.trend, g.superseded + g.recovered AS resolved
+-- the latest message of each group, read for its sample attempt only (rows stay narrow)
+SELECT g.*, t.trend, g.superseded + g.recovered AS resolved, m.error->>'message' AS message
 FROM groups g JOIN trends t USING (workflow, name, error_fingerprint)
+JOIN durable_attempt m ON m.id = g.sample_attempt
 ORDER BY failures DESC
 """
 

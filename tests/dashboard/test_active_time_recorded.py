@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 import durable
+from dashboard.queries.hotspots import hotspots
 from durable import operations
-from durable.models import Run
+from durable.models import Attempt, Run
 from tests.dashboard import workflows
 from tests.dashboard.conftest import wait_until_finished
 from tests.dashboard.workflows import order, outage_order
@@ -37,3 +40,8 @@ def test_a_run_resumed_later_records_seconds_of_work_not_the_wait(engine, viewer
     assert wall >= 1500 and run.active_ms < 500
     page = viewer_client.get("/runs/outage-1/").content.decode()
     assert '<dd id="parked-time">1.' in page  # 1.5 s or so
+    # the failure that was resolved still counts, as resolved, in its hotspot
+    now = timezone.now()
+    [group] = hotspots(now - timedelta(hours=1), now)
+    assert (group["failures"], group["still_failed"], group["resolved"]) == (1, 0, 1)
+    assert Attempt.objects.get(run_id="outage-1").final

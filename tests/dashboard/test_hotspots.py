@@ -17,12 +17,11 @@ def test_failures_group_by_workflow_step_and_fingerprint(db):
     make_failed_run(workflow="ml.train")
     now = timezone.now()
     groups = hotspots(now - timezone.timedelta(hours=1), now)
-    # every failed attempt counts: each run failed twice (one retry)
     assert [(g["workflow"], g["failures"], g["runs"]) for g in groups] == [
-        ("shop.order", 6, 3),
-        ("ml.train", 2, 1),
+        ("shop.order", 3, 3),
+        ("ml.train", 1, 1),
     ]
-    assert sum(groups[0]["trend"]) == 6 and len(groups[0]["trend"]) == 24
+    assert sum(groups[0]["trend"]) == 3 and len(groups[0]["trend"]) == 24
     assert groups[0]["message"].startswith("card declined")
 
 
@@ -69,7 +68,7 @@ def test_resolving_part_of_a_group_keeps_its_first_seen_and_trend(db):
     _resume(runs[0].id)
     after = hotspots(now - timezone.timedelta(hours=1), now)[0]
     assert after["first_seen"] == before["first_seen"]
-    assert sum(after["trend"]) == sum(before["trend"]) and after["failures"] == 6
+    assert sum(after["trend"]) == sum(before["trend"]) and after["failures"] == 3
     assert (after["still_failed"], after["resolved"]) == (2, 1)
 
 
@@ -88,7 +87,7 @@ def test_a_run_forked_to_success_is_superseded(owner_client):
 def test_the_trend_fits_the_data_and_shows_its_scale(viewer_client):
     make_failed_run()
     content = viewer_client.get("/failures/?window=7d").content.decode()
-    assert "peak 2 /" in content
+    assert "peak 1 /" in content
     now = timezone.now()
     [group] = hotspots(now - timezone.timedelta(days=7), now)
     assert group["bucket"] < timezone.timedelta(minutes=5)  # not 7 days / 24
