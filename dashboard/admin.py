@@ -6,7 +6,9 @@ Counting a million rows for the changelist is skipped (`show_full_result_count`)
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -49,6 +51,21 @@ def _report(
         modeladmin.message_user(request, f"{count} refused: {reason}", messages.WARNING)
 
 
+class ReasonActionForm(ActionForm):
+    """The admin's action bar with a reason field, recorded in the audit log."""
+
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "reason, for the audit log", "size": 30}),
+    )
+
+
+def _reason(request: HttpRequest, action: str) -> str:
+    reason = request.POST.get("reason", "").strip()[:500]
+    return reason or f"{action} by {request.user.get_username()} from the admin"
+
+
 def _ids(queryset: QuerySet[Run]) -> list[str]:
     return list(queryset.values_list("id", flat=True))
 
@@ -58,20 +75,22 @@ def _ids(queryset: QuerySet[Run]) -> list[str]:
 )
 def resume_runs(modeladmin, request, queryset):
     with operations.acting_as(request.user.get_username()):
-        _report(modeladmin, request, "resumed", operations.resume(_ids(queryset)))
+        result = operations.resume(_ids(queryset), reason=_reason(request, "resume"))
+        _report(modeladmin, request, "resumed", result)
 
 
 @admin.action(description="Restart selected runs as new runs", permissions=["operate"])
 def restart_runs(modeladmin, request, queryset):
     with operations.acting_as(request.user.get_username()):
-        _report(modeladmin, request, "restarted", operations.restart(_ids(queryset)))
+        result = operations.restart(_ids(queryset), reason=_reason(request, "restart"))
+        _report(modeladmin, request, "restarted", result)
 
 
 @admin.action(description="Cancel selected runs", permissions=["operate"])
 def cancel_runs(modeladmin, request, queryset):
-    reason = f"cancelled by {request.user.get_username()} from the admin"
     with operations.acting_as(request.user.get_username()):
-        _report(modeladmin, request, "cancelled", operations.cancel(_ids(queryset), reason=reason))
+        result = operations.cancel(_ids(queryset), reason=_reason(request, "cancel"))
+        _report(modeladmin, request, "cancelled", result)
 
 
 @admin.action(
@@ -79,7 +98,8 @@ def cancel_runs(modeladmin, request, queryset):
 )
 def fork_runs(modeladmin, request, queryset):
     with operations.acting_as(request.user.get_username()):
-        _report(modeladmin, request, "forked", operations.fork(_ids(queryset)))
+        result = operations.fork(_ids(queryset), reason=_reason(request, "fork"))
+        _report(modeladmin, request, "forked", result)
 
 
 class KeepHistory:
@@ -148,6 +168,7 @@ class RunAdmin(KeepHistory, ReadableRecord, OperateMixin, admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     actions = [resume_runs, restart_runs, cancel_runs, fork_runs]
+    action_form = ReasonActionForm
     inlines = [StepInline]
     raw_id_fields = ("parent", "forked_from")
     readonly_fields = [f.name for f in Run._meta.fields if f.name not in ("error", "active_ms")] + [

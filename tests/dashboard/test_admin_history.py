@@ -59,3 +59,14 @@ def test_errors_show_as_tracebacks_and_durations_are_rounded(admin_client):
     assert "<pre" in page and "Traceback: boom" in page and "&quot;traceback&quot;" not in page
     assert "1.2 s" in page and "1234.5678" not in page
     assert "2.3 s" in page and "2345.6789" not in page
+
+
+def test_admin_actions_take_a_reason_for_the_audit_log(admin_client):
+    from durable.models import AuditEntry
+
+    make_failed_run(id="r", workflow="not.registered")
+    admin_client.post(
+        "/admin/durable/run/",
+        {"action": "resume_runs", "_selected_action": ["r"], "reason": "INC-3 fixed"},
+    )
+    assert AuditEntry.objects.get(action="resume").detail["reason"] == "INC-3 fixed"
