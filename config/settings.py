@@ -93,6 +93,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS: list[Path] = []  # the apps ship their own static files
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dashboard.staticfiles.PlotlyFinder",  # plotly.js from its package, compressed on collect
+]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

@@ -6,12 +6,16 @@ Counting a million rows for the changelist is skipped (`show_full_result_count`)
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 
+from dashboard.charts import human_ms
 from dashboard.permissions import can_operate
 from durable import operations
 from durable.models import Attempt, AuditEntry, Executor, Run, Step
@@ -47,6 +51,21 @@ def _report(
         modeladmin.message_user(request, f"{count} refused: {reason}", messages.WARNING)
 
 
+class ReasonActionForm(ActionForm):
+    """The admin's action bar with a reason field, recorded in the audit log."""
+
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "reason, for the audit log", "size": 30}),
+    )
+
+
+def _reason(request: HttpRequest, action: str) -> str:
+    reason = request.POST.get("reason", "").strip()[:500]
+    return reason or f"{action} by {request.user.get_username()} from the admin"
+
+
 def _ids(queryset: QuerySet[Run]) -> list[str]:
     return list(queryset.values_list("id", flat=True))
 
@@ -56,20 +75,22 @@ def _ids(queryset: QuerySet[Run]) -> list[str]:
 )
 def resume_runs(modeladmin, request, queryset):
     with operations.acting_as(request.user.get_username()):
-        _report(modeladmin, request, "resumed", operations.resume(_ids(queryset)))
+        result = operations.resume(_ids(queryset), reason=_reason(request, "resume"))
+        _report(modeladmin, request, "resumed", result)
 
 
 @admin.action(description="Restart selected runs as new runs", permissions=["operate"])
 def restart_runs(modeladmin, request, queryset):
     with operations.acting_as(request.user.get_username()):
-        _report(modeladmin, request, "restarted", operations.restart(_ids(queryset)))
+        result = operations.restart(_ids(queryset), reason=_reason(request, "restart"))
+        _report(modeladmin, request, "restarted", result)
 
 
 @admin.action(description="Cancel selected runs", permissions=["operate"])
 def cancel_runs(modeladmin, request, queryset):
-    reason = f"cancelled by {request.user.get_username()} from the admin"
     with operations.acting_as(request.user.get_username()):
-        _report(modeladmin, request, "cancelled", operations.cancel(_ids(queryset), reason=reason))
+        result = operations.cancel(_ids(queryset), reason=_reason(request, "cancel"))
+        _report(modeladmin, request, "cancelled", result)
 
 
 @admin.action(
@@ -77,28 +98,55 @@ def cancel_runs(modeladmin, request, queryset):
 )
 def fork_runs(modeladmin, request, queryset):
     with operations.acting_as(request.user.get_username()):
-        _report(modeladmin, request, "forked", operations.fork(_ids(queryset)))
+        result = operations.fork(_ids(queryset), reason=_reason(request, "fork"))
+        _report(modeladmin, request, "forked", result)
 
 
-class StepInline(admin.TabularInline):
+class KeepHistory:
+    """History is read-only: editing a checkpoint or an attempt would rewrite what happened,
+    deleting one would make a recorded step run again, and audit rows say who did what.
+    Rows are written by the engine only and leave through `manage.py durable prune`."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReadableRecord:
+    """An error as its message and traceback in a <pre>, a duration in human units."""
+
+    @admin.display(description="error")
+    def readable_error(self, row) -> str:
+        error = row.error or {}
+        if not error:
+            return "–"
+        return format_html(
+            "<strong>{}</strong>: {}<pre style='white-space:pre-wrap'>{}</pre>",
+            error.get("type", ""),
+            error.get("message", ""),
+            error.get("traceback", ""),
+        )
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, step: Step) -> str:
+        return human_ms(step.duration_ms)
+
+
+class StepInline(KeepHistory, ReadableRecord, admin.TabularInline):
     model = Step
     extra = 0
-    can_delete = False
-    fields = ("position", "name", "kind", "status", "attempts", "duration_ms", "error_type")
+    fields = ("position", "name", "kind", "status", "attempts", "duration", "error_type")
     readonly_fields = fields
     show_change_link = True
 
 
-class KeepHistory:
-    """Deleting a checkpoint would make a recorded step run again, and deleting audit rows
-    would hide who did what: history leaves only through `manage.py durable prune`."""
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Run)
-class RunAdmin(KeepHistory, OperateMixin, admin.ModelAdmin):
+class RunAdmin(KeepHistory, ReadableRecord, OperateMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "workflow",
@@ -120,16 +168,22 @@ class RunAdmin(KeepHistory, OperateMixin, admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     actions = [resume_runs, restart_runs, cancel_runs, fork_runs]
+    action_form = ReasonActionForm
     inlines = [StepInline]
     raw_id_fields = ("parent", "forked_from")
-    readonly_fields = [field.name for field in Run._meta.fields]
+    readonly_fields = [f.name for f in Run._meta.fields if f.name not in ("error", "active_ms")] + [
+        "active_time",
+        "readable_error",
+    ]
+    exclude = ("error", "active_ms")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description="active time", ordering="active_ms")
+    def active_time(self, run: Run) -> str:
+        return human_ms(run.active_ms) if run.active_ms is not None else "–"
 
 
 @admin.register(Step)
-class StepAdmin(KeepHistory, admin.ModelAdmin):
+class StepAdmin(KeepHistory, ReadableRecord, admin.ModelAdmin):
     list_display = (
         "run",
         "position",
@@ -137,7 +191,7 @@ class StepAdmin(KeepHistory, admin.ModelAdmin):
         "kind",
         "status",
         "attempts",
-        "duration_ms",
+        "duration",
         "finished_at",
     )
     list_filter = ("status", "kind")
@@ -146,23 +200,26 @@ class StepAdmin(KeepHistory, admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_select_related = ("run",)
     raw_id_fields = ("run",)
-    readonly_fields = [field.name for field in Step._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    readonly_fields = [f.name for f in Step._meta.fields if f.name != "error"] + ["readable_error"]
+    exclude = ("error",)
 
 
 @admin.register(Attempt)
-class AttemptAdmin(KeepHistory, admin.ModelAdmin):
+class AttemptAdmin(KeepHistory, ReadableRecord, admin.ModelAdmin):
     list_display = ("run", "position", "attempt", "name", "error_type", "finished_at")
     search_fields = ("=run__id", "name")
     show_full_result_count = False
     paginator = CappedCountPaginator
-    raw_id_fields = ("run",)
+    readonly_fields = [f.name for f in Attempt._meta.fields if f.name != "error"] + [
+        "readable_error"
+    ]
+    exclude = ("error",)
 
 
 @admin.register(Executor)
-class ExecutorAdmin(admin.ModelAdmin):
+class ExecutorAdmin(KeepHistory, admin.ModelAdmin):
+    """Executors announce themselves by heartbeat; one added by hand would serve nothing."""
+
     list_display = ("id", "kind", "hostname", "pid", "started_at", "last_seen_at")
 
 
@@ -176,9 +233,3 @@ class AuditEntryAdmin(KeepHistory, admin.ModelAdmin):
     @admin.display(description="runs")
     def run_count(self, entry: AuditEntry) -> int:
         return len(entry.run_ids)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

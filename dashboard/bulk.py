@@ -84,14 +84,12 @@ def next_matching(
     return [run_id for _, run_id in rows], Cursor(last_created, last_id)
 
 
-def apply(action: str, run_ids: list[str], actor: str) -> operations.BulkResult:
-    """Apply one action to one batch, attributed to `actor` in the audit log."""
+def apply(action: str, run_ids: list[str], actor: str, reason: str = "") -> operations.BulkResult:
+    """Apply one action to one batch, attributed to `actor`, with `reason`, in the audit log."""
     call = {
         "cancel": operations.cancel,
         "resume": operations.resume,
         "restart": operations.restart,
     }[action]
     with operations.acting_as(actor):
-        if action == "cancel":
-            return call(run_ids, reason=f"bulk cancel by {actor}")
-        return call(run_ids)
+        return call(run_ids, reason=reason or f"bulk {action} by {actor}")

@@ -111,6 +111,7 @@ class ForkForm(forms.Form):
     run_id = forms.CharField(max_length=200)
     from_step = forms.IntegerField(min_value=0)
     input = forms.CharField(required=False, widget=forms.Textarea)
+    reason = forms.CharField(required=False, max_length=500)
 
     def clean_input(self) -> dict[str, Any] | None:
         text = self.cleaned_data["input"].strip()
@@ -171,6 +172,8 @@ class BulkProgressForm(BulkForm):
     """A bulk job's state between batches, round-tripped through the progress partial."""
 
     as_of = forms.DateTimeField()
+    # required: a bulk action changes many runs, and the audit log says why
+    reason = forms.CharField(max_length=500, strip=True)
     cursor = forms.CharField(required=False)
     offset = forms.IntegerField(min_value=0, initial=0, required=False)
     total = forms.IntegerField(min_value=0)

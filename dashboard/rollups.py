@@ -14,11 +14,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dashboard.models import RollupCursor
+from dashboard.queries.latency import ACTIVE, PARKED
 
 BASE = 1.15
 TOP_BUCKET = 150
 GRACE = timedelta(minutes=1)
-KINDS = ("step", "run", "wait")
+KINDS = ("step", "run", "wait", "parked")
 
 _HISTOGRAM = """
 INSERT INTO dashboard_latencyrollup (hour, kind, subject, count, failed, buckets, counts)
@@ -42,10 +43,14 @@ SOURCES = {
     "step": """SELECT date_trunc('hour', finished_at) AS hour, name AS subject,
                       duration_ms AS ms, false AS failed
                FROM durable_step WHERE finished_at >= %(start)s AND finished_at < %(end)s""",
-    # run execution time by workflow (run_finished_idx)
-    "run": """SELECT date_trunc('hour', finished_at) AS hour, workflow AS subject,
-                     extract(epoch FROM finished_at - started_at) * 1000 AS ms,
-                     status <> 'SUCCESS' AS failed
+    # run active time by workflow (run_finished_idx)
+    "run": f"""SELECT date_trunc('hour', finished_at) AS hour, workflow AS subject,
+                     {ACTIVE} AS ms, status <> 'SUCCESS' AS failed
+              FROM durable_run WHERE finished_at >= %(start)s AND finished_at < %(end)s
+                AND started_at IS NOT NULL""",
+    # time a run sat parked between its first start and its finish, by workflow
+    "parked": f"""SELECT date_trunc('hour', finished_at) AS hour, workflow AS subject,
+                     {PARKED} AS ms, false AS failed
               FROM durable_run WHERE finished_at >= %(start)s AND finished_at < %(end)s
                 AND started_at IS NOT NULL""",
     # queue wait (enqueued -> started) by workflow, counted when the run finishes
@@ -59,6 +64,7 @@ OLDEST = {
     "step": "SELECT min(finished_at) FROM durable_step",
     "run": "SELECT min(finished_at) FROM durable_run",
     "wait": "SELECT min(finished_at) FROM durable_run",
+    "parked": "SELECT min(finished_at) FROM durable_run",
 }
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", runs.runs_list, name="runs"),
     path("runs/<path:run_id>/", run_detail.run_detail, name="run"),
     path("latency/", latency.latency, name="latency"),
+    path("latency/steps/", latency.step_charts, name="latency_steps"),
     path("failures/", hotspots.hotspots, name="hotspots"),
     path("audit/", activity.audit, name="audit"),
     path("workers/", activity.workers, name="workers"),

@@ -17,6 +17,7 @@ from typing import TypeVar
 import psycopg
 from django.db import OperationalError, transaction
 
+from durable.durations import ACTIVE_MS_SQL
 from durable.store import execute
 
 T = TypeVar("T")
@@ -39,7 +40,8 @@ WHERE parent_id = ANY(%(run_ids)s)
 ORDER BY id FOR UPDATE
 """
 
-CANCEL_RUNS = """
+CANCEL_RUNS = (
+    """
 -- cancel_runs --
 -- Cancel the active runs among `run_ids`; those in `cascaded` go with a cancelled parent
 -- (a timeout's run counts as one when its deadline came from its parent's)
@@ -49,10 +51,14 @@ SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
     cancelled_with_parent = r.id = ANY(%(cascaded)s) OR EXISTS (
         SELECT 1 FROM durable_run p
         WHERE %(inherited_deadline)s AND p.id = r.parent_id AND p.deadline_at <= r.deadline_at),
+    active_ms = """
+    + ACTIVE_MS_SQL.format(run="r")
+    + """,
     steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
 WHERE r.id = ANY(%(run_ids)s) AND r.status IN ('ENQUEUED', 'RUNNING')
 RETURNING r.id
 """
+)
 
 
 def retrying_deadlocks(work: Callable[..., T]) -> Callable[..., T]:

@@ -98,6 +98,9 @@ class Run(models.Model):
     # checkpoints recorded as of the run's last status change (not updated per step, to keep
     # checkpoints to one insert); a running run's live count is its durable_step rows
     steps_done = models.IntegerField(default=0)
+    # time spent executing steps and attempts (not queued, sleeping or parked in ERROR),
+    # written with the run's final status (`durable.durations.ACTIVE_MS_SQL`); NULL while live
+    active_ms = models.FloatField(null=True, blank=True)
     available_at = models.DateTimeField(db_default=models.functions.Now())
     deadline_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.TextField(blank=True, default="")
@@ -252,6 +255,11 @@ class Attempt(models.Model):
     name = models.CharField(max_length=300)
     error = JSONTextField()
     error_type = models.CharField(max_length=300, blank=True, default="")
+    # a database default too, so writers that predate the column (bench seeds) still insert
+    error_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # the attempt that failed its step (no retry followed): a failure of the run's history,
+    # kept when a resume drops the failed checkpoint
+    final = models.BooleanField(default=False, db_default=False)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
 
@@ -259,6 +267,9 @@ class Attempt(models.Model):
         indexes = [
             # run detail: every attempt of a run, in order
             models.Index(fields=["run", "position", "attempt"], name="attempt_run_idx"),
+            # failure hotspots: every step failure in a window, even after the run was
+            # resumed (which drops the failed checkpoint but keeps its attempts)
+            models.Index(fields=["finished_at"], name="attempt_final_idx", condition=Q(final=True)),
         ]
 
     def __str__(self) -> str:

@@ -103,14 +103,18 @@ def cancel(
 
 
 def resume(
-    run_ids: str | Iterable[str], *, actor: str | None = None, progress: Progress | None = None
+    run_ids: str | Iterable[str],
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
 ) -> Any:
     """Continue failed, cancelled or dead runs from their last checkpoint.
 
     The step that runs again gets a fresh retry budget (its attempt numbers go on); a
     recovery after an executor's death grants none.
     """
-    return _apply("resume", run_ids, actor, progress, {}, _resume_batch)
+    return _apply("resume", run_ids, actor, progress, {"reason": reason}, _resume_batch)
 
 
 def restart(
@@ -119,10 +123,11 @@ def restart(
     kwargs: dict | None = None,
     *,
     actor: str | None = None,
+    reason: str = "",
     progress: Progress | None = None,
 ) -> Any:
     """New runs of the same workflows with the same (or edited) input; returns new ids."""
-    detail = {"args": args, "kwargs": kwargs}
+    detail = {"args": args, "kwargs": kwargs, "reason": reason}
     return _apply(
         "restart",
         run_ids,
@@ -140,13 +145,14 @@ def fork(
     kwargs: dict | None = None,
     *,
     actor: str | None = None,
+    reason: str = "",
     progress: Progress | None = None,
 ) -> Any:
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
     `from_step` defaults to each run's first failed step.
     """
-    detail = {"from_step": from_step, "args": args, "kwargs": kwargs}
+    detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason}
     return _apply(
         "fork",
         run_ids,

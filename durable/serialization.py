@@ -16,6 +16,7 @@ from typing import Any
 
 from durable.conf import settings
 from durable.errors import PayloadTooLargeError, SerializationError, WorkflowError
+from durable.fingerprints import normalize
 
 
 def dumps(value: Any, *, where: str) -> str:
@@ -208,11 +209,7 @@ def _import_exception_class(dotted: str) -> type[BaseException] | None:
     return None
 
 
-_NUMBERS = re.compile(r"0x[0-9a-fA-F]+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\d+(\.\d+)?")
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-
-
 def fingerprint(error_type: str, message: str) -> str:
-    """Group errors that differ only in ids and numbers ("order 42 failed" ~ "order 7 failed")."""
-    normalized = _NUMBERS.sub("#", _QUOTED.sub("'…'", message))[:500]
+    """Group errors that differ only in their data (`durable.fingerprints.normalize`)."""
+    normalized = normalize(message)
     return hashlib.sha1(f"{error_type}|{normalized}".encode()).hexdigest()[:16]

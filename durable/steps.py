@@ -119,6 +119,7 @@ class StepCall:
     def _record_failure(self, exc: Exception, final: bool) -> None:
         error = error_to_dict(exc)
         error_json = dumps(error, where="error")
+        error_fingerprint = fingerprint(error["type"], error["message"])
         written = store.record_attempt(
             run_id=self.run_context.run_id,
             executor_id=self.run_context.executor_id,
@@ -127,6 +128,8 @@ class StepCall:
             name=self.step.name,
             error=error_json,
             error_type=error["type"],
+            error_fingerprint=error_fingerprint,
+            final=final,
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
         )
@@ -137,7 +140,7 @@ class StepCall:
                 status="ERROR",
                 error=error_json,
                 error_type=error["type"],
-                error_fingerprint=fingerprint(error["type"], error["message"]),
+                error_fingerprint=error_fingerprint,
             )
 
     def _record(self, **outcome: Any) -> None:

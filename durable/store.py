@@ -16,6 +16,7 @@ import psycopg
 from django.db import connection
 
 from durable.context import RecordedStep
+from durable.durations import ACTIVE_MS_SQL
 
 
 def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -209,6 +210,7 @@ def record_step(**params: Any) -> bool:
     params.setdefault("error", None)
     params.setdefault("error_type", "")
     params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
     params.setdefault("output", None)
     params.setdefault("input_hash", "")
     return bool(_execute_prepared(RECORD_STEP, params))
@@ -231,9 +233,10 @@ RECORD_ATTEMPT = """
 -- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes;
 -- only while this executor still owns the running run (see record_step)
 INSERT INTO durable_attempt (
-    run_id, position, attempt, name, error, error_type, started_at, finished_at)
+    run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
+    finished_at)
 SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
-       %(started_at)s, %(finished_at)s
+       %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s
 FROM durable_run
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 RETURNING id
@@ -242,10 +245,13 @@ RETURNING id
 
 def record_attempt(**params: Any) -> bool:
     """True if written; False means the run is no longer ours (cancelled or lease lost)."""
+    params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
     return bool(_execute_prepared(RECORD_ATTEMPT, params))
 
 
-FINISH_RUN = """
+FINISH_RUN = (
+    """
 -- finish_run --
 -- Record the run's outcome, only while this executor still owns it
 WITH run AS (  -- found by primary key only, then judged (see record_step)
@@ -256,11 +262,15 @@ SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
     steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
+    active_ms = """
+    + ACTIVE_MS_SQL.format(run="durable_run")
+    + """,
     finished_at = now(), lease_expires_at = NULL, updated_at = now()
 FROM run
 WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
 RETURNING durable_run.id
 """
+)
 
 
 def finish_run(**params: Any) -> bool:
@@ -268,6 +278,7 @@ def finish_run(**params: Any) -> bool:
         params.setdefault(key, None)
     params.setdefault("error_type", "")
     params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
     params.setdefault("cancel_reason", "")
     return bool(_execute_prepared(FINISH_RUN, params))
 
@@ -328,7 +339,8 @@ def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]
     return {row[0] for row in execute(RENEW_LEASES, params)}
 
 
-RECOVER_EXPIRED = """
+RECOVER_EXPIRED = (
+    """
 -- recover_expired --
 -- Re-enqueue running runs whose owner died (lease expired); past the limit, park them DEAD
 WITH expired AS (
@@ -343,6 +355,9 @@ SET status = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 'DEAD' ELSE '
     recovery_count = r.recovery_count
         + CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 0 ELSE 1 END,
     finished_at = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN now() END,
+    active_ms = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN """
+    + ACTIVE_MS_SQL.format(run="r")
+    + """ END,
     error = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN json_build_object(
         'type', 'durable.errors.RunDeadError',
         'message', format('the run''s executor died %%s times (limit %%s); fix the cause '
@@ -356,6 +371,7 @@ FROM expired
 WHERE r.id = expired.id
 RETURNING r.id, r.status
 """
+)
 
 
 def recover_expired(max_recoveries: int, limit: int = 500) -> list[tuple[str, str]]:

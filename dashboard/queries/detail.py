@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from durable.models import Attempt, AuditEntry, Run, Step
+from durable.models import Attempt, AuditEntry, Run, RunStatus, Step
 
 LINEAGE_LIMIT = 50
 
@@ -26,6 +26,16 @@ class RunHistory:
             if (attempt.position, attempt.attempt) in final:
                 continue
             grouped.setdefault(attempt.position, []).append(attempt)
+        return grouped
+
+    def unrecorded_attempts(self) -> dict[int, list[Attempt]]:
+        """Failed attempts of a position with no checkpoint: the run was cancelled or lost
+        its executor while the step was still being retried."""
+        recorded = {step.position for step in self.steps}
+        grouped: dict[int, list[Attempt]] = {}
+        for attempt in self.attempts:
+            if attempt.position not in recorded:
+                grouped.setdefault(attempt.position, []).append(attempt)
         return grouped
 
 
@@ -53,6 +63,13 @@ def lineage(run: Run) -> dict[str, list[dict[str, Any]]]:
         "children": _brief(Run.objects.filter(parent_id=run.id)),
         "forks": _brief(Run.objects.filter(forked_from_id=run.id)),
     }
+
+
+def superseded_by(run: Run, forks: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """For a failed, cancelled or dead run, its newest fork or restart that succeeded."""
+    if run.status not in RunStatus.resumable():
+        return None
+    return next((fork for fork in forks if fork["status"] == RunStatus.SUCCESS), None)
 
 
 def run_audit(run_id: str, limit: int = 20) -> list[AuditEntry]:

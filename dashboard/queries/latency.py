@@ -2,7 +2,10 @@
 
 Run timings come from run_finished_idx (finished_at range); step timings from
 step_finished_idx, which carries name and duration_ms so the scan never visits the heap.
-Queue wait (created -> started) is reported apart from execution (started -> finished).
+Execution is a run's active time (`durable.durations`: time in steps and attempts), with
+the time it sat parked (failed before a resume, sleeping, waiting) and its queue wait
+(created -> started) reported apart, so one resume an hour later does not read as an
+hour-long run.
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from typing import Any
 
 from django.db import connection, transaction
 
-WORKFLOW_LATENCY = """
+# a finished run's active ms (runs finished before active_ms existed: started -> finished)
+ACTIVE = "coalesce(active_ms, extract(epoch FROM finished_at - started_at) * 1000)"
+PARKED = f"greatest(extract(epoch FROM finished_at - started_at) * 1000 - {ACTIVE}, 0)"
+
+WORKFLOW_LATENCY = f"""
 -- workflow_latency --
--- Per workflow: runs finished in the window, execution and queue-wait percentiles in ms
+-- Per workflow: runs finished in the window, active, parked and queue-wait percentiles in ms
 SELECT * FROM (
 SELECT workflow, count(*) AS runs,
-       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY
-           extract(epoch FROM finished_at - started_at) * 1000) AS run_ms,
+       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY {ACTIVE}) AS run_ms,
        percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY
            extract(epoch FROM started_at - created_at) * 1000) AS wait_ms,
+       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY {PARKED}) AS parked_ms,
        count(*) FILTER (WHERE status <> 'SUCCESS') AS failed
 FROM durable_run
 WHERE finished_at >= %(since)s AND finished_at < %(until)s AND started_at IS NOT NULL
@@ -31,24 +38,25 @@ ORDER BY run_ms[2] DESC NULLS LAST
 
 STEP_LATENCY = """
 -- step_latency --
--- Per step name: checkpoints finished in the window, duration percentiles, slowest first
+-- Per step name (all, or the given ones): checkpoints finished in the window, duration
+-- percentiles, slowest first
 SELECT * FROM (
 SELECT name, count(*) AS steps,
        percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms) AS ms
 FROM durable_step
 WHERE finished_at >= %(since)s AND finished_at < %(until)s
+  AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s::text[]))
 GROUP BY name
 ) AS per_step
 ORDER BY ms[2] DESC NULLS LAST
 LIMIT 100
 """
 
-LATENCY_OVER_TIME = """
+LATENCY_OVER_TIME = f"""
 -- latency_over_time --
--- Run execution percentiles per time bucket, optionally for one workflow
+-- Run active-time percentiles per time bucket, optionally for one workflow
 SELECT date_bin(%(bucket)s, finished_at, %(since)s) AS bucket, count(*) AS runs,
-       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY
-           extract(epoch FROM finished_at - started_at) * 1000) AS ms
+       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY {ACTIVE}) AS ms
 FROM durable_run
 WHERE finished_at >= %(since)s AND finished_at < %(until)s AND started_at IS NOT NULL
   AND (%(workflow)s = '' OR workflow = %(workflow)s)
@@ -78,14 +86,66 @@ def workflow_latency(since: datetime, until: datetime) -> list[dict[str, Any]]:
             "failed": failed,
             "run": _percentiles(run_ms),
             "wait": _percentiles(wait_ms),
+            "parked": _percentiles(parked_ms),
         }
-        for workflow, runs, run_ms, wait_ms, failed in rows
+        for workflow, runs, run_ms, wait_ms, parked_ms, failed in rows
     ]
 
 
-def step_latency(since: datetime, until: datetime) -> list[dict[str, Any]]:
-    rows = _rows(STEP_LATENCY, {"since": since, "until": until})
+def step_latency(
+    since: datetime, until: datetime, names: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every step name's percentiles, or only `names` (a workflow's steps)."""
+    rows = _rows(STEP_LATENCY, {"since": since, "until": until, "names": names})
     return [{"name": name, "count": count, **_percentiles(ms)} for name, count, ms in rows]
+
+
+WORKFLOW_STEP_NAMES = """
+-- workflow_step_names --
+-- The step names a workflow's latest runs recorded (run_workflow_created_idx, then the
+-- (run, position) index): what "this workflow's steps" means on the latency page
+SELECT DISTINCT s.name FROM (
+    SELECT id FROM durable_run WHERE workflow = %(workflow)s
+    ORDER BY created_at DESC, id DESC LIMIT 200
+) AS r JOIN durable_step s ON s.run_id = r.id
+WHERE s.kind IN ('step', 'transaction')
+"""
+
+
+def workflow_step_names(workflow: str) -> list[str]:
+    return sorted(row[0] for row in _rows(WORKFLOW_STEP_NAMES, {"workflow": workflow}))
+
+
+FIRST_STEP_FINISHED = """
+-- first_step_finished --
+-- The oldest checkpoint in the window (one probe of step_finished_idx)
+SELECT min(finished_at) FROM durable_step WHERE finished_at >= %(since)s
+"""
+
+STEP_OVER_TIME = """
+-- step_over_time --
+-- Duration percentiles per time bucket for each of the given step names
+SELECT name, date_bin(%(bucket)s, finished_at, %(since)s) AS bucket, count(*) AS steps,
+       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms) AS ms
+FROM durable_step
+WHERE finished_at >= %(since)s AND finished_at < %(until)s AND name = ANY(%(names)s)
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def step_over_time(
+    since: datetime, until: datetime, names: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per step name, its percentiles per bucket (buckets sized like the run chart's)."""
+    if not names:
+        return {}
+    first = _rows(FIRST_STEP_FINISHED, {"since": since})[0][0]
+    start = max(since, first) if first else since
+    params = {"since": start, "until": until, "names": names, "bucket": bucket_for(until - start)}
+    series: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for name, bucket, count, ms in _rows(STEP_OVER_TIME, params):
+        series[name].append({"bucket": bucket, "runs": count, **_percentiles(ms)})
+    return {name: rows for name, rows in series.items() if rows}
 
 
 def bucket_for(window: timedelta) -> timedelta:
@@ -111,10 +171,14 @@ SELECT min(finished_at) FROM durable_run WHERE finished_at >= %(since)s
 """
 
 
+def _first_finish(since: datetime) -> datetime | None:
+    first = _rows(FIRST_FINISHED, {"since": since})[0][0]
+    return max(since, first) if first else None
+
+
 def latency_over_time(since: datetime, until: datetime, workflow: str = "") -> list[dict[str, Any]]:
     """Percentiles per bucket; buckets are sized to the span that has data, not the window."""
-    first = _rows(FIRST_FINISHED, {"since": since})[0][0]
-    start = max(since, first) if first else since
+    start = _first_finish(since) or since
     params = {
         "since": start,
         "until": until,

@@ -71,6 +71,7 @@ def _split(row: dict[str, Any]) -> dict[str, Any]:
 def workflow_latency(since: datetime, until: datetime) -> list[dict[str, Any]]:
     runs = _percentiles("run", since, until)
     waits = {row["key"]: _split(row) for row in _percentiles("wait", since, until)}
+    parked = {row["key"]: _split(row) for row in _percentiles("parked", since, until)}
     failed = {
         row["key"]: row["failed"] for row in aggregate(FAILED, {"since": since, "until": until})
     }
@@ -81,24 +82,41 @@ def workflow_latency(since: datetime, until: datetime) -> list[dict[str, Any]]:
             "failed": failed.get(row["key"], 0),
             "run": _split(row),
             "wait": waits.get(row["key"], _split({})),
+            "parked": parked.get(row["key"], _split({})),
         }
         for row in runs
     ]
 
 
-def step_latency(since: datetime, until: datetime) -> list[dict[str, Any]]:
-    rows = _percentiles("step", since, until)
+def step_latency(
+    since: datetime, until: datetime, names: list[str] | None = None
+) -> list[dict[str, Any]]:
+    rows = [
+        row for row in _percentiles("step", since, until) if names is None or row["key"] in names
+    ]
     return [{"name": row["key"], "count": row["count"], **_split(row)} for row in rows[:100]]
 
 
+def step_over_time(
+    since: datetime, until: datetime, names: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per step name, percentiles per bucket from the hourly histograms."""
+    series = {name: _over_time("step", since, until, name) for name in names}
+    return {name: rows for name, rows in series.items() if rows}
+
+
 def latency_over_time(since: datetime, until: datetime, workflow: str = "") -> list[dict[str, Any]]:
+    return _over_time("run", since, until, workflow)
+
+
+def _over_time(kind: str, since: datetime, until: datetime, subject: str) -> list[dict[str, Any]]:
     rows = _percentiles(
-        "run",
+        kind,
         since,
         until,
         key="date_bin(%(bucket)s, r.hour, %(since)s)",
         order="key",
-        subject=workflow,
+        subject=subject,
         extra={"bucket": bucket_for(until - since)},
     )
     return [{"bucket": row["key"], "runs": row["count"], **_split(row)} for row in rows]

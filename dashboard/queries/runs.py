@@ -13,10 +13,24 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    When,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Left, Upper
+from django.utils import timezone
 
+from durable.durations import ACTIVE_MS_SQL
 from durable.models import Run, RunStatus, Step
 
 PAGE_SIZE = 50
@@ -39,6 +53,10 @@ LIST_FIELDS = (
     "recovery_count",
     "parent_id",
     "forked_from_id",
+    "forked_from_step",
+    "available_at",
+    "updated_at",
+    "lease_expires_at",
 )
 
 
@@ -157,7 +175,7 @@ def runs_page(
     has_older = more if walk == "older" else cursor is not None
     has_newer = more if walk == "newer" else cursor is not None
     return RunsPage(
-        rows=by_time if run_filter.oldest_first else by_time[::-1],
+        rows=with_parked_time(by_time if run_filter.oldest_first else by_time[::-1]),
         older=_cursor(by_time[0], "older") if rows and has_older else None,
         newer=_cursor(by_time[-1], "newer") if rows and has_newer else None,
     )
@@ -182,13 +200,42 @@ def _list_values(runs: QuerySet[Run]) -> QuerySet:
     """Only the columns a list row shows; inputs and outputs stay in the database.
 
     Steps are counted live (one probe of the (run, position) index per row shown), since
-    the engine updates `steps_done` only when a run changes status.
+    the engine updates `steps_done` only when a run changes status; so is a live run's
+    active time, and the successful fork or restart that supersedes a failed run.
     """
     last_position = Step.objects.filter(run_id=OuterRef("id")).order_by("-position")
+    successor = Run.objects.filter(forked_from_id=OuterRef("id"), status=RunStatus.SUCCESS)
     return runs.annotate(
         error_message=Left(KeyTextTransform("message", "error"), 200),
         steps_recorded=Coalesce(Subquery(last_position.values("position")[:1]) + 1, 0),
-    ).values(*LIST_FIELDS, "error_message", "steps_recorded")
+        last_finished=Subquery(last_position.values("finished_at")[:1]),
+        active=Case(
+            When(status__in=RunStatus.terminal(), active_ms__isnull=False, then=F("active_ms")),
+            default=RawSQL(ACTIVE_MS_SQL.format(run='"durable_run"'), [], FloatField()),
+        ),
+        superseded_by=Case(
+            When(
+                status__in=RunStatus.resumable(),
+                then=Subquery(successor.order_by("-created_at").values("id")[:1]),
+            )
+        ),
+    ).values(
+        *LIST_FIELDS, "error_message", "steps_recorded", "last_finished", "active", "superseded_by"
+    )
+
+
+def with_parked_time(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's time parked since it first started: wall time not spent in steps (a
+    running run's step in flight counts as active, from its claim or last checkpoint on)."""
+    now = timezone.now()
+    for row in rows:
+        if row["status"] == RunStatus.RUNNING:
+            since = max(row["updated_at"], row["last_finished"] or row["updated_at"])
+            row["active"] = (row["active"] or 0) + max((now - since).total_seconds() * 1000, 0)
+        started = row["started_at"]
+        wall = ((row["finished_at"] or now) - started).total_seconds() * 1000 if started else 0
+        row["parked"] = max(wall - (row["active"] or 0), 0.0)
+    return rows
 
 
 def status_counts(run_filter: RunFilter, cap: int | None = None) -> dict[str, int]:

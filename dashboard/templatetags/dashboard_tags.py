@@ -7,15 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.charts import human_ms
+from dashboard.staticfiles import PLOTLY_STATIC
 from dashboard.views.assets import HTMX_VERSION, PLOTLY_VERSION
 from durable.conf import settings
 
 register = template.Library()
 
 FOLD_CHARS = 400
+FINDER = "dashboard.staticfiles.PlotlyFinder"
 
 
 @register.filter
@@ -35,15 +39,7 @@ def is_long(text: str) -> bool:
 @register.filter
 def ms(value: float | None) -> str:
     """Milliseconds as a readable duration: 85 ms, 1.4 s, 3.2 min, 2.1 h."""
-    if value is None:
-        return "–"
-    if value < 1000:
-        return f"{value:.0f} ms"
-    if value < 60_000:
-        return f"{value / 1000:.1f} s"
-    if value < 3_600_000:
-        return f"{value / 60_000:.1f} min"
-    return f"{value / 3_600_000:.1f} h"
+    return human_ms(value)
 
 
 @register.simple_tag
@@ -77,6 +73,10 @@ def get(mapping: dict, key: Any) -> Any:
 
 @register.simple_tag
 def plotly_src() -> str:
+    """The static file when the project collects it (compressed and hashed by its storage),
+    else the dashboard's own view of the package file."""
+    if FINDER in settings.STATICFILES_FINDERS:
+        return static(PLOTLY_STATIC)
     return reverse("dashboard:plotly_js", args=[PLOTLY_VERSION])
 
 

@@ -62,7 +62,7 @@ def run_batch(request: HttpRequest) -> HttpResponse:
     )
     run_ids, offset, cursor, finished = _next_batch(form, request.POST)
     if run_ids:
-        job.record(bulk.apply(job.action, run_ids, request.user.get_username()))
+        job.record(bulk.apply(job.action, run_ids, request.user.get_username(), data["reason"]))
     context = {
         "job": job,
         "past": bulk.PAST[job.action],

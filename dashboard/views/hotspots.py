@@ -25,5 +25,7 @@ def hotspots(request: HttpRequest) -> HttpResponse:
     groups = queries.hotspots(since, until)
     for group in groups:
         group["sparkline"] = charts.sparkline(group["trend"] or [])
+        group["peak"] = max(group["trend"] or [0])
+        group["bucket_label"] = charts.human_ms(group["bucket"].total_seconds() * 1000)
     context = {"groups": groups, "window": window_key, "windows": WINDOW_CHOICES, "since": since}
     return render_page(request, "dashboard/hotspots.html", context)

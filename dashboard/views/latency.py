@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 
 from dashboard import charts, rollups
@@ -24,30 +26,58 @@ class LatencyForm(forms.Form):
 EXACT_UP_TO = timedelta(days=1)
 
 
+def _window(form: LatencyForm) -> tuple[str, datetime, datetime, bool]:
+    window_key = form.cleaned_data.get("window") or "24h"
+    until = timezone.now()
+    return window_key, until - WINDOWS[window_key], until, WINDOWS[window_key] > EXACT_UP_TO
+
+
 @viewer_required
 def latency(request: HttpRequest) -> HttpResponse:
     form = LatencyForm(request.GET)
     form.is_valid()
-    window_key = form.cleaned_data.get("window") or "24h"
+    window_key, since, until, approximate = _window(form)
     workflow = form.cleaned_data.get("workflow") or ""
-    until = timezone.now()
-    since = until - WINDOWS[window_key]
-    approximate = WINDOWS[window_key] > EXACT_UP_TO
     if approximate:
         rollups.refresh()
     queries = latency_rollups if approximate else exact
     workflows = queries.workflow_latency(since, until)
     trend = queries.latency_over_time(since, until, workflow)
+    names = exact.workflow_step_names(workflow) if workflow else None
+    steps = queries.step_latency(since, until, names)
+    busiest = [row["name"] for row in sorted(steps, key=lambda row: -row["count"])][:STEP_CHARTS]
     context = {
         "form": form,
         "approximate": approximate,
         "window": window_key,
         "workflow": workflow,
         "workflows": workflows,
-        "steps": queries.step_latency(since, until),
+        "steps": steps,
         "windows": WINDOW_CHOICES,
         "chart": charts.latency_over_time(
-            trend, f"Run execution time, {workflow or 'all workflows'}, last {window_key}"
+            trend, f"Run active time, {workflow or 'all workflows'}, last {window_key}"
         ),
+        "step_query": urlencode({"window": window_key, "step": busiest}, doseq=True),
     }
     return render_page(request, "dashboard/latency.html", context)
+
+
+STEP_CHARTS = 6
+
+
+@viewer_required
+def step_charts(request: HttpRequest) -> HttpResponse:
+    """A small chart over time per step named in `step` (the page's busiest steps), loaded
+    after the page so its tables are not held up by one more pass over the window."""
+    form = LatencyForm(request.GET)
+    form.is_valid()
+    _, since, until, approximate = _window(form)
+    queries = latency_rollups if approximate else exact
+    names = [name[:300] for name in request.GET.getlist("step")[:STEP_CHARTS]]
+    series = queries.step_over_time(since, until, names)
+    figures = [
+        (name, charts.latency_over_time(series[name], name.rsplit(".", 1)[-1], height=200))
+        for name in names
+        if name in series
+    ]
+    return render(request, "dashboard/latency.html#step_charts", {"step_charts": figures})

@@ -57,6 +57,7 @@ def main(base: str) -> None:
         shoot(page, base, "/failures/", "failures")
         shoot(page, base, "/bulk/?action=resume&scope=matching&status=ERROR", "bulk-preview")
         if page.locator("#job button[type=submit]").count():
+            page.fill("#job input[name=reason]", "payment gateway back up, INC-1042")
             page.click("#job button[type=submit]")
             page.wait_for_selector("#summary")
             page.screenshot(path=str(OUT / "bulk-done.png"), full_page=True)

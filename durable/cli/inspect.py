@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from django.utils import timezone
+
+from durable import durations
 from durable.api import validate_run_id
 from durable.errors import RunNotFoundError
 from durable.models import Attempt, Run, RunStatus
@@ -30,14 +33,13 @@ def handle_list(command, *, status=None, workflow=None, limit=20, **_) -> None:
             run.status,
             str(run.steps_done),
             run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            _duration(run),
+            *_times(run),
             run.error_type,
         )
         for run in runs[:limit]
     ]
-    _print_table(
-        command, ("RUN", "WORKFLOW", "STATUS", "STEPS", "CREATED", "DURATION", "ERROR"), rows
-    )
+    header = ("RUN", "WORKFLOW", "STATUS", "STEPS", "CREATED", "ACTIVE", "PARKED", "ERROR")
+    _print_table(command, header, rows)
 
 
 def add_show_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,9 +60,8 @@ def handle_show(command, *, run_id: str, **_) -> None:
         command.stdout.write(f"output    {_short(run.output)}")
     if run.error:
         command.stdout.write(f"error     {run.error.get('type')}: {run.error.get('message')}")
-    retries = {}
-    for attempt in Attempt.objects.filter(run=run):
-        retries[attempt.position] = retries.get(attempt.position, 0) + 1
+    active, parked = _times(run)
+    command.stdout.write(f"active    {active or '–'}\nparked    {parked or '–'}")
     rows = [
         (
             str(step.position),
@@ -68,19 +69,36 @@ def handle_show(command, *, run_id: str, **_) -> None:
             step.kind,
             step.status,
             str(step.attempts),
-            f"{step.duration_ms:.1f}",
+            _human(step.duration_ms),
             _short(step.output if step.status == "SUCCESS" else (step.error or {}).get("message")),
         )
         for step in run.steps.order_by("position")
     ]
     command.stdout.write("")
-    _print_table(command, ("#", "STEP", "KIND", "STATUS", "ATTEMPTS", "MS", "OUTPUT / ERROR"), rows)
+    header = ("#", "STEP", "KIND", "STATUS", "ATTEMPTS", "DURATION", "OUTPUT / ERROR")
+    _print_table(command, header, rows)
 
 
-def _duration(run: Run) -> str:
-    if run.started_at and run.finished_at:
-        return f"{(run.finished_at - run.started_at).total_seconds():.2f}s"
-    return ""
+def _times(run: Run) -> tuple[str, str]:
+    """Active time (in steps and retries) and parked time (failed before a resume,
+    sleeping, waiting) since the run first started; see `durable.durations`."""
+    if run.started_at is None:
+        return "", ""
+    steps = list(run.steps.all()) if run.active_ms is None or not run.finished_at else []
+    attempts = list(Attempt.objects.filter(run=run)) if steps else []
+    split = durations.split(run, steps, attempts, timezone.now())
+    return _human(split["active"]), _human(split["parked"])
+
+
+def _human(ms: float) -> str:
+    """1.2 s, 3.5 min, 1.1 h: rounded the way a person reads a duration."""
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    if ms < 3_600_000:
+        return f"{ms / 60_000:.1f}min"
+    return f"{ms / 3_600_000:.1f}h"
 
 
 def _short(value, width: int = 60) -> str:

@@ -13,6 +13,7 @@ from durable.errors import SerializationError
 def _add_ids(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     parser.add_argument("--actor", help="name recorded in the audit log (default: OS user)")
+    parser.add_argument("--reason", default="", help="why, recorded in the audit log")
 
 
 def _add_input(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,6 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
 def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
     """Cancel runs at their next step boundary."""
     _add_ids(parser)
-    parser.add_argument("--reason", default="")
 
 
 def add_resume_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,24 +57,33 @@ def handle_cancel(command, *, run_ids, actor=None, reason="", **_) -> None:
     _report(command, "cancelled", operations.cancel(run_ids, actor=actor, reason=reason))
 
 
-def handle_resume(command, *, run_ids, actor=None, **_) -> None:
-    _report(command, "resumed", operations.resume(run_ids, actor=actor))
+def handle_resume(command, *, run_ids, actor=None, reason="", **_) -> None:
+    _report(command, "resumed", operations.resume(run_ids, actor=actor, reason=reason))
 
 
 def handle_restart(
-    command, *, run_ids, actor=None, input_args=None, input_kwargs=None, **_
+    command, *, run_ids, actor=None, reason="", input_args=None, input_kwargs=None, **_
 ) -> None:
     result = operations.restart(
         run_ids,
         _parse(input_args, list, "--args"),
         _parse(input_kwargs, dict, "--kwargs"),
         actor=actor,
+        reason=reason,
     )
     _report(command, "restarted", result)
 
 
 def handle_fork(
-    command, *, run_ids, actor=None, from_step=None, input_args=None, input_kwargs=None, **_
+    command,
+    *,
+    run_ids,
+    actor=None,
+    reason="",
+    from_step=None,
+    input_args=None,
+    input_kwargs=None,
+    **_,
 ) -> None:
     result = operations.fork(
         run_ids,
@@ -82,6 +91,7 @@ def handle_fork(
         _parse(input_args, list, "--args"),
         _parse(input_kwargs, dict, "--kwargs"),
         actor=actor,
+        reason=reason,
     )
     _report(command, "forked", result)
 

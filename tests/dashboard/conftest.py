@@ -132,6 +132,8 @@ def make_failed_run(message: str = "card declined for order 42", **fields: Any) 
             name=step.name,
             error=error,
             error_type="shop.CardDeclined",
+            error_fingerprint="fp-card",
+            final=attempt == 2,
             started_at=step.started_at,
             finished_at=step.finished_at,
         )

@@ -53,6 +53,7 @@ def test_selected_runs_are_resumed_and_refusals_are_summarised(owner_client, eng
         run_ids=["bad-1", "fine-1"],
         as_of="2030-01-01T00:00:00+00:00",
         total=2,
+        reason="provider fixed",
     )
     assert "Done: resume" in text
     assert "already succeeded" in text
@@ -71,6 +72,7 @@ def test_all_matching_runs_are_processed_in_batches(owner_client, engine, monkey
         "workflow": "not.registered",
         "as_of": "2030-01-01T00:00:00+00:00",
         "total": 5,
+        "reason": "INC-7 cleanup",
     }
     batches = 0
     for _ in range(10):
@@ -96,6 +98,7 @@ def test_restart_all_never_touches_the_runs_it_created(owner_client, engine, mon
         "workflow": "not.registered",
         "as_of": timezone.now().isoformat(),
         "total": 1,
+        "reason": "INC-7 retry",
     }
     for _ in range(4):
         text = owner_client.post("/actions/bulk/", state).content.decode()
@@ -130,3 +133,34 @@ def _hidden_fields(html: str) -> dict:
 def test_eligibility_by_status(action, eligible):
     breakdown = {"RUNNING": 1, "ERROR": 1, "DEAD": 1, "SUCCESS": 1}
     assert bulk.eligible_count(action, breakdown) == eligible
+
+
+def test_a_bulk_action_without_a_reason_is_refused(owner_client, db):
+    make_failed_run(id="bad-1")
+    response = owner_client.post(
+        "/actions/bulk/",
+        {
+            "action": "resume",
+            "scope": "selected",
+            "run_ids": ["bad-1"],
+            "total": 1,
+            "as_of": "2030-01-01T00:00:00+00:00",
+        },
+    )
+    assert response.status_code == 400 and b"reason" in response.content
+    assert Run.objects.get(id="bad-1").status == "ERROR"
+
+
+def test_the_bulk_reason_reaches_the_audit_log(owner_client, engine):
+    make_failed_run(id="bad-1", workflow="not.registered")
+    _start(
+        owner_client,
+        action="resume",
+        scope="selected",
+        run_ids=["bad-1"],
+        as_of="2030-01-01T00:00:00+00:00",
+        total=1,
+        reason="INC-42 provider back",
+    )
+    assert AuditEntry.objects.get().detail["reason"] == "INC-42 provider back"
+    assert "INC-42 provider back" in owner_client.get("/audit/").content.decode()

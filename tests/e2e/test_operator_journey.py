@@ -49,7 +49,7 @@ def test_an_operator_forks_a_failed_run_from_its_failed_step(live_server, new_pa
 
     page.click("#step-1 button:has-text('Fork from here')")
     dialog = page.locator("#dlg-fork")
-    assert "Checkpoints 0–0 are copied" in dialog.inner_text()
+    assert "Checkpoint 0 is copied" in dialog.inner_text()
     dialog.locator("textarea").fill('{"args": [1, false')
     assert "Not valid JSON" in dialog.locator("[data-json-error]").inner_text()
     assert dialog.locator("button[type=submit]").is_disabled()

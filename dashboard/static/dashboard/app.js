@@ -17,6 +17,7 @@
       dialog.querySelectorAll("[data-reused]").forEach(function (el) {
         var step = parseInt(button.dataset.step, 10);
         el.textContent = step === 0 ? "No checkpoints are reused: every step runs again."
+          : step === 1 ? "Checkpoint 0 is copied and not re-executed."
           : "Checkpoints 0–" + (step - 1) + " are copied and not re-executed.";
       });
     }

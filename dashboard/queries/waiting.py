@@ -1,0 +1,215 @@
+"""Why an ENQUEUED or RUNNING run is not moving, told from what the tables already hold.
+
+Executors announce the workflows they serve (durable_executor.workflows), queues declare
+their limits (durable.queues), a run is due at `available_at`, and its last history entry
+or failed attempt says whether it sleeps, retries or waits for a child. A page of runs
+costs one statement (plus a count per declared queue with limits), whatever its size.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.db import connection
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from durable import queues, registry
+from durable.models import Run, RunStatus
+
+ALIVE_WITHIN = timedelta(seconds=30)
+
+
+def _get(run: Any, name: str) -> Any:
+    return run[name] if isinstance(run, dict) else getattr(run, name)
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%H:%M:%S} UTC ({naturaltime(moment)})"
+
+
+def reasons(runs: Sequence[Any]) -> dict[str, str]:
+    """A sentence per live run (Run objects or list rows) saying what it waits for."""
+    live = [run for run in runs if _get(run, "status") in RunStatus.active()]
+    if not live:
+        return {}
+    facts = _Facts([_get(run, "id") for run in live], {_get(run, "queue") for run in live})
+    return {_get(run, "id"): facts.reason(run) for run in live}
+
+
+FACTS = """
+-- waiting_facts --
+-- Per live run: its last history entry, its last failed attempt and an active child (one
+-- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes), and the
+-- workflows live executors serve
+SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
+       a.error_type, a.name, c.id,
+       (SELECT coalesce(array_agg(DISTINCT w), '{}') FROM durable_executor e,
+               unnest(e.workflows) AS w
+        WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s))
+FROM unnest(%(run_ids)s::text[]) AS r(id)
+LEFT JOIN LATERAL (
+    SELECT position, kind, finished_at FROM durable_step
+    WHERE run_id = r.id ORDER BY position DESC LIMIT 1) AS s ON true
+LEFT JOIN LATERAL (
+    SELECT position, attempt, finished_at, error_type, name FROM durable_attempt
+    WHERE run_id = r.id ORDER BY position DESC, attempt DESC LIMIT 1) AS a ON true
+LEFT JOIN LATERAL (
+    SELECT id FROM durable_run
+    WHERE parent_id = r.id AND status IN ('ENQUEUED', 'RUNNING') LIMIT 1) AS c ON true
+"""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    position: int
+    kind: str
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    position: int
+    attempt: int
+    finished_at: datetime
+    error_type: str
+    name: str
+
+    def retry_at(self) -> datetime | None:
+        """When the next attempt starts, from the step's retry policy (None if the step
+        cannot be found by its name in this process)."""
+        step = _step_definition(self.name)
+        if step is None:
+            return None
+        return self.finished_at + timedelta(seconds=step.retry.wait_before(self.attempt))
+
+
+def _step_definition(name: str) -> Any:
+    """The StepDefinition a `@durable.step` named `module.qualname` carries, looked up in
+    the modules this process has imported (the workflows' modules, by autodiscovery);
+    nothing is imported because a history names it."""
+    module_name, _, qualname = name.rpartition(".")
+    while module_name:
+        module = sys.modules.get(module_name)
+        if module is not None:
+            target: Any = module
+            for part in qualname.split("."):
+                target = getattr(target, part, None)
+            return getattr(target, "__durable_step__", None)
+        module_name, _, head = module_name.rpartition(".")
+        qualname = f"{head}.{qualname}"
+    return None
+
+
+class _Facts:
+    """Everything the reasons are read from, fetched in one statement for a page of runs."""
+
+    def __init__(self, run_ids: list[str], queue_names: set[str]) -> None:
+        self.now = timezone.now()
+        self.served: set[str] = set()
+        self.last_entry: dict[str, _Entry] = {}
+        self.last_attempt: dict[str, _Attempt] = {}
+        self.children: dict[str, str] = {}
+        params = {"run_ids": run_ids, "alive_s": ALIVE_WITHIN.total_seconds()}
+        with connection.cursor() as cursor:
+            cursor.execute(FACTS, params)
+            for row in cursor.fetchall():
+                self._read(*row)
+        self.queues = _queue_limits(queue_names, self.now)
+
+    def _read(self, run_id: str, *row: Any) -> None:
+        """One FACTS row: last entry (3 columns), last attempt (5), active child, served."""
+        entry, attempt, child, served = row[:3], row[3:8], row[8], row[9]
+        if entry[0] is not None:
+            self.last_entry[run_id] = _Entry(*entry)
+        if attempt[0] is not None:
+            self.last_attempt[run_id] = _Attempt(*attempt)
+        if child is not None:
+            self.children[run_id] = child
+        self.served = set(served)
+
+    def reason(self, run: Any) -> str:
+        if _get(run, "status") == RunStatus.RUNNING:
+            return self._running(run)
+        return self._enqueued(run)
+
+    def _enqueued(self, run: Any) -> str:
+        run_id, available_at = _get(run, "id"), _get(run, "available_at")
+        entry = self.last_entry.get(run_id)
+        if available_at and available_at > self.now:
+            if entry is not None and entry.kind == "sleep":
+                return f"sleeping until {_when(available_at)}"
+            return f"not due until {_when(available_at)}"
+        workflow, version = _get(run, "workflow"), _get(run, "version")
+        if not self.served:
+            return "no live executor: none has checked in for 30 s; start a worker"
+        if workflow not in self.served and f"{workflow}@{version}" not in self.served:
+            return (
+                f"no live executor serves {workflow} (version {version or '–'}); deploy "
+                "a worker with this code"
+            )
+        limit = self.queues.get(_get(run, "queue"))
+        if limit:
+            return limit
+        recovered = " after its executor died" if _get(run, "recovery_count") else ""
+        return f"due since {_when(available_at)}{recovered}; waiting for an executor to claim it"
+
+    def _running(self, run: Any) -> str:
+        run_id = _get(run, "id")
+        lease = _get(run, "lease_expires_at")
+        if lease is not None and lease < self.now:
+            return (
+                f"its executor stopped renewing the lease at {_when(lease)}; "
+                "the recovery sweep re-enqueues it"
+            )
+        if run_id in self.children:
+            return f"waiting for child run {self.children[run_id]}"
+        entry = self.last_entry.get(run_id)
+        if entry is not None and entry.kind == "sleep" and entry.finished_at > self.now:
+            return f"sleeping until {_when(entry.finished_at)}"
+        position = entry.position + 1 if entry is not None else 0
+        attempt = self.last_attempt.get(run_id)
+        if attempt is not None and attempt.position == position:
+            retry_at = attempt.retry_at()
+            then = f"next retry at {_when(retry_at)}" if retry_at else "retrying per its policy"
+            return (
+                f"step {position} failed attempt {attempt.attempt} "
+                f"({attempt.error_type.rsplit('.', 1)[-1]}) at {_when(attempt.finished_at)}; "
+                + then
+            )
+        since = entry.finished_at if entry is not None else _get(run, "updated_at")
+        return f"executing step {position} since {_when(max(since, _get(run, 'updated_at')))}"
+
+
+def _queue_limits(names: set[str], now: datetime) -> dict[str, str]:
+    """For each declared queue at a limit, the sentence that says so."""
+    registry.autodiscover()  # queues are declared next to the workflows
+    found: dict[str, str] = {}
+    for name in names:
+        queue = queues.get_queue(name)
+        if queue is None or not queue.limited:
+            continue
+        running = Run.objects.filter(queue=name, status=RunStatus.RUNNING).count()
+        if queue.concurrency is not None and running >= queue.concurrency:
+            found[name] = (
+                f"queue {name} is at its concurrency limit ({running} of "
+                f"{queue.concurrency} running)"
+            )
+            continue
+        if queue.rate_limit is not None:
+            count, seconds = queue.rate_limit
+            window = Run.objects.filter(
+                queue=name, started_at__gt=now - timedelta(seconds=seconds)
+            ).aggregate(n=Count("id"), first=Min("started_at"))
+            if window["n"] >= count:
+                until = window["first"] + timedelta(seconds=seconds)
+                found[name] = (
+                    f"queue {name} is rate-limited until {_when(until)} "
+                    f"({count} starts per {seconds:g} s)"
+                )
+    return found

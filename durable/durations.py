@@ -1,0 +1,58 @@
+"""A run's active time: time spent executing its steps and attempts, apart from parked time.
+
+Started → finished is not execution time: a run resumed an hour after it failed has been
+parked for that hour (as it is while ENQUEUED, sleeping or waiting for a message). Active
+time sums what the history records as executed by this run: its successful step and
+transaction checkpoints (not inherited ones, which a fork copies from its origin) plus
+every failed attempt (a failed checkpoint's time is its last attempt, already counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+ACTIVE_KINDS = ("step", "transaction")
+
+# SQL for one run's active time in ms; `{run}` is the run row's alias in the statement
+ACTIVE_MS_SQL = """(
+    (SELECT coalesce(sum(s.duration_ms), 0) FROM durable_step s
+     WHERE s.run_id = {run}.id AND s.status = 'SUCCESS' AND s.kind IN ('step', 'transaction')
+       AND s.position >= coalesce({run}.forked_from_step, 0))
+  + (SELECT coalesce(sum(extract(epoch FROM a.finished_at - a.started_at) * 1000), 0)
+     FROM durable_attempt a WHERE a.run_id = {run}.id))"""
+
+
+def active_ms(steps: Iterable[Any], attempts: Iterable[Any], inherited: int = 0) -> float:
+    """The same sum as ACTIVE_MS_SQL, over rows already loaded (run page, CLI)."""
+    total = sum(
+        step.duration_ms
+        for step in steps
+        if step.status == "SUCCESS" and step.kind in ACTIVE_KINDS and step.position >= inherited
+    )
+    return total + sum(
+        (attempt.finished_at - attempt.started_at).total_seconds() * 1000 for attempt in attempts
+    )
+
+
+def in_flight_ms(run: Any, steps: list[Any], attempts: list[Any], now: datetime) -> float:
+    """A RUNNING run's current, unrecorded work: since it was claimed or its last entry."""
+    if run.status != "RUNNING":
+        return 0.0
+    marks = [run.updated_at, *(s.finished_at for s in steps), *(a.finished_at for a in attempts)]
+    since = max(mark for mark in marks if mark is not None)
+    return max((now - since).total_seconds() * 1000, 0.0)
+
+
+def split(run: Any, steps: list[Any], attempts: list[Any], now: datetime) -> dict[str, float]:
+    """Active and parked ms of a run since it first started (queue wait before it is apart)."""
+    if run.started_at is None:
+        return {"active": 0.0, "parked": 0.0}
+    if run.status in ("ENQUEUED", "RUNNING") or run.active_ms is None:
+        active = active_ms(steps, attempts, run.forked_from_step or 0)
+        active += in_flight_ms(run, steps, attempts, now)
+    else:
+        active = run.active_ms
+    wall = ((run.finished_at or now) - run.started_at).total_seconds() * 1000
+    return {"active": active, "parked": max(wall - active, 0.0)}
