@@ -7,7 +7,7 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError
 
 from durable import executors
-from durable.cli import inspect, operate, worker
+from durable.cli import debug, inspect, operate, worker
 from durable.errors import DurableError
 
 SUBCOMMANDS = {
@@ -21,7 +21,10 @@ SUBCOMMANDS = {
     "worker": worker.add_worker_arguments,
     "sweeper": worker.add_sweeper_arguments,
     "demo": worker.add_demo_arguments,
+    "export": debug.add_export_arguments,
+    "import": debug.add_import_arguments,
 }
+DEBUG_SUBCOMMANDS = ("export", "import")
 
 
 class Command(BaseCommand):
@@ -42,7 +45,7 @@ class Command(BaseCommand):
             "worker": worker,
             "sweeper": worker,
             "demo": worker,
-        }.get(subcommand, operate)
+        }.get(subcommand, debug if subcommand in DEBUG_SUBCOMMANDS else operate)
         if subcommand not in ("worker", "demo", "sweeper"):
             executors.leave_runs_to_workers()
         handler = getattr(module, f"handle_{subcommand}")

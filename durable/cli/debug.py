@@ -1,0 +1,56 @@
+"""`durable export|import|replay|preview|compare`: the debugging tools, from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from durable.debugging import export, importing
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Print a run (input, checkpoints, attempts, children, lineage) as versioned JSON."""
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("--with-children", action="store_true", help="include every descendant run")
+    parser.add_argument("--output", "-o", help="write to this file instead of stdout")
+
+
+def handle_export(command, *, run_id, with_children=False, output=None, **_) -> None:
+    document = export.export_run(run_id, with_children=with_children)
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        command.stderr.write(f"exported {len(document['runs'])} run(s) to {output}")
+    else:
+        command.stdout.write(text)
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    """Load runs exported with `durable export` into this database."""
+    parser.add_argument("file", metavar="FILE", help="an export file, or - for stdin")
+    parser.add_argument(
+        "--rename", action="store_true", help="give the runs new ids if theirs are taken here"
+    )
+
+
+def handle_import(command, *, file, rename=False, **_) -> None:
+    document = _read_document(file)
+    mapping = importing.import_runs(document, rename=rename)
+    for old, new in mapping.items():
+        suffix = "" if old == new else f" as {new}"
+        command.stdout.write(command.style.SUCCESS(f"imported {old}{suffix}"))
+
+
+def _read_document(file: str) -> dict:
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise importing.ImportRefused(f"cannot read {file}: {exc.strerror}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise importing.ImportRefused(
+            f"{file} is not JSON ({exc}); pass a file written by `durable export`"
+        ) from exc

@@ -1,0 +1,48 @@
+"""A second, migrated database on the machine's PostgreSQL, driven through real
+`manage.py` processes: where exported runs are imported ("a laptop")."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+from django.db import connection
+
+from tests.engine.processes import PROJECT_DIR, database_url_for_tests
+
+
+def create_second_database() -> str:
+    """(Re)create `<test database>_second`, migrate it, and return its DATABASE_URL."""
+    name = f"{connection.settings_dict['NAME']}_second"
+    admin_url = database_url_for_tests().rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = database_url_for_tests().rsplit("/", 1)[0] + f"/{name}"
+    manage(url, "migrate", "--verbosity", "0", check=True)
+    return url
+
+
+def manage(
+    database_url: str, *args: str, check: bool = False, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """`manage.py *args` in its own process on `database_url`."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DURABLE_MODULES": "tests.engine.workflows,tests.engine.debug_workflows",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result
