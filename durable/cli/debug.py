@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from durable.debugging import export, importing
+from durable.debugging import export, importing, replay
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,3 +54,47 @@ def _read_document(file: str) -> dict:
         raise importing.ImportRefused(
             f"{file} is not JSON ({exc}); pass a file written by `durable export`"
         ) from exc
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    """Run a run's workflow code here against its recorded checkpoints, writing nothing."""
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument(
+        "--until-step", type=_non_negative, default=None, metavar="N",
+        help="stop before step N",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pdb", action="store_true",
+        help="re-run the failing step's body with its recorded input under pdb (post-mortem); "
+        "its side effects outside this database happen again",
+    )  # fmt: skip
+
+
+def handle_replay(command, *, run_id, until_step=None, pdb=False, **_) -> None:
+    report = replay.replay_run(run_id, until_step=until_step)
+    command.stdout.write(report.render())
+    if not pdb:
+        if report.outcome == "failure":
+            command.stdout.write("  (re-run this step under the debugger with --pdb)")
+        return
+    if report.outcome != "failure":
+        command.stderr.write("--pdb: no failing step was reached, so there is nothing to debug")
+        return
+    command.stdout.write(
+        f"--pdb: running step {report.position} ({report.step_name}) again with its recorded "
+        "input; post-mortem on its exception (database writes are rolled back)"
+    )
+    command.stdout.flush()
+    exc = replay.debug_failing_step(report, stdin=sys.stdin, stdout=sys.stdout)
+    if exc is None:
+        command.stdout.write("the step did not fail this time (the cause is outside its input)")
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value

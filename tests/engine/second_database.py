@@ -22,6 +22,11 @@ def create_second_database() -> str:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = database_url_for_tests().rsplit("/", 1)[0] + f"/{name}"
     manage(url, "migrate", "--verbosity", "0", check=True)
+    with psycopg.connect(url, autocommit=True) as second:  # the test steps' side-effect ledger
+        second.execute(
+            "CREATE TABLE test_side_effect (id bigserial PRIMARY KEY, run_id text NOT NULL,"
+            " label text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+        )
     return url
 
 

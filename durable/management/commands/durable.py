@@ -23,8 +23,9 @@ SUBCOMMANDS = {
     "demo": worker.add_demo_arguments,
     "export": debug.add_export_arguments,
     "import": debug.add_import_arguments,
+    "replay": debug.add_replay_arguments,
 }
-DEBUG_SUBCOMMANDS = ("export", "import")
+DEBUG_SUBCOMMANDS = ("export", "import", "replay")
 
 
 class Command(BaseCommand):
