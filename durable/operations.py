@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from durable import executors, registry, store
 from durable.api import validate_run_id
+from durable.debugging import patching
 from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
 from durable.registry import get_workflow, is_registered
@@ -132,19 +133,23 @@ def fork(
     *,
     actor: str | None = None,
     progress: Progress | None = None,
+    patch: dict[int, Any] | None = None,
 ) -> Any:
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
-    `from_step` defaults to each run's first failed step.
+    `from_step` defaults to each run's first failed step. `patch` ({step: output}) replaces
+    the reused outputs of earlier steps (`durable.debugging.patching`).
     """
-    detail = {"from_step": from_step, "args": args, "kwargs": kwargs}
+    detail: dict[str, Any] = {"from_step": from_step, "args": args, "kwargs": kwargs}
+    if patch:
+        run_ids, from_step, detail["patch"] = patching.prepare(run_ids, from_step, patch)
     return _apply(
         "fork",
         run_ids,
         actor,
         progress,
         detail,
-        lambda batch: _derive_batch(batch, from_step, args, kwargs, fork=True),
+        lambda batch: _derive_batch(batch, from_step, args, kwargs, fork=True, patch=patch),
     )
 
 
@@ -281,7 +286,13 @@ def _resume_batch(batch: list[str]) -> BulkResult:
 
 
 def _derive_batch(
-    batch: list[str], from_step: int | None, args: list | None, kwargs: dict | None, *, fork: bool
+    batch: list[str],
+    from_step: int | None,
+    args: list | None,
+    kwargs: dict | None,
+    *,
+    fork: bool,
+    patch: dict[int, Any] | None = None,
 ) -> BulkResult:
     registry.autodiscover()  # so "the current code" is known even in a web or CLI process
     result = BulkResult()
@@ -301,7 +312,7 @@ def _derive_batch(
         if refusal:
             result.refused[run_id] = refusal
             continue
-        result.done[run_id] = _derive(original, step or 0, args, kwargs)
+        result.done[run_id] = _derive(original, step or 0, args, kwargs, patch)
     return result
 
 
@@ -332,14 +343,20 @@ COPY_CHECKPOINTS = """
 -- A fork inherits its origin's checkpoints before the fork point, so they are not re-run
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, patched)
 SELECT %(new_id)s, position, name, kind, status, input, output, error, error_type,
-       error_fingerprint, attempts, started_at, finished_at, duration_ms
+       error_fingerprint, attempts, started_at, finished_at, duration_ms, patched
 FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
 """
 
 
-def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | None) -> str:
+def _derive(
+    original: Run,
+    from_step: int,
+    args: list | None,
+    kwargs: dict | None,
+    patch: dict[int, Any] | None = None,
+) -> str:
     new_id = uuid.uuid4().hex
     run_input = dict(original.input or {})
     if args is not None:
@@ -372,6 +389,8 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
                 COPY_CHECKPOINTS,
                 {"new_id": new_id, "origin_id": original.id, "from_step": from_step},
             )
+        if patch:
+            patching.apply(new_id, patch)
     return new_id
 
 

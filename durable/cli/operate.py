@@ -51,6 +51,11 @@ def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
         help="step to execute from (default: the first failed step)",
     )
     _add_input(parser)
+    parser.add_argument(
+        "--patch-step", type=int, default=None, metavar="K",
+        help="replace the recorded output of step K (before --from-step) with --output",
+    )  # fmt: skip
+    parser.add_argument("--output", dest="patch_output", help="step K's new output, as JSON")
 
 
 def handle_cancel(command, *, run_ids, actor=None, reason="", **_) -> None:
@@ -74,7 +79,7 @@ def handle_restart(
 
 
 def handle_fork(
-    command, *, run_ids, actor=None, from_step=None, input_args=None, input_kwargs=None, **_
+    command, *, run_ids, actor=None, from_step=None, input_args=None, input_kwargs=None, **options
 ) -> None:
     result = operations.fork(
         run_ids,
@@ -82,8 +87,17 @@ def handle_fork(
         _parse(input_args, list, "--args"),
         _parse(input_kwargs, dict, "--kwargs"),
         actor=actor,
+        patch=_patch(options.get("patch_step"), options.get("patch_output")),
     )
     _report(command, "forked", result)
+
+
+def _patch(step: int | None, output: str | None) -> dict[int, object] | None:
+    if step is None and output is None:
+        return None
+    if step is None or output is None:
+        raise SerializationError("--patch-step K and --output JSON go together")
+    return {step: _parse(output, object, "--output")}
 
 
 def _parse(text: str | None, expected: type, flag: str):
