@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import json as json_module
 import sys
 from pathlib import Path
 
-from durable.debugging import export, importing, replay
+from durable.debugging import export, importing, preview, replay
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,3 +99,35 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
+
+
+def add_preview_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which recorded steps a resume, restart or fork would run again, flagging repeats."""
+    parser.add_argument("action", choices=preview.ACTIONS)
+    parser.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    parser.add_argument("--from-step", type=_non_negative, default=None, metavar="N")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def handle_preview(command, *, action, run_ids, from_step=None, json=False, **_) -> None:
+    print_preview(command, action, run_ids, from_step, as_json=json)
+
+
+def add_preview_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--preview", action="store_true",
+        help="only show which recorded steps would run again (and which may repeat side "
+        "effects); change nothing",
+    )  # fmt: skip
+
+
+def print_preview(
+    command, action: str, run_ids: list[str], from_step: int | None = None, *, as_json=False
+) -> None:
+    result = preview.preview(action, run_ids, from_step)
+    if as_json:
+        command.stdout.write(json_module.dumps(result.as_json(), indent=2))
+        return
+    flags = [entry["flagged"] for entry in result.summary()] or [False]
+    for line, flagged in zip(result.lines(), flags, strict=True):
+        command.stdout.write(command.style.WARNING(line) if flagged else line)

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from durable import operations, retention
+from durable.cli import debug
 from durable.conf import settings
 from durable.errors import SerializationError
 
@@ -33,17 +34,20 @@ def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
 def add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     """Resume failed, cancelled or dead runs from their last checkpoint."""
     _add_ids(parser)
+    debug.add_preview_flag(parser)
 
 
 def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
     """Start new runs of the same workflows with the same (or edited) input."""
     _add_ids(parser)
+    debug.add_preview_flag(parser)
     _add_input(parser)
 
 
 def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
     """New runs that reuse checkpoints before --from-step and execute from it on."""
     _add_ids(parser)
+    debug.add_preview_flag(parser)
     parser.add_argument(
         "--from-step",
         type=int,
@@ -62,13 +66,17 @@ def handle_cancel(command, *, run_ids, actor=None, reason="", **_) -> None:
     _report(command, "cancelled", operations.cancel(run_ids, actor=actor, reason=reason))
 
 
-def handle_resume(command, *, run_ids, actor=None, **_) -> None:
+def handle_resume(command, *, run_ids, actor=None, preview=False, **_) -> None:
+    if preview:
+        return debug.print_preview(command, "resume", run_ids)
     _report(command, "resumed", operations.resume(run_ids, actor=actor))
 
 
 def handle_restart(
-    command, *, run_ids, actor=None, input_args=None, input_kwargs=None, **_
+    command, *, run_ids, actor=None, input_args=None, input_kwargs=None, preview=False, **_
 ) -> None:
+    if preview:
+        return debug.print_preview(command, "restart", run_ids)
     result = operations.restart(
         run_ids,
         _parse(input_args, list, "--args"),
@@ -81,6 +89,8 @@ def handle_restart(
 def handle_fork(
     command, *, run_ids, actor=None, from_step=None, input_args=None, input_kwargs=None, **options
 ) -> None:
+    if options.get("preview"):
+        return debug.print_preview(command, "fork", run_ids, from_step)
     result = operations.fork(
         run_ids,
         from_step,

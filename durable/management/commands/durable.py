@@ -24,8 +24,9 @@ SUBCOMMANDS = {
     "export": debug.add_export_arguments,
     "import": debug.add_import_arguments,
     "replay": debug.add_replay_arguments,
+    "preview": debug.add_preview_arguments,
 }
-DEBUG_SUBCOMMANDS = ("export", "import", "replay")
+DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview")
 
 
 class Command(BaseCommand):
