@@ -8,7 +8,7 @@ import json as json_module
 import sys
 from pathlib import Path
 
-from durable.debugging import export, importing, preview, replay
+from durable.debugging import compare, export, importing, preview, replay
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,3 +131,18 @@ def print_preview(
     flags = [entry["flagged"] for entry in result.summary()] or [False]
     for line, flagged in zip(result.lines(), flags, strict=True):
         command.stdout.write(command.style.WARNING(line) if flagged else line)
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    """The first step where two runs' inputs or outputs differ (default B: last success)."""
+    parser.add_argument("run_a", metavar="RUN_A")
+    parser.add_argument("run_b", metavar="RUN_B", nargs="?", default=None)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def handle_compare(command, *, run_a, run_b=None, json=False, **_) -> None:
+    comparison = compare.compare_runs(run_a, run_b)
+    if json:
+        command.stdout.write(json_module.dumps(comparison.as_json(), indent=2, default=str))
+    else:
+        command.stdout.write(comparison.render())

@@ -25,8 +25,9 @@ SUBCOMMANDS = {
     "import": debug.add_import_arguments,
     "replay": debug.add_replay_arguments,
     "preview": debug.add_preview_arguments,
+    "compare": debug.add_compare_arguments,
 }
-DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview")
+DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 
 
 class Command(BaseCommand):
