@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -54,5 +56,16 @@ class Command(BaseCommand):
         handler = getattr(module, f"handle_{subcommand}")
         try:
             handler(self, **options)
+            self.stdout.flush()
         except DurableError as exc:
             raise CommandError(str(exc)) from exc
+        except BrokenPipeError:
+            _stop_writing_to_a_closed_pipe()
+
+
+def _stop_writing_to_a_closed_pipe() -> None:
+    """`durable show … | head`: the reader left; end quietly, as Unix tools do (Python would
+    otherwise report the pipe again when it flushes stdout at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(1)
