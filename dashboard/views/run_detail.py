@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from dashboard import charts
 from dashboard.permissions import viewer_required
 from dashboard.queries import detail
+from dashboard.views import debug
 from dashboard.views.common import render_page
 
 
@@ -29,6 +30,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "live": run.status in ("ENQUEUED", "RUNNING"),
         "next_position": len(history.steps),
         "input_json": json.dumps(_fork_input(run.input), indent=2),
+        **debug.run_page_context(run),
     }
     return render_page(request, "dashboard/run_detail.html", context, partial="live")
 

@@ -72,7 +72,7 @@ class Comparison:
 
 
 def _text(value: Any) -> str:
-    return "(missing)" if value is _MISSING else json.dumps(value, ensure_ascii=False)
+    return "(missing)" if value is MISSING else json.dumps(value, ensure_ascii=False)
 
 
 def last_success_of(run: Run) -> Run:
@@ -127,7 +127,7 @@ def _error_summary(error: dict | None) -> dict | None:
     return None if not error else {"type": error.get("type"), "message": error.get("message")}
 
 
-_MISSING = object()
+MISSING = object()
 
 
 def diff(a: Any, b: Any, path: str = "$") -> list[Change]:
@@ -135,13 +135,13 @@ def diff(a: Any, b: Any, path: str = "$") -> list[Change]:
     if isinstance(a, dict) and isinstance(b, dict):
         changes = []
         for key in [*a, *(key for key in b if key not in a)]:
-            changes += diff(a.get(key, _MISSING), b.get(key, _MISSING), f"{path}.{key}")
+            changes += diff(a.get(key, MISSING), b.get(key, MISSING), f"{path}.{key}")
         return changes
     if isinstance(a, list) and isinstance(b, list):
         changes = []
         for index in range(max(len(a), len(b))):
-            item_a = a[index] if index < len(a) else _MISSING
-            item_b = b[index] if index < len(b) else _MISSING
+            item_a = a[index] if index < len(a) else MISSING
+            item_b = b[index] if index < len(b) else MISSING
             changes += diff(item_a, item_b, f"{path}[{index}]")
         return changes
     return [] if a == b else [Change(path, a, b)]
