@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from dashboard.debug_forms import CompareForm, PatchForm
 from dashboard.permissions import can_operate, operator_required, viewer_required
+from dashboard.queries.runs import RunFilter, filtered_runs
 from dashboard.views.common import render_page
 from durable import operations
 from durable.debugging import compare as comparing
@@ -113,8 +114,26 @@ def value(request: HttpRequest, which: str, run_id: str) -> HttpResponse:
 
 def run_page_context(run: Run) -> dict:
     """What the run page shows of these tools: the named input and the action previews."""
+    restart = preview.preview("restart", run.id)
     return {
         "named_input": values.run_input_named(run),
         "resume_preview": preview.preview("resume", run.id).lines(),
-        "restart_preview": preview.preview("restart", run.id).lines(),
+        "restart_preview": restart.lines(),
+        "fork_risks": [step for step in restart.runs[0].steps if step.flagged],
     }
+
+
+PREVIEW_CAP = 10_000  # runs looked at by a bulk preview; beyond that the page says so
+
+
+def bulk_preview_lines(action: str, run_filter: RunFilter, eligible: tuple[str, ...]) -> list[str]:
+    """The aggregated replay preview of a bulk resume or restart ("412 runs will run
+    charge_payment again; it is not idempotent"), over the runs the action would change."""
+    if action not in preview.ACTIONS:
+        return []
+    runs = filtered_runs(run_filter).filter(status__in=eligible).order_by()
+    ids = list(runs.values_list("id", flat=True)[: PREVIEW_CAP + 1])
+    lines = preview.preview(action, ids[:PREVIEW_CAP]).lines()
+    if len(ids) > PREVIEW_CAP:
+        lines.append(f"(previewed the first {PREVIEW_CAP:,} runs only)")
+    return lines

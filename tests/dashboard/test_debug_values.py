@@ -56,6 +56,8 @@ def test_resume_and_restart_dialogs_preview_the_steps_that_run_again(owner_clien
     assert "1 run will run tests.engine.debug_workflows.fetch_quote again; declared idempotent" in (
         page
     )
+    risks = page.split('id="fork-risks"')[1].split("</p>")[0]
+    assert "step 1 charge_payment (it is not idempotent)" in risks
 
 
 def test_compare_with_the_last_success_shows_the_first_difference(viewer_client, failed_checkout):
