@@ -121,6 +121,10 @@ def show_details(command, run: Run) -> None:
         "cancelled": run.cancel_reason or None,
         "recovered": f"{run.recovery_count} time(s)" if run.recovery_count else None,
     }
+    patched = list(run.steps.filter(patched=True).values_list("position", flat=True))
+    if patched:
+        steps = ", ".join(str(position) for position in patched)
+        lines["patched"] = f"step(s) {steps}: output edited when forking (audit log has both)"
     for label, value in lines.items():
         if value:
             command.stdout.write(f"{label:<9} {value}")

@@ -63,5 +63,8 @@ def test_fork_with_a_patch_from_the_command_line(failed):
     )  # fmt: skip
     fork_id = out.getvalue().split("-> ")[1].strip()
     assert durable.get(fork_id).result(timeout=10) == "receipt-o-p"
+    shown = io.StringIO()
+    call_command("durable", "show", fork_id, stdout=shown)
+    assert "patched   step(s) 0: output edited when forking" in shown.getvalue()
     with pytest.raises(CommandError, match="--output is not valid JSON"):
         call_command("durable", "fork", failed, "--patch-step", "0", "--output", "{oops")
