@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from durable import retention
-from durable.debugging.export import _run_entry
+from durable.debugging.export import run_entry
 from durable.models import Run, RunStatus
 
 
@@ -108,7 +108,7 @@ def write_json(command, value: Any) -> None:
 
 def run_document(run: Run) -> dict[str, Any]:
     """`show --json`: the run as `durable export` writes it (docs/export-format.md)."""
-    return _run_entry(run)
+    return run_entry(run)
 
 
 def show_details(command, run: Run) -> None:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable.debugging.export import _get as get_run
+from durable.debugging.export import get_run
 from durable.errors import DurableError
 from durable.models import Run, RunStatus, Step
 

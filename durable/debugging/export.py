@@ -26,18 +26,18 @@ ROW_EXCLUDED = ("id", "run")
 
 def export_run(run_id: str, *, with_children: bool = False) -> dict[str, Any]:
     """The document for `run_id`; with_children adds every descendant run, parents first."""
-    root = _get(run_id)
+    root = get_run(run_id)
     runs = [root, *_descendants(root.id)] if with_children else [root]
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "exported_at": timezone.now().isoformat(),
         "root": root.id,
-        "runs": [_run_entry(run) for run in runs],
+        "runs": [run_entry(run) for run in runs],
     }
 
 
-def _get(run_id: str) -> Run:
+def get_run(run_id: str) -> Run:
     try:
         return Run.objects.get(id=validate_run_id(run_id))
     except Run.DoesNotExist:
@@ -54,7 +54,7 @@ def _descendants(run_id: str) -> list[Run]:
     return found
 
 
-def _run_entry(run: Run) -> dict[str, Any]:
+def run_entry(run: Run) -> dict[str, Any]:
     steps = Step.objects.filter(run_id=run.id).order_by("position")
     attempts = Attempt.objects.filter(run_id=run.id).order_by("position", "attempt")
     return {

@@ -19,7 +19,7 @@ from django.db import transaction
 
 from durable import context, decorators, registry
 from durable.context import RecordedStep, RunContext
-from durable.debugging.export import _get as get_run
+from durable.debugging.export import get_run
 from durable.errors import NonDeterminismError
 from durable.models import Run, Step
 from durable.registry import StepDefinition
@@ -118,17 +118,17 @@ class Replay:
         call = _step_call_in_progress()
         if call is not None:
             self.calls[position] = call
-        asked = call.definition.name if call else "an entry"
         if self.until_step is not None and position >= self.until_step:
-            raise ReplayStopped(self._stop_here("until", f"stopped before step {position} "
-                                                f"as asked (--until-step {self.until_step})",
-                                                position, call))  # fmt: skip
+            message = f"stopped before step {position} as asked (--until-step {self.until_step})"
+            raise ReplayStopped(self._stop_here("until", message, position, call))
         recorded = self.recorded.get(position)
         if recorded is None:
-            raise ReplayStopped(self._stop_here("end_of_history", (
+            asked = call.definition.name if call else "an entry"
+            message = (
                 f"the code asks for step {position} ({asked}) but the recorded run ended "
-                f"before it ({self.run.status}); resume or fork the run to execute it"),
-                position, call))  # fmt: skip
+                f"before it ({self.run.status}); resume or fork the run to execute it"
+            )
+            raise ReplayStopped(self._stop_here("end_of_history", message, position, call))
         if call is not None and recorded.name == call.definition.name:
             self._check_input(position, recorded, call)
         self.served.append((position, recorded.name))

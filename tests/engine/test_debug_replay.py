@@ -11,6 +11,7 @@ from django.db import connection
 
 import durable
 from durable.debugging.replay import replay_run
+from durable.models import Step
 from tests.engine import debug_workflows, workflows
 from tests.engine.debug_workflows import PaymentDeclined
 from tests.engine.second_database import create_second_database, manage
@@ -99,3 +100,13 @@ def test_replay_of_a_successful_run_completes_against_its_history(side_effects):
     report = replay_run("replay-ok")
     assert report.outcome == "completed" and "returned 6 (recorded output: 6)" in report.message
     assert len(report.replayed) == 2
+
+
+def test_replay_past_the_end_of_the_history_stops_instead_of_executing(side_effects):
+    durable.run(workflows.ledger, "replay-end", ["a", "b"], run_id="replay-end")
+    Step.objects.filter(run_id="replay-end", position=1).delete()  # as if it stopped there
+    effects = side_effects("replay-end")
+    report = replay_run("replay-end")
+    assert report.outcome == "end_of_history" and report.position == 1
+    assert "tests.engine.workflows.note" in report.message
+    assert side_effects("replay-end") == effects

@@ -35,7 +35,7 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, restart, fork, prune, worker, sweeper, "
-        "demo."
+        "demo; debugging: export, import, replay, preview, compare."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
