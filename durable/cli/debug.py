@@ -64,6 +64,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "--until-step", type=_non_negative, default=None, metavar="N",
         help="stop before step N",
     )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--pdb", action="store_true",
         help="re-run the failing step's body with its recorded input under pdb (post-mortem); "
@@ -71,8 +72,10 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def handle_replay(command, *, run_id, until_step=None, pdb=False, **_) -> None:
+def handle_replay(command, *, run_id, until_step=None, pdb=False, json=False, **_) -> None:
     report = replay.replay_run(run_id, until_step=until_step)
+    if json and not pdb:
+        return command.stdout.write(json_module.dumps(report.as_json(), indent=2, default=str))
     command.stdout.write(report.render())
     if not pdb:
         if report.outcome == "failure":

@@ -54,10 +54,12 @@ class ReplayReport:
     step_input: Any = None
     error: dict[str, Any] | None = None
     call: StepCall | None = None
+    version_note: str = ""
 
     def render(self) -> str:
         lines = [
             f"replay of run {self.run_id} ({self.workflow}), recorded {self.recorded_status}",
+            *([self.version_note] if self.version_note else []),
             *(f"  step {position:<3} {name}  replayed" for position, name in self.replayed),
             self.message,
         ]
@@ -68,6 +70,17 @@ class ReplayReport:
         if self.error:
             lines.append(f"  error: {self.error.get('type')}: {self.error.get('message')}")
         return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        fields = ("run_id", "workflow", "recorded_status", "outcome", "message", "position")
+        return {
+            **{name: getattr(self, name) for name in fields},
+            "step": self.step_name,
+            "input": self.step_input,
+            "error": self.error,
+            "replayed": [{"position": p, "step": name} for p, name in self.replayed],
+            "version_note": self.version_note,
+        }
 
 
 class ReplayStopped(BaseException):  # noqa: N818 - control flow the workflow must not catch
@@ -90,9 +103,10 @@ class _ReplayHistory(dict):
 
 
 class Replay:
-    def __init__(self, run: Run, until_step: int | None = None) -> None:
+    def __init__(self, run: Run, until_step: int | None = None, version_note: str = "") -> None:
         self.run = run
         self.until_step = until_step
+        self.version_note = version_note
         self.rows = {step.position: step for step in Step.objects.filter(run_id=run.id)}
         self.recorded = {
             position: RecordedStep(position, row.name, row.kind, row.status, row.output, row.error)
@@ -110,6 +124,7 @@ class Replay:
             outcome=outcome,
             message=message,
             replayed=[entry for entry in self.served if self.rows[entry[0]].status == "SUCCESS"],
+            version_note=self.version_note,
             **details,
         )
 
@@ -190,7 +205,7 @@ def replay_run(run_id: str, *, until_step: int | None = None) -> ReplayReport:
     run = get_run(run_id)
     registry.autodiscover()
     definition = registry.get_workflow(run.workflow)
-    replay = Replay(run, until_step)
+    replay = Replay(run, until_step, _version_note(run, definition.version))
     run_context = RunContext(
         run_id=run.id,
         workflow=definition,
@@ -203,6 +218,16 @@ def replay_run(run_id: str, *, until_step: int | None = None) -> ReplayReport:
             return _drive(replay, run_context, definition)
         finally:
             transaction.set_rollback(True)
+
+
+def _version_note(run: Run, version: str) -> str:
+    """A divergence is expected when the code changed since the run was recorded: say so."""
+    if not run.version or run.version == version:
+        return ""
+    return (
+        f"note: the run was recorded with code version {run.version}; this process has "
+        f"{version} (a divergence may be that change)"
+    )
 
 
 def _drive(replay: Replay, run_context: RunContext, definition: Any) -> ReplayReport:

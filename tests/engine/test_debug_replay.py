@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import psycopg
 import pytest
@@ -11,7 +12,7 @@ from django.db import connection
 
 import durable
 from durable.debugging.replay import replay_run
-from durable.models import Step
+from durable.models import Run, Step
 from tests.engine import debug_workflows, workflows
 from tests.engine.debug_workflows import PaymentDeclined
 from tests.engine.second_database import create_second_database, manage
@@ -110,3 +111,12 @@ def test_replay_past_the_end_of_the_history_stops_instead_of_executing(side_effe
     assert report.outcome == "end_of_history" and report.position == 1
     assert "tests.engine.workflows.note" in report.message
     assert side_effects("replay-end") == effects
+
+
+def test_replay_notes_a_code_version_other_than_the_recorded_one(failed_checkout):
+    Run.objects.filter(id=failed_checkout).update(version="0ld0ld0ld0ld")
+    out = io.StringIO()
+    call_command("durable", "replay", failed_checkout, "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["outcome"] == "failure" and report["position"] == 1
+    assert "recorded with code version 0ld0ld0ld0ld" in report["version_note"]
