@@ -17,7 +17,7 @@ from django.db.models import Max, Min
 
 from durable import registry
 from durable.errors import DurableError
-from durable.models import Step, StepKind, StepStatus
+from durable.models import Run, RunStatus, Step, StepKind, StepStatus
 
 ACTIONS = ("resume", "restart", "fork")
 
@@ -97,7 +97,33 @@ def preview(action: str, run_ids: str | Iterable[str], from_step: int | None = N
         start = starts.get(run_id)
         if start is not None and position >= start:
             repeated[run_id].append(_judge(position, name, kind))
+    if action == "resume":
+        for run_id, position in _stopped_in_flight(ids, starts).items():
+            repeated[run_id].append(
+                RepeatedStep(position, IN_FLIGHT, "unknown", True, IN_FLIGHT_WHY)
+            )
     return Preview(action, [RunPreview(run_id, repeated[run_id]) for run_id in ids])
+
+
+IN_FLIGHT = "the step in flight when the run stopped"
+IN_FLIGHT_WHY = "it may have started before the stop, without a checkpoint"
+
+
+def _stopped_in_flight(ids: list[str], starts: dict[str, int | None]) -> dict[str, int]:
+    """Cancelled or dead runs that had started, with no failed step to re-run: the step
+    after their last checkpoint may have been running (a cancel lets it finish but not
+    record; a dead executor left it mid-way), so a resume runs it again."""
+    stopped = Run.objects.filter(
+        id__in=[run_id for run_id in ids if starts.get(run_id) is None],
+        status__in=(RunStatus.CANCELLED, RunStatus.DEAD),
+        started_at__isnull=False,
+    ).values_list("id", flat=True)
+    reached = dict(
+        Step.objects.filter(run_id__in=list(stopped))
+        .values_list("run_id")
+        .annotate(Max("position"))
+    )
+    return {run_id: reached.get(run_id, -1) + 1 for run_id in stopped}
 
 
 def _first_repeated_positions(

@@ -10,8 +10,8 @@ from django.core.management import call_command
 
 import durable
 from durable.debugging.preview import preview
-from durable.models import Run
-from tests.engine import debug_workflows
+from durable.models import Run, Step
+from tests.engine import debug_workflows, workflows
 from tests.engine.debug_workflows import PaymentDeclined
 
 QUOTE = "tests.engine.debug_workflows.fetch_quote"
@@ -66,3 +66,13 @@ def test_preview_flag_on_an_action_changes_nothing(side_effects):
     assert set(Run.objects.values_list("status", flat=True)) == {"ERROR"}
     summary = json.loads(_call("preview", "restart", *run_ids, "--json"))["summary"]
     assert {entry["step"]: entry["runs"] for entry in summary} == {CHARGE: 2, QUOTE: 2}
+
+
+def test_resume_preview_of_a_dead_run_warns_about_the_step_in_flight(side_effects):
+    durable.run(workflows.ledger, "pv-dead", ["a", "b"], run_id="pv-dead")
+    Step.objects.filter(run_id="pv-dead", position=1).delete()  # its executor died in step 1
+    Run.objects.filter(id="pv-dead").update(status="DEAD")
+    (run,) = preview("resume", "pv-dead").runs
+    assert [(step.position, step.name, step.flagged) for step in run.steps] == [
+        (1, "the step in flight when the run stopped", True)
+    ]
