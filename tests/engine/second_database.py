@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import psycopg
 from django.db import connection
@@ -13,13 +14,27 @@ from django.db import connection
 from tests.engine.processes import PROJECT_DIR, database_url_for_tests
 
 
-def create_second_database() -> str:
-    """(Re)create `<test database>_second`, migrate it, and return its DATABASE_URL."""
-    name = f"{connection.settings_dict['NAME']}_second"
+def second_database() -> Iterator[str]:
+    """For a fixture: a freshly migrated second database's DATABASE_URL, dropped after."""
+    yield create_second_database()
+    _admin(f'DROP DATABASE IF EXISTS "{_second_name()}" WITH (FORCE)')
+
+
+def _second_name() -> str:
+    return f"{connection.settings_dict['NAME']}_second"
+
+
+def _admin(statement: str) -> None:
     admin_url = database_url_for_tests().rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(statement)
+
+
+def create_second_database() -> str:
+    """(Re)create `<test database>_second`, migrate it, and return its DATABASE_URL."""
+    name = _second_name()
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}"')
     url = database_url_for_tests().rsplit("/", 1)[0] + f"/{name}"
     manage(url, "migrate", "--verbosity", "0", check=True)
     with psycopg.connect(url, autocommit=True) as second:  # the test steps' side-effect ledger

@@ -12,7 +12,13 @@ import durable
 from durable.models import Run
 from tests.engine import debug_workflows
 from tests.engine.debug_workflows import PaymentDeclined
-from tests.engine.second_database import create_second_database, manage
+from tests.engine.second_database import manage, second_database
+
+
+@pytest.fixture
+def second(transactional_db):
+    """A second, migrated database ("a laptop"), dropped after the test."""
+    yield from second_database()
 
 
 def _export(*args: str) -> dict:
@@ -52,7 +58,7 @@ def test_export_holds_input_checkpoints_attempts_children_and_lineage(side_effec
 
 
 def test_export_with_children_imports_into_a_second_database_with_equal_content(
-    side_effects, tmp_path
+    side_effects, tmp_path, second
 ):
     root = _failed_batch()
     document = _export(root, "--with-children")
@@ -61,7 +67,6 @@ def test_export_with_children_imports_into_a_second_database_with_equal_content(
     path = tmp_path / "run.json"
     path.write_text(json.dumps(document))
 
-    second = create_second_database()
     imported = manage(second, "durable", "import", str(path), check=True)
     assert "imported batch-e1" in imported.stdout
     again = manage(second, "durable", "export", root, "--with-children", check=True)

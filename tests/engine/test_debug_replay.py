@@ -15,7 +15,14 @@ from durable.debugging.replay import replay_run
 from durable.models import Run, Step
 from tests.engine import debug_workflows, workflows
 from tests.engine.debug_workflows import PaymentDeclined
-from tests.engine.second_database import create_second_database, manage
+from tests.engine.second_database import manage, second_database
+
+
+@pytest.fixture
+def second(transactional_db):
+    """A second, migrated database ("a laptop"), dropped after the test."""
+    yield from second_database()
+
 
 CHARGE = "tests.engine.debug_workflows.charge_payment"
 
@@ -76,13 +83,12 @@ def test_replay_until_a_step_stops_before_it(failed_checkout):
 
 
 def test_replay_with_pdb_on_an_imported_run_opens_the_failing_steps_frame(
-    failed_checkout, tmp_path
+    failed_checkout, tmp_path, second
 ):
     out = io.StringIO()
     call_command("durable", "export", failed_checkout, stdout=out)
     path = tmp_path / "run.json"
     path.write_text(out.getvalue())
-    second = create_second_database()
     manage(second, "durable", "import", str(path), check=True)
     debugged = manage(
         second, "durable", "replay", failed_checkout, "--pdb", stdin="p amount\np order_id\nq\n"
