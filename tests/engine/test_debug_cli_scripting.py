@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import durable
+from durable.models import Run
 from tests.engine import debug_workflows, workflows
 from tests.engine.debug_workflows import PaymentDeclined
 from tests.engine.processes import PROJECT_DIR, database_url_for_tests
@@ -85,3 +86,9 @@ def test_show_piped_into_head_ends_quietly(runs):
     stderr = process.stderr.read()
     process.wait(timeout=60)
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_show_prints_the_cancel_reason_and_recoveries(runs):
+    Run.objects.filter(id="scr-ok").update(cancel_reason="stopped by bob", recovery_count=2)
+    shown = _call("show", "scr-ok")
+    assert "cancelled stopped by bob" in shown and "recovered 2 time(s)" in shown
