@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from dashboard.views import actions, activity, assets, bulk, hotspots, latency, run_detail, runs
+from dashboard.views import (
+    actions,
+    activity,
+    assets,
+    bulk,
+    debug,
+    hotspots,
+    latency,
+    run_detail,
+    runs,
+)
 
 app_name = "dashboard"
 
@@ -22,4 +32,12 @@ urlpatterns = [
     path("actions/fork/", actions.fork, name="fork"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),
     path("assets/htmx-<str:version>.min.js", assets.htmx_js, name="htmx_js"),
+]
+
+# debugging tools (dashboard/views/debug.py); run ids may hold "/", so they come last
+urlpatterns += [
+    path("values/<str:which>/<path:run_id>", debug.value, name="value"),
+    path("compare/<path:run_id>", debug.compare, name="compare"),
+    path("edit-output/<int:position>/<path:run_id>", debug.patch_page, name="patch_step"),
+    path("actions/patch/", debug.patch, name="patch"),
 ]

@@ -17,6 +17,7 @@ from durable.registry import (
     WorkflowDefinition,
     default_name,
     register,
+    register_step,
     source_version,
 )
 
@@ -71,10 +72,19 @@ def step(
     retry_delay: float = 1.0,
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    idempotent: bool = False,
 ) -> Any:
-    """Mark a unit of work whose result is checkpointed; retried `retries` times on error."""
+    """Mark a unit of work whose result is checkpointed; retried `retries` times on error.
+
+    `idempotent=True` declares that running the body twice is harmless, so replay previews
+    do not warn that its side effects may repeat.
+    """
     return _step_decorator(
-        func, "step", name, RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on)
+        func,
+        "step",
+        name,
+        RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
+        idempotent,
     )
 
 
@@ -94,9 +104,14 @@ def transaction(
     )
 
 
-def _step_decorator(func: F | None, kind: str, name: str | None, retry: RetryPolicy) -> Any:
+def _step_decorator(
+    func: F | None, kind: str, name: str | None, retry: RetryPolicy, idempotent: bool = False
+) -> Any:
     def decorate(f: F) -> F:
-        definition = StepDefinition(name=name or default_name(f), func=f, kind=kind, retry=retry)
+        definition = StepDefinition(
+            name=name or default_name(f), func=f, kind=kind, retry=retry, idempotent=idempotent
+        )
+        register_step(definition)
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -216,6 +216,9 @@ class Step(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
     duration_ms = models.FloatField(default=0)
+    # an operator replaced this recorded output when forking ("edit output and continue");
+    # the old and new values are in the audit log
+    patched = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from durable import executors, lineage, registry, serving, store_primitives
 from durable.api import validate_run_id
+from durable.debugging import patching
 from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
 from durable.registry import get_workflow, is_registered
@@ -147,19 +148,23 @@ def fork(
     actor: str | None = None,
     reason: str = "",
     progress: Progress | None = None,
+    patch: dict[int, Any] | None = None,
 ) -> Any:
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
-    `from_step` defaults to each run's first failed step.
+    `from_step` defaults to each run's first failed step. `patch` ({step: output}) replaces
+    the reused outputs of earlier steps (`durable.debugging.patching`).
     """
     detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason}
+    if patch:
+        run_ids, from_step, detail["patch"] = patching.prepare(run_ids, from_step, patch)
     return _apply(
         "fork",
         run_ids,
         actor,
         progress,
         detail,
-        lambda batch: _derive_batch(batch, from_step, args, kwargs, fork=True),
+        lambda batch: _derive_batch(batch, from_step, args, kwargs, fork=True, patch=patch),
     )
 
 
@@ -353,7 +358,13 @@ def fork_points(run_ids: list[str]) -> dict[str, int]:
 
 
 def _derive_batch(
-    batch: list[str], from_step: int | None, args: list | None, kwargs: dict | None, *, fork: bool
+    batch: list[str],
+    from_step: int | None,
+    args: list | None,
+    kwargs: dict | None,
+    *,
+    fork: bool,
+    patch: dict[int, Any] | None = None,
 ) -> BulkResult:
     registry.autodiscover()  # so "the current code" is known even in a web or CLI process
     result = BulkResult()
@@ -371,7 +382,7 @@ def _derive_batch(
         if refusal:
             result.refused[run_id] = refusal
             continue
-        result.done[run_id] = _derive(original, step or 0, args, kwargs)
+        result.done[run_id] = _derive(original, step or 0, args, kwargs, patch)
     return result
 
 
@@ -442,11 +453,11 @@ COPY_CHECKPOINTS = """
 -- A fork inherits its origin's checkpoints before the fork point, so they are not re-run
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, patched)
 SELECT %(new_id)s, position, name, kind, status, input,
        -- with edited input, the copied steps' inputs may differ by design: not checked
        CASE WHEN %(same_input)s THEN input_hash ELSE '' END, output, error, error_type,
-       error_fingerprint, attempts, started_at, finished_at, duration_ms
+       error_fingerprint, attempts, started_at, finished_at, duration_ms, patched
 FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
 """
 
@@ -472,7 +483,13 @@ ORDER BY position
 """
 
 
-def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | None) -> str:
+def _derive(
+    original: Run,
+    from_step: int,
+    args: list | None,
+    kwargs: dict | None,
+    patch: dict[int, Any] | None = None,
+) -> str:
     new_id = uuid.uuid4().hex
     run_input = dict(original.input or {})
     if args is not None:
@@ -514,6 +531,8 @@ def _derive(original: Run, from_step: int, args: list | None, kwargs: dict | Non
             events = cursor.fetchall()
         for entry_input, value in events:  # in order, so the newest value per key wins
             store_primitives.set_event(new_id, json.loads(entry_input)["key"], value)
+        if patch:
+            patching.apply(new_id, patch)
     return new_id
 
 

@@ -45,9 +45,12 @@ class StepDefinition:
     func: Callable[..., Any]
     kind: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # declared safe to run twice (replay previews don't warn about it repeating)
+    idempotent: bool = False
 
 
 _workflows: dict[str, WorkflowDefinition] = {}
+_steps: dict[str, StepDefinition] = {}
 
 
 def default_name(func: Callable[..., Any]) -> str:
@@ -80,6 +83,15 @@ def get_workflow(name: str) -> WorkflowDefinition:
             "import the module that defines it, put it in an app's workflows.py, or list it "
             "in DURABLE_MODULES"
         ) from None
+
+
+def register_step(definition: StepDefinition) -> None:
+    """Steps are known by name so tools (replay previews, local replay) can look them up."""
+    _steps[definition.name] = definition
+
+
+def get_step(name: str) -> StepDefinition | None:
+    return _steps.get(name)
 
 
 def is_registered(name: str) -> bool:

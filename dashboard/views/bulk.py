@@ -9,6 +9,7 @@ from dashboard import bulk
 from dashboard.forms import BulkForm, BulkProgressForm, RunFilterForm, filter_params
 from dashboard.permissions import operator_page, operator_required
 from dashboard.queries.runs import Cursor, RunFilter, status_breakdown
+from dashboard.views import debug
 from dashboard.views.common import render_page
 
 
@@ -44,6 +45,7 @@ def preview(request: HttpRequest) -> HttpResponse:
         "as_of": timezone.now().isoformat(),
     }
     context["refused"] = total - context["eligible"]
+    context["replay_preview"] = debug.bulk_preview_lines(action, run_filter, bulk.ELIGIBLE[action])
     return render_page(request, "dashboard/bulk.html", context)
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from dashboard import charts
 from dashboard.permissions import viewer_required
 from dashboard.queries import detail, waiting
+from dashboard.views import debug
 from dashboard.views.common import render_page
 from durable import durations, operations, registry
 from durable.models import RunStatus
@@ -44,6 +45,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         if run.status in RunStatus.resumable()
         else None,
         "parameters": _parameters(run),
+        **debug.run_page_context(run),
     }
     return render_page(request, "dashboard/run_detail.html", context, partial="live")
 

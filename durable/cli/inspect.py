@@ -9,23 +9,28 @@ from django.utils import timezone
 
 from durable import durations
 from durable.api import validate_run_id
+from durable.cli import scripting
 from durable.errors import RunNotFoundError
 from durable.models import Attempt, Run, RunStatus
 
 
 def add_list_arguments(parser: argparse.ArgumentParser) -> None:
     """List recent runs, newest first."""
-    parser.add_argument("--status", choices=RunStatus.values)
+    parser.add_argument("--status", type=scripting.status, help="any case, e.g. error")
     parser.add_argument("--workflow")
-    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--limit", type=scripting.positive_int, default=20)
+    scripting.add_filter_arguments(parser)
 
 
-def handle_list(command, *, status=None, workflow=None, limit=20, **_) -> None:
+def handle_list(command, *, status=None, workflow=None, limit=20, **options) -> None:
     runs = Run.objects.order_by("-created_at", "-id")
     if status:
         runs = runs.filter(status=status)
     if workflow:
         runs = runs.filter(workflow=workflow)
+    runs = scripting.filter_runs(runs, options)
+    if options.get("json"):
+        return scripting.write_json(command, [scripting.run_summary(run) for run in runs[:limit]])
     rows = [
         (
             run.id,
@@ -45,15 +50,19 @@ def handle_list(command, *, status=None, workflow=None, limit=20, **_) -> None:
 def add_show_arguments(parser: argparse.ArgumentParser) -> None:
     """Show one run and its steps as a table."""
     parser.add_argument("run_id")
+    parser.add_argument("--json", action="store_true", help="print JSON (the export format)")
 
 
-def handle_show(command, *, run_id: str, **_) -> None:
+def handle_show(command, *, run_id: str, **options) -> None:
     try:
         run = Run.objects.get(id=validate_run_id(run_id))
     except Run.DoesNotExist:
         raise RunNotFoundError(f"no run with id {run_id!r}; `durable list` shows runs") from None
+    if options.get("json"):
+        return scripting.write_json(command, scripting.run_document(run))
     command.stdout.write(f"run       {run.id}\nworkflow  {run.workflow} (version {run.version})")
-    command.stdout.write(f"status    {run.status}\ninput     {_short(run.input)}")
+    command.stdout.write(f"status    {run.status}\ninput     {json.dumps(run.input)}")
+    scripting.show_details(command, run)
     if run.forked_from_id:
         command.stdout.write(f"origin    {run.forked_from_id} from step {run.forked_from_step}")
     if run.status == RunStatus.SUCCESS:

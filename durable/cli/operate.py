@@ -6,6 +6,7 @@ import argparse
 import json
 
 from durable import operations, retention
+from durable.cli import debug
 from durable.conf import settings
 from durable.errors import SerializationError
 
@@ -33,17 +34,20 @@ def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
 def add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     """Resume failed, cancelled or dead runs from their last checkpoint."""
     _add_ids(parser)
+    debug.add_preview_flag(parser)
 
 
 def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
     """Start new runs of the same workflows with the same (or edited) input."""
     _add_ids(parser)
+    debug.add_preview_flag(parser)
     _add_input(parser)
 
 
 def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
     """New runs that reuse checkpoints before --from-step and execute from it on."""
     _add_ids(parser)
+    debug.add_preview_flag(parser)
     parser.add_argument(
         "--from-step",
         type=int,
@@ -51,19 +55,36 @@ def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
         help="step to execute from (default: the first failed step)",
     )
     _add_input(parser)
+    parser.add_argument(
+        "--patch-step", type=int, default=None, metavar="K",
+        help="replace the recorded output of step K (before --from-step) with --output",
+    )  # fmt: skip
+    parser.add_argument("--output", dest="patch_output", help="step K's new output, as JSON")
 
 
 def handle_cancel(command, *, run_ids, actor=None, reason="", **_) -> None:
     _report(command, "cancelled", operations.cancel(run_ids, actor=actor, reason=reason))
 
 
-def handle_resume(command, *, run_ids, actor=None, reason="", **_) -> None:
+def handle_resume(command, *, run_ids, actor=None, reason="", preview=False, **_) -> None:
+    if preview:
+        return debug.print_preview(command, "resume", run_ids)
     _report(command, "resumed", operations.resume(run_ids, actor=actor, reason=reason))
 
 
 def handle_restart(
-    command, *, run_ids, actor=None, reason="", input_args=None, input_kwargs=None, **_
+    command,
+    *,
+    run_ids,
+    actor=None,
+    reason="",
+    input_args=None,
+    input_kwargs=None,
+    preview=False,
+    **_,
 ) -> None:
+    if preview:
+        return debug.print_preview(command, "restart", run_ids)
     result = operations.restart(
         run_ids,
         _parse(input_args, list, "--args"),
@@ -83,8 +104,10 @@ def handle_fork(
     from_step=None,
     input_args=None,
     input_kwargs=None,
-    **_,
+    **options,
 ) -> None:
+    if options.get("preview"):
+        return debug.print_preview(command, "fork", run_ids, from_step)
     result = operations.fork(
         run_ids,
         from_step,
@@ -92,8 +115,17 @@ def handle_fork(
         _parse(input_kwargs, dict, "--kwargs"),
         actor=actor,
         reason=reason,
+        patch=_patch(options.get("patch_step"), options.get("patch_output")),
     )
     _report(command, "forked", result)
+
+
+def _patch(step: int | None, output: str | None) -> dict[int, object] | None:
+    if step is None and output is None:
+        return None
+    if step is None or output is None:
+        raise SerializationError("--patch-step K and --output JSON go together")
+    return {step: _parse(output, object, "--output")}
 
 
 def _parse(text: str | None, expected: type, flag: str):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from durable import executors
-from durable.cli import inspect, operate, worker
+from durable.cli import debug, inspect, operate, worker
 from durable.errors import DurableError
 
 SUBCOMMANDS = {
@@ -21,13 +23,19 @@ SUBCOMMANDS = {
     "worker": worker.add_worker_arguments,
     "sweeper": worker.add_sweeper_arguments,
     "demo": worker.add_demo_arguments,
+    "export": debug.add_export_arguments,
+    "import": debug.add_import_arguments,
+    "replay": debug.add_replay_arguments,
+    "preview": debug.add_preview_arguments,
+    "compare": debug.add_compare_arguments,
 }
+DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 
 
 class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, restart, fork, prune, worker, sweeper, "
-        "demo."
+        "demo; debugging: export, import, replay, preview, compare."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -42,11 +50,22 @@ class Command(BaseCommand):
             "worker": worker,
             "sweeper": worker,
             "demo": worker,
-        }.get(subcommand, operate)
+        }.get(subcommand, debug if subcommand in DEBUG_SUBCOMMANDS else operate)
         if subcommand not in ("worker", "demo", "sweeper"):
             executors.leave_runs_to_workers()
         handler = getattr(module, f"handle_{subcommand}")
         try:
             handler(self, **options)
+            self.stdout.flush()
         except DurableError as exc:
             raise CommandError(str(exc)) from exc
+        except BrokenPipeError:
+            _stop_writing_to_a_closed_pipe()
+
+
+def _stop_writing_to_a_closed_pipe() -> None:
+    """`durable show … | head`: the reader left; end quietly, as Unix tools do (Python would
+    otherwise report the pipe again when it flushes stdout at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(1)

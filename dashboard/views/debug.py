@@ -1,0 +1,139 @@
+"""Debugging pages: edit a recorded output and continue, compare runs, whole values.
+
+Thin over `durable.debugging`: each view parses a form, calls one function, renders.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
+
+from dashboard.debug_forms import CompareForm, PatchForm
+from dashboard.permissions import can_operate, operator_required, viewer_required
+from dashboard.queries.runs import RunFilter, filtered_runs
+from dashboard.views.common import render_page
+from durable import operations
+from durable.debugging import compare as comparing
+from durable.debugging import preview, values
+from durable.errors import DurableError
+from durable.models import Run, Step
+
+
+@viewer_required
+def patch_page(request: HttpRequest, position: int, run_id: str) -> HttpResponse:
+    if not can_operate(request.user):
+        raise PermissionDenied("You need the 'operate runs' permission.")
+    step = Step.objects.filter(run_id=run_id, position=position).select_related("run").first()
+    if step is None:
+        raise Http404(f"Run {run_id!r} has no recorded step {position}.")
+    form = PatchForm(initial={"run_id": run_id, "position": position, "output": _editable(step)})
+    return _render_patch(request, step, form)
+
+
+def _editable(step: Step) -> str:
+    return json.dumps(step.output if step.status == "SUCCESS" else None, indent=2)
+
+
+def _render_patch(
+    request: HttpRequest, step: Step, form: PatchForm, status: int = 200
+) -> HttpResponse:
+    repeats = preview.preview("fork", step.run_id, from_step=step.position + 1)
+    context = {"step": step, "run": step.run, "form": form, "repeats": repeats.runs[0].steps}
+    response = render_page(request, "dashboard/debug_patch.html", context)
+    response.status_code = status
+    return response
+
+
+@operator_required
+def patch(request: HttpRequest) -> HttpResponse:
+    """Fork from the step after the edited one, with the edited output in its place."""
+    form = PatchForm(request.POST)
+    if not form.is_valid():
+        step = Step.objects.filter(
+            run_id=request.POST.get("run_id", "")[:200],
+            position=form.cleaned_data.get("position", -1),
+        ).first()
+        if step is None:
+            messages.error(request, "Nothing changed: choose a recorded step to edit.")
+            return redirect("dashboard:runs")
+        return _render_patch(request, step, form, status=400)
+    run_id, position = form.cleaned_data["run_id"], form.cleaned_data["position"]
+    try:
+        with operations.acting_as(request.user.get_username()):
+            new_id = operations.fork(
+                run_id, from_step=position + 1, patch={position: form.cleaned_data["output"]}
+            )
+    except DurableError as exc:
+        messages.error(request, format_html("Nothing changed: {}", str(exc)))
+        return redirect("dashboard:run", run_id=run_id)
+    messages.success(
+        request,
+        format_html(
+            'Forked <a href="{}">{}</a> as new run {} with the output of step {} edited; '
+            "it continues from step {}.",
+            reverse("dashboard:run", args=[run_id]),
+            run_id,
+            new_id,
+            position,
+            position + 1,
+        ),
+    )
+    return redirect("dashboard:run", run_id=new_id)
+
+
+@viewer_required
+def compare(request: HttpRequest, run_id: str) -> HttpResponse:
+    form = CompareForm(request.GET)
+    other = form.cleaned_data["other"].strip() if form.is_valid() else ""
+    context: dict = {"run_id": run_id, "form": form}
+    try:
+        context["comparison"] = comparing.compare_runs(run_id, other or None)
+    except DurableError as exc:
+        context["problem"] = str(exc)
+    return render_page(request, "dashboard/debug_compare.html", context)
+
+
+@viewer_required
+def value(request: HttpRequest, which: str, run_id: str) -> HttpResponse:
+    """One recorded value whole, as JSON: the tree viewer's source and the download link."""
+    found, recorded = values.recorded_value(run_id, which)
+    if not found:
+        raise Http404(f"Run {run_id!r} has no value {which!r}.")
+    response = JsonResponse(recorded, safe=False, json_dumps_params={"ensure_ascii": False})
+    if request.GET.get("download"):
+        filename = f"{run_id}-{which}.json".replace("/", "_").replace('"', "")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def run_page_context(run: Run) -> dict:
+    """What the run page shows of these tools: the named input and the action previews."""
+    restart = preview.preview("restart", run.id)
+    return {
+        "named_input": values.run_input_named(run),
+        "resume_preview": preview.preview("resume", run.id).lines(),
+        "restart_preview": restart.lines(),
+        "fork_risks": [step for step in restart.runs[0].steps if step.flagged],
+    }
+
+
+PREVIEW_CAP = 10_000  # runs looked at by a bulk preview; beyond that the page says so
+
+
+def bulk_preview_lines(action: str, run_filter: RunFilter, eligible: tuple[str, ...]) -> list[str]:
+    """The aggregated replay preview of a bulk resume or restart ("412 runs will run
+    charge_payment again; it is not idempotent"), over the runs the action would change."""
+    if action not in preview.ACTIONS:
+        return []
+    runs = filtered_runs(run_filter).filter(status__in=eligible).order_by()
+    ids = list(runs.values_list("id", flat=True)[: PREVIEW_CAP + 1])
+    lines = preview.preview(action, ids[:PREVIEW_CAP]).lines()
+    if len(ids) > PREVIEW_CAP:
+        lines.append(f"(previewed the first {PREVIEW_CAP:,} runs only)")
+    return lines

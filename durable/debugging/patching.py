@@ -1,0 +1,107 @@
+"""Patched forks: fork a run with the recorded output of an earlier step replaced.
+
+"The upstream answer was wrong; use this one": the fork's copy of step K gets the edited
+output (a failed step K becomes a success with it) and is marked `patched`; the audit
+entry of the fork keeps the old and the new value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from durable.errors import DurableError
+from durable.models import Step, StepKind, StepStatus
+from durable.serialization import dumps
+
+PATCHABLE_KINDS = (StepKind.STEP, StepKind.TRANSACTION)
+
+
+class PatchRefused(DurableError):
+    """The patch cannot be applied; the message says what to change."""
+
+
+def prepare(
+    run_ids: str | Iterable[str], from_step: int | None, patch: dict[Any, Any]
+) -> tuple[str | list[str], int, dict[str, Any]]:
+    """Check `patch` against the runs' histories before anything is written.
+
+    Returns the run ids (a list if a list was given), the step to fork from (default:
+    the step after the last patched one) and the audit detail: per run, per patched step,
+    the old and the new value.
+    """
+    ids: str | list[str] = run_ids if isinstance(run_ids, str) else list(run_ids)
+    positions = normalized(patch)
+    from_step = max(positions) + 1 if from_step is None else from_step
+    late = [position for position in positions if position >= from_step]
+    if late:
+        raise PatchRefused(
+            f"step {late[0]} is not before the fork point (from_step {from_step}): only "
+            f"outputs the fork reuses can be patched; fork from step {late[0] + 1} or later"
+        )
+    for position, value in positions.items():
+        dumps(value, where=f"patched output of step {position}")
+    audit = _old_and_new([ids] if isinstance(ids, str) else ids, positions)
+    return ids, from_step, audit
+
+
+def normalized(patch: dict[Any, Any]) -> dict[int, Any]:
+    """Step numbers as ints (JSON and forms give them as text)."""
+    if not patch:
+        raise PatchRefused("the patch is empty: give {step number: new output}")
+    positions = {}
+    for key, value in patch.items():
+        try:
+            position = int(key)
+        except (TypeError, ValueError):
+            raise PatchRefused(f"patch keys are step numbers, not {key!r}") from None
+        if position < 0:
+            raise PatchRefused(f"patch keys are step numbers (0 or more), not {position}")
+        positions[position] = value
+    return positions
+
+
+def _old_and_new(run_ids: list[str], positions: dict[int, Any]) -> dict[str, Any]:
+    rows = Step.objects.filter(run_id__in=run_ids, position__in=list(positions))
+    found = {(row.run_id, row.position): row for row in rows}
+    audit: dict[str, Any] = {}
+    for run_id in run_ids:
+        audit[run_id] = {}
+        for position, new in positions.items():
+            row = found.get((run_id, position))
+            _check_patchable(run_id, position, row)
+            audit[run_id][str(position)] = {
+                "step": row.name,
+                "old_status": row.status,
+                "old": row.output if row.status == StepStatus.SUCCESS else None,
+                "old_error": (row.error or {}).get("message") if row.error else None,
+                "new": new,
+            }
+    return audit
+
+
+def _check_patchable(run_id: str, position: int, row: Step | None) -> None:
+    if row is None:
+        raise PatchRefused(
+            f"run {run_id} has no recorded step {position}; patch a step it recorded"
+        )
+    if row.kind not in PATCHABLE_KINDS:
+        raise PatchRefused(
+            f"run {run_id} step {position} is a {row.kind} entry, not a step; only step "
+            "outputs can be patched"
+        )
+
+
+def apply(new_id: str, patch: dict[Any, Any]) -> None:
+    """Replace the outputs in the fork's copied checkpoints (called inside the fork's
+    transaction, after the copy)."""
+    for position, value in normalized(patch).items():
+        Step.objects.filter(run_id=new_id, position=position).update(
+            output=json.loads(dumps(value, where=f"patched output of step {position}")),
+            status=StepStatus.SUCCESS,
+            error=None,
+            error_type="",
+            error_fingerprint="",
+            patched=True,
+        )

@@ -1,0 +1,163 @@
+"""Replay previews: before a resume, restart or fork, which recorded steps run again.
+
+A step that is not a `@durable.transaction` (whose effects commit with its checkpoint)
+may repeat its side effects when it runs again, unless it is declared
+`@durable.step(idempotent=True)`; those are flagged. Steps the runs never reached are not
+listed: they run for the first time, not again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Max, Min
+
+from durable import registry
+from durable.errors import DurableError
+from durable.models import Run, RunStatus, Step, StepKind, StepStatus
+
+ACTIONS = ("resume", "restart", "fork")
+
+
+@dataclass(frozen=True)
+class RepeatedStep:
+    position: int
+    name: str
+    kind: str
+    flagged: bool  # its side effects may happen again
+    why: str
+
+
+@dataclass
+class RunPreview:
+    run_id: str
+    steps: list[RepeatedStep] = field(default_factory=list)
+
+
+@dataclass
+class Preview:
+    action: str
+    runs: list[RunPreview]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per step name: how many runs will run it again, and whether that is a risk."""
+        counts: Counter[tuple[str, str, bool, str]] = Counter()
+        for run in self.runs:
+            for step in {(s.name, s.kind, s.flagged, s.why) for s in run.steps}:
+                counts[step] += 1
+        return [
+            {"step": name, "kind": kind, "runs": count, "flagged": flagged, "why": why}
+            for (name, kind, flagged, why), count in sorted(
+                counts.items(), key=lambda item: (not item[0][2], -item[1], item[0][0])
+            )
+        ]
+
+    def lines(self) -> list[str]:
+        """One sentence per step name, the risky ones first."""
+        total = len(self.runs)
+        if not any(run.steps for run in self.runs):
+            return [f"{self.action} of {_runs(total)}: no recorded step runs again"]
+        return [
+            f"{_runs(entry['runs'])} will run {entry['step']} again; {entry['why']}"
+            for entry in self.summary()
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "runs": len(self.runs),
+            "summary": self.summary(),
+            "per_run": {
+                run.run_id: [step.__dict__ for step in run.steps] for run in self.runs[:1000]
+            },
+        }
+
+
+def _runs(count: int) -> str:
+    return f"{count:,} run{'s' if count != 1 else ''}"
+
+
+def preview(action: str, run_ids: str | Iterable[str], from_step: int | None = None) -> Preview:
+    """What `action` (resume, restart or fork) would run again for these runs."""
+    if action not in ACTIONS:
+        raise DurableError(f"preview of {action!r}: choose one of {', '.join(ACTIONS)}")
+    ids = [run_ids] if isinstance(run_ids, str) else list(dict.fromkeys(run_ids))
+    registry.autodiscover()
+    starts = _first_repeated_positions(action, ids, from_step)
+    rows = (
+        Step.objects.filter(run_id__in=ids)
+        .order_by("run_id", "position")
+        .values_list("run_id", "position", "name", "kind")
+    )
+    repeated: dict[str, list[RepeatedStep]] = {run_id: [] for run_id in ids}
+    for run_id, position, name, kind in rows:
+        start = starts.get(run_id)
+        if start is not None and position >= start:
+            repeated[run_id].append(_judge(position, name, kind))
+    if action == "resume":
+        for run_id, position in _stopped_in_flight(ids, starts).items():
+            repeated[run_id].append(
+                RepeatedStep(position, IN_FLIGHT, "unknown", True, IN_FLIGHT_WHY)
+            )
+    return Preview(action, [RunPreview(run_id, repeated[run_id]) for run_id in ids])
+
+
+IN_FLIGHT = "the step in flight when the run stopped"
+IN_FLIGHT_WHY = "it may have started before the stop, without a checkpoint"
+
+
+def _stopped_in_flight(ids: list[str], starts: dict[str, int | None]) -> dict[str, int]:
+    """Cancelled or dead runs that had started, with no failed step to re-run: the step
+    after their last checkpoint may have been running (a cancel lets it finish but not
+    record; a dead executor left it mid-way), so a resume runs it again."""
+    stopped = Run.objects.filter(
+        id__in=[run_id for run_id in ids if starts.get(run_id) is None],
+        status__in=(RunStatus.CANCELLED, RunStatus.DEAD),
+        started_at__isnull=False,
+    ).values_list("id", flat=True)
+    reached = dict(
+        Step.objects.filter(run_id__in=list(stopped))
+        .values_list("run_id")
+        .annotate(Max("position"))
+    )
+    return {run_id: reached.get(run_id, -1) + 1 for run_id in stopped}
+
+
+def _first_repeated_positions(
+    action: str, ids: list[str], from_step: int | None
+) -> dict[str, int | None]:
+    """Per run, the first recorded position that executes again (None: none does)."""
+    if action == "restart":
+        return dict.fromkeys(ids, 0)
+    if action == "fork" and from_step is not None:
+        return dict.fromkeys(ids, from_step)
+    failed = Step.objects.filter(run_id__in=ids, status=StepStatus.ERROR).values_list("run_id")
+    if action == "fork":  # the default fork point: each run's first failed step
+        return {**dict.fromkeys(ids), **dict(failed.annotate(Min("position")))}
+    # resume drops a trailing failed checkpoint, so that step (only) runs again
+    last = dict(Step.objects.filter(run_id__in=ids).values_list("run_id").annotate(Max("position")))
+    last_failed = dict(failed.annotate(Max("position")))
+    return {
+        run_id: last_failed.get(run_id)
+        if last_failed.get(run_id) == last.get(run_id) and run_id in last
+        else None
+        for run_id in ids
+    }
+
+
+def _judge(position: int, name: str, kind: str) -> RepeatedStep:
+    if kind == StepKind.TRANSACTION:
+        return RepeatedStep(position, name, kind, False, "a transaction: effects commit once")
+    if kind == StepKind.SEND:
+        return RepeatedStep(position, name, kind, True, "the message is sent again")
+    if kind != StepKind.STEP:
+        return RepeatedStep(position, name, kind, False, f"a {kind} entry")
+    definition = registry.get_step(name)
+    if definition is None:
+        return RepeatedStep(position, name, kind, True, "not defined in this process")
+    if definition.idempotent:
+        return RepeatedStep(position, name, kind, False, "declared idempotent")
+    return RepeatedStep(position, name, kind, True, "it is not idempotent")

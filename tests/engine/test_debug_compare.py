@@ -1,0 +1,51 @@
+"""Comparing two runs: the first step where their inputs or outputs differ."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+import durable
+from durable import operations
+from durable.debugging.compare import compare_runs
+from tests.engine import debug_workflows
+from tests.engine.debug_workflows import PaymentDeclined
+
+CHARGE = "tests.engine.debug_workflows.charge_payment"
+
+
+@pytest.fixture
+def failed_and_fixed(side_effects):
+    with pytest.raises(PaymentDeclined):
+        durable.run(debug_workflows.checkout, "o-c", run_id="cmp-1")
+    quote = {"order": "o-c", "amount": 80, "currency": "EUR"}
+    fixed = operations.fork("cmp-1", from_step=1, patch={0: quote})
+    durable.get(fixed).result(timeout=10)
+    return "cmp-1", fixed
+
+
+def test_compare_with_the_last_success_names_the_first_differing_step(failed_and_fixed):
+    failed, fixed = failed_and_fixed
+    comparison = compare_runs(failed)
+    assert comparison.run_b == fixed and comparison.same_steps == 0
+    assert comparison.difference.where == "step 0" and comparison.difference.field == "output"
+    (change,) = comparison.difference.changes
+    assert (change.path, change.a, change.b) == ("$.amount", 120, 80)
+
+
+def test_compare_two_given_runs_from_the_command_line(failed_and_fixed):
+    failed, fixed = failed_and_fixed
+    out = io.StringIO()
+    call_command("durable", "compare", fixed, failed, "--json", stdout=out)
+    difference = json.loads(out.getvalue())["difference"]
+    assert difference["changes"] == [{"path": "$.amount", "a": 80, "b": 120}]
+
+
+def test_compare_without_a_success_says_to_name_the_second_run(side_effects):
+    with pytest.raises(PaymentDeclined):
+        durable.run(debug_workflows.checkout, "o-d", run_id="cmp-2")
+    with pytest.raises(CommandError, match="no successful run to compare"):
+        call_command("durable", "compare", "cmp-2", stdout=io.StringIO())
