@@ -377,7 +377,10 @@ def _derive_batch(
             result.refused[run_id] = "no such run"
             continue
         step = from_step if from_step is not None else first_failed.get(run_id)
-        refusal = _fork_refusal(step, *last_steps.get(run_id, (-1, ""))) if fork else None
+        last_position, last_status = last_steps.get(run_id, (-1, ""))
+        if patch and last_position in patch:  # a patched failure is reused as a success
+            last_status = "SUCCESS"
+        refusal = _fork_refusal(step, last_position, last_status) if fork else None
         refusal = refusal or _input_refusal(original, args, kwargs)
         if refusal:
             result.refused[run_id] = refusal

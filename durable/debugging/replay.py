@@ -23,7 +23,7 @@ from durable.debugging.export import get_run
 from durable.errors import NonDeterminismError
 from durable.models import Run, Step
 from durable.registry import StepDefinition
-from durable.serialization import describe_for_display, error_to_dict
+from durable.serialization import entry_input, error_to_dict
 
 REPLAY_EXECUTOR = "replay:local"  # owns no run, so even a stray checkpoint write is refused
 
@@ -109,7 +109,9 @@ class Replay:
         self.version_note = version_note
         self.rows = {step.position: step for step in Step.objects.filter(run_id=run.id)}
         self.recorded = {
-            position: RecordedStep(position, row.name, row.kind, row.status, row.output, row.error)
+            position: RecordedStep(
+                position, row.name, row.kind, row.status, row.output, row.error, row.input_hash
+            )
             for position, row in self.rows.items()
         }
         self.served: list[tuple[int, str]] = []
@@ -182,7 +184,8 @@ class Replay:
 
 
 def _input_of(call: StepCall) -> Any:
-    return json.loads(describe_for_display({"args": list(call.args), "kwargs": call.kwargs}))
+    shown = entry_input({"args": list(call.args), "kwargs": call.kwargs}, where="replay")
+    return json.loads(shown.text)
 
 
 def _step_call_in_progress(max_depth: int = 8) -> StepCall | None:
