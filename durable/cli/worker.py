@@ -109,7 +109,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40, **_) -> None:
     call_command("migrate", interactive=False, verbosity=0)
-    _ensure_demo_admin()
+    login = _login_hint(_ensure_demo_admin())
     executors.start_thread_executor()
     workload = importlib.import_module(settings.DURABLE_DEMO_WORKLOAD)
     stop = threading.Event()
@@ -123,11 +123,7 @@ def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40,
     threading.Thread(
         target=workload.run_forever, args=(stop,), daemon=True, name="durable-demo-workload"
     ).start()
-    command.stdout.write(
-        command.style.SUCCESS(
-            f"Dashboard: http://{addrport}/   login: {DEMO_USER} / {DEMO_PASSWORD}"
-        )
-    )
+    command.stdout.write(command.style.SUCCESS(f"Dashboard: http://{addrport}/   {login}"))
     try:
         if no_server:
             _stop_on_signals().wait()
@@ -138,11 +134,22 @@ def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40,
         executors.shutdown(wait=False)
 
 
-def _ensure_demo_admin() -> None:
+def _ensure_demo_admin() -> bool:
+    """Create admin/admin only on a database with no users at all; True if created.
+
+    An existing account is never promoted or given a new password, so pointing the demo
+    at a real database cannot open it to anyone who read the README.
+    """
     user_model = get_user_model()
-    user, _ = user_model.objects.get_or_create(
-        username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
-    )
-    user.is_staff = user.is_superuser = True
-    user.set_password(DEMO_PASSWORD)
-    user.save()
+    if user_model.objects.exists():
+        return False
+    user_model.objects.create_superuser(DEMO_USER, "", DEMO_PASSWORD)
+    return True
+
+
+def _login_hint(created: bool) -> str:
+    user_model = get_user_model()
+    demo = user_model.objects.filter(username=DEMO_USER).first()
+    if created or (demo is not None and demo.check_password(DEMO_PASSWORD)):
+        return f"login: {DEMO_USER} / {DEMO_PASSWORD}"
+    return "log in with your account (or add one: manage.py createsuperuser)"
