@@ -20,12 +20,19 @@ def dumps(value: Any, *, where: str) -> str:
     """Encode `value` as JSON text; `where` names the call site for the error message."""
     try:
         text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except RecursionError as exc:
+        raise SerializationError(f"{where}: value is nested too deeply to store") from exc
     except (TypeError, ValueError) as exc:
         raise SerializationError(
             f"{where}: value of type {_type_name(value, exc)} is not JSON-serializable ({exc}); "
             "pass plain data (dict, list, str, int, float, bool, None), e.g. an id instead of "
             "a model instance"
         ) from exc
+    if _NUL.search(text):
+        raise SerializationError(
+            f"{where}: a string contains a NUL character (\\u0000), which PostgreSQL cannot "
+            "store; remove it or encode the data (e.g. base64)"
+        )
     limit = settings.DURABLE_MAX_PAYLOAD_BYTES
     if len(text) > limit:
         raise PayloadTooLargeError(
@@ -34,6 +41,10 @@ def dumps(value: Any, *, where: str) -> str:
             "DURABLE_MAX_PAYLOAD_BYTES"
         )
     return text
+
+
+# "\u0000" in JSON text, unless its backslash is itself escaped (then it is literal text)
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def loads(text: str | None) -> Any:
