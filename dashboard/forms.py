@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -22,6 +22,22 @@ WINDOWS = {
 WINDOW_CHOICES = [(key, f"last {key}") for key in WINDOWS]
 
 
+class UtcDateTimeField(forms.DateTimeField):
+    """A date and time in UTC: offsets PostgreSQL would refuse (+23:59) and dates that
+    overflow when moved to UTC are a form error, not a database error."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            if timezone.is_naive(result):
+                result = timezone.make_aware(result, UTC)
+            return result.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise forms.ValidationError("Enter a date between the years 1 and 9999.") from exc
+
+
 class RunFilterForm(forms.Form):
     """The runs list filter; the same fields select the runs of an "all matching" bulk action."""
 
@@ -34,10 +50,10 @@ class RunFilterForm(forms.Form):
     tag = forms.CharField(
         required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "key=value"})
     )
-    since = forms.DateTimeField(
+    since = UtcDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    until = forms.DateTimeField(
+    until = UtcDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     window = forms.ChoiceField(choices=[("", "any time"), *WINDOW_CHOICES], required=False)
@@ -167,13 +183,19 @@ def filter_params(run_filter: RunFilter) -> dict[str, str]:
     return {name: value for name, value in params.items() if value}
 
 
-class BulkProgressForm(BulkForm):
-    """A bulk job's state between batches, round-tripped through the progress partial."""
+class BulkStartForm(BulkForm):
+    """The preview's confirmation: starts (or, sent again, continues) one bulk job."""
 
-    as_of = forms.DateTimeField()
-    cursor = forms.CharField(required=False)
-    offset = forms.IntegerField(min_value=0, initial=0, required=False)
-    total = forms.IntegerField(min_value=0)
-    done = forms.IntegerField(min_value=0, initial=0, required=False)
-    refused = forms.JSONField(required=False)
-    results = forms.JSONField(required=False)
+    token = forms.UUIDField(required=False)
+    as_of = UtcDateTimeField()
+    total = forms.IntegerField(min_value=0, max_value=10**9)
+
+    def clean_as_of(self) -> datetime:
+        """Never later than now: a job must not reach runs created after it started."""
+        return min(self.cleaned_data["as_of"], timezone.now())
+
+
+class BulkStepForm(forms.Form):
+    """ "Next batch of job <id>": all the browser sends once a job runs."""
+
+    job = forms.UUIDField()
