@@ -10,6 +10,8 @@ from django import forms
 from django.utils import timezone
 
 from dashboard.queries.runs import RunFilter
+from durable.api import validate_run_id
+from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
 
 WINDOWS = {
@@ -105,6 +107,10 @@ def _json_object(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
+    except RecursionError as exc:
+        raise forms.ValidationError("The input is nested too deeply.") from exc
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit
+        raise forms.ValidationError(f"Not usable JSON: {exc}.") from exc
     if not isinstance(value, dict) or set(value) - {"args", "kwargs"}:
         raise forms.ValidationError('Write an object like {"args": [...], "kwargs": {...}}.')
     if not isinstance(value.get("args", []), list):
@@ -114,19 +120,28 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-class RunActionForm(forms.Form):
-    """Resume, restart or cancel one run."""
+def _run_id(value: str) -> str:
+    try:
+        return validate_run_id(value)
+    except InvalidRunIdError as exc:
+        raise forms.ValidationError(str(exc)) from exc
 
-    run_id = forms.CharField(max_length=200)
+
+class RunActionForm(forms.Form):
+    """Resume, restart or cancel one run; `seen` is when the operator loaded the page."""
+
+    run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
     reason = forms.CharField(required=False, max_length=500)
+    seen = UtcDateTimeField(required=False)
 
 
 class ForkForm(forms.Form):
     """Fork one run from a step, with the run's input as recorded or as edited."""
 
-    run_id = forms.CharField(max_length=200)
-    from_step = forms.IntegerField(min_value=0)
+    run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
+    from_step = forms.IntegerField(min_value=0, max_value=2**31 - 1)
     input = forms.CharField(required=False, widget=forms.Textarea)
+    seen = UtcDateTimeField(required=False)
 
     def clean_input(self) -> dict[str, Any] | None:
         text = self.cleaned_data["input"].strip()

@@ -6,6 +6,7 @@ and fork), with a message that says what happened and links to both runs.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -24,35 +25,64 @@ def _run_link(run_id: str) -> str:
     return format_html('<a href="{}">{}</a>', reverse("dashboard:run", args=[run_id]), run_id)
 
 
-def _act(request: HttpRequest, run_id: str, call: Callable[[], str], done: str) -> HttpResponse:
-    """Run one operation as the logged-in user; report its outcome or its refusal."""
+def _act(
+    request: HttpRequest, run_id: str, call: Callable[[], operations.BulkResult], done: str
+) -> HttpResponse:
+    """Run one operation as the logged-in user; report its outcome or its refusal.
+
+    When the same form was already acted on (a double click), the operator lands where the
+    first submission led and is told who acted and when; nothing is done twice.
+    """
     try:
         with operations.acting_as(request.user.get_username()):
-            result_id = call()
+            result = call()
     except DurableError as exc:
         messages.error(request, format_html("Nothing changed: {}", str(exc)))
         return redirect("dashboard:run", run_id=run_id)
+    if run_id in result.refused:
+        messages.error(request, format_html("Nothing changed: {}", result.refused[run_id]))
+        return redirect("dashboard:run", run_id=run_id)
+    result_id = result.done[run_id]
     text = format_html(done, new=_run_link(result_id), old=_run_link(run_id))
+    if result.previous:
+        text = format_html(
+            "Already done by {} at {} (this form was sent twice): {}",
+            result.previous["actor"],
+            result.previous["at"][11:19],
+            text,
+        )
     messages.success(request, text)
     return redirect("dashboard:run", run_id=result_id)
 
 
+def _request_id(action: str, form: RunActionForm | ForkForm) -> str | None:
+    """One id per form as rendered: the same form sent twice is recognised as such."""
+    data = form.cleaned_data
+    if data.get("seen") is None:
+        return None
+    parts = [action, data["run_id"], data["seen"].isoformat(), str(data.get("from_step", ""))]
+    parts.append(form.data.get("input", "") if isinstance(form, ForkForm) else "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
 def _on_one_run(
-    request: HttpRequest, operation: Callable[[str, str], str], done: str
+    request: HttpRequest, action: str, operation: Callable[..., operations.BulkResult], done: str
 ) -> HttpResponse:
-    """Parse the form and call `operation(run_id, reason)`; `done` describes the outcome."""
+    """Parse the form and call `operation([run_id], cleaned_data, request_id=…)`."""
     form = RunActionForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("run_id is required")
-    run_id, reason = form.cleaned_data["run_id"], form.cleaned_data["reason"].strip()
-    return _act(request, run_id, lambda: operation(run_id, reason), done)
+        return HttpResponseBadRequest(f"Invalid {action} request: {form.errors.as_text()}")
+    run_id, data = form.cleaned_data["run_id"], form.cleaned_data
+    request_id = _request_id(action, form)
+    return _act(request, run_id, lambda: operation([run_id], data, request_id=request_id), done)
 
 
 @operator_required
 def resume(request: HttpRequest) -> HttpResponse:
     return _on_one_run(
         request,
-        lambda run_id, _reason: operations.resume(run_id),
+        "resume",
+        lambda run_ids, _data, **options: operations.resume(run_ids, **options),
         "Resumed {old}: it is enqueued and continues from its last checkpoint.",
     )
 
@@ -61,7 +91,10 @@ def resume(request: HttpRequest) -> HttpResponse:
 def restart(request: HttpRequest) -> HttpResponse:
     return _on_one_run(
         request,
-        lambda run_id, _reason: operations.restart(run_id),
+        "restart",
+        lambda run_ids, data, **options: operations.restart(
+            run_ids, unless_derived_since=data["seen"], **options
+        ),
         "Restarted {old} as new run {new}, from step 0 with the same input.",
     )
 
@@ -71,7 +104,10 @@ def cancel(request: HttpRequest) -> HttpResponse:
     fallback = f"cancelled by {request.user.get_username()} from the dashboard"
     return _on_one_run(
         request,
-        lambda run_id, reason: operations.cancel(run_id, reason=reason or fallback),
+        "cancel",
+        lambda run_ids, data, **options: operations.cancel(
+            run_ids, reason=data["reason"].strip() or fallback, **options
+        ),
         "Cancelled {old}: it stops at its next step boundary; its checkpoints stay.",
     )
 
@@ -80,19 +116,24 @@ def cancel(request: HttpRequest) -> HttpResponse:
 def fork(request: HttpRequest) -> HttpResponse:
     form = ForkForm(request.POST)
     if not form.is_valid():
-        run_id = request.POST.get("run_id", "")[:200]
+        if "run_id" in form.errors:
+            return HttpResponseBadRequest(f"Invalid fork request: {form.errors.as_text()}")
         errors = "; ".join(
             str(error) for error_list in form.errors.values() for error in error_list
         )
         messages.error(request, format_html("Nothing changed: {}", errors))
-        return redirect("dashboard:run", run_id=run_id) if run_id else redirect("dashboard:runs")
+        return redirect("dashboard:run", run_id=form.cleaned_data["run_id"])
     run_id, step = form.cleaned_data["run_id"], form.cleaned_data["from_step"]
     args, kwargs = form.edited()
     edited = " with edited input" if args is not None or kwargs is not None else ""
+    options = {"request_id": _request_id("fork", form)}
+    seen = form.cleaned_data["seen"]
     return _act(
         request,
         run_id,
-        lambda: operations.fork(run_id, from_step=step, args=args, kwargs=kwargs),
+        lambda: operations.fork(
+            [run_id], from_step=step, args=args, kwargs=kwargs, unless_derived_since=seen, **options
+        ),
         f"Forked {{old}} from step {step}{edited} as new run {{new}}: steps 0-{step - 1} "
         "reuse the recorded checkpoints, the rest runs again."
         if step

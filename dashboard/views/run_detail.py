@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 
 from dashboard import charts
 from dashboard.permissions import viewer_required
@@ -14,7 +15,7 @@ from dashboard.views.common import render_page
 
 @viewer_required
 def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
-    history = detail.run_history(run_id)
+    history = detail.run_history(run_id) if _addressable(run_id) else None
     if history is None:
         raise Http404(f"No run with id {run_id!r}.")
     run = history.run
@@ -29,8 +30,14 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "live": run.status in ("ENQUEUED", "RUNNING"),
         "next_position": len(history.steps),
         "input_json": json.dumps(_fork_input(run.input), indent=2),
+        "seen": timezone.now().isoformat(),  # actions refuse what others did after this
     }
     return render_page(request, "dashboard/run_detail.html", context, partial="live")
+
+
+def _addressable(run_id: str) -> bool:
+    """Ids no run can have (NUL, newlines, over 200 characters) are looked up nowhere."""
+    return len(run_id) <= 200 and run_id.isprintable()
 
 
 def _fork_input(run_input: object) -> dict:
