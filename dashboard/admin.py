@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
@@ -27,6 +27,28 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self.object_list.order_by()[: self.COUNT_CAP].count()
+
+
+class ExactSearch:
+    """Search by exact values that an index serves (`exact_search_fields`), not Django's
+    default `UPPER(column) LIKE '%text%'`, which reads every row of a million-row table."""
+
+    exact_search_fields: tuple[str, ...] = ()
+    search_help_text = "exact match"
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        return self.exact_search_fields  # only so the admin shows its search box
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q()
+        for field in self.exact_search_fields:
+            condition |= Q(**{field: term})
+        return queryset.filter(condition), False
 
 
 class OperateMixin:
@@ -98,7 +120,7 @@ class KeepHistory:
 
 
 @admin.register(Run)
-class RunAdmin(KeepHistory, OperateMixin, admin.ModelAdmin):
+class RunAdmin(ExactSearch, KeepHistory, OperateMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "workflow",
@@ -113,7 +135,8 @@ class RunAdmin(KeepHistory, OperateMixin, admin.ModelAdmin):
     # no "queue" filter: listing its choices is a DISTINCT over every run (the dashboard
     # filters by queue instead)
     list_filter = ("status", "created_at")
-    search_fields = ("=id", "workflow")
+    exact_search_fields = ("id", "workflow")  # run_created_idx's pk, run_workflow_created_idx
+    search_help_text = "a run id or a workflow name, exactly"
     ordering = ("-created_at", "-id")
     date_hierarchy = None
     show_full_result_count = False
@@ -129,7 +152,7 @@ class RunAdmin(KeepHistory, OperateMixin, admin.ModelAdmin):
 
 
 @admin.register(Step)
-class StepAdmin(KeepHistory, admin.ModelAdmin):
+class StepAdmin(ExactSearch, KeepHistory, admin.ModelAdmin):
     list_display = (
         "run",
         "position",
@@ -141,7 +164,8 @@ class StepAdmin(KeepHistory, admin.ModelAdmin):
         "finished_at",
     )
     list_filter = ("status", "kind")
-    search_fields = ("=run__id", "name")
+    exact_search_fields = ("run_id",)  # the (run_id, position) key
+    search_help_text = "a run id, exactly: its steps"
     show_full_result_count = False
     paginator = CappedCountPaginator
     list_select_related = ("run",)
@@ -153,9 +177,10 @@ class StepAdmin(KeepHistory, admin.ModelAdmin):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(KeepHistory, admin.ModelAdmin):
+class AttemptAdmin(ExactSearch, KeepHistory, admin.ModelAdmin):
     list_display = ("run", "position", "attempt", "name", "error_type", "finished_at")
-    search_fields = ("=run__id", "name")
+    exact_search_fields = ("run_id",)  # attempt_run_idx
+    search_help_text = "a run id, exactly: its failed attempts"
     show_full_result_count = False
     paginator = CappedCountPaginator
     raw_id_fields = ("run",)

@@ -62,7 +62,7 @@ class RunFilterForm(forms.Form):
     q = forms.CharField(
         required=False,
         max_length=200,
-        widget=forms.SearchInput(attrs={"placeholder": "run id or text in the input"}),
+        widget=forms.SearchInput(attrs={"placeholder": "run id, or 3+ characters of input"}),
     )
 
     sort = forms.ChoiceField(

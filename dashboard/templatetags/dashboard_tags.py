@@ -10,6 +10,7 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.queries.detail import PREVIEW_CHARS
 from dashboard.views.assets import PLOTLY_VERSION
 
 register = template.Library()
@@ -79,9 +80,33 @@ def plotly_src() -> str:
     return reverse("dashboard:plotly_js", args=[PLOTLY_VERSION])
 
 
+def _value(obj: Any, field: str) -> Any:
+    """The value behind a preview when it is whole, else None (see queries.detail)."""
+    preview = getattr(obj, f"{field}_preview", None)
+    if preview is None or getattr(obj, f"{field}_chars", 0) > PREVIEW_CHARS:
+        return None
+    return json.loads(preview)
+
+
+@register.filter
+def shown(obj: Any, field: str) -> str:
+    """An input or output as the page shows it: whole and indented when it fits in the
+    preview, else the first PREVIEW_CHARS characters of its JSON text."""
+    if not hasattr(obj, f"{field}_preview"):
+        return pretty_json(getattr(obj, field))
+    if truncated(obj, field):
+        return getattr(obj, f"{field}_preview") + "…"
+    return pretty_json(_value(obj, field))
+
+
+@register.filter
+def truncated(obj: Any, field: str) -> bool:
+    return (getattr(obj, f"{field}_chars", 0) or 0) > PREVIEW_CHARS
+
+
 @register.filter
 def child_run_id(step: Any) -> str:
     """The run a `child` entry started (its recorded output is {"run_id": …}), else ""."""
-    output = step.output if step.kind == "child" else None
+    output = _value(step, "output") if step.kind == "child" else None
     run_id = output.get("run_id") if isinstance(output, dict) else None
     return run_id if isinstance(run_id, str) and run_id else ""
