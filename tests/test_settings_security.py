@@ -141,3 +141,10 @@ def test_static_files_are_served_compressed_without_debug(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = [line.split() for line in done.stdout.strip().splitlines()]
     assert lines and all(status == "200" and encoding == "gzip" for _, status, encoding in lines)
+
+
+def test_the_quick_start_demo_runs_in_development_mode_with_no_variables_set(tmp_path):
+    """`manage.py durable demo` on a fresh machine: DEBUG on, a local key, no SECRET_KEY."""
+    done = _run(["manage.py", "durable", "demo", "--help"], _environment(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "dev-secret-key").exists()
