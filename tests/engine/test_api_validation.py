@@ -4,6 +4,7 @@ error, no silent coercion. Includes a hypothesis fuzz of every argument."""
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 from django.db import transaction
@@ -115,9 +116,10 @@ ANYTHING = st.recursive(
     max_leaves=6,
 )
 FUZZ_COUNT = {"start": 0, "operations": 0}
+EXAMPLES = int(os.environ.get("DURABLE_FUZZ_EXAMPLES", "500"))
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     name=st.sampled_from(["priority", "queue", "dedup_id", "timeout", "tags", "run_id", "a"]),
     value=ANYTHING,
@@ -132,21 +134,28 @@ def test_fuzzed_start_arguments_never_leak_a_database_error(db, name, value):
         pass
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     action=st.sampled_from(["cancel", "resume", "restart", "fork"]),
     name=st.sampled_from(["run_ids", "actor", "reason", "args", "kwargs", "from_step"]),
     value=ANYTHING,
 )
 def test_fuzzed_operation_arguments_never_leak_a_database_error(db, action, name, value):
-    FUZZ_COUNT["operations"] += 1
     call: dict = {"run_ids": ["fuzz-run"], name: value}
     allowed = {"cancel": {"reason"}, "resume": set(), "restart": {"args", "kwargs"}}
     allowed["fork"] = {"args", "kwargs", "from_step"}
     if name not in allowed[action] | {"run_ids", "actor"}:
         return
+    FUZZ_COUNT["operations"] += 1
     try:
         with transaction.atomic():
             getattr(operations, action)(call.pop("run_ids"), **call)
     except DurableError:
         pass
+
+
+def test_report_fuzz_counts(capsys):
+    """Prints how many calls the fuzz tests above made (run with -s to see it)."""
+    with capsys.disabled():
+        start, ops = FUZZ_COUNT["start"], FUZZ_COUNT["operations"]
+        print(f"\nAPI fuzz: {start} durable.start calls, {ops} operations calls")
