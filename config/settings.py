@@ -68,6 +68,7 @@ AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "config.throttling.attempted_username"
 # behind PROXY_COUNT proxies the client is the address the last proxy appended
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1" if HTTPS else "0"))
 AXES_IPWARE_PROXY_ORDER = "right-most"

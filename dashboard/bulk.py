@@ -10,6 +10,7 @@ another operator restarted since the preview is refused, not restarted twice.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -46,10 +47,18 @@ def record(job: BulkJob, outcome: operations.BulkResult) -> None:
         if len(job.results) < RESULT_SAMPLES:
             job.results[run_id] = new_id
     for run_id, reason in outcome.refused.items():
-        entry = job.refused.setdefault(reason[:500], {"count": 0, "runs": []})
+        entry = job.refused.setdefault(_grouped(reason), {"count": 0, "runs": []})
         entry["count"] += 1
         if len(entry["runs"]) < REASON_SAMPLES:
             entry["runs"].append(run_id)
+
+
+# "alice restarted it at 10:01:02 UTC as run 9f…, after …": one group for all such runs
+_RUN_SPECIFIC = re.compile(r" at \d\d:\d\d:\d\d UTC as run \S+,")
+
+
+def _grouped(reason: str) -> str:
+    return _RUN_SPECIFIC.sub("", reason)[:500]
 
 
 def start_job(token: uuid.UUID, owner: str, **fields: Any) -> BulkJob:

@@ -121,6 +121,8 @@ def test_two_bulk_restarts_of_one_filter_restart_each_run_once(owner, engine, mo
     for thread in threads:
         thread.join(60)
     assert Run.objects.filter(forked_from__in=originals).count() == 60
+    refused = [job.refused for job in BulkJob.objects.all() if job.refused]
+    assert all(len(reasons) == 1 for reasons in refused)  # one line: "owner restarted it…"
 
 
 def test_invalid_ids_in_a_bulk_job_are_audited_as_refusals(owner_client, engine):

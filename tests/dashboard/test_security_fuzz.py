@@ -73,6 +73,9 @@ ENDPOINTS = {
     ],  # fmt: skip
     ("GET", "/admin/durable/run/"): ["q", "status__exact", "o", "p"],
     ("GET", "/admin/durable/step/"): ["q", "status__exact", "kind__exact", "p"],
+    ("GET", "/admin/durable/attempt/"): ["q", "p"],
+    ("GET", "/admin/durable/auditentry/"): ["q", "action__exact", "p"],
+    ("POST", "/accounts/login/"): ["username", "password", "next"],
 }
 COUNTS = {"requests": 0, "server_errors": 0}
 # a quick pass in every run; DURABLE_FUZZ_EXAMPLES=20000 for a long one
@@ -144,6 +147,7 @@ KNOWN_HOSTILE = [
     ("GET", "/audit/", {"before": "9" * 30}),
     ("GET", "/audit/", {"before": "9" * 5000}),
     ("GET", "/runs/a%00b/", {}),
+    ("POST", "/accounts/login/", {"username": "9" * 3000, "password": "9" * 3000}),
     ("POST", "/actions/fork/", {"run_id": "fuzz-target", "from_step": "9" * 30}),
     ("POST", "/actions/fork/", {"run_id": "fuzz-target", "from_step": "1", "input": "[" * 5000}),
     (

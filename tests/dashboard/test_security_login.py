@@ -60,3 +60,9 @@ def test_the_admin_login_is_throttled_too(db):
         for n in range(20)
     ]
     assert statuses[-1] == 429
+
+
+def test_a_user_name_longer_than_the_throttle_stores_is_a_wrong_password_not_a_500(db):
+    client = Client(raise_request_exception=False)
+    answer = client.post("/accounts/login/", {"username": "9" * 3000, "password": "x"})
+    assert answer.status_code == 200
