@@ -10,13 +10,14 @@ import hashlib
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
 from dashboard.forms import ForkForm, RunActionForm
 from dashboard.permissions import operator_required
+from dashboard.views.common import bad_request
 from durable import operations
 from durable.errors import DurableError
 
@@ -46,7 +47,7 @@ def _act(
     text = format_html(done, new=_run_link(result_id), old=_run_link(run_id))
     if result.previous:
         text = format_html(
-            "Already done by {} at {} (this form was sent twice): {}",
+            "Already done by {} at {} UTC (this form was sent twice): {}",
             result.previous["actor"],
             result.previous["at"][11:19],
             text,
@@ -55,12 +56,13 @@ def _act(
     return redirect("dashboard:run", run_id=result_id)
 
 
-def _request_id(action: str, form: RunActionForm | ForkForm) -> str | None:
-    """One id per form as rendered: the same form sent twice is recognised as such."""
+def _request_id(request: HttpRequest, action: str, form: RunActionForm | ForkForm) -> str | None:
+    """One id per form as rendered for one user: the same form sent twice is recognised."""
     data = form.cleaned_data
     if data.get("seen") is None:
         return None
-    parts = [action, data["run_id"], data["seen"].isoformat(), str(data.get("from_step", ""))]
+    parts = [request.user.get_username(), action, data["run_id"], data["seen"].isoformat()]
+    parts.append(str(data.get("from_step", "")))
     parts.append(form.data.get("input", "") if isinstance(form, ForkForm) else "")
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
@@ -71,9 +73,9 @@ def _on_one_run(
     """Parse the form and call `operation([run_id], cleaned_data, request_id=…)`."""
     form = RunActionForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest(f"Invalid {action} request: {form.errors.as_text()}")
+        return bad_request(f"Invalid {action} request: {form.errors.as_text()}")
     run_id, data = form.cleaned_data["run_id"], form.cleaned_data
-    request_id = _request_id(action, form)
+    request_id = _request_id(request, action, form)
     return _act(request, run_id, lambda: operation([run_id], data, request_id=request_id), done)
 
 
@@ -117,7 +119,7 @@ def fork(request: HttpRequest) -> HttpResponse:
     form = ForkForm(request.POST)
     if not form.is_valid():
         if "run_id" in form.errors:
-            return HttpResponseBadRequest(f"Invalid fork request: {form.errors.as_text()}")
+            return bad_request(f"Invalid fork request: {form.errors.as_text()}")
         errors = "; ".join(
             str(error) for error_list in form.errors.values() for error in error_list
         )
@@ -126,7 +128,7 @@ def fork(request: HttpRequest) -> HttpResponse:
     run_id, step = form.cleaned_data["run_id"], form.cleaned_data["from_step"]
     args, kwargs = form.edited()
     edited = " with edited input" if args is not None or kwargs is not None else ""
-    options = {"request_id": _request_id("fork", form)}
+    options = {"request_id": _request_id(request, "fork", form)}
     seen = form.cleaned_data["seen"]
     return _act(
         request,

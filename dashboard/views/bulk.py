@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from dashboard import bulk
@@ -12,7 +12,7 @@ from dashboard.forms import BulkForm, BulkStartForm, BulkStepForm, RunFilterForm
 from dashboard.models import BulkJob
 from dashboard.permissions import operator_page, operator_required
 from dashboard.queries.runs import RunFilter, status_breakdown
-from dashboard.views.common import render_page
+from dashboard.views.common import bad_request, render_page
 
 
 def _target(form: BulkForm, data) -> RunFilter:
@@ -58,15 +58,15 @@ def run_batch(request: HttpRequest) -> HttpResponse:
     if "job" in request.POST:
         step = BulkStepForm(request.POST)
         if not step.is_valid():
-            return HttpResponseBadRequest("job must be the id of a bulk job.")
+            return bad_request("job must be the id of a bulk job.")
         job = bulk.advance(step.cleaned_data["job"], owner)
     else:
         form = BulkStartForm(request.POST)
         if not form.is_valid():
-            return HttpResponseBadRequest(form.errors.as_text())
+            return bad_request(form.errors.as_text())
         job = bulk.advance(_start(form, request.POST, owner).id, owner)
     if job is None:
-        return HttpResponseBadRequest("No such bulk job of yours: start it again from the runs.")
+        return bad_request("No such bulk job of yours: start it again from the runs.")
     context = {"job": job, "past": bulk.PAST[job.action], "finished": job.finished}
     return render_page(request, "dashboard/bulk.html", context, partial="progress")
 

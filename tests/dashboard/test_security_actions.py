@@ -68,3 +68,8 @@ def test_deeply_nested_or_huge_edited_input_is_a_form_error(owner_client, engine
         )
         assert response.status_code == 302 and "Nothing changed" in _messages(response)
     assert Run.objects.count() == 1
+
+
+def test_a_400_quoting_hostile_input_is_plain_text(owner_client, engine):
+    answer = owner_client.post("/actions/restart/", {"run_id": "<img src=x onerror=alert(1)>"})
+    assert answer.status_code == 400 and answer["Content-Type"].startswith("text/plain")
