@@ -159,3 +159,15 @@ def test_report_fuzz_counts(capsys):
     with capsys.disabled():
         start, ops = FUZZ_COUNT["start"], FUZZ_COUNT["operations"]
         print(f"\nAPI fuzz: {start} durable.start calls, {ops} operations calls")
+
+
+def test_the_command_line_refuses_run_ids_with_dot_segments(db):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="cannot be '.' or '..'"):
+        call_command("durable", "show", "attacker/../victim", stdout=io.StringIO())
+    with pytest.raises(SystemExit):  # every id refused: exit status 1, reason on stderr
+        call_command("durable", "cancel", "attacker/../victim", stderr=io.StringIO())
+    assert AuditEntry.objects.get(action="cancel").detail["refused"]
