@@ -3,7 +3,12 @@
 DATABASE_URL        PostgreSQL URL; unset means the embedded server in ./.data
 DURABLE_*           any Durable setting (docs/settings.md); lists comma-separated
 CELERY_BROKER_URL   broker for the celery executor (redis://… or amqp://…)
-SECRET_KEY, DEBUG, ALLOWED_HOSTS
+DEBUG               "1" for development only (off by default: error pages show settings)
+SECRET_KEY          required when DEBUG is off; in DEBUG a local key is kept in the data dir
+ALLOWED_HOSTS       comma-separated host names the site answers to
+HTTPS               "1" behind HTTPS: Secure cookies, HSTS, SSL redirect, X-Forwarded-Proto
+CSRF_TRUSTED_ORIGINS  comma-separated origins, e.g. https://durable.example.com
+See docs/security.md for a production checklist.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 
 from config.database import database_settings
 from config.environment import durable_settings_from_environment
+from config.secrets import secret_key
 from durable.conf import DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,11 +35,50 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get(
-    "SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789"
-)
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = secret_key(DEBUG, Path(os.environ.get("DURABLE_DATA_DIR", BASE_DIR / ".data")))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# --- HTTPS=1: the site is served over HTTPS (directly or behind a TLS-terminating proxy) ---
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
+# the proxy must set X-Forwarded-Proto (and strip it from clients), as nginx, Caddy,
+# Traefik and cloud load balancers do
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# what pages may load: only this site's own scripts (no inline ones), see config/middleware.py
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# --- log-in throttling (django-axes): a user name + address pair is locked after
+# AXES_FAILURE_LIMIT wrong passwords for AXES_COOLOFF_TIME hours
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "config.throttling.attempted_username"
+# behind PROXY_COUNT proxies the client is the address the last proxy appended
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1" if HTTPS else "0"))
+AXES_IPWARE_PROXY_ORDER = "right-most"
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # no django.contrib.postgres, humanize, django_htmx or template_partials: the apps
     # need none of them installed, and this project proves it
+    "axes",  # log-in throttling
     "durable",
     "dashboard",
     "demo",
@@ -51,6 +97,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
+    "config.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -58,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -92,12 +142,19 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS: list[Path] = []  # the apps ship their own static files
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`, which also writes
+# gzip copies); with DEBUG on it serves the apps' files directly
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "dashboard.staticfiles.PlotlyFinder",  # plotly.js from its package, compressed on collect
 ]
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

@@ -1,17 +1,23 @@
 """Bulk jobs: one action over thousands of runs, a batch per request, resumable by cursor.
 
-The browser drives the job: each request applies the action to the next batch (through
-`durable.operations`, audited as the operator) and returns the progress partial, which
-asks for the next batch until none is left. Runs created after the job started are never
-touched, so "restart all" cannot chase its own new runs.
+The browser drives the job: each request asks for the next batch of job <id>; the job's
+state (cursor, totals) lives in a `BulkJob` row, so nothing the browser sends can skew it.
+Each batch goes through `durable.operations` (audited as the operator) in the transaction
+that advances the job, so a repeated request never repeats a batch. Runs created after the
+job started are never touched, so "restart all" cannot chase its own new runs, and a run
+another operator restarted since the preview is refused, not restarted twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import uuid
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
+
+from dashboard.models import BulkJob
 from dashboard.queries.runs import Cursor, RunFilter, filtered_runs
 from durable import operations
 from durable.models import RunStatus
@@ -34,38 +40,67 @@ def eligible_count(action: str, breakdown: dict[str, int]) -> int:
     return sum(count for status, count in breakdown.items() if status in ELIGIBLE[action])
 
 
-@dataclass
-class Job:
-    """A bulk job's running totals; `refused` maps a reason to its count and sample runs."""
+def record(job: BulkJob, outcome: operations.BulkResult) -> None:
+    """Add one batch's outcome to the job's totals; keep a few samples of each."""
+    job.done += outcome.done_count
+    for run_id, new_id in outcome.done.items():
+        if len(job.results) < RESULT_SAMPLES:
+            job.results[run_id] = new_id
+    for run_id, reason in outcome.refused.items():
+        entry = job.refused.setdefault(_grouped(reason), {"count": 0, "runs": []})
+        entry["count"] += 1
+        if len(entry["runs"]) < REASON_SAMPLES:
+            entry["runs"].append(run_id)
 
-    action: str
-    total: int
-    done: int = 0
-    refused: dict[str, dict[str, Any]] = field(default_factory=dict)
-    results: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def processed(self) -> int:
-        return self.done + self.refused_count
+# "alice restarted it at 10:01:02 UTC as run 9f…, after …": one group for all such runs
+_RUN_SPECIFIC = re.compile(r" at \d\d:\d\d:\d\d UTC as run \S+,")
 
-    @property
-    def refused_count(self) -> int:
-        return sum(entry["count"] for entry in self.refused.values())
 
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else min(100, round(100 * self.processed / self.total))
+def _grouped(reason: str) -> str:
+    return _RUN_SPECIFIC.sub("", reason)[:500]
 
-    def record(self, outcome: operations.BulkResult) -> None:
-        self.done += outcome.done_count
-        for run_id, new_id in outcome.done.items():
-            if len(self.results) < RESULT_SAMPLES:
-                self.results[run_id] = new_id
-        for run_id, reason in outcome.refused.items():
-            entry = self.refused.setdefault(reason, {"count": 0, "runs": []})
-            entry["count"] += 1
-            if len(entry["runs"]) < REASON_SAMPLES:
-                entry["runs"].append(run_id)
+
+def start_job(token: uuid.UUID, owner: str, **fields: Any) -> BulkJob:
+    """The job of this preview form; submitting the form twice continues the same job."""
+    job, _ = BulkJob.objects.get_or_create(id=token, owner=owner, defaults=fields)
+    return job
+
+
+def advance(job_id: uuid.UUID, owner: str) -> BulkJob | None:
+    """Apply the action to the job's next batch; None if the owner has no such job."""
+    with transaction.atomic():
+        job = BulkJob.objects.select_for_update().filter(id=job_id, owner=owner).first()
+        if job is None or job.finished:
+            return job
+        run_ids = _next_ids(job)
+        if run_ids:
+            record(job, apply(job.action, run_ids, owner, job.reason, since=job.as_of))
+        job.save()
+    return job
+
+
+def _next_ids(job: BulkJob) -> list[str]:
+    """The ids of the next batch; moves the job's position past them."""
+    if job.scope == "selected":
+        run_ids = job.run_ids[job.offset : job.offset + BATCH]
+        job.offset += len(run_ids)
+        job.finished = job.offset >= len(job.run_ids)
+        return run_ids
+    run_ids, cursor = next_matching(
+        job_filter(job), job.as_of, Cursor.decode(job.cursor) if job.cursor else None
+    )
+    job.cursor = cursor.encode() if cursor else ""
+    job.finished = len(run_ids) < BATCH
+    return run_ids
+
+
+def job_filter(job: BulkJob) -> RunFilter:
+    from dashboard.forms import RunFilterForm
+
+    form = RunFilterForm(job.params)
+    form.is_valid()
+    return form.run_filter()
 
 
 def next_matching(
@@ -84,12 +119,18 @@ def next_matching(
     return [run_id for _, run_id in rows], Cursor(last_created, last_id)
 
 
-def apply(action: str, run_ids: list[str], actor: str, reason: str = "") -> operations.BulkResult:
-    """Apply one action to one batch, attributed to `actor`, with `reason`, in the audit log."""
+def apply(
+    action: str, run_ids: list[str], actor: str, reason: str = "", since: datetime | None = None
+) -> operations.BulkResult:
+    """Apply one action to one batch, attributed to `actor`, with `reason`, in the audit log;
+    a restart refuses runs restarted or forked since `since` (by another job or operator)."""
     call = {
         "cancel": operations.cancel,
         "resume": operations.resume,
         "restart": operations.restart,
     }[action]
     with operations.acting_as(actor):
-        return call(run_ids, reason=reason or f"bulk {action} by {actor}")
+        reason = reason or f"bulk {action} by {actor}"
+        if action == "restart":
+            return call(run_ids, reason=reason, unless_derived_since=since)
+        return call(run_ids, reason=reason)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 
 from dashboard.queries.runs import RunFilter
+from durable.api import validate_run_id
+from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
 
 WINDOWS = {
@@ -20,6 +22,22 @@ WINDOWS = {
     "30d": timedelta(days=30),
 }
 WINDOW_CHOICES = [(key, f"last {key}") for key in WINDOWS]
+
+
+class UtcDateTimeField(forms.DateTimeField):
+    """A date and time in UTC: offsets PostgreSQL would refuse (+23:59) and dates that
+    overflow when moved to UTC are a form error, not a database error."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            if timezone.is_naive(result):
+                result = timezone.make_aware(result, UTC)
+            return result.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise forms.ValidationError("Enter a date between the years 1 and 9999.") from exc
 
 
 class RunFilterForm(forms.Form):
@@ -34,17 +52,17 @@ class RunFilterForm(forms.Form):
     tag = forms.CharField(
         required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "key=value"})
     )
-    since = forms.DateTimeField(
+    since = UtcDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    until = forms.DateTimeField(
+    until = UtcDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     window = forms.ChoiceField(choices=[("", "any time"), *WINDOW_CHOICES], required=False)
     q = forms.CharField(
         required=False,
         max_length=200,
-        widget=forms.SearchInput(attrs={"placeholder": "run id or text in the input"}),
+        widget=forms.SearchInput(attrs={"placeholder": "run id, or 3+ characters of input"}),
     )
 
     sort = forms.ChoiceField(
@@ -89,6 +107,10 @@ def _json_object(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
+    except RecursionError as exc:
+        raise forms.ValidationError("The input is nested too deeply.") from exc
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit
+        raise forms.ValidationError(f"Not usable JSON: {exc}.") from exc
     if not isinstance(value, dict) or set(value) - {"args", "kwargs"}:
         raise forms.ValidationError('Write an object like {"args": [...], "kwargs": {...}}.')
     if not isinstance(value.get("args", []), list):
@@ -98,20 +120,29 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-class RunActionForm(forms.Form):
-    """Resume, restart or cancel one run."""
+def _run_id(value: str) -> str:
+    try:
+        return validate_run_id(value)
+    except InvalidRunIdError as exc:
+        raise forms.ValidationError(str(exc)) from exc
 
-    run_id = forms.CharField(max_length=200)
+
+class RunActionForm(forms.Form):
+    """Resume, restart or cancel one run; `seen` is when the operator loaded the page."""
+
+    run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
     reason = forms.CharField(required=False, max_length=500)
+    seen = UtcDateTimeField(required=False)
 
 
 class ForkForm(forms.Form):
     """Fork one run from a step, with the run's input as recorded or as edited."""
 
-    run_id = forms.CharField(max_length=200)
-    from_step = forms.IntegerField(min_value=0)
+    run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
+    from_step = forms.IntegerField(min_value=0, max_value=2**31 - 1)
     input = forms.CharField(required=False, widget=forms.Textarea)
     reason = forms.CharField(required=False, max_length=500)
+    seen = UtcDateTimeField(required=False)
 
     def clean_input(self) -> dict[str, Any] | None:
         text = self.cleaned_data["input"].strip()
@@ -168,15 +199,21 @@ def filter_params(run_filter: RunFilter) -> dict[str, str]:
     return {name: value for name, value in params.items() if value}
 
 
-class BulkProgressForm(BulkForm):
-    """A bulk job's state between batches, round-tripped through the progress partial."""
+class BulkStartForm(BulkForm):
+    """The preview's confirmation: starts (or, sent again, continues) one bulk job."""
 
-    as_of = forms.DateTimeField()
+    token = forms.UUIDField(required=False)
+    as_of = UtcDateTimeField()
     # required: a bulk action changes many runs, and the audit log says why
     reason = forms.CharField(max_length=500, strip=True)
-    cursor = forms.CharField(required=False)
-    offset = forms.IntegerField(min_value=0, initial=0, required=False)
-    total = forms.IntegerField(min_value=0)
-    done = forms.IntegerField(min_value=0, initial=0, required=False)
-    refused = forms.JSONField(required=False)
-    results = forms.JSONField(required=False)
+    total = forms.IntegerField(min_value=0, max_value=10**9)
+
+    def clean_as_of(self) -> datetime:
+        """Never later than now: a job must not reach runs created after it started."""
+        return min(self.cleaned_data["as_of"], timezone.now())
+
+
+class BulkStepForm(forms.Form):
+    """ "Next batch of job <id>": all the browser sends once a job runs."""
+
+    job = forms.UUIDField()

@@ -52,3 +52,42 @@ class RollupCursor(models.Model):
 
     kind = models.CharField(max_length=8, primary_key=True)
     through = models.DateTimeField()
+
+
+class BulkJob(models.Model):
+    """A bulk action's state between batches, kept on the server: the browser only says
+    "next batch of job <id>", so nothing it sends can skew the totals or repeat a batch.
+
+    Each batch runs in one transaction with the job row locked (FOR UPDATE): the batch's
+    changes and the job's new position commit together, and a repeated request waits,
+    then continues from where the first left off.
+    """
+
+    id = models.UUIDField(primary_key=True)  # the preview form's token: one job per preview
+    owner = models.CharField(max_length=150)
+    action = models.CharField(max_length=16)
+    scope = models.CharField(max_length=16)
+    run_ids = ArrayField(models.CharField(max_length=200), default=list)
+    params = models.JSONField(default=dict)  # the filter, as RunFilterForm fields
+    as_of = models.DateTimeField()
+    reason = models.CharField(max_length=500, blank=True, default="")  # for the audit log
+    total = models.IntegerField()
+    offset = models.IntegerField(default=0)
+    cursor = models.TextField(blank=True, default="")
+    done = models.IntegerField(default=0)
+    refused = models.JSONField(default=dict)
+    results = models.JSONField(default=dict)
+    finished = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def refused_count(self) -> int:
+        return sum(entry["count"] for entry in self.refused.values())
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.refused_count
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.processed / self.total))

@@ -19,6 +19,12 @@ app_name = "dashboard"
 urlpatterns = [
     path("", runs.runs_list, name="runs"),
     path("runs/<path:run_id>/", run_detail.run_detail, name="run"),
+    path("values/run/<str:field>/<path:run_id>", run_detail.run_value, name="run_value"),
+    path(
+        "values/step/<int:position>/<str:field>/<path:run_id>",
+        run_detail.run_value,
+        name="step_value",
+    ),
     path("latency/", latency.latency, name="latency"),
     path("latency/steps/", latency.step_charts, name="latency_steps"),
     path("failures/", hotspots.hotspots, name="hotspots"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, executors, runtime, store, waits
+from durable import context, executors, runtime, store, validation, waits
 from durable.conf import settings
 from durable.context import RunInterrupted, RunSuspended
 from durable.errors import (
@@ -30,12 +30,22 @@ from durable.serialization import dumps, entry_input, error_from_dict
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=~-]{0,199}")
 
 
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
 def validate_run_id(run_id: Any) -> str:
-    """Any existing run's id, a child's included."""
+    """Any existing run's id, a child's included: 1-200 URL-safe characters, and no
+    `/`-separated part is `.` or `..` (a browser would resolve `a/../b` to `b`, so such an
+    id could open another run's page)."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
         raise InvalidRunIdError(
             f"invalid run id {str(run_id)[:80]!r}: use 1-200 characters of letters, digits and "
             "._:@/+=- starting with a letter or digit (e.g. 'order-42')"
+        )
+    if DOT_SEGMENTS.intersection(run_id.split("/")):
+        raise InvalidRunIdError(
+            f"invalid run id {run_id[:80]!r}: a part between slashes cannot be '.' or '..' "
+            "(browsers resolve them as paths); use e.g. 'batch-7/order-42'"
         )
     return run_id
 
@@ -181,8 +191,9 @@ def start(
     definition = resolve(workflow)
     if run_id is not None:
         validate_new_run_id(run_id)
-    options = {"tags": tags, "queue": queue_name(queue), "priority": priority,
-               "timeout": timeout, "dedup_id": dedup_id}  # fmt: skip
+    options = {"tags": validation.tags(tags), "queue": _queue_argument(queue),
+               "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
+               "dedup_id": validation.text("dedup_id", dedup_id)}  # fmt: skip
     parent = context.current()
     if parent is not None and not parent.in_step:
         child_id = runtime.record_child(
@@ -205,6 +216,10 @@ def start(
         )
         return RunHandle(child_id)
     return RunHandle(_create(definition, args, kwargs, run_id, None, **options))
+
+
+def _queue_argument(queue: str | Queue | None) -> str | None:
+    return queue.name if isinstance(queue, Queue) else validation.text("queue", queue)
 
 
 def _create(

@@ -69,3 +69,11 @@ class WorkflowError(DurableError):
         super().__init__(message)
         self.error_type = error_type
         self.remote_traceback = traceback
+
+
+class InvalidArgumentError(DurableError, ValueError):
+    """An API argument of the wrong type or out of range; the message names the argument."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(f"{argument}: {message}")
+        self.argument = argument

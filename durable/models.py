@@ -140,6 +140,9 @@ class Run(models.Model):
             models.Index(
                 fields=["workflow", "-created_at", "-id"], name="run_workflow_created_idx"
             ),
+            # dashboard runs list filtered by queue or by code version, newest first (keyset)
+            models.Index(fields=["queue", "-created_at", "-id"], name="run_queue_created_idx"),
+            models.Index(fields=["version", "-created_at", "-id"], name="run_version_created_idx"),
             # dashboard runs list by workflow and status (e.g. failed runs of one workflow),
             # newest first, and its capped per-status counts under a workflow filter
             models.Index(

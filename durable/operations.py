@@ -23,10 +23,16 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from durable import executors, lineage, registry, serving, store_primitives
+from durable import executors, lineage, registry, serving, store_primitives, validation
 from durable.api import validate_run_id
 from durable.debugging import patching
-from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
+from durable.errors import (
+    InvalidArgumentError,
+    InvalidRunIdError,
+    OperationRefused,
+    RunNotFoundError,
+    SerializationError,
+)
 from durable.models import AuditEntry, Run, RunStatus, Step
 from durable.registry import get_workflow, is_registered
 from durable.serialization import dumps
@@ -67,6 +73,8 @@ class BulkResult:
     done: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     cascaded: list[str] = field(default_factory=list)
+    # set when a `request_id` was seen before: who acted first and when (nothing was redone)
+    previous: dict[str, str] | None = None
 
     @property
     def done_count(self) -> int:
@@ -91,14 +99,16 @@ def cancel(
     actor: str | None = None,
     reason: str = "",
     progress: Progress | None = None,
+    request_id: str | None = None,
 ) -> Any:
     """Stop runs at their next step boundary; their checkpoints stay."""
+    validation.free_text("reason", reason)
     return _apply(
         "cancel",
         run_ids,
         actor,
         progress,
-        {"reason": reason},
+        {"reason": reason, "request_id": request_id},
         lambda batch: _cancel_batch(batch, reason),
     )
 
@@ -109,13 +119,16 @@ def resume(
     actor: str | None = None,
     reason: str = "",
     progress: Progress | None = None,
+    request_id: str | None = None,
 ) -> Any:
     """Continue failed, cancelled or dead runs from their last checkpoint.
 
     The step that runs again gets a fresh retry budget (its attempt numbers go on); a
     recovery after an executor's death grants none.
     """
-    return _apply("resume", run_ids, actor, progress, {"reason": reason}, _resume_batch)
+    validation.free_text("reason", reason)
+    detail = {"reason": reason, "request_id": request_id}
+    return _apply("resume", run_ids, actor, progress, detail, _resume_batch)
 
 
 def restart(
@@ -126,16 +139,26 @@ def restart(
     actor: str | None = None,
     reason: str = "",
     progress: Progress | None = None,
+    request_id: str | None = None,
+    unless_derived_since: datetime | None = None,
 ) -> Any:
-    """New runs of the same workflows with the same (or edited) input; returns new ids."""
-    detail = {"args": args, "kwargs": kwargs, "reason": reason}
+    """New runs of the same workflows with the same (or edited) input; returns new ids.
+
+    With `request_id`, a repeated call (a double click, a retry) returns the first call's
+    result instead of starting more runs. With `unless_derived_since`, a run restarted or
+    forked since then (by anyone) is refused, saying by whom: an operator acting on what
+    they saw at that time does not repeat what another operator just did.
+    """
+    _check_input(args, kwargs)
+    validation.free_text("reason", reason)
+    detail = {"args": args, "kwargs": kwargs, "reason": reason, "request_id": request_id}
     return _apply(
         "restart",
         run_ids,
         actor,
         progress,
         detail,
-        lambda batch: _derive_batch(batch, 0, args, kwargs, fork=False),
+        lambda batch: _derive_batch(batch, 0, args, kwargs, fork=False, since=unless_derived_since),
     )
 
 
@@ -149,14 +172,24 @@ def fork(
     reason: str = "",
     progress: Progress | None = None,
     patch: dict[int, Any] | None = None,
+    request_id: str | None = None,
+    unless_derived_since: datetime | None = None,
 ) -> Any:
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
     `from_step` defaults to each run's first failed step. `patch` ({step: output}) replaces
-    the reused outputs of earlier steps (`durable.debugging.patching`).
+    the reused outputs of earlier steps (`durable.debugging.patching`); `request_id` and
+    `unless_derived_since` as in `restart`.
     """
-    detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason}
+    _check_input(args, kwargs)
+    validation.free_text("reason", reason)
+    if from_step is not None and (not isinstance(from_step, int) or isinstance(from_step, bool)):
+        raise InvalidArgumentError("from_step", f"must be an int, not {from_step!r:.40}")
+    detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason,
+              "request_id": request_id}  # fmt: skip
     if patch:
+        if not isinstance(run_ids, str):
+            run_ids = _run_id_list(run_ids)
         run_ids, from_step, detail["patch"] = patching.prepare(run_ids, from_step, patch)
     return _apply(
         "fork",
@@ -164,8 +197,30 @@ def fork(
         actor,
         progress,
         detail,
-        lambda batch: _derive_batch(batch, from_step, args, kwargs, fork=True, patch=patch),
+        lambda batch: _derive_batch(
+            batch, from_step, args, kwargs, fork=True, patch=patch, since=unless_derived_since
+        ),
     )
+
+
+def _check_input(args: Any, kwargs: Any) -> None:
+    if args is not None and not isinstance(args, list | tuple):
+        raise InvalidArgumentError("args", f"must be a list or None, not {type(args).__name__}")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise InvalidArgumentError("kwargs", f"must be a dict or None, not {type(kwargs).__name__}")
+
+
+def _run_id_list(run_ids: Any) -> list[Any]:
+    if isinstance(run_ids, str):
+        return [run_ids]
+    if isinstance(run_ids, bytes | dict) or not isinstance(run_ids, Iterable):
+        raise InvalidArgumentError(
+            "run_ids", f"must be a run id or a list of them, not {type(run_ids).__name__}"
+        )
+    items = list(run_ids)
+    if all(isinstance(item, str) for item in items):
+        return list(dict.fromkeys(items))
+    return items  # the non-strings are refused as invalid ids below
 
 
 def _apply(
@@ -177,34 +232,91 @@ def _apply(
     handle_batch: Callable[[list[str]], BulkResult],
 ) -> Any:
     single = isinstance(run_ids, str)
-    ids = list(dict.fromkeys([run_ids] if single else run_ids))
-    result = BulkResult()
-    valid = []
-    for run_id in ids:
-        try:
-            valid.append(validate_run_id(run_id))
-        except InvalidRunIdError as exc:
-            if single:
-                raise
-            result.refused[str(run_id)[:200]] = str(exc)
+    ids = _run_id_list(run_ids)
+    validation.text("actor", actor)
+    validation.text("request_id", detail.get("request_id"))
+    result, valid = _invalid_ids_refused(ids, single)
+    if result.refused and not valid:  # audited like every other refusal
+        _audit(action, actor, [], result, detail)
     for start in range(0, len(valid), BATCH_SIZE):
         batch = valid[start : start + BATCH_SIZE]
         with transaction.atomic():
-            outcome = handle_batch(batch)
-            _audit(action, actor, batch, outcome, detail)
+            outcome = _handle_once(action, batch, detail, handle_batch, start)
+            if outcome.previous is None:
+                audited = BulkResult(outcome.done, {**outcome.refused}, outcome.cascaded)
+                if start == 0:  # the invalid ids' refusals go with the first batch
+                    audited.refused.update(result.refused)
+                _audit(action, actor, batch, audited, {**detail, "batch": start})
         result.merge(outcome)
+        result.previous = result.previous or outcome.previous
         for run_id in [*outcome.done.values(), *outcome.cascaded]:
             transaction.on_commit(lambda run_id=run_id: executors.dispatch(run_id))
         if progress is not None:
             progress(min(start + BATCH_SIZE, len(valid)), len(valid))
     if not single:
         return result
-    run_id = ids[0]
+    return _single_outcome(ids[0], result)
+
+
+def _invalid_ids_refused(ids: list[Any], single: bool) -> tuple[BulkResult, list[str]]:
+    result, valid = BulkResult(), []
+    for run_id in ids:
+        try:
+            valid.append(validate_run_id(run_id))
+        except InvalidRunIdError as exc:
+            if single:
+                raise
+            result.refused[_printable(run_id)] = str(exc)
+    return result, valid
+
+
+def _printable(run_id: Any) -> str:
+    """An invalid id as the audit log can hold it (no NUL, bounded)."""
+    text = run_id if isinstance(run_id, str) else repr(run_id)
+    return text[:200].replace("\x00", "\\x00")
+
+
+def _single_outcome(run_id: str, result: BulkResult) -> str:
     if run_id in result.refused:
         if result.refused[run_id] == "no such run":
             raise RunNotFoundError(f"no run with id {run_id!r}")
         raise OperationRefused(run_id, result.refused[run_id])
     return result.done[run_id]
+
+
+@lineage.retrying_deadlocks
+def _handle_once(
+    action: str,
+    batch: list[str],
+    detail: dict[str, Any],
+    handle_batch: Callable[[list[str]], BulkResult],
+    start: int,
+) -> BulkResult:
+    """Lock the batch's runs (in id order, so concurrent calls cannot deadlock: see
+    `durable.lineage`), then either return what an earlier call with the same request_id
+    did, or act. A deadlock across tree levels rolls the savepoint back (this lock too)
+    and judges the batch again."""
+    lineage.lock_runs(batch)
+    request_id = detail.get("request_id")
+    if request_id is not None:
+        earlier = (
+            AuditEntry.objects.filter(
+                action=action,
+                run_ids__contains=batch[:1],
+                detail__request_id=request_id,
+                detail__batch=start,
+            )
+            .order_by("id")
+            .first()
+        )
+        if earlier is not None:
+            return BulkResult(
+                done=earlier.detail.get("done", {}),
+                refused=earlier.detail.get("refused", {}),
+                cascaded=earlier.detail.get("cascaded", []),
+                previous={"actor": earlier.actor, "at": earlier.created_at.isoformat()},
+            )
+    return handle_batch(batch)
 
 
 def _audit(
@@ -214,13 +326,35 @@ def _audit(
         actor=current_actor(actor),
         action=action,
         run_ids=batch,
-        detail={
-            **detail,
-            "done": outcome.done,
-            "refused": outcome.refused,
-            **({"cascaded": outcome.cascaded} if outcome.cascaded else {}),
-        },
+        detail=_storable(
+            {
+                **detail,
+                "done": outcome.done,
+                "refused": outcome.refused,
+                **({"cascaded": outcome.cascaded} if outcome.cascaded else {}),
+            }
+        ),
     )
+
+
+def _storable(detail: dict[str, Any]) -> dict[str, Any]:
+    """The audit detail as JSON can hold it: an edited input that was refused for holding
+    NaN, a NUL or 1e400 is kept as its repr, so the refusal is still on record."""
+    try:
+        dumps(detail, where="audit entry")
+    except SerializationError:
+        for key in ("args", "kwargs"):
+            detail[key] = _safe_repr(detail.get(key))
+    return detail
+
+
+def _safe_repr(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return repr(value)[:2000]
+    except (ValueError, RecursionError):  # an int past 4,300 digits, a deep nest
+        return f"<unprintable {type(value).__name__}>"
 
 
 def _locked_statuses(batch: list[str]) -> dict[str, str]:
@@ -247,7 +381,6 @@ def _split(
     return eligible, result
 
 
-@lineage.retrying_deadlocks
 def _cancel_batch(batch: list[str], reason: str) -> BulkResult:
     statuses = _locked_statuses(batch)
     eligible, result = _split(
@@ -303,7 +436,6 @@ WHERE r.id = ANY(%(run_ids)s)
 """
 
 
-@lineage.retrying_deadlocks
 def _resume_batch(batch: list[str]) -> BulkResult:
     """Resumed runs take along the children their cancel took down, so they can go on."""
     statuses = _locked_statuses(batch)
@@ -365,28 +497,74 @@ def _derive_batch(
     *,
     fork: bool,
     patch: dict[int, Any] | None = None,
+    since: datetime | None = None,
 ) -> BulkResult:
+    """Restart or fork each run of a batch whose rows the caller has locked (FOR UPDATE), so
+    the history read here is the history copied."""
     registry.autodiscover()  # so "the current code" is known even in a web or CLI process
     result = BulkResult()
     originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
     last_steps = _last_steps(batch)
     first_failed = _first_failed_steps(batch) if fork and from_step is None else {}
+    derived = _derived_since(batch, since) if since is not None else {}
     for run_id in batch:
         original = originals.get(run_id)
-        if original is None:
-            result.refused[run_id] = "no such run"
-            continue
         step = from_step if from_step is not None else first_failed.get(run_id)
         last_position, last_status = last_steps.get(run_id, (-1, ""))
         if patch and last_position in patch:  # a patched failure is reused as a success
             last_status = "SUCCESS"
-        refusal = _fork_refusal(step, last_position, last_status) if fork else None
-        refusal = refusal or _input_refusal(original, args, kwargs)
+        refusal = _derive_refusal(original, derived.get(run_id), fork, step, last_position,
+                                  last_status, args, kwargs)  # fmt: skip
         if refusal:
             result.refused[run_id] = refusal
             continue
-        result.done[run_id] = _derive(original, step or 0, args, kwargs, patch)
+        try:
+            result.done[run_id] = _derive(original, step or 0, args, kwargs, patch)
+        except SerializationError as exc:  # edited input with NaN, 1e400, …: nothing written
+            result.refused[run_id] = f"the edited input cannot be stored: {exc}"
     return result
+
+
+def _derive_refusal(
+    original: Run | None,
+    derived: str | None,
+    fork: bool,
+    step: int | None,
+    last_position: int,
+    last_status: str,
+    args: list | None,
+    kwargs: dict | None,
+) -> str | None:
+    if original is None:
+        return "no such run"
+    if derived:
+        return derived
+    refusal = _fork_refusal(step, last_position, last_status) if fork else None
+    return refusal or _input_refusal(original, args, kwargs)
+
+
+def _derived_since(batch: list[str], since: datetime) -> dict[str, str]:
+    """Runs of the batch restarted or forked at or after `since`: who did it, as what."""
+    newest = {}
+    rows = Run.objects.filter(forked_from_id__in=batch, created_at__gte=since).order_by(
+        "created_at"
+    )
+    for origin, new_id, created in rows.values_list("forked_from_id", "id", "created_at"):
+        newest[origin] = (new_id, created)
+    return {origin: _already_done(origin, *found) for origin, found in newest.items()}
+
+
+def _already_done(origin: str, new_id: str, created: datetime) -> str:
+    entry = (
+        AuditEntry.objects.filter(run_ids__contains=[origin], action__in=["restart", "fork"])
+        .order_by("-id")
+        .first()
+    )
+    who = f"{entry.actor} {entry.action}ed" if entry else "it was restarted or forked"
+    return (
+        f"{who} it at {created:%H:%M:%S} UTC as run {new_id}, after you loaded the page; "
+        "open that run, or reload and act again"
+    )
 
 
 def _last_steps(batch: list[str]) -> dict[str, tuple[int, str]]:

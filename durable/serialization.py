@@ -28,6 +28,8 @@ def dumps(value: Any, *, where: str) -> str:
     """
     try:
         text = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError as exc:
+        raise SerializationError(f"{where}: value is nested too deeply to store") from exc
     except (TypeError, ValueError) as exc:
         raise SerializationError(
             f"{where}: value of type {_type_name(value, exc)} is not JSON-serializable ({exc}); "

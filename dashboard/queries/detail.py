@@ -5,11 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast, Left, Length
 
 from durable.models import Attempt, AuditEntry, Run, RunStatus, Step
 
 LINEAGE_LIMIT = 50
+PREVIEW_CHARS = 64 * 1024
+
+
+def full_value(run_id: str, field: str, position: int | None = None) -> str | None:
+    """One whole input or output as JSON text, for download (None if there is none)."""
+    model = (
+        Run.objects.filter(id=run_id)
+        if position is None
+        else (Step.objects.filter(run_id=run_id, position=position))
+    )
+    return model.annotate(text=Cast(field, TextField())).values_list("text", flat=True).first()
 
 
 @dataclass
@@ -39,12 +51,37 @@ class RunHistory:
         return grouped
 
 
+def previews(*fields: str) -> dict[str, Any]:
+    """`<field>_preview` (the first PREVIEW_CHARS characters of the JSON text) and
+    `<field>_chars` (its length) for each field, computed in the database: a page shows
+    ten 8 MB outputs as ten 64 KB previews, and Python never holds the rest."""
+    annotations: dict[str, Any] = {}
+    for name in fields:
+        text = Cast(name, TextField())
+        annotations[f"{name}_preview"] = Left(text, PREVIEW_CHARS)
+        annotations[f"{name}_chars"] = Length(text)
+    return annotations
+
+
 def run_history(run_id: str) -> RunHistory | None:
-    """The run, its checkpoints in order and every failed attempt (attempt_run_idx)."""
-    run = Run.objects.select_related("parent", "forked_from").filter(id=run_id).first()
+    """The run, its checkpoints in order and every failed attempt (attempt_run_idx);
+    inputs and outputs as previews (see `previews`)."""
+    run = (
+        Run.objects.select_related("parent", "forked_from")
+        .defer("input", "output", "parent__input", "parent__output")
+        .defer("forked_from__input", "forked_from__output")
+        .annotate(**previews("input", "output"))
+        .filter(id=run_id)
+        .first()
+    )
     if run is None:
         return None
-    steps = list(Step.objects.filter(run_id=run_id).order_by("position"))
+    steps = list(
+        Step.objects.filter(run_id=run_id)
+        .defer("input", "output")
+        .annotate(**previews("input", "output"))
+        .order_by("position")
+    )
     attempts = list(Attempt.objects.filter(run_id=run_id).order_by("position", "attempt"))
     return RunHistory(run=run, steps=steps, attempts=attempts)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -35,8 +35,11 @@ from durable.models import Run, RunStatus, Step
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
-# queue and version have no index of their own: counting under them reads table rows
+# queue and version lead indexes of their own, but not with status after them: counting
+# per status under them reads index rows of every status, so they count less far
 UNINDEXED_COUNT_CAP = 1_000
+# the trigram index serves text of 3 characters or more; shorter text matches run ids only
+MIN_SEARCH_CHARS = 3
 
 LIST_FIELDS = (
     "id",
@@ -116,7 +119,10 @@ def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
 
 
 def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
-    """A run id, or text anywhere in the input (served by the trigram index on input)."""
+    """A run id, or text anywhere in the input (served by the trigram index on input,
+    which needs 3 characters: shorter text would read every run's input)."""
+    if len(text) < MIN_SEARCH_CHARS:
+        return runs.filter(id=text)
     runs = runs.alias(input_text=Upper(Cast("input", TextField())))
     return runs.filter(Q(id=text) | Q(input_text__contains=text.upper()))
 
@@ -135,14 +141,17 @@ class Cursor:
 
     @classmethod
     def decode(cls, token: str) -> Cursor | None:
-        """None for anything malformed: a bad cursor shows page 1, never an error."""
+        """None for anything malformed or forged: a bad cursor shows page 1, never an error."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             created, run_id, direction = json.loads(raw)
-            if direction not in ("older", "newer"):
+            created_at = datetime.fromisoformat(created)
+            if created_at.tzinfo is None or direction not in ("older", "newer"):
                 return None
-            return cls(datetime.fromisoformat(created), str(run_id), direction)
-        except (ValueError, TypeError):
+            if not isinstance(run_id, str) or len(run_id) > 200 or not run_id.isprintable():
+                return None
+            return cls(created_at.astimezone(UTC), run_id, direction)
+        except (ValueError, TypeError, OverflowError, RecursionError):
             return None
 
 

@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.charts import human_ms
-from dashboard.staticfiles import PLOTLY_STATIC
+from dashboard.queries.detail import PREVIEW_CHARS
+from dashboard.staticfiles import HTMX_STATIC, PLOTLY_STATIC
 from dashboard.views.assets import HTMX_VERSION, PLOTLY_VERSION
 from durable.conf import settings
 
@@ -82,6 +83,10 @@ def plotly_src() -> str:
 
 @register.simple_tag
 def htmx_src() -> str:
+    """Like `plotly_src`: the collected static file (compressed) when the project has the
+    finder, else the dashboard's own view of the django-htmx package file."""
+    if FINDER in settings.STATICFILES_FINDERS:
+        return static(HTMX_STATIC)
     return reverse("dashboard:htmx_js", args=[HTMX_VERSION])
 
 
@@ -92,9 +97,33 @@ def host_home_url() -> str:
     return "" if home in ("", reverse("dashboard:runs")) else home
 
 
+def _value(obj: Any, field: str) -> Any:
+    """The value behind a preview when it is whole, else None (see queries.detail)."""
+    preview = getattr(obj, f"{field}_preview", None)
+    if preview is None or getattr(obj, f"{field}_chars", 0) > PREVIEW_CHARS:
+        return None
+    return json.loads(preview)
+
+
+@register.filter
+def shown(obj: Any, field: str) -> str:
+    """An input or output as the page shows it: whole and indented when it fits in the
+    preview, else the first PREVIEW_CHARS characters of its JSON text."""
+    if not hasattr(obj, f"{field}_preview"):
+        return pretty_json(getattr(obj, field))
+    if truncated(obj, field):
+        return getattr(obj, f"{field}_preview") + "…"
+    return pretty_json(_value(obj, field))
+
+
+@register.filter
+def truncated(obj: Any, field: str) -> bool:
+    return (getattr(obj, f"{field}_chars", 0) or 0) > PREVIEW_CHARS
+
+
 @register.filter
 def child_run_id(step: Any) -> str:
     """The run a `child` entry started (its recorded output is {"run_id": …}), else ""."""
-    output = step.output if step.kind == "child" else None
+    output = _value(step, "output") if step.kind == "child" else None
     run_id = output.get("run_id") if isinstance(output, dict) else None
     return run_id if isinstance(run_id, str) and run_id else ""

@@ -6,16 +6,18 @@ and fork), with a message that says what happened and links to both runs.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
 from dashboard.forms import ForkForm, RunActionForm
 from dashboard.permissions import operator_required
+from dashboard.views.common import bad_request
 from durable import operations
 from durable.errors import DurableError, InvalidRunIdError, RunNotFoundError
 
@@ -25,40 +27,83 @@ def _run_link(run_id: str) -> str:
 
 
 def _act(
-    request: HttpRequest, run_id: str, call: Callable[[], str], done: str, reason: str = ""
+    request: HttpRequest,
+    run_id: str,
+    call: Callable[[], operations.BulkResult],
+    done: str,
+    reason: str = "",
 ) -> HttpResponse:
-    """Run one operation as the logged-in user; report its outcome or its refusal."""
+    """Run one operation as the logged-in user; report its outcome or its refusal.
+
+    When the same form was already acted on (a double click), the operator lands where the
+    first submission led and is told who acted and when; nothing is done twice.
+    """
     try:
         with operations.acting_as(request.user.get_username()):
-            result_id = call()
+            result = call()
     except DurableError as exc:
         messages.error(request, format_html("Nothing changed: {}", str(exc)))
         if isinstance(exc, RunNotFoundError | InvalidRunIdError):
             return redirect("dashboard:runs")  # no run page to go back to
         return redirect("dashboard:run", run_id=run_id)
+    if run_id in result.refused:
+        messages.error(request, format_html("Nothing changed: {}", result.refused[run_id]))
+        if result.refused[run_id] == "no such run":
+            return redirect("dashboard:runs")  # no run page to go back to
+        return redirect("dashboard:run", run_id=run_id)
+    result_id = result.done[run_id]
     text = format_html(done, new=_run_link(result_id), old=_run_link(run_id))
     if reason:
         text = format_html("{} Reason, in the audit log: “{}”.", text, reason)
+    if result.previous:
+        text = format_html(
+            "Already done by {} at {} UTC (this form was sent twice): {}",
+            result.previous["actor"],
+            result.previous["at"][11:19],
+            text,
+        )
     messages.success(request, text)
     return redirect("dashboard:run", run_id=result_id)
 
 
+def _request_id(request: HttpRequest, action: str, form: RunActionForm | ForkForm) -> str | None:
+    """One id per form as rendered for one user: the same form sent twice is recognised."""
+    data = form.cleaned_data
+    if data.get("seen") is None:
+        return None
+    parts = [request.user.get_username(), action, data["run_id"], data["seen"].isoformat()]
+    parts.append(str(data.get("from_step", "")))
+    parts.append(form.data.get("input", "") if isinstance(form, ForkForm) else "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
 def _on_one_run(
-    request: HttpRequest, operation: Callable[[str, str], str], done: str
+    request: HttpRequest, action: str, operation: Callable[..., operations.BulkResult], done: str
 ) -> HttpResponse:
-    """Parse the form and call `operation(run_id, reason)`; `done` describes the outcome."""
+    """Parse the form and call `operation([run_id], cleaned_data, request_id=…)`."""
     form = RunActionForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("run_id is required")
-    run_id, reason = form.cleaned_data["run_id"], form.cleaned_data["reason"].strip()
-    return _act(request, run_id, lambda: operation(run_id, reason), done, reason)
+        return bad_request(f"Invalid {action} request: {form.errors.as_text()}")
+    run_id, data = form.cleaned_data["run_id"], form.cleaned_data
+    reason = data["reason"].strip()
+    request_id = _request_id(request, action, form)
+    return _act(
+        request,
+        run_id,
+        lambda: operation([run_id], data, request_id=request_id),
+        done,
+        reason,
+    )
 
 
 @operator_required
 def resume(request: HttpRequest) -> HttpResponse:
     return _on_one_run(
         request,
-        lambda run_id, reason: operations.resume(run_id, reason=reason),
+        "resume",
+        lambda run_ids, data, **options: operations.resume(
+            run_ids, reason=data["reason"].strip(), **options
+        ),
         "Resumed {old}: it is enqueued and continues from its last checkpoint.",
     )
 
@@ -67,7 +112,10 @@ def resume(request: HttpRequest) -> HttpResponse:
 def restart(request: HttpRequest) -> HttpResponse:
     return _on_one_run(
         request,
-        lambda run_id, reason: operations.restart(run_id, reason=reason),
+        "restart",
+        lambda run_ids, data, **options: operations.restart(
+            run_ids, reason=data["reason"].strip(), unless_derived_since=data["seen"], **options
+        ),
         "Restarted {old} as new run {new}, from step 0 with the same input.",
     )
 
@@ -77,7 +125,10 @@ def cancel(request: HttpRequest) -> HttpResponse:
     fallback = f"cancelled by {request.user.get_username()} from the dashboard"
     return _on_one_run(
         request,
-        lambda run_id, reason: operations.cancel(run_id, reason=reason or fallback),
+        "cancel",
+        lambda run_ids, data, **options: operations.cancel(
+            run_ids, reason=data["reason"].strip() or fallback, **options
+        ),
         "Cancelled {old}: it stops at its next step boundary; its checkpoints stay.",
     )
 
@@ -86,20 +137,31 @@ def cancel(request: HttpRequest) -> HttpResponse:
 def fork(request: HttpRequest) -> HttpResponse:
     form = ForkForm(request.POST)
     if not form.is_valid():
-        run_id = request.POST.get("run_id", "")[:200]
+        if "run_id" in form.errors:
+            return bad_request(f"Invalid fork request: {form.errors.as_text()}")
         errors = "; ".join(
             str(error) for error_list in form.errors.values() for error in error_list
         )
         messages.error(request, format_html("Nothing changed: {}", errors))
-        return redirect("dashboard:run", run_id=run_id) if run_id else redirect("dashboard:runs")
+        return redirect("dashboard:run", run_id=form.cleaned_data["run_id"])
     run_id, step = form.cleaned_data["run_id"], form.cleaned_data["from_step"]
     reason = form.cleaned_data["reason"].strip()
     args, kwargs = form.edited()
     edited = " with edited input" if args is not None or kwargs is not None else ""
+    options = {"request_id": _request_id(request, "fork", form)}
+    seen = form.cleaned_data["seen"]
     return _act(
         request,
         run_id,
-        lambda: operations.fork(run_id, from_step=step, args=args, kwargs=kwargs, reason=reason),
+        lambda: operations.fork(
+            [run_id],
+            from_step=step,
+            args=args,
+            kwargs=kwargs,
+            reason=reason,
+            unless_derived_since=seen,
+            **options,
+        ),
         f"Forked {{old}} from step {step}{edited} as new run {{new}}: {_reused(step)} "
         "the recorded checkpoints, the rest runs again."
         if step

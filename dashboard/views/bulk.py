@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+import uuid
+
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from dashboard import bulk
-from dashboard.forms import BulkForm, BulkProgressForm, RunFilterForm, filter_params
+from dashboard.forms import BulkForm, BulkStartForm, BulkStepForm, RunFilterForm, filter_params
+from dashboard.models import BulkJob
 from dashboard.permissions import operator_page, operator_required
-from dashboard.queries.runs import Cursor, RunFilter, status_breakdown
+from dashboard.queries.runs import RunFilter, status_breakdown
 from dashboard.views import debug
-from dashboard.views.common import render_page
+from dashboard.views.common import bad_request, render_page
 
 
 def _target(form: BulkForm, data) -> RunFilter:
@@ -43,6 +46,7 @@ def preview(request: HttpRequest) -> HttpResponse:
         "run_ids": form.cleaned_data["run_ids"],
         "params": filter_params(run_filter) if not run_filter.ids else {},
         "as_of": timezone.now().isoformat(),
+        "token": uuid.uuid4(),
     }
     context["refused"] = total - context["eligible"]
     context["replay_preview"] = debug.bulk_preview_lines(action, run_filter, bulk.ELIGIBLE[action])
@@ -51,40 +55,35 @@ def preview(request: HttpRequest) -> HttpResponse:
 
 @operator_required
 def run_batch(request: HttpRequest) -> HttpResponse:
-    form = BulkProgressForm(request.POST)
-    if not form.is_valid():
-        return HttpResponseBadRequest(form.errors.as_text())
-    data = form.cleaned_data
-    job = bulk.Job(
-        action=data["action"],
-        total=data["total"],
-        done=data["done"] or 0,
-        refused=data["refused"] or {},
-        results=data["results"] or {},
-    )
-    run_ids, offset, cursor, finished = _next_batch(form, request.POST)
-    if run_ids:
-        job.record(bulk.apply(job.action, run_ids, request.user.get_username(), data["reason"]))
-    context = {
-        "job": job,
-        "past": bulk.PAST[job.action],
-        "finished": finished,
-        "state": form.cleaned_data,
-        "offset": offset,
-        "cursor": cursor.encode() if cursor else "",
-        "params": filter_params(_target(form, request.POST)) if data["scope"] == "matching" else {},
-    }
+    """Start a job from the preview's form, or run the next batch of `job`."""
+    owner = request.user.get_username()
+    if "job" in request.POST:
+        step = BulkStepForm(request.POST)
+        if not step.is_valid():
+            return bad_request("job must be the id of a bulk job.")
+        job = bulk.advance(step.cleaned_data["job"], owner)
+    else:
+        form = BulkStartForm(request.POST)
+        if not form.is_valid():
+            return bad_request(form.errors.as_text())
+        job = bulk.advance(_start(form, request.POST, owner).id, owner)
+    if job is None:
+        return bad_request("No such bulk job of yours: start it again from the runs.")
+    context = {"job": job, "past": bulk.PAST[job.action], "finished": job.finished}
     return render_page(request, "dashboard/bulk.html", context, partial="progress")
 
 
-def _next_batch(form: BulkProgressForm, data) -> tuple[list[str], int, Cursor | None, bool]:
-    """The ids to act on now, where to continue, and whether this is the last batch."""
+def _start(form: BulkStartForm, data, owner: str) -> BulkJob:
     cleaned = form.cleaned_data
-    if cleaned["scope"] == "selected":
-        offset = cleaned["offset"] or 0
-        run_ids = cleaned["run_ids"][offset : offset + bulk.BATCH]
-        offset += len(run_ids)
-        return run_ids, offset, None, offset >= len(cleaned["run_ids"])
-    cursor = Cursor.decode(cleaned["cursor"] or "")
-    run_ids, cursor = bulk.next_matching(_target(form, data), cleaned["as_of"], cursor)
-    return run_ids, 0, cursor, len(run_ids) < bulk.BATCH
+    run_filter = _target(form, data)
+    return bulk.start_job(
+        cleaned["token"] or uuid.uuid4(),
+        owner,
+        action=cleaned["action"],
+        scope=cleaned["scope"],
+        run_ids=list(cleaned["run_ids"]) if cleaned["scope"] == "selected" else [],
+        params=filter_params(run_filter) if cleaned["scope"] == "matching" else {},
+        as_of=cleaned["as_of"],
+        reason=cleaned["reason"],
+        total=cleaned["total"],
+    )

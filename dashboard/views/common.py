@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 
 from dashboard.permissions import can_operate
@@ -19,3 +19,8 @@ def render_page(
     if partial and request.headers.get("HX-Request") == "true":
         return render(request, f"{template}#{partial}", context)
     return render(request, template, context)
+
+
+def bad_request(message: str) -> HttpResponse:
+    """A 400 that says what was wrong, as plain text: the message may quote the input."""
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

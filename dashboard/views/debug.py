@@ -116,7 +116,10 @@ def run_page_context(run: Run) -> dict:
     """What the run page shows of these tools: the named input and the action previews."""
     restart = preview.preview("restart", run.id)
     return {
-        "named_input": values.run_input_named(run),
+        # an input too large for the run page stays deferred there: shown as its preview
+        "named_input": None
+        if "input" in run.get_deferred_fields()
+        else values.run_input_named(run),
         "resume_preview": preview.preview("resume", run.id).lines(),
         "restart_preview": restart.lines(),
         "fork_risks": [step for step in restart.runs[0].steps if step.flagged],

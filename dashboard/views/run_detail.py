@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 from dashboard import charts
 from dashboard.permissions import viewer_required
 from dashboard.queries import detail, waiting
+from dashboard.templatetags.dashboard_tags import truncated
 from dashboard.views import debug
 from dashboard.views.common import render_page
 from durable import durations, operations, registry
@@ -19,10 +21,11 @@ from durable.models import RunStatus
 
 @viewer_required
 def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
-    history = detail.run_history(run_id)
+    history = detail.run_history(run_id) if _addressable(run_id) else None
     if history is None:
         raise Http404(f"No run with id {run_id!r}.")
     run = history.run
+    _whole_small_values([run, *history.steps])
     audit = detail.run_audit(run.id)
     bars = charts.timeline_bars(run, history.steps, history.attempts)
     lineage = detail.lineage(run)
@@ -39,7 +42,8 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "audit": audit,
         "live": run.status in ("ENQUEUED", "RUNNING"),
         "next_position": len(history.steps),
-        "input_json": json.dumps(_fork_input(run.input), indent=2),
+        "input_json": _editable_input(run),
+        "seen": timezone.now().isoformat(),  # actions refuse what others did after this
         # a resume nobody could pick up: say why and offer a fork onto the current code
         "resume_blocker": operations.resume_blocker(run.id)
         if run.status in RunStatus.resumable()
@@ -56,11 +60,23 @@ def _fork_input(run_input: object) -> dict:
     return {"args": value.get("args", []), "kwargs": value.get("kwargs", {})}
 
 
+def _whole_small_values(rows) -> None:
+    """Inputs and outputs that fit in their preview are whole: set them on the rows, so the
+    page (named inputs, parameters, value tools) never loads a deferred column; larger
+    ones stay deferred and the page shows their previews."""
+    for row in rows:
+        for field in FIELDS:
+            if not truncated(row, field):
+                preview = getattr(row, f"{field}_preview")
+                setattr(row, field, None if preview is None else json.loads(preview))
+
+
 def _parameters(run) -> list[dict]:
     """The workflow's parameter names next to the recorded values, so an operator editing
-    the input for a fork or restart knows what `args[1]` is."""
+    the input for a fork or restart knows what `args[1]` is (not for inputs too large to
+    show: the page holds only their preview)."""
     registry.autodiscover()
-    if not registry.is_registered(run.workflow):
+    if not registry.is_registered(run.workflow) or truncated(run, "input"):
         return []
     try:
         names = list(inspect.signature(registry.get_workflow(run.workflow).func).parameters)
@@ -72,3 +88,40 @@ def _parameters(run) -> list[dict]:
         {"name": name, "value": json.dumps(given[name]) if name in given else "(default)"}
         for name in names
     ]
+
+
+def _addressable(run_id: str) -> bool:
+    """Ids no run can have (NUL, newlines, over 200 characters) are looked up nowhere."""
+    return len(run_id) <= 200 and run_id.isprintable()
+
+
+def _editable_input(run) -> str:
+    """The editable part of a run's input (its args and kwargs) as JSON text; empty when
+    the input is over the preview size (forking then keeps the recorded input)."""
+    if truncated(run, "input"):
+        return ""
+    value = json.loads(run.input_preview or "{}")
+    return json.dumps(_fork_input(value), indent=2)
+
+
+FIELDS = ("input", "output")
+
+
+@viewer_required
+def run_value(
+    request: HttpRequest, run_id: str, field: str, position: int | None = None
+) -> StreamingHttpResponse:
+    """One whole input or output, downloaded as a JSON file in chunks (the run page's link
+    for values over the preview size; `debug.value` serves the JSON tree viewer)."""
+    text = detail.full_value(run_id, field, position) if field in FIELDS else None
+    if text is None or not _addressable(run_id):
+        raise Http404("No such value.")
+    chunks = (text[start : start + CHUNK] for start in range(0, len(text), CHUNK))
+    response = StreamingHttpResponse(chunks, content_type="application/json")
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)[:80]
+    where = "" if position is None else f"-step-{position}"
+    response["Content-Disposition"] = f'attachment; filename="{name}{where}-{field}.json"'
+    return response
+
+
+CHUNK = 256 * 1024

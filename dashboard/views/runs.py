@@ -42,5 +42,6 @@ def runs_list(request: HttpRequest) -> HttpResponse:
         "filtered": form.is_filtered(),
         "workflows": queries.workflow_names(),
         "cursor": request.GET.get("cursor", ""),
+        "short_search": run_filter.q if 0 < len(run_filter.q) < queries.MIN_SEARCH_CHARS else "",
     }
     return render_page(request, "dashboard/runs.html", context, partial="results")

@@ -124,7 +124,7 @@ def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40,
 
 def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, seed: int) -> None:
     call_command("migrate", interactive=False, verbosity=0)
-    created = _ensure_demo_admin()
+    login = _login_hint(_ensure_demo_admin())
     executors.start_thread_executor()
     workload = importlib.import_module(settings.DURABLE_DEMO_WORKLOAD)
     workload.seed(
@@ -137,9 +137,6 @@ def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, se
     threading.Thread(
         target=workload.run_forever, args=(stop,), daemon=True, name="durable-demo-workload"
     ).start()
-    login = f"login: {DEMO_USER} / {DEMO_PASSWORD}"
-    if not created:
-        login += " (made on the first start; passwords changed since are kept)"
     command.stdout.write(command.style.SUCCESS(f"Dashboard: http://{addrport}/   {login}"))
     if no_server:
         threading.Event().wait()  # until a signal interrupts
@@ -152,10 +149,22 @@ def _interrupt(*_) -> None:
 
 
 def _ensure_demo_admin() -> bool:
-    """admin/admin on a database with no users, never again: a restart keeps passwords
-    (and sessions) as they are. True if it was created."""
+    """Create admin/admin only on a database with no users at all; True if created.
+
+    An existing account is never promoted or given a new password, so pointing the demo
+    at a real database cannot open it to anyone who read the README; a restart keeps
+    passwords (and sessions) as they are.
+    """
     user_model = get_user_model()
     if user_model.objects.exists():
         return False
-    user_model.objects.create_superuser(DEMO_USER, password=DEMO_PASSWORD)
+    user_model.objects.create_superuser(DEMO_USER, "", DEMO_PASSWORD)
     return True
+
+
+def _login_hint(created: bool) -> str:
+    user_model = get_user_model()
+    demo = user_model.objects.filter(username=DEMO_USER).first()
+    if created or (demo is not None and demo.check_password(DEMO_PASSWORD)):
+        return f"login: {DEMO_USER} / {DEMO_PASSWORD}"
+    return "log in with your account (or add one: manage.py createsuperuser)"

@@ -69,7 +69,7 @@ def test_the_workflow_selector_filters_the_steps_table_and_draws_a_chart_per_ste
     assert "ml.fit" in table and "shop.charge" not in table
     assert "/latency/steps/?window=1h&amp;step=ml.fit" in content  # loaded after the page
     charts = viewer_client.get("/latency/steps/?window=1h&step=ml.fit").content.decode()
-    assert 'id="step-charts"' in charts and charts.count("Plotly.newPlot") == 1
+    assert 'id="step-charts"' in charts and charts.count("plotly-figure-data") == 1
 
 
 def test_the_cli_shows_active_and_parked_time():

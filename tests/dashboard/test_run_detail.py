@@ -29,7 +29,7 @@ def test_a_failed_run_shows_steps_errors_retries_and_a_timeline(viewer_client):
     assert "card declined for order 42" in content
     assert "Traceback: boom" in content
     assert "1 failed attempt" in content  # the 2nd attempt is the step's own error
-    assert "Plotly.newPlot" in content and "#1 step_1" in content
+    assert "plotly-figure-data" in content and "#1 step_1" in content
     assert "/static/dashboard/vendor/plotly.min.js" in content
 
 

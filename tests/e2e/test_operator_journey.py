@@ -58,9 +58,8 @@ def test_an_operator_forks_a_failed_run_from_its_failed_step(live_server, new_pa
 
     page.wait_for_selector(".messages .success")
     assert "Forked" in page.locator(".messages").inner_text()
-    page.wait_for_function(
-        "document.querySelector('#run-status').textContent.trim() === 'SUCCESS'", timeout=20_000
-    )
+    # a locator wait, not wait_for_function: the Content-Security-Policy forbids eval
+    page.locator("#run-status", has_text="SUCCESS").wait_for(timeout=20_000)
     assert "forked from" in page.locator("dl.facts").inner_text().lower()
 
 

@@ -24,7 +24,8 @@ def _call(*args: str) -> str:
 
 
 def _process(*args: str, **options) -> subprocess.Popen:
-    environment = {"DATABASE_URL": database_url_for_tests(), "PATH": "/usr/bin:/bin"}
+    # DEBUG=1: the development configuration the tests run (production needs SECRET_KEY)
+    environment = {"DATABASE_URL": database_url_for_tests(), "PATH": "/usr/bin:/bin", "DEBUG": "1"}
     return subprocess.Popen(
         [sys.executable, "manage.py", "durable", *args],
         cwd=PROJECT_DIR,

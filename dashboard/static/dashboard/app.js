@@ -63,8 +63,27 @@
     if (textarea && !validateJson(textarea)) event.preventDefault();
   });
 
+  // Charts arrive as JSON data blocks (no inline scripts: the CSP forbids them).
+  function drawFigures(root) {
+    if (typeof Plotly === "undefined") return;
+    root.querySelectorAll(".plotly-figure:not([data-drawn])").forEach(function (box) {
+      var spec = JSON.parse(box.querySelector(".plotly-figure-data").textContent);
+      box.dataset.drawn = "1";
+      var target = document.createElement("div");
+      box.appendChild(target);
+      Plotly.newPlot(target, spec.data, spec.layout, spec.config);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { drawFigures(document); });
+  document.addEventListener("htmx:load", function (event) { drawFigures(event.detail.elt); });
+
   document.addEventListener("change", function (event) {
     var target = event.target;
+    // a select that applies itself (no inline onchange: the CSP forbids inline handlers)
+    if (target.matches("[data-autosubmit]") && target.form) {
+      target.form.submit();
+      return;
+    }
     if (target.matches("[data-select-all]")) {
       document.querySelectorAll(".run-select").forEach(function (box) { box.checked = target.checked; });
     }

@@ -1,0 +1,171 @@
+"""Hostile input on every dashboard form and query parameter: never a server error.
+
+Hypothesis mixes random text with the inputs that broke pages before: NUL bytes, integers
+past Python's 4,300-digit limit, deeply nested JSON, time-zone offsets PostgreSQL refuses,
+ids with newlines or dot segments, NaN / Infinity / 1e400, forged cursors.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from urllib.parse import quote
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.dashboard.conftest import make_failed_run
+
+HOSTILE = [
+    "\x00", "a\x00b", "9" * 5000, "-" + "9" * 5000, "1e400", "NaN", "Infinity", "-Infinity",
+    "[" * 5000, '{"args":' * 3000, '{"args": [NaN]}', '{"kwargs": {"x": 1e400}}',
+    '{"args": [' + "7" * 4400 + "]}", "2024-01-01T00:00:00+23:59", "2024-01-01T00:00:00-23:59",
+    "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "2024-13-45T99:99", "x\ny",
+    "attacker/../victim", "..", "%00", "'; DROP TABLE durable_run; --", "<script>x</script>",
+    "", " ", "=", "a=b\x00", "k=" + "v" * 300, "2147483648", "-1", "0", "1", "10" * 30,
+    "restart", "cancel", "resume", "selected", "matching", "ERROR", "24h", "oldest",
+    "00000000-0000-0000-0000-000000000000",
+]  # fmt: skip
+
+
+def _cursor(created: str, run_id: object, direction: object) -> str:
+    raw = json.dumps([created, run_id, direction]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+VALUES = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(max_size=40),
+    st.integers().map(str),
+    st.builds(
+        _cursor,
+        st.sampled_from(HOSTILE[:20] + ["2024-01-01T00:00:00+00:00"]),
+        st.one_of(st.sampled_from(HOSTILE), st.integers(), st.none()),
+        st.sampled_from(["older", "newer", "x", None]),
+    ),
+)
+FILTER = ["status", "workflow", "version", "queue", "error_type", "fingerprint", "tag",
+          "since", "until", "window", "q", "sort"]  # fmt: skip
+ENDPOINTS = {
+    ("GET", "/"): [*FILTER, "cursor"],
+    ("GET", "/latency/"): ["window", "workflow"],
+    ("GET", "/failures/"): ["window"],
+    ("GET", "/audit/"): ["actor", "action", "run", "before"],
+    ("GET", "/workers/"): [],
+    ("GET", "/bulk/"): ["action", "scope", "run_ids", *FILTER],
+    ("POST", "/actions/resume/"): ["run_id", "reason", "seen"],
+    ("POST", "/actions/restart/"): ["run_id", "reason", "seen"],
+    ("POST", "/actions/cancel/"): ["run_id", "reason", "seen"],
+    ("POST", "/actions/fork/"): ["run_id", "from_step", "input", "reason", "seen"],
+    ("POST", "/actions/bulk/"): [
+        "job",
+        "action",
+        "scope",
+        "run_ids",
+        "as_of",
+        "total",
+        "token",
+        "reason",
+        *FILTER,
+    ],  # fmt: skip
+    ("GET", "/admin/durable/run/"): ["q", "status__exact", "o", "p"],
+    ("GET", "/admin/durable/step/"): ["q", "status__exact", "kind__exact", "p"],
+    ("GET", "/admin/durable/attempt/"): ["q", "p"],
+    ("GET", "/admin/durable/auditentry/"): ["q", "action__exact", "p"],
+    ("POST", "/accounts/login/"): ["username", "password", "next"],
+}
+COUNTS = {"requests": 0, "server_errors": 0}
+# a quick pass in every run; DURABLE_FUZZ_EXAMPLES=20000 for a long one
+EXAMPLES = int(os.environ.get("DURABLE_FUZZ_EXAMPLES", "700"))
+
+
+@pytest.fixture
+def fuzz_client(db) -> Client:
+    make_failed_run(id="fuzz-target")
+    admin = User.objects.create_superuser("fuzzer", "", "pw")
+    client = Client(raise_request_exception=False)
+    client.force_login(admin)
+    return client
+
+
+@st.composite
+def requests(draw):
+    method, path = draw(st.sampled_from(sorted(ENDPOINTS)))
+    names = ENDPOINTS[(method, path)]
+    chosen = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
+    params = {name: draw(VALUES) for name in chosen}
+    if "run_id" in names and "run_id" not in params and draw(st.booleans()):
+        params["run_id"] = "fuzz-target"
+    return method, path, params
+
+
+def _send(client: Client, method: str, path: str, params: dict) -> int:
+    COUNTS["requests"] += 1
+    if method == "GET":
+        return client.get(path, params).status_code
+    return client.post(path, params).status_code
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(request=requests())
+def test_no_form_or_query_parameter_causes_a_server_error(fuzz_client, request):
+    method, path, params = request
+    status = _send(fuzz_client, method, path, params)
+    if status >= 500:
+        COUNTS["server_errors"] += 1
+    assert status < 500, (method, path, params)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(run_id=VALUES)
+def test_no_run_path_causes_a_server_error(fuzz_client, run_id):
+    COUNTS["requests"] += 1
+    status = fuzz_client.get("/runs/" + quote(run_id, safe="/") + "/").status_code
+    assert status < 500, run_id
+
+
+def test_report_fuzz_counts(capsys):
+    """Prints how many requests the fuzz tests above sent (run with -s to see it)."""
+    with capsys.disabled():
+        print(f"\nHTTP fuzz: {COUNTS['requests']} requests, {COUNTS['server_errors']} errors")
+
+
+KNOWN_HOSTILE = [
+    ("GET", "/", {"cursor": _cursor("2024-01-01T00:00:00+00:00", "a\x00b", "older")}),
+    ("GET", "/", {"cursor": _cursor("2024-01-01T00:00:00+23:59", "x", "older")}),
+    ("GET", "/", {"cursor": _cursor("0001-01-01T00:00:00+05:00", "x", "newer")}),
+    ("GET", "/", {"cursor": _cursor("9999-12-31T23:59:59-05:00", "x", "newer")}),
+    ("GET", "/", {"cursor": _cursor("2024-01-01T00:00:00", "x", "older")}),
+    ("GET", "/", {"cursor": _cursor("2024-01-01T00:00:00+00:00", ["x"], "older")}),
+    ("GET", "/", {"cursor": base64.urlsafe_b64encode(b"[" * 5000).decode()}),
+    ("GET", "/", {"since": "2024-01-01T00:00:00+23:59", "until": "0001-01-01T00:00:00+05:00"}),
+    ("GET", "/", {"q": "a"}),
+    ("GET", "/", {"tag": "k=" + "v" * 300}),
+    ("GET", "/audit/", {"before": "9" * 30}),
+    ("GET", "/audit/", {"before": "9" * 5000}),
+    ("GET", "/runs/a%00b/", {}),
+    ("POST", "/accounts/login/", {"username": "9" * 3000, "password": "9" * 3000}),
+    ("POST", "/actions/fork/", {"run_id": "fuzz-target", "from_step": "9" * 30}),
+    ("POST", "/actions/fork/", {"run_id": "fuzz-target", "from_step": "1", "input": "[" * 5000}),
+    (
+        "POST",
+        "/actions/bulk/",
+        {
+            "action": "cancel",
+            "scope": "matching",
+            "total": "1",
+            "as_of": "2024-01-01T00:00:00+23:59",
+        },
+    ),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize(("method", "path", "params"), KNOWN_HOSTILE)
+def test_known_hostile_inputs_are_answered_without_a_server_error(
+    fuzz_client, method, path, params
+):
+    assert _send(fuzz_client, method, path, params) < 500
