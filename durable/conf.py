@@ -38,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_WORKER_SWEEPS": True,
     # an ENQUEUED run unclaimed this long while its queue is idle is dispatched again
     "DURABLE_REDISPATCH_SECONDS": 60.0,
+    # how long a live executor retries a lost database connection before giving its runs up
+    "DURABLE_DB_RETRY_SECONDS": 60.0,
+    # on shutdown, how long runs in flight get to reach a step boundary before release
+    "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
+    # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
+    "DURABLE_MAX_ABANDONED_THREADS": 16,
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }

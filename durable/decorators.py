@@ -71,10 +71,18 @@ def step(
     retry_delay: float = 1.0,
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    timeout: float | None = None,
 ) -> Any:
-    """Mark a unit of work whose result is checkpointed; retried `retries` times on error."""
+    """Mark a unit of work whose result is checkpointed; retried `retries` times on error.
+
+    With `timeout`, an attempt running longer fails with StepTimeoutError (see durable.hung).
+    """
     return _step_decorator(
-        func, "step", name, RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on)
+        func,
+        "step",
+        name,
+        RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
+        timeout,
     )
 
 
@@ -94,9 +102,13 @@ def transaction(
     )
 
 
-def _step_decorator(func: F | None, kind: str, name: str | None, retry: RetryPolicy) -> Any:
+def _step_decorator(
+    func: F | None, kind: str, name: str | None, retry: RetryPolicy, timeout: float | None = None
+) -> Any:
     def decorate(f: F) -> F:
-        definition = StepDefinition(name=name or default_name(f), func=f, kind=kind, retry=retry)
+        definition = StepDefinition(
+            name=name or default_name(f), func=f, kind=kind, retry=retry, timeout=timeout
+        )
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

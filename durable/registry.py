@@ -45,6 +45,7 @@ class StepDefinition:
     func: Callable[..., Any]
     kind: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float | None = None  # seconds an attempt may take (durable.hung)
 
 
 _workflows: dict[str, WorkflowDefinition] = {}
