@@ -120,6 +120,8 @@ DURABLE_POLL_SECONDS = float(os.environ.get("DURABLE_POLL_SECONDS", "1"))
 DURABLE_DEMO_WORKLOAD = "demo.workload"
 DURABLE_SLEEP_INLINE_SECONDS = float(os.environ.get("DURABLE_SLEEP_INLINE_SECONDS", "2"))
 DURABLE_RETENTION = os.environ.get("DURABLE_RETENTION", "")  # e.g. "30d": prune hourly
+DURABLE_DB_RETRY_SECONDS = float(os.environ.get("DURABLE_DB_RETRY_SECONDS", "60"))
+DURABLE_SHUTDOWN_GRACE_SECONDS = float(os.environ.get("DURABLE_SHUTDOWN_GRACE_SECONDS", "25"))
 DURABLE_MAX_PAYLOAD_BYTES = int(os.environ.get("DURABLE_MAX_PAYLOAD_BYTES", str(8 * 1024 * 1024)))
 
 # --- Celery (DURABLE_EXECUTOR=celery) ------------------------------------------------------
