@@ -36,6 +36,7 @@ logger = logging.getLogger("durable")
 
 _active: dict[str, RunContext] = {}  # runs executing in this process, for deadlines
 _active_lock = threading.Lock()
+_unreleased: dict[str, str] = {}  # run id -> executor id whose release is still owed
 _finished: dict[str, threading.Event] = {}
 _finished_lock = threading.Lock()
 
@@ -97,8 +98,10 @@ def _execute_claimed(
     token = context.activate(run_context)
     try:
         _run_to_end(run_context, definition, run_input)
-    except (RunReleased, DatabaseUnavailable) as exc:
-        release(run_context, str(exc) or "its executor is shutting down")
+    except RunReleased as exc:
+        release(run_context, str(exc.__cause__ or "its executor is shutting down"))
+    except DatabaseUnavailable as exc:
+        release(run_context, str(exc))
     except (KeyboardInterrupt, SystemExit) as exc:
         release(run_context, f"{type(exc).__name__} raised in the workflow")
         if threading.current_thread() is threading.main_thread():
@@ -146,12 +149,26 @@ def release(run_context: RunContext, why: str) -> None:
     try:
         store.release_runs([run_context.run_id], run_context.executor_id)
     except Exception as exc:
+        with _active_lock:
+            _unreleased[run_context.run_id] = run_context.executor_id
         logger.error(
-            "run %s could not be released (%s: %s); it is recovered when its lease expires",
+            "run %s could not be released yet (%s: %s); retried at the next heartbeat",
             run_context.run_id, why, exc,
         )  # fmt: skip
         return
     logger.warning("run %s released back to the queue: %s", run_context.run_id, why)
+
+
+def release_unreleased() -> None:
+    """Release the runs whose release failed (the database was still down); called by the
+    executors' heartbeat, which runs before another executor may judge their leases."""
+    with _active_lock:
+        pending = dict(_unreleased)
+    for run_id, executor_id in pending.items():
+        store.release_runs([run_id], executor_id)
+        with _active_lock:
+            _unreleased.pop(run_id, None)
+        logger.warning("run %s released back to the queue after the outage", run_id)
 
 
 def enforce_deadlines() -> list[str]:
