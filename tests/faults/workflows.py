@@ -138,3 +138,14 @@ def book_and_lose_reply(run_id: str) -> str:
 @durable.workflow(name="faults.lost_commit_reply")
 def lost_commit_reply(run_id: str) -> str:
     return book_and_lose_reply(run_id)
+
+
+@durable.step()
+def hold_the_gil(seconds: float, per_million: float) -> int:
+    """One C call (sum over a range) that keeps the GIL for about `seconds`."""
+    return sum(range(int(seconds / per_million * 1_000_000)))
+
+
+@durable.workflow(name="faults.gil")
+def gil_bound(seconds: float, per_million: float, steps: int) -> int:
+    return sum(hold_the_gil(seconds, per_million) > 0 for _ in range(steps))
