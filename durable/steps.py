@@ -65,8 +65,10 @@ class StepCall:
             self.started_at, self.started = datetime.now(UTC), time.perf_counter()
             try:
                 return self._attempt()
-            except (RunInterrupted, SerializationError, db.DatabaseUnavailable):
+            except (RunInterrupted, SerializationError):
                 raise  # not the step's failure: nothing is recorded, the call itself fails
+            except db.DatabaseUnavailable as exc:  # past the budget: the run is released
+                raise RunReleased(self.run_context.run_id) from exc
             except Exception as exc:
                 final = self.attempt > retry.retries or not isinstance(exc, retry.retry_on)
                 self._record_failure(exc, final)
