@@ -71,25 +71,30 @@ def retrying(
 ) -> T:
     """Run `statement`, retrying transient connection errors on a fresh connection.
 
+    `what` names it in log lines (a label, or SQL whose `-- name --` line is used).
     `settle`, when given, runs before each retry: a statement whose commit may have
     succeeded with its reply lost is looked for first, and its result (when not None) is
     returned instead of running the statement twice. Inside an atomic block nothing is
-    retried: the error goes to whoever opened the transaction.
+    retried: the error goes to whoever opened the transaction. The first try costs nothing
+    beyond the statement itself (the hot path).
     """
     if connection.in_atomic_block:
         return statement()
+    try:
+        return statement()
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        failure: BaseException = exc
     outage = Outage(what)
     while True:
+        outage.wait(failure)
         try:
-            result = (
-                statement()
-                if not outage.failures or settle is None
-                else _settled(settle, statement)
-            )
+            result = statement() if settle is None else _settled(settle, statement)
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            outage.wait(exc)
+            failure = exc
             continue
         outage.over()
         return result
@@ -100,7 +105,7 @@ class Outage:
     DURABLE_DB_RETRY_SECONDS budget; raises DatabaseUnavailable once it is spent."""
 
     def __init__(self, what: str) -> None:
-        self.what = what
+        self.what = _label(what)
         self.budget = settings.DURABLE_DB_RETRY_SECONDS
         self.deadline = time.monotonic() + self.budget
         self.delay = FIRST_DELAY
@@ -125,6 +130,14 @@ class Outage:
         if self.failures:
             _note_outage_end()
             logger.info("%s: database reachable again after %d tries", self.what, self.failures)
+
+
+def _label(what: str) -> str:
+    """A statement's name from its `-- name --` header line, else `what` itself."""
+    for line in what.splitlines():
+        if line.startswith("-- ") and line.rstrip().endswith(" --"):
+            return line.strip("- ").strip()
+    return what if "\n" not in what else "statement"
 
 
 def _settled(settle: Callable[[], T | None], statement: Callable[[], T]) -> T:

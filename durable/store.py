@@ -27,7 +27,7 @@ def execute(
     sql: str, params: dict[str, Any], settle: Callable[[], Rows | None] | None = None
 ) -> Rows:
     """One statement; a lost connection is retried in place (`durable.db.retrying`)."""
-    return db.retrying(lambda: _execute_once(sql, params), what=_name(sql), settle=settle)
+    return db.retrying(lambda: _execute_once(sql, params), what=sql, settle=settle)
 
 
 def _execute_once(sql: str, params: dict[str, Any]) -> Rows:
@@ -42,7 +42,7 @@ def _execute_prepared(
     """Like `execute`, on the same connection and transaction, as a prepared statement:
     parsed and planned once per connection, not once per checkpoint (Django's own cursors
     bind client-side and never prepare)."""
-    return db.retrying(lambda: _prepared_once(sql, params), what=_name(sql), settle=settle)
+    return db.retrying(lambda: _prepared_once(sql, params), what=sql, settle=settle)
 
 
 def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
@@ -51,14 +51,6 @@ def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchall() if cursor.description else []
-
-
-def _name(sql: str) -> str:
-    """A statement's name from its `-- name --` header line, for log lines."""
-    for line in sql.splitlines():
-        if line.startswith("-- ") and line.rstrip().endswith(" --"):
-            return line.strip("- ").strip()
-    return "statement"
 
 
 def decode_json(value: Any) -> Any:
