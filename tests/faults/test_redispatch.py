@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 from celery import Celery
 
@@ -33,7 +34,8 @@ def test_a_dispatch_lost_to_a_broker_outage_is_sent_on_the_next_sweep(
 ):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to `broker=`
     settings.DURABLE_EXECUTOR = "external"
-    settings.DURABLE_REDISPATCH_SECONDS = 3600  # the lost-message check is far away
+    settings.DURABLE_REDISPATCH_SECONDS = 3600  # the lost-message check is far away…
+    monkeypatch.setattr(sweeper, "_last_lost_check", time.monotonic())  # …and not due now
     durable.start(ledger, "redis-1", 1, 0, run_id="redis-1")
     down = Celery(broker=f"redis://127.0.0.1:{_closed_port()}/0", set_as_current=False)
     down.conf.broker_connection_retry = False
