@@ -171,10 +171,25 @@ def claim_run(
         "workflows": workflows,
         "exclude_queues": exclude_queues or [],
     }
-    rows = _execute_prepared(CLAIM_RUN, params)
+    settle = lambda: _execute_once(CLAIMED_BY, params) or None  # noqa: E731
+    rows = _execute_prepared(CLAIM_RUN, params, settle=settle)
     if not rows:
         return None
     return claimed_from_row(run_id, rows[0])
+
+
+CLAIMED_BY = """
+-- claimed_by --
+-- After a lost reply: if our claim did commit, the run is RUNNING and ours; load it as
+-- claim_run would, instead of leaving it to wait out a lease we never renew
+SELECT r.workflow, r.version, r.input, r.deadline_at,
+       (SELECT COALESCE(json_agg(json_build_array(
+                   s.position, s.name, s.kind, s.status, s.output, s.error)
+                   ORDER BY s.position), '[]'::json)
+        FROM durable_step s WHERE s.run_id = r.id)
+FROM durable_run r
+WHERE r.id = %(run_id)s AND r.status = 'RUNNING' AND r.executor_id = %(executor_id)s
+"""
 
 
 def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:

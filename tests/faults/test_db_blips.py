@@ -68,6 +68,28 @@ def test_a_checkpoint_committed_before_its_reply_was_lost_is_recognised(
     assert Run.objects.get(id="blip-3").steps.count() == 1
 
 
+def test_a_claim_committed_before_its_reply_was_lost_is_taken_up(
+    transactional_db, settings, monkeypatch
+):
+    settings.DURABLE_EXECUTOR = "external"
+    durable.start(ledger, "blip-4", 1, 0, run_id="blip-4")
+    real = store._prepared_once
+    lost = []
+
+    def commit_then_lose_reply(sql, params):
+        rows = real(sql, params)
+        if "-- claim_run --" in sql and not lost:
+            lost.append(rows)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return rows
+
+    monkeypatch.setattr(store, "_prepared_once", commit_then_lose_reply)
+    claimed = store.claim_run("blip-4", "owner-a", 30, ["faults.ledger"])
+    assert lost and claimed is not None, "the committed claim was left to wait out its lease"
+    assert claimed.workflow == "faults.ledger" and claimed.input["args"][0] == "blip-4"
+
+
 def durable_now():
     from datetime import UTC, datetime
 
