@@ -127,4 +127,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DURABLE_CELERY_QUEUE", DEFAULTS["DURABLE_CELERY_QUEUE"])
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# a worker whose broker restarts reconnects for as long as it takes, instead of exiting after
+# 100 tries; run workers under a supervisor all the same (docs/reliability.md)
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -40,6 +40,12 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_REDISPATCH_SECONDS": 60.0,
     # the dashboard nav's link back to the host site ("" hides it; hidden at the dashboard's root)
     "DURABLE_HOST_HOME_URL": "/",
+    # how long a live executor retries a lost database connection before giving its runs up
+    "DURABLE_DB_RETRY_SECONDS": 60.0,
+    # on shutdown, how long runs in flight get to reach a step boundary before release
+    "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
+    # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
+    "DURABLE_MAX_ABANDONED_THREADS": 16,
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }

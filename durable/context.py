@@ -28,6 +28,11 @@ class RunSuspended(RunInterrupted):
         self.wake_at = wake_at
 
 
+class RunReleased(RunInterrupted):
+    """The run goes back to the queue at once, unfinished and with no recovery counted: its
+    executor is shutting down, or could not reach the database for DURABLE_DB_RETRY_SECONDS."""
+
+
 class RunTimedOut(RunInterrupted):
     """The run's deadline passed; it ends CANCELLED with `reason`, and so do its children."""
 
@@ -68,6 +73,7 @@ class RunContext:
     # recovery re-runs that step), and how many of them came before the last resume
     prior_attempts: dict[int, int] = field(default_factory=dict)
     attempts_before_resume: int = 0
+    draining: threading.Event | None = None  # set while the executor shuts down
 
     def next_position(self) -> int:
         position = self.position
@@ -84,6 +90,8 @@ class RunContext:
         """Called at every step boundary: cancellation and timeouts take effect here."""
         if self.cancelled.is_set():
             raise RunInterrupted(self.run_id)
+        if self.draining is not None and self.draining.is_set():
+            raise RunReleased(self.run_id)
         if self.deadline_at is not None and datetime.now(UTC) >= self.deadline_at:
             raise RunTimedOut(
                 self.run_id, f"timed out: its deadline {self.deadline_at.isoformat()} passed"

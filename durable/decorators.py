@@ -73,11 +73,13 @@ def step(
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
     idempotent: bool = False,
+    timeout: float | None = None,
 ) -> Any:
     """Mark a unit of work whose result is checkpointed; retried `retries` times on error.
 
     `idempotent=True` declares that running the body twice is harmless, so replay previews
-    do not warn that its side effects may repeat.
+    do not warn that its side effects may repeat. With `timeout`, an attempt running longer
+    fails with StepTimeoutError (see durable.hung).
     """
     return _step_decorator(
         func,
@@ -85,6 +87,7 @@ def step(
         name,
         RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
         idempotent,
+        timeout,
     )
 
 
@@ -105,11 +108,21 @@ def transaction(
 
 
 def _step_decorator(
-    func: F | None, kind: str, name: str | None, retry: RetryPolicy, idempotent: bool = False
+    func: F | None,
+    kind: str,
+    name: str | None,
+    retry: RetryPolicy,
+    idempotent: bool = False,
+    timeout: float | None = None,
 ) -> Any:
     def decorate(f: F) -> F:
         definition = StepDefinition(
-            name=name or default_name(f), func=f, kind=kind, retry=retry, idempotent=idempotent
+            name=name or default_name(f),
+            func=f,
+            kind=kind,
+            retry=retry,
+            idempotent=idempotent,
+            timeout=timeout,
         )
         register_step(definition)
 

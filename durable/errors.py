@@ -69,3 +69,8 @@ class WorkflowError(DurableError):
         super().__init__(message)
         self.error_type = error_type
         self.remote_traceback = traceback
+
+
+class StepTimeoutError(DurableError, TimeoutError):
+    """A step ran longer than its `timeout=`: the attempt failed and its retry policy decides.
+    The step's thread cannot be stopped (Python has no way to); it is abandoned."""

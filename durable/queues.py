@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from durable import store
+from durable import db, store
 from durable.conf import settings
 from durable.store import ClaimedRun
 
@@ -198,13 +198,17 @@ def claim_in_queue(
         "run_id": run_id,
         "lease": settings.DURABLE_LEASE_SECONDS,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(LOCK_QUEUE, {"queue": queue.name})
-        cursor.execute(CLAIM_IN_QUEUE, params)
-        rows = cursor.fetchall()
+    rows = db.retrying(lambda: _claim_under_lock(queue, params), what=CLAIM_IN_QUEUE)
     if not rows:
         return None
     return store.claimed_from_row(rows[0][0], rows[0][1:])
+
+
+def _claim_under_lock(queue: Queue, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LOCK_QUEUE, {"queue": queue.name})
+        cursor.execute(CLAIM_IN_QUEUE, params)
+        return cursor.fetchall()
 
 
 def free_slots(queue: Queue) -> int:
@@ -215,6 +219,4 @@ def free_slots(queue: Queue) -> int:
 
 
 def _execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return store.execute(sql, params)

@@ -47,6 +47,7 @@ class StepDefinition:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # declared safe to run twice (replay previews don't warn about it repeating)
     idempotent: bool = False
+    timeout: float | None = None  # seconds an attempt may take (durable.hung)
 
 
 _workflows: dict[str, WorkflowDefinition] = {}

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from django.db import connection
 
-from durable import queues, recovery, schedules
+from durable import queues, recovery, schedules, store
 from durable.conf import settings
 
 logger = logging.getLogger("durable")
@@ -123,9 +123,7 @@ def _wake_queue(dispatcher: Dispatcher, queue: queues.Queue) -> int:
 
 def _mark_and_dispatch(dispatcher: Dispatcher, sql: str, params: dict[str, Any]) -> list[str]:
     """Run a marking statement (it returns run ids), then send one message per run."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        run_ids = [row[0] for row in cursor.fetchall()]
+    run_ids = [row[0] for row in store.execute(sql, params)]
     for run_id in run_ids:
         dispatcher.dispatch(run_id)
     return run_ids

@@ -52,6 +52,10 @@ class CeleryDispatcher:
             logger.warning(
                 "could not dispatch run %s (%s); the sweep will dispatch it", run_id, exc
             )
+            try:  # marked, the next sweep after the broker is back sends it, queue idle or not
+                store.mark_undispatched(run_id)
+            except Exception as mark_error:
+                logger.warning("could not mark run %s undispatched (%s)", run_id, mark_error)
 
     def broker_idle(self) -> bool:
         """Whether the Celery queue holds no ready messages (so ENQUEUED runs have none)."""
@@ -83,6 +87,7 @@ class CeleryWorker:
         self._in_flight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._draining = threading.Event()  # warm shutdown: release runs at their next step
         self._released_dead = False
         self._thread = threading.Thread(
             target=self._maintain, name="durable-celery-maintenance", daemon=True
@@ -103,6 +108,9 @@ class CeleryWorker:
         After a run of a limited queue ends, take that queue's next run right away (up to
         CHAIN_LIMIT), since the slot it frees would otherwise wait for the sweep.
         """
+        if self._draining.is_set():  # shutting down: leave the run to another worker
+            store.mark_undispatched(run_id)
+            return False
         claimed, queue = queues.claim(run_id, self.executor_id, self.workflows, head=True)
         executed = claimed is not None
         for _ in range(CHAIN_LIMIT):
@@ -123,7 +131,7 @@ class CeleryWorker:
                 return
             self._in_flight[claimed.run_id] = cancelled
         try:
-            runtime.execute(claimed, self.executor_id, cancelled)
+            runtime.execute(claimed, self.executor_id, cancelled, self._draining)
         finally:
             with self._lock:
                 self._in_flight.pop(claimed.run_id, None)
@@ -135,10 +143,11 @@ class CeleryWorker:
         while not self._stop.is_set():
             now = time.monotonic()
             try:
+                runtime.enforce_deadlines()
                 if now - last_renewal >= self.lease / 3:
                     last_renewal = now
                     self._heartbeat()
-                if sweeps and now - last_sweep >= sweep_every:
+                if sweeps and now - last_sweep >= sweep_every and not self._draining.is_set():
                     last_sweep = now
                     sweeper.sweep_once(self.dispatcher)
             except Exception:
@@ -156,7 +165,25 @@ class CeleryWorker:
             # At start only, as the thread executor: a restarted worker frees the runs of its
             # dead predecessors on this host at once; later, lease expiry decides.
             self._released_dead = True
-            recovery.release_dead_local_executors(self.executor_id)
+            recovery.release_dead_executors(self.executor_id)
+
+    def drain(self, grace: float) -> None:
+        """Warm shutdown: take no more runs and release each run in flight at its next step
+        boundary; past `grace` seconds, release what is left. Leases are renewed meanwhile."""
+        self._draining.set()
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._in_flight:
+                    return
+            time.sleep(0.05)
+        with self._lock:
+            left = dict(self._in_flight)
+        released = store.release_runs(list(left), self.executor_id)
+        for cancelled in left.values():
+            cancelled.set()
+        if released:
+            logger.warning("released %d run(s) still in a step at shutdown", len(released))
 
     def shutdown(self) -> None:
         self._stop.set()
@@ -175,6 +202,20 @@ def current_worker() -> CeleryWorker:
         if _worker is None or _worker.pid != os.getpid():
             _worker = CeleryWorker().start()
         return _worker
+
+
+def drain_worker() -> None:
+    """On a Celery warm shutdown (`worker_shutting_down`), in the background so Celery's own
+    shutdown goes on: runs in flight are released within DURABLE_SHUTDOWN_GRACE_SECONDS."""
+    worker = _worker
+    if worker is None or worker.pid != os.getpid():
+        return
+    threading.Thread(
+        target=worker.drain,
+        args=(settings.DURABLE_SHUTDOWN_GRACE_SECONDS,),
+        name="durable-drain",
+        daemon=True,
+    ).start()
 
 
 def stop_worker() -> None:

@@ -6,6 +6,7 @@ cancelled), recovers runs of dead executors, and claims due runs when threads ar
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -13,7 +14,7 @@ import time
 
 from django.db import connection
 
-from durable import queues, recovery, registry, retention, runtime, schedules, store
+from durable import hung, queues, recovery, registry, retention, runtime, schedules, store
 from durable.conf import settings
 from durable.executors import liveness
 from durable.executors.identity import new_executor_id
@@ -34,6 +35,10 @@ class ThreadExecutor:
         self._in_flight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._draining = threading.Event()  # shutting down: no new runs, release at steps
+        self._running_on: dict[str, threading.Thread] = {}
+        self._cancel_seen: dict[str, float] = {}
+        self._abandoned: set[threading.Thread] = set()
         self._workers: list[threading.Thread] = []
         self._workflows: list[str] = []
         self._warned_unclaimable: set[str] = set()
@@ -45,6 +50,7 @@ class ThreadExecutor:
         for index in range(self.threads):
             self._spawn(self._work, f"durable-worker-{index}")
         self._spawn(self._maintain, "durable-maintenance")
+        atexit.register(self.shutdown)  # a gunicorn reload or a plain exit drains too
         logger.info("thread executor %s started with %d threads", self.executor_id, self.threads)
 
     def _spawn(self, target, name: str) -> None:
@@ -72,25 +78,30 @@ class ThreadExecutor:
         self._queue.put(run_id)
 
     def free_threads(self) -> int:
+        if hung.over_cap():
+            return 0
         with self._lock:
             return self.threads - len(self._pending)
 
     def _work(self) -> None:
-        while not self._stop.is_set():
+        me = threading.current_thread()
+        while not self._stop.is_set() and not self._draining.is_set() and me not in self._abandoned:
             try:
                 run_id = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:
                 self._execute(run_id)
-            except Exception:
+            except BaseException:  # noqa: BLE001 - one run's failure never ends the thread
                 logger.exception("executor failed while executing run %s", run_id)
                 if connection.connection is not None and not connection.is_usable():
                     connection.close()
             finally:
                 with self._lock:
-                    self._in_flight.pop(run_id, None)
-                    self._pending.discard(run_id)
+                    if self._running_on.get(run_id, me) is me:  # not if it was abandoned
+                        self._in_flight.pop(run_id, None)
+                        self._running_on.pop(run_id, None)
+                        self._pending.discard(run_id)
 
     def _execute(self, run_id: str) -> None:
         claimed = runtime.claim(run_id, self.executor_id, registry.runnable_keys())
@@ -99,7 +110,8 @@ class ThreadExecutor:
         cancelled = threading.Event()
         with self._lock:
             self._in_flight[run_id] = cancelled
-        runtime.execute(claimed, self.executor_id, cancelled)
+            self._running_on[run_id] = threading.current_thread()
+        runtime.execute(claimed, self.executor_id, cancelled, self._draining)
 
     def _maintain(self) -> None:
         last_sweep = -1e9
@@ -110,6 +122,11 @@ class ThreadExecutor:
                     self._heartbeat(starting=True)
                     self._spawn(self._keep_leases, "durable-leases")
                     first = False
+                runtime.enforce_deadlines()
+                self._free_hung_slots()
+                if self._draining.is_set():
+                    self._stop.wait(self.poll_seconds)
+                    continue
                 now = time.monotonic()
                 if now - last_sweep >= min(self.lease / 2, 10):
                     recovery.sweep()
@@ -134,7 +151,28 @@ class ThreadExecutor:
             in_flight = dict(self._in_flight)
         liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease)
         if starting:
-            recovery.release_dead_local_executors(self.executor_id)
+            recovery.release_dead_executors(self.executor_id)
+
+    def _free_hung_slots(self) -> None:
+        """A cancelled or timed-out run whose thread is stuck in a step for more than two
+        polls gives its slot back: the thread is abandoned and a fresh one takes its place."""
+        now = time.monotonic()
+        with self._lock:
+            stuck = []
+            for run_id, cancelled in self._in_flight.items():
+                if not cancelled.is_set():
+                    self._cancel_seen.pop(run_id, None)
+                elif now - self._cancel_seen.setdefault(run_id, now) > 2 * self.poll_seconds:
+                    stuck.append(run_id)
+            threads = [(run_id, self._running_on.pop(run_id)) for run_id in stuck]
+            for run_id, thread in threads:
+                self._in_flight.pop(run_id, None)
+                self._pending.discard(run_id)
+                self._cancel_seen.pop(run_id, None)
+                self._abandoned.add(thread)
+        for run_id, thread in threads:
+            hung.abandon(thread, f"run {run_id} was cancelled while a step hung")
+            self._spawn(self._work, "durable-worker-replacement")
 
     def _claim_due(self) -> None:
         self._workflows = registry.runnable_keys()
@@ -171,8 +209,39 @@ class ThreadExecutor:
             )
 
     def shutdown(self, wait: bool = True) -> None:
+        """Stop taking runs; give runs in flight DURABLE_SHUTDOWN_GRACE_SECONDS (0 without
+        `wait`) to reach a step boundary, where each is released, while their leases are
+        still renewed; then release whatever is left, so other executors take it at once."""
+        if self._stop.is_set():
+            return
+        atexit.unregister(self.shutdown)
+        self._draining.set()
+        grace = settings.DURABLE_SHUTDOWN_GRACE_SECONDS if wait else 0.0
+        deadline = time.monotonic() + grace
+        while self._runs_in_flight() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._release_left_over()
         self._stop.set()
         if wait:
             for thread in self._workers:
-                thread.join(timeout=30)
+                if thread not in self._abandoned:
+                    thread.join(timeout=2)
         logger.info("thread executor %s stopped", self.executor_id)
+
+    def _runs_in_flight(self) -> list[str]:
+        with self._lock:
+            return list(self._in_flight)
+
+    def _release_left_over(self) -> None:
+        left = self._runs_in_flight()
+        try:
+            released = store.release_runs(left, self.executor_id)
+            store.forget_executors([self.executor_id])
+        except Exception as exc:  # the database is gone: the leases expire instead
+            logger.warning("could not release runs %s at shutdown (%s)", left[:10], exc)
+            return
+        with self._lock:
+            for run_id in left:
+                self._in_flight.get(run_id, threading.Event()).set()
+        if released:
+            logger.warning("released %d run(s) still in a step at shutdown", len(released))
