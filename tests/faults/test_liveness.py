@@ -8,6 +8,7 @@ from django.utils import timezone
 
 import durable
 from durable import recovery, store
+from durable.conf import settings as durable_settings
 from durable.executors.identity import hostname
 from durable.models import Executor, Run
 from tests.faults.workflows import ledger
@@ -35,7 +36,7 @@ def test_a_live_executor_in_another_pid_namespace_keeps_its_leases(transactional
 def test_an_executor_silent_for_a_lease_is_released_at_start_up(transactional_db, settings):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "live-2", 1, 0, run_id="live-2")
-    _neighbour("thread:shared-host:1:gone", seen_ago=settings.DURABLE_LEASE_SECONDS + 5)
+    _neighbour("thread:shared-host:1:gone", seen_ago=durable_settings.DURABLE_LEASE_SECONDS + 5)
     store.claim_run("live-2", "thread:shared-host:1:gone", 30, ["faults.ledger"])
     assert recovery.release_dead_executors("thread:me:2:starting") == ["thread:shared-host:1:gone"]
     assert recovery.sweep() == (["live-2"], [])
