@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from durable import clock
 from durable.errors import NonDeterminismError
 from durable.registry import WorkflowDefinition
 from durable.serialization import error_from_dict
@@ -85,7 +86,7 @@ class RunContext:
         """Called at every step boundary: cancellation and timeouts take effect here."""
         if self.cancelled.is_set():
             raise RunInterrupted(self.run_id)
-        if self.deadline_at is not None and datetime.now(UTC) >= self.deadline_at:
+        if self.deadline_at is not None and clock.now() >= self.deadline_at:
             raise RunTimedOut(
                 self.run_id, f"timed out: its deadline {self.deadline_at.isoformat()} passed"
             )

@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
-from django.utils import timezone
 
-from durable import executors, registry, store
+from durable import clock, executors, registry, store
 from durable.api import validate_run_id
 from durable.errors import InvalidRunIdError, OperationRefused, RunNotFoundError
 from durable.models import AuditEntry, Run, RunStatus, Step
@@ -379,10 +378,10 @@ def _new_deadline(original: Run) -> datetime | None:
     """A new run gets the run-level timeout its workflow has now (else the original's)."""
     timeout = get_workflow(original.workflow).timeout if is_registered(original.workflow) else None
     if timeout is not None:
-        return timezone.now() + timedelta(seconds=timeout)
+        return clock.deadline(timeout)
     if original.deadline_at is None:
         return None
-    return timezone.now() + (original.deadline_at - original.created_at)
+    return clock.now() + (original.deadline_at - original.created_at)
 
 
 def _checked_json(value: Any, where: str) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 from croniter import croniter
 from django.db import transaction
 
-from durable import store_primitives
+from durable import clock, store_primitives
 from durable.decorators import workflow
 
 logger = logging.getLogger("durable")
@@ -89,7 +89,7 @@ def ticks_to_run(ticks: list[datetime], policy: str) -> list[datetime]:
 
 def fire_due(now: datetime | None = None) -> list[str]:
     """Start the runs of every due tick this executor wins; returns their run ids."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     started: list[str] = []
     for schedule in registered():
         started.extend(_fire(schedule, now))

@@ -6,9 +6,9 @@ Short sleeps wait on the thread; long ones hand the run back to the queue until 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from durable import context, runtime
+from durable import clock, context, runtime
 from durable.conf import settings
 from durable.context import RunInterrupted, RunSuspended
 from durable.serialization import dumps
@@ -28,17 +28,17 @@ def sleep(seconds: float) -> None:
         wake_at = datetime.fromisoformat(recorded.output["wake_at"])
     else:
         run_context.check_interrupted()
-        started_at = datetime.now(UTC)
+        started_at = clock.now()
         wake_at = started_at + timedelta(seconds=max(seconds, 0))
         output = dumps({"wake_at": wake_at.isoformat(), "seconds": seconds}, where="sleep")
         runtime.record_entry(
             run_context, position, SLEEP_STEP, "sleep", output, started_at, finished_at=wake_at
         )
-    if wake_at <= datetime.now(UTC):
+    if wake_at <= clock.now():
         return
     run_context.check_interrupted()  # a deadline that passed while parked ends the run here
     until = wake_at if run_context.deadline_at is None else min(wake_at, run_context.deadline_at)
-    wait = (until - datetime.now(UTC)).total_seconds()
+    wait = clock.seconds_until(until)
     if wait > settings.DURABLE_SLEEP_INLINE_SECONDS:
         raise RunSuspended(run_context.run_id, until)
     if run_context.cancelled.wait(max(wait, 0)):
