@@ -170,7 +170,9 @@ WITH run AS (
     -- status/executor_id could tempt the planner onto a partial index of running runs).
     SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR SHARE
 ), owner AS (
-    SELECT id FROM run WHERE status = 'RUNNING' AND executor_id = %(executor_id)s
+    -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
+    -- leaves executor_id in place), so resuming the run does not run that step again
+    SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
 )
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, output, error, error_type,
@@ -415,8 +417,19 @@ RETURNING r.id
 """
 
 
+NOTIFY_CANCELLED = """
+-- notify_cancelled --
+-- Tell executors at once (delivered when the cancel commits): they stop the run before its
+-- next step, instead of hearing of it at their next lease renewal
+SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id
+"""
+
+
 def cancel_tree(run_ids: list[str], reason: str) -> list[str]:
-    return [row[0] for row in execute(CANCEL_TREE, {"run_ids": run_ids, "reason": reason})]
+    cancelled = [row[0] for row in execute(CANCEL_TREE, {"run_ids": run_ids, "reason": reason})]
+    if cancelled:
+        execute(NOTIFY_CANCELLED, {"run_ids": cancelled})
+    return cancelled
 
 
 CHILDREN = """

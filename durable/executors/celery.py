@@ -23,6 +23,7 @@ from kombu.exceptions import ChannelError
 from durable import queues, recovery, registry, runtime, store, sweeper
 from durable.conf import settings
 from durable.executors import liveness
+from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
 from durable.store import ClaimedRun
 
@@ -87,9 +88,11 @@ class CeleryWorker:
         self._thread = threading.Thread(
             target=self._maintain, name="durable-celery-maintenance", daemon=True
         )
+        self._cancels = CancelListener(self._in_flight_event)
 
     def start(self) -> CeleryWorker:
         self._thread.start()
+        self._cancels.start()
         logger.info(
             "celery executor %s ready; workflows: %s",
             self.executor_id,
@@ -128,6 +131,10 @@ class CeleryWorker:
             with self._lock:
                 self._in_flight.pop(claimed.run_id, None)
 
+    def _in_flight_event(self, run_id: str) -> threading.Event | None:
+        with self._lock:
+            return self._in_flight.get(run_id)
+
     def _maintain(self) -> None:
         sweep_every = settings.DURABLE_SWEEP_SECONDS
         sweeps = settings.DURABLE_WORKER_SWEEPS
@@ -160,6 +167,7 @@ class CeleryWorker:
 
     def shutdown(self) -> None:
         self._stop.set()
+        self._cancels.stop()
         self._thread.join(timeout=10)
         store.forget_executors([self.executor_id])
 

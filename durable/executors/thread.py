@@ -16,6 +16,7 @@ from django.db import connection
 from durable import queues, recovery, registry, retention, runtime, schedules, store
 from durable.conf import settings
 from durable.executors import liveness
+from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
 
 logger = logging.getLogger("durable")
@@ -38,10 +39,12 @@ class ThreadExecutor:
         self._workflows: list[str] = []
         self._warned_unclaimable: set[str] = set()
         self._next_prune = 0.0
+        self._cancels = CancelListener(self._in_flight_event)
 
     def start(self) -> None:
         registry.autodiscover()
         self._workflows = registry.runnable_keys()
+        self._cancels.start()
         for index in range(self.threads):
             self._spawn(self._work, f"durable-worker-{index}")
         self._spawn(self._maintain, "durable-maintenance")
@@ -70,6 +73,10 @@ class ThreadExecutor:
                 return
             self._pending.add(run_id)
         self._queue.put(run_id)
+
+    def _in_flight_event(self, run_id: str) -> threading.Event | None:
+        with self._lock:
+            return self._in_flight.get(run_id)
 
     def free_threads(self) -> int:
         with self._lock:
@@ -172,6 +179,7 @@ class ThreadExecutor:
 
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()
+        self._cancels.stop()
         if wait:
             for thread in self._workers:
                 thread.join(timeout=30)
