@@ -160,10 +160,23 @@ FROM claimed c
 
 QUEUE_LOAD = """
 -- queue_load --
--- How many runs of a queue run now, and how many started inside its rate window
-SELECT (SELECT count(*) FROM durable_run WHERE queue = %(queue)s AND status = 'RUNNING'),
-       (SELECT count(*) FROM durable_run WHERE queue = %(queue)s
-          AND started_at > now() - make_interval(secs => %(period)s))
+-- How many runs of a queue run now (in all, and on one executor), and how many started
+-- inside its rate window
+SELECT count(*) FILTER (WHERE status = 'RUNNING'),
+       count(*) FILTER (WHERE status = 'RUNNING' AND executor_id = %(executor_id)s),
+       count(*) FILTER (WHERE started_at > now() - make_interval(secs => %(period)s))
+FROM durable_run WHERE queue = %(queue)s
+  AND (status = 'RUNNING' OR started_at > now() - make_interval(secs => %(period)s))
+"""
+
+QUEUE_HEADS = """
+-- queue_heads --
+-- The best due runs of a queue that an executor can run, in the order claims take them
+SELECT id FROM durable_run
+WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now()
+  AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
+ORDER BY CASE WHEN %(by_priority)s THEN priority ELSE 0 END DESC, available_at, id
+LIMIT %(limit)s
 """
 
 
@@ -208,11 +221,25 @@ def claim_in_queue(
     return store.claimed_from_row(rows[0][0], rows[0][1:])
 
 
-def free_slots(queue: Queue) -> int:
-    """Runs the queue could start right now (a hint for waking runs; claims re-check)."""
+def free_slots(queue: Queue, executor_id: str | None = None) -> int:
+    """Runs the queue could start right now (a hint for waking runs; claims re-check);
+    with `executor_id`, runs that executor could start (its worker_concurrency too)."""
     count, seconds = queue.rate_limit or (UNLIMITED, 0.0)
-    running, started = _execute(QUEUE_LOAD, {"queue": queue.name, "period": float(seconds)})[0]
-    return max(0, min((queue.concurrency or UNLIMITED) - running, count - started))
+    params = {"queue": queue.name, "period": float(seconds), "executor_id": executor_id}
+    running, mine, started = _execute(QUEUE_LOAD, params)[0]
+    slots = min((queue.concurrency or UNLIMITED) - running, count - started)
+    if executor_id is not None:
+        slots = min(slots, (queue.worker_concurrency or UNLIMITED) - mine)
+    return max(0, slots)
+
+
+def queue_heads(queue: Queue, workflows: list[str], limit: int) -> list[str]:
+    """Up to `limit` ids of the queue's best due runs (tokens: a head claim takes the best)."""
+    if limit <= 0:
+        return []
+    params = {"queue": queue.name, "workflows": workflows, "limit": limit,
+              "by_priority": queue.priority}  # fmt: skip
+    return [row[0] for row in _execute(QUEUE_HEADS, params)]
 
 
 def _execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

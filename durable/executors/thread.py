@@ -21,6 +21,8 @@ from durable.executors.identity import new_executor_id
 
 logger = logging.getLogger("durable")
 
+CHAIN_LIMIT = 50  # runs of a limited queue one thread takes in a row, as on Celery
+
 
 class ThreadExecutor:
     kind = "thread"
@@ -96,17 +98,31 @@ class ThreadExecutor:
                     connection.close()
             finally:
                 with self._lock:
-                    self._in_flight.pop(run_id, None)
                     self._pending.discard(run_id)
 
     def _execute(self, run_id: str) -> None:
-        claimed = runtime.claim(run_id, self.executor_id, registry.runnable_keys())
-        if claimed is None:
-            return
+        """Claim the run (for a limited or priority queue, the queue's best due run: claims
+        under the queue's lock then start runs in priority, then FIFO order, whichever
+        thread gets there first), execute it, and keep taking that queue's next run while
+        its limits allow, since the slot it frees would otherwise wait for the next poll."""
+        claimed, line = queues.claim(run_id, self.executor_id, self._workflows, head=True)
+        for _ in range(CHAIN_LIMIT):
+            if claimed is None:
+                return
+            self._execute_claimed(claimed)
+            if line is None or not line.limited or self._stop.is_set():
+                return
+            claimed = queues.claim_in_queue(line, self.executor_id, self._workflows)
+
+    def _execute_claimed(self, claimed: store.ClaimedRun) -> None:
         cancelled = threading.Event()
         with self._lock:
-            self._in_flight[run_id] = cancelled
-        runtime.execute(claimed, self.executor_id, cancelled)
+            self._in_flight[claimed.run_id] = cancelled
+        try:
+            runtime.execute(claimed, self.executor_id, cancelled)
+        finally:
+            with self._lock:
+                self._in_flight.pop(claimed.run_id, None)
 
     def _maintain(self) -> None:
         last_sweep = -1e9
@@ -146,11 +162,21 @@ class ThreadExecutor:
     def _claim_due(self) -> None:
         self._workflows = registry.runnable_keys()
         schedules.fire_due()
-        saturated = [q.name for q in queues.declared() if q.limited and not queues.free_slots(q)]
-        for run_id in store.due_runs(self._workflows, self.free_threads(), saturated):
+        for run_id in self._due_runs(self.free_threads()):
             self.dispatch(run_id)
         self._warn_about_unclaimable()
         self._prune_if_due()
+
+    def _due_runs(self, free: int) -> list[str]:
+        """Due runs for `free` threads. A limited queue gets no more threads than it has
+        free slots for this executor, so its backlog never crowds out other queues' runs."""
+        special = [q for q in queues.declared() if q.limited or q.priority]
+        run_ids: list[str] = []
+        for line in special:
+            slots = queues.free_slots(line, self.executor_id) if line.limited else free
+            run_ids += queues.queue_heads(line, self._workflows, min(slots, free - len(run_ids)))
+        exclude = [line.name for line in special]
+        return run_ids + store.due_runs(self._workflows, free - len(run_ids), exclude)
 
     def _warn_about_unclaimable(self) -> None:
         for workflow, version, count in store.unclaimable_workflows(self._workflows):

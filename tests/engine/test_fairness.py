@@ -1,0 +1,35 @@
+"""Fair scheduling: one queue's backlog never starves the runs of other queues."""
+
+from __future__ import annotations
+
+import time
+
+import durable
+from durable import executors
+from durable.models import Run
+from tests.engine.celery_processes import create_span_table
+from tests.engine.celery_workflows import per_worker
+from tests.engine.processes import wait_for
+from tests.engine.workflows import sum_three
+
+
+def test_a_worker_concurrency_backlog_does_not_starve_other_queues(
+    side_effects, settings, monkeypatch
+):
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_POLL_SECONDS = 0.1
+    create_span_table()
+    for index in range(12):
+        durable.start(per_worker, f"backlog-{index}", 0.3, run_id=f"backlog-{index}")
+    executors.start_thread_executor(threads=4)
+    wait_for(
+        lambda: Run.objects.filter(id__startswith="backlog-", status="RUNNING").exists(),
+        10,
+        "the backlog to start",
+    )
+    started = time.monotonic()
+    with monkeypatch.context() as patch:  # started by another process: found by the poll
+        patch.setattr(executors, "dispatch", lambda run_id: None)
+        handle = durable.start(sum_three, 1, 2, 3, run_id="unrelated")
+    assert handle.result(timeout=10) == 6
+    assert time.monotonic() - started < 1.0
