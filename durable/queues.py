@@ -10,8 +10,9 @@ Limits are enforced in PostgreSQL at claim time, under a per-queue advisory lock
 hold across every worker and executor. Invariant: a run of a limited queue becomes RUNNING
 only in a transaction that holds its queue's lock and has counted, after taking the lock,
 fewer RUNNING runs than `concurrency` (and than `worker_concurrency` for this executor) and
-fewer starts than `rate_limit[0]` in the last `rate_limit[1]` seconds. A refused run stays
-ENQUEUED; the worker that frees a slot, or the sweeper, wakes it (`durable.sweeper`).
+fewer starts than `rate_limit[0]` in the last `rate_limit[1]` seconds (every claim counts:
+a first start, a resume, a recovery, a wake-up from a sleep). A refused run stays ENQUEUED;
+the worker that frees a slot, or the sweeper, wakes it (`durable.sweeper`).
 Runs of queues no process declared (the "default" queue) take the one-statement claim.
 
 Declare queues in a module every process imports (an app's workflows.py or
@@ -129,7 +130,7 @@ WITH running AS (
 ), recent AS (
     SELECT count(*) AS started FROM durable_run
     WHERE queue = %(queue)s
-      AND started_at > statement_timestamp() - make_interval(secs => %(period)s)
+      AND claimed_at > statement_timestamp() - make_interval(secs => %(period)s)
 ), candidate AS (
     SELECT r.id FROM durable_run r, running, recent
     WHERE r.queue = %(queue)s AND r.status = 'ENQUEUED'
@@ -146,7 +147,7 @@ WITH running AS (
     SET status = 'RUNNING', executor_id = %(executor_id)s,
         lease_expires_at = statement_timestamp() + make_interval(secs => %(lease)s),
         started_at = COALESCE(r.started_at, statement_timestamp()),
-        updated_at = statement_timestamp()
+        claimed_at = statement_timestamp(), updated_at = statement_timestamp()
     FROM candidate WHERE r.id = candidate.id
     RETURNING r.id, r.workflow, r.version, r.input, r.deadline_at
 )
@@ -164,9 +165,9 @@ QUEUE_LOAD = """
 -- inside its rate window
 SELECT count(*) FILTER (WHERE status = 'RUNNING'),
        count(*) FILTER (WHERE status = 'RUNNING' AND executor_id = %(executor_id)s),
-       count(*) FILTER (WHERE started_at > now() - make_interval(secs => %(period)s))
+       count(*) FILTER (WHERE claimed_at > now() - make_interval(secs => %(period)s))
 FROM durable_run WHERE queue = %(queue)s
-  AND (status = 'RUNNING' OR started_at > now() - make_interval(secs => %(period)s))
+  AND (status = 'RUNNING' OR claimed_at > now() - make_interval(secs => %(period)s))
 """
 
 QUEUE_HEADS = """
