@@ -5,3 +5,11 @@ class DurableConfig(AppConfig):
     name = "durable"
     verbose_name = "Durable engine"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Register the engine's timed duties, which executors run without importing them."""
+        from durable import duties, retention, schedules
+
+        duties.register(duties.Duty("schedules", schedules.fire_due))
+        # thread executors prune hourly; on Celery, run `manage.py durable prune` from cron
+        duties.register(duties.Duty("prune", retention.prune_expired, 3600, kinds=("thread",)))

@@ -170,6 +170,16 @@ FROM durable_run WHERE queue = %(queue)s
   AND (status = 'RUNNING' OR claimed_at > now() - make_interval(secs => %(period)s))
 """
 
+WORKER_ROOM = """
+-- worker_room --
+-- Room left under worker_concurrency on every live executor, summed
+SELECT COALESCE(sum(GREATEST(%(per_worker)s - (
+           SELECT count(*) FROM durable_run r
+           WHERE r.queue = %(queue)s AND r.status = 'RUNNING' AND r.executor_id = e.id), 0)), 0)
+FROM durable_executor e
+WHERE e.last_seen_at > now() - make_interval(secs => %(lease)s)
+"""
+
 QUEUE_HEADS = """
 -- queue_heads --
 -- The best due runs of a queue that an executor can run, in the order claims take them
@@ -232,6 +242,13 @@ def free_slots(queue: Queue, executor_id: str | None = None) -> int:
     if executor_id is not None:
         slots = min(slots, (queue.worker_concurrency or UNLIMITED) - mine)
     return max(0, slots)
+
+
+def worker_room(queue: Queue, lease: float) -> int:
+    """Starts a worker_concurrency queue has room for across the live executors (those
+    heard from within `lease` seconds): each one's limit minus its running runs."""
+    params = {"queue": queue.name, "per_worker": queue.worker_concurrency, "lease": lease}
+    return int(_execute(WORKER_ROOM, params)[0][0])
 
 
 def queue_heads(queue: Queue, workflows: list[str], limit: int) -> list[str]:

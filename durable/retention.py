@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+
+from durable.conf import settings
+
+logger = logging.getLogger("durable")
 
 PRUNE_BATCH = """
 -- prune_batch --
@@ -74,3 +79,13 @@ def prune(
             progress(deleted, max(total, deleted))
         if batch < batch_size:
             return deleted
+
+
+def prune_expired() -> int:
+    """With DURABLE_RETENTION set (e.g. "30d"), delete the finished runs older than that."""
+    if not settings.DURABLE_RETENTION:
+        return 0
+    deleted = prune(parse_age(settings.DURABLE_RETENTION))
+    if deleted:
+        logger.info("pruned %d finished run(s) older than %s", deleted, settings.DURABLE_RETENTION)
+    return deleted

@@ -28,6 +28,7 @@ from django.db import transaction
 
 from durable import clock, store_primitives
 from durable.decorators import workflow
+from durable.duties import run_isolated
 
 logger = logging.getLogger("durable")
 
@@ -56,10 +57,27 @@ def scheduled(cron: str, *, missed: str = "latest", name: str | None = None, **o
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = workflow(name=name, **options)(func)
         definition_name = wrapped.__durable_workflow__.name
+        _check_run_ids(definition_name)
         _schedules[definition_name] = ScheduleDefinition(wrapped, definition_name, cron, missed)
         return wrapped
 
     return decorate
+
+
+def _check_run_ids(name: str) -> None:
+    """A tick's run id is derived from the workflow's name: refuse names that cannot form one
+    (a nested function's `<locals>`, a space) here, not at every tick."""
+    from durable.api import validate_run_id
+    from durable.errors import InvalidRunIdError
+
+    try:
+        validate_run_id(run_id_for(name, datetime(2000, 1, 1, tzinfo=UTC)))
+    except InvalidRunIdError:
+        raise ValueError(
+            f"scheduled workflow {name!r} cannot name its runs ({name!r} + '@<tick>'); give it "
+            "a name of letters, digits and ._:@/+=-, e.g. @durable.scheduled(..., "
+            "name='reports.nightly'), and define it at module level"
+        ) from None
 
 
 def registered() -> list[ScheduleDefinition]:
@@ -112,8 +130,9 @@ def fire_due(now: datetime | None = None) -> list[str]:
     """Start the runs of every due tick this executor wins; returns their run ids."""
     now = now or clock.now()
     started: list[str] = []
-    for schedule in registered():
-        started.extend(_fire(schedule, now))
+    for schedule in registered():  # one schedule's failure never holds back the others
+        fired = run_isolated(f"schedule {schedule.name}", lambda s=schedule: _fire(s, now))
+        started.extend(fired or [])
     return started
 
 

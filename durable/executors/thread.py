@@ -1,7 +1,9 @@
 """The in-process executor: a pool of threads plus one maintenance thread.
 
-The maintenance thread renews the leases of runs in flight (and tells a run it was
-cancelled), recovers runs of dead executors, and claims due runs when threads are free.
+A lease thread renews the leases of runs in flight (and tells a run it was taken over);
+a listener hears cancels at once; the maintenance thread runs the timed duties: recovering
+runs of dead executors, the engine's duties (schedules, pruning), claiming due runs when
+threads are free.
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 
 from django.db import connection
 
-from durable import queues, recovery, registry, retention, runtime, schedules, store
+from durable import duties, queues, recovery, registry, runtime, store
 from durable.conf import settings
 from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
@@ -40,7 +41,14 @@ class ThreadExecutor:
         self._workers: list[threading.Thread] = []
         self._workflows: list[str] = []
         self._warned_unclaimable: set[str] = set()
-        self._next_prune = 0.0
+        self._duties = duties.TimedDuties(
+            [
+                duties.Duty("recoveries", recovery.sweep, min(self.lease / 2, 10)),
+                *duties.engine_duties(self.kind),  # cron schedules, pruning
+                duties.Duty("claim due runs", self._claim_due),
+                duties.Duty("unclaimable warnings", self._warn_about_unclaimable),
+            ]
+        )
         self._cancels = CancelListener(self._in_flight_event)
 
     def start(self) -> None:
@@ -125,22 +133,17 @@ class ThreadExecutor:
                 self._in_flight.pop(claimed.run_id, None)
 
     def _maintain(self) -> None:
-        last_sweep = -1e9
         first = True
         while not self._stop.is_set():
             try:
-                if first:  # announce ourselves and free dead predecessors' runs, then sweep
+                if first:  # announce ourselves and free dead predecessors' runs
                     self._heartbeat(starting=True)
                     self._spawn(self._keep_leases, "durable-leases")
                     first = False
-                now = time.monotonic()
-                if now - last_sweep >= min(self.lease / 2, 10):
-                    recovery.sweep()
-                    last_sweep = now
-                self._claim_due()
             except Exception:
-                logger.exception("executor maintenance failed; retrying")
+                logger.exception("executor start-up failed; retrying")
                 connection.close()
+            self._duties.run_due()  # each duty isolated: one failing never stalls the rest
             self._stop.wait(self.poll_seconds)
 
     def _keep_leases(self) -> None:
@@ -161,11 +164,8 @@ class ThreadExecutor:
 
     def _claim_due(self) -> None:
         self._workflows = registry.runnable_keys()
-        schedules.fire_due()
         for run_id in self._due_runs(self.free_threads()):
             self.dispatch(run_id)
-        self._warn_about_unclaimable()
-        self._prune_if_due()
 
     def _due_runs(self, free: int) -> list[str]:
         """Due runs for `free` threads. A limited queue gets no more threads than it has
@@ -191,17 +191,6 @@ class ThreadExecutor:
                     workflow,
                     version,
                 )
-
-    def _prune_if_due(self) -> None:
-        """With DURABLE_RETENTION set, delete expired runs about once an hour."""
-        if not settings.DURABLE_RETENTION or time.monotonic() < self._next_prune:
-            return
-        self._next_prune = time.monotonic() + 3600
-        deleted = retention.prune(retention.parse_age(settings.DURABLE_RETENTION))
-        if deleted:
-            logger.info(
-                "pruned %d finished run(s) older than %s", deleted, settings.DURABLE_RETENTION
-            )
 
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
+
+from django.utils import timezone
 
 import durable
-from durable import executors
+from durable import executors, store, sweeper
 from durable.models import Run
 from tests.engine.celery_processes import create_span_table
 from tests.engine.celery_workflows import per_worker
@@ -33,3 +36,28 @@ def test_a_worker_concurrency_backlog_does_not_starve_other_queues(
         handle = durable.start(sum_three, 1, 2, 3, run_id="unrelated")
     assert handle.result(timeout=10) == 6
     assert time.monotonic() - started < 1.0
+
+
+class CountingDispatcher:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def dispatch(self, run_id: str) -> None:
+        self.sent.append(run_id)
+
+
+def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_have_room(
+    transactional_db, settings
+):
+    settings.DURABLE_EXECUTOR = "external"
+    for index in range(40):
+        durable.start(per_worker, f"wait-{index}", 0, run_id=f"wait-{index}")
+    Run.objects.filter(id__startswith="wait-").update(
+        updated_at=timezone.now() - timedelta(seconds=5)
+    )
+    store.heartbeat(executor_id="celery:a", kind="celery", hostname="h", pid=1, workflows=[])
+    store.heartbeat(executor_id="celery:b", kind="celery", hostname="h", pid=2, workflows=[])
+    dispatcher = CountingDispatcher()
+    sweeper.sweep_once(dispatcher)
+    # two live workers with worker_concurrency=1 each: two messages, not forty
+    assert len(dispatcher.sent) == 2
