@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,9 +25,12 @@ class RunInterrupted(BaseException):  # noqa: N818 - control flow, not an error 
 class RunSuspended(RunInterrupted):
     """The run waits (a long durable sleep) and gives its thread back until `wake_at`."""
 
-    def __init__(self, run_id: str, wake_at: datetime) -> None:
+    def __init__(
+        self, run_id: str, wake_at: datetime, on_parked: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(run_id)
         self.wake_at = wake_at
+        self.on_parked = on_parked  # called once the run is parked (to catch a racing wake-up)
 
 
 class RunTimedOut(RunInterrupted):

@@ -77,6 +77,8 @@ def _execute_claimed(
         output = dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")
     except RunSuspended as suspended:
         store.suspend_run(run_context.run_id, run_context.executor_id, suspended.wake_at)
+        if suspended.on_parked is not None:
+            suspended.on_parked()
         return
     except RunTimedOut as timed_out:
         store.cancel_tree([run_context.run_id], timed_out.reason)
