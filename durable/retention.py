@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.db import connection, transaction
 
+from durable import clock
 from durable.conf import settings
 
 logger = logging.getLogger("durable")
@@ -65,7 +66,7 @@ def prune(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Delete finished runs whose end is older than `older_than`; returns how many."""
-    cutoff = datetime.now(UTC) - older_than
+    cutoff = clock.now() - older_than
     with connection.cursor() as cursor:
         cursor.execute(COUNT_PRUNABLE, {"cutoff": cutoff})
         total = cursor.fetchone()[0]

@@ -113,14 +113,15 @@ class ThreadExecutor:
         under the queue's lock then start runs in priority, then FIFO order, whichever
         thread gets there first), execute it, and keep taking that queue's next run while
         its limits allow, since the slot it frees would otherwise wait for the next poll."""
-        claimed, line = queues.claim(run_id, self.executor_id, self._workflows, head=True)
+        workflows = registry.runnable_keys()
+        claimed, line = queues.claim(run_id, self.executor_id, workflows, head=True)
         for _ in range(CHAIN_LIMIT):
             if claimed is None:
                 return
             self._execute_claimed(claimed)
             if line is None or not line.limited or self._stop.is_set():
                 return
-            claimed = queues.claim_in_queue(line, self.executor_id, self._workflows)
+            claimed = queues.claim_in_queue(line, self.executor_id, workflows)
 
     def _execute_claimed(self, claimed: store.ClaimedRun) -> None:
         cancelled = threading.Event()
