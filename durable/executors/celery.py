@@ -20,12 +20,12 @@ from celery import current_app
 from django.db import connection
 from kombu.exceptions import ChannelError
 
-from durable import clock, queues, recovery, registry, runtime, store, sweeper
+from durable import queues, recovery, registry, store, sweeper
 from durable.conf import settings
 from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
-from durable.store import ClaimedRun
+from durable.executors.inflight import OneThreadPerRun
 
 logger = logging.getLogger("durable")
 
@@ -69,7 +69,7 @@ class CeleryDispatcher:
         """Nothing runs here; the broker connection pool belongs to the Celery app."""
 
 
-class CeleryWorker:
+class CeleryWorker(OneThreadPerRun):
     """The durable side of one Celery worker process: identity, leases, sweep."""
 
     kind = "celery"
@@ -82,7 +82,7 @@ class CeleryWorker:
         self.dispatcher = dispatcher or CeleryDispatcher()
         self.pid = os.getpid()
         self._in_flight: dict[str, threading.Event] = {}
-        self._again: set[str] = set()  # runs claimed anew while a thread here executes them
+        self._again: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._released_dead = False
@@ -117,41 +117,6 @@ class CeleryWorker:
                 break
             claimed = queues.claim_in_queue(queue, self.executor_id, self.workflows)
         return executed
-
-    def _execute_claimed(self, claimed: ClaimedRun | None) -> None:
-        """Execute a claimed run; this process has one thread per run at most.
-
-        If another thread here still executes the run (its lease lapsed, the run was
-        recovered and its message came back to this worker), that thread stays the one
-        owner and is asked to go on: when its pass ends (told to stop by the lapse, or not),
-        it executes the run again from its checkpoints if the run is still ours.
-        """
-        while claimed is not None:
-            run_id = claimed.run_id
-            with self._lock:
-                if run_id in self._in_flight:
-                    self._again.add(run_id)
-                    return
-                cancelled = self._in_flight[run_id] = threading.Event()
-            try:
-                runtime.execute(claimed, self.executor_id, cancelled)
-            finally:
-                with self._lock:
-                    self._in_flight.pop(run_id, None)
-                    again = run_id in self._again
-                    self._again.discard(run_id)
-            claimed = self._take_back(run_id) if again else None
-
-    def _take_back(self, run_id: str) -> ClaimedRun | None:
-        """A run claimed again while this process executed it: if it is still RUNNING here,
-        hand it back to the queue and claim it afresh, so execution resumes from its latest
-        checkpoints (a run must never stay RUNNING with nobody executing it)."""
-        store.suspend_run(run_id, self.executor_id, clock.now())
-        return queues.claim(run_id, self.executor_id, self.workflows)[0]
-
-    def _in_flight_event(self, run_id: str) -> threading.Event | None:
-        with self._lock:
-            return self._in_flight.get(run_id)
 
     def _maintain(self) -> None:
         sweep_every = settings.DURABLE_SWEEP_SECONDS

@@ -14,18 +14,19 @@ import threading
 
 from django.db import connection
 
-from durable import duties, queues, recovery, registry, runtime, store
+from durable import duties, queues, recovery, registry, store
 from durable.conf import settings
 from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
+from durable.executors.inflight import OneThreadPerRun
 
 logger = logging.getLogger("durable")
 
 CHAIN_LIMIT = 50  # runs of a limited queue one thread takes in a row, as on Celery
 
 
-class ThreadExecutor:
+class ThreadExecutor(OneThreadPerRun):
     kind = "thread"
 
     def __init__(self, threads: int | None = None, poll_seconds: float | None = None) -> None:
@@ -36,6 +37,7 @@ class ThreadExecutor:
         self._queue: queue.Queue[str] = queue.Queue()
         self._pending: set[str] = set()
         self._in_flight: dict[str, threading.Event] = {}
+        self._again: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
@@ -84,10 +86,6 @@ class ThreadExecutor:
             self._pending.add(run_id)
         self._queue.put(run_id)
 
-    def _in_flight_event(self, run_id: str) -> threading.Event | None:
-        with self._lock:
-            return self._in_flight.get(run_id)
-
     def free_threads(self) -> int:
         with self._lock:
             return self.threads - len(self._pending)
@@ -122,16 +120,6 @@ class ThreadExecutor:
             if line is None or not line.limited or self._stop.is_set():
                 return
             claimed = queues.claim_in_queue(line, self.executor_id, workflows)
-
-    def _execute_claimed(self, claimed: store.ClaimedRun) -> None:
-        cancelled = threading.Event()
-        with self._lock:
-            self._in_flight[claimed.run_id] = cancelled
-        try:
-            runtime.execute(claimed, self.executor_id, cancelled)
-        finally:
-            with self._lock:
-                self._in_flight.pop(claimed.run_id, None)
 
     def _maintain(self) -> None:
         first = True

@@ -57,7 +57,7 @@ def test_the_executing_thread_learns_of_a_cancel_well_under_a_second(side_effect
     cancelled_at = time.monotonic()
     operations.cancel("cancel-fast")
     assert event.wait(1.0)
-    assert time.monotonic() - cancelled_at < 0.5
+    assert time.monotonic() - cancelled_at < 0.8
 
 
 def test_a_step_running_when_its_run_is_cancelled_keeps_its_checkpoint(side_effects):

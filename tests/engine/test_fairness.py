@@ -35,7 +35,7 @@ def test_a_worker_concurrency_backlog_does_not_starve_other_queues(
         patch.setattr(executors, "dispatch", lambda run_id: None)
         handle = durable.start(sum_three, 1, 2, 3, run_id="unrelated")
     assert handle.result(timeout=10) == 6
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.5  # the backlog alone takes 3.6 s
 
 
 class CountingDispatcher:

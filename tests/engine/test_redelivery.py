@@ -1,5 +1,5 @@
-"""A message redelivered to the Celery worker already executing its run leaves that execution
-alone, and a run never stays RUNNING with nobody executing it."""
+"""A message (or a thread executor's token) delivered again to the executor already executing
+its run leaves that execution alone, and a run never stays RUNNING with nobody executing it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 import durable
-from durable import recovery
+from durable import executors, recovery
 from durable.executors.celery import CeleryWorker
 from durable.models import Run
 from tests.conftest import record_side_effect
@@ -90,3 +90,26 @@ def test_a_run_claimed_again_by_its_own_worker_is_never_left_running_without_an_
     GATE.set()
     wait_for(lambda: Run.objects.get(id="redeliver-2").status == "SUCCESS", 10, "the run to end")
     assert side_effects("redeliver-2") == {"gated": 1, "after": 1}
+
+
+def test_a_thread_executor_never_executes_one_run_on_two_threads(side_effects, settings):
+    GATE.clear()
+    executor = executors.start_thread_executor(threads=2)
+    durable.start(gated_twice, "redeliver-3", run_id="redeliver-3")
+    wait_for(lambda: side_effects("redeliver-3"), 10, "the gated step to start")
+    Run.objects.filter(id="redeliver-3").update(lease_expires_at=timezone.now() - timedelta(1))
+    recovery.sweep()
+    executor._heartbeat(starting=False)
+
+    def second_token() -> None:  # as when a head claim's token names a run already in flight
+        try:
+            executor._execute("redeliver-3")
+        finally:
+            connection.close()
+
+    second = threading.Thread(target=second_token)
+    second.start()
+    second.join(5)
+    GATE.set()
+    wait_for(lambda: Run.objects.get(id="redeliver-3").status == "SUCCESS", 10, "the run to end")
+    assert side_effects("redeliver-3") == {"gated": 1, "after": 1}

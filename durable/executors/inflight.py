@@ -1,0 +1,53 @@
+"""One thread per run in a process: the runs an executor is executing, and their events.
+
+A run can be claimed again by the executor that still executes it: its lease lapsed (a long
+GIL hold, a database blip), the run was recovered and its message or token came back to the
+same process. The thread already executing it stays the one owner; when its pass ends (it
+was told to stop by the lapse, or not) it takes the run back and executes it again from its
+checkpoints if the run is still RUNNING here, so a run never stays RUNNING with nobody
+executing it, and two threads never execute one run.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from durable import clock, queues, registry, runtime, store
+from durable.store import ClaimedRun
+
+
+class OneThreadPerRun:
+    """Mixin for executors; they set `executor_id`, `_in_flight`, `_again` (runs claimed
+    anew while a thread here executes them) and `_lock` in __init__."""
+
+    executor_id: str
+    _in_flight: dict[str, threading.Event]
+    _again: set[str]
+    _lock: threading.Lock
+
+    def _execute_claimed(self, claimed: ClaimedRun | None) -> None:
+        while claimed is not None:
+            run_id = claimed.run_id
+            with self._lock:
+                if run_id in self._in_flight:
+                    self._again.add(run_id)
+                    return
+                cancelled = self._in_flight[run_id] = threading.Event()
+            try:
+                runtime.execute(claimed, self.executor_id, cancelled)
+            finally:
+                with self._lock:
+                    self._in_flight.pop(run_id, None)
+                    again = run_id in self._again
+                    self._again.discard(run_id)
+            claimed = self._take_back(run_id) if again else None
+
+    def _take_back(self, run_id: str) -> ClaimedRun | None:
+        """If the run is still RUNNING here, hand it back to its queue and claim it afresh,
+        so its execution resumes from its latest checkpoints."""
+        store.suspend_run(run_id, self.executor_id, clock.now())
+        return queues.claim(run_id, self.executor_id, registry.runnable_keys())[0]
+
+    def _in_flight_event(self, run_id: str) -> threading.Event | None:
+        with self._lock:
+            return self._in_flight.get(run_id)
