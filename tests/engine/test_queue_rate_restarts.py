@@ -48,3 +48,8 @@ def test_recovered_runs_count_against_the_rate_limit(six_old_runs, settings):
     )
     recovery.sweep()
     assert len(admitted(six_old_runs)) == 2
+
+
+def test_woken_runs_count_against_the_rate_limit(six_old_runs):
+    # parked long ago (a sleep, a delayed retry) and due now: each wake-up is a start
+    assert len(admitted(six_old_runs)) == 2
