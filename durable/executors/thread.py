@@ -8,6 +8,7 @@ threads are free.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -157,15 +158,21 @@ class ThreadExecutor(OneThreadPerRun):
             self.dispatch(run_id)
 
     def _due_runs(self, free: int) -> list[str]:
-        """Due runs for `free` threads. A limited queue gets no more threads than it has
-        free slots for this executor, so its backlog never crowds out other queues' runs."""
+        """Due runs for `free` threads, taken in turn from each queue, so no queue's backlog
+        crowds out the others; a limited queue gets no more than its free slots for this
+        executor (a run it could not start would only hold a thread)."""
+        if free <= 0:
+            return []
         special = [q for q in queues.declared() if q.limited or q.priority]
-        run_ids: list[str] = []
-        for line in special:
-            slots = queues.free_slots(line, self.executor_id) if line.limited else free
-            run_ids += queues.queue_heads(line, self._workflows, min(slots, free - len(run_ids)))
-        exclude = [line.name for line in special]
-        return run_ids + store.due_runs(self._workflows, free - len(run_ids), exclude)
+        lines = [
+            queues.queue_heads(line, self._workflows, self._room(line, free)) for line in special
+        ]
+        lines.append(store.due_runs(self._workflows, free, [line.name for line in special]))
+        in_turn = [run_id for row in itertools.zip_longest(*lines) for run_id in row if run_id]
+        return in_turn[:free]
+
+    def _room(self, line: queues.Queue, free: int) -> int:
+        return min(free, queues.free_slots(line, self.executor_id)) if line.limited else free
 
     def _warn_about_unclaimable(self) -> None:
         for workflow, version, count in store.unclaimable_workflows(self._workflows):

@@ -61,3 +61,32 @@ def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_hav
     sweeper.sweep_once(dispatcher)
     # two live workers with worker_concurrency=1 each: two messages, not forty
     assert len(dispatcher.sent) == 2
+
+
+RANKED_BACKLOG = durable.Queue("tests-fair-ranked", priority=True)
+
+
+@durable.workflow(name="tests.fair.ranked", queue=RANKED_BACKLOG.name)
+def ranked_busy(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def test_a_priority_queue_backlog_takes_threads_in_turn_with_other_queues(
+    transactional_db, settings, monkeypatch
+):
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_POLL_SECONDS = 0.1
+    for index in range(20):
+        durable.start(ranked_busy, 0.3, run_id=f"ranked-{index}", priority=5)
+    executors.start_thread_executor(threads=2)
+    wait_for(
+        lambda: Run.objects.filter(id__startswith="ranked-", status="RUNNING").exists(),
+        10,
+        "the backlog to start",
+    )
+    started = time.monotonic()
+    with monkeypatch.context() as patch:  # started by another process: found by the poll
+        patch.setattr(executors, "dispatch", lambda run_id: None)
+        handle = durable.start(sum_three, 1, 2, 3, run_id="unrelated-2")
+    assert handle.result(timeout=10) == 6
+    assert time.monotonic() - started < 1.5  # the backlog alone takes 3 s
