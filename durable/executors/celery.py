@@ -20,7 +20,7 @@ from celery import current_app
 from django.db import connection
 from kombu.exceptions import ChannelError
 
-from durable import queues, recovery, registry, store, sweeper
+from durable import recovery, registry, store, sweeper
 from durable.conf import settings
 from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
@@ -30,7 +30,6 @@ from durable.executors.inflight import OneThreadPerRun
 logger = logging.getLogger("durable")
 
 TASK_NAME = "durable.execute_run"
-CHAIN_LIMIT = 50  # runs of a limited queue one task takes in a row, freeing slot after slot
 
 
 class CeleryDispatcher:
@@ -102,21 +101,8 @@ class CeleryWorker(OneThreadPerRun):
         return self
 
     def execute(self, run_id: str) -> bool:
-        """Claim the run (or, for a limited queue, its head) and execute it to its end.
-
-        After a run of a limited queue ends, take that queue's next run right away (up to
-        CHAIN_LIMIT), since the slot it frees would otherwise wait for the sweep.
-        """
-        claimed, queue = queues.claim(run_id, self.executor_id, self.workflows, head=True)
-        executed = claimed is not None
-        for _ in range(CHAIN_LIMIT):
-            if claimed is None:
-                break
-            self._execute_claimed(claimed)
-            if queue is None or not queue.limited:
-                break
-            claimed = queues.claim_in_queue(queue, self.executor_id, self.workflows)
-        return executed
+        """Claim the run (or, for a limited queue, its head) and execute it to its end."""
+        return self._claim_and_execute(run_id, self.workflows)
 
     def _maintain(self) -> None:
         sweep_every = settings.DURABLE_SWEEP_SECONDS

@@ -1,4 +1,4 @@
-"""One thread per run in a process: the runs an executor is executing, and their events.
+"""Claiming and executing runs, one thread per run in a process (both executors).
 
 A run can be claimed again by the executor that still executes it: its lease lapsed (a long
 GIL hold, a database blip), the run was recovered and its message or token came back to the
@@ -15,6 +15,8 @@ import threading
 from durable import clock, queues, registry, runtime, store
 from durable.store import ClaimedRun
 
+CHAIN_LIMIT = 50  # runs of a limited queue one thread takes in a row, freeing slot after slot
+
 
 class OneThreadPerRun:
     """Mixin for executors; they set `executor_id`, `_in_flight`, `_again` (runs claimed
@@ -24,6 +26,24 @@ class OneThreadPerRun:
     _in_flight: dict[str, threading.Event]
     _again: set[str]
     _lock: threading.Lock
+    _stop: threading.Event
+
+    def _claim_and_execute(self, run_id: str, workflows: list[str]) -> bool:
+        """Claim the run (for a limited or priority queue, the queue's best due run: claims
+        under the queue's lock start runs in priority, then FIFO order) and execute it; after
+        a run of a limited queue ends, take that queue's next run right away (up to
+        CHAIN_LIMIT), since the slot it frees would otherwise wait for a poll or a sweep.
+        False if nothing was claimed."""
+        claimed, line = queues.claim(run_id, self.executor_id, workflows, head=True)
+        executed = claimed is not None
+        for _ in range(CHAIN_LIMIT):
+            if claimed is None:
+                break
+            self._execute_claimed(claimed)
+            if line is None or not line.limited or self._stop.is_set():
+                break
+            claimed = queues.claim_in_queue(line, self.executor_id, workflows)
+        return executed
 
     def _execute_claimed(self, claimed: ClaimedRun | None) -> None:
         while claimed is not None:

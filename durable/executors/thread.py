@@ -24,8 +24,6 @@ from durable.executors.inflight import OneThreadPerRun
 
 logger = logging.getLogger("durable")
 
-CHAIN_LIMIT = 50  # runs of a limited queue one thread takes in a row, as on Celery
-
 
 class ThreadExecutor(OneThreadPerRun):
     kind = "thread"
@@ -108,19 +106,7 @@ class ThreadExecutor(OneThreadPerRun):
                     self._pending.discard(run_id)
 
     def _execute(self, run_id: str) -> None:
-        """Claim the run (for a limited or priority queue, the queue's best due run: claims
-        under the queue's lock then start runs in priority, then FIFO order, whichever
-        thread gets there first), execute it, and keep taking that queue's next run while
-        its limits allow, since the slot it frees would otherwise wait for the next poll."""
-        workflows = registry.runnable_keys()
-        claimed, line = queues.claim(run_id, self.executor_id, workflows, head=True)
-        for _ in range(CHAIN_LIMIT):
-            if claimed is None:
-                return
-            self._execute_claimed(claimed)
-            if line is None or not line.limited or self._stop.is_set():
-                return
-            claimed = queues.claim_in_queue(line, self.executor_id, workflows)
+        self._claim_and_execute(run_id, registry.runnable_keys())
 
     def _maintain(self) -> None:
         first = True
