@@ -22,6 +22,20 @@ def slow_note(run_id: str, label: str, seconds: float) -> str:
     return label
 
 
+@durable.transaction()
+def slow_effect(run_id: str, seconds: float) -> str:
+    record_side_effect(run_id, "effect")
+    time.sleep(seconds)
+    return "committed"
+
+
+@durable.workflow(name="tests.cancel.in_transaction")
+def cancelled_in_transaction(run_id: str) -> str:
+    slow_effect(run_id, 0.6)
+    note(run_id, "after")
+    return "done"
+
+
 @durable.workflow(name="tests.cancel.pausing")
 def pausing(run_id: str, pause: float) -> str:
     note(run_id, "first")
@@ -74,6 +88,21 @@ def test_a_step_running_when_its_run_is_cancelled_keeps_its_checkpoint(side_effe
     operations.resume("cancel-step")
     assert durable.get("cancel-step").result(timeout=10) == "done"
     assert side_effects("cancel-step") == {"slow": 1, "after": 1}
+
+
+def test_a_transaction_running_when_its_run_is_cancelled_commits_once(side_effects):
+    durable.start(cancelled_in_transaction, "cancel-txn", run_id="cancel-txn")
+    wait_for(lambda: Run.objects.filter(id="cancel-txn", status="RUNNING").exists(), 10, "the run")
+    time.sleep(0.2)  # inside the transaction step now
+    operations.cancel("cancel-txn")
+    wait_for(
+        lambda: Step.objects.filter(run_id="cancel-txn", position=0).exists(),
+        5,
+        "the transaction's checkpoint",
+    )
+    operations.resume("cancel-txn")
+    assert durable.get("cancel-txn").result(timeout=10) == "done"
+    assert side_effects("cancel-txn") == {"effect": 1, "after": 1}
 
 
 @pytest.mark.usefixtures("memory_worker")
