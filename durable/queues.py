@@ -141,7 +141,10 @@ WITH running AS (
       AND recent.started < %(rate)s
     ORDER BY CASE WHEN %(by_priority)s THEN r.priority ELSE 0 END DESC, r.available_at, r.id
     LIMIT 1
-    FOR UPDATE OF r SKIP LOCKED
+    -- not SKIP LOCKED: claims in this queue are serialized by its lock already, and the
+    -- head must not be skipped while another statement holds it for a moment (a plain
+    -- claim_run locks the row it is asked about), or runs would start out of order
+    FOR UPDATE OF r
 ), claimed AS (
     UPDATE durable_run r
     SET status = 'RUNNING', executor_id = %(executor_id)s,
