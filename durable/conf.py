@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_POLL_SECONDS": 1.0,
     # sleeps and waits longer than this park the run instead of holding a thread
     "DURABLE_SLEEP_INLINE_SECONDS": 2.0,
+    # a run parked in get_event (a wait longer than the above) looks for the event this often
+    "DURABLE_PARKED_POLL_SECONDS": 2.0,
     # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
     "DURABLE_RETENTION": "",
     # largest JSON payload (input, output, message, event) in bytes

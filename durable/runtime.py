@@ -123,6 +123,8 @@ def _run_to_end(
         output = dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")
     except RunSuspended as suspended:
         store.suspend_run(run_context.run_id, run_context.executor_id, suspended.wake_at)
+        if suspended.on_parked is not None:
+            suspended.on_parked()
         return
     except RunTimedOut as timed_out:
         if lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, timed_out.reason):

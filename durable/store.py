@@ -233,7 +233,9 @@ WITH run AS (
     -- status/executor_id could tempt the planner onto a partial index of running runs).
     SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR SHARE
 ), owner AS (
-    SELECT id FROM run WHERE status = 'RUNNING' AND executor_id = %(executor_id)s
+    -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
+    -- leaves executor_id in place), so resuming the run does not run that step again
+    SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
 )
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
@@ -593,6 +595,19 @@ WHERE id = %(run_id)s AND status = 'ENQUEUED'
 
 def mark_undispatched(run_id: str) -> None:
     execute(MARK_UNDISPATCHED, {"run_id": run_id})
+
+
+NOTIFY_CANCELLED = """
+-- notify_cancelled --
+-- Tell executors at once (delivered when the cancel commits): they stop the run before its
+-- next step, instead of hearing of it at their next lease renewal
+SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id
+"""
+
+
+def notify_cancelled(run_ids: list[str]) -> None:
+    if run_ids:
+        execute(NOTIFY_CANCELLED, {"run_ids": run_ids})
 
 
 CHILDREN = """
