@@ -121,6 +121,9 @@ DURABLE_DEMO_WORKLOAD = "demo.workload"
 DURABLE_SLEEP_INLINE_SECONDS = float(os.environ.get("DURABLE_SLEEP_INLINE_SECONDS", "2"))
 DURABLE_RETENTION = os.environ.get("DURABLE_RETENTION", "")  # e.g. "30d": prune hourly
 DURABLE_MAX_PAYLOAD_BYTES = int(os.environ.get("DURABLE_MAX_PAYLOAD_BYTES", str(8 * 1024 * 1024)))
+DURABLE_METRICS_ENABLED = env_bool("DURABLE_METRICS_ENABLED", True)
+DURABLE_METRICS_TOKEN = os.environ.get("DURABLE_METRICS_TOKEN", "")
+DURABLE_TRACE_URL_TEMPLATE = os.environ.get("DURABLE_TRACE_URL_TEMPLATE", "")
 
 # --- Celery (DURABLE_EXECUTOR=celery) ------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

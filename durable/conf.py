@@ -38,6 +38,14 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_WORKER_SWEEPS": True,
     # an ENQUEUED run unclaimed this long while its queue is idle is dispatched again
     "DURABLE_REDISPATCH_SECONDS": 60.0,
+    # serve /metrics (needs the [metrics] extra); off unless the host opts in
+    "DURABLE_METRICS_ENABLED": False,
+    # if set, /metrics requires "Authorization: Bearer <token>"
+    "DURABLE_METRICS_TOKEN": "",
+    # step duration and checkpoint size histograms cover steps finished this recently
+    "DURABLE_METRICS_WINDOW_SECONDS": 300.0,
+    # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
+    "DURABLE_TRACE_URL_TEMPLATE": "",
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }

@@ -1,0 +1,79 @@
+"""Is this deployment able to run workflows: the checks behind `/health`.
+
+Load balancers and Kubernetes probes read the HTTP status (200 healthy, 503 not); people
+read the JSON body, which says which check failed and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+
+from durable.conf import settings
+from durable.store import execute
+
+LIVE_EXECUTORS = """
+-- live_executors --
+-- Executors that heartbeat within two lease periods (they heartbeat every third of one)
+SELECT count(*) FROM durable_executor
+WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
+"""
+
+_migrated = False  # once applied, migrations stay applied: check the graph only until then
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_database() -> Check:
+    try:
+        execute("SELECT 1", {})
+    except DatabaseError as exc:
+        return Check("database", False, f"PostgreSQL is not reachable: {exc}".strip())
+    return Check("database", True, "reachable")
+
+
+def check_migrations() -> Check:
+    global _migrated
+    if not _migrated:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if plan:
+            names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:5])
+            return Check("migrations", False, f"{len(plan)} unapplied ({names}); run migrate")
+        _migrated = True
+    return Check("migrations", True, "applied")
+
+
+def check_executors() -> Check:
+    alive = 2 * settings.DURABLE_LEASE_SECONDS
+    (count,) = execute(LIVE_EXECUTORS, {"alive": alive})[0]
+    if count == 0:
+        return Check(
+            "executors",
+            False,
+            f"no executor heartbeat in the last {alive:g}s: start a worker "
+            "(`celery -A config worker` or `manage.py durable worker`)",
+        )
+    return Check("executors", True, f"{count} live")
+
+
+def report() -> tuple[bool, dict[str, Any]]:
+    """(healthy, JSON body). Later checks are skipped when the database is unreachable."""
+    database = check_database()
+    checks = [database]
+    if database.ok:
+        checks += [check_migrations(), check_executors()]
+    healthy = all(check.ok for check in checks)
+    body = {
+        "status": "ok" if healthy else "unhealthy",
+        "checks": {check.name: asdict(check) for check in checks},
+    }
+    return healthy, body
