@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, lineage, queues, store
+from durable import context, lineage, observe, queues, store
 from durable.context import RecordedStep, RunContext, RunInterrupted, RunSuspended, RunTimedOut
 from durable.errors import NonDeterminismError
 from durable.registry import WorkflowDefinition, get_workflow
@@ -62,7 +62,8 @@ def execute(claimed: store.ClaimedRun, executor_id: str, cancelled: threading.Ev
         deadline_at=claimed.deadline_at,
     )
     try:
-        _execute_claimed(run_context, definition, claimed.input)
+        with observe.run(claimed.run_id, claimed.workflow, claimed.version, executor_id):
+            _execute_claimed(run_context, definition, claimed.input)
     finally:
         notify_finished(claimed.run_id)
 

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from django.db import DatabaseError, transaction
 
-from durable import store
+from durable import observe, store
 from durable.context import RunContext, RunInterrupted
 from durable.errors import SerializationError
 from durable.registry import StepDefinition
@@ -64,7 +64,8 @@ class StepCall:
         while True:
             self.started_at, self.started = datetime.now(UTC), time.perf_counter()
             try:
-                return self._attempt()
+                with observe.attempt(self.step.name, self.position, self.attempt):
+                    return self._attempt()
             except (RunInterrupted, SerializationError):
                 raise  # not the step's failure: nothing is recorded, the call itself fails
             except Exception as exc:

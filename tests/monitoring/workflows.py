@@ -1,0 +1,34 @@
+"""Workflows the monitoring tests run: a step that logs through a user logger."""
+
+from __future__ import annotations
+
+import logging
+
+import durable
+
+user_logger = logging.getLogger("tests.monitoring.user")
+FAILURES: dict[str, int] = {}
+
+
+@durable.step(retries=1, retry_delay=0.01)
+def charge(run_id: str, amount: int) -> int:
+    user_logger.info("charging %s", amount)
+    if FAILURES.get(run_id, 0) > 0:
+        FAILURES[run_id] -= 1
+        raise ConnectionError("card network timeout")
+    return amount
+
+
+@durable.workflow(name="tests.monitoring.checkout")
+def checkout(run_id: str, amount: int) -> int:
+    return charge(run_id, amount)
+
+
+@durable.step()
+def refuse(reason: str) -> None:
+    raise ValueError(reason)
+
+
+@durable.workflow(name="tests.monitoring.refused")
+def refused(reason: str) -> None:
+    refuse(reason)
