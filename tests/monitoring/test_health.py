@@ -42,3 +42,11 @@ def test_health_is_503_when_no_executor_heartbeat_within_two_leases(db, client, 
 def test_health_needs_no_login(db, client):
     assert client.get("/health").status_code in {200, 503}
     assert client.get("/health").headers["Content-Type"] == "application/json"
+
+
+def test_health_can_skip_the_executor_check_for_web_liveness_probes(db, client, settings):
+    settings.DURABLE_LEASE_SECONDS = 5
+    beat("ex-old", seconds_ago=60)
+    response = client.get("/health?skip=executors")
+    assert response.status_code == 200
+    assert set(response.json()["checks"]) == {"database", "migrations"}

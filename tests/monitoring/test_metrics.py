@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
@@ -116,3 +120,14 @@ def test_metrics_token_requires_the_bearer_header(db, client, settings):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_scrape_exposes(known_runs, client):
+    dashboard = json.loads((Path(__file__).parents[2] / "docs/grafana-dashboard.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"durable_[a-z_]+", target["expr"])
+    }
+    assert queried and queried <= set(scrape(client))
