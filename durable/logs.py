@@ -12,21 +12,18 @@ from __future__ import annotations
 import json
 import logging
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class RunTags:
+class RunTags(NamedTuple):
     run_id: str
     workflow: str
     version: str
     executor_id: str
 
 
-@dataclass(frozen=True)
-class StepTags:
+class StepTags(NamedTuple):  # a tuple: built on every step attempt
     step: str
     position: int
     attempt: int

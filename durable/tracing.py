@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from durable.conf import settings
@@ -25,6 +25,9 @@ except ImportError:  # the [otel] extra is not installed
     trace = None  # type: ignore[assignment]
 
 _tracer = trace.get_tracer("durable") if trace is not None else None
+_DEFAULT_PROVIDERS = (
+    (trace.ProxyTracerProvider, trace.NoOpTracerProvider) if trace is not None else ()
+)
 
 FORKED_FROM = """
 -- forked_from --
@@ -62,10 +65,8 @@ def _origin_link(run_id: str) -> list[Link]:
 
 @contextmanager
 def run_span(attributes: dict[str, Any]) -> Iterator[None]:
-    """The span of one execution of a run, in the run's trace."""
-    if _tracer is None:
-        yield
-        return
+    """The span of one execution of a run, in the run's trace (call when active())."""
+    assert _tracer is not None
     run_id = attributes["durable.run_id"]
     parent = trace.set_span_in_context(NonRecordingSpan(_run_parent(run_id)))
     with _tracer.start_as_current_span(
@@ -77,13 +78,27 @@ def run_span(attributes: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def attempt_span(attributes: dict[str, Any]) -> Iterator[Any]:
-    """The span of one step attempt, a child of the run's span; yields it (or None)."""
-    if _tracer is None:
-        yield None
-        return
-    with _tracer.start_as_current_span(
+def attempt_span(attributes: dict[str, Any]) -> AbstractContextManager[Any]:
+    """The span of one step attempt, current while the attempt runs (call when active())."""
+    assert _tracer is not None
+    return _tracer.start_as_current_span(
         f"step {attributes['durable.step']}", attributes=attributes
-    ) as span:
-        yield span
+    )
+
+
+def set_cpu_seconds(seconds: float) -> None:
+    """Record the current attempt's CPU time (`time.thread_time()`) on its span."""
+    trace.get_current_span().set_attribute("durable.cpu_seconds", seconds)
+
+
+_configured = False
+
+
+def active() -> bool:
+    """Whether spans go anywhere: opentelemetry is installed and a provider is configured
+    (the API's default proxy and no-op providers drop them, so the hooks skip the work).
+    A provider is set once per process, so a yes is remembered."""
+    global _configured
+    if not _configured and trace is not None:
+        _configured = not isinstance(trace.get_tracer_provider(), _DEFAULT_PROVIDERS)
+    return _configured
