@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_RETENTION": "",
     # largest JSON payload (input, output, message, event) in bytes
     "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
+    # largest step output in bytes, unless the step sets max_output_bytes (None: no limit
+    # below DURABLE_MAX_PAYLOAD_BYTES)
+    "DURABLE_MAX_STEP_OUTPUT_BYTES": None,
     # Celery queue that carries run messages
     "DURABLE_CELERY_QUEUE": "durable",
     # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)

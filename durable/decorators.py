@@ -71,10 +71,15 @@ def step(
     retry_delay: float = 1.0,
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    max_output_bytes: int | None = None,
 ) -> Any:
     """Mark a unit of work whose result is checkpointed; retried `retries` times on error."""
     return _step_decorator(
-        func, "step", name, RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on)
+        func,
+        "step",
+        name,
+        RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
+        max_output_bytes,
     )
 
 
@@ -87,16 +92,33 @@ def transaction(
     retry_delay: float = 1.0,
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    max_output_bytes: int | None = None,
 ) -> Any:
     """A step run inside `transaction.atomic()` whose checkpoint commits with its effects."""
     return _step_decorator(
-        func, "transaction", name, RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on)
+        func,
+        "transaction",
+        name,
+        RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
+        max_output_bytes,
     )
 
 
-def _step_decorator(func: F | None, kind: str, name: str | None, retry: RetryPolicy) -> Any:
+def _step_decorator(
+    func: F | None,
+    kind: str,
+    name: str | None,
+    retry: RetryPolicy,
+    max_output_bytes: int | None = None,
+) -> Any:
     def decorate(f: F) -> F:
-        definition = StepDefinition(name=name or default_name(f), func=f, kind=kind, retry=retry)
+        definition = StepDefinition(
+            name=name or default_name(f),
+            func=f,
+            kind=kind,
+            retry=retry,
+            max_output_bytes=max_output_bytes,
+        )
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

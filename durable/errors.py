@@ -15,6 +15,11 @@ class PayloadTooLargeError(SerializationError):
     """A serialized value is larger than DURABLE_MAX_PAYLOAD_BYTES."""
 
 
+class StepOutputTooLargeError(DurableError):
+    """A step returned more than its `max_output_bytes` (or DURABLE_MAX_STEP_OUTPUT_BYTES);
+    the attempt fails instead of bloating the checkpoint table."""
+
+
 class NonDeterminismError(DurableError):
     """The code asked for a different step than the run's history holds at that position."""
 

@@ -45,6 +45,7 @@ class StepDefinition:
     func: Callable[..., Any]
     kind: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_output_bytes: int | None = None  # None: DURABLE_MAX_STEP_OUTPUT_BYTES
 
 
 _workflows: dict[str, WorkflowDefinition] = {}

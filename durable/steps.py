@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from django.db import DatabaseError, transaction
 
-from durable import observe, store
+from durable import observe, output_limits, store
 from durable.context import RunContext, RunInterrupted
 from durable.errors import SerializationError
 from durable.registry import StepDefinition
@@ -92,6 +92,7 @@ class StepCall:
 
     def _checkpoint(self, result: Any) -> Any:
         output = dumps(result, where=f"{self.where} output")
+        output_limits.check(self.step, output, self.where)
         self._record(status="SUCCESS", output=output)
         return roundtrip(output)
 

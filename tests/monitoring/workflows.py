@@ -32,3 +32,23 @@ def refuse(reason: str) -> None:
 @durable.workflow(name="tests.monitoring.refused")
 def refused(reason: str) -> None:
     refuse(reason)
+
+
+@durable.step(max_output_bytes=1000)
+def export_rows(count: int) -> list[str]:
+    return ["row"] * count
+
+
+@durable.workflow(name="tests.monitoring.export")
+def export(count: int) -> int:
+    return len(export_rows(count))
+
+
+@durable.step()
+def unbounded(count: int) -> str:
+    return "x" * count
+
+
+@durable.workflow(name="tests.monitoring.unbounded")
+def unbounded_flow(count: int) -> int:
+    return len(unbounded(count))
