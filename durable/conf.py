@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     # largest step output in bytes, unless the step sets max_output_bytes (None: no limit
     # below DURABLE_MAX_PAYLOAD_BYTES)
     "DURABLE_MAX_STEP_OUTPUT_BYTES": None,
+    # failure_group_alert fires when a group's failed runs in the window reach this count
+    "DURABLE_ALERT_THRESHOLD": 10,
+    # the window of that count, in seconds
+    "DURABLE_ALERT_WINDOW_SECONDS": 3600.0,
     # Celery queue that carries run messages
     "DURABLE_CELERY_QUEUE": "durable",
     # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)

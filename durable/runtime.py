@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, lineage, observe, queues, store
+from durable import alerts, context, lineage, observe, queues, store
 from durable.context import RecordedStep, RunContext, RunInterrupted, RunSuspended, RunTimedOut
 from durable.errors import NonDeterminismError
 from durable.registry import WorkflowDefinition, get_workflow
@@ -113,6 +113,7 @@ def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
     )
     if not isinstance(exc, NonDeterminismError):
         logger.info("run %s failed: %s", run_context.run_id, error["message"])
+    alerts.run_failed(run_context.run_id, run_context.workflow.name, error)
 
 
 def record_entry(
