@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from dashboard.views import actions, activity, assets, bulk, hotspots, latency, run_detail, runs
+from dashboard.views import (
+    actions,
+    activity,
+    assets,
+    bulk,
+    hotspots,
+    latency,
+    run_detail,
+    runs,
+    system,
+)
 
 app_name = "dashboard"
 
@@ -13,6 +23,7 @@ urlpatterns = [
     path("failures/", hotspots.hotspots, name="hotspots"),
     path("audit/", activity.audit, name="audit"),
     path("workers/", activity.workers, name="workers"),
+    path("system/", system.system_health, name="system"),
     path("bulk/", bulk.preview, name="bulk"),
     path("actions/bulk/", bulk.run_batch, name="bulk_run"),
     path("actions/resume/", actions.resume, name="resume"),

@@ -81,3 +81,43 @@ def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
         "checks": {check.name: asdict(check) for check in checks},
     }
     return healthy, body
+
+
+STRANDED_RUN_IDS = """
+-- stranded_run_ids --
+-- A few due ENQUEUED runs of one workflow version, oldest first (run_due_idx)
+SELECT id FROM durable_run
+WHERE status = 'ENQUEUED' AND available_at <= now() AND workflow = %(workflow)s
+    AND version = %(version)s
+ORDER BY available_at LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """Due runs of a workflow version that no live executor (nor this process) can run."""
+
+    workflow: str
+    version: str
+    count: int
+    reason: str
+    run_ids: list[str]
+    forkable: bool  # some live code runs another version: a fork onto it would run
+
+
+def stranded(limit: int = 10) -> list[Stranded]:
+    """Groups of runs that would wait ENQUEUED forever, each with why and a few run ids."""
+    from durable import serving
+    from durable.store import unclaimable_workflows
+
+    keys = serving.served_keys()
+    groups = []
+    for workflow, version, count in unclaimable_workflows(sorted(keys)):
+        other_version = serving.unserved_reason(workflow, version, keys)
+        reason = other_version or (
+            f"no live executor runs {workflow}: start a worker with the code that defines it"
+        )
+        params = {"workflow": workflow, "version": version, "limit": limit}
+        run_ids = [row[0] for row in execute(STRANDED_RUN_IDS, params)]
+        groups.append(Stranded(workflow, version, count, reason, run_ids, bool(other_version)))
+    return groups
