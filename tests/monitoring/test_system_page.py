@@ -24,26 +24,18 @@ def client_with(*codenames: str) -> Client:
 
 
 def stranded_runs() -> None:
-    past = timezone.now() - timedelta(minutes=5)
+    """Due ENQUEUED runs: one of an old version of a known workflow, one of an unknown one."""
+    waiting = {
+        "status": "ENQUEUED",
+        "available_at": timezone.now() - timedelta(minutes=5),
+        "started_at": None,
+        "finished_at": None,
+    }
+    input_ = {"args": ["old-1", 5], "kwargs": {}}
     make_run(
-        id="old-1",
-        input={"args": ["old-1", 5], "kwargs": {}},
-        workflow="tests.monitoring.checkout",
-        version="old-v",
-        status="ENQUEUED",
-        available_at=past,
-        started_at=None,
-        finished_at=None,
+        id="old-1", workflow="tests.monitoring.checkout", version="old-v", input=input_, **waiting
     )
-    make_run(
-        id="gone-1",
-        workflow="tests.gone",
-        version="v1",
-        status="ENQUEUED",
-        available_at=past,
-        started_at=None,
-        finished_at=None,
-    )
+    make_run(id="gone-1", workflow="tests.gone", version="v1", **waiting)
 
 
 def test_health_page_lists_stranded_runs_with_the_reason_and_a_fork(db):
