@@ -1,4 +1,5 @@
-"""Spans recorded in memory by the OpenTelemetry SDK (the provider can be set once)."""
+"""Spans recorded in memory by the OpenTelemetry SDK (the provider can be set once), and
+the dashboard and browser fixtures the health page tests share."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.dashboard.conftest import engine  # noqa: F401 - fixtures shared with the
+from tests.e2e.conftest import browser, new_page  # noqa: F401 - dashboard and e2e tests
 
 _exporter: InMemorySpanExporter | None = None
 
