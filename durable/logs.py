@@ -27,6 +27,7 @@ class StepTags(NamedTuple):  # a tuple: built on every step attempt
     step: str
     position: int
     attempt: int
+    cpu_started: float = 0.0  # time.thread_time() when the attempt began
 
 
 current_run: ContextVar[RunTags | None] = ContextVar("durable_log_run", default=None)

@@ -205,6 +205,8 @@ class Step(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
     duration_ms = models.FloatField(default=0)
+    # CPU time of the recorded attempt (time.thread_time), beside its wall time duration_ms
+    cpu_ms = models.FloatField(default=0, db_default=0)
 
     class Meta:
         constraints = [

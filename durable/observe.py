@@ -39,18 +39,25 @@ def _run_attributes(run: logs.RunTags | None) -> dict[str, Any]:
     }
 
 
+def cpu_ms() -> float:
+    """CPU time (`time.thread_time`) the current step attempt has used so far, in ms."""
+    step = logs.current_step.get()
+    return (time.thread_time() - step.cpu_started) * 1000 if step is not None else 0.0
+
+
 class attempt:  # noqa: N801 - used as a function: `with observe.attempt(...)`
     """Tag log lines with the step attempt and, when tracing, open its span with its CPU
     time. A class, not a generator, because it wraps every step attempt."""
 
-    __slots__ = ("step", "position", "number", "token", "span", "cpu")
+    __slots__ = ("step", "position", "number", "token", "span")
 
     def __init__(self, step: str, position: int, attempt_number: int) -> None:
         self.step, self.position, self.number = step, position, attempt_number
         self.span: AbstractContextManager[Any] | None = None
 
     def __enter__(self) -> None:
-        self.token = logs.current_step.set(logs.StepTags(self.step, self.position, self.number))
+        tags = logs.StepTags(self.step, self.position, self.number, time.thread_time())
+        self.token = logs.current_step.set(tags)
         if tracing.active():
             attributes = _run_attributes(logs.current_run.get())
             attributes.update(
@@ -62,7 +69,6 @@ class attempt:  # noqa: N801 - used as a function: `with observe.attempt(...)`
             )
             self.span = tracing.attempt_span(attributes)
             self.span.__enter__()
-            self.cpu = time.thread_time()
 
     def __exit__(
         self,
@@ -72,7 +78,7 @@ class attempt:  # noqa: N801 - used as a function: `with observe.attempt(...)`
     ) -> None:
         try:
             if self.span is not None:
-                tracing.set_cpu_seconds(time.thread_time() - self.cpu)
+                tracing.set_cpu_seconds(cpu_ms() / 1000)
                 self.span.__exit__(exc_type, exc, traceback)
         finally:
             logs.current_step.reset(self.token)

@@ -148,5 +148,6 @@ class StepCall:
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
             duration_ms=(time.perf_counter() - self.started) * 1000,
+            cpu_ms=observe.cpu_ms(),
             **outcome,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import durable
 
@@ -52,3 +53,24 @@ def unbounded(count: int) -> str:
 @durable.workflow(name="tests.monitoring.unbounded")
 def unbounded_flow(count: int) -> int:
     return len(unbounded(count))
+
+
+@durable.step()
+def burn(seconds: float) -> int:
+    """Works: spins until this thread has used `seconds` of CPU."""
+    end, spins = time.thread_time() + seconds, 0
+    while time.thread_time() < end:
+        spins += 1
+    return spins
+
+
+@durable.step()
+def wait(seconds: float) -> None:
+    """Waits: sleeps `seconds` (I/O, locks), using almost no CPU."""
+    time.sleep(seconds)
+
+
+@durable.workflow(name="tests.monitoring.work_and_wait")
+def work_and_wait(seconds: float) -> None:
+    burn(seconds)
+    wait(seconds)
