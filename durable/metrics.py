@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from durable.conf import settings
 from durable.models import RunStatus
 from durable.store import execute
@@ -25,8 +27,11 @@ try:
         Metric,
     )
     from prometheus_client.registry import Collector, CollectorRegistry
-except ImportError:  # the [metrics] extra is not installed
+except ImportError:  # the [metrics] extra is not installed: exposition() says so
     Collector = object  # type: ignore[assignment,misc]
+    CollectorRegistry = None  # type: ignore[assignment,misc]
+
+MISSING = "/metrics needs prometheus-client: pip install 'durable[metrics]'"
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SIZE_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
@@ -209,6 +214,8 @@ def executor_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
 
 def exposition(accept: str = "") -> tuple[bytes, str]:
     """The scrape body and its content type, in the format Prometheus asked for."""
+    if CollectorRegistry is None:
+        raise ImproperlyConfigured(MISSING)
     from prometheus_client.exposition import choose_encoder
 
     registry = CollectorRegistry(auto_describe=False)
