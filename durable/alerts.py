@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
 from django.dispatch import Signal
 
 from durable.conf import settings
@@ -43,7 +44,11 @@ def run_failed(run_id: str, workflow: str, error: dict) -> None:
     threshold = int(settings.DURABLE_ALERT_THRESHOLD)
     group = fingerprint(error["type"], error["message"])
     params = {"fingerprint": group, "workflow": workflow, "window": window}
-    (count,) = execute(GROUP_COUNT, params)[0]
+    try:
+        (count,) = execute(GROUP_COUNT, params)[0]
+    except DatabaseError as exc:  # the run's ERROR is written; an alert never undoes that
+        logger.warning("run %s: failure alert check skipped (%s)", run_id, exc)
+        return
     reason = "appeared" if count == 1 else "threshold" if count == threshold else None
     if reason is None:
         return

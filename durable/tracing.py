@@ -11,9 +11,12 @@ database except one lookup of the origin, per execution, and only while spans re
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+
+from django.db import DatabaseError
 
 from durable.conf import settings
 from durable.store import execute
@@ -24,6 +27,7 @@ try:
 except ImportError:  # the [otel] extra is not installed
     trace = None  # type: ignore[assignment]
 
+logger = logging.getLogger("durable")
 _tracer = trace.get_tracer("durable") if trace is not None else None
 _DEFAULT_PROVIDERS = (
     (trace.ProxyTracerProvider, trace.NoOpTracerProvider) if trace is not None else ()
@@ -58,7 +62,12 @@ def _run_parent(run_id: str) -> SpanContext:
 
 
 def _origin_link(run_id: str) -> list[Link]:
-    rows = execute(FORKED_FROM, {"run_id": run_id})
+    """A link to the origin's trace; none if the lookup fails (a trace never stops a run)."""
+    try:
+        rows = execute(FORKED_FROM, {"run_id": run_id})
+    except DatabaseError as exc:
+        logger.warning("run %s: trace link to its origin skipped (%s)", run_id, exc)
+        return []
     origin = rows[0][0] if rows else None
     return [Link(_run_parent(origin), {"durable.link": "forked_from"})] if origin else []
 
