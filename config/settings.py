@@ -118,6 +118,7 @@ LOGGING = {
 # overrides the setting of the same name, and nothing else is set here.
 globals().update(durable_settings_from_environment())
 DURABLE_DEMO_WORKLOAD = "demo.workload"
+globals().setdefault("DURABLE_METRICS_ENABLED", True)  # this repository serves /metrics
 
 # --- Celery (DURABLE_EXECUTOR=celery) ------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

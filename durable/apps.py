@@ -19,3 +19,6 @@ class DurableConfig(AppConfig):
         duties.register(duties.Duty("schedules", schedules.fire_due))
         # thread executors prune hourly; on Celery, run `manage.py durable prune` from cron
         duties.register(duties.Duty("prune", retention.prune_expired, 3600, kinds=("thread",)))
+        from durable import logs
+
+        logs.install("durable")  # engine log lines carry run, workflow, step and attempt

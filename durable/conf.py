@@ -32,6 +32,13 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_RETENTION": "",
     # largest JSON payload (input, output, message, event) in bytes
     "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
+    # largest step output in bytes, unless the step sets max_output_bytes (None: no limit
+    # below DURABLE_MAX_PAYLOAD_BYTES)
+    "DURABLE_MAX_STEP_OUTPUT_BYTES": None,
+    # failure_group_alert fires when a group's failed runs in the window reach this count
+    "DURABLE_ALERT_THRESHOLD": 10,
+    # the window of that count, in seconds
+    "DURABLE_ALERT_WINDOW_SECONDS": 3600.0,
     # Celery queue that carries run messages
     "DURABLE_CELERY_QUEUE": "durable",
     # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)
@@ -48,6 +55,14 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
     # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
     "DURABLE_MAX_ABANDONED_THREADS": 16,
+    # serve /metrics (needs the [metrics] extra); off unless the host opts in
+    "DURABLE_METRICS_ENABLED": False,
+    # if set, /metrics requires "Authorization: Bearer <token>"
+    "DURABLE_METRICS_TOKEN": "",
+    # step duration and checkpoint size histograms cover steps finished this recently
+    "DURABLE_METRICS_WINDOW_SECONDS": 300.0,
+    # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
+    "DURABLE_TRACE_URL_TEMPLATE": "",
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }

@@ -74,6 +74,7 @@ def step(
     retry_on: tuple[type[BaseException], ...] = (Exception,),
     idempotent: bool = False,
     timeout: float | None = None,
+    max_output_bytes: int | None = None,
 ) -> Any:
     """Mark a unit of work whose result is checkpointed; retried `retries` times on error.
 
@@ -86,8 +87,9 @@ def step(
         "step",
         name,
         RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
-        idempotent,
-        timeout,
+        idempotent=idempotent,
+        timeout=timeout,
+        max_output_bytes=max_output_bytes,
     )
 
 
@@ -100,10 +102,15 @@ def transaction(
     retry_delay: float = 1.0,
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    max_output_bytes: int | None = None,
 ) -> Any:
     """A step run inside `transaction.atomic()` whose checkpoint commits with its effects."""
     return _step_decorator(
-        func, "transaction", name, RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on)
+        func,
+        "transaction",
+        name,
+        RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
+        max_output_bytes=max_output_bytes,
     )
 
 
@@ -112,8 +119,10 @@ def _step_decorator(
     kind: str,
     name: str | None,
     retry: RetryPolicy,
+    *,
     idempotent: bool = False,
     timeout: float | None = None,
+    max_output_bytes: int | None = None,
 ) -> Any:
     def decorate(f: F) -> F:
         definition = StepDefinition(
@@ -123,6 +132,7 @@ def _step_decorator(
             retry=retry,
             idempotent=idempotent,
             timeout=timeout,
+            max_output_bytes=max_output_bytes,
         )
         register_step(definition)
 

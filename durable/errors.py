@@ -20,6 +20,11 @@ class BrokenTransactionError(DurableError):
     cannot commit. The step's failure, recorded and retried like any other."""
 
 
+class StepOutputTooLargeError(DurableError):
+    """A step returned more than its `max_output_bytes` (or DURABLE_MAX_STEP_OUTPUT_BYTES);
+    the attempt fails instead of bloating the checkpoint table."""
+
+
 class NonDeterminismError(DurableError):
     """The code asked for another step, or passed another input, than the run's history
     holds at that position."""

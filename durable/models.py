@@ -222,6 +222,8 @@ class Step(models.Model):
     # an operator replaced this recorded output when forking ("edit output and continue");
     # the old and new values are in the audit log
     patched = models.BooleanField(default=False, db_default=False)
+    # CPU time of the recorded attempt (time.thread_time), beside its wall time duration_ms
+    cpu_ms = models.FloatField(default=0, db_default=0)
 
     class Meta:
         constraints = [

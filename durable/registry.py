@@ -48,6 +48,7 @@ class StepDefinition:
     # declared safe to run twice (replay previews don't warn about it repeating)
     idempotent: bool = False
     timeout: float | None = None  # seconds an attempt may take (durable.hung)
+    max_output_bytes: int | None = None  # None: DURABLE_MAX_STEP_OUTPUT_BYTES
 
 
 _workflows: dict[str, WorkflowDefinition] = {}

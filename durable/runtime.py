@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, history, lineage, queues, store
+from durable import alerts, context, history, lineage, observe, queues, store
 from durable.context import (
     RunContext,
     RunInterrupted,
@@ -86,7 +86,8 @@ def execute(
     with _active_lock:
         _active[claimed.run_id] = run_context
     try:
-        _execute_claimed(run_context, definition, claimed.input)
+        with observe.run(claimed.run_id, claimed.workflow, claimed.version, executor_id):
+            _execute_claimed(run_context, definition, claimed.input)
     finally:
         with _active_lock:
             _active.pop(claimed.run_id, None)
@@ -208,6 +209,7 @@ def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
     )
     if not isinstance(exc, NonDeterminismError):
         logger.info("run %s failed: %s", run_context.run_id, error["message"])
+    alerts.run_failed(run_context.run_id, run_context.workflow.name, error)
 
 
 def record_entry(

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from django.db import DatabaseError, connection, transaction
 
-from durable import db, history, hung, store
+from durable import db, history, hung, observe, output_limits, store
 from durable.context import RecordedStep, RunContext, RunInterrupted, RunReleased
 from durable.errors import BrokenTransactionError, SerializationError
 from durable.registry import StepDefinition
@@ -71,7 +71,8 @@ class StepCall:
         while True:
             self.started_at, self.started = datetime.now(UTC), time.perf_counter()
             try:
-                return self._attempt()
+                with observe.attempt(self.step.name, self.position, self.attempt):
+                    return self._attempt()
             except (RunInterrupted, SerializationError):
                 raise  # not the step's failure: nothing is recorded, the call itself fails
             except db.DatabaseUnavailable as exc:  # past the budget: the run is released
@@ -157,6 +158,7 @@ class StepCall:
 
     def _checkpoint(self, result: Any) -> Any:
         output = dumps(result, where=f"{self.where} output")
+        output_limits.check(self.step, output, self.where)
         self._record(status="SUCCESS", output=output)
         return roundtrip(output)
 
@@ -228,5 +230,6 @@ class StepCall:
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
             duration_ms=(time.perf_counter() - self.started) * 1000,
+            cpu_ms=observe.cpu_ms(),
             **outcome,
         )

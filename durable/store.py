@@ -239,10 +239,10 @@ WITH run AS (
 )
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms)
 SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(input_hash)s,
        %(output)s::json, %(error)s::json, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
-       %(started_at)s, %(finished_at)s, %(duration_ms)s
+       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s
 FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
 RETURNING position
@@ -273,6 +273,7 @@ def record_step(**params: Any) -> bool:
     params.setdefault("final", False)
     params.setdefault("output", None)
     params.setdefault("input_hash", "")
+    params.setdefault("cpu_ms", 0.0)
     return bool(_execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params)))
 
 
