@@ -12,6 +12,7 @@ from dashboard.views import (
     latency,
     run_detail,
     runs,
+    system,
 )
 
 app_name = "dashboard"
@@ -30,6 +31,7 @@ urlpatterns = [
     path("failures/", hotspots.hotspots, name="hotspots"),
     path("audit/", activity.audit, name="audit"),
     path("workers/", activity.workers, name="workers"),
+    path("system/", system.system_health, name="system"),
     path("bulk/", bulk.preview, name="bulk"),
     path("actions/bulk/", bulk.run_batch, name="bulk_run"),
     path("actions/resume/", actions.resume, name="resume"),

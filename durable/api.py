@@ -6,12 +6,12 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 
-from durable import context, executors, runtime, store, validation, waits
+from durable import clock, context, executors, runtime, store, validation, waits
 from durable.conf import settings
 from durable.context import RunInterrupted, RunSuspended
 from durable.errors import (
@@ -149,7 +149,7 @@ class RunHandle:
                 return value
             waiter.check_interrupted()
             if time.monotonic() - waited_since > settings.DURABLE_SLEEP_INLINE_SECONDS:
-                wake_at = datetime.now(UTC) + timedelta(seconds=settings.DURABLE_POLL_SECONDS)
+                wake_at = clock.deadline(settings.DURABLE_POLL_SECONDS)
                 raise RunSuspended(waiter.run_id, wake_at)
             if waiter.cancelled.wait(interval):
                 raise RunInterrupted(waiter.run_id)
@@ -242,7 +242,7 @@ def _create(
         where=f"workflow {definition.name} run {run_id} input",
     )
     timeout = timeout if timeout is not None else definition.timeout
-    deadline = None if timeout is None else datetime.now(UTC) + timedelta(seconds=timeout)
+    deadline = None if timeout is None else clock.deadline(timeout)
     if parent_deadline is not None:  # a child never outlives its parent's deadline
         deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
     queue = queue_name(queue or definition.queue)  # @durable.workflow(queue=Queue(…)) too

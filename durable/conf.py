@@ -26,10 +26,19 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_POLL_SECONDS": 1.0,
     # sleeps and waits longer than this park the run instead of holding a thread
     "DURABLE_SLEEP_INLINE_SECONDS": 2.0,
+    # a run parked in get_event (a wait longer than the above) looks for the event this often
+    "DURABLE_PARKED_POLL_SECONDS": 2.0,
     # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
     "DURABLE_RETENTION": "",
     # largest JSON payload (input, output, message, event) in bytes
     "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
+    # largest step output in bytes, unless the step sets max_output_bytes (None: no limit
+    # below DURABLE_MAX_PAYLOAD_BYTES)
+    "DURABLE_MAX_STEP_OUTPUT_BYTES": None,
+    # failure_group_alert fires when a group's failed runs in the window reach this count
+    "DURABLE_ALERT_THRESHOLD": 10,
+    # the window of that count, in seconds
+    "DURABLE_ALERT_WINDOW_SECONDS": 3600.0,
     # Celery queue that carries run messages
     "DURABLE_CELERY_QUEUE": "durable",
     # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)
@@ -40,6 +49,20 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_REDISPATCH_SECONDS": 60.0,
     # the dashboard nav's link back to the host site ("" hides it; hidden at the dashboard's root)
     "DURABLE_HOST_HOME_URL": "/",
+    # how long a live executor retries a lost database connection before giving its runs up
+    "DURABLE_DB_RETRY_SECONDS": 60.0,
+    # on shutdown, how long runs in flight get to reach a step boundary before release
+    "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
+    # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
+    "DURABLE_MAX_ABANDONED_THREADS": 16,
+    # serve /metrics (needs the [metrics] extra); off unless the host opts in
+    "DURABLE_METRICS_ENABLED": False,
+    # if set, /metrics requires "Authorization: Bearer <token>"
+    "DURABLE_METRICS_TOKEN": "",
+    # step duration and checkpoint size histograms cover steps finished this recently
+    "DURABLE_METRICS_WINDOW_SECONDS": 300.0,
+    # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
+    "DURABLE_TRACE_URL_TEMPLATE": "",
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from durable import clock
 from durable.errors import NonDeterminismError
 from durable.registry import WorkflowDefinition
 from durable.serialization import error_from_dict
@@ -23,9 +25,17 @@ class RunInterrupted(BaseException):  # noqa: N818 - control flow, not an error 
 class RunSuspended(RunInterrupted):
     """The run waits (a long durable sleep) and gives its thread back until `wake_at`."""
 
-    def __init__(self, run_id: str, wake_at: datetime) -> None:
+    def __init__(
+        self, run_id: str, wake_at: datetime, on_parked: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(run_id)
         self.wake_at = wake_at
+        self.on_parked = on_parked  # called once the run is parked (to catch a racing wake-up)
+
+
+class RunReleased(RunInterrupted):
+    """The run goes back to the queue at once, unfinished and with no recovery counted: its
+    executor is shutting down, or could not reach the database for DURABLE_DB_RETRY_SECONDS."""
 
 
 class RunTimedOut(RunInterrupted):
@@ -68,6 +78,7 @@ class RunContext:
     # recovery re-runs that step), and how many of them came before the last resume
     prior_attempts: dict[int, int] = field(default_factory=dict)
     attempts_before_resume: int = 0
+    draining: threading.Event | None = None  # set while the executor shuts down
 
     def next_position(self) -> int:
         position = self.position
@@ -84,7 +95,9 @@ class RunContext:
         """Called at every step boundary: cancellation and timeouts take effect here."""
         if self.cancelled.is_set():
             raise RunInterrupted(self.run_id)
-        if self.deadline_at is not None and datetime.now(UTC) >= self.deadline_at:
+        if self.draining is not None and self.draining.is_set():
+            raise RunReleased(self.run_id)
+        if self.deadline_at is not None and clock.now() >= self.deadline_at:
             raise RunTimedOut(
                 self.run_id, f"timed out: its deadline {self.deadline_at.isoformat()} passed"
             )

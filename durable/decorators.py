@@ -73,18 +73,23 @@ def step(
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
     idempotent: bool = False,
+    timeout: float | None = None,
+    max_output_bytes: int | None = None,
 ) -> Any:
     """Mark a unit of work whose result is checkpointed; retried `retries` times on error.
 
     `idempotent=True` declares that running the body twice is harmless, so replay previews
-    do not warn that its side effects may repeat.
+    do not warn that its side effects may repeat. With `timeout`, an attempt running longer
+    fails with StepTimeoutError (see durable.hung).
     """
     return _step_decorator(
         func,
         "step",
         name,
         RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
-        idempotent,
+        idempotent=idempotent,
+        timeout=timeout,
+        max_output_bytes=max_output_bytes,
     )
 
 
@@ -97,19 +102,37 @@ def transaction(
     retry_delay: float = 1.0,
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    max_output_bytes: int | None = None,
 ) -> Any:
     """A step run inside `transaction.atomic()` whose checkpoint commits with its effects."""
     return _step_decorator(
-        func, "transaction", name, RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on)
+        func,
+        "transaction",
+        name,
+        RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
+        max_output_bytes=max_output_bytes,
     )
 
 
 def _step_decorator(
-    func: F | None, kind: str, name: str | None, retry: RetryPolicy, idempotent: bool = False
+    func: F | None,
+    kind: str,
+    name: str | None,
+    retry: RetryPolicy,
+    *,
+    idempotent: bool = False,
+    timeout: float | None = None,
+    max_output_bytes: int | None = None,
 ) -> Any:
     def decorate(f: F) -> F:
         definition = StepDefinition(
-            name=name or default_name(f), func=f, kind=kind, retry=retry, idempotent=idempotent
+            name=name or default_name(f),
+            func=f,
+            kind=kind,
+            retry=retry,
+            idempotent=idempotent,
+            timeout=timeout,
+            max_output_bytes=max_output_bytes,
         )
         register_step(definition)
 

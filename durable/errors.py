@@ -20,6 +20,11 @@ class BrokenTransactionError(DurableError):
     cannot commit. The step's failure, recorded and retried like any other."""
 
 
+class StepOutputTooLargeError(DurableError):
+    """A step returned more than its `max_output_bytes` (or DURABLE_MAX_STEP_OUTPUT_BYTES);
+    the attempt fails instead of bloating the checkpoint table."""
+
+
 class NonDeterminismError(DurableError):
     """The code asked for another step, or passed another input, than the run's history
     holds at that position."""
@@ -77,3 +82,8 @@ class InvalidArgumentError(DurableError, ValueError):
     def __init__(self, argument: str, message: str) -> None:
         super().__init__(f"{argument}: {message}")
         self.argument = argument
+
+
+class StepTimeoutError(DurableError, TimeoutError):
+    """A step ran longer than its `timeout=`: the attempt failed and its retry policy decides.
+    The step's thread cannot be stopped (Python has no way to); it is abandoned."""

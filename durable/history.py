@@ -34,12 +34,21 @@ def replay_or_run(
     from the clock; its recorded wake-up time is what counts).
     """
     position = run_context.next_position()
-    recorded = run_context.recorded.get(position)
+    recorded = recorded_entry(run_context, position, name, entry)
     if recorded is None:
         run_context.check_interrupted()
         return run(position)
-    _check_same_call(run_context, position, recorded, name, entry)
     return replay(recorded)
+
+
+def recorded_entry(
+    run_context: RunContext, position: int, name: str, entry: EntryInput | None
+) -> RecordedStep | None:
+    """The entry recorded at `position`, checked to be this call; None if none is."""
+    recorded = run_context.recorded.get(position)
+    if recorded is not None:
+        _check_same_call(run_context, position, recorded, name, entry)
+    return recorded
 
 
 def _check_same_call(

@@ -17,6 +17,7 @@ from typing import TypeVar
 import psycopg
 from django.db import OperationalError, transaction
 
+from durable import store
 from durable.durations import ACTIVE_MS_SQL
 from durable.store import execute
 
@@ -111,7 +112,9 @@ def cancel_trees(run_ids: list[str], reason: str) -> list[str]:
         descendants = lock_descendants(run_ids)
         params = {"run_ids": list(run_ids) + descendants, "cascaded": descendants,
                   "reason": reason, "inherited_deadline": False}  # fmt: skip
-        return [row[0] for row in execute(CANCEL_RUNS, params)]
+        cancelled = [row[0] for row in execute(CANCEL_RUNS, params)]
+        store.notify_cancelled(cancelled)  # their executors stop before the next step
+        return cancelled
 
 
 def cancel_timed_out(run_id: str, executor_id: str, reason: str) -> bool:
@@ -124,5 +127,5 @@ def cancel_timed_out(run_id: str, executor_id: str, reason: str) -> bool:
         descendants = lock_descendants([run_id])
         params = {"run_ids": [run_id, *descendants], "cascaded": descendants,
                   "reason": reason, "inherited_deadline": True}  # fmt: skip
-        execute(CANCEL_RUNS, params)
+        store.notify_cancelled([row[0] for row in execute(CANCEL_RUNS, params)])
         return True

@@ -2,19 +2,19 @@
 
 Inside a workflow, send/recv/set_event/get_event are entries in the run's history: the
 message taken (or the timeout) commits with the checkpoint, so a replay sees the same.
+Long waits in recv/get_event park the run (`durable.waiting`).
 """
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
 
-from durable import context, history, runtime, store_primitives
+from durable import clock, context, executors, history, runtime, store_primitives, waiting
 from durable.api import validate_run_id
-from durable.context import RunContext, RunInterrupted
+from durable.conf import settings
+from durable.context import RunContext
 from durable.errors import DurableError, RunNotFoundError
 from durable.serialization import EntryInput, dumps, entry_input, roundtrip
 
@@ -47,7 +47,7 @@ def _send_at(
     payload: str,
     detail: EntryInput,
 ) -> None:
-    started_at = datetime.now(UTC)
+    started_at = clock.now()
     with transaction.atomic():
         _insert(run_id, topic or "", payload)
         runtime.record_entry(
@@ -58,28 +58,24 @@ def _send_at(
 def _insert(run_id: str, topic: str, payload: str) -> None:
     if not store_primitives.send_message(run_id, topic, payload):
         raise RunNotFoundError(f"cannot send to run {run_id!r}: no such run")
+    _wake_receiver(run_id, topic)
+
+
+def _wake_receiver(run_id: str, topic: str) -> None:
+    """A run parked in recv with a message waiting is due now: dispatch it on commit."""
+    if store_primitives.wake_receiver(run_id, topic):
+        transaction.on_commit(lambda: executors.dispatch(run_id))
 
 
 def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
-    """Inside a workflow: the next message on `topic`, or None after `timeout` seconds."""
+    """Inside a workflow: the next message on `topic`, or None after `timeout` seconds
+    (a long wait parks the run until a message comes or the timeout passes)."""
     run_context = _require_workflow("recv")
     # the timeout is shown, not checked: only the topic decides which message a replay gets
     detail = entry_input({"topic": topic, "timeout": timeout}, where="recv", checked=topic)
-    return history.replay_or_run(
-        run_context,
-        "durable.recv",
-        detail,
-        lambda position: _recv_at(run_context, position, topic, timeout, detail),
-        lambda recorded: recorded.output,
-    )
 
-
-def _recv_at(
-    run_context: RunContext, position: int, topic: str | None, timeout: float, detail: EntryInput
-) -> Any:
-    started_at = datetime.now(UTC)
-
-    def take() -> tuple[bool, Any]:
+    def take(position: int) -> tuple[bool, Any]:
+        started_at = clock.now()
         with transaction.atomic():
             found, payload = store_primitives.consume_message(
                 run_context.run_id, topic or "", position
@@ -96,13 +92,10 @@ def _recv_at(
                 )
             return found, payload
 
-    found, payload = _poll(run_context, take, timeout)
-    if found:
-        return payload
-    runtime.record_entry(
-        run_context, position, "durable.recv", "recv", "null", started_at, step_input=detail
-    )
-    return None
+    return waiting.wait(
+        run_context, "durable.recv", "recv", take, timeout, detail,
+        on_parked=lambda: _wake_receiver(run_context.run_id, topic or ""),
+    )  # fmt: skip
 
 
 def set_event(key: str, value: Any) -> None:
@@ -119,7 +112,7 @@ def set_event(key: str, value: Any) -> None:
 
 def _set_event_at(run_context: RunContext, position: int, key: str, value: Any) -> None:
     payload = dumps(value, where=f"workflow {run_context.workflow.name} event {key!r}")
-    started_at = datetime.now(UTC)
+    started_at = clock.now()
     with transaction.atomic():
         store_primitives.set_event(run_context.run_id, key, payload)
         runtime.record_entry(
@@ -134,61 +127,30 @@ def _set_event_at(run_context: RunContext, position: int, key: str, value: Any) 
 
 
 def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
-    """The value run `run_id` published under `key`, waiting up to `timeout`; else None."""
+    """The value run `run_id` published under `key`, waiting up to `timeout`; else None.
+    Inside a workflow a long wait parks the run, which looks again now and then."""
     validate_run_id(run_id)
     run_context = context.current()
     if run_context is None or run_context.in_step:
-        return _poll(None, lambda: store_primitives.get_event(run_id, key), timeout)[1]
+        return waiting.poll(None, lambda: store_primitives.get_event(run_id, key), timeout)[1]
     detail = entry_input({"run_id": run_id, "key": key}, where="get_event")
-    return history.replay_or_run(
-        run_context,
-        "durable.get_event",
-        detail,
-        lambda position: _get_event_at(run_context, position, run_id, key, timeout, detail),
-        lambda recorded: recorded.output,
-    )
 
+    def look(position: int) -> tuple[bool, Any]:
+        started_at = clock.now()
+        found, value = store_primitives.get_event(run_id, key)
+        if not found:
+            return False, None
+        output = dumps(value, where="get_event")
+        runtime.record_entry(
+            run_context, position, "durable.get_event", "get_event", output, started_at,
+            step_input=detail,
+        )  # fmt: skip
+        return True, roundtrip(output)
 
-def _get_event_at(
-    run_context: RunContext,
-    position: int,
-    run_id: str,
-    key: str,
-    timeout: float,
-    detail: EntryInput,
-) -> Any:
-    started_at = datetime.now(UTC)
-    value = _poll(run_context, lambda: store_primitives.get_event(run_id, key), timeout)[1]
-    output = dumps(value, where="get_event")
-    runtime.record_entry(
-        run_context,
-        position,
-        "durable.get_event",
-        "get_event",
-        output,
-        started_at,
-        step_input=detail,
-    )
-    return roundtrip(output)
-
-
-def _poll(run_context: RunContext | None, attempt, timeout: float) -> tuple[bool, Any]:
-    """Try until found or timed out, backing off from 20 ms to 1 s between tries."""
-    deadline = time.monotonic() + max(timeout, 0)
-    interval = 0.02
-    while True:
-        found, value = attempt()
-        remaining = deadline - time.monotonic()
-        if found or remaining <= 0:
-            return found, value
-        wait = min(interval, remaining)
-        if run_context is None:
-            time.sleep(wait)
-        else:
-            if run_context.cancelled.wait(wait):
-                raise RunInterrupted(run_context.run_id)
-            run_context.check_interrupted()
-        interval = min(interval * 2, 1.0)
+    return waiting.wait(
+        run_context, "durable.get_event", "get_event", look, timeout, detail,
+        recheck=settings.DURABLE_PARKED_POLL_SECONDS,
+    )  # fmt: skip
 
 
 def _require_workflow(what: str) -> RunContext:

@@ -109,6 +109,9 @@ class Run(models.Model):
     cancelled_with_parent = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(db_default=models.functions.Now())
     started_at = models.DateTimeField(null=True, blank=True)
+    # the last time an executor took the run (first start, resume, recovery, wake-up): each
+    # of those starts counts against its queue's rate limit
+    claimed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(db_default=models.functions.Now())
 
@@ -161,11 +164,11 @@ class Run(models.Model):
                 name="run_queue_running_idx",
                 condition=Q(status="RUNNING"),
             ),
-            # queue rate limits: runs of a queue started inside the window (claim_in_queue)
+            # queue rate limits: runs of a queue taken inside the window (claim_in_queue)
             models.Index(
-                fields=["queue", "started_at"],
-                name="run_queue_started_idx",
-                condition=Q(started_at__isnull=False),
+                fields=["queue", "claimed_at"],
+                name="run_queue_claimed_idx",
+                condition=Q(claimed_at__isnull=False),
             ),
             # recovery sweep: RUNNING runs whose lease expired
             models.Index(
@@ -222,6 +225,8 @@ class Step(models.Model):
     # an operator replaced this recorded output when forking ("edit output and continue");
     # the old and new values are in the audit log
     patched = models.BooleanField(default=False, db_default=False)
+    # CPU time of the recorded attempt (time.thread_time), beside its wall time duration_ms
+    cpu_ms = models.FloatField(default=0, db_default=0)
 
     class Meta:
         constraints = [

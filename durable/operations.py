@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Min
-from django.utils import timezone
 
-from durable import executors, lineage, registry, serving, store_primitives, validation
+from durable import clock, executors, lineage, registry, serving, store_primitives, validation
 from durable.api import validate_run_id
 from durable.debugging import patching
 from durable.errors import (
@@ -721,10 +720,10 @@ def _new_deadline(original: Run) -> datetime | None:
     """A new run gets the run-level timeout its workflow has now (else the original's)."""
     timeout = get_workflow(original.workflow).timeout if is_registered(original.workflow) else None
     if timeout is not None:
-        return timezone.now() + timedelta(seconds=timeout)
+        return clock.deadline(timeout)
     if original.deadline_at is None:
         return None
-    return timezone.now() + (original.deadline_at - original.created_at)
+    return clock.now() + (original.deadline_at - original.created_at)
 
 
 def _checked_json(value: Any, where: str) -> Any:

@@ -10,8 +10,9 @@ Limits are enforced in PostgreSQL at claim time, under a per-queue advisory lock
 hold across every worker and executor. Invariant: a run of a limited queue becomes RUNNING
 only in a transaction that holds its queue's lock and has counted, after taking the lock,
 fewer RUNNING runs than `concurrency` (and than `worker_concurrency` for this executor) and
-fewer starts than `rate_limit[0]` in the last `rate_limit[1]` seconds. A refused run stays
-ENQUEUED; the worker that frees a slot, or the sweeper, wakes it (`durable.sweeper`).
+fewer starts than `rate_limit[0]` in the last `rate_limit[1]` seconds (every claim counts:
+a first start, a resume, a recovery, a wake-up from a sleep). A refused run stays ENQUEUED;
+the worker that frees a slot, or the sweeper, wakes it (`durable.sweeper`).
 Runs of queues no process declared (the "default" queue) take the one-statement claim.
 
 Declare queues in a module every process imports (an app's workflows.py or
@@ -25,7 +26,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from durable import store
+from durable import db, store
 from durable.conf import settings
 from durable.store import ClaimedRun
 
@@ -130,7 +131,7 @@ WITH running AS (
 ), recent AS (
     SELECT count(*) AS started FROM durable_run
     WHERE queue = %(queue)s
-      AND started_at > statement_timestamp() - make_interval(secs => %(period)s)
+      AND claimed_at > statement_timestamp() - make_interval(secs => %(period)s)
 ), candidate AS (
     SELECT r.id FROM durable_run r, running, recent
     WHERE r.queue = %(queue)s AND r.status = 'ENQUEUED'
@@ -141,13 +142,16 @@ WITH running AS (
       AND recent.started < %(rate)s
     ORDER BY CASE WHEN %(by_priority)s THEN r.priority ELSE 0 END DESC, r.available_at, r.id
     LIMIT 1
-    FOR UPDATE OF r SKIP LOCKED
+    -- not SKIP LOCKED: claims in this queue are serialized by its lock already, and the
+    -- head must not be skipped while another statement holds it for a moment (a plain
+    -- claim_run locks the row it is asked about), or runs would start out of order
+    FOR UPDATE OF r
 ), claimed AS (
     UPDATE durable_run r
     SET status = 'RUNNING', executor_id = %(executor_id)s,
         lease_expires_at = statement_timestamp() + make_interval(secs => %(lease)s),
         started_at = COALESCE(r.started_at, statement_timestamp()),
-        updated_at = statement_timestamp()
+        claimed_at = statement_timestamp(), updated_at = statement_timestamp()
     FROM candidate WHERE r.id = candidate.id
     RETURNING r.id, r.workflow, r.version, r.input, r.deadline_at, r.attempts_before_resume
 )
@@ -159,10 +163,33 @@ SELECT c.id, c.workflow, c.version, c.input, c.deadline_at,"""
 
 QUEUE_LOAD = """
 -- queue_load --
--- How many runs of a queue run now, and how many started inside its rate window
-SELECT (SELECT count(*) FROM durable_run WHERE queue = %(queue)s AND status = 'RUNNING'),
-       (SELECT count(*) FROM durable_run WHERE queue = %(queue)s
-          AND started_at > now() - make_interval(secs => %(period)s))
+-- How many runs of a queue run now (in all, and on one executor), and how many started
+-- inside its rate window
+SELECT count(*) FILTER (WHERE status = 'RUNNING'),
+       count(*) FILTER (WHERE status = 'RUNNING' AND executor_id = %(executor_id)s),
+       count(*) FILTER (WHERE claimed_at > now() - make_interval(secs => %(period)s))
+FROM durable_run WHERE queue = %(queue)s
+  AND (status = 'RUNNING' OR claimed_at > now() - make_interval(secs => %(period)s))
+"""
+
+WORKER_ROOM = """
+-- worker_room --
+-- Room left under worker_concurrency on every live executor, summed
+SELECT COALESCE(sum(GREATEST(%(per_worker)s - (
+           SELECT count(*) FROM durable_run r
+           WHERE r.queue = %(queue)s AND r.status = 'RUNNING' AND r.executor_id = e.id), 0)), 0)
+FROM durable_executor e
+WHERE e.last_seen_at > now() - make_interval(secs => %(lease)s)
+"""
+
+QUEUE_HEADS = """
+-- queue_heads --
+-- The best due runs of a queue that an executor can run, in the order claims take them
+SELECT id FROM durable_run
+WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now()
+  AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
+ORDER BY CASE WHEN %(by_priority)s THEN priority ELSE 0 END DESC, available_at, id
+LIMIT %(limit)s
 """
 
 
@@ -198,23 +225,46 @@ def claim_in_queue(
         "run_id": run_id,
         "lease": settings.DURABLE_LEASE_SECONDS,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(LOCK_QUEUE, {"queue": queue.name})
-        cursor.execute(CLAIM_IN_QUEUE, params)
-        rows = cursor.fetchall()
+    rows = db.retrying(lambda: _claim_under_lock(queue, params), what=CLAIM_IN_QUEUE)
     if not rows:
         return None
     return store.claimed_from_row(rows[0][0], rows[0][1:])
 
 
-def free_slots(queue: Queue) -> int:
-    """Runs the queue could start right now (a hint for waking runs; claims re-check)."""
+def _claim_under_lock(queue: Queue, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LOCK_QUEUE, {"queue": queue.name})
+        cursor.execute(CLAIM_IN_QUEUE, params)
+        return cursor.fetchall()
+
+
+def free_slots(queue: Queue, executor_id: str | None = None) -> int:
+    """Runs the queue could start right now (a hint for waking runs; claims re-check);
+    with `executor_id`, runs that executor could start (its worker_concurrency too)."""
     count, seconds = queue.rate_limit or (UNLIMITED, 0.0)
-    running, started = _execute(QUEUE_LOAD, {"queue": queue.name, "period": float(seconds)})[0]
-    return max(0, min((queue.concurrency or UNLIMITED) - running, count - started))
+    params = {"queue": queue.name, "period": float(seconds), "executor_id": executor_id}
+    running, mine, started = _execute(QUEUE_LOAD, params)[0]
+    slots = min((queue.concurrency or UNLIMITED) - running, count - started)
+    if executor_id is not None:
+        slots = min(slots, (queue.worker_concurrency or UNLIMITED) - mine)
+    return max(0, slots)
+
+
+def worker_room(queue: Queue, lease: float) -> int:
+    """Starts a worker_concurrency queue has room for across the live executors (those
+    heard from within `lease` seconds): each one's limit minus its running runs."""
+    params = {"queue": queue.name, "per_worker": queue.worker_concurrency, "lease": lease}
+    return int(_execute(WORKER_ROOM, params)[0][0])
+
+
+def queue_heads(queue: Queue, workflows: list[str], limit: int) -> list[str]:
+    """Up to `limit` ids of the queue's best due runs (tokens: a head claim takes the best)."""
+    if limit <= 0:
+        return []
+    params = {"queue": queue.name, "workflows": workflows, "limit": limit,
+              "by_priority": queue.priority}  # fmt: skip
+    return [row[0] for row in _execute(QUEUE_HEADS, params)]
 
 
 def _execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return store.execute(sql, params)

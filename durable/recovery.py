@@ -4,32 +4,35 @@ from __future__ import annotations
 
 import logging
 
-from durable import store
+from durable import db, store
 from durable.conf import settings
-from durable.executors.identity import hostname, process_alive
 
 logger = logging.getLogger("durable")
 
 
-def release_dead_local_executors(executor_id: str) -> list[str]:
-    """At start-up: end the leases of executors on this host whose process is gone.
+def release_dead_executors(executor_id: str) -> list[str]:
+    """At start-up: end the leases of executors whose heartbeat is older than a lease.
 
-    Their runs are then recovered at once instead of after a full lease period.
+    Their runs are then recovered at once. Liveness is judged by heartbeat age, never by
+    pid: executors in containers share a hostname but not a pid namespace, so a pid that is
+    missing here may be a live executor next door.
     """
-    dead = [
-        other_id
-        for other_id, pid in store.executors_on_host(hostname(), executor_id)
-        if not process_alive(pid)
-    ]
+    dead = store.stale_executors(executor_id, settings.DURABLE_LEASE_SECONDS)
     if dead:
         store.expire_leases_of(dead)
         store.forget_executors(dead)
-        logger.info("released the runs of %d dead executor(s) on this host", len(dead))
+        logger.info("released the runs of %d dead executor(s)", len(dead))
     return dead
 
 
 def sweep() -> tuple[list[str], list[str]]:
-    """Re-enqueue runs with expired leases; those past DURABLE_MAX_RECOVERIES go DEAD."""
+    """Re-enqueue runs with expired leases; those past DURABLE_MAX_RECOVERIES go DEAD.
+
+    Right after this process saw the database come back from an outage, wait half a lease
+    first: live owners cut off by the same outage renew their leases before they are judged.
+    """
+    if db.seconds_since_outage() < settings.DURABLE_LEASE_SECONDS / 2:
+        return [], []
     recovered = store.recover_expired(settings.DURABLE_MAX_RECOVERIES)
     requeued = [run_id for run_id, status in recovered if status == "ENQUEUED"]
     dead = [run_id for run_id, status in recovered if status == "DEAD"]

@@ -47,6 +47,8 @@ class StepDefinition:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # declared safe to run twice (replay previews don't warn about it repeating)
     idempotent: bool = False
+    timeout: float | None = None  # seconds an attempt may take (durable.hung)
+    max_output_bytes: int | None = None  # None: DURABLE_MAX_STEP_OUTPUT_BYTES
 
 
 _workflows: dict[str, WorkflowDefinition] = {}

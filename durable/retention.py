@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.db import connection, transaction
+
+from durable import clock
+from durable.conf import settings
+
+logger = logging.getLogger("durable")
+
 
 # A run is prunable when it finished before the cutoff and its parent (if any) is prunable
 # too: a parent that still runs, or that is kept and may be resumed, replays
@@ -70,7 +77,7 @@ def prune(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Delete finished runs whose end is older than `older_than`; returns how many."""
-    cutoff = datetime.now(UTC) - older_than
+    cutoff = clock.now() - older_than
     with connection.cursor() as cursor:
         cursor.execute(COUNT_PRUNABLE, {"cutoff": cutoff})
         total = cursor.fetchone()[0]
@@ -84,3 +91,13 @@ def prune(
             progress(deleted, max(total, deleted))
         if batch < batch_size:
             return deleted
+
+
+def prune_expired() -> int:
+    """With DURABLE_RETENTION set (e.g. "30d"), delete the finished runs older than that."""
+    if not settings.DURABLE_RETENTION:
+        return 0
+    deleted = prune(parse_age(settings.DURABLE_RETENTION))
+    if deleted:
+        logger.info("pruned %d finished run(s) older than %s", deleted, settings.DURABLE_RETENTION)
+    return deleted

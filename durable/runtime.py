@@ -15,8 +15,15 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, history, lineage, queues, store
-from durable.context import RunContext, RunInterrupted, RunSuspended, RunTimedOut
+from durable import alerts, context, history, lineage, observe, queues, store
+from durable.context import (
+    RunContext,
+    RunInterrupted,
+    RunReleased,
+    RunSuspended,
+    RunTimedOut,
+)
+from durable.db import DatabaseUnavailable
 from durable.errors import NonDeterminismError
 from durable.registry import WorkflowDefinition, get_workflow
 from durable.serialization import (
@@ -28,6 +35,9 @@ from durable.serialization import (
 
 logger = logging.getLogger("durable")
 
+_active: dict[str, RunContext] = {}  # runs executing in this process, for deadlines
+_active_lock = threading.Lock()
+_unreleased: dict[str, str] = {}  # run id -> executor id whose release is still owed
 _finished: dict[str, threading.Event] = {}
 _finished_lock = threading.Lock()
 
@@ -51,8 +61,16 @@ def claim(run_id: str, executor_id: str, workflows: list[str]) -> store.ClaimedR
     return queues.claim(run_id, executor_id, workflows)[0]
 
 
-def execute(claimed: store.ClaimedRun, executor_id: str, cancelled: threading.Event) -> None:
-    """Run a claimed run's workflow to its end, or until it is cancelled or taken over."""
+def execute(
+    claimed: store.ClaimedRun,
+    executor_id: str,
+    cancelled: threading.Event,
+    draining: threading.Event | None = None,
+) -> None:
+    """Run a claimed run's workflow to its end, or until it is cancelled or taken over.
+
+    `draining`, set by an executor that shuts down, releases the run at its next step.
+    """
     definition = get_workflow(claimed.workflow)
     run_context = RunContext(
         run_id=claimed.run_id,
@@ -63,17 +81,42 @@ def execute(claimed: store.ClaimedRun, executor_id: str, cancelled: threading.Ev
         deadline_at=claimed.deadline_at,
         prior_attempts=claimed.prior_attempts,
         attempts_before_resume=claimed.attempts_before_resume,
+        draining=draining,
     )
+    with _active_lock:
+        _active[claimed.run_id] = run_context
     try:
-        _execute_claimed(run_context, definition, claimed.input)
+        with observe.run(claimed.run_id, claimed.workflow, claimed.version, executor_id):
+            _execute_claimed(run_context, definition, claimed.input)
     finally:
+        with _active_lock:
+            _active.pop(claimed.run_id, None)
         notify_finished(claimed.run_id)
 
 
 def _execute_claimed(
     run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
 ) -> None:
+    """Never lets a run stay RUNNING behind a live executor: whatever escapes the workflow
+    (a long outage, a shutdown, KeyboardInterrupt or SystemExit from user code) releases it."""
     token = context.activate(run_context)
+    try:
+        _run_to_end(run_context, definition, run_input)
+    except RunReleased as exc:
+        release(run_context, str(exc.__cause__ or "its executor is shutting down"))
+    except DatabaseUnavailable as exc:
+        release(run_context, str(exc))
+    except (KeyboardInterrupt, SystemExit) as exc:
+        release(run_context, f"{type(exc).__name__} raised in the workflow")
+        if threading.current_thread() is threading.main_thread():
+            raise  # a real Ctrl-C or exit of the process: let it happen
+    finally:
+        context.deactivate(token)
+
+
+def _run_to_end(
+    run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
+) -> None:
     try:
         result = definition.func(*run_input.get("args", []), **run_input.get("kwargs", {}))
         if run_context.nondeterminism is not None:
@@ -81,26 +124,77 @@ def _execute_claimed(
         output = dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")
     except RunSuspended as suspended:
         store.suspend_run(run_context.run_id, run_context.executor_id, suspended.wake_at)
+        if suspended.on_parked is not None:
+            suspended.on_parked()
         return
     except RunTimedOut as timed_out:
         if lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, timed_out.reason):
             logger.info("run %s %s", run_context.run_id, timed_out.reason)
         return
+    except RunReleased:
+        raise
     except RunInterrupted:
         logger.info("run %s stopped: cancelled or taken over", run_context.run_id)
         return
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit, DatabaseUnavailable):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a test framework's failure is the run's too
         error = run_context.nondeterminism or exc
         _finish_with_error(run_context, error)
         return
-    finally:
-        context.deactivate(token)
     store.finish_run(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,
         status="SUCCESS",
         output=output,
     )
+
+
+def release(run_context: RunContext, why: str) -> None:
+    """Give the run back to the queue at once (no recovery counted), or leave it to its lease."""
+    try:
+        store.release_runs([run_context.run_id], run_context.executor_id)
+    except Exception as exc:
+        with _active_lock:
+            _unreleased[run_context.run_id] = run_context.executor_id
+        logger.error(
+            "run %s could not be released yet (%s: %s); retried at the next heartbeat",
+            run_context.run_id, why, exc,
+        )  # fmt: skip
+        return
+    logger.warning("run %s released back to the queue: %s", run_context.run_id, why)
+
+
+def release_unreleased() -> None:
+    """Release the runs whose release failed (the database was still down); called by the
+    executors' heartbeat, which runs before another executor may judge their leases."""
+    with _active_lock:
+        pending = dict(_unreleased)
+    for run_id, executor_id in pending.items():
+        store.release_runs([run_id], executor_id)
+        with _active_lock:
+            _unreleased.pop(run_id, None)
+        logger.warning("run %s released back to the queue after the outage", run_id)
+
+
+def enforce_deadlines() -> list[str]:
+    """Time out runs in flight whose deadline passed while a step runs (or hangs): end them
+    CANCELLED now and tell their thread, instead of waiting for the step to return."""
+    now = datetime.now(UTC)
+    with _active_lock:
+        overdue = [
+            run_context
+            for run_context in _active.values()
+            if run_context.deadline_at is not None
+            and run_context.deadline_at <= now
+            and not run_context.cancelled.is_set()
+        ]
+    for run_context in overdue:
+        reason = f"timed out: its deadline {run_context.deadline_at.isoformat()} passed"
+        lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, reason)
+        run_context.cancelled.set()
+        logger.info("run %s %s while a step ran", run_context.run_id, reason)
+    return [run_context.run_id for run_context in overdue]
 
 
 def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
@@ -115,6 +209,7 @@ def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
     )
     if not isinstance(exc, NonDeterminismError):
         logger.info("run %s failed: %s", run_context.run_id, error["message"])
+    alerts.run_failed(run_context.run_id, run_context.workflow.name, error)
 
 
 def record_entry(
@@ -130,7 +225,27 @@ def record_entry(
 ) -> None:
     """Checkpoint a primitive (child, sleep, send, recv, event) as an entry in the history."""
     finished_at = finished_at or datetime.now(UTC)
-    written = store.record_step(
+    try:
+        written = _record_entry_once(
+            run_context, position, name, kind, output, started_at, step_input, finished_at
+        )
+    except DatabaseUnavailable as exc:
+        raise RunReleased(run_context.run_id) from exc
+    if not written:
+        raise RunInterrupted(run_context.run_id)
+
+
+def _record_entry_once(
+    run_context: RunContext,
+    position: int,
+    name: str,
+    kind: str,
+    output: str,
+    started_at: datetime,
+    step_input: str | None,
+    finished_at: datetime,
+) -> bool:
+    return store.record_step(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,
         position=position,
@@ -145,8 +260,6 @@ def record_entry(
         finished_at=finished_at,
         duration_ms=(finished_at - started_at).total_seconds() * 1000,
     )
-    if not written:
-        raise RunInterrupted(run_context.run_id)
 
 
 def record_child(

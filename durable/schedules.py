@@ -7,9 +7,12 @@ several executors together start exactly one run per tick.
 Missed ticks (all executors down) follow the schedule's `missed` policy and are counted in
 `durable_schedule.missed_ticks`:
 - "latest" (default): run the most recent missed tick once, skip the older ones;
-- "all": run every missed tick, oldest first (at most MAX_CATCH_UP of them);
+- "all": run every missed tick, oldest first; after a longer outage, the newest
+  MAX_CATCH_UP of them (the older ones are counted as missed);
 - "skip": run none of them; wait for the next tick.
 A new schedule starts with the first tick after it is first seen; it does not backfill.
+Due ticks are found by walking back from now, so a month-long outage costs no more to catch
+up on than a minute's.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import croniter
 from django.db import transaction
 
-from durable import store_primitives
+from durable import clock, store_primitives
 from durable.decorators import workflow
+from durable.duties import run_isolated
 
 logger = logging.getLogger("durable")
 
@@ -53,10 +57,27 @@ def scheduled(cron: str, *, missed: str = "latest", name: str | None = None, **o
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = workflow(name=name, **options)(func)
         definition_name = wrapped.__durable_workflow__.name
+        _check_run_ids(definition_name)
         _schedules[definition_name] = ScheduleDefinition(wrapped, definition_name, cron, missed)
         return wrapped
 
     return decorate
+
+
+def _check_run_ids(name: str) -> None:
+    """A tick's run id is derived from the workflow's name: refuse names that cannot form one
+    (a nested function's `<locals>`, a space) here, not at every tick."""
+    from durable.api import validate_run_id
+    from durable.errors import InvalidRunIdError
+
+    try:
+        validate_run_id(run_id_for(name, datetime(2000, 1, 1, tzinfo=UTC)))
+    except InvalidRunIdError:
+        raise ValueError(
+            f"scheduled workflow {name!r} cannot name its runs ({name!r} + '@<tick>'); give it "
+            "a name of letters, digits and ._:@/+=-, e.g. @durable.scheduled(..., "
+            "name='reports.nightly'), and define it at module level"
+        ) from None
 
 
 def registered() -> list[ScheduleDefinition]:
@@ -67,32 +88,51 @@ def run_id_for(name: str, tick: datetime) -> str:
     return f"{name}@{tick.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def due_ticks(cron: str, last: datetime, now: datetime, limit: int = 10_000) -> list[datetime]:
-    """Ticks after `last` up to and including `now`."""
-    ticks: list[datetime] = []
-    iterator = croniter(cron, last)
-    while len(ticks) < limit:
-        tick = iterator.get_next(datetime)
-        if tick > now:
-            break
-        ticks.append(tick)
-    return ticks
+@dataclass(frozen=True)
+class DueTicks:
+    """The newest due ticks (oldest first, at most MAX_CATCH_UP) and how many were due in
+    all: exact while the walk back reaches the last tick, estimated from the cron's spacing
+    beyond it (a per-minute cron down for 30 days has 43,200)."""
+
+    ticks: list[datetime]
+    total: int
 
 
-def ticks_to_run(ticks: list[datetime], policy: str) -> list[datetime]:
+def due_ticks(cron: str, last: datetime, now: datetime, limit: int = MAX_CATCH_UP) -> DueTicks:
+    """Ticks after `last` up to and including `now`, found by walking back from `now`, so
+    the cost is `limit` steps however long the outage was."""
+    iterator = croniter(cron, now + timedelta(microseconds=1))
+    newest_first: list[datetime] = []
+    while len(newest_first) <= limit:  # one beyond the limit tells whether more were due
+        tick = iterator.get_prev(datetime)
+        if tick <= last:
+            return DueTicks(newest_first[::-1], len(newest_first))
+        newest_first.append(tick)
+    return DueTicks(newest_first[:limit][::-1], _estimate_total(newest_first, last))
+
+
+def _estimate_total(newest_first: list[datetime], last: datetime) -> int:
+    """Ticks walked plus those between `last` and the oldest walked, at the walked spacing."""
+    oldest = newest_first[-1]
+    spacing = (newest_first[0] - oldest) / (len(newest_first) - 1)
+    return len(newest_first) + max(int((oldest - last) / spacing) - 1, 0)
+
+
+def ticks_to_run(due: DueTicks, policy: str) -> list[datetime]:
     if policy == "all":
-        return ticks[-MAX_CATCH_UP:]
+        return due.ticks[-MAX_CATCH_UP:]
     if policy == "skip":
-        return ticks[-1:] if len(ticks) == 1 else []
-    return ticks[-1:]
+        return due.ticks[-1:] if due.total == 1 else []
+    return due.ticks[-1:]
 
 
 def fire_due(now: datetime | None = None) -> list[str]:
     """Start the runs of every due tick this executor wins; returns their run ids."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     started: list[str] = []
-    for schedule in registered():
-        started.extend(_fire(schedule, now))
+    for schedule in registered():  # one schedule's failure never holds back the others
+        fired = run_isolated(f"schedule {schedule.name}", lambda s=schedule: _fire(s, now))
+        started.extend(fired or [])
     return started
 
 
@@ -104,14 +144,14 @@ def _fire(schedule: ScheduleDefinition, now: datetime) -> list[str]:
         baseline = croniter(schedule.cron, now).get_prev(datetime)
         store_primitives.claim_tick(schedule.name, schedule.cron, schedule.missed, baseline, 0)
         return []
-    ticks = due_ticks(schedule.cron, last, now)
-    if not ticks:
+    due = due_ticks(schedule.cron, last, now)
+    if not due.ticks:
         return []
-    chosen = ticks_to_run(ticks, schedule.missed)
-    missed = len(ticks) - len(chosen)
+    chosen = ticks_to_run(due, schedule.missed)
+    missed = due.total - len(chosen)
     with transaction.atomic():
         if not store_primitives.claim_tick(
-            schedule.name, schedule.cron, schedule.missed, ticks[-1], missed
+            schedule.name, schedule.cron, schedule.missed, due.ticks[-1], missed
         ):
             return []
         run_ids = [

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from django.db import DatabaseError, connection, transaction
 
-from durable import history, store
-from durable.context import RecordedStep, RunContext, RunInterrupted
+from durable import db, history, hung, observe, output_limits, store
+from durable.context import RecordedStep, RunContext, RunInterrupted, RunReleased
 from durable.errors import BrokenTransactionError, SerializationError
 from durable.registry import StepDefinition
 from durable.serialization import (
@@ -71,26 +71,61 @@ class StepCall:
         while True:
             self.started_at, self.started = datetime.now(UTC), time.perf_counter()
             try:
-                return self._attempt()
+                with observe.attempt(self.step.name, self.position, self.attempt):
+                    return self._attempt()
             except (RunInterrupted, SerializationError):
                 raise  # not the step's failure: nothing is recorded, the call itself fails
+            except db.DatabaseUnavailable as exc:  # past the budget: the run is released
+                raise RunReleased(self.run_context.run_id) from exc
             except Exception as exc:
                 retry_number = self.attempt - self.budget_used
                 final = retry_number > retry.retries or not isinstance(exc, retry.retry_on)
                 self._record_failure(exc, final)
                 if final:
                     raise
-                if self.run_context.cancelled.wait(retry.wait_before(retry_number)):
-                    raise RunInterrupted(self.run_context.run_id) from exc
+                self._back_off(retry.wait_before(retry_number), exc)
                 self.attempt += 1
+
+    def _back_off(self, seconds: float, exc: Exception) -> None:
+        """Wait before a retry, but never past the run's deadline, and stop on cancel."""
+        deadline = self.run_context.deadline_at
+        if deadline is not None:
+            seconds = min(seconds, max((deadline - datetime.now(UTC)).total_seconds(), 0))
+        if self.run_context.cancelled.wait(seconds):
+            raise RunInterrupted(self.run_context.run_id) from exc
+        self.run_context.check_interrupted()
 
     def _attempt(self) -> Any:
         if self.step.kind == "transaction":
-            with transaction.atomic():
-                result = self._call_body()
-                self._raise_if_transaction_broken()
-                return self._checkpoint(result)
+            return self._transaction_attempt()
         return self._checkpoint(self._call_body())
+
+    def _transaction_attempt(self) -> Any:
+        """One attempt of a transaction step; a lost connection retries the transaction whole.
+
+        When the connection drops around the commit, whether it committed is unknown: the
+        checkpoint is read back first (it commits with the step's effects), and only if it
+        is missing does the body run again. Reconnecting is not a failed attempt.
+        """
+        outage = db.Outage(self.where)
+        while True:
+            try:
+                with transaction.atomic():
+                    result = self._call_body()
+                    self._raise_if_transaction_broken()
+                    return self._checkpoint(result)
+            except Exception as exc:
+                if connection.in_atomic_block or not db.is_transient(exc):
+                    raise
+                outage.wait(exc)
+            committed = db.retrying(self._read_back, what=f"{self.where}: read back")
+            if committed is not None:
+                return committed.replay()
+
+    def _read_back(self) -> RecordedStep | None:
+        return store.recorded_step(
+            self.run_context.run_id, self.position, self.run_context.executor_id
+        )
 
     def _raise_if_transaction_broken(self) -> None:
         """A body that caught a database error inside its transaction left it unusable.
@@ -107,12 +142,23 @@ class StepCall:
     def _call_body(self) -> Any:
         self.run_context.in_step = True
         try:
-            return self.step.func(*self.args, **self.kwargs)
+            if self.step.timeout is None:
+                return self.step.func(*self.args, **self.kwargs)
+            return hung.call_with_timeout(
+                self.step.func,
+                self.args,
+                self.kwargs,
+                timeout=self.step.timeout,
+                cancelled=self.run_context.cancelled,
+                interrupted=lambda: RunInterrupted(self.run_context.run_id),
+                where=self.where,
+            )
         finally:
             self.run_context.in_step = False
 
     def _checkpoint(self, result: Any) -> Any:
         output = dumps(result, where=f"{self.where} output")
+        output_limits.check(self.step, output, self.where)
         self._record(status="SUCCESS", output=output)
         return roundtrip(output)
 
@@ -120,19 +166,26 @@ class StepCall:
         error = error_to_dict(exc)
         error_json = dumps(error, where="error")
         error_fingerprint = fingerprint(error["type"], error["message"])
-        written = store.record_attempt(
-            run_id=self.run_context.run_id,
-            executor_id=self.run_context.executor_id,
-            position=self.position,
-            attempt=self.attempt,
-            name=self.step.name,
-            error=error_json,
-            error_type=error["type"],
-            error_fingerprint=error_fingerprint,
-            final=final,
-            started_at=self.started_at,
-            finished_at=datetime.now(UTC),
-        )
+        try:
+            written = store.record_attempt(
+                run_id=self.run_context.run_id,
+                executor_id=self.run_context.executor_id,
+                position=self.position,
+                attempt=self.attempt,
+                name=self.step.name,
+                error=error_json,
+                error_type=error["type"],
+                error_fingerprint=error_fingerprint,
+                final=final,
+                started_at=self.started_at,
+                finished_at=datetime.now(UTC),
+            )
+        except Exception as record_error:  # the history misses one attempt; the run goes on
+            logger.warning(
+                "%s: attempt %d failed (%s) and could not be recorded (%s); retrying anyway",
+                self.where, self.attempt, error["message"], record_error,
+            )  # fmt: skip
+            written = True
         if not written:  # another executor owns the run now: leave it alone
             raise RunInterrupted(self.run_context.run_id) from exc
         if final:
@@ -148,7 +201,12 @@ class StepCall:
         recovered from its last checkpoint, instead of retrying or failing a step that worked."""
         try:
             written = self._write(**outcome)
+        except db.DatabaseUnavailable as exc:
+            raise RunReleased(self.run_context.run_id) from exc
         except (DatabaseError, psycopg.Error) as exc:
+            if connection.in_atomic_block and db.is_transient(exc):
+                raise  # the transaction step retries its whole transaction
+
             logger.warning(
                 "run %s: checkpoint of step %s not written (%s); leaving the run to recovery",
                 self.run_context.run_id,
@@ -172,5 +230,6 @@ class StepCall:
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
             duration_ms=(time.perf_counter() - self.started) * 1000,
+            cpu_ms=observe.cpu_ms(),
             **outcome,
         )

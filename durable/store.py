@@ -8,6 +8,7 @@ prepare them after a few uses, so PostgreSQL stops parsing and planning them eve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,20 +16,36 @@ from typing import Any
 import psycopg
 from django.db import connection
 
+from durable import db
 from durable.context import RecordedStep
 from durable.durations import ACTIVE_MS_SQL
 
+Rows = list[tuple[Any, ...]]
 
-def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+
+def execute(
+    sql: str, params: dict[str, Any], settle: Callable[[], Rows | None] | None = None
+) -> Rows:
+    """One statement; a lost connection is retried in place (`durable.db.retrying`)."""
+    return db.retrying(lambda: _execute_once(sql, params), what=sql, settle=settle)
+
+
+def _execute_once(sql: str, params: dict[str, Any]) -> Rows:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
 
 
-def _execute_prepared(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _execute_prepared(
+    sql: str, params: dict[str, Any], settle: Callable[[], Rows | None] | None = None
+) -> Rows:
     """Like `execute`, on the same connection and transaction, as a prepared statement:
     parsed and planned once per connection, not once per checkpoint (Django's own cursors
     bind client-side and never prepare)."""
+    return db.retrying(lambda: _prepared_once(sql, params), what=sql, settle=settle)
+
+
+def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
@@ -55,11 +72,21 @@ RETURNING id
 """
 
 
+ENQUEUED_RUN_OF = """
+-- enqueued_run_of --
+-- After a lost reply: an enqueued run of this workflow with this id is taken as ours (at
+-- worst it is dispatched twice, which the lease makes harmless)
+SELECT id FROM durable_run
+WHERE id = %(run_id)s AND workflow = %(workflow)s AND status = 'ENQUEUED'
+"""
+
+
 def insert_run(**params: Any) -> bool:
     """True if created, False if the id (or an active run's dedup_id) was taken."""
     params.setdefault("steps_done", 0)
     params.setdefault("dedup_id", None)
-    return bool(execute(INSERT_RUN, params))
+    settle = lambda: _execute_once(ENQUEUED_RUN_OF, params) or None  # noqa: E731
+    return bool(execute(INSERT_RUN, params, settle=settle))
 
 
 ACTIVE_DEDUP_RUN = """
@@ -157,10 +184,25 @@ def claim_run(
         "workflows": workflows,
         "exclude_queues": exclude_queues or [],
     }
-    rows = _execute_prepared(CLAIM_RUN, params)
+    settle = lambda: _execute_once(CLAIMED_BY, params) or None  # noqa: E731
+    rows = _execute_prepared(CLAIM_RUN, params, settle=settle)
     if not rows:
         return None
     return claimed_from_row(run_id, rows[0])
+
+
+CLAIMED_BY = (
+    """
+-- claimed_by --
+-- After a lost reply: if our claim did commit, the run is RUNNING and ours; load it as
+-- claim_run would, instead of leaving it to wait out a lease we never renew
+SELECT c.workflow, c.version, c.input, c.deadline_at,"""
+    + CLAIMED_HISTORY
+    + """
+FROM durable_run c
+WHERE c.id = %(run_id)s AND c.status = 'RUNNING' AND c.executor_id = %(executor_id)s
+"""
+)
 
 
 def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
@@ -191,29 +233,71 @@ WITH run AS (
     -- status/executor_id could tempt the planner onto a partial index of running runs).
     SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR SHARE
 ), owner AS (
-    SELECT id FROM run WHERE status = 'RUNNING' AND executor_id = %(executor_id)s
+    -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
+    -- leaves executor_id in place), so resuming the run does not run that step again
+    SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
 )
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms)
 SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(input_hash)s,
        %(output)s::json, %(error)s::json, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
-       %(started_at)s, %(finished_at)s, %(duration_ms)s
+       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s
 FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
 RETURNING position
 """
 
 
+STEP_WRITTEN_BY = """
+-- step_written_by --
+-- After a lost reply: is the checkpoint at this position the one we sent (same owner,
+-- same name, status and timing)? Then our write committed and must not be redone
+SELECT s.position FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
+  AND s.status = %(status)s AND s.attempts = %(attempts)s
+  AND s.started_at = %(started_at)s AND s.finished_at = %(finished_at)s
+  AND r.status = 'RUNNING' AND r.executor_id = %(executor_id)s
+"""
+
+
 def record_step(**params: Any) -> bool:
-    """True if written; False means the run is no longer ours (cancelled or lease lost)."""
+    """True if written; False means the run is no longer ours (cancelled or lease lost).
+
+    A retry after a lost reply first reads the checkpoint back, so a write that did commit
+    is recognised as ours instead of looking like another owner's (ON CONFLICT DO NOTHING).
+    """
     params.setdefault("error", None)
     params.setdefault("error_type", "")
     params.setdefault("error_fingerprint", "")
     params.setdefault("final", False)
     params.setdefault("output", None)
     params.setdefault("input_hash", "")
-    return bool(_execute_prepared(RECORD_STEP, params))
+    params.setdefault("cpu_ms", 0.0)
+    return bool(_execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params)))
+
+
+def step_written_by(params: dict[str, Any]) -> Rows | None:
+    """The checkpoint row if `params` (a record_step write) committed, else None."""
+    return _execute_once(STEP_WRITTEN_BY, params) or None
+
+
+RECORDED_STEP = """
+-- recorded_step --
+-- A checkpoint of a run this executor owns (settles a commit whose reply was lost)
+SELECT s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash
+FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+WHERE s.run_id = %(run_id)s AND s.position = %(position)s
+  AND r.status = 'RUNNING' AND r.executor_id = %(executor_id)s
+"""
+
+
+def recorded_step(run_id: str, position: int, executor_id: str) -> RecordedStep | None:
+    params = {"run_id": run_id, "position": position, "executor_id": executor_id}
+    rows = _execute_once(RECORDED_STEP, params)
+    if not rows:
+        return None
+    return RecordedStep(*rows[0])  # json columns arrive decoded
 
 
 STEP_INPUT = """
@@ -441,14 +525,17 @@ def heartbeat(**params: Any) -> None:
     execute(HEARTBEAT, params)
 
 
-EXECUTORS_ON_HOST = """
--- executors_on_host --
-SELECT id, pid FROM durable_executor WHERE hostname = %(hostname)s AND id <> %(executor_id)s
+STALE_EXECUTORS = """
+-- stale_executors --
+-- Executors whose last heartbeat is older than a lease: dead, wherever they ran
+SELECT id FROM durable_executor
+WHERE id <> %(executor_id)s AND last_seen_at < now() - make_interval(secs => %(lease)s)
 """
 
 
-def executors_on_host(hostname: str, executor_id: str) -> list[tuple[str, int]]:
-    return execute(EXECUTORS_ON_HOST, {"hostname": hostname, "executor_id": executor_id})
+def stale_executors(executor_id: str, lease: float) -> list[str]:
+    rows = execute(STALE_EXECUTORS, {"executor_id": executor_id, "lease": lease})
+    return [row[0] for row in rows]
 
 
 FORGET_EXECUTORS = """
@@ -475,6 +562,53 @@ WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 
 def suspend_run(run_id: str, executor_id: str, wake_at: datetime) -> None:
     execute(SUSPEND_RUN, {"run_id": run_id, "executor_id": executor_id, "wake_at": wake_at})
+
+
+RELEASE_RUNS = """
+-- release_runs --
+-- Give runs back to the queue at once (shutdown, a long database outage): no recovery is
+-- counted and any executor may claim them now; updated_at just before available_at marks
+-- them "due, no message sent", so a Celery sweep dispatches them on its next pass
+UPDATE durable_run
+SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, available_at = now(),
+    updated_at = now() - interval '1 millisecond',
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
+RETURNING id
+"""
+
+
+def release_runs(run_ids: list[str], executor_id: str) -> list[str]:
+    """The runs released (those still owned by `executor_id`)."""
+    if not run_ids:
+        return []
+    params = {"run_ids": run_ids, "executor_id": executor_id}
+    return [row[0] for row in execute(RELEASE_RUNS, params)]
+
+
+MARK_UNDISPATCHED = """
+-- mark_undispatched --
+-- A run whose message could not be sent (broker down): the sweep sends it on its next pass
+UPDATE durable_run SET updated_at = available_at - interval '1 millisecond'
+WHERE id = %(run_id)s AND status = 'ENQUEUED'
+"""
+
+
+def mark_undispatched(run_id: str) -> None:
+    execute(MARK_UNDISPATCHED, {"run_id": run_id})
+
+
+NOTIFY_CANCELLED = """
+-- notify_cancelled --
+-- Tell executors at once (delivered when the cancel commits): they stop the run before its
+-- next step, instead of hearing of it at their next lease renewal
+SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id
+"""
+
+
+def notify_cancelled(run_ids: list[str]) -> None:
+    if run_ids:
+        execute(NOTIFY_CANCELLED, {"run_ids": run_ids})
 
 
 CHILDREN = """

@@ -24,6 +24,25 @@ def send_message(run_id: str, topic: str, payload: str) -> bool:
     return bool(execute(SEND_MESSAGE, {"run_id": run_id, "topic": topic, "payload": payload}))
 
 
+WAKE_RECEIVER = """
+-- wake_receiver --
+-- A run parked in recv (its last entry is the wait's deadline) with a message waiting on
+-- `topic` becomes due at once (asked by the sender of a message on that topic, and by the
+-- receiver, for the topic it waits on, once it has parked)
+UPDATE durable_run r SET available_at = now()
+WHERE r.id = %(run_id)s AND r.status = 'ENQUEUED' AND r.available_at > now()
+  AND EXISTS (SELECT 1 FROM durable_step s WHERE s.run_id = r.id
+              AND s.position = r.steps_done - 1 AND s.name = 'durable.recv.wait')
+  AND EXISTS (SELECT 1 FROM durable_message m
+              WHERE m.run_id = r.id AND m.topic = %(topic)s AND m.consumed_at IS NULL)
+RETURNING r.id
+"""
+
+
+def wake_receiver(run_id: str, topic: str) -> bool:
+    return bool(execute(WAKE_RECEIVER, {"run_id": run_id, "topic": topic}))
+
+
 CONSUME_MESSAGE = """
 -- consume_message --
 -- Take the oldest unconsumed message of a run on a topic (commits with its checkpoint)

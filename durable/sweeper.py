@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 from django.db import connection
 
-from durable import queues, recovery, schedules
+from durable import duties, queues, recovery, store
 from durable.conf import settings
+from durable.duties import run_isolated
 
 logger = logging.getLogger("durable")
 
@@ -70,15 +71,31 @@ _last_lost_check = float("-inf")
 
 def sweep_once(dispatcher: Dispatcher) -> dict[str, int]:
     """One pass; returns how many runs were recovered, declared dead, dispatched, woken,
-    and started by cron schedules (each tick is claimed once, whoever sweeps)."""
+    and started by cron schedules (each tick is claimed once, whoever sweeps). Each part
+    runs isolated: one that fails is logged and the others still run."""
+    counts = {"recovered": 0, "dead": 0, "dispatched": 0, "woken": 0, "scheduled": 0}
+    recovered = run_isolated("recoveries", lambda: _recover(dispatcher))
+    if recovered is not None:
+        counts["recovered"], counts["dead"] = recovered
+    for duty in duties.engine_duties("celery"):  # cron schedules
+        started = run_isolated(duty.name, duty.run)
+        if duty.name == "schedules":
+            counts["scheduled"] = len(started or [])
+    lost = _lost_check_due(dispatcher)
+    due = run_isolated("due runs", lambda: _dispatch_due(dispatcher, lost=lost))
+    counts["dispatched"] = due or 0
+    for queue in queues.declared():
+        if queue.limited:
+            woken = run_isolated(f"queue {queue.name}", lambda q=queue: _wake_queue(dispatcher, q))
+            counts["woken"] += woken or 0
+    return counts
+
+
+def _recover(dispatcher: Dispatcher) -> tuple[int, int]:
     requeued, dead = recovery.sweep()
     for run_id in requeued:
         dispatcher.dispatch(run_id)
-    scheduled = schedules.fire_due()
-    due = _dispatch_due(dispatcher, lost=_lost_check_due(dispatcher))
-    woken = sum(_wake_queue(dispatcher, queue) for queue in queues.declared() if queue.limited)
-    return {"recovered": len(requeued), "dead": len(dead), "dispatched": due, "woken": woken,
-            "scheduled": len(scheduled)}  # fmt: skip
+    return len(requeued), len(dead)
 
 
 def _lost_check_due(dispatcher: Dispatcher) -> bool:
@@ -113,7 +130,11 @@ def _dispatch_due(dispatcher: Dispatcher, *, lost: bool) -> int:
 
 
 def _wake_queue(dispatcher: Dispatcher, queue: queues.Queue) -> int:
+    """Send one message per slot the queue could fill now; for a worker_concurrency queue,
+    no more than the live executors have room for, not one per waiting run each second."""
     slots = min(queues.free_slots(queue), BATCH)
+    if queue.worker_concurrency is not None and slots > 0:
+        slots = min(slots, queues.worker_room(queue, settings.DURABLE_LEASE_SECONDS))
     if slots <= 0:
         return 0
     params = {"queue": queue.name, "quiet": WAKE_QUIET_SECONDS,
@@ -123,9 +144,7 @@ def _wake_queue(dispatcher: Dispatcher, queue: queues.Queue) -> int:
 
 def _mark_and_dispatch(dispatcher: Dispatcher, sql: str, params: dict[str, Any]) -> list[str]:
     """Run a marking statement (it returns run ids), then send one message per run."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        run_ids = [row[0] for row in cursor.fetchall()]
+    run_ids = [row[0] for row in store.execute(sql, params)]
     for run_id in run_ids:
         dispatcher.dispatch(run_id)
     return run_ids

@@ -8,7 +8,12 @@ decides who executes it.
 from __future__ import annotations
 
 from celery import shared_task
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
 from django.db import InterfaceError, OperationalError, connection
 
 from durable.executors import celery as celery_executor
@@ -52,6 +57,12 @@ def _start_on_worker_ready(**_) -> None:
 @worker_process_init.connect
 def _start_in_pool_process(**_) -> None:
     celery_executor.current_worker()
+
+
+@worker_shutting_down.connect
+def _drain_on_warm_shutdown(**_) -> None:
+    """Release runs in flight at their next step (or after the grace period) on SIGTERM."""
+    celery_executor.drain_worker()
 
 
 @worker_shutdown.connect

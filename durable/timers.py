@@ -6,9 +6,9 @@ Short sleeps wait on the thread; long ones hand the run back to the queue until 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from durable import context, history, runtime
+from durable import clock, context, history, runtime
 from durable.conf import settings
 from durable.context import RunContext, RunInterrupted, RunSuspended
 from durable.serialization import dumps
@@ -29,11 +29,11 @@ def sleep(seconds: float) -> None:
         lambda position: _record_wake_up(run_context, position, seconds),
         lambda recorded: datetime.fromisoformat(recorded.output["wake_at"]),
     )
-    if wake_at <= datetime.now(UTC):
+    if wake_at <= clock.now():
         return
     run_context.check_interrupted()  # a deadline that passed while parked ends the run here
     until = wake_at if run_context.deadline_at is None else min(wake_at, run_context.deadline_at)
-    wait = (until - datetime.now(UTC)).total_seconds()
+    wait = clock.seconds_until(until)
     if wait > settings.DURABLE_SLEEP_INLINE_SECONDS:
         raise RunSuspended(run_context.run_id, until)
     if run_context.cancelled.wait(max(wait, 0)):
@@ -42,7 +42,7 @@ def sleep(seconds: float) -> None:
 
 
 def _record_wake_up(run_context: RunContext, position: int, seconds: float) -> datetime:
-    started_at = datetime.now(UTC)
+    started_at = clock.now()
     wake_at = started_at + timedelta(seconds=max(seconds, 0))
     output = dumps({"wake_at": wake_at.isoformat(), "seconds": seconds}, where="sleep")
     runtime.record_entry(

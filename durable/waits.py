@@ -9,10 +9,10 @@ deadline, the other run's `finished_at`), so a replay reaches the outcome the fi
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from durable import history, runtime, store
+from durable import clock, history, runtime, store
 from durable.conf import settings
 from durable.context import RunContext, RunInterrupted, RunSuspended
 from durable.errors import ResultTimeoutError, RunNotFoundError
@@ -63,7 +63,7 @@ def _record_deadline(
         WAIT_ENTRY,
         "wait",
         dumps({"deadline": deadline.isoformat()}, where="result"),
-        datetime.now(UTC),
+        clock.now(),
         step_input=entry,
     )
     return deadline
@@ -81,6 +81,6 @@ def _pause(waiter: RunContext, remaining: float, waited_since: float, interval: 
     waiter.check_interrupted()
     if time.monotonic() - waited_since > settings.DURABLE_SLEEP_INLINE_SECONDS:
         pause = min(settings.DURABLE_POLL_SECONDS, remaining)
-        raise RunSuspended(waiter.run_id, datetime.now(UTC) + timedelta(seconds=pause))
+        raise RunSuspended(waiter.run_id, clock.deadline(pause))
     if waiter.cancelled.wait(min(interval, remaining)):
         raise RunInterrupted(waiter.run_id)

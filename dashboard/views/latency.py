@@ -13,8 +13,8 @@ from django.utils import timezone
 from dashboard import charts, rollups
 from dashboard.forms import WINDOW_CHOICES, WINDOWS
 from dashboard.permissions import viewer_required
+from dashboard.queries import checkpoint_sizes, latency_rollups
 from dashboard.queries import latency as exact
-from dashboard.queries import latency_rollups
 from dashboard.views.common import render_page
 
 
@@ -53,6 +53,7 @@ def latency(request: HttpRequest) -> HttpResponse:
         "workflow": workflow,
         "workflows": workflows,
         "steps": steps,
+        "checkpoint_sizes": checkpoint_sizes.step_sizes(since, until),
         "windows": WINDOW_CHOICES,
         "chart": charts.latency_over_time(
             trend, f"Run active time, {workflow or 'all workflows'}, last {window_key}"

@@ -20,16 +20,16 @@ from celery import current_app
 from django.db import connection
 from kombu.exceptions import ChannelError
 
-from durable import queues, recovery, registry, runtime, store, sweeper
+from durable import recovery, registry, runtime, store, sweeper
 from durable.conf import settings
 from durable.executors import liveness
+from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
-from durable.store import ClaimedRun
+from durable.executors.inflight import OneThreadPerRun
 
 logger = logging.getLogger("durable")
 
 TASK_NAME = "durable.execute_run"
-CHAIN_LIMIT = 50  # runs of a limited queue one task takes in a row, freeing slot after slot
 
 
 class CeleryDispatcher:
@@ -52,6 +52,10 @@ class CeleryDispatcher:
             logger.warning(
                 "could not dispatch run %s (%s); the sweep will dispatch it", run_id, exc
             )
+            try:  # marked, the next sweep after the broker is back sends it, queue idle or not
+                store.mark_undispatched(run_id)
+            except Exception as mark_error:
+                logger.warning("could not mark run %s undispatched (%s)", run_id, mark_error)
 
     def broker_idle(self) -> bool:
         """Whether the Celery queue holds no ready messages (so ENQUEUED runs have none)."""
@@ -68,7 +72,7 @@ class CeleryDispatcher:
         """Nothing runs here; the broker connection pool belongs to the Celery app."""
 
 
-class CeleryWorker:
+class CeleryWorker(OneThreadPerRun):
     """The durable side of one Celery worker process: identity, leases, sweep."""
 
     kind = "celery"
@@ -81,15 +85,20 @@ class CeleryWorker:
         self.dispatcher = dispatcher or CeleryDispatcher()
         self.pid = os.getpid()
         self._in_flight: dict[str, threading.Event] = {}
+        self._again: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._draining = threading.Event()  # warm shutdown: release runs at their next step
+        self._running_on: dict[str, threading.Thread] = {}
         self._released_dead = False
         self._thread = threading.Thread(
             target=self._maintain, name="durable-celery-maintenance", daemon=True
         )
+        self._cancels = CancelListener(self._in_flight_event)
 
     def start(self) -> CeleryWorker:
         self._thread.start()
+        self._cancels.start()
         logger.info(
             "celery executor %s ready; workflows: %s",
             self.executor_id,
@@ -98,35 +107,11 @@ class CeleryWorker:
         return self
 
     def execute(self, run_id: str) -> bool:
-        """Claim the run (or, for a limited queue, its head) and execute it to its end.
-
-        After a run of a limited queue ends, take that queue's next run right away (up to
-        CHAIN_LIMIT), since the slot it frees would otherwise wait for the sweep.
-        """
-        claimed, queue = queues.claim(run_id, self.executor_id, self.workflows, head=True)
-        executed = claimed is not None
-        for _ in range(CHAIN_LIMIT):
-            if claimed is None:
-                break
-            self._execute_claimed(claimed)
-            if queue is None or not queue.limited:
-                break
-            claimed = queues.claim_in_queue(queue, self.executor_id, self.workflows)
-        return executed
-
-    def _execute_claimed(self, claimed: ClaimedRun) -> None:
-        cancelled = threading.Event()
-        with self._lock:
-            if claimed.run_id in self._in_flight:
-                # another thread of this process still executes it (its lease lapsed and
-                # the run was re-dispatched to us): that thread stays the one owner
-                return
-            self._in_flight[claimed.run_id] = cancelled
-        try:
-            runtime.execute(claimed, self.executor_id, cancelled)
-        finally:
-            with self._lock:
-                self._in_flight.pop(claimed.run_id, None)
+        """Claim the run (or, for a limited queue, its head) and execute it to its end."""
+        if self._draining.is_set():  # shutting down: leave the run to another worker
+            store.mark_undispatched(run_id)
+            return False
+        return self._claim_and_execute(run_id, self.workflows)
 
     def _maintain(self) -> None:
         sweep_every = settings.DURABLE_SWEEP_SECONDS
@@ -135,10 +120,11 @@ class CeleryWorker:
         while not self._stop.is_set():
             now = time.monotonic()
             try:
+                runtime.enforce_deadlines()
                 if now - last_renewal >= self.lease / 3:
                     last_renewal = now
                     self._heartbeat()
-                if sweeps and now - last_sweep >= sweep_every:
+                if sweeps and now - last_sweep >= sweep_every and not self._draining.is_set():
                     last_sweep = now
                     sweeper.sweep_once(self.dispatcher)
             except Exception:
@@ -156,10 +142,29 @@ class CeleryWorker:
             # At start only, as the thread executor: a restarted worker frees the runs of its
             # dead predecessors on this host at once; later, lease expiry decides.
             self._released_dead = True
-            recovery.release_dead_local_executors(self.executor_id)
+            recovery.release_dead_executors(self.executor_id)
+
+    def drain(self, grace: float) -> None:
+        """Warm shutdown: take no more runs and release each run in flight at its next step
+        boundary; past `grace` seconds, release what is left. Leases are renewed meanwhile."""
+        self._draining.set()
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._in_flight:
+                    return
+            time.sleep(0.05)
+        with self._lock:
+            left = dict(self._in_flight)
+        released = store.release_runs(list(left), self.executor_id)
+        for cancelled in left.values():
+            cancelled.set()
+        if released:
+            logger.warning("released %d run(s) still in a step at shutdown", len(released))
 
     def shutdown(self) -> None:
         self._stop.set()
+        self._cancels.stop()
         self._thread.join(timeout=10)
         store.forget_executors([self.executor_id])
 
@@ -175,6 +180,20 @@ def current_worker() -> CeleryWorker:
         if _worker is None or _worker.pid != os.getpid():
             _worker = CeleryWorker().start()
         return _worker
+
+
+def drain_worker() -> None:
+    """On a Celery warm shutdown (`worker_shutting_down`), in the background so Celery's own
+    shutdown goes on: runs in flight are released within DURABLE_SHUTDOWN_GRACE_SECONDS."""
+    worker = _worker
+    if worker is None or worker.pid != os.getpid():
+        return
+    threading.Thread(
+        target=worker.drain,
+        args=(settings.DURABLE_SHUTDOWN_GRACE_SECONDS,),
+        name="durable-drain",
+        daemon=True,
+    ).start()
 
 
 def stop_worker() -> None:

@@ -13,16 +13,3 @@ def new_executor_id(kind: str) -> str:
 
 def hostname() -> str:
     return socket.gethostname()
-
-
-def process_alive(pid: int) -> bool:
-    """Whether `pid` is a live process on this host (another incarnation of us is not)."""
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-from durable import store
+from durable import runtime, store
 from durable.executors.identity import hostname
 
 
@@ -25,6 +25,7 @@ def heartbeat(
         pid=os.getpid(),
         workflows=workflows,
     )
+    runtime.release_unreleased()
     still_ours = store.renew_leases(executor_id, list(in_flight), lease)
     for run_id, cancelled in in_flight.items():
         if run_id not in still_ours:

@@ -1,11 +1,15 @@
 """The in-process executor: a pool of threads plus one maintenance thread.
 
-The maintenance thread renews the leases of runs in flight (and tells a run it was
-cancelled), recovers runs of dead executors, and claims due runs when threads are free.
+A lease thread renews the leases of runs in flight (and tells a run it was taken over);
+a listener hears cancels at once; the maintenance thread runs the timed duties: recovering
+runs of dead executors, the engine's duties (schedules, pruning), claiming due runs when
+threads are free.
 """
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import logging
 import queue
 import threading
@@ -13,15 +17,17 @@ import time
 
 from django.db import connection
 
-from durable import queues, recovery, registry, retention, runtime, schedules, store
+from durable import duties, hung, queues, recovery, registry, runtime, store
 from durable.conf import settings
 from durable.executors import liveness
+from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
+from durable.executors.inflight import OneThreadPerRun
 
 logger = logging.getLogger("durable")
 
 
-class ThreadExecutor:
+class ThreadExecutor(OneThreadPerRun):
     kind = "thread"
 
     def __init__(self, threads: int | None = None, poll_seconds: float | None = None) -> None:
@@ -32,19 +38,36 @@ class ThreadExecutor:
         self._queue: queue.Queue[str] = queue.Queue()
         self._pending: set[str] = set()
         self._in_flight: dict[str, threading.Event] = {}
+        self._again: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._draining = threading.Event()  # shutting down: no new runs, release at steps
+        self._running_on: dict[str, threading.Thread] = {}
+        self._cancel_seen: dict[str, float] = {}
+        self._abandoned: set[threading.Thread] = set()
         self._workers: list[threading.Thread] = []
         self._workflows: list[str] = []
         self._warned_unclaimable: set[str] = set()
-        self._next_prune = 0.0
+        self._duties = duties.TimedDuties(
+            [
+                duties.Duty("deadlines", runtime.enforce_deadlines),
+                duties.Duty("hung slots", self._free_hung_slots),
+                duties.Duty("recoveries", recovery.sweep, min(self.lease / 2, 10)),
+                *duties.engine_duties(self.kind),  # cron schedules, pruning
+                duties.Duty("claim due runs", self._claim_due),
+                duties.Duty("unclaimable warnings", self._warn_about_unclaimable),
+            ]
+        )
+        self._cancels = CancelListener(self._in_flight_event)
 
     def start(self) -> None:
         registry.autodiscover()
         self._workflows = registry.runnable_keys()
+        self._cancels.start()
         for index in range(self.threads):
             self._spawn(self._work, f"durable-worker-{index}")
         self._spawn(self._maintain, "durable-maintenance")
+        atexit.register(self.shutdown)  # a gunicorn reload or a plain exit drains too
         logger.info("thread executor %s started with %d threads", self.executor_id, self.threads)
 
     def _spawn(self, target, name: str) -> None:
@@ -72,52 +95,43 @@ class ThreadExecutor:
         self._queue.put(run_id)
 
     def free_threads(self) -> int:
+        if hung.over_cap():
+            return 0
         with self._lock:
             return self.threads - len(self._pending)
 
     def _work(self) -> None:
-        while not self._stop.is_set():
+        me = threading.current_thread()
+        while not self._stop.is_set() and not self._draining.is_set() and me not in self._abandoned:
             try:
                 run_id = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:
                 self._execute(run_id)
-            except Exception:
+            except BaseException:  # noqa: BLE001 - one run's failure never ends the thread
                 logger.exception("executor failed while executing run %s", run_id)
                 if connection.connection is not None and not connection.is_usable():
                     connection.close()
             finally:
                 with self._lock:
-                    self._in_flight.pop(run_id, None)
                     self._pending.discard(run_id)
 
     def _execute(self, run_id: str) -> None:
-        claimed = runtime.claim(run_id, self.executor_id, registry.runnable_keys())
-        if claimed is None:
-            return
-        cancelled = threading.Event()
-        with self._lock:
-            self._in_flight[run_id] = cancelled
-        runtime.execute(claimed, self.executor_id, cancelled)
+        self._claim_and_execute(run_id, registry.runnable_keys())
 
     def _maintain(self) -> None:
-        last_sweep = -1e9
         first = True
         while not self._stop.is_set():
             try:
-                if first:  # announce ourselves and free dead predecessors' runs, then sweep
+                if first:  # announce ourselves and free dead predecessors' runs
                     self._heartbeat(starting=True)
                     self._spawn(self._keep_leases, "durable-leases")
                     first = False
-                now = time.monotonic()
-                if now - last_sweep >= min(self.lease / 2, 10):
-                    recovery.sweep()
-                    last_sweep = now
-                self._claim_due()
             except Exception:
-                logger.exception("executor maintenance failed; retrying")
+                logger.exception("executor start-up failed; retrying")
                 connection.close()
+            self._duties.run_due()  # each duty isolated: one failing never stalls the rest
             self._stop.wait(self.poll_seconds)
 
     def _keep_leases(self) -> None:
@@ -134,16 +148,52 @@ class ThreadExecutor:
             in_flight = dict(self._in_flight)
         liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease)
         if starting:
-            recovery.release_dead_local_executors(self.executor_id)
+            recovery.release_dead_executors(self.executor_id)
+
+    def _free_hung_slots(self) -> None:
+        """A cancelled or timed-out run whose thread is stuck in a step for more than two
+        polls gives its slot back: the thread is abandoned and a fresh one takes its place."""
+        now = time.monotonic()
+        with self._lock:
+            stuck = []
+            for run_id, cancelled in self._in_flight.items():
+                if not cancelled.is_set():
+                    self._cancel_seen.pop(run_id, None)
+                elif now - self._cancel_seen.setdefault(run_id, now) > 2 * self.poll_seconds:
+                    stuck.append(run_id)
+            threads = [(run_id, self._running_on.pop(run_id)) for run_id in stuck]
+            for run_id, thread in threads:
+                self._in_flight.pop(run_id, None)
+                self._pending.discard(run_id)
+                self._cancel_seen.pop(run_id, None)
+                self._abandoned.add(thread)
+        for run_id, thread in threads:
+            hung.abandon(thread, f"run {run_id} was cancelled while a step hung")
+            self._spawn(self._work, "durable-worker-replacement")
 
     def _claim_due(self) -> None:
+        if self._draining.is_set():  # shutting down: runs left are for other executors
+            return
         self._workflows = registry.runnable_keys()
-        schedules.fire_due()
-        saturated = [q.name for q in queues.declared() if q.limited and not queues.free_slots(q)]
-        for run_id in store.due_runs(self._workflows, self.free_threads(), saturated):
+        for run_id in self._due_runs(self.free_threads()):
             self.dispatch(run_id)
-        self._warn_about_unclaimable()
-        self._prune_if_due()
+
+    def _due_runs(self, free: int) -> list[str]:
+        """Due runs for `free` threads, taken in turn from each queue, so no queue's backlog
+        crowds out the others; a limited queue gets no more than its free slots for this
+        executor (a run it could not start would only hold a thread)."""
+        if free <= 0:
+            return []
+        special = [q for q in queues.declared() if q.limited or q.priority]
+        lines = [
+            queues.queue_heads(line, self._workflows, self._room(line, free)) for line in special
+        ]
+        lines.append(store.due_runs(self._workflows, free, [line.name for line in special]))
+        in_turn = [run_id for row in itertools.zip_longest(*lines) for run_id in row if run_id]
+        return in_turn[:free]
+
+    def _room(self, line: queues.Queue, free: int) -> int:
+        return min(free, queues.free_slots(line, self.executor_id)) if line.limited else free
 
     def _warn_about_unclaimable(self) -> None:
         for workflow, version, count in store.unclaimable_workflows(self._workflows):
@@ -159,20 +209,41 @@ class ThreadExecutor:
                     version,
                 )
 
-    def _prune_if_due(self) -> None:
-        """With DURABLE_RETENTION set, delete expired runs about once an hour."""
-        if not settings.DURABLE_RETENTION or time.monotonic() < self._next_prune:
-            return
-        self._next_prune = time.monotonic() + 3600
-        deleted = retention.prune(retention.parse_age(settings.DURABLE_RETENTION))
-        if deleted:
-            logger.info(
-                "pruned %d finished run(s) older than %s", deleted, settings.DURABLE_RETENTION
-            )
-
     def shutdown(self, wait: bool = True) -> None:
+        """Stop taking runs; give runs in flight DURABLE_SHUTDOWN_GRACE_SECONDS (0 without
+        `wait`) to reach a step boundary, where each is released, while their leases are
+        still renewed; then release whatever is left, so other executors take it at once."""
+        if self._stop.is_set():
+            return
+        atexit.unregister(self.shutdown)
+        self._draining.set()
+        grace = settings.DURABLE_SHUTDOWN_GRACE_SECONDS if wait else 0.0
+        deadline = time.monotonic() + grace
+        while self._runs_in_flight() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._release_left_over()
         self._stop.set()
+        self._cancels.stop()
         if wait:
             for thread in self._workers:
-                thread.join(timeout=30)
+                if thread not in self._abandoned:
+                    thread.join(timeout=2)
         logger.info("thread executor %s stopped", self.executor_id)
+
+    def _runs_in_flight(self) -> list[str]:
+        with self._lock:
+            return list(self._in_flight)
+
+    def _release_left_over(self) -> None:
+        left = self._runs_in_flight()
+        try:
+            released = store.release_runs(left, self.executor_id)
+            store.forget_executors([self.executor_id])
+        except Exception as exc:  # the database is gone: the leases expire instead
+            logger.warning("could not release runs %s at shutdown (%s)", left[:10], exc)
+            return
+        with self._lock:
+            for run_id in left:
+                self._in_flight.get(run_id, threading.Event()).set()
+        if released:
+            logger.warning("released %d run(s) still in a step at shutdown", len(released))

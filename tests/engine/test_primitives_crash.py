@@ -48,5 +48,6 @@ def test_a_run_killed_while_waiting_resumes_its_sleep_child_and_message_exactly_
     kinds = list(
         Step.objects.filter(run_id="tour-1").order_by("position").values_list("kind", flat=True)
     )
-    assert kinds == ["step", "sleep", "step", "child", "recv", "step", "wait"]
-    assert Message.objects.get(run_id="tour-1").consumed_position == 4
+    # the recv parked: its deadline (durable.recv.wait) precedes the message it took
+    assert kinds == ["step", "sleep", "step", "child", "recv", "recv", "step", "wait"]
+    assert Message.objects.get(run_id="tour-1").consumed_position == 5

@@ -59,11 +59,12 @@ def test_missed_ticks_after_downtime_run_once_and_are_counted(
 
 
 def test_the_all_policy_catches_up_every_missed_tick():
-    ticks = schedules.due_ticks("*/5 * * * *", T0, T0 + timedelta(minutes=20))
-    assert len(ticks) == 4
-    assert schedules.ticks_to_run(ticks, "all") == ticks
-    assert schedules.ticks_to_run(ticks, "skip") == []
-    assert schedules.ticks_to_run(ticks[:1], "skip") == ticks[:1]
+    due = schedules.due_ticks("*/5 * * * *", T0, T0 + timedelta(minutes=20))
+    assert (len(due.ticks), due.total) == (4, 4)
+    assert schedules.ticks_to_run(due, "all") == due.ticks
+    assert schedules.ticks_to_run(due, "skip") == []
+    one = schedules.DueTicks(due.ticks[:1], 1)
+    assert schedules.ticks_to_run(one, "skip") == due.ticks[:1]
 
 
 def test_a_bad_cron_expression_is_refused_with_an_example():

@@ -31,7 +31,12 @@ def write_then_get_cancelled(run_id: str) -> str:
     with psycopg.connect(
         database_url_for_tests().replace("postgres://", "postgresql://"), autocommit=True
     ) as other:
-        other.execute("UPDATE durable_run SET status = 'CANCELLED' WHERE id = %s", [run_id])
+        # taken from this executor (a cancel alone leaves the owner, whose step then keeps
+        # its checkpoint; see test_cancel_latency)
+        other.execute(
+            "UPDATE durable_run SET status = 'CANCELLED', executor_id = 'another' WHERE id = %s",
+            [run_id],
+        )
     return "never recorded"
 
 

@@ -1,0 +1,30 @@
+"""System health: the /health checks, live executors and what they serve, stranded runs
+with the reason and a fork onto the current code, and cron schedules."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from dashboard.permissions import viewer_required
+from dashboard.queries import system
+from dashboard.views.common import render_page
+from durable import health, operations
+
+
+@viewer_required
+def system_health(request: HttpRequest) -> HttpResponse:
+    healthy, report = health.report()
+    stranded = health.stranded()
+    run_ids = [run_id for group in stranded for run_id in group.run_ids]
+    points = operations.fork_points(run_ids) if run_ids else {}
+    context = {
+        "healthy": healthy,
+        "checks": report["checks"].values(),
+        "executors": system.live_executors(),
+        "stranded": [
+            {"group": group, "runs": [(run_id, points.get(run_id, 0)) for run_id in group.run_ids]}
+            for group in stranded
+        ],
+        "schedules": system.schedules(),
+    }
+    return render_page(request, "dashboard/system.html", context, partial="live")

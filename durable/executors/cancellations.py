@@ -1,0 +1,70 @@
+"""Hearing of cancels at once: PostgreSQL NOTIFY from the cancel, LISTEN in each executor.
+
+A cancel notifies each cancelled run's id on CHANNEL when its transaction commits
+(`store.cancel_tree`); every executor keeps one listening connection and sets the cancelled
+event of the runs it executes, so a run stops before its next step starts, without a read
+per step. The lease heartbeat remains the fallback if a notification is missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from django.db import connection
+
+logger = logging.getLogger("durable")
+
+CHANNEL = "durable_cancel"
+RECONNECT_SECONDS = 1.0
+
+
+class CancelListener:
+    """One thread that LISTENs for cancelled run ids and sets their events."""
+
+    def __init__(self, in_flight: Callable[[str], threading.Event | None]) -> None:
+        self._in_flight = in_flight
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._listen, name="durable-cancel-listener", daemon=True
+        )
+
+    def start(self, wait: float = 5.0) -> CancelListener:
+        """Start listening; waits (briefly) until LISTEN is in place."""
+        self._thread.start()
+        self._ready.wait(wait)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(**_connection_params(), autocommit=True) as listening:
+                    listening.execute(f"LISTEN {CHANNEL}")
+                    self._ready.set()
+                    self._hear(listening)
+            except Exception as exc:
+                if not self._stop.is_set():
+                    logger.warning("cancel listener lost its connection (%s); reconnecting", exc)
+                    self._stop.wait(RECONNECT_SECONDS)
+
+    def _hear(self, listening: psycopg.Connection) -> None:
+        while not self._stop.is_set():
+            for notice in listening.notifies(timeout=0.5):
+                cancelled = self._in_flight(notice.payload)
+                if cancelled is not None:
+                    cancelled.set()
+
+
+def _connection_params() -> dict:
+    """Django's own connection settings (database, host, user), without its cursor class."""
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold", "client_encoding"):
+        params.pop(key, None)
+    return params

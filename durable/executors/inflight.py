@@ -1,0 +1,78 @@
+"""Claiming and executing runs, one thread per run in a process (both executors).
+
+A run can be claimed again by the executor that still executes it: its lease lapsed (a long
+GIL hold, a database blip), the run was recovered and its message or token came back to the
+same process. The thread already executing it stays the one owner; when its pass ends (it
+was told to stop by the lapse, or not) it takes the run back and executes it again from its
+checkpoints if the run is still RUNNING here, so a run never stays RUNNING with nobody
+executing it, and two threads never execute one run.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from durable import clock, queues, registry, runtime, store
+from durable.store import ClaimedRun
+
+CHAIN_LIMIT = 50  # runs of a limited queue one thread takes in a row, freeing slot after slot
+
+
+class OneThreadPerRun:
+    """Mixin for executors; they set `executor_id`, `_in_flight`, `_again` (runs claimed
+    anew while a thread here executes them) and `_lock` in __init__."""
+
+    executor_id: str
+    _in_flight: dict[str, threading.Event]
+    _again: set[str]
+    _lock: threading.Lock
+    _stop: threading.Event
+    _draining: threading.Event  # shutting down: runs are released at their next step
+    _running_on: dict[str, threading.Thread]  # run id -> the thread executing it
+
+    def _claim_and_execute(self, run_id: str, workflows: list[str]) -> bool:
+        """Claim the run (for a limited or priority queue, the queue's best due run: claims
+        under the queue's lock start runs in priority, then FIFO order) and execute it; after
+        a run of a limited queue ends, take that queue's next run right away (up to
+        CHAIN_LIMIT), since the slot it frees would otherwise wait for a poll or a sweep.
+        False if nothing was claimed."""
+        claimed, line = queues.claim(run_id, self.executor_id, workflows, head=True)
+        executed = claimed is not None
+        for _ in range(CHAIN_LIMIT):
+            if claimed is None:
+                break
+            self._execute_claimed(claimed)
+            if line is None or not line.limited or self._stop.is_set():
+                break
+            claimed = queues.claim_in_queue(line, self.executor_id, workflows)
+        return executed
+
+    def _execute_claimed(self, claimed: ClaimedRun | None) -> None:
+        while claimed is not None:
+            run_id = claimed.run_id
+            with self._lock:
+                if run_id in self._in_flight:
+                    self._again.add(run_id)
+                    return
+                cancelled = self._in_flight[run_id] = threading.Event()
+                me = self._running_on[run_id] = threading.current_thread()
+            try:
+                runtime.execute(claimed, self.executor_id, cancelled, self._draining)
+            finally:
+                with self._lock:
+                    if self._running_on.get(run_id) is me:  # not if it was abandoned (hung)
+                        self._in_flight.pop(run_id, None)
+                        self._running_on.pop(run_id, None)
+                    again = run_id in self._again
+                    self._again.discard(run_id)
+            claimed = self._take_back(run_id) if again else None
+
+    def _take_back(self, run_id: str) -> ClaimedRun | None:
+        """If the run is still RUNNING here, hand it back to its queue and claim it afresh,
+        so its execution resumes from its latest checkpoints."""
+        store.suspend_run(run_id, self.executor_id, clock.now())
+        return queues.claim(run_id, self.executor_id, registry.runnable_keys())[0]
+
+    def _in_flight_event(self, run_id: str) -> threading.Event | None:
+        with self._lock:
+            return self._in_flight.get(run_id)

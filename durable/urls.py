@@ -1,0 +1,12 @@
+"""Probe and scrape endpoints: `path("", include("durable.urls"))` in the host's urls."""
+
+from django.urls import path
+
+from durable import views
+
+app_name = "durable"
+
+urlpatterns = [
+    path("health", views.health_view, name="health"),
+    path("metrics", views.metrics_view, name="metrics"),
+]

@@ -1,0 +1,92 @@
+"""Fair scheduling: one queue's backlog never starves the runs of other queues."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.utils import timezone
+
+import durable
+from durable import executors, store, sweeper
+from durable.models import Run
+from tests.engine.celery_processes import create_span_table
+from tests.engine.celery_workflows import per_worker
+from tests.engine.processes import wait_for
+from tests.engine.workflows import sum_three
+
+
+def test_a_worker_concurrency_backlog_does_not_starve_other_queues(
+    side_effects, settings, monkeypatch
+):
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_POLL_SECONDS = 0.1
+    create_span_table()
+    for index in range(12):
+        durable.start(per_worker, f"backlog-{index}", 0.3, run_id=f"backlog-{index}")
+    executors.start_thread_executor(threads=4)
+    wait_for(
+        lambda: Run.objects.filter(id__startswith="backlog-", status="RUNNING").exists(),
+        10,
+        "the backlog to start",
+    )
+    started = time.monotonic()
+    with monkeypatch.context() as patch:  # started by another process: found by the poll
+        patch.setattr(executors, "dispatch", lambda run_id: None)
+        handle = durable.start(sum_three, 1, 2, 3, run_id="unrelated")
+    assert handle.result(timeout=10) == 6
+    assert time.monotonic() - started < 1.5  # the backlog alone takes 3.6 s
+
+
+class CountingDispatcher:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def dispatch(self, run_id: str) -> None:
+        self.sent.append(run_id)
+
+
+def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_have_room(
+    transactional_db, settings
+):
+    settings.DURABLE_EXECUTOR = "external"
+    for index in range(40):
+        durable.start(per_worker, f"wait-{index}", 0, run_id=f"wait-{index}")
+    Run.objects.filter(id__startswith="wait-").update(
+        updated_at=timezone.now() - timedelta(seconds=5)
+    )
+    store.heartbeat(executor_id="celery:a", kind="celery", hostname="h", pid=1, workflows=[])
+    store.heartbeat(executor_id="celery:b", kind="celery", hostname="h", pid=2, workflows=[])
+    dispatcher = CountingDispatcher()
+    sweeper.sweep_once(dispatcher)
+    # two live workers with worker_concurrency=1 each: two messages, not forty
+    assert len(dispatcher.sent) == 2
+
+
+RANKED_BACKLOG = durable.Queue("tests-fair-ranked", priority=True)
+
+
+@durable.workflow(name="tests.fair.ranked", queue=RANKED_BACKLOG.name)
+def ranked_busy(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def test_a_priority_queue_backlog_takes_threads_in_turn_with_other_queues(
+    transactional_db, settings, monkeypatch
+):
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_POLL_SECONDS = 0.1
+    for index in range(20):
+        durable.start(ranked_busy, 0.3, run_id=f"ranked-{index}", priority=5)
+    executors.start_thread_executor(threads=2)
+    wait_for(
+        lambda: Run.objects.filter(id__startswith="ranked-", status="RUNNING").exists(),
+        10,
+        "the backlog to start",
+    )
+    started = time.monotonic()
+    with monkeypatch.context() as patch:  # started by another process: found by the poll
+        patch.setattr(executors, "dispatch", lambda run_id: None)
+        handle = durable.start(sum_three, 1, 2, 3, run_id="unrelated-2")
+    assert handle.result(timeout=10) == 6
+    assert time.monotonic() - started < 1.5  # the backlog alone takes 3 s
