@@ -92,4 +92,24 @@
       document.querySelectorAll("[data-selected-count]").forEach(function (el) { el.textContent = n; });
     }
   });
+
+  // Live panels poll with a plain `every Ns` trigger; htmx's [condition] filters need eval,
+  // which the CSP forbids, so the conditions live here: a poll waits while a dialog is open,
+  // while rows are selected, or while the tab is hidden.
+  function pollPaused(elt) {
+    if (elt.hasAttribute("data-pause-while-dialog") && document.querySelector("dialog[open]")) return true;
+    if (elt.hasAttribute("data-pause-while-selected") && document.querySelector(".run-select:checked")) return true;
+    if (elt.hasAttribute("data-pause-while-hidden") && document.visibilityState !== "visible") return true;
+    return false;
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.matches && elt.matches("[data-live]") && pollPaused(elt)) event.preventDefault();
+  });
+
+  // "Go back" links without javascript: URLs (the CSP forbids them); the href is the fallback
+  document.addEventListener("click", function (event) {
+    var back = event.target.closest("a[data-back]");
+    if (back && window.history.length > 1) { event.preventDefault(); window.history.back(); }
+  });
 })();
