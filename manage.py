@@ -4,14 +4,15 @@
 import os
 import sys
 
-# The quick start (`manage.py durable demo`) is a local development server: it runs with
-# DEBUG on unless told otherwise. Everything else defaults to production-safe settings.
-DEVELOPMENT_COMMANDS = (["durable", "demo"],)
+# The quick start (`manage.py durable demo`) is a local development server, and
+# `embedded_db` manages its private database: they run with DEBUG on unless told otherwise.
+# Everything else defaults to production-safe settings.
+DEVELOPMENT_COMMANDS = (("durable", "demo"), ("embedded_db",))
 
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    if sys.argv[1:3] in DEVELOPMENT_COMMANDS:
+    if any(tuple(sys.argv[1 : 1 + len(words)]) == words for words in DEVELOPMENT_COMMANDS):
         os.environ.setdefault("DEBUG", "1")
     from django.core.management import execute_from_command_line
 

@@ -9,12 +9,13 @@ durable.E009 a number setting is not one    durable.E010 a number is out of rang
 durable.E011 lease not above sweep/poll     durable.W011 lease within 3x sweep/poll
 durable.E012 DURABLE_RETENTION unparsable   durable.W013 an unknown DURABLE_* setting
 durable.E014 a text setting is not text (or the Celery queue name is empty)
+durable.W015 /metrics is on but prometheus-client is not installed
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
+import importlib.util
 from typing import Any
 
 from django.apps import apps
@@ -265,3 +266,18 @@ def check_texts(**_: Any) -> list[CheckMessage]:
             )
         )
     return problems
+
+
+@register()
+def check_metrics_package(**_: Any) -> list[CheckMessage]:
+    """/metrics answers 501 without its optional package; say so before a scraper does."""
+    if not settings.DURABLE_METRICS_ENABLED or importlib.util.find_spec("prometheus_client"):
+        return []
+    return [
+        _error(
+            15,
+            "DURABLE_METRICS_ENABLED is on but prometheus-client is not installed",
+            "pip install 'django-durable-runs[metrics]', or set DURABLE_METRICS_ENABLED = False",
+            Warning,
+        )
+    ]

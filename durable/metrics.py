@@ -31,7 +31,10 @@ except ImportError:  # the [metrics] extra is not installed: exposition() says s
     Collector = object  # type: ignore[assignment,misc]
     CollectorRegistry = None  # type: ignore[assignment,misc]
 
-MISSING = "/metrics needs prometheus-client: pip install 'durable[metrics]'"
+MISSING = (
+    "/metrics needs the prometheus-client package: pip install 'django-durable-runs[metrics]' "
+    "(or set DURABLE_METRICS_ENABLED = False)"
+)
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SIZE_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)

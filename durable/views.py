@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -34,5 +35,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return response
     from durable import metrics
 
-    body, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    try:
+        body, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    except ImproperlyConfigured as missing:  # prometheus-client is an optional extra
+        return HttpResponse(str(missing), status=501, content_type="text/plain")
     return HttpResponse(body, content_type=content_type)

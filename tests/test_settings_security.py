@@ -149,3 +149,12 @@ def test_the_quick_start_demo_runs_in_development_mode_with_no_variables_set(tmp
     done = _run(["manage.py", "durable", "demo", "--help"], _environment(tmp_path))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "dev-secret-key").exists()
+
+
+def test_the_embedded_database_command_runs_in_development_mode_with_no_variables_set(tmp_path):
+    """The README's `manage.py embedded_db status` works where the demo does."""
+    environment = _environment(tmp_path)
+    environment.pop("DATABASE_URL", None)
+    done = _run(["manage.py", "embedded_db", "status"], environment)
+    assert done.returncode == 0, done.stderr
+    assert "not running" in done.stdout

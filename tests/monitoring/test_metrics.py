@@ -115,6 +115,23 @@ def test_metrics_are_off_unless_enabled(db, client, settings):
     assert client.get("/metrics").status_code == 404
 
 
+def test_metrics_without_its_package_say_what_to_install(db, client, monkeypatch):
+    from durable import metrics
+
+    monkeypatch.setattr(metrics, "CollectorRegistry", None)  # as when the import failed
+    response = client.get("/metrics")
+    assert response.status_code == 501
+    assert "django-durable-runs[metrics]" in response.content.decode()
+
+
+def test_a_system_check_warns_when_metrics_are_on_without_their_package(settings, monkeypatch):
+    from durable import checks
+
+    settings.DURABLE_METRICS_ENABLED = True
+    monkeypatch.setattr(checks.importlib.util, "find_spec", lambda name: None)
+    assert [message.id for message in checks.check_metrics_package()] == ["durable.W015"]
+
+
 def test_metrics_token_requires_the_bearer_header(db, client, settings):
     settings.DURABLE_METRICS_TOKEN = "s3cret"
     assert client.get("/metrics").status_code == 401

@@ -38,4 +38,4 @@ def test_without_the_extras_tracing_is_a_no_op_and_metrics_say_what_to_install()
     )
     assert result.returncode == 0, result.stderr
     assert "ImproperlyConfigured" in result.stdout
-    assert "pip install 'durable[metrics]'" in result.stdout
+    assert "pip install 'django-durable-runs[metrics]'" in result.stdout
