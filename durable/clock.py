@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from durable import db
+
 RESYNC_SECONDS = 60.0
 
 _lock = threading.Lock()
@@ -41,13 +43,17 @@ def seconds_until(moment: datetime) -> float:
     return (moment - now()).total_seconds()
 
 
+def _read_database_clock() -> datetime:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
 def sync() -> tuple[datetime, float]:
     """Read the database's clock; halfway through the round trip is when it was read."""
     global _synced
     before = time.monotonic()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        database_time = cursor.fetchone()[0]
+    database_time = db.retrying(_read_database_clock, what="clock sync")
     after = time.monotonic()
     with _lock:
         _synced = (database_time, (before + after) / 2)

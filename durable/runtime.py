@@ -10,12 +10,12 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 
-from durable import alerts, context, history, lineage, observe, queues, store
+from durable import alerts, clock, context, history, lineage, observe, queues, store
 from durable.context import (
     RunContext,
     RunInterrupted,
@@ -90,7 +90,8 @@ def execute(
             _execute_claimed(run_context, definition, claimed.input)
     finally:
         with _active_lock:
-            _active.pop(claimed.run_id, None)
+            if _active.get(claimed.run_id) is run_context:  # not a later re-execution's
+                del _active[claimed.run_id]
         notify_finished(claimed.run_id)
 
 
@@ -180,7 +181,7 @@ def release_unreleased() -> None:
 def enforce_deadlines() -> list[str]:
     """Time out runs in flight whose deadline passed while a step runs (or hangs): end them
     CANCELLED now and tell their thread, instead of waiting for the step to return."""
-    now = datetime.now(UTC)
+    now = clock.now()
     with _active_lock:
         overdue = [
             run_context
@@ -224,7 +225,7 @@ def record_entry(
     finished_at: datetime | None = None,
 ) -> None:
     """Checkpoint a primitive (child, sleep, send, recv, event) as an entry in the history."""
-    finished_at = finished_at or datetime.now(UTC)
+    finished_at = finished_at or clock.now()
     try:
         written = _record_entry_once(
             run_context, position, name, kind, output, started_at, step_input, finished_at
@@ -242,7 +243,7 @@ def _record_entry_once(
     kind: str,
     output: str,
     started_at: datetime,
-    step_input: str | None,
+    step_input: EntryInput | None,
     finished_at: datetime,
 ) -> bool:
     return store.record_step(
@@ -288,7 +289,7 @@ def _start_child(
     child_input: EntryInput | None,
 ) -> str:
     child_id = run_id or child_run_id(run_context.run_id, position)
-    started_at = datetime.now(UTC)
+    started_at = clock.now()
     with transaction.atomic():
         child_id = start(child_id)  # a de-duplicated start returns the existing run
         record_entry(

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from django.db import DatabaseError, connection, transaction
 
-from durable import db, history, hung, observe, output_limits, store
+from durable import clock, db, history, hung, observe, output_limits, store
 from durable.context import RecordedStep, RunContext, RunInterrupted, RunReleased
 from durable.errors import BrokenTransactionError, SerializationError
 from durable.registry import StepDefinition
@@ -90,7 +90,7 @@ class StepCall:
         """Wait before a retry, but never past the run's deadline, and stop on cancel."""
         deadline = self.run_context.deadline_at
         if deadline is not None:
-            seconds = min(seconds, max((deadline - datetime.now(UTC)).total_seconds(), 0))
+            seconds = min(seconds, max(clock.seconds_until(deadline), 0))
         if self.run_context.cancelled.wait(seconds):
             raise RunInterrupted(self.run_context.run_id) from exc
         self.run_context.check_interrupted()
@@ -180,6 +180,8 @@ class StepCall:
                 started_at=self.started_at,
                 finished_at=datetime.now(UTC),
             )
+        except db.DatabaseUnavailable:
+            raise  # past the retry budget: execute() releases the run
         except Exception as record_error:  # the history misses one attempt; the run goes on
             logger.warning(
                 "%s: attempt %d failed (%s) and could not be recorded (%s); retrying anyway",

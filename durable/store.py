@@ -257,7 +257,7 @@ SELECT s.position FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
   AND s.status = %(status)s AND s.attempts = %(attempts)s
   AND s.started_at = %(started_at)s AND s.finished_at = %(finished_at)s
-  AND r.status = 'RUNNING' AND r.executor_id = %(executor_id)s
+  AND r.status IN ('RUNNING', 'CANCELLED') AND r.executor_id = %(executor_id)s
 """
 
 
@@ -288,7 +288,7 @@ RECORDED_STEP = """
 SELECT s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash
 FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s
-  AND r.status = 'RUNNING' AND r.executor_id = %(executor_id)s
+  AND r.status IN ('RUNNING', 'CANCELLED') AND r.executor_id = %(executor_id)s
 """
 
 

@@ -41,7 +41,7 @@ def wait(
     `recheck`: park at most this long between looks; `on_parked`: called once parked, to
     wake the run if what it waits for came while it was parking."""
     position = run_context.next_position()
-    until = _recorded_deadline(run_context, position, f"{name}.wait")
+    until = _recorded_deadline(run_context, position, f"{name}.wait", detail)
     if until is not None:
         position = run_context.next_position()
     recorded = history.recorded_entry(run_context, position, name, detail)
@@ -69,10 +69,13 @@ def wait(
     return None
 
 
-def _recorded_deadline(run_context: RunContext, position: int, name: str) -> datetime | None:
+def _recorded_deadline(
+    run_context: RunContext, position: int, name: str, detail: EntryInput
+) -> datetime | None:
     recorded = run_context.recorded.get(position)
     if recorded is None or recorded.name != name:
         return None
+    history.recorded_entry(run_context, position, name, detail)  # the same wait, or it says
     return datetime.fromisoformat(recorded.output["until"])
 
 

@@ -1,9 +1,10 @@
 """Hearing of cancels at once: PostgreSQL NOTIFY from the cancel, LISTEN in each executor.
 
 A cancel notifies each cancelled run's id on CHANNEL when its transaction commits
-(`store.cancel_tree`); every executor keeps one listening connection and sets the cancelled
-event of the runs it executes, so a run stops before its next step starts, without a read
-per step. The lease heartbeat remains the fallback if a notification is missed.
+(`lineage.cancel_trees` through `store.notify_cancelled`); every executor keeps one
+listening connection and sets the cancelled event of the runs it executes, so a run stops
+before its next step starts, without a read per step. The lease heartbeat remains the
+fallback if a notification is missed.
 """
 
 from __future__ import annotations

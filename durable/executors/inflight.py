@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from durable import clock, queues, registry, runtime, store
+from durable import queues, registry, runtime, store
 from durable.store import ClaimedRun
 
 CHAIN_LIMIT = 50  # runs of a limited queue one thread takes in a row, freeing slot after slot
@@ -42,7 +42,7 @@ class OneThreadPerRun:
             if claimed is None:
                 break
             self._execute_claimed(claimed)
-            if line is None or not line.limited or self._stop.is_set():
+            if line is None or not line.limited or self._stop.is_set() or self._draining.is_set():
                 break
             claimed = queues.claim_in_queue(line, self.executor_id, workflows)
         return executed
@@ -60,17 +60,21 @@ class OneThreadPerRun:
                 runtime.execute(claimed, self.executor_id, cancelled, self._draining)
             finally:
                 with self._lock:
+                    again = False
                     if self._running_on.get(run_id) is me:  # not if it was abandoned (hung)
                         self._in_flight.pop(run_id, None)
                         self._running_on.pop(run_id, None)
-                    again = run_id in self._again
-                    self._again.discard(run_id)
+                        again = run_id in self._again
+                        self._again.discard(run_id)
             claimed = self._take_back(run_id) if again else None
 
     def _take_back(self, run_id: str) -> ClaimedRun | None:
-        """If the run is still RUNNING here, hand it back to its queue and claim it afresh,
-        so its execution resumes from its latest checkpoints."""
-        store.suspend_run(run_id, self.executor_id, clock.now())
+        """If the run is still RUNNING here, hand it back to its queue (due now, by the
+        database's clock) and claim it afresh, so its execution resumes from its latest
+        checkpoints; while draining, only hand it back, for another executor."""
+        store.release_runs([run_id], self.executor_id)
+        if self._draining.is_set():
+            return None
         return queues.claim(run_id, self.executor_id, registry.runnable_keys())[0]
 
     def _in_flight_event(self, run_id: str) -> threading.Event | None:

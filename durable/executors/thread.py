@@ -162,11 +162,16 @@ class ThreadExecutor(OneThreadPerRun):
                 elif now - self._cancel_seen.setdefault(run_id, now) > 2 * self.poll_seconds:
                     stuck.append(run_id)
             threads = [(run_id, self._running_on.pop(run_id)) for run_id in stuck]
+            claimed_again = []
             for run_id, thread in threads:
                 self._in_flight.pop(run_id, None)
                 self._pending.discard(run_id)
                 self._cancel_seen.pop(run_id, None)
                 self._abandoned.add(thread)
+                if run_id in self._again:  # resumed while the step hung: nobody runs it here
+                    self._again.discard(run_id)
+                    claimed_again.append(run_id)
+        store.release_runs(claimed_again, self.executor_id)  # another thread takes it up
         for run_id, thread in threads:
             hung.abandon(thread, f"run {run_id} was cancelled while a step hung")
             self._spawn(self._work, "durable-worker-replacement")
