@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import psycopg
-from django.db import connection
+from django.db import connection, transaction
 from django.db.utils import InterfaceError, OperationalError
 
 from durable.conf import settings
@@ -98,6 +98,31 @@ def retrying(
             continue
         outage.over()
         return result
+
+
+def atomic_retrying(body: Callable[[], T], *, settle: Callable[[], tuple[bool, T]], what: str) -> T:
+    """Run `body` in a transaction of its own; a connection lost on the way retries it whole.
+
+    Whether a transaction committed is unknown when its connection drops, so `settle` is
+    asked first (found, value): a commit whose reply was lost is found, not redone. Inside
+    an outer atomic block nothing is retried, as in `retrying`.
+    """
+    outage = Outage(what)
+    while True:
+        try:
+            with transaction.atomic():
+                result = body()
+        except Exception as exc:
+            if connection.in_atomic_block or not is_transient(exc):
+                raise
+            outage.wait(exc)
+        else:
+            outage.over()
+            return result
+        found, value = retrying(settle, what=f"{what}: read back")
+        if found:
+            outage.over()
+            return value
 
 
 class Outage:

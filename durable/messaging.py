@@ -48,11 +48,14 @@ def _send_at(
     detail: EntryInput,
 ) -> None:
     started_at = clock.now()
-    with transaction.atomic():
+
+    def insert_and_record() -> None:
         _insert(run_id, topic or "", payload)
         runtime.record_entry(
             run_context, position, "durable.send", "send", payload, started_at, step_input=detail
         )
+
+    runtime.record_atomically(run_context, position, insert_and_record, lambda recorded: None)
 
 
 def _insert(run_id: str, topic: str, payload: str) -> None:
@@ -76,7 +79,8 @@ def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
 
     def take(position: int) -> tuple[bool, Any]:
         started_at = clock.now()
-        with transaction.atomic():
+
+        def consume_and_record() -> tuple[bool, Any]:
             found, payload = store_primitives.consume_message(
                 run_context.run_id, topic or "", position
             )
@@ -91,6 +95,10 @@ def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
                     step_input=detail,
                 )
             return found, payload
+
+        return runtime.record_atomically(
+            run_context, position, consume_and_record, lambda recorded: (True, recorded.output)
+        )
 
     return waiting.wait(
         run_context, "durable.recv", "recv", take, timeout, detail,
@@ -113,7 +121,8 @@ def set_event(key: str, value: Any) -> None:
 def _set_event_at(run_context: RunContext, position: int, key: str, value: Any) -> None:
     payload = dumps(value, where=f"workflow {run_context.workflow.name} event {key!r}")
     started_at = clock.now()
-    with transaction.atomic():
+
+    def publish_and_record() -> None:
         store_primitives.set_event(run_context.run_id, key, payload)
         runtime.record_entry(
             run_context,
@@ -124,6 +133,8 @@ def _set_event_at(run_context: RunContext, position: int, key: str, value: Any) 
             started_at,
             step_input=entry_input({"key": key}, where="set_event"),
         )
+
+    runtime.record_atomically(run_context, position, publish_and_record, lambda recorded: None)
 
 
 def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:

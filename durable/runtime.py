@@ -11,12 +11,11 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import transaction
-
-from durable import alerts, clock, context, history, lineage, observe, queues, store
+from durable import alerts, clock, context, db, history, lineage, observe, queues, store
 from durable.context import (
+    RecordedStep,
     RunContext,
     RunInterrupted,
     RunReleased,
@@ -32,6 +31,8 @@ from durable.serialization import (
     error_to_dict,
     fingerprint,
 )
+
+T = TypeVar("T")
 
 logger = logging.getLogger("durable")
 
@@ -280,6 +281,24 @@ def record_child(
     )
 
 
+def record_atomically(
+    run_context: RunContext,
+    position: int,
+    body: Callable[[], T],
+    replay: Callable[[RecordedStep], T],
+) -> T:
+    """Run `body` (a primitive's writes with its history entry) in one transaction, retried
+    in place when the connection drops; a committed entry whose reply was lost is read back
+    and replayed instead of written twice."""
+
+    def settle() -> tuple[bool, T | None]:
+        recorded = store.recorded_step(run_context.run_id, position, run_context.executor_id)
+        return (False, None) if recorded is None else (True, replay(recorded))
+
+    what = f"run {run_context.run_id} entry {position}"
+    return db.atomic_retrying(body, settle=settle, what=what)  # type: ignore[arg-type]
+
+
 def _start_child(
     run_context: RunContext,
     position: int,
@@ -288,10 +307,10 @@ def _start_child(
     run_id: str | None,
     child_input: EntryInput | None,
 ) -> str:
-    child_id = run_id or child_run_id(run_context.run_id, position)
     started_at = clock.now()
-    with transaction.atomic():
-        child_id = start(child_id)  # a de-duplicated start returns the existing run
+
+    def start_and_record() -> str:
+        child_id = start(run_id or child_run_id(run_context.run_id, position))  # dedup: existing
         record_entry(
             run_context,
             position,
@@ -301,7 +320,11 @@ def _start_child(
             started_at,
             step_input=child_input,
         )
-    return child_id
+        return child_id
+
+    return record_atomically(
+        run_context, position, start_and_record, lambda recorded: recorded.output["run_id"]
+    )
 
 
 CHILD_SEPARATOR = "~"  # callers cannot use it (api.validate_new_run_id): no collisions
