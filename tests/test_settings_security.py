@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -115,9 +116,10 @@ def test_a_login_behind_an_https_proxy_is_not_refused(tmp_path):
 
 
 def _test_database_url(database: dict) -> str:
-    host = database.get("HOST") or "127.0.0.1"
-    port = database.get("PORT") or "5432"
-    return f"postgres://{database['USER']}@{host}:{port}/{database['NAME']}"
+    """The test database as a URL; the embedded server's host is a socket directory."""
+    host = quote(database.get("HOST") or "127.0.0.1", safe="")
+    port = f":{database['PORT']}" if database.get("PORT") else ""
+    return f"postgres://{database['USER']}@{host}{port}/{database['NAME']}"
 
 
 COMPRESSED_STATIC = """
