@@ -8,6 +8,7 @@ import json as json_module
 import sys
 from pathlib import Path
 
+from durable.cli import scripting
 from durable.debugging import compare, export, importing, preview, replay
 
 
@@ -61,7 +62,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     """Run a run's workflow code here against its recorded checkpoints, writing nothing."""
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument(
-        "--until-step", type=_non_negative, default=None, metavar="N",
+        "--until-step", type=scripting.non_negative_int, default=None, metavar="N",
         help="stop before step N",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -94,21 +95,11 @@ def handle_replay(command, *, run_id, until_step=None, pdb=False, json=False, **
         command.stdout.write("the step did not fail this time (the cause is outside its input)")
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def add_preview_arguments(parser: argparse.ArgumentParser) -> None:
     """Which recorded steps a resume, restart or fork would run again, flagging repeats."""
     parser.add_argument("action", choices=preview.ACTIONS)
     parser.add_argument("run_ids", nargs="+", metavar="RUN_ID")
-    parser.add_argument("--from-step", type=_non_negative, default=None, metavar="N")
+    parser.add_argument("--from-step", type=scripting.non_negative_int, default=None, metavar="N")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
