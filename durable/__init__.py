@@ -16,8 +16,14 @@ from typing import Any
 __all__ = [
     "Queue",
     "RunHandle",
+    "current",
     "get",
     "get_event",
+    "get_run",
+    "list_children",
+    "list_events",
+    "list_runs",
+    "list_steps",
     "recv",
     "run",
     "scheduled",
@@ -45,6 +51,12 @@ _LAZY = {
     "set_event": "durable.messaging",
     "get_event": "durable.messaging",
     "scheduled": "durable.schedules",
+    "current": "durable.introspection",
+    "get_run": "durable.introspection",
+    "list_runs": "durable.introspection",
+    "list_steps": "durable.introspection",
+    "list_children": "durable.introspection",
+    "list_events": "durable.introspection",
 }
 
 
