@@ -22,3 +22,17 @@ def approval(order: str, numbers: list[int], *, currency: str = "EUR") -> dict:
 @durable.workflow(name="tests.client.refuses")
 def refuses(reason: str) -> None:
     raise ValueError(reason)
+
+
+@durable.workflow(name="tests.client.double")
+def double(number: int) -> int:
+    return 2 * number
+
+
+@durable.workflow(name="tests.client.fan_out")
+def fan_out(numbers: list[int]) -> list[int]:
+    """Starts its children by name, as a workflow calling another service's workflow would."""
+    from durable import client
+
+    handles = [client.start("tests.client.double", [number]) for number in numbers]
+    return [handle.result(timeout=30) for handle in handles]

@@ -75,6 +75,15 @@ def test_a_run_started_by_name_takes_the_version_of_the_executor_that_claims_it(
     assert Run.objects.get(id="latest-1").version == get_workflow(APPROVAL).version
 
 
+def test_inside_a_workflow_a_start_by_name_is_a_recorded_child(worker):
+    assert client.start("tests.client.fan_out", [[1, 2]], run_id="fan-1").result(10) == [2, 4]
+    children = Run.objects.filter(parent_id="fan-1").order_by("id")
+    assert [(c.id, c.workflow) for c in children] == [
+        ("fan-1~0", "tests.client.double"), ("fan-1~1", "tests.client.double")]  # fmt: skip
+    assert {c.version for c in children} == {get_workflow("tests.client.double").version}
+    assert [s.kind for s in client.retrieve("fan-1").steps()][:2] == ["child", "child"]
+
+
 def test_a_run_stays_unversioned_until_an_executor_claims_it(transactional_db):
     client.start(APPROVAL, ["o-1", [1]], run_id="waiting-1")
     run = Run.objects.get(id="waiting-1")
