@@ -23,10 +23,11 @@ from durable.errors import (
 )
 from durable.models import Executor, Run, RunStatus
 from durable.registry import get_workflow
-from tests.engine import client_workflows  # noqa: F401  (this process is the worker)
+from tests.engine import celery_processes, client_workflows  # noqa: F401  (a worker here)
 from tests.engine.processes import PROJECT_DIR, database_url_for_tests, wait_for
 
 APPROVAL = "tests.client.approval"
+celery_cluster = celery_processes.celery_cluster
 
 
 @pytest.fixture
@@ -65,6 +66,19 @@ def test_a_process_without_the_code_starts_signals_and_reads_a_run_that_a_worker
     assert (run.queue, run.tags) == ("orders", {"tier": "web"})
     assert (run.executor_id, run.version) == (worker.executor_id, get_workflow(APPROVAL).version)
     assert Run.objects.filter(id__startswith="client-1").count() == 2
+
+
+@pytest.mark.slow
+def test_runs_started_by_name_are_dispatched_to_celery_workers_that_have_the_code(
+    celery_cluster,
+):
+    celery_cluster.start(1, DURABLE_MODULES="tests.engine.client_workflows")
+    handle = client.start(APPROVAL, ["order-9", [5, 5]], run_id="celery-1")
+    assert handle.get_event("total", timeout=30) == {"amount": 10, "currency": "EUR"}
+    handle.send("approved", topic="decision")
+    assert handle.result(timeout=30)["decision"] == "approved"
+    run = Run.objects.get(id="celery-1")
+    assert run.executor_id.startswith("celery") and run.version == get_workflow(APPROVAL).version
 
 
 def test_a_run_started_by_name_takes_the_version_of_the_executor_that_claims_it(worker):
