@@ -17,7 +17,7 @@ from typing import Any
 from durable import api, context, messaging, operations, runtime, store, validation
 from durable.api import RunHandle
 from durable.errors import InvalidArgumentError, UnknownWorkflowError
-from durable.registry import WorkflowDefinition, is_registered
+from durable.registry import WorkflowDefinition, get_workflow, is_registered
 from durable.serialization import entry_input
 
 LATEST = ""  # the stored version of a run that the first claiming executor stamps
@@ -82,19 +82,34 @@ def start(
                "dedup_id": validation.text("dedup_id", dedup_id)}  # fmt: skip
     if strict:
         _require_known(name, pinned)
+    # all durable.start needs of a workflow it cannot import: the name and the version pin
     definition = WorkflowDefinition(name=name, func=_not_here, version=pinned)
     parent = context.current()
     if parent is None or parent.in_step:
         return ClientRunHandle(api._create(definition, args, kwargs, run_id, None, **options))
+    return _start_child(parent, definition, args, kwargs, run_id, options)
+
+
+def _start_child(
+    parent: context.RunContext,
+    definition: WorkflowDefinition,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run_id: str | None,
+    options: dict[str, Any],
+) -> ClientRunHandle:
+    """As `durable.start` in a workflow: a child recorded in the history, started once."""
     child_input = entry_input(
         {"args": list(args), "kwargs": kwargs},
-        where=f"workflow {parent.workflow.name} child {name} input",
+        where=f"workflow {parent.workflow.name} child {definition.name} input",
     )
     create = lambda child: api._create(  # noqa: E731
         definition, args, kwargs, child, parent.run_id,
         parent_deadline=parent.deadline_at, **options,
     )  # fmt: skip
-    return ClientRunHandle(runtime.record_child(parent, name, create, run_id, child_input))
+    return ClientRunHandle(
+        runtime.record_child(parent, definition.name, create, run_id, child_input)
+    )
 
 
 def _arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -108,7 +123,7 @@ def _arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]
 
 
 def _require_known(workflow: str, version: str) -> None:
-    if version == LATEST and is_registered(workflow):
+    if is_registered(workflow) and version in (LATEST, get_workflow(workflow).version):
         return
     if store.execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0]:
         return

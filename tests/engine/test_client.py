@@ -136,6 +136,14 @@ def test_a_name_known_only_from_an_executor_row_is_accepted(transactional_db):
         client.start("shipping", run_id="label-3")  # a prefix of a known name is not it
 
 
+def test_a_name_and_version_this_process_registers_need_no_executor(transactional_db):
+    current = get_workflow(APPROVAL).version
+    assert client.start(APPROVAL, version=current, run_id="local-1").status() == "ENQUEUED"
+    assert Run.objects.get(id="local-1").version == current
+    with pytest.raises(UnknownWorkflowError, match="at version 'other'"):
+        client.start(APPROVAL, version="other", run_id="local-2")
+
+
 def test_input_json_cannot_store_fails_at_the_call_and_writes_nothing(transactional_db):
     with pytest.raises(SerializationError, match="tests.client.approval"):
         client.start(APPROVAL, ["o-1", {1, 2}], run_id="bad-1")
