@@ -140,6 +140,7 @@ def list_runs(
     *,
     status: str | Iterable[str] | None = None,
     workflow: str | None = None,
+    version: str | None = None,
     queue: str | None = None,
     tags: dict[str, Any] | None = None,
     started_after: datetime | None = None,
@@ -154,7 +155,7 @@ def list_runs(
     after is exclusive, before inclusive. `tags` matches runs whose tags contain all of
     these pairs. For the next page pass the last record's `.cursor`.
     """
-    runs = _matching(status, workflow, queue, tags, started_after, started_before)
+    runs = _matching(status, workflow, version, queue, tags, started_after, started_before)
     newest = _order(order) == "newest"
     if cursor is not None:
         runs = runs.filter(_after(cursor, newest))
@@ -165,6 +166,7 @@ def list_runs(
 def _matching(
     status: str | Iterable[str] | None,
     workflow: str | None,
+    version: str | None,
     queue: str | None,
     tags: dict[str, Any] | None,
     started_after: datetime | None,
@@ -177,6 +179,8 @@ def _matching(
         runs = runs.filter(status__in=statuses)
     if workflow is not None:  # run_workflow_created_idx
         runs = runs.filter(workflow=validation.text("workflow", workflow, max_length=300))
+    if version is not None:  # run_version_created_idx
+        runs = runs.filter(version=_version(version))
     if queue is not None:  # run_queue_created_idx
         runs = runs.filter(queue=validation.text("queue", queue))
     if tags:  # run_tags_gin: tags @> '{"customer": "acme"}'
@@ -249,6 +253,11 @@ def _statuses(status: str | Iterable[str] | None) -> list[str] | None:
             f"use one (or a list) of {', '.join(RunStatus.values)}",
         )  # fmt: skip
     return statuses
+
+
+def _version(version: Any) -> str:
+    """A code version, or "" for runs started by name that no executor has claimed yet."""
+    return "" if version == "" else validation.text("version", version, max_length=100)
 
 
 def _aware(argument: str, value: Any) -> datetime:

@@ -143,6 +143,8 @@ def test_list_runs_filters_by_status_workflow_queue_tags_and_start_time(transact
     assert ids(workflow="tests.introspection.checkout", status="ENQUEUED") == []
     assert ids(workflow="tests.introspection.nowhere") == ["wait-2", "wait-1"]
     assert ids(queue="emails") == ["wait-1"]
+    assert ids(version="") == ["wait-2", "wait-1"]  # started by name, not claimed yet
+    assert ids(version=checkout.__durable_workflow__.version) == ["failed-1", "done-1"]
     assert ids(tags={"customer": "acme"}) == ["wait-2", "wait-1"]
     assert ids(tags={"customer": "acme", "tier": "gold"}) == ["wait-1"]
     assert ids(started_after=before) == ["wait-2", "wait-1"]
@@ -178,6 +180,7 @@ def test_pages_walk_every_run_once_in_order_even_when_start_times_tie(transactio
         ({"started_before": "yesterday"}, "started_before"),
         ({"tags": ["customer"]}, "tags"),
         ({"workflow": 7}, "workflow"),
+        ({"version": 3}, "version"),
         ({"cursor": "not-a-cursor"}, "list_runs returned"),
     ],
 )
@@ -195,6 +198,7 @@ def test_bad_filters_are_refused_with_what_is_allowed(transactional_db, filters,
         ({"workflow": "w"}, "run_workflow_created_idx"),
         ({"workflow": "w", "status": "ERROR"}, "run_workflow_status_idx"),
         ({"queue": "q"}, "run_queue_created_idx"),
+        ({"version": "1f2e3d"}, "run_version_created_idx"),
         ({"tags": {"customer": "acme"}}, "run_tags_gin"),
         ({"started_after": timezone.now() - timedelta(hours=1)}, "run_created_idx"),
     ],
@@ -202,9 +206,9 @@ def test_bad_filters_are_refused_with_what_is_allowed(transactional_db, filters,
 )
 def test_each_filter_is_served_by_its_index(transactional_db, filters, index):
     """With sequential scans priced out, the planner picks the index that holds the filter."""
-    runs = introspection._matching(**{"status": None, "workflow": None, "queue": None,
-                                      "tags": None, "started_after": None,
-                                      "started_before": None, **filters})  # fmt: skip
+    unset = dict.fromkeys(("status", "workflow", "version", "queue", "tags", "started_after",
+                           "started_before"))  # fmt: skip
+    runs = introspection._matching(**{**unset, **filters})
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = runs.order_by("-created_at", "-id")[:100].explain()
