@@ -16,8 +16,14 @@ from typing import Any
 __all__ = [
     "Queue",
     "RunHandle",
+    "current",
     "get",
     "get_event",
+    "get_run",
+    "list_children",
+    "list_events",
+    "list_runs",
+    "list_steps",
     "recv",
     "run",
     "scheduled",
@@ -45,12 +51,18 @@ _LAZY = {
     "set_event": "durable.messaging",
     "get_event": "durable.messaging",
     "scheduled": "durable.schedules",
+    "current": "durable.introspection",
+    "get_run": "durable.introspection",
+    "list_runs": "durable.introspection",
+    "list_steps": "durable.introspection",
+    "list_children": "durable.introspection",
+    "list_events": "durable.introspection",
 }
 
 
 def __getattr__(name: str) -> Any:
     """Import lazily, so `import durable` works before Django's apps are ready."""
-    if name in ("operations", "errors"):
+    if name in ("operations", "errors", "client", "introspection"):
         import importlib
 
         return importlib.import_module(f"durable.{name}")

@@ -93,6 +93,12 @@ class RunHandle:
         """Handles of the runs this run started, oldest first."""
         return [RunHandle(child_id) for child_id in store.children(self.run_id)]
 
+    def steps(self) -> list[Any]:
+        """The run's history: `durable.introspection.StepInfo` records, by position."""
+        from durable.introspection import list_steps
+
+        return list_steps(self.run_id)
+
     def status(self) -> str:
         outcome = store.run_outcome(self.run_id)
         if outcome is None:

@@ -151,7 +151,10 @@ WITH running AS (
     SET status = 'RUNNING', executor_id = %(executor_id)s,
         lease_expires_at = statement_timestamp() + make_interval(secs => %(lease)s),
         started_at = COALESCE(r.started_at, statement_timestamp()),
-        claimed_at = statement_timestamp(), updated_at = statement_timestamp()
+        claimed_at = statement_timestamp(), updated_at = statement_timestamp(),
+        version = """
+    + store.STAMP_VERSION.replace("run.", "r.")
+    + """
     FROM candidate WHERE r.id = candidate.id
     RETURNING r.id, r.workflow, r.version, r.input, r.deadline_at, r.attempts_before_resume
 )

@@ -142,6 +142,18 @@ CLAIMED_HISTORY = """
 """
 
 
+# A run started by name without a version (`durable.client.start`) is served by any
+# executor that has the workflow: the first one to claim it stamps its own code version
+# here (from its "name@version" key), so recoveries and resumes replay on that same code.
+# (Code versions hold no "@"; a workflow's name may.)
+STAMP_VERSION = """CASE WHEN run.version <> '' THEN run.version ELSE COALESCE((
+        SELECT key_version FROM unnest(%(workflows)s::text[]) key,
+            substr(key, length(run.workflow) + 2) key_version
+        WHERE left(key, length(run.workflow) + 1) = run.workflow || '@'
+          AND key_version <> '' AND strpos(key_version, '@') = 0
+        LIMIT 1), '') END"""
+
+
 CLAIM_RUN = (
     """
 -- claim_run --
@@ -153,7 +165,10 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     UPDATE durable_run
     SET status = 'RUNNING', executor_id = %(executor_id)s,
         lease_expires_at = now() + make_interval(secs => %(lease)s),
-        started_at = COALESCE(durable_run.started_at, now()), updated_at = now()
+        started_at = COALESCE(durable_run.started_at, now()), updated_at = now(),
+        version = """
+    + STAMP_VERSION
+    + """
     FROM run
     WHERE durable_run.id = run.id AND run.status = 'ENQUEUED' AND run.available_at <= now()
       AND (run.workflow = ANY(%(workflows)s)

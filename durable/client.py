@@ -1,0 +1,172 @@
+"""Start and drive runs by workflow name, from a process that does not have their code.
+
+The microservice case: a web tier enqueues `"orders.process_order"`, a worker service that
+imports `orders` executes it. Nothing here imports or registers workflow code; every call
+is a few statements on the shared database.
+
+Versions: a run started without `version=` is stored with no version ("latest") and any
+executor that has the workflow may claim it; the first claim stamps that executor's code
+version on the run (`durable.store.STAMP_VERSION`), so later recoveries and resumes replay
+on the same code, exactly as for a run started with the code. `version="abc123"` pins it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durable import api, context, messaging, operations, runtime, store, validation
+from durable.api import RunHandle
+from durable.errors import InvalidArgumentError, UnknownWorkflowError
+from durable.registry import WorkflowDefinition, get_workflow, is_registered
+from durable.serialization import entry_input
+
+LATEST = ""  # the stored version of a run that the first claiming executor stamps
+
+KNOWN_WORKFLOW = """
+-- known_workflow --
+-- Has any executor (live or recently live) advertised this workflow (at this version), or
+-- does any run of it exist? durable_executor is one row per executor; runs use
+-- run_workflow_created_idx
+SELECT EXISTS (
+    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
+    WHERE key = %(workflow)s || '@' || %(version)s
+       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
+OR EXISTS (
+    SELECT 1 FROM durable_run
+    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
+"""
+
+
+class ClientRunHandle(RunHandle):
+    """A run handle with the calls a process without the workflow's code makes on it."""
+
+    def get_event(self, key: str, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:
+        return get_event(self.run_id, key, timeout=timeout)
+
+    def send(self, message: Any, topic: str | None = None) -> None:
+        send(self.run_id, message, topic=topic)
+
+    def cancel(self, reason: str = "") -> None:
+        cancel(self.run_id, reason=reason)
+
+
+def start(
+    workflow: str,
+    args: list[Any] | tuple[Any, ...] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    queue: str | None = None,
+    tags: dict[str, Any] | None = None,
+    priority: int = 0,
+    timeout: float | None = None,
+    dedup_id: str | None = None,
+    version: str | None = None,
+    strict: bool = True,
+) -> ClientRunHandle:
+    """Start a run of the workflow registered as `workflow` in some worker (idempotent on
+    `run_id`, like `durable.start`); `version` pins a code version, else the latest serves.
+
+    The run goes on `queue`, else "default": the workflow's own `queue=`/`timeout=` live in
+    code this process does not have. With `strict`, a name that no executor ever served
+    and no run ever had is refused (a typo would otherwise wait forever); `strict=False`
+    enqueues it anyway and the health page lists it as stranded until a worker has it.
+    """
+    name = validation.text("workflow", workflow, max_length=300, optional=False)
+    pinned = validation.text("version", version, max_length=100) or LATEST
+    args, kwargs = _arguments(args, kwargs)
+    if run_id is not None:
+        api.validate_new_run_id(run_id)
+    options = {"tags": validation.tags(tags), "queue": validation.text("queue", queue),
+               "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
+               "dedup_id": validation.text("dedup_id", dedup_id)}  # fmt: skip
+    if strict:
+        _require_known(name, pinned)
+    # all durable.start needs of a workflow it cannot import: the name and the version pin
+    definition = WorkflowDefinition(name=name, func=_not_here, version=pinned)
+    parent = context.current()
+    if parent is None or parent.in_step:
+        return ClientRunHandle(api._create(definition, args, kwargs, run_id, None, **options))
+    return _start_child(parent, definition, args, kwargs, run_id, options)
+
+
+def _start_child(
+    parent: context.RunContext,
+    definition: WorkflowDefinition,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run_id: str | None,
+    options: dict[str, Any],
+) -> ClientRunHandle:
+    """As `durable.start` in a workflow: a child recorded in the history, started once."""
+    child_input = entry_input(
+        {"args": list(args), "kwargs": kwargs},
+        where=f"workflow {parent.workflow.name} child {definition.name} input",
+    )
+    create = lambda child: api._create(  # noqa: E731
+        definition, args, kwargs, child, parent.run_id,
+        parent_deadline=parent.deadline_at, **options,
+    )  # fmt: skip
+    return ClientRunHandle(
+        runtime.record_child(parent, definition.name, create, run_id, child_input)
+    )
+
+
+def _arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if args is not None and not isinstance(args, list | tuple):
+        raise InvalidArgumentError("args", f"must be a list, not {type(args).__name__}")
+    if kwargs is not None and not (
+        isinstance(kwargs, dict) and all(isinstance(key, str) for key in kwargs)
+    ):
+        raise InvalidArgumentError("kwargs", "must be a dict with string keys")
+    return tuple(args or ()), dict(kwargs or {})
+
+
+def _require_known(workflow: str, version: str) -> None:
+    if is_registered(workflow) and version in (LATEST, get_workflow(workflow).version):
+        return
+    if store.execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0]:
+        return
+    what = f"workflow {workflow!r}" + (f" at version {version!r}" if version else "")
+    raise UnknownWorkflowError(
+        f"no executor has served {what} and no run of it exists: check the name (and "
+        "version), start a worker whose code defines it, or pass strict=False to enqueue "
+        "the run anyway (it waits ENQUEUED and shows as stranded on the health page)"
+    )
+
+
+def _not_here(*args: Any, **kwargs: Any) -> Any:
+    raise UnknownWorkflowError("a workflow started by name runs where its code is registered")
+
+
+def send(run_id: str, message: Any, topic: str | None = None) -> None:
+    """Send `message` to run `run_id` (it waits until the run `recv`s it)."""
+    messaging.send(run_id, message, topic=topic)
+
+
+def get_event(run_id: str, key: str, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:
+    """The value run `run_id` published under `key`, waiting up to `timeout`; else None."""
+    return messaging.get_event(run_id, key, timeout=timeout)
+
+
+def result(run_id: str, timeout: float | None = None) -> Any:
+    """Wait for run `run_id` to end; return its output or raise its error (an error class
+    this process cannot import comes back as `durable.errors.WorkflowError`)."""
+    return retrieve(run_id).result(timeout=timeout)
+
+
+def status(run_id: str) -> str:
+    return retrieve(run_id).status()
+
+
+def cancel(run_id: str, reason: str = "") -> None:
+    """Cancel run `run_id` and its children, audited like the operator action
+    (`OperationRefused` says why when the run has already ended)."""
+    operations.cancel(api.validate_run_id(run_id), reason=reason)
+
+
+def retrieve(run_id: str) -> ClientRunHandle:
+    """A handle to an existing run (RunNotFoundError if there is none)."""
+    handle = ClientRunHandle(api.validate_run_id(run_id))
+    handle.status()
+    return handle
