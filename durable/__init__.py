@@ -16,8 +16,11 @@ from typing import Any
 __all__ = [
     "Queue",
     "RunHandle",
+    "close_stream",
     "get",
+    "get_all_events",
     "get_event",
+    "read_stream",
     "recv",
     "run",
     "scheduled",
@@ -26,8 +29,10 @@ __all__ = [
     "sleep",
     "start",
     "step",
+    "stream_entries",
     "transaction",
     "workflow",
+    "write_stream",
 ]
 
 _LAZY = {
@@ -44,6 +49,11 @@ _LAZY = {
     "recv": "durable.messaging",
     "set_event": "durable.messaging",
     "get_event": "durable.messaging",
+    "get_all_events": "durable.messaging",
+    "write_stream": "durable.streams",
+    "close_stream": "durable.streams",
+    "read_stream": "durable.streams",
+    "stream_entries": "durable.streams",
     "scheduled": "durable.schedules",
 }
 

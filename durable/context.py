@@ -73,6 +73,9 @@ class RunContext:
     deadline_at: datetime | None = None
     position: int = 0
     in_step: bool = False
+    # while in a step: its position and attempt (events and stream writes from steps)
+    step_position: int = -1
+    step_attempt: int = 0
     nondeterminism: NonDeterminismError | None = None
     # failed attempts already recorded at positions without a checkpoint (a resume or a
     # recovery re-runs that step), and how many of them came before the last resume

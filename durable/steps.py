@@ -141,6 +141,7 @@ class StepCall:
 
     def _call_body(self) -> Any:
         self.run_context.in_step = True
+        self.run_context.step_position, self.run_context.step_attempt = self.position, self.attempt
         try:
             if self.step.timeout is None:
                 return self.step.func(*self.args, **self.kwargs)
