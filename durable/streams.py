@@ -157,7 +157,15 @@ def read_stream(
             "durable.read_stream() cannot run in a workflow body: what it reads depends on "
             "timing, so a replay would differ; read the stream inside a step"
         )
+    validate_run_id(run_id)
+    validation.text("key", key, optional=False)
+    _check_offset(after)
     validation.timeout(timeout)
+    return _follow(run_id, key, after, timeout)
+
+
+def _follow(run_id: str, key: str, after: int, timeout: float | None) -> Iterator[Any]:
+    """Poll for new values, backing off from 10 ms to DURABLE_STREAM_POLL_SECONDS."""
     idle_since, pause = time.monotonic(), 0.01
     while True:
         page = stream_entries(run_id, key, after)

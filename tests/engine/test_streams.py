@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 import durable
 from durable import context, executors, operations, retention
-from durable.errors import DurableError, StreamClosedError, StreamTimeoutError
+from durable.errors import (
+    DurableError,
+    InvalidArgumentError,
+    RunNotFoundError,
+    StreamClosedError,
+    StreamTimeoutError,
+)
 from durable.models import Run, RunStatus, Step, StreamEntry
 from tests.engine.processes import start_worker, stop, wait_for
 from tests.engine.workflows import stream_ledger
@@ -156,6 +162,15 @@ def test_reading_a_stream_in_a_workflow_body_is_refused_with_the_reason(transact
         durable.run(reads_in_body, "tokens-3", run_id="reads-1")
 
 
+def test_bad_reader_arguments_are_refused_at_the_call(transactional_db):
+    with pytest.raises(InvalidArgumentError, match="after"):
+        durable.read_stream("tokens-x", "tokens", after=-5)
+    with pytest.raises(InvalidArgumentError, match="timeout"):
+        durable.read_stream("tokens-x", "tokens", timeout=-1)
+    with pytest.raises(RunNotFoundError):
+        durable.stream_entries("no-such-run", "tokens")
+
+
 @durable.step(retries=1, retry_delay=0.01)
 def generate(run_id: str, fail_first: bool) -> str:
     attempt = context.current().step_attempt
@@ -182,6 +197,52 @@ def test_a_steps_writes_carry_its_position_and_attempt_and_a_failed_attempts_sta
     assert [(e.position, e.attempt) for e in page.entries] == [(0, 1), (0, 2), (0, 2)]
     final = [e.value for e in page.entries if e.attempt == max(x.attempt for x in page.entries)]
     assert final == ["token-a2", "token-b2"]  # what a reader keeping one attempt shows
+
+
+token_gate = threading.Event()
+
+
+@durable.step()
+def stream_tokens() -> int:
+    durable.write_stream("tokens", "Hello")
+    token_gate.wait(10)  # the step is still running when the reader gets "Hello"
+    durable.write_stream("tokens", "world")
+    return 2
+
+
+@durable.workflow(name="tests.streams.live_step")
+def live_step() -> int:
+    count = stream_tokens()
+    durable.close_stream("tokens")
+    return count
+
+
+def test_a_reader_sees_a_steps_values_while_the_step_still_runs(transactional_db):
+    token_gate.clear()
+    handle = durable.start(live_step, run_id="live-1")
+    reader = durable.read_stream("live-1", "tokens", timeout=10)
+    assert next(reader) == "Hello"
+    assert not Step.objects.filter(run_id="live-1").exists()  # no checkpoint yet
+    token_gate.set()
+    assert list(reader) == ["world"]
+    assert handle.result(timeout=10) == 2
+
+
+@durable.transaction()
+def stream_then_fail() -> None:
+    durable.write_stream("ledger", "debited")
+    raise RuntimeError("rolled back")
+
+
+@durable.workflow(name="tests.streams.txn")
+def txn_stream() -> None:
+    stream_then_fail()
+
+
+def test_a_transaction_steps_writes_roll_back_with_it(transactional_db):
+    with pytest.raises(RuntimeError, match="rolled back"):
+        durable.run(txn_stream, run_id="txn-stream-1")
+    assert not StreamEntry.objects.filter(run_id="txn-stream-1").exists()
 
 
 fail_switch = {"on": True}
