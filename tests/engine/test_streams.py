@@ -11,12 +11,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import durable
-from durable import context, executors, operations, retention
+from durable import context, executors, operations, retention, store_streams
 from durable.errors import (
     DurableError,
     InvalidArgumentError,
@@ -72,12 +73,9 @@ def test_a_concurrent_reader_gets_each_value_as_it_arrives(transactional_db):
 
     def read() -> None:
         try:
-            got.extend(
-                (value, time.monotonic()) for value in durable.read_stream("gated-1", "answer")
-            )
+            for value in durable.read_stream("gated-1", "answer"):
+                got.append((value, time.monotonic()))
         finally:
-            from django.db import connection
-
             connection.close()
 
     reader = threading.Thread(target=read)
@@ -282,6 +280,23 @@ def test_a_fork_copies_the_stream_entries_of_its_copied_checkpoints(transactiona
     fork_id = operations.fork("tokens-4", from_step=2, actor="test")
     entries = StreamEntry.objects.filter(run_id=fork_id).order_by("offset")
     assert [(e.offset, e.value) for e in entries] == [(0, "a"), (1, "b")]
+
+
+def test_a_body_write_whose_connection_drops_goes_on_in_place_once(transactional_db, monkeypatch):
+    real, dropped = store_streams.append, []
+
+    def drop_then_append(*args, **kwargs):
+        if not dropped:
+            dropped.append(True)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store_streams, "append", drop_then_append)
+    assert durable.run(tokens, ["only"], run_id="blip-1") == "only"
+    assert dropped and _values("blip-1", "tokens") == ["only"]
+    run = Run.objects.get(id="blip-1")
+    assert (run.status, run.recovery_count) == ("SUCCESS", 0)
 
 
 def test_pruning_a_run_deletes_its_stream(transactional_db):
