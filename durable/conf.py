@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_SLEEP_INLINE_SECONDS": 2.0,
     # a run parked in get_event (a wait longer than the above) looks for the event this often
     "DURABLE_PARKED_POLL_SECONDS": 2.0,
+    # longest pause of a stream reader (read_stream) between looks for new values
+    "DURABLE_STREAM_POLL_SECONDS": 0.2,
     # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
     "DURABLE_RETENTION": "",
     # largest JSON payload (input, output, message, event) in bytes

@@ -87,3 +87,11 @@ class InvalidArgumentError(DurableError, ValueError):
 class StepTimeoutError(DurableError, TimeoutError):
     """A step ran longer than its `timeout=`: the attempt failed and its retry policy decides.
     The step's thread cannot be stopped (Python has no way to); it is abandoned."""
+
+
+class StreamClosedError(DurableError):
+    """`write_stream` to a stream its run already closed; the message names run and key."""
+
+
+class StreamTimeoutError(DurableError, TimeoutError):
+    """`read_stream` got no new value within its `timeout`; read again with `after=`."""

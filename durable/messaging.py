@@ -3,6 +3,11 @@
 Inside a workflow, send/recv/set_event/get_event are entries in the run's history: the
 message taken (or the timeout) commits with the checkpoint, so a replay sees the same.
 Long waits in recv/get_event park the run (`durable.waiting`).
+
+Outside a workflow (a view, or a step that may be retried) a send is made once by its
+idempotency key: a message with a key a run already got is dropped, whoever sent it.
+Inside a step, set_event writes at once, not as an entry: the event holds a latest value,
+so a retried step setting it again is harmless (docs/messaging.md).
 """
 
 from __future__ import annotations
@@ -11,7 +16,17 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import clock, context, executors, history, runtime, store_primitives, waiting
+from durable import (
+    clock,
+    context,
+    executors,
+    history,
+    logs,
+    runtime,
+    store_primitives,
+    validation,
+    waiting,
+)
 from durable.api import validate_run_id
 from durable.conf import settings
 from durable.context import RunContext
@@ -21,20 +36,31 @@ from durable.serialization import EntryInput, dumps, entry_input, roundtrip
 DEFAULT_TIMEOUT = 60.0
 
 
-def send(run_id: str, message: Any, topic: str | None = None) -> None:
-    """Send `message` to run `run_id` from anywhere; it waits until the run `recv`s it."""
+def send(
+    run_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None
+) -> None:
+    """Send `message` to run `run_id` from anywhere; it waits until the run `recv`s it.
+
+    `idempotency_key`: the run gets one message per key, however often (or concurrently)
+    the send is retried; the key is scoped to the destination run."""
     validate_run_id(run_id)
+    validation.text("idempotency_key", idempotency_key)
     payload = dumps(message, where=f"message to run {run_id} (topic {topic or 'default'})")
     run_context = context.current()
     if run_context is None or run_context.in_step:
-        _insert(run_id, topic or "", payload)
+        _insert(run_id, topic or "", payload, idempotency_key)
         return
-    detail = entry_input({"to": run_id, "topic": topic}, where="send")
+    shown: dict[str, Any] = {"to": run_id, "topic": topic}
+    if idempotency_key is not None:  # only then: entries recorded before keys keep their hash
+        shown["idempotency_key"] = idempotency_key
+    detail = entry_input(shown, where="send")
     history.replay_or_run(
         run_context,
         "durable.send",
         detail,
-        lambda position: _send_at(run_context, position, run_id, topic, payload, detail),
+        lambda position: _send_at(
+            run_context, position, run_id, topic, payload, detail, idempotency_key
+        ),
         lambda recorded: None,
     )
 
@@ -46,11 +72,12 @@ def _send_at(
     topic: str | None,
     payload: str,
     detail: EntryInput,
+    idempotency_key: str | None,
 ) -> None:
     started_at = clock.now()
 
     def insert_and_record() -> None:
-        _insert(run_id, topic or "", payload)
+        _insert(run_id, topic or "", payload, idempotency_key)
         runtime.record_entry(
             run_context, position, "durable.send", "send", payload, started_at, step_input=detail
         )
@@ -58,10 +85,12 @@ def _send_at(
     runtime.record_atomically(run_context, position, insert_and_record, lambda recorded: None)
 
 
-def _insert(run_id: str, topic: str, payload: str) -> None:
-    if not store_primitives.send_message(run_id, topic, payload):
+def _insert(run_id: str, topic: str, payload: str, idempotency_key: str | None) -> None:
+    exists, inserted = store_primitives.send_message(run_id, topic, payload, idempotency_key)
+    if not exists:
         raise RunNotFoundError(f"cannot send to run {run_id!r}: no such run")
-    _wake_receiver(run_id, topic)
+    if inserted:
+        _wake_receiver(run_id, topic)
 
 
 def _wake_receiver(run_id: str, topic: str) -> None:
@@ -107,8 +136,21 @@ def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
 
 
 def set_event(key: str, value: Any) -> None:
-    """Inside a workflow: publish `value` under `key` for callers polling `get_event`."""
-    run_context = _require_workflow("set_event")
+    """Inside a workflow or one of its steps: publish `value` under `key` for callers
+    polling `get_event` (the latest value wins). From the workflow body it is an entry in
+    the history; from a step it is written at once (a retried step sets it again)."""
+    run_context = context.current()
+    if run_context is None:
+        raise DurableError(
+            "durable.set_event() works only inside a workflow or its steps: it publishes an "
+            "event of the running workflow; from elsewhere, send the run a message instead"
+        )
+    if run_context.in_step:
+        where = f"workflow {run_context.workflow.name} event {key!r}"
+        store_primitives.set_event_from_step(
+            run_context.run_id, key, dumps(value, where=where), logs.current_step.get().position
+        )
+        return
     history.replay_or_run(
         run_context,
         "durable.set_event",
@@ -135,6 +177,42 @@ def _set_event_at(run_context: RunContext, position: int, key: str, value: Any) 
         )
 
     runtime.record_atomically(run_context, position, publish_and_record, lambda recorded: None)
+
+
+def get_all_events(run_id: str) -> dict[str, Any]:
+    """Every event run `run_id` published: key -> latest value, decoded as it was stored.
+
+    A snapshot, read at once (no waiting); inside a workflow body it is recorded, so a
+    replay sees the snapshot the first run saw."""
+    validate_run_id(run_id)
+    run_context = context.current()
+    if run_context is None or run_context.in_step:
+        return _all_events(run_id)
+    detail = entry_input({"run_id": run_id}, where="get_all_events")
+
+    def read_and_record(position: int) -> dict[str, Any]:
+        started_at = clock.now()
+        output = dumps(_all_events(run_id), where="get_all_events")
+        runtime.record_entry(
+            run_context, position, "durable.get_all_events", "get_event", output, started_at,
+            step_input=detail,
+        )  # fmt: skip
+        return roundtrip(output)
+
+    return history.replay_or_run(
+        run_context,
+        "durable.get_all_events",
+        detail,
+        read_and_record,
+        lambda recorded: recorded.output,
+    )
+
+
+def _all_events(run_id: str) -> dict[str, Any]:
+    events = store_primitives.all_events(run_id)
+    if events is None:
+        raise RunNotFoundError(f"no run with id {run_id!r}")
+    return events
 
 
 def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:

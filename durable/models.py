@@ -48,6 +48,7 @@ class StepKind(models.TextChoices):
     SET_EVENT = "set_event", "Set event"
     GET_EVENT = "get_event", "Get event"
     WAIT = "wait", "Wait for a run"  # handle.result(timeout=…): the recorded deadline
+    STREAM = "stream", "Stream write"  # write_stream / close_stream from a workflow body
 
 
 class StepStatus(models.TextChoices):
@@ -336,8 +337,18 @@ class Message(models.Model):
     created_at = models.DateTimeField(db_default=models.functions.Now())
     consumed_at = models.DateTimeField(null=True, blank=True)
     consumed_position = models.IntegerField(null=True, blank=True)
+    # send(…, idempotency_key=…): a second send with the key to the same run is dropped
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
 
     class Meta:
+        constraints = [
+            # send with a key: the insert that conflicts here is the duplicate, not delivered
+            models.UniqueConstraint(
+                fields=["run", "idempotency_key"],
+                name="message_run_idempotency_uniq",
+                condition=Q(idempotency_key__isnull=False),
+            )
+        ]
         indexes = [
             # prune and run detail: every message of a run
             models.Index(fields=["run"], name="message_run_idx"),
@@ -368,6 +379,55 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.key}"
+
+
+class StepEvent(models.Model):
+    """An event a step set (`set_event` inside a step is no history entry of its own): the
+    record a fork replays, in order, to carry the events of the steps it copies."""
+
+    run = models.ForeignKey(  # served by stepevent_run_position_idx
+        Run, on_delete=models.CASCADE, related_name="step_events", db_index=False
+    )
+    position = models.IntegerField()  # the step that set it
+    key = models.CharField(max_length=200)
+    value = JSONTextField(null=True)
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        indexes = [
+            # fork: the events the steps before the fork point set, in order; prune by run
+            models.Index(fields=["run", "position", "id"], name="stepevent_run_position_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.position}:{self.key}"
+
+
+class StreamEntry(models.Model):
+    """One value appended to a run's named stream (progress, LLM tokens), read in order.
+
+    Offsets of a stream count from 0 with no gaps; the last entry of a closed stream is
+    its close marker (`closed`, no value). `position` is the history entry (a workflow
+    body's write) or the step that wrote it, `attempt` that step's attempt (0: the body).
+    """
+
+    pk = models.CompositePrimaryKey("run", "key", "offset")
+    run = models.ForeignKey(  # served by the primary key (run, key, offset)
+        Run, on_delete=models.CASCADE, related_name="stream_entries", db_index=False
+    )
+    key = models.CharField(max_length=200)
+    offset = models.IntegerField()
+    value = JSONTextField(null=True)
+    closed = models.BooleanField(default=False)
+    position = models.IntegerField()
+    attempt = models.IntegerField(default=0)
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        verbose_name_plural = "stream entries"
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.key}#{self.offset}"
 
 
 class Schedule(models.Model):

@@ -22,7 +22,16 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Min
 
-from durable import clock, executors, lineage, registry, serving, store_primitives, validation
+from durable import (
+    clock,
+    executors,
+    lineage,
+    registry,
+    serving,
+    store_primitives,
+    store_streams,
+    validation,
+)
 from durable.api import validate_run_id
 from durable.debugging import patching
 from durable.errors import (
@@ -646,20 +655,36 @@ COPY_MESSAGES = """
 -- copy_messages --
 -- A new run gets the messages its origin got: consumed where a copied recv consumed them,
 -- waiting where its own recv will run again (or its origin's never did)
-INSERT INTO durable_message (run_id, topic, payload, created_at, consumed_at, consumed_position)
+INSERT INTO durable_message (run_id, topic, payload, created_at, consumed_at, consumed_position,
+                             idempotency_key)
 SELECT %(new_id)s, topic, payload, created_at,
        CASE WHEN consumed_position < %(from_step)s THEN consumed_at END,
-       CASE WHEN consumed_position < %(from_step)s THEN consumed_position END
+       CASE WHEN consumed_position < %(from_step)s THEN consumed_position END, idempotency_key
 FROM durable_message WHERE run_id = %(origin_id)s
 ORDER BY id
 """
 
 COPIED_EVENTS = """
 -- copied_events --
--- The events the copied set_event entries published, in the order they published them
-SELECT input::text, output::text FROM durable_step
-WHERE run_id = %(new_id)s AND kind = 'set_event' AND position < %(from_step)s
-ORDER BY position
+-- The events the copied checkpoints published, in the order they published them: the
+-- copied set_event entries, and the events the copied steps set
+SELECT key, value FROM (
+    SELECT position, 0 AS id, input->>'key' AS key, output::text AS value FROM durable_step
+    WHERE run_id = %(new_id)s AND kind = 'set_event' AND position < %(from_step)s
+    UNION ALL
+    SELECT position, id, key, value::text FROM durable_stepevent
+    WHERE run_id = %(origin_id)s AND position < %(from_step)s
+) published
+ORDER BY position, id
+"""
+
+COPY_STEP_EVENTS = """
+-- copy_step_events --
+-- ... and the fork keeps the note of them, so a fork of the fork carries them too
+INSERT INTO durable_stepevent (run_id, position, key, value, created_at)
+SELECT %(new_id)s, position, key, value, created_at FROM durable_stepevent
+WHERE run_id = %(origin_id)s AND position < %(from_step)s
+ORDER BY id
 """
 
 
@@ -709,8 +734,10 @@ def _derive(
             cursor.execute(COPY_CHECKPOINTS, params)
             cursor.execute(COPIED_EVENTS, params)
             events = cursor.fetchall()
-        for entry_input, value in events:  # in order, so the newest value per key wins
-            store_primitives.set_event(new_id, json.loads(entry_input)["key"], value)
+            cursor.execute(COPY_STEP_EVENTS, params)
+        for key, value in events:  # in order, so the newest value per key wins
+            store_primitives.set_event(new_id, key, value)
+        store_streams.copy_for_fork(original.id, new_id, from_step)
         if patch:
             patching.apply(new_id, patch)
     return new_id

@@ -43,6 +43,10 @@ WITH doomed AS (
     DELETE FROM durable_message WHERE run_id IN (SELECT id FROM doomed)
 ), events AS (
     DELETE FROM durable_event WHERE run_id IN (SELECT id FROM doomed)
+), step_events AS (
+    DELETE FROM durable_stepevent WHERE run_id IN (SELECT id FROM doomed)
+), streams AS (
+    DELETE FROM durable_streamentry WHERE run_id IN (SELECT id FROM doomed)
 ), orphaned_children AS (
     UPDATE durable_run SET parent_id = NULL
     WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dashboard import charts
 from dashboard.permissions import viewer_required
-from dashboard.queries import detail, waiting
+from dashboard.queries import detail, published, waiting
 from dashboard.templatetags.dashboard_tags import truncated
 from dashboard.views import debug
 from dashboard.views.common import render_page
@@ -49,6 +49,8 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         if run.status in RunStatus.resumable()
         else None,
         "parameters": _parameters(run),
+        "events": published.run_events(run.id),
+        "streams": published.run_streams(run.id),
         **debug.run_page_context(run),
     }
     return render_page(request, "dashboard/run_detail.html", context, partial="live")

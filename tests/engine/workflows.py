@@ -110,3 +110,13 @@ def tour(run_id: str) -> list:
     message = durable.recv("go", timeout=60)
     note(run_id, f"got-{message}")
     return [message, handle.result(timeout=30)]
+
+
+@durable.workflow(name="tests.stream_ledger")
+def stream_ledger(run_id: str, count: int, seconds: float) -> int:
+    """Streams `count` values from its body, a slow step after each, then closes it."""
+    for index in range(count):
+        durable.write_stream("progress", index)
+        slow_note(run_id, f"chunk-{index}", seconds)
+    durable.close_stream("progress")
+    return count
