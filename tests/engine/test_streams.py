@@ -17,7 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import durable
-from durable import context, executors, operations, retention, store_streams
+from durable import executors, operations, retention, store_streams
 from durable.errors import (
     DurableError,
     InvalidArgumentError,
@@ -171,7 +171,7 @@ def test_bad_reader_arguments_are_refused_at_the_call(transactional_db):
 
 @durable.step(retries=1, retry_delay=0.01)
 def generate(run_id: str, fail_first: bool) -> str:
-    attempt = context.current().step_attempt
+    attempt = durable.current().attempt
     durable.write_stream("llm", f"token-a{attempt}")
     if fail_first and attempt == 1:
         raise RuntimeError("model overloaded")
