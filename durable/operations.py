@@ -1,4 +1,4 @@
-"""Operator actions: cancel, resume, restart and fork, one run or thousands at a time.
+"""Operator actions: cancel, resume, restart, fork and delete, one run or thousands at a time.
 
 Each call is audited. Given one run id, an action returns its result or raises
 `OperationRefused`; given a list, it returns a `BulkResult` saying what was done and
@@ -19,10 +19,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Min
 
-from durable import clock, executors, lineage, registry, serving, store_primitives, validation
+from durable import (
+    clock,
+    deletion,
+    executors,
+    lineage,
+    registry,
+    serving,
+    store_primitives,
+    validation,
+)
 from durable.api import validate_run_id
 from durable.debugging import patching
 from durable.errors import (
@@ -33,6 +42,8 @@ from durable.errors import (
     SerializationError,
 )
 from durable.models import AuditEntry, Run, RunStatus, Step
+from durable.new_runs import NewRunOptions, id_taken, new_run_options
+from durable.queues import Queue
 from durable.registry import get_workflow, is_registered
 from durable.serialization import dumps
 
@@ -67,7 +78,8 @@ def _os_user() -> str:
 @dataclass
 class BulkResult:
     """`done` maps each affected run to its resulting run (itself, or the new run);
-    `cascaded` lists the children a resume brought back with their parents."""
+    `cascaded` lists the children a resume brought back with their parents (or a delete
+    took along)."""
 
     done: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
@@ -99,16 +111,26 @@ def cancel(
     reason: str = "",
     progress: Progress | None = None,
     request_id: str | None = None,
+    children: bool = True,
 ) -> Any:
-    """Stop runs at their next step boundary; their checkpoints stay."""
+    """Stop runs at their next step boundary; their checkpoints stay. Their children are
+    cancelled too, unless `children=False`: then they go on, and a resume of the parent
+    replays their results."""
     validation.free_text("reason", reason)
+    if not isinstance(children, bool):
+        raise InvalidArgumentError("children", f"must be True or False, not {children!r:.40}")
+    detail = {
+        "reason": reason,
+        "request_id": request_id,
+        **({} if children else {"children": False}),
+    }
     return _apply(
         "cancel",
         run_ids,
         actor,
         progress,
-        {"reason": reason, "request_id": request_id},
-        lambda batch: _cancel_batch(batch, reason),
+        detail,
+        lambda batch: _cancel_batch(batch, reason, children),
     )
 
 
@@ -140,24 +162,32 @@ def restart(
     progress: Progress | None = None,
     request_id: str | None = None,
     unless_derived_since: datetime | None = None,
+    new_run_id: str | None = None,
+    queue: str | Queue | None = None,
+    timeout: float | None = None,
 ) -> Any:
     """New runs of the same workflows with the same (or edited) input; returns new ids.
 
     With `request_id`, a repeated call (a double click, a retry) returns the first call's
     result instead of starting more runs. With `unless_derived_since`, a run restarted or
     forked since then (by anyone) is refused, saying by whom: an operator acting on what
-    they saw at that time does not repeat what another operator just did.
+    they saw at that time does not repeat what another operator just did. `new_run_id`
+    (one run only; refused if taken), `queue` and `timeout` (seconds) choose the new run's.
     """
     _check_input(args, kwargs)
     validation.free_text("reason", reason)
-    detail = {"args": args, "kwargs": kwargs, "reason": reason, "request_id": request_id}
+    options = new_run_options(run_ids, new_run_id, queue, timeout)
+    detail = {"args": args, "kwargs": kwargs, "reason": reason, "request_id": request_id,
+              **options.audit()}  # fmt: skip
     return _apply(
         "restart",
         run_ids,
         actor,
         progress,
         detail,
-        lambda batch: _derive_batch(batch, 0, args, kwargs, fork=False, since=unless_derived_since),
+        lambda batch: _derive_batch(
+            batch, 0, args, kwargs, fork=False, since=unless_derived_since, options=options
+        ),
     )
 
 
@@ -173,19 +203,23 @@ def fork(
     patch: dict[int, Any] | None = None,
     request_id: str | None = None,
     unless_derived_since: datetime | None = None,
+    new_run_id: str | None = None,
+    queue: str | Queue | None = None,
+    timeout: float | None = None,
 ) -> Any:
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
     `from_step` defaults to each run's first failed step. `patch` ({step: output}) replaces
-    the reused outputs of earlier steps (`durable.debugging.patching`); `request_id` and
-    `unless_derived_since` as in `restart`.
+    the reused outputs of earlier steps (`durable.debugging.patching`); `request_id`,
+    `unless_derived_since`, `new_run_id`, `queue` and `timeout` as in `restart`.
     """
     _check_input(args, kwargs)
     validation.free_text("reason", reason)
+    options = new_run_options(run_ids, new_run_id, queue, timeout)
     if from_step is not None and (not isinstance(from_step, int) or isinstance(from_step, bool)):
         raise InvalidArgumentError("from_step", f"must be an int, not {from_step!r:.40}")
     detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason,
-              "request_id": request_id}  # fmt: skip
+              "request_id": request_id, **options.audit()}  # fmt: skip
     if patch:
         if not isinstance(run_ids, str):
             run_ids = _run_id_list(run_ids)
@@ -197,9 +231,38 @@ def fork(
         progress,
         detail,
         lambda batch: _derive_batch(
-            batch, from_step, args, kwargs, fork=True, patch=patch, since=unless_derived_since
+            batch,
+            from_step,
+            args,
+            kwargs,
+            fork=True,
+            patch=patch,
+            since=unless_derived_since,
+            options=options,
         ),
     )
+
+
+def delete(
+    run_ids: str | Iterable[str],
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+    request_id: str | None = None,
+) -> Any:
+    """Delete finished runs with their descendants and everything recorded for them (the
+    audit log keeps who did it). Refused for unfinished runs, runs with an unfinished
+    descendant and children of a kept parent (`durable.deletion`)."""
+    validation.free_text("reason", reason)
+    detail = {"reason": reason, "request_id": request_id}
+    return _apply("delete", run_ids, actor, progress, detail, _delete_batch, dispatch=False)
+
+
+def _delete_batch(batch: list[str]) -> BulkResult:
+    deleted = deletion.delete_batch(batch)
+    done = {run_id: run_id for run_id in deleted.done}
+    return BulkResult(done, deleted.refused, deleted.descendants)
 
 
 def _check_input(args: Any, kwargs: Any) -> None:
@@ -229,6 +292,7 @@ def _apply(
     progress: Progress | None,
     detail: dict[str, Any],
     handle_batch: Callable[[list[str]], BulkResult],
+    dispatch: bool = True,
 ) -> Any:
     single = isinstance(run_ids, str)
     ids = _run_id_list(run_ids)
@@ -248,7 +312,7 @@ def _apply(
                 _audit(action, actor, batch, audited, {**detail, "batch": start})
         result.merge(outcome)
         result.previous = result.previous or outcome.previous
-        for run_id in [*outcome.done.values(), *outcome.cascaded]:
+        for run_id in [*outcome.done.values(), *outcome.cascaded] if dispatch else []:
             transaction.on_commit(lambda run_id=run_id: executors.dispatch(run_id))
         if progress is not None:
             progress(min(start + BATCH_SIZE, len(valid)), len(valid))
@@ -380,7 +444,7 @@ def _split(
     return eligible, result
 
 
-def _cancel_batch(batch: list[str], reason: str) -> BulkResult:
+def _cancel_batch(batch: list[str], reason: str, children: bool = True) -> BulkResult:
     statuses = _locked_statuses(batch)
     eligible, result = _split(
         batch,
@@ -388,8 +452,8 @@ def _cancel_batch(batch: list[str], reason: str) -> BulkResult:
         RunStatus.active(),
         lambda status: f"it is {status}; only enqueued or running runs can be cancelled",
     )
-    if eligible:  # children go with their parents
-        lineage.cancel_trees(eligible, reason or "cancelled by an operator")
+    if eligible:  # children go with their parents, unless asked not to
+        lineage.cancel_trees(eligible, reason or "cancelled by an operator", children=children)
     result.done.update({run_id: run_id for run_id in eligible})
     return result
 
@@ -497,6 +561,7 @@ def _derive_batch(
     fork: bool,
     patch: dict[int, Any] | None = None,
     since: datetime | None = None,
+    options: NewRunOptions | None = None,
 ) -> BulkResult:
     """Restart or fork each run of a batch whose rows the caller has locked (FOR UPDATE), so
     the history read here is the history copied."""
@@ -518,9 +583,11 @@ def _derive_batch(
             result.refused[run_id] = refusal
             continue
         try:
-            result.done[run_id] = _derive(original, step or 0, args, kwargs, patch)
+            result.done[run_id] = _derive(original, step or 0, args, kwargs, patch, options)
         except SerializationError as exc:  # edited input with NaN, 1e400, …: nothing written
             result.refused[run_id] = f"the edited input cannot be stored: {exc}"
+        except IntegrityError:  # the chosen new run id is taken: nothing written
+            result.refused[run_id] = id_taken(options.run_id if options else "")
     return result
 
 
@@ -669,8 +736,10 @@ def _derive(
     args: list | None,
     kwargs: dict | None,
     patch: dict[int, Any] | None = None,
+    options: NewRunOptions | None = None,
 ) -> str:
-    new_id = uuid.uuid4().hex
+    options = options or NewRunOptions()
+    new_id = options.run_id or uuid.uuid4().hex
     run_input = dict(original.input or {})
     if args is not None:
         run_input["args"] = list(args)
@@ -682,20 +751,21 @@ def _derive(
         if is_registered(original.workflow)
         else original.version
     )
-    Run.objects.create(
-        id=new_id,
-        workflow=original.workflow,
-        version=version,
-        status=RunStatus.ENQUEUED,
-        input=_checked_json(run_input, where),
-        tags=original.tags,
-        queue=original.queue,
-        priority=original.priority,
-        forked_from=original,
-        forked_from_step=from_step,
-        steps_done=from_step,
-        deadline_at=_new_deadline(original),
-    )
+    with transaction.atomic():  # a savepoint: a taken new_run_id fails alone
+        Run.objects.create(
+            id=new_id,
+            workflow=original.workflow,
+            version=version,
+            status=RunStatus.ENQUEUED,
+            input=_checked_json(run_input, where),
+            tags=original.tags,
+            queue=options.queue or original.queue,
+            priority=original.priority,
+            forked_from=original,
+            forked_from_step=from_step,
+            steps_done=from_step,
+            deadline_at=options.deadline() or _new_deadline(original),
+        )
     params = {
         "new_id": new_id,
         "origin_id": original.id,
