@@ -3,9 +3,11 @@ delete a finished run by id."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -174,3 +176,44 @@ def test_deleting_a_run_frees_its_id_for_a_new_run(finished_run):
 def test_any_new_run_id_is_accepted_or_refused_with_a_durable_error(transactional_db, value):
     with pytest.raises((InvalidRunIdError, InvalidArgumentError, RunNotFoundError)):
         operations.restart("o-missing-run", new_run_id=value)  # no such run: refused either way
+
+
+def _call(*args: str) -> str:
+    out = io.StringIO()
+    call_command("durable", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def _refused(*args: str) -> str:
+    """What a refused command prints; it exits with status 1."""
+    err = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("durable", *args, stdout=io.StringIO(), stderr=err)
+    return err.getvalue()
+
+
+def test_the_cli_forks_and_restarts_onto_a_chosen_id_queue_and_timeout(finished_run):
+    finished_run("o-cli")
+    printed = _call("fork", "o-cli", "--from-step", "1", "--run-id", "o-cli-f", "--queue", "q2")
+    assert "forked o-cli -> o-cli-f" in printed
+    assert "o-cli-r" in _call("restart", "o-cli", "--run-id", "o-cli-r", "--timeout", "90")
+    assert Run.objects.get(id="o-cli-f").queue == "q2"
+    restarted = Run.objects.get(id="o-cli-r")
+    assert (
+        timedelta(seconds=85) < restarted.deadline_at - restarted.created_at < timedelta(seconds=95)
+    )
+    assert "is taken" in _refused("restart", "o-cli", "--run-id", "o-cli-f")
+
+
+def test_the_cli_cancels_without_children_and_deletes(side_effects, finished_run):
+    GATE.clear()
+    durable.start(parent, "o-cli-tree", run_id="o-cli-tree")
+    child = _child_of("o-cli-tree")
+    wait_for(lambda: durable.get(child.id).status() == "RUNNING", 10, "the child to run")
+    assert "cancelled o-cli-tree" in _call("cancel", "o-cli-tree", "--no-children")
+    assert Run.objects.get(id=child.id).status == RunStatus.RUNNING
+    GATE.set()
+    durable.get(child.id).result(timeout=10)
+    printed = _call("delete", "o-cli-tree", "--reason", "cleanup")
+    assert "deleted o-cli-tree" in printed and child.id in printed
+    assert "no such run" in _refused("delete", "o-cli-tree")
