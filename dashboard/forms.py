@@ -69,6 +69,7 @@ class RunFilterForm(forms.Form):
     sort = forms.ChoiceField(
         choices=[("", "newest first"), ("oldest", "oldest first")], required=False
     )
+    delayed = forms.BooleanField(required=False)  # delayed starts not yet due
 
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"].strip()
@@ -96,6 +97,7 @@ class RunFilterForm(forms.Form):
             until=data.get("until"),
             q=(data.get("q") or "").strip(),
             oldest_first=data.get("sort") == "oldest",
+            delayed=bool(data.get("delayed")),
         )
 
     def is_filtered(self) -> bool:
@@ -230,6 +232,7 @@ def filter_params(run_filter: RunFilter) -> dict[str, str]:
         "q": run_filter.q,
         "since": run_filter.since.isoformat() if run_filter.since else "",
         "until": run_filter.until.isoformat() if run_filter.until else "",
+        "delayed": "1" if run_filter.delayed else "",
     }
     return {name: value for name, value in params.items() if value}
 

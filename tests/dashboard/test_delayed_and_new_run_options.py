@@ -139,3 +139,14 @@ def test_delete_needs_operate_runs_a_post_and_a_csrf_token(viewer_client, owner)
     strict.force_login(owner)
     assert strict.post("/actions/delete/", {"run_id": "kept"}).status_code == 403
     assert Run.objects.filter(id="kept").exists() and not AuditEntry.objects.exists()
+
+
+def test_the_runs_list_filters_delayed_runs(viewer_client):
+    _delayed("later-1", 5)
+    make_run(id="sleeping", status="ENQUEUED", available_at=timezone.now() + timedelta(hours=1))
+    make_run(id="queued", status="ENQUEUED", started_at=None, finished_at=None)
+    make_run(id="finished")
+    page = viewer_client.get("/", {"delayed": "1"}).content.decode()
+    assert "/runs/later-1/" in page
+    assert not any(f"/runs/{other}/" in page for other in ("sleeping", "queued", "finished"))
+    assert 'id="delayed-filter" checked' in page

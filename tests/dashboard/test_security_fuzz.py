@@ -50,7 +50,7 @@ VALUES = st.one_of(
     ),
 )
 FILTER = ["status", "workflow", "version", "queue", "error_type", "fingerprint", "tag",
-          "since", "until", "window", "q", "sort"]  # fmt: skip
+          "since", "until", "window", "q", "sort", "delayed"]  # fmt: skip
 NEW_RUN = ["new_run_id", "queue", "timeout"]
 ENDPOINTS = {
     ("GET", "/"): [*FILTER, "cursor"],
