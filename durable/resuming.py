@@ -57,7 +57,9 @@ SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = N
             (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), 0),
     steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id),
     -- a run-level timeout starts again: the resumed run gets as long as the first one had
-    deadline_at = now() + (r.deadline_at - r.created_at),
+    -- (a delayed start that never started counts its timeout from its due time)
+    deadline_at = now() + (r.deadline_at - CASE WHEN r.started_at IS NULL
+        THEN GREATEST(r.created_at, r.available_at) ELSE r.created_at END),
     -- keep the de-duplication id unless another active run holds it by now
     dedup_id = CASE WHEN EXISTS (
         SELECT 1 FROM durable_run other

@@ -157,6 +157,14 @@ def test_resuming_a_cancelled_delayed_run_starts_it_at_once(side_effects, fast_p
     assert handle.result(timeout=10) == ["a"]
 
 
+def test_a_resumed_delayed_run_gets_its_whole_timeout_again(external):
+    durable.start(ledger, "d-timed", [], run_id="d-timed", delay=3600, timeout=60)
+    operations.cancel("d-timed")
+    operations.resume("d-timed")
+    run = Run.objects.get(id="d-timed")
+    assert timedelta(seconds=55) < run.deadline_at - clock.now() <= timedelta(seconds=60)
+
+
 def test_a_delayed_child_starts_when_due(side_effects, fast_polls):
     handle = durable.start(delayed_parent, "d-parent", run_id="d-parent")
     assert handle.result(timeout=15) == "child done"
