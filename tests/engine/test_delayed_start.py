@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 
 import durable
 from durable import clock, executors, operations, runtime, sweeper
@@ -140,6 +142,13 @@ def test_a_delayed_run_of_a_limited_queue_waits_for_a_free_slot_when_due(externa
     Run.objects.filter(id=busy[0]).update(status="SUCCESS")
     assert runtime.claim("d-queued", "executor-b", workflows).run_id == "d-queued"
     assert Run.objects.filter(queue=LIMITED.name, status="RUNNING").count() == LIMITED.concurrency
+
+
+def test_durable_show_says_when_a_delayed_run_starts(external):
+    durable.start(ledger, "d-show", [], run_id="d-show", at=datetime(2099, 5, 1, 9, tzinfo=UTC))
+    out = io.StringIO()
+    call_command("durable", "show", "d-show", stdout=out)
+    assert "starts    2099-05-01 09:00:00 UTC (delayed start)" in out.getvalue()
 
 
 def test_a_delayed_run_can_be_cancelled_before_it_starts(side_effects, fast_polls):
