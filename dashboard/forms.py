@@ -10,9 +10,10 @@ from django import forms
 from django.utils import timezone
 
 from dashboard.queries.runs import RunFilter
-from durable.api import validate_run_id
+from durable.api import validate_new_run_id, validate_run_id
 from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
+from durable.validation import MAX_TIMEOUT_SECONDS
 
 WINDOWS = {
     "1h": timedelta(hours=1),
@@ -68,6 +69,7 @@ class RunFilterForm(forms.Form):
     sort = forms.ChoiceField(
         choices=[("", "newest first"), ("oldest", "oldest first")], required=False
     )
+    delayed = forms.BooleanField(required=False)  # delayed starts not yet due
 
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"].strip()
@@ -95,6 +97,7 @@ class RunFilterForm(forms.Form):
             until=data.get("until"),
             q=(data.get("q") or "").strip(),
             oldest_first=data.get("sort") == "oldest",
+            delayed=bool(data.get("delayed")),
         )
 
     def is_filtered(self) -> bool:
@@ -127,15 +130,49 @@ def _run_id(value: str) -> str:
         raise forms.ValidationError(str(exc)) from exc
 
 
+def _new_run_id(value: str) -> str:
+    try:
+        return validate_new_run_id(value)
+    except InvalidRunIdError as exc:
+        raise forms.ValidationError(str(exc)) from exc
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise forms.ValidationError("The queue name must not contain control characters.")
+    return value
+
+
 class RunActionForm(forms.Form):
-    """Resume, restart or cancel one run; `seen` is when the operator loaded the page."""
+    """Resume, restart, cancel or delete one run; `seen` is when the operator loaded the page."""
 
     run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
     reason = forms.CharField(required=False, max_length=500)
     seen = UtcDateTimeField(required=False)
 
 
-class ForkForm(forms.Form):
+class NewRunFields(forms.Form):
+    """What a restart or fork may choose for its new run; empty keeps the original's."""
+
+    new_run_id = forms.CharField(required=False, max_length=200, validators=[_new_run_id])
+    queue = forms.CharField(required=False, max_length=200, validators=[_printable])
+    timeout = forms.FloatField(required=False, min_value=0.001, max_value=MAX_TIMEOUT_SECONDS)
+
+    def new_run(self) -> dict[str, Any]:
+        """operations.restart/fork keywords (None where the operator left a field empty)."""
+        data = self.cleaned_data
+        return {
+            "new_run_id": data.get("new_run_id") or None,
+            "queue": data.get("queue") or None,
+            "timeout": data.get("timeout"),
+        }
+
+
+class RestartForm(RunActionForm, NewRunFields):
+    """Restart one run, optionally onto a chosen run id, queue or timeout."""
+
+
+class ForkForm(NewRunFields):
     """Fork one run from a step, with the run's input as recorded or as edited."""
 
     run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
@@ -195,6 +232,7 @@ def filter_params(run_filter: RunFilter) -> dict[str, str]:
         "q": run_filter.q,
         "since": run_filter.since.isoformat() if run_filter.since else "",
         "until": run_filter.until.isoformat() if run_filter.until else "",
+        "delayed": "1" if run_filter.delayed else "",
     }
     return {name: value for name, value in params.items() if value}
 

@@ -38,6 +38,7 @@ urlpatterns = [
     path("actions/restart/", actions.restart, name="restart"),
     path("actions/cancel/", actions.cancel, name="cancel"),
     path("actions/fork/", actions.fork, name="fork"),
+    path("actions/delete/", actions.delete, name="delete"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),
     path("assets/htmx-<str:version>.min.js", assets.htmx_js, name="htmx_js"),
 ]

@@ -6,12 +6,12 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 
-from durable import clock, context, executors, runtime, store, validation, waits
+from durable import clock, context, delays, executors, runtime, store, validation, waits
 from durable.conf import settings
 from durable.context import RunInterrupted, RunSuspended
 from durable.errors import (
@@ -185,9 +185,14 @@ def start(
     priority: int = 0,
     timeout: float | None = None,
     dedup_id: str | None = None,
+    delay: timedelta | float | None = None,
+    at: datetime | None = None,
     **kwargs: Any,
 ) -> RunHandle:
     """Start a run (idempotent on `run_id`); inside a workflow this starts a child run.
+
+    With `delay` (a timedelta or seconds) or `at` (an aware datetime) the run stays ENQUEUED
+    until then, on the database's clock; its timeout counts from that moment.
 
     Inside `transaction.atomic()` the run belongs to the caller's transaction: it is
     dispatched after commit and never exists if the caller rolls back. With `dedup_id`,
@@ -199,7 +204,8 @@ def start(
         validate_new_run_id(run_id)
     options = {"tags": validation.tags(tags), "queue": _queue_argument(queue),
                "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
-               "dedup_id": validation.text("dedup_id", dedup_id)}  # fmt: skip
+               "dedup_id": validation.text("dedup_id", dedup_id),
+               "available_at": delays.due_at(delay, at)}  # fmt: skip
     parent = context.current()
     if parent is not None and not parent.in_step:
         child_id = runtime.record_child(
@@ -240,6 +246,7 @@ def _create(
     priority: int,
     timeout: float | None,
     dedup_id: str | None = None,
+    available_at: datetime | None = None,
     parent_deadline: datetime | None = None,
 ) -> str:
     run_id = run_id or uuid.uuid4().hex
@@ -248,7 +255,9 @@ def _create(
         where=f"workflow {definition.name} run {run_id} input",
     )
     timeout = timeout if timeout is not None else definition.timeout
-    deadline = None if timeout is None else clock.deadline(timeout)
+    delayed = delays.is_future(available_at)
+    starts = available_at if delayed else clock.now()  # a delayed run's timeout starts then
+    deadline = None if timeout is None else starts + timedelta(seconds=timeout)
     if parent_deadline is not None:  # a child never outlives its parent's deadline
         deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
     queue = queue_name(queue or definition.queue)  # @durable.workflow(queue=Queue(…)) too
@@ -263,12 +272,15 @@ def _create(
         parent_id=parent_id,
         forked_from_id=None,
         forked_from_step=None,
-        available_at=None,
+        available_at=available_at,
         deadline_at=deadline,
         dedup_id=dedup_id,
     )
     if created:
-        transaction.on_commit(lambda: executors.dispatch(run_id))
+        if delayed:  # no message now: executors' polls (or the Celery sweep) take it when due
+            transaction.on_commit(executors.get_executor)  # this process's thread pool polls
+        else:
+            transaction.on_commit(lambda: executors.dispatch(run_id))
         return run_id
     existing, existing_parent = store.run_identity(run_id) or (None, None)
     if existing is None and dedup_id is not None:
@@ -276,6 +288,7 @@ def _create(
         if holder is None:  # it just ended: the id is free again
             return _create(definition, args, kwargs, run_id, parent_id, tags=tags, queue=queue,
                            priority=priority, timeout=timeout, dedup_id=dedup_id,
+                           available_at=available_at,
                            parent_deadline=parent_deadline)  # fmt: skip
         return holder
     if existing is not None and existing != definition.name:

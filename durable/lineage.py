@@ -105,11 +105,12 @@ def lock_descendants(run_ids: list[str], *, cascaded_only: bool = False) -> list
     return found
 
 
-def cancel_trees(run_ids: list[str], reason: str) -> list[str]:
-    """Cancel the active runs among `run_ids` (locked by the caller) and their descendants."""
+def cancel_trees(run_ids: list[str], reason: str, *, children: bool = True) -> list[str]:
+    """Cancel the active runs among `run_ids` (locked by the caller) and, unless told not
+    to, their descendants."""
     with transaction.atomic():
         lock_runs(run_ids)
-        descendants = lock_descendants(run_ids)
+        descendants = lock_descendants(run_ids) if children else []
         params = {"run_ids": list(run_ids) + descendants, "cascaded": descendants,
                   "reason": reason, "inherited_deadline": False}  # fmt: skip
         cancelled = [row[0] for row in execute(CANCEL_RUNS, params)]

@@ -26,16 +26,10 @@ PRUNABLE = """
                    AND p.finished_at < %(cutoff)s))
 """
 
-PRUNE_BATCH = f"""
--- prune_batch --
--- Delete one batch of prunable runs (oldest first) with everything recorded for them
-WITH doomed AS (
-    SELECT r.id FROM durable_run r
-    WHERE {PRUNABLE}
-    ORDER BY r.finished_at
-    LIMIT %(batch_size)s
-    FOR UPDATE OF r SKIP LOCKED
-), steps AS (
+# Deletes the runs of a `doomed (id)` CTE with everything recorded for them; their
+# surviving children and forks lose the link (shared by prune and `durable.deletion`)
+DELETE_DOOMED = """
+steps AS (
     DELETE FROM durable_step WHERE run_id IN (SELECT id FROM doomed)
 ), attempts AS (
     DELETE FROM durable_attempt WHERE run_id IN (SELECT id FROM doomed)
@@ -57,6 +51,17 @@ WITH doomed AS (
 DELETE FROM durable_run WHERE id IN (SELECT id FROM doomed)
 RETURNING id
 """
+
+PRUNE_BATCH = f"""
+-- prune_batch --
+-- Delete one batch of prunable runs (oldest first) with everything recorded for them
+WITH doomed AS (
+    SELECT r.id FROM durable_run r
+    WHERE {PRUNABLE}
+    ORDER BY r.finished_at
+    LIMIT %(batch_size)s
+    FOR UPDATE OF r SKIP LOCKED
+), {DELETE_DOOMED}"""
 
 COUNT_PRUNABLE = f"""
 -- count_prunable --

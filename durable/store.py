@@ -56,7 +56,8 @@ def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
 INSERT_RUN = """
 -- insert_run --
 -- Create a run; a conflict on id means it exists, which makes run ids idempotency keys
--- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id)
+-- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id);
+-- a delayed start is due at `available_at`, one in the past at once (GREATEST skips NULL)
 INSERT INTO durable_run (
     id, workflow, version, status, input, tags, queue, priority, parent_id,
     forked_from_id, forked_from_step, deadline_at, available_at, error_type,
@@ -65,7 +66,8 @@ INSERT INTO durable_run (
 VALUES (
     %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::json, %(tags)s::jsonb,
     %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
-    %(deadline_at)s, COALESCE(%(available_at)s, now()), '', '', '', 0, %(steps_done)s,
+    %(deadline_at)s, GREATEST(%(available_at)s::timestamptz, now()), '', '', '', 0,
+    %(steps_done)s,
     now(), now(), %(dedup_id)s)
 ON CONFLICT DO NOTHING
 RETURNING id

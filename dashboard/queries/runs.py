@@ -27,7 +27,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Left, Upper
+from django.db.models.functions import Cast, Coalesce, Left, Now, Upper
 from django.utils import timezone
 
 from durable.durations import ACTIVE_MS_SQL
@@ -80,6 +80,7 @@ class RunFilter:
     q: str = ""
     ids: tuple[str, ...] = field(default=())
     oldest_first: bool = False
+    delayed: bool = False  # delayed starts not yet due
 
     def without_status(self) -> RunFilter:
         return replace(self, status="")
@@ -115,6 +116,10 @@ def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
         runs = runs.filter(id__in=run_filter.ids)
     if run_filter.q:
         runs = _search(runs, run_filter.q)
+    if run_filter.delayed:  # run_status_created_idx: the ENQUEUED runs, then these columns
+        runs = runs.filter(
+            status=RunStatus.ENQUEUED, started_at__isnull=True, available_at__gt=Now()
+        )
     return runs
 
 

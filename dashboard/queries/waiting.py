@@ -144,6 +144,8 @@ class _Facts:
         if available_at and available_at > self.now:
             if entry is not None and entry.kind == "sleep":
                 return f"sleeping until {_when(available_at)}"
+            if _get(run, "started_at") is None:
+                return f"a delayed start: due at {_when(available_at)}"
             return f"not due until {_when(available_at)}"
         workflow, version = _get(run, "workflow"), _get(run, "version")
         if not self.served:

@@ -127,3 +127,16 @@ def child_run_id(step: Any) -> str:
     output = _value(step, "output") if step.kind == "child" else None
     run_id = output.get("run_id") if isinstance(output, dict) else None
     return run_id if isinstance(run_id, str) and run_id else ""
+
+
+@register.filter
+def delayed_until(run: Any) -> datetime | None:
+    """When a delayed start (`durable.start(…, delay=…)`) is due: set only while the run
+    waits for its first start with a due time ahead (a Run or a runs-list row)."""
+
+    def field(name: str) -> Any:
+        return run.get(name) if isinstance(run, dict) else getattr(run, name, None)
+
+    due = field("available_at")
+    waiting = field("status") == "ENQUEUED" and field("started_at") is None
+    return due if waiting and due is not None and due > timezone.now() else None

@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from dashboard.forms import ForkForm, RunActionForm
+from dashboard.forms import ForkForm, NewRunFields, RestartForm, RunActionForm
 from dashboard.permissions import operator_required
 from dashboard.views.common import bad_request
 from durable import operations
@@ -32,8 +32,10 @@ def _act(
     call: Callable[[], operations.BulkResult],
     done: str,
     reason: str = "",
+    landing: str | None = None,
 ) -> HttpResponse:
-    """Run one operation as the logged-in user; report its outcome or its refusal.
+    """Run one operation as the logged-in user; report its outcome or its refusal; land on
+    the run that carries on (or on `landing`, a page name, when none does).
 
     When the same form was already acted on (a double click), the operator lands where the
     first submission led and is told who acted and when; nothing is done twice.
@@ -52,7 +54,7 @@ def _act(
             return redirect("dashboard:runs")  # no run page to go back to
         return redirect("dashboard:run", run_id=run_id)
     result_id = result.done[run_id]
-    text = format_html(done, new=_run_link(result_id), old=_run_link(run_id))
+    text = format_html(done, new=_run_link(result_id), old=_run_link(run_id), run_id=run_id)
     if reason:
         text = format_html("{} Reason, in the audit log: “{}”.", text, reason)
     if result.previous:
@@ -63,6 +65,8 @@ def _act(
             text,
         )
     messages.success(request, text)
+    if landing:
+        return redirect(landing)
     return redirect("dashboard:run", run_id=result_id)
 
 
@@ -74,25 +78,42 @@ def _request_id(request: HttpRequest, action: str, form: RunActionForm | ForkFor
     parts = [request.user.get_username(), action, data["run_id"], data["seen"].isoformat()]
     parts.append(str(data.get("from_step", "")))
     parts.append(form.data.get("input", "") if isinstance(form, ForkForm) else "")
+    if isinstance(form, NewRunFields):  # another new id or queue is another request
+        parts.extend(str(value) for value in form.new_run().values())
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
-def _on_one_run(
-    request: HttpRequest, action: str, operation: Callable[..., operations.BulkResult], done: str
-) -> HttpResponse:
-    """Parse the form and call `operation([run_id], cleaned_data, request_id=…)`."""
-    form = RunActionForm(request.POST)
-    if not form.is_valid():
+def _invalid(request: HttpRequest, action: str, form: RunActionForm | ForkForm) -> HttpResponse:
+    """A bad run id is a bad request; other fields' errors are told on the run's page."""
+    if "run_id" in form.errors:
         return bad_request(f"Invalid {action} request: {form.errors.as_text()}")
+    errors = "; ".join(str(error) for error_list in form.errors.values() for error in error_list)
+    messages.error(request, format_html("Nothing changed: {}", errors))
+    return redirect("dashboard:run", run_id=form.cleaned_data["run_id"])
+
+
+def _on_one_run(
+    request: HttpRequest,
+    action: str,
+    operation: Callable[..., operations.BulkResult],
+    done: str,
+    form_class: type[RunActionForm] = RunActionForm,
+    landing: str | None = None,
+) -> HttpResponse:
+    """Parse the form and call `operation([run_id], form, request_id=…)`."""
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _invalid(request, action, form)
     run_id, data = form.cleaned_data["run_id"], form.cleaned_data
     reason = data["reason"].strip()
     request_id = _request_id(request, action, form)
     return _act(
         request,
         run_id,
-        lambda: operation([run_id], data, request_id=request_id),
+        lambda: operation([run_id], form, request_id=request_id),
         done,
         reason,
+        landing,
     )
 
 
@@ -101,8 +122,8 @@ def resume(request: HttpRequest) -> HttpResponse:
     return _on_one_run(
         request,
         "resume",
-        lambda run_ids, data, **options: operations.resume(
-            run_ids, reason=data["reason"].strip(), **options
+        lambda run_ids, form, **options: operations.resume(
+            run_ids, reason=form.cleaned_data["reason"].strip(), **options
         ),
         "Resumed {old}: it is enqueued and continues from its last checkpoint.",
     )
@@ -113,10 +134,15 @@ def restart(request: HttpRequest) -> HttpResponse:
     return _on_one_run(
         request,
         "restart",
-        lambda run_ids, data, **options: operations.restart(
-            run_ids, reason=data["reason"].strip(), unless_derived_since=data["seen"], **options
+        lambda run_ids, form, **options: operations.restart(
+            run_ids,
+            reason=form.cleaned_data["reason"].strip(),
+            unless_derived_since=form.cleaned_data["seen"],
+            **form.new_run(),
+            **options,
         ),
         "Restarted {old} as new run {new}, from step 0 with the same input.",
+        RestartForm,
     )
 
 
@@ -126,10 +152,24 @@ def cancel(request: HttpRequest) -> HttpResponse:
     return _on_one_run(
         request,
         "cancel",
-        lambda run_ids, data, **options: operations.cancel(
-            run_ids, reason=data["reason"].strip() or fallback, **options
+        lambda run_ids, form, **options: operations.cancel(
+            run_ids, reason=form.cleaned_data["reason"].strip() or fallback, **options
         ),
         "Cancelled {old}: it stops at its next step boundary; its checkpoints stay.",
+    )
+
+
+@operator_required
+def delete(request: HttpRequest) -> HttpResponse:
+    return _on_one_run(
+        request,
+        "delete",
+        lambda run_ids, form, **options: operations.delete(
+            run_ids, reason=form.cleaned_data["reason"].strip(), **options
+        ),
+        "Deleted run {run_id} with its children and everything recorded for them; the audit "
+        "log keeps the deletion.",
+        landing="dashboard:runs",
     )
 
 
@@ -137,13 +177,7 @@ def cancel(request: HttpRequest) -> HttpResponse:
 def fork(request: HttpRequest) -> HttpResponse:
     form = ForkForm(request.POST)
     if not form.is_valid():
-        if "run_id" in form.errors:
-            return bad_request(f"Invalid fork request: {form.errors.as_text()}")
-        errors = "; ".join(
-            str(error) for error_list in form.errors.values() for error in error_list
-        )
-        messages.error(request, format_html("Nothing changed: {}", errors))
-        return redirect("dashboard:run", run_id=form.cleaned_data["run_id"])
+        return _invalid(request, "fork", form)
     run_id, step = form.cleaned_data["run_id"], form.cleaned_data["from_step"]
     reason = form.cleaned_data["reason"].strip()
     args, kwargs = form.edited()
@@ -160,6 +194,7 @@ def fork(request: HttpRequest) -> HttpResponse:
             kwargs=kwargs,
             reason=reason,
             unless_derived_since=seen,
+            **form.new_run(),
             **options,
         ),
         f"Forked {{old}} from step {step}{edited} as new run {{new}}: {_reused(step)} "

@@ -7,7 +7,7 @@ import json
 
 from django.utils import timezone
 
-from durable import durations
+from durable import delays, durations
 from durable.api import validate_run_id
 from durable.cli import scripting
 from durable.errors import RunNotFoundError
@@ -62,6 +62,12 @@ def handle_show(command, *, run_id: str, **options) -> None:
         return scripting.write_json(command, scripting.run_document(run))
     command.stdout.write(f"run       {run.id}\nworkflow  {run.workflow} (version {run.version})")
     command.stdout.write(f"status    {run.status}\ninput     {json.dumps(run.input)}")
+    if (
+        run.status == RunStatus.ENQUEUED
+        and run.started_at is None
+        and delays.is_future(run.available_at)
+    ):
+        command.stdout.write(f"starts    {run.available_at:%Y-%m-%d %H:%M:%S} UTC (delayed start)")
     scripting.show_details(command, run)
     if run.forked_from_id:
         command.stdout.write(f"origin    {run.forked_from_id} from step {run.forked_from_step}")

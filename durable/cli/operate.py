@@ -1,4 +1,4 @@
-"""`durable cancel|resume|restart|fork`: the operator actions, from the terminal."""
+"""`durable cancel|resume|restart|fork|delete`: the operator actions, from the terminal."""
 
 from __future__ import annotations
 
@@ -26,8 +26,27 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_new_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run-id", dest="new_run_id", help="id of the new run (one RUN_ID only; refused if taken)"
+    )
+    parser.add_argument("--queue", help="queue of the new run (default: the original's)")
+    parser.add_argument(
+        "--timeout", type=float, help="run-level timeout of the new run, in seconds"
+    )
+
+
 def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
-    """Cancel runs at their next step boundary."""
+    """Cancel runs at their next step boundary (and their children, unless --no-children)."""
+    _add_ids(parser)
+    parser.add_argument(
+        "--no-children", dest="children", action="store_false",
+        help="cancel only the named runs; their children go on",
+    )  # fmt: skip
+
+
+def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
+    """Delete finished runs, with their children, and everything recorded for them."""
     _add_ids(parser)
 
 
@@ -42,6 +61,7 @@ def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
     _add_ids(parser)
     debug.add_preview_flag(parser)
     _add_input(parser)
+    _add_new_run(parser)
 
 
 def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,10 +80,19 @@ def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
         help="replace the recorded output of step K (before --from-step) with --output",
     )  # fmt: skip
     parser.add_argument("--output", dest="patch_output", help="step K's new output, as JSON")
+    _add_new_run(parser)
 
 
-def handle_cancel(command, *, run_ids, actor=None, reason="", **_) -> None:
-    _report(command, "cancelled", operations.cancel(run_ids, actor=actor, reason=reason))
+def handle_cancel(command, *, run_ids, actor=None, reason="", children=True, **_) -> None:
+    result = operations.cancel(run_ids, actor=actor, reason=reason, children=children)
+    _report(command, "cancelled", result)
+
+
+def handle_delete(command, *, run_ids, actor=None, reason="", **_) -> None:
+    result = operations.delete(run_ids, actor=actor, reason=reason)
+    _report(command, "deleted", result)
+    if result.cascaded:
+        command.stdout.write(f"with their children: {', '.join(result.cascaded)}")
 
 
 def handle_resume(command, *, run_ids, actor=None, reason="", preview=False, **_) -> None:
@@ -81,7 +110,7 @@ def handle_restart(
     input_args=None,
     input_kwargs=None,
     preview=False,
-    **_,
+    **options,
 ) -> None:
     if preview:
         return debug.print_preview(command, "restart", run_ids)
@@ -91,6 +120,7 @@ def handle_restart(
         _parse(input_kwargs, dict, "--kwargs"),
         actor=actor,
         reason=reason,
+        **_new_run(options),
     )
     _report(command, "restarted", result)
 
@@ -116,8 +146,14 @@ def handle_fork(
         actor=actor,
         reason=reason,
         patch=_patch(options.get("patch_step"), options.get("patch_output")),
+        **_new_run(options),
     )
     _report(command, "forked", result)
+
+
+def _new_run(options: dict) -> dict:
+    """--run-id, --queue and --timeout as operations.restart/fork keywords."""
+    return {name: options.get(name) for name in ("new_run_id", "queue", "timeout")}
 
 
 def _patch(step: int | None, output: str | None) -> dict[int, object] | None:

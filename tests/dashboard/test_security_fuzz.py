@@ -18,6 +18,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from durable.models import Run
 from tests.dashboard.conftest import make_failed_run
 
 HOSTILE = [
@@ -49,7 +50,8 @@ VALUES = st.one_of(
     ),
 )
 FILTER = ["status", "workflow", "version", "queue", "error_type", "fingerprint", "tag",
-          "since", "until", "window", "q", "sort"]  # fmt: skip
+          "since", "until", "window", "q", "sort", "delayed"]  # fmt: skip
+NEW_RUN = ["new_run_id", "queue", "timeout"]
 ENDPOINTS = {
     ("GET", "/"): [*FILTER, "cursor"],
     ("GET", "/latency/"): ["window", "workflow"],
@@ -58,9 +60,10 @@ ENDPOINTS = {
     ("GET", "/workers/"): [],
     ("GET", "/bulk/"): ["action", "scope", "run_ids", *FILTER],
     ("POST", "/actions/resume/"): ["run_id", "reason", "seen"],
-    ("POST", "/actions/restart/"): ["run_id", "reason", "seen"],
+    ("POST", "/actions/restart/"): ["run_id", "reason", "seen", *NEW_RUN],
     ("POST", "/actions/cancel/"): ["run_id", "reason", "seen"],
-    ("POST", "/actions/fork/"): ["run_id", "from_step", "input", "reason", "seen"],
+    ("POST", "/actions/delete/"): ["run_id", "reason", "seen"],
+    ("POST", "/actions/fork/"): ["run_id", "from_step", "input", "reason", "seen", *NEW_RUN],
     ("POST", "/actions/bulk/"): [
         "job",
         "action",
@@ -105,6 +108,8 @@ def requests(draw):
 
 def _send(client: Client, method: str, path: str, params: dict) -> int:
     COUNTS["requests"] += 1
+    if not Run.objects.filter(id="fuzz-target").exists():  # a fuzzed delete went through
+        make_failed_run(id="fuzz-target")
     if method == "GET":
         return client.get(path, params).status_code
     return client.post(path, params).status_code

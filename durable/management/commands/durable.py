@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "resume": operate.add_resume_arguments,
     "restart": operate.add_restart_arguments,
     "fork": operate.add_fork_arguments,
+    "delete": operate.add_delete_arguments,
     "prune": operate.add_prune_arguments,
     "worker": worker.add_worker_arguments,
     "sweeper": worker.add_sweeper_arguments,
@@ -34,8 +35,8 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 
 class Command(BaseCommand):
     help = (
-        "Durable workflows: list, show, cancel, resume, restart, fork, prune, worker, sweeper, "
-        "demo; debugging: export, import, replay, preview, compare."
+        "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
+        "sweeper, demo; debugging: export, import, replay, preview, compare."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
