@@ -87,3 +87,11 @@ class InvalidArgumentError(DurableError, ValueError):
 class StepTimeoutError(DurableError, TimeoutError):
     """A step ran longer than its `timeout=`: the attempt failed and its retry policy decides.
     The step's thread cannot be stopped (Python has no way to); it is abandoned."""
+
+
+class ScheduleNotFoundError(DurableError, LookupError):
+    """No cron schedule has that name."""
+
+
+class ScheduleConflictError(DurableError):
+    """A schedule with that name exists, or the change belongs in the code that declares it."""
