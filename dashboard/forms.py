@@ -135,6 +135,14 @@ class RunActionForm(forms.Form):
     seen = UtcDateTimeField(required=False)
 
 
+class ScheduleActionForm(forms.Form):
+    """Pause, resume or trigger one cron schedule; `seen` is when the page was loaded."""
+
+    name = forms.CharField(max_length=300, strip=False)
+    reason = forms.CharField(required=False, max_length=500)
+    seen = UtcDateTimeField(required=False)
+
+
 class ForkForm(forms.Form):
     """Fork one run from a step, with the run's input as recorded or as edited."""
 
