@@ -60,6 +60,8 @@ def test_pause_and_resume_buttons_change_the_schedule_and_are_audited(two_schedu
         ("owner", "schedule.pause", "api-hourly"),
         ("owner", "schedule.resume", "tests.panel.nightly"),
     ]
+    audit = owner_client.get("/audit/").content.decode()
+    assert 'schedule.pause</span> <span class="mono">api-hourly</span>' in audit
 
 
 def test_trigger_starts_one_run_even_when_the_form_is_sent_twice(two_schedules, owner_client):
