@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import clock, cron, executors, registry, schedules, ticker
+from durable import clock, cron, executors, registry, schedules, store_schedules, ticker
 from durable.errors import (
     InvalidArgumentError,
     ScheduleConflictError,
@@ -97,16 +97,19 @@ def _next_hour() -> datetime:
     return clock.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
-def test_an_executor_holding_the_old_definition_claims_nothing(quiet):
+@pytest.mark.parametrize(
+    "change",
+    [lambda: durable.schedules.update("edited", cron="*/2 * * * *"),
+     lambda: durable.schedules.pause("edited")],
+    ids=["updated", "paused"],
+)  # fmt: skip
+def test_an_executor_that_read_the_schedule_before_a_change_claims_nothing(quiet, change):
     durable.schedules.create("edited", ping, cron="* * * * *")
-    stale = Schedule.objects.get()
-    durable.schedules.update("edited", cron="*/2 * * * *")
-    from durable.store_schedules import ScheduleRow
-
-    row = ScheduleRow("edited", "tests.dyn.ping", "api", "* * * * *", "latest", None, None,
-                      False, stale.revision, stale.last_tick_at)  # fmt: skip
-    tick = minute_after(clock.now(), 1)
-    assert not ticker.store_schedules.claim_tick(row, "* * * * *", "latest", tick, 0)
+    (stale,) = store_schedules.all_schedules()
+    change()
+    tick = minute_after(clock.now(), 1).replace(second=0)
+    assert not store_schedules.claim_tick(stale, "* * * * *", "latest", tick, 0)
+    assert Schedule.objects.get().last_tick_at < tick
 
 
 def test_a_paused_schedule_starts_nothing(quiet):
