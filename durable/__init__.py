@@ -21,6 +21,7 @@ __all__ = [
     "recv",
     "run",
     "scheduled",
+    "schedules",
     "send",
     "set_event",
     "sleep",

@@ -283,6 +283,7 @@ def _locked(name: str) -> Schedule:
 
 def _runnable(row: Schedule) -> Callable[..., Any] | str:
     """What this process starts for the schedule: its code, or a workflow it registered."""
+    _discover(row.name if row.source == ScheduleSource.CODE else row.workflow)
     declared = schedules.declared(row.name) if row.source == ScheduleSource.CODE else None
     if declared is not None:
         return declared.workflow
@@ -292,6 +293,12 @@ def _runnable(row: Schedule) -> Callable[..., Any] | str:
             "imported; run this where it is (a worker, or list its module in DURABLE_MODULES)"
         )
     return row.workflow
+
+
+def _discover(workflow: Any) -> None:
+    """A web or CLI process knows the installed apps' workflows too, once it looks."""
+    if isinstance(workflow, str) and not registry.is_registered(workflow):
+        registry.autodiscover()
 
 
 def _checked_name(name: Any) -> str:
@@ -312,6 +319,7 @@ def _checked_cron(expression: Any) -> str:
 
 
 def _definition(workflow: Any) -> registry.WorkflowDefinition:
+    _discover(workflow)
     try:
         return api.resolve(workflow)
     except TypeError as exc:
