@@ -11,7 +11,6 @@ workflow stay the code's. Ticks that fall while a schedule is paused never run o
 from __future__ import annotations
 
 import builtins
-import inspect
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 
 from durable import api, clock, cron, registry, schedules, validation
+from durable import schedule_checks as checks
 from durable.errors import (
     InvalidArgumentError,
     ScheduleConflictError,
@@ -32,13 +32,9 @@ from durable.errors import (
 from durable.models import AuditEntry, Run, Schedule, ScheduleSource
 from durable.operations import current_actor
 from durable.queues import Queue
-from durable.serialization import dumps
 from durable.ticker import start_tick
 
-MAX_NAME_CHARS = 160  # so "<name>@<tick>" and "<name>@manual-<id>" fit a run id
 MAX_BACKFILL_TICKS = 1000
-# start()'s own keywords: a schedule's kwargs cannot reach the workflow under these names
-START_OPTIONS = frozenset(inspect.signature(api.start).parameters) - {"workflow", "args", "kwargs"}
 UNSET: Any = object()
 
 
@@ -84,13 +80,13 @@ def create(
     reason: str = "",
 ) -> ScheduleInfo:
     """A schedule stored in PostgreSQL; its first run is at its next tick (no backfill)."""
-    name = _checked_name(name)
-    expression = _checked_cron(cron)
-    definition = _definition(workflow)
+    name = checks.name(name)
+    expression = checks.cron_expression(cron)
+    definition = checks.definition(workflow)
     fields = {"workflow": definition.name, "cron": expression,
               "missed_policy": schedules.check_policy(missed),
-              "input": _checked_input(definition, args, kwargs), "queue": _queue(queue),
-              "paused": _flag("paused", paused)}  # fmt: skip
+              "input": checks.run_input(definition, args, kwargs), "queue": checks.queue(queue),
+              "paused": checks.flag("paused", paused)}  # fmt: skip
     if schedules.declared(name) is not None:
         raise _exists(name)
     try:
@@ -139,16 +135,16 @@ def _changes(
 ) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if cron is not UNSET:
-        changes["cron"] = _checked_cron(cron)
+        changes["cron"] = checks.cron_expression(cron)
     if missed is not UNSET:
         changes["missed_policy"] = schedules.check_policy(missed)
     if queue is not UNSET:
-        changes["queue"] = _queue(queue)
+        changes["queue"] = checks.queue(queue)
     if (workflow, args, kwargs) != (UNSET, UNSET, UNSET):  # the input must fit the workflow
-        definition = _definition(row.workflow if workflow is UNSET else workflow)
+        definition = checks.definition(row.workflow if workflow is UNSET else workflow)
         current = row.input or {}
         changes["workflow"] = definition.name
-        changes["input"] = _checked_input(
+        changes["input"] = checks.run_input(
             definition,
             current.get("args") if args is UNSET else args,
             current.get("kwargs") if kwargs is UNSET else kwargs,
@@ -159,7 +155,7 @@ def _changes(
 def pause(name: str, *, actor: str | None = None, reason: str = "") -> ScheduleInfo:
     """Stop starting runs until resumed; a pause of a code schedule outlives deploys."""
     with transaction.atomic():
-        changed = Schedule.objects.filter(name=_checked_name(name)).update(
+        changed = Schedule.objects.filter(name=checks.name(name)).update(
             paused=True, revision=F("revision") + 1, updated_at=Now()
         )
         if not changed:
@@ -215,7 +211,7 @@ def backfill(
     """Start one run for each tick in [start, end) that has none: each tick keeps its own
     run id, so a repeated or concurrent backfill, or a tick that already ran, starts nothing
     twice (within retention: a pruned run's tick would run again)."""
-    start, end = _window(start, end)
+    start, end = checks.window(start, end)
     with transaction.atomic():
         row = _locked(name)  # concurrent backfills of one schedule take turns
         workflow = _runnable(row)
@@ -269,21 +265,21 @@ def _later(first: datetime | None, second: datetime) -> datetime:
 
 def _row(name: str) -> Schedule:
     try:
-        return Schedule.objects.get(name=_checked_name(name))
+        return Schedule.objects.get(name=checks.name(name))
     except Schedule.DoesNotExist:
         raise _not_found(name) from None
 
 
 def _locked(name: str) -> Schedule:
     try:
-        return Schedule.objects.select_for_update().get(name=_checked_name(name))
+        return Schedule.objects.select_for_update().get(name=checks.name(name))
     except Schedule.DoesNotExist:
         raise _not_found(name) from None
 
 
 def _runnable(row: Schedule) -> Callable[..., Any] | str:
     """What this process starts for the schedule: its code, or a workflow it registered."""
-    _discover(row.name if row.source == ScheduleSource.CODE else row.workflow)
+    checks.discover(row.name if row.source == ScheduleSource.CODE else row.workflow)
     declared = schedules.declared(row.name) if row.source == ScheduleSource.CODE else None
     if declared is not None:
         return declared.workflow
@@ -293,87 +289,6 @@ def _runnable(row: Schedule) -> Callable[..., Any] | str:
             "imported; run this where it is (a worker, or list its module in DURABLE_MODULES)"
         )
     return row.workflow
-
-
-def _discover(workflow: Any) -> None:
-    """A web or CLI process knows the installed apps' workflows too, once it looks."""
-    if isinstance(workflow, str) and not registry.is_registered(workflow):
-        registry.autodiscover()
-
-
-def _checked_name(name: Any) -> str:
-    validation.text("name", name, max_length=MAX_NAME_CHARS, optional=False)
-    try:
-        api.validate_new_run_id(cron.run_id_for(name, datetime(2000, 1, 1, tzinfo=UTC)))
-    except Exception:  # noqa: BLE001 - InvalidRunIdError, reworded for a schedule name
-        raise InvalidArgumentError(
-            "name",
-            f"{name[:80]!r} cannot name runs ('<name>@<tick>'): use letters, digits and "
-            "._:@/+=- starting with a letter or digit, e.g. 'reports.nightly-emea'",
-        ) from None
-    return name
-
-
-def _checked_cron(expression: Any) -> str:
-    return cron.check(expression)
-
-
-def _definition(workflow: Any) -> registry.WorkflowDefinition:
-    _discover(workflow)
-    try:
-        return api.resolve(workflow)
-    except TypeError as exc:
-        raise InvalidArgumentError("workflow", str(exc)) from None
-
-
-def _checked_input(
-    definition: registry.WorkflowDefinition, args: Any, kwargs: Any
-) -> dict[str, Any]:
-    """The JSON input every run receives after its tick; it must bind to the workflow."""
-    args = [] if args is None else args
-    kwargs = {} if kwargs is None else kwargs
-    if not isinstance(args, builtins.list | tuple):
-        raise InvalidArgumentError("args", f"must be a list, not {type(args).__name__}")
-    if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
-        raise InvalidArgumentError("kwargs", "must be a dict with string keys")
-    if taken := sorted(START_OPTIONS.intersection(kwargs)):
-        raise InvalidArgumentError(
-            "kwargs", f"{taken} are durable.start()'s own options; rename those parameters"
-        )
-    dumps({"args": args, "kwargs": kwargs}, where=f"schedule input of {definition.name}")
-    signature = inspect.signature(definition.func)
-    try:
-        signature.bind("2026-01-01T00:00:00+00:00", *args, **kwargs)
-    except TypeError as exc:
-        raise InvalidArgumentError(
-            "args",
-            f"the input does not fit {definition.name}{signature}: {exc}; a scheduled run is "
-            "called as workflow(scheduled_at, *args, **kwargs)",
-        ) from None
-    return {"args": [*args], "kwargs": dict(kwargs)}
-
-
-def _queue(queue: Any) -> str | None:
-    return queue.name if isinstance(queue, Queue) else validation.text("queue", queue)
-
-
-def _flag(argument: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidArgumentError(argument, f"must be True or False, not {value!r:.40}")
-    return value
-
-
-def _window(start: Any, end: Any) -> tuple[datetime, datetime]:
-    for argument, value in (("start", start), ("end", end)):
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise InvalidArgumentError(
-                argument, "must be an aware datetime, e.g. datetime(2026, 11, 1, tzinfo=UTC)"
-            )
-    if start >= end:
-        raise InvalidArgumentError("end", "must be after start")
-    if end > clock.now():
-        raise InvalidArgumentError("end", "must not be in the future: backfill runs past ticks")
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _printable(fields: dict[str, Any]) -> dict[str, Any]:
