@@ -172,6 +172,14 @@ class RestartForm(RunActionForm, NewRunFields):
     """Restart one run, optionally onto a chosen run id, queue or timeout."""
 
 
+class ScheduleActionForm(forms.Form):
+    """Pause, resume or trigger one cron schedule; `seen` is when the page was loaded."""
+
+    name = forms.CharField(max_length=300, strip=False)
+    reason = forms.CharField(required=False, max_length=500)
+    seen = UtcDateTimeField(required=False)
+
+
 class ForkForm(NewRunFields):
     """Fork one run from a step, with the run's input as recorded or as edited."""
 

@@ -12,6 +12,7 @@ from dashboard.views import (
     latency,
     run_detail,
     runs,
+    schedules,
     system,
 )
 
@@ -39,6 +40,9 @@ urlpatterns = [
     path("actions/cancel/", actions.cancel, name="cancel"),
     path("actions/fork/", actions.fork, name="fork"),
     path("actions/delete/", actions.delete, name="delete"),
+    path("actions/schedule/pause/", schedules.pause, name="schedule_pause"),
+    path("actions/schedule/resume/", schedules.resume, name="schedule_resume"),
+    path("actions/schedule/trigger/", schedules.trigger, name="schedule_trigger"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),
     path("assets/htmx-<str:version>.min.js", assets.htmx_js, name="htmx_js"),
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "recv",
     "run",
     "scheduled",
+    "schedules",
     "send",
     "set_event",
     "sleep",
@@ -72,7 +73,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import lazily, so `import durable` works before Django's apps are ready."""
-    if name in ("operations", "errors", "client", "introspection"):
+    if name in ("operations", "errors", "client", "introspection", "schedules"):
         import importlib
 
         return importlib.import_module(f"durable.{name}")

@@ -13,10 +13,10 @@ class DurableConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             duties,
             retention,
-            schedules,
+            ticker,
         )
 
-        duties.register(duties.Duty("schedules", schedules.fire_due))
+        duties.register(duties.Duty("schedules", ticker.fire_due))
         # thread executors prune hourly; on Celery, run `manage.py durable prune` from cron
         duties.register(duties.Duty("prune", retention.prune_expired, 3600, kinds=("thread",)))
         from durable import logs

@@ -95,3 +95,11 @@ class StreamClosedError(DurableError):
 
 class StreamTimeoutError(DurableError, TimeoutError):
     """`read_stream` got no new value within its `timeout`; read again with `after=`."""
+
+
+class ScheduleNotFoundError(DurableError, LookupError):
+    """No cron schedule has that name."""
+
+
+class ScheduleConflictError(DurableError):
+    """A schedule with that name exists, or the change belongs in the code that declares it."""

@@ -430,15 +430,51 @@ class StreamEntry(models.Model):
         return f"{self.run_id}:{self.key}#{self.offset}"
 
 
-class Schedule(models.Model):
-    """A cron schedule's progress; the conditional update of `last_tick_at` claims a tick."""
+class ScheduleSource(models.TextChoices):
+    CODE = "code", "Code"  # @durable.scheduled: cron and workflow come from the code
+    API = "api", "API"  # durable.schedules.create: everything lives in this row
 
-    workflow = models.CharField(primary_key=True, max_length=300)
+
+class MissedPolicy(models.TextChoices):
+    LATEST = "latest", "Run the newest missed tick"
+    ALL = "all", "Run every missed tick (the newest 100)"
+    SKIP = "skip", "Run no missed tick"
+
+
+class Schedule(models.Model):
+    """A cron schedule: its definition (for API schedules) and its progress. The conditional
+    update of `last_tick_at` claims a tick; `revision` changes with every edit, so a claim
+    judged on an older definition (or made while paused) does not land."""
+
+    name = models.CharField(primary_key=True, max_length=300)
+    workflow = models.CharField(max_length=300)
+    source = models.CharField(
+        max_length=4, choices=ScheduleSource.choices, db_default=ScheduleSource.CODE
+    )
     cron = models.CharField(max_length=100)
-    missed_policy = models.CharField(max_length=10, default="latest")
+    missed_policy = models.CharField(
+        max_length=10, choices=MissedPolicy.choices, default=MissedPolicy.LATEST
+    )
+    # what each run receives after the tick: {"args": [...], "kwargs": {...}}
+    input = JSONTextField(null=True, blank=True)
+    queue = models.CharField(max_length=200, null=True, blank=True)
+    paused = models.BooleanField(db_default=False)
+    revision = models.IntegerField(db_default=0)
     last_tick_at = models.DateTimeField(null=True, blank=True)
     missed_ticks = models.IntegerField(default=0)
+    created_at = models.DateTimeField(db_default=models.functions.Now())
     updated_at = models.DateTimeField(db_default=models.functions.Now())
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=ScheduleSource.values), name="schedule_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(missed_policy__in=MissedPolicy.values),
+                name="schedule_missed_policy_valid",
+            ),
+        ]
+
     def __str__(self) -> str:
-        return f"{self.workflow} ({self.cron})"
+        return f"{self.name} ({self.cron})"

@@ -1,39 +1,27 @@
-"""Scheduled workflows: `@durable.scheduled("*/5 * * * *")` starts one run per cron tick.
+"""Cron schedules: `@durable.scheduled("*/5 * * * *")` declares one in code, and
+`durable.schedules.create(...)` (with update, pause, resume, delete, trigger, backfill, get
+and list, in `durable.schedule_admin`) manages them at run time.
 
-Cron expressions are parsed by croniter, in UTC. Each tick is claimed with a conditional
-write on `durable_schedule.last_tick_at`, and its run id is derived from the tick, so
-several executors together start exactly one run per tick.
-
-Missed ticks (all executors down) follow the schedule's `missed` policy and are counted in
-`durable_schedule.missed_ticks`:
-- "latest" (default): run the most recent missed tick once, skip the older ones;
-- "all": run every missed tick, oldest first; after a longer outage, the newest
-  MAX_CATCH_UP of them (the older ones are counted as missed);
-- "skip": run none of them; wait for the next tick.
-A new schedule starts with the first tick after it is first seen; it does not backfill.
-Due ticks are found by walking back from now, so a month-long outage costs no more to catch
-up on than a minute's.
+Both kinds are rows of `durable_schedule`, fired by `durable.ticker`: one run per tick, its
+id derived from the tick (`name@20261126T101500Z`). A scheduled run is called as
+`workflow(scheduled_at, *args, **kwargs)`, `scheduled_at` being the tick in ISO 8601.
 """
 
 from __future__ import annotations
 
-import logging
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from croniter import croniter
-from django.db import transaction
-
-from durable import clock, store_primitives
+from durable.cron import check as check_cron
+from durable.cron import run_id_for
 from durable.decorators import workflow
-from durable.duties import run_isolated
-
-logger = logging.getLogger("durable")
 
 MISSED_POLICIES = ("latest", "all", "skip")
-MAX_CATCH_UP = 100
+# managed at run time: these live in durable.schedule_admin, imported when first used
+ADMIN = ("create", "update", "pause", "resume", "delete", "trigger", "backfill", "get", "list")
 
 
 @dataclass(frozen=True)
@@ -49,10 +37,8 @@ _schedules: dict[str, ScheduleDefinition] = {}
 
 def scheduled(cron: str, *, missed: str = "latest", name: str | None = None, **options: Any):
     """Make a workflow run on a cron schedule; it receives the tick as an ISO-8601 string."""
-    if not croniter.is_valid(cron):
-        raise ValueError(f"invalid cron expression {cron!r}; e.g. '*/5 * * * *' (every 5 min)")
-    if missed not in MISSED_POLICIES:
-        raise ValueError(f"missed must be one of {MISSED_POLICIES}, not {missed!r}")
+    check_cron(cron)
+    check_policy(missed)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = workflow(name=name, **options)(func)
@@ -62,6 +48,14 @@ def scheduled(cron: str, *, missed: str = "latest", name: str | None = None, **o
         return wrapped
 
     return decorate
+
+
+def check_policy(missed: Any) -> str:
+    from durable.errors import InvalidArgumentError
+
+    if missed not in MISSED_POLICIES:
+        raise InvalidArgumentError("missed", f"must be one of {MISSED_POLICIES}, not {missed!r}")
+    return missed
 
 
 def _check_run_ids(name: str) -> None:
@@ -81,87 +75,16 @@ def _check_run_ids(name: str) -> None:
 
 
 def registered() -> list[ScheduleDefinition]:
-    return list(_schedules.values())
+    """The schedules this process declares in code."""
+    return [*_schedules.values()]
 
 
-def run_id_for(name: str, tick: datetime) -> str:
-    return f"{name}@{tick.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+def declared(name: str) -> ScheduleDefinition | None:
+    return _schedules.get(name)
 
 
-@dataclass(frozen=True)
-class DueTicks:
-    """The newest due ticks (oldest first, at most MAX_CATCH_UP) and how many were due in
-    all: exact while the walk back reaches the last tick, estimated from the cron's spacing
-    beyond it (a per-minute cron down for 30 days has 43,200)."""
-
-    ticks: list[datetime]
-    total: int
-
-
-def due_ticks(cron: str, last: datetime, now: datetime, limit: int = MAX_CATCH_UP) -> DueTicks:
-    """Ticks after `last` up to and including `now`, found by walking back from `now`, so
-    the cost is `limit` steps however long the outage was."""
-    iterator = croniter(cron, now + timedelta(microseconds=1))
-    newest_first: list[datetime] = []
-    while len(newest_first) <= limit:  # one beyond the limit tells whether more were due
-        tick = iterator.get_prev(datetime)
-        if tick <= last:
-            return DueTicks(newest_first[::-1], len(newest_first))
-        newest_first.append(tick)
-    return DueTicks(newest_first[:limit][::-1], _estimate_total(newest_first, last))
-
-
-def _estimate_total(newest_first: list[datetime], last: datetime) -> int:
-    """Ticks walked plus those between `last` and the oldest walked, at the walked spacing."""
-    oldest = newest_first[-1]
-    spacing = (newest_first[0] - oldest) / (len(newest_first) - 1)
-    return len(newest_first) + max(int((oldest - last) / spacing) - 1, 0)
-
-
-def ticks_to_run(due: DueTicks, policy: str) -> list[datetime]:
-    if policy == "all":
-        return due.ticks[-MAX_CATCH_UP:]
-    if policy == "skip":
-        return due.ticks[-1:] if due.total == 1 else []
-    return due.ticks[-1:]
-
-
-def fire_due(now: datetime | None = None) -> list[str]:
-    """Start the runs of every due tick this executor wins; returns their run ids."""
-    now = now or clock.now()
-    started: list[str] = []
-    for schedule in registered():  # one schedule's failure never holds back the others
-        fired = run_isolated(f"schedule {schedule.name}", lambda s=schedule: _fire(s, now))
-        started.extend(fired or [])
-    return started
-
-
-def _fire(schedule: ScheduleDefinition, now: datetime) -> list[str]:
-    from durable.api import start
-
-    last = store_primitives.last_tick(schedule.name)
-    if last is None:  # first sighting: remember the latest past tick, do not backfill
-        baseline = croniter(schedule.cron, now).get_prev(datetime)
-        store_primitives.claim_tick(schedule.name, schedule.cron, schedule.missed, baseline, 0)
-        return []
-    due = due_ticks(schedule.cron, last, now)
-    if not due.ticks:
-        return []
-    chosen = ticks_to_run(due, schedule.missed)
-    missed = due.total - len(chosen)
-    with transaction.atomic():
-        if not store_primitives.claim_tick(
-            schedule.name, schedule.cron, schedule.missed, due.ticks[-1], missed
-        ):
-            return []
-        run_ids = [
-            start(
-                schedule.workflow, tick.isoformat(), run_id=run_id_for(schedule.name, tick)
-            ).run_id
-            for tick in chosen
-        ]
-    if missed:
-        logger.warning(
-            "schedule %s missed %d tick(s) (policy %r)", schedule.name, missed, schedule.missed
-        )
-    return run_ids
+def __getattr__(name: str) -> Any:
+    """`durable.schedules.create(...)` and the rest, without importing the ORM at import."""
+    if name in ADMIN:
+        return getattr(importlib.import_module("durable.schedule_admin"), name)
+    raise AttributeError(f"module 'durable.schedules' has no attribute {name!r}")

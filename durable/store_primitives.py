@@ -1,4 +1,5 @@
-"""SQL of the primitives beyond steps: messages to runs, events from runs, cron ticks.
+"""SQL of the primitives beyond steps: messages to runs and events from runs
+(cron ticks: `durable.store_schedules`).
 
 Same conventions as `durable.store`: one named statement per operation, one round trip each,
 on Django's connection (so they join the caller's transaction).
@@ -6,7 +7,6 @@ on Django's connection (so they join the caller's transaction).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from durable.store import execute
@@ -127,34 +127,3 @@ def all_events(run_id: str) -> dict[str, Any] | None:
     if not rows:
         return None
     return {key: value for key, value in rows if key is not None}
-
-
-CLAIM_TICK = """
--- claim_tick --
--- One executor wins each scheduled tick: the conditional update decides
-INSERT INTO durable_schedule (workflow, cron, missed_policy, last_tick_at, missed_ticks,
-                              updated_at)
-VALUES (%(workflow)s, %(cron)s, %(policy)s, %(tick)s, %(missed)s, now())
-ON CONFLICT (workflow) DO UPDATE
-SET last_tick_at = EXCLUDED.last_tick_at, cron = EXCLUDED.cron,
-    missed_policy = EXCLUDED.missed_policy,
-    missed_ticks = durable_schedule.missed_ticks + EXCLUDED.missed_ticks, updated_at = now()
-WHERE durable_schedule.last_tick_at IS NULL OR durable_schedule.last_tick_at < EXCLUDED.last_tick_at
-RETURNING workflow
-"""
-
-
-def claim_tick(workflow: str, cron: str, policy: str, tick: datetime, missed: int) -> bool:
-    params = {"workflow": workflow, "cron": cron, "policy": policy, "tick": tick, "missed": missed}
-    return bool(execute(CLAIM_TICK, params))
-
-
-LAST_TICK = """
--- last_tick --
-SELECT last_tick_at FROM durable_schedule WHERE workflow = %(workflow)s
-"""
-
-
-def last_tick(workflow: str) -> datetime | None:
-    rows = execute(LAST_TICK, {"workflow": workflow})
-    return rows[0][0] if rows else None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from croniter import croniter
 from django.utils import timezone
 
+from durable import schedules as durable_schedules
 from durable.conf import settings
-from durable.models import Executor, Schedule
+from durable.models import Executor
 
 
 def live_executors() -> list[dict[str, Any]]:
@@ -21,13 +20,7 @@ def live_executors() -> list[dict[str, Any]]:
     ]
 
 
-def schedules() -> list[dict[str, Any]]:
-    """Each cron schedule with its last and next tick and the ticks it missed."""
-    now = timezone.now()
-    return [
-        {
-            "schedule": schedule,
-            "next_tick": croniter(schedule.cron, now).get_next(datetime),
-        }
-        for schedule in Schedule.objects.order_by("workflow")
-    ]
+def schedules() -> list[Any]:
+    """Every cron schedule, code and API, with its last and next tick, missed ticks and
+    whether it is paused (`durable.schedules.list`)."""
+    return durable_schedules.list()

@@ -4,6 +4,7 @@ with the reason and a fork onto the current code, and cron schedules."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from dashboard.permissions import viewer_required
 from dashboard.queries import system
@@ -26,5 +27,6 @@ def system_health(request: HttpRequest) -> HttpResponse:
             for group in stranded
         ],
         "schedules": system.schedules(),
+        "seen": timezone.now().isoformat(),  # a trigger form sent twice starts one run
     }
     return render_page(request, "dashboard/system.html", context, partial="live")

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 import durable
-from durable import schedules
+from durable import schedules, ticker
 from durable.models import Run, Schedule
 from tests.engine.workflows import sum_three
 
@@ -30,7 +30,7 @@ def broken_schedule(monkeypatch, transactional_db):
     broken = schedules.ScheduleDefinition(sum_three, "tests.broken <locals>", "* * * * *", "latest")
     monkeypatch.setattr(schedules, "_schedules", {broken.name: broken})
     Schedule.objects.create(
-        workflow=broken.name, cron=broken.cron, missed_policy="latest",
+        name=broken.name, workflow=broken.name, cron=broken.cron, missed_policy="latest",
         last_tick_at=timezone.now() - timedelta(minutes=5), missed_ticks=0,
     )  # fmt: skip
     return broken
@@ -44,10 +44,11 @@ def test_a_failing_schedule_does_not_hold_back_the_others(broken_schedule, setti
     settings.DURABLE_EXECUTOR = "external"
     durable.scheduled("* * * * *", name="tests.fine_minutely")(every_minute)
     Schedule.objects.create(
-        workflow="tests.fine_minutely", cron="* * * * *", missed_policy="latest",
+        name="tests.fine_minutely", workflow="tests.fine_minutely", cron="* * * * *",
+        missed_policy="latest",
         last_tick_at=timezone.now() - timedelta(minutes=5), missed_ticks=0,
     )  # fmt: skip
-    started = schedules.fire_due()
+    started = ticker.fire_due()
     assert len(started) == 1 and started[0].startswith("tests.fine_minutely@")
 
 

@@ -61,7 +61,11 @@ def test_health_page_shows_live_executors_with_versions_and_schedules(db):
         executor_id="ex-1", kind="celery", hostname="h", pid=1, workflows=["shop.order@v9"]
     )
     Schedule.objects.create(
-        workflow="shop.nightly", cron="0 3 * * *", last_tick_at=timezone.now(), missed_ticks=2
+        name="shop.nightly",
+        workflow="shop.nightly",
+        cron="0 3 * * *",
+        last_tick_at=timezone.now(),
+        missed_ticks=2,
     )
     page = client_with("view_runs").get("/system/").content.decode()
     assert 'id="health-status">healthy' in page

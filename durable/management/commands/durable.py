@@ -9,7 +9,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from durable import executors
-from durable.cli import debug, inspect, operate, worker
+from durable.cli import debug, inspect, operate, schedules, worker
 from durable.errors import DurableError
 
 SUBCOMMANDS = {
@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "replay": debug.add_replay_arguments,
     "preview": debug.add_preview_arguments,
     "compare": debug.add_compare_arguments,
+    "schedules": schedules.add_schedules_arguments,
 }
 DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 
@@ -36,7 +37,7 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
-        "sweeper, demo; debugging: export, import, replay, preview, compare."
+        "sweeper, demo; debugging: export, import, replay, preview, compare; cron: schedules."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -51,6 +52,7 @@ class Command(BaseCommand):
             "worker": worker,
             "sweeper": worker,
             "demo": worker,
+            "schedules": schedules,
         }.get(subcommand, debug if subcommand in DEBUG_SUBCOMMANDS else operate)
         if subcommand not in ("worker", "demo", "sweeper"):
             executors.leave_runs_to_workers()
