@@ -7,7 +7,8 @@ import logging
 
 import pytest
 from django.db import connection
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import durable
@@ -233,9 +234,7 @@ def test_a_worker_process_without_the_declaration_keeps_the_stored_rate_limit(
     assert most_claims_in_a_window(RATED, 1.0) == 3, output[-2000:]
 
 
-def test_a_limit_lowered_while_a_worker_process_runs_holds_from_then_on(
-    waiting_runs, side_effects
-):
+def test_a_limit_lowered_while_a_worker_process_runs_holds_from_then_on(waiting_runs, side_effects):
     create_span_table()
     queues.ensure_stored(CONCURRENT)
     queues.set_limits(CONCURRENT, concurrency=1)
