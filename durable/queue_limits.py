@@ -106,7 +106,8 @@ def _rate(name: str, value: Any) -> tuple[int, float] | None:
     return count, float(seconds)
 
 
-def _from_row(row: StoredQueue) -> Limits:
+def limits_of(row: StoredQueue) -> Limits:
+    """The effective limits a stored row holds."""
     rate = (row.rate_count, row.rate_seconds) if row.rate_count is not None else None
     return Limits(row.name, row.concurrency, row.worker_concurrency, rate, row.priority)
 
@@ -152,7 +153,7 @@ def declare(limits: Limits, declared_in: str = "") -> Limits:
         row.declared_at = timezone.now()
         _apply(row)
         row.save()
-    return _from_row(row)
+    return limits_of(row)
 
 
 def set_limits(
@@ -177,7 +178,7 @@ def set_limits(
     free_text("reason", reason)
     with transaction.atomic():
         row, _ = StoredQueue.objects.select_for_update().get_or_create(name=name)
-        before = _from_row(row)
+        before = limits_of(row)
         as_json = Limits(name, **given).as_dict()
         row.override = {**(row.override or {}), **{field: as_json[field] for field in given}}
         return _save_operator_change(row, before, "queue_set_limits", actor, reason)
@@ -191,7 +192,7 @@ def reset_limits(name: str, *, actor: str | None = None, reason: str = "") -> Li
             raise UnknownQueueError(
                 f"no queue {name!r} is stored; `manage.py durable queues list` shows them"
             )
-        before = _from_row(row)
+        before = limits_of(row)
         row.override = None
         return _save_operator_change(row, before, "queue_reset_limits", actor, reason)
 
@@ -206,7 +207,7 @@ def _save_operator_change(
     row.overridden_at = timezone.now() if row.override is not None else None
     _apply(row)
     row.save()
-    after = _from_row(row)
+    after = limits_of(row)
     AuditEntry.objects.create(actor=who, action=action, detail={
         "queue": row.name, "before": before.as_dict(), "after": after.as_dict(),
         "override": row.override, "reason": reason})  # fmt: skip
@@ -215,7 +216,7 @@ def _save_operator_change(
 
 def stored(name: str) -> Limits | None:
     row = StoredQueue.objects.filter(name=name).first()
-    return _from_row(row) if row is not None else None
+    return limits_of(row) if row is not None else None
 
 
 def special() -> list[Limits]:
@@ -226,7 +227,7 @@ def special() -> list[Limits]:
         | Q(rate_count__isnull=False)
         | Q(priority=True)
     ).order_by("name")
-    return [_from_row(row) for row in rows]
+    return [limits_of(row) for row in rows]
 
 
 def all_queues() -> list[StoredQueue]:
