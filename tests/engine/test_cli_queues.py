@@ -31,8 +31,8 @@ def test_list_shows_each_queue_with_its_limits_and_where_they_come_from(payments
 
 
 def test_set_overrides_the_given_limits_and_is_audited(payments):
-    output = durable_command("queues", "set", "payments", "--rate-limit", "10/1",
-                             "--worker-concurrency", "2", "--actor", "ops", "--reason", "quota")  # fmt: skip
+    change = ["--rate-limit", "10/1", "--worker-concurrency", "2", "--actor", "ops"]
+    output = durable_command("queues", "set", "payments", *change, "--reason", "quota")
     assert "concurrency=4 worker_concurrency=2 rate_limit=10/1s" in output
     assert queue_limits.stored("payments") == Limits("payments", 4, 2, (10, 1.0))
     assert "override by ops" in durable_command("queues", "list")
