@@ -10,6 +10,7 @@ from dashboard.views import (
     debug,
     hotspots,
     latency,
+    queues,
     run_detail,
     runs,
     system,
@@ -38,6 +39,8 @@ urlpatterns = [
     path("actions/restart/", actions.restart, name="restart"),
     path("actions/cancel/", actions.cancel, name="cancel"),
     path("actions/fork/", actions.fork, name="fork"),
+    path("actions/queue-limits/", queues.set_limits, name="queue_set_limits"),
+    path("actions/queue-limits/reset/", queues.reset_limits, name="queue_reset_limits"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),
     path("assets/htmx-<str:version>.min.js", assets.htmx_js, name="htmx_js"),
 ]

@@ -30,10 +30,12 @@ from django.db import connection, transaction
 
 from durable import db, queue_limits, store
 from durable.conf import settings
-from durable.queue_limits import UNCHANGED, Limits, reset_limits, set_limits
+from durable.queue_limits import UNCHANGED, Limits, all_queues, limits_of, reset_limits, set_limits
+from durable.queue_limits import stored as stored_limits
 from durable.store import ClaimedRun
 
-__all__ = ["UNCHANGED", "Limits", "Queue", "reset_limits", "set_limits"]
+__all__ = ["UNCHANGED", "Limits", "Queue", "all_queues", "limits_of", "reset_limits",
+           "set_limits", "stored_limits"]  # fmt: skip
 
 UNLIMITED = 2**31 - 1
 
