@@ -61,6 +61,16 @@ ENDPOINTS = {
     ("POST", "/actions/restart/"): ["run_id", "reason", "seen"],
     ("POST", "/actions/cancel/"): ["run_id", "reason", "seen"],
     ("POST", "/actions/fork/"): ["run_id", "from_step", "input", "reason", "seen"],
+    ("POST", "/actions/queue-limits/"): [
+        "name",
+        "concurrency",
+        "worker_concurrency",
+        "rate_count",
+        "rate_seconds",
+        "priority",
+        "reason",
+    ],
+    ("POST", "/actions/queue-limits/reset/"): ["name", "reason"],
     ("POST", "/actions/bulk/"): [
         "job",
         "action",
