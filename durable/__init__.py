@@ -50,7 +50,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import lazily, so `import durable` works before Django's apps are ready."""
-    if name in ("operations", "errors"):
+    if name in ("operations", "errors", "queues"):
         import importlib
 
         return importlib.import_module(f"durable.{name}")

@@ -14,16 +14,18 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from durable.errors import InvalidArgumentError, UnknownQueueError
-from durable.executors.identity import hostname  # noqa: F401 (see declare)
-from durable.models import AuditEntry, StoredQueue
-from durable.validation import INT32, MAX_TIMEOUT_SECONDS
+from durable.executors.identity import hostname
+from durable.validation import INT32, MAX_TIMEOUT_SECONDS, free_text, text
+
+if TYPE_CHECKING:  # the models load once Django's apps are ready; Queue may come first
+    from durable.models import StoredQueue
 
 logger = logging.getLogger("durable")
 
@@ -138,6 +140,8 @@ def _apply(row: StoredQueue) -> None:
 def declare(limits: Limits, declared_in: str = "") -> Limits:
     """Record what code declares for a queue; returns the effective limits (an operator's
     override still wins). A different earlier declaration is replaced, with a warning."""
+    from durable.models import StoredQueue
+
     me = f"{hostname()}:{os.getpid()}"
     with transaction.atomic():
         row, created = StoredQueue.objects.select_for_update().get_or_create(name=limits.name)
@@ -169,7 +173,7 @@ def set_limits(
     """Override a queue's limits at run time (None: no limit; left out: unchanged). The
     override wins over code declarations, across deploys, until `reset_limits`. Audited;
     the next claim in the queue obeys it. A queue nobody declared yet gets a row."""
-    from durable.validation import free_text, text
+    from durable.models import StoredQueue
 
     text("name", name, optional=False)
     given = {"concurrency": concurrency, "worker_concurrency": worker_concurrency,
@@ -186,6 +190,8 @@ def set_limits(
 
 def reset_limits(name: str, *, actor: str | None = None, reason: str = "") -> Limits:
     """Drop the operator's override: the queue follows its code declaration again."""
+    from durable.models import StoredQueue
+
     with transaction.atomic():
         row = StoredQueue.objects.select_for_update().filter(name=name).first()
         if row is None:
@@ -200,6 +206,7 @@ def reset_limits(name: str, *, actor: str | None = None, reason: str = "") -> Li
 def _save_operator_change(
     row: StoredQueue, before: Limits, action: str, actor: str | None, reason: str
 ) -> Limits:
+    from durable.models import AuditEntry
     from durable.operations import current_actor
 
     who = current_actor(actor)
@@ -215,12 +222,16 @@ def _save_operator_change(
 
 
 def stored(name: str) -> Limits | None:
+    from durable.models import StoredQueue
+
     row = StoredQueue.objects.filter(name=name).first()
     return limits_of(row) if row is not None else None
 
 
 def special() -> list[Limits]:
     """The stored queues whose runs take the queue claim (limited or by priority)."""
+    from durable.models import StoredQueue
+
     rows = StoredQueue.objects.filter(
         Q(concurrency__isnull=False)
         | Q(worker_concurrency__isnull=False)
@@ -232,4 +243,6 @@ def special() -> list[Limits]:
 
 def all_queues() -> list[StoredQueue]:
     """Every stored queue, by name, with its declaration and override (CLI, dashboard)."""
+    from durable.models import StoredQueue
+
     return list(StoredQueue.objects.order_by("name"))
