@@ -152,6 +152,8 @@ def declare(limits: Limits, declared_in: str = "") -> Limits:
                 f"({declared_in}); the last declaration wins"
             )
             logger.warning("queue %r: %s", limits.name, row.notice)
+        elif row.declared == limits.as_dict():
+            row.notice = ""  # the versions agree again
         row.declared = limits.as_dict()
         row.declared_by, row.declared_in = me, declared_in[:300]
         row.declared_at = timezone.now()
@@ -191,6 +193,9 @@ def set_limits(
 def reset_limits(name: str, *, actor: str | None = None, reason: str = "") -> Limits:
     """Drop the operator's override: the queue follows its code declaration again."""
     from durable.models import StoredQueue
+
+    text("name", name, optional=False)
+    free_text("reason", reason)
 
     with transaction.atomic():
         row = StoredQueue.objects.select_for_update().filter(name=name).first()

@@ -28,7 +28,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from durable import db, queue_limits, store
+from durable import db, queue_limits, store, validation
 from durable.conf import settings
 from durable.queue_limits import UNCHANGED, Limits, all_queues, limits_of, reset_limits, set_limits
 from durable.queue_limits import stored as stored_limits
@@ -49,12 +49,10 @@ class Queue(Limits):
     """A named line of runs with limits that hold across all workers (stored in PostgreSQL)."""
 
     def __post_init__(self) -> None:
-        try:
-            queue_limits.check(self.name, concurrency=self.concurrency,
-                               worker_concurrency=self.worker_concurrency,
-                               rate_limit=self.rate_limit, priority=self.priority)  # fmt: skip
-        except ValueError as exc:
-            raise ValueError(f"Queue {self.name!r}: {exc}") from None
+        validation.text("name", self.name, optional=False)
+        queue_limits.check(self.name, concurrency=self.concurrency,
+                           worker_concurrency=self.worker_concurrency,
+                           rate_limit=self.rate_limit, priority=self.priority)  # fmt: skip
         caller = sys._getframe(2).f_globals.get("__name__", "")  # the declaring module
         object.__setattr__(self, "declared_in", caller)
         register(self)

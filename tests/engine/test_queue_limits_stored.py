@@ -127,7 +127,9 @@ def test_an_override_of_one_limit_keeps_the_declared_others(transactional_db):
     )
 
 
-def test_the_last_of_two_different_declarations_wins_with_a_warning(transactional_db, caplog):
+def test_the_last_of_two_different_declarations_wins_with_a_warning_until_they_agree(
+    transactional_db, caplog
+):
     queue_limits.declare(Limits("tests-stored-two", concurrency=2), "app.v1")
     with caplog.at_level(logging.WARNING, logger="durable"):
         queue_limits.declare(Limits("tests-stored-two", concurrency=5), "app.v2")
@@ -135,6 +137,8 @@ def test_the_last_of_two_different_declarations_wins_with_a_warning(transactiona
     notice = StoredQueue.objects.get(name="tests-stored-two").notice
     assert "app.v1" in notice and "app.v2" in notice and "last declaration wins" in notice
     assert "last declaration wins" in caplog.text
+    queue_limits.declare(Limits("tests-stored-two", concurrency=5), "app.v2")  # all on v2
+    assert StoredQueue.objects.get(name="tests-stored-two").notice == ""
 
 
 def test_changing_limits_is_audited_with_before_and_after(waiting_runs):
