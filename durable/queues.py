@@ -123,10 +123,6 @@ def queue_name(queue: Queue | str | None) -> str | None:
     return queue.name if isinstance(queue, Queue) else queue
 
 
-STORED_SPECIAL = """
-(q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL OR q.rate_count IS NOT NULL
- OR q.priority)"""
-
 RUN_QUEUE = (
     """
 -- run_queue --
@@ -134,8 +130,8 @@ RUN_QUEUE = (
 -- claim found nothing: the run was taken, or its queue's claims go through its lock)
 SELECT q.name, q.concurrency, q.worker_concurrency, q.rate_count, q.rate_seconds, q.priority
 FROM durable_run r JOIN durable_queue q ON q.name = r.queue
-WHERE r.id = %(run_id)s AND r.status = 'ENQUEUED' AND"""
-    + STORED_SPECIAL
+WHERE r.id = %(run_id)s AND r.status = 'ENQUEUED' AND """
+    + store.QUEUE_CLAIMS_APART
 )
 
 LOCK_QUEUE = """

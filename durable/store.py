@@ -142,6 +142,10 @@ CLAIMED_HISTORY = """
 """
 
 
+# A queue whose runs the queue claim takes (durable.queues): it has stored limits or priority
+QUEUE_CLAIMS_APART = """(q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
+                 OR q.rate_count IS NOT NULL OR q.priority)"""
+
 CLAIM_RUN = (
     """
 -- claim_run --
@@ -159,9 +163,9 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
       AND (run.workflow = ANY(%(workflows)s)
            OR run.workflow || '@' || run.version = ANY(%(workflows)s))
       AND NOT EXISTS (  -- a queue with stored limits or priority: durable.queues claims
-          SELECT 1 FROM durable_queue q WHERE q.name = run.queue
-            AND (q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
-                 OR q.rate_count IS NOT NULL OR q.priority))
+          SELECT 1 FROM durable_queue q WHERE q.name = run.queue AND """
+    + QUEUE_CLAIMS_APART
+    + """)
     RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
               durable_run.deadline_at, durable_run.attempts_before_resume
 )
