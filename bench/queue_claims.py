@@ -1,4 +1,4 @@
-"""Claim cost per queue kind: `python bench/queue_claims.py [--runs N] [--json PATH]`.
+"""Claim cost per queue kind: `python bench/queue_claims.py [--quick] [--runs N] [--json PATH]`.
 
 Starts N runs in the default queue and N in a limited queue (DURABLE_EXECUTOR=external, so
 they wait), then times `runtime.claim` for each, one at a time: the plain one-statement
@@ -62,8 +62,11 @@ def summary(times: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="50 runs per queue kind")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 50
     Run.objects.filter(workflow__startswith="bench.claims.").delete()
     timed_claims(plain, 50)  # warm up: connection, prepared statements
     results = {
