@@ -240,12 +240,15 @@ def test_a_worker_process_without_the_declaration_keeps_the_stored_rate_limit(
 
 def test_a_limit_lowered_while_a_worker_process_runs_holds_from_then_on(waiting_runs, side_effects):
     create_span_table()
-    queues.ensure_stored(CONCURRENT)
-    queues.set_limits(CONCURRENT, concurrency=1)
-    waiting_runs(concurrent, 6, 0.1, prefix="lowered")
     worker = start_worker(DURABLE_MODULES=WORKER_MODULES)
     try:
-        wait_for(lambda: finished("lowered-") == 6, 60, "the runs in the worker process")
+        waiting_runs(concurrent, 6, 0.2, prefix="before")
+        wait_for(lambda: finished("before-") == 6, 60, "the first runs in the worker process")
+        assert max_overlap() == 2  # the declared limit, reached
+        queues.set_limits(CONCURRENT, concurrency=1)  # the worker process keeps running
+        create_span_table()
+        waiting_runs(concurrent, 6, 0.1, prefix="after")
+        wait_for(lambda: finished("after-") == 6, 60, "the later runs in the worker process")
     finally:
         output = stop(worker)
     assert max_overlap() == 1, output[-2000:]
