@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
-SECTIONS = ("floor", "durable", "dbos", "celery", "scale")
+SECTIONS = ("floor", "durable", "dbos", "celery", "queues", "scale")
 
 SIZES = {
     "full": {
@@ -229,6 +229,8 @@ def run_external(args: argparse.Namespace) -> dict[str, Any]:
             )
             for workers in (1, 2)
         }
+    if "queues" not in args.skip:
+        results["queues"] = run_script("queue_claims.py", quick=args.quick, timeout=timeout)
     if "scale" not in args.skip:
         results["scale"] = run_script(
             "dashboard_pages.py", quick=args.quick, timeout=timeout, env=scale_env(args)
@@ -271,6 +273,8 @@ def render(results: dict[str, Any]) -> str:
     for name, result in results.get("external", {}).get("celery", {}).items():
         if result.get("status") != "ok":
             lines += report.external_lines(f"celery ({name} worker(s))", result)
+    if "queues" in results.get("external", {}):
+        lines += report.external_lines("queue claims (ms)", results["external"]["queues"])
     if "scale" in results.get("external", {}):
         lines += report.scale_lines(results["external"]["scale"])
     return "\n".join(lines)

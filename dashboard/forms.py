@@ -263,3 +263,39 @@ class BulkStepForm(forms.Form):
     """ "Next batch of job <id>": all the browser sends once a job runs."""
 
     job = forms.UUIDField()
+
+
+class QueueLimitsForm(forms.Form):
+    """An operator's override of one stored queue's limits; an empty limit means none."""
+
+    name = forms.CharField(max_length=200, strip=False)
+    concurrency = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    worker_concurrency = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    rate_count = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    rate_seconds = forms.FloatField(required=False, min_value=0.001, max_value=MAX_TIMEOUT_SECONDS)
+    priority = forms.BooleanField(required=False)
+    reason = forms.CharField(required=False, max_length=500)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (data.get("rate_count") is None) != (data.get("rate_seconds") is None):
+            raise forms.ValidationError(
+                "a rate limit needs both runs and seconds (or neither, for no rate limit)"
+            )
+        return data
+
+    def limits(self) -> dict[str, Any]:
+        """The cleaned form as `durable.queues.set_limits` keyword arguments."""
+        data = self.cleaned_data
+        count, seconds = data["rate_count"], data["rate_seconds"]
+        return {
+            "concurrency": data["concurrency"],
+            "worker_concurrency": data["worker_concurrency"],
+            "rate_limit": (count, seconds) if count is not None else None,
+            "priority": data["priority"],
+        }
+
+
+class QueueResetForm(forms.Form):
+    name = forms.CharField(max_length=200, strip=False)
+    reason = forms.CharField(required=False, max_length=500)

@@ -10,6 +10,7 @@ from dashboard.views import (
     debug,
     hotspots,
     latency,
+    queues,
     run_detail,
     runs,
     schedules,
@@ -43,6 +44,8 @@ urlpatterns = [
     path("actions/schedule/pause/", schedules.pause, name="schedule_pause"),
     path("actions/schedule/resume/", schedules.resume, name="schedule_resume"),
     path("actions/schedule/trigger/", schedules.trigger, name="schedule_trigger"),
+    path("actions/queue-limits/", queues.set_limits, name="queue_set_limits"),
+    path("actions/queue-limits/reset/", queues.reset_limits, name="queue_reset_limits"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),
     path("assets/htmx-<str:version>.min.js", assets.htmx_js, name="htmx_js"),
 ]

@@ -73,7 +73,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import lazily, so `import durable` works before Django's apps are ready."""
-    if name in ("operations", "errors", "client", "introspection", "schedules"):
+    if name in ("operations", "errors", "client", "introspection", "queues", "schedules"):
         import importlib
 
         return importlib.import_module(f"durable.{name}")

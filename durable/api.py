@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import clock, context, delays, executors, runtime, store, validation, waits
+from durable import clock, context, delays, executors, queues, runtime, store, validation, waits
 from durable.conf import settings
 from durable.context import RunInterrupted, RunSuspended
 from durable.errors import (
@@ -261,6 +261,7 @@ def _create(
     if parent_deadline is not None:  # a child never outlives its parent's deadline
         deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
     queue = queue_name(queue or definition.queue)  # @durable.workflow(queue=Queue(…)) too
+    queues.ensure_stored(queue)  # its limits are in the database before its first run
     created = store.insert_run(
         run_id=run_id,
         workflow=definition.name,

@@ -42,6 +42,10 @@ class RunNotFoundError(DurableError, LookupError):
     """No run has that id."""
 
 
+class UnknownQueueError(DurableError, LookupError):
+    """No queue of that name is stored (nobody declared it nor set its limits)."""
+
+
 class RunIdConflictError(DurableError):
     """A run with that id exists but belongs to another workflow."""
 

@@ -478,3 +478,42 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.cron})"
+
+
+class StoredQueue(models.Model):
+    """A queue's limits, stored so that every process claims within them (durable.queues):
+    `declared` is what code last declared, `override` what an operator set (it wins until
+    reset); the plain columns are the effective limits that claims read."""
+
+    name = models.CharField(primary_key=True, max_length=200)
+    concurrency = models.IntegerField(null=True, blank=True)
+    worker_concurrency = models.IntegerField(null=True, blank=True)
+    rate_count = models.IntegerField(null=True, blank=True)
+    rate_seconds = models.FloatField(null=True, blank=True)
+    priority = models.BooleanField(default=False)
+    declared = models.JSONField(null=True, blank=True)
+    declared_by = models.CharField(max_length=300, blank=True, default="")
+    declared_in = models.CharField(max_length=300, blank=True, default="")
+    declared_at = models.DateTimeField(null=True, blank=True)
+    notice = models.TextField(blank=True, default="")  # two declarations disagreed
+    override = models.JSONField(null=True, blank=True)
+    overridden_by = models.CharField(max_length=200, blank=True, default="")
+    overridden_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        db_table = "durable_queue"
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(concurrency__isnull=True) | Q(concurrency__gte=1))
+                & (Q(worker_concurrency__isnull=True) | Q(worker_concurrency__gte=1))
+                & (
+                    Q(rate_count__isnull=True, rate_seconds__isnull=True)
+                    | Q(rate_count__gte=1, rate_seconds__gt=0)
+                ),
+                name="durable_queue_limits_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

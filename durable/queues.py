@@ -6,79 +6,63 @@
     @durable.workflow(queue="emails")
     def send_digest(user_id: int) -> None: ...
 
-Limits are enforced in PostgreSQL at claim time, under a per-queue advisory lock, so they
-hold across every worker and executor. Invariant: a run of a limited queue becomes RUNNING
-only in a transaction that holds its queue's lock and has counted, after taking the lock,
-fewer RUNNING runs than `concurrency` (and than `worker_concurrency` for this executor) and
-fewer starts than `rate_limit[0]` in the last `rate_limit[1]` seconds (every claim counts:
-a first start, a resume, a recovery, a wake-up from a sleep). A refused run stays ENQUEUED;
-the worker that frees a slot, or the sweeper, wakes it (`durable.sweeper`).
-Runs of queues no process declared (the "default" queue) take the one-statement claim.
-
-Declare queues in a module every process imports (an app's workflows.py or
-DURABLE_MODULES): a process that does not know a queue claims its runs without limits.
+A declaration is stored in PostgreSQL (the durable_queue table, `durable.queue_limits`)
+when an executor starts and before a process first starts a run in the queue; operators
+override it at run time (`set_limits`, `manage.py durable queues`, the dashboard). Claims
+read the limits from that row, so they hold in every process, also one that never imported
+the declaration. Invariant: a run of a limited queue becomes RUNNING only in a transaction
+that holds its queue's lock and has counted, after taking the lock, fewer RUNNING runs than
+the stored `concurrency` (and than `worker_concurrency` for this executor) and fewer starts
+than `rate_limit[0]` in the last `rate_limit[1]` seconds (every claim counts: a first start,
+a resume, a recovery, a wake-up from a sleep). A refused run stays ENQUEUED; the worker that
+frees a slot, or the sweeper, wakes it (`durable.sweeper`). Runs of queues with no stored
+limits (the "default" queue) take the one-statement claim.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
 
-from durable import db, store
+from durable import db, queue_limits, store, validation
 from durable.conf import settings
+from durable.queue_limits import UNCHANGED, Limits, all_queues, limits_of, reset_limits, set_limits
+from durable.queue_limits import stored as stored_limits
 from durable.store import ClaimedRun
+
+__all__ = ["UNCHANGED", "Limits", "Queue", "all_queues", "limits_of", "reset_limits",
+           "set_limits", "stored_limits"]  # fmt: skip
 
 UNLIMITED = 2**31 - 1
 
 _queues: dict[str, Queue] = {}
+_stored: set[str] = set()  # declarations this process has written to durable_queue
+_stored_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
-class Queue:
-    """A named line of runs with limits that hold across all workers."""
-
-    name: str
-    concurrency: int | None = None
-    worker_concurrency: int | None = None
-    rate_limit: tuple[int, float] | None = None
-    priority: bool = False
+class Queue(Limits):
+    """A named line of runs with limits that hold across all workers (stored in PostgreSQL)."""
 
     def __post_init__(self) -> None:
-        for field in ("concurrency", "worker_concurrency"):
-            value = getattr(self, field)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"Queue {self.name!r}: {field} must be a positive int or None")
-        if self.rate_limit is not None:
-            count, seconds = self.rate_limit
-            if int(count) < 1 or float(seconds) <= 0:
-                raise ValueError(
-                    f"Queue {self.name!r}: rate_limit is (runs, seconds), e.g. (50, 60)"
-                )
+        validation.text("name", self.name, optional=False)
+        queue_limits.check(self.name, concurrency=self.concurrency,
+                           worker_concurrency=self.worker_concurrency,
+                           rate_limit=self.rate_limit, priority=self.priority)  # fmt: skip
+        caller = sys._getframe(2).f_globals.get("__name__", "")  # the declaring module
+        object.__setattr__(self, "declared_in", caller)
         register(self)
 
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def limited(self) -> bool:
-        return (
-            self.concurrency is not None
-            or self.worker_concurrency is not None
-            or self.rate_limit is not None
-        )
-
-    def claim_params(self) -> dict[str, Any]:
-        count, seconds = self.rate_limit or (UNLIMITED, 0.0)
-        return {
-            "queue": self.name,
-            "concurrency": self.concurrency or UNLIMITED,
-            "worker_concurrency": self.worker_concurrency or UNLIMITED,
-            "rate": count,
-            "period": float(seconds),
-            "by_priority": self.priority,
-        }
+    def limits(self) -> Limits:
+        return Limits(self.name, self.concurrency, self.worker_concurrency,
+                      self.rate_limit, self.priority)  # fmt: skip
 
 
 def register(queue: Queue) -> None:
@@ -92,6 +76,7 @@ def register(queue: Queue) -> None:
 
 
 def get_queue(name: str) -> Queue | None:
+    """The queue as this process's code declares it (claims use the stored limits)."""
     return _queues.get(name)
 
 
@@ -99,24 +84,60 @@ def declared() -> list[Queue]:
     return list(_queues.values())
 
 
-def special_queue_names() -> list[str]:
-    """Queues whose runs cannot take the plain claim: limited or ordered by priority."""
-    return [queue.name for queue in _queues.values() if queue.limited or queue.priority]
+def store_declared() -> None:
+    """Write every queue this process declares to durable_queue (an executor starting)."""
+    for name in list(_queues):
+        _store(name)
+
+
+def ensure_stored(name: str | None) -> None:
+    """Before a run enters a queue this process declares, make sure its row exists, so no
+    worker can claim the run without the limits (once per process and queue)."""
+    if name is not None and name in _queues and name not in _stored:
+        _store(name)
+
+
+def forget_stored() -> None:
+    """Forget which declarations were written (tests: the tables were flushed)."""
+    with _stored_lock:
+        _stored.clear()
+
+
+def _store(name: str) -> None:
+    queue = _queues[name]
+    queue_limits.declare(queue.limits(), getattr(queue, "declared_in", ""))
+    transaction.on_commit(lambda: _mark_stored(name))  # not if the caller rolls back
+
+
+def _mark_stored(name: str) -> None:
+    with _stored_lock:
+        _stored.add(name)
+
+
+def special() -> list[Limits]:
+    """The queues whose runs take the queue claim, as stored (limited or by priority)."""
+    return queue_limits.special()
 
 
 def queue_name(queue: Queue | str | None) -> str | None:
     return queue.name if isinstance(queue, Queue) else queue
 
 
-RUN_QUEUE = """
+RUN_QUEUE = (
+    """
 -- run_queue --
--- The queue of an enqueued run (only asked when the plain claim found nothing)
-SELECT queue FROM durable_run WHERE id = %(run_id)s AND status = 'ENQUEUED'
-"""
+-- The stored limits of an enqueued run's queue, if it has any (only asked when the plain
+-- claim found nothing: the run was taken, or its queue's claims go through its lock)
+SELECT q.name, q.concurrency, q.worker_concurrency, q.rate_count, q.rate_seconds, q.priority
+FROM durable_run r JOIN durable_queue q ON q.name = r.queue
+WHERE r.id = %(run_id)s AND r.status = 'ENQUEUED' AND """
+    + store.QUEUE_CLAIMS_APART
+)
 
 LOCK_QUEUE = """
 -- lock_queue --
 -- Serialize claims in one queue until commit, so limits are counted after the last claim
+-- (the count must be a later statement: one statement counts on the snapshot it began with)
 SELECT pg_advisory_xact_lock(hashtextextended('durable.queue:' || %(queue)s, 0))
 """
 
@@ -124,23 +145,31 @@ CLAIM_IN_QUEUE = (
     """
 -- claim_in_queue --
 -- Under the queue's lock: take the named run (or the queue's head when run_id is NULL) if
--- concurrency, this executor's concurrency and the rate limit all allow one more start
-WITH running AS (
+-- the queue's stored concurrency, this executor's concurrency and the rate limit all allow
+-- one more start (limits read from durable_queue here, so an operator's change applies to
+-- the next claim, in every process, whether its code declares the queue or not)
+WITH limits AS (
+    SELECT COALESCE(concurrency, 2147483647) AS concurrency,
+           COALESCE(worker_concurrency, 2147483647) AS worker_concurrency,
+           COALESCE(rate_count, 2147483647) AS rate, COALESCE(rate_seconds, 0) AS period,
+           priority AS by_priority
+    FROM durable_queue WHERE name = %(queue)s
+), running AS (
     SELECT count(*) AS total, count(*) FILTER (WHERE executor_id = %(executor_id)s) AS mine
     FROM durable_run WHERE queue = %(queue)s AND status = 'RUNNING'
 ), recent AS (
     SELECT count(*) AS started FROM durable_run
     WHERE queue = %(queue)s
-      AND claimed_at > statement_timestamp() - make_interval(secs => %(period)s)
+      AND claimed_at > statement_timestamp() - make_interval(secs => (SELECT period FROM limits))
 ), candidate AS (
-    SELECT r.id FROM durable_run r, running, recent
+    SELECT r.id FROM durable_run r, running, recent, limits
     WHERE r.queue = %(queue)s AND r.status = 'ENQUEUED'
       AND r.available_at <= statement_timestamp()
       AND (r.workflow = ANY(%(workflows)s) OR r.workflow || '@' || r.version = ANY(%(workflows)s))
       AND (%(run_id)s::text IS NULL OR r.id = %(run_id)s)
-      AND running.total < %(concurrency)s AND running.mine < %(worker_concurrency)s
-      AND recent.started < %(rate)s
-    ORDER BY CASE WHEN %(by_priority)s THEN r.priority ELSE 0 END DESC, r.available_at, r.id
+      AND running.total < limits.concurrency AND running.mine < limits.worker_concurrency
+      AND recent.started < limits.rate
+    ORDER BY CASE WHEN limits.by_priority THEN r.priority ELSE 0 END DESC, r.available_at, r.id
     LIMIT 1
     -- not SKIP LOCKED: claims in this queue are serialized by its lock already, and the
     -- head must not be skipped while another statement holds it for a moment (a plain
@@ -198,50 +227,57 @@ LIMIT %(limit)s
 
 def claim(
     run_id: str, executor_id: str, workflows: list[str], *, head: bool = False
-) -> tuple[ClaimedRun | None, Queue | None]:
-    """Claim `run_id`, within its queue's limits; with `head`, a limited or priority
+) -> tuple[ClaimedRun | None, Limits | None]:
+    """Claim `run_id`, within its queue's stored limits; with `head`, a limited or priority
     queue gives its best due run instead (the message is a token for the queue).
 
-    Returns the claimed run (None if refused or taken) and its queue if it is declared.
+    Returns the claimed run (None if refused or taken) and, when the claim went through the
+    queue's lock, the queue's limits as stored.
     """
     lease = settings.DURABLE_LEASE_SECONDS
-    special = special_queue_names()
-    claimed = store.claim_run(run_id, executor_id, lease, workflows, exclude_queues=special)
-    if claimed is not None or not special:
+    claimed = store.claim_run(run_id, executor_id, lease, workflows)
+    if claimed is not None:
         return claimed, None
     rows = _execute(RUN_QUEUE, {"run_id": run_id})
-    queue = get_queue(rows[0][0]) if rows else None
-    if queue is None or not (queue.limited or queue.priority):
-        return None, queue
+    if not rows:
+        return None, None
+    line = _limits_from_row(rows[0])
     wanted = None if head else run_id
-    return claim_in_queue(queue, executor_id, workflows, run_id=wanted), queue
+    return claim_in_queue(line, executor_id, workflows, run_id=wanted), line
+
+
+def _limits_from_row(row: tuple[Any, ...]) -> Limits:
+    name, concurrency, worker_concurrency, rate_count, rate_seconds, priority = row
+    rate = (rate_count, rate_seconds) if rate_count is not None else None
+    return Limits(name, concurrency, worker_concurrency, rate, priority)
 
 
 def claim_in_queue(
-    queue: Queue, executor_id: str, workflows: list[str], *, run_id: str | None = None
+    queue: Limits, executor_id: str, workflows: list[str], *, run_id: str | None = None
 ) -> ClaimedRun | None:
-    """One claim under the queue's lock: BEGIN, lock, count and claim, COMMIT."""
+    """One claim under the queue's lock: BEGIN, lock, count and claim, COMMIT (the limits
+    come from durable_queue inside the claim statement, not from `queue`)."""
     params = {
-        **queue.claim_params(),
+        "queue": queue.name,
         "executor_id": executor_id,
         "workflows": workflows,
         "run_id": run_id,
         "lease": settings.DURABLE_LEASE_SECONDS,
     }
-    rows = db.retrying(lambda: _claim_under_lock(queue, params), what=CLAIM_IN_QUEUE)
+    rows = db.retrying(lambda: _claim_under_lock(queue.name, params), what=CLAIM_IN_QUEUE)
     if not rows:
         return None
     return store.claimed_from_row(rows[0][0], rows[0][1:])
 
 
-def _claim_under_lock(queue: Queue, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _claim_under_lock(name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(LOCK_QUEUE, {"queue": queue.name})
+        cursor.execute(LOCK_QUEUE, {"queue": name})
         cursor.execute(CLAIM_IN_QUEUE, params)
         return cursor.fetchall()
 
 
-def free_slots(queue: Queue, executor_id: str | None = None) -> int:
+def free_slots(queue: Limits, executor_id: str | None = None) -> int:
     """Runs the queue could start right now (a hint for waking runs; claims re-check);
     with `executor_id`, runs that executor could start (its worker_concurrency too)."""
     count, seconds = queue.rate_limit or (UNLIMITED, 0.0)
@@ -253,14 +289,14 @@ def free_slots(queue: Queue, executor_id: str | None = None) -> int:
     return max(0, slots)
 
 
-def worker_room(queue: Queue, lease: float) -> int:
+def worker_room(queue: Limits, lease: float) -> int:
     """Starts a worker_concurrency queue has room for across the live executors (those
     heard from within `lease` seconds): each one's limit minus its running runs."""
     params = {"queue": queue.name, "per_worker": queue.worker_concurrency, "lease": lease}
     return int(_execute(WORKER_ROOM, params)[0][0])
 
 
-def queue_heads(queue: Queue, workflows: list[str], limit: int) -> list[str]:
+def queue_heads(queue: Limits, workflows: list[str], limit: int) -> list[str]:
     """Up to `limit` ids of the queue's best due runs (tokens: a head claim takes the best)."""
     if limit <= 0:
         return []

@@ -155,6 +155,9 @@ STAMP_VERSION = """CASE WHEN run.version <> '' THEN run.version ELSE COALESCE((
           AND key_version <> '' AND strpos(key_version, '@') = 0
         LIMIT 1), '') END"""
 
+# A queue whose runs the queue claim takes (durable.queues): it has stored limits or priority
+QUEUE_CLAIMS_APART = """(q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
+                 OR q.rate_count IS NOT NULL OR q.priority)"""
 
 CLAIM_RUN = (
     """
@@ -175,7 +178,10 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     WHERE durable_run.id = run.id AND run.status = 'ENQUEUED' AND run.available_at <= now()
       AND (run.workflow = ANY(%(workflows)s)
            OR run.workflow || '@' || run.version = ANY(%(workflows)s))
-      AND NOT (run.queue = ANY(%(exclude_queues)s))
+      AND NOT EXISTS (  -- a queue with stored limits or priority: durable.queues claims
+          SELECT 1 FROM durable_queue q WHERE q.name = run.queue AND """
+    + QUEUE_CLAIMS_APART
+    + """)
     RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
               durable_run.deadline_at, durable_run.attempts_before_resume
 )
@@ -187,20 +193,10 @@ SELECT c.workflow, c.version, c.input, c.deadline_at,"""
 
 
 def claim_run(
-    run_id: str,
-    executor_id: str,
-    lease: float,
-    workflows: list[str],
-    exclude_queues: list[str] | None = None,
+    run_id: str, executor_id: str, lease: float, workflows: list[str]
 ) -> ClaimedRun | None:
-    """`exclude_queues`: queues whose claims must go through `durable.queues` (limits)."""
-    params = {
-        "run_id": run_id,
-        "executor_id": executor_id,
-        "lease": lease,
-        "workflows": workflows,
-        "exclude_queues": exclude_queues or [],
-    }
+    """Refuses runs of queues with stored limits or priority: `durable.queues` claims them."""
+    params = {"run_id": run_id, "executor_id": executor_id, "lease": lease, "workflows": workflows}
     settle = lambda: _execute_once(CLAIMED_BY, params) or None  # noqa: E731
     rows = _execute_prepared(CLAIM_RUN, params, settle=settle)
     if not rows:

@@ -39,7 +39,11 @@ DUE_UNDISPATCHED = """
 UPDATE durable_run r SET updated_at = now()
 FROM (
     SELECT id FROM durable_run
-    WHERE status = 'ENQUEUED' AND available_at <= now() AND NOT (queue = ANY(%(limited)s))
+    WHERE status = 'ENQUEUED' AND available_at <= now()
+      AND NOT EXISTS (  -- limited queues: their runs are woken as slots free (wake_queue_heads)
+          SELECT 1 FROM durable_queue q WHERE q.name = durable_run.queue
+            AND (q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
+                 OR q.rate_count IS NOT NULL))
       AND (updated_at < available_at
            OR (%(lost)s AND updated_at < now() - make_interval(secs => %(stale)s)))
     ORDER BY priority DESC, available_at
@@ -84,7 +88,7 @@ def sweep_once(dispatcher: Dispatcher) -> dict[str, int]:
     lost = _lost_check_due(dispatcher)
     due = run_isolated("due runs", lambda: _dispatch_due(dispatcher, lost=lost))
     counts["dispatched"] = due or 0
-    for queue in queues.declared():
+    for queue in run_isolated("stored queues", queues.special) or []:
         if queue.limited:
             woken = run_isolated(f"queue {queue.name}", lambda q=queue: _wake_queue(dispatcher, q))
             counts["woken"] += woken or 0
@@ -118,7 +122,6 @@ def _lost_check_due(dispatcher: Dispatcher) -> bool:
 
 def _dispatch_due(dispatcher: Dispatcher, *, lost: bool) -> int:
     params = {
-        "limited": [queue.name for queue in queues.declared() if queue.limited],
         "lost": lost,
         "stale": settings.DURABLE_REDISPATCH_SECONDS,
         "limit": BATCH,
@@ -129,7 +132,7 @@ def _dispatch_due(dispatcher: Dispatcher, *, lost: bool) -> int:
     return len(run_ids)
 
 
-def _wake_queue(dispatcher: Dispatcher, queue: queues.Queue) -> int:
+def _wake_queue(dispatcher: Dispatcher, queue: queues.Limits) -> int:
     """Send one message per slot the queue could fill now; for a worker_concurrency queue,
     no more than the live executors have room for, not one per waiting run each second."""
     slots = min(queues.free_slots(queue), BATCH)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from durable import executors
+from durable import executors, queues
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -13,6 +13,13 @@ def pytest_runtest_teardown(item, nextitem):
     """Stop the executor before any fixture is torn down (the database flush above all), so
     each test gets a fresh executor and no thread works on a run whose rows are going away."""
     executors.shutdown()
+    queues.forget_stored()  # the flush or rollback takes durable_queue rows with it
+
+
+@pytest.fixture(autouse=True)
+def _queue_declarations_stored_afresh():
+    """Each test writes its queues' declarations again (the last test's rows are gone)."""
+    queues.forget_stored()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
+from durable import queues as durable_queues
 from durable.models import AuditEntry, Executor, Run, RunStatus
 
 AUDIT_PAGE = 50
@@ -66,3 +67,10 @@ def queue_depths() -> list[dict[str, Any]]:
         if row["status"] == RunStatus.ENQUEUED:
             queue["oldest_enqueued"] = row["oldest"]
     return sorted(queues.values(), key=lambda queue: queue["queue"])
+
+
+def stored_queues() -> list[dict[str, Any]]:
+    """Each stored queue's effective limits, where they come from, and any notice."""
+    return [
+        {"row": row, "limits": durable_queues.limits_of(row)} for row in durable_queues.all_queues()
+    ]

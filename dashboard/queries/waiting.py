@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from durable import queues, registry
+from durable import queues
 from durable.models import Run, RunStatus
 
 ALIVE_WITHIN = timedelta(seconds=30)
@@ -189,11 +189,11 @@ class _Facts:
 
 
 def _queue_limits(names: set[str], now: datetime) -> dict[str, str]:
-    """For each declared queue at a limit, the sentence that says so."""
-    registry.autodiscover()  # queues are declared next to the workflows
+    """For each queue at its stored limit (the limits every executor obeys), the sentence
+    that says so."""
     found: dict[str, str] = {}
     for name in names:
-        queue = queues.get_queue(name)
+        queue = queues.stored_limits(name)
         if queue is None or not queue.limited:
             continue
         running = Run.objects.filter(queue=name, status=RunStatus.RUNNING).count()

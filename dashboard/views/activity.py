@@ -40,5 +40,9 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 @viewer_required
 def workers(request: HttpRequest) -> HttpResponse:
-    context = {"executors": activity.executors(), "queues": activity.queue_depths()}
+    context = {
+        "executors": activity.executors(),
+        "queues": activity.queue_depths(),
+        "stored_queues": activity.stored_queues(),
+    }
     return render_page(request, "dashboard/workers.html", context, partial="live")

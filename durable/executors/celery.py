@@ -20,8 +20,9 @@ from celery import current_app
 from django.db import connection
 from kombu.exceptions import ChannelError
 
-from durable import recovery, registry, runtime, store, sweeper
+from durable import queues, recovery, registry, runtime, store, sweeper
 from durable.conf import settings
+from durable.duties import run_isolated
 from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
@@ -97,6 +98,7 @@ class CeleryWorker(OneThreadPerRun):
         self._cancels = CancelListener(self._in_flight_event)
 
     def start(self) -> CeleryWorker:
+        run_isolated("storing queue declarations", queues.store_declared)
         self._thread.start()
         self._cancels.start()
         logger.info(

@@ -63,6 +63,7 @@ class ThreadExecutor(OneThreadPerRun):
     def start(self) -> None:
         registry.autodiscover()
         self._workflows = registry.runnable_keys()
+        duties.run_isolated("storing queue declarations", queues.store_declared)
         self._cancels.start()
         for index in range(self.threads):
             self._spawn(self._work, f"durable-worker-{index}")
@@ -189,7 +190,7 @@ class ThreadExecutor(OneThreadPerRun):
         executor (a run it could not start would only hold a thread)."""
         if free <= 0:
             return []
-        special = [q for q in queues.declared() if q.limited or q.priority]
+        special = queues.special()
         lines = [
             queues.queue_heads(line, self._workflows, self._room(line, free)) for line in special
         ]
@@ -197,7 +198,7 @@ class ThreadExecutor(OneThreadPerRun):
         in_turn = [run_id for row in itertools.zip_longest(*lines) for run_id in row if run_id]
         return in_turn[:free]
 
-    def _room(self, line: queues.Queue, free: int) -> int:
+    def _room(self, line: queues.Limits, free: int) -> int:
         return min(free, queues.free_slots(line, self.executor_id)) if line.limited else free
 
     def _warn_about_unclaimable(self) -> None:

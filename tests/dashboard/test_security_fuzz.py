@@ -64,6 +64,16 @@ ENDPOINTS = {
     ("POST", "/actions/cancel/"): ["run_id", "reason", "seen"],
     ("POST", "/actions/delete/"): ["run_id", "reason", "seen"],
     ("POST", "/actions/fork/"): ["run_id", "from_step", "input", "reason", "seen", *NEW_RUN],
+    ("POST", "/actions/queue-limits/"): [
+        "name",
+        "concurrency",
+        "worker_concurrency",
+        "rate_count",
+        "rate_seconds",
+        "priority",
+        "reason",
+    ],
+    ("POST", "/actions/queue-limits/reset/"): ["name", "reason"],
     ("POST", "/actions/bulk/"): [
         "job",
         "action",

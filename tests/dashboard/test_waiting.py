@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-import durable
 from dashboard.queries.waiting import reasons
+from durable import queues
 from durable.models import Attempt, Executor
 from tests.dashboard import workflows
 from tests.dashboard.conftest import make_run, make_step
@@ -48,7 +48,7 @@ def test_a_sleeping_run_says_until_when(db):
 
 
 def test_a_queue_at_its_concurrency_limit_says_so(db):
-    durable.Queue("dash-narrow", concurrency=1)
+    queues.set_limits("dash-narrow", concurrency=1)
     _executor("shop.order")
     make_run(id="busy", queue="dash-narrow", status="RUNNING", finished_at=None)
     _enqueued(id="wait", queue="dash-narrow")
@@ -59,7 +59,7 @@ def test_a_queue_at_its_concurrency_limit_says_so(db):
 
 
 def test_a_rate_limited_queue_says_until_when(db):
-    durable.Queue("dash-slow", rate_limit=(1, 60))
+    queues.set_limits("dash-slow", rate_limit=(1, 60))
     _executor("shop.order")
     make_run(id="done", queue="dash-slow", started_at=timezone.now())
     _enqueued(id="wait", queue="dash-slow")

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from durable import executors
 from durable.cli import debug, inspect, operate, schedules, worker
+from durable.cli import queues as queues_cli
 from durable.errors import DurableError
 
 SUBCOMMANDS = {
@@ -21,6 +22,7 @@ SUBCOMMANDS = {
     "fork": operate.add_fork_arguments,
     "delete": operate.add_delete_arguments,
     "prune": operate.add_prune_arguments,
+    "queues": queues_cli.add_queues_arguments,
     "worker": worker.add_worker_arguments,
     "sweeper": worker.add_sweeper_arguments,
     "demo": worker.add_demo_arguments,
@@ -36,8 +38,9 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 
 class Command(BaseCommand):
     help = (
-        "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
-        "sweeper, demo; debugging: export, import, replay, preview, compare; cron: schedules."
+        "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, queues, "
+        "worker, sweeper, demo; debugging: export, import, replay, preview, compare; "
+        "cron: schedules."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -53,6 +56,7 @@ class Command(BaseCommand):
             "sweeper": worker,
             "demo": worker,
             "schedules": schedules,
+            "queues": queues_cli,
         }.get(subcommand, debug if subcommand in DEBUG_SUBCOMMANDS else operate)
         if subcommand not in ("worker", "demo", "sweeper"):
             executors.leave_runs_to_workers()
