@@ -217,3 +217,11 @@ class BulkStepForm(forms.Form):
     """ "Next batch of job <id>": all the browser sends once a job runs."""
 
     job = forms.UUIDField()
+
+
+class ExecutorActionForm(forms.Form):
+    """Drain or undrain one executor; `release_after`: seconds its runs in flight get."""
+
+    executor_id = forms.CharField(max_length=200)
+    reason = forms.CharField(required=False, max_length=500)
+    release_after = forms.FloatField(required=False, min_value=0.1, max_value=7 * 24 * 3600)

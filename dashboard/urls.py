@@ -8,6 +8,7 @@ from dashboard.views import (
     assets,
     bulk,
     debug,
+    executors,
     hotspots,
     latency,
     run_detail,
@@ -38,6 +39,8 @@ urlpatterns = [
     path("actions/restart/", actions.restart, name="restart"),
     path("actions/cancel/", actions.cancel, name="cancel"),
     path("actions/fork/", actions.fork, name="fork"),
+    path("actions/drain/", executors.drain, name="drain_executor"),
+    path("actions/undrain/", executors.undrain, name="undrain_executor"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),
     path("assets/htmx-<str:version>.min.js", assets.htmx_js, name="htmx_js"),
 ]

@@ -87,3 +87,7 @@ class InvalidArgumentError(DurableError, ValueError):
 class StepTimeoutError(DurableError, TimeoutError):
     """A step ran longer than its `timeout=`: the attempt failed and its retry policy decides.
     The step's thread cannot be stopped (Python has no way to); it is abandoned."""
+
+
+class ExecutorNotFoundError(DurableError, LookupError):
+    """No live executor has that id (it stopped, or the id is mistyped)."""

@@ -303,6 +303,8 @@ class Executor(models.Model):
     # an operator drained it (operations.drain_executor): it claims no new runs and lets
     # those in flight finish; it learns at once (NOTIFY) or at its next heartbeat
     draining = models.BooleanField(default=False, db_default=False)
+    # drain_executor(release_after=…): past this time, runs still in flight are released
+    drain_release_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.id

@@ -1,4 +1,5 @@
-"""Operator actions: cancel, resume, restart and fork, one run or thousands at a time.
+"""Operator actions: cancel, resume, restart and fork, one run or thousands at a time;
+draining an executor.
 
 Each call is audited. Given one run id, an action returns its result or raises
 `OperationRefused`; given a list, it returns a `BulkResult` saying what was done and
@@ -22,7 +23,16 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Min
 
-from durable import clock, executors, lineage, registry, serving, store_primitives, validation
+from durable import (
+    clock,
+    drain,
+    executors,
+    lineage,
+    registry,
+    serving,
+    store_primitives,
+    validation,
+)
 from durable.api import validate_run_id
 from durable.debugging import patching
 from durable.errors import (
@@ -90,6 +100,24 @@ class BulkResult:
 
 
 Progress = Callable[[int, int], None]
+
+
+def drain_executor(
+    executor_id: str,
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    release_after: float | None = None,
+) -> None:
+    """Stop an executor claiming new runs; its runs in flight finish there, or, after
+    `release_after` seconds, are released to other executors. It hears at once (NOTIFY)."""
+    drain.set_draining(executor_id, True, actor=current_actor(actor), reason=reason,
+                       release_after=release_after)  # fmt: skip
+
+
+def undrain_executor(executor_id: str, *, actor: str | None = None, reason: str = "") -> None:
+    """Let a drained executor claim runs again."""
+    drain.set_draining(executor_id, False, actor=current_actor(actor), reason=reason)
 
 
 def cancel(

@@ -520,11 +520,15 @@ HEARTBEAT = """
 INSERT INTO durable_executor (id, kind, hostname, pid, workflows, started_at, last_seen_at)
 VALUES (%(executor_id)s, %(kind)s, %(hostname)s, %(pid)s, %(workflows)s, now(), now())
 ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), workflows = EXCLUDED.workflows
+RETURNING draining, EXTRACT(EPOCH FROM drain_release_at - now())
 """
 
 
-def heartbeat(**params: Any) -> None:
-    execute(HEARTBEAT, params)
+def heartbeat(**params: Any) -> tuple[bool, float | None]:
+    """(draining, seconds until runs in flight are released): an operator's drain, read
+    back by the same statement, so a missed notification is noticed within a renewal."""
+    draining, release_in = execute(HEARTBEAT, params)[0]
+    return draining, None if release_in is None else float(release_in)
 
 
 STALE_EXECUTORS = """
