@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
+from django.core.management import CommandError, call_command
 
 import durable
 from durable import operations
@@ -109,3 +111,20 @@ def test_draining_an_unknown_executor_says_so_and_changes_nothing(transactional_
     with pytest.raises(InvalidArgumentError, match="release_after"):
         operations.drain_executor("thread-gone", release_after=-1)
     assert not AuditEntry.objects.exists()
+
+
+def test_drain_and_undrain_from_the_command_line(transactional_db):
+    Executor.objects.create(id="celery:host:9", kind="celery", hostname="host", pid=9)
+    out = io.StringIO()
+    call_command("durable", "drain", "celery:host:9", "--release-after", "30",
+                 "--actor", "alice", stdout=out)  # fmt: skip
+    assert "draining celery:host:9" in out.getvalue()
+    assert Executor.objects.get(id="celery:host:9").draining
+    call_command("durable", "undrain", "celery:host:9", stdout=io.StringIO())
+    assert not Executor.objects.get(id="celery:host:9").draining
+    assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == [
+        "drain",
+        "undrain",
+    ]
+    with pytest.raises(CommandError, match="no executor 'celery:gone:1'"):
+        call_command("durable", "drain", "celery:gone:1", stdout=io.StringIO())

@@ -9,7 +9,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from durable import executors
-from durable.cli import debug, inspect, operate, worker
+from durable.cli import debug, draining, inspect, operate, worker
 from durable.errors import DurableError
 
 SUBCOMMANDS = {
@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "restart": operate.add_restart_arguments,
     "fork": operate.add_fork_arguments,
     "prune": operate.add_prune_arguments,
+    "drain": draining.add_drain_arguments,
+    "undrain": draining.add_undrain_arguments,
     "worker": worker.add_worker_arguments,
     "sweeper": worker.add_sweeper_arguments,
     "demo": worker.add_demo_arguments,
@@ -34,8 +36,8 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 
 class Command(BaseCommand):
     help = (
-        "Durable workflows: list, show, cancel, resume, restart, fork, prune, worker, sweeper, "
-        "demo; debugging: export, import, replay, preview, compare."
+        "Durable workflows: list, show, cancel, resume, restart, fork, prune, drain, undrain, "
+        "worker, sweeper, demo; debugging: export, import, replay, preview, compare."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -50,6 +52,8 @@ class Command(BaseCommand):
             "worker": worker,
             "sweeper": worker,
             "demo": worker,
+            "drain": draining,
+            "undrain": draining,
         }.get(subcommand, debug if subcommand in DEBUG_SUBCOMMANDS else operate)
         if subcommand not in ("worker", "demo", "sweeper"):
             executors.leave_runs_to_workers()
