@@ -46,12 +46,12 @@ FACTS = """
 -- waiting_facts --
 -- Per live run: its last history entry, its last failed attempt and an active child (one
 -- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes), and the
--- workflows live executors serve
+-- workflows live executors serve (drained ones take no new runs)
 SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
        a.error_type, a.name, (a.error->>'retry_delay_seconds')::float, c.id,
        (SELECT coalesce(array_agg(DISTINCT w), '{}') FROM durable_executor e,
                unnest(e.workflows) AS w
-        WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s))
+        WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND NOT e.draining)
 FROM unnest(%(run_ids)s::text[]) AS r(id)
 LEFT JOIN LATERAL (
     SELECT position, kind, finished_at FROM durable_step
