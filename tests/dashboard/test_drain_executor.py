@@ -61,3 +61,9 @@ def test_drain_is_post_only_and_needs_the_csrf_token(owner, owner_client, execut
 def test_draining_a_gone_executor_says_so(owner_client):
     response = owner_client.post("/actions/drain/", {"executor_id": "thread:gone:1"}, follow=True)
     assert "Nothing changed: no executor &#x27;thread:gone:1&#x27;" in response.content.decode()
+
+
+def test_the_audit_log_names_the_drained_executor(owner_client, executor):
+    owner_client.post("/actions/drain/", {"executor_id": EXECUTOR, "release_after": "90"})
+    page = owner_client.get("/audit/?action=drain").content.decode()
+    assert f'executor <span class="mono">{EXECUTOR}</span>, release runs after 90.0 s' in page
