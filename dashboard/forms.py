@@ -299,3 +299,11 @@ class QueueLimitsForm(forms.Form):
 class QueueResetForm(forms.Form):
     name = forms.CharField(max_length=200, strip=False)
     reason = forms.CharField(required=False, max_length=500)
+
+
+class ExecutorActionForm(forms.Form):
+    """Drain or undrain one executor; `release_after`: seconds its runs in flight get."""
+
+    executor_id = forms.CharField(max_length=200)
+    reason = forms.CharField(required=False, max_length=500)
+    release_after = forms.FloatField(required=False, min_value=0.1, max_value=7 * 24 * 3600)

@@ -187,6 +187,7 @@ def start(
     dedup_id: str | None = None,
     delay: timedelta | float | None = None,
     at: datetime | None = None,
+    max_recoveries: int | None = None,
     **kwargs: Any,
 ) -> RunHandle:
     """Start a run (idempotent on `run_id`); inside a workflow this starts a child run.
@@ -197,7 +198,8 @@ def start(
     Inside `transaction.atomic()` the run belongs to the caller's transaction: it is
     dispatched after commit and never exists if the caller rolls back. With `dedup_id`,
     while a run of the queue with that id is ENQUEUED or RUNNING, that run's handle is
-    returned instead of starting another.
+    returned instead of starting another. `max_recoveries` overrides the workflow's (and
+    DURABLE_MAX_RECOVERIES) for this run.
     """
     definition = resolve(workflow)
     if run_id is not None:
@@ -205,7 +207,8 @@ def start(
     options = {"tags": validation.tags(tags), "queue": _queue_argument(queue),
                "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
                "dedup_id": validation.text("dedup_id", dedup_id),
-               "available_at": delays.due_at(delay, at)}  # fmt: skip
+               "available_at": delays.due_at(delay, at),
+               "max_recoveries": validation.max_recoveries(max_recoveries)}  # fmt: skip
     parent = context.current()
     if parent is not None and not parent.in_step:
         child_id = runtime.record_child(
@@ -248,6 +251,7 @@ def _create(
     dedup_id: str | None = None,
     available_at: datetime | None = None,
     parent_deadline: datetime | None = None,
+    max_recoveries: int | None = None,
 ) -> str:
     run_id = run_id or uuid.uuid4().hex
     run_input = dumps(
@@ -276,6 +280,7 @@ def _create(
         available_at=available_at,
         deadline_at=deadline,
         dedup_id=dedup_id,
+        max_recoveries=max_recoveries if max_recoveries is not None else definition.max_recoveries,
     )
     if created:
         if delayed:  # no message now: executors' polls (or the Celery sweep) take it when due
@@ -289,8 +294,8 @@ def _create(
         if holder is None:  # it just ended: the id is free again
             return _create(definition, args, kwargs, run_id, parent_id, tags=tags, queue=queue,
                            priority=priority, timeout=timeout, dedup_id=dedup_id,
-                           available_at=available_at,
-                           parent_deadline=parent_deadline)  # fmt: skip
+                           available_at=available_at, parent_deadline=parent_deadline,
+                           max_recoveries=max_recoveries)  # fmt: skip
         return holder
     if existing is not None and existing != definition.name:
         raise RunIdConflictError(

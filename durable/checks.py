@@ -39,6 +39,7 @@ NUMBERS: dict[str, tuple[float, type]] = {
     "DURABLE_MAX_PAYLOAD_BYTES": (1, int),
     "DURABLE_SWEEP_SECONDS": (0.01, float),
     "DURABLE_REDISPATCH_SECONDS": (0.01, float),
+    "DURABLE_TRANSACTION_CONFLICT_RETRIES": (0, int),
 }
 
 

@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_HOST_HOME_URL": "/",
     # how long a live executor retries a lost database connection before giving its runs up
     "DURABLE_DB_RETRY_SECONDS": 60.0,
+    # reruns of a @durable.transaction rolled back by a serialization failure or deadlock
+    # (SQLSTATE 40001, 40P01), beyond and apart from the step's own `retries`
+    "DURABLE_TRANSACTION_CONFLICT_RETRIES": 5,
     # on shutdown, how long runs in flight get to reach a step boundary before release
     "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
     # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import psycopg
@@ -31,6 +31,7 @@ T = TypeVar("T")
 FIRST_DELAY = 0.05
 MAX_DELAY = 1.0  # a short cap: an outage's end is noticed within a second
 TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03"}  # admin/crash shutdown, cannot connect now
+CONFLICT_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 _outage_ended_at = float("-inf")
 
@@ -47,10 +48,7 @@ def is_transient(exc: BaseException) -> bool:
     OperationalError without a SQLSTATE (refused, reset, "server closed the connection") and
     Django's InterfaceError for a connection that was closed under it.
     """
-    seen: set[int] = set()
-    error: BaseException | None = exc
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
+    for error in _chain(exc):
         if isinstance(error, psycopg.Error | OperationalError | InterfaceError):
             sqlstate = getattr(error, "sqlstate", None)
             if sqlstate:
@@ -59,8 +57,50 @@ def is_transient(exc: BaseException) -> bool:
                 return True
             if isinstance(error, InterfaceError):
                 return True
-        error = error.__cause__ or error.__context__
     return False
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and the errors it was raised from (Django wraps psycopg's), each once."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether `exc` (or an error it was raised from) is a serialization failure or a
+    deadlock: the server rolled the transaction back, and running it again may succeed."""
+    return any(getattr(error, "sqlstate", None) in CONFLICT_SQLSTATES for error in _chain(exc))
+
+
+class Conflicts:
+    """The budget of a transaction that lost a serialization conflict or a deadlock:
+    DURABLE_TRANSACTION_CONFLICT_RETRIES reruns, with jittered exponential backoff."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.budget = settings.DURABLE_TRANSACTION_CONFLICT_RETRIES
+        self.reruns = 0
+        self.delay = FIRST_DELAY
+
+    def wait(self, exc: BaseException) -> bool:
+        """After a conflict: False when the budget is spent (the error is the step's), else
+        sleep a while so the winner commits first, and True (run the transaction again)."""
+        if self.reruns >= self.budget:
+            return False
+        self.reruns += 1
+        logger.info("%s: transaction rolled back by a conflict (%s); rerun %d of %d",
+                    self.what, _first_line(exc), self.reruns, self.budget)  # fmt: skip
+        time.sleep(self.delay * random.uniform(0.5, 1.0))
+        self.delay = min(self.delay * 2, MAX_DELAY)
+        return True
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def retrying(

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from durable import context, steps
+from durable import context, steps, validation
 from durable.registry import (
     RetryPolicy,
     StepDefinition,
@@ -31,8 +31,13 @@ def workflow(
     version: str | None = None,
     queue: str = "default",
     timeout: float | None = None,
+    max_recoveries: int | None = None,
 ) -> Any:
-    """Mark a deterministic orchestrator; calling it starts a run and waits for its result."""
+    """Mark a deterministic orchestrator; calling it starts a run and waits for its result.
+
+    `max_recoveries` overrides DURABLE_MAX_RECOVERIES for its runs (stored on each run, so
+    an executor without this code recovers it by the same limit)."""
+    max_recoveries = validation.max_recoveries(max_recoveries)
 
     def decorate(f: F) -> F:
         definition = WorkflowDefinition(
@@ -41,6 +46,7 @@ def workflow(
             version=version or source_version(f),
             queue=queue,
             timeout=timeout,
+            max_recoveries=max_recoveries,
         )
         register(definition)
 
@@ -72,6 +78,8 @@ def step(
     retry_delay: float = 1.0,
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    retry_if: Callable[[BaseException], bool] | None = None,
+    jitter: float | bool = False,
     idempotent: bool = False,
     timeout: float | None = None,
     max_output_bytes: int | None = None,
@@ -80,13 +88,15 @@ def step(
 
     `idempotent=True` declares that running the body twice is harmless, so replay previews
     do not warn that its side effects may repeat. With `timeout`, an attempt running longer
-    fails with StepTimeoutError (see durable.hung).
+    fails with StepTimeoutError (see durable.hung). `retry_if(exc)` returning False (or
+    raising) fails the step at once; `jitter` (a fraction, or True for full jitter) spreads
+    the backoff: see RetryPolicy.
     """
     return _step_decorator(
         func,
         "step",
         name,
-        RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
+        _policy(retries, retry_delay, backoff, max_delay, retry_on, retry_if, jitter),
         idempotent=idempotent,
         timeout=timeout,
         max_output_bytes=max_output_bytes,
@@ -102,16 +112,34 @@ def transaction(
     retry_delay: float = 1.0,
     max_delay: float = 300.0,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    retry_if: Callable[[BaseException], bool] | None = None,
+    jitter: float | bool = False,
     max_output_bytes: int | None = None,
 ) -> Any:
-    """A step run inside `transaction.atomic()` whose checkpoint commits with its effects."""
+    """A step run inside `transaction.atomic()` whose checkpoint commits with its effects.
+
+    A serialization failure or deadlock (SQLSTATE 40001, 40P01) reruns the transaction in
+    place, up to DURABLE_TRANSACTION_CONFLICT_RETRIES times, without using `retries`."""
     return _step_decorator(
         func,
         "transaction",
         name,
-        RetryPolicy(retries, retry_delay, backoff, max_delay, retry_on),
+        _policy(retries, retry_delay, backoff, max_delay, retry_on, retry_if, jitter),
         max_output_bytes=max_output_bytes,
     )
+
+
+def _policy(
+    retries: int,
+    delay: float,
+    backoff: float,
+    max_delay: float,
+    retry_on: tuple[type[BaseException], ...],
+    retry_if: Callable[[BaseException], bool] | None,
+    jitter: float | bool,
+) -> RetryPolicy:
+    return RetryPolicy(retries, delay, backoff, max_delay, retry_on,
+                       validation.jitter(jitter), validation.retry_if(retry_if))  # fmt: skip
 
 
 def _step_decorator(

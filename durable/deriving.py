@@ -271,6 +271,7 @@ def _derive(
             forked_from_step=from_step,
             steps_done=from_step,
             deadline_at=options.deadline() or _new_deadline(original),
+            max_recoveries=original.max_recoveries,
         )
     params = {
         "new_id": new_id,

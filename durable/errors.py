@@ -107,3 +107,7 @@ class ScheduleNotFoundError(DurableError, LookupError):
 
 class ScheduleConflictError(DurableError):
     """A schedule with that name exists, or the change belongs in the code that declares it."""
+
+
+class ExecutorNotFoundError(DurableError, LookupError):
+    """No live executor has that id (it stopped, or the id is mistyped)."""

@@ -93,6 +93,9 @@ class Run(models.Model):
     executor_id = models.CharField(max_length=200, null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     recovery_count = models.IntegerField(default=0)
+    # executor deaths this run survives (its workflow's or start's max_recoveries); NULL:
+    # DURABLE_MAX_RECOVERIES. Stored, so any executor's recovery sweep applies it
+    max_recoveries = models.IntegerField(null=True, blank=True)
     # failed attempts of the step a resume re-runs, made before that resume: a resume grants
     # a fresh retry budget (attempt numbers go on counting), a recovery does not
     attempts_before_resume = models.IntegerField(default=0, db_default=0)
@@ -298,6 +301,11 @@ class Executor(models.Model):
     workflows = ArrayField(models.CharField(max_length=300), default=list)
     started_at = models.DateTimeField(db_default=models.functions.Now())
     last_seen_at = models.DateTimeField(db_default=models.functions.Now())
+    # an operator drained it (operations.drain_executor): it claims no new runs and lets
+    # those in flight finish; it learns at once (NOTIFY) or at its next heartbeat
+    draining = models.BooleanField(default=False, db_default=False)
+    # drain_executor(release_after=…): past this time, runs still in flight are released
+    drain_release_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.id

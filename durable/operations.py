@@ -1,4 +1,5 @@
-"""Operator actions: cancel, resume, restart, fork and delete, one run or thousands at a time.
+"""Operator actions: cancel, resume, restart, fork and delete, one run or thousands at a time;
+draining an executor.
 
 Each call is audited. Given one run id, an action returns its result or raises
 `OperationRefused`; given a list, it returns a `BulkResult` saying what was done and
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from durable import deletion, validation
+from durable import deletion, drain, validation
 from durable.debugging import patching
 from durable.deriving import check_input, derive_batch, fork_points
 from durable.errors import InvalidArgumentError
@@ -41,12 +42,32 @@ __all__ = [
     "cancel",
     "current_actor",
     "delete",
+    "drain_executor",
     "fork",
     "fork_points",
     "restart",
     "resume",
     "resume_blocker",
+    "undrain_executor",
 ]
+
+
+def drain_executor(
+    executor_id: str,
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    release_after: float | None = None,
+) -> None:
+    """Stop an executor claiming new runs; its runs in flight finish there, or, after
+    `release_after` seconds, are released to other executors. It hears at once (NOTIFY)."""
+    drain.set_draining(executor_id, True, actor=current_actor(actor), reason=reason,
+                       release_after=release_after)  # fmt: skip
+
+
+def undrain_executor(executor_id: str, *, actor: str | None = None, reason: str = "") -> None:
+    """Let a drained executor claim runs again."""
+    drain.set_draining(executor_id, False, actor=current_actor(actor), reason=reason)
 
 
 def cancel(

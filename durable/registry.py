@@ -6,6 +6,7 @@ import functools
 import hashlib
 import inspect
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,16 +19,40 @@ logger = logging.getLogger("durable")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries after the first attempt; the n-th retry waits delay * backoff**(n-1), capped."""
+    """Retries after the first attempt; the n-th retry waits delay * backoff**(n-1), capped.
+
+    With `jitter` j (0..1) the wait is drawn uniformly from [(1-j) * w, w], where w is that
+    capped delay: 1.0 ("full jitter") spreads retries of many runs over [0, w]. `retry_if`
+    sees each exception `retry_on` admits and may refuse the retry (False: fail now).
+    """
 
     retries: int = 0
     delay: float = 1.0
     backoff: float = 2.0
     max_delay: float = 300.0
     retry_on: tuple[type[BaseException], ...] = (Exception,)
+    jitter: float = 0.0
+    retry_if: Callable[[BaseException], Any] | None = None
 
     def wait_before(self, retry_number: int) -> float:
-        return min(self.delay * self.backoff ** (retry_number - 1), self.max_delay)
+        wait = min(self.delay * self.backoff ** (retry_number - 1), self.max_delay)
+        return wait * (1 - self.jitter * random.random())
+
+    def refusal(self, exc: BaseException) -> str | None:
+        """Why `exc` is not retried (a note for the record; "" for a type `retry_on` does
+        not list), or None to retry it. A retry_if that raises refuses, naming its error."""
+        if not isinstance(exc, self.retry_on):
+            return ""
+        if self.retry_if is None:
+            return None
+        try:
+            answer = self.retry_if(exc)
+        except Exception as predicate_error:
+            return (
+                f"not retried: retry_if raised {type(predicate_error).__qualname__}: "
+                f"{predicate_error} (while judging this error)"
+            )
+        return None if answer else "not retried: retry_if returned False for this error"
 
 
 @dataclass
@@ -37,6 +62,7 @@ class WorkflowDefinition:
     version: str
     queue: str = "default"
     timeout: float | None = None
+    max_recoveries: int | None = None  # None: DURABLE_MAX_RECOVERIES
 
 
 @dataclass

@@ -12,9 +12,9 @@ from durable.store import execute
 
 LIVE_EXECUTOR_WORKFLOWS = """
 -- live_executor_workflows --
--- What each executor that heartbeat lately can run ("name@version" entries)
+-- What each executor that heartbeat lately and takes runs (not drained) can run
 SELECT workflows FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
+WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
 """
 
 

@@ -79,11 +79,14 @@ class StepCall:
                 raise RunReleased(self.run_context.run_id) from exc
             except Exception as exc:
                 retry_number = self.attempt - self.budget_used
-                final = retry_number > retry.retries or not isinstance(exc, retry.retry_on)
-                self._record_failure(exc, final)
-                if final:
+                refusal = "" if retry_number > retry.retries else retry.refusal(exc)
+                if refusal:
+                    exc.add_note(f"durable: {refusal}")
+                delay = None if refusal is not None else retry.wait_before(retry_number)
+                self._record_failure(exc, final=refusal is not None, note=refusal, delay=delay)
+                if delay is None:
                     raise
-                self._back_off(retry.wait_before(retry_number), exc)
+                self._back_off(delay, exc)
                 self.attempt += 1
 
     def _back_off(self, seconds: float, exc: Exception) -> None:
@@ -105,9 +108,11 @@ class StepCall:
 
         When the connection drops around the commit, whether it committed is unknown: the
         checkpoint is read back first (it commits with the step's effects), and only if it
-        is missing does the body run again. Reconnecting is not a failed attempt.
+        is missing does the body run again. Reconnecting is not a failed attempt; neither
+        is a rerun after a serialization failure or deadlock (db.Conflicts), which the
+        server rolled back whole.
         """
-        outage = db.Outage(self.where)
+        outage, conflicts = db.Outage(self.where), db.Conflicts(self.where)
         while True:
             try:
                 with transaction.atomic():
@@ -115,7 +120,11 @@ class StepCall:
                     self._raise_if_transaction_broken()
                     return self._checkpoint(result)
             except Exception as exc:
-                if connection.in_atomic_block or not db.is_transient(exc):
+                if connection.in_atomic_block:
+                    raise
+                if db.is_conflict(exc) and conflicts.wait(exc):
+                    continue  # rolled back for sure: a fresh transaction, not an attempt
+                if not db.is_transient(exc):
                     raise
                 outage.wait(exc)
             committed = db.retrying(self._read_back, what=f"{self.where}: read back")
@@ -162,8 +171,16 @@ class StepCall:
         self._record(status="SUCCESS", output=output)
         return roundtrip(output)
 
-    def _record_failure(self, exc: Exception, final: bool) -> None:
+    def _record_failure(
+        self, exc: Exception, final: bool, note: str | None = None, delay: float | None = None
+    ) -> None:
+        """`note` says why a retry was refused (retry_if); `delay` is the backoff chosen
+        before the next attempt (jittered), kept with the attempt it follows."""
         error = error_to_dict(exc)
+        if note:
+            error["note"] = note
+        if delay is not None:
+            error["retry_delay_seconds"] = round(delay, 6)
         error_json = dumps(error, where="error")
         error_fingerprint = fingerprint(error["type"], error["message"])
         try:
@@ -206,7 +223,7 @@ class StepCall:
         except db.DatabaseUnavailable as exc:
             raise RunReleased(self.run_context.run_id) from exc
         except (DatabaseError, psycopg.Error) as exc:
-            if connection.in_atomic_block and db.is_transient(exc):
+            if connection.in_atomic_block and (db.is_transient(exc) or db.is_conflict(exc)):
                 raise  # the transaction step retries its whole transaction
 
             logger.warning(

@@ -62,13 +62,12 @@ INSERT INTO durable_run (
     id, workflow, version, status, input, tags, queue, priority, parent_id,
     forked_from_id, forked_from_step, deadline_at, available_at, error_type,
     error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at,
-    dedup_id)
+    dedup_id, max_recoveries)
 VALUES (
     %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::json, %(tags)s::jsonb,
     %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
     %(deadline_at)s, GREATEST(%(available_at)s::timestamptz, now()), '', '', '', 0,
-    %(steps_done)s,
-    now(), now(), %(dedup_id)s)
+    %(steps_done)s, now(), now(), %(dedup_id)s, %(max_recoveries)s)
 ON CONFLICT DO NOTHING
 RETURNING id
 """
@@ -87,6 +86,7 @@ def insert_run(**params: Any) -> bool:
     """True if created, False if the id (or an active run's dedup_id) was taken."""
     params.setdefault("steps_done", 0)
     params.setdefault("dedup_id", None)
+    params.setdefault("max_recoveries", None)
     settle = lambda: _execute_once(ENQUEUED_RUN_OF, params) or None  # noqa: E731
     return bool(execute(INSERT_RUN, params, settle=settle))
 
@@ -439,28 +439,29 @@ def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]
 RECOVER_EXPIRED = (
     """
 -- recover_expired --
--- Re-enqueue running runs whose owner died (lease expired); past the limit, park them DEAD
+-- Re-enqueue running runs whose owner died (lease expired); past the limit (the run's own
+-- max_recoveries, else the setting's), park them DEAD
 WITH expired AS (
-    SELECT id FROM durable_run
+    SELECT id, COALESCE(max_recoveries, %(max_recoveries)s) AS max_recoveries FROM durable_run
     WHERE status = 'RUNNING' AND lease_expires_at < now()
     ORDER BY lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE durable_run r
-SET status = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 'DEAD' ELSE 'ENQUEUED' END,
+SET status = CASE WHEN r.recovery_count >= expired.max_recoveries THEN 'DEAD' ELSE 'ENQUEUED' END,
     recovery_count = r.recovery_count
-        + CASE WHEN r.recovery_count >= %(max_recoveries)s THEN 0 ELSE 1 END,
-    finished_at = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN now() END,
-    active_ms = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN """
+        + CASE WHEN r.recovery_count >= expired.max_recoveries THEN 0 ELSE 1 END,
+    finished_at = CASE WHEN r.recovery_count >= expired.max_recoveries THEN now() END,
+    active_ms = CASE WHEN r.recovery_count >= expired.max_recoveries THEN """
     + ACTIVE_MS_SQL.format(run="r")
     + """ END,
-    error = CASE WHEN r.recovery_count >= %(max_recoveries)s THEN json_build_object(
+    error = CASE WHEN r.recovery_count >= expired.max_recoveries THEN json_build_object(
         'type', 'durable.errors.RunDeadError',
         'message', format('the run''s executor died %%s times (limit %%s); fix the cause '
-                          'and resume the run', r.recovery_count + 1, %(max_recoveries)s),
+                          'and resume the run', r.recovery_count + 1, expired.max_recoveries),
         'args', json_build_array(), 'traceback', '') ELSE r.error END,
-    error_type = CASE WHEN r.recovery_count >= %(max_recoveries)s
+    error_type = CASE WHEN r.recovery_count >= expired.max_recoveries
         THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
     executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
     steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
@@ -531,11 +532,15 @@ HEARTBEAT = """
 INSERT INTO durable_executor (id, kind, hostname, pid, workflows, started_at, last_seen_at)
 VALUES (%(executor_id)s, %(kind)s, %(hostname)s, %(pid)s, %(workflows)s, now(), now())
 ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), workflows = EXCLUDED.workflows
+RETURNING draining, EXTRACT(EPOCH FROM drain_release_at - now())
 """
 
 
-def heartbeat(**params: Any) -> None:
-    execute(HEARTBEAT, params)
+def heartbeat(**params: Any) -> tuple[bool, float | None]:
+    """(draining, seconds until runs in flight are released): an operator's drain, read
+    back by the same statement, so a missed notification is noticed within a renewal."""
+    draining, release_in = execute(HEARTBEAT, params)[0]
+    return draining, None if release_in is None else float(release_in)
 
 
 STALE_EXECUTORS = """

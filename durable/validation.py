@@ -66,3 +66,34 @@ def tags(value: Any) -> dict[str, Any] | None:
     for key in value:
         text("tags", key, max_length=200, optional=False)
     return value
+
+
+def jitter(value: Any) -> float:
+    """`jitter=`: True (full jitter, 1.0), False (none) or a fraction from 0 to 1."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 1:
+        raise InvalidArgumentError(
+            "jitter", f"must be True, False or a fraction from 0 to 1, not {value!r:.40}"
+        )
+    return float(value)
+
+
+def retry_if(value: Any) -> Any:
+    """`retry_if=`: None or a callable taking the exception and answering retry or not."""
+    if value is not None and not callable(value):
+        raise InvalidArgumentError(
+            "retry_if", f"must be a callable(exc) -> bool, not {type(value).__name__}"
+        )
+    return value
+
+
+def max_recoveries(value: Any) -> int | None:
+    """`max_recoveries=`: None (DURABLE_MAX_RECOVERIES) or executor deaths a run survives."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= INT32[1]:
+        raise InvalidArgumentError(
+            "max_recoveries", f"must be a whole number from 0 up, not {value!r:.40}"
+        )
+    return value

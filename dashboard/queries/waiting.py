@@ -46,18 +46,18 @@ FACTS = """
 -- waiting_facts --
 -- Per live run: its last history entry, its last failed attempt and an active child (one
 -- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes), and the
--- workflows live executors serve
+-- workflows live executors serve (drained ones take no new runs)
 SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
-       a.error_type, a.name, c.id,
+       a.error_type, a.name, (a.error->>'retry_delay_seconds')::float, c.id,
        (SELECT coalesce(array_agg(DISTINCT w), '{}') FROM durable_executor e,
                unnest(e.workflows) AS w
-        WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s))
+        WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND NOT e.draining)
 FROM unnest(%(run_ids)s::text[]) AS r(id)
 LEFT JOIN LATERAL (
     SELECT position, kind, finished_at FROM durable_step
     WHERE run_id = r.id ORDER BY position DESC LIMIT 1) AS s ON true
 LEFT JOIN LATERAL (
-    SELECT position, attempt, finished_at, error_type, name FROM durable_attempt
+    SELECT position, attempt, finished_at, error_type, name, error FROM durable_attempt
     WHERE run_id = r.id ORDER BY position DESC, attempt DESC LIMIT 1) AS a ON true
 LEFT JOIN LATERAL (
     SELECT id FROM durable_run
@@ -79,10 +79,13 @@ class _Attempt:
     finished_at: datetime
     error_type: str
     name: str
+    retry_delay: float | None  # the (jittered) wait chosen, as recorded with the attempt
 
     def retry_at(self) -> datetime | None:
-        """When the next attempt starts, from the step's retry policy (None if the step
-        cannot be found by its name in this process)."""
+        """When the next attempt starts: the recorded wait, else from the step's retry
+        policy (None if the step cannot be found by its name in this process)."""
+        if self.retry_delay is not None:
+            return self.finished_at + timedelta(seconds=self.retry_delay)
         step = _step_definition(self.name)
         if step is None:
             return None
@@ -123,8 +126,8 @@ class _Facts:
         self.queues = _queue_limits(queue_names, self.now)
 
     def _read(self, run_id: str, *row: Any) -> None:
-        """One FACTS row: last entry (3 columns), last attempt (5), active child, served."""
-        entry, attempt, child, served = row[:3], row[3:8], row[8], row[9]
+        """One FACTS row: last entry (3 columns), last attempt (6), active child, served."""
+        entry, attempt, child, served = row[:3], row[3:9], row[9], row[10]
         if entry[0] is not None:
             self.last_entry[run_id] = _Entry(*entry)
         if attempt[0] is not None:

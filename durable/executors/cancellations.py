@@ -4,7 +4,8 @@ A cancel notifies each cancelled run's id on CHANNEL when its transaction commit
 (`lineage.cancel_trees` through `store.notify_cancelled`); every executor keeps one
 listening connection and sets the cancelled event of the runs it executes, so a run stops
 before its next step starts, without a read per step. The lease heartbeat remains the
-fallback if a notification is missed.
+fallback if a notification is missed. An operator's drain of an executor comes on the same
+channel (`durable.drain`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ RECONNECT_SECONDS = 1.0
 class CancelListener:
     """One thread that LISTENs for cancelled run ids and sets their events."""
 
-    def __init__(self, in_flight: Callable[[str], threading.Event | None]) -> None:
+    def __init__(
+        self,
+        in_flight: Callable[[str], threading.Event | None],
+        on_drain: Callable[[str, bool, float | None], None] | None = None,
+    ) -> None:
         self._in_flight = in_flight
+        self._on_drain = on_drain  # an operator's (un)drain of an executor (durable.drain)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(
@@ -61,6 +67,15 @@ class CancelListener:
                 cancelled = self._in_flight(notice.payload)
                 if cancelled is not None:
                     cancelled.set()
+                elif self._on_drain is not None:
+                    self._hear_drain(notice.payload)
+
+    def _hear_drain(self, payload: str) -> None:
+        from durable.drain import parse_notice
+
+        parsed = parse_notice(payload)
+        if parsed is not None:
+            self._on_drain(*parsed)
 
 
 def _connection_params() -> dict:

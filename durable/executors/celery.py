@@ -27,6 +27,7 @@ from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
+from durable.executors.operator_drain import OperatorDrain
 
 logger = logging.getLogger("durable")
 
@@ -95,7 +96,8 @@ class CeleryWorker(OneThreadPerRun):
         self._thread = threading.Thread(
             target=self._maintain, name="durable-celery-maintenance", daemon=True
         )
-        self._cancels = CancelListener(self._in_flight_event)
+        self._operator_drain = OperatorDrain(self.executor_id)
+        self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
 
     def start(self) -> CeleryWorker:
         run_isolated("storing queue declarations", queues.store_declared)
@@ -110,8 +112,8 @@ class CeleryWorker(OneThreadPerRun):
 
     def execute(self, run_id: str) -> bool:
         """Claim the run (or, for a limited queue, its head) and execute it to its end."""
-        if self._draining.is_set():  # shutting down: leave the run to another worker
-            store.mark_undispatched(run_id)
+        if self._draining.is_set() or self._operator_drain.is_set():
+            store.mark_undispatched(run_id)  # shutting down or drained: for another worker
             return False
         return self._claim_and_execute(run_id, self.workflows)
 
@@ -123,6 +125,7 @@ class CeleryWorker(OneThreadPerRun):
             now = time.monotonic()
             try:
                 runtime.enforce_deadlines()
+                self._release_when_drain_is_due()
                 if now - last_renewal >= self.lease / 3:
                     last_renewal = now
                     self._heartbeat()
@@ -139,7 +142,8 @@ class CeleryWorker(OneThreadPerRun):
         self.workflows = registry.runnable_keys()
         with self._lock:
             in_flight = dict(self._in_flight)
-        liveness.heartbeat(self.executor_id, self.kind, self.workflows, in_flight, self.lease)
+        liveness.heartbeat(self.executor_id, self.kind, self.workflows, in_flight, self.lease,
+                           self._operator_drain)  # fmt: skip
         if not self._released_dead:
             # At start only, as the thread executor: a restarted worker frees the runs of its
             # dead predecessors on this host at once; later, lease expiry decides.
@@ -156,11 +160,7 @@ class CeleryWorker(OneThreadPerRun):
                 if not self._in_flight:
                     return
             time.sleep(0.05)
-        with self._lock:
-            left = dict(self._in_flight)
-        released = store.release_runs(list(left), self.executor_id)
-        for cancelled in left.values():
-            cancelled.set()
+        released = self._release_in_flight()
         if released:
             logger.warning("released %d run(s) still in a step at shutdown", len(released))
 

@@ -10,10 +10,14 @@ executing it, and two threads never execute one run.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from durable import queues, registry, runtime, store
+from durable.executors.operator_drain import OperatorDrain
 from durable.store import ClaimedRun
+
+logger = logging.getLogger("durable")
 
 CHAIN_LIMIT = 50  # runs of a limited queue one thread takes in a row, freeing slot after slot
 
@@ -29,6 +33,7 @@ class OneThreadPerRun:
     _stop: threading.Event
     _draining: threading.Event  # shutting down: runs are released at their next step
     _running_on: dict[str, threading.Thread]  # run id -> the thread executing it
+    _operator_drain: OperatorDrain  # an operator drained it: no new runs (durable.drain)
 
     def _claim_and_execute(self, run_id: str, workflows: list[str]) -> bool:
         """Claim the run (for a limited or priority queue, the queue's best due run: claims
@@ -42,7 +47,7 @@ class OneThreadPerRun:
             if claimed is None:
                 break
             self._execute_claimed(claimed)
-            if line is None or not line.limited or self._stop.is_set() or self._draining.is_set():
+            if line is None or not line.limited or not self._taking_runs():
                 break
             claimed = queues.claim_in_queue(line, self.executor_id, workflows)
         return executed
@@ -76,6 +81,28 @@ class OneThreadPerRun:
         if self._draining.is_set():
             return None
         return queues.claim(run_id, self.executor_id, registry.runnable_keys())[0]
+
+    def _taking_runs(self) -> bool:
+        """Not stopping, not shutting down, not drained by an operator."""
+        return not (self._stop.is_set() or self._draining.is_set() or self._operator_drain.is_set())
+
+    def _release_in_flight(self) -> list[str]:
+        """Give every run in flight back to the queue now and tell its thread to stop at its
+        next step boundary (its checkpoints there are refused): other executors take it."""
+        with self._lock:
+            left = dict(self._in_flight)
+        released = store.release_runs(list(left), self.executor_id)
+        for cancelled in left.values():
+            cancelled.set()
+        return released
+
+    def _release_when_drain_is_due(self) -> None:
+        """An operator's drain with a deadline: past it, runs still here are released."""
+        if self._operator_drain.release_due():
+            released = self._release_in_flight()
+            if released:
+                logger.warning("drained executor %s released %d run(s) still in flight: %s",
+                               self.executor_id, len(released), released[:10])  # fmt: skip
 
     def _in_flight_event(self, run_id: str) -> threading.Event | None:
         with self._lock:

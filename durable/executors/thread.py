@@ -23,6 +23,7 @@ from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
+from durable.executors.operator_drain import OperatorDrain
 
 logger = logging.getLogger("durable")
 
@@ -55,10 +56,12 @@ class ThreadExecutor(OneThreadPerRun):
                 duties.Duty("recoveries", recovery.sweep, min(self.lease / 2, 10)),
                 *duties.engine_duties(self.kind),  # cron schedules, pruning
                 duties.Duty("claim due runs", self._claim_due),
+                duties.Duty("drain deadline", self._release_when_drain_is_due),
                 duties.Duty("unclaimable warnings", self._warn_about_unclaimable),
             ]
         )
-        self._cancels = CancelListener(self._in_flight_event)
+        self._operator_drain = OperatorDrain(self.executor_id)
+        self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
 
     def start(self) -> None:
         registry.autodiscover()
@@ -119,6 +122,8 @@ class ThreadExecutor(OneThreadPerRun):
                     self._pending.discard(run_id)
 
     def _execute(self, run_id: str) -> None:
+        if self._operator_drain.is_set():  # drained: the run stays ENQUEUED for the others
+            return
         self._claim_and_execute(run_id, registry.runnable_keys())
 
     def _maintain(self) -> None:
@@ -147,7 +152,8 @@ class ThreadExecutor(OneThreadPerRun):
     def _heartbeat(self, starting: bool) -> None:
         with self._lock:
             in_flight = dict(self._in_flight)
-        liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease)
+        liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease,
+                           self._operator_drain)  # fmt: skip
         if starting:
             recovery.release_dead_executors(self.executor_id)
 
@@ -178,7 +184,7 @@ class ThreadExecutor(OneThreadPerRun):
             self._spawn(self._work, "durable-worker-replacement")
 
     def _claim_due(self) -> None:
-        if self._draining.is_set():  # shutting down: runs left are for other executors
+        if not self._taking_runs():  # shutting down or drained: runs are for other executors
             return
         self._workflows = registry.runnable_keys()
         for run_id in self._due_runs(self.free_threads()):
@@ -241,15 +247,12 @@ class ThreadExecutor(OneThreadPerRun):
             return list(self._in_flight)
 
     def _release_left_over(self) -> None:
-        left = self._runs_in_flight()
         try:
-            released = store.release_runs(left, self.executor_id)
+            released = self._release_in_flight()
             store.forget_executors([self.executor_id])
         except Exception as exc:  # the database is gone: the leases expire instead
-            logger.warning("could not release runs %s at shutdown (%s)", left[:10], exc)
+            logger.warning("could not release runs %s at shutdown (%s)",
+                           self._runs_in_flight()[:10], exc)  # fmt: skip
             return
-        with self._lock:
-            for run_id in left:
-                self._in_flight.get(run_id, threading.Event()).set()
         if released:
             logger.warning("released %d run(s) still in a step at shutdown", len(released))

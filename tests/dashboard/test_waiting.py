@@ -106,3 +106,20 @@ def test_a_retrying_step_says_when_it_retries_next(db):
     assert workflows.patient_call  # its module is imported, as autodiscovery would
     retry_at = failed_at + timedelta(seconds=30)  # patient_call retries after 30 s
     assert f"next retry at {retry_at:%H:%M:%S} UTC" in reasons([_get("r2")])["r2"]
+
+
+def test_the_next_retry_is_the_recorded_jittered_wait_not_the_policys(db):
+    run = make_run(id="r3", status="RUNNING", finished_at=None)
+    failed_at = timezone.now()
+    Attempt.objects.create(
+        run=run,
+        position=0,
+        attempt=1,
+        name="tests.dashboard.workflows.patient_call",
+        error={"retry_delay_seconds": 12.5},
+        error_type="shop.Timeout",
+        started_at=failed_at,
+        finished_at=failed_at,
+    )
+    retry_at = failed_at + timedelta(seconds=12.5)  # not the policy's 30 s
+    assert f"next retry at {retry_at:%H:%M:%S} UTC" in reasons([_get("r3")])["r3"]

@@ -9,7 +9,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from durable import executors
-from durable.cli import debug, inspect, operate, schedules, worker
+from durable.cli import debug, draining, inspect, operate, schedules, worker
 from durable.cli import queues as queues_cli
 from durable.errors import DurableError
 
@@ -23,6 +23,8 @@ SUBCOMMANDS = {
     "delete": operate.add_delete_arguments,
     "prune": operate.add_prune_arguments,
     "queues": queues_cli.add_queues_arguments,
+    "drain": draining.add_drain_arguments,
+    "undrain": draining.add_undrain_arguments,
     "worker": worker.add_worker_arguments,
     "sweeper": worker.add_sweeper_arguments,
     "demo": worker.add_demo_arguments,
@@ -38,9 +40,9 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 
 class Command(BaseCommand):
     help = (
-        "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, queues, "
-        "worker, sweeper, demo; debugging: export, import, replay, preview, compare; "
-        "cron: schedules."
+        "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
+        "sweeper, demo; queues, drain, undrain; cron: schedules; debugging: export, import, "
+        "replay, preview, compare."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -57,6 +59,8 @@ class Command(BaseCommand):
             "demo": worker,
             "schedules": schedules,
             "queues": queues_cli,
+            "drain": draining,
+            "undrain": draining,
         }.get(subcommand, debug if subcommand in DEBUG_SUBCOMMANDS else operate)
         if subcommand not in ("worker", "demo", "sweeper"):
             executors.leave_runs_to_workers()

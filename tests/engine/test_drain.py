@@ -1,0 +1,130 @@
+"""An operator drains an executor: it claims no new runs, its runs in flight finish there
+(or are released past a deadline), and undraining lets it claim again."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from django.core.management import CommandError, call_command
+
+import durable
+from durable import operations
+from durable.errors import ExecutorNotFoundError, InvalidArgumentError
+from durable.executors.thread import ThreadExecutor
+from durable.models import AuditEntry, Executor, Run
+from tests.engine.workflows import ledger, slow_ledger
+
+
+def wait_for(predicate, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pair(side_effects, settings):
+    """Two thread executors in this process (durable.start only records runs)."""
+    settings.DURABLE_EXECUTOR = "external"
+    started = []
+
+    def start() -> ThreadExecutor:
+        executor = ThreadExecutor(threads=2, poll_seconds=0.05)
+        executor.start()
+        started.append(executor)
+        wait_for(lambda: Executor.objects.filter(id=executor.executor_id).exists(), 10, "row")
+        return executor
+
+    yield start
+    for executor in started:
+        executor.shutdown(wait=True)
+
+
+def _run_on(run_id: str) -> str:
+    wait_for(lambda: Run.objects.get(id=run_id).status == "SUCCESS", 30, f"{run_id} done")
+    return Run.objects.get(id=run_id).executor_id
+
+
+def test_a_drained_executor_takes_no_new_runs_while_another_does(pair):
+    drained, other = pair(), pair()
+    operations.drain_executor(drained.executor_id, actor="ops", reason="deploy")
+    wait_for(drained._operator_drain.is_set, 5, "the drain notification")
+    for n in range(8):
+        durable.start(ledger, f"dr-{n}", ["a"], run_id=f"dr-{n}")
+    assert {_run_on(f"dr-{n}") for n in range(8)} == {other.executor_id}
+    assert Executor.objects.get(id=drained.executor_id).draining
+
+
+def test_a_drained_executors_run_in_flight_finishes_there(pair):
+    drained = pair()
+    durable.start(slow_ledger, "dr-slow", 4, 0.3, run_id="dr-slow")
+    wait_for(lambda: Run.objects.get(id="dr-slow").executor_id == drained.executor_id, 10, "claim")
+    other = pair()
+    operations.drain_executor(drained.executor_id)
+    durable.start(ledger, "dr-new", ["a"], run_id="dr-new")
+    assert _run_on("dr-new") == other.executor_id
+    assert _run_on("dr-slow") == drained.executor_id
+    assert Run.objects.get(id="dr-slow").recovery_count == 0
+
+
+def test_a_drain_with_a_deadline_releases_runs_still_in_flight_to_others(pair, side_effects):
+    drained = pair()
+    durable.start(slow_ledger, "dr-late", 6, 0.4, run_id="dr-late")
+    wait_for(lambda: Run.objects.get(id="dr-late").executor_id == drained.executor_id, 10, "claim")
+    other = pair()
+    operations.drain_executor(drained.executor_id, release_after=0.2)
+    assert _run_on("dr-late") == other.executor_id
+    run = Run.objects.get(id="dr-late")
+    assert (run.output, run.recovery_count) == (6, 0)  # a release, not a death
+    assert all(count <= 2 for count in side_effects("dr-late").values())  # at-least-once
+
+
+def test_an_undrained_executor_claims_runs_again(pair):
+    executor = pair()
+    operations.drain_executor(executor.executor_id)
+    wait_for(executor._operator_drain.is_set, 5, "drained")
+    durable.start(ledger, "dr-wait", ["a"], run_id="dr-wait")
+    time.sleep(0.5)
+    assert Run.objects.get(id="dr-wait").status == "ENQUEUED"
+    operations.undrain_executor(executor.executor_id, actor="ops")
+    assert _run_on("dr-wait") == executor.executor_id
+    actions = list(AuditEntry.objects.order_by("id").values_list("action", "actor"))
+    assert actions[-2:] == [("drain", actions[-2][1]), ("undrain", "ops")]
+
+
+def test_the_heartbeat_corrects_a_missed_notification(pair):
+    executor = pair()
+    Executor.objects.filter(id=executor.executor_id).update(draining=True)  # no NOTIFY
+    executor._heartbeat(starting=False)
+    assert executor._operator_drain.is_set()
+    Executor.objects.filter(id=executor.executor_id).update(draining=False)
+    executor._heartbeat(starting=False)
+    assert not executor._operator_drain.is_set()
+
+
+def test_draining_an_unknown_executor_says_so_and_changes_nothing(transactional_db):
+    with pytest.raises(ExecutorNotFoundError, match="no executor 'thread-gone'"):
+        operations.drain_executor("thread-gone")
+    with pytest.raises(InvalidArgumentError, match="release_after"):
+        operations.drain_executor("thread-gone", release_after=-1)
+    assert not AuditEntry.objects.exists()
+
+
+def test_drain_and_undrain_from_the_command_line(transactional_db):
+    Executor.objects.create(id="celery:host:9", kind="celery", hostname="host", pid=9)
+    out = io.StringIO()
+    call_command("durable", "drain", "celery:host:9", "--release-after", "30",
+                 "--actor", "alice", stdout=out)  # fmt: skip
+    assert "draining celery:host:9" in out.getvalue()
+    assert Executor.objects.get(id="celery:host:9").draining
+    call_command("durable", "undrain", "celery:host:9", stdout=io.StringIO())
+    assert not Executor.objects.get(id="celery:host:9").draining
+    assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == [
+        "drain",
+        "undrain",
+    ]
+    with pytest.raises(CommandError, match="no executor 'celery:gone:1'"):
+        call_command("durable", "drain", "celery:gone:1", stdout=io.StringIO())
