@@ -1,0 +1,116 @@
+"""Awaitable twins of the primitives, for `async def` workflows and Django async views.
+
+Each one calls its sync twin on the run thread (the thread that holds the run's database
+connection, see durable.async_runs), so it records the same kind of history entry and
+replays the same way. Inside an async workflow a wait (sleep, recv, get_event, result)
+takes its history entries as it goes, so it runs one at a time: while it waits, the
+steps already called go on, and calling another step raises a clear error. Outside a
+workflow (an async view) the waits poll without holding a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from durable import api, async_runs, context, messaging, store_primitives, timers
+from durable.api import RunHandle
+from durable.errors import ResultTimeoutError
+
+FIRST_POLL, LAST_POLL = 0.01, 0.25
+
+
+def _in_run() -> bool:
+    run_context = context.current()
+    return run_context is not None and not run_context.in_step and async_runs.on_loop()
+
+
+async def _primitive(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`func` on the run thread; inside a run, as the one entry in progress (see module doc)."""
+    if not _in_run():
+        return await sync_to_async(func)(*args, **kwargs)
+    async with async_runs.exclusive(what):
+        return await sync_to_async(func)(*args, **kwargs)
+
+
+async def sleep_async(seconds: float) -> None:
+    """`durable.sleep` for async workflows (a plain `asyncio.sleep` outside one)."""
+    if not _in_run():
+        await asyncio.sleep(seconds)
+        return
+    await _primitive("sleep_async", timers.sleep, seconds)
+
+
+async def recv_async(topic: str | None = None, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:
+    """`durable.recv` for async workflows: the next message on `topic`, or None."""
+    return await _primitive("recv_async", messaging.recv, topic, timeout)
+
+
+async def send_async(run_id: str, message: Any, topic: str | None = None) -> None:
+    """`durable.send`, awaitable: from an async view, or recorded in an async workflow."""
+    await _primitive("send_async", messaging.send, run_id, message, topic)
+
+
+async def set_event_async(key: str, value: Any) -> None:
+    """`durable.set_event` for async workflows."""
+    await _primitive("set_event_async", messaging.set_event, key, value)
+
+
+async def get_event_async(
+    run_id: str, key: str, timeout: float = messaging.DEFAULT_TIMEOUT
+) -> Any:
+    """`durable.get_event`, awaitable; outside a workflow it polls without holding a thread."""
+    if _in_run():
+        return await _primitive("get_event_async", messaging.get_event, run_id, key, timeout)
+    api.validate_run_id(run_id)
+    read = sync_to_async(store_primitives.get_event)
+    found, value = await _poll(lambda: read(run_id, key), timeout)
+    return value if found else None
+
+
+async def start_async(workflow: Callable[..., Any] | str, *args: Any, **options: Any) -> RunHandle:
+    """`durable.start`, awaitable: from an async view, or a child run in an async workflow."""
+    return await _primitive("start_async", api.start, workflow, *args, **options)
+
+
+async def run_async(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
+    """Start a run and await its result (`durable.run`, awaitable)."""
+    handle = await start_async(workflow, *args, **kwargs)
+    return await result_async(handle)
+
+
+async def result_async(handle: RunHandle, timeout: float | None = None) -> Any:
+    """`handle.result()`, awaitable: inside an async workflow it records and parks exactly as
+    the sync one does; elsewhere it polls the run without holding a thread."""
+    if _in_run():
+        return await _primitive("result_async", handle.result, timeout)
+    outcome = sync_to_async(handle._outcome)
+    ended, value = await _poll(lambda: _ended(outcome), timeout)
+    if not ended:
+        raise ResultTimeoutError(
+            f"run {handle.run_id} did not end within {timeout}s; it goes on — "
+            "await result_async() again or check its status later"
+        )
+    return value
+
+
+async def _ended(outcome: Callable[[], Any]) -> tuple[bool, Any]:
+    ended, _, value = await outcome()
+    return ended, value
+
+
+async def _poll(attempt: Callable[[], Any], timeout: float | None) -> tuple[bool, Any]:
+    """Await `attempt()` until it finds (True, value) or `timeout` passes, backing off."""
+    deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
+    interval = FIRST_POLL
+    while True:
+        found, value = await attempt()
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if found or (remaining is not None and remaining <= 0):
+            return found, value
+        await asyncio.sleep(interval if remaining is None else min(interval, remaining))
+        interval = min(interval * 2, LAST_POLL)
