@@ -60,9 +60,7 @@ async def set_event_async(key: str, value: Any) -> None:
     await _primitive("set_event_async", messaging.set_event, key, value)
 
 
-async def get_event_async(
-    run_id: str, key: str, timeout: float = messaging.DEFAULT_TIMEOUT
-) -> Any:
+async def get_event_async(run_id: str, key: str, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:
     """`durable.get_event`, awaitable; outside a workflow it polls without holding a thread."""
     if _in_run():
         return await _primitive("get_event_async", messaging.get_event, run_id, key, timeout)

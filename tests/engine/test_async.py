@@ -10,7 +10,9 @@ from asgiref.sync import async_to_sync
 from django.http import JsonResponse
 from django.test import AsyncClient
 from django.urls import path
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 import durable
 from durable import operations
@@ -81,16 +83,19 @@ def test_a_fork_mid_gather_replays_each_recorded_output_to_its_own_call(side_eff
 )
 @given(
     value=st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
         | st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\0")),
-        lambda children: st.lists(children, max_size=3)
-        | st.dictionaries(st.text(max_size=5), children, max_size=3),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=5), children, max_size=3)
+        ),
         max_leaves=8,
     )
 )
-def test_a_replayed_async_step_returns_exactly_what_the_first_run_returned(
-    transactional_db, value
-):
+def test_a_replayed_async_step_returns_exactly_what_the_first_run_returned(transactional_db, value):
     first = durable.run(wf.roundtrip, value)
     run_id = Run.objects.filter(workflow="tests.async.roundtrip").latest("created_at").id
     replayed = durable.get(operations.fork(run_id, from_step=1)).result(timeout=20)
@@ -239,7 +244,9 @@ def test_result_async_outside_a_workflow_times_out_and_the_run_goes_on(side_effe
 
 
 @pytest.mark.slow
-def test_an_async_run_survives_sigkill_mid_gather_and_recorded_steps_run_once(side_effects, settings):
+def test_an_async_run_survives_sigkill_mid_gather_and_recorded_steps_run_once(
+    side_effects, settings
+):
     settings.DURABLE_EXECUTOR = "external"
     steps = 15
     durable.start(wf.async_crash_ledger, "as-k1", steps, 0.05, run_id="as-k1")
