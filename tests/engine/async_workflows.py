@@ -124,3 +124,23 @@ INPUTS: dict[str, int] = {}  # run id -> what `echo_then_fail` passes to its ste
 async def echo_then_fail(run_id: str) -> None:
     await echo(INPUTS[run_id])
     raise Boom("the first run stops here")
+
+
+@durable.step(name="tests.async.always_fails", retries=3, retry_delay=30)
+async def always_fails() -> None:
+    raise Boom("always")
+
+
+@durable.workflow(name="tests.async.backing_off")
+async def backing_off() -> None:
+    await always_fails()
+
+
+@durable.step(name="tests.async.hangs", timeout=0.2)
+async def hangs() -> None:
+    await asyncio.sleep(10)
+
+
+@durable.workflow(name="tests.async.hanging")
+async def hanging() -> None:
+    await hangs()

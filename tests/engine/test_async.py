@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -16,10 +17,11 @@ from hypothesis import strategies as st
 
 import durable
 from durable import operations
-from durable.errors import DurableError, NonDeterminismError
-from durable.models import Run, RunStatus, Step
+from durable.errors import DurableError, NonDeterminismError, StepTimeoutError
+from durable.models import Attempt, Run, RunStatus, Step
 from tests.engine import async_workflows as wf
 from tests.engine.processes import start_worker, steps_recorded, stop, wait_for
+from tests.engine.test_celery_inprocess import memory_worker  # noqa: F401 - a fixture
 from tests.engine.workflows import Boom
 
 
@@ -213,11 +215,37 @@ def test_cancelling_an_async_run_stops_it_before_its_next_step(side_effects):
     assert sum(side_effects("as-x1").values()) <= done + 1  # the step in flight finishes
 
 
+def test_a_cancel_reaches_an_async_step_waiting_to_retry_at_once(transactional_db):
+    handle = durable.start(wf.backing_off, run_id="as-x2")
+    wait_for(lambda: Attempt.objects.filter(run_id="as-x2").exists(), 10, "a failure")
+    cancelled_at = time.monotonic()
+    operations.cancel("as-x2")
+    wait_for(lambda: handle.status() == "CANCELLED", 5, "the cancel")
+    assert time.monotonic() - cancelled_at < 3  # not the 30 s retry delay
+    assert Attempt.objects.filter(run_id="as-x2").count() == 1
+
+
+def test_an_async_step_past_its_timeout_fails_with_step_timeout_error(transactional_db):
+    started = time.monotonic()
+    with pytest.raises(StepTimeoutError, match="timeout of 0.2s"):
+        durable.run(wf.hanging, run_id="as-h1")
+    assert time.monotonic() - started < 5
+    assert Step.objects.get(run_id="as-h1").error_type == "durable.errors.StepTimeoutError"
+
+
 def test_an_async_run_past_its_timeout_ends_cancelled(side_effects):
     handle = durable.start(wf.slow, "as-t1", 50, 0.1, run_id="as-t1", timeout=0.5)
     wait_for(lambda: handle.status() == "CANCELLED", 10, "the timeout")
     assert "timed out" in Run.objects.get(id="as-t1").cancel_reason
     assert steps_recorded("as-t1") < 10
+
+
+@pytest.mark.usefixtures("memory_worker")
+def test_a_celery_worker_executes_an_async_workflow():
+    assert durable.start(wf.pipeline, "as-cel", run_id="as-cel").result(timeout=30) == [
+        "first!", 3, ["a!", "b!", "c!"], "last!",
+    ]  # fmt: skip
+    assert Run.objects.get(id="as-cel").executor_id.startswith("celery:")
 
 
 async def start_view(request, run_id: str):
