@@ -41,9 +41,22 @@ _loop_state: contextvars.ContextVar[LoopState | None] = contextvars.ContextVar(
 )
 
 
-def call_workflow(func: Callable[..., Any], args: list, kwargs: dict) -> Any:
-    """Call a workflow function on the run thread: an `async def` one runs to its end on an
-    event loop of its own (exceptions, RunSuspended included, come back here)."""
+class SyncPrimitiveOnLoop(DurableError):
+    """A sync primitive (sleep, recv, send, …) was called on an async workflow's loop."""
+
+    def __init__(self, workflow: str) -> None:
+        super().__init__(
+            f"workflow {workflow} is async: a sync durable primitive (sleep, recv, send, "
+            "set_event, get_event, start, result) cannot run on its event loop; await its "
+            "twin instead (durable.sleep_async, recv_async, send_async, set_event_async, "
+            "get_event_async, start_async, handle.result_async)"
+        )
+
+
+def call(func: Callable[..., Any], args: list | tuple, kwargs: dict) -> Any:
+    """Call a workflow (or step) function on this, the run thread: an `async def` one runs
+    to its end on an event loop of its own (exceptions, RunSuspended included, come back
+    here) while this thread serves its database calls."""
     if not inspect.iscoroutinefunction(func):
         return func(*args, **kwargs)
 

@@ -28,11 +28,11 @@ def call_step(
     async_runs.check_not_waiting(step.name)
     where = f"workflow {run_context.workflow.name} run {run_context.run_id} step {step.name}"
     step_input = entry_input({"args": list(args), "kwargs": kwargs}, where=f"{where} input")
-    position = run_context.next_position()
+    position = run_context.next_position(on_loop=True)
     recorded = run_context.recorded.get(position)
     if recorded is not None:  # checked on the run thread: a mismatch reads the recorded input
         async_runs.call_blocking(
-            history.recorded_entry, run_context, position, step.name, step_input
+            history.check_same_call, run_context, position, recorded, step.name, step_input
         )
         return _replayed(recorded)
     return AsyncStepCall(run_context, step, position, args, kwargs, step_input).execute_async()

@@ -47,18 +47,19 @@ def recorded_entry(
     """The entry recorded at `position`, checked to be this call; None if none is."""
     recorded = run_context.recorded.get(position)
     if recorded is not None:
-        _check_same_call(run_context, position, recorded, name, entry)
+        check_same_call(run_context, position, recorded, name, entry)
     return recorded
 
 
-def _check_same_call(
+def check_same_call(
     run_context: RunContext,
     position: int,
     recorded: RecordedStep,
     name: str,
     entry: EntryInput | None,
 ) -> None:
-    """Raise (and remember, so a workflow's `except` cannot hide it) a NonDeterminismError."""
+    """Raise (and remember, so a workflow's `except` cannot hide it) a NonDeterminismError
+    if `recorded` is not this call."""
     if recorded.name != name:
         what = f"code asked for {name!r} but the history has {recorded.name!r}"
     elif entry is not None and recorded.input_hash and entry.hash != recorded.input_hash:

@@ -120,7 +120,7 @@ def _run_to_end(
     run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
 ) -> None:
     try:
-        result = async_runs.call_workflow(
+        result = async_runs.call(
             definition.func, run_input.get("args", []), run_input.get("kwargs", {})
         )
         if run_context.nondeterminism is not None:

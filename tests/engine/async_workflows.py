@@ -144,3 +144,8 @@ async def hangs() -> None:
 @durable.workflow(name="tests.async.hanging")
 async def hanging() -> None:
     await hangs()
+
+
+@durable.workflow(name="tests.async.sync_sleep")
+async def sync_sleep() -> None:
+    durable.sleep(0.1)

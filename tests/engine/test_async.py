@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import durable
 from durable import operations
+from durable.debugging.replay import replay_run
 from durable.errors import DurableError, NonDeterminismError, StepTimeoutError
 from durable.models import Attempt, Run, RunStatus, Step
 from tests.engine import async_workflows as wf
@@ -80,19 +81,20 @@ def test_a_fork_mid_gather_replays_each_recorded_output_to_its_own_call(side_eff
     assert entries(fork_id) == entries("as-3")
 
 
+# what PostgreSQL can store (no NUL, no lone surrogate: refused at the call, see serialization)
+STORABLE_TEXT = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\0"), max_size=8
+)
+
+
 @hypothesis_settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     value=st.recursive(
-        st.none()
-        | st.booleans()
-        | st.integers()
-        | st.floats(allow_nan=False)
-        | st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\0")),
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | STORABLE_TEXT,
         lambda children: (
-            st.lists(children, max_size=3)
-            | st.dictionaries(st.text(max_size=5), children, max_size=3)
+            st.lists(children, max_size=3) | st.dictionaries(STORABLE_TEXT, children, max_size=3)
         ),
         max_leaves=8,
     )
@@ -115,6 +117,22 @@ def test_a_changed_async_step_input_on_replay_is_a_nondeterminism_error(side_eff
     with pytest.raises(NonDeterminismError, match="another input") as raised:
         handle.result(timeout=10)
     assert "1010" in str(raised.value) and "2020" in str(raised.value)
+
+
+def test_a_local_replay_of_an_async_run_answers_every_step_from_its_history(side_effects):
+    durable.run(wf.pipeline, "as-lr", run_id="as-lr")
+    report = replay_run("as-lr")
+    assert report.outcome == "completed", report.message
+    assert [position for position, _ in report.replayed] == [0, 1, 2, 3, 4, 5]
+    assert side_effects("as-lr") == {"first": 1, "a": 1, "b": 1, "c": 1, "last": 1}
+
+
+def test_a_local_replay_of_a_failed_async_run_stops_at_the_recorded_failure(transactional_db):
+    with pytest.raises(Boom):
+        durable.run(wf.fails, "bad input", run_id="as-lf")
+    report = replay_run("as-lf")
+    assert (report.outcome, report.position) == ("failure", 0)
+    assert report.call is not None and report.call.args == ("bad input",)
 
 
 def test_a_failing_async_step_is_retried_and_succeeds(side_effects):
@@ -182,6 +200,11 @@ def test_a_step_called_while_a_wait_is_in_progress_is_refused_with_the_reason(
 ):
     with pytest.raises(DurableError, match="while durable.recv_async\\(\\) is in progress"):
         durable.run(step_during_a_wait)
+
+
+def test_a_sync_primitive_in_an_async_workflow_names_its_async_twin(transactional_db):
+    with pytest.raises(DurableError, match="durable.sleep_async"):
+        durable.run(wf.sync_sleep)
 
 
 def test_an_async_transaction_is_refused_at_decoration():
