@@ -149,3 +149,27 @@ async def hanging() -> None:
 @durable.workflow(name="tests.async.sync_sleep")
 async def sync_sleep() -> None:
     durable.sleep(0.1)
+
+
+@durable.workflow(name="tests.async.chain")
+async def chain(count: int) -> int:
+    for index in range(count):
+        await echo(index)
+    return count
+
+
+@durable.workflow(name="tests.async.gathered_chain")
+async def gathered_chain(count: int) -> int:
+    return len(await asyncio.gather(*[echo(index) for index in range(count)]))
+
+
+@durable.step(name="tests.async.sync_echo")
+def sync_echo(value):
+    return value
+
+
+@durable.workflow(name="tests.async.sync_chain")
+def sync_chain(count: int) -> int:
+    for index in range(count):
+        sync_echo(index)
+    return count

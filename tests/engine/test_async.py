@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import durable
-from durable import operations
+from durable import operations, runtime, store
 from durable.debugging.replay import replay_run
 from durable.errors import DurableError, NonDeterminismError, StepTimeoutError
 from durable.models import Attempt, Run, RunStatus, Step
@@ -133,6 +134,35 @@ def test_a_local_replay_of_a_failed_async_run_stops_at_the_recorded_failure(tran
     report = replay_run("as-lf")
     assert (report.outcome, report.position) == ("failure", 0)
     assert report.call is not None and report.call.args == ("bad input",)
+
+
+def statements_to_execute(workflow, count: int, monkeypatch) -> int:
+    """Statements the run's own thread sends while executing `workflow(count)` here."""
+    sent = []
+    for name in ("_execute_once", "_prepared_once"):
+        real = getattr(store, name)
+
+        def counted(*args, real=real, **kwargs):
+            sent.append(threading.current_thread())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, counted)
+    handle = durable.start(workflow, count)
+    runtime.execute_run(handle.run_id, "here", [workflow.workflow_name], threading.Event())
+    monkeypatch.undo()
+    assert handle.status() == "SUCCESS"
+    return sum(thread is threading.current_thread() for thread in sent)
+
+
+def test_an_async_step_checkpoint_is_one_statement_as_a_sync_steps_is(
+    transactional_db, settings, monkeypatch
+):
+    settings.DURABLE_EXECUTOR = "external"  # this test executes the runs itself
+    sync_10 = statements_to_execute(wf.sync_chain, 10, monkeypatch)
+    assert statements_to_execute(wf.sync_chain, 20, monkeypatch) - sync_10 == 10
+    assert statements_to_execute(wf.chain, 10, monkeypatch) == sync_10
+    assert statements_to_execute(wf.chain, 20, monkeypatch) - sync_10 == 10
+    assert statements_to_execute(wf.gathered_chain, 20, monkeypatch) - sync_10 == 10
 
 
 def test_a_failing_async_step_is_retried_and_succeeds(side_effects):
@@ -292,6 +322,18 @@ def test_result_async_outside_a_workflow_times_out_and_the_run_goes_on(side_effe
     with pytest.raises(durable.errors.ResultTimeoutError):
         async_to_sync(handle.result_async)(timeout=0.1)
     assert async_to_sync(handle.result_async)(timeout=20) == 3
+
+
+def test_from_async_code_run_send_and_get_event_are_awaitable(side_effects):
+    async def caller() -> list:
+        child = await durable.run_async(wf.async_child, "as-aw", run_id="as-aw")
+        handle = await durable.start_async(wf.receiver, 5.0, run_id="as-aw-r")
+        await durable.send_async("as-aw-r", "hello")
+        await durable.start_async(wf.parent, "as-aw-p", run_id="as-aw-p")
+        event = await durable.get_event_async("as-aw-p", "child", timeout=20)
+        return [child, await handle.result_async(timeout=20), event]
+
+    assert async_to_sync(caller)() == ["child-ran!", ["hello", None], "child-ran!"]
 
 
 @pytest.mark.slow
