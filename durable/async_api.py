@@ -17,8 +17,10 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from durable import api, async_runs, context, messaging, store_primitives, timers
+from durable import api, async_runs, clock, context, messaging, store_primitives, timers
 from durable.api import RunHandle
+from durable.conf import settings
+from durable.context import RunContext, RunInterrupted, RunSuspended
 from durable.errors import ResultTimeoutError
 
 FIRST_POLL, LAST_POLL = 0.01, 0.25
@@ -83,9 +85,12 @@ async def run_async(workflow: Callable[..., Any] | str, *args: Any, **kwargs: An
 
 async def result_async(handle: RunHandle, timeout: float | None = None) -> Any:
     """`handle.result()`, awaitable: inside an async workflow it records and parks exactly as
-    the sync one does; elsewhere it polls the run without holding a thread."""
-    if _in_run():
+    the sync one does (without a timeout it takes no entry, so children can be awaited side
+    by side); elsewhere it polls the run without holding a thread."""
+    if _in_run() and timeout is not None:  # its deadline is an entry of the history
         return await _primitive("result_async", handle.result, timeout)
+    if _in_run():
+        return await _child_result(handle, context.current())
     outcome = sync_to_async(handle._outcome)
     ended, value = await _poll(lambda: _ended(outcome), timeout)
     if not ended:
@@ -94,6 +99,24 @@ async def result_async(handle: RunHandle, timeout: float | None = None) -> Any:
             "await result_async() again or check its status later"
         )
     return value
+
+
+async def _child_result(handle: RunHandle, waiter: RunContext) -> Any:
+    """Wait inside an async workflow for another run, taking no history entry (its outcome
+    is durable already), so several such waits may run side by side under `gather`; past
+    DURABLE_SLEEP_INLINE_SECONDS the waiting run parks, as `handle.result()` does."""
+    waited_since, interval = time.monotonic(), FIRST_POLL
+    while True:
+        ended, _, value = await async_runs.on_run_thread(handle._outcome)
+        if ended:
+            return value
+        await async_runs.on_run_thread(waiter.check_interrupted)
+        if time.monotonic() - waited_since > settings.DURABLE_SLEEP_INLINE_SECONDS:
+            wake_at = await async_runs.on_run_thread(clock.deadline, settings.DURABLE_POLL_SECONDS)
+            raise RunSuspended(waiter.run_id, wake_at)
+        if await asyncio.to_thread(waiter.cancelled.wait, interval):
+            raise RunInterrupted(waiter.run_id)
+        interval = min(interval * 2, LAST_POLL)
 
 
 async def _ended(outcome: Callable[[], Any]) -> tuple[bool, Any]:

@@ -173,3 +173,10 @@ def sync_chain(count: int) -> int:
     for index in range(count):
         sync_echo(index)
     return count
+
+
+@durable.workflow(name="tests.async.fan_out")
+async def fan_out(run_id: str, count: int) -> list:
+    """Children started one by one, then awaited side by side."""
+    handles = [await durable.start_async(async_child, f"{run_id}-{i}") for i in range(count)]
+    return await asyncio.gather(*[handle.result_async() for handle in handles])

@@ -216,6 +216,24 @@ def test_an_async_workflow_starts_a_child_awaits_it_and_publishes_an_event(side_
     assert Run.objects.get(id="as-c1~0").parent_id == "as-c1"
 
 
+def test_children_awaited_side_by_side_return_their_results_in_call_order(side_effects):
+    assert durable.run(wf.fan_out, "as-fo", 3, run_id="as-fo") == ["child-ran!"] * 3
+    assert [kind for _, kind, _, _ in entries("as-fo")] == ["child"] * 3
+    assert side_effects() == {"child-ran": 3}
+
+
+def test_a_parent_awaiting_slow_children_parks_and_resumes_without_restarting_them(
+    side_effects, settings
+):
+    settings.DURABLE_SLEEP_INLINE_SECONDS = 0.1
+    settings.DURABLE_POLL_SECONDS = 0.1
+    wf.DELAYS["child-ran"] = 1.0
+    handle = durable.start(wf.fan_out, "as-fp", 2, run_id="as-fp")
+    wait_for(lambda: handle.status() == "ENQUEUED" and steps_recorded("as-fp") == 2, 10, "park")
+    assert handle.result(timeout=20) == ["child-ran!"] * 2
+    assert side_effects() == {"child-ran": 2}
+
+
 @durable.workflow(name="tests.async.step_during_a_wait")
 async def step_during_a_wait() -> None:
     async def later() -> str:
