@@ -2,26 +2,30 @@
 
 Each one calls its sync twin on the run thread (the thread that holds the run's database
 connection, see durable.async_runs), so it records the same kind of history entry and
-replays the same way. Inside an async workflow a wait (sleep, recv, get_event, result)
-takes its history entries as it goes, so it runs one at a time: while it waits, the
-steps already called go on, and calling another step raises a clear error. Outside a
-workflow (an async view) the waits poll without holding a thread.
+replays the same way. Inside an async workflow, sleep, send, set_event and start take
+their position at the call, as steps do; a wait for something else (recv, get_event,
+result with a timeout) takes its history entries as it goes, so it runs one at a time:
+while it waits, the steps already called go on, and calling another raises a clear error.
+Outside a workflow (an async view) the waits poll without holding a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import markcoroutinefunction, sync_to_async
 
 from durable import api, async_runs, clock, context, messaging, store_primitives, timers
 from durable.api import RunHandle
 from durable.conf import settings
 from durable.context import RunContext, RunInterrupted, RunSuspended
 from durable.errors import ResultTimeoutError
+
+T = TypeVar("T")
 
 FIRST_POLL, LAST_POLL = 0.01, 0.25
 
@@ -32,19 +36,47 @@ def _in_run() -> bool:
 
 
 async def _primitive(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`func` on the run thread; inside a run, as the one entry in progress (see module doc)."""
+    """`func` on the run thread; inside a run, as the one wait in progress (see module doc)."""
     if not _in_run():
         return await sync_to_async(func)(*args, **kwargs)
     async with async_runs.exclusive(what):
         return await sync_to_async(func)(*args, **kwargs)
 
 
-async def sleep_async(seconds: float) -> None:
-    """`durable.sleep` for async workflows (a plain `asyncio.sleep` outside one)."""
+def _at_call(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+    """Inside an async run, `func` runs at the call, on the run thread, while the loop waits
+    (a quick write: it takes its position in call order, as a step does); elsewhere it runs
+    through `sync_to_async` when awaited."""
     if not _in_run():
-        await asyncio.sleep(seconds)
+        return sync_to_async(func)(*args, **kwargs)
+    async_runs.check_not_waiting(f"durable.{what}()")
+    return _done(async_runs.call_blocking(func, *args, **kwargs))
+
+
+async def _done(value: T) -> T:
+    return value
+
+
+@markcoroutinefunction
+def sleep_async(seconds: float) -> Awaitable[None]:
+    """`durable.sleep` for async workflows (a plain `asyncio.sleep` outside one). The wake-up
+    time is recorded at the call, so sleeps and steps may run side by side under `gather`."""
+    run_context = context.current()
+    if not _in_run() or run_context is None:
+        return asyncio.sleep(seconds)
+    async_runs.check_not_waiting("durable.sleep_async()")
+    position = run_context.next_position(on_loop=True)
+    wake_at = async_runs.call_blocking(timers.wake_up_time, run_context, position, seconds)
+    return _sleep_until(run_context, wake_at)
+
+
+async def _sleep_until(run_context: RunContext, wake_at: datetime) -> None:
+    wait = await async_runs.on_run_thread(timers.inline_wait, run_context, wake_at)
+    if wait is None:
         return
-    await _primitive("sleep_async", timers.sleep, seconds)
+    if await asyncio.to_thread(run_context.cancelled.wait, wait):
+        raise RunInterrupted(run_context.run_id)
+    await async_runs.on_run_thread(run_context.check_interrupted)
 
 
 async def recv_async(topic: str | None = None, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:
@@ -52,14 +84,16 @@ async def recv_async(topic: str | None = None, timeout: float = messaging.DEFAUL
     return await _primitive("recv_async", messaging.recv, topic, timeout)
 
 
-async def send_async(run_id: str, message: Any, topic: str | None = None) -> None:
+@markcoroutinefunction
+def send_async(run_id: str, message: Any, topic: str | None = None) -> Awaitable[None]:
     """`durable.send`, awaitable: from an async view, or recorded in an async workflow."""
-    await _primitive("send_async", messaging.send, run_id, message, topic)
+    return _at_call("send_async", messaging.send, run_id, message, topic)
 
 
-async def set_event_async(key: str, value: Any) -> None:
+@markcoroutinefunction
+def set_event_async(key: str, value: Any) -> Awaitable[None]:
     """`durable.set_event` for async workflows."""
-    await _primitive("set_event_async", messaging.set_event, key, value)
+    return _at_call("set_event_async", messaging.set_event, key, value)
 
 
 async def get_event_async(run_id: str, key: str, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:
@@ -72,9 +106,13 @@ async def get_event_async(run_id: str, key: str, timeout: float = messaging.DEFA
     return value if found else None
 
 
-async def start_async(workflow: Callable[..., Any] | str, *args: Any, **options: Any) -> RunHandle:
-    """`durable.start`, awaitable: from an async view, or a child run in an async workflow."""
-    return await _primitive("start_async", api.start, workflow, *args, **options)
+@markcoroutinefunction
+def start_async(
+    workflow: Callable[..., Any] | str, *args: Any, **options: Any
+) -> Awaitable[RunHandle]:
+    """`durable.start`, awaitable: from an async view, or a child run in an async workflow
+    (started at the call, so `gather` over starts numbers the children in call order)."""
+    return _at_call("start_async", api.start, workflow, *args, **options)
 
 
 async def run_async(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:

@@ -117,12 +117,12 @@ async def exclusive(what: str) -> AsyncIterator[None]:
             state.waiting = None
 
 
-def check_not_waiting(name: str) -> None:
-    """Raised at a step's call while a wait is in progress (see `waiting`)."""
+def check_not_waiting(what: str) -> None:
+    """Raised when `what` (a step, a primitive) is called while a wait is in progress."""
     state = _loop_state.get()
     if state is not None and state.waiting is not None:
         raise DurableError(
-            f"step {name} was called while durable.{state.waiting}() is in progress in the same "
+            f"{what} was called while durable.{state.waiting}() is in progress in the same "
             "run; it takes its history entries as it goes, so call steps before it starts or "
             "after it ends, not while it waits"
         )

@@ -25,7 +25,7 @@ def call_step(
     run_context: RunContext, step: StepDefinition, args: tuple, kwargs: dict
 ) -> Coroutine[Any, Any, Any]:
     """Take the step's position now; return the coroutine that replays or runs it."""
-    async_runs.check_not_waiting(step.name)
+    async_runs.check_not_waiting(f"step {step.name}")
     where = f"workflow {run_context.workflow.name} run {run_context.run_id} step {step.name}"
     step_input = entry_input({"args": list(args), "kwargs": kwargs}, where=f"{where} input")
     position = run_context.next_position(on_loop=True)

@@ -33,7 +33,18 @@ def replay_or_run(
     `entry` None: the call has no input to compare (a sleep's duration may be computed
     from the clock; its recorded wake-up time is what counts).
     """
-    position = run_context.next_position()
+    return replay_or_run_at(run_context, run_context.next_position(), name, entry, run, replay)
+
+
+def replay_or_run_at(
+    run_context: RunContext,
+    position: int,
+    name: str,
+    entry: EntryInput | None,
+    run: Callable[[int], T],
+    replay: Callable[[RecordedStep], T],
+) -> T:
+    """`replay_or_run` at a position taken earlier (an async call takes it when called)."""
     recorded = recorded_entry(run_context, position, name, entry)
     if recorded is None:
         run_context.check_interrupted()

@@ -177,6 +177,14 @@ def sync_chain(count: int) -> int:
 
 @durable.workflow(name="tests.async.fan_out")
 async def fan_out(run_id: str, count: int) -> list:
-    """Children started one by one, then awaited side by side."""
-    handles = [await durable.start_async(async_child, f"{run_id}-{i}") for i in range(count)]
+    """Children started side by side, then awaited side by side."""
+    starts = [durable.start_async(async_child, f"{run_id}-{i}") for i in range(count)]
+    handles = await asyncio.gather(*starts)
     return await asyncio.gather(*[handle.result_async() for handle in handles])
+
+
+@durable.workflow(name="tests.async.sleep_beside_a_step")
+async def sleep_beside_a_step(run_id: str, seconds: float) -> list:
+    DELAYS["beside"] = seconds
+    done = await asyncio.gather(durable.sleep_async(seconds), async_note(run_id, "beside"))
+    return [*done, await async_note(run_id, "after")]

@@ -220,6 +220,16 @@ def test_children_awaited_side_by_side_return_their_results_in_call_order(side_e
     assert durable.run(wf.fan_out, "as-fo", 3, run_id="as-fo") == ["child-ran!"] * 3
     assert [kind for _, kind, _, _ in entries("as-fo")] == ["child"] * 3
     assert side_effects() == {"child-ran": 3}
+    children = [Run.objects.get(id=f"as-fo~{i}").input["args"] for i in range(3)]
+    assert children == [["as-fo-0"], ["as-fo-1"], ["as-fo-2"]]  # numbered in call order
+
+
+def test_sleep_async_runs_beside_a_step_and_takes_its_position_at_the_call(side_effects):
+    started = time.monotonic()
+    result = durable.run(wf.sleep_beside_a_step, "as-sb", 1.0, run_id="as-sb")
+    assert result == [None, "beside!", "after!"]
+    assert time.monotonic() - started < 1.8  # side by side, not 1.0 + 1.0
+    assert [kind for _, kind, _, _ in entries("as-sb")] == ["sleep", "step", "step"]
 
 
 def test_a_parent_awaiting_slow_children_parks_and_resumes_without_restarting_them(
