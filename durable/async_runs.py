@@ -6,9 +6,11 @@ while the run thread serves `sync_to_async` calls — Django's own model, so Dja
 ORM and `sync_to_async` inside async steps land on the run thread too. Every checkpoint
 is written there, one at a time: concurrent steps serialise on the one connection.
 
-Invariant: every position is taken on the loop thread, in the order the code asks for it
-(a step at its call, a wait when it starts), never on the run thread behind the loop's
-back — so `asyncio.gather` replays in the order it first ran.
+Invariant: positions are taken in the order the code asks for them — a step, sleep, send,
+set_event or child start at its call (on the loop, or on the run thread while the loop
+waits for it); a wait for another party (recv, get_event, result with a timeout) as it
+goes, while no other call may take one (`exclusive`) — never on the run thread behind the
+loop's back, so `asyncio.gather` replays in the order it first ran.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ T = TypeVar("T")
 
 @dataclass
 class LoopState:
-    """What the run's coroutines share: the wait (recv, sleep, …) in progress, if any."""
+    """What the run's coroutines share: the wait (recv, get_event, …) in progress, if any."""
 
     waiting: str | None = None
 

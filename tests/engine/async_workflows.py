@@ -188,3 +188,13 @@ async def sleep_beside_a_step(run_id: str, seconds: float) -> list:
     DELAYS["beside"] = seconds
     done = await asyncio.gather(durable.sleep_async(seconds), async_note(run_id, "beside"))
     return [*done, await async_note(run_id, "after")]
+
+
+@durable.workflow(name="tests.async.two_sequences")
+async def two_sequences(run_id: str) -> list:
+    """Two branches of two steps each: which branch's second step comes first is timing."""
+
+    async def branch(first: str, second: str) -> list:
+        return [await async_note(run_id, first), await async_note(run_id, second)]
+
+    return await asyncio.gather(branch("s1", "s2"), branch("s3", "s4"))

@@ -244,6 +244,17 @@ def test_a_parent_awaiting_slow_children_parks_and_resumes_without_restarting_th
     assert side_effects() == {"child-ran": 2}
 
 
+def test_branches_whose_step_order_is_timing_fail_a_replay_instead_of_mixing_outputs(
+    side_effects,
+):
+    wf.DELAYS["s1"] = 0.4  # s3 ends first, so s4 is called (and numbered) before s2
+    durable.run(wf.two_sequences, "as-2s", run_id="as-2s")
+    assert [output for *_, output in entries("as-2s")] == ["s1!", "s3!", "s4!", "s2!"]
+    fork_id = operations.fork("as-2s", from_step=4)  # every step replayed: no timing now
+    with pytest.raises(NonDeterminismError, match="another input"):
+        durable.get(fork_id).result(timeout=20)
+
+
 @durable.workflow(name="tests.async.step_during_a_wait")
 async def step_during_a_wait() -> None:
     async def later() -> str:
