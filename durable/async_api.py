@@ -115,10 +115,15 @@ def start_async(
     return _at_call("start_async", api.start, workflow, *args, **options)
 
 
-async def run_async(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
-    """Start a run and await its result (`durable.run`, awaitable)."""
-    handle = await start_async(workflow, *args, **kwargs)
-    return await result_async(handle)
+@markcoroutinefunction
+def run_async(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+    """Start a run and await its result (`durable.run`, awaitable); inside an async workflow
+    the child starts at the call, so `gather` over children numbers them in call order."""
+    return _result_of(start_async(workflow, *args, **kwargs))
+
+
+async def _result_of(started: Awaitable[RunHandle]) -> Any:
+    return await result_async(await started)
 
 
 async def result_async(handle: RunHandle, timeout: float | None = None) -> Any:

@@ -35,9 +35,14 @@ def workflow(
     queue: str = "default",
     timeout: float | None = None,
 ) -> Any:
-    """Mark a deterministic orchestrator; calling it starts a run and waits for its result."""
+    """Mark a deterministic orchestrator; calling it starts a run and waits for its result.
+
+    An `async def` workflow (and any workflow called inside an async one) returns an
+    awaitable of the result instead; inside an async workflow the child starts at the call.
+    """
 
     def decorate(f: F) -> F:
+        is_async = inspect.iscoroutinefunction(f)
         definition = WorkflowDefinition(
             name=name or default_name(f),
             func=f,
@@ -51,8 +56,10 @@ def workflow(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             from durable.api import run
 
-            if async_runs.on_loop():  # a child of an async workflow, waited for as in sync code
-                return async_runs.call_blocking(run, wrapper, *args, **kwargs)
+            if is_async or async_runs.on_loop():  # awaited: by any caller, or as a child
+                from durable.async_api import run_async
+
+                return run_async(wrapper, *args, **kwargs)
             return run(wrapper, *args, **kwargs)
 
         def start(*args: Any, **kwargs: Any) -> Any:
@@ -63,6 +70,8 @@ def workflow(
         wrapper.__durable_workflow__ = definition  # type: ignore[attr-defined]
         wrapper.start = start  # type: ignore[attr-defined]
         wrapper.workflow_name = definition.name  # type: ignore[attr-defined]
+        if is_async:
+            markcoroutinefunction(wrapper)
         return wrapper  # type: ignore[return-value]
 
     return decorate(func) if func is not None else decorate

@@ -198,3 +198,11 @@ async def two_sequences(run_id: str) -> list:
         return [await async_note(run_id, first), await async_note(run_id, second)]
 
     return await asyncio.gather(branch("s1", "s2"), branch("s3", "s4"))
+
+
+@durable.workflow(name="tests.async.calls_children")
+async def calls_children(run_id: str) -> list:
+    """Child workflows called directly and awaited side by side (async and sync ones)."""
+    from tests.engine.workflows import sum_three
+
+    return await asyncio.gather(async_child(f"{run_id}-a"), sum_three(1, 2, 3))

@@ -224,6 +224,17 @@ def test_children_awaited_side_by_side_return_their_results_in_call_order(side_e
     assert children == [["as-fo-0"], ["as-fo-1"], ["as-fo-2"]]  # numbered in call order
 
 
+def test_a_workflow_called_inside_an_async_workflow_is_an_awaitable_child_started_at_the_call(
+    side_effects,
+):
+    assert durable.run(wf.calls_children, "as-cc", run_id="as-cc") == ["child-ran!", 6]
+    assert [name for _, _, name, _ in entries("as-cc")] == ["tests.async.child", "tests.sum_three"]
+
+
+def test_an_async_workflow_called_from_async_code_is_awaited(side_effects):
+    assert async_to_sync(wf.async_child)("as-aw2") == "child-ran!"
+
+
 def test_sleep_async_runs_beside_a_step_and_takes_its_position_at_the_call(side_effects):
     started = time.monotonic()
     result = durable.run(wf.sleep_beside_a_step, "as-sb", 1.0, run_id="as-sb")
