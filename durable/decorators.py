@@ -37,8 +37,9 @@ def workflow(
 ) -> Any:
     """Mark a deterministic orchestrator; calling it starts a run and waits for its result.
 
-    An `async def` workflow (and any workflow called inside an async one) returns an
-    awaitable of the result instead; inside an async workflow the child starts at the call.
+    Any workflow called inside an async one, and an `async def` one called outside a
+    workflow, returns an awaitable of the result instead; inside an async workflow the
+    child starts at the call. Inside a sync workflow, it is a child waited for in place.
     """
 
     def decorate(f: F) -> F:
@@ -56,7 +57,7 @@ def workflow(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             from durable.api import run
 
-            if is_async or async_runs.on_loop():  # awaited: by any caller, or as a child
+            if async_runs.on_loop() or (is_async and context.current() is None):  # awaited
                 from durable.async_api import run_async
 
                 return run_async(wrapper, *args, **kwargs)

@@ -206,3 +206,8 @@ async def calls_children(run_id: str) -> list:
     from tests.engine.workflows import sum_three
 
     return await asyncio.gather(async_child(f"{run_id}-a"), sum_three(1, 2, 3))
+
+
+@durable.workflow(name="tests.async.sync_parent_of_async")
+def sync_parent_of_async(run_id: str) -> str:
+    return async_child(run_id)

@@ -231,6 +231,11 @@ def test_a_workflow_called_inside_an_async_workflow_is_an_awaitable_child_starte
     assert [name for _, _, name, _ in entries("as-cc")] == ["tests.async.child", "tests.sum_three"]
 
 
+def test_an_async_workflow_called_inside_a_sync_workflow_is_a_child_waited_for(side_effects):
+    assert durable.run(wf.sync_parent_of_async, "as-sp", run_id="as-sp") == "child-ran!"
+    assert [kind for _, kind, _, _ in entries("as-sp")] == ["child"]
+
+
 def test_an_async_workflow_called_from_async_code_is_awaited(side_effects):
     assert async_to_sync(wf.async_child)("as-aw2") == "child-ran!"
 
