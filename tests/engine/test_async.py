@@ -9,6 +9,7 @@ import time
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connection
 from django.http import JsonResponse
 from django.test import AsyncClient
 from django.urls import path
@@ -33,6 +34,28 @@ def clean_delays():
     wf.DELAYS.clear()
     wf.FAILURES.clear()
     wf.INPUTS.clear()
+
+
+def off_the_test_thread(func, *args, **kwargs):
+    """`func(*args, **kwargs)` on a thread of its own, with its own connection: a session
+    fixture may leave an event loop running on the test thread (Playwright's sync API in the
+    e2e tests does), and asgiref refuses to block a thread whose loop is running."""
+    box = {}
+
+    def body():
+        try:
+            box["value"] = func(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            box["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join(60)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def entries(run_id: str) -> list[tuple[int, str, str, object]]:
@@ -122,7 +145,7 @@ def test_a_changed_async_step_input_on_replay_is_a_nondeterminism_error(side_eff
 
 def test_a_local_replay_of_an_async_run_answers_every_step_from_its_history(side_effects):
     durable.run(wf.pipeline, "as-lr", run_id="as-lr")
-    report = replay_run("as-lr")
+    report = off_the_test_thread(replay_run, "as-lr")
     assert report.outcome == "completed", report.message
     assert [position for position, _ in report.replayed] == [0, 1, 2, 3, 4, 5]
     assert side_effects("as-lr") == {"first": 1, "a": 1, "b": 1, "c": 1, "last": 1}
@@ -131,7 +154,7 @@ def test_a_local_replay_of_an_async_run_answers_every_step_from_its_history(side
 def test_a_local_replay_of_a_failed_async_run_stops_at_the_recorded_failure(transactional_db):
     with pytest.raises(Boom):
         durable.run(wf.fails, "bad input", run_id="as-lf")
-    report = replay_run("as-lf")
+    report = off_the_test_thread(replay_run, "as-lf")
     assert (report.outcome, report.position) == ("failure", 0)
     assert report.call is not None and report.call.args == ("bad input",)
 
@@ -148,10 +171,15 @@ def statements_to_execute(workflow, count: int, monkeypatch) -> int:
 
         monkeypatch.setattr(store, name, counted)
     handle = durable.start(workflow, count)
-    runtime.execute_run(handle.run_id, "here", [workflow.workflow_name], threading.Event())
+
+    def execute_here() -> threading.Thread:
+        runtime.execute_run(handle.run_id, "here", [workflow.workflow_name], threading.Event())
+        return threading.current_thread()
+
+    run_thread = off_the_test_thread(execute_here)
     monkeypatch.undo()
     assert handle.status() == "SUCCESS"
-    return sum(thread is threading.current_thread() for thread in sent)
+    return sum(thread is run_thread for thread in sent)
 
 
 def test_an_async_step_checkpoint_is_one_statement_as_a_sync_steps_is(
@@ -237,7 +265,7 @@ def test_an_async_workflow_called_inside_a_sync_workflow_is_a_child_waited_for(s
 
 
 def test_an_async_workflow_called_from_async_code_is_awaited(side_effects):
-    assert async_to_sync(wf.async_child)("as-aw2") == "child-ran!"
+    assert off_the_test_thread(async_to_sync(wf.async_child), "as-aw2") == "child-ran!"
 
 
 def test_sleep_async_runs_beside_a_step_and_takes_its_position_at_the_call(side_effects):
@@ -310,7 +338,7 @@ def test_an_async_step_called_from_a_sync_workflow_says_to_make_it_async(transac
 
 
 def test_an_async_step_outside_a_workflow_is_a_plain_coroutine():
-    assert asyncio.run(wf.echo({"k": 1})) == {"k": 1}
+    assert off_the_test_thread(asyncio.run, wf.echo({"k": 1})) == {"k": 1}
 
 
 def test_cancelling_an_async_run_stops_it_before_its_next_step(side_effects):
@@ -367,7 +395,7 @@ urlpatterns = [path("start/<str:run_id>/", start_view)]
 
 @pytest.mark.urls("tests.engine.test_async")
 def test_an_async_django_view_starts_a_run_and_awaits_its_result(side_effects):
-    response = async_to_sync(AsyncClient().get)("/start/as-v1/")
+    response = off_the_test_thread(async_to_sync(AsyncClient().get), "/start/as-v1/")
     assert response.json() == {"result": ["first!", 3, ["a!", "b!", "c!"], "last!"]}
     assert Run.objects.get(id="as-v1").status == RunStatus.SUCCESS
 
@@ -375,8 +403,8 @@ def test_an_async_django_view_starts_a_run_and_awaits_its_result(side_effects):
 def test_result_async_outside_a_workflow_times_out_and_the_run_goes_on(side_effects):
     handle = durable.start(wf.slow, "as-to", 3, 0.2, run_id="as-to")
     with pytest.raises(durable.errors.ResultTimeoutError):
-        async_to_sync(handle.result_async)(timeout=0.1)
-    assert async_to_sync(handle.result_async)(timeout=20) == 3
+        off_the_test_thread(async_to_sync(handle.result_async), timeout=0.1)
+    assert off_the_test_thread(async_to_sync(handle.result_async), timeout=20) == 3
 
 
 def test_from_async_code_run_send_and_get_event_are_awaitable(side_effects):
@@ -388,7 +416,8 @@ def test_from_async_code_run_send_and_get_event_are_awaitable(side_effects):
         event = await durable.get_event_async("as-aw-p", "child", timeout=20)
         return [child, await handle.result_async(timeout=20), event]
 
-    assert async_to_sync(caller)() == ["child-ran!", ["hello", None], "child-ran!"]
+    expected = ["child-ran!", ["hello", None], "child-ran!"]
+    assert off_the_test_thread(async_to_sync(caller)) == expected
 
 
 @pytest.mark.slow
