@@ -10,6 +10,7 @@ The checkpoint is the same single write as a sync step's (`StepCall.checkpoint`)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Coroutine
 from typing import Any
 
@@ -71,9 +72,10 @@ class AsyncStepCall(StepCall):
             await async_runs.on_run_thread(self.run_context.check_interrupted)
 
     async def _await_body(self) -> Any:
-        """The body sees no run: durable calls inside it are plain calls, as in a sync step
-        (per task, so steps running side by side do not see each other's flag)."""
-        token = context.activate(None)  # type: ignore[arg-type]
+        """The body sees its run marked in a step, so durable calls inside it are plain
+        calls, as in a sync step: a copy per body, so steps running side by side (and the
+        workflow between them) do not see each other's flag."""
+        token = context.activate(dataclasses.replace(self.run_context, in_step=True))
         try:
             body = self.step.func(*self.args, **self.kwargs)
             if self.step.timeout is None:

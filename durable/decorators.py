@@ -35,12 +35,7 @@ def workflow(
     queue: str = "default",
     timeout: float | None = None,
 ) -> Any:
-    """Mark a deterministic orchestrator; calling it starts a run and waits for its result.
-
-    Any workflow called inside an async one, and an `async def` one called outside a
-    workflow, returns an awaitable of the result instead; inside an async workflow the
-    child starts at the call. Inside a sync workflow, it is a child waited for in place.
-    """
+    """Mark a deterministic orchestrator; calling it starts a run and waits for its result."""
 
     def decorate(f: F) -> F:
         is_async = inspect.iscoroutinefunction(f)
@@ -57,7 +52,9 @@ def workflow(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             from durable.api import run
 
-            if async_runs.on_loop() or (is_async and context.current() is None):  # awaited
+            # inside an async workflow (a child started at the call), or an async def one
+            # outside any workflow: an awaitable of the result (docs/async.md)
+            if async_runs.on_loop() or (is_async and context.current() is None):
                 from durable.async_api import run_async
 
                 return run_async(wrapper, *args, **kwargs)

@@ -211,3 +211,23 @@ async def calls_children(run_id: str) -> list:
 @durable.workflow(name="tests.async.sync_parent_of_async")
 def sync_parent_of_async(run_id: str) -> str:
     return async_child(run_id)
+
+
+@durable.step(name="tests.async.inner_sync")
+def inner_sync(value: int) -> int:
+    return value + 1
+
+
+@durable.step(name="tests.async.calls_a_step_inside")
+async def calls_a_step_inside(value: int) -> int:
+    await asyncio.sleep(0.05)
+    return inner_sync(value)  # inside a step: a plain call, not a checkpoint
+
+
+@durable.workflow(name="tests.async.nested_and_beside")
+async def nested_and_beside() -> list:
+    """While one step's body runs (and calls another step plainly), the workflow calls more."""
+    task = asyncio.ensure_future(calls_a_step_inside(1))
+    await asyncio.sleep(0.01)
+    beside = await echo("beside")  # called while the first body runs: still a checkpoint
+    return [await task, beside]

@@ -193,6 +193,14 @@ def test_an_async_step_checkpoint_is_one_statement_as_a_sync_steps_is(
     assert statements_to_execute(wf.gathered_chain, 20, monkeypatch) - sync_10 == 10
 
 
+def test_a_step_called_inside_an_async_step_is_plain_while_the_workflow_beside_it_checkpoints(
+    transactional_db,
+):
+    assert durable.run(wf.nested_and_beside, run_id="as-nb") == [2, "beside"]
+    names = [name for _, _, name, _ in entries("as-nb")]
+    assert names == ["tests.async.calls_a_step_inside", "tests.async.echo"]
+
+
 def test_a_failing_async_step_is_retried_and_succeeds(side_effects):
     wf.FAILURES["as-r1"] = 2
     assert durable.run(wf.retrying, "as-r1", run_id="as-r1") == "ok"
