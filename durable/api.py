@@ -136,6 +136,12 @@ class RunHandle:
         finally:
             runtime.forget_event(self.run_id)
 
+    async def result_async(self, timeout: float | None = None) -> Any:
+        """`result()`, awaitable: for async workflows and async views (durable.async_api)."""
+        from durable.async_api import result_async
+
+        return await result_async(self, timeout)
+
     def _outcome(self) -> tuple[bool, str, Any]:
         """(ended, status, output) from one read; an ended run's error is raised here."""
         outcome = store.run_outcome(self.run_id)

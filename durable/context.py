@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from durable import clock
+from durable import async_runs, clock
 from durable.errors import NonDeterminismError
 from durable.registry import WorkflowDefinition
 from durable.serialization import error_from_dict
@@ -80,7 +80,10 @@ class RunContext:
     attempts_before_resume: int = 0
     draining: threading.Event | None = None  # set while the executor shuts down
 
-    def next_position(self) -> int:
+    def next_position(self, *, on_loop: bool = False) -> int:
+        """The next history position; `on_loop`: taken by an async step at its call."""
+        if not on_loop and async_runs.on_loop():
+            raise async_runs.SyncPrimitiveOnLoop(self.workflow.name)
         position = self.position
         self.position += 1
         return position

@@ -7,10 +7,13 @@ workflow every call is checkpointed (or replayed from its checkpoint).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from durable import context, steps, validation
+from asgiref.sync import markcoroutinefunction
+
+from durable import async_runs, async_steps, context, steps, validation
 from durable.registry import (
     RetryPolicy,
     StepDefinition,
@@ -40,6 +43,7 @@ def workflow(
     max_recoveries = validation.max_recoveries(max_recoveries)
 
     def decorate(f: F) -> F:
+        is_async = inspect.iscoroutinefunction(f)
         definition = WorkflowDefinition(
             name=name or default_name(f),
             func=f,
@@ -54,6 +58,12 @@ def workflow(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             from durable.api import run
 
+            # inside an async workflow (a child started at the call), or an async def one
+            # outside any workflow: an awaitable of the result (docs/async.md)
+            if async_runs.on_loop() or (is_async and context.current() is None):
+                from durable.async_api import run_async
+
+                return run_async(wrapper, *args, **kwargs)
             return run(wrapper, *args, **kwargs)
 
         def start(*args: Any, **kwargs: Any) -> Any:
@@ -64,6 +74,8 @@ def workflow(
         wrapper.__durable_workflow__ = definition  # type: ignore[attr-defined]
         wrapper.start = start  # type: ignore[attr-defined]
         wrapper.workflow_name = definition.name  # type: ignore[attr-defined]
+        if is_async:
+            markcoroutinefunction(wrapper)
         return wrapper  # type: ignore[return-value]
 
     return decorate(func) if func is not None else decorate
@@ -153,6 +165,12 @@ def _step_decorator(
     max_output_bytes: int | None = None,
 ) -> Any:
     def decorate(f: F) -> F:
+        if kind == "transaction" and inspect.iscoroutinefunction(f):
+            raise TypeError(
+                f"@durable.transaction cannot mark the async function {default_name(f)}: "
+                "Django's transaction.atomic() is sync only; make it a plain `def` (an async "
+                "workflow may call it, it runs on the run's database thread)"
+            )
         definition = StepDefinition(
             name=name or default_name(f),
             func=f,
@@ -163,6 +181,8 @@ def _step_decorator(
             max_output_bytes=max_output_bytes,
         )
         register_step(definition)
+        if inspect.iscoroutinefunction(f):
+            return _async_step_wrapper(f, definition)
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -174,9 +194,33 @@ def _step_decorator(
                     with db_transaction.atomic():
                         return f(*args, **kwargs)
                 return f(*args, **kwargs)
+            if async_runs.on_loop():  # a sync step in an async workflow: on the run thread
+                return async_runs.call_blocking(
+                    steps.call_step, run_context, definition, args, kwargs
+                )
             return steps.call_step(run_context, definition, args, kwargs)
 
         wrapper.__durable_step__ = definition  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate(func) if func is not None else decorate
+
+
+def _async_step_wrapper(f: F, definition: StepDefinition) -> F:
+    """A plain function returning a coroutine, so that the step's position is taken when it
+    is called (see durable.async_steps); still an `async def` to inspect.iscoroutinefunction."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        run_context = context.current()
+        if run_context is None or run_context.in_step:
+            return f(*args, **kwargs)
+        if not async_runs.on_loop():
+            raise TypeError(
+                f"the async step {definition.name} was called from the sync workflow "
+                f"{run_context.workflow.name}; make the workflow `async def` and await the step"
+            )
+        return async_steps.call_step(run_context, definition, args, kwargs)
+
+    wrapper.__durable_step__ = definition  # type: ignore[attr-defined]
+    return markcoroutinefunction(wrapper)  # type: ignore[return-value]

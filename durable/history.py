@@ -33,7 +33,18 @@ def replay_or_run(
     `entry` None: the call has no input to compare (a sleep's duration may be computed
     from the clock; its recorded wake-up time is what counts).
     """
-    position = run_context.next_position()
+    return replay_or_run_at(run_context, run_context.next_position(), name, entry, run, replay)
+
+
+def replay_or_run_at(
+    run_context: RunContext,
+    position: int,
+    name: str,
+    entry: EntryInput | None,
+    run: Callable[[int], T],
+    replay: Callable[[RecordedStep], T],
+) -> T:
+    """`replay_or_run` at a position taken earlier (an async call takes it when called)."""
     recorded = recorded_entry(run_context, position, name, entry)
     if recorded is None:
         run_context.check_interrupted()
@@ -47,18 +58,19 @@ def recorded_entry(
     """The entry recorded at `position`, checked to be this call; None if none is."""
     recorded = run_context.recorded.get(position)
     if recorded is not None:
-        _check_same_call(run_context, position, recorded, name, entry)
+        check_same_call(run_context, position, recorded, name, entry)
     return recorded
 
 
-def _check_same_call(
+def check_same_call(
     run_context: RunContext,
     position: int,
     recorded: RecordedStep,
     name: str,
     entry: EntryInput | None,
 ) -> None:
-    """Raise (and remember, so a workflow's `except` cannot hide it) a NonDeterminismError."""
+    """Raise (and remember, so a workflow's `except` cannot hide it) a NonDeterminismError
+    if `recorded` is not this call."""
     if recorded.name != name:
         what = f"code asked for {name!r} but the history has {recorded.name!r}"
     elif entry is not None and recorded.input_hash and entry.hash != recorded.input_hash:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from durable import alerts, clock, context, db, history, lineage, observe, queues, store
+from durable import alerts, async_runs, clock, context, db, history, lineage, observe, queues, store
 from durable.context import (
     RecordedStep,
     RunContext,
@@ -120,7 +120,9 @@ def _run_to_end(
     run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
 ) -> None:
     try:
-        result = definition.func(*run_input.get("args", []), **run_input.get("kwargs", {}))
+        result = async_runs.call(
+            definition.func, run_input.get("args", []), run_input.get("kwargs", {})
+        )
         if run_context.nondeterminism is not None:
             raise run_context.nondeterminism
         output = dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")

@@ -67,41 +67,46 @@ class StepCall:
         )
 
     def execute(self) -> Any:
-        retry = self.step.retry
         while True:
-            self.started_at, self.started = datetime.now(UTC), time.perf_counter()
+            self.begin_attempt()
             try:
                 with observe.attempt(self.step.name, self.position, self.attempt):
                     return self._attempt()
             except (RunInterrupted, SerializationError):
                 raise  # not the step's failure: nothing is recorded, the call itself fails
-            except db.DatabaseUnavailable as exc:  # past the budget: the run is released
-                raise RunReleased(self.run_context.run_id) from exc
             except Exception as exc:
-                retry_number = self.attempt - self.budget_used
-                refusal = "" if retry_number > retry.retries else retry.refusal(exc)
-                if refusal:
-                    exc.add_note(f"durable: {refusal}")
-                delay = None if refusal is not None else retry.wait_before(retry_number)
-                self._record_failure(exc, final=refusal is not None, note=refusal, delay=delay)
-                if delay is None:
-                    raise
-                self._back_off(delay, exc)
+                wait = self.after_failure(exc)
+                if self.run_context.cancelled.wait(wait):
+                    raise RunInterrupted(self.run_context.run_id) from exc
+                self.run_context.check_interrupted()
                 self.attempt += 1
 
-    def _back_off(self, seconds: float, exc: Exception) -> None:
-        """Wait before a retry, but never past the run's deadline, and stop on cancel."""
+    def begin_attempt(self) -> None:
+        self.started_at, self.started = datetime.now(UTC), time.perf_counter()
+
+    def after_failure(self, exc: Exception) -> float:
+        """Record a failed attempt; raise if it was the last one, else return how long to
+        wait before the next one (never past the run's deadline)."""
+        if isinstance(exc, db.DatabaseUnavailable):  # past the budget: the run is released
+            raise RunReleased(self.run_context.run_id) from exc
+        retry = self.step.retry
+        retry_number = self.attempt - self.budget_used
+        refusal = "" if retry_number > retry.retries else retry.refusal(exc)
+        if refusal:
+            exc.add_note(f"durable: {refusal}")
+        seconds = None if refusal is not None else retry.wait_before(retry_number)
+        self._record_failure(exc, final=refusal is not None, note=refusal, delay=seconds)
+        if seconds is None:
+            raise exc
         deadline = self.run_context.deadline_at
         if deadline is not None:
             seconds = min(seconds, max(clock.seconds_until(deadline), 0))
-        if self.run_context.cancelled.wait(seconds):
-            raise RunInterrupted(self.run_context.run_id) from exc
-        self.run_context.check_interrupted()
+        return seconds
 
     def _attempt(self) -> Any:
         if self.step.kind == "transaction":
             return self._transaction_attempt()
-        return self._checkpoint(self._call_body())
+        return self.checkpoint(self._call_body())
 
     def _transaction_attempt(self) -> Any:
         """One attempt of a transaction step; a lost connection retries the transaction whole.
@@ -118,7 +123,7 @@ class StepCall:
                 with transaction.atomic():
                     result = self._call_body()
                     self._raise_if_transaction_broken()
-                    return self._checkpoint(result)
+                    return self.checkpoint(result)
             except Exception as exc:
                 if connection.in_atomic_block:
                     raise
@@ -165,7 +170,7 @@ class StepCall:
         finally:
             self.run_context.in_step = False
 
-    def _checkpoint(self, result: Any) -> Any:
+    def checkpoint(self, result: Any) -> Any:
         output = dumps(result, where=f"{self.where} output")
         output_limits.check(self.step, output, self.where)
         self._record(status="SUCCESS", output=output)

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import context, decorators, registry
+from durable import async_runs, context, decorators, registry
 from durable.context import RecordedStep, RunContext
 from durable.debugging.export import get_run
 from durable.errors import NonDeterminismError
@@ -237,7 +237,9 @@ def _drive(replay: Replay, run_context: RunContext, definition: Any) -> ReplayRe
     run_input = replay.run.input or {}
     token = context.activate(run_context)
     try:
-        result = definition.func(*run_input.get("args", []), **run_input.get("kwargs", {}))
+        result = async_runs.call(
+            definition.func, run_input.get("args", []), run_input.get("kwargs", {})
+        )
     except ReplayStopped as stopped:
         return stopped.report
     except Exception as exc:  # noqa: BLE001 - the run's own failure is what we report
@@ -299,7 +301,7 @@ def debug_failing_step(
     call = report.call or _recorded_call(report)
     with transaction.atomic():
         try:
-            call.definition.func(*call.args, **call.kwargs)
+            async_runs.call(call.definition.func, call.args, call.kwargs)
         except Exception as exc:  # noqa: BLE001 - any failure is what the debugger is for
             debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
             debugger.reset()
