@@ -84,6 +84,12 @@ class BulkResult:
 
 
 Progress = Callable[[int, int], None]
+# splits a request's ids into batches, each keyed by its offset (the audit's "batch")
+Batching = Callable[[list[str], int], list[tuple[int, list[str]]]]
+
+
+def chunks(run_ids: list[str], size: int) -> list[tuple[int, list[str]]]:
+    return [(start, run_ids[start : start + size]) for start in range(0, len(run_ids), size)]
 
 
 def run_id_list(run_ids: Any) -> list[Any]:
@@ -108,9 +114,11 @@ def apply(
     detail: dict[str, Any],
     handle_batch: Callable[[list[str]], BulkResult],
     dispatch: bool = True,
+    batches: Batching | None = None,
 ) -> Any:
     """Act on `run_ids` batch by batch with `handle_batch`, each batch in one transaction
-    that locks its runs and audits the outcome; one id gives its result or raises."""
+    that locks its runs and audits the outcome; one id gives its result or raises.
+    `batches` splits the valid ids (default: chunks of BATCH_SIZE in the given order)."""
     single = isinstance(run_ids, str)
     ids = run_id_list(run_ids)
     validation.text("actor", actor)
@@ -118,8 +126,8 @@ def apply(
     result, valid = _invalid_ids_refused(ids, single)
     if result.refused and not valid:  # audited like every other refusal
         _audit(action, actor, [], result, detail)
-    for start in range(0, len(valid), BATCH_SIZE):
-        batch = valid[start : start + BATCH_SIZE]
+    handled = 0
+    for start, batch in (batches or chunks)(valid, BATCH_SIZE):
         with transaction.atomic():
             outcome = _handle_once(action, batch, detail, handle_batch, start)
             if outcome.previous is None:
@@ -131,8 +139,9 @@ def apply(
         result.previous = result.previous or outcome.previous
         for run_id in [*outcome.done.values(), *outcome.cascaded] if dispatch else []:
             transaction.on_commit(lambda run_id=run_id: executors.dispatch(run_id))
+        handled += len(batch)
         if progress is not None:
-            progress(min(start + BATCH_SIZE, len(valid)), len(valid))
+            progress(handled, len(valid))
     if not single:
         return result
     return _single_outcome(ids[0], result)
@@ -182,7 +191,7 @@ def _handle_once(
         earlier = (
             AuditEntry.objects.filter(
                 action=action,
-                run_ids__contains=batch[:1],
+                run_ids__overlap=batch,  # a tree batch may start with another id
                 detail__request_id=request_id,
                 detail__batch=start,
             )
