@@ -80,7 +80,7 @@ class BulkResult:
     def merge(self, other: BulkResult) -> None:
         self.done.update(other.done)
         self.refused.update(other.refused)
-        self.cascaded.extend(other.cascaded)
+        self.cascaded = list(dict.fromkeys([*self.cascaded, *other.cascaded]))
 
 
 Progress = Callable[[int, int], None]
@@ -129,7 +129,7 @@ def apply(
     handled = 0
     for start, batch in (batches or chunks)(valid, BATCH_SIZE):
         with transaction.atomic():
-            outcome = _handle_once(action, batch, detail, handle_batch, start)
+            outcome = _handle_once(action, batch, detail, handle_batch)
             if outcome.previous is None:
                 audited = BulkResult(outcome.done, {**outcome.refused}, outcome.cascaded)
                 if start == 0:  # the invalid ids' refusals go with the first batch
@@ -179,7 +179,6 @@ def _handle_once(
     batch: list[str],
     detail: dict[str, Any],
     handle_batch: Callable[[list[str]], BulkResult],
-    start: int,
 ) -> BulkResult:
     """Lock the batch's runs (in id order, so concurrent calls cannot deadlock: see
     `durable.lineage`), then either return what an earlier call with the same request_id
@@ -188,24 +187,26 @@ def _handle_once(
     lineage.lock_runs(batch)
     request_id = detail.get("request_id")
     if request_id is not None:
-        earlier = (
-            AuditEntry.objects.filter(
-                action=action,
-                run_ids__overlap=batch,  # a tree batch may start with another id
-                detail__request_id=request_id,
-                detail__batch=start,
-            )
-            .order_by("id")
-            .first()
-        )
+        earlier = _earlier_outcome(action, batch, request_id)
         if earlier is not None:
-            return BulkResult(
-                done=earlier.detail.get("done", {}),
-                refused=earlier.detail.get("refused", {}),
-                cascaded=earlier.detail.get("cascaded", []),
-                previous={"actor": earlier.actor, "at": earlier.created_at.isoformat()},
-            )
+            return earlier
     return handle_batch(batch)
+
+
+def _earlier_outcome(action: str, batch: list[str], request_id: str) -> BulkResult | None:
+    """What earlier calls with this request id did to the batch's runs: every audited
+    batch holding one of them (a delete's batches follow its trees, which a repeat, with
+    those runs gone, no longer sees: its batches can cut the first call's differently)."""
+    entries = AuditEntry.objects.filter(
+        action=action, run_ids__overlap=batch, detail__request_id=request_id
+    ).order_by("id")
+    result = None
+    for entry in entries:
+        if result is None:
+            result = BulkResult(previous={"actor": entry.actor, "at": entry.created_at.isoformat()})
+        result.merge(BulkResult(entry.detail.get("done", {}), entry.detail.get("refused", {}),
+                                entry.detail.get("cascaded", [])))  # fmt: skip
+    return result
 
 
 def _audit(

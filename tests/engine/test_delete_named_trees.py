@@ -81,6 +81,18 @@ def test_trees_named_across_batches_are_deleted_whole_in_one_batch(external, mon
     assert _audited() == ({"a2", "b", "a", "b1"}, {"y1", "nope"}, {"a1"})
 
 
+def test_a_repeated_tree_batched_delete_returns_the_first_outcome(external, monkeypatch):
+    monkeypatch.setattr(operation_batches, "BATCH_SIZE", 2)
+    _runs({"a": None, "a1": "a", "a2": "a1", "b": None, "b1": "b", "y": None, "y1": "y"})
+    request = ["a2", "y1", "b", "a", "b1"]
+    first = operations.delete(request, request_id="form-1", actor="alice")
+    again = operations.delete(request, request_id="form-1", actor="bob")
+    assert (again.done, again.refused) == (first.done, first.refused)
+    assert again.cascaded == first.cascaded == ["a1"]
+    assert again.previous["actor"] == "alice"
+    assert AuditEntry.objects.filter(action="delete").count() == 2  # the first call's batches
+
+
 NAMES = [f"r{i}" for i in range(8)]
 
 
