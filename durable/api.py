@@ -285,6 +285,8 @@ def _create(
         forked_from_step=None,
         available_at=available_at,
         deadline_at=deadline,
+        # what a resume, restart or fork gives it again (not the delay before `starts`)
+        timeout_seconds=None if deadline is None else max((deadline - starts).total_seconds(), 0),
         dedup_id=dedup_id,
         max_recoveries=max_recoveries if max_recoveries is not None else definition.max_recoveries,
     )

@@ -270,7 +270,7 @@ def _derive(
             forked_from=original,
             forked_from_step=from_step,
             steps_done=from_step,
-            deadline_at=options.deadline() or _new_deadline(original),
+            **_new_timeout(original, options),
             max_recoveries=original.max_recoveries,
         )
     params = {
@@ -295,14 +295,20 @@ def _derive(
     return new_id
 
 
-def _new_deadline(original: Run) -> datetime | None:
-    """A new run gets the run-level timeout its workflow has now (else the original's)."""
-    timeout = get_workflow(original.workflow).timeout if is_registered(original.workflow) else None
+def _new_timeout(original: Run, options: NewRunOptions) -> dict[str, Any]:
+    """A new run's deadline and timeout: the timeout chosen, else the one its workflow has
+    now, else the original's own (counted from now, never with the original's delay)."""
+    timeout = options.timeout
+    if timeout is None and is_registered(original.workflow):
+        timeout = get_workflow(original.workflow).timeout
+    if timeout is None:
+        timeout = original.timeout_seconds
     if timeout is not None:
-        return clock.deadline(timeout)
+        return {"deadline_at": clock.deadline(timeout), "timeout_seconds": timeout}
     if original.deadline_at is None:
-        return None
-    return clock.now() + (original.deadline_at - original.created_at)
+        return {"deadline_at": None, "timeout_seconds": None}
+    span = original.deadline_at - original.created_at  # a row written before timeout_seconds
+    return {"deadline_at": clock.now() + span, "timeout_seconds": span.total_seconds()}
 
 
 def _checked_json(value: Any, where: str) -> Any:

@@ -107,6 +107,11 @@ class Run(models.Model):
     active_ms = models.FloatField(null=True, blank=True)
     available_at = models.DateTimeField(db_default=models.functions.Now())
     deadline_at = models.DateTimeField(null=True, blank=True)
+    # how long the run had from its start (its timeout, or less where its parent's deadline
+    # came first): a resume, restart or fork gives it that again, counted from then (a
+    # delayed run's deadline lies its delay later); NULL without a timeout, or on rows
+    # written before this column, which fall back to deadline_at - created_at
+    timeout_seconds = models.FloatField(null=True, blank=True)
     cancel_reason = models.TextField(blank=True, default="")
     # cancelled because its parent was (the cascade, or a deadline inherited from it): a
     # resume of the parent resumes it too, unlike a child an operator cancelled on its own

@@ -7,10 +7,9 @@ an id that is taken is refused per run when the new run is written (see `operati
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from durable import clock, validation
+from durable import validation
 from durable.api import validate_new_run_id
 from durable.errors import InvalidArgumentError
 from durable.queues import Queue
@@ -23,9 +22,6 @@ class NewRunOptions:
     run_id: str | None = None
     queue: str | None = None
     timeout: float | None = None
-
-    def deadline(self) -> datetime | None:
-        return None if self.timeout is None else clock.deadline(self.timeout)
 
     def audit(self) -> dict[str, Any]:
         """The chosen options, for the audit entry (nothing when none was chosen)."""

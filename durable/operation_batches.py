@@ -80,10 +80,16 @@ class BulkResult:
     def merge(self, other: BulkResult) -> None:
         self.done.update(other.done)
         self.refused.update(other.refused)
-        self.cascaded.extend(other.cascaded)
+        self.cascaded = list(dict.fromkeys([*self.cascaded, *other.cascaded]))
 
 
 Progress = Callable[[int, int], None]
+# splits a request's ids into batches, each keyed by its offset (the audit's "batch")
+Batching = Callable[[list[str], int], list[tuple[int, list[str]]]]
+
+
+def chunks(run_ids: list[str], size: int) -> list[tuple[int, list[str]]]:
+    return [(start, run_ids[start : start + size]) for start in range(0, len(run_ids), size)]
 
 
 def run_id_list(run_ids: Any) -> list[Any]:
@@ -108,9 +114,11 @@ def apply(
     detail: dict[str, Any],
     handle_batch: Callable[[list[str]], BulkResult],
     dispatch: bool = True,
+    batches: Batching | None = None,
 ) -> Any:
     """Act on `run_ids` batch by batch with `handle_batch`, each batch in one transaction
-    that locks its runs and audits the outcome; one id gives its result or raises."""
+    that locks its runs and audits the outcome; one id gives its result or raises.
+    `batches` splits the valid ids (default: chunks of BATCH_SIZE in the given order)."""
     single = isinstance(run_ids, str)
     ids = run_id_list(run_ids)
     validation.text("actor", actor)
@@ -118,10 +126,10 @@ def apply(
     result, valid = _invalid_ids_refused(ids, single)
     if result.refused and not valid:  # audited like every other refusal
         _audit(action, actor, [], result, detail)
-    for start in range(0, len(valid), BATCH_SIZE):
-        batch = valid[start : start + BATCH_SIZE]
+    handled = 0
+    for start, batch in (batches or chunks)(valid, BATCH_SIZE):
         with transaction.atomic():
-            outcome = _handle_once(action, batch, detail, handle_batch, start)
+            outcome = _handle_once(action, batch, detail, handle_batch)
             if outcome.previous is None:
                 audited = BulkResult(outcome.done, {**outcome.refused}, outcome.cascaded)
                 if start == 0:  # the invalid ids' refusals go with the first batch
@@ -131,8 +139,9 @@ def apply(
         result.previous = result.previous or outcome.previous
         for run_id in [*outcome.done.values(), *outcome.cascaded] if dispatch else []:
             transaction.on_commit(lambda run_id=run_id: executors.dispatch(run_id))
+        handled += len(batch)
         if progress is not None:
-            progress(min(start + BATCH_SIZE, len(valid)), len(valid))
+            progress(handled, len(valid))
     if not single:
         return result
     return _single_outcome(ids[0], result)
@@ -170,7 +179,6 @@ def _handle_once(
     batch: list[str],
     detail: dict[str, Any],
     handle_batch: Callable[[list[str]], BulkResult],
-    start: int,
 ) -> BulkResult:
     """Lock the batch's runs (in id order, so concurrent calls cannot deadlock: see
     `durable.lineage`), then either return what an earlier call with the same request_id
@@ -179,24 +187,26 @@ def _handle_once(
     lineage.lock_runs(batch)
     request_id = detail.get("request_id")
     if request_id is not None:
-        earlier = (
-            AuditEntry.objects.filter(
-                action=action,
-                run_ids__contains=batch[:1],
-                detail__request_id=request_id,
-                detail__batch=start,
-            )
-            .order_by("id")
-            .first()
-        )
+        earlier = _earlier_outcome(action, batch, request_id)
         if earlier is not None:
-            return BulkResult(
-                done=earlier.detail.get("done", {}),
-                refused=earlier.detail.get("refused", {}),
-                cascaded=earlier.detail.get("cascaded", []),
-                previous={"actor": earlier.actor, "at": earlier.created_at.isoformat()},
-            )
+            return earlier
     return handle_batch(batch)
+
+
+def _earlier_outcome(action: str, batch: list[str], request_id: str) -> BulkResult | None:
+    """What earlier calls with this request id did to the batch's runs: every audited
+    batch holding one of them (a delete's batches follow its trees, which a repeat, with
+    those runs gone, no longer sees: its batches can cut the first call's differently)."""
+    entries = AuditEntry.objects.filter(
+        action=action, run_ids__overlap=batch, detail__request_id=request_id
+    ).order_by("id")
+    result = None
+    for entry in entries:
+        if result is None:
+            result = BulkResult(previous={"actor": entry.actor, "at": entry.created_at.isoformat()})
+        result.merge(BulkResult(entry.detail.get("done", {}), entry.detail.get("refused", {}),
+                                entry.detail.get("cascaded", [])))  # fmt: skip
+    return result
 
 
 def _audit(

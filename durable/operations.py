@@ -218,11 +218,13 @@ def delete(
     request_id: str | None = None,
 ) -> Any:
     """Delete finished runs with their descendants and everything recorded for them (the
-    audit log keeps who did it). Refused for unfinished runs, runs with an unfinished
-    descendant and children of a kept parent (`durable.deletion`)."""
+        audit log keeps who did it). Refused for unfinished runs, runs with an unfinished
+        descendant and children of a kept parent; a named run in a named run's tree goes with
+    it (`durable.deletion`)."""
     validation.free_text("reason", reason)
     detail = {"reason": reason, "request_id": request_id}
-    return apply("delete", run_ids, actor, progress, detail, _delete_batch, dispatch=False)
+    return apply("delete", run_ids, actor, progress, detail, _delete_batch, dispatch=False,
+                 batches=deletion.tree_batches)  # fmt: skip
 
 
 def _delete_batch(batch: list[str]) -> BulkResult:

@@ -57,9 +57,12 @@ SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = N
             (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), 0),
     steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id),
     -- a run-level timeout starts again: the resumed run gets as long as the first one had
-    -- (a delayed start that never started counts its timeout from its due time)
-    deadline_at = now() + (r.deadline_at - CASE WHEN r.started_at IS NULL
-        THEN GREATEST(r.created_at, r.available_at) ELSE r.created_at END),
+    -- from its start (not its delay too); rows written before timeout_seconds fall back to
+    -- their deadline's distance from creation (a delayed start that never started: from
+    -- its due time)
+    deadline_at = COALESCE(now() + make_interval(secs => r.timeout_seconds),
+        now() + (r.deadline_at - CASE WHEN r.started_at IS NULL
+            THEN GREATEST(r.created_at, r.available_at) ELSE r.created_at END)),
     -- keep the de-duplication id unless another active run holds it by now
     dedup_id = CASE WHEN EXISTS (
         SELECT 1 FROM durable_run other

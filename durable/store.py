@@ -62,12 +62,12 @@ INSERT INTO durable_run (
     id, workflow, version, status, input, tags, queue, priority, parent_id,
     forked_from_id, forked_from_step, deadline_at, available_at, error_type,
     error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at,
-    dedup_id, max_recoveries)
+    dedup_id, max_recoveries, timeout_seconds)
 VALUES (
     %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::json, %(tags)s::jsonb,
     %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
     %(deadline_at)s, GREATEST(%(available_at)s::timestamptz, now()), '', '', '', 0,
-    %(steps_done)s, now(), now(), %(dedup_id)s, %(max_recoveries)s)
+    %(steps_done)s, now(), now(), %(dedup_id)s, %(max_recoveries)s, %(timeout_seconds)s)
 ON CONFLICT DO NOTHING
 RETURNING id
 """
@@ -87,6 +87,7 @@ def insert_run(**params: Any) -> bool:
     params.setdefault("steps_done", 0)
     params.setdefault("dedup_id", None)
     params.setdefault("max_recoveries", None)
+    params.setdefault("timeout_seconds", None)
     settle = lambda: _execute_once(ENQUEUED_RUN_OF, params) or None  # noqa: E731
     return bool(execute(INSERT_RUN, params, settle=settle))
 
