@@ -116,7 +116,11 @@ STORABLE_TEXT = st.text(
 )
 @given(
     value=st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | STORABLE_TEXT,
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | STORABLE_TEXT,
         lambda children: (
             st.lists(children, max_size=3) | st.dictionaries(STORABLE_TEXT, children, max_size=3)
         ),
