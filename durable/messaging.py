@@ -148,7 +148,7 @@ def set_event(key: str, value: Any) -> None:
             "durable.set_event() works only inside a workflow or its steps: it publishes an "
             "event of the running workflow; from elsewhere, send the run a message instead"
         )
-    _check_key(key)
+    check_key(key)
     if run_context.in_step:
         where = f"workflow {run_context.workflow.name} event {key!r}"
         store_primitives.set_event_from_step(
@@ -223,7 +223,7 @@ def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """The value run `run_id` published under `key`, waiting up to `timeout`; else None.
     Inside a workflow a long wait parks the run, which looks again now and then."""
     validate_run_id(run_id)
-    _check_key(key)
+    check_key(key)
     run_context = context.current()
     if run_context is None or run_context.in_step:
         return waiting.poll(None, lambda: store_primitives.get_event(run_id, key), timeout)[1]
@@ -247,8 +247,9 @@ def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
     )  # fmt: skip
 
 
-def _check_key(key: Any) -> None:
-    """An event key the column holds: text of 1..200 printable characters."""
+def check_key(key: Any) -> None:
+    """An event key the column holds (text of 1..200 printable characters), refused at the
+    call rather than as a database error."""
     validation.text("key", key, max_length=KEY_CHARS, optional=False)
 
 

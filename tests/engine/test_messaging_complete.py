@@ -3,6 +3,7 @@ inside steps (and what forks carry of them)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 
@@ -16,6 +17,7 @@ import durable
 from durable import executors, operations
 from durable.errors import DurableError, InvalidArgumentError, RunNotFoundError
 from durable.models import Message, Run, Step, StepEvent
+from tests.engine.test_async import off_the_test_thread
 
 
 @durable.workflow(name="tests.msg.inbox")
@@ -309,3 +311,8 @@ def test_a_recv_topic_too_long_to_store_is_refused_at_the_call(transactional_db)
     handle = durable.start(long_topic)
     with pytest.raises(InvalidArgumentError, match="topic"):
         handle.result(timeout=10)
+
+
+def test_an_async_get_event_outside_a_run_checks_its_key_too(transactional_db):
+    with pytest.raises(InvalidArgumentError, match="key"):
+        off_the_test_thread(asyncio.run, durable.get_event_async("keys-2", "k" * 201, timeout=0))
