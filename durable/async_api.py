@@ -101,6 +101,7 @@ async def get_event_async(run_id: str, key: str, timeout: float = messaging.DEFA
     if _in_run():
         return await _primitive("get_event_async", messaging.get_event, run_id, key, timeout)
     api.validate_run_id(run_id)
+    messaging.check_key(key)
     read = sync_to_async(store_primitives.get_event)
     found, value = await _poll(lambda: read(run_id, key), timeout)
     return value if found else None

@@ -12,9 +12,10 @@ on the same code, exactly as for a run started with the code. `version="abc123"`
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from durable import api, context, messaging, operations, runtime, store, validation
+from durable import api, context, delays, messaging, operations, runtime, store, validation
 from durable.api import RunHandle
 from durable.errors import InvalidArgumentError, UnknownWorkflowError
 from durable.registry import WorkflowDefinition, get_workflow, is_registered
@@ -63,6 +64,9 @@ def start(
     dedup_id: str | None = None,
     version: str | None = None,
     strict: bool = True,
+    delay: timedelta | float | None = None,
+    at: datetime | None = None,
+    max_recoveries: int | None = None,
 ) -> ClientRunHandle:
     """Start a run of the workflow registered as `workflow` in some worker (idempotent on
     `run_id`, like `durable.start`); `version` pins a code version, else the latest serves.
@@ -71,6 +75,8 @@ def start(
     code this process does not have. With `strict`, a name that no executor ever served
     and no run ever had is refused (a typo would otherwise wait forever); `strict=False`
     enqueues it anyway and the health page lists it as stranded until a worker has it.
+    `delay` / `at` / `max_recoveries` are `durable.start`'s; without `max_recoveries` the
+    run gets DURABLE_MAX_RECOVERIES (the workflow's own is in code this process lacks).
     """
     name = validation.text("workflow", workflow, max_length=300, optional=False)
     pinned = validation.text("version", version, max_length=100) or LATEST
@@ -79,7 +85,9 @@ def start(
         api.validate_new_run_id(run_id)
     options = {"tags": validation.tags(tags), "queue": validation.text("queue", queue),
                "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
-               "dedup_id": validation.text("dedup_id", dedup_id)}  # fmt: skip
+               "dedup_id": validation.text("dedup_id", dedup_id),
+               "available_at": delays.due_at(delay, at),
+               "max_recoveries": validation.max_recoveries(max_recoveries)}  # fmt: skip
     if strict:
         _require_known(name, pinned)
     # all durable.start needs of a workflow it cannot import: the name and the version pin

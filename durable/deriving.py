@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Min
 
-from durable import clock, registry, store_primitives, store_streams
+from durable import clock, queues, registry, store_primitives, store_streams
 from durable.debugging import patching
 from durable.errors import InvalidArgumentError, SerializationError
 from durable.models import AuditEntry, Run, RunStatus, Step
@@ -257,7 +257,9 @@ def _derive(
         if is_registered(original.workflow)
         else original.version
     )
+    queue = options.queue or original.queue
     with transaction.atomic():  # a savepoint: a taken new_run_id fails alone
+        queues.ensure_stored(queue)  # its limits are in the database before the run is
         Run.objects.create(
             id=new_id,
             workflow=original.workflow,
@@ -265,7 +267,7 @@ def _derive(
             status=RunStatus.ENQUEUED,
             input=_checked_json(run_input, where),
             tags=original.tags,
-            queue=options.queue or original.queue,
+            queue=queue,
             priority=original.priority,
             forked_from=original,
             forked_from_step=from_step,

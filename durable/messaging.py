@@ -34,6 +34,7 @@ from durable.errors import DurableError, RunNotFoundError
 from durable.serialization import EntryInput, dumps, entry_input, roundtrip
 
 DEFAULT_TIMEOUT = 60.0
+KEY_CHARS = 200  # durable_event.key, durable_message.topic: varchar(200)
 
 
 def send(
@@ -44,6 +45,7 @@ def send(
     `idempotency_key`: the run gets one message per key, however often (or concurrently)
     the send is retried; the key is scoped to the destination run."""
     validate_run_id(run_id)
+    _check_topic(topic)
     validation.text("idempotency_key", idempotency_key)
     payload = dumps(message, where=f"message to run {run_id} (topic {topic or 'default'})")
     run_context = context.current()
@@ -103,6 +105,7 @@ def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """Inside a workflow: the next message on `topic`, or None after `timeout` seconds
     (a long wait parks the run until a message comes or the timeout passes)."""
     run_context = _require_workflow("recv")
+    _check_topic(topic)
     # the timeout is shown, not checked: only the topic decides which message a replay gets
     detail = entry_input({"topic": topic, "timeout": timeout}, where="recv", checked=topic)
 
@@ -145,6 +148,7 @@ def set_event(key: str, value: Any) -> None:
             "durable.set_event() works only inside a workflow or its steps: it publishes an "
             "event of the running workflow; from elsewhere, send the run a message instead"
         )
+    check_key(key)
     if run_context.in_step:
         where = f"workflow {run_context.workflow.name} event {key!r}"
         store_primitives.set_event_from_step(
@@ -219,6 +223,7 @@ def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """The value run `run_id` published under `key`, waiting up to `timeout`; else None.
     Inside a workflow a long wait parks the run, which looks again now and then."""
     validate_run_id(run_id)
+    check_key(key)
     run_context = context.current()
     if run_context is None or run_context.in_step:
         return waiting.poll(None, lambda: store_primitives.get_event(run_id, key), timeout)[1]
@@ -240,6 +245,19 @@ def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
         run_context, "durable.get_event", "get_event", look, timeout, detail,
         recheck=settings.DURABLE_PARKED_POLL_SECONDS,
     )  # fmt: skip
+
+
+def check_key(key: Any) -> None:
+    """An event key the column holds (text of 1..200 printable characters), refused at the
+    call rather than as a database error."""
+    validation.text("key", key, max_length=KEY_CHARS, optional=False)
+
+
+def _check_topic(topic: Any) -> None:
+    """A topic the column holds; None and "" both mean the default topic (left as given:
+    the recorded entries of send and recv show it)."""
+    if topic != "":
+        validation.text("topic", topic, max_length=KEY_CHARS)
 
 
 def _require_workflow(what: str) -> RunContext:

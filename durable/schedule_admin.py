@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
-from durable import api, clock, cron, registry, schedules, validation
+from durable import api, clock, cron, registry, schedules, store_schedules, validation
 from durable import schedule_checks as checks
 from durable.errors import (
     InvalidArgumentError,
@@ -178,14 +178,15 @@ def resume(name: str, *, actor: str | None = None, reason: str = "") -> Schedule
 
 
 def delete(name: str, *, actor: str | None = None, reason: str = "") -> None:
-    """Remove a schedule; its runs stay. A code schedule is deleted only where the code no
-    longer declares it (an executor that still does adds it back, from its next tick)."""
+    """Remove a schedule; its runs stay. A code schedule is deleted only once its decorator
+    is gone everywhere: an executor that still declares it would add it back, unpaused."""
     with transaction.atomic():
         row = _locked(name)
-        if row.source == ScheduleSource.CODE and schedules.declared(name) is not None:
+        if row.source == ScheduleSource.CODE and _still_in_code(row):
             raise ScheduleConflictError(
-                f"schedule {name!r} is declared in code (@durable.scheduled): remove the "
-                "decorator and deploy, or pause it"
+                f"schedule {name!r} is declared in code (@durable.scheduled) that this "
+                "process or a worker still has: remove the decorator and deploy, then delete "
+                "it; to stop its runs now, pause it (a pause outlives deploys)"
             )
         row.delete()
         _audit("delete", name, actor, reason)
@@ -275,6 +276,13 @@ def _locked(name: str) -> Schedule:
         return Schedule.objects.select_for_update().get(name=checks.name(name))
     except Schedule.DoesNotExist:
         raise _not_found(name) from None
+
+
+def _still_in_code(row: Schedule) -> bool:
+    """Judged from the database, not only from what this process imported: a CLI process
+    has not imported the decorator, the workers' executor rows say they serve it."""
+    checks.discover(row.name)
+    return schedules.declared(row.name) is not None or store_schedules.served_anywhere(row.workflow)
 
 
 def _runnable(row: Schedule) -> Callable[..., Any] | str:

@@ -72,3 +72,18 @@ def claim_tick(row: ScheduleRow, cron: str, policy: str, tick: datetime, missed:
     params = {"name": row.name, "revision": row.revision, "cron": cron, "policy": policy,
               "tick": tick, "missed": missed}  # fmt: skip
     return bool(execute(CLAIM_TICK, params))
+
+
+SERVED_ANYWHERE = """
+-- served_anywhere --
+-- Does an executor on record (live, or dead less than a lease ago) serve this workflow, at
+-- any version? durable_executor is one row per executor: a small table
+SELECT EXISTS (
+    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
+    WHERE left(key, length(%(workflow)s) + 1) = %(workflow)s || '@')
+"""
+
+
+def served_anywhere(workflow: str) -> bool:
+    """Whether some executor's code still has `workflow` (a code schedule's is its own)."""
+    return bool(execute(SERVED_ANYWHERE, {"workflow": workflow})[0][0])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import json as json_module
 import sys
 from pathlib import Path
 
@@ -65,7 +64,9 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "--until-step", type=scripting.non_negative_int, default=None, metavar="N",
         help="stop before step N",
     )  # fmt: skip
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--json", dest="as_json", action="store_true", help="print the report as JSON"
+    )
     parser.add_argument(
         "--pdb", action="store_true",
         help="re-run the failing step's body with its recorded input under pdb (post-mortem); "
@@ -73,10 +74,10 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def handle_replay(command, *, run_id, until_step=None, pdb=False, json=False, **_) -> None:
+def handle_replay(command, *, run_id, until_step=None, pdb=False, as_json=False, **_) -> None:
     report = replay.replay_run(run_id, until_step=until_step)
-    if json and not pdb:
-        return command.stdout.write(json_module.dumps(report.as_json(), indent=2, default=str))
+    if as_json and not pdb:
+        return command.stdout.write(json.dumps(report.as_json(), indent=2, default=str))
     command.stdout.write(report.render())
     if not pdb:
         if report.outcome == "failure":
@@ -100,11 +101,11 @@ def add_preview_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=preview.ACTIONS)
     parser.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     parser.add_argument("--from-step", type=scripting.non_negative_int, default=None, metavar="N")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
 
 
-def handle_preview(command, *, action, run_ids, from_step=None, json=False, **_) -> None:
-    print_preview(command, action, run_ids, from_step, as_json=json)
+def handle_preview(command, *, action, run_ids, from_step=None, as_json=False, **_) -> None:
+    print_preview(command, action, run_ids, from_step, as_json=as_json)
 
 
 def add_preview_flag(parser: argparse.ArgumentParser) -> None:
@@ -120,7 +121,7 @@ def print_preview(
 ) -> None:
     result = preview.preview(action, run_ids, from_step)
     if as_json:
-        command.stdout.write(json_module.dumps(result.as_json(), indent=2))
+        command.stdout.write(json.dumps(result.as_json(), indent=2))
         return
     flags = [entry["flagged"] for entry in result.summary()] or [False]
     for line, flagged in zip(result.lines(), flags, strict=True):
@@ -131,12 +132,12 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     """The first step where two runs' inputs or outputs differ (default B: last success)."""
     parser.add_argument("run_a", metavar="RUN_A")
     parser.add_argument("run_b", metavar="RUN_B", nargs="?", default=None)
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
 
 
-def handle_compare(command, *, run_a, run_b=None, json=False, **_) -> None:
+def handle_compare(command, *, run_a, run_b=None, as_json=False, **_) -> None:
     comparison = compare.compare_runs(run_a, run_b)
-    if json:
-        command.stdout.write(json_module.dumps(comparison.as_json(), indent=2, default=str))
+    if as_json:
+        command.stdout.write(json.dumps(comparison.as_json(), indent=2, default=str))
     else:
         command.stdout.write(comparison.render())

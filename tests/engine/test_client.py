@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from durable import client, executors, health, store
+from durable import client, clock, executors, health, runtime, store
 from durable.errors import (
     InvalidArgumentError,
     OperationRefused,
@@ -205,3 +206,34 @@ def test_the_claim_stamps_the_version_the_executor_has_for_exactly_that_workflow
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(sql + store.STAMP_VERSION + " FROM run", params)
         assert cursor.fetchone()[0] == version
+
+
+def test_a_run_started_by_name_with_a_delay_waits_until_due(transactional_db, settings):
+    settings.DURABLE_EXECUTOR = "external"
+    before = clock.now()
+    handle = client.start(APPROVAL, ["o-1", [1]], run_id="later-1", delay=60)
+    run = Run.objects.get(id="later-1")
+    assert run.status == RunStatus.ENQUEUED
+    assert before + timedelta(seconds=59) < run.available_at < clock.now() + timedelta(seconds=61)
+    assert runtime.claim("later-1", "executor-a", [APPROVAL]) is None  # not due yet
+    at = datetime(2031, 1, 1, tzinfo=UTC)
+    client.start(APPROVAL, ["o-1", [1]], run_id="later-2", at=at)
+    assert Run.objects.get(id="later-2").available_at == at
+    assert handle.status() == "ENQUEUED"
+
+
+def test_a_run_started_by_name_keeps_its_max_recoveries(transactional_db):
+    client.start(APPROVAL, ["o-1", [1]], run_id="recover-1", max_recoveries=5)
+    assert Run.objects.get(id="recover-1").max_recoveries == 5
+
+
+def test_delay_at_and_max_recoveries_by_name_are_checked_like_durable_start(transactional_db):
+    with pytest.raises(InvalidArgumentError, match="delay"):
+        client.start(APPROVAL, run_id="x-1", delay=5, at=datetime(2031, 1, 1, tzinfo=UTC))
+    with pytest.raises(InvalidArgumentError, match="at"):
+        client.start(APPROVAL, run_id="x-2", at=datetime(2031, 1, 1))
+    with pytest.raises(InvalidArgumentError, match="delay"):
+        client.start(APPROVAL, run_id="x-3", delay="soon")
+    with pytest.raises(InvalidArgumentError, match="max_recoveries"):
+        client.start(APPROVAL, run_id="x-4", max_recoveries=-1)
+    assert not Run.objects.exists()

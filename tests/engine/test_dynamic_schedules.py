@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import clock, cron, executors, registry, schedules, store_schedules, ticker
+from durable import clock, cron, executors, registry, schedules, store, store_schedules, ticker
 from durable.errors import (
     InvalidArgumentError,
     ScheduleConflictError,
@@ -205,6 +205,31 @@ def test_a_code_schedule_is_a_row_whose_pause_holds(quiet):
         durable.schedules.delete("tests.dyn.code_ping")
     durable.schedules.resume("tests.dyn.code_ping")
     assert fire(3) == [tick_id("tests.dyn.code_ping", 3)]
+
+
+def test_a_process_that_never_imported_a_code_schedule_cannot_delete_or_edit_it(quiet):
+    """`manage.py durable schedules delete` does not import the decorator; the row and the
+    executors on record still say the schedule is code, so the operator's pause holds."""
+    durable.scheduled("* * * * *", name="tests.dyn.code_kept")(ping.__wrapped__)
+    fire(0)
+    durable.schedules.pause("tests.dyn.code_kept")
+    store.heartbeat(executor_id="worker-1", kind="thread", hostname="w", pid=1,
+                    workflows=["tests.dyn.code_kept@v1"])  # fmt: skip
+    schedules._schedules.clear()  # this process (a CLI) never imported the decorator
+    with pytest.raises(ScheduleConflictError, match="remove the decorator.*pause"):
+        durable.schedules.delete("tests.dyn.code_kept")
+    with pytest.raises(ScheduleConflictError, match="declared in code"):
+        durable.schedules.update("tests.dyn.code_kept", cron="0 * * * *")
+    row = Schedule.objects.get(name="tests.dyn.code_kept")
+    assert (row.source, row.paused, row.cron) == ("code", True, "* * * * *")
+
+
+def test_a_code_schedule_whose_decorator_is_gone_everywhere_can_be_deleted(quiet):
+    durable.scheduled("* * * * *", name="tests.dyn.code_gone")(ping.__wrapped__)
+    fire(0)
+    schedules._schedules.clear()  # the decorator was removed and no executor declares it
+    durable.schedules.delete("tests.dyn.code_gone")
+    assert not Schedule.objects.filter(name="tests.dyn.code_gone").exists()
 
 
 def test_every_change_is_audited_with_its_actor(quiet):

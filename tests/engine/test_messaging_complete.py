@@ -3,15 +3,21 @@ inside steps (and what forks carry of them)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 
 import pytest
 from django.db import connection, transaction
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 import durable
 from durable import executors, operations
 from durable.errors import DurableError, InvalidArgumentError, RunNotFoundError
 from durable.models import Message, Run, Step, StepEvent
+from tests.engine.test_async import off_the_test_thread
 
 
 @durable.workflow(name="tests.msg.inbox")
@@ -243,3 +249,70 @@ def test_a_fork_carries_the_events_set_before_its_fork_point(transactional_db, s
     assert durable.get_all_events(from_1) == {"stage": "one"}
     fork_of_fork = operations.fork(from_2, from_step=1, actor="test")
     assert durable.get_all_events(fork_of_fork) == {"stage": "one"}
+
+
+@durable.workflow(name="tests.msg.keyed")
+def keyed(key: object, in_step: bool) -> str:
+    if in_step:
+        set_in_step(key)
+    else:
+        durable.set_event(key, "v")
+    return "set"
+
+
+@durable.step(name="tests.msg.set_in_step")
+def set_in_step(key: object) -> None:
+    durable.set_event(key, "v")
+
+
+KEYS = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+            max_size=260),
+    st.integers(), st.none(), st.booleans(), st.lists(st.integers(), max_size=2),
+)  # fmt: skip
+
+
+@hypothesis_settings(max_examples=30, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(key=KEYS, in_step=st.booleans())
+def test_any_event_key_either_works_or_is_refused_at_the_call(transactional_db, key, in_step):
+    """Never a database error (a varchar(200) overflow, a key that is not text): the run
+    ends with the event set, or failed with InvalidArgumentError raised by set_event."""
+    handle = durable.start(keyed, key, in_step)
+    with contextlib.suppress(Exception):
+        handle.result(timeout=20)
+    run = Run.objects.get(id=handle.run_id)
+    if run.status == "SUCCESS":
+        assert durable.get_event(handle.run_id, key, timeout=0) == "v"
+    else:
+        assert (run.status, run.error_type) == ("ERROR", "durable.errors.InvalidArgumentError")
+        assert not (isinstance(key, str) and 0 < len(key) <= 200 and key.isprintable())
+
+
+def test_event_and_topic_keys_are_checked_where_they_are_read_and_sent(transactional_db):
+    Run.objects.create(id="keys-1", workflow="tests.msg.inbox", status="CANCELLED")
+    for bad in ("k" * 201, 7, ""):
+        with pytest.raises(InvalidArgumentError, match="key"):
+            durable.get_event("keys-1", bad, timeout=0)
+    for bad in ("t" * 201, 7, "a\x00b"):
+        with pytest.raises(InvalidArgumentError, match="topic"):
+            durable.send("keys-1", "hi", topic=bad)
+    assert not Message.objects.exists()
+    durable.send("keys-1", "hi", topic="")  # the default topic, as before
+    assert durable.get_event("keys-1", "k" * 200, timeout=0) is None
+
+
+@durable.workflow(name="tests.msg.long_topic")
+def long_topic() -> object:
+    return durable.recv("t" * 201, timeout=0.1)
+
+
+def test_a_recv_topic_too_long_to_store_is_refused_at_the_call(transactional_db):
+    handle = durable.start(long_topic)
+    with pytest.raises(InvalidArgumentError, match="topic"):
+        handle.result(timeout=10)
+
+
+def test_an_async_get_event_outside_a_run_checks_its_key_too(transactional_db):
+    with pytest.raises(InvalidArgumentError, match="key"):
+        off_the_test_thread(asyncio.run, durable.get_event_async("keys-2", "k" * 201, timeout=0))

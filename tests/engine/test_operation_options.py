@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import clock, operations
+from durable import clock, operations, queues
 from durable.errors import (
     InvalidArgumentError,
     InvalidRunIdError,
     OperationRefused,
     RunNotFoundError,
 )
-from durable.models import AuditEntry, Event, Message, Run, RunStatus, Step
+from durable.models import AuditEntry, Event, Message, Run, RunStatus, Step, StoredQueue
 from tests.engine.processes import wait_for
 from tests.engine.test_lineage import GATE, _child_of, parent
 from tests.engine.workflows import ledger
@@ -54,6 +54,26 @@ def test_restart_onto_a_chosen_run_id_and_queue(finished_run):
     )
     assert durable.get("o-restart-2").result(timeout=10) == ["a", "b"]
     assert Run.objects.get(id="o-restart-2").queue == "reruns"
+
+
+LIMITED_RERUNS = durable.Queue("tests.options.limited-reruns", concurrency=1)
+
+
+@pytest.mark.parametrize("operation, options", [("fork", {"from_step": 1}), ("restart", {})])
+def test_a_new_run_onto_a_declared_queue_finds_its_limits_stored(finished_run, operation, options):
+    """The queue is declared in this process but has no row yet: the fork or restart writes
+    it with the run, so no executor claims the run without the queue's limits."""
+    finished_run("o-limited")
+    # the executor stored the declarations as it started; a web process without one that
+    # forks onto a queue declared since finds no row
+    StoredQueue.objects.filter(name=LIMITED_RERUNS.name).delete()
+    queues.forget_stored()
+    new_id = getattr(operations, operation)(
+        "o-limited", new_run_id="o-limited-2", queue=LIMITED_RERUNS.name, **options
+    )
+    row = StoredQueue.objects.get(name=LIMITED_RERUNS.name)
+    assert (row.concurrency, row.declared) == (1, LIMITED_RERUNS.as_dict())
+    assert durable.get(new_id).result(timeout=10) == ["a", "b"]
 
 
 def test_a_chosen_run_id_that_exists_is_refused_and_nothing_is_written(finished_run):
