@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from playwright.sync_api import expect
 
 import durable
 from durable.models import AuditEntry, Run
@@ -75,9 +76,8 @@ def test_fork_the_newest_failure_from_its_failing_step_in_four_clicks(
     page.wait_for_selector(".messages .success")
     message = page.locator(".messages").inner_text()
     assert "Forked" in message and "card processor fixed, INC-77" in message
-    page.wait_for_function(
-        "document.querySelector('#run-status').textContent.trim() === 'SUCCESS'", timeout=20_000
-    )
+    # a locator wait, not wait_for_function: the page's CSP forbids evaluating strings
+    expect(page.locator("#run-status")).to_have_text("SUCCESS", timeout=20_000)
     assert "order-newest-failure" in page.locator("#lineage").inner_text()
     assert "from order-newest-failure" in page.locator("#step-0").inner_text()  # inherited
     assert clicks <= 4
