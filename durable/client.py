@@ -44,8 +44,10 @@ class ClientRunHandle(RunHandle):
     def get_event(self, key: str, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:
         return get_event(self.run_id, key, timeout=timeout)
 
-    def send(self, message: Any, topic: str | None = None) -> None:
-        send(self.run_id, message, topic=topic)
+    def send(
+        self, message: Any, topic: str | None = None, idempotency_key: str | None = None
+    ) -> None:
+        send(self.run_id, message, topic=topic, idempotency_key=idempotency_key)
 
     def cancel(self, reason: str = "") -> None:
         cancel(self.run_id, reason=reason)
@@ -147,9 +149,12 @@ def _not_here(*args: Any, **kwargs: Any) -> Any:
     raise UnknownWorkflowError("a workflow started by name runs where its code is registered")
 
 
-def send(run_id: str, message: Any, topic: str | None = None) -> None:
-    """Send `message` to run `run_id` (it waits until the run `recv`s it)."""
-    messaging.send(run_id, message, topic=topic)
+def send(
+    run_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None
+) -> None:
+    """Send `message` to run `run_id` (it waits until the run `recv`s it); a retried send
+    with the same `idempotency_key` is delivered once."""
+    messaging.send(run_id, message, topic=topic, idempotency_key=idempotency_key)
 
 
 def get_event(run_id: str, key: str, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:

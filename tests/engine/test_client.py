@@ -190,6 +190,17 @@ def test_cancel_by_id_stops_the_run_and_is_audited(transactional_db):
         client.retrieve("cancel-1").cancel()
 
 
+def test_a_send_by_id_retried_with_its_idempotency_key_is_delivered_once(transactional_db):
+    from durable.models import Message
+
+    handle = client.start(APPROVAL, ["o-2", [1]], run_id="keyed-1", queue="nowhere")
+    client.send("keyed-1", "yes", topic="approval", idempotency_key="reply-7")
+    handle.send("yes again", topic="approval", idempotency_key="reply-7")
+    assert list(Message.objects.filter(run_id="keyed-1").values_list("payload", flat=True)) == [
+        "yes"
+    ]
+
+
 @hypothesis_settings(max_examples=60, deadline=None)
 @given(
     workflow=st.text(st.sampled_from("ab@%_.\\"), min_size=1, max_size=5),
