@@ -43,6 +43,7 @@ def _tasks_received(node: str) -> int:
     return stats[node]["total"].get(TASK_NAME, 0)
 
 
+@pytest.mark.parametrize("celery_cluster", ["redis", "rabbitmq"], indirect=True)
 def test_a_drained_celery_worker_stops_consuming_and_the_other_worker_takes_the_runs(
     celery_cluster,
 ):
@@ -70,7 +71,7 @@ def test_a_drained_celery_worker_stops_consuming_and_the_other_worker_takes_the_
     durable.start(ticks, "cdrain-back", 1, 0, run_id="cdrain-back")
     wait_for(lambda: _finished("cdrain-back", 1), 60, "the undrained worker to take a run")
     assert Run.objects.get(id="cdrain-back").executor_id == drained
-    assert _tasks_received(node) == received + 1
+    assert _tasks_received(node) > received
 
 
 def test_drain_then_undrain_at_once_leaves_the_worker_consuming(celery_cluster):
