@@ -98,7 +98,7 @@ class CeleryWorker(OneThreadPerRun):
             target=self._maintain, name="durable-celery-maintenance", daemon=True
         )
         self._consumption = QueueConsumption(
-            self.dispatcher.celery_queue, lambda: self._operator_drain.is_set(), self.executor_id
+            settings.DURABLE_CELERY_QUEUE, lambda: self._operator_drain.is_set(), self.executor_id
         )
         self._operator_drain = OperatorDrain(self.executor_id, self._consumption.follow)
         self.pool_child = False  # a prefork child (the consumer is its parent's)
@@ -167,6 +167,7 @@ class CeleryWorker(OneThreadPerRun):
             in_flight = dict(self._in_flight)
         liveness.heartbeat(self.executor_id, self.kind, self.workflows, in_flight, self.lease,
                            self._operator_drain)  # fmt: skip
+        self._consumption.follow()  # the consumer as the drain says, should a change have failed
         if not self._released_dead:
             # At start only, as the thread executor: a restarted worker frees the runs of its
             # dead predecessors on this host at once; later, lease expiry decides.

@@ -3,14 +3,15 @@ messages to the other workers instead of to it (to be refused and sent again by 
 
 Only where the process that consumes also executes the tasks (threads, solo, gevent and
 eventlet pools). A prefork child is an executor of its own, but the consumer is its parent's
-and serves its siblings too: a drained child keeps refusing (`CeleryWorker.execute`), which
-is also the fallback for a message prefetched before the drain.
+and serves its siblings too: a drained child refuses its messages (`CeleryWorker.execute`,
+which also refuses a message prefetched before the consumer stopped).
 
 The consumer is changed in its own thread (`consumer.call_soon`), as Celery's
 `cancel_consumer` / `add_consumer` remote-control commands do, but without the round trip
 through the broker and whether or not remote control is enabled. Each callback reads the
-drain's current state, so callbacks run out of order (the hub keeps a set) still end right;
-only a queue this stopped is consumed again, never one the worker was not started with.
+drain's current state, so callbacks run out of order (the hub keeps a set) still end right,
+and the worker's heartbeat calls it again (a failed change is retried); only a queue this
+stopped is consumed again, never one the worker was not started with.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class OperatorDrain:
             self._release_at = (
                 time.monotonic() + release_in if draining and release_in is not None else None
             )
-            if flipped and self._on_change is not None:  # under the lock: flips stay in order
+            if flipped and self._on_change is not None:  # quick: it only schedules work
                 self._on_change(draining)
 
     def heard(self, executor_id: str, draining: bool, release_in: float | None) -> None:
