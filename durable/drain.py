@@ -3,7 +3,8 @@ finish there (or, past an optional deadline, are released for other executors).
 
 The mark lives on the executor's row (`durable_executor.draining`), so it survives a missed
 message: the executor reads it back with every heartbeat. It is also notified at once on
-the cancel channel (`drain:<id>:<seconds>` / `undrain:<id>`), which every executor hears.
+the drain channel (`drain:<id>:<seconds>` / `undrain:<id>:`), which every executor hears;
+not on the cancel channel, whose payloads are run ids and may look like anything.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.db import transaction
 
 from durable import store, validation
 from durable.errors import ExecutorNotFoundError, InvalidArgumentError
-from durable.executors.cancellations import CHANNEL
+from durable.executors.cancellations import DRAIN_CHANNEL
 from durable.models import AuditEntry
 
 SET_DRAINING = f"""
@@ -28,7 +29,7 @@ WITH marked AS (
     WHERE id = %(executor_id)s
     RETURNING id
 )
-SELECT id, pg_notify('{CHANNEL}', %(notice)s) FROM marked
+SELECT id, pg_notify('{DRAIN_CHANNEL}', %(notice)s) FROM marked
 """
 
 
@@ -79,10 +80,13 @@ def notice_text(executor_id: str, draining: bool, release_after: float | None) -
     return f"drain:{executor_id}:{'' if release_after is None else release_after}"
 
 
-def parse_notice(payload: str) -> tuple[str, bool, float | None] | None:
-    """(executor id, draining, seconds until release) from a notice, else None (a run id)."""
+def parse_notice(payload: str) -> tuple[str, bool, float | None]:
+    """(executor id, draining, seconds until release) from a notice_text; ValueError if the
+    payload is not one."""
     verb, _, rest = payload.partition(":")
-    if verb not in ("drain", "undrain") or not rest:
-        return None
-    executor_id, _, seconds = rest.rpartition(":")
+    executor_id, colon, seconds = rest.rpartition(":")
+    if verb not in ("drain", "undrain") or not executor_id or not colon:
+        raise ValueError(f"not a drain notice: {payload[:200]!r}")
+    if verb == "undrain" and seconds:
+        raise ValueError(f"an undrain notice has no release deadline: {payload[:200]!r}")
     return executor_id, verb == "drain", float(seconds) if seconds else None

@@ -49,14 +49,15 @@ def sweep() -> dict[str, int]:
 
 
 @worker_ready.connect
-def _start_on_worker_ready(**_) -> None:
-    """Start heartbeats and the sweep before the first message arrives."""
-    celery_executor.current_worker()
+def _start_on_worker_ready(sender=None, **_) -> None:
+    """Start heartbeats and the sweep before the first message arrives; `sender` is
+    Celery's consumer, which stops consuming while the worker is drained."""
+    celery_executor.current_worker().attach_consumer(sender)
 
 
 @worker_process_init.connect
 def _start_in_pool_process(**_) -> None:
-    celery_executor.current_worker()
+    celery_executor.current_worker().pool_child = True
 
 
 @worker_shutting_down.connect

@@ -4,8 +4,10 @@ A cancel notifies each cancelled run's id on CHANNEL when its transaction commit
 (`lineage.cancel_trees` through `store.notify_cancelled`); every executor keeps one
 listening connection and sets the cancelled event of the runs it executes, so a run stops
 before its next step starts, without a read per step. The lease heartbeat remains the
-fallback if a notification is missed. An operator's drain of an executor comes on the same
-channel (`durable.drain`).
+fallback if a notification is missed. An operator's drain of an executor comes on its own
+channel, DRAIN_CHANNEL (`durable.drain`), heard on the same connection: a run id, whatever
+it holds, is never read as a drain. One notice that cannot be handled is logged and
+skipped; it never costs the listener its connection (and the notices queued behind it).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from django.db import connection
 
 logger = logging.getLogger("durable")
 
-CHANNEL = "durable_cancel"
+CHANNEL = "durable_cancel"  # payload: a cancelled run's id
+DRAIN_CHANNEL = "durable_drain"  # payload: durable.drain.notice_text
 RECONNECT_SECONDS = 1.0
 
 
 class CancelListener:
-    """One thread that LISTENs for cancelled run ids and sets their events."""
+    """One thread that LISTENs for cancelled run ids and sets their events (and, given
+    `on_drain`, for operators' drains)."""
 
     def __init__(
         self,
@@ -54,6 +58,8 @@ class CancelListener:
             try:
                 with psycopg.connect(**_connection_params(), autocommit=True) as listening:
                     listening.execute(f"LISTEN {CHANNEL}")
+                    if self._on_drain is not None:
+                        listening.execute(f"LISTEN {DRAIN_CHANNEL}")
                     self._ready.set()
                     self._hear(listening)
             except Exception as exc:
@@ -64,18 +70,21 @@ class CancelListener:
     def _hear(self, listening: psycopg.Connection) -> None:
         while not self._stop.is_set():
             for notice in listening.notifies(timeout=0.5):
-                cancelled = self._in_flight(notice.payload)
-                if cancelled is not None:
-                    cancelled.set()
-                elif self._on_drain is not None:
-                    self._hear_drain(notice.payload)
+                try:
+                    self._handle(notice.channel, notice.payload)
+                except Exception as exc:  # the next notice must still be heard
+                    logger.warning("cancel listener ignored a malformed notice %r on %s (%s)",
+                                   notice.payload[:200], notice.channel, exc)  # fmt: skip
 
-    def _hear_drain(self, payload: str) -> None:
-        from durable.drain import parse_notice
+    def _handle(self, channel: str, payload: str) -> None:
+        if channel == DRAIN_CHANNEL and self._on_drain is not None:
+            from durable.drain import parse_notice
 
-        parsed = parse_notice(payload)
-        if parsed is not None:
-            self._on_drain(*parsed)
+            self._on_drain(*parse_notice(payload))
+        elif channel == CHANNEL:
+            cancelled = self._in_flight(payload)
+            if cancelled is not None:
+                cancelled.set()
 
 
 def _connection_params() -> dict:

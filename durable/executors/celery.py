@@ -25,6 +25,7 @@ from durable.conf import settings
 from durable.duties import run_isolated
 from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
+from durable.executors.celery_consuming import QueueConsumption
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
 from durable.executors.operator_drain import OperatorDrain
@@ -96,7 +97,11 @@ class CeleryWorker(OneThreadPerRun):
         self._thread = threading.Thread(
             target=self._maintain, name="durable-celery-maintenance", daemon=True
         )
-        self._operator_drain = OperatorDrain(self.executor_id)
+        self._consumption = QueueConsumption(
+            settings.DURABLE_CELERY_QUEUE, lambda: self._operator_drain.is_set(), self.executor_id
+        )
+        self._operator_drain = OperatorDrain(self.executor_id, self._consumption.follow)
+        self.pool_child = False  # a prefork child (the consumer is its parent's)
         self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
 
     def start(self) -> CeleryWorker:
@@ -110,12 +115,30 @@ class CeleryWorker(OneThreadPerRun):
         )
         return self
 
+    def attach_consumer(self, consumer) -> None:
+        """Celery's consumer in this process: drained, the worker stops consuming runs."""
+        self._consumption.attach(consumer)
+
     def execute(self, run_id: str) -> bool:
         """Claim the run (or, for a limited queue, its head) and execute it to its end."""
         if self._draining.is_set() or self._operator_drain.is_set():
-            store.mark_undispatched(run_id)  # shutting down or drained: for another worker
+            # shutting down, or drained (a message prefetched before the consumer stopped,
+            # or a prefork child): for another worker
+            store.mark_undispatched(run_id)
+            if self.pool_child:
+                self._hold_while_drained()
             return False
         return self._claim_and_execute(run_id, self.workflows)
+
+    def _hold_while_drained(self) -> None:
+        """A drained prefork child keeps its pool slot busy until the sweep has sent the
+        refused run again: Celery hands messages to idle children only, so the node gives
+        it to a sibling, where an idle refuser would take it back at once, again and again."""
+        deadline = time.monotonic() + min(2 * settings.DURABLE_SWEEP_SECONDS, 10.0)
+        while self._operator_drain.is_set() and not self._stop.is_set():
+            if time.monotonic() >= deadline:
+                return
+            self._stop.wait(0.1)
 
     def _maintain(self) -> None:
         sweep_every = settings.DURABLE_SWEEP_SECONDS
@@ -144,6 +167,7 @@ class CeleryWorker(OneThreadPerRun):
             in_flight = dict(self._in_flight)
         liveness.heartbeat(self.executor_id, self.kind, self.workflows, in_flight, self.lease,
                            self._operator_drain)  # fmt: skip
+        self._consumption.follow()  # the consumer as the drain says, should a change have failed
         if not self._released_dead:
             # At start only, as the thread executor: a restarted worker frees the runs of its
             # dead predecessors on this host at once; later, lease expiry decides.

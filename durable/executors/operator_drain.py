@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 logger = logging.getLogger("durable")
 
 
 class OperatorDrain:
-    def __init__(self, executor_id: str) -> None:
+    def __init__(self, executor_id: str, on_change: Callable[[bool], None] | None = None) -> None:
         self.executor_id = executor_id
+        self._on_change = on_change  # called with the new state when it flips
         self._on = threading.Event()
         self._release_at: float | None = None  # time.monotonic()
         self._lock = threading.Lock()
@@ -27,7 +29,8 @@ class OperatorDrain:
 
     def update(self, draining: bool, release_in: float | None) -> None:
         with self._lock:
-            if draining != self._on.is_set():
+            flipped = draining != self._on.is_set()
+            if flipped:
                 logger.info("executor %s %s by an operator", self.executor_id,
                             "drained" if draining else "undrained")  # fmt: skip
             if draining:
@@ -37,6 +40,8 @@ class OperatorDrain:
             self._release_at = (
                 time.monotonic() + release_in if draining and release_in is not None else None
             )
+            if flipped and self._on_change is not None:  # quick: it only schedules work
+                self._on_change(draining)
 
     def heard(self, executor_id: str, draining: bool, release_in: float | None) -> None:
         """A notification for some executor: apply it if it is this one's."""

@@ -8,10 +8,15 @@ import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
 import durable
 from durable import operations
+from durable.drain import notice_text, parse_notice
 from durable.errors import ExecutorNotFoundError, InvalidArgumentError
+from durable.executors.cancellations import DRAIN_CHANNEL
 from durable.executors.thread import ThreadExecutor
 from durable.models import AuditEntry, Executor, Run
 from tests.engine.workflows import ledger, slow_ledger
@@ -128,3 +133,60 @@ def test_drain_and_undrain_from_the_command_line(transactional_db):
     ]
     with pytest.raises(CommandError, match="no executor 'celery:gone:1'"):
         call_command("durable", "drain", "celery:gone:1", stdout=io.StringIO())
+
+
+def test_cancelling_a_run_named_like_a_drain_notice_drains_nothing(pair):
+    executor = pair()
+    run_id = f"drain:{executor.executor_id}:5"
+    durable.start(ledger, run_id, ["a"], run_id=run_id, delay=3600)  # waits, in no executor
+    operations.cancel(run_id)
+    assert Run.objects.get(id=run_id).status == "CANCELLED"
+    time.sleep(0.5)  # the notification, had it been heard as a drain
+    assert not executor._operator_drain.is_set()
+    assert not Executor.objects.get(id=executor.executor_id).draining
+
+
+def test_a_run_id_that_looks_like_a_bad_drain_notice_does_not_delay_the_cancels_after_it(pair):
+    executor = pair()
+    durable.start(ledger, "drain:x", ["a"], run_id="drain:x", delay=3600)
+    durable.start(slow_ledger, "dr-busy", 40, 0.3, run_id="dr-busy")
+    wait_for(lambda: executor._in_flight_event("dr-busy") is not None, 10, "dr-busy claimed")
+    cancelled = executor._in_flight_event("dr-busy")
+    with transaction.atomic():  # one commit: "drain:x" is notified first, then dr-busy
+        operations.cancel("drain:x")
+        operations.cancel("dr-busy")
+    assert cancelled.wait(1.0), "dr-busy's cancel was not heard at once"
+
+
+def test_a_malformed_drain_notice_is_logged_and_the_listener_keeps_hearing(pair, caplog):
+    executor = pair()
+    durable.start(slow_ledger, "dr-heard", 40, 0.3, run_id="dr-heard")
+    wait_for(lambda: executor._in_flight_event("dr-heard") is not None, 10, "dr-heard claimed")
+    cancelled = executor._in_flight_event("dr-heard")
+    with transaction.atomic():  # one commit: the bad notice is delivered first
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, 'drain:x')", [DRAIN_CHANNEL])
+        operations.cancel("dr-heard")
+    assert cancelled.wait(1.0), "the cancel after a bad notice was not heard at once"
+    assert "ignored a malformed notice 'drain:x'" in caplog.text
+    assert not executor._operator_drain.is_set()
+
+
+@given(
+    executor_id=st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1),
+    draining=st.booleans(),
+    release_after=st.none() | st.floats(0, 1e6),
+)
+def test_a_drain_notice_reads_back_as_it_was_sent(executor_id, draining, release_after):
+    release_after = release_after if draining else None
+    assert parse_notice(notice_text(executor_id, draining, release_after)) == (
+        executor_id,
+        draining,
+        release_after,
+    )
+
+
+@pytest.mark.parametrize("payload", ["drain:x", "drain:nightly", "undrain:x", "run-7", "drain::"])
+def test_a_payload_that_is_no_drain_notice_is_refused(payload):
+    with pytest.raises(ValueError):
+        parse_notice(payload)
