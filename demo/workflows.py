@@ -115,6 +115,21 @@ def train_model(dataset: str, epochs: int = 3) -> dict:
     loss = 1.0
     for epoch in range(epochs):
         loss = train_epoch(dataset, epoch)["loss"]
+        durable.write_stream("loss", loss)  # callers follow it: durable.read_stream(id, "loss")
+        durable.set_event("progress", f"epoch {epoch + 1} of {epochs}")
+    durable.close_stream("loss")
     metrics = evaluate_model(dataset, loss)
     uri = publish_model(dataset, metrics["accuracy"])
     return {"rows": summary["rows"], "accuracy": metrics["accuracy"], "model": uri}
+
+
+@durable.step()
+def summarize_orders(window: str) -> dict:
+    _work(0.1, 0.4)
+    return {"window": window, "orders": random.randint(20, 400)}
+
+
+@durable.workflow(name="reports.order_summary")
+def order_summary(scheduled_at: str, region: str) -> dict:
+    """Started by the demo's dynamic schedule (durable.schedules.create), one run per tick."""
+    return {"region": region, **summarize_orders(scheduled_at)}
