@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 import pytest
 from django.db import connection
 
@@ -24,13 +27,46 @@ def _queue_declarations_stored_afresh():
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Add the side-effect ledger that crash and exactly-once tests count rows in."""
+    """Add the side-effect ledger that crash and exactly-once tests count rows in; at the
+    end, let the test database go even if a straggler still holds a session on it."""
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS test_side_effect ("
             " id bigserial PRIMARY KEY, run_id text NOT NULL, label text NOT NULL,"
             " at timestamptz NOT NULL DEFAULT now())"
         )
+    yield
+    with django_db_blocker.unblock():
+        _end_other_sessions()
+
+
+STRAGGLERS = """
+SELECT pid, application_name, state, left(query, 200) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+"""
+
+
+def _end_other_sessions(patience: float = 10.0) -> None:
+    """Dropping the test database fails while any other session is on it: a worker process
+    still exiting, or a thread a test abandoned (a hung step's) that has not closed its
+    connection yet. Give them `patience` seconds, then end them, naming each on stderr so
+    a real leak stays visible."""
+    deadline = time.monotonic() + patience
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(STRAGGLERS)
+            stragglers = cursor.fetchall()
+            if not stragglers or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        for pid, application, state, query in stragglers:
+            print(  # not a warning: those are errors here, and this must not fail the run
+                f"\nsession {pid} ({application or 'no name'}, {state}) was still on the test "
+                f"database at the end; ended it. Its last query: {query}",
+                file=sys.__stderr__,
+            )
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    connection.close()
 
 
 @pytest.fixture
