@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 
 from durable.core import _context as context
 from durable.core import _validation as validation
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.errors import InvalidArgumentError, RunNotFoundError
 from durable.models import Attempt, Event, Run, RunStatus, Step
 from durable.observability import logs

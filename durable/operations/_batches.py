@@ -7,19 +7,17 @@ each batch audited, the runs it changed dispatched after commit.
 
 from __future__ import annotations
 
-import getpass
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 
-from durable import executors
+from durable.core import _dispatch as dispatching
 from durable.core import _validation as validation
+from durable.core._audit import current_actor
 from durable.core._serialization import dumps
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.errors import (
     InvalidArgumentError,
     InvalidRunIdError,
@@ -31,32 +29,6 @@ from durable.models import AuditEntry
 from durable.operations import _lineage as lineage
 
 BATCH_SIZE = 500
-
-
-_actor: ContextVar[str | None] = ContextVar("durable_actor", default=None)
-
-
-@contextmanager
-def acting_as(actor: str) -> Iterator[None]:
-    """Attribute the operations inside the block to `actor` in the audit log."""
-    token = _actor.set(actor)
-    try:
-        yield
-    finally:
-        _actor.reset(token)
-
-
-def current_actor(actor: str | None = None) -> str:
-    if actor:
-        return actor
-    return _actor.get() or f"system:{_os_user()}"
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "unknown"
 
 
 @dataclass
@@ -140,7 +112,7 @@ def apply(
         result.merge(outcome)
         result.previous = result.previous or outcome.previous
         for run_id in [*outcome.done.values(), *outcome.cascaded] if dispatch else []:
-            transaction.on_commit(lambda run_id=run_id: executors.dispatch(run_id))
+            dispatching.dispatch_on_commit(run_id)
         handled += len(batch)
         if progress is not None:
             progress(handled, len(valid))

@@ -27,7 +27,7 @@ from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core._context import RunContext
 from durable.core._serialization import dumps, entry_input
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.core.conf import settings
 from durable.core.store import _streams as store_streams
 from durable.errors import (

@@ -18,12 +18,14 @@ from durable.core.store._leases import (
     HEARTBEAT,
     RECOVER_EXPIRED,
     RENEW_LEASES,
+    SET_DRAINING,
     STALE_EXECUTORS,
     expire_leases_of,
     forget_executors,
     heartbeat,
     recover_expired,
     renew_leases,
+    set_draining,
     stale_executors,
 )
 from durable.core.store._runs import (
@@ -138,4 +140,6 @@ __all__ = [
     "stale_executors",
     "FORGET_EXECUTORS",
     "forget_executors",
+    "SET_DRAINING",
+    "set_draining",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from durable.core.store._channels import DRAIN_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import execute
 
@@ -116,3 +117,23 @@ DELETE FROM durable_executor WHERE id = ANY(%(executor_ids)s)
 def forget_executors(executor_ids: list[str]) -> None:
     if executor_ids:
         execute(FORGET_EXECUTORS, {"executor_ids": executor_ids})
+
+
+SET_DRAINING = f"""
+-- set_draining --
+-- Mark an executor draining (or not), with when its runs in flight are released, and tell
+-- it at once; the notification is delivered when this transaction commits
+WITH marked AS (
+    UPDATE durable_executor
+    SET draining = %(draining)s,
+        drain_release_at = now() + make_interval(secs => %(release_after)s)
+    WHERE id = %(executor_id)s
+    RETURNING id
+)
+SELECT id, pg_notify('{DRAIN_CHANNEL}', %(notice)s) FROM marked
+"""
+
+
+def set_draining(params: dict[str, Any]) -> bool:
+    """Mark an executor draining or not and notify it on commit; False if no such executor."""
+    return bool(execute(SET_DRAINING, params))

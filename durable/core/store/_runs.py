@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from durable.core._context import RecordedStep
+from durable.core.store._channels import CANCEL_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
 
@@ -360,11 +361,11 @@ def mark_undispatched(run_id: str) -> None:
     execute(MARK_UNDISPATCHED, {"run_id": run_id})
 
 
-NOTIFY_CANCELLED = """
+NOTIFY_CANCELLED = f"""
 -- notify_cancelled --
 -- Tell executors at once (delivered when the cancel commits): they stop the run before its
 -- next step, instead of hearing of it at their next lease renewal
-SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id
+SELECT pg_notify('{CANCEL_CHANNEL}', id) FROM unnest(%(run_ids)s::text[]) AS id
 """
 
 
