@@ -12,7 +12,7 @@ from typing import Any
 from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
 from durable.core._registry import WorkflowDefinition
-from durable.core._serialization import error_from_dict
+from durable.core.store._steps import RecordedStep  # the shape of a checkpoint, read back
 from durable.errors import NonDeterminismError
 
 
@@ -45,23 +45,6 @@ class RunTimedOut(RunInterrupted):
     def __init__(self, run_id: str, reason: str) -> None:
         super().__init__(run_id)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class RecordedStep:
-    position: int
-    name: str
-    kind: str
-    status: str
-    output: Any
-    error: dict[str, Any] | None
-    input_hash: str = ""
-
-    def replay(self) -> Any:
-        """Return the recorded output, or raise the recorded error, as the first run did."""
-        if self.status == "ERROR" and self.error is not None:
-            raise error_from_dict(self.error)
-        return self.output
 
 
 @dataclass

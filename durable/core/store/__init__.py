@@ -3,7 +3,8 @@ table family, all run through one execute path (`_execute`) that rides out a dro
 connection (`_db.retrying`).
 
 Callers use this face (`store.claim_run(...)`); the statements of the primitives,
-streams and schedules live in `_primitives`, `_streams` and `_schedules`.
+streams, schedules, operator actions on run trees and forks live in `_primitives`,
+`_streams`, `_schedules`, `_trees` and `_forks`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from durable.core.store._execute import (
     execute,
 )
 from durable.core.store._leases import (
+    DATABASE_CLOCK,
     EXPIRE_LEASES_OF,
     FORGET_EXECUTORS,
     HEARTBEAT,
@@ -20,6 +22,7 @@ from durable.core.store._leases import (
     RENEW_LEASES,
     SET_DRAINING,
     STALE_EXECUTORS,
+    database_clock,
     expire_leases_of,
     forget_executors,
     heartbeat,
@@ -72,6 +75,7 @@ from durable.core.store._steps import (
     RECORDED_STEP,
     STEP_INPUT,
     STEP_WRITTEN_BY,
+    RecordedStep,
     record_attempt,
     record_step,
     recorded_step,
@@ -119,6 +123,7 @@ __all__ = [
     "CHILDREN",
     "children",
     "RECORD_STEP",
+    "RecordedStep",
     "STEP_WRITTEN_BY",
     "record_step",
     "step_written_by",
@@ -142,4 +147,6 @@ __all__ = [
     "forget_executors",
     "SET_DRAINING",
     "set_draining",
+    "DATABASE_CLOCK",
+    "database_clock",
 ]

@@ -1,8 +1,9 @@
 """SQL of executors and their leases: heartbeats, lease renewal, recovering the runs of
-expired leases, forgetting dead executors."""
+expired leases, forgetting dead executors, draining; and the database's clock."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from durable.core.store._channels import DRAIN_CHANNEL
@@ -137,3 +138,14 @@ SELECT id, pg_notify('{DRAIN_CHANNEL}', %(notice)s) FROM marked
 def set_draining(params: dict[str, Any]) -> bool:
     """Mark an executor draining or not and notify it on commit; False if no such executor."""
     return bool(execute(SET_DRAINING, params))
+
+
+DATABASE_CLOCK = """
+-- database_clock --
+-- The one clock (durable.core._clock): the database's time now, not the transaction's start
+SELECT clock_timestamp()
+"""
+
+
+def database_clock() -> datetime:
+    return execute(DATABASE_CLOCK, {})[0][0]

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from durable.core._context import RecordedStep
 from durable.core.store._channels import CANCEL_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
+from durable.core.store._steps import RecordedStep
 
 INSERT_RUN = """
 -- insert_run --
