@@ -7,17 +7,17 @@ each batch audited, the runs it changed dispatched after commit.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-from django.db import transaction
 
 from durable.core import _dispatch as dispatching
 from durable.core import _validation as validation
 from durable.core._audit import current_actor
 from durable.core._serialization import dumps
 from durable.core._validation import validate_run_id
+from durable.core.store import _db as db
 from durable.errors import (
     InvalidArgumentError,
     InvalidRunIdError,
@@ -101,14 +101,23 @@ def apply(
     if result.refused and not valid:  # audited like every other refusal
         _audit(action, actor, [], result, detail)
     handled = 0
+    call = uuid.uuid4().hex  # names this call's audit entries: a lost commit is found by it
     for start, batch in (batches or chunks)(valid, BATCH_SIZE):
-        with transaction.atomic():
+
+        def act(start: int = start, batch: list[str] = batch) -> BulkResult:
             outcome = _handle_once(action, batch, detail, handle_batch)
             if outcome.previous is None:
                 audited = BulkResult(outcome.done, {**outcome.refused}, outcome.cascaded)
                 if start == 0:  # the invalid ids' refusals go with the first batch
                     audited.refused.update(result.refused)
-                _audit(action, actor, batch, audited, {**detail, "batch": start})
+                _audit(action, actor, batch, audited, {**detail, "batch": start, "call": call})
+            return outcome
+
+        # a connection lost in the batch's transaction retries it whole, unless its commit
+        # got through (its audit entry says so): nothing is done twice
+        outcome = db.atomic_retrying(
+            act, settle=lambda batch=batch: _committed(action, batch, call), what=action
+        )
         result.merge(outcome)
         result.previous = result.previous or outcome.previous
         for run_id in [*outcome.done.values(), *outcome.cascaded] if dispatch else []:
@@ -165,6 +174,18 @@ def _handle_once(
         if earlier is not None:
             return earlier
     return handle_batch(batch)
+
+
+def _committed(action: str, batch: list[str], call: str) -> tuple[bool, BulkResult]:
+    """Whether this call's transaction for `batch` committed (its reply lost), and what it did."""
+    entry = AuditEntry.objects.filter(
+        action=action, run_ids__overlap=batch, detail__call=call
+    ).first()
+    if entry is None:
+        return False, BulkResult()
+    detail = entry.detail
+    return True, BulkResult(detail.get("done", {}), detail.get("refused", {}),
+                            detail.get("cascaded", []))  # fmt: skip
 
 
 def _earlier_outcome(action: str, batch: list[str], request_id: str) -> BulkResult | None:
