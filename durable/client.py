@@ -30,20 +30,6 @@ from durable.primitives import _messaging as messaging
 
 LATEST = ""  # the stored version of a run that the first claiming executor stamps
 
-KNOWN_WORKFLOW = """
--- known_workflow --
--- Has any executor (live or recently live) advertised this workflow (at this version), or
--- does any run of it exist? durable_executor is one row per executor; runs use
--- run_workflow_created_idx
-SELECT EXISTS (
-    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
-    WHERE key = %(workflow)s || '@' || %(version)s
-       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
-OR EXISTS (
-    SELECT 1 FROM durable_run
-    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
-"""
-
 
 class ClientRunHandle(RunHandle):
     """A run handle with the calls a process without the workflow's code makes on it."""
@@ -142,7 +128,7 @@ def _arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]
 def _require_known(workflow: str, version: str) -> None:
     if is_registered(workflow) and version in (LATEST, get_workflow(workflow).version):
         return
-    if store.execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0]:
+    if store.known_workflow(workflow, version):
         return
     what = f"workflow {workflow!r}" + (f" at version {version!r}" if version else "")
     raise UnknownWorkflowError(

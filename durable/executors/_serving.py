@@ -7,15 +7,8 @@ first and offer a fork onto the current code instead.
 from __future__ import annotations
 
 from durable.core import _registry as registry
+from durable.core import store
 from durable.core.conf import settings
-from durable.core.store import execute
-
-LIVE_EXECUTOR_WORKFLOWS = """
--- live_executor_workflows --
--- What each executor that heartbeat lately and takes runs (not drained) can run
-SELECT workflows FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
-"""
 
 
 def served_keys() -> set[str]:
@@ -23,7 +16,7 @@ def served_keys() -> set[str]:
     registry.autodiscover()
     alive = 2 * settings.DURABLE_LEASE_SECONDS  # a live executor heartbeats every third
     keys = set(registry.runnable_keys())
-    for (workflows,) in execute(LIVE_EXECUTOR_WORKFLOWS, {"alive": alive}):
+    for workflows in store.live_executor_workflows(alive):
         keys.update(workflows or [])
     return keys
 

@@ -20,7 +20,12 @@ import psycopg
 from django.db import connection
 
 from durable.core.store._channels import CANCEL_CHANNEL as CHANNEL
-from durable.core.store._channels import DRAIN_CHANNEL, parse_drain_notice
+from durable.core.store._channels import (
+    DRAIN_CHANNEL,
+    LISTEN_CANCELS,
+    LISTEN_DRAINS,
+    parse_drain_notice,
+)
 
 logger = logging.getLogger("durable")
 
@@ -60,9 +65,9 @@ class CancelListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(**_connection_params(), autocommit=True) as listening:
-                    listening.execute(f"LISTEN {CHANNEL}")
+                    listening.execute(LISTEN_CANCELS)
                     if self._on_drain is not None:
-                        listening.execute(f"LISTEN {DRAIN_CHANNEL}")
+                        listening.execute(LISTEN_DRAINS)
                     self._ready.set()
                     self._hear(listening)
             except Exception as exc:

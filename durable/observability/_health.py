@@ -13,14 +13,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from durable.core.conf import settings
-from durable.core.store import execute
-
-LIVE_EXECUTORS = """
--- live_executors --
--- Executors that heartbeat within two lease periods (they heartbeat every third of one)
-SELECT count(*) FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
-"""
+from durable.core.store import _monitoring as store_monitoring
 
 _migrated = False  # once applied, migrations stay applied: check the graph only until then
 
@@ -34,7 +27,7 @@ class Check:
 
 def check_database() -> Check:
     try:
-        execute("SELECT 1", {})
+        store_monitoring.ping()
     except DatabaseError as exc:
         return Check("database", False, f"PostgreSQL is not reachable: {exc}".strip())
     return Check("database", True, "reachable")
@@ -54,7 +47,7 @@ def check_migrations() -> Check:
 
 def check_executors() -> Check:
     alive = 2 * settings.DURABLE_LEASE_SECONDS
-    (count,) = execute(LIVE_EXECUTORS, {"alive": alive})[0]
+    count = store_monitoring.live_executor_count(alive)
     if count == 0:
         return Check(
             "executors",
@@ -83,16 +76,6 @@ def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
     return healthy, body
 
 
-STRANDED_RUN_IDS = """
--- stranded_run_ids --
--- A few due ENQUEUED runs of one workflow version, oldest first (run_due_idx)
-SELECT id FROM durable_run
-WHERE status = 'ENQUEUED' AND available_at <= now() AND workflow = %(workflow)s
-    AND version = %(version)s
-ORDER BY available_at LIMIT %(limit)s
-"""
-
-
 @dataclass(frozen=True)
 class Stranded:
     """Due runs of a workflow version that no live executor (nor this process) can run."""
@@ -117,7 +100,6 @@ def stranded(limit: int = 10) -> list[Stranded]:
         reason = other_version or (
             f"no live executor runs {workflow}: start a worker with the code that defines it"
         )
-        params = {"workflow": workflow, "version": version, "limit": limit}
-        run_ids = [row[0] for row in execute(STRANDED_RUN_IDS, params)]
+        run_ids = store_monitoring.stranded_run_ids(workflow, version, limit)
         groups.append(Stranded(workflow, version, count, reason, run_ids, bool(other_version)))
     return groups

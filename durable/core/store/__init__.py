@@ -3,8 +3,8 @@ table family, all run through one execute path (`_execute`) that rides out a dro
 connection (`_db.retrying`).
 
 Callers use this face (`store.claim_run(...)`); the statements of the primitives,
-streams, schedules, operator actions on run trees and forks live in `_primitives`,
-`_streams`, `_schedules`, `_trees` and `_forks`.
+streams, schedules, operator actions on run trees, forks and queues live in `_primitives`,
+`_streams`, `_schedules`, `_trees`, `_forks` and `_queues`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from durable.core.store._leases import (
     EXPIRE_LEASES_OF,
     FORGET_EXECUTORS,
     HEARTBEAT,
+    KNOWN_WORKFLOW,
+    LIVE_EXECUTOR_WORKFLOWS,
     RECOVER_EXPIRED,
     RENEW_LEASES,
     SET_DRAINING,
@@ -26,6 +28,8 @@ from durable.core.store._leases import (
     expire_leases_of,
     forget_executors,
     heartbeat,
+    known_workflow,
+    live_executor_workflows,
     recover_expired,
     renew_leases,
     set_draining,
@@ -38,6 +42,7 @@ from durable.core.store._runs import (
     CLAIMED_BY,
     CLAIMED_HISTORY,
     DUE_RUNS,
+    DUE_UNDISPATCHED,
     ENQUEUED_RUN_OF,
     FINISH_RUN,
     INSERT_RUN,
@@ -60,6 +65,7 @@ from durable.core.store._runs import (
     due_runs,
     finish_run,
     insert_run,
+    mark_due_undispatched,
     mark_undispatched,
     notify_cancelled,
     release_runs,
@@ -122,6 +128,8 @@ __all__ = [
     "notify_cancelled",
     "CHILDREN",
     "children",
+    "DUE_UNDISPATCHED",
+    "mark_due_undispatched",
     "RECORD_STEP",
     "RecordedStep",
     "STEP_WRITTEN_BY",
@@ -149,4 +157,8 @@ __all__ = [
     "set_draining",
     "DATABASE_CLOCK",
     "database_clock",
+    "LIVE_EXECUTOR_WORKFLOWS",
+    "live_executor_workflows",
+    "KNOWN_WORKFLOW",
+    "known_workflow",
 ]

@@ -10,6 +10,11 @@ from __future__ import annotations
 CANCEL_CHANNEL = "durable_cancel"  # payload: a cancelled run's id
 DRAIN_CHANNEL = "durable_drain"  # payload: drain_notice(...)
 
+# run on the listener's own autocommit connection (a LISTEN holds its session), not
+# through `_execute`: the listener reconnects and listens again when it is lost
+LISTEN_CANCELS = f"LISTEN {CANCEL_CHANNEL}"
+LISTEN_DRAINS = f"LISTEN {DRAIN_CHANNEL}"
+
 
 def drain_notice(executor_id: str, draining: bool, release_after: float | None) -> str:
     """`drain:<id>:<seconds or empty>` or `undrain:<id>:` (ids hold no newline)."""

@@ -149,3 +149,35 @@ SELECT clock_timestamp()
 
 def database_clock() -> datetime:
     return execute(DATABASE_CLOCK, {})[0][0]
+
+
+LIVE_EXECUTOR_WORKFLOWS = """
+-- live_executor_workflows --
+-- What each executor that heartbeat lately and takes runs (not drained) can run
+SELECT workflows FROM durable_executor
+WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
+"""
+
+
+def live_executor_workflows(alive: float) -> list[list[str] | None]:
+    """The workflow keys of each executor heard from within `alive` seconds, not drained."""
+    return [row[0] for row in execute(LIVE_EXECUTOR_WORKFLOWS, {"alive": alive})]
+
+
+KNOWN_WORKFLOW = """
+-- known_workflow --
+-- Has any executor (live or recently live) advertised this workflow (at this version), or
+-- does any run of it exist? durable_executor is one row per executor; runs use
+-- run_workflow_created_idx
+SELECT EXISTS (
+    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
+    WHERE key = %(workflow)s || '@' || %(version)s
+       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
+OR EXISTS (
+    SELECT 1 FROM durable_run
+    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
+"""
+
+
+def known_workflow(workflow: str, version: str) -> bool:
+    return bool(execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0])
