@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import timedelta
 from typing import Any
 
 from durable.errors import InvalidArgumentError, InvalidRunIdError
@@ -134,3 +135,15 @@ def validate_new_run_id(run_id: Any) -> str:
             "ids of child runs; use letters, digits and ._:@/+=- (e.g. 'order-42')"
         )
     return run_id
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> timedelta:
+    """'30d', '12h', '90m', '3600s', '2w' -> timedelta."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise ValueError(f"invalid age {text!r}; use a number and a unit, e.g. 30d, 12h or 90m")
+    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import timedelta
 
 from durable.core import _clock as clock
+from durable.core._validation import parse_age
 from durable.core.conf import settings
 from durable.core.store import _trees as store_trees
 
 logger = logging.getLogger("durable")
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_age(text: str) -> timedelta:
-    """'30d', '12h', '90m', '3600s', '2w' -> timedelta."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise ValueError(f"invalid age {text!r}; use a number and a unit, e.g. 30d, 12h or 90m")
-    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
 
 
 def prune(
