@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from django.db.models import F
 
 import durable
@@ -18,8 +17,8 @@ from durable.core.store import _forks as store_forks
 from durable.core.store import _trees as store_trees
 from durable.models import AuditEntry, Run, RunStatus, Step
 from durable.operations import _retention as retention
-from tests.engine import workflows
-from tests.engine.workflows import Boom, fails_at_third_step, ledger
+from tests.engine.test_operations import _failed_run
+from tests.engine.workflows import ledger
 from tests.faults.conftest import drop_connections
 
 
@@ -36,14 +35,6 @@ def _drop_before_first_call(monkeypatch, module: Any, name: str) -> list[int]:
 
     monkeypatch.setattr(module, name, drop_then_call)
     return dropped
-
-
-def _failed_run(run_id: str) -> durable.RunHandle:
-    workflows.FLAKY_FAILURES[run_id] = 1
-    handle = durable.start(fails_at_third_step, run_id, run_id=run_id)
-    with pytest.raises(Boom):
-        handle.result(timeout=20)
-    return handle
 
 
 def test_a_resume_whose_connection_drops_resumes_the_run_once(side_effects, monkeypatch):
