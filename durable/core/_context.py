@@ -7,13 +7,33 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
 from durable.core._registry import WorkflowDefinition
 from durable.core.store._steps import RecordedStep  # the shape of a checkpoint, read back
 from durable.errors import NonDeterminismError
+
+
+# Who is executing on this thread, for log lines, traces and primitives that note the step
+# they ran in (set around a run and each step attempt by durable.observability._observe)
+class RunTags(NamedTuple):
+    run_id: str
+    workflow: str
+    version: str
+    executor_id: str
+
+
+class StepTags(NamedTuple):  # a tuple: built on every step attempt
+    step: str
+    position: int
+    attempt: int
+    cpu_started: float = 0.0  # time.thread_time() when the attempt began
+
+
+current_run: ContextVar[RunTags | None] = ContextVar("durable_log_run", default=None)
+current_step: ContextVar[StepTags | None] = ContextVar("durable_log_step", default=None)
 
 
 class RunInterrupted(BaseException):  # noqa: N818 - control flow, not an error for users

@@ -23,7 +23,6 @@ from durable.core import _validation as validation
 from durable.core._validation import validate_run_id
 from durable.errors import InvalidArgumentError, RunNotFoundError
 from durable.models import Attempt, Event, Run, RunStatus, Step
-from durable.observability import logs
 
 ORDERS = ("newest", "oldest")
 MAX_LIMIT = 1000
@@ -127,7 +126,7 @@ def current() -> CurrentRun | None:
     run_context = context.current()
     if run_context is None:
         return None
-    step = logs.current_step.get() if run_context.in_step else None
+    step = context.current_step.get() if run_context.in_step else None
     return CurrentRun(
         run_id=run_context.run_id,
         workflow=run_context.workflow.name,

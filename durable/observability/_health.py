@@ -90,8 +90,8 @@ class Stranded:
 
 def stranded(limit: int = 10) -> list[Stranded]:
     """Groups of runs that would wait ENQUEUED forever, each with why and a few run ids."""
+    from durable.core import _serving as serving
     from durable.core.store import unclaimable_workflows
-    from durable.executors import _serving as serving
 
     keys = serving.served_keys()
     groups = []

@@ -26,7 +26,6 @@ from durable.core._validation import validate_run_id
 from durable.core.conf import settings
 from durable.core.store import _primitives as store_primitives
 from durable.errors import DurableError, RunNotFoundError
-from durable.observability import logs
 from durable.primitives import _waiting as waiting
 
 DEFAULT_TIMEOUT = 60.0
@@ -148,7 +147,7 @@ def set_event(key: str, value: Any) -> None:
     if run_context.in_step:
         where = f"workflow {run_context.workflow.name} event {key!r}"
         store_primitives.set_event_from_step(
-            run_context.run_id, key, dumps(value, where=where), logs.current_step.get().position
+            run_context.run_id, key, dumps(value, where=where), context.current_step.get().position
         )
         return
     history.replay_or_run(

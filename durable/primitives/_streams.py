@@ -37,7 +37,6 @@ from durable.errors import (
     StreamClosedError,
     StreamTimeoutError,
 )
-from durable.observability import logs
 
 ENDED = ("SUCCESS", "ERROR", "CANCELLED", "DEAD")
 PAGE = 500
@@ -63,7 +62,7 @@ def close_stream(key: str) -> None:
 
 def _write(run_context: RunContext, name: str, key: str, payload: str | None, closed: bool) -> int:
     if run_context.in_step:
-        step = logs.current_step.get()
+        step = context.current_step.get()
         return _append(run_context, key, payload, closed, step.position, step.attempt)
     detail = entry_input({"key": key}, where=name)
 
