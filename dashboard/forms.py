@@ -253,6 +253,7 @@ class BulkStartForm(BulkForm):
     # required: a bulk action changes many runs, and the audit log says why
     reason = forms.CharField(max_length=500, strip=True)
     total = forms.IntegerField(min_value=0, max_value=10**9)
+    include_superseded = forms.BooleanField(required=False)
 
     def clean_as_of(self) -> datetime:
         """Never later than now: a job must not reach runs created after it started."""

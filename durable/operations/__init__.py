@@ -34,6 +34,8 @@ from durable.operations._batches import (
 from durable.operations._deriving import check_input, derive_batch, fork_points
 from durable.operations._new_runs import new_run_options
 from durable.operations._resuming import cancel_batch, resume_batch, resume_blocker
+from durable.operations._superseded import successors
+from durable.operations._superseded import superseded as superseded_runs
 from durable.queues import Queue
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "restart",
     "resume",
     "resume_blocker",
+    "successors",
+    "superseded_runs",
     "undrain_executor",
 ]
 
@@ -133,6 +137,7 @@ def restart(
     new_run_id: str | None = None,
     queue: str | Queue | None = None,
     timeout: float | None = None,
+    include_superseded: bool = True,
 ) -> Any:
     """New runs of the same workflows with the same (or edited) input; returns new ids.
 
@@ -141,22 +146,24 @@ def restart(
     forked since then (by anyone) is refused, saying by whom: an operator acting on what
     they saw at that time does not repeat what another operator just did. `new_run_id`
     (one run only; refused if taken), `queue` and `timeout` (seconds) choose the new run's.
+    With `include_superseded=False`, runs already restarted or forked are skipped and
+    listed in the result's `skipped` (one run alone is refused, saying by which run).
     """
     check_input(args, kwargs)
+    if not isinstance(include_superseded, bool):
+        raise InvalidArgumentError("include_superseded", "must be True or False")
     validation.free_text("reason", reason)
     options = new_run_options(run_ids, new_run_id, queue, timeout)
     detail = {"args": args, "kwargs": kwargs, "reason": reason, "request_id": request_id,
               **options.audit()}  # fmt: skip
-    return apply(
-        "restart",
-        run_ids,
-        actor,
-        progress,
-        detail,
-        lambda batch: derive_batch(
-            batch, 0, args, kwargs, fork=False, since=unless_derived_since, options=options
-        ),
-    )
+    if not include_superseded:
+        detail["include_superseded"] = False
+
+    def restart_batch(batch: list[str]) -> BulkResult:
+        return derive_batch(batch, 0, args, kwargs, fork=False, since=unless_derived_since,
+                            options=options, include_superseded=include_superseded)  # fmt: skip
+
+    return apply("restart", run_ids, actor, progress, detail, restart_batch)
 
 
 def fork(
