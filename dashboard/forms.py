@@ -297,6 +297,17 @@ class QueueLimitsForm(forms.Form):
         }
 
 
+class RaiseLimitForm(forms.Form):
+    """Raise one limit of a queue (the health page's and a waiting run's fix); `run_id`:
+    the run page to return to (else the health page)."""
+
+    name = forms.CharField(max_length=200, strip=False)
+    limit = forms.ChoiceField(choices=[("concurrency", "concurrency"), ("rate_limit", "rate")])
+    value = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    reason = forms.CharField(required=False, max_length=500)
+    run_id = forms.CharField(required=False, max_length=200)
+
+
 class QueueResetForm(forms.Form):
     name = forms.CharField(max_length=200, strip=False)
     reason = forms.CharField(required=False, max_length=500)

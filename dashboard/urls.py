@@ -47,6 +47,7 @@ urlpatterns = [
     path("actions/schedule/trigger/", schedules.trigger, name="schedule_trigger"),
     path("actions/queue-limits/", queues.set_limits, name="queue_set_limits"),
     path("actions/queue-limits/reset/", queues.reset_limits, name="queue_reset_limits"),
+    path("actions/queue-limits/raise/", queues.raise_limit, name="queue_raise_limit"),
     path("actions/drain/", executors.drain, name="drain_executor"),
     path("actions/undrain/", executors.undrain, name="undrain_executor"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),

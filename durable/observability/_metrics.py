@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from durable.core.conf import settings
 from durable.core.store import execute
 from durable.models import RunStatus
+from durable.observability import _untaken as untaken
 
 try:
     from prometheus_client.core import (
@@ -110,6 +111,21 @@ class DurableCollector(Collector):
         yield from queue_metrics(execute(QUEUES, {}))
         alive = 2 * settings.DURABLE_LEASE_SECONDS
         yield from executor_metrics(execute(LIVE_EXECUTORS, {"alive": alive}))
+        yield untaken_metric(untaken.untaken(sample=0))
+
+
+def untaken_metric(groups: list[untaken.Untaken]) -> Metric:
+    """Due runs no executor takes; labels stay bounded: queues, workflow versions with due
+    runs, and one of four causes."""
+    gauge = GaugeMetricFamily(
+        "durable_untaken_runs",
+        "Due ENQUEUED runs that no executor takes now, by queue, workflow version and cause "
+        "(drained, unserved, concurrency, rate_limit)",
+        labels=["queue", "workflow", "version", "cause"],
+    )
+    for group in groups:
+        gauge.add_metric([group.queue, group.workflow, group.version, group.cause], group.count)
+    return gauge
 
 
 def run_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:

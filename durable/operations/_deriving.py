@@ -278,7 +278,7 @@ def _derive(
             input=_checked_json(run_input, where),
             tags=original.tags,
             queue=queue,
-            priority=original.priority,
+            priority=original.priority if options.priority is None else options.priority,
             forked_from=original,
             forked_from_step=from_step,
             steps_done=from_step,
