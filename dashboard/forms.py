@@ -10,6 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from dashboard.queries.runs import RunFilter
+from durable import operations
 from durable.core._start import validate_new_run_id, validate_run_id
 from durable.core._validation import MAX_TIMEOUT_SECONDS
 from durable.errors import InvalidRunIdError
@@ -157,6 +158,8 @@ class NewRunFields(forms.Form):
     new_run_id = forms.CharField(required=False, max_length=200, validators=[_new_run_id])
     queue = forms.CharField(required=False, max_length=200, validators=[_printable])
     timeout = forms.FloatField(required=False, min_value=0.001, max_value=MAX_TIMEOUT_SECONDS)
+    # jump the queue: the highest priority, so claims take it before the backlog
+    run_first = forms.BooleanField(required=False)
 
     def new_run(self) -> dict[str, Any]:
         """operations.restart/fork keywords (None where the operator left a field empty)."""
@@ -165,7 +168,14 @@ class NewRunFields(forms.Form):
             "new_run_id": data.get("new_run_id") or None,
             "queue": data.get("queue") or None,
             "timeout": data.get("timeout"),
+            "priority": operations.RUN_FIRST if data.get("run_first") else None,
         }
+
+
+class MoveForm(RunActionForm):
+    """Move one waiting run to another queue."""
+
+    queue = forms.CharField(max_length=200, validators=[_printable])
 
 
 class RestartForm(RunActionForm, NewRunFields):
