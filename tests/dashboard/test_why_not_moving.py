@@ -185,3 +185,20 @@ def test_a_restart_made_with_run_first_runs_before_the_backlog(owner_client, eng
         assert not Run.objects.filter(id__startswith="q-", started_at__lte=started).exists()
     finally:
         executor.shutdown(wait=True)
+
+
+def test_hostile_ways_out_change_nothing_and_say_why(owner_client):
+    _waiting("mine", 10, "mail")
+    queues.set_limits("mail", concurrency=1, actor="ops")
+    bad_move = owner_client.post("/actions/move/", {"run_id": "mine", "queue": "q\x07<x>"})
+    raise_url = "/actions/queue-limits/raise/"
+    bad = {"name": "mail", "limit": "sky", "value": "-3", "run_id": "mine"}
+    bad_raise = owner_client.post(raise_url, bad)
+    good = {"name": "mail", "limit": "concurrency", "value": "2", "run_id": "../../admin"}
+    forged = owner_client.post(raise_url, good)
+    assert bad_move.status_code == bad_raise.status_code == forged.status_code == 302
+    assert bad_raise["Location"] == "/runs/mine/" and forged["Location"] == "/system/"
+    assert Run.objects.get(id="mine").queue == "mail"
+    assert queues.stored_limits("mail").concurrency == 2  # only the well-formed raise
+    page = owner_client.get("/runs/mine/").content.decode()
+    assert "control characters" in page and "Select a valid choice" in page
