@@ -16,21 +16,17 @@ from durable.executors._serving import LiveExecutor
 DUE_GROUPS = """
 -- due_groups --
 -- Due ENQUEUED runs by queue and code version, with how long the oldest has waited
--- (run_due_idx)
+-- (run_due_idx); {ids}
 SELECT queue, workflow, version, count(*),
-       EXTRACT(EPOCH FROM now() - min(available_at))::float
+       EXTRACT(EPOCH FROM now() - min(available_at))::float{sample}
 FROM durable_run WHERE status = 'ENQUEUED' AND available_at <= now()
 GROUP BY queue, workflow, version ORDER BY min(available_at)
 """
-
-GROUP_RUN_IDS = """
--- untaken_run_ids --
--- A few due ENQUEUED runs of one queue and workflow version, oldest first (run_due_idx)
-SELECT id FROM durable_run
-WHERE status = 'ENQUEUED' AND available_at <= now() AND queue = %(queue)s
-    AND workflow = %(workflow)s AND version = %(version)s
-ORDER BY available_at, id LIMIT %(limit)s
-"""
+GROUPS = DUE_GROUPS.format(ids="no ids (/health, /metrics)", sample=", NULL")
+GROUPS_WITH_IDS = DUE_GROUPS.format(
+    ids="with the ids of the oldest few (the health page)",
+    sample=", (array_agg(id ORDER BY available_at, id))[1:%(sample)s]",
+)
 
 CAUSES = ("drained", "unserved", "concurrency", "rate_limit")
 
@@ -57,7 +53,8 @@ def untaken(sample: int = 10) -> list[Untaken]:
     served = None  # versions any live code runs: read once, only for an unserved group
     holds: dict[str, queues.Hold | None] = {}
     groups = []
-    for queue, workflow, version, count, waited in execute(DUE_GROUPS, {}):
+    rows = execute(GROUPS_WITH_IDS if sample else GROUPS, {"sample": sample})
+    for queue, workflow, version, count, waited, run_ids in rows:
         takers = [e for e in fleet if e.runs(workflow, version)]
         if any(not e.draining for e in takers):
             if queue not in holds:
@@ -69,8 +66,8 @@ def untaken(sample: int = 10) -> list[Untaken]:
             served = served if served is not None else serving.served_keys()
             group = _unserved(queue, workflow, version, count, waited, served)
         if group is not None:
-            groups.append(group)
-    return [_with_ids(group, sample) for group in groups] if sample else groups
+            groups.append(Untaken(**{**group.__dict__, "run_ids": run_ids or []}))
+    return groups
 
 
 def _held(
@@ -104,10 +101,3 @@ def _unserved(
     )
     return Untaken(queue, workflow, version, count, waited, "unserved", reason,
                    forkable=bool(other_version))  # fmt: skip
-
-
-def _with_ids(group: Untaken, limit: int) -> Untaken:
-    params = {"queue": group.queue, "workflow": group.workflow, "version": group.version,
-              "limit": limit}  # fmt: skip
-    run_ids = [row[0] for row in execute(GROUP_RUN_IDS, params)]
-    return Untaken(**{**group.__dict__, "run_ids": run_ids})
