@@ -25,7 +25,9 @@ def test_a_run_whose_restart_failed_too_is_superseded_not_still_failing(owner_cl
     assert (group["runs"], group["still_failed"], group["superseded"]) == (2, 1, 1)
     page = owner_client.get("/failures/").content.decode()
     assert "1 still failing" in page and "1 superseded (restarted or forked)" in page
-    assert "superseded by orig-again" in owner_client.get("/runs/orig/").content.decode()
+    run_page = owner_client.get("/runs/orig/").content.decode()
+    assert "superseded by orig-again" in run_page
+    assert 'id="restart-superseded"' in run_page and "already restarted or forked as" in run_page
 
 
 def _preview(client, **params) -> str:
