@@ -52,7 +52,8 @@ def test_an_operators_resume_runs_an_imported_run_and_is_audited(transactional_d
     assert durable.get("imp-resume").result(timeout=60) == 6
     run = Run.objects.get(id="imp-resume")
     assert run.imported and run.status == "SUCCESS" and run.steps.count() == 2
-    assert AuditEntry.objects.filter(action="resume", actor="alice", run_ids=["imp-resume"]).exists()
+    audited = AuditEntry.objects.filter(action="resume", actor="alice", run_ids=["imp-resume"])
+    assert audited.exists()
 
 
 def test_each_import_is_audited_with_operator_file_size_and_runs(db, tmp_path):
@@ -68,8 +69,8 @@ def test_each_import_is_audited_with_operator_file_size_and_runs(db, tmp_path):
     "error_type", ["builtins.SystemExit", "builtins.KeyboardInterrupt", "builtins.GeneratorExit"]
 )
 def test_result_of_an_imported_error_never_raises_a_base_exception(db, error_type):
-    importing.import_text(json.dumps(document(run_entry(
-        "imp-exit", status="ERROR", error=error_record(error_type, "0")))), name="e.json")  # fmt: skip
+    entry = run_entry("imp-exit", status="ERROR", error=error_record(error_type, "0"))
+    importing.import_text(json.dumps(document(entry)), name="e.json")
     with pytest.raises(WorkflowError, match=error_type):
         durable.get("imp-exit").result(timeout=5)
 
