@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -195,7 +195,9 @@ def _bool(value: Any) -> bool:
 def _datetime(value: Any) -> datetime:
     try:
         parsed = parse_datetime(value) if isinstance(value, str) and len(value) < 64 else None
-    except ValueError:
+        if parsed is not None and parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)  # year 1 at +05:00 is no time PostgreSQL keeps
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise Invalid(

@@ -58,6 +58,9 @@ MALFORMED = [
     (document(run_entry("a", created_at="yesterday")), "runs[0].run.created_at"),
     (document(run_entry("a", created_at="2026-13-45T00:00:00+00:00")), "runs[0].run.created_at"),
     (document(run_entry("a", created_at="2026-01-01T00:00:00")), "runs[0].run.created_at"),
+    (document(run_entry("a", created_at="0001-01-01T00:00:00+05:00")), "runs[0].run.created_at"),
+    (document(run_entry("a", created_at="9999-12-31T23:59:59-05:00")), "runs[0].run.created_at"),
+    (document(run_entry("a", created_at="2026-01-01T00:00:00+25:00")), "runs[0].run.created_at"),
     (document(run_entry("a", error="boom")), "runs[0].run.error"),
     (document(run_entry("a", error={"type": 3})), "runs[0].run.error.type"),
     (document(run_entry("a", tags=[1])), "runs[0].run.tags"),
@@ -121,23 +124,40 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=20,
 )
-FIELDS = st.sampled_from(["id", "workflow", "status", "input", "output", "error", "tags",
-                          "priority", "created_at", "parent_id", "queue", "version"])  # fmt: skip
+FIELDS = st.sampled_from([
+    "id", "workflow", "status", "input", "output", "error", "tags", "priority", "created_at",
+    "parent_id", "queue", "version", "position", "attempt", "name", "kind", "started_at",
+    "finished_at", "type", "message", "args", "attrs", "traceback", "cancel_reason",
+])  # fmt: skip
+
+
+def _planted(where: str, field: str, value) -> object:
+    """A valid document with `value` put at `field` of one of its parts."""
+    error = {**error_record("builtins.ValueError"), field: value}
+    attempt = {"position": 0, "attempt": 1, "name": "x", "error": error_record("x.Y"),
+               "started_at": AT, "finished_at": AT, field: value}  # fmt: skip
+    return {
+        "file": lambda: value,
+        "run": lambda: document(
+            {**run_entry("fuzz-1"), "run": {**run_entry("fuzz-1")["run"], field: value}}
+        ),
+        "step": lambda: document(run_entry("fuzz-1", steps=[{**step_record(0), field: value}])),
+        "attempt": lambda: document(run_entry("fuzz-1", attempts=[attempt])),
+        "error": lambda: document(run_entry("fuzz-1", status="ERROR", error=error)),
+    }[where]()
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(value=JSON_VALUES, field=FIELDS, where=st.sampled_from(["file", "run", "step"]))
+@given(
+    value=JSON_VALUES,
+    field=FIELDS,
+    where=st.sampled_from(["file", "run", "step", "attempt", "error"]),
+)
 def test_any_json_value_anywhere_imports_or_is_refused_and_nothing_else(db, value, field, where):
-    if where == "file":
-        content = value
-    elif where == "run":
-        content = document(run_entry("fuzz-1", **{field: value}))
-    else:
-        content = document(run_entry("fuzz-1", steps=[step_record(0, **{field: value})]))
     try:
-        importing.import_text(json.dumps(content), name="fuzz.json")
+        importing.import_text(json.dumps(_planted(where, field, value)), name="fuzz.json")
     except ImportRefused as refused:
         assert "\n" not in str(refused)
         assert not Run.objects.exists() and not Step.objects.exists()
@@ -158,3 +178,16 @@ def test_a_well_formed_file_still_imports(db):
     run = Run.objects.get(id="fine-1")
     assert run.imported and run.status == "ERROR" and run.steps.count() == 1
     assert run.attempts.count() == 1
+
+
+def test_manage_py_prints_one_line_and_no_traceback(transactional_db, tmp_path):
+    from tests.engine.processes import database_url_for_tests
+    from tests.engine.second_database import manage
+
+    path = write(tmp_path, document(run_entry("a", steps=[step_record(0, kind="shell")])))
+    for args, stdin in (((str(path),), None), (("-",), "[" * 100_000)):
+        done = manage(database_url_for_tests(), "durable", "import", *args, stdin=stdin)
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "runs[0].steps[0].kind" in manage(database_url_for_tests(), "durable", "import",
+                                             str(path)).stderr  # fmt: skip
