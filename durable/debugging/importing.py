@@ -101,11 +101,11 @@ def _read(file: str) -> bytes:
 
 def _check_size(name: str, size: int) -> None:
     limit = settings.DURABLE_IMPORT_MAX_BYTES
-    if size > limit:
+    if size > limit:  # a capped read of stdin stops at limit + 1 bytes
+        amount = f"more than {limit:,}" if size == limit + 1 else f"{size:,}"
         raise ImportRefused(
-            f"{name} is {'over' if size > limit + 1 else 'at least'} {size:,} bytes, over the "
-            f"{limit:,}-byte import limit; export fewer runs (without --with-children) or "
-            "raise DURABLE_IMPORT_MAX_BYTES"
+            f"{name} is {amount} bytes, over the {limit:,}-byte import limit; export fewer "
+            "runs (without --with-children) or raise DURABLE_IMPORT_MAX_BYTES"
         )
 
 
