@@ -268,7 +268,16 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
+# per record, the columns an import reads: (required, check). Any other key is ignored.
 INT32_FROM_0 = _int(0)
+ERROR_LABELS: dict[str, tuple[bool, Check]] = {
+    "error_type": (False, _text(300, empty=True)),
+    "error_fingerprint": (False, _text(64, empty=True)),
+}
+TIMED: dict[str, tuple[bool, Check]] = {
+    "started_at": (True, _datetime),
+    "finished_at": (True, _datetime),
+}
 RUN: dict[str, tuple[bool, Check]] = {
     "id": (True, _run_id),
     "workflow": (True, _workflow),
@@ -277,8 +286,7 @@ RUN: dict[str, tuple[bool, Check]] = {
     "version": (False, _text(100, empty=True)),
     "output": (False, _optional(_json)),
     "error": (False, _optional(_error)),
-    "error_type": (False, _text(300, empty=True)),
-    "error_fingerprint": (False, _text(64, empty=True)),
+    **ERROR_LABELS,
     "tags": (False, _object),
     "queue": (False, _text(200)),
     "priority": (False, _int(*INT32)),
@@ -305,11 +313,9 @@ STEP: dict[str, tuple[bool, Check]] = {
     "input_hash": (False, _text(16, empty=True)),
     "output": (False, _optional(_json)),
     "error": (False, _optional(_error)),
-    "error_type": (False, _text(300, empty=True)),
-    "error_fingerprint": (False, _text(64, empty=True)),
+    **ERROR_LABELS,
     "attempts": (False, INT32_FROM_0),
-    "started_at": (True, _datetime),
-    "finished_at": (True, _datetime),
+    **TIMED,
     "duration_ms": (False, _number),
     "patched": (False, _bool),
     "cpu_ms": (False, _number),
@@ -319,9 +325,7 @@ ATTEMPT: dict[str, tuple[bool, Check]] = {
     "attempt": (True, INT32_FROM_0),
     "name": (True, _text(300)),
     "error": (True, _error),
-    "error_type": (False, _text(300, empty=True)),
-    "error_fingerprint": (False, _text(64, empty=True)),
+    **ERROR_LABELS,
     "final": (False, _bool),
-    "started_at": (True, _datetime),
-    "finished_at": (True, _datetime),
+    **TIMED,
 }

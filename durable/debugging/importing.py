@@ -87,8 +87,9 @@ def import_runs(
 def _read(file: str) -> bytes:
     limit = settings.DURABLE_IMPORT_MAX_BYTES
     try:
-        if file == "-":
-            data = sys.stdin.buffer.read(limit + 1)
+        if file == "-":  # a test's or a host's stdin may be text only
+            stdin = getattr(sys.stdin, "buffer", None)
+            data = stdin.read(limit + 1) if stdin else sys.stdin.read(limit + 1).encode()
         else:
             _check_size(file, Path(file).stat().st_size)
             with open(file, "rb") as handle:

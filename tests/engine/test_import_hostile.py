@@ -191,3 +191,15 @@ def test_manage_py_prints_one_line_and_no_traceback(transactional_db, tmp_path):
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "runs[0].steps[0].kind" in manage(database_url_for_tests(), "durable", "import",
                                              str(path)).stderr  # fmt: skip
+
+
+def test_stdin_is_read_up_to_the_cap_only(db, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(document(run_entry("from-stdin")))))
+    call_command("durable", "import", "-", stdout=io.StringIO())
+    assert Run.objects.filter(id="from-stdin", imported=True).exists()
+    monkeypatch.setattr("sys.stdin", io.StringIO(" " * 2000))
+    with (
+        override_settings(DURABLE_IMPORT_MAX_BYTES=1000),
+        pytest.raises(CommandError, match="- is more than 1,000 bytes"),
+    ):
+        call_command("durable", "import", "-", stdout=io.StringIO())
