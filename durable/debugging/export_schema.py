@@ -14,11 +14,11 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from durable import validation
-from durable.api import validate_run_id
+from durable.core import _validation as validation
+from durable.core._serialization import dumps
+from durable.core._start import validate_run_id
 from durable.errors import DurableError, SerializationError
 from durable.models import RunStatus, StepKind, StepStatus
-from durable.serialization import dumps
 
 FORMAT = "durable.run-export"
 FORMAT_VERSION = 1
@@ -251,7 +251,7 @@ def _run_input(value: Any) -> dict:
 
 
 def _error(value: Any) -> dict:
-    """A recorded error; its `type` is only a name here (durable.error_types rebuilds it)."""
+    """A recorded error; its `type` is only a name here (durable.core._error_types rebuilds it)."""
     if not isinstance(value, dict):
         raise Invalid(f'must be an object {{"type": …, "message": …}}, not {_kind(value)}')
     for key, expected in (("message", str), ("traceback", str), ("args", list), ("attrs", dict)):

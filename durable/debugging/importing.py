@@ -18,14 +18,14 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import runtime
-from durable.api import validate_new_run_id
-from durable.conf import settings
+from durable.core import _runtime as runtime
+from durable.core._serialization import printable
+from durable.core._start import validate_new_run_id
+from durable.core.conf import settings
 from durable.debugging.export_schema import ImportRefused, records
 from durable.errors import DurableError
 from durable.models import Attempt, AuditEntry, Run, RunStatus, Step
-from durable.operation_batches import current_actor
-from durable.serialization import printable
+from durable.operations import current_actor
 
 __all__ = ["ImportRefused", "import_file", "import_runs", "import_text"]
 

@@ -112,7 +112,7 @@ def test_a_file_over_the_size_cap_is_refused_before_it_is_parsed(db, tmp_path):
 
 
 def test_the_size_cap_defaults_to_twenty_megabytes():
-    from durable.conf import settings as durable_settings
+    from durable.core.conf import settings as durable_settings
 
     assert durable_settings.DURABLE_IMPORT_MAX_BYTES == 20 * 1024 * 1024
 

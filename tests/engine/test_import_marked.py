@@ -13,9 +13,10 @@ import pytest
 from django.core.management import call_command
 
 import durable
-from durable import executors, operations, recovery
+from durable import executors, operations
 from durable.debugging import importing
 from durable.errors import WorkflowError
+from durable.executors import _recovery as recovery
 from durable.models import AuditEntry, Run
 from tests.engine import workflows
 from tests.engine.import_files import document, error_record, run_entry, step_record, write

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 import durable
+from durable.core._serialization import error_from_dict
 from durable.errors import WorkflowError
-from durable.serialization import error_from_dict
 from tests.engine.debug_workflows import PaymentDeclined
 
 
