@@ -74,9 +74,7 @@ def import_runs(
                 f"run id(s) already in this database: {', '.join(taken)[:300]}; an import never "
                 "replaces or merges a run: import with --rename to give the runs new ids"
             )
-        for entry in entries:
-            _insert(entry, mapping)
-        _link(entries, mapping)
+        _insert(entries, mapping)
         _audit(actor, mapping, source or {})
     return mapping
 
@@ -138,13 +136,13 @@ def _no_constant(constant: str) -> Any:
 
 
 def _unique_ids(entries: list[dict[str, Any]]) -> list[str]:
-    ids: list[str] = []
+    ids: dict[str, None] = {}  # ordered, and a set for the look-up
     for i, entry in enumerate(entries):
         run_id = entry["run"]["id"]
         if run_id in ids:
             raise ImportRefused(f"runs[{i}].run.id: {run_id!r} appears twice in the file")
-        ids.append(run_id)
-    return ids
+        ids[run_id] = None
+    return list(ids)
 
 
 def _adoptable(ids: list[str]) -> dict[str, str]:
@@ -168,6 +166,7 @@ def _renamed(ids: list[str]) -> dict[str, str]:
     """`imported-<random>-<old id>`: readable, unique, and of no form the engine derives."""
     prefix = f"{RENAME_PREFIX}{uuid.uuid4().hex[:8]}-"
     mapping: dict[str, str] = {}
+    taken: set[str] = set()
     for index, run_id in enumerate(ids):
         kept = run_id
         for mark in DERIVED_MARKS:
@@ -177,27 +176,47 @@ def _renamed(ids: list[str]) -> dict[str, str]:
             validate_new_run_id(new_id)
         except DurableError:  # a cut that ends in a '.' segment, say
             new_id = f"{prefix}{index}"
-        mapping[run_id] = new_id if new_id not in mapping.values() else f"{prefix}{index}"
+        while new_id in taken:  # two long ids cut to the same start
+            new_id = f"{prefix}{index}-{uuid.uuid4().hex[:6]}"
+        mapping[run_id] = new_id
+        taken.add(new_id)
     return mapping
 
 
 # -- writing -------------------------------------------------------------------------------
 
 
-def _insert(entry: dict[str, Any], mapping: dict[str, str]) -> None:
-    """One run with its checkpoints and attempts; row ids come from this database."""
-    fields = {key: value for key, value in entry["run"].items() if key not in LINKS}
-    run = Run(**{**fields, "id": mapping[fields["id"]], "imported": True})
+LINKS = ("parent_id", "forked_from_id")
+BATCH = 1000
+
+
+def _insert(entries: list[dict[str, Any]], mapping: dict[str, str]) -> None:
+    """Every run with its checkpoints and attempts; row ids come from this database."""
+    Run.objects.bulk_create([_run(entry["run"], mapping) for entry in entries], batch_size=BATCH)
+    steps = [
+        Step(run_id=mapping[entry["run"]["id"]], **_followed(step, mapping))
+        for entry in entries
+        for step in entry["steps"]
+    ]
+    Step.objects.bulk_create(steps, batch_size=BATCH)
+    attempts = [
+        Attempt(run_id=mapping[entry["run"]["id"]], **attempt)
+        for entry in entries
+        for attempt in entry["attempts"]
+    ]
+    Attempt.objects.bulk_create(attempts, batch_size=BATCH)
+
+
+def _run(record: dict[str, Any], mapping: dict[str, str]) -> Run:
+    """Parent and fork links only between runs of the file, never to a run already here (a
+    planted child of a live parent would be taken as that parent's own)."""
+    fields = {key: value for key, value in record.items() if key not in LINKS}
+    links = {key: mapping.get(record.get(key)) for key in LINKS}
+    run = Run(**{**fields, **links, "id": mapping[record["id"]], "imported": True})
     if run.status in RunStatus.active():
         run.cancel_reason = f"imported while {run.status}; resume it to execute it here"
         run.status = RunStatus.CANCELLED
-    run.save(force_insert=True)
-    Step.objects.bulk_create(
-        [Step(run_id=run.id, **_followed(step, mapping)) for step in entry["steps"]]
-    )  # noqa: E501
-    Attempt.objects.bulk_create(
-        [Attempt(run_id=run.id, **attempt) for attempt in entry["attempts"]]
-    )  # noqa: E501
+    return run
 
 
 def _followed(step: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
@@ -206,19 +225,6 @@ def _followed(step: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
     if step["kind"] == "child" and isinstance(output, dict) and output.get("run_id") in mapping:
         return {**step, "output": {**output, "run_id": mapping[output["run_id"]]}}
     return step
-
-
-LINKS = ("parent_id", "forked_from_id")
-
-
-def _link(entries: list[dict[str, Any]], mapping: dict[str, str]) -> None:
-    """Parent and fork links between runs of the file only: never to a run already here (a
-    planted child of a live parent would be taken as that parent's own)."""
-    for entry in entries:
-        run = entry["run"]
-        links = {key: mapping[run[key]] for key in LINKS if run.get(key) in mapping}
-        if links:
-            Run.objects.filter(id=mapping[run["id"]]).update(**links)
 
 
 def _audit(actor: str | None, mapping: dict[str, str], source: dict[str, Any]) -> None:

@@ -99,3 +99,10 @@ def test_a_step_row_id_and_ownership_in_the_file_are_ignored(db):
     run = Run.objects.get(id="owned-1")
     assert (run.executor_id, run.lease_expires_at, run.claimed_at, run.dedup_id) == (None,) * 4
     assert run.status == "CANCELLED" and "imported while RUNNING" in run.cancel_reason
+
+
+def test_rename_keeps_ids_apart_when_long_ids_are_cut_to_the_same_start(db):
+    long_ids = ["x" * 195 + f"-{i}" for i in range(3)] + ["x" * 180 + "/.a"]  # cut: "/."
+    mapping = _import(*(run_entry(run_id) for run_id in long_ids), rename=True)
+    assert len(set(mapping.values())) == 4 and Run.objects.filter(imported=True).count() == 4
+    assert all(len(new_id) <= 200 for new_id in mapping.values())
