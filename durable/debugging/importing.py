@@ -37,19 +37,19 @@ DERIVED_MARKS = (runtime.CHILD_SEPARATOR, "@")
 
 def import_file(file: str, *, rename: bool = False, actor: str | None = None) -> dict[str, str]:
     """Import the export at path `file` ("-": stdin), refused unread when over the cap."""
-    return import_text(_read(file), name=file, rename=rename, actor=actor)
+    return import_text(_read(file), name=_label(file), rename=rename, actor=actor)
 
 
 def import_text(
     content: str | bytes, *, name: str = "document", rename: bool = False, actor: str | None = None
 ) -> dict[str, str]:
     """Import an export given as text; returns {id in the file: id in this database}."""
+    name = _label(name)
     data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
     _check_size(name, len(data))
     document = _parse(name, data)
-    return import_runs(
-        document, rename=rename, actor=actor, source={"file": name, "bytes": len(data)}
-    )  # noqa: E501
+    source = {"file": name, "bytes": len(data)}
+    return import_runs(document, rename=rename, actor=actor, source=source)
 
 
 def import_runs(
@@ -82,6 +82,12 @@ def import_runs(
 # -- reading -------------------------------------------------------------------------------
 
 
+def _label(name: str) -> str:
+    """The file's name as messages show it: on one line, whatever the path holds."""
+    text = printable(str(name))
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)[:300]
+
+
 def _read(file: str) -> bytes:
     limit = settings.DURABLE_IMPORT_MAX_BYTES
     try:
@@ -89,12 +95,12 @@ def _read(file: str) -> bytes:
             stdin = getattr(sys.stdin, "buffer", None)
             data = stdin.read(limit + 1) if stdin else sys.stdin.read(limit + 1).encode()
         else:
-            _check_size(file, Path(file).stat().st_size)
+            _check_size(_label(file), Path(file).stat().st_size)
             with open(file, "rb") as handle:
                 data = handle.read(limit + 1)
     except OSError as exc:
-        raise ImportRefused(f"cannot read {file}: {exc.strerror or exc}") from None
-    _check_size(file, len(data))
+        raise ImportRefused(f"cannot read {_label(file)}: {exc.strerror or exc}") from None
+    _check_size(_label(file), len(data))
     return data
 
 

@@ -203,3 +203,11 @@ def test_stdin_is_read_up_to_the_cap_only(db, monkeypatch):
         pytest.raises(CommandError, match="- is more than 1,000 bytes"),
     ):
         call_command("durable", "import", "-", stdout=io.StringIO())
+
+
+def test_a_file_name_with_a_newline_is_shown_on_one_line(db, tmp_path):
+    path = write(tmp_path, "{", name="run\nfile.json")
+    with pytest.raises(CommandError) as refused:
+        call_command("durable", "import", str(path), stdout=io.StringIO())
+    assert "run\\nfile.json is not JSON" in str(refused.value)
+    assert "\n" not in str(refused.value)
