@@ -304,7 +304,13 @@ def _create(
         else:
             transaction.on_commit(lambda: executors.dispatch(run_id))
         return run_id
-    existing, existing_parent = store.run_identity(run_id) or (None, None)
+    existing, existing_parent, imported = store.run_identity(run_id) or (None, None, False)
+    if imported:  # a file's record is never the result of this start (docs/export-format.md)
+        raise RunIdConflictError(
+            f"run id {run_id!r} is taken by a run imported from a file (`durable import`), "
+            "which is never adopted as this start's run; choose another id, or delete the "
+            "imported run"
+        )
     if existing is None and dedup_id is not None:
         holder = store.active_dedup_run(queue, dedup_id)
         if holder is None:  # it just ended: the id is free again

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_RETENTION": "",
     # largest JSON payload (input, output, message, event) in bytes
     "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
+    # largest export file `durable import` reads, in bytes, checked before it is parsed
+    "DURABLE_IMPORT_MAX_BYTES": 20 * 1024 * 1024,
     # largest step output in bytes, unless the step sets max_output_bytes (None: no limit
     # below DURABLE_MAX_PAYLOAD_BYTES)
     "DURABLE_MAX_STEP_OUTPUT_BYTES": None,
