@@ -87,8 +87,9 @@ FROM durable_run WHERE status IN ('ENQUEUED', 'RUNNING') GROUP BY queue
 
 LIVE_EXECUTORS = """
 -- live_executors --
--- Executors that heartbeat within two lease periods, with what they serve
-SELECT kind, workflows FROM durable_executor
+-- Executors that heartbeat within two lease periods, with what they serve and whether an
+-- operator drained them
+SELECT kind, workflows, draining FROM durable_executor
 WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
 """
 
@@ -209,26 +210,34 @@ def queue_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
 
 
 def executor_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
+    """Drained executors are live but take no new runs: they count apart, not as serving."""
     live = GaugeMetricFamily(
-        "durable_executors_live", "Executors with a recent heartbeat", labels=["kind"]
+        "durable_executors_live",
+        "Executors with a recent heartbeat that take new runs (not draining)",
+        labels=["kind"],
+    )
+    draining = GaugeMetricFamily(
+        "durable_executors_draining",
+        "Executors with a recent heartbeat that an operator drained (no new runs)",
+        labels=["kind"],
     )
     serving = GaugeMetricFamily(
         "durable_executors_serving",
-        "Live executors that can run a workflow version",
+        "Live executors, not draining, that can run a workflow version",
         labels=["workflow", "version"],
     )
-    kinds: dict[str, int] = {}
+    kinds: dict[tuple[str, bool], int] = {}
     served: dict[tuple[str, str], int] = {}
-    for kind, workflows in rows:
-        kinds[kind] = kinds.get(kind, 0) + 1
-        for key in workflows or []:
+    for kind, workflows, drained in rows:
+        kinds[(kind, drained)] = kinds.get((kind, drained), 0) + 1
+        for key in [] if drained else workflows or []:
             workflow, _, version = key.partition("@")
             served[(workflow, version)] = served.get((workflow, version), 0) + 1
-    for kind, count in kinds.items():
-        live.add_metric([kind], count)
+    for (kind, drained), count in kinds.items():
+        (draining if drained else live).add_metric([kind], count)
     for labels, count in served.items():
         serving.add_metric(list(labels), count)
-    yield from (live, serving)
+    yield from (live, draining, serving)
 
 
 def exposition(accept: str = "") -> tuple[bytes, str]:

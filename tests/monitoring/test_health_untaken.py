@@ -129,6 +129,8 @@ def test_metrics_count_due_runs_no_executor_takes_by_queue_version_and_cause(db,
     for n in range(2):
         _due(f"m-{n}", workflow="shop.pay", version="v1")
     text = Client().get("/metrics").content.decode()
+    assert 'durable_executors_draining{kind="thread"} 1.0' in text
+    assert "durable_executors_live{" not in text and "durable_executors_serving{" not in text
     assert (
         'durable_untaken_runs{cause="drained",queue="default",version="v1",workflow="shop.pay"}'
         " 2.0" in text
