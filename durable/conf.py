@@ -62,8 +62,12 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_MAX_ABANDONED_THREADS": 16,
     # serve /metrics (needs the [metrics] extra); off unless the host opts in
     "DURABLE_METRICS_ENABLED": False,
-    # if set, /metrics requires "Authorization: Bearer <token>"
+    # /metrics requires "Authorization: Bearer <token>"; with none set it answers 403
+    # unless DEBUG is on (development scrapes without one)
     "DURABLE_METRICS_TOKEN": "",
+    # most values of one label (workflows, queues, steps) /metrics reports; the rest are
+    # summed under "other", so imported or generated names cannot grow the scrape unbounded
+    "DURABLE_METRICS_MAX_LABEL_VALUES": 200,
     # step duration and checkpoint size histograms cover steps finished this recently
     "DURABLE_METRICS_WINDOW_SECONDS": 300.0,
     # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
