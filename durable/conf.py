@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
     # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
     "DURABLE_MAX_ABANDONED_THREADS": 16,
+    # /health's own connect and statement timeout: a probe answers 503 within seconds while
+    # the database is down, instead of waiting out DURABLE_DB_RETRY_SECONDS
+    "DURABLE_HEALTH_TIMEOUT_SECONDS": 3.0,
     # serve /metrics (needs the [metrics] extra); off unless the host opts in
     "DURABLE_METRICS_ENABLED": False,
     # /metrics requires "Authorization: Bearer <token>"; with none set it answers 403
