@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from dashboard import json_text
-from dashboard.forms import RunIdField
+from dashboard.forms import RunIdField, UtcDateTimeField
 
 
 class PatchForm(forms.Form):
@@ -16,6 +16,7 @@ class PatchForm(forms.Form):
     run_id = RunIdField()
     position = forms.IntegerField(min_value=0)
     output = forms.CharField(widget=forms.Textarea, strip=False)
+    seen = UtcDateTimeField(required=False)  # when the page was loaded: a repeat is one fork
 
     def clean_output(self) -> Any:
         return json_text.parse(self.cleaned_data["output"], "The output")

@@ -26,10 +26,13 @@ def _refuse_constant(text: str) -> Any:
     raise _NotStorable(text)
 
 
-def parse(text: str, what: str) -> Any:
-    """The value `text` holds; `what` names it in the error ("The output", "The input")."""
+def parse(text: str, what: str, finite_only: bool = True) -> Any:
+    """The value `text` holds; `what` names it in the error ("The output", "The input").
+    `finite_only=False` lets NaN and Infinity through, for an engine call that refuses
+    them itself (and audits the refusal)."""
+    strict = {"parse_float": _finite, "parse_constant": _refuse_constant} if finite_only else {}
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_refuse_constant)
+        return json.loads(text, **strict)
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(
             f"{what} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
