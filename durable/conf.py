@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_METRICS_MAX_LABEL_VALUES": 200,
     # step duration and checkpoint size histograms cover steps finished this recently
     "DURABLE_METRICS_WINDOW_SECONDS": 300.0,
+    # shortest spacing between a stored schedule's ticks (a per-second cron is refused at
+    # create and update; a workflow that loops with durable.sleep serves faster cadences)
+    "DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS": 60.0,
     # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
     "DURABLE_TRACE_URL_TEMPLATE": "",
     # module whose `start()` the demo command runs (this repository's demo only)

@@ -11,11 +11,12 @@ workflow stay the code's. Ticks that fall while a schedule is paused never run o
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -24,6 +25,7 @@ from django.db.models.functions import Now
 from durable import api, clock, cron, registry, schedules, store_schedules, validation
 from durable import schedule_checks as checks
 from durable.errors import (
+    DurableError,
     InvalidArgumentError,
     ScheduleConflictError,
     ScheduleNotFoundError,
@@ -36,6 +38,25 @@ from durable.ticker import start_tick
 
 MAX_BACKFILL_TICKS = 1000
 UNSET: Any = object()
+Change = TypeVar("Change", bound=Callable[..., Any])
+
+
+def _refusals_audited(action: str) -> Callable[[Change], Change]:
+    """A refused change is on the record too, like a refused run action: who asked, what,
+    and why it was refused (written after the refused transaction rolled back)."""
+
+    def decorate(change: Change) -> Change:
+        @functools.wraps(change)
+        def audited(name: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return change(name, *args, **kwargs)
+            except DurableError as exc:
+                _audit_refusal(action, name, kwargs.get("actor"), kwargs.get("reason"), exc)
+                raise
+
+        return audited  # type: ignore[return-value]
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ class BackfillResult:
     existing: list[str]
 
 
+@_refusals_audited("create")
 def create(
     name: str,
     workflow: Callable[..., Any] | str,
@@ -99,6 +121,7 @@ def create(
     return get(name)
 
 
+@_refusals_audited("update")
 def update(
     name: str,
     *,
@@ -206,6 +229,7 @@ def trigger(
     return api.RunHandle(run_id)
 
 
+@_refusals_audited("backfill")
 def backfill(
     name: str, start: datetime, end: datetime, *, actor: str | None = None, reason: str = ""
 ) -> BackfillResult:
@@ -322,6 +346,24 @@ def _audit(
             **(detail or {}),
         },  # fmt: skip
     )
+
+
+def _audit_refusal(action: str, name: Any, actor: Any, reason: Any, exc: Exception) -> None:
+    shown = str(name)[:MAX_SHOWN_NAME]
+    try:
+        who = current_actor(actor)
+        why = validation.free_text("reason", reason or "")
+    except DurableError:  # a hostile actor or reason is itself what was refused
+        who, why = current_actor(None), ""
+    AuditEntry.objects.create(
+        actor=who,
+        action=f"schedule.{action}",
+        run_ids=[],
+        detail={"schedule": shown, "reason": why, "refused": {shown: str(exc)}},
+    )
+
+
+MAX_SHOWN_NAME = 200
 
 
 def _exists(name: str) -> ScheduleConflictError:

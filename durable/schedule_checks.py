@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from durable import api, clock, cron, registry, validation
+from durable.conf import settings
 from durable.errors import InvalidArgumentError
 from durable.queues import Queue
 from durable.serialization import dumps
@@ -38,7 +39,7 @@ def name(value: Any) -> str:
 
 
 def cron_expression(expression: Any) -> str:
-    return cron.check(expression)
+    return cron.check(expression, float(settings.DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS))
 
 
 def definition(workflow: Any) -> registry.WorkflowDefinition:
@@ -90,6 +91,10 @@ def window(start: Any, end: Any) -> tuple[datetime, datetime]:
             raise InvalidArgumentError(
                 argument, "must be an aware datetime, e.g. datetime(2026, 11, 1, tzinfo=UTC)"
             )
+    if start < cron.EARLIEST:
+        raise InvalidArgumentError(
+            "start", f"must be in 1970 or later, not {start:%Y-%m-%d}: cron ticks start there"
+        )
     if start >= end:
         raise InvalidArgumentError("end", "must be after start")
     if end > clock.now():
