@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import schedules, store
+from durable import schedules
+from durable.core import store
 from durable.models import Run
 from tests.dashboard.conftest import make_failed_run
 from tests.engine.test_dynamic_schedules import ping

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import durable
-from durable import clock
+from durable.core import _clock as clock
 from durable.errors import InvalidArgumentError
 from durable.models import AuditEntry, Run, Schedule
 from tests.engine.test_dynamic_schedules import ping, quiet  # noqa: F401 - fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from durable import store
+from durable.core import store
 from durable.models import Run
 
 TOKEN = "s3cret-tøken"
