@@ -104,3 +104,15 @@ def test_the_busiest_workflows_keep_their_own_label(db, client, settings):
     )
     body = client.get("/metrics", HTTP_AUTHORIZATION=_header(TOKEN)).content.decode()
     assert "app.busy" in _label_values(body, "durable_runs_created_total", "workflow")
+
+
+def test_check_deploy_warns_when_metrics_are_on_without_a_token(settings):
+    from django.core import checks
+
+    settings.DURABLE_METRICS_ENABLED = True
+    settings.DURABLE_METRICS_TOKEN = ""
+    ids = [message.id for message in checks.run_checks(include_deployment_checks=True)]
+    assert "durable.W016" in ids
+    settings.DURABLE_METRICS_TOKEN = TOKEN
+    ids = [message.id for message in checks.run_checks(include_deployment_checks=True)]
+    assert "durable.W016" not in ids
