@@ -181,6 +181,7 @@ def _changes(
     return changes
 
 
+@_refusals_audited("pause")
 def pause(name: str, *, actor: str | None = None, reason: str = "") -> ScheduleInfo:
     """Stop starting runs until resumed; a pause of a code schedule outlives deploys."""
     with transaction.atomic():
@@ -193,6 +194,7 @@ def pause(name: str, *, actor: str | None = None, reason: str = "") -> ScheduleI
     return get(name)
 
 
+@_refusals_audited("resume")
 def resume(name: str, *, actor: str | None = None, reason: str = "") -> ScheduleInfo:
     """Start runs again from the next tick; the ticks that fell while paused do not run."""
     with transaction.atomic():
@@ -206,6 +208,7 @@ def resume(name: str, *, actor: str | None = None, reason: str = "") -> Schedule
     return get(name)
 
 
+@_refusals_audited("delete")
 def delete(name: str, *, actor: str | None = None, reason: str = "") -> None:
     """Remove a schedule; its runs stay. A code schedule is deleted only once its decorator
     is gone everywhere: an executor that still declares it would add it back, unpaused."""
@@ -221,6 +224,7 @@ def delete(name: str, *, actor: str | None = None, reason: str = "") -> None:
         _audit("delete", name, actor, reason)
 
 
+@_refusals_audited("trigger")
 def trigger(
     name: str, *, run_id: str | None = None, actor: str | None = None, reason: str = ""
 ) -> api.RunHandle:

@@ -95,3 +95,16 @@ def test_refused_creates_updates_and_backfills_are_audited(quiet):  # noqa: F811
     assert "never fires" in entries[0].detail["refused"]["feb-31"]
     assert "exists" in entries[3].detail["refused"]["nightly"]
     assert all(not e.detail.get("done") for e in entries)
+
+
+def test_refused_pauses_deletes_and_triggers_are_audited_too(quiet):  # noqa: F811
+    for refuse in (
+        lambda: durable.schedules.pause("missing", actor="erin"),
+        lambda: durable.schedules.delete("missing", actor="erin"),
+        lambda: durable.schedules.trigger("missing", actor="erin"),
+    ):
+        with pytest.raises(durable.errors.ScheduleNotFoundError):
+            refuse()
+    entries = AuditEntry.objects.order_by("id")
+    assert [e.action for e in entries] == ["schedule.pause", "schedule.delete", "schedule.trigger"]
+    assert all("no schedule named 'missing'" in e.detail["refused"]["missing"] for e in entries)
