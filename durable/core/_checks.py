@@ -41,6 +41,9 @@ NUMBERS: dict[str, tuple[float, type]] = {
     "DURABLE_SWEEP_SECONDS": (0.01, float),
     "DURABLE_REDISPATCH_SECONDS": (0.01, float),
     "DURABLE_TRANSACTION_CONFLICT_RETRIES": (0, int),
+    "DURABLE_HEALTH_TIMEOUT_SECONDS": (0.1, float),
+    "DURABLE_METRICS_MAX_LABEL_VALUES": (1, int),
+    "DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS": (0, float),
 }
 
 
