@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -32,17 +32,23 @@ def request_id(
     parts: Iterable[str],
     seen: datetime | None,
     acted_on: Callable[[str], bool] | None = None,
+    now: datetime | None = None,
 ) -> str:
     """The request id of this form; `acted_on(id)` says whether an id was already used
     (default: an audit entry of `action` carries it)."""
     base = [request.user.get_username(), action, *parts]
     if seen is not None:
         return _digest([*base, seen.isoformat()])
-    window = int(timezone.now().timestamp() // WINDOW_SECONDS)
+    window = int((now or timezone.now()).timestamp() // WINDOW_SECONDS)
     current, previous = (_digest([*base, f"window-{at}"]) for at in (window, window - 1))
     used = acted_on or (lambda rid: _audited(action, rid))
     return previous if used(previous) else current
 
 
 def _audited(action: str, rid: str) -> bool:
-    return AuditEntry.objects.filter(action=action, detail__request_id=rid).exists()
+    """Whether an entry of the last two windows carries `rid` (a range of audit_created_idx,
+    not a scan of the whole log)."""
+    recent = timezone.now() - timedelta(seconds=2 * WINDOW_SECONDS)
+    return AuditEntry.objects.filter(
+        created_at__gte=recent, action=action, detail__request_id=rid
+    ).exists()

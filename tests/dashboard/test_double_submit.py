@@ -4,10 +4,13 @@ field) acts once: one fork, one restart, one triggered run; the repeat says so."
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import RequestFactory
 
 import durable
+from dashboard import idempotency
 from durable.models import AuditEntry, Run
 from tests.dashboard.conftest import make_failed_run, wait_until_finished
 from tests.dashboard.test_schedules_panel import two_schedules  # noqa: F401 - fixture
@@ -82,3 +85,19 @@ def test_a_trigger_posted_twice_without_the_page_field_starts_one_run(
     for _ in range(2):
         owner_client.post("/actions/schedule/trigger/", {"name": "api-hourly"})
     assert Run.objects.filter(id__startswith="api-hourly@manual-").count() == 1
+
+
+def test_a_double_click_across_a_window_edge_is_one_request(owner):
+    request = RequestFactory().post("/actions/restart/")
+    request.user = owner
+    edge = datetime(2026, 12, 6, 10, 1, tzinfo=UTC)
+
+    def request_id(at: timedelta, used: set[str]) -> str:
+        return idempotency.request_id(
+            request, "restart", ["r-1"], None, acted_on=used.__contains__, now=edge + at
+        )
+
+    first = request_id(timedelta(seconds=-0.2), set())
+    assert request_id(timedelta(seconds=0.1), {first}) == first
+    assert request_id(timedelta(seconds=61), {first}) != first  # a minute on: a new request
+    assert request_id(timedelta(seconds=0.1), set()) != first  # the first was never acted on
