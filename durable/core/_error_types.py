@@ -1,9 +1,11 @@
 """Which recorded error classes may be raised again: the safe set.
 
-A recorded error names its class as text, and the database can hold text a file put there
-(`durable import`). So a class is looked up, never imported, and only an `Exception` from
-builtins, durable itself, a module that defines registered workflows or steps, or a class
-the project registers is rebuilt; `SystemExit` and other non-`Exception` classes never are.
+A recorded error names its class as text. A class is looked up among loaded modules, never
+imported, and only an `Exception` is rebuilt: `SystemExit` and other non-`Exception` classes
+never are. What the engine recorded itself keeps any such class (a library's too), so replay
+raises what the first run raised. Text a file brought (`durable import`) is held to the safe
+set: builtins, durable itself, modules that define registered workflows or steps, and classes
+the project registers.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ def register_error_type(cls: type[Exception]) -> type[Exception]:
     return cls
 
 
-def safe_exception_class(dotted: Any) -> type[Exception] | None:
-    """The class `dotted` ("module.Qual.Name") names, if it is in the safe set, else None."""
+def safe_exception_class(dotted: Any, *, from_file: bool = False) -> type[Exception] | None:
+    """The class `dotted` ("module.Qual.Name") names, if it may be rebuilt, else None: any
+    loaded `Exception` for what the engine recorded, the safe set for what a file brought."""
     if not isinstance(dotted, str):
         return None
     if dotted in _registered:
@@ -36,7 +39,7 @@ def safe_exception_class(dotted: Any) -> type[Exception] | None:
     for module_name, qualname in _splits(dotted):
         cls = _defined_in(module_name, qualname)
         if cls is not None:
-            return cls if _is_safe(cls) else None
+            return cls if not from_file or _is_safe(cls) else None
     return None
 
 

@@ -164,14 +164,15 @@ def _is_storable(value: Any) -> bool:
     return True
 
 
-def error_from_dict(error: dict[str, Any]) -> BaseException:
+def error_from_dict(error: dict[str, Any], *, from_file: bool = False) -> BaseException:
     """Rebuild the recorded exception as its own class, without calling its `__init__`
     (whose parameters may differ from `args`, e.g. `PaymentDeclined(order, *, reason)`),
-    so `except PaymentDeclined:` catches it on replay as on the first run."""
+    so `except PaymentDeclined:` catches it on replay as on the first run. A record an import
+    brought (`from_file`) keeps its class only within the safe set (durable.core._error_types)."""
     error = error if isinstance(error, dict) else {}
     error_type, message = str(error.get("type", "")), str(error.get("message", ""))
     args = error.get("args", [message])
-    cls = error_types.safe_exception_class(error_type)
+    cls = error_types.safe_exception_class(error_type, from_file=from_file)
     exc = (
         None if cls is None else _rebuild(cls, args if isinstance(args, list) else [message], error)
     )

@@ -9,13 +9,17 @@ not help, an operator would (`durable.observability._untaken` says how).
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import psycopg
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
-from durable.core.store import execute
+from durable.core.conf import settings
 from durable.executors import _serving as serving
 from durable.observability import _untaken as untaken
 
@@ -36,11 +40,30 @@ class Check:
         return body
 
 
+@contextlib.contextmanager
+def probe_connection() -> Iterator[psycopg.Connection]:
+    """A connection of its own with short connect and statement timeouts
+    (DURABLE_HEALTH_TIMEOUT_SECONDS): a probe must answer within seconds while the database
+    is down, not wait out the engine's retry budget (DURABLE_DB_RETRY_SECONDS)."""
+    timeout = float(settings.DURABLE_HEALTH_TIMEOUT_SECONDS)
+    params = {
+        key: value
+        for key, value in connection.get_connection_params().items()
+        if key not in {"cursor_factory", "context", "prepare_threshold"}
+    }
+    options = f"{params.pop('options', '')} -c statement_timeout={int(timeout * 1000)}"
+    with psycopg.connect(
+        **params,
+        connect_timeout=max(2, math.ceil(timeout)),  # libpq's floor is 2 s
+        options=options.strip(),
+        autocommit=True,
+    ) as conn:
+        yield conn
+
+
 def check_database() -> Check:
-    try:
-        execute("SELECT 1", {})
-    except DatabaseError as exc:
-        return Check("database", False, f"PostgreSQL is not reachable: {exc}".strip())
+    with probe_connection() as conn:
+        conn.execute("SELECT 1")
     return Check("database", True, "reachable")
 
 
@@ -97,7 +120,8 @@ def check_untaken() -> Check:
     )
 
 
-LATER_CHECKS = {
+CHECKS: dict[str, Callable[[], Check]] = {
+    "database": check_database,
     "migrations": check_migrations,
     "executors": check_executors,
     "untaken": check_untaken,
@@ -105,15 +129,15 @@ LATER_CHECKS = {
 
 
 def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
-    """(healthy, JSON body). Later checks are skipped when the database is unreachable, and
-    those named in `skip` always (a web pod's liveness probe need not wait for workers;
-    skipping "executors" skips "untaken", which is about them too)."""
+    """(healthy, JSON body). Checks run in order and stop at the first failure (no
+    executor check without the tables); those named in `skip` are left out (a web pod's
+    liveness probe need not wait for workers; skipping "executors" skips "untaken", which is
+    about them too). The database check is bounded by its own timeouts; the later ones run
+    only once it passed. Never raises for a database problem. A degraded check (ok, but due
+    runs wait untaken) makes the status "degraded", still healthy for probes."""
     if "executors" in skip:
         skip = skip | {"untaken"}
-    database = check_database()
-    checks = [database]
-    if database.ok:
-        checks += [check() for name, check in LATER_CHECKS.items() if name not in skip]
+    checks = _run_checks([name for name in CHECKS if name == "database" or name not in skip])
     healthy = all(check.ok for check in checks)
     degraded = any(check.degraded for check in checks)
     body = {
@@ -121,3 +145,21 @@ def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
         "checks": {check.name: check.as_json() for check in checks},
     }
     return healthy, body
+
+
+def _run_checks(names: list[str]) -> list[Check]:
+    checks: list[Check] = []
+    for name in names:
+        try:
+            checks.append(CHECKS[name]())
+        except (psycopg.Error, DatabaseError) as exc:
+            what = "PostgreSQL is not reachable" if name == "database" else "the check failed"
+            checks.append(Check(name, False, f"{what}: {_first_line(exc)}"))
+        if not checks[-1].ok:
+            break
+    return checks
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -89,6 +89,14 @@ def test_result_of_an_imported_error_naming_a_module_imports_nothing(db, tmp_pat
     assert "planted_on_import" not in sys.modules and not marker.exists()
 
 
+def test_result_of_an_imported_error_of_a_loaded_library_class_is_a_plain_error(db):
+    # json is loaded, but a file's record keeps its class only within the safe set
+    error = error_record("json.decoder.JSONDecodeError", "planted")
+    importing.import_text(json.dumps(document(run_entry("imp-lib", status="ERROR", error=error))))
+    with pytest.raises(WorkflowError, match="json.decoder.JSONDecodeError"):
+        durable.get("imp-lib").result(timeout=5)
+
+
 def test_an_operators_fork_of_an_imported_run_is_a_local_run_and_is_audited(transactional_db):
     importing.import_text(json.dumps(document(_sum_three("imp-fork", "ERROR"))), name="f.json")
     new_id = operations.fork("imp-fork", from_step=1, actor="carol")

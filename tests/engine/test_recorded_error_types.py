@@ -1,7 +1,7 @@
-"""A recorded error is raised again as its own class only when that class is safe: an
-Exception from builtins, durable, a module that defines registered workflows or steps, or
-registered by the project. Anything else is a plain WorkflowError naming the type; no
-module is ever imported to find a class."""
+"""A recorded error is raised again as its own class only when that class is an Exception in
+a loaded module; what a file brought, only when it is in the safe set (builtins, durable, a
+module that defines registered workflows or steps, or registered by the project). Anything
+else is a plain WorkflowError naming the type; no module is ever imported to find a class."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ def _recorded(error_type: str, message: str = "boom") -> dict:
     "error_type", ["builtins.SystemExit", "builtins.KeyboardInterrupt", "builtins.GeneratorExit",
                    "builtins.BaseException", "asyncio.exceptions.CancelledError"],
 )  # fmt: skip
-def test_a_base_exception_that_is_no_exception_is_never_raised_from_a_record(error_type):
-    rebuilt = error_from_dict(_recorded(error_type))
+@pytest.mark.parametrize("from_file", [False, True])
+def test_a_base_exception_that_is_no_exception_is_never_raised_from_a_record(error_type, from_file):
+    rebuilt = error_from_dict(_recorded(error_type), from_file=from_file)
     assert type(rebuilt) is WorkflowError
     assert error_type in str(rebuilt)
 
@@ -42,9 +43,15 @@ def test_a_type_naming_an_unloaded_module_imports_nothing(tmp_path, monkeypatch)
     assert not marker.exists()
 
 
-def test_a_loaded_library_class_nobody_registered_becomes_a_workflow_error():
+def test_a_library_error_the_engine_recorded_is_raised_again_as_its_class():
+    # a workflow that catches a library's error from a step catches it on replay too
     rebuilt = error_from_dict(_recorded("json.decoder.JSONDecodeError"))
-    assert type(rebuilt) is WorkflowError
+    assert type(rebuilt) is json.JSONDecodeError and rebuilt.args == ("boom",)
+
+
+def test_a_loaded_library_class_nobody_registered_is_a_workflow_error_when_a_file_brought_it():
+    rebuilt = error_from_dict(_recorded("json.decoder.JSONDecodeError"), from_file=True)
+    assert type(rebuilt) is WorkflowError and "json.decoder.JSONDecodeError" in str(rebuilt)
 
 
 def test_builtin_durable_and_registered_workflow_module_errors_keep_their_class():
@@ -62,9 +69,9 @@ def test_a_class_the_project_registers_keeps_its_class():
     LedgerLocked.__module__ = "tests.engine.ledger_errors_fake"
     LedgerLocked.__qualname__ = "LedgerLocked"
     recorded = _recorded("tests.engine.ledger_errors_fake.LedgerLocked")
-    assert type(error_from_dict(recorded)) is WorkflowError
+    assert type(error_from_dict(recorded, from_file=True)) is WorkflowError
     durable.register_error_type(LedgerLocked)
-    assert type(error_from_dict(recorded)) is LedgerLocked
+    assert type(error_from_dict(recorded, from_file=True)) is LedgerLocked
 
 
 def test_an_attribute_path_through_a_module_never_reaches_a_foreign_class():

@@ -123,12 +123,12 @@ def test_a_version_nobody_serves_and_a_drained_one_are_told_apart(db):
 
 def test_metrics_count_due_runs_no_executor_takes_by_queue_version_and_cause(db, settings):
     settings.DURABLE_METRICS_ENABLED = True
-    settings.DURABLE_METRICS_TOKEN = ""
+    settings.DURABLE_METRICS_TOKEN = "s3cret"
     beat("ex-old", workflows=["shop.pay@v1"])
     Executor.objects.filter(id="ex-old").update(draining=True)
     for n in range(2):
         _due(f"m-{n}", workflow="shop.pay", version="v1")
-    text = Client().get("/metrics").content.decode()
+    text = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").content.decode()
     assert 'durable_executors_draining{kind="thread"} 1.0' in text
     assert "durable_executors_live{" not in text and "durable_executors_serving{" not in text
     assert (

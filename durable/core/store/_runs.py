@@ -236,16 +236,18 @@ def finish_run(**params: Any) -> bool:
 
 RUN_OUTCOME = """
 -- run_outcome --
-SELECT status, output, error, cancel_reason FROM durable_run WHERE id = %(run_id)s
+-- A run's status and result; `imported` says whether a file brought the recorded error
+SELECT status, output, error, cancel_reason, imported FROM durable_run WHERE id = %(run_id)s
 """
 
 
-def run_outcome(run_id: str) -> tuple[str, Any, Any, str] | None:
+def run_outcome(run_id: str) -> tuple[str, Any, Any, str, bool] | None:
+    """(status, output, error, cancel reason, imported) of a run, or None."""
     rows = execute(RUN_OUTCOME, {"run_id": run_id})
     if not rows:
         return None
-    status, output, error, reason = rows[0]
-    return status, output, error, reason
+    status, output, error, reason, imported = rows[0]
+    return status, output, error, reason, imported
 
 
 RUN_OUTCOME_AT = """
