@@ -9,12 +9,14 @@ from durable.core._serialization import error_from_dict
 from durable.errors import RunCancelledError, RunDeadError
 
 
-def outcome_value(run_id: str, status: str, output: Any, error: Any, reason: str) -> Any:
+def outcome_value(
+    run_id: str, status: str, output: Any, error: Any, reason: str, imported: bool = False
+) -> Any:
     """An ended run's output, or its error raised: what `result()` gives, in or out of a run."""
     if status == "SUCCESS":
         return output
     if status == "ERROR":
-        raise error_from_dict(error or {})
+        raise error_from_dict(error or {}, from_file=imported)  # a file's errors: the safe set
     if status == "CANCELLED":
         raise RunCancelledError(
             f"run {run_id} was cancelled{': ' + reason if reason else ''}; "

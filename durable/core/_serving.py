@@ -6,9 +6,39 @@ first and offer a fork onto the current code instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from durable.core import _registry as registry
 from durable.core import store
 from durable.core.conf import settings
+
+
+@dataclass(frozen=True)
+class LiveExecutor:
+    id: str
+    workflows: frozenset[str]  # names (any version) and "name@version" entries
+    draining: bool  # drained by an operator: it takes no new runs, so it does not serve
+
+    def runs(self, workflow: str, version: str) -> bool:
+        """Whether its code runs this workflow version (as claims match it)."""
+        return workflow in self.workflows or f"{workflow}@{version}" in self.workflows
+
+
+def alive_seconds() -> float:
+    """How recent a heartbeat makes an executor live: two lease periods (it beats every
+    third of one)."""
+    return 2 * settings.DURABLE_LEASE_SECONDS
+
+
+def live_executors() -> list[LiveExecutor]:
+    """Live executors, draining ones included (they are live, but serve nothing new)."""
+    rows = store.live_executors(alive_seconds())
+    return [LiveExecutor(id_, frozenset(names or []), draining) for id_, names, draining in rows]
+
+
+def announce_threads(executor_id: str, threads: int) -> None:
+    """Record an executor's capacity once it has a row (after its first heartbeat)."""
+    store.announce_threads(executor_id, threads)
 
 
 def served_keys() -> set[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from durable.core.store._channels import DRAIN_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
-from durable.core.store._execute import execute
+from durable.core.store._execute import Rows, execute
 
 RENEW_LEASES = """
 -- renew_leases --
@@ -181,3 +181,26 @@ OR EXISTS (
 
 def known_workflow(workflow: str, version: str) -> bool:
     return bool(execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0])
+
+
+LIVE_EXECUTORS = """
+-- live_executors --
+-- Every executor that heartbeat lately: what it can run and whether an operator drained it
+SELECT id, workflows, draining FROM durable_executor
+WHERE last_seen_at > now() - make_interval(secs => %(alive)s) ORDER BY id
+"""
+
+ANNOUNCE_THREADS = """
+-- announce_threads --
+-- How many runs an executor executes at once ("busy/free threads" on a waiting run's page)
+UPDATE durable_executor SET threads = %(threads)s WHERE id = %(executor_id)s
+"""
+
+
+def live_executors(alive: float) -> Rows:
+    """(id, workflows, draining) of every executor heard from within `alive` seconds."""
+    return execute(LIVE_EXECUTORS, {"alive": alive})
+
+
+def announce_threads(executor_id: str, threads: int) -> None:
+    execute(ANNOUNCE_THREADS, {"executor_id": executor_id, "threads": threads})
