@@ -56,8 +56,9 @@ FROM durable_run WHERE status IN ('ENQUEUED', 'RUNNING') GROUP BY queue
 
 EXECUTOR_KINDS = """
 -- executor_kinds --
--- Executors that heartbeat within two lease periods, with what they serve
-SELECT kind, workflows FROM durable_executor
+-- Executors that heartbeat within two lease periods, with what they serve and whether an
+-- operator drained them
+SELECT kind, workflows, draining FROM durable_executor
 WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
 """
 
@@ -82,7 +83,7 @@ def queue_loads() -> Rows:
 
 
 def executor_kinds(alive: float) -> Rows:
-    """(kind, workflows) of the executors heard from within `alive` seconds."""
+    """(kind, workflows, draining) of the executors heard from within `alive` seconds."""
     return execute(EXECUTOR_KINDS, {"alive": alive})
 
 
@@ -104,13 +105,9 @@ ORDER BY available_at LIMIT %(limit)s
 
 PING = """
 -- ping --
--- Is the database reachable at all
+-- Is the database reachable at all (/health runs it on its own bounded connection)
 SELECT 1
 """
-
-
-def ping() -> None:
-    execute(PING, {})
 
 
 def live_executor_count(alive: float) -> int:
@@ -146,3 +143,27 @@ SELECT forked_from_id FROM durable_run WHERE id = %(run_id)s
 def forked_from(run_id: str) -> str | None:
     rows = execute(FORKED_FROM, {"run_id": run_id})
     return rows[0][0] if rows else None
+
+
+DUE_GROUPS = """
+-- due_groups --
+-- Due ENQUEUED runs by queue and code version, with how long the oldest has waited
+-- (run_due_idx); {ids}
+SELECT queue, workflow, version, count(*),
+       EXTRACT(EPOCH FROM now() - min(available_at))::float{sample}
+FROM durable_run WHERE status = 'ENQUEUED' AND available_at <= now()
+GROUP BY queue, workflow, version ORDER BY min(available_at)
+"""
+
+GROUPS = DUE_GROUPS.format(ids="no ids (/health, /metrics)", sample=", NULL")
+
+GROUPS_WITH_IDS = DUE_GROUPS.format(
+    ids="with the ids of the oldest few (the health page)",
+    sample=", (array_agg(id ORDER BY available_at, id))[1:%(sample)s]",
+)
+
+
+def due_groups(sample: int) -> Rows:
+    """(queue, workflow, version, count, oldest wait in seconds, sample ids or NULL) rows of
+    the due ENQUEUED runs, oldest group first; `sample` 0 reads no ids."""
+    return execute(GROUPS_WITH_IDS if sample else GROUPS, {"sample": sample})

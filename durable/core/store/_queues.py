@@ -173,3 +173,60 @@ def mark_queue_heads(queue: str, quiet: float, by_priority: bool, limit: int) ->
     """Mark and return up to `limit` due runs of a limited queue to wake (best first)."""
     params = {"queue": queue, "quiet": quiet, "by_priority": by_priority, "limit": limit}
     return [row[0] for row in execute(WAKE_QUEUE_HEADS, params)]
+
+
+QUEUE_HOLD = """
+-- queue_hold --
+-- A queue's RUNNING runs, its claims inside the rate window and the oldest of those (as
+-- claim_in_queue counts them)
+SELECT count(*) FILTER (WHERE status = 'RUNNING'),
+       count(*) FILTER (WHERE claimed_at > now() - make_interval(secs => %(period)s)),
+       min(claimed_at) FILTER (WHERE claimed_at > now() - make_interval(secs => %(period)s))
+FROM durable_run WHERE queue = %(queue)s
+  AND (status = 'RUNNING' OR claimed_at > now() - make_interval(secs => %(period)s))
+"""
+
+
+def queue_hold(queue: str, period: float) -> tuple[int, int, object]:
+    """(running, claims within `period` seconds, the oldest of those claims) of `queue`."""
+    running, started, first = execute(QUEUE_HOLD, {"queue": queue, "period": period})[0]
+    return running, started, first
+
+
+RUNS_AHEAD = (
+    """
+-- runs_ahead --
+-- How many due ENQUEUED runs of a run's queue a claim takes before it, in claim order
+-- (run_due_idx for ENQUEUED runs by priority and due time)
+WITH me AS (
+    SELECT r.id, r.queue, r.available_at,
+           COALESCE("""
+    + QUEUE_CLAIMS_APART
+    + """ AND NOT q.priority, false) AS flat, r.priority
+    FROM durable_run r LEFT JOIN durable_queue q ON q.name = r.queue
+    WHERE r.id = %(run_id)s
+)
+SELECT count(*) FROM durable_run o, me
+WHERE o.status = 'ENQUEUED' AND o.available_at <= now() AND o.queue = me.queue
+  AND o.id <> me.id
+  AND (CASE WHEN me.flat THEN 0 ELSE -o.priority::bigint END, o.available_at, o.id)
+    < (CASE WHEN me.flat THEN 0 ELSE -me.priority::bigint END, me.available_at, me.id)
+"""
+)
+
+QUEUE_STARTS = """
+-- queue_starts --
+-- Runs of a queue claimed within the window (a start, resume, recovery or wake-up each)
+SELECT count(*) FROM durable_run
+WHERE queue = %(queue)s AND claimed_at > now() - make_interval(secs => %(window)s)
+"""
+
+
+def runs_ahead(run_id: str) -> int:
+    """Due ENQUEUED runs of its queue that claims take before `run_id`."""
+    return execute(RUNS_AHEAD, {"run_id": run_id})[0][0]
+
+
+def queue_starts(queue: str, window_seconds: float) -> int:
+    """Runs of `queue` claimed within the last `window_seconds`."""
+    return execute(QUEUE_STARTS, {"queue": queue, "window": window_seconds})[0][0]

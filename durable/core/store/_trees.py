@@ -212,3 +212,21 @@ def run_facts(run_ids: list[str]) -> list[tuple[str, str, str | None]]:
 def run_ancestors(run_ids: list[str]) -> list[tuple[str, str]]:
     """(id, ancestor) pairs, nearest ancestor first."""
     return execute(RUN_ANCESTORS, {"run_ids": list(run_ids)})
+
+
+REQUEUE_RUNS = """
+-- requeue_runs --
+-- Give waiting runs another queue and/or priority (NULL keeps each); only ENQUEUED runs,
+-- whose rows the caller has locked, so no claim takes one meanwhile
+UPDATE durable_run
+SET queue = COALESCE(%(queue)s, queue), priority = COALESCE(%(priority)s, priority),
+    updated_at = now()
+WHERE id = ANY(%(run_ids)s) AND status = 'ENQUEUED'
+RETURNING id
+"""
+
+
+def requeue_runs(run_ids: list[str], queue: str | None, priority: int | None) -> set[str]:
+    """Move locked ENQUEUED runs to `queue` and/or `priority`; the ids moved."""
+    params = {"run_ids": run_ids, "queue": queue, "priority": priority}
+    return {row[0] for row in execute(REQUEUE_RUNS, params)}
