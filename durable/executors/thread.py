@@ -1,6 +1,7 @@
 """The in-process executor: a pool of threads plus one maintenance thread.
 
-A lease thread renews the leases of runs in flight (and tells a run it was taken over);
+A lifeline connection holds the executor's advisory lock and heartbeats (its liveness);
+a lease thread renews the leases of runs in flight (and tells a run it was taken over);
 a listener hears cancels at once; the maintenance thread runs the timed duties: recovering
 runs of dead executors, the engine's duties (schedules, pruning), claiming due runs when
 threads are free.
@@ -24,6 +25,7 @@ from durable.core import _runtime as runtime
 from durable.core import store
 from durable.core.conf import settings
 from durable.executors import _recovery as recovery
+from durable.executors._lifeline import Lifeline
 from durable.executors import duties, liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
@@ -58,7 +60,7 @@ class ThreadExecutor(OneThreadPerRun):
             [
                 duties.Duty("deadlines", runtime.enforce_deadlines),
                 duties.Duty("hung slots", self._free_hung_slots),
-                duties.Duty("recoveries", recovery.sweep, min(self.lease / 2, 10)),
+                duties.Duty("recoveries", recovery.sweep, settings.DURABLE_HEARTBEAT_SECONDS),
                 *duties.engine_duties(self.kind),  # cron schedules, pruning
                 duties.Duty("claim due runs", self._claim_due),
                 duties.Duty("drain deadline", self._release_when_drain_is_due),
@@ -66,12 +68,14 @@ class ThreadExecutor(OneThreadPerRun):
             ]
         )
         self._operator_drain = OperatorDrain(self.executor_id)
+        self._lifeline = Lifeline(self.executor_id, settings.DURABLE_HEARTBEAT_SECONDS)
         self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
 
     def start(self) -> None:
         registry.autodiscover()
         self._workflows = registry.runnable_keys()
         duties.run_isolated("storing queue declarations", queues.store_declared)
+        self._lifeline.start()  # before the first claim
         self._cancels.start()
         for index in range(self.threads):
             self._spawn(self._work, f"durable-worker-{index}")
@@ -160,7 +164,7 @@ class ThreadExecutor(OneThreadPerRun):
         liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease,
                            self._operator_drain)  # fmt: skip
         if starting:
-            recovery.release_dead_executors(self.executor_id)
+            recovery.forget_dead_executors(self.executor_id)
 
     def _free_hung_slots(self) -> None:
         """A cancelled or timed-out run whose thread is stuck in a step for more than two
@@ -241,6 +245,7 @@ class ThreadExecutor(OneThreadPerRun):
         self._release_left_over()
         self._stop.set()
         self._cancels.stop()
+        self._lifeline.stop()
         if wait:
             for thread in self._workers:
                 if thread not in self._abandoned:
