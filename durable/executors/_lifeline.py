@@ -12,6 +12,7 @@ the server's TCP keepalives (about KEEPALIVE_VERDICT_SECONDS).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -101,7 +102,5 @@ class Lifeline:
     def _close(self) -> None:
         conn, self._conn, self._locked = self._conn, None, False
         if conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 conn.close()
-            except psycopg.Error:
-                pass

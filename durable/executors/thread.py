@@ -25,8 +25,8 @@ from durable.core import _runtime as runtime
 from durable.core import store
 from durable.core.conf import settings
 from durable.executors import _recovery as recovery
-from durable.executors._lifeline import Lifeline
 from durable.executors import duties, liveness
+from durable.executors._lifeline import Lifeline
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
