@@ -31,6 +31,7 @@ from durable.operations._batches import (
     current_actor,
     run_id_list,
 )
+from durable.operations._deaths import Death, run_deaths
 from durable.operations._deriving import check_input, derive_batch, fork_points
 from durable.operations._new_runs import new_run_options
 from durable.operations._resuming import cancel_batch, resume_batch, resume_blocker
@@ -39,6 +40,7 @@ from durable.queues import Queue
 __all__ = [
     "BATCH_SIZE",
     "BulkResult",
+    "Death",
     "Progress",
     "acting_as",
     "cancel",
@@ -50,6 +52,7 @@ __all__ = [
     "restart",
     "resume",
     "resume_blocker",
+    "run_deaths",
     "undrain_executor",
 ]
 

@@ -160,4 +160,6 @@ def count_and_hold_the_gil(run_id: str, label: str, seconds: float, per_million:
 
 @durable.workflow(name="faults.gil_ledger")
 def gil_ledger(run_id: str, seconds: float, per_million: float, steps: int) -> int:
-    return sum(count_and_hold_the_gil(run_id, f"gil-{i}", seconds, per_million) for i in range(steps))
+    return sum(
+        count_and_hold_the_gil(run_id, f"gil-{i}", seconds, per_million) for i in range(steps)
+    )
