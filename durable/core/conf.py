@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_LEASE_SECONDS": 30.0,
     # an executor's lifeline heartbeat; an owner whose lifeline lock is gone and which has
     # been silent for 3 heartbeats is dead and its runs are recovered
-    "DURABLE_HEARTBEAT_SECONDS": 1.0,
+    "DURABLE_HEARTBEAT_SECONDS": 0.5,
     # executor deaths a run survives before it is parked DEAD
     "DURABLE_MAX_RECOVERIES": 3,
     # how often the thread executor looks for due runs

@@ -28,6 +28,7 @@ class Figures:
     restarted: int = 0
     runs: int = 0
     taken_over: list[float] = field(default_factory=list)
+    verdicts: list[float] = field(default_factory=list)  # death -> recovery recorded
     lost: int = 0
     duplicated: int = 0
     missing: int = 0
@@ -41,7 +42,9 @@ class Figures:
         return (
             f"{kind}: {self.kills} SIGKILLs ({self.restarted} restarted), {self.runs} runs, "
             f"{len(self.taken_over)} taken over: p50 {statistics.median(self.taken_over):.2f} s, "
-            f"p99 {self.percentile(0.99):.2f} s, max {max(self.taken_over):.2f} s; "
+            f"p99 {self.percentile(0.99):.2f} s, max {max(self.taken_over):.2f} s "
+            f"(death to verdict p50 {statistics.median(self.verdicts):.2f} s, "
+            f"max {max(self.verdicts):.2f} s); "
             f"lost {self.lost}, duplicated {self.duplicated}, missing {self.missing}"
         )
 
@@ -93,7 +96,9 @@ def run_campaign(pool: Pool, kills: int, prefix: str, in_flight: int = 12) -> Fi
             pool.spawn()
             figures.restarted += 1
         figures.kills += 1
-        figures.taken_over += _takeovers([run_id for (run_id,) in orphans], death, prefix)
+        run_ids = [run_id for (run_id,) in orphans]
+        figures.taken_over += _takeovers(run_ids, death, prefix)
+        figures.verdicts += _verdicts(run_ids, death)
         if not restart:
             pool.spawn()
     _wait_all_done(prefix, started, 240)
@@ -136,6 +141,15 @@ def _takeovers(run_ids: list[str], death, prefix: str, timeout: float = 60) -> l
             return [float(seconds) for _, seconds in rows]
         time.sleep(0.05)
     raise AssertionError(f"{prefix}: runs {run_ids} not taken over within {timeout} s")
+
+
+def _verdicts(run_ids: list[str], death) -> list[float]:
+    rows = _rows(
+        "SELECT EXTRACT(EPOCH FROM min(recovered_at) - %s) FROM durable_recovery"
+        " WHERE run_id = ANY(%s) AND recovered_at > %s GROUP BY run_id",
+        [death, run_ids, death],
+    )
+    return [float(seconds) for (seconds,) in rows]
 
 
 def _wait_all_done(prefix: str, started: list[str], timeout: float) -> None:

@@ -15,7 +15,7 @@ from tests.faults.workflows import gil_bound, gil_ledger
 
 pytestmark = pytest.mark.slow
 
-HEARTBEAT = 1.0  # DURABLE_HEARTBEAT_SECONDS, the default
+HEARTBEAT = 0.5  # DURABLE_HEARTBEAT_SECONDS, the default
 
 
 def _seconds_per_million() -> float:
