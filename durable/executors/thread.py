@@ -1,10 +1,10 @@
 """The in-process executor: a pool of threads plus one maintenance thread.
 
 A lifeline connection holds the executor's advisory lock and heartbeats (its liveness);
-a lease thread renews the leases of runs in flight (and tells a run it was taken over);
-a listener hears cancels at once; the maintenance thread runs the timed duties: recovering
-runs of dead executors, the engine's duties (schedules, pruning), claiming due runs when
-threads are free.
+a lease thread renews the leases of runs in flight (and tells a run it was taken over); a
+recovery thread judges other owners and recovers the runs of dead ones;
+a listener hears cancels at once; the maintenance thread runs the timed duties: the
+engine's duties (schedules, pruning), claiming due runs when threads are free.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ class ThreadExecutor(OneThreadPerRun):
             [
                 duties.Duty("deadlines", runtime.enforce_deadlines),
                 duties.Duty("hung slots", self._free_hung_slots),
-                duties.Duty("recoveries", recovery.sweep, settings.DURABLE_HEARTBEAT_SECONDS),
                 *duties.engine_duties(self.kind),  # cron schedules, pruning
                 duties.Duty("claim due runs", self._claim_due),
                 duties.Duty("drain deadline", self._release_when_drain_is_due),
@@ -142,6 +141,7 @@ class ThreadExecutor(OneThreadPerRun):
                 if first:  # announce ourselves and free dead predecessors' runs
                     self._heartbeat(starting=True)
                     self._spawn(self._keep_leases, "durable-leases")
+                    self._spawn(self._keep_recovering, "durable-recoveries")
                     first = False
             except Exception:
                 logger.exception("executor start-up failed; retrying")
@@ -191,6 +191,20 @@ class ThreadExecutor(OneThreadPerRun):
         for run_id, thread in threads:
             hung.abandon(thread, f"run {run_id} was cancelled while a step hung")
             self._spawn(self._work, "durable-worker-replacement")
+
+    def _keep_recovering(self) -> None:
+        """Judging owners has a thread of its own too: a death is acted on within a heartbeat
+        of its verdict, however long the maintenance loop's other duties take."""
+        while not self._stop.wait(settings.DURABLE_HEARTBEAT_SECONDS):
+            duties.run_isolated("recoveries", self._recover)
+
+    def _recover(self) -> None:
+        """Recover the runs of dead owners and take up at once those this executor has room
+        for (the others are claimed by whoever polls first)."""
+        requeued, _ = recovery.sweep()
+        if requeued and self._taking_runs():
+            for run_id in requeued[: self.free_threads()]:
+                self.dispatch(run_id)
 
     def _claim_due(self) -> None:
         if not self._taking_runs():  # shutting down or drained: runs are for other executors

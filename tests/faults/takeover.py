@@ -19,7 +19,7 @@ from django.db import connection
 import durable
 from tests.faults.workflows import ledger
 
-STEPS, PAUSE = 25, 0.05  # about 2.5 s of work per run, so every worker has runs in flight
+STEPS, PAUSE = 20, 0.1  # over 2 s per run, so every worker has runs in flight
 
 
 @dataclass

@@ -16,6 +16,7 @@ from tests.faults.workflows import gil_bound, gil_ledger
 pytestmark = pytest.mark.slow
 
 HEARTBEAT = 0.5  # DURABLE_HEARTBEAT_SECONDS, the default
+GIL_HOLD = 4.0  # > 2 x HEARTBEAT and > the lease of 3 s below
 
 
 def _seconds_per_million() -> float:
@@ -40,16 +41,16 @@ def test_a_step_holding_the_gil_under_two_thirds_of_the_lease_keeps_it(transacti
 def test_a_live_owner_holding_the_gil_past_two_heartbeats_and_its_lease_keeps_its_run(
     side_effects, settings
 ):
-    """Each step holds the GIL 4 s: four heartbeats missed, and longer than the 3 s lease
-    (renewed every second, starved too). Another worker sweeps all along; the run is never
-    recovered and each step body runs once."""
+    """Each step holds the GIL 4 s: eight heartbeats missed (far more than 2x the interval),
+    and longer than the 3 s lease (renewed every second, starved too). Another worker sweeps
+    all along; the run is never recovered and each step body runs once."""
     settings.DURABLE_EXECUTOR = "external"
     env = {
         "DURABLE_MODULES": "tests.faults.workflows",
         "DURABLE_LEASE_SECONDS": "3",
         "DURABLE_HEARTBEAT_SECONDS": str(HEARTBEAT),
     }
-    durable.start(gil_ledger, "gil-2", 4 * HEARTBEAT, _seconds_per_million(), 2, run_id="gil-2")
+    durable.start(gil_ledger, "gil-2", GIL_HOLD, _seconds_per_million(), 2, run_id="gil-2")
     owner = start_worker(**env)
     sweeper = None
     try:
