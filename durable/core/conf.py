@@ -19,10 +19,10 @@ DEFAULTS: dict[str, Any] = {
     # worker threads of the thread executor
     "DURABLE_THREADS": 8,
     # how long an owner's claim on a run lasts without renewal (renewed every third of it);
-    # the fallback verdict for an owner whose lifeline connection is gone, not its death
+    # an owner whose lifeline lock is held keeps its runs past it
     "DURABLE_LEASE_SECONDS": 30.0,
     # an executor's lifeline heartbeat; an owner whose lifeline lock is gone and which has
-    # been silent for 3 heartbeats is dead and its runs are recovered
+    # been silent for 3 heartbeats is dead: its runs are recovered (docs/reliability.md)
     "DURABLE_HEARTBEAT_SECONDS": 0.5,
     # executor deaths a run survives before it is parked DEAD
     "DURABLE_MAX_RECOVERIES": 3,
