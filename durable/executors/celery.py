@@ -136,6 +136,9 @@ class CeleryWorker(OneThreadPerRun):
             if self.pool_child:
                 self._hold_while_drained()
             return False
+        if not self._lifeline.holds():  # its runs would be judged dead: for another worker
+            store.mark_undispatched(run_id)
+            return False
         return self._claim_and_execute(run_id, self.workflows)
 
     def _hold_while_drained(self) -> None:

@@ -132,6 +132,8 @@ class ThreadExecutor(OneThreadPerRun):
     def _execute(self, run_id: str) -> None:
         if self._operator_drain.is_set():  # drained: the run stays ENQUEUED for the others
             return
+        if not self._lifeline.holds():  # runs claimed now would be judged dead: for others
+            return
         self._claim_and_execute(run_id, registry.runnable_keys())
 
     def _maintain(self) -> None:
@@ -207,8 +209,8 @@ class ThreadExecutor(OneThreadPerRun):
                 self.dispatch(run_id)
 
     def _claim_due(self) -> None:
-        if not self._taking_runs():  # shutting down or drained: runs are for other executors
-            return
+        if not self._taking_runs() or not self._lifeline.holds():
+            return  # shutting down, drained, or no lifeline: runs are for other executors
         self._workflows = registry.runnable_keys()
         for run_id in self._due_runs(self.free_threads()):
             self.dispatch(run_id)

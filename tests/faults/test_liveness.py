@@ -140,3 +140,15 @@ def test_dead_executors_without_runs_are_forgotten_at_start_up(transactional_db,
         last_seen_at=timezone.now() - LONG_AGO
     )
     assert recovery.forget_dead_executors("thread:me:3:starting") == ["thread:shared-host:2:idle"]
+
+
+def test_an_executor_without_its_lifeline_takes_no_runs(transactional_db, settings):
+    """Runs it claimed would be judged dead at once (no lock, no heartbeat): it leaves them."""
+    from durable import executors
+
+    settings.DURABLE_EXECUTOR = "thread"
+    executor = executors.get_executor()
+    executor._lifeline.stop()  # its connection gone and not coming back
+    durable.start(ledger, "live-7", 1, 0, run_id="live-7")
+    time.sleep(1.5)  # several polls
+    assert Run.objects.get(id="live-7").status == "ENQUEUED"
