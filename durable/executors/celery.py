@@ -5,8 +5,9 @@ it, acknowledging the message only afterwards (late acks). The lease, not the br
 decides who executes: a redelivered or duplicate message finds the run RUNNING or finished
 and does nothing. Each worker process keeps one maintenance thread that renews the leases
 of its runs in flight (telling a run it was cancelled or taken over), announces itself, and
-runs the sweep (`durable.executors._sweeper`) that recovers runs of dead workers and re-dispatches runs
-whose message was lost. Its lifeline (`durable.executors._lifeline`) says it lives.
+runs the sweep (`durable.executors._sweeper`) that recovers runs of dead workers and
+re-dispatches runs whose message was lost. Its lifeline (`durable.executors._lifeline`)
+says it lives.
 """
 
 from __future__ import annotations
