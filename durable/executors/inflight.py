@@ -4,8 +4,8 @@ A run can be claimed again by the executor that still executes it: it was judged
 alive (its lifeline lost for longer than the verdict's silence), the run was recovered and
 its message or token came back to the same process. The thread already executing it stays
 the one owner; when its pass ends (it was told to stop by the lapse, or not) it takes the
-run back and executes it again from its checkpoints if the run is still RUNNING here, so a run never stays RUNNING with nobody
-executing it, and two threads never execute one run.
+run back and executes it again from its checkpoints if the run is still RUNNING here, so a
+run never stays RUNNING with nobody executing it, and two threads never execute one run.
 """
 
 from __future__ import annotations
