@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from durable.core.store._durations import ACTIVE_MS_SQL
-from durable.core.store._execute import execute
+from durable.core.store._execute import Rows, execute
 
 LOCK_RUNS = """
 -- lock_runs --
@@ -138,6 +138,8 @@ steps AS (
     DELETE FROM durable_stepevent WHERE run_id IN (SELECT id FROM doomed)
 ), streams AS (
     DELETE FROM durable_streamentry WHERE run_id IN (SELECT id FROM doomed)
+), recoveries AS (
+    DELETE FROM durable_recovery WHERE run_id IN (SELECT id FROM doomed)
 ), orphaned_children AS (
     UPDATE durable_run SET parent_id = NULL
     WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
@@ -230,3 +232,21 @@ def requeue_runs(run_ids: list[str], queue: str | None, priority: int | None) ->
     """Move locked ENQUEUED runs to `queue` and/or `priority`; the ids moved."""
     params = {"run_ids": run_ids, "queue": queue, "priority": priority}
     return {row[0] for row in execute(REQUEUE_RUNS, params)}
+
+
+RUN_DEATHS = """
+-- run_deaths --
+-- A run's death verdicts in order, with whether the "dead" owner was seen alive afterwards
+-- (it found the run taken, or it heartbeated after the verdict); served by recovery_run_idx
+SELECT r.executor_id, r.hostname, r.pid, r.last_seen_at, r.recovered_at, r.outcome,
+       COALESCE(r.owner_alive_at,
+                CASE WHEN e.last_seen_at > r.recovered_at THEN e.last_seen_at END)
+FROM durable_recovery r LEFT JOIN durable_executor e ON e.id = r.executor_id
+WHERE r.run_id = %(run_id)s
+ORDER BY r.recovered_at, r.id
+"""
+
+
+def run_deaths(run_id: str) -> Rows:
+    """The death verdicts recorded for a run's owners, oldest first (see RUN_DEATHS)."""
+    return execute(RUN_DEATHS, {"run_id": run_id})
