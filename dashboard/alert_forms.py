@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 
 from dashboard.forms import UtcDateTimeField
 from durable.models import AlertKind, AlertRule
+from durable.observability import alerting
 
 REMOVE = "-"
 
@@ -132,11 +133,8 @@ class TriageForm(GroupForm):
         return owner
 
     def changes(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        names = ("owner", "acknowledged", "muted_until", "muted_until_version", "ticket_url")
-        changes = {name: data[name] for name in names}
+        changes = {name: self.cleaned_data[name] for name in alerting.triage.TRIAGE_FIELDS}
         changes["muted_until_version"] = changes["muted_until_version"].strip()
-        changes["notes"] = data["notes"]
         return changes
 
 

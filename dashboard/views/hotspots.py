@@ -34,7 +34,7 @@ def hotspots(request: HttpRequest) -> HttpResponse:
     since, until = queries.window_bounds(WINDOWS[window_key])
     groups = queries.hotspots(since, until)
     _add_triage(groups)
-    groups = [g for g in groups if _shown(g["triage"], which, request.user.get_username())]
+    groups = [g for g in groups if _shown(g, which, request.user.get_username())]
     for group in groups:
         group["sparkline"] = charts.sparkline(group["trend"] or [])
         group["peak"] = max(group["trend"] or [0])
@@ -59,17 +59,14 @@ def _add_triage(groups: list[dict]) -> None:
         g["muted"] = bool(t and ((t.muted_until and t.muted_until > now) or t.muted_until_version))
 
 
-def _shown(triage, which: str, username: str) -> bool:
+def _shown(group: dict, which: str, username: str) -> bool:
+    owner = group["triage"].owner if group["triage"] else ""
     if which == "unowned":
-        return not (triage and triage.owner)
+        return not owner
     if which == "mine":
-        return bool(triage and triage.owner == username)
+        return owner == username
     if which == "muted":
-        now = timezone.now()
-        return bool(
-            triage
-            and ((triage.muted_until and triage.muted_until > now) or triage.muted_until_version)
-        )
+        return group["muted"]
     return True
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from durable.core.conf import settings
 from durable.core.store import execute
+from durable.errors import InvalidArgumentError
 from durable.models import AuditEntry, FailureGroupTriage
 from durable.observability.alerting._conditions import group_key
 
@@ -102,6 +103,9 @@ def update(
 ) -> FailureGroupTriage:
     """Apply `changes` (a subset of TRIAGE_FIELDS; acknowledged is a bool) to one group's
     triage; audited with what changed."""
+    unknown = sorted(set(changes) - set(TRIAGE_FIELDS))
+    if unknown:
+        raise InvalidArgumentError("changes", f"unknown triage fields {unknown}: {TRIAGE_FIELDS}")
     workflow, step, error_type, fingerprint = group
     with transaction.atomic():
         triage, _ = FailureGroupTriage.objects.select_for_update().get_or_create(
