@@ -61,12 +61,13 @@ def test_a_resolve_is_sent_when_the_group_stops_failing(db, receiver):
     assert bodies[0]["dedup_key"] == bodies[1]["dedup_key"]
 
 
-def test_a_group_superseded_by_a_successful_restart_resolves(db, receiver):
+def test_a_group_resolves_once_its_runs_are_restarted_whatever_the_restart_does(db, receiver):
+    """Superseded, as the Failures page counts it: the restart carries the work on."""
     rule(destinations=webhook(receiver))
     failed = fail_run()
     evaluate_now()
     Run.objects.create(
-        id="restart-of-it", workflow="shop.order", status="SUCCESS", forked_from=failed
+        id="restart-of-it", workflow="shop.order", status="RUNNING", forked_from=failed
     )
     evaluate_now()
     assert [b["event"] for b in receiver.bodies()] == ["trigger", "resolve"]

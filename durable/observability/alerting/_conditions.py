@@ -4,7 +4,8 @@ resolved).
 
 A failure group is what the Failures page groups: workflow, step, error type and
 fingerprint of a run's latest final failed attempt. It "stops failing" when none of its
-runs is still ERROR or DEAD without a successful fork or restart (the page's "resolved").
+runs is still ERROR or DEAD: each succeeded since (resumed) or is superseded by a fork or
+restart, whatever that one's outcome (the page's rule, `durable.operations._superseded`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ FAILING_GROUPS = (
     """
 -- alert_failing_groups --
 -- Failure groups with a run still failing: each ERROR/DEAD run (run_status_created_idx)
--- counted under its latest final attempt, unless a fork or restart of it succeeded
+-- counted under its latest final attempt, unless superseded (a fork or restart of it
+-- exists, whatever its outcome: durable.operations._superseded)
 WITH failing AS (
     SELECT DISTINCT ON (a.run_id) r.workflow, a.name, a.error_type, a.error_fingerprint,
            a.error->>'message' AS message, a.run_id
@@ -35,7 +37,7 @@ WITH failing AS (
     + SCOPE
     + """
       AND NOT EXISTS (
-          SELECT 1 FROM durable_run f WHERE f.forked_from_id = r.id AND f.status = 'SUCCESS')
+          SELECT 1 FROM durable_run f WHERE f.forked_from_id = r.id)
     ORDER BY a.run_id, a.finished_at DESC
 )
 SELECT workflow, name, error_type, error_fingerprint, count(*) AS runs,
@@ -63,13 +65,13 @@ GROUP BY 1, 2, 3, 4 HAVING count(*) > %(threshold)s ORDER BY n DESC LIMIT 200
 DEAD_RUNS = (
     """
 -- alert_dead_runs --
--- DEAD runs per workflow, unless a fork or restart of them succeeded
+-- DEAD runs per workflow, unless superseded by a fork or restart
 SELECT r.workflow, count(*), (array_agg(r.id ORDER BY r.created_at DESC))[1]
 FROM durable_run r WHERE r.status = 'DEAD'"""
     + SCOPE
     + """
   AND NOT EXISTS (
-      SELECT 1 FROM durable_run f WHERE f.forked_from_id = r.id AND f.status = 'SUCCESS')
+      SELECT 1 FROM durable_run f WHERE f.forked_from_id = r.id)
 GROUP BY 1 LIMIT 200
 """
 )

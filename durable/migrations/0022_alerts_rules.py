@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0020_import_run_imported'),
+        ('durable', '0021_fleetview_executor_threads'),
     ]
 
     operations = [
