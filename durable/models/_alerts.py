@@ -17,7 +17,7 @@ class AlertKind(models.TextChoices):
     GROUP_GROWING = "group_growing", "A failure group growing faster than N per minute"
     RUNS_DEAD = "runs_dead", "Runs gone DEAD"
     QUEUE_WAIT = "queue_wait", "A queue whose oldest due run waits longer than T seconds"
-    UNSERVED = "unserved", "A version nobody serves"
+    UNSERVED = "unserved", "A version or queue nobody serves"
     EXECUTOR_LOST = "executor_lost", "An executor lost"
 
 

@@ -215,3 +215,29 @@ def test_secrets_are_masked_and_never_logged(db, receiver, caplog):
     assert "secret-token" not in shown and shown.endswith("-XYZ")
     assert "secret-token" not in caplog.text
     assert all("secret-token" not in d.response for d in alert.deliveries.all())
+
+
+def test_a_version_nobody_serves_and_a_fully_drained_queue_are_alerted(db, receiver):
+    rule(kind="unserved", destinations=webhook(receiver))
+    due = timezone.now() - timedelta(minutes=1)
+    Run.objects.create(id="old-code", workflow="shop.order", version="v1", available_at=due)
+    Run.objects.create(id="drained", workflow="shop.mail", queue="mail", available_at=due)
+    Executor.objects.create(
+        id="w1", kind="thread", hostname="h", pid=1, workflows=["shop.mail@"], draining=True
+    )
+    evaluate_now()
+    causes = sorted((b["details"]["workflow"], b["details"]["cause"]) for b in receiver.bodies())
+    assert causes == [("shop.mail", "drained"), ("shop.order", "unserved")]
+    Executor.objects.filter(id="w1").update(draining=False)
+    evaluate_now()
+    events = [(b["event"], b["details"]["workflow"]) for b in receiver.bodies()[2:]]
+    assert events == [("resolve", "shop.mail")]
+
+
+def test_email_goes_through_djangos_mail_settings(db, mailoutbox):
+    alert = rule(destinations=[{"kind": "email", "to": ["oncall@example.com"]}])
+    fail_run()
+    evaluate_now()
+    (mail,) = mailoutbox
+    assert mail.to == ["oncall@example.com"] and alert.name in mail.subject
+    assert "shop.CardDeclined" in mail.body

@@ -17,6 +17,7 @@ from typing import Any
 from durable.core.conf import settings
 from durable.core.store import execute
 from durable.models import AlertKind, AlertRule
+from durable.observability._untaken import untaken
 
 SCOPE = """
     AND (%(workflow)s = '' OR r.workflow = %(workflow)s)
@@ -86,25 +87,6 @@ WHERE r.status = 'ENQUEUED' AND r.available_at < now() - make_interval(secs => %
     + SCOPE
     + """
 GROUP BY 1 LIMIT 200
-"""
-)
-
-UNSERVED = (
-    """
--- alert_unserved --
--- Due runs (waiting longer than %(threshold)s seconds) of a workflow version that no live,
--- undrained executor runs
-WITH served AS (
-    SELECT DISTINCT unnest(workflows) AS key FROM durable_executor
-    WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
-)
-SELECT r.workflow, r.version, count(*) FROM durable_run r
-WHERE r.status = 'ENQUEUED' AND r.available_at <= now() - make_interval(secs => %(threshold)s)"""
-    + SCOPE
-    + """
-  AND NOT EXISTS (
-      SELECT 1 FROM served WHERE key = r.workflow OR key = r.workflow || '@' || r.version)
-GROUP BY 1, 2 LIMIT 200
 """
 )
 
@@ -196,14 +178,32 @@ def _queue_waits(params: dict[str, Any]) -> list[Finding]:
 
 
 def _unserved(params: dict[str, Any]) -> list[Finding]:
-    return [
-        Finding(
-            f"version:{workflow}@{version}",
-            f"{count} due run(s) of {workflow} version {version!r}: no live executor serves it",
-            {"workflow": workflow, "version": version, "count": count},
+    """Due runs nobody takes because no executor serves their version or their queue's
+    executors are all draining (the Health page's untaken groups; a full queue limit is not
+    "nobody serves" and is left to queue_wait). The threshold is a grace in seconds."""
+    findings = []
+    for group in untaken(sample=0):
+        if group.cause not in ("unserved", "drained") or group.waited_s < params["threshold"]:
+            continue
+        if params["workflow"] and group.workflow != params["workflow"]:
+            continue
+        if params["queue"] and group.queue != params["queue"]:
+            continue
+        findings.append(
+            Finding(
+                f"unserved:{group.queue}|{group.workflow}@{group.version}",
+                f"{group.count} due run(s) of {group.workflow} in {group.queue}: {group.reason}",
+                {
+                    "workflow": group.workflow,
+                    "version": group.version,
+                    "queue": group.queue,
+                    "count": group.count,
+                    "cause": group.cause,
+                    "waited_seconds": group.waited_s,
+                },
+            )
         )
-        for workflow, version, count in execute(UNSERVED, params)
-    ]
+    return findings
 
 
 def _lost_executors(params: dict[str, Any]) -> list[Finding]:
