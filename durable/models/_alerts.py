@@ -146,11 +146,11 @@ class AlertDelivery(models.Model):
             ),
         ]
         indexes = [
-            # the delivery duty: pending attempts that are due
+            # the delivery duty: pending attempts that are due, and claims left stuck
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["status", "next_attempt_at"],
                 name="alert_delivery_due_idx",
-                condition=Q(status="pending"),
+                condition=Q(status__in=["pending", "sending"]),
             ),
             # rule page: its delivery log, newest first
             models.Index(fields=["rule", "-created_at"], name="alert_delivery_rule_idx"),

@@ -241,3 +241,17 @@ def test_email_goes_through_djangos_mail_settings(db, mailoutbox):
     (mail,) = mailoutbox
     assert mail.to == ["oncall@example.com"] and alert.name in mail.subject
     assert "shop.CardDeclined" in mail.body
+
+
+def test_an_attempt_left_sending_by_a_dead_executor_is_sent_again(db, receiver):
+    alert = rule(destinations=webhook(receiver))
+    fail_run()
+    evaluate_now()
+    delivery = alert.deliveries.get()
+    # as if its sender died mid-send ten minutes ago
+    AlertDelivery.objects.filter(id=delivery.id).update(
+        status="sending", next_attempt_at=timezone.now() - timedelta(minutes=10)
+    )
+    evaluate_now()
+    delivery.refresh_from_db()
+    assert delivery.status == "sent" and len(receiver.bodies()) == 2

@@ -21,9 +21,10 @@ logger = logging.getLogger("durable")
 CLAIM_DUE = """
 -- claim_due_deliveries --
 -- Take pending attempts that are due (alert_delivery_due_idx); SKIP LOCKED and the status
--- change decide which executor sends each; statement_timestamp(), as Django's Now() that
--- wrote next_attempt_at, so a retry due at once is due inside one transaction too
-UPDATE durable_alertdelivery SET status = 'sending'
+-- change decide which executor sends each; next_attempt_at becomes the claim's time.
+-- statement_timestamp(), as Django's Now() that wrote next_attempt_at, so a retry due at
+-- once is due inside one transaction too
+UPDATE durable_alertdelivery SET status = 'sending', next_attempt_at = statement_timestamp()
 WHERE id IN (
     SELECT id FROM durable_alertdelivery
     WHERE status = 'pending' AND next_attempt_at <= statement_timestamp()
@@ -31,6 +32,17 @@ WHERE id IN (
 )
 RETURNING id
 """
+
+REQUEUE_STUCK = """
+-- requeue_stuck_deliveries --
+-- An executor that died while sending left its attempt 'sending': a claim older than
+-- %(stuck)s seconds (a send takes at most DURABLE_ALERT_TIMEOUT_SECONDS) is pending again
+UPDATE durable_alertdelivery SET status = 'pending'
+WHERE status = 'sending'
+  AND next_attempt_at < statement_timestamp() - make_interval(secs => %(stuck)s)
+"""
+
+STUCK_SECONDS = 300
 
 
 def enqueue(
@@ -53,6 +65,7 @@ def enqueue(
 
 def claim_due(limit: int = 20) -> list[int]:
     with connection.cursor() as cursor:
+        cursor.execute(REQUEUE_STUCK, {"stuck": STUCK_SECONDS})
         cursor.execute(CLAIM_DUE, {"limit": limit})
         return [row[0] for row in cursor.fetchall()]
 
