@@ -125,6 +125,7 @@ class TriageForm(GroupForm):
     muted_until_version = forms.CharField(max_length=100, required=False)
     ticket_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
     notes = forms.CharField(max_length=5000, required=False)
+    incident = forms.IntegerField(required=False, min_value=1, max_value=2**62)  # come back to
 
     def clean_owner(self) -> str:
         owner = self.cleaned_data["owner"].strip()

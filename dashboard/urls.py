@@ -38,6 +38,7 @@ urlpatterns = [
     path("alerts/new/", alerts.rule_new, name="alert_new"),
     path("alerts/<int:rule_id>/", alerts.rule_detail, name="alert_rule"),
     path("alerts/<int:rule_id>/edit/", alerts.rule_edit, name="alert_edit"),
+    path("alerts/incidents/<int:incident_id>/", alerts.incident, name="alert_incident"),
     path("actions/alerts/<int:rule_id>/delete/", alerts.rule_delete, name="alert_delete"),
     path("actions/alerts/<int:rule_id>/test/", alerts.rule_test, name="alert_test"),
     path("actions/failure-triage/", hotspots.triage, name="failure_triage"),

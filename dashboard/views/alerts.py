@@ -15,7 +15,7 @@ from dashboard.alert_forms import SECRET_FIELDS, AlertRuleForm
 from dashboard.permissions import operator_page, operator_required, viewer_required
 from dashboard.views.common import render_page
 from durable.errors import DurableError
-from durable.models import AlertKind, AlertRule, AlertSource
+from durable.models import AlertIncident, AlertKind, AlertRule, AlertSource
 from durable.observability import alerting
 
 PREFILL = ("name", "kind", "workflow", "queue", "tag", "threshold")
@@ -43,6 +43,21 @@ def rule_detail(request: HttpRequest, rule_id: int) -> HttpResponse:
         "deliveries": rule.deliveries.order_by("-created_at", "-id")[:100],
     }
     return render_page(request, "dashboard/alert_rule.html", context)
+
+
+@viewer_required
+def incident(request: HttpRequest, incident_id: int) -> HttpResponse:
+    """One incident: what held, what was sent, and for a failure group its triage."""
+    found = get_object_or_404(AlertIncident.objects.select_related("rule"), id=incident_id)
+    group = alerting.triage.group_of(found.key)
+    names = ("workflow", "step", "error_type", "fingerprint")
+    context = {
+        "incident": found,
+        "group": dict(zip(names, group, strict=True)) if group else None,
+        "triage": alerting.triage.get(group) if group else None,
+        "deliveries": found.deliveries.order_by("-created_at", "-id")[:100],
+    }
+    return render_page(request, "dashboard/alert_incident.html", context)
 
 
 @operator_page

@@ -80,4 +80,6 @@ def triage(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard:hotspots")
     alerting.triage.update(form.group(), form.changes(), actor=request.user.get_username())
     messages.success(request, format_html("Triage of {} saved.", form.cleaned_data["workflow"]))
+    if form.cleaned_data["incident"]:
+        return redirect("dashboard:alert_incident", incident_id=form.cleaned_data["incident"])
     return redirect("dashboard:hotspots")

@@ -66,3 +66,23 @@ def test_an_unknown_owner_or_a_bad_ticket_url_changes_nothing(owner_client):
         response = owner_client.post(reverse("dashboard:failure_triage"), {**GROUP, **bad})
         assert response.status_code == 302
     assert not FailureGroupTriage.objects.exists()
+
+
+def test_the_incident_view_shows_the_group_and_its_triage(owner_client, viewer_client, settings):
+    from durable.models import AlertIncident
+    from durable.observability import alerting
+
+    settings.DURABLE_EXECUTOR = "external"
+    rule = alerting.save_rule(None, {"name": "r", "kind": "new_failure_group"}, actor="t")
+    make_failed_run()
+    alerting.evaluate(rule)
+    incident = AlertIncident.objects.get()
+    url = reverse("dashboard:alert_incident", args=[incident.id])
+    html = viewer_client.get(url).content.decode()
+    assert "shop.CardDeclined" in html and "Unowned" in html and "Save triage" not in html
+    response = owner_client.post(
+        reverse("dashboard:failure_triage"), {**GROUP, "owner": "owner", "incident": incident.id}
+    )
+    assert response.url == url
+    assert "owner" in owner_client.get(url).content.decode()
+    assert AuditEntry.objects.filter(action="failure_group_triage").count() == 1

@@ -82,6 +82,22 @@ def _audit(actor: str, triage: FailureGroupTriage, changes: dict[str, Any]) -> N
     )
 
 
+def group_of(incident_key: str) -> tuple[str, str, str, str] | None:
+    """The failure group an incident is about (workflow, step, error type, fingerprint)."""
+    if not incident_key.startswith("group:"):
+        return None
+    parts = incident_key.removeprefix("group:").split("|", 3)
+    return (parts[0], parts[1], parts[2], parts[3]) if len(parts) == 4 else None
+
+
+def get(group: tuple[str, str, str, str]) -> FailureGroupTriage | None:
+    workflow, step, error_type, fingerprint = group
+    rows = FailureGroupTriage.objects.filter(
+        workflow=workflow, step=step, error_type=error_type, fingerprint=fingerprint
+    )
+    return rows.first()
+
+
 def triage_for(groups: list[dict[str, Any]]) -> dict[tuple[str, str, str, str], FailureGroupTriage]:
     """Triage rows for the Failures page's groups, keyed like them."""
     if not groups:
