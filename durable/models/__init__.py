@@ -16,7 +16,7 @@ from durable.models._alerts import (
     FailureGroupTriage,
     IncidentStatus,
 )
-from durable.models._executors import AuditEntry, Executor
+from durable.models._executors import AuditEntry, Executor, Recovery
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
@@ -30,6 +30,7 @@ __all__ = [
     "Attempt",
     "Executor",
     "AuditEntry",
+    "Recovery",
     "Message",
     "Event",
     "StepEvent",
