@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from durable.models import AlertDelivery, AlertIncident, Executor, Run
+from durable.models import AlertDelivery, AlertIncident, Executor, Recovery, Run
 from durable.observability import alerting
 from tests.alerting.conftest import evaluate_now, fail_run, rule
 
@@ -255,3 +255,21 @@ def test_an_attempt_left_sending_by_a_dead_executor_is_sent_again(db, receiver):
     evaluate_now()
     delivery.refresh_from_db()
     assert delivery.status == "sent" and len(receiver.bodies()) == 2
+
+
+def test_an_executor_declared_dead_is_alerted_and_a_clean_shutdown_is_not(db, receiver):
+    rule(kind="executor_lost", destinations=webhook(receiver))
+    Executor.objects.create(
+        id="gone-quietly", kind="thread", hostname="h", pid=3,
+        last_seen_at=timezone.now() - timedelta(minutes=5),
+    )  # fmt: skip
+    taken = Run.objects.create(id="taken", workflow="shop.order", status="ENQUEUED")
+    Recovery.objects.create(
+        run=taken, executor_id="crashed", hostname="h", pid=4, outcome="ENQUEUED"
+    )
+    evaluate_now()
+    (body,) = receiver.bodies()
+    assert body["details"]["executor"] == "crashed" and body["details"]["runs_recovered"] == 1
+    Recovery.objects.update(owner_alive_at=timezone.now())  # it was alive after all
+    evaluate_now()
+    assert [b["event"] for b in receiver.bodies()] == ["trigger", "resolve"]

@@ -90,14 +90,21 @@ GROUP BY 1 LIMIT 200
 """
 )
 
-LOST_EXECUTORS = """
+LOST_EXECUTORS = (
+    """
 -- alert_lost_executors --
--- Executors whose heartbeat stopped (two leases ago or more) within the last hour
-SELECT id, hostname, pid, last_seen_at FROM durable_executor
-WHERE last_seen_at < now() - make_interval(secs => %(alive)s)
-  AND last_seen_at > now() - interval '1 hour'
-ORDER BY last_seen_at DESC LIMIT 200
+-- Executors declared dead within the last hour: a recovery took their runs (durable_recovery,
+-- kept after the executor's own row is forgotten), unless the owner later showed it was
+-- alive; in scope when one of the runs taken is. Clean shutdowns release their runs and
+-- leave no verdict, so a deploy does not page.
+SELECT v.executor_id, max(v.hostname), max(v.pid), max(v.last_seen_at), count(*)
+FROM durable_recovery v JOIN durable_run r ON r.id = v.run_id
+WHERE v.recovered_at > now() - interval '1 hour' AND v.owner_alive_at IS NULL"""
+    + SCOPE
+    + """
+GROUP BY v.executor_id LIMIT 200
 """
+)
 
 
 @dataclass(frozen=True)
@@ -207,14 +214,17 @@ def _unserved(params: dict[str, Any]) -> list[Finding]:
 
 
 def _lost_executors(params: dict[str, Any]) -> list[Finding]:
-    return [
-        Finding(
-            f"executor:{executor_id}",
-            f"executor {executor_id} ({hostname} pid {pid}) stopped heartbeating",
-            {"executor": executor_id, "last_seen_at": last_seen.isoformat()},
+    findings = []
+    for executor_id, hostname, pid, last_seen, runs in execute(LOST_EXECUTORS, params):
+        seen = last_seen.isoformat() if last_seen else None
+        findings.append(
+            Finding(
+                f"executor:{executor_id}",
+                f"executor {executor_id} ({hostname} pid {pid}) died: {runs} run(s) recovered",
+                {"executor": executor_id, "last_seen_at": seen, "runs_recovered": runs},
+            )
         )
-        for executor_id, hostname, pid, last_seen in execute(LOST_EXECUTORS, params)
-    ]
+    return findings
 
 
 _READERS = {
