@@ -273,3 +273,15 @@ def test_an_executor_declared_dead_is_alerted_and_a_clean_shutdown_is_not(db, re
     Recovery.objects.update(owner_alive_at=timezone.now())  # it was alive after all
     evaluate_now()
     assert [b["event"] for b in receiver.bodies()] == ["trigger", "resolve"]
+
+
+def test_disabling_or_deleting_a_rule_resolves_what_it_opened(db, receiver):
+    first = rule(destinations=webhook(receiver, "/first"))
+    second = rule(destinations=webhook(receiver, "/second"))
+    fail_run()
+    evaluate_now()
+    alerting.save_rule(first, {"enabled": False}, actor="tester")
+    evaluate_now()  # the duty sends the queued resolve; the disabled rule is not evaluated
+    assert [b["event"] for b in receiver.bodies("/first")] == ["trigger", "resolve"]
+    alerting.delete_rule(second, actor="tester")  # its log goes with it: resolved at once
+    assert [b["event"] for b in receiver.bodies("/second")] == ["trigger", "resolve"]

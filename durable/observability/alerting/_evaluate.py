@@ -8,18 +8,17 @@ Muted failure groups are skipped entirely: they neither open, re-notify nor reso
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 
 from durable.core.conf import settings
-from durable.models import AlertIncident, AlertKind, AlertRule, IncidentStatus
+from durable.models import AlertKind, AlertRule, IncidentStatus
 from durable.observability.alerting import _conditions as conditions
 from durable.observability.alerting import _delivery as delivery
+from durable.observability.alerting import _incidents as incidents
 from durable.observability.alerting import _rules as rules
 from durable.observability.alerting import _triage as triage
-from durable.observability.alerting._destinations import Message
 
 logger = logging.getLogger("durable")
 
@@ -36,34 +35,6 @@ WHERE id IN (
 )
 RETURNING id
 """
-
-CLAIM_RENOTIFY = """
--- claim_incident_renotify --
--- Take the re-notification of one open incident whose interval has passed
-UPDATE durable_alertincident SET last_notified_at = now()
-WHERE id = %(id)s AND status = 'open'
-  AND last_notified_at <= now() - make_interval(secs => %(renotify)s)
-RETURNING id
-"""
-
-CLAIM_RESOLVE = """
--- claim_incident_resolve --
--- Close one open incident; the row count says whether this executor closed it
-UPDATE durable_alertincident SET status = 'resolved', resolved_at = now()
-WHERE id = %(id)s AND status = 'open'
-RETURNING id
-"""
-
-
-def dedup_key(rule: AlertRule, key: str) -> str:
-    """Stable for a rule and a subject: PagerDuty folds trigger, re-notify and resolve."""
-    return f"durable-{rule.id}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-
-
-def _claimed(sql: str, params: dict) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
 
 
 def run_duty() -> int:
@@ -93,57 +64,9 @@ def evaluate(rule: AlertRule) -> None:
         if key in muted:
             continue
         if key in open_incidents:
-            _maybe_renotify(rule, open_incidents[key], finding)
+            incidents.renotify(rule, open_incidents[key], finding)
         else:
-            _open(rule, finding)
+            incidents.open_incident(rule, finding)
     for key, incident in open_incidents.items():
         if key not in found and key not in muted:
-            _resolve(rule, incident)
-
-
-def _message(rule: AlertRule, incident: AlertIncident, event: str) -> Message:
-    return Message(
-        event=event,
-        rule=rule.name,
-        kind=rule.kind,
-        dedup_key=incident.dedup_key,
-        summary=incident.summary,
-        details=incident.details,
-    )
-
-
-def _open(rule: AlertRule, finding: conditions.Finding) -> None:
-    try:
-        with transaction.atomic():
-            incident = AlertIncident.objects.create(
-                rule=rule,
-                key=finding.key,
-                dedup_key=dedup_key(rule, finding.key),
-                summary=finding.summary[:1000],
-                details=finding.details,
-            )
-            # last_notified_at from the database's clock, as the re-notify claim reads it
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE durable_alertincident SET last_notified_at = now() WHERE id = %s",
-                    [incident.id],
-                )
-            delivery.enqueue(rule, _message(rule, incident, "trigger"), incident)
-    except IntegrityError:  # another executor opened it first (alert_incident_open_uniq)
-        return
-
-
-def _maybe_renotify(rule: AlertRule, incident: AlertIncident, finding: conditions.Finding) -> None:
-    params = {"id": incident.id, "renotify": max(rule.renotify_seconds, 1)}
-    with transaction.atomic():
-        if not _claimed(CLAIM_RENOTIFY, params):
-            return
-        incident.summary, incident.details = finding.summary[:1000], finding.details
-        incident.save(update_fields=["summary", "details"])
-        delivery.enqueue(rule, _message(rule, incident, "renotify"), incident)
-
-
-def _resolve(rule: AlertRule, incident: AlertIncident) -> None:
-    with transaction.atomic():
-        if _claimed(CLAIM_RESOLVE, {"id": incident.id}):
-            delivery.enqueue(rule, _message(rule, incident, "resolve"), incident)
+            incidents.resolve(rule, incident)

@@ -16,6 +16,7 @@ from durable.errors import InvalidArgumentError
 from durable.models import AlertKind, AlertRule, AlertSource, AuditEntry
 from durable.observability.alerting import _delivery as delivery
 from durable.observability.alerting import _destinations as destinations
+from durable.observability.alerting import _incidents as incidents
 
 logger = logging.getLogger("durable")
 
@@ -42,16 +43,18 @@ def _check(values: dict[str, Any]) -> dict[str, Any]:
     tag = values.get("tag") or ""
     if tag and "=" not in tag:
         raise InvalidArgumentError("tag", "write the tag as key=value")
-    values["destinations"] = [destinations.check(d) for d in values.get("destinations") or []]
+    if "destinations" in values:  # absent: an update that keeps them
+        values["destinations"] = [destinations.check(d) for d in values["destinations"] or []]
     return values
 
 
 def save_rule(rule: AlertRule | None, values: dict[str, Any], *, actor: str) -> AlertRule:
     """Create (rule None) or update a dashboard rule; audited with secrets masked."""
-    values = _check(dict(values))
+    values = _check({"kind": rule.kind, **values} if rule else dict(values))
     if rule is not None and rule.source == AlertSource.SETTINGS:
         raise ReadOnlyRuleError("rule", "it is declared in DURABLE_ALERT_RULES; edit it there")
     created = rule is None
+    disabling = rule is not None and rule.enabled and values.get("enabled") is False
     rule = rule or AlertRule(source=AlertSource.DASHBOARD, created_by=actor)
     for name in (*FIELDS, "destinations"):
         if name in values:
@@ -60,16 +63,27 @@ def save_rule(rule: AlertRule | None, values: dict[str, Any], *, actor: str) -> 
     with transaction.atomic():
         rule.save()
         rule.refresh_from_db()
-        _audit(actor, "alert_rule_create" if created else "alert_rule_update", rule)
+        # a disabled rule is no longer evaluated: close what it opened (sent by the duty)
+        resolved = len(incidents.resolve_all(rule)) if disabling else 0
+        action = "alert_rule_create" if created else "alert_rule_update"
+        _audit(actor, action, rule, **({"resolves_queued": resolved} if disabling else {}))
     return rule
 
 
 def delete_rule(rule: AlertRule, *, actor: str) -> None:
     if rule.source == AlertSource.SETTINGS:
         raise ReadOnlyRuleError("rule", "it is declared in DURABLE_ALERT_RULES; remove it there")
+    # close its open incidents first (PagerDuty would keep them open), sent at once since
+    # the rule's delivery rows go with it
+    _send_now(incidents.resolve_all(rule))
     with transaction.atomic():
         _audit(actor, "alert_rule_delete", rule)
         rule.delete()
+
+
+def _send_now(delivery_ids: list[int]) -> None:
+    for delivery_id in delivery.claim(delivery_ids):
+        delivery.attempt(delivery_id)
 
 
 def send_test(rule: AlertRule, *, actor: str) -> list[str]:
@@ -83,8 +97,7 @@ def send_test(rule: AlertRule, *, actor: str) -> list[str]:
         details={"rule": rule.name},
     )
     ids = delivery.enqueue(rule, message)
-    for delivery_id in delivery.claim(ids):
-        delivery.attempt(delivery_id)
+    _send_now(ids)
     _audit(actor, "alert_rule_test", rule)
     return [
         f"{d.destination_kind}: {d.status} ({d.response})"
