@@ -40,6 +40,7 @@ NUMBERS: dict[str, tuple[float, type]] = {
     "DURABLE_SWEEP_SECONDS": (0.01, float),
     "DURABLE_REDISPATCH_SECONDS": (0.01, float),
     "DURABLE_TRANSACTION_CONFLICT_RETRIES": (0, int),
+    "DURABLE_CANCEL_CONFIRM_SECONDS": (0, float),
 }
 
 

@@ -94,6 +94,15 @@ class RunContext:
         prior = self.prior_attempts.get(position, 0)
         return prior, min(self.attempts_before_resume, prior)
 
+    def stop_if_cancelled(self, run_status: str | None) -> None:
+        """After a checkpoint write: None (not written) means the run is no longer ours; a
+        CANCELLED run keeps the checkpoint of the step that was in flight and stops at
+        this boundary, even if its executor never heard the cancel's notice."""
+        if run_status is None:
+            raise RunInterrupted(self.run_id)
+        if run_status == "CANCELLED":
+            self.cancelled.set()
+
     def check_interrupted(self) -> None:
         """Called at every step boundary: cancellation and timeouts take effect here."""
         if self.cancelled.is_set():

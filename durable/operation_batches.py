@@ -68,6 +68,9 @@ class BulkResult:
     cascaded: list[str] = field(default_factory=list)
     # set when a `request_id` was seen before: who acted first and when (nothing was redone)
     previous: dict[str, str] | None = None
+    # cancel: runs whose executor did not confirm the stop in time, each with why
+    # (`durable.cancel_confirmation`); a step of them may still start until it hears
+    unconfirmed: dict[str, str] = field(default_factory=dict)
 
     @property
     def done_count(self) -> int:
@@ -81,6 +84,7 @@ class BulkResult:
         self.done.update(other.done)
         self.refused.update(other.refused)
         self.cascaded = list(dict.fromkeys([*self.cascaded, *other.cascaded]))
+        self.unconfirmed.update(other.unconfirmed)
 
 
 Progress = Callable[[int, int], None]

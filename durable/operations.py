@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from durable import deletion, drain, validation
+from durable.cancel_confirmation import confirm_stopped
 from durable.debugging import patching
 from durable.deriving import check_input, derive_batch, fork_points
 from durable.errors import InvalidArgumentError
@@ -37,6 +38,7 @@ from durable.resuming import cancel_batch, resume_batch, resume_blocker
 __all__ = [
     "BATCH_SIZE",
     "BulkResult",
+    "CancelledRun",
     "Progress",
     "acting_as",
     "cancel",
@@ -79,9 +81,11 @@ def cancel(
     request_id: str | None = None,
     children: bool = True,
 ) -> Any:
-    """Stop runs at their next step boundary; their checkpoints stay. Their children are
-    cancelled too, unless `children=False`: then they go on, and a resume of the parent
-    replays their results."""
+    """Stop runs: when this returns, no further step of them starts (a step in flight
+    keeps its checkpoint), or the result says which runs' executors did not confirm it in
+    time (`BulkResult.unconfirmed`; for one id, `CancelledRun.unconfirmed`). Their
+    checkpoints stay. Their children are cancelled too, unless `children=False`: then
+    they go on, and a resume of the parent replays their results."""
     validation.free_text("reason", reason)
     if not isinstance(children, bool):
         raise InvalidArgumentError("children", f"must be True or False, not {children!r:.40}")
@@ -90,14 +94,32 @@ def cancel(
         "request_id": request_id,
         **({} if children else {"children": False}),
     }
-    return apply(
+    cancelled: list[str] = []
+    result = apply(
         "cancel",
         run_ids,
         actor,
         progress,
         detail,
-        lambda batch: cancel_batch(batch, reason, children),
+        lambda batch: cancel_batch(batch, reason, children, cancelled),
     )
+    unconfirmed = confirm_stopped(cancelled)
+    if isinstance(result, BulkResult):
+        result.unconfirmed = unconfirmed
+        return result
+    return CancelledRun(result, unconfirmed)
+
+
+class CancelledRun(str):
+    """What `cancel(one_id)` returns: the run's id, with `unconfirmed`, the runs of its
+    tree whose executor did not confirm the stop in time, each with why (empty: all did)."""
+
+    unconfirmed: dict[str, str]
+
+    def __new__(cls, run_id: str, unconfirmed: dict[str, str]) -> CancelledRun:
+        cancelled = super().__new__(cls, run_id)
+        cancelled.unconfirmed = unconfirmed
+        return cancelled
 
 
 def resume(

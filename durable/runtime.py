@@ -235,8 +235,7 @@ def record_entry(
         )
     except DatabaseUnavailable as exc:
         raise RunReleased(run_context.run_id) from exc
-    if not written:
-        raise RunInterrupted(run_context.run_id)
+    run_context.stop_if_cancelled(written)
 
 
 def _record_entry_once(
@@ -248,7 +247,7 @@ def _record_entry_once(
     started_at: datetime,
     step_input: EntryInput | None,
     finished_at: datetime,
-) -> bool:
+) -> str | None:
     return store.record_step(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,

@@ -250,7 +250,7 @@ WITH run AS (
     -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
     -- leaves executor_id in place), so resuming the run does not run that step again
     SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
-)
+), written AS (
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
     error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms)
@@ -260,6 +260,10 @@ SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(inpu
 FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
 RETURNING position
+)
+-- the run's status comes back with the write: a CANCELLED one stops at this boundary even
+-- if its executor never heard the cancel's notice (no extra round trip)
+SELECT written.position, run.status FROM written, run
 """
 
 
@@ -267,7 +271,7 @@ STEP_WRITTEN_BY = """
 -- step_written_by --
 -- After a lost reply: is the checkpoint at this position the one we sent (same owner,
 -- same name, status and timing)? Then our write committed and must not be redone
-SELECT s.position FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+SELECT s.position, r.status FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
   AND s.status = %(status)s AND s.attempts = %(attempts)s
   AND s.started_at = %(started_at)s AND s.finished_at = %(finished_at)s
@@ -275,8 +279,10 @@ WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
 """
 
 
-def record_step(**params: Any) -> bool:
-    """True if written; False means the run is no longer ours (cancelled or lease lost).
+def record_step(**params: Any) -> str | None:
+    """The run's status if written: RUNNING, or CANCELLED when the step was in flight at a
+    cancel (it keeps its checkpoint, and the run stops here); None means the run is no
+    longer ours (its lease went to another executor, or it ended).
 
     A retry after a lost reply first reads the checkpoint back, so a write that did commit
     is recognised as ours instead of looking like another owner's (ON CONFLICT DO NOTHING).
@@ -288,7 +294,8 @@ def record_step(**params: Any) -> bool:
     params.setdefault("output", None)
     params.setdefault("input_hash", "")
     params.setdefault("cpu_ms", 0.0)
-    return bool(_execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params)))
+    rows = _execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params))
+    return rows[0][1] if rows else None
 
 
 def step_written_by(params: dict[str, Any]) -> Rows | None:
@@ -628,6 +635,39 @@ SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id
 def notify_cancelled(run_ids: list[str]) -> None:
     if run_ids:
         execute(NOTIFY_CANCELLED, {"run_ids": run_ids})
+
+
+CANCEL_ACK_CHANNEL = "durable_cancel_ack"  # payload: "<run id> <executor id>"
+
+ACKNOWLEDGE_CANCELS = """
+-- acknowledge_cancels --
+-- An executor confirms it heard the cancels of runs it executes: no new step of them starts
+SELECT pg_notify('durable_cancel_ack', id || ' ' || %(executor_id)s)
+FROM unnest(%(run_ids)s::text[]) AS id
+"""
+
+
+def acknowledge_cancels(executor_id: str, run_ids: list[str]) -> None:
+    if run_ids:
+        execute(ACKNOWLEDGE_CANCELS, {"executor_id": executor_id, "run_ids": run_ids})
+
+
+STOPPING_OWNERS = """
+-- stopping_owners --
+-- The cancelled runs among `run_ids` that were running (the cancel leaves their executor
+-- in place), each with its executor and whether that executor's heartbeat is recent
+SELECT r.id, r.executor_id, COALESCE(
+    e.last_seen_at >= now() - make_interval(secs => %(lease)s), false)
+FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+WHERE r.id = ANY(%(run_ids)s) AND r.status = 'CANCELLED' AND r.executor_id IS NOT NULL
+"""
+
+
+def stopping_owners(run_ids: list[str], lease: float) -> list[tuple[str, str, bool]]:
+    """(run id, executor id, alive) of the cancelled runs among `run_ids` that had an owner."""
+    if not run_ids:
+        return []
+    return execute(STOPPING_OWNERS, {"run_ids": run_ids, "lease": lease})
 
 
 CHILDREN = """

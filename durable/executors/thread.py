@@ -20,7 +20,7 @@ from django.db import connection
 from durable import duties, hung, queues, recovery, registry, runtime, store
 from durable.conf import settings
 from durable.executors import liveness
-from durable.executors.cancellations import CancelListener
+from durable.executors.cancellations import CancelListener, RecentIds
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
 from durable.executors.operator_drain import OperatorDrain
@@ -44,6 +44,7 @@ class ThreadExecutor(OneThreadPerRun):
         self._stop = threading.Event()
         self._draining = threading.Event()  # shutting down: no new runs, release at steps
         self._running_on: dict[str, threading.Thread] = {}
+        self._early_cancels, self._ended_here = RecentIds(), RecentIds()
         self._cancel_seen: dict[str, float] = {}
         self._abandoned: set[threading.Thread] = set()
         self._workers: list[threading.Thread] = []
@@ -61,7 +62,9 @@ class ThreadExecutor(OneThreadPerRun):
             ]
         )
         self._operator_drain = OperatorDrain(self.executor_id)
-        self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
+        self._cancels = CancelListener(
+            self.executor_id, self._heard_cancel, self._operator_drain.heard
+        )
 
     def start(self) -> None:
         registry.autodiscover()
