@@ -52,20 +52,20 @@ def _wait_for_answers(waiting: dict[str, str], timeout: float) -> None:
 
 def _uncommitted(owner: str) -> str:
     return (
-        f"not confirmed: the cancel commits with the caller's transaction, and its executor "
+        f"the cancel commits with the caller's transaction, and its executor "
         f"{owner} hears of it then (a step may start there until it does)"
     )
 
 
 def _silent(owner: str, lease: float) -> str:
     return (
-        f"not confirmed: its executor {owner} has sent no heartbeat for over {lease:g}s; if "
+        f"its executor {owner} has sent no heartbeat for over {lease:g}s; if "
         "it is alive it stops the run at its next checkpoint or lease renewal"
     )
 
 
 def _late(owner: str, timeout: float) -> str:
     return (
-        f"not confirmed: its executor {owner} did not answer within {timeout:g}s; it stops "
+        f"its executor {owner} did not answer within {timeout:g}s; it stops "
         "the run at its next checkpoint or lease renewal (a step may start before that)"
     )

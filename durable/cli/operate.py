@@ -182,6 +182,8 @@ def _report(command, verb: str, result: operations.BulkResult) -> None:
         command.stdout.write(command.style.SUCCESS(f"{verb} {run_id}{suffix}"))
     for run_id, reason in result.refused.items():
         command.stderr.write(f"refused {run_id}: {reason}")
+    for run_id, why in result.unconfirmed.items():
+        command.stderr.write(f"not confirmed {run_id}: {why}")
     if result.refused and not result.done:
         raise SystemExit(1)
 
