@@ -110,6 +110,12 @@ def cancel(
     return CancelledRun(result, unconfirmed)
 
 
+def _once(run_ids: str | Iterable[str]) -> str | list[str]:
+    """One id, or the ids as a list: an iterator is read once, here, and not consumed by a
+    check before the action sees it."""
+    return run_ids if isinstance(run_ids, str) else run_id_list(run_ids)
+
+
 class CancelledRun(str):
     """What `cancel(one_id)` returns: the run's id, with `unconfirmed`, the runs of its
     tree whose executor did not confirm the stop in time, each with why (empty: all did)."""
@@ -164,6 +170,7 @@ def restart(
     """
     check_input(args, kwargs)
     validation.free_text("reason", reason)
+    run_ids = _once(run_ids)
     options = new_run_options(run_ids, new_run_id, queue, timeout)
     detail = {"args": args, "kwargs": kwargs, "reason": reason, "request_id": request_id,
               **options.audit()}  # fmt: skip
@@ -203,14 +210,14 @@ def fork(
     """
     check_input(args, kwargs)
     validation.free_text("reason", reason)
+    run_ids = _once(run_ids)
     options = new_run_options(run_ids, new_run_id, queue, timeout)
     if from_step is not None and (not isinstance(from_step, int) or isinstance(from_step, bool)):
         raise InvalidArgumentError("from_step", f"must be an int, not {from_step!r:.40}")
     detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason,
               "request_id": request_id, **options.audit()}  # fmt: skip
     if patch:
-        if not isinstance(run_ids, str):
-            run_ids = run_id_list(run_ids)
+        patch = patching.normalized(patch)  # {"2": …} as JSON and forms give it is {2: …}
         run_ids, from_step, detail["patch"] = patching.prepare(run_ids, from_step, patch)
     return apply(
         "fork",
