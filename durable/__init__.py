@@ -17,9 +17,11 @@ __all__ = [
     "Queue",
     "RunHandle",
     "close_stream",
+    "close_stream_async",
     "current",
     "get",
     "get_all_events",
+    "get_all_events_async",
     "get_event",
     "get_event_async",
     "get_run",
@@ -28,6 +30,7 @@ __all__ = [
     "list_runs",
     "list_steps",
     "read_stream",
+    "read_stream_async",
     "recv",
     "recv_async",
     "run",
@@ -47,6 +50,7 @@ __all__ = [
     "transaction",
     "workflow",
     "write_stream",
+    "write_stream_async",
 ]
 
 _LAZY = {
@@ -80,6 +84,10 @@ _LAZY = {
     "send_async": "durable.async_api",
     "set_event_async": "durable.async_api",
     "get_event_async": "durable.async_api",
+    "read_stream_async": "durable.async_api",
+    "close_stream_async": "durable.async_api",
+    "write_stream_async": "durable.async_api",
+    "get_all_events_async": "durable.async_api",
     "start_async": "durable.async_api",
     "run_async": "durable.async_api",
 }

@@ -105,6 +105,7 @@ class RunHandle:
             raise RunNotFoundError(f"no run with id {self.run_id!r}")
         return outcome[0]
 
+    @context.plain_in_async_steps
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its output or raise its error.
 
@@ -182,6 +183,7 @@ def _outcome_value(run_id: str, status: str, output: Any, error: Any, reason: st
     raise RunDeadError(f"run {run_id} is DEAD: {message}")
 
 
+@context.plain_in_async_steps
 def start(
     workflow: Callable[..., Any] | str,
     *args: Any,

@@ -53,6 +53,7 @@ class ClientRunHandle(RunHandle):
         cancel(self.run_id, reason=reason)
 
 
+@context.at_call_in_async_runs
 def start(
     workflow: str,
     args: list[Any] | tuple[Any, ...] | None = None,
@@ -98,6 +99,20 @@ def start(
     if parent is None or parent.in_step:
         return ClientRunHandle(api._create(definition, args, kwargs, run_id, None, **options))
     return _start_child(parent, definition, args, kwargs, run_id, options)
+
+
+START_OPTIONS = frozenset(
+    ("run_id", "queue", "tags", "priority", "timeout", "dedup_id", "delay", "at",
+     "max_recoveries")
+)  # fmt: skip
+
+
+def start_by_name(workflow: str, *args: Any, **options: Any) -> ClientRunHandle:
+    """`start` called as `durable.start` is (`durable.start_async` of a name whose code this
+    process lacks): the keywords `start` knows are its options, the others the input's."""
+    kwargs = {key: value for key, value in options.items() if key not in START_OPTIONS}
+    chosen = {key: value for key, value in options.items() if key in START_OPTIONS}
+    return start(workflow, list(args), kwargs, **chosen)
 
 
 def _start_child(

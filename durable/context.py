@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from durable import async_runs, clock
 from durable.errors import NonDeterminismError
@@ -117,6 +118,8 @@ class RunContext:
 
 _current: ContextVar[RunContext | None] = ContextVar("durable_run_context", default=None)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 def current() -> RunContext | None:
     return _current.get()
@@ -128,3 +131,37 @@ def activate(context: RunContext) -> Any:
 
 def deactivate(token: Any) -> None:
     _current.reset(token)
+
+
+def in_async_step() -> bool:
+    """True in the body of an `async def` step, on its run's event loop."""
+    run_context = _current.get()
+    return run_context is not None and run_context.in_step and async_runs.on_loop()
+
+
+def plain_in_async_steps(primitive: F) -> F:
+    """Let a sync primitive be a plain call in an `async def` step (docs/async.md), as in a
+    sync step: there it runs on the run thread while the loop waits, which is where the
+    step's checkpoint is written too (the loop must not touch Django's connection)."""
+
+    @functools.wraps(primitive)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if in_async_step():
+            return async_runs.call_blocking(primitive, *args, **kwargs)
+        return primitive(*args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
+def at_call_in_async_runs(start: F) -> F:
+    """Let a quick sync call (a child's start) work anywhere in an async run: on its event
+    loop it runs on the run thread while the loop waits, so in the workflow body it takes
+    its history position at the call, as `durable.start_async` does."""
+
+    @functools.wraps(start)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if _current.get() is not None and async_runs.on_loop():
+            return async_runs.call_blocking(start, *args, **kwargs)
+        return start(*args, **kwargs)
+
+    return call  # type: ignore[return-value]
