@@ -79,6 +79,7 @@ class RunContext:
     # recovery re-runs that step), and how many of them came before the last resume
     prior_attempts: dict[int, int] = field(default_factory=dict)
     attempts_before_resume: int = 0
+    deaths: dict[int, int] = field(default_factory=dict)  # attempts lost there since then
     draining: threading.Event | None = None  # set while the executor shuts down
 
     def next_position(self, *, on_loop: bool = False) -> int:
@@ -90,10 +91,12 @@ class RunContext:
         return position
 
     def attempts_before(self, position: int) -> tuple[int, int]:
-        """(failed attempts recorded at `position`, of those the ones before a resume):
+        """(the highest attempt number used at `position`, failed or lost to an executor's
+        death; of those, the ones that spent no retry: before the last resume, or deaths):
         attempt numbers go on from the first, the retry budget from the second."""
         prior = self.prior_attempts.get(position, 0)
-        return prior, min(self.attempts_before_resume, prior)
+        spent_elsewhere = min(self.attempts_before_resume, prior) + self.deaths.get(position, 0)
+        return prior, min(spent_elsewhere, prior)
 
     def stop_if_cancelled(self, run_status: str | None) -> None:
         """After a checkpoint write: None (not written) means the run is no longer ours; a

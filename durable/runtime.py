@@ -82,6 +82,7 @@ def execute(
         deadline_at=claimed.deadline_at,
         prior_attempts=claimed.prior_attempts,
         attempts_before_resume=claimed.attempts_before_resume,
+        deaths=claimed.deaths,
         draining=draining,
     )
     with _active_lock:

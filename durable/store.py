@@ -9,7 +9,7 @@ prepare them after a few uses, so PostgreSQL stops parsing and planning them eve
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +127,7 @@ class ClaimedRun:
     recorded: dict[int, RecordedStep]
     prior_attempts: dict[int, int]
     attempts_before_resume: int
+    deaths: dict[int, int] = field(default_factory=dict)  # lost attempts since the resume
 
 
 CLAIMED_HISTORY = """
@@ -134,13 +135,19 @@ CLAIMED_HISTORY = """
                    s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash)
                    ORDER BY s.position), '[]'::json)
         FROM durable_step s WHERE s.run_id = c.id),
-       -- failed attempts at positions without a checkpoint (the step a resume or a
-       -- recovery runs again), so attempt numbers go on from there
-       (SELECT COALESCE(json_object_agg(a.position, a.attempts), '{}'::json) FROM (
-            SELECT position, max(attempt) AS attempts FROM durable_attempt a
-            WHERE a.run_id = c.id AND NOT EXISTS (
-                SELECT 1 FROM durable_step s WHERE s.run_id = a.run_id AND s.position = a.position)
-            GROUP BY position) a),
+       -- at positions without a checkpoint (the step a resume or a recovery runs again):
+       -- the highest attempt number used there, failed or lost to an executor's death, so
+       -- numbers go on from it, and the deaths there since the last resume (no retries)
+       (SELECT COALESCE(json_object_agg(u.position, u.used), '{}'::json) FROM (
+            SELECT tried.position, json_build_array(max(tried.attempt), sum(tried.deaths)) AS used
+            FROM (SELECT a.position, a.attempt, 0 AS deaths FROM durable_attempt a
+                  WHERE a.run_id = c.id
+                  UNION ALL
+                  SELECT lost.key::int, (lost.value ->> 0)::int, (lost.value ->> 1)::int
+                  FROM jsonb_each(c.lost_attempts) lost) tried
+            WHERE NOT EXISTS (SELECT 1 FROM durable_step s
+                              WHERE s.run_id = c.id AND s.position = tried.position)
+            GROUP BY tried.position) u),
        c.attempts_before_resume
 """
 
@@ -184,7 +191,8 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     + QUEUE_CLAIMS_APART
     + """)
     RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
-              durable_run.deadline_at, durable_run.attempts_before_resume
+              durable_run.deadline_at, durable_run.attempts_before_resume,
+              durable_run.lost_attempts
 )
 SELECT c.workflow, c.version, c.input, c.deadline_at,"""
     + CLAIMED_HISTORY
@@ -224,7 +232,8 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
     workflow, version, run_input, deadline_at, steps, attempts, attempts_before_resume = row
     # psycopg decodes `json` values itself (json.loads: key order and number types kept)
     recorded = {entry[0]: RecordedStep(*entry) for entry in steps}
-    prior_attempts = {int(position): n for position, n in attempts.items()}
+    prior_attempts = {int(position): used for position, (used, _) in attempts.items()}
+    deaths = {int(position): int(died) for position, (_, died) in attempts.items() if died}
     return ClaimedRun(
         run_id,
         workflow,
@@ -234,6 +243,7 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
         recorded,
         prior_attempts,
         attempts_before_resume,
+        deaths,
     )
 
 
@@ -472,7 +482,20 @@ SET status = CASE WHEN r.recovery_count >= expired.max_recoveries THEN 'DEAD' EL
     error_type = CASE WHEN r.recovery_count >= expired.max_recoveries
         THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
     executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id),
+    -- the attempt the death cut short, at the first position without a checkpoint: it
+    -- takes the next attempt number there, so the step run again gets the one after it
+    lost_attempts = r.lost_attempts || (
+        SELECT jsonb_build_object(f.position::text, jsonb_build_array(
+            GREATEST((SELECT max(a.attempt) FROM durable_attempt a
+                      WHERE a.run_id = r.id AND a.position = f.position),
+                     (r.lost_attempts -> f.position::text ->> 0)::int, 0) + 1,
+            COALESCE((r.lost_attempts -> f.position::text ->> 1)::int, 0) + 1))
+        FROM (SELECT min(g) AS position
+              FROM generate_series(0, (SELECT count(*) FROM durable_step s
+                                       WHERE s.run_id = r.id)::int) g
+              WHERE NOT EXISTS (SELECT 1 FROM durable_step s
+                                WHERE s.run_id = r.id AND s.position = g)) f)
 FROM expired
 WHERE r.id = expired.id
 RETURNING r.id, r.status
