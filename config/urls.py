@@ -6,6 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("durable.urls")),  # /health and /metrics
+    path("", include("durable.observability.urls")),  # /health and /metrics
     path("", include("dashboard.urls")),
 ]

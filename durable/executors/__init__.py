@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from durable.conf import settings
+from durable.core.conf import settings
 
 
 class Executor(Protocol):

@@ -4,11 +4,12 @@ A cancel notifies each cancelled run's id on CHANNEL when its transaction commit
 (`lineage.cancel_trees` through `store.notify_cancelled`); every executor keeps one
 listening connection and sets the cancelled event of the runs it executes, so a run stops
 before its next step starts, without a read per step. Then it answers on
-`store.CANCEL_ACK_CHANNEL`, which the cancel waits for (`durable.cancel_confirmation`):
+`store.CANCEL_ACK_CHANNEL`, which the cancel waits for
+(`durable.operations._cancel_confirmation`):
 once the event is set, no boundary check lets a step of that run start. A checkpoint
 written after the cancel (`store.record_step` returns the run's status) and the lease
 heartbeat are the fallbacks if a notification is missed. An operator's drain of an
-executor comes on its own channel, DRAIN_CHANNEL (`durable.drain`), heard on the same
+executor comes on its own channel, DRAIN_CHANNEL (`durable.operations._drain`), heard on the same
 connection: a run id, whatever it holds, is never read as a drain. One notice that cannot
 be handled is logged and skipped; it never costs the listener its connection (and the
 notices queued behind it).
@@ -23,12 +24,13 @@ from collections.abc import Callable
 
 import psycopg
 
-from durable import db, store
+from durable.core import store
+from durable.core.store import _db as db
 
 logger = logging.getLogger("durable")
 
 CHANNEL = "durable_cancel"  # payload: a cancelled run's id
-DRAIN_CHANNEL = "durable_drain"  # payload: durable.drain.notice_text
+DRAIN_CHANNEL = "durable_drain"  # payload: durable.operations._drain.notice_text
 RECONNECT_SECONDS = 1.0
 
 
@@ -45,7 +47,7 @@ class CancelListener:
     ) -> None:
         self._executor_id = executor_id
         self._on_cancel = on_cancel
-        self._on_drain = on_drain  # an operator's (un)drain of an executor (durable.drain)
+        self._on_drain = on_drain  # an operator's (un)drain (durable.operations._drain)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(
@@ -94,7 +96,7 @@ class CancelListener:
 
     def _handle(self, channel: str, payload: str) -> bool:
         if channel == DRAIN_CHANNEL and self._on_drain is not None:
-            from durable.drain import parse_notice
+            from durable.operations._drain import parse_notice
 
             self._on_drain(*parse_notice(payload))
         elif channel == CHANNEL:

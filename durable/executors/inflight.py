@@ -14,10 +14,13 @@ import logging
 import threading
 import time
 
-from durable import queues, registry, runtime, store
+from durable import queues
+from durable.core import _registry as registry
+from durable.core import _runtime as runtime
+from durable.core import store
+from durable.core.store import ClaimedRun
 from durable.executors.cancellations import RecentIds
 from durable.executors.operator_drain import OperatorDrain
-from durable.store import ClaimedRun
 
 logger = logging.getLogger("durable")
 
@@ -35,7 +38,7 @@ class OneThreadPerRun:
     _stop: threading.Event
     _draining: threading.Event  # shutting down: runs are released at their next step
     _running_on: dict[str, threading.Thread]  # run id -> the thread executing it
-    _operator_drain: OperatorDrain  # an operator drained it: no new runs (durable.drain)
+    _operator_drain: OperatorDrain  # drained by an operator (durable.operations._drain)
     _early_cancels: RecentIds  # cancels heard for runs not (yet) executing here
     _ended_here: RecentIds  # runs whose execution here ended lately
 

@@ -9,9 +9,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from durable import executors
-from durable.cli import debug, draining, inspect, operate, schedules, worker
-from durable.cli import queues as queues_cli
 from durable.errors import DurableError
+from durable.management.cli import debug, draining, inspect, operate, schedules, worker
+from durable.management.cli import queues as queues_cli
 
 SUBCOMMANDS = {
     "list": inspect.add_list_arguments,
