@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 
 import durable
-from durable import operations, store
+from durable import operations
+from durable.core import store
 from durable.models import Run, RunStatus, Step
 from tests.conftest import record_side_effect
 from tests.engine.processes import wait_for
