@@ -77,6 +77,8 @@ class BulkJob(models.Model):
     done = models.IntegerField(default=0)
     refused = models.JSONField(default=dict)
     results = models.JSONField(default=dict)
+    # cancels whose executor did not confirm the stop in time: reason -> {count, runs}
+    unconfirmed = models.JSONField(default=dict)
     finished = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

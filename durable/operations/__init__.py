@@ -44,6 +44,7 @@ __all__ = [
     "Progress",
     "acting_as",
     "cancel",
+    "confirm_stopped",
     "current_actor",
     "delete",
     "drain_executor",
