@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dashboard', '0004_bulk_job_reason'),
+        ("dashboard", "0004_bulk_job_reason"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='bulkjob',
-            name='unconfirmed',
+            model_name="bulkjob",
+            name="unconfirmed",
             field=models.JSONField(default=dict),
         ),
     ]
