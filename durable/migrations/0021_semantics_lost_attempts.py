@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0019_run_timeout_seconds'),
+        ('durable', '0020_import_run_imported'),
     ]
 
     operations = [
