@@ -32,6 +32,7 @@ from durable.operations._batches import (
     run_id_list,
 )
 from durable.operations._cancel_confirmation import confirm_stopped
+from durable.operations._deaths import Death, run_deaths
 from durable.operations._deriving import check_input, derive_batch, fork_points
 from durable.operations._new_runs import new_run_options
 from durable.operations._requeue import requeue_batch
@@ -44,6 +45,7 @@ __all__ = [
     "BATCH_SIZE",
     "BulkResult",
     "CancelledRun",
+    "Death",
     "RUN_FIRST",
     "Progress",
     "acting_as",
@@ -59,6 +61,7 @@ __all__ = [
     "restart",
     "resume",
     "resume_blocker",
+    "run_deaths",
     "successors",
     "superseded_runs",
     "undrain_executor",
