@@ -11,10 +11,12 @@ from typing import Any
 from asgiref.sync import markcoroutinefunction
 
 from durable import queues
+from durable.core import _by_name as by_name
 from durable.core import _clock as clock
 from durable.core import _context as context
 from durable.core import _delays as delays
 from durable.core import _dispatch as dispatching
+from durable.core import _registry as registry
 from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core import store
@@ -78,6 +80,7 @@ class RunHandle:
             raise RunNotFoundError(f"no run with id {self.run_id!r}")
         return outcome[0]
 
+    @context.plain_in_async_steps
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its output or raise its error.
 
@@ -140,6 +143,7 @@ class RunHandle:
             interval = min(interval * 2, 0.25)
 
 
+@context.plain_in_async_steps
 def start(
     workflow: Callable[..., Any] | str,
     *args: Any,
@@ -299,7 +303,10 @@ def start_async(
     workflow: Callable[..., Any] | str, *args: Any, **options: Any
 ) -> Awaitable[RunHandle]:
     """`durable.start`, awaitable: from an async view, or a child run in an async workflow
-    (started at the call, so `gather` over starts numbers the children in call order)."""
+    (started at the call, so `gather` over starts numbers the children in call order). A
+    name whose code this process lacks is started as `durable.client.start` does."""
+    if isinstance(workflow, str) and not registry.is_registered(workflow):
+        workflow = by_name.stand_in(workflow)
     return async_api.at_call("start_async", start, workflow, *args, **options)
 
 

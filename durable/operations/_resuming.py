@@ -10,9 +10,11 @@ from durable.operations._batches import BulkResult, locked_statuses, split_by_st
 from durable.operations._deriving import fork_points
 
 
-def cancel_batch(batch: list[str], reason: str, children: bool = True) -> BulkResult:
+def cancel_batch(
+    batch: list[str], reason: str, children: bool = True, cancelled: list[str] | None = None
+) -> BulkResult:
     """Cancel the batch's active runs (locked by the caller), with their trees unless
-    `children` is False."""
+    `children` is False; every run cancelled (trees included) is added to `cancelled`."""
     statuses = locked_statuses(batch)
     eligible, result = split_by_status(
         batch,
@@ -21,7 +23,11 @@ def cancel_batch(batch: list[str], reason: str, children: bool = True) -> BulkRe
         lambda status: f"it is {status}; only enqueued or running runs can be cancelled",
     )
     if eligible:  # children go with their parents, unless asked not to
-        lineage.cancel_trees(eligible, reason or "cancelled by an operator", children=children)
+        stopped = lineage.cancel_trees(
+            eligible, reason or "cancelled by an operator", children=children
+        )
+        if cancelled is not None:
+            cancelled.extend(stopped)
     result.done.update({run_id: run_id for run_id in eligible})
     return result
 
