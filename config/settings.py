@@ -4,7 +4,8 @@ DATABASE_URL        PostgreSQL URL; unset means the embedded server in ./.data
 DURABLE_*           any Durable setting (docs/settings.md); lists comma-separated
 CELERY_BROKER_URL   broker for the celery executor (redis://… or amqp://…)
 DEBUG               "1" for development only (off by default: error pages show settings)
-SECRET_KEY          required when DEBUG is off; in DEBUG a local key is kept in the data dir
+SECRET_KEY          required in a deployment (DATABASE_URL set or DEBUG=0); otherwise a
+                    local key is kept in the data dir
 ALLOWED_HOSTS       comma-separated host names the site answers to
 HTTPS               "1" behind HTTPS: Secure cookies, HSTS, SSL redirect, X-Forwarded-Proto
 CSRF_TRUSTED_ORIGINS  comma-separated origins, e.g. https://durable.example.com
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from config.database import database_settings
 from config.environment import durable_settings_from_environment
-from config.secrets import secret_key
+from config.secrets import is_development, secret_key
 from durable.conf import DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -36,7 +37,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = secret_key(DEBUG, Path(os.environ.get("DURABLE_DATA_DIR", BASE_DIR / ".data")))
+SECRET_KEY = secret_key(
+    is_development(), Path(os.environ.get("DURABLE_DATA_DIR", BASE_DIR / ".data"))
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
