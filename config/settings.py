@@ -15,6 +15,7 @@ See docs/security.md for a production checklist.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from config.database import database_settings
@@ -144,7 +145,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS: list[Path] = []  # the apps ship their own static files
+# the site's own files (favicon, robots.txt, site.css); the apps ship theirs in their packages
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`, which also writes
 # gzip copies); with DEBUG on it serves the apps' files directly
@@ -178,7 +180,9 @@ LOGGING = {
 # overrides the setting of the same name, and nothing else is set here.
 globals().update(durable_settings_from_environment())
 DURABLE_DEMO_WORKLOAD = "demo.workload"
-globals().setdefault("DURABLE_METRICS_ENABLED", True)  # this repository serves /metrics
+# this repository serves /metrics when prometheus-client (the [metrics] extra, part of
+# [server]) is installed
+globals().setdefault("DURABLE_METRICS_ENABLED", find_spec("prometheus_client") is not None)
 
 # --- Celery (DURABLE_EXECUTOR=celery) ------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -63,7 +63,12 @@ def handle_worker(command, *, threads=None, celery=False, pool="threads", **_) -
 
 
 def _run_celery_worker(concurrency: int, pool: str) -> None:
-    from celery import current_app
+    try:
+        from celery import current_app
+    except ModuleNotFoundError as missing:  # the optional [celery] extra
+        raise CommandError(
+            "`durable worker --celery` needs Celery: pip install 'django-durable-runs[celery]'"
+        ) from missing
 
     current_app.worker_main([
         "worker", "--pool", pool, "--concurrency", str(concurrency),
