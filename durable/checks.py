@@ -111,7 +111,8 @@ def check_executor(**_: Any) -> list[CheckMessage]:
     if kind != "celery":
         return []
     if importlib.util.find_spec("celery") is None:
-        return [_error(16, "DURABLE_EXECUTOR is 'celery' but Celery is not installed", CELERY_EXTRA)]
+        missing = "DURABLE_EXECUTOR is 'celery' but Celery is not installed"
+        return [_error(16, missing, CELERY_EXTRA)]
     from celery import current_app
 
     return celery_problems(current_app._get_current_object())
