@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -92,3 +93,49 @@ def record_side_effect(run_id: str, label: str) -> None:
         cursor.execute(
             "INSERT INTO test_side_effect (run_id, label) VALUES (%s, %s)", [run_id, label]
         )
+
+
+# --- test tiers ------------------------------------------------------------------------------
+# A bare `pytest` runs the fast tier (a first green in minutes); the full tier adds the
+# fault campaigns, crash tests with real processes, browser journeys and the wheel install.
+FULL_TIER_MARKERS = ("slow", "e2e", "packaging")
+FULL_TIER_FOLDERS = {"faults": "slow", "e2e": "e2e", "packaging": "packaging", "bench": "slow"}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="run every tier (also DURABLE_FULL_TESTS=1); a bare `pytest` runs the fast tier",
+    )
+
+
+def full_tier_requested(config) -> bool:
+    """--full, DURABLE_FULL_TESTS=1, an explicit -m, or named files and folders."""
+    named = config.args_source != pytest.Config.ArgsSource.TESTPATHS
+    full = config.getoption("--full") or os.environ.get("DURABLE_FULL_TESTS") == "1"
+    return full or named or bool(config.getoption("markexpr"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the full tier's folders, then leave the full tier out of a bare `pytest`."""
+    for item in items:
+        folder = item.path.relative_to(config.rootpath).parts[1:2]
+        if folder and folder[0] in FULL_TIER_FOLDERS:
+            item.add_marker(FULL_TIER_FOLDERS[folder[0]])
+    if full_tier_requested(config):
+        return
+
+    def full(item) -> bool:
+        return any(item.get_closest_marker(marker) for marker in FULL_TIER_MARKERS)
+
+    deselected = [item for item in items if full(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not full(item)]
+
+
+def pytest_report_header(config):
+    if not full_tier_requested(config):
+        return "fast tier: slow, e2e and packaging tests left out (--full or DURABLE_FULL_TESTS=1)"
+    return None

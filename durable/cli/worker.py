@@ -124,7 +124,10 @@ def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40,
         command.stdout.write("stopping the demo")
     finally:
         stop.set()
-        executors.shutdown(wait=False)
+        # runs in flight reach a step boundary and are released before this returns, so
+        # the embedded database (stopped at exit) never goes away under a step's checkpoint
+        executors.shutdown(wait=True)
+        command.stdout.write("demo stopped")
 
 
 def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, seed: int) -> None:

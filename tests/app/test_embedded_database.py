@@ -120,3 +120,19 @@ def test_reset_stops_the_server_before_deleting_its_data(tmp_path):
     finally:
         holder.kill()
         holder.communicate(timeout=10)
+
+
+ALARMING = ("database connection lost", "Traceback", "WARNING", "ERROR durable")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_demo_without_alarming_lines(tmp_path):
+    """The executor stops (its steps in flight recorded or released) before the embedded
+    database does, so the last lines a user sees after Ctrl-C say nothing went wrong."""
+    demo, _ = start_demo(tmp_path)
+    time.sleep(8)  # runs in flight, training's slow steps among them
+    demo.send_signal(signal.SIGINT)
+    rest, _ = demo.communicate(timeout=90)
+    assert demo.returncode == 0, rest
+    assert not [line for line in rest.splitlines() if any(a in line for a in ALARMING)], rest
+    assert "stopping the demo" in rest and "demo stopped" in rest
