@@ -17,7 +17,8 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 MISSING_KEY = (
-    "SECRET_KEY is not set and DEBUG is off. Set SECRET_KEY to a long random value "
+    "SECRET_KEY is not set and DEBUG is off, in a deployment (DATABASE_URL is set, or "
+    "DEBUG=0). Set SECRET_KEY to a long random value "
     "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 "
     "for local development only. See docs/security.md."
 )

@@ -10,6 +10,9 @@ import pytest
 from django.db import connection
 
 from durable import executors, queues
+from tests import fast_flush
+
+fast_flush.install()
 
 
 @pytest.hookimpl(tryfirst=True)
