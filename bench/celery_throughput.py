@@ -118,7 +118,7 @@ def drain(label: str, runs: int, steps: int) -> dict[str, float]:
     import durable
     from bench.celery_workflows import steps as steps_workflow
     from durable import executors
-    from durable.conf import settings
+    from durable.core.conf import settings
 
     prefix = f"bench-{label}-{uuid.uuid4().hex[:6]}-"
     kind = settings.DURABLE_EXECUTOR
@@ -150,7 +150,7 @@ def repeated(label: str, size: dict[str, int]) -> dict[str, Any]:
 
 def measure_thread(size: dict[str, int]) -> dict[str, Any]:
     from durable import executors
-    from durable.conf import settings
+    from durable.core.conf import settings
 
     settings.DURABLE_EXECUTOR = "thread"
     settings.DURABLE_THREADS = THREADS
@@ -164,7 +164,7 @@ def measure_celery(workers: int, size: dict[str, int]) -> dict[str, Any]:
     from celery import current_app
 
     from durable import executors
-    from durable.conf import settings
+    from durable.core.conf import settings
 
     queue = f"durable-bench-{uuid.uuid4().hex[:8]}"
     settings.DURABLE_EXECUTOR = "celery"
@@ -244,7 +244,7 @@ def report(result: dict[str, Any]) -> None:
 def main() -> None:
     args = parse_args()
     setup_django()
-    from durable.conf import settings
+    from durable.core.conf import settings
 
     size = SIZES["quick" if args.quick else "full"]
     load_before = [round(value, 1) for value in os.getloadavg()]

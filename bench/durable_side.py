@@ -11,7 +11,7 @@ from django.db import connection
 
 import durable
 from bench import timing, workloads
-from durable.conf import settings
+from durable.core.conf import settings
 
 CLEANUP = [
     "DELETE FROM durable_step WHERE run_id IN "

@@ -26,7 +26,7 @@ import django  # noqa: E402
 django.setup()
 
 import durable  # noqa: E402
-from durable import runtime  # noqa: E402
+from durable.core import _runtime as runtime  # noqa: E402
 from durable.models import Run  # noqa: E402
 
 LIMITED = durable.Queue("bench-claims-limited", concurrency=1_000_000, rate_limit=(10**9, 60))

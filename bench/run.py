@@ -110,7 +110,7 @@ def setup_django() -> None:
 
 def machine() -> dict[str, Any]:
     from bench import db
-    from durable.conf import settings
+    from durable.core.conf import settings
 
     cpu = next(
         (

@@ -1,4 +1,5 @@
-"""The Celery app; workers start with `celery -A config worker` (see durable/cli/worker.py)."""
+"""The Celery app; workers start with `celery -A config worker` (see
+durable/management/cli/worker.py); durable's tasks are loaded from durable.executors.tasks."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import os
 
 from celery import Celery
 
-from durable.conf import DEFAULTS
+from durable.core.conf import DEFAULTS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("durable")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# durable's tasks live in durable/executors/tasks.py, not at the app's top level
+app.autodiscover_tasks(["durable.executors"])
 
 # Celery's Django fixup closes each worker thread's database connection around every task;
 # durable tasks are short and many, so keep it for 2 x N tasks (0 = close every time).

@@ -24,7 +24,7 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
     else:
         config = _embedded_database(embedded_server.data_dir(base_dir))
     # Django turns psycopg's prepared statements off (for connection poolers); the engine's
-    # hot-path SQL asks for them (durable/store.py). Set DURABLE_PREPARE_THRESHOLD=none
+    # hot-path SQL asks for them (durable/core/store/). Set DURABLE_PREPARE_THRESHOLD=none
     # behind a pooler in transaction mode that cannot carry them (PgBouncer < 1.21).
     threshold = os.environ.get("DURABLE_PREPARE_THRESHOLD", "5")
     config.setdefault("OPTIONS", {}).setdefault(

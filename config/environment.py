@@ -1,7 +1,7 @@
 """DURABLE_* environment variables as Django settings, typed like their defaults.
 
 Only variables that are present become settings; every other value comes from
-durable/conf.py, so the defaults have one home.
+durable/core/conf.py, so the defaults have one home.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import os
 from typing import Any
 
-from durable.conf import DEFAULTS
+from durable.core.conf import DEFAULTS
 
 TRUE = {"1", "true", "yes", "on"}
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from config.database import database_settings
 from config.environment import durable_settings_from_environment
 from config.secrets import is_development, secret_key
-from durable.conf import DEFAULTS
+from durable.core.conf import DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -176,7 +176,7 @@ LOGGING = {
 }
 
 # --- Durable -----------------------------------------------------------------------------
-# Defaults live in durable/conf.py (docs/settings.md); a DURABLE_* environment variable
+# Defaults live in durable/core/conf.py (docs/settings.md); a DURABLE_* environment variable
 # overrides the setting of the same name, and nothing else is set here.
 globals().update(durable_settings_from_environment())
 DURABLE_DEMO_WORKLOAD = "demo.workload"

@@ -20,6 +20,6 @@ urlpatterns = [
     path("favicon.ico", site_file("favicon.svg")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("durable.urls")),  # /health and /metrics
+    path("", include("durable.observability.urls")),  # /health and /metrics
     path("", include("dashboard.urls")),
 ]

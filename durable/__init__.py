@@ -50,47 +50,53 @@ __all__ = [
 ]
 
 _LAZY = {
-    "workflow": "durable.decorators",
-    "step": "durable.decorators",
-    "transaction": "durable.decorators",
-    "start": "durable.api",
-    "run": "durable.api",
-    "get": "durable.api",
-    "RunHandle": "durable.api",
+    "workflow": "durable.core._decorators",
+    "step": "durable.core._decorators",
+    "transaction": "durable.core._decorators",
+    "start": "durable.core._start",
+    "run": "durable.core._start",
+    "get": "durable.core._start",
+    "RunHandle": "durable.core._start",
     "Queue": "durable.queues",
-    "sleep": "durable.timers",
-    "send": "durable.messaging",
-    "recv": "durable.messaging",
-    "set_event": "durable.messaging",
-    "get_event": "durable.messaging",
-    "get_all_events": "durable.messaging",
-    "write_stream": "durable.streams",
-    "close_stream": "durable.streams",
-    "read_stream": "durable.streams",
-    "stream_entries": "durable.streams",
+    "sleep": "durable.primitives._sleep",
+    "send": "durable.primitives._messaging",
+    "recv": "durable.primitives._messaging",
+    "set_event": "durable.primitives._messaging",
+    "get_event": "durable.primitives._messaging",
+    "get_all_events": "durable.primitives._messaging",
+    "write_stream": "durable.primitives._streams",
+    "close_stream": "durable.primitives._streams",
+    "read_stream": "durable.primitives._streams",
+    "stream_entries": "durable.primitives._streams",
     "scheduled": "durable.schedules",
-    "current": "durable.introspection",
-    "get_run": "durable.introspection",
-    "list_runs": "durable.introspection",
-    "list_steps": "durable.introspection",
-    "list_children": "durable.introspection",
-    "list_events": "durable.introspection",
-    "sleep_async": "durable.async_api",
-    "recv_async": "durable.async_api",
-    "send_async": "durable.async_api",
-    "set_event_async": "durable.async_api",
-    "get_event_async": "durable.async_api",
-    "start_async": "durable.async_api",
-    "run_async": "durable.async_api",
+    "current": "durable.core._introspection",
+    "get_run": "durable.core._introspection",
+    "list_runs": "durable.core._introspection",
+    "list_steps": "durable.core._introspection",
+    "list_children": "durable.core._introspection",
+    "list_events": "durable.core._introspection",
+    "sleep_async": "durable.primitives._async_api",
+    "recv_async": "durable.primitives._async_api",
+    "send_async": "durable.primitives._async_api",
+    "set_event_async": "durable.primitives._async_api",
+    "get_event_async": "durable.primitives._async_api",
+    "start_async": "durable.primitives._async_api",
+    "run_async": "durable.primitives._async_api",
 }
+
+# `durable.<name>` for the public modules; `durable.introspection` names the records
+# (`durable.introspection.RunInfo`, `StepInfo`) that `get_run` and `list_steps` return
+_MODULES = {
+    name: f"durable.{name}" for name in ("operations", "errors", "client", "queues", "schedules")
+} | {"introspection": "durable.core._introspection"}
 
 
 def __getattr__(name: str) -> Any:
     """Import lazily, so `import durable` works before Django's apps are ready."""
-    if name in ("operations", "errors", "client", "introspection", "queues", "schedules"):
+    if name in _MODULES:
         import importlib
 
-        return importlib.import_module(f"durable.{name}")
+        return importlib.import_module(_MODULES[name])
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'durable' has no attribute {name!r}")

@@ -9,16 +9,20 @@ class DurableConfig(AppConfig):
     def ready(self) -> None:
         """Register the system checks, and the engine's timed duties, which executors run
         without importing them."""
-        from durable import (
-            checks,  # noqa: F401  (registers the system checks)
-            duties,
-            retention,
-            ticker,
-        )
+        from durable.core import _checks as checks  # noqa: F401  (registers the system checks)
+        from durable.executors import duties
+        from durable.operations import _retention as retention
+        from durable.schedules import _ticker as ticker
 
         duties.register(duties.Duty("schedules", ticker.fire_due))
         # thread executors prune hourly; on Celery, run `manage.py durable prune` from cron
         duties.register(duties.Duty("prune", retention.prune_expired, 3600, kinds=("thread",)))
-        from durable import logs
+        from durable.observability import logs
 
         logs.install("durable")  # engine log lines carry run, workflow, step and attempt
+        from durable.core.conf import settings
+
+        if settings.DURABLE_EXECUTOR == "celery":
+            # the tasks live below the app's top level, where Celery's autodiscovery
+            # does not look: register them here, so a host's Celery app needs no extra line
+            import durable.executors.tasks  # noqa: F401

@@ -6,7 +6,7 @@ is a few statements on the shared database.
 
 Versions: a run started without `version=` is stored with no version ("latest") and any
 executor that has the workflow may claim it; the first claim stamps that executor's code
-version on the run (`durable.store.STAMP_VERSION`), so later recoveries and resumes replay
+version on the run (`durable.core.store.STAMP_VERSION`), so later recoveries and resumes replay
 on the same code, exactly as for a run started with the code. `version="abc123"` pins it.
 """
 
@@ -15,11 +15,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from durable import api, context, delays, messaging, operations, runtime, store, validation
-from durable.api import RunHandle
+from durable import operations
+from durable.core import _context as context
+from durable.core import _delays as delays
+from durable.core import _runtime as runtime
+from durable.core import _start as api
+from durable.core import _validation as validation
+from durable.core import store
+from durable.core._registry import WorkflowDefinition, get_workflow, is_registered
+from durable.core._serialization import entry_input
+from durable.core._start import RunHandle
 from durable.errors import InvalidArgumentError, UnknownWorkflowError
-from durable.registry import WorkflowDefinition, get_workflow, is_registered
-from durable.serialization import entry_input
+from durable.primitives import _messaging as messaging
 
 LATEST = ""  # the stored version of a run that the first claiming executor stamps
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from durable.store import execute
+from durable.core.store import execute
 
 LONGEST_WINDOW = timedelta(days=1)
 

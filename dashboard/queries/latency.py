@@ -2,7 +2,7 @@
 
 Run timings come from run_finished_idx (finished_at range); step timings from
 step_finished_idx, which carries name and duration_ms so the scan never visits the heap.
-Execution is a run's active time (`durable.durations`: time in steps and attempts), with
+Execution is a run's active time (`durable.core.store._durations`: time in steps and attempts), with
 the time it sat parked (failed before a resume, sleeping, waiting) and its queue wait
 (created -> started) reported apart, so one resume an hour later does not read as an
 hour-long run.

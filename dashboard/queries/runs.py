@@ -30,7 +30,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Left, Now, Upper
 from django.utils import timezone
 
-from durable.durations import ACTIVE_MS_SQL
+from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.models import Run, RunStatus, Step
 
 PAGE_SIZE = 50

@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 
 from durable import schedules as durable_schedules
-from durable.conf import settings
+from durable.core.conf import settings
 from durable.models import Executor
 
 

@@ -15,7 +15,7 @@ from dashboard.charts import human_ms
 from dashboard.queries.detail import PREVIEW_CHARS
 from dashboard.staticfiles import HTMX_STATIC, PLOTLY_STATIC
 from dashboard.views.assets import HTMX_VERSION, PLOTLY_VERSION
-from durable.conf import settings
+from durable.core.conf import settings
 
 register = template.Library()
 

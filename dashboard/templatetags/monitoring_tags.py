@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.html import format_html
 
-from durable.tracing import trace_url
+from durable.observability.tracing import trace_url
 
 register = template.Library()
 

@@ -15,7 +15,9 @@ from dashboard.queries import detail, published, waiting
 from dashboard.templatetags.dashboard_tags import truncated
 from dashboard.views import debug
 from dashboard.views.common import render_page
-from durable import durations, operations, registry
+from durable import operations
+from durable.core import _registry as registry
+from durable.core.store import _durations as durations
 from durable.models import RunStatus
 
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from dashboard.permissions import viewer_required
 from dashboard.queries import system
 from dashboard.views.common import render_page
-from durable import health, operations
+from durable import operations
+from durable.observability import _health as health
 
 
 @viewer_required

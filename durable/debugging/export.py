@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from durable.api import validate_run_id
+from durable.core._start import validate_run_id
 from durable.debugging.records import to_record
 from durable.errors import RunNotFoundError
 from durable.models import Attempt, Run, Step

@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from durable.core._serialization import dumps
 from durable.errors import DurableError
 from durable.models import Step, StepKind, StepStatus
-from durable.serialization import dumps
 
 PATCHABLE_KINDS = (StepKind.STEP, StepKind.TRANSACTION)
 

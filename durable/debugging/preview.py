@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import Max, Min
 
-from durable import registry
+from durable.core import _registry as registry
 from durable.errors import DurableError
 from durable.models import Run, RunStatus, Step, StepKind, StepStatus
 

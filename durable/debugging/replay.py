@@ -17,13 +17,16 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import async_runs, context, decorators, registry
-from durable.context import RecordedStep, RunContext
+from durable.core import _async_runs as async_runs
+from durable.core import _context as context
+from durable.core import _decorators as decorators
+from durable.core import _registry as registry
+from durable.core._context import RecordedStep, RunContext
+from durable.core._registry import StepDefinition
+from durable.core._serialization import entry_input, error_to_dict
 from durable.debugging.export import get_run
 from durable.errors import NonDeterminismError
 from durable.models import Run, Step
-from durable.registry import StepDefinition
-from durable.serialization import entry_input, error_to_dict
 
 REPLAY_EXECUTOR = "replay:local"  # owns no run, so even a stray checkpoint write is refused
 

@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from durable import registry
+from durable.core import _registry as registry
 from durable.models import Run, Step
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
-from durable.conf import settings
+from durable.core.conf import settings
 
 
 class Executor(Protocol):

@@ -5,8 +5,8 @@ A cancel notifies each cancelled run's id on CHANNEL when its transaction commit
 listening connection and sets the cancelled event of the runs it executes, so a run stops
 before its next step starts, without a read per step. The lease heartbeat remains the
 fallback if a notification is missed. An operator's drain of an executor comes on its own
-channel, DRAIN_CHANNEL (`durable.drain`), heard on the same connection: a run id, whatever
-it holds, is never read as a drain. One notice that cannot be handled is logged and
+channel, DRAIN_CHANNEL (`durable.operations._drain`), heard on the same connection: a run
+id, whatever it holds, is never read as a drain. One notice that cannot be handled is logged and
 skipped; it never costs the listener its connection (and the notices queued behind it).
 """
 
@@ -22,7 +22,7 @@ from django.db import connection
 logger = logging.getLogger("durable")
 
 CHANNEL = "durable_cancel"  # payload: a cancelled run's id
-DRAIN_CHANNEL = "durable_drain"  # payload: durable.drain.notice_text
+DRAIN_CHANNEL = "durable_drain"  # payload: durable.operations._drain.notice_text
 RECONNECT_SECONDS = 1.0
 
 
@@ -36,7 +36,9 @@ class CancelListener:
         on_drain: Callable[[str, bool, float | None], None] | None = None,
     ) -> None:
         self._in_flight = in_flight
-        self._on_drain = on_drain  # an operator's (un)drain of an executor (durable.drain)
+        self._on_drain = (
+            on_drain  # an operator's (un)drain of an executor (durable.operations._drain)
+        )
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(
@@ -78,7 +80,7 @@ class CancelListener:
 
     def _handle(self, channel: str, payload: str) -> None:
         if channel == DRAIN_CHANNEL and self._on_drain is not None:
-            from durable.drain import parse_notice
+            from durable.operations._drain import parse_notice
 
             self._on_drain(*parse_notice(payload))
         elif channel == CHANNEL:

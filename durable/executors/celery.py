@@ -5,7 +5,7 @@ it, acknowledging the message only afterwards (late acks). The lease, not the br
 decides who executes: a redelivered or duplicate message finds the run RUNNING or finished
 and does nothing. Each worker process keeps one maintenance thread that renews the leases
 of its runs in flight (telling a run it was cancelled or taken over), heartbeats, and runs
-the sweep (`durable.sweeper`) that recovers runs of dead workers and re-dispatches runs
+the sweep (`durable.executors._sweeper`) that recovers runs of dead workers and re-dispatches runs
 whose message was lost.
 """
 
@@ -20,12 +20,17 @@ from celery import current_app
 from django.db import connection
 from kombu.exceptions import ChannelError
 
-from durable import queues, recovery, registry, runtime, store, sweeper
-from durable.conf import settings
-from durable.duties import run_isolated
+from durable import queues
+from durable.core import _registry as registry
+from durable.core import _runtime as runtime
+from durable.core import store
+from durable.core.conf import settings
+from durable.executors import _recovery as recovery
+from durable.executors import _sweeper as sweeper
 from durable.executors import liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.celery_consuming import QueueConsumption
+from durable.executors.duties import run_isolated
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
 from durable.executors.operator_drain import OperatorDrain

@@ -13,9 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from durable import queues, registry, runtime, store
+from durable import queues
+from durable.core import _registry as registry
+from durable.core import _runtime as runtime
+from durable.core import store
+from durable.core.store import ClaimedRun
 from durable.executors.operator_drain import OperatorDrain
-from durable.store import ClaimedRun
 
 logger = logging.getLogger("durable")
 
@@ -33,7 +36,9 @@ class OneThreadPerRun:
     _stop: threading.Event
     _draining: threading.Event  # shutting down: runs are released at their next step
     _running_on: dict[str, threading.Thread]  # run id -> the thread executing it
-    _operator_drain: OperatorDrain  # an operator drained it: no new runs (durable.drain)
+    _operator_drain: (
+        OperatorDrain  # an operator drained it: no new runs (durable.operations._drain)
+    )
 
     def _claim_and_execute(self, run_id: str, workflows: list[str]) -> bool:
         """Claim the run (for a limited or priority queue, the queue's best due run: claims

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import threading
 
-from durable import runtime, store
+from durable.core import _runtime as runtime
+from durable.core import store
 from durable.executors.identity import hostname
 from durable.executors.operator_drain import OperatorDrain
 

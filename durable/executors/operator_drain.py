@@ -1,4 +1,4 @@
-"""An executor's view of an operator's drain (durable.drain): whether to claim new runs,
+"""An executor's view of an operator's drain (durable.operations._drain): whether to claim new runs,
 and when to release those still in flight.
 
 Set from a notification the moment the operator acts, and from every heartbeat (the row is

@@ -17,9 +17,14 @@ import time
 
 from django.db import connection
 
-from durable import duties, hung, queues, recovery, registry, runtime, store
-from durable.conf import settings
-from durable.executors import liveness
+from durable import queues
+from durable.core import _hung as hung
+from durable.core import _registry as registry
+from durable.core import _runtime as runtime
+from durable.core import store
+from durable.core.conf import settings
+from durable.executors import _recovery as recovery
+from durable.executors import duties, liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun

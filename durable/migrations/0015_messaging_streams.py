@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.datetime
-import durable.fields
+import durable.models.fields
 from django.db import migrations, models
 
 
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('position', models.IntegerField()),
                 ('key', models.CharField(max_length=200)),
-                ('value', durable.fields.JSONTextField(null=True)),
+                ('value', durable.models.fields.JSONTextField(null=True)),
                 ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
         ),
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('run', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='stream_entries', to='durable.run')),
                 ('key', models.CharField(max_length=200)),
                 ('offset', models.IntegerField()),
-                ('value', durable.fields.JSONTextField(null=True)),
+                ('value', durable.models.fields.JSONTextField(null=True)),
                 ('closed', models.BooleanField(default=False)),
                 ('position', models.IntegerField()),
                 ('attempt', models.IntegerField(default=0)),

@@ -4,7 +4,7 @@ a source, an optional input and queue, a paused flag and a revision."""
 import django.db.models.functions.datetime
 from django.db import migrations, models
 
-import durable.fields
+import durable.models.fields
 
 
 class Migration(migrations.Migration):
@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="schedule",
             name="input",
-            field=durable.fields.JSONTextField(blank=True, null=True),
+            field=durable.models.fields.JSONTextField(blank=True, null=True),
         ),
         migrations.AddField(
             model_name="schedule",

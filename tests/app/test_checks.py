@@ -9,7 +9,7 @@ from django.core.management.base import SystemCheckError
 from django.db import connection
 
 from dashboard import checks as dashboard_checks
-from durable import checks
+from durable.core import _checks as checks
 
 
 def ids(messages) -> list[str]:

@@ -1,4 +1,4 @@
-"""Defaults have one home (durable/conf.py), one table documents them, and this project's
+"""Defaults have one home (durable/core/conf.py), one table documents them, and this project's
 settings only override from the environment."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import config.settings
 from config.environment import durable_settings_from_environment
-from durable.conf import DEFAULTS
-from durable.conf_doc import END, START, documented_settings, settings_table
+from durable.core._conf_doc import END, START, documented_settings, settings_table
+from durable.core.conf import DEFAULTS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
@@ -16,7 +16,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 def test_settings_doc_is_the_table_made_from_the_defaults():
     text = DOC.read_text()
     table = text.split(START, 1)[1].split(END, 1)[0].strip()
-    assert table == settings_table(), "run `python -m durable.conf_doc` to update docs/settings.md"
+    assert table == settings_table(), (
+        "run `python -m durable.core._conf_doc` to update docs/settings.md"
+    )
 
 
 def test_every_setting_has_a_default_and_a_meaning():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from durable.serialization import fingerprint
+from durable.core._serialization import fingerprint
 
 SAME = [
     ("852 rows of churn have null labels", "95 rows of clickstream have null labels"),

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from durable import queue_limits
 from durable.models import AuditEntry
-from durable.queue_limits import Limits
+from durable.queues import _limits as queue_limits
+from durable.queues._limits import Limits
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.test import Client
 
-from durable.cli.worker import DEMO_PASSWORD, DEMO_USER, _ensure_demo_admin
+from durable.management.cli.worker import DEMO_PASSWORD, DEMO_USER, _ensure_demo_admin
 
 
 def test_demo_creates_its_admin_on_a_database_with_no_users(db):

@@ -13,7 +13,8 @@ import django
 
 
 def main(run_id: str) -> dict:
-    from durable import client, registry
+    from durable import client
+    from durable.core import _registry as registry
     from durable.errors import WorkflowError
 
     handle = client.start(

@@ -18,7 +18,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import durable
-from durable import operations, runtime, store
+from durable import operations
+from durable.core import _runtime as runtime
+from durable.core.store import _execute
 from durable.debugging.replay import replay_run
 from durable.errors import DurableError, NonDeterminismError, StepTimeoutError
 from durable.models import Attempt, Run, RunStatus, Step
@@ -167,13 +169,13 @@ def statements_to_execute(workflow, count: int, monkeypatch) -> int:
     """Statements the run's own thread sends while executing `workflow(count)` here."""
     sent = []
     for name in ("_execute_once", "_prepared_once"):
-        real = getattr(store, name)
+        real = getattr(_execute, name)
 
         def counted(*args, real=real, **kwargs):
             sent.append(threading.current_thread())
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(store, name, counted)
+        monkeypatch.setattr(_execute, name, counted)
     handle = durable.start(workflow, count)
 
     def execute_here() -> threading.Thread:

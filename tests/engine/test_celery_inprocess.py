@@ -17,7 +17,7 @@ from tests.engine.celery_workflows import ticks
 @pytest.fixture
 def memory_worker(settings, side_effects):
     """A Celery worker thread in this process, consuming a memory:// queue."""
-    import durable.tasks  # noqa: F401 - registers durable.execute_run on the app
+    import durable.executors.tasks  # noqa: F401 - registers durable.execute_run on the app
 
     settings.DURABLE_EXECUTOR = "celery"
     settings.DURABLE_CELERY_QUEUE = "durable-test-memory"

@@ -7,9 +7,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from durable import queue_limits
 from durable.models import AuditEntry
-from durable.queue_limits import Limits
+from durable.queues import _limits as queue_limits
+from durable.queues._limits import Limits
 
 
 def durable_command(*args: str) -> str:

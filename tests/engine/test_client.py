@@ -14,7 +14,11 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from durable import client, clock, executors, health, runtime, store
+from durable import client, executors
+from durable.core import _clock as clock
+from durable.core import _runtime as runtime
+from durable.core import store
+from durable.core._registry import get_workflow
 from durable.errors import (
     InvalidArgumentError,
     OperationRefused,
@@ -23,7 +27,7 @@ from durable.errors import (
     UnknownWorkflowError,
 )
 from durable.models import Executor, Run, RunStatus
-from durable.registry import get_workflow
+from durable.observability import _health as health
 from tests.engine import celery_processes, client_workflows  # noqa: F401  (a worker here)
 from tests.engine.processes import PROJECT_DIR, database_url_for_tests, wait_for
 

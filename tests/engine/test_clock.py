@@ -10,19 +10,20 @@ from datetime import datetime, timedelta
 import pytest
 
 import durable
-from durable import clock, executors
+from durable import executors
+from durable.core import _clock as clock
 from durable.errors import RunCancelledError
 from durable.models import Run
 from tests.engine.workflows import note
 
 ENGINE_MODULES = [
-    "durable.timers",
-    "durable.messaging",
-    "durable.steps",
+    "durable.primitives._sleep",
+    "durable.primitives._messaging",
+    "durable.core._steps",
     "durable.schedules",
-    "durable.runtime",
+    "durable.core._runtime",
     "durable.executors.thread",
-    "durable.retention",
+    "durable.operations._retention",
 ]
 
 

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 import durable
-from durable import clock, operations
+from durable import operations
+from durable.core import _clock as clock
 from durable.models import Run, RunStatus
 from tests.engine.test_lineage import GATE, _child_of, timed_parent
 from tests.engine.workflows import ledger

@@ -10,8 +10,11 @@ import pytest
 from django.core.management import call_command
 
 import durable
-from durable import clock, executors, operations, runtime, sweeper
+from durable import executors, operations
+from durable.core import _clock as clock
+from durable.core import _runtime as runtime
 from durable.errors import InvalidArgumentError
+from durable.executors import _sweeper as sweeper
 from durable.executors import celery as celery_executor
 from durable.models import Run
 from tests.engine.celery_workflows import LIMITED, limited

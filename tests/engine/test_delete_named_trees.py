@@ -8,8 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from durable import clock, operation_batches, operations
+from durable import operations
+from durable.core import _clock as clock
 from durable.models import AuditEntry, Run, RunStatus
+from durable.operations import _batches as operation_batches
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 import durable
-from durable import registry, store
+from durable.core import _registry as registry
+from durable.core import store
 from durable.errors import UnknownWorkflowError
 from durable.models import Run
 

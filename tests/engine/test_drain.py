@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 import durable
 from durable import operations
-from durable.drain import notice_text, parse_notice
 from durable.errors import ExecutorNotFoundError, InvalidArgumentError
 from durable.executors.cancellations import DRAIN_CHANNEL
 from durable.executors.thread import ThreadExecutor
 from durable.models import AuditEntry, Executor, Run
+from durable.operations._drain import notice_text, parse_notice
 from tests.engine.workflows import ledger, slow_ledger
 
 

@@ -13,7 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import clock, cron, executors, registry, schedules, store, store_schedules, ticker
+from durable import executors, schedules
+from durable.core import _clock as clock
+from durable.core import _registry as registry
+from durable.core import store
+from durable.core.store import _schedules as store_schedules
 from durable.errors import (
     InvalidArgumentError,
     ScheduleConflictError,
@@ -22,6 +26,8 @@ from durable.errors import (
     UnknownWorkflowError,
 )
 from durable.models import AuditEntry, Run, Schedule
+from durable.schedules import _cron as cron
+from durable.schedules import _ticker as ticker
 
 
 @durable.workflow(name="tests.dyn.report")

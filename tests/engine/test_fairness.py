@@ -8,7 +8,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 import durable
-from durable import executors, store, sweeper
+from durable import executors
+from durable.core import store
+from durable.executors import _sweeper as sweeper
 from durable.models import Run
 from tests.engine.celery_processes import create_span_table
 from tests.engine.celery_workflows import per_worker

@@ -11,7 +11,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 import durable
-from durable import client, introspection
+from durable import client
+from durable.core import _introspection as introspection
 from durable.errors import InvalidArgumentError, RunNotFoundError
 from durable.models import Run, RunStatus
 

@@ -7,7 +7,8 @@ import threading
 from django.utils import timezone
 
 import durable
-from durable import recovery, runtime
+from durable.core import _runtime as runtime
+from durable.executors import _recovery as recovery
 from durable.models import Run
 from tests.engine.workflows import ledger
 

@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 
 import durable
-from durable import executors, operations, runtime
+from durable import executors, operations
+from durable.core import _runtime as runtime
 from durable.errors import RunCancelledError
 from durable.models import Message, Run, RunStatus
 from tests.engine.processes import wait_for

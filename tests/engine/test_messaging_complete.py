@@ -138,7 +138,7 @@ def publisher() -> dict:
 
 
 def durable_run_id() -> str:
-    from durable import context
+    from durable.core import _context as context
 
     return context.current().run_id
 

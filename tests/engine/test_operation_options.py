@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import clock, operations, queues
+from durable import operations, queues
+from durable.core import _clock as clock
 from durable.errors import (
     InvalidArgumentError,
     InvalidRunIdError,

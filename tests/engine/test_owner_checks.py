@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 
 import durable
-from durable import runtime, store
+from durable.core import _runtime as runtime
+from durable.core import store
 from durable.models import Attempt, Run, RunStatus
 from tests.engine.workflows import note
 

@@ -1,5 +1,5 @@
 """Queue limits live in PostgreSQL: they hold in processes that never imported the queue's
-declaration, and operators change them at run time (durable.queue_limits)."""
+declaration, and operators change them at run time (durable.queues._limits)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import durable
-from durable import queue_limits, queues, runtime
+from durable import queues
+from durable.core import _runtime as runtime
 from durable.errors import InvalidArgumentError, UnknownQueueError
 from durable.models import AuditEntry, Run, RunStatus, StoredQueue
-from durable.queue_limits import Limits
+from durable.queues import _limits as queue_limits
+from durable.queues._limits import Limits
 from tests.engine import celery_processes
 from tests.engine.celery_processes import create_span_table, max_overlap
 from tests.engine.processes import start_worker, stop, wait_for

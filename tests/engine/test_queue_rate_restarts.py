@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 import durable
-from durable import operations, recovery, runtime
+from durable import operations
+from durable.core import _runtime as runtime
+from durable.executors import _recovery as recovery
 from durable.models import Run
 
 HOURLY = durable.Queue("tests-hourly", rate_limit=(2, 3600))

@@ -7,7 +7,8 @@ import time
 import pytest
 
 import durable
-from durable import queues, runtime
+from durable import queues
+from durable.core import _runtime as runtime
 from durable.models import Run
 from tests.engine.celery_processes import create_span_table, max_overlap
 from tests.engine.celery_workflows import LIMITED, RANKED, limited, ranked

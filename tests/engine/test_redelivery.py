@@ -11,7 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 import durable
-from durable import executors, recovery
+from durable import executors
+from durable.executors import _recovery as recovery
 from durable.executors.celery import CeleryWorker
 from durable.models import Run
 from tests.conftest import record_side_effect

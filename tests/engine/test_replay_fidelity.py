@@ -18,8 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import operations, runtime, store
-from durable.context import RunInterrupted
+from durable import operations
+from durable.core import _runtime as runtime
+from durable.core import store
+from durable.core._context import RunInterrupted
 from durable.errors import NonDeterminismError, SerializationError
 from durable.models import Attempt, Event, Message, Run, Step
 from tests.engine.workflows import Boom, sum_three

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from durable import retention
 from durable.models import Run, RunStatus
+from durable.operations import _retention as retention
 
 
 def _run(run_id: str, status: str, age_days: float, parent: Run | None = None) -> Run:

@@ -14,10 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import durable
-from durable import operations, recovery, runtime
+from durable import operations
+from durable.core import _runtime as runtime
+from durable.core._registry import RetryPolicy
 from durable.errors import InvalidArgumentError
+from durable.executors import _recovery as recovery
 from durable.models import Attempt, Run, Step
-from durable.registry import RetryPolicy
 from tests.conftest import record_side_effect
 
 

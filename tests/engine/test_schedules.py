@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import durable
-from durable import cron, schedules, ticker
+from durable import schedules
 from durable.models import Run, Schedule
+from durable.schedules import _cron as cron
+from durable.schedules import _ticker as ticker
 
 
 def every_five_minutes(scheduled_at: str) -> str:

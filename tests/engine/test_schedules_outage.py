@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import durable
-from durable import cron, schedules, ticker
+from durable import schedules
 from durable.models import Run, Schedule
+from durable.schedules import _cron as cron
+from durable.schedules import _ticker as ticker
 
 NOW = datetime(2026, 11, 29, 9, 30, 20, tzinfo=UTC)
 MONTH_AGO = NOW - timedelta(days=30)

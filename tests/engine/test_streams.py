@@ -17,7 +17,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import durable
-from durable import executors, operations, retention, store_streams
+from durable import executors, operations
+from durable.core.store import _streams as store_streams
 from durable.errors import (
     DurableError,
     InvalidArgumentError,
@@ -26,6 +27,7 @@ from durable.errors import (
     StreamTimeoutError,
 )
 from durable.models import Run, RunStatus, Step, StreamEntry
+from durable.operations import _retention as retention
 from tests.engine.processes import start_worker, stop, wait_for
 from tests.engine.workflows import stream_ledger
 

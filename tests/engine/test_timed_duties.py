@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 import durable
-from durable import schedules, ticker
+from durable import schedules
 from durable.models import Run, Schedule
+from durable.schedules import _ticker as ticker
 from tests.engine.workflows import sum_three
 
 

@@ -9,8 +9,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 import durable
-from durable import registry, retention, store
+from durable.core import _registry as registry
+from durable.core import store
 from durable.models import Run, Step
+from durable.operations import _retention as retention
 from tests.engine.workflows import ledger, sum_three
 
 

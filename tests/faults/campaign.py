@@ -165,7 +165,7 @@ class Campaign:
             self.dispatcher.dispatch(run_id)
 
     def top_up(self, phase: str) -> None:
-        from durable import store
+        from durable.core import store
 
         rows = store.execute(
             "SELECT count(*) FROM durable_run WHERE id LIKE %(prefix)s"
@@ -184,7 +184,7 @@ class Campaign:
             time.sleep(0.2)
 
     def wait_for_all(self, phase: str, timeout: float, workers: Workers | None = None) -> None:
-        from durable import store
+        from durable.core import store
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -284,7 +284,7 @@ class Campaign:
     # -- figures --------------------------------------------------------------------------
 
     def count(self) -> None:
-        from durable import store
+        from durable.core import store
 
         everything = [run_id for ids in self.started.values() for run_id in ids]
         rows = store.execute(

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from durable import db
+from durable.core.store import _db as db
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,9 @@ import pytest
 from django.db import connection
 
 import durable
-from durable import db, store
+from durable.core import store
+from durable.core.store import _db as db
+from durable.core.store import _execute
 from durable.models import Attempt, Run
 from tests.faults.conftest import drop_connections
 from tests.faults.workflows import ledger, lost_commit_reply
@@ -47,7 +49,7 @@ def test_a_checkpoint_committed_before_its_reply_was_lost_is_recognised(
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "blip-3", 1, 0, run_id="blip-3")
     store.claim_run("blip-3", "owner-a", 30, ["faults.ledger"])
-    real = store._prepared_once
+    real = _execute._prepared_once
     lost = []
 
     def commit_then_lose_reply(sql, params):
@@ -58,7 +60,7 @@ def test_a_checkpoint_committed_before_its_reply_was_lost_is_recognised(
                 cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return rows
 
-    monkeypatch.setattr(store, "_prepared_once", commit_then_lose_reply)
+    monkeypatch.setattr(_execute, "_prepared_once", commit_then_lose_reply)
     written = store.record_step(
         run_id="blip-3", executor_id="owner-a", position=0, name="pause", kind="step",
         status="SUCCESS", input="{}", output="0", attempts=1,
@@ -73,7 +75,7 @@ def test_a_claim_committed_before_its_reply_was_lost_is_taken_up(
 ):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "blip-4", 1, 0, run_id="blip-4")
-    real = store._prepared_once
+    real = _execute._prepared_once
     lost = []
 
     def commit_then_lose_reply(sql, params):
@@ -84,7 +86,7 @@ def test_a_claim_committed_before_its_reply_was_lost_is_taken_up(
                 cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return rows
 
-    monkeypatch.setattr(store, "_prepared_once", commit_then_lose_reply)
+    monkeypatch.setattr(_execute, "_prepared_once", commit_then_lose_reply)
     claimed = store.claim_run("blip-4", "owner-a", 30, ["faults.ledger"])
     assert lost and claimed is not None, "the committed claim was left to wait out its lease"
     assert claimed.workflow == "faults.ledger" and claimed.input["args"][0] == "blip-4"

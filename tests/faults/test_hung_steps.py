@@ -7,7 +7,8 @@ import time
 import pytest
 
 import durable
-from durable import executors, hung
+from durable import executors
+from durable.core import _hung as hung
 from durable.errors import RunCancelledError, StepTimeoutError
 from durable.models import Attempt, Run
 from tests.faults import workflows

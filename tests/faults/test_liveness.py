@@ -7,8 +7,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 import durable
-from durable import recovery, store
-from durable.conf import settings as durable_settings
+from durable.core import store
+from durable.core.conf import settings as durable_settings
+from durable.executors import _recovery as recovery
 from durable.executors.identity import hostname
 from durable.models import Executor, Run
 from tests.faults.workflows import ledger

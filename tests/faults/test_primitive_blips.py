@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 import durable
-from durable import store_primitives
+from durable.core.store import _primitives as store_primitives
 from durable.models import Message, Run
 
 

@@ -8,7 +8,7 @@ import time
 from celery import Celery
 
 import durable
-from durable import sweeper
+from durable.executors import _sweeper as sweeper
 from durable.executors.celery import CeleryDispatcher
 from tests.faults.workflows import ledger
 

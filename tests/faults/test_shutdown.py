@@ -14,7 +14,7 @@ from celery.signals import worker_shutting_down
 from django.db import connection
 
 import durable
-import durable.tasks  # noqa: F401 - connects the Celery signal handlers
+import durable.executors.tasks  # noqa: F401 - connects the Celery signal handlers
 from durable.executors import celery as celery_executor
 from durable.models import Run
 from tests.engine.processes import (

@@ -8,7 +8,7 @@ import pytest
 
 import durable
 from durable import executors
-from durable.alerts import failure_group_alert
+from durable.observability.alerts import failure_group_alert
 from tests.monitoring.workflows import refused
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from durable import store
+from durable.core import store
 
 
 def beat(executor_id: str, seconds_ago: float = 0) -> None:

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 import durable
-from durable.logs import ContextFilter, JsonFormatter
+from durable.observability.logs import ContextFilter, JsonFormatter
 from tests.monitoring.workflows import FAILURES, checkout, refused, user_logger
 
 

@@ -11,7 +11,7 @@ from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
 import durable
-from durable import store
+from durable.core import store
 from tests.engine.workflows import FLAKY_FAILURES, retrying, sum_three
 
 
@@ -116,7 +116,7 @@ def test_metrics_are_off_unless_enabled(db, client, settings):
 
 
 def test_metrics_without_its_package_say_what_to_install(db, client, monkeypatch):
-    from durable import metrics
+    from durable.observability import _metrics as metrics
 
     monkeypatch.setattr(metrics, "CollectorRegistry", None)  # as when the import failed
     response = client.get("/metrics")
@@ -125,7 +125,7 @@ def test_metrics_without_its_package_say_what_to_install(db, client, monkeypatch
 
 
 def test_a_system_check_warns_when_metrics_are_on_without_their_package(settings, monkeypatch):
-    from durable import checks
+    from durable.core import _checks as checks
 
     settings.DURABLE_METRICS_ENABLED = True
     monkeypatch.setattr(checks.importlib.util, "find_spec", lambda name: None)

@@ -16,7 +16,9 @@ sys.modules["opentelemetry"] = None  # as if not installed: every import of it f
 sys.modules["prometheus_client"] = None
 import django
 django.setup()
-from durable import metrics, observe, tracing
+from durable.observability import _metrics as metrics
+from durable.observability import _observe as observe
+from durable.observability import tracing
 assert not tracing.active()
 with observe.run("r", "wf", "v", "ex"), observe.attempt("step", 0, 1):
     assert observe.cpu_ms() >= 0

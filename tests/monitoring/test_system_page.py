@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
-from durable import store
+from durable.core import store
 from durable.models import Run, Schedule
 from tests.dashboard.conftest import make_run
 from tests.monitoring import workflows  # this process runs its current version

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from durable.tracing import trace_id_for
+from durable.observability.tracing import trace_id_for
 from tests.dashboard.conftest import make_run
 
 

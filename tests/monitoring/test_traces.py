@@ -6,7 +6,7 @@ import pytest
 
 import durable
 from durable import operations
-from durable.tracing import trace_id_for, trace_url
+from durable.observability.tracing import trace_id_for, trace_url
 from tests.monitoring.workflows import FAILURES, checkout
 
 

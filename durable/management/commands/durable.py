@@ -10,9 +10,17 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from durable import executors
-from durable.cli import database_errors, debug, draining, inspect, operate, schedules, worker
-from durable.cli import queues as queues_cli
 from durable.errors import DurableError
+from durable.management.cli import (
+    database_errors,
+    debug,
+    draining,
+    inspect,
+    operate,
+    schedules,
+    worker,
+)
+from durable.management.cli import queues as queues_cli
 
 SUBCOMMANDS = {
     "list": inspect.add_list_arguments,

@@ -1,0 +1,289 @@
+"""System checks (`manage.py check`): what a misconfigured deployment would otherwise learn
+at run time, each with an id and a hint that says what to do.
+
+durable.E001 database not PostgreSQL        durable.E002 PostgreSQL older than 14
+durable.E003 a required app is missing      durable.E004 DURABLE_EXECUTOR unknown
+durable.E005 celery executor, no Celery app durable.E006 celery executor, no broker
+durable.E007 a DURABLE_MODULES module fails durable.E008 DURABLE_MODULES is not a list
+durable.E009 a number setting is not one    durable.E010 a number is out of range
+durable.E011 lease not above sweep/poll     durable.W011 lease within 3x sweep/poll
+durable.E012 DURABLE_RETENTION unparsable   durable.W013 an unknown DURABLE_* setting
+durable.E014 a text setting is not text (or the Celery queue name is empty)
+durable.W015 /metrics is on but prometheus-client is not installed
+durable.E016 celery executor, but Celery is not installed (the [celery] extra)
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import connections
+
+from durable.core.conf import DEFAULTS, settings
+
+MIN_POSTGRES = 14  # Django 5.2's own floor; the engine's SQL needs 13+
+EXECUTORS = ("thread", "celery", "external")
+CELERY_EXTRA = "pip install 'django-durable-runs[celery]', or use DURABLE_EXECUTOR='thread'"
+REQUIRED_APPS = ("django.contrib.contenttypes", "django.contrib.auth")
+
+# setting -> (smallest allowed value, type); 0 allowed only where it means something
+NUMBERS: dict[str, tuple[float, type]] = {
+    "DURABLE_THREADS": (1, int),
+    "DURABLE_LEASE_SECONDS": (0.1, float),
+    "DURABLE_MAX_RECOVERIES": (0, int),
+    "DURABLE_POLL_SECONDS": (0.01, float),
+    "DURABLE_SLEEP_INLINE_SECONDS": (0, float),
+    "DURABLE_MAX_PAYLOAD_BYTES": (1, int),
+    "DURABLE_SWEEP_SECONDS": (0.01, float),
+    "DURABLE_REDISPATCH_SECONDS": (0.01, float),
+    "DURABLE_TRANSACTION_CONFLICT_RETRIES": (0, int),
+}
+
+
+def _error(id_: int, msg: str, hint: str, level: type = Error) -> CheckMessage:
+    prefix = "W" if level is Warning else "E"
+    return level(msg, hint=hint, id=f"durable.{prefix}{id_:03d}")
+
+
+@register(Tags.database)
+def check_database(databases: list[str] | None = None, **_: Any) -> list[CheckMessage]:
+    """Runs with `migrate` and `check --database default` (it needs a connection)."""
+    if not databases or "default" not in databases:
+        return []
+    connection = connections["default"]
+    version = connection.pg_version if connection.vendor == "postgresql" else None
+    return database_problems(connection.vendor, version)
+
+
+def database_problems(vendor: str, pg_version: int | None) -> list[CheckMessage]:
+    """`pg_version` as psycopg reports it: 150004 for 15.4."""
+    if vendor != "postgresql":
+        return [
+            _error(
+                1,
+                f"Durable needs PostgreSQL; the default database is {vendor}",
+                "set DATABASES['default']['ENGINE'] to "
+                "'django.db.backends.postgresql' and point it at PostgreSQL "
+                f"{MIN_POSTGRES} or newer",
+            )
+        ]
+    if pg_version is not None and pg_version // 10000 < MIN_POSTGRES:
+        return [
+            _error(
+                2,
+                f"PostgreSQL {pg_version // 10000} is too old for Durable",
+                f"upgrade the server to PostgreSQL {MIN_POSTGRES} or newer",
+            )
+        ]
+    return []
+
+
+@register()
+def check_apps(**_: Any) -> list[CheckMessage]:
+    return [
+        _error(
+            3,
+            f"Durable needs {name!r} in INSTALLED_APPS",
+            f"add {name!r} to INSTALLED_APPS (startproject lists it by default)",
+        )
+        for name in REQUIRED_APPS
+        if not apps.is_installed(name)
+    ]
+
+
+@register()
+def check_executor(**_: Any) -> list[CheckMessage]:
+    kind = settings.DURABLE_EXECUTOR
+    if kind not in EXECUTORS:
+        return [
+            _error(
+                4,
+                f"DURABLE_EXECUTOR is {kind!r}",
+                "set it to 'thread' (in-process), 'celery' (Celery workers) or "
+                "'external' (`manage.py durable worker` processes)",
+            )
+        ]
+    if kind != "celery":
+        return []
+    if importlib.util.find_spec("celery") is None:
+        missing = "DURABLE_EXECUTOR is 'celery' but Celery is not installed"
+        return [_error(16, missing, CELERY_EXTRA)]
+    from celery import current_app
+
+    return celery_problems(current_app._get_current_object())
+
+
+def celery_problems(app: Any) -> list[CheckMessage]:
+    """`app` is Celery's current app: the host's, or the fallback Celery makes when there
+    is none (named "default", never set as current)."""
+    if app.main == "default" and not app.set_as_current:
+        return [
+            _error(
+                5,
+                "DURABLE_EXECUTOR is 'celery' but no Celery app is configured",
+                "create one in your project (proj/celery.py: app = Celery('proj'); "
+                "app.config_from_object('django.conf:settings', namespace='CELERY'); "
+                "import it in proj/__init__.py), or use DURABLE_EXECUTOR='thread'",
+            )
+        ]
+    if not app.conf.broker_url:
+        return [
+            _error(
+                6,
+                f"the Celery app {app.main!r} has no broker",
+                "set CELERY_BROKER_URL (redis://… or amqp://…) in settings or the environment",
+            )
+        ]
+    return []
+
+
+@register()
+def check_modules(**_: Any) -> list[CheckMessage]:
+    modules = settings.DURABLE_MODULES
+    if isinstance(modules, str) or not isinstance(modules, list | tuple):
+        return [
+            _error(
+                8,
+                f"DURABLE_MODULES must be a list of module names, not {modules!r}",
+                'write DURABLE_MODULES = ["shop.workflows"]',
+            )
+        ]
+    problems = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # an executor importing it would fail the same way
+            problems.append(
+                _error(
+                    7,
+                    f"DURABLE_MODULES names {name!r}, which does not import: "
+                    f"{type(exc).__name__}: {exc}",
+                    "fix the module or remove it from DURABLE_MODULES; "
+                    "workers could not run its workflows",
+                )
+            )
+    return problems
+
+
+@register()
+def check_numbers(**_: Any) -> list[CheckMessage]:
+    problems = []
+    for name, (smallest, kind) in NUMBERS.items():
+        value = getattr(settings, name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (kind is int and not isinstance(value, int))
+        ):
+            problems.append(
+                _error(
+                    9,
+                    f"{name} must be {'an integer' if kind is int else 'a number'}, not {value!r}",
+                    f"set {name} = {DEFAULTS[name]!r} or another number",
+                )
+            )
+        elif value < smallest:
+            problems.append(
+                _error(
+                    10,
+                    f"{name} is {value!r}; it must be at least {smallest}",
+                    f"the default is {DEFAULTS[name]!r}",
+                )
+            )
+    return problems or lease_problems()
+
+
+def lease_problems() -> list[CheckMessage]:
+    """A lease must outlive several sweeps and polls, or live owners lose runs to recovery
+    and dead owners' runs wait."""
+    lease = settings.DURABLE_LEASE_SECONDS
+    interval = max(settings.DURABLE_SWEEP_SECONDS, settings.DURABLE_POLL_SECONDS)
+    hint = (
+        f"keep DURABLE_LEASE_SECONDS at least 3x DURABLE_SWEEP_SECONDS and "
+        f"DURABLE_POLL_SECONDS (now {interval}s): e.g. {max(30, interval * 3)}"
+    )
+    if lease <= interval:
+        return [
+            _error(
+                11,
+                f"DURABLE_LEASE_SECONDS ({lease}) is not longer than the sweep or "
+                f"poll interval ({interval})",
+                hint,
+            )
+        ]
+    if lease < interval * 3:
+        return [
+            _error(
+                11,
+                f"DURABLE_LEASE_SECONDS ({lease}) is close to the sweep or poll "
+                f"interval ({interval})",
+                hint,
+                Warning,
+            )
+        ]
+    return []
+
+
+@register()
+def check_retention(**_: Any) -> list[CheckMessage]:
+    from durable.operations._retention import parse_age
+
+    retention = settings.DURABLE_RETENTION
+    if not retention:
+        return []
+    try:
+        parse_age(retention)
+    except (ValueError, TypeError) as exc:
+        return [_error(12, f"DURABLE_RETENTION: {exc}", 'e.g. "30d"; "" keeps every run')]
+    return []
+
+
+@register()
+def check_unknown_settings(**_: Any) -> list[CheckMessage]:
+    """A misspelt setting is silently ignored; say so."""
+    problems = []
+    for name in dir(django_settings):
+        if name.startswith("DURABLE_") and name not in DEFAULTS:
+            close = difflib.get_close_matches(name, DEFAULTS, n=1)
+            hint = f"did you mean {close[0]}?" if close else "see docs/settings.md"
+            problems.append(_error(13, f"{name} is not a Durable setting", hint, Warning))
+    return problems
+
+
+@register()
+def check_texts(**_: Any) -> list[CheckMessage]:
+    problems = [
+        _error(14, f"{name} must be a string, not {getattr(settings, name)!r}",
+               f"the default is {DEFAULTS[name]!r}")
+        for name, default in DEFAULTS.items()
+        if isinstance(default, str) and not isinstance(getattr(settings, name), str)
+    ]  # fmt: skip
+    if not problems and not settings.DURABLE_CELERY_QUEUE.strip():
+        problems.append(
+            _error(
+                14,
+                "DURABLE_CELERY_QUEUE is empty",
+                f"name the Celery queue, e.g. {DEFAULTS['DURABLE_CELERY_QUEUE']!r}",
+            )
+        )
+    return problems
+
+
+@register()
+def check_metrics_package(**_: Any) -> list[CheckMessage]:
+    """/metrics answers 501 without its optional package; say so before a scraper does."""
+    if not settings.DURABLE_METRICS_ENABLED or importlib.util.find_spec("prometheus_client"):
+        return []
+    return [
+        _error(
+            15,
+            "DURABLE_METRICS_ENABLED is on but prometheus-client is not installed",
+            "pip install 'django-durable-runs[metrics]', or set DURABLE_METRICS_ENABLED = False",
+            Warning,
+        )
+    ]

@@ -1,0 +1,122 @@
+"""The state of the run executing on this thread: its history and its position in it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from durable.core import _async_runs as async_runs
+from durable.core import _clock as clock
+from durable.core._registry import WorkflowDefinition
+from durable.core._serialization import error_from_dict
+from durable.errors import NonDeterminismError
+
+
+class RunInterrupted(BaseException):  # noqa: N818 - control flow, not an error for users
+    """The run lost its claim (cancelled, or its lease went to another executor).
+
+    A BaseException so that a workflow's `except Exception:` cannot swallow it.
+    """
+
+
+class RunSuspended(RunInterrupted):
+    """The run waits (a long durable sleep) and gives its thread back until `wake_at`."""
+
+    def __init__(
+        self, run_id: str, wake_at: datetime, on_parked: Callable[[], None] | None = None
+    ) -> None:
+        super().__init__(run_id)
+        self.wake_at = wake_at
+        self.on_parked = on_parked  # called once the run is parked (to catch a racing wake-up)
+
+
+class RunReleased(RunInterrupted):
+    """The run goes back to the queue at once, unfinished and with no recovery counted: its
+    executor is shutting down, or could not reach the database for DURABLE_DB_RETRY_SECONDS."""
+
+
+class RunTimedOut(RunInterrupted):
+    """The run's deadline passed; it ends CANCELLED with `reason`, and so do its children."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        super().__init__(run_id)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RecordedStep:
+    position: int
+    name: str
+    kind: str
+    status: str
+    output: Any
+    error: dict[str, Any] | None
+    input_hash: str = ""
+
+    def replay(self) -> Any:
+        """Return the recorded output, or raise the recorded error, as the first run did."""
+        if self.status == "ERROR" and self.error is not None:
+            raise error_from_dict(self.error)
+        return self.output
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    workflow: WorkflowDefinition
+    executor_id: str
+    recorded: dict[int, RecordedStep]
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    deadline_at: datetime | None = None
+    position: int = 0
+    in_step: bool = False
+    nondeterminism: NonDeterminismError | None = None
+    # failed attempts already recorded at positions without a checkpoint (a resume or a
+    # recovery re-runs that step), and how many of them came before the last resume
+    prior_attempts: dict[int, int] = field(default_factory=dict)
+    attempts_before_resume: int = 0
+    draining: threading.Event | None = None  # set while the executor shuts down
+
+    def next_position(self, *, on_loop: bool = False) -> int:
+        """The next history position; `on_loop`: taken by an async step at its call."""
+        if not on_loop and async_runs.on_loop():
+            raise async_runs.SyncPrimitiveOnLoop(self.workflow.name)
+        position = self.position
+        self.position += 1
+        return position
+
+    def attempts_before(self, position: int) -> tuple[int, int]:
+        """(failed attempts recorded at `position`, of those the ones before a resume):
+        attempt numbers go on from the first, the retry budget from the second."""
+        prior = self.prior_attempts.get(position, 0)
+        return prior, min(self.attempts_before_resume, prior)
+
+    def check_interrupted(self) -> None:
+        """Called at every step boundary: cancellation and timeouts take effect here."""
+        if self.cancelled.is_set():
+            raise RunInterrupted(self.run_id)
+        if self.draining is not None and self.draining.is_set():
+            raise RunReleased(self.run_id)
+        if self.deadline_at is not None and clock.now() >= self.deadline_at:
+            raise RunTimedOut(
+                self.run_id, f"timed out: its deadline {self.deadline_at.isoformat()} passed"
+            )
+
+
+_current: ContextVar[RunContext | None] = ContextVar("durable_run_context", default=None)
+
+
+def current() -> RunContext | None:
+    return _current.get()
+
+
+def activate(context: RunContext) -> Any:
+    return _current.set(context)
+
+
+def deactivate(token: Any) -> None:
+    _current.reset(token)

@@ -1,0 +1,98 @@
+"""Steps that hang: bounding a step by its `timeout=`, and counting the threads left behind.
+
+Python cannot stop a thread. A step with `timeout=` runs on a helper thread that the
+executor thread waits for; past the timeout (or when the run is cancelled) the executor
+thread goes on and the helper is *abandoned*: it finishes whenever its call returns, and
+its result is thrown away. Abandoned threads still alive are counted; past
+DURABLE_MAX_ABANDONED_THREADS the thread executor stops taking runs and logs that the
+process needs a restart (on Celery, use the worker's time limits, which can kill a process).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+
+from durable.core.conf import settings
+from durable.errors import StepTimeoutError
+
+logger = logging.getLogger("durable")
+
+_abandoned: list[threading.Thread] = []
+_lock = threading.Lock()
+
+
+def call_with_timeout(
+    func: Callable[..., Any],
+    args: tuple,
+    kwargs: dict,
+    *,
+    timeout: float,
+    cancelled: threading.Event,
+    interrupted: Callable[[], BaseException],
+    where: str,
+) -> Any:
+    """`func(*args, **kwargs)` on a helper thread, waited for at most `timeout` seconds.
+
+    Raises StepTimeoutError past the timeout, and `interrupted()` if `cancelled` is set first.
+    """
+    done = threading.Event()
+    box: dict[str, Any] = {}
+    call_context = contextvars.copy_context()
+
+    def body() -> None:
+        try:
+            box["value"] = call_context.run(func, *args, **kwargs)
+        except BaseException as exc:  # handed to the waiting thread as the step's outcome
+            box["error"] = exc
+        finally:
+            connection.close()
+            done.set()
+
+    helper = threading.Thread(target=body, name=f"durable-step {where}", daemon=True)
+    helper.start()
+    deadline = time.monotonic() + timeout
+    while not done.wait(0.05):
+        if cancelled.is_set():
+            abandon(helper, f"{where}: the run was cancelled while the step ran")
+            raise interrupted()
+        if time.monotonic() >= deadline:
+            abandon(helper, f"{where}: over its timeout of {timeout:g}s")
+            raise StepTimeoutError(
+                f"{where} ran longer than its timeout of {timeout:g}s; the attempt failed and "
+                "its thread was abandoned (Python cannot stop it); raise the timeout or make "
+                "the step return sooner"
+            )
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def abandon(thread: threading.Thread, why: str) -> None:
+    """Count `thread` as abandoned (still running, no longer waited for) and say so."""
+    with _lock:
+        _abandoned.append(thread)
+    alive = abandoned_alive()
+    logger.warning(
+        "abandoned a hung step thread (%s); %d abandoned thread(s) still running (cap %d)",
+        why,
+        alive,
+        settings.DURABLE_MAX_ABANDONED_THREADS,
+    )
+
+
+def abandoned_alive() -> int:
+    with _lock:
+        _abandoned[:] = [thread for thread in _abandoned if thread.is_alive()]
+        return len(_abandoned)
+
+
+def over_cap() -> bool:
+    """Whether so many hung threads linger that this process should take no more runs."""
+    return abandoned_alive() >= settings.DURABLE_MAX_ABANDONED_THREADS

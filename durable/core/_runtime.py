@@ -1,0 +1,370 @@
+"""Executing a run: replaying its history, checkpointing each new step, recording the end.
+
+Invariant: a step's checkpoint is written once, when it finishes, by the run's owner only;
+a recorded step is never executed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from durable import queues
+from durable.core import _async_runs as async_runs
+from durable.core import _clock as clock
+from durable.core import _context as context
+from durable.core import _history as history
+from durable.core import store
+from durable.core._context import (
+    RecordedStep,
+    RunContext,
+    RunInterrupted,
+    RunReleased,
+    RunSuspended,
+    RunTimedOut,
+)
+from durable.core._registry import WorkflowDefinition, get_workflow
+from durable.core._serialization import (
+    EntryInput,
+    dumps,
+    error_to_dict,
+    fingerprint,
+)
+from durable.core.store import _db as db
+from durable.core.store._db import DatabaseUnavailable
+from durable.errors import NonDeterminismError
+from durable.observability import _observe as observe
+from durable.observability import alerts
+from durable.operations import _lineage as lineage
+
+T = TypeVar("T")
+
+logger = logging.getLogger("durable")
+
+_active: dict[str, RunContext] = {}  # runs executing in this process, for deadlines
+_active_lock = threading.Lock()
+_unreleased: dict[str, str] = {}  # run id -> executor id whose release is still owed
+_finished: dict[str, threading.Event] = {}
+_finished_lock = threading.Lock()
+
+
+def execute_run(
+    run_id: str, executor_id: str, workflows: list[str], cancelled: threading.Event
+) -> bool:
+    """Claim and execute one run; False if another executor had it or it was not due."""
+    claimed = claim(run_id, executor_id, workflows)
+    if claimed is None:
+        return False
+    execute(claimed, executor_id, cancelled)
+    return True
+
+
+def claim(run_id: str, executor_id: str, workflows: list[str]) -> store.ClaimedRun | None:
+    """Take ownership of a due run; the conditional update decides between executors.
+
+    Runs of declared limited queues are claimed within their limits (`durable.queues`).
+    """
+    return queues.claim(run_id, executor_id, workflows)[0]
+
+
+def execute(
+    claimed: store.ClaimedRun,
+    executor_id: str,
+    cancelled: threading.Event,
+    draining: threading.Event | None = None,
+) -> None:
+    """Run a claimed run's workflow to its end, or until it is cancelled or taken over.
+
+    `draining`, set by an executor that shuts down, releases the run at its next step.
+    """
+    definition = get_workflow(claimed.workflow)
+    run_context = RunContext(
+        run_id=claimed.run_id,
+        workflow=definition,
+        executor_id=executor_id,
+        recorded=claimed.recorded,
+        cancelled=cancelled,
+        deadline_at=claimed.deadline_at,
+        prior_attempts=claimed.prior_attempts,
+        attempts_before_resume=claimed.attempts_before_resume,
+        draining=draining,
+    )
+    with _active_lock:
+        _active[claimed.run_id] = run_context
+    try:
+        with observe.run(claimed.run_id, claimed.workflow, claimed.version, executor_id):
+            _execute_claimed(run_context, definition, claimed.input)
+    finally:
+        with _active_lock:
+            if _active.get(claimed.run_id) is run_context:  # not a later re-execution's
+                del _active[claimed.run_id]
+        notify_finished(claimed.run_id)
+
+
+def _execute_claimed(
+    run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
+) -> None:
+    """Never lets a run stay RUNNING behind a live executor: whatever escapes the workflow
+    (a long outage, a shutdown, KeyboardInterrupt or SystemExit from user code) releases it."""
+    token = context.activate(run_context)
+    try:
+        _run_to_end(run_context, definition, run_input)
+    except RunReleased as exc:
+        release(run_context, str(exc.__cause__ or "its executor is shutting down"))
+    except DatabaseUnavailable as exc:
+        release(run_context, str(exc))
+    except (KeyboardInterrupt, SystemExit) as exc:
+        release(run_context, f"{type(exc).__name__} raised in the workflow")
+        if threading.current_thread() is threading.main_thread():
+            raise  # a real Ctrl-C or exit of the process: let it happen
+    finally:
+        context.deactivate(token)
+
+
+def _run_to_end(
+    run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
+) -> None:
+    try:
+        result = async_runs.call(
+            definition.func, run_input.get("args", []), run_input.get("kwargs", {})
+        )
+        if run_context.nondeterminism is not None:
+            raise run_context.nondeterminism
+        output = dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")
+    except RunSuspended as suspended:
+        store.suspend_run(run_context.run_id, run_context.executor_id, suspended.wake_at)
+        if suspended.on_parked is not None:
+            suspended.on_parked()
+        return
+    except RunTimedOut as timed_out:
+        if lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, timed_out.reason):
+            logger.info("run %s %s", run_context.run_id, timed_out.reason)
+        return
+    except RunReleased:
+        raise
+    except RunInterrupted:
+        logger.info("run %s stopped: cancelled or taken over", run_context.run_id)
+        return
+    except (KeyboardInterrupt, SystemExit, DatabaseUnavailable):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a test framework's failure is the run's too
+        error = run_context.nondeterminism or exc
+        _finish_with_error(run_context, error)
+        return
+    store.finish_run(
+        run_id=run_context.run_id,
+        executor_id=run_context.executor_id,
+        status="SUCCESS",
+        output=output,
+    )
+
+
+def release(run_context: RunContext, why: str) -> None:
+    """Give the run back to the queue at once (no recovery counted), or leave it to its lease."""
+    try:
+        store.release_runs([run_context.run_id], run_context.executor_id)
+    except Exception as exc:
+        with _active_lock:
+            _unreleased[run_context.run_id] = run_context.executor_id
+        logger.error(
+            "run %s could not be released yet (%s: %s); retried at the next heartbeat",
+            run_context.run_id, why, exc,
+        )  # fmt: skip
+        return
+    logger.info("run %s released back to the queue: %s", run_context.run_id, why)  # a hand-back
+
+
+def release_unreleased() -> None:
+    """Release the runs whose release failed (the database was still down); called by the
+    executors' heartbeat, which runs before another executor may judge their leases."""
+    with _active_lock:
+        pending = dict(_unreleased)
+    for run_id, executor_id in pending.items():
+        store.release_runs([run_id], executor_id)
+        with _active_lock:
+            _unreleased.pop(run_id, None)
+        logger.warning("run %s released back to the queue after the outage", run_id)
+
+
+def enforce_deadlines() -> list[str]:
+    """Time out runs in flight whose deadline passed while a step runs (or hangs): end them
+    CANCELLED now and tell their thread, instead of waiting for the step to return."""
+    now = clock.now()
+    with _active_lock:
+        overdue = [
+            run_context
+            for run_context in _active.values()
+            if run_context.deadline_at is not None
+            and run_context.deadline_at <= now
+            and not run_context.cancelled.is_set()
+        ]
+    for run_context in overdue:
+        reason = f"timed out: its deadline {run_context.deadline_at.isoformat()} passed"
+        lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, reason)
+        run_context.cancelled.set()
+        logger.info("run %s %s while a step ran", run_context.run_id, reason)
+    return [run_context.run_id for run_context in overdue]
+
+
+def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
+    error = error_to_dict(exc)
+    store.finish_run(
+        run_id=run_context.run_id,
+        executor_id=run_context.executor_id,
+        status="ERROR",
+        error=dumps(error, where="error"),
+        error_type=error["type"],
+        error_fingerprint=fingerprint(error["type"], error["message"]),
+    )
+    if not isinstance(exc, NonDeterminismError):
+        logger.info("run %s failed: %s", run_context.run_id, error["message"])
+    alerts.run_failed(run_context.run_id, run_context.workflow.name, error)
+
+
+def record_entry(
+    run_context: RunContext,
+    position: int,
+    name: str,
+    kind: str,
+    output: str,
+    started_at: datetime,
+    *,
+    step_input: EntryInput | None = None,
+    finished_at: datetime | None = None,
+) -> None:
+    """Checkpoint a primitive (child, sleep, send, recv, event) as an entry in the history."""
+    finished_at = finished_at or clock.now()
+    try:
+        written = _record_entry_once(
+            run_context, position, name, kind, output, started_at, step_input, finished_at
+        )
+    except DatabaseUnavailable as exc:
+        raise RunReleased(run_context.run_id) from exc
+    if not written:
+        raise RunInterrupted(run_context.run_id)
+
+
+def _record_entry_once(
+    run_context: RunContext,
+    position: int,
+    name: str,
+    kind: str,
+    output: str,
+    started_at: datetime,
+    step_input: EntryInput | None,
+    finished_at: datetime,
+) -> bool:
+    return store.record_step(
+        run_id=run_context.run_id,
+        executor_id=run_context.executor_id,
+        position=position,
+        name=name,
+        kind=kind,
+        status="SUCCESS",
+        input=None if step_input is None else step_input.text,
+        input_hash="" if step_input is None else step_input.hash,
+        output=output,
+        attempts=1,
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_ms=(finished_at - started_at).total_seconds() * 1000,
+    )
+
+
+def record_child(
+    run_context: RunContext,
+    name: str,
+    start: Callable[[str], str],
+    run_id: str | None,
+    child_input: EntryInput | None = None,
+) -> str:
+    """Start a child run once: its id is the step's recorded output, so replays reuse it."""
+    return history.replay_or_run(
+        run_context,
+        name,
+        child_input,
+        lambda position: _start_child(run_context, position, name, start, run_id, child_input),
+        lambda recorded: recorded.replay()["run_id"],
+    )
+
+
+def record_atomically(
+    run_context: RunContext,
+    position: int,
+    body: Callable[[], T],
+    replay: Callable[[RecordedStep], T],
+) -> T:
+    """Run `body` (a primitive's writes with its history entry) in one transaction, retried
+    in place when the connection drops; a committed entry whose reply was lost is read back
+    and replayed instead of written twice."""
+
+    def settle() -> tuple[bool, T | None]:
+        recorded = store.recorded_step(run_context.run_id, position, run_context.executor_id)
+        return (False, None) if recorded is None else (True, replay(recorded))
+
+    what = f"run {run_context.run_id} entry {position}"
+    return db.atomic_retrying(body, settle=settle, what=what)  # type: ignore[arg-type]
+
+
+def _start_child(
+    run_context: RunContext,
+    position: int,
+    name: str,
+    start: Callable[[str], str],
+    run_id: str | None,
+    child_input: EntryInput | None,
+) -> str:
+    started_at = clock.now()
+
+    def start_and_record() -> str:
+        child_id = start(run_id or child_run_id(run_context.run_id, position))  # dedup: existing
+        record_entry(
+            run_context,
+            position,
+            name,
+            "child",
+            dumps({"run_id": child_id}, where="child"),
+            started_at,
+            step_input=child_input,
+        )
+        return child_id
+
+    return record_atomically(
+        run_context, position, start_and_record, lambda recorded: recorded.output["run_id"]
+    )
+
+
+CHILD_SEPARATOR = "~"  # callers cannot use it (api.validate_new_run_id): no collisions
+MAX_RUN_ID = 200
+
+
+def child_run_id(parent_id: str, position: int) -> str:
+    """The id of the child a run starts at `position`: "parent~3", readable and unique; a
+    parent id too long for that keeps its start and adds a hash of the whole ("~h<hash>")."""
+    suffix = f"{CHILD_SEPARATOR}{position}"
+    if len(parent_id) + len(suffix) <= MAX_RUN_ID:
+        return parent_id + suffix
+    digest = hashlib.sha256(parent_id.encode()).hexdigest()[:16]
+    keep = MAX_RUN_ID - len(suffix) - len(digest) - 2
+    return f"{parent_id[:keep]}{CHILD_SEPARATOR}h{digest}{suffix}"
+
+
+def wait_event(run_id: str) -> threading.Event:
+    with _finished_lock:
+        return _finished.setdefault(run_id, threading.Event())
+
+
+def forget_event(run_id: str) -> None:
+    with _finished_lock:
+        _finished.pop(run_id, None)
+
+
+def notify_finished(run_id: str) -> None:
+    with _finished_lock:
+        event = _finished.get(run_id)
+    if event is not None:
+        event.set()

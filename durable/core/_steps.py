@@ -1,0 +1,265 @@
+"""Executing one step inside a workflow: replay its checkpoint, or run, retry and record it.
+
+Invariant: the checkpoint is written once, when the step finishes, and only while the run
+is still owned by this executor; for `@durable.transaction` steps it commits with the
+step's own writes. Each failed attempt is written the moment it fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from django.db import DatabaseError, connection, transaction
+
+from durable.core import _clock as clock
+from durable.core import _history as history
+from durable.core import _hung as hung
+from durable.core import _output_limits as output_limits
+from durable.core import store
+from durable.core._context import RecordedStep, RunContext, RunInterrupted, RunReleased
+from durable.core._registry import StepDefinition
+from durable.core._serialization import (
+    EntryInput,
+    dumps,
+    entry_input,
+    error_to_dict,
+    fingerprint,
+    roundtrip,
+)
+from durable.core.store import _db as db
+from durable.errors import BrokenTransactionError, SerializationError
+from durable.observability import _observe as observe
+
+logger = logging.getLogger("durable")
+
+
+def call_step(run_context: RunContext, step: StepDefinition, args: tuple, kwargs: dict) -> Any:
+    """Run a step inside a workflow: replay its checkpoint, or execute and checkpoint it."""
+    where = f"workflow {run_context.workflow.name} run {run_context.run_id} step {step.name}"
+    step_input = entry_input({"args": list(args), "kwargs": kwargs}, where=f"{where} input")
+    return history.replay_or_run(
+        run_context,
+        step.name,
+        step_input,
+        lambda position: StepCall(run_context, step, position, args, kwargs, step_input).execute(),
+        RecordedStep.replay,
+    )
+
+
+@dataclass
+class StepCall:
+    run_context: RunContext
+    step: StepDefinition
+    position: int
+    args: tuple
+    kwargs: dict
+    step_input: EntryInput
+    attempt: int = field(init=False)  # goes on from the attempts already recorded
+    budget_used: int = field(init=False)  # of those, the ones since the last resume
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        prior, self.budget_used = self.run_context.attempts_before(self.position)
+        self.attempt = prior + 1
+        self.where = (
+            f"workflow {self.run_context.workflow.name} run {self.run_context.run_id} "
+            f"step {self.position} ({self.step.name})"
+        )
+
+    def execute(self) -> Any:
+        while True:
+            self.begin_attempt()
+            try:
+                with observe.attempt(self.step.name, self.position, self.attempt):
+                    return self._attempt()
+            except (RunInterrupted, SerializationError):
+                raise  # not the step's failure: nothing is recorded, the call itself fails
+            except Exception as exc:
+                wait = self.after_failure(exc)
+                if self.run_context.cancelled.wait(wait):
+                    raise RunInterrupted(self.run_context.run_id) from exc
+                self.run_context.check_interrupted()
+                self.attempt += 1
+
+    def begin_attempt(self) -> None:
+        self.started_at, self.started = datetime.now(UTC), time.perf_counter()
+
+    def after_failure(self, exc: Exception) -> float:
+        """Record a failed attempt; raise if it was the last one, else return how long to
+        wait before the next one (never past the run's deadline)."""
+        if isinstance(exc, db.DatabaseUnavailable):  # past the budget: the run is released
+            raise RunReleased(self.run_context.run_id) from exc
+        retry = self.step.retry
+        retry_number = self.attempt - self.budget_used
+        refusal = "" if retry_number > retry.retries else retry.refusal(exc)
+        if refusal:
+            exc.add_note(f"durable: {refusal}")
+        seconds = None if refusal is not None else retry.wait_before(retry_number)
+        self._record_failure(exc, final=refusal is not None, note=refusal, delay=seconds)
+        if seconds is None:
+            raise exc
+        deadline = self.run_context.deadline_at
+        if deadline is not None:
+            seconds = min(seconds, max(clock.seconds_until(deadline), 0))
+        return seconds
+
+    def _attempt(self) -> Any:
+        if self.step.kind == "transaction":
+            return self._transaction_attempt()
+        return self.checkpoint(self._call_body())
+
+    def _transaction_attempt(self) -> Any:
+        """One attempt of a transaction step; a lost connection retries the transaction whole.
+
+        When the connection drops around the commit, whether it committed is unknown: the
+        checkpoint is read back first (it commits with the step's effects), and only if it
+        is missing does the body run again. Reconnecting is not a failed attempt; neither
+        is a rerun after a serialization failure or deadlock (db.Conflicts), which the
+        server rolled back whole.
+        """
+        outage, conflicts = db.Outage(self.where), db.Conflicts(self.where)
+        while True:
+            try:
+                with transaction.atomic():
+                    result = self._call_body()
+                    self._raise_if_transaction_broken()
+                    return self.checkpoint(result)
+            except Exception as exc:
+                if connection.in_atomic_block:
+                    raise
+                if db.is_conflict(exc) and conflicts.wait(exc):
+                    continue  # rolled back for sure: a fresh transaction, not an attempt
+                if not db.is_transient(exc):
+                    raise
+                outage.wait(exc)
+            committed = db.retrying(self._read_back, what=f"{self.where}: read back")
+            if committed is not None:
+                return committed.replay()
+
+    def _read_back(self) -> RecordedStep | None:
+        return store.recorded_step(
+            self.run_context.run_id, self.position, self.run_context.executor_id
+        )
+
+    def _raise_if_transaction_broken(self) -> None:
+        """A body that caught a database error inside its transaction left it unusable.
+        That is the step's failure (recorded, retried), not a checkpoint write that failed
+        (which would leave the run to recovery, and the body to run again on every one)."""
+        pg_status = connection.connection.info.transaction_status
+        if connection.needs_rollback or pg_status == psycopg.pq.TransactionStatus.INERROR:
+            raise BrokenTransactionError(
+                f"{self.where}: a database error inside the step's transaction was caught, "
+                "so the transaction cannot commit; let the error propagate, or wrap the "
+                "statement that may fail in its own `transaction.atomic()` (a savepoint)"
+            ) from connection.rollback_exc
+
+    def _call_body(self) -> Any:
+        self.run_context.in_step = True
+        try:
+            if self.step.timeout is None:
+                return self.step.func(*self.args, **self.kwargs)
+            return hung.call_with_timeout(
+                self.step.func,
+                self.args,
+                self.kwargs,
+                timeout=self.step.timeout,
+                cancelled=self.run_context.cancelled,
+                interrupted=lambda: RunInterrupted(self.run_context.run_id),
+                where=self.where,
+            )
+        finally:
+            self.run_context.in_step = False
+
+    def checkpoint(self, result: Any) -> Any:
+        output = dumps(result, where=f"{self.where} output")
+        output_limits.check(self.step, output, self.where)
+        self._record(status="SUCCESS", output=output)
+        return roundtrip(output)
+
+    def _record_failure(
+        self, exc: Exception, final: bool, note: str | None = None, delay: float | None = None
+    ) -> None:
+        """`note` says why a retry was refused (retry_if); `delay` is the backoff chosen
+        before the next attempt (jittered), kept with the attempt it follows."""
+        error = error_to_dict(exc)
+        if note:
+            error["note"] = note
+        if delay is not None:
+            error["retry_delay_seconds"] = round(delay, 6)
+        error_json = dumps(error, where="error")
+        error_fingerprint = fingerprint(error["type"], error["message"])
+        try:
+            written = store.record_attempt(
+                run_id=self.run_context.run_id,
+                executor_id=self.run_context.executor_id,
+                position=self.position,
+                attempt=self.attempt,
+                name=self.step.name,
+                error=error_json,
+                error_type=error["type"],
+                error_fingerprint=error_fingerprint,
+                final=final,
+                started_at=self.started_at,
+                finished_at=datetime.now(UTC),
+            )
+        except db.DatabaseUnavailable:
+            raise  # past the retry budget: execute() releases the run
+        except Exception as record_error:  # the history misses one attempt; the run goes on
+            logger.warning(
+                "%s: attempt %d failed (%s) and could not be recorded (%s); retrying anyway",
+                self.where, self.attempt, error["message"], record_error,
+            )  # fmt: skip
+            written = True
+        if not written:  # another executor owns the run now: leave it alone
+            raise RunInterrupted(self.run_context.run_id) from exc
+        if final:
+            self._record(
+                status="ERROR",
+                error=error_json,
+                error_type=error["type"],
+                error_fingerprint=error_fingerprint,
+            )
+
+    def _record(self, **outcome: Any) -> None:
+        """A failed checkpoint write is not the step's failure: the run stops here and is
+        recovered from its last checkpoint, instead of retrying or failing a step that worked."""
+        try:
+            written = self._write(**outcome)
+        except db.DatabaseUnavailable as exc:
+            raise RunReleased(self.run_context.run_id) from exc
+        except (DatabaseError, psycopg.Error) as exc:
+            if connection.in_atomic_block and (db.is_transient(exc) or db.is_conflict(exc)):
+                raise  # the transaction step retries its whole transaction
+
+            logger.warning(
+                "run %s: checkpoint of step %s not written (%s); leaving the run to recovery",
+                self.run_context.run_id,
+                self.position,
+                exc,
+            )
+            raise RunInterrupted(self.run_context.run_id) from exc
+        if not written:
+            raise RunInterrupted(self.run_context.run_id)
+
+    def _write(self, **outcome: Any) -> bool:
+        return store.record_step(
+            run_id=self.run_context.run_id,
+            executor_id=self.run_context.executor_id,
+            position=self.position,
+            name=self.step.name,
+            kind=self.step.kind,
+            input=self.step_input.text,
+            input_hash=self.step_input.hash,
+            attempts=self.attempt,
+            started_at=self.started_at,
+            finished_at=datetime.now(UTC),
+            duration_ms=(time.perf_counter() - self.started) * 1000,
+            cpu_ms=observe.cpu_ms(),
+            **outcome,
+        )

@@ -1,0 +1,91 @@
+"""Durable's settings: every `DURABLE_*` default lives here, read lazily from Django's.
+
+A host project defines only what it wants to change; `override_settings` works because
+each read goes to `django.conf.settings` first. Engine and dashboard modules import
+`from durable.core.conf import settings` instead of Django's object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULTS: dict[str, Any] = {
+    # where runs execute: "thread" (in-process pool), "celery" or "external" (CLI only)
+    "DURABLE_EXECUTOR": "thread",
+    # extra modules that define workflows, imported by every executor
+    "DURABLE_MODULES": [],
+    # worker threads of the thread executor
+    "DURABLE_THREADS": 8,
+    # how long an owner's claim on a run lasts without renewal (renewed every third of it)
+    "DURABLE_LEASE_SECONDS": 30.0,
+    # executor deaths a run survives before it is parked DEAD
+    "DURABLE_MAX_RECOVERIES": 3,
+    # how often the thread executor looks for due runs
+    "DURABLE_POLL_SECONDS": 1.0,
+    # sleeps and waits longer than this park the run instead of holding a thread
+    "DURABLE_SLEEP_INLINE_SECONDS": 2.0,
+    # a run parked in get_event (a wait longer than the above) looks for the event this often
+    "DURABLE_PARKED_POLL_SECONDS": 2.0,
+    # longest pause of a stream reader (read_stream) between looks for new values
+    "DURABLE_STREAM_POLL_SECONDS": 0.2,
+    # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
+    "DURABLE_RETENTION": "",
+    # largest JSON payload (input, output, message, event) in bytes
+    "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
+    # largest step output in bytes, unless the step sets max_output_bytes (None: no limit
+    # below DURABLE_MAX_PAYLOAD_BYTES)
+    "DURABLE_MAX_STEP_OUTPUT_BYTES": None,
+    # failure_group_alert fires when a group's failed runs in the window reach this count
+    "DURABLE_ALERT_THRESHOLD": 10,
+    # the window of that count, in seconds
+    "DURABLE_ALERT_WINDOW_SECONDS": 3600.0,
+    # Celery queue that carries run messages
+    "DURABLE_CELERY_QUEUE": "durable",
+    # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)
+    "DURABLE_SWEEP_SECONDS": 1.0,
+    # whether every Celery worker sweeps (else run `manage.py durable sweeper` or beat)
+    "DURABLE_WORKER_SWEEPS": True,
+    # an ENQUEUED run unclaimed this long while its queue is idle is dispatched again
+    "DURABLE_REDISPATCH_SECONDS": 60.0,
+    # the dashboard nav's "Back to site" link, e.g. "/" ("": none; hidden at the dashboard's root)
+    "DURABLE_HOST_HOME_URL": "",
+    # how long a live executor retries a lost database connection before giving its runs up
+    "DURABLE_DB_RETRY_SECONDS": 60.0,
+    # reruns of a @durable.transaction rolled back by a serialization failure or deadlock
+    # (SQLSTATE 40001, 40P01), beyond and apart from the step's own `retries`
+    "DURABLE_TRANSACTION_CONFLICT_RETRIES": 5,
+    # on shutdown, how long runs in flight get to reach a step boundary before release
+    "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
+    # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
+    "DURABLE_MAX_ABANDONED_THREADS": 16,
+    # serve /metrics (needs the [metrics] extra); off unless the host opts in
+    "DURABLE_METRICS_ENABLED": False,
+    # if set, /metrics requires "Authorization: Bearer <token>"
+    "DURABLE_METRICS_TOKEN": "",
+    # step duration and checkpoint size histograms cover steps finished this recently
+    "DURABLE_METRICS_WINDOW_SECONDS": 300.0,
+    # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
+    "DURABLE_TRACE_URL_TEMPLATE": "",
+    # module whose `start()` the demo command runs (this repository's demo only)
+    "DURABLE_DEMO_WORKLOAD": "",
+}
+
+
+class DurableSettings:
+    """Django's settings with Durable's defaults behind them."""
+
+    def __getattr__(self, name: str) -> Any:
+        if hasattr(django_settings, name):
+            return getattr(django_settings, name)
+        if name in DEFAULTS:
+            return DEFAULTS[name]
+        raise AttributeError(f"setting {name} is not defined and has no Durable default")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Writes go to Django's settings (scripts that configure themselves, e.g. bench)."""
+        setattr(django_settings, name, value)
+
+
+settings = DurableSettings()

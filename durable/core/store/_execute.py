@@ -1,0 +1,50 @@
+"""The store's one execute path: every statement runs on Django's connection and rides out a
+dropped connection through `_db.retrying`.
+
+Statements run in autocommit mode (so `@durable.transaction` steps share the caller's
+transaction): each call is one database round trip. The per-step statements go through
+`execute_prepared`: server-side binding lets psycopg prepare them after a few uses, so
+PostgreSQL stops parsing and planning them every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+from durable.core.store import _db as db
+
+Rows = list[tuple[Any, ...]]
+
+
+def execute(
+    sql: str, params: dict[str, Any], settle: Callable[[], Rows | None] | None = None
+) -> Rows:
+    """One statement; a lost connection is retried in place (`durable.core.store._db.retrying`)."""
+    return db.retrying(lambda: _execute_once(sql, params), what=sql, settle=settle)
+
+
+def _execute_once(sql: str, params: dict[str, Any]) -> Rows:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _execute_prepared(
+    sql: str, params: dict[str, Any], settle: Callable[[], Rows | None] | None = None
+) -> Rows:
+    """Like `execute`, on the same connection and transaction, as a prepared statement:
+    parsed and planned once per connection, not once per checkpoint (Django's own cursors
+    bind client-side and never prepare)."""
+    return db.retrying(lambda: _prepared_once(sql, params), what=sql, settle=settle)
+
+
+def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall() if cursor.description else []

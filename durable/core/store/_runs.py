@@ -1,0 +1,383 @@
+"""SQL of runs: create, claim, finish, suspend and release them, read their outcome.
+
+One named statement per operation. Statements run on Django's connection (so
+`@durable.transaction` steps share the caller's transaction) in autocommit mode: each
+function here is one database round trip. The per-step statements go through
+`_execute_prepared`: server-side binding lets psycopg prepare them after a few uses, so
+PostgreSQL stops parsing and planning them every time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from durable.core._context import RecordedStep
+from durable.core.store._durations import ACTIVE_MS_SQL
+from durable.core.store._execute import _execute_once, _execute_prepared, execute
+
+INSERT_RUN = """
+-- insert_run --
+-- Create a run; a conflict on id means it exists, which makes run ids idempotency keys
+-- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id);
+-- a delayed start is due at `available_at`, one in the past at once (GREATEST skips NULL)
+INSERT INTO durable_run (
+    id, workflow, version, status, input, tags, queue, priority, parent_id,
+    forked_from_id, forked_from_step, deadline_at, available_at, error_type,
+    error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at,
+    dedup_id, max_recoveries, timeout_seconds)
+VALUES (
+    %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::json, %(tags)s::jsonb,
+    %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
+    %(deadline_at)s, GREATEST(%(available_at)s::timestamptz, now()), '', '', '', 0,
+    %(steps_done)s, now(), now(), %(dedup_id)s, %(max_recoveries)s, %(timeout_seconds)s)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+ENQUEUED_RUN_OF = """
+-- enqueued_run_of --
+-- After a lost reply: an enqueued run of this workflow with this id is taken as ours (at
+-- worst it is dispatched twice, which the lease makes harmless)
+SELECT id FROM durable_run
+WHERE id = %(run_id)s AND workflow = %(workflow)s AND status = 'ENQUEUED'
+"""
+
+
+def insert_run(**params: Any) -> bool:
+    """True if created, False if the id (or an active run's dedup_id) was taken."""
+    params.setdefault("steps_done", 0)
+    params.setdefault("dedup_id", None)
+    params.setdefault("max_recoveries", None)
+    params.setdefault("timeout_seconds", None)
+    settle = lambda: _execute_once(ENQUEUED_RUN_OF, params) or None  # noqa: E731
+    return bool(execute(INSERT_RUN, params, settle=settle))
+
+
+ACTIVE_DEDUP_RUN = """
+-- active_dedup_run --
+-- The active run holding a de-duplication id in a queue
+SELECT id FROM durable_run
+WHERE queue = %(queue)s AND dedup_id = %(dedup_id)s AND status IN ('ENQUEUED', 'RUNNING')
+"""
+
+
+def active_dedup_run(queue: str, dedup_id: str) -> str | None:
+    rows = execute(ACTIVE_DEDUP_RUN, {"queue": queue, "dedup_id": dedup_id})
+    return rows[0][0] if rows else None
+
+
+RUN_IDENTITY = """
+-- run_identity --
+SELECT workflow, parent_id FROM durable_run WHERE id = %(run_id)s
+"""
+
+
+def run_identity(run_id: str) -> tuple[str, str | None] | None:
+    """(workflow, parent id) of an existing run: what an id conflict is judged on."""
+    rows = execute(RUN_IDENTITY, {"run_id": run_id})
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    run_id: str
+    workflow: str
+    version: str
+    input: dict[str, Any]
+    deadline_at: datetime | None
+    recorded: dict[int, RecordedStep]
+    prior_attempts: dict[int, int]
+    attempts_before_resume: int
+
+
+CLAIMED_HISTORY = """
+       (SELECT COALESCE(json_agg(json_build_array(
+                   s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash)
+                   ORDER BY s.position), '[]'::json)
+        FROM durable_step s WHERE s.run_id = c.id),
+       -- failed attempts at positions without a checkpoint (the step a resume or a
+       -- recovery runs again), so attempt numbers go on from there
+       (SELECT COALESCE(json_object_agg(a.position, a.attempts), '{}'::json) FROM (
+            SELECT position, max(attempt) AS attempts FROM durable_attempt a
+            WHERE a.run_id = c.id AND NOT EXISTS (
+                SELECT 1 FROM durable_step s WHERE s.run_id = a.run_id AND s.position = a.position)
+            GROUP BY position) a),
+       c.attempts_before_resume
+"""
+
+
+# A run started by name without a version (`durable.client.start`) is served by any
+# executor that has the workflow: the first one to claim it stamps its own code version
+# here (from its "name@version" key), so recoveries and resumes replay on that same code.
+# (Code versions hold no "@"; a workflow's name may.)
+STAMP_VERSION = """CASE WHEN run.version <> '' THEN run.version ELSE COALESCE((
+        SELECT key_version FROM unnest(%(workflows)s::text[]) key,
+            substr(key, length(run.workflow) + 2) key_version
+        WHERE left(key, length(run.workflow) + 1) = run.workflow || '@'
+          AND key_version <> '' AND strpos(key_version, '@') = 0
+        LIMIT 1), '') END"""
+
+# A queue whose runs the queue claim takes (durable.queues): it has stored limits or priority
+QUEUE_CLAIMS_APART = """(q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
+                 OR q.rate_count IS NOT NULL OR q.priority)"""
+
+CLAIM_RUN = (
+    """
+-- claim_run --
+-- Take one due, enqueued run and load its recorded history, in a single round trip
+WITH run AS (  -- found by primary key only, then judged (see record_step)
+    SELECT id, status, available_at, workflow, version, queue FROM durable_run
+    WHERE id = %(run_id)s FOR UPDATE
+), claimed AS (
+    UPDATE durable_run
+    SET status = 'RUNNING', executor_id = %(executor_id)s,
+        lease_expires_at = now() + make_interval(secs => %(lease)s),
+        started_at = COALESCE(durable_run.started_at, now()), updated_at = now(),
+        version = """
+    + STAMP_VERSION
+    + """
+    FROM run
+    WHERE durable_run.id = run.id AND run.status = 'ENQUEUED' AND run.available_at <= now()
+      AND (run.workflow = ANY(%(workflows)s)
+           OR run.workflow || '@' || run.version = ANY(%(workflows)s))
+      AND NOT EXISTS (  -- a queue with stored limits or priority: durable.queues claims
+          SELECT 1 FROM durable_queue q WHERE q.name = run.queue AND """
+    + QUEUE_CLAIMS_APART
+    + """)
+    RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
+              durable_run.deadline_at, durable_run.attempts_before_resume
+)
+SELECT c.workflow, c.version, c.input, c.deadline_at,"""
+    + CLAIMED_HISTORY
+    + """FROM claimed c
+"""
+)
+
+
+def claim_run(
+    run_id: str, executor_id: str, lease: float, workflows: list[str]
+) -> ClaimedRun | None:
+    """Refuses runs of queues with stored limits or priority: `durable.queues` claims them."""
+    params = {"run_id": run_id, "executor_id": executor_id, "lease": lease, "workflows": workflows}
+    settle = lambda: _execute_once(CLAIMED_BY, params) or None  # noqa: E731
+    rows = _execute_prepared(CLAIM_RUN, params, settle=settle)
+    if not rows:
+        return None
+    return claimed_from_row(run_id, rows[0])
+
+
+CLAIMED_BY = (
+    """
+-- claimed_by --
+-- After a lost reply: if our claim did commit, the run is RUNNING and ours; load it as
+-- claim_run would, instead of leaving it to wait out a lease we never renew
+SELECT c.workflow, c.version, c.input, c.deadline_at,"""
+    + CLAIMED_HISTORY
+    + """
+FROM durable_run c
+WHERE c.id = %(run_id)s AND c.status = 'RUNNING' AND c.executor_id = %(executor_id)s
+"""
+)
+
+
+def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
+    """A ClaimedRun from (workflow, version, input, deadline_at, CLAIMED_HISTORY's columns)."""
+    workflow, version, run_input, deadline_at, steps, attempts, attempts_before_resume = row
+    # psycopg decodes `json` values itself (json.loads: key order and number types kept)
+    recorded = {entry[0]: RecordedStep(*entry) for entry in steps}
+    prior_attempts = {int(position): n for position, n in attempts.items()}
+    return ClaimedRun(
+        run_id,
+        workflow,
+        version,
+        run_input,
+        deadline_at,
+        recorded,
+        prior_attempts,
+        attempts_before_resume,
+    )
+
+
+FINISH_RUN = (
+    """
+-- finish_run --
+-- Record the run's outcome, only while this executor still owns it
+WITH run AS (  -- found by primary key only, then judged (see record_step)
+    SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR UPDATE
+)
+UPDATE durable_run
+SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
+    error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
+    cancel_reason = %(cancel_reason)s,
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
+    active_ms = """
+    + ACTIVE_MS_SQL.format(run="durable_run")
+    + """,
+    finished_at = now(), lease_expires_at = NULL, updated_at = now()
+FROM run
+WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
+RETURNING durable_run.id
+"""
+)
+
+
+def finish_run(**params: Any) -> bool:
+    for key in ("output", "error"):
+        params.setdefault(key, None)
+    params.setdefault("error_type", "")
+    params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
+    params.setdefault("cancel_reason", "")
+    return bool(_execute_prepared(FINISH_RUN, params))
+
+
+RUN_OUTCOME = """
+-- run_outcome --
+SELECT status, output, error, cancel_reason FROM durable_run WHERE id = %(run_id)s
+"""
+
+
+def run_outcome(run_id: str) -> tuple[str, Any, Any, str] | None:
+    rows = execute(RUN_OUTCOME, {"run_id": run_id})
+    if not rows:
+        return None
+    status, output, error, reason = rows[0]
+    return status, output, error, reason
+
+
+RUN_OUTCOME_AT = """
+-- run_outcome_at --
+-- A run's outcome with its end and the database's clock, to judge a recorded deadline
+SELECT status, output, error, cancel_reason, finished_at, now()
+FROM durable_run WHERE id = %(run_id)s
+"""
+
+
+@dataclass(frozen=True)
+class OutcomeAt:
+    status: str
+    output: Any
+    error: Any
+    cancel_reason: str
+    finished_at: datetime | None
+    now: datetime
+
+
+def run_outcome_at(run_id: str) -> OutcomeAt | None:
+    rows = execute(RUN_OUTCOME_AT, {"run_id": run_id})
+    if not rows:
+        return None
+    status, output, error, reason, finished_at, now = rows[0]
+    return OutcomeAt(status, output, error, reason, finished_at, now)  # json: decoded
+
+
+DUE_RUNS = """
+-- due_runs --
+-- Enqueued runs that are due and that this executor can run, by priority then age
+SELECT id FROM durable_run
+WHERE status = 'ENQUEUED' AND available_at <= now()
+  AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
+  AND NOT (queue = ANY(%(exclude_queues)s))
+ORDER BY priority DESC, available_at
+LIMIT %(limit)s
+"""
+
+
+def due_runs(
+    workflows: list[str], limit: int, exclude_queues: list[str] | None = None
+) -> list[str]:
+    """`exclude_queues`: queues with no free slot, whose backlog would crowd out the rest."""
+    if limit <= 0 or not workflows:
+        return []
+    params = {"workflows": workflows, "limit": limit, "exclude_queues": exclude_queues or []}
+    return [row[0] for row in execute(DUE_RUNS, params)]
+
+
+UNCLAIMABLE_WORKFLOWS = """
+-- unclaimable_workflows --
+-- Workflows (and code versions) with due runs that this executor cannot run
+SELECT workflow, version, count(*) FROM durable_run
+WHERE status = 'ENQUEUED' AND available_at <= now()
+  AND NOT (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
+GROUP BY workflow, version
+"""
+
+
+def unclaimable_workflows(workflows: list[str]) -> list[tuple[str, str, int]]:
+    """`workflows` holds names (any version) or "name@version" entries, as in claim_run."""
+    return execute(UNCLAIMABLE_WORKFLOWS, {"workflows": workflows})
+
+
+SUSPEND_RUN = """
+-- suspend_run --
+-- Give a sleeping run back to the queue until it is due, so no thread waits for it
+UPDATE durable_run
+SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL,
+    available_at = %(wake_at)s, updated_at = now(),
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
+"""
+
+
+def suspend_run(run_id: str, executor_id: str, wake_at: datetime) -> None:
+    execute(SUSPEND_RUN, {"run_id": run_id, "executor_id": executor_id, "wake_at": wake_at})
+
+
+RELEASE_RUNS = """
+-- release_runs --
+-- Give runs back to the queue at once (shutdown, a long database outage): no recovery is
+-- counted and any executor may claim them now; updated_at just before available_at marks
+-- them "due, no message sent", so a Celery sweep dispatches them on its next pass
+UPDATE durable_run
+SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, available_at = now(),
+    updated_at = now() - interval '1 millisecond',
+    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
+RETURNING id
+"""
+
+
+def release_runs(run_ids: list[str], executor_id: str) -> list[str]:
+    """The runs released (those still owned by `executor_id`)."""
+    if not run_ids:
+        return []
+    params = {"run_ids": run_ids, "executor_id": executor_id}
+    return [row[0] for row in execute(RELEASE_RUNS, params)]
+
+
+MARK_UNDISPATCHED = """
+-- mark_undispatched --
+-- A run whose message could not be sent (broker down): the sweep sends it on its next pass
+UPDATE durable_run SET updated_at = available_at - interval '1 millisecond'
+WHERE id = %(run_id)s AND status = 'ENQUEUED'
+"""
+
+
+def mark_undispatched(run_id: str) -> None:
+    execute(MARK_UNDISPATCHED, {"run_id": run_id})
+
+
+NOTIFY_CANCELLED = """
+-- notify_cancelled --
+-- Tell executors at once (delivered when the cancel commits): they stop the run before its
+-- next step, instead of hearing of it at their next lease renewal
+SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id
+"""
+
+
+def notify_cancelled(run_ids: list[str]) -> None:
+    if run_ids:
+        execute(NOTIFY_CANCELLED, {"run_ids": run_ids})
+
+
+CHILDREN = """
+-- children --
+SELECT id FROM durable_run WHERE parent_id = %(run_id)s ORDER BY created_at, id
+"""
+
+
+def children(run_id: str) -> list[str]:
+    return [row[0] for row in execute(CHILDREN, {"run_id": run_id})]

@@ -1,0 +1,118 @@
+"""SQL of step checkpoints and failed attempts: the per-step statements of the hot path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durable.core._context import RecordedStep
+from durable.core.store._execute import Rows, _execute_once, _execute_prepared, execute
+
+RECORD_STEP = """
+-- record_step --
+-- Write one checkpoint, only while this executor still owns the running run
+WITH run AS (
+    -- a share lock, not an update: no new run row version per step, yet a cancel or a
+    -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs.
+    -- Only the id is searched here, so the plan is always the primary key (a filter on
+    -- status/executor_id could tempt the planner onto a partial index of running runs).
+    SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR SHARE
+), owner AS (
+    -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
+    -- leaves executor_id in place), so resuming the run does not run that step again
+    SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
+)
+INSERT INTO durable_step (
+    run_id, position, name, kind, status, input, input_hash, output, error, error_type,
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms)
+SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(input_hash)s,
+       %(output)s::json, %(error)s::json, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
+       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s
+FROM owner
+ON CONFLICT (run_id, position) DO NOTHING
+RETURNING position
+"""
+
+
+STEP_WRITTEN_BY = """
+-- step_written_by --
+-- After a lost reply: is the checkpoint at this position the one we sent (same owner,
+-- same name, status and timing)? Then our write committed and must not be redone
+SELECT s.position FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
+  AND s.status = %(status)s AND s.attempts = %(attempts)s
+  AND s.started_at = %(started_at)s AND s.finished_at = %(finished_at)s
+  AND r.status IN ('RUNNING', 'CANCELLED') AND r.executor_id = %(executor_id)s
+"""
+
+
+def record_step(**params: Any) -> bool:
+    """True if written; False means the run is no longer ours (cancelled or lease lost).
+
+    A retry after a lost reply first reads the checkpoint back, so a write that did commit
+    is recognised as ours instead of looking like another owner's (ON CONFLICT DO NOTHING).
+    """
+    params.setdefault("error", None)
+    params.setdefault("error_type", "")
+    params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
+    params.setdefault("output", None)
+    params.setdefault("input_hash", "")
+    params.setdefault("cpu_ms", 0.0)
+    return bool(_execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params)))
+
+
+def step_written_by(params: dict[str, Any]) -> Rows | None:
+    """The checkpoint row if `params` (a record_step write) committed, else None."""
+    return _execute_once(STEP_WRITTEN_BY, params) or None
+
+
+RECORDED_STEP = """
+-- recorded_step --
+-- A checkpoint of a run this executor owns (settles a commit whose reply was lost)
+SELECT s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash
+FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+WHERE s.run_id = %(run_id)s AND s.position = %(position)s
+  AND r.status IN ('RUNNING', 'CANCELLED') AND r.executor_id = %(executor_id)s
+"""
+
+
+def recorded_step(run_id: str, position: int, executor_id: str) -> RecordedStep | None:
+    params = {"run_id": run_id, "position": position, "executor_id": executor_id}
+    rows = _execute_once(RECORDED_STEP, params)
+    if not rows:
+        return None
+    return RecordedStep(*rows[0])  # json columns arrive decoded
+
+
+STEP_INPUT = """
+-- step_input --
+-- A recorded entry's input as written, shown when a replay passes another one
+SELECT input::text FROM durable_step WHERE run_id = %(run_id)s AND position = %(position)s
+"""
+
+
+def step_input(run_id: str, position: int) -> str | None:
+    rows = execute(STEP_INPUT, {"run_id": run_id, "position": position})
+    return rows[0][0] if rows else None
+
+
+RECORD_ATTEMPT = """
+-- record_attempt --
+-- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes;
+-- only while this executor still owns the running run (see record_step)
+INSERT INTO durable_attempt (
+    run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
+    finished_at)
+SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
+       %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s
+FROM durable_run
+WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
+RETURNING id
+"""
+
+
+def record_attempt(**params: Any) -> bool:
+    """True if written; False means the run is no longer ours (cancelled or lease lost)."""
+    params.setdefault("error_fingerprint", "")
+    params.setdefault("final", False)
+    return bool(_execute_prepared(RECORD_ATTEMPT, params))

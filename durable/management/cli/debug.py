@@ -1,0 +1,143 @@
+"""`durable export|import|replay|preview|compare`: the debugging tools, from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from durable.debugging import compare, export, importing, preview, replay
+from durable.management.cli import scripting
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Print a run (input, checkpoints, attempts, children, lineage) as versioned JSON."""
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("--with-children", action="store_true", help="include every descendant run")
+    parser.add_argument("--output", "-o", help="write to this file instead of stdout")
+
+
+def handle_export(command, *, run_id, with_children=False, output=None, **_) -> None:
+    document = export.export_run(run_id, with_children=with_children)
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        command.stderr.write(f"exported {len(document['runs'])} run(s) to {output}")
+    else:
+        command.stdout.write(text)
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    """Load runs exported with `durable export` into this database."""
+    parser.add_argument("file", metavar="FILE", help="an export file, or - for stdin")
+    parser.add_argument(
+        "--rename", action="store_true", help="give the runs new ids if theirs are taken here"
+    )
+
+
+def handle_import(command, *, file, rename=False, **_) -> None:
+    document = _read_document(file)
+    mapping = importing.import_runs(document, rename=rename)
+    for old, new in mapping.items():
+        suffix = "" if old == new else f" as {new}"
+        command.stdout.write(command.style.SUCCESS(f"imported {old}{suffix}"))
+
+
+def _read_document(file: str) -> dict:
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise importing.ImportRefused(f"cannot read {file}: {exc.strerror}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise importing.ImportRefused(
+            f"{file} is not JSON ({exc}); pass a file written by `durable export`"
+        ) from exc
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    """Run a run's workflow code here against its recorded checkpoints, writing nothing."""
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument(
+        "--until-step", type=scripting.non_negative_int, default=None, metavar="N",
+        help="stop before step N",
+    )  # fmt: skip
+    parser.add_argument(
+        "--json", dest="as_json", action="store_true", help="print the report as JSON"
+    )
+    parser.add_argument(
+        "--pdb", action="store_true",
+        help="re-run the failing step's body with its recorded input under pdb (post-mortem); "
+        "its side effects outside this database happen again",
+    )  # fmt: skip
+
+
+def handle_replay(command, *, run_id, until_step=None, pdb=False, as_json=False, **_) -> None:
+    report = replay.replay_run(run_id, until_step=until_step)
+    if as_json and not pdb:
+        return command.stdout.write(json.dumps(report.as_json(), indent=2, default=str))
+    command.stdout.write(report.render())
+    if not pdb:
+        if report.outcome == "failure":
+            command.stdout.write("  (re-run this step under the debugger with --pdb)")
+        return
+    if report.outcome != "failure":
+        command.stderr.write("--pdb: no failing step was reached, so there is nothing to debug")
+        return
+    command.stdout.write(
+        f"--pdb: running step {report.position} ({report.step_name}) again with its recorded "
+        "input; post-mortem on its exception (database writes are rolled back)"
+    )
+    command.stdout.flush()
+    exc = replay.debug_failing_step(report, stdin=sys.stdin, stdout=sys.stdout)
+    if exc is None:
+        command.stdout.write("the step did not fail this time (the cause is outside its input)")
+
+
+def add_preview_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which recorded steps a resume, restart or fork would run again, flagging repeats."""
+    parser.add_argument("action", choices=preview.ACTIONS)
+    parser.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    parser.add_argument("--from-step", type=scripting.non_negative_int, default=None, metavar="N")
+    parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+
+
+def handle_preview(command, *, action, run_ids, from_step=None, as_json=False, **_) -> None:
+    print_preview(command, action, run_ids, from_step, as_json=as_json)
+
+
+def add_preview_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--preview", action="store_true",
+        help="only show which recorded steps would run again (and which may repeat side "
+        "effects); change nothing",
+    )  # fmt: skip
+
+
+def print_preview(
+    command, action: str, run_ids: list[str], from_step: int | None = None, *, as_json=False
+) -> None:
+    result = preview.preview(action, run_ids, from_step)
+    if as_json:
+        command.stdout.write(json.dumps(result.as_json(), indent=2))
+        return
+    flags = [entry["flagged"] for entry in result.summary()] or [False]
+    for line, flagged in zip(result.lines(), flags, strict=True):
+        command.stdout.write(command.style.WARNING(line) if flagged else line)
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    """The first step where two runs' inputs or outputs differ (default B: last success)."""
+    parser.add_argument("run_a", metavar="RUN_A")
+    parser.add_argument("run_b", metavar="RUN_B", nargs="?", default=None)
+    parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+
+
+def handle_compare(command, *, run_a, run_b=None, as_json=False, **_) -> None:
+    comparison = compare.compare_runs(run_a, run_b)
+    if as_json:
+        command.stdout.write(json.dumps(comparison.as_json(), indent=2, default=str))
+    else:
+        command.stdout.write(comparison.render())

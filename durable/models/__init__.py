@@ -1,0 +1,31 @@
+"""System tables: runs, step checkpoints, failed attempts, executors and the audit log.
+
+The engine writes these with raw SQL on the hot path (`durable.core.store`); the ORM models
+serve migrations, the dashboard and the admin. Each index names the query it serves.
+"""
+
+from __future__ import annotations
+
+from durable.models._executors import AuditEntry, Executor
+from durable.models._primitives import Event, Message, StepEvent, StreamEntry
+from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
+from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
+
+__all__ = [
+    "RunStatus",
+    "StepKind",
+    "StepStatus",
+    "Run",
+    "Step",
+    "Attempt",
+    "Executor",
+    "AuditEntry",
+    "Message",
+    "Event",
+    "StepEvent",
+    "StreamEntry",
+    "ScheduleSource",
+    "MissedPolicy",
+    "Schedule",
+    "StoredQueue",
+]

@@ -1,0 +1,296 @@
+"""Runs and their history: run and step statuses, runs, step checkpoints and failed attempts.
+
+The engine writes these with raw SQL on the hot path (`durable.core.store`); the ORM models
+serve migrations, the dashboard and the admin. Each index names the query it serves.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Cast, Upper
+
+from durable.models.fields import JSONTextField
+
+
+class RunStatus(models.TextChoices):
+    ENQUEUED = "ENQUEUED", "Enqueued"
+    RUNNING = "RUNNING", "Running"
+    SUCCESS = "SUCCESS", "Success"
+    ERROR = "ERROR", "Error"
+    CANCELLED = "CANCELLED", "Cancelled"
+    DEAD = "DEAD", "Dead"
+
+    @classmethod
+    def terminal(cls) -> tuple[str, ...]:
+        return (cls.SUCCESS, cls.ERROR, cls.CANCELLED, cls.DEAD)
+
+    @classmethod
+    def resumable(cls) -> tuple[str, ...]:
+        return (cls.ERROR, cls.CANCELLED, cls.DEAD)
+
+    @classmethod
+    def active(cls) -> tuple[str, ...]:
+        return (cls.ENQUEUED, cls.RUNNING)
+
+
+class StepKind(models.TextChoices):
+    """What an entry in a run's history is; primitives add kinds, never new tables."""
+
+    STEP = "step", "Step"
+    TRANSACTION = "transaction", "Transaction"
+    CHILD = "child", "Child workflow"
+    SLEEP = "sleep", "Sleep"
+    SEND = "send", "Send"
+    RECV = "recv", "Receive"
+    SET_EVENT = "set_event", "Set event"
+    GET_EVENT = "get_event", "Get event"
+    WAIT = "wait", "Wait for a run"  # handle.result(timeout=…): the recorded deadline
+    STREAM = "stream", "Stream write"  # write_stream / close_stream from a workflow body
+
+
+class StepStatus(models.TextChoices):
+    SUCCESS = "SUCCESS", "Success"
+    ERROR = "ERROR", "Error"
+
+
+class Run(models.Model):
+    id = models.CharField(primary_key=True, max_length=200)
+    workflow = models.CharField(max_length=300)
+    version = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.ENQUEUED)
+    # payloads are `json`: replay returns the text that was written (durable/models/fields.py)
+    input = JSONTextField(default=dict)
+    output = JSONTextField(null=True, blank=True)
+    error = JSONTextField(null=True, blank=True)
+    error_type = models.CharField(max_length=300, blank=True, default="")
+    error_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    tags = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=200, default="default")
+    priority = models.IntegerField(default=0)
+    # at most one active (ENQUEUED or RUNNING) run per (queue, dedup_id)
+    dedup_id = models.CharField(max_length=200, null=True, blank=True)
+    # Foreign keys below get plain indexes in Meta (not Django's extra LIKE-pattern copies)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        db_index=False,
+    )
+    forked_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="forks",
+        db_index=False,
+    )
+    forked_from_step = models.IntegerField(null=True, blank=True)
+    executor_id = models.CharField(max_length=200, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    recovery_count = models.IntegerField(default=0)
+    # executor deaths this run survives (its workflow's or start's max_recoveries); NULL:
+    # DURABLE_MAX_RECOVERIES. Stored, so any executor's recovery sweep applies it
+    max_recoveries = models.IntegerField(null=True, blank=True)
+    # failed attempts of the step a resume re-runs, made before that resume: a resume grants
+    # a fresh retry budget (attempt numbers go on counting), a recovery does not
+    attempts_before_resume = models.IntegerField(default=0, db_default=0)
+    # checkpoints recorded as of the run's last status change (not updated per step, to keep
+    # checkpoints to one insert); a running run's live count is its durable_step rows
+    steps_done = models.IntegerField(default=0)
+    # time spent executing steps and attempts (not queued, sleeping or parked in ERROR),
+    # written with the run's final status (`durable.core.store._durations.ACTIVE_MS_SQL`);
+    # NULL while live
+    active_ms = models.FloatField(null=True, blank=True)
+    available_at = models.DateTimeField(db_default=models.functions.Now())
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    # how long the run had from its start (its timeout, or less where its parent's deadline
+    # came first): a resume, restart or fork gives it that again, counted from then (a
+    # delayed run's deadline lies its delay later); NULL without a timeout, or on rows
+    # written before this column, which fall back to deadline_at - created_at
+    timeout_seconds = models.FloatField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True, default="")
+    # cancelled because its parent was (the cascade, or a deadline inherited from it): a
+    # resume of the parent resumes it too, unlike a child an operator cancelled on its own
+    cancelled_with_parent = models.BooleanField(default=False, db_default=False)
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+    started_at = models.DateTimeField(null=True, blank=True)
+    # the last time an executor took the run (first start, resume, recovery, wake-up): each
+    # of those starts counts against its queue's rate limit
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values), name="durable_run_status_valid"
+            ),
+            # durable.start(..., dedup_id=…): a second active run with the id is refused
+            models.UniqueConstraint(
+                fields=["queue", "dedup_id"],
+                name="run_queue_dedup_uniq",
+                condition=Q(status__in=["ENQUEUED", "RUNNING"], dedup_id__isnull=False),
+            ),
+        ]
+        indexes = [
+            # run detail and cancel_tree: the children of a run, the forks of a run
+            models.Index(
+                fields=["parent"], name="run_parent_idx", condition=Q(parent__isnull=False)
+            ),
+            models.Index(
+                fields=["forked_from"],
+                name="run_forked_from_idx",
+                condition=Q(forked_from__isnull=False),
+            ),
+            # runs list, newest first, optionally by status / workflow (keyset on created_at, id)
+            models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="run_status_created_idx"),
+            models.Index(
+                fields=["workflow", "-created_at", "-id"], name="run_workflow_created_idx"
+            ),
+            # dashboard runs list filtered by queue or by code version, newest first (keyset)
+            models.Index(fields=["queue", "-created_at", "-id"], name="run_queue_created_idx"),
+            models.Index(fields=["version", "-created_at", "-id"], name="run_version_created_idx"),
+            # dashboard runs list by workflow and status (e.g. failed runs of one workflow),
+            # newest first, and its capped per-status counts under a workflow filter
+            models.Index(
+                fields=["workflow", "status", "-created_at", "-id"],
+                name="run_workflow_status_idx",
+            ),
+            # executors claiming work: ENQUEUED runs that are due, by priority
+            models.Index(
+                fields=["-priority", "available_at"],
+                name="run_due_idx",
+                condition=Q(status="ENQUEUED"),
+            ),
+            # queue limits: RUNNING runs of a queue, in all and per executor (claim_in_queue)
+            models.Index(
+                fields=["queue", "executor_id"],
+                name="run_queue_running_idx",
+                condition=Q(status="RUNNING"),
+            ),
+            # queue rate limits: runs of a queue taken inside the window (claim_in_queue)
+            models.Index(
+                fields=["queue", "claimed_at"],
+                name="run_queue_claimed_idx",
+                condition=Q(claimed_at__isnull=False),
+            ),
+            # recovery sweep: RUNNING runs whose lease expired
+            models.Index(
+                fields=["lease_expires_at"], name="run_lease_idx", condition=Q(status="RUNNING")
+            ),
+            # failure hotspots and latency pages: finished runs by time
+            models.Index(fields=["finished_at"], name="run_finished_idx"),
+            # tag search: tags @> {"customer": "acme"}
+            GinIndex(fields=["tags"], name="run_tags_gin"),
+            # dashboard runs list, search by input text: UPPER(input::text) LIKE '%ALICE%'
+            GinIndex(
+                OpClass(Upper(Cast("input", models.TextField())), name="gin_trgm_ops"),
+                name="run_input_trgm",
+            ),
+            # dashboard runs list filtered by error type, newest first (keyset on created_at, id)
+            models.Index(
+                fields=["error_type", "-created_at", "-id"],
+                name="run_error_type_created_idx",
+                condition=~Q(error_type=""),
+            ),
+            # dashboard "affected runs" of a failure group, newest first (keyset)
+            models.Index(
+                fields=["error_fingerprint", "-created_at", "-id"],
+                name="run_fingerprint_created_idx",
+                condition=~Q(error_fingerprint=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} {self.id} ({self.status})"
+
+
+class Step(models.Model):
+    """One checkpoint: the recorded outcome of the entry at `position` in a run's history."""
+
+    # (run, position) is unique: that index serves every lookup by run, so no FK index is
+    # written on each checkpoint
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
+    position = models.IntegerField()
+    name = models.CharField(max_length=300)
+    kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.STEP)
+    status = models.CharField(max_length=8, choices=StepStatus.choices)
+    input = JSONTextField(null=True, blank=True)
+    # short hash of the input the code passed; replay checks it (empty: not checked)
+    input_hash = models.CharField(max_length=16, blank=True, default="", db_default="")
+    output = JSONTextField(null=True, blank=True)
+    error = JSONTextField(null=True, blank=True)
+    error_type = models.CharField(max_length=300, blank=True, default="")
+    error_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    attempts = models.IntegerField(default=1)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+    # an operator replaced this recorded output when forking ("edit output and continue");
+    # the old and new values are in the audit log
+    patched = models.BooleanField(default=False, db_default=False)
+    # CPU time of the recorded attempt (time.thread_time), beside its wall time duration_ms
+    cpu_ms = models.FloatField(default=0, db_default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="step_run_position_uniq"),
+            models.CheckConstraint(
+                condition=Q(status__in=StepStatus.values), name="durable_step_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=StepKind.values), name="durable_step_kind_valid"
+            ),
+        ]
+        indexes = [
+            # failure hotspots: failed steps over a time window
+            models.Index(
+                fields=["finished_at"], name="step_failed_idx", condition=Q(status="ERROR")
+            ),
+            # dashboard latency page: percentiles of every step name finished in a window,
+            # answered from the index alone (name and duration_ms are included)
+            models.Index(
+                fields=["finished_at"], name="step_finished_idx", include=["name", "duration_ms"]
+            ),
+        ]
+        ordering = ["run", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.position} {self.name}"
+
+
+class Attempt(models.Model):
+    """A failed attempt of a step, written when it fails, so retries survive a crash."""
+
+    run = models.ForeignKey(  # served by attempt_run_idx
+        Run, on_delete=models.CASCADE, related_name="attempts", db_index=False
+    )
+    position = models.IntegerField()
+    attempt = models.IntegerField()
+    name = models.CharField(max_length=300)
+    error = JSONTextField()
+    error_type = models.CharField(max_length=300, blank=True, default="")
+    # a database default too, so writers that predate the column (bench seeds) still insert
+    error_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # the attempt that failed its step (no retry followed): a failure of the run's history,
+    # kept when a resume drops the failed checkpoint
+    final = models.BooleanField(default=False, db_default=False)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # run detail: every attempt of a run, in order
+            models.Index(fields=["run", "position", "attempt"], name="attempt_run_idx"),
+            # failure hotspots: every step failure in a window, even after the run was
+            # resumed (which drops the failed checkpoint but keeps its attempts)
+            models.Index(fields=["finished_at"], name="attempt_final_idx", condition=Q(final=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.position} attempt {self.attempt}"

@@ -1,0 +1,227 @@
+"""Prometheus metrics read from PostgreSQL at scrape time, so every process tells the same.
+
+Gunicorn and Celery workers each hold their own memory; counters kept there would split
+across processes and vanish on restart. Here a custom Collector answers each scrape with
+a few aggregate queries over the system tables instead. Counters are derived from the
+rows, so they step back when retention prunes old runs (Prometheus' `rate()` treats a
+drop as a counter reset). Step histograms cover the last `DURABLE_METRICS_WINDOW_SECONDS`
+(gauge histograms: a window's snapshot, not a running total).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from durable.core.conf import settings
+from durable.core.store import execute
+from durable.models import RunStatus
+
+try:
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeHistogramMetricFamily,
+        GaugeMetricFamily,
+        Metric,
+    )
+    from prometheus_client.registry import Collector, CollectorRegistry
+except ImportError:  # the [metrics] extra is not installed: exposition() says so
+    Collector = object  # type: ignore[assignment,misc]
+    CollectorRegistry = None  # type: ignore[assignment,misc]
+
+MISSING = (
+    "/metrics needs the prometheus-client package: pip install 'django-durable-runs[metrics]' "
+    "(or set DURABLE_METRICS_ENABLED = False)"
+)
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+SIZE_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+
+RUN_TOTALS = """
+-- run_totals --
+-- Runs and their recoveries by workflow and status (index-only over run_workflow_status_idx
+-- for the counts; recovery_count reads the heap)
+SELECT workflow, status, count(*), COALESCE(sum(recovery_count), 0)
+FROM durable_run GROUP BY workflow, status
+"""
+
+
+def _bucket_columns(expression: str, bounds: tuple[float, ...]) -> str:
+    return ", ".join(f"count(*) FILTER (WHERE {expression} <= {bound})" for bound in bounds)
+
+
+RECENT_STEPS = f"""
+-- recent_steps --
+-- Duration and stored output size of the steps that finished in the window, by workflow
+-- and step (range over step_finished_idx, each run by primary key)
+SELECT r.workflow, s.name, count(*), COALESCE(sum(s.duration_ms), 0) / 1000.0,
+    COALESCE(sum(pg_column_size(s.output)), 0),
+    {_bucket_columns("s.duration_ms", tuple(b * 1000 for b in DURATION_BUCKETS))},
+    {_bucket_columns("COALESCE(pg_column_size(s.output), 0)", SIZE_BUCKETS)}
+FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+WHERE s.finished_at > now() - make_interval(secs => %(window)s)
+    AND s.kind IN ('step', 'transaction')
+GROUP BY r.workflow, s.name
+"""
+
+FAILED_ATTEMPTS = """
+-- failed_attempts --
+-- Every failed attempt of a step (a retry, or the final failure), by step
+SELECT name, count(*) FROM durable_attempt GROUP BY name
+"""
+
+QUEUES = """
+-- queues --
+-- Waiting and running runs per queue, and how long the oldest due one has waited
+-- (partial indexes run_due_idx and run_queue_running_idx)
+SELECT queue,
+    count(*) FILTER (WHERE status = 'ENQUEUED'),
+    count(*) FILTER (WHERE status = 'RUNNING'),
+    COALESCE(EXTRACT(EPOCH FROM now() - min(available_at)
+        FILTER (WHERE status = 'ENQUEUED' AND available_at <= now())), 0)
+FROM durable_run WHERE status IN ('ENQUEUED', 'RUNNING') GROUP BY queue
+"""
+
+LIVE_EXECUTORS = """
+-- live_executors --
+-- Executors that heartbeat within two lease periods, with what they serve
+SELECT kind, workflows FROM durable_executor
+WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
+"""
+
+
+class DurableCollector(Collector):
+    """Answers a scrape from PostgreSQL; register it on a registry to expose it."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from run_metrics(execute(RUN_TOTALS, {}))
+        window = float(settings.DURABLE_METRICS_WINDOW_SECONDS)
+        yield from step_metrics(execute(RECENT_STEPS, {"window": window}))
+        attempts = CounterMetricFamily(
+            "durable_step_failed_attempts",
+            "Failed step attempts (each retry and each final failure), by step",
+            labels=["step"],
+        )
+        for name, count in execute(FAILED_ATTEMPTS, {}):
+            attempts.add_metric([name], count)
+        yield attempts
+        yield from queue_metrics(execute(QUEUES, {}))
+        alive = 2 * settings.DURABLE_LEASE_SECONDS
+        yield from executor_metrics(execute(LIVE_EXECUTORS, {"alive": alive}))
+
+
+def run_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
+    created = CounterMetricFamily(
+        "durable_runs_created", "Runs started, by workflow", labels=["workflow"]
+    )
+    finished = CounterMetricFamily(
+        "durable_runs_finished",
+        "Runs finished, by workflow and status",
+        labels=["workflow", "status"],
+    )
+    current = GaugeMetricFamily(
+        "durable_runs", "Runs by workflow and status", labels=["workflow", "status"]
+    )
+    dead = GaugeMetricFamily(
+        "durable_dead_runs", "Runs parked DEAD, by workflow", labels=["workflow"]
+    )
+    recoveries = CounterMetricFamily(
+        "durable_recoveries",
+        "Runs recovered from a dead executor, by workflow",
+        labels=["workflow"],
+    )
+    by_workflow: dict[str, list[int]] = {}
+    for workflow, status, count, recovered in rows:
+        totals = by_workflow.setdefault(workflow, [0, 0, 0])
+        totals[0] += count
+        totals[1] += int(recovered)
+        totals[2] += count if status == RunStatus.DEAD else 0
+        current.add_metric([workflow, status], count)
+        if status in RunStatus.terminal():
+            finished.add_metric([workflow, status], count)
+    for workflow, (count, recovered, dead_count) in by_workflow.items():
+        created.add_metric([workflow], count)
+        recoveries.add_metric([workflow], recovered)
+        dead.add_metric([workflow], dead_count)
+    yield from (created, finished, current, dead, recoveries)
+
+
+def _cumulative(counts: tuple[int, ...], bounds: tuple[float, ...], total: int) -> list:
+    return [(str(float(b)), c) for b, c in zip(bounds, counts, strict=True)] + [("+Inf", total)]
+
+
+def step_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
+    window = f"over the last {settings.DURABLE_METRICS_WINDOW_SECONDS:g}s"
+    durations = GaugeHistogramMetricFamily(
+        "durable_step_duration_seconds",
+        f"Step durations {window}, by workflow and step",
+        labels=["workflow", "step"],
+    )
+    sizes = GaugeHistogramMetricFamily(
+        "durable_step_output_bytes",
+        f"Stored checkpoint (output) sizes {window}, by workflow and step",
+        labels=["workflow", "step"],
+    )
+    n = len(DURATION_BUCKETS)
+    for workflow, step, count, seconds, size, *buckets in rows:
+        durations.add_metric(
+            [workflow, step], _cumulative(tuple(buckets[:n]), DURATION_BUCKETS, count), seconds
+        )
+        sizes.add_metric(
+            [workflow, step], _cumulative(tuple(buckets[n:]), SIZE_BUCKETS, count), size
+        )
+    yield from (durations, sizes)
+
+
+def queue_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
+    depth = GaugeMetricFamily(
+        "durable_queue_depth", "Runs waiting (ENQUEUED), by queue", labels=["queue"]
+    )
+    running = GaugeMetricFamily("durable_queue_running", "Runs RUNNING, by queue", labels=["queue"])
+    age = GaugeMetricFamily(
+        "durable_queue_oldest_age_seconds",
+        "How long the oldest due ENQUEUED run of a queue has waited",
+        labels=["queue"],
+    )
+    for queue, waiting, active, oldest in rows:
+        depth.add_metric([queue], waiting)
+        running.add_metric([queue], active)
+        age.add_metric([queue], float(oldest))
+    yield from (depth, running, age)
+
+
+def executor_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
+    live = GaugeMetricFamily(
+        "durable_executors_live", "Executors with a recent heartbeat", labels=["kind"]
+    )
+    serving = GaugeMetricFamily(
+        "durable_executors_serving",
+        "Live executors that can run a workflow version",
+        labels=["workflow", "version"],
+    )
+    kinds: dict[str, int] = {}
+    served: dict[tuple[str, str], int] = {}
+    for kind, workflows in rows:
+        kinds[kind] = kinds.get(kind, 0) + 1
+        for key in workflows or []:
+            workflow, _, version = key.partition("@")
+            served[(workflow, version)] = served.get((workflow, version), 0) + 1
+    for kind, count in kinds.items():
+        live.add_metric([kind], count)
+    for labels, count in served.items():
+        serving.add_metric(list(labels), count)
+    yield from (live, serving)
+
+
+def exposition(accept: str = "") -> tuple[bytes, str]:
+    """The scrape body and its content type, in the format Prometheus asked for."""
+    if CollectorRegistry is None:
+        raise ImproperlyConfigured(MISSING)
+    from prometheus_client.exposition import choose_encoder
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DurableCollector())
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type

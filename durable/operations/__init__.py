@@ -1,0 +1,235 @@
+"""Operator actions: cancel, resume, restart, fork and delete, one run or thousands at a time;
+draining an executor.
+
+Each call is audited. Given one run id, an action returns its result or raises
+`OperationRefused`; given a list, it returns a `BulkResult` saying what was done and
+what was refused and why. Rows are locked while they are judged, so the state an action
+was decided on is the state it changed.
+
+This module is the public face; the work is done in `_batches` (batches, locks, request
+ids, audit), `_resuming` (cancel, resume), `_deriving` (restart, fork) and `_deletion`
+(delete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from durable.core import _validation as validation
+from durable.debugging import patching
+from durable.errors import InvalidArgumentError
+from durable.operations import _deletion as deletion
+from durable.operations import _drain as drain
+from durable.operations._batches import (
+    BATCH_SIZE,
+    BulkResult,
+    Progress,
+    acting_as,
+    apply,
+    current_actor,
+    run_id_list,
+)
+from durable.operations._deriving import check_input, derive_batch, fork_points
+from durable.operations._new_runs import new_run_options
+from durable.operations._resuming import cancel_batch, resume_batch, resume_blocker
+from durable.queues import Queue
+
+__all__ = [
+    "BATCH_SIZE",
+    "BulkResult",
+    "Progress",
+    "acting_as",
+    "cancel",
+    "current_actor",
+    "delete",
+    "drain_executor",
+    "fork",
+    "fork_points",
+    "restart",
+    "resume",
+    "resume_blocker",
+    "undrain_executor",
+]
+
+
+def drain_executor(
+    executor_id: str,
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    release_after: float | None = None,
+) -> None:
+    """Stop an executor claiming new runs; its runs in flight finish there, or, after
+    `release_after` seconds, are released to other executors. It hears at once (NOTIFY)."""
+    drain.set_draining(executor_id, True, actor=current_actor(actor), reason=reason,
+                       release_after=release_after)  # fmt: skip
+
+
+def undrain_executor(executor_id: str, *, actor: str | None = None, reason: str = "") -> None:
+    """Let a drained executor claim runs again."""
+    drain.set_draining(executor_id, False, actor=current_actor(actor), reason=reason)
+
+
+def cancel(
+    run_ids: str | Iterable[str],
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+    request_id: str | None = None,
+    children: bool = True,
+) -> Any:
+    """Stop runs at their next step boundary; their checkpoints stay. Their children are
+    cancelled too, unless `children=False`: then they go on, and a resume of the parent
+    replays their results."""
+    validation.free_text("reason", reason)
+    if not isinstance(children, bool):
+        raise InvalidArgumentError("children", f"must be True or False, not {children!r:.40}")
+    detail = {
+        "reason": reason,
+        "request_id": request_id,
+        **({} if children else {"children": False}),
+    }
+    return apply(
+        "cancel",
+        run_ids,
+        actor,
+        progress,
+        detail,
+        lambda batch: cancel_batch(batch, reason, children),
+    )
+
+
+def resume(
+    run_ids: str | Iterable[str],
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+    request_id: str | None = None,
+) -> Any:
+    """Continue failed, cancelled or dead runs from their last checkpoint.
+
+    The step that runs again gets a fresh retry budget (its attempt numbers go on); a
+    recovery after an executor's death grants none.
+    """
+    validation.free_text("reason", reason)
+    detail = {"reason": reason, "request_id": request_id}
+    return apply("resume", run_ids, actor, progress, detail, resume_batch)
+
+
+def restart(
+    run_ids: str | Iterable[str],
+    args: list | None = None,
+    kwargs: dict | None = None,
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+    request_id: str | None = None,
+    unless_derived_since: datetime | None = None,
+    new_run_id: str | None = None,
+    queue: str | Queue | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """New runs of the same workflows with the same (or edited) input; returns new ids.
+
+    With `request_id`, a repeated call (a double click, a retry) returns the first call's
+    result instead of starting more runs. With `unless_derived_since`, a run restarted or
+    forked since then (by anyone) is refused, saying by whom: an operator acting on what
+    they saw at that time does not repeat what another operator just did. `new_run_id`
+    (one run only; refused if taken), `queue` and `timeout` (seconds) choose the new run's.
+    """
+    check_input(args, kwargs)
+    validation.free_text("reason", reason)
+    options = new_run_options(run_ids, new_run_id, queue, timeout)
+    detail = {"args": args, "kwargs": kwargs, "reason": reason, "request_id": request_id,
+              **options.audit()}  # fmt: skip
+    return apply(
+        "restart",
+        run_ids,
+        actor,
+        progress,
+        detail,
+        lambda batch: derive_batch(
+            batch, 0, args, kwargs, fork=False, since=unless_derived_since, options=options
+        ),
+    )
+
+
+def fork(
+    run_ids: str | Iterable[str],
+    from_step: int | None = None,
+    args: list | None = None,
+    kwargs: dict | None = None,
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+    patch: dict[int, Any] | None = None,
+    request_id: str | None = None,
+    unless_derived_since: datetime | None = None,
+    new_run_id: str | None = None,
+    queue: str | Queue | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
+
+    `from_step` defaults to each run's first failed step. `patch` ({step: output}) replaces
+    the reused outputs of earlier steps (`durable.debugging.patching`); `request_id`,
+    `unless_derived_since`, `new_run_id`, `queue` and `timeout` as in `restart`.
+    """
+    check_input(args, kwargs)
+    validation.free_text("reason", reason)
+    options = new_run_options(run_ids, new_run_id, queue, timeout)
+    if from_step is not None and (not isinstance(from_step, int) or isinstance(from_step, bool)):
+        raise InvalidArgumentError("from_step", f"must be an int, not {from_step!r:.40}")
+    detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason,
+              "request_id": request_id, **options.audit()}  # fmt: skip
+    if patch:
+        if not isinstance(run_ids, str):
+            run_ids = run_id_list(run_ids)
+        run_ids, from_step, detail["patch"] = patching.prepare(run_ids, from_step, patch)
+    return apply(
+        "fork",
+        run_ids,
+        actor,
+        progress,
+        detail,
+        lambda batch: derive_batch(
+            batch,
+            from_step,
+            args,
+            kwargs,
+            fork=True,
+            patch=patch,
+            since=unless_derived_since,
+            options=options,
+        ),
+    )
+
+
+def delete(
+    run_ids: str | Iterable[str],
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+    request_id: str | None = None,
+) -> Any:
+    """Delete finished runs with their descendants and everything recorded for them (the
+        audit log keeps who did it). Refused for unfinished runs, runs with an unfinished
+        descendant and children of a kept parent; a named run in a named run's tree goes with
+    it (`durable.operations._deletion`)."""
+    validation.free_text("reason", reason)
+    detail = {"reason": reason, "request_id": request_id}
+    return apply("delete", run_ids, actor, progress, detail, _delete_batch, dispatch=False,
+                 batches=deletion.tree_batches)  # fmt: skip
+
+
+def _delete_batch(batch: list[str]) -> BulkResult:
+    deleted = deletion.delete_batch(batch)
+    done = {run_id: run_id for run_id in deleted.done}
+    return BulkResult(done, deleted.refused, deleted.descendants)

@@ -1,0 +1,321 @@
+"""Restart and fork: new runs derived from an original, reusing its checkpoints before the
+fork point (a restart is a fork from step 0), its messages and the events it published."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
+
+from durable import queues
+from durable.core import _clock as clock
+from durable.core import _registry as registry
+from durable.core._registry import get_workflow, is_registered
+from durable.core._serialization import dumps
+from durable.core.store import _primitives as store_primitives
+from durable.core.store import _streams as store_streams
+from durable.debugging import patching
+from durable.errors import InvalidArgumentError, SerializationError
+from durable.models import AuditEntry, Run, RunStatus, Step
+from durable.operations._batches import BulkResult
+from durable.operations._new_runs import NewRunOptions, id_taken
+
+
+def check_input(args: Any, kwargs: Any) -> None:
+    """Edited input is a list of args and a dict of kwargs (None keeps the recorded)."""
+    if args is not None and not isinstance(args, list | tuple):
+        raise InvalidArgumentError("args", f"must be a list or None, not {type(args).__name__}")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise InvalidArgumentError("kwargs", f"must be a dict or None, not {type(kwargs).__name__}")
+
+
+def fork_points(run_ids: list[str]) -> dict[str, int]:
+    """Where a fork continues each run as a resume would: from its trailing failed step,
+    else after its last checkpoint."""
+    last_steps = _last_steps(run_ids)
+    points = {}
+    for run_id in run_ids:
+        position, status = last_steps.get(run_id, (-1, ""))
+        points[run_id] = position if status == "ERROR" else position + 1
+    return points
+
+
+def derive_batch(
+    batch: list[str],
+    from_step: int | None,
+    args: list | None,
+    kwargs: dict | None,
+    *,
+    fork: bool,
+    patch: dict[int, Any] | None = None,
+    since: datetime | None = None,
+    options: NewRunOptions | None = None,
+) -> BulkResult:
+    """Restart or fork each run of a batch whose rows the caller has locked (FOR UPDATE), so
+    the history read here is the history copied."""
+    registry.autodiscover()  # so "the current code" is known even in a web or CLI process
+    result = BulkResult()
+    originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
+    last_steps = _last_steps(batch)
+    first_failed = _first_failed_steps(batch) if fork and from_step is None else {}
+    derived = _derived_since(batch, since) if since is not None else {}
+    for run_id in batch:
+        original = originals.get(run_id)
+        step = from_step if from_step is not None else first_failed.get(run_id)
+        last_position, last_status = last_steps.get(run_id, (-1, ""))
+        if patch and last_position in patch:  # a patched failure is reused as a success
+            last_status = "SUCCESS"
+        refusal = _derive_refusal(original, derived.get(run_id), fork, step, last_position,
+                                  last_status, args, kwargs)  # fmt: skip
+        if refusal:
+            result.refused[run_id] = refusal
+            continue
+        try:
+            result.done[run_id] = _derive(original, step or 0, args, kwargs, patch, options)
+        except SerializationError as exc:  # edited input with NaN, 1e400, …: nothing written
+            result.refused[run_id] = f"the edited input cannot be stored: {exc}"
+        except IntegrityError:  # the chosen new run id is taken: nothing written
+            result.refused[run_id] = id_taken(options.run_id if options else "")
+    return result
+
+
+def _derive_refusal(
+    original: Run | None,
+    derived: str | None,
+    fork: bool,
+    step: int | None,
+    last_position: int,
+    last_status: str,
+    args: list | None,
+    kwargs: dict | None,
+) -> str | None:
+    if original is None:
+        return "no such run"
+    if derived:
+        return derived
+    refusal = _fork_refusal(step, last_position, last_status) if fork else None
+    return refusal or _input_refusal(original, args, kwargs)
+
+
+def _derived_since(batch: list[str], since: datetime) -> dict[str, str]:
+    """Runs of the batch restarted or forked at or after `since`: who did it, as what."""
+    newest = {}
+    rows = Run.objects.filter(forked_from_id__in=batch, created_at__gte=since).order_by(
+        "created_at"
+    )
+    for origin, new_id, created in rows.values_list("forked_from_id", "id", "created_at"):
+        newest[origin] = (new_id, created)
+    return {origin: _already_done(origin, *found) for origin, found in newest.items()}
+
+
+def _already_done(origin: str, new_id: str, created: datetime) -> str:
+    entry = (
+        AuditEntry.objects.filter(run_ids__contains=[origin], action__in=["restart", "fork"])
+        .order_by("-id")
+        .first()
+    )
+    who = f"{entry.actor} {entry.action}ed" if entry else "it was restarted or forked"
+    return (
+        f"{who} it at {created:%H:%M:%S} UTC as run {new_id}, after you loaded the page; "
+        "open that run, or reload and act again"
+    )
+
+
+def _last_steps(batch: list[str]) -> dict[str, tuple[int, str]]:
+    """Each run's last recorded position and that checkpoint's status."""
+    rows = (
+        Step.objects.filter(run_id__in=batch)
+        .order_by("run_id", "-position")
+        .distinct("run_id")
+        .values_list("run_id", "position", "status")
+    )
+    return {run_id: (position, status) for run_id, position, status in rows}
+
+
+def _first_failed_steps(batch: list[str]) -> dict[str, int]:
+    rows = (
+        Step.objects.filter(run_id__in=batch, status="ERROR")
+        .values_list("run_id")
+        .annotate(Min("position"))
+    )
+    return dict(rows)
+
+
+def _fork_refusal(step: int | None, last_position: int, last_status: str) -> str | None:
+    """A fork may reuse a failed checkpoint the workflow went on from (it caught the error),
+    never the one that ended the run: the fork would only fail again at once."""
+    steps_recorded = last_position + 1
+    if step is None:
+        return "it has no failed step; choose the step to fork from (from_step)"
+    if not isinstance(step, int) or step < 0:
+        return f"from_step must be a step number from 0 to {steps_recorded}, not {step!r}"
+    if last_status == "ERROR" and step > last_position:
+        return (
+            f"step {last_position} failed and ended the run, so a fork from step {step} would "
+            f"replay that failure; fork from a step between 0 and {last_position}"
+        )
+    if step > steps_recorded:
+        return (
+            f"it never reached step {step} (it recorded {steps_recorded} step(s)); "
+            f"fork from a step between 0 and {steps_recorded}"
+        )
+    return None
+
+
+def _input_refusal(original: Run, args: list | None, kwargs: dict | None) -> str | None:
+    """The (edited) input must fit the current workflow's parameters, or the new run
+    fails at once; a workflow this process does not know is left to its executor."""
+    if not is_registered(original.workflow):
+        return None
+    func = get_workflow(original.workflow).func
+    edited = args is not None or kwargs is not None
+    run_input = original.input or {}
+    args = list(run_input.get("args", [])) if args is None else args
+    kwargs = dict(run_input.get("kwargs", {})) if kwargs is None else kwargs
+    try:
+        inspect.signature(func).bind(*args, **kwargs)
+    except TypeError as exc:
+        return (
+            f"the {'edited ' if edited else ''}input does not fit "
+            f"{original.workflow}{inspect.signature(func)}: {exc}; edit the args and kwargs "
+            "to match"
+        )
+    return None
+
+
+COPY_CHECKPOINTS = """
+-- copy_checkpoints --
+-- A fork inherits its origin's checkpoints before the fork point, so they are not re-run
+INSERT INTO durable_step (
+    run_id, position, name, kind, status, input, input_hash, output, error, error_type,
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, patched)
+SELECT %(new_id)s, position, name, kind, status, input,
+       -- with edited input, the copied steps' inputs may differ by design: not checked
+       CASE WHEN %(same_input)s THEN input_hash ELSE '' END, output, error, error_type,
+       error_fingerprint, attempts, started_at, finished_at, duration_ms, patched
+FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
+"""
+
+
+COPY_MESSAGES = """
+-- copy_messages --
+-- A new run gets the messages its origin got: consumed where a copied recv consumed them,
+-- waiting where its own recv will run again (or its origin's never did)
+INSERT INTO durable_message (run_id, topic, payload, created_at, consumed_at, consumed_position,
+                             idempotency_key)
+SELECT %(new_id)s, topic, payload, created_at,
+       CASE WHEN consumed_position < %(from_step)s THEN consumed_at END,
+       CASE WHEN consumed_position < %(from_step)s THEN consumed_position END, idempotency_key
+FROM durable_message WHERE run_id = %(origin_id)s
+ORDER BY id
+"""
+
+
+COPIED_EVENTS = """
+-- copied_events --
+-- The events the copied checkpoints published, in the order they published them: the
+-- copied set_event entries, and the events the copied steps set
+SELECT key, value FROM (
+    SELECT position, 0 AS id, input->>'key' AS key, output::text AS value FROM durable_step
+    WHERE run_id = %(new_id)s AND kind = 'set_event' AND position < %(from_step)s
+    UNION ALL
+    SELECT position, id, key, value::text FROM durable_stepevent
+    WHERE run_id = %(origin_id)s AND position < %(from_step)s
+) published
+ORDER BY position, id
+"""
+
+COPY_STEP_EVENTS = """
+-- copy_step_events --
+-- ... and the fork keeps the note of them, so a fork of the fork carries them too
+INSERT INTO durable_stepevent (run_id, position, key, value, created_at)
+SELECT %(new_id)s, position, key, value, created_at FROM durable_stepevent
+WHERE run_id = %(origin_id)s AND position < %(from_step)s
+ORDER BY id
+"""
+
+
+def _derive(
+    original: Run,
+    from_step: int,
+    args: list | None,
+    kwargs: dict | None,
+    patch: dict[int, Any] | None = None,
+    options: NewRunOptions | None = None,
+) -> str:
+    options = options or NewRunOptions()
+    new_id = options.run_id or uuid.uuid4().hex
+    run_input = dict(original.input or {})
+    if args is not None:
+        run_input["args"] = list(args)
+    if kwargs is not None:
+        run_input["kwargs"] = dict(kwargs)
+    where = f"workflow {original.workflow} run {new_id} input"
+    version = (
+        get_workflow(original.workflow).version
+        if is_registered(original.workflow)
+        else original.version
+    )
+    queue = options.queue or original.queue
+    with transaction.atomic():  # a savepoint: a taken new_run_id fails alone
+        queues.ensure_stored(queue)  # its limits are in the database before the run is
+        Run.objects.create(
+            id=new_id,
+            workflow=original.workflow,
+            version=version,
+            status=RunStatus.ENQUEUED,
+            input=_checked_json(run_input, where),
+            tags=original.tags,
+            queue=queue,
+            priority=original.priority,
+            forked_from=original,
+            forked_from_step=from_step,
+            steps_done=from_step,
+            **_new_timeout(original, options),
+            max_recoveries=original.max_recoveries,
+        )
+    params = {
+        "new_id": new_id,
+        "origin_id": original.id,
+        "from_step": from_step,
+        "same_input": args is None and kwargs is None,  # edited input: inputs not checked
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(COPY_MESSAGES, params)
+    if from_step:
+        with connection.cursor() as cursor:
+            cursor.execute(COPY_CHECKPOINTS, params)
+            cursor.execute(COPIED_EVENTS, params)
+            events = cursor.fetchall()
+            cursor.execute(COPY_STEP_EVENTS, params)
+        for key, value in events:  # in order, so the newest value per key wins
+            store_primitives.set_event(new_id, key, value)
+        store_streams.copy_for_fork(original.id, new_id, from_step)
+        if patch:
+            patching.apply(new_id, patch)
+    return new_id
+
+
+def _new_timeout(original: Run, options: NewRunOptions) -> dict[str, Any]:
+    """A new run's deadline and timeout: the timeout chosen, else the one its workflow has
+    now, else the original's own (counted from now, never with the original's delay)."""
+    timeout = options.timeout
+    if timeout is None and is_registered(original.workflow):
+        timeout = get_workflow(original.workflow).timeout
+    if timeout is None:
+        timeout = original.timeout_seconds
+    if timeout is not None:
+        return {"deadline_at": clock.deadline(timeout), "timeout_seconds": timeout}
+    if original.deadline_at is None:
+        return {"deadline_at": None, "timeout_seconds": None}
+    span = original.deadline_at - original.created_at  # a row written before timeout_seconds
+    return {"deadline_at": clock.now() + span, "timeout_seconds": span.total_seconds()}
+
+
+def _checked_json(value: Any, where: str) -> Any:
+    return json.loads(dumps(value, where=where))
