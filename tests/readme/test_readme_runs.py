@@ -175,7 +175,7 @@ def test_the_quick_starts_first_command_serves_the_dashboard(tmp_path):
     """Command 1 verbatim in a copy of the checkout (on a free port, not 8000, as the
     machine is shared), until the dashboard answers; then the CLI as the README says."""
     project = copy_of_the_checkout(tmp_path / "checkout")
-    env = bare_environment(PIP_NO_COMPILE="1")
+    env = bare_environment(PIP_NO_COMPILE="1", PYTHONUNBUFFERED="1")  # lines as printed
     env["PATH"] = env["PATH"].split(":", 1)[1]  # not this checkout's venv: the new one
     (first, _), _ = commands(readme_block("quickstart"))
     port = free_port()
