@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import browser, new_page  # noqa: F401 - the fixtures
 from tests.engine.processes import die_with_parent, wait_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -180,7 +179,7 @@ def _answers(url: str) -> bool:
 
 
 @pytest.mark.e2e
-def test_a_fresh_project_reaches_the_login_page_and_logs_in(shop_server, new_page):  # noqa: F811
+def test_a_fresh_project_reaches_the_login_page_and_logs_in(shop_server, new_page):
     page = new_page()
     page.goto(f"{shop_server}/ops/durable/")
     assert "/accounts/login/" in page.url
