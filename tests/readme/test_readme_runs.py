@@ -119,11 +119,26 @@ def failed_training_run(project: Path, env: dict[str, str]) -> None:
     training_run(project, env, "train-reviews-1", 2, "outcome: accuracy")
 
 
+HOLD = "from django.db import connection; connection.ensure_connection(); print('up'); input()"
+
+
+def hold_the_database(project: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A process that keeps the embedded server up between the commands, as a running demo
+    or worker would (each command alone would start and stop it)."""
+    holder = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", HOLD], cwd=project, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "up", "the database did not start"
+    return holder
+
+
 @pytest.mark.slow
 def test_the_debugging_transcript_runs_against_a_real_failed_demo_run(tmp_path):
     project = copy_of_the_checkout(tmp_path / "checkout")
     production = bare_environment(DURABLE_DATA_DIR=str(tmp_path / "production"))
     laptop = bare_environment(DURABLE_DATA_DIR=str(tmp_path / "laptop"))
+    holders = [hold_the_database(project, env) for env in (production, laptop)]
     try:
         failed_training_run(project, production)
         run_block("debug-production", project, production)
@@ -132,6 +147,9 @@ def test_the_debugging_transcript_runs_against_a_real_failed_demo_run(tmp_path):
         assert fresh.returncode == 1 and "run `python manage.py migrate` first" in fresh.stderr
         run_block("debug-laptop", project, laptop)
     finally:
+        for holder in holders:
+            holder.kill()
+            holder.communicate(timeout=30)
         for env in (production, laptop):
             subprocess.run([sys.executable, "manage.py", "embedded_db", "stop"], cwd=project,
                            env=env, capture_output=True, timeout=120)  # fmt: skip
