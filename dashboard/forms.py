@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 
+from dashboard import json_text
 from dashboard.queries.runs import RunFilter
+from durable import operations
 from durable.core._start import validate_new_run_id, validate_run_id
 from durable.core._validation import MAX_TIMEOUT_SECONDS
 from durable.errors import InvalidRunIdError
@@ -106,14 +107,7 @@ class RunFilterForm(forms.Form):
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
-    except RecursionError as exc:
-        raise forms.ValidationError("The input is nested too deeply.") from exc
-    except ValueError as exc:  # an integer past Python's 4,300-digit limit
-        raise forms.ValidationError(f"Not usable JSON: {exc}.") from exc
+    value = json_text.parse(text, "The input", finite_only=False)  # the engine refuses NaN
     if not isinstance(value, dict) or set(value) - {"args", "kwargs"}:
         raise forms.ValidationError('Write an object like {"args": [...], "kwargs": {...}}.')
     if not isinstance(value.get("args", []), list):
@@ -143,10 +137,17 @@ def _printable(value: str) -> str:
     return value
 
 
+class RunIdField(forms.CharField):
+    """An existing run's id, checked by the engine's rules (no newline, NUL, dot segment)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=200, strip=False, validators=[_run_id], **kwargs)
+
+
 class RunActionForm(forms.Form):
     """Resume, restart, cancel or delete one run; `seen` is when the operator loaded the page."""
 
-    run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
+    run_id = RunIdField()
     reason = forms.CharField(required=False, max_length=500)
     seen = UtcDateTimeField(required=False)
 
@@ -157,6 +158,8 @@ class NewRunFields(forms.Form):
     new_run_id = forms.CharField(required=False, max_length=200, validators=[_new_run_id])
     queue = forms.CharField(required=False, max_length=200, validators=[_printable])
     timeout = forms.FloatField(required=False, min_value=0.001, max_value=MAX_TIMEOUT_SECONDS)
+    # jump the queue: the highest priority, so claims take it before the backlog
+    run_first = forms.BooleanField(required=False)
 
     def new_run(self) -> dict[str, Any]:
         """operations.restart/fork keywords (None where the operator left a field empty)."""
@@ -165,7 +168,14 @@ class NewRunFields(forms.Form):
             "new_run_id": data.get("new_run_id") or None,
             "queue": data.get("queue") or None,
             "timeout": data.get("timeout"),
+            "priority": operations.RUN_FIRST if data.get("run_first") else None,
         }
+
+
+class MoveForm(RunActionForm):
+    """Move one waiting run to another queue."""
+
+    queue = forms.CharField(max_length=200, validators=[_printable])
 
 
 class RestartForm(RunActionForm, NewRunFields):
@@ -183,7 +193,7 @@ class ScheduleActionForm(forms.Form):
 class ForkForm(NewRunFields):
     """Fork one run from a step, with the run's input as recorded or as edited."""
 
-    run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
+    run_id = RunIdField()
     from_step = forms.IntegerField(min_value=0, max_value=2**31 - 1)
     input = forms.CharField(required=False, widget=forms.Textarea)
     reason = forms.CharField(required=False, max_length=500)
@@ -253,6 +263,7 @@ class BulkStartForm(BulkForm):
     # required: a bulk action changes many runs, and the audit log says why
     reason = forms.CharField(max_length=500, strip=True)
     total = forms.IntegerField(min_value=0, max_value=10**9)
+    include_superseded = forms.BooleanField(required=False)
 
     def clean_as_of(self) -> datetime:
         """Never later than now: a job must not reach runs created after it started."""
@@ -294,6 +305,17 @@ class QueueLimitsForm(forms.Form):
             "rate_limit": (count, seconds) if count is not None else None,
             "priority": data["priority"],
         }
+
+
+class RaiseLimitForm(forms.Form):
+    """Raise one limit of a queue (the health page's and a waiting run's fix); `run_id`:
+    the run page to return to (else the health page)."""
+
+    name = forms.CharField(max_length=200, strip=False)
+    limit = forms.ChoiceField(choices=[("concurrency", "concurrency"), ("rate_limit", "rate")])
+    value = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    reason = forms.CharField(required=False, max_length=500)
+    run_id = forms.CharField(required=False, max_length=200)
 
 
 class QueueResetForm(forms.Form):

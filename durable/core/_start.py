@@ -155,10 +155,10 @@ class RunHandle:
         outcome = store.run_outcome(self.run_id)
         if outcome is None:
             raise RunNotFoundError(f"no run with id {self.run_id!r}")
-        status, output, error, reason = outcome
+        status, output, error, reason, imported = outcome
         if status not in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
             return False, status, None
-        return True, status, _outcome_value(self.run_id, status, output, error, reason)
+        return True, status, _outcome_value(self.run_id, status, output, error, reason, imported)
 
     def _result_in_workflow(self, waiter: context.RunContext) -> Any:
         waited_since = time.monotonic()
@@ -176,11 +176,13 @@ class RunHandle:
             interval = min(interval * 2, 0.25)
 
 
-def _outcome_value(run_id: str, status: str, output: Any, error: Any, reason: str) -> Any:
+def _outcome_value(
+    run_id: str, status: str, output: Any, error: Any, reason: str, imported: bool = False
+) -> Any:
     if status == "SUCCESS":
         return output
     if status == "ERROR":
-        raise error_from_dict(error or {})
+        raise error_from_dict(error or {}, from_file=imported)
     if status == "CANCELLED":
         raise RunCancelledError(
             f"run {run_id} was cancelled{': ' + reason if reason else ''}; "
@@ -304,7 +306,13 @@ def _create(
         else:
             transaction.on_commit(lambda: executors.dispatch(run_id))
         return run_id
-    existing, existing_parent = store.run_identity(run_id) or (None, None)
+    existing, existing_parent, imported = store.run_identity(run_id) or (None, None, False)
+    if imported:  # a file's record is never the result of this start (docs/export-format.md)
+        raise RunIdConflictError(
+            f"run id {run_id!r} is taken by a run imported from a file (`durable import`), "
+            "which is never adopted as this start's run; choose another id, or delete the "
+            "imported run"
+        )
     if existing is None and dedup_id is not None:
         holder = store.active_dedup_run(queue, dedup_id)
         if holder is None:  # it just ended: the id is free again

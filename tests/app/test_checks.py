@@ -71,7 +71,7 @@ def test_celery_executor_without_celery_installed_names_the_extra(settings, monk
     monkeypatch.setitem(sys.modules, "celery", None)  # what an import finds when absent
     settings.DURABLE_EXECUTOR = "celery"
     (problem,) = checks.check_executor()
-    assert problem.id == "durable.E016" and "django-durable-runs[celery]" in problem.hint
+    assert problem.id == "durable.E017" and "django-durable-runs[celery]" in problem.hint
 
 
 def test_this_projects_celery_app_passes(settings):
