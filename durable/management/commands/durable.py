@@ -7,10 +7,19 @@ import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from durable import executors
 from durable.errors import DurableError
-from durable.management.cli import debug, draining, inspect, operate, schedules, worker
+from durable.management.cli import (
+    database_errors,
+    debug,
+    draining,
+    inspect,
+    operate,
+    schedules,
+    worker,
+)
 from durable.management.cli import queues as queues_cli
 
 SUBCOMMANDS = {
@@ -70,6 +79,11 @@ class Command(BaseCommand):
             self.stdout.flush()
         except DurableError as exc:
             raise CommandError(str(exc)) from exc
+        except DatabaseError as exc:
+            hint = database_errors.explain(exc)
+            if hint is None:
+                raise
+            raise CommandError(hint) from exc
         except BrokenPipeError:
             _stop_writing_to_a_closed_pipe()
 
