@@ -226,31 +226,13 @@ def live_executor_workflows(alive: float) -> list[list[str] | None]:
     return [row[0] for row in execute(LIVE_EXECUTOR_WORKFLOWS, {"alive": alive})]
 
 
-KNOWN_WORKFLOW = """
--- known_workflow --
--- Has any executor (live or recently live) advertised this workflow (at this version), or
--- does any run of it exist? durable_executor is one row per executor; runs use
--- run_workflow_created_idx
-SELECT EXISTS (
-    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
-    WHERE key = %(workflow)s || '@' || %(version)s
-       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
-OR EXISTS (
-    SELECT 1 FROM durable_run
-    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
-"""
-
-
-def known_workflow(workflow: str, version: str) -> bool:
-    return bool(execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0])
-
-
 LIVE_EXECUTORS = """
 -- live_executors --
 -- Every executor that heartbeat lately: what it can run and whether an operator drained it
 SELECT id, workflows, draining FROM durable_executor
 WHERE last_seen_at > now() - make_interval(secs => %(alive)s) ORDER BY id
 """
+
 
 ANNOUNCE_THREADS = """
 -- announce_threads --
@@ -266,3 +248,56 @@ def live_executors(alive: float) -> Rows:
 
 def announce_threads(executor_id: str, threads: int) -> None:
     execute(ANNOUNCE_THREADS, {"executor_id": executor_id, "threads": threads})
+
+
+KNOWN_WORKFLOW = """
+-- known_workflow --
+-- Has any executor (live or recently live) advertised this workflow (at this version), or
+-- does any run of it exist? durable_executor is one row per executor; runs use
+-- run_workflow_created_idx
+SELECT EXISTS (
+    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
+    WHERE key = %(workflow)s || '@' || %(version)s
+       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
+OR EXISTS (
+    SELECT 1 FROM durable_run
+    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
+"""
+
+
+def workflow_known(workflow: str, version: str) -> bool:
+    """Has an executor served `workflow` (at `version`; "" for any), or a run of it been made?"""
+    return bool(execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0])
+
+
+CANCEL_ACK_CHANNEL = "durable_cancel_ack"  # payload: "<run id> <executor id>"
+
+ACKNOWLEDGE_CANCELS = """
+-- acknowledge_cancels --
+-- An executor confirms it heard the cancels of runs it executes: no new step of them starts
+SELECT pg_notify('durable_cancel_ack', id || ' ' || %(executor_id)s)
+FROM unnest(%(run_ids)s::text[]) AS id
+"""
+
+
+def acknowledge_cancels(executor_id: str, run_ids: list[str]) -> None:
+    if run_ids:
+        execute(ACKNOWLEDGE_CANCELS, {"executor_id": executor_id, "run_ids": run_ids})
+
+
+STOPPING_OWNERS = """
+-- stopping_owners --
+-- The cancelled runs among `run_ids` that were running (the cancel leaves their executor
+-- in place), each with its executor and whether that executor's heartbeat is recent
+SELECT r.id, r.executor_id, COALESCE(
+    e.last_seen_at >= now() - make_interval(secs => %(lease)s), false)
+FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+WHERE r.id = ANY(%(run_ids)s) AND r.status = 'CANCELLED' AND r.executor_id IS NOT NULL
+"""
+
+
+def stopping_owners(run_ids: list[str], lease: float) -> list[tuple[str, str, bool]]:
+    """(run id, executor id, alive) of the cancelled runs among `run_ids` that had an owner."""
+    if not run_ids:
+        return []
+    return execute(STOPPING_OWNERS, {"run_ids": run_ids, "lease": lease})

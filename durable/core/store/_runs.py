@@ -387,39 +387,6 @@ def notify_cancelled(run_ids: list[str]) -> None:
         execute(NOTIFY_CANCELLED, {"run_ids": run_ids})
 
 
-CANCEL_ACK_CHANNEL = "durable_cancel_ack"  # payload: "<run id> <executor id>"
-
-ACKNOWLEDGE_CANCELS = """
--- acknowledge_cancels --
--- An executor confirms it heard the cancels of runs it executes: no new step of them starts
-SELECT pg_notify('durable_cancel_ack', id || ' ' || %(executor_id)s)
-FROM unnest(%(run_ids)s::text[]) AS id
-"""
-
-
-def acknowledge_cancels(executor_id: str, run_ids: list[str]) -> None:
-    if run_ids:
-        execute(ACKNOWLEDGE_CANCELS, {"executor_id": executor_id, "run_ids": run_ids})
-
-
-STOPPING_OWNERS = """
--- stopping_owners --
--- The cancelled runs among `run_ids` that were running (the cancel leaves their executor
--- in place), each with its executor and whether that executor's heartbeat is recent
-SELECT r.id, r.executor_id, COALESCE(
-    e.last_seen_at >= now() - make_interval(secs => %(lease)s), false)
-FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
-WHERE r.id = ANY(%(run_ids)s) AND r.status = 'CANCELLED' AND r.executor_id IS NOT NULL
-"""
-
-
-def stopping_owners(run_ids: list[str], lease: float) -> list[tuple[str, str, bool]]:
-    """(run id, executor id, alive) of the cancelled runs among `run_ids` that had an owner."""
-    if not run_ids:
-        return []
-    return execute(STOPPING_OWNERS, {"run_ids": run_ids, "lease": lease})
-
-
 CHILDREN = """
 -- children --
 SELECT id FROM durable_run WHERE parent_id = %(run_id)s ORDER BY created_at, id
@@ -458,23 +425,3 @@ def mark_due_undispatched(lost: bool, stale: float, limit: int) -> list[str]:
     """Mark and return the due runs to send a message for (see DUE_UNDISPATCHED)."""
     params = {"lost": lost, "stale": stale, "limit": limit}
     return [row[0] for row in execute(DUE_UNDISPATCHED, params)]
-
-
-KNOWN_WORKFLOW = """
--- known_workflow --
--- Has any executor (live or recently live) advertised this workflow (at this version), or
--- does any run of it exist? durable_executor is one row per executor; runs use
--- run_workflow_created_idx
-SELECT EXISTS (
-    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
-    WHERE key = %(workflow)s || '@' || %(version)s
-       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
-OR EXISTS (
-    SELECT 1 FROM durable_run
-    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
-"""
-
-
-def workflow_known(workflow: str, version: str) -> bool:
-    """Has an executor served `workflow` (at `version`; "" for any), or a run of it been made?"""
-    return bool(execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0])
