@@ -2,9 +2,11 @@
 
 from django.urls import path
 
+from dashboard.api import api
 from dashboard.views import (
     actions,
     activity,
+    api_docs,
     assets,
     bulk,
     debug,
@@ -16,12 +18,19 @@ from dashboard.views import (
     runs,
     schedules,
     system,
+    tokens,
 )
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", runs.runs_list, name="runs"),
+    path("api/docs", api_docs.docs, name="api_docs"),
+    path("api/", api.urls),
+    path("assets/swagger/<str:version>/<str:name>", api_docs.swagger_asset, name="swagger_asset"),
+    path("tokens/", tokens.tokens_page, name="tokens"),
+    path("actions/tokens/create/", tokens.create, name="token_create"),
+    path("actions/tokens/revoke/", tokens.revoke, name="token_revoke"),
     path("runs/<path:run_id>/", run_detail.run_detail, name="run"),
     path("values/run/<str:field>/<path:run_id>", run_detail.run_value, name="run_value"),
     path(
