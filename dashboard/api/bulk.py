@@ -31,6 +31,7 @@ router = Router(tags=["bulk"])
 
 class Filter(RunFilterQuery):
     cursor: str = Field("", exclude=True)
+    limit: int = Field(50, exclude=True)
 
 
 class BulkTarget(Schema):

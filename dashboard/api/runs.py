@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.forms import RunFilterForm
@@ -36,6 +36,7 @@ class RunFilterQuery(Schema):
     sort: str = ""
     delayed: bool = False
     cursor: str = ""
+    limit: int = Field(queries.PAGE_SIZE, ge=1, le=200, description="runs per page")
 
 
 class RunRow(Schema):
@@ -76,7 +77,7 @@ def parse_filter(params: dict[str, Any]) -> queries.RunFilter:
 def list_runs(request: HttpRequest, filters: Query[RunFilterQuery]) -> dict[str, Any]:
     """Newest first (or `sort=oldest`); follow `older`/`newer` as `cursor` for more."""
     params = filters.dict()
-    cursor = queries.Cursor.decode(params.pop("cursor"))
+    cursor, limit = queries.Cursor.decode(params.pop("cursor")), params.pop("limit")
     if filters.cursor and cursor is None:
         raise ApiProblem(
             400,
@@ -84,7 +85,7 @@ def list_runs(request: HttpRequest, filters: Query[RunFilterQuery]) -> dict[str,
             [{"field": "cursor", "message": "not a cursor this API gave out"}],
         )
     run_filter = parse_filter(params)
-    page = queries.runs_page(run_filter, cursor)
+    page = queries.runs_page(run_filter, cursor, size=limit)
     return {
         "runs": page.rows,
         "older": page.older.encode() if page.older else None,
