@@ -27,6 +27,7 @@ urlpatterns = [
     path("", runs.runs_list, name="runs"),
     path("api/docs", api_docs.docs, name="api_docs"),
     path("api/", api.urls),
+    path("api/<path:rest>", api_docs.api_not_found),
     path("assets/swagger/<str:version>/<str:name>", api_docs.swagger_asset, name="swagger_asset"),
     path("tokens/", tokens.tokens_page, name="tokens"),
     path("actions/tokens/create/", tokens.create, name="token_create"),

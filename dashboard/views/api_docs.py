@@ -1,4 +1,4 @@
-"""The API's browsable docs: Swagger UI as django-ninja ships it, served from the installed
+"""The API's browsable docs, and its answer to unknown paths: Swagger UI as django-ninja ships it, served from the installed
 package (no CDN, no need for `ninja` in INSTALLED_APPS), under the site's CSP (no inline
 script: the settings are a JSON data block that ninja's init script reads)."""
 
@@ -13,8 +13,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from dashboard.api.problems import problem
 from dashboard.permissions import viewer_required
 
 SWAGGER_DIR = Path(ninja.__file__).parent / "static" / "ninja"
@@ -41,3 +43,9 @@ def swagger_asset(request: HttpRequest, version: str, name: str) -> FileResponse
     if name not in SWAGGER_FILES:
         raise Http404("no such Swagger UI file")
     return FileResponse((SWAGGER_DIR / name).open("rb"), content_type=SWAGGER_FILES[name])
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    """Any other path under api/: a JSON problem, like every API answer."""
+    return problem(404, "No such API endpoint: see api/openapi.json for the ones there are.")

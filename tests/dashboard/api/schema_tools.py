@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -14,8 +15,9 @@ KNOWN = {"run_id": "r-1", "name": "api-sched", "executor_id": "api-exec", "reaso
          "job_id": "00000000-0000-0000-0000-000000000000"}  # fmt: skip
 
 
+@functools.cache
 def schema() -> dict[str, Any]:
-    """As served: JSON (status codes as strings)."""
+    """As served: JSON (status codes as strings); built once (callers must not change it)."""
     return json.loads(json.dumps(api.get_openapi_schema()))
 
 
