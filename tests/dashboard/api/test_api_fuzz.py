@@ -35,6 +35,14 @@ JSON = st.recursive(
 )
 
 
+SCALARS = {
+    "integer": st.one_of(st.integers(-1, 3), st.integers(), st.just(2**63)),
+    "number": st.one_of(st.floats(allow_nan=False), st.just(1e308), st.just(0.0)),
+    "boolean": st.booleans(),
+    "null": st.none(),
+}
+
+
 def from_schema(node: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
     """Values the schema allows, their strings often hostile, their numbers often extreme;
     each optional property sent or not."""
@@ -56,14 +64,8 @@ def from_schema(node: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
         )  # fmt: skip
     if kind == "array":
         return st.lists(from_schema(node.get("items", {}), name), max_size=4)
-    if kind == "integer":
-        return st.one_of(st.integers(-1, 3), st.integers(), st.just(2**63))
-    if kind == "number":
-        return st.one_of(st.floats(allow_nan=False), st.just(1e308), st.just(0.0))
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "null":
-        return st.none()
+    if kind in SCALARS:
+        return SCALARS[kind]
     if node.get("format") == "date-time":
         return st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), TEXT)
     known = schema_tools.KNOWN.get(name)
