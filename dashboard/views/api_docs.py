@@ -1,6 +1,7 @@
 """The API's browsable docs and its answer to unknown paths. Swagger UI as django-ninja
-ships it, served from the installed package (no CDN, no need for `ninja` in INSTALLED_APPS), under the site's CSP (no inline
-script: the settings are a JSON data block that ninja's init script reads)."""
+ships it, served from the installed package (no CDN, no need for `ninja` in INSTALLED_APPS),
+under the site's CSP (no inline script: the settings are a JSON data block that ninja's init
+script reads)."""
 
 from __future__ import annotations
 
