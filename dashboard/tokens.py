@@ -80,8 +80,10 @@ def touch(token: ApiToken) -> None:
     ).update(last_used_at=now)
 
 
-def of_user(user) -> list[ApiToken]:
-    return list(ApiToken.objects.filter(user=user).order_by("-created_at"))
+def listed(user=None) -> list[ApiToken]:
+    """A user's tokens (everyone's when `user` is None), newest first."""
+    found = ApiToken.objects.select_related("user").order_by("-created_at")
+    return list(found.filter(user=user) if user is not None else found)
 
 
 def revoke(user, prefix: str) -> bool:

@@ -32,7 +32,7 @@ class RevokeForm(forms.Form):
 def tokens_page(
     request: HttpRequest, form: TokenForm | None = None, secret: str = ""
 ) -> HttpResponse:
-    context = {"tokens": tokens.of_user(request.user), "form": form or TokenForm(),
+    context = {"tokens": tokens.listed(request.user), "form": form or TokenForm(),
                "secret": secret, "section": "tokens"}  # fmt: skip
     return render_page(request, "dashboard/tokens.html", context)
 
