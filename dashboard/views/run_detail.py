@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dashboard import charts
 from dashboard.permissions import viewer_required
-from dashboard.queries import detail, published, waiting
+from dashboard.queries import detail, line, published, waiting
 from dashboard.templatetags.dashboard_tags import truncated
 from dashboard.views import debug
 from dashboard.views.common import render_page
@@ -39,6 +39,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "timeline": charts.gantt(bars, charts.timeline_markers(run, audit)),
         "time": durations.split(run, history.steps, history.attempts, timezone.now()),
         "waiting": waiting.reasons([run]).get(run.id, ""),
+        "line": line.line(run),
         "superseded_by": detail.superseded_by(run, lineage["forks"]),
         "lineage": lineage,
         "audit": audit,

@@ -22,6 +22,7 @@ from durable.core.store import _streams as store_streams
 from durable.debugging import patching
 from durable.errors import InvalidArgumentError, SerializationError
 from durable.models import AuditEntry, Run, RunStatus, Step
+from durable.operations import _superseded as superseded
 from durable.operations._batches import BulkResult
 from durable.operations._new_runs import NewRunOptions, id_taken
 
@@ -55,11 +56,16 @@ def derive_batch(
     patch: dict[int, Any] | None = None,
     since: datetime | None = None,
     options: NewRunOptions | None = None,
+    include_superseded: bool = True,
 ) -> BulkResult:
     """Restart or fork each run of a batch whose rows the caller has locked (FOR UPDATE), so
-    the history read here is the history copied."""
+    the history read here is the history copied. Without `include_superseded`, runs already
+    restarted or forked are skipped (`result.skipped`), not copied a second time."""
     registry.autodiscover()  # so "the current code" is known even in a web or CLI process
     result = BulkResult()
+    if not include_superseded:
+        result.skipped = superseded.successors(batch)
+        batch = [run_id for run_id in batch if run_id not in result.skipped]
     originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
     last_steps = _last_steps(batch)
     first_failed = _first_failed_steps(batch) if fork and from_step is None else {}
@@ -272,7 +278,7 @@ def _derive(
             input=_checked_json(run_input, where),
             tags=original.tags,
             queue=queue,
-            priority=original.priority,
+            priority=original.priority if options.priority is None else options.priority,
             forked_from=original,
             forked_from_step=from_step,
             steps_done=from_step,
