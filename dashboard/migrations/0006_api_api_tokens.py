@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dashboard", "0004_bulk_job_reason"),
+        ("dashboard", "0005_fleetview_bulk_superseded"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
