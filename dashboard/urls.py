@@ -1,6 +1,6 @@
 """Dashboard URLs. Pages are GET; every action is a POST under actions/."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from dashboard.api import api
 from dashboard.views import (
@@ -27,7 +27,7 @@ urlpatterns = [
     path("", runs.runs_list, name="runs"),
     path("api/docs", api_docs.docs, name="api_docs"),
     path("api/", api.urls),
-    path("api/<path:rest>", api_docs.api_not_found),
+    re_path(r"^api/(?P<rest>[\s\S]*)\Z", api_docs.api_not_found),  # any other api/ path
     path("assets/swagger/<str:version>/<str:name>", api_docs.swagger_asset, name="swagger_asset"),
     path("tokens/", tokens.tokens_page, name="tokens"),
     path("actions/tokens/create/", tokens.create, name="token_create"),
