@@ -97,63 +97,39 @@ def perform(
 RESPONSES = {200: ActionResult, ERRORS: Problem}
 
 
+def act(request: HttpRequest, action: str, payload: RunAction, form, **options: Any):
+    """`operations.<action>` on the form's run, with the payload's reason and request id."""
+    run_id, rid = form.cleaned_data["run_id"], request_id(request, action, payload)
+    operation = getattr(operations, action)
+    reason = payload.reason.strip()
+    return perform(
+        request, run_id, lambda: operation([run_id], reason=reason, request_id=rid, **options)
+    )
+
+
 @router.post("/runs/actions/resume", response=RESPONSES, summary="Resume a run")
 def resume(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
     """Continue a failed, cancelled or dead run from its last checkpoint."""
-    form = _form(RunActionForm, payload)
-    rid = request_id(request, "resume", payload)
-    return perform(
-        request,
-        form.cleaned_data["run_id"],
-        lambda: operations.resume(
-            [form.cleaned_data["run_id"]], reason=payload.reason.strip(), request_id=rid
-        ),
-    )
+    return act(request, "resume", payload, _form(RunActionForm, payload))
 
 
 @router.post("/runs/actions/cancel", response=RESPONSES, summary="Cancel a run")
 def cancel(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
     """Stop the run (and its children) at the next step boundary; checkpoints stay."""
-    form = _form(RunActionForm, payload)
-    rid = request_id(request, "cancel", payload)
-    return perform(
-        request,
-        form.cleaned_data["run_id"],
-        lambda: operations.cancel(
-            [form.cleaned_data["run_id"]], reason=payload.reason.strip(), request_id=rid
-        ),
-    )
+    return act(request, "cancel", payload, _form(RunActionForm, payload))
 
 
 @router.post("/runs/actions/delete", response=RESPONSES, summary="Delete a finished run")
 def delete(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
     """Delete a finished run with its children; the audit log keeps the deletion."""
-    form = _form(RunActionForm, payload)
-    rid = request_id(request, "delete", payload)
-    return perform(
-        request,
-        form.cleaned_data["run_id"],
-        lambda: operations.delete(
-            [form.cleaned_data["run_id"]], reason=payload.reason.strip(), request_id=rid
-        ),
-    )
+    return act(request, "delete", payload, _form(RunActionForm, payload))
 
 
 @router.post("/runs/actions/restart", response=RESPONSES, summary="Restart a run")
 def restart(request: HttpRequest, payload: NewRunAction) -> dict[str, Any]:
     """A new run of the same workflow with the same input (optionally its id, queue, timeout)."""
     form = _form(RestartForm, payload)
-    rid = request_id(request, "restart", payload)
-    return perform(
-        request,
-        form.cleaned_data["run_id"],
-        lambda: operations.restart(
-            [form.cleaned_data["run_id"]],
-            reason=payload.reason.strip(),
-            request_id=rid,
-            **form.new_run(),
-        ),
-    )
+    return act(request, "restart", payload, form, **form.new_run())
 
 
 @router.post("/runs/actions/fork", response=RESPONSES, summary="Fork a run from a step")
@@ -163,20 +139,16 @@ def fork(request: HttpRequest, payload: ForkAction) -> dict[str, Any]:
     edited = json.dumps(payload.input.dict()) if payload.input is not None else ""
     form = _form(ForkForm, payload.model_copy(update={"input": None, "patch": None}), input=edited)
     args, kwargs = form.edited()
-    rid = request_id(request, "fork", payload)
-    return perform(
+    return act(
         request,
-        form.cleaned_data["run_id"],
-        lambda: operations.fork(
-            [form.cleaned_data["run_id"]],
-            from_step=payload.from_step,
-            args=args,
-            kwargs=kwargs,
-            patch=payload.patch or None,
-            reason=payload.reason.strip(),
-            request_id=rid,
-            **form.new_run(),
-        ),
+        "fork",
+        payload,
+        form,
+        from_step=payload.from_step,
+        args=args,
+        kwargs=kwargs,
+        patch=payload.patch or None,
+        **form.new_run(),
     )
 
 
