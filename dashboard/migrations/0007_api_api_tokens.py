@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dashboard", "0005_fleetview_bulk_superseded"),
+        ("dashboard", "0006_semantics_bulk_unconfirmed"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
