@@ -11,8 +11,7 @@ from django.utils import timezone
 from dashboard import json_text
 from dashboard.queries.runs import RunFilter
 from durable import operations
-from durable.core._start import validate_new_run_id, validate_run_id
-from durable.core._validation import MAX_TIMEOUT_SECONDS
+from durable.core._validation import MAX_TIMEOUT_SECONDS, validate_new_run_id, validate_run_id
 from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
 

@@ -77,7 +77,7 @@ def start(
     pinned = validation.text("version", version, max_length=100) or LATEST
     args, kwargs = _arguments(args, kwargs)
     if run_id is not None:
-        api.validate_new_run_id(run_id)
+        validation.validate_new_run_id(run_id)
     options = {"tags": validation.tags(tags), "queue": validation.text("queue", queue),
                "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
                "dedup_id": validation.text("dedup_id", dedup_id),
@@ -151,11 +151,11 @@ def status(run_id: str) -> str:
 def cancel(run_id: str, reason: str = "") -> None:
     """Cancel run `run_id` and its children, audited like the operator action
     (`OperationRefused` says why when the run has already ended)."""
-    operations.cancel(api.validate_run_id(run_id), reason=reason)
+    operations.cancel(validation.validate_run_id(run_id), reason=reason)
 
 
 def retrieve(run_id: str) -> ClientRunHandle:
     """A handle to an existing run (RunNotFoundError if there is none)."""
-    handle = ClientRunHandle(api.validate_run_id(run_id))
+    handle = ClientRunHandle(validation.validate_run_id(run_id))
     handle.status()
     return handle

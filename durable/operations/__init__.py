@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from durable.core import _validation as validation
+from durable.core._audit import acting_as, current_actor
 from durable.debugging import patching
 from durable.errors import InvalidArgumentError
 from durable.operations import _deletion as deletion
@@ -26,9 +27,7 @@ from durable.operations._batches import (
     BATCH_SIZE,
     BulkResult,
     Progress,
-    acting_as,
     apply,
-    current_actor,
     run_id_list,
 )
 from durable.operations._cancel_confirmation import confirm_stopped
