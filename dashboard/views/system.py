@@ -10,18 +10,18 @@ from dashboard.permissions import viewer_required
 from dashboard.queries import system
 from dashboard.views.common import render_page
 from durable import operations
-from durable.observability import _health as health
+from durable.observability import inspection
 
 
 @viewer_required
 def system_health(request: HttpRequest) -> HttpResponse:
-    healthy, report = health.report()
-    stranded = health.stranded()
+    health = inspection.health_report()
+    stranded = inspection.stranded_runs()
     run_ids = [run_id for group in stranded for run_id in group.run_ids]
     points = operations.fork_points(run_ids) if run_ids else {}
     context = {
-        "healthy": healthy,
-        "checks": report["checks"].values(),
+        "healthy": health.healthy,
+        "checks": health.checks,
         "executors": system.live_executors(),
         "stranded": [
             {"group": group, "runs": [(run_id, points.get(run_id, 0)) for run_id in group.run_ids]}

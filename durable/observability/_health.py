@@ -68,13 +68,19 @@ def check_executors() -> Check:
 LATER_CHECKS = {"migrations": check_migrations, "executors": check_executors}
 
 
-def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
-    """(healthy, JSON body). Later checks are skipped when the database is unreachable, and
-    those named in `skip` always (a web pod's liveness probe need not wait for workers)."""
+def run_checks(skip: frozenset[str] = frozenset()) -> list[Check]:
+    """Later checks are skipped when the database is unreachable, and those named in `skip`
+    always (a web pod's liveness probe need not wait for workers)."""
     database = check_database()
     checks = [database]
     if database.ok:
         checks += [check() for name, check in LATER_CHECKS.items() if name not in skip]
+    return checks
+
+
+def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
+    """(healthy, JSON body) of `run_checks`."""
+    checks = run_checks(skip)
     healthy = all(check.ok for check in checks)
     body = {
         "status": "ok" if healthy else "unhealthy",

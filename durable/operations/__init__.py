@@ -8,7 +8,8 @@ was decided on is the state it changed.
 
 This module is the public face; the work is done in `_batches` (batches, locks, request
 ids, audit), `_resuming` (cancel, resume), `_deriving` (restart, fork) and `_deletion`
-(delete).
+(delete). The argument rules are public too (`validate_run_id`, `validate_new_run_id`,
+`MAX_TIMEOUT_SECONDS`), so a form can refuse what an action would.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from durable.core import _validation as validation
+from durable.core._start import validate_new_run_id, validate_run_id
+from durable.core._validation import MAX_TIMEOUT_SECONDS
 from durable.debugging import patching
 from durable.errors import InvalidArgumentError
 from durable.operations import _deletion as deletion
@@ -38,6 +41,7 @@ from durable.queues import Queue
 
 __all__ = [
     "BATCH_SIZE",
+    "MAX_TIMEOUT_SECONDS",
     "BulkResult",
     "Progress",
     "acting_as",
@@ -51,6 +55,8 @@ __all__ = [
     "resume",
     "resume_blocker",
     "undrain_executor",
+    "validate_new_run_id",
+    "validate_run_id",
 ]
 
 
