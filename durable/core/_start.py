@@ -11,16 +11,17 @@ from typing import Any
 
 from django.db import transaction
 
-from durable import executors, queues
+from durable import executors
 from durable.core import _clock as clock
 from durable.core import _context as context
+from durable.core import _creation as creation
 from durable.core import _delays as delays
 from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core import store
 from durable.core._context import RunInterrupted, RunSuspended
 from durable.core._registry import WorkflowDefinition, get_workflow
-from durable.core._serialization import dumps, entry_input, error_from_dict
+from durable.core._serialization import entry_input, error_from_dict
 from durable.core.conf import settings
 from durable.errors import (
     InvalidRunIdError,
@@ -267,37 +268,25 @@ def _create(
     parent_deadline: datetime | None = None,
     max_recoveries: int | None = None,
 ) -> str:
-    run_id = run_id or uuid.uuid4().hex
-    run_input = dumps(
-        {"args": list(args), "kwargs": kwargs},
-        where=f"workflow {definition.name} run {run_id} input",
-    )
-    timeout = timeout if timeout is not None else definition.timeout
-    delayed = delays.is_future(available_at)
-    starts = available_at if delayed else clock.now()  # a delayed run's timeout starts then
-    deadline = None if timeout is None else starts + timedelta(seconds=timeout)
-    if parent_deadline is not None:  # a child never outlives its parent's deadline
-        deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
     queue = queue_name(queue or definition.queue)  # @durable.workflow(queue=Queue(…)) too
-    queues.ensure_stored(queue)  # its limits are in the database before its first run
-    created = store.insert_run(
-        run_id=run_id,
+    delayed = delays.is_future(available_at)
+    new = creation.NewRun(
         workflow=definition.name,
         version=definition.version,
-        input=run_input,
-        tags=dumps(tags or {}, where=f"workflow {definition.name} run {run_id} tags"),
+        input={"args": list(args), "kwargs": kwargs},
         queue=queue,
+        run_id=run_id or uuid.uuid4().hex,
+        tags=tags or {},
         priority=priority,
-        parent_id=parent_id,
-        forked_from_id=None,
-        forked_from_step=None,
-        available_at=available_at,
-        deadline_at=deadline,
-        # what a resume, restart or fork gives it again (not the delay before `starts`)
-        timeout_seconds=None if deadline is None else max((deadline - starts).total_seconds(), 0),
-        dedup_id=dedup_id,
+        timeout=timeout if timeout is not None else definition.timeout,
+        due_at=available_at if delayed else None,
         max_recoveries=max_recoveries if max_recoveries is not None else definition.max_recoveries,
+        dedup_id=dedup_id,
+        parent_id=parent_id,
+        parent_deadline=parent_deadline,
     )
+    run_id = new.run_id
+    created = creation.create_run(new)
     if created:
         if delayed:  # no message now: executors' polls (or the Celery sweep) take it when due
             transaction.on_commit(executors.get_executor)  # this process's thread pool polls
