@@ -13,21 +13,28 @@ they want as a `NewRun` and call `create_run`, so every row is written by the sa
 - **Values.** Input and tags are JSON, checked at the call: a value that cannot be stored
   fails here, naming the workflow and run, and nothing is written.
 
-What each creator decides itself: the version (the code's for `durable.start`, the pinned
-one or "latest" for the client, the current code's for restart and fork, else the
-origin's), and what it does when the id is taken (`create_run` returns False).
+What each creator decides itself is the version: the code's for `durable.start`, the
+pinned one or "latest" for the client, the current code's (else the origin's) for restart
+and fork. Starts go through `start_run` (idempotent on the run id, dispatched after
+commit) and `start_child`; restart and fork call `create_run` on fresh ids.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from durable import queues
+from django.db import transaction
+
+from durable import executors, queues
+from durable.core import _delays as delays
+from durable.core import _runtime as runtime
 from durable.core import store
-from durable.core._serialization import dumps
+from durable.core._context import RunContext
+from durable.core._serialization import dumps, entry_input
+from durable.errors import RunIdConflictError
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,57 @@ def create_run(new: NewRun) -> bool:
         parent_id=new.parent_id,
         forked_from_id=new.forked_from_id,
         forked_from_step=new.forked_from_step,
+    )
+
+
+def start_run(new: NewRun) -> str:
+    """Create `new` and dispatch it after commit (a delayed run when it comes due). An
+    existing run with its id is that run (run ids are idempotency keys), and so is the
+    active run holding its `dedup_id`; an id taken by another workflow, or by a run that is
+    not this parent's child, is refused."""
+    if create_run(new):
+        if delays.is_future(new.due_at):  # no message now: polls (or the Celery sweep) take it
+            transaction.on_commit(executors.get_executor)  # this process's thread pool polls
+        else:
+            transaction.on_commit(lambda: executors.dispatch(new.run_id))
+        return new.run_id
+    existing, existing_parent = store.run_identity(new.run_id) or (None, None)
+    if existing is None and new.dedup_id is not None:
+        holder = store.active_dedup_run(new.queue, new.dedup_id)
+        return start_run(new) if holder is None else holder  # None: it just ended, id free
+    if existing is not None and existing != new.workflow:
+        raise RunIdConflictError(
+            f"run id {new.run_id!r} is taken by a run of workflow {existing!r}, not "
+            f"{new.workflow!r}; choose another id"
+        )
+    if new.parent_id is not None and existing is not None and existing_parent != new.parent_id:
+        raise RunIdConflictError(  # a child start never adopts a run that is not its own
+            f"run id {new.run_id!r} is taken by a run that is not a child of run "
+            f"{new.parent_id}; choose another id for the child, or leave run_id out to get a "
+            "derived one"
+        )
+    return new.run_id
+
+
+def start_child(parent: RunContext, new: NewRun, run_id: str | None) -> str:
+    """Start `new` as a child of the running `parent`: recorded in its history, so a replay
+    gets the same child instead of a second one; `run_id` None derives the child's id."""
+    child_input = entry_input(
+        new.input, where=f"workflow {parent.workflow.name} child {new.workflow} input"
+    )
+    return runtime.record_child(
+        parent,
+        new.workflow,
+        lambda child_id: start_run(
+            replace(
+                new,
+                run_id=child_id,
+                parent_id=parent.run_id,
+                parent_deadline=parent.deadline_at,
+            )
+        ),
+        run_id,
+        child_input,
     )
 
 
