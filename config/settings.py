@@ -55,6 +55,8 @@ SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# the DEBUG error page masks passwords inside URLs too (broker, database, DSNs)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.UrlPasswordFilter"
 # what pages may load: only this site's own scripts (no inline ones), see config/middleware.py
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

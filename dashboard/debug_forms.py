@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
+
+from dashboard import json_text
+from dashboard.forms import RunIdField, UtcDateTimeField
 
 
 class PatchForm(forms.Form):
     """ "Edit output and continue": step `position`'s new output, as JSON text."""
 
-    run_id = forms.CharField(max_length=200)
+    run_id = RunIdField()
     position = forms.IntegerField(min_value=0)
     output = forms.CharField(widget=forms.Textarea, strip=False)
+    seen = UtcDateTimeField(required=False)  # when the page was loaded: a repeat is one fork
 
     def clean_output(self) -> Any:
-        text = self.cleaned_data["output"]
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"The output is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno}); strings need double quotes."
-            ) from exc
+        return json_text.parse(self.cleaned_data["output"], "The output")
 
 
 class CompareForm(forms.Form):

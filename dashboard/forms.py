@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 
+from dashboard import json_text
 from dashboard.queries.runs import RunFilter
 from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
@@ -105,14 +105,7 @@ class RunFilterForm(forms.Form):
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
-    except RecursionError as exc:
-        raise forms.ValidationError("The input is nested too deeply.") from exc
-    except ValueError as exc:  # an integer past Python's 4,300-digit limit
-        raise forms.ValidationError(f"Not usable JSON: {exc}.") from exc
+    value = json_text.parse(text, "The input", finite_only=False)  # the engine refuses NaN
     if not isinstance(value, dict) or set(value) - {"args", "kwargs"}:
         raise forms.ValidationError('Write an object like {"args": [...], "kwargs": {...}}.')
     if not isinstance(value.get("args", []), list):
@@ -142,10 +135,17 @@ def _printable(value: str) -> str:
     return value
 
 
+class RunIdField(forms.CharField):
+    """An existing run's id, checked by the engine's rules (no newline, NUL, dot segment)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=200, strip=False, validators=[_run_id], **kwargs)
+
+
 class RunActionForm(forms.Form):
     """Resume, restart, cancel or delete one run; `seen` is when the operator loaded the page."""
 
-    run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
+    run_id = RunIdField()
     reason = forms.CharField(required=False, max_length=500)
     seen = UtcDateTimeField(required=False)
 
@@ -182,7 +182,7 @@ class ScheduleActionForm(forms.Form):
 class ForkForm(NewRunFields):
     """Fork one run from a step, with the run's input as recorded or as edited."""
 
-    run_id = forms.CharField(max_length=200, strip=False, validators=[_run_id])
+    run_id = RunIdField()
     from_step = forms.IntegerField(min_value=0, max_value=2**31 - 1)
     input = forms.CharField(required=False, widget=forms.Textarea)
     reason = forms.CharField(required=False, max_length=500)

@@ -18,6 +18,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "durable.example.com",
     "HTTPS": "1",
     "CSRF_TRUSTED_ORIGINS": "https://durable.example.com",
+    "DURABLE_METRICS_TOKEN": "m3trics-t0ken-for-the-scraper",
 }
 PRINT_SETTINGS = """
 import json, django

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, JSONField, Min, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from durable import queues as durable_queues
@@ -13,6 +14,28 @@ from durable.models import AuditEntry, Executor, Run, RunStatus
 
 AUDIT_PAGE = 50
 ALIVE_WITHIN = timedelta(seconds=30)
+
+
+PATCH_SHOWN_BYTES = 64 * 1024
+
+# What the pages show of an entry's detail: never the edited input (args, kwargs: it is in
+# the new run), and the patched outputs only when small (entries written before previews
+# held whole values; pg_column_size of the extracted value needs no text conversion)
+SHOWN_DETAIL = """
+CASE WHEN pg_column_size(detail -> 'patch') > %s THEN detail - 'args' - 'kwargs' - 'patch'
+     ELSE detail - 'args' - 'kwargs' END
+"""
+
+
+def shown(entries: QuerySet[AuditEntry]) -> list[AuditEntry]:
+    """The entries with `detail` bounded to what a page shows (see SHOWN_DETAIL)."""
+    rows = entries.defer("detail").annotate(
+        shown_detail=RawSQL(SHOWN_DETAIL, [PATCH_SHOWN_BYTES], output_field=JSONField())
+    )
+    result = list(rows)
+    for entry in result:
+        entry.detail = entry.shown_detail
+    return result
 
 
 def audit_entries(
@@ -28,7 +51,7 @@ def audit_entries(
         entries = entries.filter(run_ids__contains=[run_id])
     if before_id is not None:
         entries = entries.filter(id__lt=before_id)
-    return list(entries[: AUDIT_PAGE + 1])
+    return shown(entries[: AUDIT_PAGE + 1])
 
 
 def executors() -> list[dict[str, Any]]:

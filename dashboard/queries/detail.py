@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast, Left, Length
 
+from dashboard.queries.activity import shown
 from durable.models import Attempt, AuditEntry, Run, RunStatus, Step
 
 LINEAGE_LIMIT = 50
@@ -111,6 +112,6 @@ def superseded_by(run: Run, forks: list[dict[str, Any]]) -> dict[str, Any] | Non
 
 def run_audit(run_id: str, limit: int = 20) -> list[AuditEntry]:
     """Operator actions that named this run (audit_run_ids_gin serves `run_ids @> [id]`)."""
-    return list(
+    return shown(
         AuditEntry.objects.filter(run_ids__contains=[run_id]).order_by("-created_at")[:limit]
     )

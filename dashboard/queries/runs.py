@@ -58,6 +58,7 @@ LIST_FIELDS = (
     "available_at",
     "updated_at",
     "lease_expires_at",
+    "imported",
 )
 
 

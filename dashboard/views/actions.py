@@ -6,7 +6,6 @@ and fork), with a message that says what happened and links to both runs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -15,6 +14,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from dashboard import idempotency
 from dashboard.forms import ForkForm, NewRunFields, RestartForm, RunActionForm
 from dashboard.permissions import operator_required
 from dashboard.views.common import bad_request
@@ -26,7 +26,7 @@ def _run_link(run_id: str) -> str:
     return format_html('<a href="{}">{}</a>', reverse("dashboard:run", args=[run_id]), run_id)
 
 
-def _act(
+def act(
     request: HttpRequest,
     run_id: str,
     call: Callable[[], operations.BulkResult],
@@ -70,17 +70,15 @@ def _act(
     return redirect("dashboard:run", run_id=result_id)
 
 
-def _request_id(request: HttpRequest, action: str, form: RunActionForm | ForkForm) -> str | None:
-    """One id per form as rendered for one user: the same form sent twice is recognised."""
+def _request_id(request: HttpRequest, action: str, form: RunActionForm | ForkForm) -> str:
+    """One id per form as rendered for one user: the same form sent twice is recognised
+    (without the page's `seen` field, within a time window: `dashboard.idempotency`)."""
     data = form.cleaned_data
-    if data.get("seen") is None:
-        return None
-    parts = [request.user.get_username(), action, data["run_id"], data["seen"].isoformat()]
-    parts.append(str(data.get("from_step", "")))
+    parts = [data["run_id"], str(data.get("from_step", ""))]
     parts.append(form.data.get("input", "") if isinstance(form, ForkForm) else "")
     if isinstance(form, NewRunFields):  # another new id or queue is another request
         parts.extend(str(value) for value in form.new_run().values())
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return idempotency.request_id(request, action, parts, data.get("seen"))
 
 
 def _invalid(request: HttpRequest, action: str, form: RunActionForm | ForkForm) -> HttpResponse:
@@ -107,7 +105,7 @@ def _on_one_run(
     run_id, data = form.cleaned_data["run_id"], form.cleaned_data
     reason = data["reason"].strip()
     request_id = _request_id(request, action, form)
-    return _act(
+    return act(
         request,
         run_id,
         lambda: operation([run_id], form, request_id=request_id),
@@ -184,7 +182,7 @@ def fork(request: HttpRequest) -> HttpResponse:
     edited = " with edited input" if args is not None or kwargs is not None else ""
     options = {"request_id": _request_id(request, "fork", form)}
     seen = form.cleaned_data["seen"]
-    return _act(
+    return act(
         request,
         run_id,
         lambda: operations.fork(

@@ -11,12 +11,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
 
+from dashboard import idempotency
 from dashboard.debug_forms import CompareForm, PatchForm
 from dashboard.permissions import can_operate, operator_required, viewer_required
 from dashboard.queries.runs import RunFilter, filtered_runs
+from dashboard.views.actions import act
 from dashboard.views.common import render_page
 from durable import operations
 from durable.debugging import compare as comparing
@@ -32,7 +33,9 @@ def patch_page(request: HttpRequest, position: int, run_id: str) -> HttpResponse
     step = Step.objects.filter(run_id=run_id, position=position).select_related("run").first()
     if step is None:
         raise Http404(f"Run {run_id!r} has no recorded step {position}.")
-    form = PatchForm(initial={"run_id": run_id, "position": position, "output": _editable(step)})
+    initial = {"run_id": run_id, "position": position, "output": _editable(step),
+               "seen": timezone.now().isoformat()}  # fmt: skip
+    form = PatchForm(initial=initial)
     return _render_patch(request, step, form)
 
 
@@ -63,28 +66,20 @@ def patch(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Nothing changed: choose a recorded step to edit.")
             return redirect("dashboard:runs")
         return _render_patch(request, step, form, status=400)
-    run_id, position = form.cleaned_data["run_id"], form.cleaned_data["position"]
-    try:
-        with operations.acting_as(request.user.get_username()):
-            new_id = operations.fork(
-                run_id, from_step=position + 1, patch={position: form.cleaned_data["output"]}
-            )
-    except DurableError as exc:
-        messages.error(request, format_html("Nothing changed: {}", str(exc)))
-        return redirect("dashboard:run", run_id=run_id)
-    messages.success(
+    data = form.cleaned_data
+    run_id, position = data["run_id"], data["position"]
+    parts = [run_id, str(position), form.data.get("output", "")]
+    request_id = idempotency.request_id(request, "fork", parts, data["seen"])
+    return act(
         request,
-        format_html(
-            'Forked <a href="{}">{}</a> as new run {} with the output of step {} edited; '
-            "it continues from step {}.",
-            reverse("dashboard:run", args=[run_id]),
-            run_id,
-            new_id,
-            position,
-            position + 1,
+        run_id,
+        lambda: operations.fork(
+            [run_id], from_step=position + 1, patch={position: data["output"]},
+            request_id=request_id,
         ),
-    )
-    return redirect("dashboard:run", run_id=new_id)
+        f"Forked {{old}} as new run {{new}} with the output of step {position} edited; "
+        f"it continues from step {position + 1}.",
+    )  # fmt: skip
 
 
 @viewer_required

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -12,26 +11,33 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from dashboard import idempotency
 from dashboard.forms import ScheduleActionForm
 from dashboard.permissions import operator_required
 from dashboard.views.common import bad_request
 from durable import operations
 from durable import schedules as durable_schedules
 from durable.errors import DurableError
+from durable.models import Run
+
+
+def _manual_run_id(name: str, request_id: str) -> str:
+    return f"{name}@manual-{request_id[:12]}"
 
 
 def _on_schedule(
-    request: HttpRequest, action: str, call: Callable[[str, str, str | None], str]
+    request: HttpRequest, action: str, call: Callable[[str, str, str], str]
 ) -> HttpResponse:
     """Parse the form, call `call(name, reason, request_id)` as the user, say what came of it."""
     form = ScheduleActionForm(request.POST)
     if not form.is_valid():
         return bad_request(f"Invalid {action} request: {form.errors.as_text()}")
     data = form.cleaned_data
-    request_id = None
-    if data["seen"] is not None:  # the same form sent twice names the same run
-        parts = [request.user.get_username(), action, data["name"], data["seen"].isoformat()]
-        request_id = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+    # the same form sent twice names the same run (`dashboard.idempotency`)
+    request_id = idempotency.request_id(
+        request, action, [data["name"]], data["seen"],
+        acted_on=lambda rid: Run.objects.filter(id=_manual_run_id(data["name"], rid)).exists(),
+    )  # fmt: skip
     try:
         with operations.acting_as(request.user.get_username()):
             done = call(data["name"], data["reason"].strip(), request_id)
@@ -44,7 +50,7 @@ def _on_schedule(
 
 @operator_required
 def pause(request: HttpRequest) -> HttpResponse:
-    def call(name: str, reason: str, _: str | None) -> str:
+    def call(name: str, reason: str, _: str) -> str:
         durable_schedules.pause(name, reason=reason)
         return format_html(
             "Paused schedule {}: it starts no runs until resumed, and ticks that fall "
@@ -57,7 +63,7 @@ def pause(request: HttpRequest) -> HttpResponse:
 
 @operator_required
 def resume(request: HttpRequest) -> HttpResponse:
-    def call(name: str, reason: str, _: str | None) -> str:
+    def call(name: str, reason: str, _: str) -> str:
         info = durable_schedules.resume(name, reason=reason)
         return format_html("Resumed schedule {}: next tick {} UTC.", name,
                            f"{info.next_tick_at:%Y-%m-%d %H:%M}")  # fmt: skip
@@ -67,9 +73,10 @@ def resume(request: HttpRequest) -> HttpResponse:
 
 @operator_required
 def trigger(request: HttpRequest) -> HttpResponse:
-    def call(name: str, reason: str, request_id: str | None) -> str:
-        run_id = f"{name}@manual-{request_id}" if request_id else None
-        handle = durable_schedules.trigger(name, run_id=run_id, reason=reason)
+    def call(name: str, reason: str, request_id: str) -> str:
+        handle = durable_schedules.trigger(
+            name, run_id=_manual_run_id(name, request_id), reason=reason
+        )
         link = format_html(
             '<a href="{}">{}</a>', reverse("dashboard:run", args=[handle.run_id]), handle.run_id
         )

@@ -10,6 +10,7 @@ durable.E011 lease not above sweep/poll     durable.W011 lease within 3x sweep/p
 durable.E012 DURABLE_RETENTION unparsable   durable.W013 an unknown DURABLE_* setting
 durable.E014 a text setting is not text (or the Celery queue name is empty)
 durable.W015 /metrics is on but prometheus-client is not installed
+durable.W016 /metrics is on without DURABLE_METRICS_TOKEN (deploy check: it answers 403)
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ NUMBERS: dict[str, tuple[float, type]] = {
     "DURABLE_SWEEP_SECONDS": (0.01, float),
     "DURABLE_REDISPATCH_SECONDS": (0.01, float),
     "DURABLE_TRANSACTION_CONFLICT_RETRIES": (0, int),
+    "DURABLE_HEALTH_TIMEOUT_SECONDS": (0.1, float),
+    "DURABLE_METRICS_MAX_LABEL_VALUES": (1, int),
+    "DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS": (0, float),
 }
 
 
@@ -279,6 +283,23 @@ def check_metrics_package(**_: Any) -> list[CheckMessage]:
             15,
             "DURABLE_METRICS_ENABLED is on but prometheus-client is not installed",
             "pip install 'django-durable-runs[metrics]', or set DURABLE_METRICS_ENABLED = False",
+            Warning,
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_metrics_token(**_: Any) -> list[CheckMessage]:
+    """Outside DEBUG, /metrics answers 403 until a token is set: say so at deploy time."""
+    if not settings.DURABLE_METRICS_ENABLED or settings.DURABLE_METRICS_TOKEN:
+        return []
+    return [
+        _error(
+            16,
+            "DURABLE_METRICS_ENABLED is on without DURABLE_METRICS_TOKEN: /metrics answers "
+            "403 to scrapers while DEBUG is off",
+            "set DURABLE_METRICS_TOKEN to a random string and scrape with "
+            "'Authorization: Bearer <token>', or set DURABLE_METRICS_ENABLED = False",
             Warning,
         )
     ]

@@ -95,7 +95,13 @@ def start_run(new: NewRun) -> str:
         else:
             transaction.on_commit(lambda: executors.dispatch(new.run_id))
         return new.run_id
-    existing, existing_parent = store.run_identity(new.run_id) or (None, None)
+    existing, existing_parent, imported = store.run_identity(new.run_id) or (None, None, False)
+    if imported:  # a file's record is never the result of this start (docs/export-format.md)
+        raise RunIdConflictError(
+            f"run id {new.run_id!r} is taken by a run imported from a file (`durable "
+            "import`), which is never adopted as this start's run; choose another id, or "
+            "delete the imported run"
+        )
     if existing is None and new.dedup_id is not None:
         holder = store.active_dedup_run(new.queue, new.dedup_id)
         return start_run(new) if holder is None else holder  # None: it just ended, id free

@@ -32,6 +32,7 @@ RUN_FIELDS = (
     "id", "workflow", "status", "version", "queue", "priority", "tags", "input", "output",
     "error", "parent_id", "forked_from_id", "forked_from_step", "created_at", "started_at",
     "finished_at", "updated_at", "deadline_at", "recovery_count", "steps_done", "cancel_reason",
+    "imported",
 )  # fmt: skip
 
 
@@ -62,6 +63,7 @@ class RunInfo:
     recovery_count: int
     steps_done: int  # as of the last status change; list_steps() counts a running run's live
     cancel_reason: str
+    imported: bool = False  # loaded by `durable import` from a file (docs/export-format.md)
 
     @property
     def cursor(self) -> str:

@@ -122,6 +122,13 @@ def get_step(name: str) -> StepDefinition | None:
     return _steps.get(name)
 
 
+def defining_modules() -> set[str]:
+    """Modules that define registered workflows or steps: the project's own code, whose
+    exception classes recorded errors may be rebuilt as (`durable.core._error_types`)."""
+    definitions = [*_workflows.values(), *_steps.values()]
+    return {getattr(definition.func, "__module__", "") for definition in definitions}
+
+
 def is_registered(name: str) -> bool:
     return name in _workflows
 

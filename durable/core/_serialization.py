@@ -7,13 +7,13 @@ the call with the workflow, step and type named, never as a half-written checkpo
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 import traceback as traceback_module
 from dataclasses import dataclass
 from typing import Any
 
+from durable.core import _error_types as error_types
 from durable.core.conf import settings
 from durable.errors import PayloadTooLargeError, SerializationError, WorkflowError
 from durable.observability._fingerprints import normalize
@@ -164,19 +164,23 @@ def _is_storable(value: Any) -> bool:
     return True
 
 
-def error_from_dict(error: dict[str, Any]) -> BaseException:
+def error_from_dict(error: dict[str, Any], *, from_file: bool = False) -> BaseException:
     """Rebuild the recorded exception as its own class, without calling its `__init__`
     (whose parameters may differ from `args`, e.g. `PaymentDeclined(order, *, reason)`),
-    so `except PaymentDeclined:` catches it on replay as on the first run."""
-    error_type = error.get("type", "")
-    message = error.get("message", "")
-    cls = _import_exception_class(error_type)
-    exc = None if cls is None else _rebuild(cls, error.get("args", [message]), error)
+    so `except PaymentDeclined:` catches it on replay as on the first run. A record an import
+    brought (`from_file`) keeps its class only within the safe set (durable.core._error_types)."""
+    error = error if isinstance(error, dict) else {}
+    error_type, message = str(error.get("type", "")), str(error.get("message", ""))
+    args = error.get("args", [message])
+    cls = error_types.safe_exception_class(error_type, from_file=from_file)
+    exc = (
+        None if cls is None else _rebuild(cls, args if isinstance(args, list) else [message], error)
+    )
     if exc is None:
         return WorkflowError(
-            f"{error_type}: {message}", error_type=error_type, traceback=error.get("traceback", "")
+            f"{error_type}: {message}", error_type=error_type, traceback=_traceback(error)
         )
-    exc.__notes__ = ["recorded traceback:\n" + error.get("traceback", "")]
+    exc.__notes__ = ["recorded traceback:\n" + _traceback(error)]
     return exc
 
 
@@ -184,7 +188,7 @@ def _rebuild(cls: type[BaseException], args: list, error: dict[str, Any]) -> Bas
     try:
         exc = cls.__new__(cls, *args)
         exc.args = tuple(args)
-        exc.__dict__.update(error.get("attrs", {}))
+        exc.__dict__.update(_attributes(error.get("attrs")))
         str(exc)  # a __str__ that needs what __init__ would have set: use the constructor
     except Exception:  # noqa: BLE001 - any mismatch falls back to the constructor
         try:
@@ -194,21 +198,15 @@ def _rebuild(cls: type[BaseException], args: list, error: dict[str, Any]) -> Bas
     return exc
 
 
-def _import_exception_class(dotted: str) -> type[BaseException] | None:
-    module_name, _, qualname = dotted.rpartition(".")
-    if not module_name:
-        return None
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    if isinstance(obj, type) and issubclass(obj, BaseException):
-        return obj
-    return None
+def _traceback(error: dict[str, Any]) -> str:
+    return str(error.get("traceback", ""))
+
+
+def _attributes(attrs: Any) -> dict[str, Any]:
+    """Recorded attributes to set again; never a dunder name (a record is only data)."""
+    if not isinstance(attrs, dict):
+        return {}
+    return {k: v for k, v in attrs.items() if isinstance(k, str) and not k.startswith("__")}
 
 
 def fingerprint(error_type: str, message: str) -> str:

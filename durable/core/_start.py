@@ -152,10 +152,10 @@ class RunHandle:
         outcome = store.run_outcome(self.run_id)
         if outcome is None:
             raise RunNotFoundError(f"no run with id {self.run_id!r}")
-        status, output, error, reason = outcome
+        status, output, error, reason, imported = outcome
         if status not in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
             return False, status, None
-        return True, status, _outcome_value(self.run_id, status, output, error, reason)
+        return True, status, _outcome_value(self.run_id, status, output, error, reason, imported)
 
     def _result_in_workflow(self, waiter: context.RunContext) -> Any:
         waited_since = time.monotonic()
@@ -173,11 +173,13 @@ class RunHandle:
             interval = min(interval * 2, 0.25)
 
 
-def _outcome_value(run_id: str, status: str, output: Any, error: Any, reason: str) -> Any:
+def _outcome_value(
+    run_id: str, status: str, output: Any, error: Any, reason: str, imported: bool = False
+) -> Any:
     if status == "SUCCESS":
         return output
     if status == "ERROR":
-        raise error_from_dict(error or {})
+        raise error_from_dict(error or {}, from_file=imported)
     if status == "CANCELLED":
         raise RunCancelledError(
             f"run {run_id} was cancelled{': ' + reason if reason else ''}; "

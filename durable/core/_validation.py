@@ -7,6 +7,7 @@ database error later or a silent coercion (a list stored as the queue name "{a}"
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from durable.errors import InvalidArgumentError
@@ -14,6 +15,9 @@ from durable.errors import InvalidArgumentError
 INT32 = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT_SECONDS = 100 * 365 * 24 * 3600  # a century: past that a deadline overflows
 MAX_REASON_CHARS = 2000
+# a workflow's name: its dotted Python path (nested functions add "<locals>") or a name given
+# to @durable.workflow(name=…); bounded, so names stay labels a metric or a page can carry
+WORKFLOW_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:<>-]{0,299}")
 
 
 def text(argument: str, value: Any, *, max_length: int = 200, optional: bool = True) -> Any:
@@ -26,6 +30,17 @@ def text(argument: str, value: Any, *, max_length: int = 200, optional: bool = T
         raise InvalidArgumentError(argument, f"must be 1 to {max_length} characters long")
     if not value.isprintable():
         raise InvalidArgumentError(argument, "must not contain control characters")
+    return value
+
+
+def workflow_name(argument: str, value: Any) -> str:
+    """A workflow name: 1-300 characters of letters, digits and _.:<>- from a letter or _."""
+    if not isinstance(value, str) or not WORKFLOW_NAME.fullmatch(value):
+        raise InvalidArgumentError(
+            argument,
+            f"{str(value)[:80]!r} is not a workflow name: use 1-300 letters, digits and "
+            "_.:<>- starting with a letter or _ (e.g. 'shop.workflows.checkout')",
+        )
     return value
 
 

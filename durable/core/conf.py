@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_RETENTION": "",
     # largest JSON payload (input, output, message, event) in bytes
     "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
+    # largest export file `durable import` reads, in bytes, checked before it is parsed
+    "DURABLE_IMPORT_MAX_BYTES": 20 * 1024 * 1024,
     # largest step output in bytes, unless the step sets max_output_bytes (None: no limit
     # below DURABLE_MAX_PAYLOAD_BYTES)
     "DURABLE_MAX_STEP_OUTPUT_BYTES": None,
@@ -60,12 +62,22 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
     # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
     "DURABLE_MAX_ABANDONED_THREADS": 16,
+    # /health's own connect and statement timeout: a probe answers 503 within seconds while
+    # the database is down, instead of waiting out DURABLE_DB_RETRY_SECONDS
+    "DURABLE_HEALTH_TIMEOUT_SECONDS": 3.0,
     # serve /metrics (needs the [metrics] extra); off unless the host opts in
     "DURABLE_METRICS_ENABLED": False,
-    # if set, /metrics requires "Authorization: Bearer <token>"
+    # /metrics requires "Authorization: Bearer <token>"; with none set it answers 403
+    # unless DEBUG is on (development scrapes without one)
     "DURABLE_METRICS_TOKEN": "",
+    # most values of one label (workflows, queues, steps) /metrics reports; the rest are
+    # summed under "other", so imported or generated names cannot grow the scrape unbounded
+    "DURABLE_METRICS_MAX_LABEL_VALUES": 200,
     # step duration and checkpoint size histograms cover steps finished this recently
     "DURABLE_METRICS_WINDOW_SECONDS": 300.0,
+    # shortest spacing between a stored schedule's ticks (a per-second cron is refused at
+    # create and update; a workflow that loops with durable.sleep serves faster cadences)
+    "DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS": 60.0,
     # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
     "DURABLE_TRACE_URL_TEMPLATE": "",
     # module whose `start()` the demo command runs (this repository's demo only)

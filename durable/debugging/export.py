@@ -12,12 +12,10 @@ from typing import Any
 from django.utils import timezone
 
 from durable.core._start import validate_run_id
+from durable.debugging.export_schema import FORMAT, FORMAT_VERSION
 from durable.debugging.records import to_record
 from durable.errors import RunNotFoundError
 from durable.models import Attempt, Run, Step
-
-FORMAT = "durable.run-export"
-FORMAT_VERSION = 1
 
 # ownership is this database's business: an exported run has no executor elsewhere
 RUN_EXCLUDED = ("executor_id", "lease_expires_at")

@@ -2,7 +2,9 @@
 
 "The upstream answer was wrong; use this one": the fork's copy of step K gets the edited
 output (a failed step K becomes a success with it) and is marked `patched`; the audit
-entry of the fork keeps the old and the new value.
+entry of the fork keeps the old and the new value — or, past AUDIT_VALUE_CHARS of JSON,
+a preview of each and its length: the whole values stay in the original run's step and
+in the fork's, so a log of many large edits stays small to store and to show.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from durable.errors import DurableError
 from durable.models import Step, StepKind, StepStatus
 
 PATCHABLE_KINDS = (StepKind.STEP, StepKind.TRANSACTION)
+AUDIT_VALUE_CHARS = 2048
 
 
 class PatchRefused(DurableError):
@@ -71,14 +74,24 @@ def _old_and_new(run_ids: list[str], positions: dict[int, Any]) -> dict[str, Any
         for position, new in positions.items():
             row = found.get((run_id, position))
             _check_patchable(run_id, position, row)
+            old = row.output if row.status == StepStatus.SUCCESS else None
             audit[run_id][str(position)] = {
                 "step": row.name,
                 "old_status": row.status,
-                "old": row.output if row.status == StepStatus.SUCCESS else None,
+                **_audited_value("old", old),
                 "old_error": (row.error or {}).get("message") if row.error else None,
-                "new": new,
+                **_audited_value("new", new),
             }
     return audit
+
+
+def _audited_value(name: str, value: Any) -> dict[str, Any]:
+    """`{name: value}` when its JSON fits AUDIT_VALUE_CHARS; else None with the JSON's
+    first AUDIT_VALUE_CHARS characters (`<name>_preview`) and its length (`<name>_chars`)."""
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) <= AUDIT_VALUE_CHARS:
+        return {name: value}
+    return {name: None, f"{name}_preview": text[:AUDIT_VALUE_CHARS], f"{name}_chars": len(text)}
 
 
 def _check_patchable(run_id: str, position: int, row: Step | None) -> None:

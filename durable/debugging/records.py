@@ -1,7 +1,7 @@
-"""Model rows as plain JSON records and back, field by field from the model's own metadata.
+"""Model rows as plain JSON records, field by field from the model's own metadata.
 
-Generic on purpose: a column another change adds (an input hash, a flag) travels through
-export and import without this module knowing it.
+Generic on purpose: a column another change adds (an input hash, a flag) is exported
+without this module knowing it; import reads only what `export_schema` lists.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
-from django.utils.dateparse import parse_datetime
 
 
 def to_record(instance: models.Model, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -24,30 +23,11 @@ def to_record(instance: models.Model, exclude: tuple[str, ...] = ()) -> dict[str
     return record
 
 
-def from_record(model: type[models.Model], record: dict[str, Any]) -> models.Model:
-    """An unsaved instance of `model` from a record; unknown keys (newer formats) are ignored."""
-    values = {}
-    for field in model._meta.concrete_fields:
-        if field.attname in record:
-            values[field.attname] = _decode(field, record[field.attname])
-    return model(**values)
-
-
 def _encode(field: models.Field, value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, str) and _holds_json_text(field):
         return json.loads(value)
-    return value
-
-
-def _decode(field: models.Field, value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(field, models.DateTimeField):
-        return parse_datetime(value) if isinstance(value, str) else value
-    if _holds_json_text(field):
-        return json.dumps(value)
     return value
 
 

@@ -54,7 +54,10 @@ def recorded_value(run_id: str, which: str) -> tuple[bool, Any]:
         row = Run.objects.filter(id=run_id).values_list(which, flat=True)
     else:
         parts = which.split("-")
-        valid = len(parts) == 3 and parts[0] == "step" and parts[1].isdigit()
+        # ASCII digits only ("²" is a digit to str.isdigit), few enough for an int column
+        position = parts[1] if len(parts) == 3 else ""
+        valid = parts[0] == "step" and position.isascii() and position.isdigit()
+        valid = valid and len(position) <= 9  # within an integer column
         if not valid or parts[2] not in VALUE_NAMES:
             return False, None
         row = Step.objects.filter(run_id=run_id, position=int(parts[1])).values_list(

@@ -116,6 +116,9 @@ class Run(models.Model):
     # cancelled because its parent was (the cascade, or a deadline inherited from it): a
     # resume of the parent resumes it too, unlike a child an operator cancelled on its own
     cancelled_with_parent = models.BooleanField(default=False, db_default=False)
+    # loaded by `durable import` from a file: a record, not work. Never adopted by a start
+    # with its id; it runs again only when an operator resumes or forks it
+    imported = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(db_default=models.functions.Now())
     started_at = models.DateTimeField(null=True, blank=True)
     # the last time an executor took the run (first start, resume, recovery, wake-up): each

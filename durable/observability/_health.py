@@ -6,9 +6,13 @@ read the JSON body, which says which check failed and why.
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import psycopg
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -32,11 +36,30 @@ class Check:
     detail: str
 
 
+@contextlib.contextmanager
+def probe_connection() -> Iterator[psycopg.Connection]:
+    """A connection of its own with short connect and statement timeouts
+    (DURABLE_HEALTH_TIMEOUT_SECONDS): a probe must answer within seconds while the database
+    is down, not wait out the engine's retry budget (DURABLE_DB_RETRY_SECONDS)."""
+    timeout = float(settings.DURABLE_HEALTH_TIMEOUT_SECONDS)
+    params = {
+        key: value
+        for key, value in connection.get_connection_params().items()
+        if key not in {"cursor_factory", "context", "prepare_threshold"}
+    }
+    options = f"{params.pop('options', '')} -c statement_timeout={int(timeout * 1000)}"
+    with psycopg.connect(
+        **params,
+        connect_timeout=max(2, math.ceil(timeout)),  # libpq's floor is 2 s
+        options=options.strip(),
+        autocommit=True,
+    ) as conn:
+        yield conn
+
+
 def check_database() -> Check:
-    try:
-        execute("SELECT 1", {})
-    except DatabaseError as exc:
-        return Check("database", False, f"PostgreSQL is not reachable: {exc}".strip())
+    with probe_connection() as conn:
+        conn.execute("SELECT 1")
     return Check("database", True, "reachable")
 
 
@@ -54,7 +77,9 @@ def check_migrations() -> Check:
 
 def check_executors() -> Check:
     alive = 2 * settings.DURABLE_LEASE_SECONDS
-    (count,) = execute(LIVE_EXECUTORS, {"alive": alive})[0]
+    with connection.cursor() as cursor:  # no retry loop: the probe just reached the database
+        cursor.execute(LIVE_EXECUTORS, {"alive": alive})
+        (count,) = cursor.fetchone()
     if count == 0:
         return Check(
             "executors",
@@ -65,17 +90,19 @@ def check_executors() -> Check:
     return Check("executors", True, f"{count} live")
 
 
-LATER_CHECKS = {"migrations": check_migrations, "executors": check_executors}
+CHECKS: dict[str, Callable[[], Check]] = {
+    "database": check_database,
+    "migrations": check_migrations,
+    "executors": check_executors,
+}
 
 
 def run_checks(skip: frozenset[str] = frozenset()) -> list[Check]:
-    """Later checks are skipped when the database is unreachable, and those named in `skip`
-    always (a web pod's liveness probe need not wait for workers)."""
-    database = check_database()
-    checks = [database]
-    if database.ok:
-        checks += [check() for name, check in LATER_CHECKS.items() if name not in skip]
-    return checks
+    """Checks run in order and stop at the first failure (no executor check without the
+    tables); those named in `skip` are left out (a web pod's liveness probe need not wait
+    for workers). The database check is bounded by its own timeouts; the later ones run
+    only once it passed. Never raises for a database problem."""
+    return _run_checks([name for name in CHECKS if name == "database" or name not in skip])
 
 
 def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
@@ -87,6 +114,24 @@ def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
         "checks": {check.name: asdict(check) for check in checks},
     }
     return healthy, body
+
+
+def _run_checks(names: list[str]) -> list[Check]:
+    checks: list[Check] = []
+    for name in names:
+        try:
+            checks.append(CHECKS[name]())
+        except (psycopg.Error, DatabaseError) as exc:
+            what = "PostgreSQL is not reachable" if name == "database" else "the check failed"
+            checks.append(Check(name, False, f"{what}: {_first_line(exc)}"))
+        if not checks[-1].ok:
+            break
+    return checks
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 STRANDED_RUN_IDS = """

@@ -92,22 +92,58 @@ WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
 """
 
 
+OTHER = "other"
+
+
+def fold(
+    rows: list[tuple[Any, ...]], keys: int, labels: int, merge: tuple[Any, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows past the DURABLE_METRICS_MAX_LABEL_VALUES busiest keys (the first `keys`
+    columns, weighed by the first number after the `labels` label columns) summed into
+    rows keyed "other": 5,000 imported workflow names cost one series, not 5,000.
+    `merge` names how to combine each number column (default `sum`)."""
+    limit = int(settings.DURABLE_METRICS_MAX_LABEL_VALUES)
+    weights: dict[tuple[Any, ...], float] = {}
+    for row in rows:
+        weights[row[:keys]] = weights.get(row[:keys], 0) + (row[labels] or 0)
+    if len(weights) <= limit:
+        return rows
+    kept = set(sorted(weights, key=lambda key: (-weights[key], key))[:limit])
+    folded: dict[tuple[Any, ...], list[Any]] = {}
+    result = []
+    for row in rows:
+        if row[:keys] in kept:
+            result.append(row)
+            continue
+        label = (OTHER,) * keys + tuple(row[keys:labels])
+        numbers = list(row[labels:])
+        if label in folded:
+            combine = merge + (sum,) * (len(numbers) - len(merge))
+            folded[label] = [
+                f((a, b)) for f, a, b in zip(combine, folded[label], numbers, strict=True)
+            ]
+        else:
+            folded[label] = numbers
+    return result + [(*label, *numbers) for label, numbers in folded.items()]
+
+
 class DurableCollector(Collector):
     """Answers a scrape from PostgreSQL; register it on a registry to expose it."""
 
     def collect(self) -> Iterator[Metric]:
-        yield from run_metrics(execute(RUN_TOTALS, {}))
+        yield from run_metrics(fold(execute(RUN_TOTALS, {}), keys=1, labels=2))
         window = float(settings.DURABLE_METRICS_WINDOW_SECONDS)
-        yield from step_metrics(execute(RECENT_STEPS, {"window": window}))
+        steps = execute(RECENT_STEPS, {"window": window})
+        yield from step_metrics(fold(steps, keys=2, labels=2))
         attempts = CounterMetricFamily(
             "durable_step_failed_attempts",
             "Failed step attempts (each retry and each final failure), by step",
             labels=["step"],
         )
-        for name, count in execute(FAILED_ATTEMPTS, {}):
+        for name, count in fold(execute(FAILED_ATTEMPTS, {}), keys=1, labels=1):
             attempts.add_metric([name], count)
         yield attempts
-        yield from queue_metrics(execute(QUEUES, {}))
+        yield from queue_metrics(fold(execute(QUEUES, {}), keys=1, labels=1, merge=(sum, sum, max)))
         alive = 2 * settings.DURABLE_LEASE_SECONDS
         yield from executor_metrics(execute(LIVE_EXECUTORS, {"alive": alive}))
 
@@ -210,8 +246,8 @@ def executor_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
             served[(workflow, version)] = served.get((workflow, version), 0) + 1
     for kind, count in kinds.items():
         live.add_metric([kind], count)
-    for labels, count in served.items():
-        serving.add_metric(list(labels), count)
+    for workflow, version, count in fold([(*key, n) for key, n in served.items()], 2, 2):
+        serving.add_metric([workflow, version], count)
     yield from (live, serving)
 
 

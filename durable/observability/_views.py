@@ -22,14 +22,31 @@ def health_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if healthy else 503)
 
 
+NO_TOKEN = (
+    "/metrics needs a token outside development: set DURABLE_METRICS_TOKEN and scrape with "
+    '"Authorization: Bearer <token>" (or set DURABLE_METRICS_ENABLED = False)'
+)
+
+
+def _authorized(request: HttpRequest, token: str) -> bool:
+    """The header compared as bytes: a WSGI server hands over the raw bytes decoded as
+    latin-1, so encoding back gives what the scraper sent, non-ASCII or not."""
+    sent = request.META.get("HTTP_AUTHORIZATION", "")
+    try:
+        sent_bytes = sent.encode("latin-1")
+    except UnicodeEncodeError:  # not something a server hands over: never the token
+        return False
+    return hmac.compare_digest(sent_bytes, b"Bearer " + token.encode())
+
+
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not settings.DURABLE_METRICS_ENABLED:
         raise Http404("metrics are off: set DURABLE_METRICS_ENABLED = True")
     token = settings.DURABLE_METRICS_TOKEN
-    if token and not hmac.compare_digest(
-        request.headers.get("Authorization", ""), f"Bearer {token}"
-    ):
+    if not token and not settings.DEBUG:
+        return HttpResponse(NO_TOKEN, status=403, content_type="text/plain; charset=utf-8")
+    if token and not _authorized(request, token):
         response = HttpResponse("a bearer token is required (DURABLE_METRICS_TOKEN)", status=401)
         response["WWW-Authenticate"] = "Bearer"
         return response

@@ -11,11 +11,12 @@ workflow stay the code's. Ticks that fall while a schedule is paused never run o
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -28,6 +29,7 @@ from durable.core import _start as api
 from durable.core import _validation as validation
 from durable.core.store import _schedules as store_schedules
 from durable.errors import (
+    DurableError,
     InvalidArgumentError,
     ScheduleConflictError,
     ScheduleNotFoundError,
@@ -42,6 +44,25 @@ from durable.schedules._ticker import start_tick
 
 MAX_BACKFILL_TICKS = 1000
 UNSET: Any = object()
+Change = TypeVar("Change", bound=Callable[..., Any])
+
+
+def _refusals_audited(action: str) -> Callable[[Change], Change]:
+    """A refused change is on the record too, like a refused run action: who asked, what,
+    and why it was refused (written after the refused transaction rolled back)."""
+
+    def decorate(change: Change) -> Change:
+        @functools.wraps(change)
+        def audited(name: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return change(name, *args, **kwargs)
+            except DurableError as exc:
+                _audit_refusal(action, name, kwargs.get("actor"), kwargs.get("reason"), exc)
+                raise
+
+        return audited  # type: ignore[return-value]
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,7 @@ class BackfillResult:
     existing: list[str]
 
 
+@_refusals_audited("create")
 def create(
     name: str,
     workflow: Callable[..., Any] | str,
@@ -105,6 +127,7 @@ def create(
     return get(name)
 
 
+@_refusals_audited("update")
 def update(
     name: str,
     *,
@@ -158,6 +181,7 @@ def _changes(
     return changes
 
 
+@_refusals_audited("pause")
 def pause(name: str, *, actor: str | None = None, reason: str = "") -> ScheduleInfo:
     """Stop starting runs until resumed; a pause of a code schedule outlives deploys."""
     with transaction.atomic():
@@ -170,6 +194,7 @@ def pause(name: str, *, actor: str | None = None, reason: str = "") -> ScheduleI
     return get(name)
 
 
+@_refusals_audited("resume")
 def resume(name: str, *, actor: str | None = None, reason: str = "") -> ScheduleInfo:
     """Start runs again from the next tick; the ticks that fell while paused do not run."""
     with transaction.atomic():
@@ -183,6 +208,7 @@ def resume(name: str, *, actor: str | None = None, reason: str = "") -> Schedule
     return get(name)
 
 
+@_refusals_audited("delete")
 def delete(name: str, *, actor: str | None = None, reason: str = "") -> None:
     """Remove a schedule; its runs stay. A code schedule is deleted only once its decorator
     is gone everywhere: an executor that still declares it would add it back, unpaused."""
@@ -198,6 +224,7 @@ def delete(name: str, *, actor: str | None = None, reason: str = "") -> None:
         _audit("delete", name, actor, reason)
 
 
+@_refusals_audited("trigger")
 def trigger(
     name: str, *, run_id: str | None = None, actor: str | None = None, reason: str = ""
 ) -> api.RunHandle:
@@ -212,6 +239,7 @@ def trigger(
     return api.RunHandle(run_id)
 
 
+@_refusals_audited("backfill")
 def backfill(
     name: str, start: datetime, end: datetime, *, actor: str | None = None, reason: str = ""
 ) -> BackfillResult:
@@ -328,6 +356,24 @@ def _audit(
             **(detail or {}),
         },  # fmt: skip
     )
+
+
+def _audit_refusal(action: str, name: Any, actor: Any, reason: Any, exc: Exception) -> None:
+    shown = str(name)[:MAX_SHOWN_NAME]
+    try:
+        who = current_actor(actor)
+        why = validation.free_text("reason", reason or "")
+    except DurableError:  # a hostile actor or reason is itself what was refused
+        who, why = current_actor(None), ""
+    AuditEntry.objects.create(
+        actor=who,
+        action=f"schedule.{action}",
+        run_ids=[],
+        detail={"schedule": shown, "reason": why, "refused": {shown: str(exc)}},
+    )
+
+
+MAX_SHOWN_NAME = 200
 
 
 def _exists(name: str) -> ScheduleConflictError:

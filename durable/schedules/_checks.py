@@ -12,6 +12,7 @@ from durable.core import _registry as registry
 from durable.core import _start as api
 from durable.core import _validation as validation
 from durable.core._serialization import dumps
+from durable.core.conf import settings
 from durable.errors import InvalidArgumentError
 from durable.queues import Queue
 from durable.schedules import _cron as cron
@@ -42,7 +43,7 @@ def name(value: Any) -> str:
 
 
 def cron_expression(expression: Any) -> str:
-    return cron.check(expression)
+    return cron.check(expression, float(settings.DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS))
 
 
 def definition(workflow: Any) -> registry.WorkflowDefinition:
@@ -94,6 +95,10 @@ def window(start: Any, end: Any) -> tuple[datetime, datetime]:
             raise InvalidArgumentError(
                 argument, "must be an aware datetime, e.g. datetime(2026, 11, 1, tzinfo=UTC)"
             )
+    if start < cron.EARLIEST:
+        raise InvalidArgumentError(
+            "start", f"must be in 1970 or later, not {start:%Y-%m-%d}: cron ticks start there"
+        )
     if start >= end:
         raise InvalidArgumentError("end", "must be after start")
     if end > clock.now():

@@ -5,23 +5,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from durable.errors import InvalidArgumentError
 
 MAX_CATCH_UP = 100
+SPACING_SAMPLE = 60  # ticks looked at for the shortest spacing (a seconds field repeats in 60)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # croniter counts from the epoch
 
 
-def check(cron: object) -> str:
-    """A cron expression croniter accepts, or InvalidArgumentError with an example."""
+def check(cron: object, min_interval: float | None = None) -> str:
+    """A cron expression croniter accepts that fires again (not on 31 February), at most
+    once per `min_interval` seconds; else InvalidArgumentError with an example."""
     if not isinstance(cron, str) or len(cron) > 100 or not croniter.is_valid(cron):
         raise InvalidArgumentError(
             "cron",
             f"invalid cron expression {str(cron)[:100]!r}; use minute hour day-of-month month "
             "day-of-week, in UTC, e.g. '*/5 * * * *' (every 5 min) or '0 3 * * 1' (Mondays 03:00)",
         )
+    ticks = _next_ticks(cron, datetime.now(UTC), SPACING_SAMPLE)
+    if not ticks:
+        raise InvalidArgumentError(
+            "cron",
+            f"{cron!r} never fires (no such date, e.g. 31 February, or a year gone by); "
+            "check the day-of-month and month fields",
+        )
+    spacing = min(((b - a).total_seconds() for a, b in pairwise(ticks)), default=None)
+    if min_interval is not None and spacing is not None and spacing < min_interval:
+        raise InvalidArgumentError(
+            "cron",
+            f"{cron!r} fires every {spacing:g}s; schedules fire at most once per "
+            f"{min_interval:g}s (DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS): use a workflow "
+            "that loops with durable.sleep for anything more frequent",
+        )
     return cron
+
+
+def _next_ticks(cron: str, after: datetime, count: int) -> list[datetime]:
+    iterator = croniter(cron, after)
+    ticks: list[datetime] = []
+    try:
+        while len(ticks) < count:
+            ticks.append(iterator.get_next(datetime))
+    except CroniterError:  # no further date: ticks holds all there are
+        pass
+    return ticks
 
 
 def run_id_for(name: str, tick: datetime) -> str:

@@ -93,7 +93,7 @@ def test_fork_with_invalid_json_changes_nothing(owner_client, engine):
     response = owner_client.post(
         "/actions/fork/", {"run_id": "r-1", "from_step": 1, "input": "{not json"}, follow=True
     )
-    assert "Not valid JSON" in response.content.decode()
+    assert "is not valid JSON" in response.content.decode()
     assert Run.objects.count() == 1 and not AuditEntry.objects.exists()
 
 

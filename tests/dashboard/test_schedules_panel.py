@@ -76,7 +76,9 @@ def test_trigger_starts_one_run_even_when_the_form_is_sent_twice(two_schedules, 
 def test_a_refused_action_says_why_and_changes_nothing(two_schedules, owner_client):
     response = owner_client.post("/actions/schedule/pause/", {"name": "gone"}, follow=True)
     assert "Nothing changed: no schedule named &#x27;gone&#x27;" in response.content.decode()
-    assert not AuditEntry.objects.exists()
+    refusal = AuditEntry.objects.get()  # only the refusal is on the record, as the operator's
+    assert (refusal.actor, refusal.action) == ("owner", "schedule.pause")
+    assert "no schedule named" in refusal.detail["refused"]["gone"]
 
 
 def test_schedule_actions_need_post_and_a_csrf_token(two_schedules, owner):

@@ -2,7 +2,11 @@
 
 Hypothesis mixes random text with the inputs that broke pages before: NUL bytes, integers
 past Python's 4,300-digit limit, deeply nested JSON, time-zone offsets PostgreSQL refuses,
-ids with newlines or dot segments, NaN / Infinity / 1e400, forged cursors.
+ids with newlines or dot segments, NaN / Infinity / 1e400, forged cursors, non-ASCII
+("²" is a digit to Python), and hostile headers (a non-ASCII Authorization on /metrics).
+Every form, path and header: run pages and actions, schedules, queue limits, drains, the
+debugging tools (patch, whole values, compare), delete, new-run options, /health, /metrics.
+`-s` prints the requests sent and the server errors found.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from django.contrib.auth.models import User
@@ -18,8 +22,12 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import durable
+from durable import schedules
+from durable.core import store
 from durable.models import Run
 from tests.dashboard.conftest import make_failed_run
+from tests.engine.test_dynamic_schedules import ping
 
 HOSTILE = [
     "\x00", "a\x00b", "9" * 5000, "-" + "9" * 5000, "1e400", "NaN", "Infinity", "-Infinity",
@@ -29,7 +37,9 @@ HOSTILE = [
     "attacker/../victim", "..", "%00", "'; DROP TABLE durable_run; --", "<script>x</script>",
     "", " ", "=", "a=b\x00", "k=" + "v" * 300, "2147483648", "-1", "0", "1", "10" * 30,
     "restart", "cancel", "resume", "selected", "matching", "ERROR", "24h", "oldest",
-    "00000000-0000-0000-0000-000000000000",
+    "00000000-0000-0000-0000-000000000000", "²", "step-²-output", "step-" + "9" * 5000 + "-output",
+    "é", "☃", "Bearer ☃", "Bearer é", "\u202e", "\ufeff", "[" * 100_000, '{"a":' * 50_000,
+    "fuzz-sched", "fuzz-exec", "step-0-output", "input", "output", "error",
 ]  # fmt: skip
 
 
@@ -85,6 +95,16 @@ ENDPOINTS = {
         "reason",
         *FILTER,
     ],  # fmt: skip
+    ("POST", "/actions/schedule/pause/"): ["name", "reason", "seen"],
+    ("POST", "/actions/schedule/resume/"): ["name", "reason", "seen"],
+    ("POST", "/actions/schedule/trigger/"): ["name", "reason", "seen"],
+    ("POST", "/actions/drain/"): ["executor_id", "reason", "release_after"],
+    ("POST", "/actions/undrain/"): ["executor_id", "reason"],
+    ("POST", "/actions/patch/"): ["run_id", "position", "output", "seen"],
+    ("GET", "/system/"): [],
+    ("GET", "/latency/steps/"): ["window", "workflow", "step"],
+    ("GET", "/health"): ["skip"],
+    ("GET", "/metrics"): [],
     ("GET", "/admin/durable/run/"): ["q", "status__exact", "o", "p"],
     ("GET", "/admin/durable/step/"): ["q", "status__exact", "kind__exact", "p"],
     ("GET", "/admin/durable/attempt/"): ["q", "p"],
@@ -97,8 +117,15 @@ EXAMPLES = int(os.environ.get("DURABLE_FUZZ_EXAMPLES", "700"))
 
 
 @pytest.fixture
-def fuzz_client(db) -> Client:
+def fuzz_client(db, settings, monkeypatch) -> Client:
+    """A superuser, a failed run, an API schedule and a live executor to act on; the
+    executor "external" so that nothing a fuzzed action starts runs here."""
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_METRICS_TOKEN = "fuzz-tøken"
+    monkeypatch.setattr(schedules, "_schedules", {})
     make_failed_run(id="fuzz-target")
+    durable.schedules.create("fuzz-sched", ping, cron="0 * * * *")
+    store.heartbeat(executor_id="fuzz-exec", kind="thread", hostname="h", pid=1, workflows=[])
     admin = User.objects.create_superuser("fuzzer", "", "pw")
     client = Client(raise_request_exception=False)
     client.force_login(admin)
@@ -111,18 +138,28 @@ def requests(draw):
     names = ENDPOINTS[(method, path)]
     chosen = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
     params = {name: draw(VALUES) for name in chosen}
-    if "run_id" in names and "run_id" not in params and draw(st.booleans()):
-        params["run_id"] = "fuzz-target"
+    for name, known in KNOWN_TARGETS.items():  # often aim at something that exists
+        if name in names and name not in params and draw(st.booleans()):
+            params[name] = known
     return method, path, params
 
 
-def _send(client: Client, method: str, path: str, params: dict) -> int:
+KNOWN_TARGETS = {"run_id": "fuzz-target", "name": "fuzz-sched", "executor_id": "fuzz-exec",
+                 "output": '{"ok": 1}', "position": "0"}  # fmt: skip
+
+
+def _send(client: Client, method: str, path: str, params: dict, headers: dict | None = None) -> int:
     COUNTS["requests"] += 1
     if not Run.objects.filter(id="fuzz-target").exists():  # a fuzzed delete went through
         make_failed_run(id="fuzz-target")
+    headers = dict(headers or {})
+    content_type = headers.pop("CONTENT_TYPE", None)
     if method == "GET":
-        return client.get(path, params).status_code
-    return client.post(path, params).status_code
+        return client.get(path, params, **headers).status_code
+    if content_type:  # a hostile content type over a form-encoded body
+        body = urlencode(params)
+        return client.post(path, body, content_type=content_type, **headers).status_code
+    return client.post(path, params, **headers).status_code
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -140,7 +177,65 @@ def test_no_form_or_query_parameter_causes_a_server_error(fuzz_client, request):
 def test_no_run_path_causes_a_server_error(fuzz_client, run_id):
     COUNTS["requests"] += 1
     status = fuzz_client.get("/runs/" + quote(run_id, safe="/") + "/").status_code
+    COUNTS["server_errors"] += status >= 500
     assert status < 500, run_id
+
+
+PATHS = [
+    "/values/{a}/{b}", "/values/run/{a}/{b}", "/values/step/{a}/{c}/{b}", "/compare/{b}?other={a}",
+    "/edit-output/{a}/{b}", "/runs/{b}/", "/values/{a}/{b}?download=1",
+]  # fmt: skip
+# path segments: often one of the shapes these views parse (a value name, a position)
+SHAPES = ["fuzz-target", "0", "1", "output", "input", "error", "step-0-output", "step-²-output",
+          "step-" + "9" * 5000 + "-output", "step--1-input", "step-0-x", "²", "9" * 5000,
+          "fuzz\ntarget", "fuzz-target/../x", "é", "☃"]  # fmt: skip
+SEGMENTS = st.one_of(st.sampled_from(SHAPES), VALUES)
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+@given(template=st.sampled_from(PATHS), a=SEGMENTS, b=SEGMENTS, c=SEGMENTS)
+def test_no_debugging_or_value_path_causes_a_server_error(fuzz_client, template, a, b, c):
+    path = template.format(a=quote(a, safe=""), b=quote(b, safe="/"), c=quote(c, safe=""))
+    COUNTS["requests"] += 1
+    status = fuzz_client.get(path).status_code
+    COUNTS["server_errors"] += status >= 500
+    assert status < 500, path
+
+
+HEADERS = ["HTTP_AUTHORIZATION", "HTTP_ACCEPT", "HTTP_HX_REQUEST", "HTTP_HX_CURRENT_URL",
+           "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_ACCEPT_LANGUAGE",
+           "HTTP_REFERER", "HTTP_USER_AGENT", "HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE",
+           "HTTP_COOKIE", "HTTP_ORIGIN", "CONTENT_TYPE"]  # fmt: skip
+# what a WSGI server hands Django: the header's raw bytes decoded as latin-1
+HEADER_VALUES = st.one_of(
+    VALUES.map(lambda text: text.encode("utf-8", "replace").decode("latin-1")),
+    st.binary(max_size=60).map(lambda raw: raw.decode("latin-1")),
+    st.sampled_from(["Bearer fuzz-tøken".encode().decode("latin-1"), "true", "text/html",
+                     "application/openmetrics-text; version=1.0.0", "bytes=0-1"]),
+)  # fmt: skip
+
+
+HEADER_TARGETS = [("GET", "/metrics", {}), ("GET", "/health", {}), ("GET", "/", {}),
+                  ("GET", "/runs/fuzz-target/", {}), ("GET", "/system/", {}),
+                  ("GET", "/values/step-0-output/fuzz-target", {})]  # fmt: skip
+
+
+@st.composite
+def requests_with_headers(draw):
+    """Any fuzzed request, or (as often) a page that reads headers itself (/metrics'
+    Authorization and Accept, htmx's HX-Request), with hostile header values."""
+    method, path, params = draw(st.one_of(requests(), st.sampled_from(HEADER_TARGETS)))
+    names = draw(st.lists(st.sampled_from(HEADERS), unique=True, min_size=1))
+    return method, path, params, {name: draw(HEADER_VALUES) for name in names}
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+@given(request=requests_with_headers())
+def test_no_header_causes_a_server_error(fuzz_client, request):
+    method, path, params, headers = request
+    status = _send(fuzz_client, method, path, params, headers)
+    COUNTS["server_errors"] += status >= 500
+    assert status < 500, (method, path, params, headers)
 
 
 def test_report_fuzz_counts(capsys):
@@ -166,6 +261,13 @@ KNOWN_HOSTILE = [
     ("POST", "/accounts/login/", {"username": "9" * 3000, "password": "9" * 3000}),
     ("POST", "/actions/fork/", {"run_id": "fuzz-target", "from_step": "9" * 30}),
     ("POST", "/actions/fork/", {"run_id": "fuzz-target", "from_step": "1", "input": "[" * 5000}),
+    ("POST", "/actions/patch/", {"run_id": "fuzz-target", "position": "0", "output": "[" * 5000}),
+    ("POST", "/actions/patch/", {"run_id": "fuzz-target", "position": "0", "output": "9" * 5000}),
+    ("POST", "/actions/patch/", {"run_id": "fuzz\ntarget", "position": "0", "output": "1"}),
+    ("GET", "/values/step-²-output/fuzz-target", {}),
+    ("GET", "/values/step-" + "9" * 5000 + "-output/fuzz-target", {}),
+    ("GET", "/metrics", {}),
+    ("GET", "/health", {"skip": "executors,☃"}),
     (
         "POST",
         "/actions/bulk/",

@@ -75,8 +75,11 @@ def test_a_created_schedule_starts_one_run_per_tick_with_its_input(quiet):
     assert fire(1) == []  # the same tick again starts nothing
 
 
-def test_created_schedules_run_to_completion_on_a_live_executor(monkeypatch, transactional_db):
+def test_created_schedules_run_to_completion_on_a_live_executor(
+    monkeypatch, settings, transactional_db
+):
     monkeypatch.setattr(schedules, "_schedules", {})
+    settings.DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS = 1  # a per-second cron, to be quick
     durable.schedules.create("every-second", ping, cron="* * * * * *")
     executors.get_executor()  # the thread executor: its ticker fires the schedule
     deadline = time.monotonic() + 20
@@ -289,7 +292,9 @@ def test_list_shows_every_schedule_by_name(quiet):
 def test_bad_input_is_refused_with_a_clear_error_and_nothing_written(quiet, call, error, message):
     with pytest.raises(error, match=message):
         call()
-    assert not Schedule.objects.exists() and not AuditEntry.objects.exists()
+    assert not Schedule.objects.exists()
+    # only the refusal is on the record (test_schedule_refusals.py)
+    assert all(entry.detail.get("refused") for entry in AuditEntry.objects.all())
 
 
 def test_a_second_schedule_of_the_same_name_is_refused(quiet):

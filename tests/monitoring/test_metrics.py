@@ -16,6 +16,12 @@ from durable.core import store
 from tests.engine.workflows import FLAKY_FAILURES, retrying, sum_three
 
 
+@pytest.fixture(autouse=True)
+def _development(settings):
+    """Development scrapes without a token (test_metrics_safety covers tokens)."""
+    settings.DEBUG = True
+
+
 def scrape(client, **headers) -> dict[str, dict[tuple, float]]:
     response = client.get("/metrics", **headers)
     assert response.status_code == 200, response.content

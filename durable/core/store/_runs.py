@@ -93,14 +93,14 @@ def active_dedup_run(queue: str, dedup_id: str) -> str | None:
 
 RUN_IDENTITY = """
 -- run_identity --
-SELECT workflow, parent_id FROM durable_run WHERE id = %(run_id)s
+SELECT workflow, parent_id, imported FROM durable_run WHERE id = %(run_id)s
 """
 
 
-def run_identity(run_id: str) -> tuple[str, str | None] | None:
-    """(workflow, parent id) of an existing run: what an id conflict is judged on."""
+def run_identity(run_id: str) -> tuple[str, str | None, bool] | None:
+    """(workflow, parent id, imported) of an existing run: what an id conflict is judged on."""
     rows = execute(RUN_IDENTITY, {"run_id": run_id})
-    return (rows[0][0], rows[0][1]) if rows else None
+    return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
 
 @dataclass(frozen=True)
@@ -258,16 +258,18 @@ def finish_run(**params: Any) -> bool:
 
 RUN_OUTCOME = """
 -- run_outcome --
-SELECT status, output, error, cancel_reason FROM durable_run WHERE id = %(run_id)s
+-- A run's status and result; `imported` says whether a file brought the recorded error
+SELECT status, output, error, cancel_reason, imported FROM durable_run WHERE id = %(run_id)s
 """
 
 
-def run_outcome(run_id: str) -> tuple[str, Any, Any, str] | None:
+def run_outcome(run_id: str) -> tuple[str, Any, Any, str, bool] | None:
+    """(status, output, error, cancel reason, imported) of a run, or None."""
     rows = execute(RUN_OUTCOME, {"run_id": run_id})
     if not rows:
         return None
-    status, output, error, reason = rows[0]
-    return status, output, error, reason
+    status, output, error, reason, imported = rows[0]
+    return status, output, error, reason, imported
 
 
 RUN_OUTCOME_AT = """

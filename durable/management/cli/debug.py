@@ -29,32 +29,21 @@ def handle_export(command, *, run_id, with_children=False, output=None, **_) -> 
 
 
 def add_import_arguments(parser: argparse.ArgumentParser) -> None:
-    """Load runs exported with `durable export` into this database."""
+    """Load runs exported with `durable export` into this database (checked, audited)."""
     parser.add_argument("file", metavar="FILE", help="an export file, or - for stdin")
     parser.add_argument(
-        "--rename", action="store_true", help="give the runs new ids if theirs are taken here"
-    )
+        "--rename", action="store_true",
+        help="import every run under a fresh id (imported-<random>-<id>): needed when an id "
+        "is taken here or has a form the engine derives (child 'parent~N', schedule 'name@tick')",
+    )  # fmt: skip
+    parser.add_argument("--actor", help="name recorded in the audit log (default: OS user)")
 
 
-def handle_import(command, *, file, rename=False, **_) -> None:
-    document = _read_document(file)
-    mapping = importing.import_runs(document, rename=rename)
+def handle_import(command, *, file, rename=False, actor=None, **_) -> None:
+    mapping = importing.import_file(file, rename=rename, actor=actor)
     for old, new in mapping.items():
         suffix = "" if old == new else f" as {new}"
         command.stdout.write(command.style.SUCCESS(f"imported {old}{suffix}"))
-
-
-def _read_document(file: str) -> dict:
-    try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise importing.ImportRefused(f"cannot read {file}: {exc.strerror}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise importing.ImportRefused(
-            f"{file} is not JSON ({exc}); pass a file written by `durable export`"
-        ) from exc
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
