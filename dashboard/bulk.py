@@ -43,6 +43,7 @@ def eligible_count(action: str, breakdown: dict[str, int]) -> int:
 def record(job: BulkJob, outcome: operations.BulkResult) -> None:
     """Add one batch's outcome to the job's totals; keep a few samples of each."""
     job.done += outcome.done_count
+    job.skipped += outcome.skipped_count
     for run_id, new_id in outcome.done.items():
         if len(job.results) < RESULT_SAMPLES:
             job.results[run_id] = new_id
@@ -75,7 +76,9 @@ def advance(job_id: uuid.UUID, owner: str) -> BulkJob | None:
             return job
         run_ids = _next_ids(job)
         if run_ids:
-            record(job, apply(job.action, run_ids, owner, job.reason, since=job.as_of))
+            outcome = apply(job.action, run_ids, owner, job.reason, since=job.as_of,
+                            include_superseded=job.include_superseded)  # fmt: skip
+            record(job, outcome)
         job.save()
     return job
 
@@ -120,10 +123,16 @@ def next_matching(
 
 
 def apply(
-    action: str, run_ids: list[str], actor: str, reason: str = "", since: datetime | None = None
+    action: str,
+    run_ids: list[str],
+    actor: str,
+    reason: str = "",
+    since: datetime | None = None,
+    include_superseded: bool = False,
 ) -> operations.BulkResult:
     """Apply one action to one batch, attributed to `actor`, with `reason`, in the audit log;
-    a restart refuses runs restarted or forked since `since` (by another job or operator)."""
+    a restart refuses runs restarted or forked since `since` (by another job or operator)
+    and skips those restarted or forked before, unless `include_superseded`."""
     call = {
         "cancel": operations.cancel,
         "resume": operations.resume,
@@ -132,5 +141,6 @@ def apply(
     with operations.acting_as(actor):
         reason = reason or f"bulk {action} by {actor}"
         if action == "restart":
-            return call(run_ids, reason=reason, unless_derived_since=since)
+            return call(run_ids, reason=reason, unless_derived_since=since,
+                        include_superseded=include_superseded)  # fmt: skip
         return call(run_ids, reason=reason)

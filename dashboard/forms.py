@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from dashboard import json_text
 from dashboard.queries.runs import RunFilter
+from durable import operations
 from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
 from durable.operations import MAX_TIMEOUT_SECONDS, validate_new_run_id, validate_run_id
@@ -156,6 +157,8 @@ class NewRunFields(forms.Form):
     new_run_id = forms.CharField(required=False, max_length=200, validators=[_new_run_id])
     queue = forms.CharField(required=False, max_length=200, validators=[_printable])
     timeout = forms.FloatField(required=False, min_value=0.001, max_value=MAX_TIMEOUT_SECONDS)
+    # jump the queue: the highest priority, so claims take it before the backlog
+    run_first = forms.BooleanField(required=False)
 
     def new_run(self) -> dict[str, Any]:
         """operations.restart/fork keywords (None where the operator left a field empty)."""
@@ -164,7 +167,14 @@ class NewRunFields(forms.Form):
             "new_run_id": data.get("new_run_id") or None,
             "queue": data.get("queue") or None,
             "timeout": data.get("timeout"),
+            "priority": operations.RUN_FIRST if data.get("run_first") else None,
         }
+
+
+class MoveForm(RunActionForm):
+    """Move one waiting run to another queue."""
+
+    queue = forms.CharField(max_length=200, validators=[_printable])
 
 
 class RestartForm(RunActionForm, NewRunFields):
@@ -252,6 +262,7 @@ class BulkStartForm(BulkForm):
     # required: a bulk action changes many runs, and the audit log says why
     reason = forms.CharField(max_length=500, strip=True)
     total = forms.IntegerField(min_value=0, max_value=10**9)
+    include_superseded = forms.BooleanField(required=False)
 
     def clean_as_of(self) -> datetime:
         """Never later than now: a job must not reach runs created after it started."""
@@ -293,6 +304,17 @@ class QueueLimitsForm(forms.Form):
             "rate_limit": (count, seconds) if count is not None else None,
             "priority": data["priority"],
         }
+
+
+class RaiseLimitForm(forms.Form):
+    """Raise one limit of a queue (the health page's and a waiting run's fix); `run_id`:
+    the run page to return to (else the health page)."""
+
+    name = forms.CharField(max_length=200, strip=False)
+    limit = forms.ChoiceField(choices=[("concurrency", "concurrency"), ("rate_limit", "rate")])
+    value = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    reason = forms.CharField(required=False, max_length=500)
+    run_id = forms.CharField(required=False, max_length=200)
 
 
 class QueueResetForm(forms.Form):

@@ -71,11 +71,14 @@ class BulkJob(models.Model):
     params = models.JSONField(default=dict)  # the filter, as RunFilterForm fields
     as_of = models.DateTimeField()
     reason = models.CharField(max_length=500, blank=True, default="")  # for the audit log
+    # a restart skips runs already restarted or forked unless the operator ticked this
+    include_superseded = models.BooleanField(default=False)
     total = models.IntegerField()
     offset = models.IntegerField(default=0)
     cursor = models.TextField(blank=True, default="")
     done = models.IntegerField(default=0)
     refused = models.JSONField(default=dict)
+    skipped = models.IntegerField(default=0)  # superseded runs a restart left alone
     results = models.JSONField(default=dict)
     finished = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -86,7 +89,7 @@ class BulkJob(models.Model):
 
     @property
     def processed(self) -> int:
-        return self.done + self.refused_count
+        return self.done + self.refused_count + self.skipped
 
     @property
     def percent(self) -> int:

@@ -104,10 +104,11 @@ def lineage(run: Run) -> dict[str, list[dict[str, Any]]]:
 
 
 def superseded_by(run: Run, forks: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """For a failed, cancelled or dead run, its newest fork or restart that succeeded."""
+    """For a failed, cancelled or dead run, its newest fork or restart (whatever that run's
+    own outcome: the work goes on there)."""
     if run.status not in RunStatus.resumable():
         return None
-    return next((fork for fork in forks if fork["status"] == RunStatus.SUCCESS), None)
+    return forks[0] if forks else None
 
 
 def run_audit(run_id: str, limit: int = 20) -> list[AuditEntry]:

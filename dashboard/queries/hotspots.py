@@ -26,8 +26,9 @@ SELECT min(finished_at) AS first FROM durable_attempt WHERE final AND finished_a
 HOTSPOTS = """
 -- hotspots --
 -- Failed attempts in the window, grouped, with per-bucket trend counts, the latest message,
--- and per group how many runs are resolved (succeeded since, or superseded by a fork or
--- restart that succeeded) or still failing; the window is scanned once (MATERIALIZED)
+-- and per group how many runs are resolved (succeeded since), superseded (a fork or restart
+-- of it exists, whatever its outcome: durable.operations._superseded) or still failing;
+-- the window is scanned once (MATERIALIZED)
 WITH failed AS MATERIALIZED (
     SELECT r.workflow, a.name, a.error_type, a.error_fingerprint, a.finished_at, a.run_id,
            r.status AS run_status, r.superseded, a.id AS attempt_id,
@@ -38,7 +39,7 @@ WITH failed AS MATERIALIZED (
     -- whole run table instead), and one probe of run_forked_from_idx for a successor
     CROSS JOIN LATERAL (
         SELECT workflow, status, EXISTS (
-            SELECT 1 FROM durable_run f WHERE f.forked_from_id = a.run_id AND f.status = 'SUCCESS'
+            SELECT 1 FROM durable_run f WHERE f.forked_from_id = a.run_id
         ) AS superseded
         FROM durable_run WHERE id = a.run_id OFFSET 0
     ) AS r

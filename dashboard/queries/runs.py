@@ -28,6 +28,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Left, Now, Upper
 from django.utils import timezone
 
+from durable import operations
 from durable.models import Run, RunStatus, Step
 from durable.observability.inspection import active_ms_expression
 
@@ -214,10 +215,11 @@ def _list_values(runs: QuerySet[Run]) -> QuerySet:
 
     Steps are counted live (one probe of the (run, position) index per row shown), since
     the engine updates `steps_done` only when a run changes status; so is a live run's
-    active time, and the successful fork or restart that supersedes a failed run.
+    active time, and the newest fork or restart that supersedes a failed run (whatever its
+    own outcome: `durable.operations.successors`).
     """
     last_position = Step.objects.filter(run_id=OuterRef("id")).order_by("-position")
-    successor = Run.objects.filter(forked_from_id=OuterRef("id"), status=RunStatus.SUCCESS)
+    successor = Run.objects.filter(forked_from_id=OuterRef("id"))
     return runs.annotate(
         error_message=Left(KeyTextTransform("message", "error"), 200),
         steps_recorded=Coalesce(Subquery(last_position.values("position")[:1]) + 1, 0),
@@ -289,6 +291,11 @@ def _counts_in_one_scan(base: QuerySet[Run], cap: int) -> dict[str, int] | None:
     if sum(found.values()) >= cap:
         return None
     return {status: found.get(status, 0) for status in RunStatus.values}
+
+
+def superseded_count(run_filter: RunFilter) -> int:
+    """Matching runs already restarted or forked: a bulk restart skips them by default."""
+    return operations.superseded_runs(filtered_runs(run_filter)).count()
 
 
 def status_breakdown(run_filter: RunFilter) -> dict[str, int]:

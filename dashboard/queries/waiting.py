@@ -16,11 +16,10 @@ from typing import Any
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.db import connection
-from django.db.models import Count, Min
 from django.utils import timezone
 
 from durable import queues
-from durable.models import Run, RunStatus
+from durable.models import RunStatus
 
 ALIVE_WITHIN = timedelta(seconds=30)
 
@@ -45,13 +44,15 @@ def reasons(runs: Sequence[Any]) -> dict[str, str]:
 FACTS = """
 -- waiting_facts --
 -- Per live run: its last history entry, its last failed attempt and an active child (one
--- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes), and the
--- workflows live executors serve (drained ones take no new runs)
+-- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes), the
+-- workflows live executors serve (drained ones take no new runs) and how many are drained
 SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
        a.error_type, a.name, (a.error->>'retry_delay_seconds')::float, c.id,
        (SELECT coalesce(array_agg(DISTINCT w), '{}') FROM durable_executor e,
                unnest(e.workflows) AS w
-        WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND NOT e.draining)
+        WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND NOT e.draining),
+       (SELECT count(*) FROM durable_executor e
+        WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND e.draining)
 FROM unnest(%(run_ids)s::text[]) AS r(id)
 LEFT JOIN LATERAL (
     SELECT position, kind, finished_at FROM durable_step
@@ -115,6 +116,7 @@ class _Facts:
     def __init__(self, run_ids: list[str], queue_names: set[str]) -> None:
         self.now = timezone.now()
         self.served: set[str] = set()
+        self.drained = 0
         self.last_entry: dict[str, _Entry] = {}
         self.last_attempt: dict[str, _Attempt] = {}
         self.children: dict[str, str] = {}
@@ -123,11 +125,12 @@ class _Facts:
             cursor.execute(FACTS, params)
             for row in cursor.fetchall():
                 self._read(*row)
-        self.queues = _queue_limits(queue_names, self.now)
+        self.queues = _queue_limits(queue_names)
 
     def _read(self, run_id: str, *row: Any) -> None:
-        """One FACTS row: last entry (3 columns), last attempt (6), active child, served."""
-        entry, attempt, child, served = row[:3], row[3:9], row[9], row[10]
+        """One FACTS row: last entry (3 columns), last attempt (6), active child, served,
+        drained executors."""
+        entry, attempt, child, served, self.drained = row[:3], row[3:9], row[9], row[10], row[11]
         if entry[0] is not None:
             self.last_entry[run_id] = _Entry(*entry)
         if attempt[0] is not None:
@@ -151,6 +154,11 @@ class _Facts:
                 return f"a delayed start: due at {_when(available_at)}"
             return f"not due until {_when(available_at)}"
         workflow, version = _get(run, "workflow"), _get(run, "version")
+        if not self.served and self.drained:
+            return (
+                f"every live executor ({self.drained}) is draining: none takes new runs; "
+                "undrain one on the Health page, or start a worker"
+            )
         if not self.served:
             return "no live executor: none has checked in for 30 s; start a worker"
         if workflow not in self.served and f"{workflow}@{version}" not in self.served:
@@ -191,30 +199,8 @@ class _Facts:
         return f"executing step {position} since {_when(max(since, _get(run, 'updated_at')))}"
 
 
-def _queue_limits(names: set[str], now: datetime) -> dict[str, str]:
-    """For each queue at its stored limit (the limits every executor obeys), the sentence
-    that says so."""
-    found: dict[str, str] = {}
-    for name in names:
-        queue = queues.stored_limits(name)
-        if queue is None or not queue.limited:
-            continue
-        running = Run.objects.filter(queue=name, status=RunStatus.RUNNING).count()
-        if queue.concurrency is not None and running >= queue.concurrency:
-            found[name] = (
-                f"queue {name} is at its concurrency limit ({running} of "
-                f"{queue.concurrency} running)"
-            )
-            continue
-        if queue.rate_limit is not None:
-            count, seconds = queue.rate_limit
-            window = Run.objects.filter(
-                queue=name, started_at__gt=now - timedelta(seconds=seconds)
-            ).aggregate(n=Count("id"), first=Min("started_at"))
-            if window["n"] >= count:
-                until = window["first"] + timedelta(seconds=seconds)
-                found[name] = (
-                    f"queue {name} is rate-limited until {_when(until)} "
-                    f"({count} starts per {seconds:g} s)"
-                )
-    return found
+def _queue_limits(names: set[str]) -> dict[str, str]:
+    """For each queue whose stored limit admits no start now (as the claim counts), the
+    sentence that says so (`durable.queues.hold`)."""
+    holds = {name: queues.hold(name) for name in names}
+    return {name: hold.reason for name, hold in holds.items() if hold is not None}

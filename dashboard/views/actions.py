@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from dashboard import idempotency
-from dashboard.forms import ForkForm, NewRunFields, RestartForm, RunActionForm
+from dashboard.forms import ForkForm, MoveForm, NewRunFields, RestartForm, RunActionForm
 from dashboard.permissions import operator_required
 from dashboard.views.common import bad_request
 from durable import operations
@@ -205,3 +205,30 @@ def fork(request: HttpRequest) -> HttpResponse:
 
 def _reused(step: int) -> str:
     return "step 0 reuses" if step == 1 else f"steps 0–{step - 1} reuse"
+
+
+@operator_required
+def move(request: HttpRequest) -> HttpResponse:
+    """A waiting run to another queue (a way out of a full or backed-up one)."""
+    return _on_one_run(
+        request,
+        "move",
+        lambda run_ids, form, **_: operations.move(
+            run_ids, form.cleaned_data["queue"], reason=form.cleaned_data["reason"].strip()
+        ),
+        "Moved {old} to another queue: its limits and order apply from its next claim.",
+        MoveForm,
+    )
+
+
+@operator_required
+def run_first(request: HttpRequest) -> HttpResponse:
+    """A waiting run ahead of its queue's backlog: the highest priority."""
+    return _on_one_run(
+        request,
+        "prioritize",
+        lambda run_ids, form, **_: operations.prioritize(
+            run_ids, operations.RUN_FIRST, reason=form.cleaned_data["reason"].strip()
+        ),
+        "{old} now has the highest priority: claims take it before the runs waiting with it.",
+    )

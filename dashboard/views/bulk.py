@@ -11,7 +11,7 @@ from dashboard import bulk
 from dashboard.forms import BulkForm, BulkStartForm, BulkStepForm, RunFilterForm, filter_params
 from dashboard.models import BulkJob
 from dashboard.permissions import operator_page, operator_required
-from dashboard.queries.runs import RunFilter, status_breakdown
+from dashboard.queries.runs import RunFilter, status_breakdown, superseded_count
 from dashboard.views import debug
 from dashboard.views.common import bad_request, render_page
 
@@ -49,6 +49,9 @@ def preview(request: HttpRequest) -> HttpResponse:
         "token": uuid.uuid4(),
     }
     context["refused"] = total - context["eligible"]
+    if action == "restart":  # already restarted or forked: skipped unless ticked
+        context["superseded"] = superseded_count(run_filter)
+        context["eligible"] -= context["superseded"]
     context["replay_preview"] = debug.bulk_preview_lines(action, run_filter, bulk.ELIGIBLE[action])
     return render_page(request, "dashboard/bulk.html", context)
 
@@ -86,4 +89,5 @@ def _start(form: BulkStartForm, data, owner: str) -> BulkJob:
         as_of=cleaned["as_of"],
         reason=cleaned["reason"],
         total=cleaned["total"],
+        include_superseded=cleaned["include_superseded"] and cleaned["action"] == "restart",
     )

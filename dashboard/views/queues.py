@@ -11,10 +11,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.html import format_html
 
-from dashboard.forms import QueueLimitsForm, QueueResetForm
+from dashboard.forms import QueueLimitsForm, QueueResetForm, RaiseLimitForm
 from dashboard.permissions import operator_required
 from durable import operations, queues
 from durable.errors import DurableError
+from durable.models import Run
 
 
 @operator_required
@@ -30,6 +31,45 @@ def reset_limits(request: HttpRequest) -> HttpResponse:
     form = QueueResetForm(request.POST)
     return _change(request, form, lambda name, reason: queues.reset_limits(name, reason=reason),
                    "Queue {} follows its code declaration again: {}.")  # fmt: skip
+
+
+@operator_required
+def raise_limit(request: HttpRequest) -> HttpResponse:
+    """One limit raised where runs wait on it (health page, run page); back to that page."""
+    form = RaiseLimitForm(request.POST)
+    back = _back(request.POST.get("run_id", ""))
+    if not form.is_valid():
+        errors = "; ".join(str(e) for error_list in form.errors.values() for e in error_list)
+        messages.error(request, format_html("Nothing changed: {}", errors))
+        return back
+    data = form.cleaned_data
+    name = data["name"]
+    current = queues.stored_limits(name)
+    if current is None:
+        messages.error(
+            request, format_html("Nothing changed: no queue {} is stored.", data["name"])
+        )
+        return back
+    if data["limit"] == "concurrency":
+        change = {"concurrency": data["value"]}
+    else:
+        change = {"rate_limit": (data["value"], (current.rate_limit or (0, 60.0))[1])}
+    try:
+        with operations.acting_as(request.user.get_username()):
+            limits = queues.set_limits(name, **change, reason=data["reason"].strip())
+    except DurableError as exc:
+        messages.error(request, format_html("Nothing changed: {}", str(exc)))
+        return back
+    done = "Queue {} now has {} (an override: it wins over the code until reset)."
+    messages.success(request, format_html(done, name, describe(limits)))
+    return back
+
+
+def _back(run_id: str) -> HttpResponse:
+    """The run's page when the form came from one that exists, else the health page."""
+    if run_id and Run.objects.filter(id=run_id).exists():
+        return redirect("dashboard:run", run_id)
+    return redirect("dashboard:system")
 
 
 def _change(

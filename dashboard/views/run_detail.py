@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from dashboard import charts
 from dashboard.permissions import viewer_required
-from dashboard.queries import detail, published, waiting
+from dashboard.queries import detail, line, published, waiting
 from dashboard.templatetags.dashboard_tags import truncated
 from dashboard.views import debug
 from dashboard.views.common import render_page
@@ -37,6 +37,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "timeline": charts.gantt(bars, charts.timeline_markers(run, audit)),
         "time": inspection.time_split(run, history.steps, history.attempts, timezone.now()),
         "waiting": waiting.reasons([run]).get(run.id, ""),
+        "line": line.line(run),
         "superseded_by": detail.superseded_by(run, lineage["forks"]),
         "lineage": lineage,
         "audit": audit,

@@ -6,6 +6,8 @@ first and offer a fork onto the current code instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from durable.core import _registry as registry
 from durable.core.conf import settings
 from durable.core.store import execute
@@ -16,6 +18,49 @@ LIVE_EXECUTOR_WORKFLOWS = """
 SELECT workflows FROM durable_executor
 WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
 """
+
+
+LIVE_EXECUTORS = """
+-- live_executors --
+-- Every executor that heartbeat lately: what it can run and whether an operator drained it
+SELECT id, workflows, draining FROM durable_executor
+WHERE last_seen_at > now() - make_interval(secs => %(alive)s) ORDER BY id
+"""
+
+
+@dataclass(frozen=True)
+class LiveExecutor:
+    id: str
+    workflows: frozenset[str]  # names (any version) and "name@version" entries
+    draining: bool  # drained by an operator: it takes no new runs, so it does not serve
+
+    def runs(self, workflow: str, version: str) -> bool:
+        """Whether its code runs this workflow version (as claims match it)."""
+        return workflow in self.workflows or f"{workflow}@{version}" in self.workflows
+
+
+def alive_seconds() -> float:
+    """How recent a heartbeat makes an executor live: two lease periods (it beats every
+    third of one)."""
+    return 2 * settings.DURABLE_LEASE_SECONDS
+
+
+def live_executors() -> list[LiveExecutor]:
+    """Live executors, draining ones included (they are live, but serve nothing new)."""
+    rows = execute(LIVE_EXECUTORS, {"alive": alive_seconds()})
+    return [LiveExecutor(id_, frozenset(names or []), draining) for id_, names, draining in rows]
+
+
+ANNOUNCE_THREADS = """
+-- announce_threads --
+-- How many runs an executor executes at once ("busy/free threads" on a waiting run's page)
+UPDATE durable_executor SET threads = %(threads)s WHERE id = %(executor_id)s
+"""
+
+
+def announce_threads(executor_id: str, threads: int) -> None:
+    """Record an executor's capacity once it has a row (after its first heartbeat)."""
+    execute(ANNOUNCE_THREADS, {"executor_id": executor_id, "threads": threads})
 
 
 def served_keys() -> set[str]:

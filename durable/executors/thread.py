@@ -24,6 +24,7 @@ from durable.core import _runtime as runtime
 from durable.core import store
 from durable.core.conf import settings
 from durable.executors import _recovery as recovery
+from durable.executors import _serving as serving
 from durable.executors import duties, liveness
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
@@ -160,6 +161,7 @@ class ThreadExecutor(OneThreadPerRun):
         liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease,
                            self._operator_drain)  # fmt: skip
         if starting:
+            serving.announce_threads(self.executor_id, self.threads)
             recovery.release_dead_executors(self.executor_id)
 
     def _free_hung_slots(self) -> None:

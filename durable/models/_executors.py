@@ -22,6 +22,9 @@ class Executor(models.Model):
     draining = models.BooleanField(default=False, db_default=False)
     # drain_executor(release_after=…): past this time, runs still in flight are released
     drain_release_at = models.DateTimeField(null=True, blank=True)
+    # how many runs it executes at once (a thread executor's threads), announced at start;
+    # null when unknown (a Celery worker: its pool decides)
+    threads = models.IntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.id

@@ -1,7 +1,10 @@
 """Is this deployment able to run workflows: the checks behind `/health`.
 
-Load balancers and Kubernetes probes read the HTTP status (200 healthy, 503 not); people
-read the JSON body, which says which check failed and why.
+Load balancers and Kubernetes probes read the HTTP status (200 healthy or degraded, 503
+not); people read the JSON body, which says which check failed and why. Degraded means the
+deployment works but some due runs wait with no executor to take them (all drained, no
+executor runs their version, their queue's limit full): a probe restarting this pod would
+not help, an operator would (`durable.observability._untaken` says how).
 """
 
 from __future__ import annotations
@@ -17,14 +20,8 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from durable.core.conf import settings
-from durable.core.store import execute
-
-LIVE_EXECUTORS = """
--- live_executors --
--- Executors that heartbeat within two lease periods (they heartbeat every third of one)
-SELECT count(*) FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
-"""
+from durable.executors import _serving as serving
+from durable.observability import _untaken as untaken
 
 _migrated = False  # once applied, migrations stay applied: check the graph only until then
 
@@ -34,6 +31,13 @@ class Check:
     name: str
     ok: bool
     detail: str
+    degraded: bool = False  # ok, but due runs wait that no executor takes
+
+    def as_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        if not self.degraded:
+            del body["degraded"]
+        return body
 
 
 @contextlib.contextmanager
@@ -76,44 +80,81 @@ def check_migrations() -> Check:
 
 
 def check_executors() -> Check:
-    alive = 2 * settings.DURABLE_LEASE_SECONDS
-    with connection.cursor() as cursor:  # no retry loop: the probe just reached the database
-        cursor.execute(LIVE_EXECUTORS, {"alive": alive})
-        (count,) = cursor.fetchone()
-    if count == 0:
+    """Live executors, of which draining ones take no new runs (they do not count as
+    serving: a fleet that is all drained is degraded, not healthy)."""
+    fleet = serving.live_executors()
+    draining = [executor.id for executor in fleet if executor.draining]
+    if not fleet:
         return Check(
             "executors",
             False,
-            f"no executor heartbeat in the last {alive:g}s: start a worker "
+            f"no executor heartbeat in the last {serving.alive_seconds():g}s: start a worker "
             "(`celery -A config worker` or `manage.py durable worker`)",
         )
-    return Check("executors", True, f"{count} live")
+    if len(draining) == len(fleet):
+        return Check("executors", True, f"{len(fleet)} live, all draining ({', '.join(draining)}): "
+                     "none takes new runs; undrain one (health page, or `manage.py durable "
+                     "undrain ID`) or start a worker", degraded=True)  # fmt: skip
+    serving_count = len(fleet) - len(draining)
+    return Check(
+        "executors",
+        True,
+        f"{serving_count} live" + (f", {len(draining)} draining" if draining else ""),
+    )
+
+
+def check_untaken() -> Check:
+    """Due runs that no executor takes: degraded, naming each group and why."""
+    groups = untaken.untaken(sample=0)
+    if not groups:
+        return Check("untaken", True, "every due run has an executor that takes it")
+    total = sum(group.count for group in groups)
+    parts = [f"{g.count} of {g.workflow} (version {g.version or '–'}) in queue {g.queue}: "
+             f"{g.reason}" for g in groups[:5]]  # fmt: skip
+    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    return Check(
+        "untaken",
+        True,
+        f"{total} due run(s) no executor takes: " + "; ".join(parts) + more,
+        degraded=True,
+    )
 
 
 CHECKS: dict[str, Callable[[], Check]] = {
     "database": check_database,
     "migrations": check_migrations,
     "executors": check_executors,
+    "untaken": check_untaken,
 }
 
 
 def run_checks(skip: frozenset[str] = frozenset()) -> list[Check]:
     """Checks run in order and stop at the first failure (no executor check without the
     tables); those named in `skip` are left out (a web pod's liveness probe need not wait
-    for workers). The database check is bounded by its own timeouts; the later ones run
-    only once it passed. Never raises for a database problem."""
+    for workers; skipping "executors" skips "untaken", which is about them too). The
+    database check is bounded by its own timeouts; the later ones run only once it passed.
+    Never raises for a database problem."""
+    if "executors" in skip:
+        skip = skip | {"untaken"}
     return _run_checks([name for name in CHECKS if name == "database" or name not in skip])
+
+
+def status(checks: list[Check]) -> str:
+    """ "ok", "unhealthy" (a check failed), or "degraded": all ok, but due runs wait
+    untaken — still healthy for probes."""
+    if not all(check.ok for check in checks):
+        return "unhealthy"
+    return "degraded" if any(check.degraded for check in checks) else "ok"
 
 
 def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
     """(healthy, JSON body) of `run_checks`."""
     checks = run_checks(skip)
-    healthy = all(check.ok for check in checks)
     body = {
-        "status": "ok" if healthy else "unhealthy",
-        "checks": {check.name: asdict(check) for check in checks},
+        "status": status(checks),
+        "checks": {check.name: check.as_json() for check in checks},
     }
-    return healthy, body
+    return all(check.ok for check in checks), body
 
 
 def _run_checks(names: list[str]) -> list[Check]:
@@ -132,43 +173,3 @@ def _run_checks(names: list[str]) -> list[Check]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-STRANDED_RUN_IDS = """
--- stranded_run_ids --
--- A few due ENQUEUED runs of one workflow version, oldest first (run_due_idx)
-SELECT id FROM durable_run
-WHERE status = 'ENQUEUED' AND available_at <= now() AND workflow = %(workflow)s
-    AND version = %(version)s
-ORDER BY available_at LIMIT %(limit)s
-"""
-
-
-@dataclass(frozen=True)
-class Stranded:
-    """Due runs of a workflow version that no live executor (nor this process) can run."""
-
-    workflow: str
-    version: str
-    count: int
-    reason: str
-    run_ids: list[str]
-    forkable: bool  # some live code runs another version: a fork onto it would run
-
-
-def stranded(limit: int = 10) -> list[Stranded]:
-    """Groups of runs that would wait ENQUEUED forever, each with why and a few run ids."""
-    from durable.core.store import unclaimable_workflows
-    from durable.executors import _serving as serving
-
-    keys = serving.served_keys()
-    groups = []
-    for workflow, version, count in unclaimable_workflows(sorted(keys)):
-        other_version = serving.unserved_reason(workflow, version, keys)
-        reason = other_version or (
-            f"no live executor runs {workflow}: start a worker with the code that defines it"
-        )
-        params = {"workflow": workflow, "version": version, "limit": limit}
-        run_ids = [row[0] for row in execute(STRANDED_RUN_IDS, params)]
-        groups.append(Stranded(workflow, version, count, reason, run_ids, bool(other_version)))
-    return groups

@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from durable.core.conf import settings
 from durable.core.store import execute
 from durable.models import RunStatus
+from durable.observability import _untaken as untaken
 
 try:
     from prometheus_client.core import (
@@ -86,8 +87,9 @@ FROM durable_run WHERE status IN ('ENQUEUED', 'RUNNING') GROUP BY queue
 
 LIVE_EXECUTORS = """
 -- live_executors --
--- Executors that heartbeat within two lease periods, with what they serve
-SELECT kind, workflows FROM durable_executor
+-- Executors that heartbeat within two lease periods, with what they serve and whether an
+-- operator drained them
+SELECT kind, workflows, draining FROM durable_executor
 WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
 """
 
@@ -146,6 +148,22 @@ class DurableCollector(Collector):
         yield from queue_metrics(fold(execute(QUEUES, {}), keys=1, labels=1, merge=(sum, sum, max)))
         alive = 2 * settings.DURABLE_LEASE_SECONDS
         yield from executor_metrics(execute(LIVE_EXECUTORS, {"alive": alive}))
+        yield untaken_metric(untaken.untaken(sample=0))
+
+
+def untaken_metric(groups: list[untaken.Untaken]) -> Metric:
+    """Due runs no executor takes; labels stay bounded: workflow versions past
+    DURABLE_METRICS_MAX_LABEL_VALUES fold into "other", causes are four."""
+    gauge = GaugeMetricFamily(
+        "durable_untaken_runs",
+        "Due ENQUEUED runs that no executor takes now, by queue, workflow version and cause "
+        "(drained, unserved, concurrency, rate_limit)",
+        labels=["queue", "workflow", "version", "cause"],
+    )
+    rows = [(g.workflow, g.version, g.queue, g.cause, g.count) for g in groups]
+    for workflow, version, queue, cause, count in fold(rows, keys=2, labels=4):
+        gauge.add_metric([queue, workflow, version, cause], count)
+    return gauge
 
 
 def run_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
@@ -229,26 +247,34 @@ def queue_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
 
 
 def executor_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
+    """Drained executors are live but take no new runs: they count apart, not as serving."""
     live = GaugeMetricFamily(
-        "durable_executors_live", "Executors with a recent heartbeat", labels=["kind"]
+        "durable_executors_live",
+        "Executors with a recent heartbeat that take new runs (not draining)",
+        labels=["kind"],
+    )
+    draining = GaugeMetricFamily(
+        "durable_executors_draining",
+        "Executors with a recent heartbeat that an operator drained (no new runs)",
+        labels=["kind"],
     )
     serving = GaugeMetricFamily(
         "durable_executors_serving",
-        "Live executors that can run a workflow version",
+        "Live executors, not draining, that can run a workflow version",
         labels=["workflow", "version"],
     )
-    kinds: dict[str, int] = {}
+    kinds: dict[tuple[str, bool], int] = {}
     served: dict[tuple[str, str], int] = {}
-    for kind, workflows in rows:
-        kinds[kind] = kinds.get(kind, 0) + 1
-        for key in workflows or []:
+    for kind, workflows, drained in rows:
+        kinds[(kind, drained)] = kinds.get((kind, drained), 0) + 1
+        for key in [] if drained else workflows or []:
             workflow, _, version = key.partition("@")
             served[(workflow, version)] = served.get((workflow, version), 0) + 1
-    for kind, count in kinds.items():
-        live.add_metric([kind], count)
+    for (kind, drained), count in kinds.items():
+        (draining if drained else live).add_metric([kind], count)
     for workflow, version, count in fold([(*key, n) for key, n in served.items()], 2, 2):
         serving.add_metric([workflow, version], count)
-    yield from (live, serving)
+    yield from (live, draining, serving)
 
 
 def exposition(accept: str = "") -> tuple[bytes, str]:

@@ -22,17 +22,19 @@ from django.db.models.expressions import RawSQL
 from durable.core import _registry as registry
 from durable.core.store import _durations as durations
 from durable.observability import _health as health
-from durable.observability._health import Check, Stranded
+from durable.observability import _untaken as untaken
+from durable.observability._health import Check
+from durable.observability._untaken import Untaken
 
 __all__ = [
     "Check",
     "HealthReport",
-    "Stranded",
     "TimeSplit",
+    "Untaken",
     "active_ms_expression",
     "health_report",
-    "stranded_runs",
     "time_split",
+    "untaken_runs",
     "workflow_parameters",
 ]
 
@@ -73,20 +75,22 @@ def workflow_parameters(workflow: str) -> list[str] | None:
 
 @dataclass(frozen=True)
 class HealthReport:
-    """The `/health` checks: `healthy` only if every check run passed."""
+    """The `/health` checks: `healthy` only if every check run passed; `status` is "ok",
+    "degraded" (healthy, but due runs wait untaken) or "unhealthy"."""
 
     healthy: bool
+    status: str
     checks: list[Check]
 
 
 def health_report(skip: Iterable[str] = ()) -> HealthReport:
-    """The checks behind `/health` (database, migrations, live executors), those named in
-    `skip` left out; later checks are skipped when the database is unreachable."""
+    """The checks behind `/health` (database, migrations, executors, untaken runs), those
+    named in `skip` left out; they stop at the first failure."""
     checks = health.run_checks(frozenset(skip))
-    return HealthReport(healthy=all(check.ok for check in checks), checks=checks)
+    return HealthReport(all(check.ok for check in checks), health.status(checks), checks)
 
 
-def stranded_runs(limit: int = 10) -> list[Stranded]:
-    """Groups of due runs no live executor can run (unknown workflow or version), each with
-    why and up to `limit` run ids: they would wait ENQUEUED forever."""
-    return health.stranded(limit)
+def untaken_runs(sample: int = 10) -> list[Untaken]:
+    """Groups of due runs that no executor takes (all drained, no executor runs their
+    version, their queue's limit full), each with why and up to `sample` run ids."""
+    return untaken.untaken(sample)

@@ -36,13 +36,17 @@ from durable.operations._batches import (
 )
 from durable.operations._deriving import check_input, derive_batch, fork_points
 from durable.operations._new_runs import new_run_options
+from durable.operations._requeue import requeue_batch
 from durable.operations._resuming import cancel_batch, resume_batch, resume_blocker
+from durable.operations._superseded import successors
+from durable.operations._superseded import superseded as superseded_runs
 from durable.queues import Queue
 
 __all__ = [
     "BATCH_SIZE",
     "MAX_TIMEOUT_SECONDS",
     "BulkResult",
+    "RUN_FIRST",
     "Progress",
     "acting_as",
     "cancel",
@@ -51,9 +55,13 @@ __all__ = [
     "drain_executor",
     "fork",
     "fork_points",
+    "move",
+    "prioritize",
     "restart",
     "resume",
     "resume_blocker",
+    "successors",
+    "superseded_runs",
     "undrain_executor",
     "validate_new_run_id",
     "validate_run_id",
@@ -139,6 +147,8 @@ def restart(
     new_run_id: str | None = None,
     queue: str | Queue | None = None,
     timeout: float | None = None,
+    include_superseded: bool = True,
+    priority: int | None = None,
 ) -> Any:
     """New runs of the same workflows with the same (or edited) input; returns new ids.
 
@@ -146,23 +156,26 @@ def restart(
     result instead of starting more runs. With `unless_derived_since`, a run restarted or
     forked since then (by anyone) is refused, saying by whom: an operator acting on what
     they saw at that time does not repeat what another operator just did. `new_run_id`
-    (one run only; refused if taken), `queue` and `timeout` (seconds) choose the new run's.
+    (one run only; refused if taken), `queue`, `timeout` (seconds) and `priority` (RUN_FIRST
+    jumps the queue's backlog) choose the new run's. With `include_superseded=False`, runs
+    already restarted or forked are skipped and listed in the result's `skipped` (one run
+    alone is refused, saying by which run).
     """
     check_input(args, kwargs)
+    if not isinstance(include_superseded, bool):
+        raise InvalidArgumentError("include_superseded", "must be True or False")
     validation.free_text("reason", reason)
-    options = new_run_options(run_ids, new_run_id, queue, timeout)
+    options = new_run_options(run_ids, new_run_id, queue, timeout, priority)
     detail = {"args": args, "kwargs": kwargs, "reason": reason, "request_id": request_id,
               **options.audit()}  # fmt: skip
-    return apply(
-        "restart",
-        run_ids,
-        actor,
-        progress,
-        detail,
-        lambda batch: derive_batch(
-            batch, 0, args, kwargs, fork=False, since=unless_derived_since, options=options
-        ),
-    )
+    if not include_superseded:
+        detail["include_superseded"] = False
+
+    def restart_batch(batch: list[str]) -> BulkResult:
+        return derive_batch(batch, 0, args, kwargs, fork=False, since=unless_derived_since,
+                            options=options, include_superseded=include_superseded)  # fmt: skip
+
+    return apply("restart", run_ids, actor, progress, detail, restart_batch)
 
 
 def fork(
@@ -180,16 +193,17 @@ def fork(
     new_run_id: str | None = None,
     queue: str | Queue | None = None,
     timeout: float | None = None,
+    priority: int | None = None,
 ) -> Any:
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
     `from_step` defaults to each run's first failed step. `patch` ({step: output}) replaces
     the reused outputs of earlier steps (`durable.debugging.patching`); `request_id`,
-    `unless_derived_since`, `new_run_id`, `queue` and `timeout` as in `restart`.
+    `unless_derived_since`, `new_run_id`, `queue`, `timeout` and `priority` as in `restart`.
     """
     check_input(args, kwargs)
     validation.free_text("reason", reason)
-    options = new_run_options(run_ids, new_run_id, queue, timeout)
+    options = new_run_options(run_ids, new_run_id, queue, timeout, priority)
     if from_step is not None and (not isinstance(from_step, int) or isinstance(from_step, bool)):
         raise InvalidArgumentError("from_step", f"must be an int, not {from_step!r:.40}")
     detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason,
@@ -215,6 +229,45 @@ def fork(
             options=options,
         ),
     )
+
+
+RUN_FIRST = validation.INT32[1]  # the highest priority: "run first"
+
+
+def move(
+    run_ids: str | Iterable[str],
+    queue: str | Queue,
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+) -> Any:
+    """Move enqueued runs to another queue; its limits and order apply from their next
+    claim (a way out for a run held behind a full queue)."""
+    name = queue.name if isinstance(queue, Queue) else validation.text("queue", queue)
+    if not name:
+        raise InvalidArgumentError("queue", "name the queue to move the runs to")
+    validation.free_text("reason", reason)
+    return apply("move", run_ids, actor, progress, {"queue": name, "reason": reason},
+                 lambda batch: requeue_batch(batch, name, None))  # fmt: skip
+
+
+def prioritize(
+    run_ids: str | Iterable[str],
+    priority: int = RUN_FIRST,
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+) -> Any:
+    """Give enqueued runs a priority (default: the highest, so claims take them first
+    where the queue orders by priority: the plain claim always does, a limited queue when
+    declared with priority=True)."""
+    validation.priority(priority)
+    validation.free_text("reason", reason)
+    return apply("prioritize", run_ids, actor, progress,
+                 {"priority": priority, "reason": reason},
+                 lambda batch: requeue_batch(batch, None, priority))  # fmt: skip
 
 
 def delete(

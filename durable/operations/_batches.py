@@ -29,6 +29,7 @@ from durable.errors import (
 )
 from durable.models import AuditEntry
 from durable.operations import _lineage as lineage
+from durable.operations import _superseded as superseded
 
 BATCH_SIZE = 500
 
@@ -63,11 +64,13 @@ def _os_user() -> str:
 class BulkResult:
     """`done` maps each affected run to its resulting run (itself, or the new run);
     `cascaded` lists the children a resume brought back with their parents (or a delete
-    took along)."""
+    took along); `skipped` maps each superseded run a restart left alone to the run that
+    supersedes it (`durable.operations._superseded`)."""
 
     done: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     cascaded: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
     # set when a `request_id` was seen before: who acted first and when (nothing was redone)
     previous: dict[str, str] | None = None
 
@@ -79,9 +82,14 @@ class BulkResult:
     def refused_count(self) -> int:
         return len(self.refused)
 
+    @property
+    def skipped_count(self) -> int:
+        return len(self.skipped)
+
     def merge(self, other: BulkResult) -> None:
         self.done.update(other.done)
         self.refused.update(other.refused)
+        self.skipped.update(other.skipped)
         self.cascaded = list(dict.fromkeys([*self.cascaded, *other.cascaded]))
 
 
@@ -133,7 +141,8 @@ def apply(
         with transaction.atomic():
             outcome = _handle_once(action, batch, detail, handle_batch)
             if outcome.previous is None:
-                audited = BulkResult(outcome.done, {**outcome.refused}, outcome.cascaded)
+                audited = BulkResult(outcome.done, {**outcome.refused}, outcome.cascaded,
+                                     outcome.skipped)  # fmt: skip
                 if start == 0:  # the invalid ids' refusals go with the first batch
                     audited.refused.update(result.refused)
                 _audit(action, actor, batch, audited, {**detail, "batch": start})
@@ -168,6 +177,8 @@ def _printable(run_id: Any) -> str:
 
 
 def _single_outcome(run_id: str, result: BulkResult) -> str:
+    if run_id in result.skipped:
+        raise OperationRefused(run_id, superseded.skipped_reason(result.skipped[run_id]))
     if run_id in result.refused:
         if result.refused[run_id] == "no such run":
             raise RunNotFoundError(f"no run with id {run_id!r}")
@@ -207,7 +218,8 @@ def _earlier_outcome(action: str, batch: list[str], request_id: str) -> BulkResu
         if result is None:
             result = BulkResult(previous={"actor": entry.actor, "at": entry.created_at.isoformat()})
         result.merge(BulkResult(entry.detail.get("done", {}), entry.detail.get("refused", {}),
-                                entry.detail.get("cascaded", [])))  # fmt: skip
+                                entry.detail.get("cascaded", []),
+                                entry.detail.get("skipped", {})))  # fmt: skip
     return result
 
 
@@ -224,6 +236,7 @@ def _audit(
                 "done": outcome.done,
                 "refused": outcome.refused,
                 **({"cascaded": outcome.cascaded} if outcome.cascaded else {}),
+                **({"skipped": outcome.skipped} if outcome.skipped else {}),
             }
         ),
     )

@@ -19,6 +19,7 @@ from durable.core.store import _streams as store_streams
 from durable.debugging import patching
 from durable.errors import InvalidArgumentError, SerializationError
 from durable.models import AuditEntry, Run, Step
+from durable.operations import _superseded as superseded
 from durable.operations._batches import BulkResult
 from durable.operations._new_runs import NewRunOptions, id_taken
 
@@ -52,11 +53,16 @@ def derive_batch(
     patch: dict[int, Any] | None = None,
     since: datetime | None = None,
     options: NewRunOptions | None = None,
+    include_superseded: bool = True,
 ) -> BulkResult:
     """Restart or fork each run of a batch whose rows the caller has locked (FOR UPDATE), so
-    the history read here is the history copied."""
+    the history read here is the history copied. Without `include_superseded`, runs already
+    restarted or forked are skipped (`result.skipped`), not copied a second time."""
     registry.autodiscover()  # so "the current code" is known even in a web or CLI process
     result = BulkResult()
+    if not include_superseded:
+        result.skipped = superseded.successors(batch)
+        batch = [run_id for run_id in batch if run_id not in result.skipped]
     originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
     last_steps = _last_steps(batch)
     first_failed = _first_failed_steps(batch) if fork and from_step is None else {}
@@ -258,7 +264,7 @@ def _derive(
         queue=options.queue or original.queue,
         run_id=options.run_id or uuid.uuid4().hex,
         tags=original.tags or {},
-        priority=original.priority,
+        priority=original.priority if options.priority is None else options.priority,
         timeout=options.timeout if options.timeout is not None else creation.kept_timeout(original),
         max_recoveries=original.max_recoveries,
         forked_from_id=original.id,

@@ -1,4 +1,5 @@
-"""What a restart or a fork may choose for the run it creates: its id, queue and timeout.
+"""What a restart or a fork may choose for the run it creates: its id, queue, timeout and
+priority (the highest lets it jump its queue's backlog: "run first").
 
 Checked before anything is locked, so a bad value fails at the call naming the argument;
 an id that is taken is refused per run when the new run is written (see `operations`).
@@ -22,15 +23,21 @@ class NewRunOptions:
     run_id: str | None = None
     queue: str | None = None
     timeout: float | None = None
+    priority: int | None = None
 
     def audit(self) -> dict[str, Any]:
         """The chosen options, for the audit entry (nothing when none was chosen)."""
-        chosen = {"new_run_id": self.run_id, "queue": self.queue, "timeout": self.timeout}
+        chosen = {"new_run_id": self.run_id, "queue": self.queue, "timeout": self.timeout,
+                  "priority": self.priority}  # fmt: skip
         return {key: value for key, value in chosen.items() if value is not None}
 
 
 def new_run_options(
-    run_ids: Any, new_run_id: Any = None, queue: Any = None, timeout: Any = None
+    run_ids: Any,
+    new_run_id: Any = None,
+    queue: Any = None,
+    timeout: Any = None,
+    priority: Any = None,
 ) -> NewRunOptions:
     """Validated options; a chosen id names one new run, so it needs one original."""
     if new_run_id is not None:
@@ -40,7 +47,8 @@ def new_run_options(
                 "new_run_id", "names one new run, so act on one run at a time with it"
             )
     name = queue.name if isinstance(queue, Queue) else validation.text("queue", queue)
-    return NewRunOptions(new_run_id, name, validation.timeout(timeout))
+    chosen = None if priority is None else validation.priority(priority)
+    return NewRunOptions(new_run_id, name, validation.timeout(timeout), chosen)
 
 
 def id_taken(run_id: str) -> str:

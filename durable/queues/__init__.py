@@ -34,6 +34,7 @@ from durable.core.conf import settings
 from durable.core.store import ClaimedRun
 from durable.core.store import _db as db
 from durable.queues import _limits as queue_limits
+from durable.queues._holds import Hold, hold
 from durable.queues._limits import (
     UNCHANGED,
     Limits,
@@ -43,9 +44,11 @@ from durable.queues._limits import (
     set_limits,
 )
 from durable.queues._limits import stored as stored_limits
+from durable.queues._position import runs_ahead, starts_per_minute
 
-__all__ = ["UNCHANGED", "Limits", "Queue", "all_queues", "limits_of", "reset_limits",
-           "set_limits", "stored_limits"]  # fmt: skip
+__all__ = ["UNCHANGED", "Hold", "Limits", "Queue", "all_queues", "hold", "limits_of",
+           "reset_limits", "runs_ahead", "set_limits", "starts_per_minute",
+           "stored_limits"]  # fmt: skip
 
 UNLIMITED = 2**31 - 1
 

@@ -61,9 +61,12 @@ def test_a_queue_at_its_concurrency_limit_says_so(db):
 def test_a_rate_limited_queue_says_until_when(db):
     queues.set_limits("dash-slow", rate_limit=(1, 60))
     _executor("shop.order")
-    make_run(id="done", queue="dash-slow", started_at=timezone.now())
+    make_run(id="done", queue="dash-slow", started_at=timezone.now(), claimed_at=timezone.now())
     _enqueued(id="wait", queue="dash-slow")
-    assert "queue dash-slow is rate-limited until" in reasons([_get("wait")])["wait"]
+    assert (
+        "queue dash-slow is at its rate limit (1 starts in the last 60 s, 1 allowed) until"
+        in (reasons([_get("wait")])["wait"])
+    )
 
 
 def test_a_parent_waits_for_its_child(db):
@@ -123,3 +126,10 @@ def test_the_next_retry_is_the_recorded_jittered_wait_not_the_policys(db):
     )
     retry_at = failed_at + timedelta(seconds=12.5)  # not the policy's 30 s
     assert f"next retry at {retry_at:%H:%M:%S} UTC" in reasons([_get("r3")])["r3"]
+
+
+def test_a_fleet_that_is_all_drained_says_so(db):
+    _executor("shop.order")
+    Executor.objects.update(draining=True)
+    _enqueued(id="wait")
+    assert reasons([_get("wait")])["wait"].startswith("every live executor (1) is draining")

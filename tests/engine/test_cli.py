@@ -39,7 +39,8 @@ def test_resume_fork_and_restart_from_the_command_line(side_effects):
     assert "forked cli-2 ->" in _call("fork", "cli-2", "--from-step", "1", "--actor", "bob")
     assert "resumed cli-2" in _call("resume", "cli-2")
     assert durable.get("cli-2").result(timeout=10) == "done"
-    assert "restarted cli-2 ->" in _call("restart", "cli-2")
+    # forked already, so superseded: a second copy only when asked for
+    assert "restarted cli-2 ->" in _call("restart", "cli-2", "--include-superseded")
     assert AuditEntry.objects.filter(actor="bob", action="fork").exists()
     assert Run.objects.filter(forked_from_id="cli-2").count() == 2
 

@@ -27,7 +27,7 @@ from durable.errors import (
     UnknownWorkflowError,
 )
 from durable.models import Executor, Run, RunStatus
-from durable.observability import _health as health
+from durable.observability import _untaken as untaken
 from tests.engine import celery_processes, client_workflows  # noqa: F401  (a worker here)
 from tests.engine.processes import PROJECT_DIR, database_url_for_tests, wait_for
 
@@ -114,7 +114,7 @@ def test_a_pinned_version_waits_for_an_executor_serving_that_version(worker):
         client.start(APPROVAL, ["o-1", [1]], run_id="pinned-1", version="old-code")
     client.start(APPROVAL, ["o-1", [1]], run_id="pinned-1", version="old-code", strict=False)
 
-    [group] = [g for g in health.stranded() if g.workflow == APPROVAL]
+    [group] = [g for g in untaken.untaken() if g.workflow == APPROVAL]
     assert (group.version, group.run_ids, group.forkable) == ("old-code", ["pinned-1"], True)
     assert Run.objects.get(id="pinned-1").status == RunStatus.ENQUEUED
 
@@ -125,7 +125,7 @@ def test_a_name_no_executor_ever_served_is_refused_unless_not_strict(worker):
     assert not Run.objects.filter(workflow="billing.invoice").exists()
 
     client.start("billing.invoice", [7], run_id="invoice-7", strict=False)
-    [group] = [g for g in health.stranded() if g.workflow == "billing.invoice"]
+    [group] = [g for g in untaken.untaken() if g.workflow == "billing.invoice"]
     assert (group.version, group.run_ids) == ("", ["invoice-7"])
     assert "no live executor runs billing.invoice" in group.reason
     # once a run of it exists, the name is known: a second start needs no strict=False

@@ -217,13 +217,15 @@ def test_the_cli_forks_and_restarts_onto_a_chosen_id_queue_and_timeout(finished_
     finished_run("o-cli")
     printed = _call("fork", "o-cli", "--from-step", "1", "--run-id", "o-cli-f", "--queue", "q2")
     assert "forked o-cli -> o-cli-f" in printed
-    assert "o-cli-r" in _call("restart", "o-cli", "--run-id", "o-cli-r", "--timeout", "90")
+    # forked already, so superseded: the CLI restarts it only when asked to
+    again = ("--include-superseded",)
+    assert "o-cli-r" in _call("restart", "o-cli", "--run-id", "o-cli-r", "--timeout", "90", *again)
     assert Run.objects.get(id="o-cli-f").queue == "q2"
     restarted = Run.objects.get(id="o-cli-r")
     assert (
         timedelta(seconds=85) < restarted.deadline_at - restarted.created_at < timedelta(seconds=95)
     )
-    assert "is taken" in _refused("restart", "o-cli", "--run-id", "o-cli-f")
+    assert "is taken" in _refused("restart", "o-cli", "--run-id", "o-cli-f", *again)
 
 
 def test_the_cli_cancels_without_children_and_deletes(side_effects, finished_run):

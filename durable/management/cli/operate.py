@@ -63,6 +63,10 @@ def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
     debug.add_preview_flag(parser)
     _add_input(parser)
     _add_new_run(parser)
+    parser.add_argument(
+        "--include-superseded", action="store_true",
+        help="also restart runs already restarted or forked (skipped by default)",
+    )  # fmt: skip
 
 
 def add_fork_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +115,7 @@ def handle_restart(
     input_args=None,
     input_kwargs=None,
     preview=False,
+    include_superseded=False,
     **options,
 ) -> None:
     if preview:
@@ -121,6 +126,7 @@ def handle_restart(
         _parse(input_kwargs, dict, "--kwargs"),
         actor=actor,
         reason=reason,
+        include_superseded=include_superseded,
         **_new_run(options),
     )
     _report(command, "restarted", result)
@@ -183,7 +189,14 @@ def _report(command, verb: str, result: operations.BulkResult) -> None:
         command.stdout.write(command.style.SUCCESS(f"{verb} {run_id}{suffix}"))
     for run_id, reason in result.refused.items():
         command.stderr.write(f"refused {run_id}: {reason}")
-    if result.refused and not result.done:
+    for run_id, successor in result.skipped.items():
+        command.stderr.write(f"skipped {run_id}: superseded by {successor}")
+    if result.skipped:
+        command.stderr.write(
+            f"skipped {result.skipped_count} superseded run(s), already restarted or forked; "
+            "pass --include-superseded to restart them again"
+        )
+    if (result.refused or result.skipped) and not result.done:
         raise SystemExit(1)
 
 
