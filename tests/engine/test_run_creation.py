@@ -65,6 +65,7 @@ class Expected:
     timeout: float | None
     tags: dict[str, Any] = field(default_factory=dict)
     max_recoveries: int | None = 4
+    priority: int = 0
     due_in: float = 0.0  # seconds from creation to the due time
     forked_from: str | None = None
     forked_from_step: int | None = None
@@ -82,8 +83,8 @@ def _origin(run_id: str, **options: Any) -> str:
 
 
 def start_now() -> tuple[str, Expected]:
-    durable.start(job, "a", run_id="c-now", tags=TAGS, timeout=60)
-    return "c-now", Expected("v-code", QUEUE.name, 60, TAGS)
+    durable.start(job, "a", run_id="c-now", tags=TAGS, timeout=60, priority=3)
+    return "c-now", Expected("v-code", QUEUE.name, 60, TAGS, priority=3)
 
 
 def start_with_the_declared_timeout() -> tuple[str, Expected]:
@@ -143,17 +144,19 @@ def restart() -> tuple[str, Expected]:
 
 def restart_with_options() -> tuple[str, Expected]:
     origin = _origin("c-origin-ro", timeout=60)
-    new_id = operations.restart(origin, new_run_id="c-chosen", queue=OTHER_QUEUE, timeout=120)
+    new_id = operations.restart(
+        origin, new_run_id="c-chosen", queue=OTHER_QUEUE, timeout=120, priority=7
+    )
     return new_id, Expected("v-code", OTHER_QUEUE.name, 120, forked_from=origin,
-                            forked_from_step=0, audit="restart")  # fmt: skip
+                            forked_from_step=0, audit="restart", priority=7)  # fmt: skip
 
 
 def fork() -> tuple[str, Expected]:
-    origin = _origin("c-origin-f", tags=TAGS, delay=3600, timeout=45)
+    origin = _origin("c-origin-f", tags=TAGS, delay=3600, timeout=45, priority=2)
     new_id = operations.fork(origin, from_step=0)
     # its origin's timeout, counted from now: never the origin's delay on top
     return new_id, Expected("v-code", QUEUE.name, 45, TAGS, forked_from=origin,
-                            forked_from_step=0, audit="fork")  # fmt: skip
+                            forked_from_step=0, audit="fork", priority=2)  # fmt: skip
 
 
 def _child(how: str) -> str:
@@ -212,7 +215,7 @@ def creating(transactional_db, settings, monkeypatch):
 def test_every_creator_writes_a_run_by_the_same_rules(creating, name):
     run, expected = creating(name)
     assert (run.version, run.queue, run.tags) == (expected.version, expected.queue, expected.tags)
-    assert run.max_recoveries == expected.max_recoveries
+    assert (run.max_recoveries, run.priority) == (expected.max_recoveries, expected.priority)
     assert (run.parent_id, run.forked_from_id, run.forked_from_step) == (
         expected.parent,
         expected.forked_from,
