@@ -252,7 +252,7 @@ def _new_run(
         workflow=definition.name,
         version=definition.version,
         input={"args": list(args), "kwargs": kwargs},
-        queue=queue_name(queue or definition.queue),  # @durable.workflow(queue=Queue(…)) too
+        queue=queue_name(queue or definition.queue) or "default",  # a Queue(…) declared too
         run_id=run_id or uuid.uuid4().hex,
         tags=tags or {},
         priority=priority,

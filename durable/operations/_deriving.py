@@ -78,12 +78,13 @@ def derive_batch(
         if refusal:
             result.refused[run_id] = refusal
             continue
+        assert original is not None  # a missing run is refused above
         try:
             result.done[run_id] = _derive(original, step or 0, args, kwargs, patch, options)
         except SerializationError as exc:  # edited input with NaN, 1e400, …: nothing written
             result.refused[run_id] = f"the edited input cannot be stored: {exc}"
-        except NewRunIdTaken:  # the chosen new run id is taken: nothing written
-            result.refused[run_id] = id_taken(options.run_id if options else "")
+        except NewRunIdTaken as taken:  # the chosen new run id is taken: nothing written
+            result.refused[run_id] = id_taken(taken.run_id)
     return result
 
 
@@ -304,3 +305,7 @@ def _current_version(original: Run) -> str:
 
 class NewRunIdTaken(Exception):
     """The new run id chosen for a restart or fork belongs to a run already."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id

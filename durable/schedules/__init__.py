@@ -36,7 +36,9 @@ class ScheduleDefinition:
 _schedules: dict[str, ScheduleDefinition] = {}
 
 
-def scheduled(cron: str, *, missed: str = "latest", name: str | None = None, **options: Any):
+def scheduled(
+    cron: str, *, missed: str = "latest", name: str | None = None, **options: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Make a workflow run on a cron schedule; it receives the tick as an ISO-8601 string."""
     check_cron(cron)
     check_policy(missed)
