@@ -18,8 +18,12 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_MODULES": [],
     # worker threads of the thread executor
     "DURABLE_THREADS": 8,
-    # how long an owner's claim on a run lasts without renewal (renewed every third of it)
+    # how long an owner's claim on a run lasts without renewal (renewed every third of it);
+    # an owner whose lifeline lock is held keeps its runs past it
     "DURABLE_LEASE_SECONDS": 30.0,
+    # an executor's lifeline heartbeat; an owner whose lifeline lock is gone and which has
+    # been silent for 3 heartbeats is dead: its runs are recovered (docs/reliability.md)
+    "DURABLE_HEARTBEAT_SECONDS": 0.5,
     # executor deaths a run survives before it is parked DEAD
     "DURABLE_MAX_RECOVERIES": 3,
     # how often the thread executor looks for due runs

@@ -34,6 +34,7 @@ from durable.operations._batches import (
     current_actor,
     run_id_list,
 )
+from durable.operations._deaths import Death, run_deaths
 from durable.operations._deriving import check_input, derive_batch, fork_points
 from durable.operations._new_runs import new_run_options
 from durable.operations._requeue import requeue_batch
@@ -46,6 +47,7 @@ __all__ = [
     "BATCH_SIZE",
     "MAX_TIMEOUT_SECONDS",
     "BulkResult",
+    "Death",
     "RUN_FIRST",
     "Progress",
     "acting_as",
@@ -60,6 +62,7 @@ __all__ = [
     "restart",
     "resume",
     "resume_blocker",
+    "run_deaths",
     "successors",
     "superseded_runs",
     "undrain_executor",
