@@ -20,7 +20,6 @@ from durable import operations
 from durable.core import _context as context
 from durable.core import _creation as creation
 from durable.core import _delays as delays
-from durable.core import _start as api
 from durable.core import _validation as validation
 from durable.core import store
 from durable.core._registry import get_workflow, is_registered
@@ -29,20 +28,6 @@ from durable.errors import InvalidArgumentError, UnknownWorkflowError
 from durable.primitives import _messaging as messaging
 
 LATEST = ""  # the stored version of a run that the first claiming executor stamps
-
-KNOWN_WORKFLOW = """
--- known_workflow --
--- Has any executor (live or recently live) advertised this workflow (at this version), or
--- does any run of it exist? durable_executor is one row per executor; runs use
--- run_workflow_created_idx
-SELECT EXISTS (
-    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
-    WHERE key = %(workflow)s || '@' || %(version)s
-       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
-OR EXISTS (
-    SELECT 1 FROM durable_run
-    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
-"""
 
 
 class ClientRunHandle(RunHandle):
@@ -91,7 +76,7 @@ def start(
     pinned = validation.text("version", version, max_length=100) or LATEST
     args, kwargs = _arguments(args, kwargs)
     if run_id is not None:
-        api.validate_new_run_id(run_id)
+        validation.validate_new_run_id(run_id)
     # all a start needs of a workflow this process cannot import: its name and version pin
     new = creation.NewRun(
         workflow=name,
@@ -127,7 +112,7 @@ def _arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]
 def _require_known(workflow: str, version: str) -> None:
     if is_registered(workflow) and version in (LATEST, get_workflow(workflow).version):
         return
-    if store.execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0]:
+    if store.known_workflow(workflow, version):
         return
     what = f"workflow {workflow!r}" + (f" at version {version!r}" if version else "")
     raise UnknownWorkflowError(
@@ -167,11 +152,11 @@ def status(run_id: str) -> str:
 def cancel(run_id: str, reason: str = "") -> None:
     """Cancel run `run_id` and its children, audited like the operator action
     (`OperationRefused` says why when the run has already ended)."""
-    operations.cancel(api.validate_run_id(run_id), reason=reason)
+    operations.cancel(validation.validate_run_id(run_id), reason=reason)
 
 
 def retrieve(run_id: str) -> ClientRunHandle:
     """A handle to an existing run (RunNotFoundError if there is none)."""
-    handle = ClientRunHandle(api.validate_run_id(run_id))
+    handle = ClientRunHandle(validation.validate_run_id(run_id))
     handle.status()
     return handle

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-
-from durable import executors, queues
+from durable import queues
 from durable.core import _delays as delays
+from durable.core import _dispatch as dispatching
 from durable.core import _runtime as runtime
 from durable.core import store
 from durable.core._context import RunContext
@@ -91,9 +90,9 @@ def start_run(new: NewRun) -> str:
     not this parent's child, is refused."""
     if create_run(new):
         if delays.is_future(new.due_at):  # no message now: polls (or the Celery sweep) take it
-            transaction.on_commit(executors.get_executor)  # this process's thread pool polls
+            dispatching.start_executor_on_commit()  # this process's thread pool polls
         else:
-            transaction.on_commit(lambda: executors.dispatch(new.run_id))
+            dispatching.dispatch_on_commit(new.run_id)
         return new.run_id
     existing, existing_parent, imported = store.run_identity(new.run_id) or (None, None, False)
     if imported:  # a file's record is never the result of this start (docs/export-format.md)

@@ -34,6 +34,7 @@ from durable.core._serialization import (
     error_to_dict,
     fingerprint,
 )
+from durable.core._validation import CHILD_SEPARATOR
 from durable.core.store import _db as db
 from durable.core.store._db import DatabaseUnavailable
 from durable.errors import NonDeterminismError
@@ -339,7 +340,6 @@ def _start_child(
     )
 
 
-CHILD_SEPARATOR = "~"  # callers cannot use it (api.validate_new_run_id): no collisions
 MAX_RUN_ID = 200
 
 

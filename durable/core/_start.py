@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
+
+from asgiref.sync import markcoroutinefunction
 
 from durable.core import _clock as clock
 from durable.core import _context as context
@@ -17,52 +18,17 @@ from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core import store
 from durable.core._context import RunInterrupted, RunSuspended
+from durable.core._outcomes import outcome_value
 from durable.core._registry import WorkflowDefinition, get_workflow
-from durable.core._serialization import error_from_dict
+from durable.core._validation import validate_new_run_id, validate_run_id
 from durable.core.conf import settings
 from durable.errors import (
-    InvalidRunIdError,
     ResultTimeoutError,
-    RunCancelledError,
-    RunDeadError,
     RunNotFoundError,
 )
+from durable.primitives import _async_api as async_api
 from durable.primitives import _children as waits
 from durable.queues import Queue, queue_name
-
-# "~" appears only in the ids the engine derives for child runs (runtime.child_run_id)
-RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=~-]{0,199}")
-
-
-DOT_SEGMENTS = frozenset({".", ".."})
-
-
-def validate_run_id(run_id: Any) -> str:
-    """Any existing run's id, a child's included: 1-200 URL-safe characters, and no
-    `/`-separated part is `.` or `..` (a browser would resolve `a/../b` to `b`, so such an
-    id could open another run's page)."""
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
-        raise InvalidRunIdError(
-            f"invalid run id {str(run_id)[:80]!r}: use 1-200 characters of letters, digits and "
-            "._:@/+=- starting with a letter or digit (e.g. 'order-42')"
-        )
-    if DOT_SEGMENTS.intersection(run_id.split("/")):
-        raise InvalidRunIdError(
-            f"invalid run id {run_id[:80]!r}: a part between slashes cannot be '.' or '..' "
-            "(browsers resolve them as paths); use e.g. 'batch-7/order-42'"
-        )
-    return run_id
-
-
-def validate_new_run_id(run_id: Any) -> str:
-    """An id a caller chooses for a new run: never one the engine may give a child."""
-    validate_run_id(run_id)
-    if runtime.CHILD_SEPARATOR in run_id:
-        raise InvalidRunIdError(
-            f"invalid run id {run_id[:80]!r}: {runtime.CHILD_SEPARATOR!r} is reserved for the "
-            "ids of child runs; use letters, digits and ._:@/+=- (e.g. 'order-42')"
-        )
-    return run_id
 
 
 def resolve(workflow: Callable[..., Any] | str) -> WorkflowDefinition:
@@ -143,9 +109,7 @@ class RunHandle:
     async def result_async(self, timeout: float | None = None) -> Any:
         """`result()`, awaitable: for async workflows and async views
         (durable.primitives._async_api)."""
-        from durable.primitives._async_api import result_async
-
-        return await result_async(self, timeout)
+        return await async_api.result_async(self, timeout)
 
     def _outcome(self) -> tuple[bool, str, Any]:
         """(ended, status, output) from one read; an ended run's error is raised here."""
@@ -155,7 +119,7 @@ class RunHandle:
         status, output, error, reason, imported = outcome
         if status not in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
             return False, status, None
-        return True, status, _outcome_value(self.run_id, status, output, error, reason, imported)
+        return True, status, outcome_value(self.run_id, status, output, error, reason, imported)
 
     def _result_in_workflow(self, waiter: context.RunContext) -> Any:
         waited_since = time.monotonic()
@@ -171,22 +135,6 @@ class RunHandle:
             if waiter.cancelled.wait(interval):
                 raise RunInterrupted(waiter.run_id)
             interval = min(interval * 2, 0.25)
-
-
-def _outcome_value(
-    run_id: str, status: str, output: Any, error: Any, reason: str, imported: bool = False
-) -> Any:
-    if status == "SUCCESS":
-        return output
-    if status == "ERROR":
-        raise error_from_dict(error or {}, from_file=imported)
-    if status == "CANCELLED":
-        raise RunCancelledError(
-            f"run {run_id} was cancelled{': ' + reason if reason else ''}; "
-            "its checkpoints stay — resume it to continue"
-        )
-    message = (error or {}).get("message", "its executor died too often")
-    raise RunDeadError(f"run {run_id} is DEAD: {message}")
 
 
 def start(
@@ -273,3 +221,23 @@ def get(run_id: str) -> RunHandle:
     handle = RunHandle(validate_run_id(run_id))
     handle.status()
     return handle
+
+
+@markcoroutinefunction
+def start_async(
+    workflow: Callable[..., Any] | str, *args: Any, **options: Any
+) -> Awaitable[RunHandle]:
+    """`durable.start`, awaitable: from an async view, or a child run in an async workflow
+    (started at the call, so `gather` over starts numbers the children in call order)."""
+    return async_api.at_call("start_async", start, workflow, *args, **options)
+
+
+@markcoroutinefunction
+def run_async(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+    """Start a run and await its result (`durable.run`, awaitable); inside an async workflow
+    the child starts at the call, so `gather` over children numbers them in call order."""
+    return _result_of(start_async(workflow, *args, **kwargs))
+
+
+async def _result_of(started: Awaitable[RunHandle]) -> Any:
+    return await async_api.result_async(await started)

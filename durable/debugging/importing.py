@@ -20,7 +20,7 @@ from django.db import transaction
 
 from durable.core import _runtime as runtime
 from durable.core._serialization import printable
-from durable.core._start import validate_new_run_id
+from durable.core._validation import validate_new_run_id
 from durable.core.conf import settings
 from durable.debugging.export_schema import ImportRefused, records
 from durable.errors import DurableError

@@ -5,7 +5,7 @@ A cancel notifies each cancelled run's id on CHANNEL when its transaction commit
 listening connection and sets the cancelled event of the runs it executes, so a run stops
 before its next step starts, without a read per step. The lease heartbeat remains the
 fallback if a notification is missed. An operator's drain of an executor comes on its own
-channel, DRAIN_CHANNEL (`durable.operations._drain`), heard on the same connection: a run
+channel, DRAIN_CHANNEL (durable.core.store._channels), heard on the same connection: a run
 id, whatever it holds, is never read as a drain. One notice that cannot be handled is logged and
 skipped; it never costs the listener its connection (and the notices queued behind it).
 """
@@ -19,10 +19,16 @@ from collections.abc import Callable
 import psycopg
 from django.db import connection
 
+from durable.core.store._channels import CANCEL_CHANNEL as CHANNEL
+from durable.core.store._channels import (
+    DRAIN_CHANNEL,
+    LISTEN_CANCELS,
+    LISTEN_DRAINS,
+    parse_drain_notice,
+)
+
 logger = logging.getLogger("durable")
 
-CHANNEL = "durable_cancel"  # payload: a cancelled run's id
-DRAIN_CHANNEL = "durable_drain"  # payload: durable.operations._drain.notice_text
 RECONNECT_SECONDS = 1.0
 
 
@@ -59,9 +65,9 @@ class CancelListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(**_connection_params(), autocommit=True) as listening:
-                    listening.execute(f"LISTEN {CHANNEL}")
+                    listening.execute(LISTEN_CANCELS)
                     if self._on_drain is not None:
-                        listening.execute(f"LISTEN {DRAIN_CHANNEL}")
+                        listening.execute(LISTEN_DRAINS)
                     self._ready.set()
                     self._hear(listening)
             except Exception as exc:
@@ -80,9 +86,7 @@ class CancelListener:
 
     def _handle(self, channel: str, payload: str) -> None:
         if channel == DRAIN_CHANNEL and self._on_drain is not None:
-            from durable.operations._drain import parse_notice
-
-            self._on_drain(*parse_notice(payload))
+            self._on_drain(*parse_drain_notice(payload))
         elif channel == CHANNEL:
             cancelled = self._in_flight(payload)
             if cancelled is not None:

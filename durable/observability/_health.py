@@ -19,8 +19,9 @@ import psycopg
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+from durable.core import _serving as serving
 from durable.core.conf import settings
-from durable.executors import _serving as serving
+from durable.core.store import _monitoring as store_monitoring
 from durable.observability import _untaken as untaken
 
 _migrated = False  # once applied, migrations stay applied: check the graph only until then
@@ -62,8 +63,8 @@ def probe_connection() -> Iterator[psycopg.Connection]:
 
 
 def check_database() -> Check:
-    with probe_connection() as conn:
-        conn.execute("SELECT 1")
+    with probe_connection() as conn:  # its own bounded connection, not the store's path
+        conn.execute(store_monitoring.PING)
     return Check("database", True, "reachable")
 
 

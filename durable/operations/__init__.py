@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from durable.core import _validation as validation
-from durable.core._start import validate_new_run_id, validate_run_id
-from durable.core._validation import MAX_TIMEOUT_SECONDS
+from durable.core._audit import acting_as, current_actor
+from durable.core._validation import MAX_TIMEOUT_SECONDS, validate_new_run_id, validate_run_id
 from durable.debugging import patching
 from durable.errors import InvalidArgumentError
 from durable.operations import _deletion as deletion
@@ -29,9 +29,7 @@ from durable.operations._batches import (
     BATCH_SIZE,
     BulkResult,
     Progress,
-    acting_as,
     apply,
-    current_actor,
     run_id_list,
 )
 from durable.operations._deaths import Death, run_deaths

@@ -8,12 +8,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import Min
 
 from durable.core import _creation as creation
 from durable.core import _registry as registry
 from durable.core._registry import get_workflow, is_registered
+from durable.core.store import _forks as store_forks
 from durable.core.store import _primitives as store_primitives
 from durable.core.store import _streams as store_streams
 from durable.debugging import patching
@@ -192,58 +192,6 @@ def _input_refusal(original: Run, args: list | None, kwargs: dict | None) -> str
     return None
 
 
-COPY_CHECKPOINTS = """
--- copy_checkpoints --
--- A fork inherits its origin's checkpoints before the fork point, so they are not re-run
-INSERT INTO durable_step (
-    run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms, patched)
-SELECT %(new_id)s, position, name, kind, status, input,
-       -- with edited input, the copied steps' inputs may differ by design: not checked
-       CASE WHEN %(same_input)s THEN input_hash ELSE '' END, output, error, error_type,
-       error_fingerprint, attempts, started_at, finished_at, duration_ms, patched
-FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
-"""
-
-
-COPY_MESSAGES = """
--- copy_messages --
--- A new run gets the messages its origin got: consumed where a copied recv consumed them,
--- waiting where its own recv will run again (or its origin's never did)
-INSERT INTO durable_message (run_id, topic, payload, created_at, consumed_at, consumed_position,
-                             idempotency_key)
-SELECT %(new_id)s, topic, payload, created_at,
-       CASE WHEN consumed_position < %(from_step)s THEN consumed_at END,
-       CASE WHEN consumed_position < %(from_step)s THEN consumed_position END, idempotency_key
-FROM durable_message WHERE run_id = %(origin_id)s
-ORDER BY id
-"""
-
-
-COPIED_EVENTS = """
--- copied_events --
--- The events the copied checkpoints published, in the order they published them: the
--- copied set_event entries, and the events the copied steps set
-SELECT key, value FROM (
-    SELECT position, 0 AS id, input->>'key' AS key, output::text AS value FROM durable_step
-    WHERE run_id = %(new_id)s AND kind = 'set_event' AND position < %(from_step)s
-    UNION ALL
-    SELECT position, id, key, value::text FROM durable_stepevent
-    WHERE run_id = %(origin_id)s AND position < %(from_step)s
-) published
-ORDER BY position, id
-"""
-
-COPY_STEP_EVENTS = """
--- copy_step_events --
--- ... and the fork keeps the note of them, so a fork of the fork carries them too
-INSERT INTO durable_stepevent (run_id, position, key, value, created_at)
-SELECT %(new_id)s, position, key, value, created_at FROM durable_stepevent
-WHERE run_id = %(origin_id)s AND position < %(from_step)s
-ORDER BY id
-"""
-
-
 def _derive(
     original: Run,
     from_step: int,
@@ -274,20 +222,9 @@ def _derive(
     if not creation.create_run(new):
         raise NewRunIdTaken(new.run_id)
     new_id = new.run_id
-    params = {
-        "new_id": new_id,
-        "origin_id": original.id,
-        "from_step": from_step,
-        "same_input": args is None and kwargs is None,  # edited input: inputs not checked
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(COPY_MESSAGES, params)
+    same_input = args is None and kwargs is None  # edited input: inputs not checked
+    events = store_forks.copy_history(new_id, original.id, from_step, same_input)
     if from_step:
-        with connection.cursor() as cursor:
-            cursor.execute(COPY_CHECKPOINTS, params)
-            cursor.execute(COPIED_EVENTS, params)
-            events = cursor.fetchall()
-            cursor.execute(COPY_STEP_EVENTS, params)
         for key, value in events:  # in order, so the newest value per key wins
             store_primitives.set_event(new_id, key, value)
         store_streams.copy_for_fork(original.id, new_id, from_step)

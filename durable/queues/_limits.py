@@ -211,8 +211,8 @@ def reset_limits(name: str, *, actor: str | None = None, reason: str = "") -> Li
 def _save_operator_change(
     row: StoredQueue, before: Limits, action: str, actor: str | None, reason: str
 ) -> Limits:
+    from durable.core._audit import current_actor
     from durable.models import AuditEntry
-    from durable.operations import current_actor
 
     who = current_actor(actor)
     row.overridden_by = who if row.override is not None else ""

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from durable.core._context import RecordedStep
+from durable.core.store._channels import CANCEL_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
+from durable.core.store._steps import RecordedStep
 
 INSERT_RUN = """
 -- insert_run --
@@ -385,11 +386,11 @@ def mark_undispatched(run_id: str) -> None:
     execute(MARK_UNDISPATCHED, {"run_id": run_id})
 
 
-NOTIFY_CANCELLED = """
+NOTIFY_CANCELLED = f"""
 -- notify_cancelled --
 -- Tell executors at once (delivered when the cancel commits): they stop the run before its
 -- next step, instead of hearing of it at their next lease renewal
-SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id
+SELECT pg_notify('{CANCEL_CHANNEL}', id) FROM unnest(%(run_ids)s::text[]) AS id
 """
 
 
@@ -406,3 +407,33 @@ SELECT id FROM durable_run WHERE parent_id = %(run_id)s ORDER BY created_at, id
 
 def children(run_id: str) -> list[str]:
     return [row[0] for row in execute(CHILDREN, {"run_id": run_id})]
+
+
+DUE_UNDISPATCHED = """
+-- due_undispatched --
+-- Due runs not dispatched since they came due (woken sleeps, delayed starts), plus, when
+-- the broker's queue is empty, runs waiting longer than `stale` seconds (lost messages);
+-- marking them (updated_at) makes each sweep send one message per run at most
+UPDATE durable_run r SET updated_at = now()
+FROM (
+    SELECT id FROM durable_run
+    WHERE status = 'ENQUEUED' AND available_at <= now()
+      AND NOT EXISTS (  -- limited queues: their runs are woken as slots free (wake_queue_heads)
+          SELECT 1 FROM durable_queue q WHERE q.name = durable_run.queue
+            AND (q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
+                 OR q.rate_count IS NOT NULL))
+      AND (updated_at < available_at
+           OR (%(lost)s AND updated_at < now() - make_interval(secs => %(stale)s)))
+    ORDER BY priority DESC, available_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+) due
+WHERE r.id = due.id
+RETURNING r.id
+"""
+
+
+def mark_due_undispatched(lost: bool, stale: float, limit: int) -> list[str]:
+    """Mark and return the due runs to send a message for (see DUE_UNDISPATCHED)."""
+    params = {"lost": lost, "stale": stale, "limit": limit}
+    return [row[0] for row in execute(DUE_UNDISPATCHED, params)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from durable.core._context import RecordedStep
+from durable.core._serialization import error_from_dict
 from durable.core.store._execute import Rows, _execute_once, _execute_prepared, execute
 
 RECORD_STEP = """
@@ -31,6 +32,23 @@ FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
 RETURNING position
 """
+
+
+@dataclass(frozen=True)
+class RecordedStep:
+    position: int
+    name: str
+    kind: str
+    status: str
+    output: Any
+    error: dict[str, Any] | None
+    input_hash: str = ""
+
+    def replay(self) -> Any:
+        """Return the recorded output, or raise the recorded error, as the first run did."""
+        if self.status == "ERROR" and self.error is not None:
+            raise error_from_dict(self.error)
+        return self.output
 
 
 STEP_WRITTEN_BY = """

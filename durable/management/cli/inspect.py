@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from durable import operations
 from durable.core import _delays as delays
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.core.store import _durations as durations
 from durable.errors import RunNotFoundError
 from durable.management.cli import scripting
