@@ -22,6 +22,7 @@ import durable
 from durable import client, operations, schedules
 from durable.core import _clock as clock
 from durable.models import AuditEntry, Run, RunStatus, StoredQueue
+from durable.schedules import _declared as declared_schedules
 from durable.schedules import _ticker as ticker
 from tests.engine.processes import wait_for
 
@@ -200,7 +201,7 @@ NEEDS_AN_EXECUTOR = {"child_start", "client_child_start"}  # a parent must run t
 
 @pytest.fixture
 def creating(transactional_db, settings, monkeypatch):
-    monkeypatch.setattr(schedules, "_schedules", {})  # no code schedule of another module
+    monkeypatch.setattr(declared_schedules, "_schedules", {})  # none of another module
 
     def create(name: str) -> tuple[Run, Expected]:
         if name not in NEEDS_AN_EXECUTOR:
