@@ -10,12 +10,11 @@ from typing import Any
 
 from asgiref.sync import markcoroutinefunction
 
-from durable import queues
 from durable.core import _by_name as by_name
 from durable.core import _clock as clock
 from durable.core import _context as context
+from durable.core import _creation as creation
 from durable.core import _delays as delays
-from durable.core import _dispatch as dispatching
 from durable.core import _registry as registry
 from durable.core import _runtime as runtime
 from durable.core import _validation as validation
@@ -23,12 +22,10 @@ from durable.core import store
 from durable.core._context import RunInterrupted, RunSuspended
 from durable.core._outcomes import outcome_value
 from durable.core._registry import WorkflowDefinition, get_workflow
-from durable.core._serialization import dumps, entry_input
 from durable.core._validation import validate_new_run_id, validate_run_id
 from durable.core.conf import settings
 from durable.errors import (
     ResultTimeoutError,
-    RunIdConflictError,
     RunNotFoundError,
 )
 from durable.primitives import _async_api as async_api
@@ -175,115 +172,47 @@ def start(
     options = {"tags": validation.tags(tags), "queue": _queue_argument(queue),
                "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
                "dedup_id": validation.text("dedup_id", dedup_id),
-               "available_at": delays.due_at(delay, at),
+               "due_at": delays.due_at(delay, at),
                "max_recoveries": validation.max_recoveries(max_recoveries)}  # fmt: skip
+    new = _new_run(definition, args, kwargs, run_id, **options)
     parent = context.current()
     if parent is not None and not parent.in_step:
-        child_id = runtime.record_child(
-            parent,
-            definition.name,
-            lambda child: _create(
-                definition,
-                args,
-                kwargs,
-                child,
-                parent.run_id,
-                parent_deadline=parent.deadline_at,
-                **options,
-            ),
-            run_id,
-            entry_input(
-                {"args": list(args), "kwargs": kwargs},
-                where=f"workflow {parent.workflow.name} child {definition.name} input",
-            ),
-        )
-        return RunHandle(child_id)
-    return RunHandle(_create(definition, args, kwargs, run_id, None, **options))
+        return RunHandle(creation.start_child(parent, new, run_id))
+    return RunHandle(creation.start_run(new))
 
 
 def _queue_argument(queue: str | Queue | None) -> str | None:
     return queue.name if isinstance(queue, Queue) else validation.text("queue", queue)
 
 
-def _create(
+def _new_run(
     definition: WorkflowDefinition,
-    args: tuple,
-    kwargs: dict,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     run_id: str | None,
-    parent_id: str | None,
     *,
     tags: dict[str, Any] | None,
     queue: str | None,
     priority: int,
     timeout: float | None,
-    dedup_id: str | None = None,
-    available_at: datetime | None = None,
-    parent_deadline: datetime | None = None,
-    max_recoveries: int | None = None,
-) -> str:
-    run_id = run_id or uuid.uuid4().hex
-    run_input = dumps(
-        {"args": list(args), "kwargs": kwargs},
-        where=f"workflow {definition.name} run {run_id} input",
-    )
-    timeout = timeout if timeout is not None else definition.timeout
-    delayed = delays.is_future(available_at)
-    starts = available_at if delayed else clock.now()  # a delayed run's timeout starts then
-    deadline = None if timeout is None else starts + timedelta(seconds=timeout)
-    if parent_deadline is not None:  # a child never outlives its parent's deadline
-        deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
-    queue = queue_name(queue or definition.queue)  # @durable.workflow(queue=Queue(…)) too
-    queues.ensure_stored(queue)  # its limits are in the database before its first run
-    created = store.insert_run(
-        run_id=run_id,
+    dedup_id: str | None,
+    due_at: datetime | None,
+    max_recoveries: int | None,
+) -> creation.NewRun:
+    """A start of `definition`: what the call left out, the workflow's declaration gives."""
+    return creation.NewRun(
         workflow=definition.name,
         version=definition.version,
-        input=run_input,
-        tags=dumps(tags or {}, where=f"workflow {definition.name} run {run_id} tags"),
-        queue=queue,
+        input={"args": list(args), "kwargs": kwargs},
+        queue=queue_name(queue or definition.queue) or "default",  # a Queue(…) declared too
+        run_id=run_id or uuid.uuid4().hex,
+        tags=tags or {},
         priority=priority,
-        parent_id=parent_id,
-        forked_from_id=None,
-        forked_from_step=None,
-        available_at=available_at,
-        deadline_at=deadline,
-        # what a resume, restart or fork gives it again (not the delay before `starts`)
-        timeout_seconds=None if deadline is None else max((deadline - starts).total_seconds(), 0),
-        dedup_id=dedup_id,
+        timeout=timeout if timeout is not None else definition.timeout,
+        due_at=due_at,
         max_recoveries=max_recoveries if max_recoveries is not None else definition.max_recoveries,
+        dedup_id=dedup_id,
     )
-    if created:
-        if delayed:  # no message now: executors' polls (or the Celery sweep) take it when due
-            dispatching.start_executor_on_commit()  # this process's thread pool polls
-        else:
-            dispatching.dispatch_on_commit(run_id)
-        return run_id
-    existing, existing_parent, imported = store.run_identity(run_id) or (None, None, False)
-    if imported:  # a file's record is never the result of this start (docs/export-format.md)
-        raise RunIdConflictError(
-            f"run id {run_id!r} is taken by a run imported from a file (`durable import`), "
-            "which is never adopted as this start's run; choose another id, or delete the "
-            "imported run"
-        )
-    if existing is None and dedup_id is not None:
-        holder = store.active_dedup_run(queue, dedup_id)
-        if holder is None:  # it just ended: the id is free again
-            return _create(definition, args, kwargs, run_id, parent_id, tags=tags, queue=queue,
-                           priority=priority, timeout=timeout, dedup_id=dedup_id,
-                           available_at=available_at, parent_deadline=parent_deadline,
-                           max_recoveries=max_recoveries)  # fmt: skip
-        return holder
-    if existing is not None and existing != definition.name:
-        raise RunIdConflictError(
-            f"run id {run_id!r} is taken by a run of workflow {existing!r}, not "
-            f"{definition.name!r}; choose another id"
-        )
-    if parent_id is not None and existing is not None and existing_parent != parent_id:
-        raise RunIdConflictError(  # a child start never adopts a run that is not its own
-            f"run id {run_id!r} is taken by a run that is not a child of run {parent_id}; "
-            "choose another id for the child, or leave run_id out to get a derived one"
-        )
-    return run_id
 
 
 def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any, Protocol
 
 from django.db import connection
@@ -55,7 +56,7 @@ def sweep_once(dispatcher: Dispatcher) -> dict[str, int]:
     counts["dispatched"] = due or 0
     for queue in run_isolated("stored queues", queues.special) or []:
         if queue.limited:
-            woken = run_isolated(f"queue {queue.name}", lambda q=queue: _wake_queue(dispatcher, q))
+            woken = run_isolated(f"queue {queue.name}", partial(_wake_queue, dispatcher, queue))
             counts["woken"] += woken or 0
     return counts
 

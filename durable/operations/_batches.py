@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from durable.core import _dispatch as dispatching
@@ -129,7 +130,7 @@ def apply(
         # a connection lost in the batch's transaction retries it whole, unless its commit
         # got through (its audit entry says so): nothing is done twice
         outcome = db.atomic_retrying(
-            act, settle=lambda batch=batch: _committed(action, batch, call), what=action
+            act, settle=partial(_committed, action, batch, call), what=action
         )
         result.merge(outcome)
         result.previous = result.previous or outcome.previous

@@ -16,7 +16,9 @@ def _refusal(status: str) -> str:
 def requeue_batch(batch: list[str], queue: str | None, priority: int | None) -> BulkResult:
     """Move the batch's ENQUEUED runs (locked here) to `queue` and/or `priority`."""
     statuses = locked_statuses(batch)
-    eligible, result = split_by_status(batch, statuses, (RunStatus.ENQUEUED,), _refusal)
+    # mypy reads a TextChoices member as its (value, label) tuple
+    enqueued: tuple[str, ...] = (RunStatus.ENQUEUED,)  # type: ignore[assignment]
+    eligible, result = split_by_status(batch, statuses, enqueued, _refusal)
     if eligible:
         queues.ensure_stored(queue)  # a declared queue's limits hold from the first claim
         moved = store_trees.requeue_runs(eligible, queue, priority)

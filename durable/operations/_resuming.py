@@ -75,5 +75,6 @@ def resume_blocker(run_id: str) -> tuple[str, int] | None:
     run = Run.objects.filter(id=run_id).values_list("workflow", "version").first()
     if run is None:
         return None
-    reason = serving.unserved_reason(*run, serving.served_keys())
+    workflow, version = run
+    reason = serving.unserved_reason(workflow, version, serving.served_keys())
     return (reason, fork_points([run_id])[run_id]) if reason else None

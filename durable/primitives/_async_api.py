@@ -159,8 +159,9 @@ async def result_async(handle: Any, timeout: float | None = None) -> Any:
     by side); elsewhere it polls the run without holding a thread."""
     if _in_run() and timeout is not None:  # its deadline is an entry of the history
         return await _primitive("result_async", handle.result, timeout)
-    if _in_run():
-        return await _child_result(handle, context.current())
+    waiter = context.current()
+    if _in_run() and waiter is not None:
+        return await _child_result(handle, waiter)
     outcome = sync_to_async(handle._outcome)
     ended, value = await _poll(lambda: _ended(outcome), timeout)
     if not ended:

@@ -40,7 +40,8 @@ def result_with_deadline(waiter: RunContext, run_id: str, timeout: float) -> Any
     waited_since = time.monotonic()
     interval = 0.01
     while True:
-        if outcome.status in ENDED and outcome.finished_at <= deadline:
+        ended_at = outcome.finished_at or outcome.now  # a row without its end: ended by now
+        if outcome.status in ENDED and ended_at <= deadline:
             return outcome_value(
                 run_id, outcome.status, outcome.output, outcome.error, outcome.cancel_reason
             )

@@ -148,8 +148,10 @@ def set_event(key: str, value: Any) -> None:
     check_key(key)
     if run_context.in_step:
         where = f"workflow {run_context.workflow.name} event {key!r}"
+        step = context.current_step.get()
+        assert step is not None  # a step sets its tags before its body runs
         store_primitives.set_event_from_step(
-            run_context.run_id, key, dumps(value, where=where), context.current_step.get().position
+            run_context.run_id, key, dumps(value, where=where), step.position
         )
         return
     history.replay_or_run(

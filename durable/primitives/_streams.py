@@ -65,6 +65,7 @@ def close_stream(key: str) -> None:
 def _write(run_context: RunContext, name: str, key: str, payload: str | None, closed: bool) -> int:
     if run_context.in_step:
         step = context.current_step.get()
+        assert step is not None  # a step sets its tags before its body runs
         return _append(run_context, key, payload, closed, step.position, step.attempt)
     detail = entry_input({"key": key}, where=name)
 

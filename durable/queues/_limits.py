@@ -178,8 +178,8 @@ def set_limits(
     from durable.models import StoredQueue
 
     text("name", name, optional=False)
-    given = {"concurrency": concurrency, "worker_concurrency": worker_concurrency,
-             "rate_limit": rate_limit, "priority": priority}  # fmt: skip
+    given: dict[str, Any] = {"concurrency": concurrency, "worker_concurrency": worker_concurrency,
+                             "rate_limit": rate_limit, "priority": priority}  # fmt: skip
     given = check(name, **{k: v for k, v in given.items() if v is not UNCHANGED})
     free_text("reason", reason)
     with transaction.atomic():

@@ -99,7 +99,7 @@ def create(
     workflow: Callable[..., Any] | str,
     *,
     cron: str,
-    args: list[Any] | None = None,
+    args: builtins.list[Any] | None = None,  # `list` is this module's list()
     kwargs: dict[str, Any] | None = None,
     missed: str = "latest",
     queue: str | Queue | None = None,
@@ -133,7 +133,7 @@ def update(
     *,
     workflow: Callable[..., Any] | str = UNSET,
     cron: str = UNSET,
-    args: list[Any] | None = UNSET,
+    args: builtins.list[Any] | None = UNSET,
     kwargs: dict[str, Any] | None = UNSET,
     missed: str = UNSET,
     queue: str | Queue | None = UNSET,

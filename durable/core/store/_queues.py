@@ -3,6 +3,7 @@ counts that wake runs (load, room per worker, the queue's head)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -188,7 +189,7 @@ FROM durable_run WHERE queue = %(queue)s
 """
 
 
-def queue_hold(queue: str, period: float) -> tuple[int, int, object]:
+def queue_hold(queue: str, period: float) -> tuple[int, int, datetime | None]:
     """(running, claims within `period` seconds, the oldest of those claims) of `queue`."""
     running, started, first = execute(QUEUE_HOLD, {"queue": queue, "period": period})[0]
     return running, started, first

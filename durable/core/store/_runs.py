@@ -21,18 +21,25 @@ from durable.core.store._steps import RecordedStep
 INSERT_RUN = """
 -- insert_run --
 -- Create a run; a conflict on id means it exists, which makes run ids idempotency keys
--- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id);
--- a delayed start is due at `available_at`, one in the past at once (GREATEST skips NULL)
+-- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id).
+-- Due at `due_at` or now (GREATEST skips NULL); the deadline `timeout` seconds after that,
+-- never past the parent's (LEAST skips NULL): the deadline rule of durable.core._creation
 INSERT INTO durable_run (
     id, workflow, version, status, input, tags, queue, priority, parent_id,
     forked_from_id, forked_from_step, deadline_at, available_at, error_type,
     error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at,
     dedup_id, max_recoveries, timeout_seconds)
-VALUES (
+SELECT
     %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::json, %(tags)s::jsonb,
     %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
-    %(deadline_at)s, GREATEST(%(available_at)s::timestamptz, now()), '', '', '', 0,
-    %(steps_done)s, now(), now(), %(dedup_id)s, %(max_recoveries)s, %(timeout_seconds)s)
+    deadline.at, due.at, '', '', '', 0, %(steps_done)s, now(), now(), %(dedup_id)s,
+    %(max_recoveries)s,
+    CASE WHEN deadline.at IS NOT NULL
+        THEN GREATEST(extract(epoch FROM deadline.at - due.at)::float8, 0) END
+FROM (SELECT GREATEST(%(due_at)s::timestamptz, now()) AS at) due
+CROSS JOIN LATERAL (
+    SELECT LEAST(due.at + make_interval(secs => %(timeout)s::float8),
+                 %(parent_deadline)s::timestamptz) AS at) deadline
 ON CONFLICT DO NOTHING
 RETURNING id
 """
@@ -47,12 +54,27 @@ WHERE id = %(run_id)s AND workflow = %(workflow)s AND status = 'ENQUEUED'
 """
 
 
-def insert_run(**params: Any) -> bool:
-    """True if created, False if the id (or an active run's dedup_id) was taken."""
-    params.setdefault("steps_done", 0)
-    params.setdefault("dedup_id", None)
-    params.setdefault("max_recoveries", None)
-    params.setdefault("timeout_seconds", None)
+def insert_run(
+    *,
+    run_id: str,
+    workflow: str,
+    version: str,
+    input: str,
+    tags: str,
+    queue: str,
+    priority: int,
+    timeout: float | None,
+    due_at: datetime | None,
+    parent_deadline: datetime | None,
+    max_recoveries: int | None,
+    dedup_id: str | None,
+    parent_id: str | None,
+    forked_from_id: str | None,
+    forked_from_step: int | None,
+) -> bool:
+    """True if created, False if the id (or an active run's dedup_id) was taken. `input`
+    and `tags` are JSON text; `durable.core._creation` is the one caller."""
+    params = {**locals(), "steps_done": forked_from_step or 0}  # copied checkpoints are done
     settle = lambda: _execute_once(ENQUEUED_RUN_OF, params) or None  # noqa: E731
     return bool(execute(INSERT_RUN, params, settle=settle))
 

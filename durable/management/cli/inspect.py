@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 
 from django.utils import timezone
 
@@ -135,7 +136,7 @@ def _short(value, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _print_table(command, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _print_table(command, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     if not rows:
         command.stdout.write("(no rows)")
         return
