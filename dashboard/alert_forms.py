@@ -26,6 +26,9 @@ SECRET_FIELDS = {  # form field → (destination kind, key in the destination)
 
 
 class AlertRuleForm(forms.Form):
+    # Django's Form is untyped here; full_clean replaces the bound data (a QueryDict), so say
+    # what it is rather than let mypy infer it from that assignment (a circle).
+    data: Any
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=AlertKind.choices)
     enabled = forms.BooleanField(required=False, initial=True)

@@ -30,7 +30,7 @@ REASON = Field(..., min_length=1, max_length=500, description="why, for the audi
 class RunAction(Schema):
     run_id: str = Field(..., max_length=200)
     reason: str = REASON
-    request_id: str | None = Field(None, max_length=200, description="or Idempotency-Key")
+    request_id: str | None = Field(default=None, max_length=200, description="or Idempotency-Key")
 
 
 class NewRunAction(RunAction):

@@ -30,8 +30,8 @@ router = Router(tags=["bulk"])
 
 
 class Filter(RunFilterQuery):
-    cursor: str = Field("", exclude=True)
-    limit: int = Field(50, exclude=True)
+    cursor: str = Field(default="", exclude=True)
+    limit: int = Field(default=50, exclude=True)
 
 
 class BulkTarget(Schema):

@@ -4,6 +4,7 @@ each field that was wrong. No API answer is HTML, and none is a traceback."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -125,7 +126,9 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def install(api: NinjaAPI) -> None:
     """Register the handlers that turn every error into a problem."""
-    handlers = {
+    # Each handler takes its own exception class; the dict's value type says so (Any), where
+    # inference from the first entry would claim every handler takes any Exception.
+    handlers: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
         ApiProblem: lambda r, e: problem(e.status, e.detail, e.errors, e.headers),
         ValidationError: _validation,
         AuthenticationError: lambda r, e: problem(

@@ -3,8 +3,8 @@ table family, all run through one execute path (`_execute`) that rides out a dro
 connection (`_db.retrying`).
 
 Callers use this face (`store.claim_run(...)`); the statements of the primitives,
-streams, schedules, operator actions on run trees, forks and queues live in `_primitives`,
-`_streams`, `_schedules`, `_trees`, `_forks` and `_queues`.
+streams, schedules, operator actions on run trees, forks, queues and alerting live in
+`_primitives`, `_streams`, `_schedules`, `_trees`, `_forks`, `_queues` and `_alerts`.
 """
 
 from __future__ import annotations

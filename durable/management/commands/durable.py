@@ -64,8 +64,8 @@ class Command(BaseCommand):
             add_arguments(subparser)
             if name in remote.COMMANDS:
                 remote.add_remote_arguments(subparser)
-        for name, (add_arguments, _) in extensions.SUBCOMMANDS.items():
-            add_arguments(subparsers.add_parser(name, help=add_arguments.__doc__))
+        for name, (add_extension, _) in extensions.SUBCOMMANDS.items():
+            add_extension(subparsers.add_parser(name, help=add_extension.__doc__))
 
     def handle(self, *args, subcommand: str, **options) -> None:
         try:

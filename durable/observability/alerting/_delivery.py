@@ -8,39 +8,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from durable.core.conf import settings
+from durable.core.store import _alerts as store_alerts
 from durable.models import AlertDelivery, AlertIncident, AlertRule, DeliveryStatus
 from durable.observability.alerting import _destinations as destinations
 
 logger = logging.getLogger("durable")
-
-CLAIM_DUE = """
--- claim_due_deliveries --
--- Take pending attempts that are due (alert_delivery_due_idx); SKIP LOCKED and the status
--- change decide which executor sends each; next_attempt_at becomes the claim's time.
--- statement_timestamp(), as Django's Now() that wrote next_attempt_at, so a retry due at
--- once is due inside one transaction too
-UPDATE durable_alertdelivery SET status = 'sending', next_attempt_at = statement_timestamp()
-WHERE id IN (
-    SELECT id FROM durable_alertdelivery
-    WHERE status = 'pending' AND next_attempt_at <= statement_timestamp()
-    ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-)
-RETURNING id
-"""
-
-REQUEUE_STUCK = """
--- requeue_stuck_deliveries --
--- An executor that died while sending left its attempt 'sending': a claim older than
--- %(stuck)s seconds (a send takes at most DURABLE_ALERT_TIMEOUT_SECONDS) is pending again
-UPDATE durable_alertdelivery SET status = 'pending'
-WHERE status = 'sending'
-  AND next_attempt_at < statement_timestamp() - make_interval(secs => %(stuck)s)
-"""
 
 STUCK_SECONDS = 300
 
@@ -64,10 +40,7 @@ def enqueue(
 
 
 def claim_due(limit: int = 20) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(REQUEUE_STUCK, {"stuck": STUCK_SECONDS})
-        cursor.execute(CLAIM_DUE, {"limit": limit})
-        return [row[0] for row in cursor.fetchall()]
+    return store_alerts.claim_due_deliveries(limit, STUCK_SECONDS)
 
 
 def deliver_due() -> int:

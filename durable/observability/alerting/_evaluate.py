@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from django.db import connection
-
 from durable.core.conf import settings
+from durable.core.store import _alerts as store_alerts
 from durable.models import AlertKind, AlertRule, IncidentStatus
 from durable.observability.alerting import _conditions as conditions
 from durable.observability.alerting import _delivery as delivery
@@ -24,18 +23,6 @@ logger = logging.getLogger("durable")
 
 GROUP_KINDS = (AlertKind.NEW_FAILURE_GROUP, AlertKind.GROUP_GROWING)
 
-CLAIM_RULES = """
--- claim_due_alert_rules --
--- Move each due, enabled rule's next evaluation forward; the executor whose UPDATE changed
--- the row evaluates it (SKIP LOCKED: a second executor skips rules being claimed)
-UPDATE durable_alertrule SET next_evaluation_at = now() + make_interval(secs => %(every)s)
-WHERE id IN (
-    SELECT id FROM durable_alertrule
-    WHERE enabled AND next_evaluation_at <= now() FOR UPDATE SKIP LOCKED
-)
-RETURNING id
-"""
-
 
 def run_duty() -> int:
     """What executors run: sync settings rules, lift mutes whose version shipped, evaluate
@@ -43,9 +30,7 @@ def run_duty() -> int:
     rules.sync_declared()
     triage.lift_shipped_mutes()
     every = float(settings.DURABLE_ALERT_EVALUATE_SECONDS)
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_RULES, {"every": every})
-        rule_ids = [row[0] for row in cursor.fetchall()]
+    rule_ids = store_alerts.claim_due_rules(every)
     for rule in AlertRule.objects.filter(id__in=rule_ids):
         try:
             evaluate(rule)

@@ -14,20 +14,10 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from durable.core.conf import settings
-from durable.core.store import execute
+from durable.core.store import _alerts as store_alerts
 from durable.errors import InvalidArgumentError
 from durable.models import AuditEntry, FailureGroupTriage
 from durable.observability.alerting._conditions import group_key
-
-VERSION_SERVED = """
--- alert_version_served --
--- Does a live executor run some workflow at this version ("name@version" keys)?
-SELECT EXISTS (
-    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
-    WHERE e.last_seen_at > now() - make_interval(secs => %(alive)s)
-      AND key LIKE '%%@' || %(version)s AND %(version)s <> ''
-)
-"""
 
 TRIAGE_FIELDS = (
     "owner",
@@ -41,7 +31,7 @@ TRIAGE_FIELDS = (
 
 def version_served(version: str) -> bool:
     alive = 2 * float(settings.DURABLE_LEASE_SECONDS)
-    return bool(execute(VERSION_SERVED, {"alive": alive, "version": version})[0][0])
+    return store_alerts.version_served(version, alive)
 
 
 def muted_group_keys() -> set[str]:
