@@ -11,6 +11,7 @@ class DurableConfig(AppConfig):
         without importing them."""
         from durable.core import _checks as checks  # noqa: F401  (registers the system checks)
         from durable.executors import duties
+        from durable.operations import _job_workflow  # noqa: F401  (registers durable.bulk_job)
         from durable.operations import _retention as retention
         from durable.schedules import _ticker as ticker
 

@@ -7,6 +7,7 @@ serve migrations, the dashboard and the admin. Each index names the query it ser
 from __future__ import annotations
 
 from durable.models._executors import AuditEntry, Executor
+from durable.models._jobs import BulkJob, JobState
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
@@ -20,6 +21,8 @@ __all__ = [
     "Attempt",
     "Executor",
     "AuditEntry",
+    "BulkJob",
+    "JobState",
     "Message",
     "Event",
     "StepEvent",

@@ -22,6 +22,7 @@ from durable.debugging import patching
 from durable.errors import InvalidArgumentError
 from durable.operations import _deletion as deletion
 from durable.operations import _drain as drain
+from durable.operations import _jobs as jobs
 from durable.operations._batches import (
     BATCH_SIZE,
     BulkResult,
@@ -44,6 +45,7 @@ __all__ = [
     "BulkResult",
     "RUN_FIRST",
     "Progress",
+    "abort_job",
     "acting_as",
     "cancel",
     "current_actor",
@@ -51,11 +53,16 @@ __all__ = [
     "drain_executor",
     "fork",
     "fork_points",
+    "get_job",
+    "list_jobs",
+    "pause_job",
     "move",
     "prioritize",
     "restart",
     "resume",
     "resume_blocker",
+    "resume_job",
+    "start_bulk_job",
     "successors",
     "superseded_runs",
     "undrain_executor",
@@ -286,3 +293,71 @@ def _delete_batch(batch: list[str]) -> BulkResult:
     deleted = deletion.delete_batch(batch)
     done = {run_id: run_id for run_id in deleted.done}
     return BulkResult(done, deleted.refused, deleted.descendants)
+
+
+def start_bulk_job(
+    action: str,
+    run_ids: str | Iterable[str] | None = None,
+    *,
+    filter: dict[str, str] | None = None,  # noqa: A002 - the operator's word for it
+    actor: str | None = None,
+    reason: str = "",
+    request_id: str | None = None,
+    include_superseded: bool = False,
+    rate: float | None = None,
+    concurrency: int | None = None,
+    canary: int | None = None,
+    canary_max_failed: float = 0.0,
+    selection: dict[str, Any] | None = None,
+) -> jobs.BulkJob:
+    """Start a bulk job: `action` (cancel, resume, restart, fork) over `run_ids`, or over
+    the runs matching `filter` ({workflow, status, queue}) now, carried out by the
+    executors as a durable workflow (it goes on whatever happens to the caller).
+
+    `rate` caps runs per second; `concurrency` caps the job's resumed or restarted runs in
+    flight; `canary` does that many first, waits for their outcome and stops the job by
+    itself if more than `canary_max_failed` percent did not succeed. Each batch is audited
+    as `actor`. A repeated `request_id` returns the job it started."""
+    return jobs.start(action, run_ids, filter=filter, actor=actor, reason=reason,
+                      request_id=request_id, include_superseded=include_superseded, rate=rate,
+                      concurrency=concurrency, canary=canary,
+                      canary_max_failed=canary_max_failed, selection=selection)  # fmt: skip
+
+
+def get_job(job_id: str) -> jobs.BulkJob:
+    """One bulk job by id (raises JobNotFoundError, naming how to list them)."""
+    return jobs.get(job_id)
+
+
+def list_jobs(limit: int = 50) -> list[jobs.BulkJob]:
+    """The newest bulk jobs first."""
+    return list(jobs.BulkJob.objects.all()[: max(1, min(int(limit), 1000))])
+
+
+def pause_job(job_id: str, *, actor: str | None = None, reason: str = "") -> jobs.BulkJob:
+    """Stop a job after its batch in flight; `resume_job` continues it where it was."""
+    return jobs.control(job_id, "pause", actor, reason)
+
+
+def resume_job(job_id: str, *, actor: str | None = None, reason: str = "") -> jobs.BulkJob:
+    return jobs.control(job_id, "resume", actor, reason)
+
+
+def abort_job(job_id: str, *, actor: str | None = None, reason: str = "") -> jobs.BulkJob:
+    """End a job for good; the runs it already changed stay changed."""
+    return jobs.control(job_id, "abort", actor, reason)
+
+
+jobs.ACTIONS.update(
+    cancel=lambda batch, reason, request_id, job: cancel(batch, reason=reason,
+                                                         request_id=request_id),
+    resume=lambda batch, reason, request_id, job: resume(batch, reason=reason,
+                                                         request_id=request_id),
+    restart=lambda batch, reason, request_id, job: restart(
+        batch, reason=reason, request_id=request_id, unless_derived_since=job.created_at,
+        include_superseded=job.include_superseded),
+    fork=lambda batch, reason, request_id, job: fork(batch, reason=reason,
+                                                     request_id=request_id,
+                                                     unless_derived_since=job.created_at),
+)  # fmt: skip
+from durable.operations import _job_workflow  # noqa: E402, F401  (registers durable.bulk_job)
