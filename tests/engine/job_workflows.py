@@ -3,6 +3,8 @@ and a slow one to hold and cancel mid-way."""
 
 from __future__ import annotations
 
+import time
+
 import durable
 from tests.conftest import record_side_effect
 
@@ -18,3 +20,14 @@ def call_provider(run_id: str, works: bool) -> str:
 @durable.workflow(name="tests.jobs.pay")
 def pay(run_id: str, works: bool) -> str:
     return call_provider(run_id, works)
+
+
+@durable.step()
+def slow_call(run_id: str, seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+@durable.workflow(name="tests.jobs.slow")
+def slow(run_id: str, seconds: float) -> str:
+    return slow_call(run_id, seconds)

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from durable import executors, operations
+from durable.errors import OperationRefused
 from durable.models import AuditEntry, BulkJob, Run
 from durable.operations import _jobs
 from tests.engine import job_workflows  # noqa: F401  (registers tests.jobs.*)
@@ -72,3 +73,122 @@ def test_the_same_request_id_starts_one_job(executor):
     assert first.id == again.id
     wait_for(first.id)
     assert set(derived_per_origin(origins).values()) == {1}
+
+
+@pytest.mark.slow
+def test_a_restart_of_2000_runs_survives_an_executor_restart_and_a_sigkilled_worker(
+    transactional_db, settings
+):
+    """One call; then the in-process executor stops mid-job, a worker process takes over
+    and is SIGKILLed, another finishes: every run restarted exactly once."""
+    from tests.engine.processes import start_worker, stop
+    from tests.engine.processes import wait_for as wait_until
+
+    settings.DURABLE_EXECUTOR = "external"  # the job's run waits in PostgreSQL for executors
+    origins = failed_runs(2000)
+    job = operations.start_bulk_job("restart", origins, actor="alice", rate=200)
+    offset = lambda: BulkJob.objects.get(id=job.id).offset  # noqa: E731
+    executors.start_thread_executor()
+    first = second = None
+    try:
+        wait_until(lambda: offset() >= 300, 60, "the first batches")
+        executors.shutdown()  # the web process restarts
+        at_restart = offset()
+        first = start_worker()
+        wait_until(lambda: offset() >= at_restart + 400, 60, "the worker to carry on")
+        first.kill()  # SIGKILL: its lease is left behind
+        first.wait(10)
+        at_kill = offset()
+        assert at_kill < 2000, "the job finished before the worker was killed"
+        second = start_worker()
+        job = wait_for(job.id, timeout=120)
+    finally:
+        logs = (stop(first) if first else "") + (stop(second) if second else "")
+    assert (job.state, job.done, job.offset) == ("FINISHED", 2000, 2000), logs
+    restarted = derived_per_origin(origins)
+    assert len(restarted) == 2000 and set(restarted.values()) == {1}
+    assert Run.objects.get(id=job.run_id).recovery_count >= 1
+
+
+def test_a_rate_limit_holds_within_ten_percent(executor):
+    origins = failed_runs(40)
+    job = wait_for(operations.start_bulk_job("restart", origins, rate=5).id)
+    created = sorted(
+        Run.objects.filter(forked_from_id__in=origins).values_list("created_at", flat=True)
+    )
+    spread = (created[-1] - created[0]).total_seconds()
+    rate = (len(created) - 1) / spread
+    assert job.done == 40 and 4.5 <= rate <= 5.5, f"{rate:.2f} runs/s over {spread:.1f}s"
+
+
+def test_a_paused_job_does_nothing_until_resumed(executor):
+    origins = failed_runs(60)
+    job = operations.start_bulk_job("restart", origins, rate=20, actor="alice")
+    wait_until_offset(job.id, 10)
+    operations.pause_job(job.id, actor="bob", reason="provider wobbling")
+    time.sleep(0.5)  # a batch in flight may still land
+    paused_at = BulkJob.objects.get(id=job.id).offset
+    time.sleep(1.5)
+    assert BulkJob.objects.get(id=job.id).offset == paused_at < 60
+    assert BulkJob.objects.get(id=job.id).state == "PAUSED"
+    operations.resume_job(job.id, actor="bob")
+    job = wait_for(job.id)
+    assert (job.state, job.done) == ("FINISHED", 60)
+    assert set(derived_per_origin(origins).values()) == {1}
+    controls = AuditEntry.objects.filter(action__startswith="bulk_job_").order_by("id")
+    assert [(e.action, e.actor) for e in controls] == [
+        ("bulk_job_start", "alice"),
+        ("bulk_job_pause", "bob"),
+        ("bulk_job_resume", "bob"),
+    ]
+
+
+def test_an_aborted_job_stops_for_good(executor):
+    origins = failed_runs(60)
+    job = operations.start_bulk_job("restart", origins, rate=20)
+    wait_until_offset(job.id, 10)
+    operations.abort_job(job.id, reason="wrong selection")
+    job = wait_for(job.id)
+    time.sleep(1.0)
+    job.refresh_from_db()
+    assert job.state == "ABORTED" and job.offset < 60
+    assert sum(derived_per_origin(origins).values()) == job.done
+    with pytest.raises(OperationRefused, match="aborted"):
+        operations.resume_job(job.id)
+
+
+def test_a_canary_whose_runs_fail_again_stops_the_job_saying_why(executor, side_effects):
+    origins = failed_runs(12, workflow="tests.jobs.pay", works=False)
+    job = operations.start_bulk_job("restart", origins, canary=3, canary_max_failed=50)
+    job = wait_for(job.id)
+    assert job.state == "STOPPED" and job.done == 3
+    assert "canary failed: 3 of the first 3" in job.stop_reason
+    assert sum(derived_per_origin(origins).values()) == 3
+
+
+def test_a_canary_whose_runs_succeed_lets_the_job_go_on(executor, side_effects):
+    origins = failed_runs(12, workflow="tests.jobs.pay", works=True)
+    job = wait_for(operations.start_bulk_job("restart", origins, canary=3).id)
+    assert (job.state, job.done, job.stop_reason) == ("FINISHED", 12, "")
+
+
+def wait_until_offset(job_id, offset: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while BulkJob.objects.get(id=job_id).offset < offset:
+        assert time.monotonic() < deadline, "the job did not get going"
+        time.sleep(0.05)
+
+
+def test_a_concurrency_cap_keeps_at_most_n_of_the_jobs_runs_in_flight(executor):
+    origins = failed_runs(10, workflow="tests.jobs.slow", works=0.3)
+    job = operations.start_bulk_job("restart", origins, concurrency=2)
+    most = 0
+    deadline = time.monotonic() + 60
+    while BulkJob.objects.get(id=job.id).state == "RUNNING" and time.monotonic() < deadline:
+        in_flight = Run.objects.filter(
+            forked_from_id__in=origins, status__in=["ENQUEUED", "RUNNING"]
+        )
+        most = max(most, in_flight.count())
+        time.sleep(0.02)
+    assert wait_for(job.id).done == 10
+    assert 1 <= most <= 2
