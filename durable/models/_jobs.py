@@ -34,6 +34,9 @@ class BulkJob(models.Model):
     run_ids = ArrayField(models.CharField(max_length=200), default=list)  # the selection
     selection = models.JSONField(default=dict, blank=True)  # how it was chosen (for people)
     include_superseded = models.BooleanField(default=False)
+    # a restart or fork refuses runs restarted or forked since this time (by anyone):
+    # the operator decided on what they saw then; default: the job's start
+    as_of = models.DateTimeField(null=True, blank=True)
     rate = models.FloatField(null=True, blank=True)  # runs per second, None: unlimited
     concurrency = models.IntegerField(null=True, blank=True)  # its runs in flight at most
     canary = models.IntegerField(null=True, blank=True)  # do this many first, then judge

@@ -309,6 +309,7 @@ def start_bulk_job(
     canary: int | None = None,
     canary_max_failed: float = 0.0,
     selection: dict[str, Any] | None = None,
+    as_of: datetime | None = None,
 ) -> jobs.BulkJob:
     """Start a bulk job: `action` (cancel, resume, restart, fork) over `run_ids`, or over
     the runs matching `filter` ({workflow, status, queue}) now, carried out by the
@@ -318,10 +319,11 @@ def start_bulk_job(
     flight; `canary` does that many first, waits for their outcome and stops the job by
     itself if more than `canary_max_failed` percent did not succeed. Each batch is audited
     as `actor`. A repeated `request_id` returns the job it started."""
-    return jobs.start(action, run_ids, filter=filter, actor=actor, reason=reason,
-                      request_id=request_id, include_superseded=include_superseded, rate=rate,
-                      concurrency=concurrency, canary=canary,
-                      canary_max_failed=canary_max_failed, selection=selection)  # fmt: skip
+    return jobs.start(
+        action, run_ids, filter=filter, actor=actor, reason=reason, request_id=request_id,
+        include_superseded=include_superseded, rate=rate, concurrency=concurrency,
+        canary=canary, canary_max_failed=canary_max_failed, selection=selection, as_of=as_of,
+    )  # fmt: skip
 
 
 def get_job(job_id: str) -> jobs.BulkJob:
@@ -348,16 +350,23 @@ def abort_job(job_id: str, *, actor: str | None = None, reason: str = "") -> job
     return jobs.control(job_id, "abort", actor, reason)
 
 
+def _job_restart(batch: list[str], reason: str, request_id: str, job: jobs.BulkJob) -> Any:
+    return restart(batch, reason=reason, request_id=request_id,
+                   unless_derived_since=job.as_of or job.created_at,
+                   include_superseded=job.include_superseded)  # fmt: skip
+
+
+def _job_fork(batch: list[str], reason: str, request_id: str, job: jobs.BulkJob) -> Any:
+    return fork(batch, reason=reason, request_id=request_id,
+                unless_derived_since=job.as_of or job.created_at)  # fmt: skip
+
+
 jobs.ACTIONS.update(
-    cancel=lambda batch, reason, request_id, job: cancel(batch, reason=reason,
-                                                         request_id=request_id),
-    resume=lambda batch, reason, request_id, job: resume(batch, reason=reason,
-                                                         request_id=request_id),
-    restart=lambda batch, reason, request_id, job: restart(
-        batch, reason=reason, request_id=request_id, unless_derived_since=job.created_at,
-        include_superseded=job.include_superseded),
-    fork=lambda batch, reason, request_id, job: fork(batch, reason=reason,
-                                                     request_id=request_id,
-                                                     unless_derived_since=job.created_at),
+    cancel=lambda batch, reason, request_id, _job: cancel(
+        batch, reason=reason, request_id=request_id),
+    resume=lambda batch, reason, request_id, _job: resume(
+        batch, reason=reason, request_id=request_id),
+    restart=_job_restart,
+    fork=_job_fork,
 )  # fmt: skip
 from durable.operations import _job_workflow  # noqa: E402, F401  (registers durable.bulk_job)

@@ -13,7 +13,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -62,6 +62,7 @@ def start(
     canary: int | None = None,
     canary_max_failed: float = 0.0,
     selection: dict[str, Any] | None = None,
+    as_of: datetime | None = None,
 ) -> BulkJob:
     """Create the job and start its run in one transaction; a repeated `request_id`
     returns the job that request started."""
@@ -81,7 +82,7 @@ def start(
             "run_id": f"durable-job-{job_id}", "actor": current_actor(actor), "action": action,
             "reason": reason, "run_ids": ids, "total": len(ids),
             "selection": selection or ({"filter": filter} if filter else {"run_ids": len(ids)}),
-            "include_superseded": bool(include_superseded), **options,
+            "include_superseded": bool(include_superseded), "as_of": as_of, **options,
         })  # fmt: skip
         if created:
             start_run(WORKFLOW, str(job.id), run_id=job.run_id)
