@@ -8,8 +8,8 @@ import time
 import pytest
 
 from dashboard import bulk
-from durable.operations import _jobs
 from durable.models import AuditEntry, Run
+from durable.operations import _jobs
 from tests.dashboard.conftest import make_failed_run, make_run
 
 
