@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from durable import executors
 from durable.errors import DurableError
-from durable.management.cli import debug, draining, inspect, operate, schedules, worker
+from durable.management.cli import debug, draining, inspect, jobs, operate, schedules, worker
 from durable.management.cli import queues as queues_cli
 
 SUBCOMMANDS = {
@@ -23,6 +23,9 @@ SUBCOMMANDS = {
     "delete": operate.add_delete_arguments,
     "prune": operate.add_prune_arguments,
     "queues": queues_cli.add_queues_arguments,
+    "bulk": jobs.add_bulk_arguments,
+    "jobs": jobs.add_jobs_arguments,
+    "job": jobs.add_job_arguments,
     "drain": draining.add_drain_arguments,
     "undrain": draining.add_undrain_arguments,
     "worker": worker.add_worker_arguments,
@@ -41,8 +44,8 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
-        "sweeper, demo; queues, drain, undrain; cron: schedules; debugging: export, import, "
-        "replay, preview, compare."
+        "sweeper, demo; bulk jobs: bulk, jobs, job; queues, drain, undrain; cron: schedules; "
+        "debugging: export, import, replay, preview, compare."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -59,6 +62,9 @@ class Command(BaseCommand):
             "demo": worker,
             "schedules": schedules,
             "queues": queues_cli,
+            "bulk": jobs,
+            "jobs": jobs,
+            "job": jobs,
             "drain": draining,
             "undrain": draining,
         }.get(subcommand, debug if subcommand in DEBUG_SUBCOMMANDS else operate)

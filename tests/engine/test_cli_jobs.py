@@ -1,0 +1,56 @@
+"""`manage.py durable bulk|jobs|job` in a subprocess: start a bulk job, watch it, steer it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from durable.models import AuditEntry, BulkJob, Run
+from tests.engine.processes import PROJECT_DIR, database_url_for_tests, start_worker, stop
+from tests.engine.test_bulk_jobs import UNREGISTERED, derived_per_origin, failed_runs, wait_for
+
+
+def durable_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url_for_tests()}
+    return subprocess.run(
+        [sys.executable, "manage.py", "durable", *args],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_cli_starts_a_job_a_worker_carries_out_and_shows_it(transactional_db):
+    origins = failed_runs(30)
+    started = durable_cli("bulk", "restart", "--workflow", UNREGISTERED, "--status", "ERROR",
+                          "--reason", "INC-5", "--actor", "carol", "--rate", "20")  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    job = BulkJob.objects.get()
+    assert str(job.id) in started.stdout and job.total == 30
+    worker = start_worker()
+    try:
+        paused = durable_cli("job", str(job.id), "--pause", "--reason", "look first")
+        assert paused.returncode == 0 and "state:" in paused.stdout, paused.stderr
+        assert "paused" in paused.stdout
+        time.sleep(1.0)
+        resumed = durable_cli("job", str(job.id), "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        job = wait_for(job.id)
+    finally:
+        stop(worker)
+    assert (job.state, job.done) == ("FINISHED", 30)
+    assert set(derived_per_origin(origins).values()) == {1}
+    listed = durable_cli("jobs")
+    assert str(job.id) in listed.stdout and "finished" in listed.stdout and "INC-5" in listed.stdout
+    shown = durable_cli("job", str(job.id))
+    assert "done:            30" in shown.stdout and "carol" in shown.stdout
+    assert {e.actor for e in AuditEntry.objects.filter(action="restart")} == {"carol"}
+    assert Run.objects.filter(forked_from_id__in=origins).count() == 30
+
+
+def test_an_unknown_job_is_a_clear_error(transactional_db):
+    result = durable_cli("job", "no-such-job")
+    assert result.returncode != 0 and "durable jobs" in result.stderr
