@@ -22,7 +22,7 @@ from django.db.models import Q
 from durable.core import _clock as clock
 from durable.core import _validation as validation
 from durable.core._start import start as start_run
-from durable.errors import InvalidArgumentError, OperationRefused
+from durable.errors import DurableError, InvalidArgumentError, OperationRefused
 from durable.models import AuditEntry, BulkJob, JobState, Run, RunStatus
 from durable.operations._batches import BulkResult, acting_as, current_actor, run_id_list
 from durable.primitives._messaging import send
@@ -35,6 +35,10 @@ BUSY_WAIT = 0.5  # seconds before a job held by its concurrency cap or canary lo
 RESULT_SAMPLES = 20
 REASON_SAMPLES = 3
 FILTER_FIELDS = ("workflow", "status", "queue")
+# what a batch changes on the job row (never the selection, `run_ids`)
+PROGRESS_FIELDS = ["state", "stop_reason", "offset", "done", "refused", "skipped", "results",
+                   "samples", "canary_passed", "paced_at", "paced_count", "updated_at",
+                   "finished_at"]  # fmt: skip
 
 # the actions a job can carry out: name -> call(batch, reason, request_id, job); filled in
 # by `durable.operations`, whose public functions they are
@@ -174,7 +178,9 @@ def next_batch(job_id: str) -> dict[str, Any]:
     """Act on the job's next batch, or say how long to wait first: {"over": bool,
     "wait": seconds, "listen": wait for a control message}. Runs inside the step's
     transaction: the batch, the job's progress and the checkpoint commit together."""
-    job = BulkJob.objects.select_for_update().get(id=job_id)
+    # the selection stays in the database: each batch reads its slice (a job of a million
+    # runs does not load, nor rewrite, its ids at every step)
+    job = BulkJob.objects.select_for_update().defer("run_ids").get(id=job_id)
     if job.finished:
         return {"over": True, "state": job.state}
     if job.state == JobState.PAUSED:
@@ -183,12 +189,11 @@ def next_batch(job_id: str) -> dict[str, Any]:
     if wait is None:
         wait = _held_back(job)
     if wait is None and job.offset < job.total:
-        _act(job)
-        wait = 0.0
+        wait = _act(job)
     if job.offset >= job.total and not _judging_canary(job) and job.state == JobState.RUNNING:
         _finish(job, JobState.FINISHED)
     job.updated_at = clock.now()
-    job.save()
+    job.save(update_fields=PROGRESS_FIELDS)
     return {"over": job.finished, "state": job.state, "wait": wait or 0.0, "listen": False}
 
 
@@ -248,19 +253,30 @@ def _batch_size(job: BulkJob) -> int:
     return size
 
 
-def _act(job: BulkJob) -> None:
-    batch = job.run_ids[job.offset : job.offset + _batch_size(job)]
-    with acting_as(job.actor):
-        outcome = ACTIONS[job.action](batch, job.reason or f"bulk {job.action} by {job.actor}",
-                                      f"job:{job.id}", job)  # fmt: skip
+def _act(job: BulkJob) -> float:
+    """Apply the action to the next batch; an error that would recur on every try (a
+    refused option, a bug) stops the job, saying why, instead of failing its run."""
+    end = job.offset + _batch_size(job)
+    batch = BulkJob.objects.filter(id=job.id).values_list(
+        f"run_ids__{job.offset}_{end}", flat=True
+    )[0]
+    try:
+        with acting_as(job.actor), transaction.atomic():
+            outcome = ACTIONS[job.action](batch, job.reason or f"bulk {job.action} by {job.actor}",
+                                          f"job:{job.id}", job)  # fmt: skip
+    except DurableError as exc:
+        job.stop_reason = f"stopped at run {job.offset + 1} of {job.total}: {exc}"
+        _finish(job, JobState.STOPPED)
+        return 0.0
     job.offset += len(batch)
     _record(job, outcome)
+    return 0.0
 
 
 def _record(job: BulkJob, outcome: BulkResult) -> None:
     job.done += outcome.done_count
     job.skipped += outcome.skipped_count
-    if job.action in REPEATING:
+    if job.action in REPEATING and (job.concurrency or job.canary):  # only they read it
         job.results = [*job.results, *outcome.done.values()]
     for run_id, new_id in outcome.done.items():
         if len(job.samples) < RESULT_SAMPLES:

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from durable import executors, operations
-from durable.errors import OperationRefused
+from durable.errors import InvalidArgumentError, OperationRefused
 from durable.models import AuditEntry, BulkJob, Run
 from durable.operations import _jobs
 from tests.engine import job_workflows  # noqa: F401  (registers tests.jobs.*)
@@ -192,3 +192,13 @@ def test_a_concurrency_cap_keeps_at_most_n_of_the_jobs_runs_in_flight(executor):
         time.sleep(0.02)
     assert wait_for(job.id).done == 10
     assert 1 <= most <= 2
+
+
+def test_an_action_that_raises_stops_the_job_saying_why_instead_of_hanging(executor, monkeypatch):
+    def refusing(batch, reason, request_id, job):
+        raise InvalidArgumentError("queue", "no queue 'gone' is declared")
+
+    monkeypatch.setitem(_jobs.ACTIONS, "restart", refusing)  # a fault injected at the seam
+    job = wait_for(operations.start_bulk_job("restart", failed_runs(5)).id)
+    assert job.state == "STOPPED" and job.offset == 0
+    assert "stopped at run 1 of 5" in job.stop_reason and "no queue 'gone'" in job.stop_reason
