@@ -295,35 +295,7 @@ def _delete_batch(batch: list[str]) -> BulkResult:
     return BulkResult(done, deleted.refused, deleted.descendants)
 
 
-def start_bulk_job(
-    action: str,
-    run_ids: str | Iterable[str] | None = None,
-    *,
-    filter: dict[str, str] | None = None,  # noqa: A002 - the operator's word for it
-    actor: str | None = None,
-    reason: str = "",
-    request_id: str | None = None,
-    include_superseded: bool = False,
-    rate: float | None = None,
-    concurrency: int | None = None,
-    canary: int | None = None,
-    canary_max_failed: float = 0.0,
-    selection: dict[str, Any] | None = None,
-    as_of: datetime | None = None,
-) -> jobs.BulkJob:
-    """Start a bulk job: `action` (cancel, resume, restart, fork) over `run_ids`, or over
-    the runs matching `filter` ({workflow, status, queue}) now, carried out by the
-    executors as a durable workflow (it goes on whatever happens to the caller).
-
-    `rate` caps runs per second; `concurrency` caps the job's resumed or restarted runs in
-    flight; `canary` does that many first, waits for their outcome and stops the job by
-    itself if more than `canary_max_failed` percent did not succeed. Each batch is audited
-    as `actor`. A repeated `request_id` returns the job it started."""
-    return jobs.start(
-        action, run_ids, filter=filter, actor=actor, reason=reason, request_id=request_id,
-        include_superseded=include_superseded, rate=rate, concurrency=concurrency,
-        canary=canary, canary_max_failed=canary_max_failed, selection=selection, as_of=as_of,
-    )  # fmt: skip
+start_bulk_job = jobs.start  # the public name of `_jobs.start`
 
 
 def get_job(job_id: str) -> jobs.BulkJob:

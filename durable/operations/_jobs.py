@@ -68,8 +68,15 @@ def start(
     selection: dict[str, Any] | None = None,
     as_of: datetime | None = None,
 ) -> BulkJob:
-    """Create the job and start its run in one transaction; a repeated `request_id`
-    returns the job that request started."""
+    """Start a bulk job: `action` (cancel, resume, restart, fork) over `run_ids`, or over
+    the runs matching `filter` ({workflow, status, queue}) now, carried out by the
+    executors as a durable workflow (it goes on whatever happens to the caller). A restart
+    or fork refuses runs restarted or forked since `as_of` (default: the job's start).
+
+    `rate` caps runs per second; `concurrency` caps the job's resumed or restarted runs in
+    flight; `canary` does that many first, waits for their outcome and stops the job by
+    itself if more than `canary_max_failed` percent did not succeed. Each batch is audited
+    as `actor`. A repeated `request_id` returns the job it started."""
     if action not in ACTIONS:
         raise InvalidArgumentError(
             "action", f"must be one of {', '.join(ACTIONS)}, not {action!r:.40}"
