@@ -15,6 +15,7 @@ from typing import Any
 
 from dashboard.queries.runs import RunFilter, filtered_runs
 from durable import operations
+from durable.debugging import dry_run
 from durable.models import BulkJob, RunStatus
 
 ELIGIBLE = {
@@ -22,6 +23,9 @@ ELIGIBLE = {
     "resume": RunStatus.resumable(),
     "restart": tuple(RunStatus.values),
 }
+
+DRY_RUN_SAMPLE = 20  # replays on the preview page: bounded, whatever the selection
+DRY_RUN_POOL = 5000  # the sample is spread over the first this many eligible runs
 
 PAST = {"cancel": "cancelled", "resume": "resumed", "restart": "restarted", "fork": "forked"}
 
@@ -44,3 +48,13 @@ def start(owner: str, token: uuid.UUID | None, run_ids: list[str], **options: An
     return operations.start_bulk_job(
         options.pop("action"), run_ids, actor=owner, request_id=request_id, **options
     )
+
+
+def dry_run_lines(action: str, run_filter: RunFilter) -> list[str]:
+    """Before a mass resume: replay a sample of the runs against the code deployed now and
+    say which would diverge (`durable.debugging.dry_run`)."""
+    if action not in dry_run.ACTIONS:
+        return []
+    runs = filtered_runs(run_filter).filter(status__in=ELIGIBLE[action])
+    ids = list(runs.order_by("created_at", "id").values_list("id", flat=True)[:DRY_RUN_POOL])
+    return dry_run.dry_run(action, ids, sample=DRY_RUN_SAMPLE).lines() if ids else []

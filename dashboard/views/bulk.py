@@ -54,6 +54,7 @@ def preview(request: HttpRequest) -> HttpResponse:
         context["superseded"] = superseded_count(run_filter)
         context["eligible"] -= context["superseded"]
     context["replay_preview"] = debug.bulk_preview_lines(action, run_filter, bulk.ELIGIBLE[action])
+    context["dry_run"] = bulk.dry_run_lines(action, run_filter)
     return render_page(request, "dashboard/bulk.html", context)
 
 

@@ -87,7 +87,7 @@ def start(
     existing = BulkJob.objects.filter(id=job_id).first()
     if existing is not None:
         return existing
-    ids = _selected(run_ids, filter)
+    ids = selected(run_ids, filter)
     with transaction.atomic():
         job, created = BulkJob.objects.get_or_create(id=job_id, defaults={
             "run_id": f"durable-job-{job_id}", "actor": current_actor(actor), "action": action,
@@ -128,7 +128,7 @@ def _job_id(request_id: str | uuid.UUID | None) -> uuid.UUID:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"durable-bulk-job:{request_id}")
 
 
-def _selected(run_ids: Any, filter: dict[str, str] | None) -> list[str]:  # noqa: A002
+def selected(run_ids: Any, filter: dict[str, str] | None) -> list[str]:  # noqa: A002
     """The job's runs, fixed now: runs created later are never touched (a restart cannot
     chase its own new runs)."""
     if (run_ids is None) == (filter is None):

@@ -14,8 +14,8 @@ from tests.engine.processes import PROJECT_DIR, database_url_for_tests, start_wo
 from tests.engine.test_bulk_jobs import UNREGISTERED, derived_per_origin, failed_runs, wait_for
 
 
-def durable_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": database_url_for_tests()}
+def durable_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url_for_tests(), **(env or {})}
     return subprocess.run(
         [sys.executable, "manage.py", "durable", *args],
         cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60,
@@ -54,3 +54,19 @@ def test_the_cli_starts_a_job_a_worker_carries_out_and_shows_it(transactional_db
 def test_an_unknown_job_is_a_clear_error(transactional_db):
     result = durable_cli("job", "no-such-job")
     assert result.returncode != 0 and "durable jobs" in result.stderr
+
+
+def test_a_dry_run_from_the_cli_names_the_diverging_run_and_starts_nothing(side_effects):
+    import durable
+    from durable.models import Step
+    from tests.dashboard.conftest import wait_until_finished
+    from tests.engine.job_workflows import pay
+
+    durable.start(pay, "pay-cli", False, run_id="pay-cli")
+    assert wait_until_finished("pay-cli") == "ERROR"
+    Step.objects.filter(run_id="pay-cli", position=0).update(name="shop.old_charge_step")
+    env = {"DURABLE_MODULES": "tests.engine.job_workflows"}
+    result = durable_cli("bulk", "resume", "pay-cli", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "1 would diverge" in result.stdout and "shop.old_charge_step" in result.stdout
+    assert not BulkJob.objects.exists()

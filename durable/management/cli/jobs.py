@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from durable import operations
+from durable.debugging import dry_run as dry_runs
 from durable.models import BulkJob
 from durable.operations import _jobs
 
@@ -22,6 +23,9 @@ def add_bulk_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--canary", type=int, help="do this many first and judge their outcome")
     parser.add_argument("--canary-max-failed", type=float, default=0.0, metavar="PERCENT")
     parser.add_argument("--request-id", help="a repeat with the same id starts nothing new")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="resume or fork: replay a sample against the code deployed now and "
+                             "say which runs would diverge; start nothing")  # fmt: skip
 
 
 def add_jobs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,8 +44,13 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle_bulk(command, *, action, run_ids, reason, actor, rate, concurrency, canary,
-                canary_max_failed, request_id, **options) -> None:  # fmt: skip
+                canary_max_failed, request_id, dry_run=False, **options) -> None:  # fmt: skip
     chosen = {field: options[field] for field in _jobs.FILTER_FIELDS if options.get(field)}
+    if dry_run:
+        ids = _jobs.selected(None if chosen else run_ids, chosen or None)
+        for line in dry_runs.dry_run(action, ids).lines():
+            command.stdout.write(line)
+        return
     job = operations.start_bulk_job(
         action, None if chosen else run_ids, filter=chosen or None, actor=actor,
         reason=reason, request_id=request_id, rate=rate, concurrency=concurrency,
