@@ -96,7 +96,8 @@ def start(
             "include_superseded": bool(include_superseded), "as_of": as_of, **options,
         })  # fmt: skip
         if created:
-            start_run(WORKFLOW, str(job.id), run_id=job.run_id)
+            # first in its queue: a job must not wait behind the runs it resumes
+            start_run(WORKFLOW, str(job.id), run_id=job.run_id, priority=validation.INT32[1])
             _audit(job, "bulk_job_start", job.actor, {"total": job.total, **options})
     return job
 
