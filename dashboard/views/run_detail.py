@@ -43,6 +43,10 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "superseded_by": detail.superseded_by(run, lineage["forks"]),
         "lineage": lineage,
         "audit": audit,
+        # why it was recovered or went DEAD: each death of an owner (no query for the others)
+        "deaths": operations.run_deaths(run.id)
+        if run.recovery_count or run.status == RunStatus.DEAD
+        else [],
         "live": run.status in ("ENQUEUED", "RUNNING"),
         "next_position": len(history.steps),
         "input_json": _editable_input(run),

@@ -34,6 +34,7 @@ REQUIRED_APPS = ("django.contrib.contenttypes", "django.contrib.auth")
 NUMBERS: dict[str, tuple[float, type]] = {
     "DURABLE_THREADS": (1, int),
     "DURABLE_LEASE_SECONDS": (0.1, float),
+    "DURABLE_HEARTBEAT_SECONDS": (0.05, float),
     "DURABLE_MAX_RECOVERIES": (0, int),
     "DURABLE_POLL_SECONDS": (0.01, float),
     "DURABLE_SLEEP_INLINE_SECONDS": (0, float),

@@ -49,7 +49,7 @@ def workflow(
     def decorate(f: F) -> F:
         is_async = inspect.iscoroutinefunction(f)
         definition = WorkflowDefinition(
-            name=validation.workflow_name("name", name or default_name(f)),
+            name=validation.workflow_name("the decorator's name=", name or default_name(f)),
             func=f,
             version=version or source_version(f),
             queue=queue,

@@ -18,8 +18,12 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_MODULES": [],
     # worker threads of the thread executor
     "DURABLE_THREADS": 8,
-    # how long an owner's claim on a run lasts without renewal (renewed every third of it)
+    # how long an owner's claim on a run lasts without renewal (renewed every third of it);
+    # an owner whose lifeline lock is held keeps its runs past it
     "DURABLE_LEASE_SECONDS": 30.0,
+    # an executor's lifeline heartbeat; an owner whose lifeline lock is gone and which has
+    # been silent for 3 heartbeats is dead: its runs are recovered (docs/reliability.md)
+    "DURABLE_HEARTBEAT_SECONDS": 0.5,
     # executor deaths a run survives before it is parked DEAD
     "DURABLE_MAX_RECOVERIES": 3,
     # how often the thread executor looks for due runs
@@ -43,6 +47,19 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_ALERT_THRESHOLD": 10,
     # the window of that count, in seconds
     "DURABLE_ALERT_WINDOW_SECONDS": 3600.0,
+    # alert rules kept in code (read-only in the dashboard): dicts with name, kind, workflow,
+    # queue, tag, threshold, renotify_seconds and destinations (see docs/alerting.md)
+    "DURABLE_ALERT_RULES": [],
+    # how often each alert rule is evaluated (by one executor, claimed per rule)
+    "DURABLE_ALERT_EVALUATE_SECONDS": 15.0,
+    # attempts to reach an alert destination before giving up (backoff doubles each time)
+    "DURABLE_ALERT_DELIVERY_ATTEMPTS": 5,
+    # wait before the second attempt to reach an alert destination, in seconds
+    "DURABLE_ALERT_RETRY_SECONDS": 5.0,
+    # timeout of one HTTP request to an alert destination, in seconds
+    "DURABLE_ALERT_TIMEOUT_SECONDS": 3.0,
+    # PagerDuty Events v2 endpoint
+    "DURABLE_ALERT_PAGERDUTY_URL": "https://events.pagerduty.com/v2/enqueue",
     # Celery queue that carries run messages
     "DURABLE_CELERY_QUEUE": "durable",
     # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)

@@ -1,4 +1,11 @@
-"""Recovering runs whose owner died, at start-up and when leases expire."""
+"""Recovering runs whose owner died, within seconds of the death.
+
+The verdict (`store.RECOVER_ORPHANED`) asks PostgreSQL, not the clock alone: an owner is
+dead when the server holds no lifeline lock of it (its process's session is gone) and it has
+been silent for SILENT_HEARTBEATS heartbeats. A live owner keeps its lock however long a
+GIL-holding step runs and whichever pid namespace it lives in; an owner whose lifeline
+connection dropped for a moment takes its lock again and heartbeats before the silence ends.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +17,34 @@ from durable.core.store import _db as db
 
 logger = logging.getLogger("durable")
 
+SILENT_HEARTBEATS = 3
 
-def release_dead_executors(executor_id: str) -> list[str]:
-    """At start-up: end the leases of executors whose heartbeat is older than a lease.
 
-    Their runs are then recovered at once. Liveness is judged by heartbeat age, never by
-    pid: executors in containers share a hostname but not a pid namespace, so a pid that is
-    missing here may be a live executor next door.
-    """
-    dead = store.stale_executors(executor_id, settings.DURABLE_LEASE_SECONDS)
+def silence_seconds() -> float:
+    """How long an owner without its lifeline lock must have been silent to be dead."""
+    return SILENT_HEARTBEATS * settings.DURABLE_HEARTBEAT_SECONDS
+
+
+def forget_dead_executors(executor_id: str) -> list[str]:
+    """At start-up: forget executors silent for a lease, without a lifeline lock and without
+    running runs (the sweep recovers those, recording who died, before the row goes)."""
+    dead = store.dead_executors(executor_id, settings.DURABLE_LEASE_SECONDS)
     if dead:
-        store.expire_leases_of(dead)
         store.forget_executors(dead)
-        logger.info("released the runs of %d dead executor(s)", len(dead))
+        logger.info("forgot %d dead executor(s)", len(dead))
     return dead
 
 
 def sweep() -> tuple[list[str], list[str]]:
-    """Re-enqueue runs with expired leases; those past DURABLE_MAX_RECOVERIES go DEAD.
+    """Re-enqueue runs whose owner died; those past DURABLE_MAX_RECOVERIES go DEAD.
 
     Right after this process saw the database come back from an outage, wait half a lease
-    first: live owners cut off by the same outage renew their leases before they are judged.
+    first: owners cut off by the same outage take their lifeline locks again before they
+    are judged.
     """
     if db.seconds_since_outage() < settings.DURABLE_LEASE_SECONDS / 2:
         return [], []
-    recovered = store.recover_expired(settings.DURABLE_MAX_RECOVERIES)
+    recovered = store.recover_orphaned(settings.DURABLE_MAX_RECOVERIES, silence_seconds())
     requeued = [run_id for run_id, status in recovered if status == "ENQUEUED"]
     dead = [run_id for run_id, status in recovered if status == "DEAD"]
     if requeued:

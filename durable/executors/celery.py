@@ -4,9 +4,10 @@ A message names a run; the `durable.execute_run` task claims the run's lease and
 it, acknowledging the message only afterwards (late acks). The lease, not the broker,
 decides who executes: a redelivered or duplicate message finds the run RUNNING or finished
 and does nothing. Each worker process keeps one maintenance thread that renews the leases
-of its runs in flight (telling a run it was cancelled or taken over), heartbeats, and runs
-the sweep (`durable.executors._sweeper`) that recovers runs of dead workers and re-dispatches runs
-whose message was lost.
+of its runs in flight (telling a run it was cancelled or taken over), announces itself, and
+runs the sweep (`durable.executors._sweeper`) that recovers runs of dead workers and
+re-dispatches runs whose message was lost. Its lifeline (`durable.executors._lifeline`)
+says it lives.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from durable.core.conf import settings
 from durable.executors import _recovery as recovery
 from durable.executors import _sweeper as sweeper
 from durable.executors import liveness
+from durable.executors._lifeline import Lifeline
 from durable.executors.cancellations import CancelListener
 from durable.executors.celery_consuming import QueueConsumption
 from durable.executors.duties import run_isolated
@@ -107,10 +109,12 @@ class CeleryWorker(OneThreadPerRun):
         )
         self._operator_drain = OperatorDrain(self.executor_id, self._consumption.follow)
         self.pool_child = False  # a prefork child (the consumer is its parent's)
+        self._lifeline = Lifeline(self.executor_id, settings.DURABLE_HEARTBEAT_SECONDS)
         self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
 
     def start(self) -> CeleryWorker:
         run_isolated("storing queue declarations", queues.store_declared)
+        self._lifeline.start()  # before the first claim
         self._thread.start()
         self._cancels.start()
         logger.info(
@@ -132,6 +136,9 @@ class CeleryWorker(OneThreadPerRun):
             store.mark_undispatched(run_id)
             if self.pool_child:
                 self._hold_while_drained()
+            return False
+        if not self._lifeline.holds():  # its runs would be judged dead: for another worker
+            store.mark_undispatched(run_id)
             return False
         return self._claim_and_execute(run_id, self.workflows)
 
@@ -174,10 +181,10 @@ class CeleryWorker(OneThreadPerRun):
                            self._operator_drain)  # fmt: skip
         self._consumption.follow()  # the consumer as the drain says, should a change have failed
         if not self._released_dead:
-            # At start only, as the thread executor: a restarted worker frees the runs of its
-            # dead predecessors on this host at once; later, lease expiry decides.
+            # At start only, as the thread executor: forget dead executors' rows (their runs
+            # are recovered by the sweep, within seconds of the death)
             self._released_dead = True
-            recovery.release_dead_executors(self.executor_id)
+            recovery.forget_dead_executors(self.executor_id)
 
     def drain(self, grace: float) -> None:
         """Warm shutdown: take no more runs and release each run in flight at its next step
@@ -197,6 +204,7 @@ class CeleryWorker(OneThreadPerRun):
         self._stop.set()
         self._cancels.stop()
         self._thread.join(timeout=10)
+        self._lifeline.stop()
         store.forget_executors([self.executor_id])
 
 

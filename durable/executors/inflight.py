@@ -1,11 +1,11 @@
 """Claiming and executing runs, one thread per run in a process (both executors).
 
-A run can be claimed again by the executor that still executes it: its lease lapsed (a long
-GIL hold, a database blip), the run was recovered and its message or token came back to the
-same process. The thread already executing it stays the one owner; when its pass ends (it
-was told to stop by the lapse, or not) it takes the run back and executes it again from its
-checkpoints if the run is still RUNNING here, so a run never stays RUNNING with nobody
-executing it, and two threads never execute one run.
+A run can be claimed again by the executor that still executes it: it was judged dead while
+alive (its lifeline lost for longer than the verdict's silence), the run was recovered and
+its message or token came back to the same process. The thread already executing it stays
+the one owner; when its pass ends (it was told to stop by the lapse, or not) it takes the
+run back and executes it again from its checkpoints if the run is still RUNNING here, so a
+run never stays RUNNING with nobody executing it, and two threads never execute one run.
 """
 
 from __future__ import annotations

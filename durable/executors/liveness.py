@@ -1,4 +1,5 @@
-"""An executor's heartbeat: announce itself, renew its runs' leases, hear of cancellations."""
+"""An executor's announcement: what it runs, its runs' leases renewed, cancellations and
+drains heard (its liveness itself is its lifeline, `durable.executors._lifeline`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def heartbeat(
         drain.update(draining, release_in)
     runtime.release_unreleased()
     still_ours = store.renew_leases(executor_id, list(in_flight), lease)
-    for run_id, cancelled in in_flight.items():
-        if run_id not in still_ours:
-            cancelled.set()
+    taken = [run_id for run_id in in_flight if run_id not in still_ours]
+    for run_id in taken:
+        in_flight[run_id].set()
+    # a run recovered from this live executor: its page says the "death" was no death
+    store.note_owner_alive(executor_id, taken)

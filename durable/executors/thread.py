@@ -1,9 +1,10 @@
 """The in-process executor: a pool of threads plus one maintenance thread.
 
-A lease thread renews the leases of runs in flight (and tells a run it was taken over);
-a listener hears cancels at once; the maintenance thread runs the timed duties: recovering
-runs of dead executors, the engine's duties (schedules, pruning), claiming due runs when
-threads are free.
+A lifeline connection holds the executor's advisory lock and heartbeats (its liveness);
+a lease thread renews the leases of runs in flight (and tells a run it was taken over); a
+recovery thread judges other owners and recovers the runs of dead ones;
+a listener hears cancels at once; the maintenance thread runs the timed duties: the
+engine's duties (schedules, pruning), claiming due runs when threads are free.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from durable.core.conf import settings
 from durable.executors import _recovery as recovery
 from durable.executors import _serving as serving
 from durable.executors import duties, liveness
+from durable.executors._lifeline import Lifeline
 from durable.executors.cancellations import CancelListener
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
@@ -59,7 +61,6 @@ class ThreadExecutor(OneThreadPerRun):
             [
                 duties.Duty("deadlines", runtime.enforce_deadlines),
                 duties.Duty("hung slots", self._free_hung_slots),
-                duties.Duty("recoveries", recovery.sweep, min(self.lease / 2, 10)),
                 *duties.engine_duties(self.kind),  # cron schedules, pruning
                 duties.Duty("claim due runs", self._claim_due),
                 duties.Duty("drain deadline", self._release_when_drain_is_due),
@@ -67,12 +68,14 @@ class ThreadExecutor(OneThreadPerRun):
             ]
         )
         self._operator_drain = OperatorDrain(self.executor_id)
+        self._lifeline = Lifeline(self.executor_id, settings.DURABLE_HEARTBEAT_SECONDS)
         self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
 
     def start(self) -> None:
         registry.autodiscover()
         self._workflows = registry.runnable_keys()
         duties.run_isolated("storing queue declarations", queues.store_declared)
+        self._lifeline.start()  # before the first claim
         self._cancels.start()
         for index in range(self.threads):
             self._spawn(self._work, f"durable-worker-{index}")
@@ -130,6 +133,8 @@ class ThreadExecutor(OneThreadPerRun):
     def _execute(self, run_id: str) -> None:
         if self._operator_drain.is_set():  # drained: the run stays ENQUEUED for the others
             return
+        if not self._lifeline.holds():  # runs claimed now would be judged dead: for others
+            return
         self._claim_and_execute(run_id, registry.runnable_keys())
 
     def _maintain(self) -> None:
@@ -139,6 +144,7 @@ class ThreadExecutor(OneThreadPerRun):
                 if first:  # announce ourselves and free dead predecessors' runs
                     self._heartbeat(starting=True)
                     self._spawn(self._keep_leases, "durable-leases")
+                    self._spawn(self._keep_recovering, "durable-recoveries")
                     first = False
             except Exception:
                 logger.exception("executor start-up failed; retrying")
@@ -162,7 +168,7 @@ class ThreadExecutor(OneThreadPerRun):
                            self._operator_drain)  # fmt: skip
         if starting:
             serving.announce_threads(self.executor_id, self.threads)
-            recovery.release_dead_executors(self.executor_id)
+            recovery.forget_dead_executors(self.executor_id)
 
     def _free_hung_slots(self) -> None:
         """A cancelled or timed-out run whose thread is stuck in a step for more than two
@@ -190,9 +196,23 @@ class ThreadExecutor(OneThreadPerRun):
             hung.abandon(thread, f"run {run_id} was cancelled while a step hung")
             self._spawn(self._work, "durable-worker-replacement")
 
+    def _keep_recovering(self) -> None:
+        """Judging owners has a thread of its own too: a death is acted on within a heartbeat
+        of its verdict, however long the maintenance loop's other duties take."""
+        while not self._stop.wait(settings.DURABLE_HEARTBEAT_SECONDS):
+            duties.run_isolated("recoveries", self._recover)
+
+    def _recover(self) -> None:
+        """Recover the runs of dead owners and take up at once those this executor has room
+        for (the others are claimed by whoever polls first)."""
+        requeued, _ = recovery.sweep()
+        if requeued and self._taking_runs():
+            for run_id in requeued[: self.free_threads()]:
+                self.dispatch(run_id)
+
     def _claim_due(self) -> None:
-        if not self._taking_runs():  # shutting down or drained: runs are for other executors
-            return
+        if not self._taking_runs() or not self._lifeline.holds():
+            return  # shutting down, drained, or no lifeline: runs are for other executors
         self._workflows = registry.runnable_keys()
         for run_id in self._due_runs(self.free_threads()):
             self.dispatch(run_id)
@@ -243,6 +263,7 @@ class ThreadExecutor(OneThreadPerRun):
         self._release_left_over()
         self._stop.set()
         self._cancels.stop()
+        self._lifeline.stop()
         if wait:
             for thread in self._workers:
                 if thread not in self._abandoned:

@@ -6,7 +6,17 @@ serve migrations, the dashboard and the admin. Each index names the query it ser
 
 from __future__ import annotations
 
-from durable.models._executors import AuditEntry, Executor
+from durable.models._alerts import (
+    AlertDelivery,
+    AlertIncident,
+    AlertKind,
+    AlertRule,
+    AlertSource,
+    DeliveryStatus,
+    FailureGroupTriage,
+    IncidentStatus,
+)
+from durable.models._executors import AuditEntry, Executor, Recovery
 from durable.models._jobs import BulkJob, JobState
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
@@ -23,6 +33,7 @@ __all__ = [
     "AuditEntry",
     "BulkJob",
     "JobState",
+    "Recovery",
     "Message",
     "Event",
     "StepEvent",
@@ -31,4 +42,12 @@ __all__ = [
     "MissedPolicy",
     "Schedule",
     "StoredQueue",
+    "AlertKind",
+    "AlertSource",
+    "AlertRule",
+    "IncidentStatus",
+    "AlertIncident",
+    "DeliveryStatus",
+    "AlertDelivery",
+    "FailureGroupTriage",
 ]

@@ -51,3 +51,34 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {len(self.run_ids)} run(s)"
+
+
+class Recovery(models.Model):
+    """One death verdict on a run's owner: who was declared dead, when, and what came of
+    it — the run page says from these why a run was recovered or went DEAD."""
+
+    run = models.ForeignKey(  # served by recovery_run_idx
+        "durable.Run", on_delete=models.CASCADE, related_name="recoveries", db_index=False
+    )
+    executor_id = models.CharField(max_length=200)
+    hostname = models.CharField(max_length=200, blank=True, default="")
+    pid = models.IntegerField(null=True, blank=True)
+    # the dead owner's last heartbeat (None: no executor row was left)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    recovered_at = models.DateTimeField(db_default=models.functions.Now())
+    # "ENQUEUED" (taken over) or "DEAD" (recoveries exhausted)
+    outcome = models.CharField(max_length=16)
+    # the owner later found the run taken from it: it was alive (a GIL-holding call, a
+    # frozen process, a lost lifeline connection), not dead
+    owner_alive_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # run page and `durable show`: a run's recoveries in order
+            models.Index(fields=["run", "recovered_at"], name="recovery_run_idx"),
+            # an owner that finds its runs taken marks its own verdicts
+            models.Index(fields=["executor_id"], name="recovery_executor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}: {self.executor_id} declared dead at {self.recovered_at}"

@@ -32,6 +32,7 @@ from durable.operations._batches import (
     current_actor,
     run_id_list,
 )
+from durable.operations._deaths import Death, run_deaths
 from durable.operations._deriving import check_input, derive_batch, fork_points
 from durable.operations._new_runs import new_run_options
 from durable.operations._requeue import requeue_batch
@@ -43,6 +44,7 @@ from durable.queues import Queue
 __all__ = [
     "BATCH_SIZE",
     "BulkResult",
+    "Death",
     "RUN_FIRST",
     "Progress",
     "abort_job",
@@ -63,6 +65,7 @@ __all__ = [
     "resume_blocker",
     "resume_job",
     "start_bulk_job",
+    "run_deaths",
     "successors",
     "superseded_runs",
     "undrain_executor",

@@ -41,6 +41,8 @@ steps AS (
     DELETE FROM durable_stepevent WHERE run_id IN (SELECT id FROM doomed)
 ), streams AS (
     DELETE FROM durable_streamentry WHERE run_id IN (SELECT id FROM doomed)
+), recoveries AS (
+    DELETE FROM durable_recovery WHERE run_id IN (SELECT id FROM doomed)
 ), orphaned_children AS (
     UPDATE durable_run SET parent_id = NULL
     WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)

@@ -93,3 +93,28 @@ def test_a_child_entry_links_to_the_child_run(viewer_client):
     make_run(id="parent.0", parent=parent)
     content = viewer_client.get("/runs/parent/").content.decode()
     assert 'href="/runs/parent.0/"' in content
+
+
+def test_a_dead_run_lists_its_executors_deaths_and_the_gil_hint(viewer_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from durable.models import Recovery
+
+    run = make_run(id="dead-1", status="DEAD", recovery_count=1, error_type="RunDeadError")
+    now = timezone.now()
+    seen = now - timedelta(seconds=4)
+    Recovery.objects.create(run=run, executor_id="thread:web-1:41:aa", hostname="web-1", pid=41,
+                            last_seen_at=seen, outcome="ENQUEUED")  # fmt: skip
+    Recovery.objects.create(run=run, executor_id="celery:web-2:42:bb", hostname="web-2", pid=42,
+                            last_seen_at=seen, outcome="DEAD", owner_alive_at=now)  # fmt: skip
+    content = viewer_client.get("/runs/dead-1/").content.decode()
+    assert 'id="deaths"' in content and "went DEAD" in content
+    assert "thread:web-1:41:aa" in content and "web-1" in content and ">41<" in content
+    assert "celery:web-2:42:bb" in content and "alive afterwards" in content and "GIL" in content
+
+
+def test_a_run_never_recovered_has_no_deaths_panel(viewer_client):
+    make_run(id="fine-1")
+    assert 'id="deaths"' not in viewer_client.get("/runs/fine-1/").content.decode()

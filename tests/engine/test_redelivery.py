@@ -13,8 +13,9 @@ from django.utils import timezone
 import durable
 from durable import executors
 from durable.executors import _recovery as recovery
+from durable.executors._lifeline import Lifeline
 from durable.executors.celery import CeleryWorker
-from durable.models import Run
+from durable.models import Executor, Run
 from tests.conftest import record_side_effect
 from tests.engine.processes import wait_for
 from tests.engine.workflows import note
@@ -47,6 +48,7 @@ def worker(side_effects, settings):
     settings.DURABLE_EXECUTOR = "external"
     GATE.clear()
     worker = CeleryWorker(dispatcher=NoBroker())
+    worker._lifeline.start()  # a worker claims runs only while its lifeline holds its lock
     threads: list[threading.Thread] = []
 
     def execute(run_id: str) -> None:
@@ -65,6 +67,19 @@ def worker(side_effects, settings):
     GATE.set()
     for thread in threads:
         thread.join(10)
+    worker._lifeline.stop()
+
+
+def _judged_dead_while_alive(executor, run_id: str) -> None:
+    """The executor's lifeline connection drops and stays down past the verdict's silence
+    (its lease lapsed too): its run is recovered although it lives; then its lifeline is
+    back, as after a long network hiccup."""
+    executor._lifeline.stop()
+    long_ago = timezone.now() - timedelta(seconds=60)
+    Executor.objects.filter(id=executor.executor_id).update(last_seen_at=long_ago)
+    Run.objects.filter(id=run_id).update(lease_expires_at=long_ago)
+    assert recovery.sweep() == ([run_id], [])
+    executor._lifeline = Lifeline(executor.executor_id, 0.5).start()
 
 
 def test_a_redelivered_message_leaves_the_running_execution_alone(worker, side_effects):
@@ -83,9 +98,8 @@ def test_a_run_claimed_again_by_its_own_worker_is_never_left_running_without_an_
     durable.start(gated_twice, "redeliver-2", run_id="redeliver-2")
     worker.deliver("redeliver-2")
     wait_for(lambda: side_effects("redeliver-2"), 10, "the gated step to start")
-    # the worker's lease lapses (a long GIL hold, a database blip): the run is recovered...
-    Run.objects.filter(id="redeliver-2").update(lease_expires_at=timezone.now() - timedelta(1))
-    recovery.sweep()
+    # the worker loses its lifeline long enough to be judged dead: the run is recovered...
+    _judged_dead_while_alive(worker, "redeliver-2")
     worker._heartbeat()  # ...the worker hears its lease is gone and tells the run to stop
     assert worker.execute("redeliver-2") is True  # ...and its message comes back here
     GATE.set()
@@ -98,8 +112,7 @@ def test_a_thread_executor_never_executes_one_run_on_two_threads(side_effects, s
     executor = executors.start_thread_executor(threads=2)
     durable.start(gated_twice, "redeliver-3", run_id="redeliver-3")
     wait_for(lambda: side_effects("redeliver-3"), 10, "the gated step to start")
-    Run.objects.filter(id="redeliver-3").update(lease_expires_at=timezone.now() - timedelta(1))
-    recovery.sweep()
+    _judged_dead_while_alive(executor, "redeliver-3")
     executor._heartbeat(starting=False)
 
     def second_token() -> None:  # as when a head claim's token names a run already in flight

@@ -1,5 +1,6 @@
-"""The documented rule for CPU-bound steps: a C call that holds the GIL starves lease
-renewal, so keep it under two thirds of DURABLE_LEASE_SECONDS (docs/reliability.md)."""
+"""CPU-bound steps and the GIL: a C call that holds the GIL starves every Python thread of
+its process, heartbeats included, but not the lifeline's lock, which lives in the server.
+A live owner keeps its run however long the call (docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import time
 import pytest
 
 import durable
-from durable.models import Run
+from durable.models import Recovery, Run
 from tests.engine.processes import start_worker, stop, wait_for
-from tests.faults.workflows import gil_bound
+from tests.faults.workflows import gil_bound, gil_ledger
 
 pytestmark = pytest.mark.slow
+
+HEARTBEAT = 0.5  # DURABLE_HEARTBEAT_SECONDS, the default
+GIL_HOLD = 4.0  # > 2 x HEARTBEAT and > the lease of 3 s below
 
 
 def _seconds_per_million() -> float:
@@ -32,3 +36,30 @@ def test_a_step_holding_the_gil_under_two_thirds_of_the_lease_keeps_it(transacti
         logs = "".join(stop(worker) for worker in workers)
     run = Run.objects.get(id="gil-1")
     assert (run.output, run.recovery_count) == (3, 0), logs[-3000:]
+
+
+def test_a_live_owner_holding_the_gil_past_two_heartbeats_and_its_lease_keeps_its_run(
+    side_effects, settings
+):
+    """Each step holds the GIL 4 s: eight heartbeats missed (far more than 2x the interval),
+    and longer than the 3 s lease (renewed every second, starved too). Another worker sweeps
+    all along; the run is never recovered and each step body runs once."""
+    settings.DURABLE_EXECUTOR = "external"
+    env = {
+        "DURABLE_MODULES": "tests.faults.workflows",
+        "DURABLE_LEASE_SECONDS": "3",
+        "DURABLE_HEARTBEAT_SECONDS": str(HEARTBEAT),
+    }
+    durable.start(gil_ledger, "gil-2", GIL_HOLD, _seconds_per_million(), 2, run_id="gil-2")
+    owner = start_worker(**env)
+    sweeper = None
+    try:
+        wait_for(lambda: side_effects("gil-2").get("gil-0") == 1, 60, "the first GIL step")
+        sweeper = start_worker(**env)  # judges the owner while its step holds the GIL
+        wait_for(lambda: Run.objects.get(id="gil-2").status == "SUCCESS", 120, "the run")
+    finally:
+        logs = stop(owner) + (stop(sweeper) if sweeper else "")
+    run = Run.objects.get(id="gil-2")
+    assert (run.output, run.recovery_count) == (2, 0), logs[-3000:]
+    assert not Recovery.objects.filter(run_id="gil-2").exists()
+    assert side_effects("gil-2") == {"gil-0": 1, "gil-1": 1}

@@ -95,6 +95,7 @@ def test_a_celery_warm_shutdown_releases_runs_at_their_next_step(side_effects, s
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "warm-1", 40, 0.1, run_id="warm-1")
     worker = celery_executor.CeleryWorker(dispatcher=object())
+    worker._lifeline.start()  # a worker claims runs only while its lifeline holds its lock
     monkey = celery_executor._worker
     celery_executor._worker = worker
     try:
@@ -113,5 +114,6 @@ def test_a_celery_warm_shutdown_releases_runs_at_their_next_step(side_effects, s
         assert not runner.is_alive()
     finally:
         celery_executor._worker = monkey
+        worker._lifeline.stop()
     run = Run.objects.get(id="warm-1")
     assert (run.status, run.executor_id, run.recovery_count) == ("ENQUEUED", None, 0)

@@ -149,3 +149,17 @@ def hold_the_gil(seconds: float, per_million: float) -> int:
 @durable.workflow(name="faults.gil")
 def gil_bound(seconds: float, per_million: float, steps: int) -> int:
     return sum(hold_the_gil(seconds, per_million) > 0 for _ in range(steps))
+
+
+@durable.step()
+def count_and_hold_the_gil(run_id: str, label: str, seconds: float, per_million: float) -> bool:
+    """Counted in the side-effect ledger each time its body runs, then one long C call."""
+    record_side_effect(run_id, label)
+    return sum(range(int(seconds / per_million * 1_000_000))) > 0
+
+
+@durable.workflow(name="faults.gil_ledger")
+def gil_ledger(run_id: str, seconds: float, per_million: float, steps: int) -> int:
+    return sum(
+        count_and_hold_the_gil(run_id, f"gil-{i}", seconds, per_million) for i in range(steps)
+    )

@@ -1,5 +1,5 @@
-"""SQL of executors and their leases: heartbeats, lease renewal, recovering the runs of
-expired leases, forgetting dead executors."""
+"""SQL of executors and their leases: heartbeats, lifelines, lease renewal, recovering the
+runs of dead owners (with their history), forgetting dead executors."""
 
 from __future__ import annotations
 
@@ -24,57 +24,84 @@ def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]
     return {row[0] for row in execute(RENEW_LEASES, params)}
 
 
-RECOVER_EXPIRED = (
-    """
--- recover_expired --
--- Re-enqueue running runs whose owner died (lease expired); past the limit (the run's own
--- max_recoveries, else the setting's), park them DEAD
-WITH expired AS (
-    SELECT id, COALESCE(max_recoveries, %(max_recoveries)s) AS max_recoveries FROM durable_run
-    WHERE status = 'RUNNING' AND lease_expires_at < now()
-    ORDER BY lease_expires_at
+# The session-level advisory locks held now in this database, as the bigint keys they were
+# taken with: an executor's lifeline holds hashtextextended(its id, 0) while its process lives
+HELD_LIFELINES = """
+held AS (
+    SELECT (classid::bigint << 32) | objid::bigint AS key FROM pg_locks
+    WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+)"""
+
+RECOVER_ORPHANED = (
+    "-- recover_orphaned --\n"
+    "-- Re-enqueue running runs whose owner is dead: the server holds no lifeline lock of\n"
+    "-- the owner and it has been silent `silence` seconds (or its lease ran out); past the\n"
+    "-- limit (the run's own max_recoveries, else the setting's) park them DEAD. Each verdict\n"
+    "-- is written to durable_recovery with the dead owner's host, pid and last heartbeat.\n"
+    "WITH"
+    + HELD_LIFELINES
+    + """, orphaned AS (
+    SELECT r.id, COALESCE(r.max_recoveries, %(max_recoveries)s) AS max_recoveries,
+           r.executor_id, e.hostname, e.pid, e.last_seen_at
+    FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+    WHERE r.status = 'RUNNING'
+      AND (r.lease_expires_at < now()
+           OR e.last_seen_at < now() - make_interval(secs => %(silence)s))
+      AND NOT EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(r.executor_id, 0))
+    ORDER BY r.lease_expires_at
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE durable_run r
-SET status = CASE WHEN r.recovery_count >= expired.max_recoveries THEN 'DEAD' ELSE 'ENQUEUED' END,
-    recovery_count = r.recovery_count
-        + CASE WHEN r.recovery_count >= expired.max_recoveries THEN 0 ELSE 1 END,
-    finished_at = CASE WHEN r.recovery_count >= expired.max_recoveries THEN now() END,
-    active_ms = CASE WHEN r.recovery_count >= expired.max_recoveries THEN """
+    FOR UPDATE OF r SKIP LOCKED
+), recovered AS (
+    UPDATE durable_run r
+    SET status = CASE WHEN r.recovery_count >= o.max_recoveries THEN 'DEAD' ELSE 'ENQUEUED' END,
+        recovery_count = r.recovery_count
+            + CASE WHEN r.recovery_count >= o.max_recoveries THEN 0 ELSE 1 END,
+        finished_at = CASE WHEN r.recovery_count >= o.max_recoveries THEN now() END,
+        active_ms = CASE WHEN r.recovery_count >= o.max_recoveries THEN """
     + ACTIVE_MS_SQL.format(run="r")
     + """ END,
-    error = CASE WHEN r.recovery_count >= expired.max_recoveries THEN json_build_object(
-        'type', 'durable.errors.RunDeadError',
-        'message', format('the run''s executor died %%s times (limit %%s); fix the cause '
-                          'and resume the run', r.recovery_count + 1, expired.max_recoveries),
-        'args', json_build_array(), 'traceback', '') ELSE r.error END,
-    error_type = CASE WHEN r.recovery_count >= expired.max_recoveries
-        THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
-    executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
-FROM expired
-WHERE r.id = expired.id
-RETURNING r.id, r.status
+        error = CASE WHEN r.recovery_count >= o.max_recoveries THEN json_build_object(
+            'type', 'durable.errors.RunDeadError',
+            'message', format('the run''s executor died %%s times (limit %%s); `durable show` '
+                              'and the run page list each death; fix the cause and resume '
+                              'the run', r.recovery_count + 1, o.max_recoveries),
+            'args', json_build_array(), 'traceback', '') ELSE r.error END,
+        error_type = CASE WHEN r.recovery_count >= o.max_recoveries
+            THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
+        executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
+        steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
+    FROM orphaned o
+    WHERE r.id = o.id
+    RETURNING r.id, r.status, o.executor_id, o.hostname, o.pid, o.last_seen_at
+), history AS (
+    INSERT INTO durable_recovery (run_id, executor_id, hostname, pid, last_seen_at, outcome)
+    SELECT id, COALESCE(executor_id, ''), COALESCE(hostname, ''), pid, last_seen_at, status
+    FROM recovered
+)
+SELECT id, status FROM recovered
 """
 )
 
 
-def recover_expired(max_recoveries: int, limit: int = 500) -> list[tuple[str, str]]:
-    return execute(RECOVER_EXPIRED, {"max_recoveries": max_recoveries, "limit": limit})
+def recover_orphaned(
+    max_recoveries: int, silence: float, limit: int = 500
+) -> list[tuple[str, str]]:
+    params = {"max_recoveries": max_recoveries, "silence": silence, "limit": limit}
+    return execute(RECOVER_ORPHANED, params)
 
 
-EXPIRE_LEASES_OF = """
--- expire_leases_of --
--- A dead executor's leases end now, so its runs are recovered without waiting them out
-UPDATE durable_run SET lease_expires_at = now() - interval '1 second'
-WHERE status = 'RUNNING' AND executor_id = ANY(%(executor_ids)s)
+NOTE_OWNER_ALIVE = """
+-- note_owner_alive --
+-- An owner found these runs taken from it: it was alive when it was declared dead
+UPDATE durable_recovery SET owner_alive_at = now()
+WHERE executor_id = %(executor_id)s AND run_id = ANY(%(run_ids)s) AND owner_alive_at IS NULL
 """
 
 
-def expire_leases_of(executor_ids: list[str]) -> None:
-    if executor_ids:
-        execute(EXPIRE_LEASES_OF, {"executor_ids": executor_ids})
+def note_owner_alive(executor_id: str, run_ids: list[str]) -> None:
+    if run_ids:
+        execute(NOTE_OWNER_ALIVE, {"executor_id": executor_id, "run_ids": run_ids})
 
 
 HEARTBEAT = """
@@ -94,17 +121,38 @@ def heartbeat(**params: Any) -> tuple[bool, float | None]:
     return draining, None if release_in is None else float(release_in)
 
 
-STALE_EXECUTORS = """
--- stale_executors --
--- Executors whose last heartbeat is older than a lease: dead, wherever they ran
-SELECT id FROM durable_executor
+DEAD_EXECUTORS = (
+    "-- dead_executors --\n"
+    "-- Executors silent for a lease whose lifeline lock is gone and which own no running\n"
+    "-- run (the sweep recovers those first, recording who died): rows to forget\n"
+    "WITH"
+    + HELD_LIFELINES
+    + """
+SELECT id FROM durable_executor e
 WHERE id <> %(executor_id)s AND last_seen_at < now() - make_interval(secs => %(lease)s)
+  AND NOT EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(e.id, 0))
+  AND NOT EXISTS (SELECT 1 FROM durable_run r WHERE r.status = 'RUNNING' AND r.executor_id = e.id)
+"""
+)
+
+
+def dead_executors(executor_id: str, lease: float) -> list[str]:
+    rows = execute(DEAD_EXECUTORS, {"executor_id": executor_id, "lease": lease})
+    return [row[0] for row in rows]
+
+
+TAKE_LIFELINE = """
+-- take_lifeline --
+-- Held by the lifeline's session while the process lives; the server drops it when the
+-- process dies (its socket closes) or the connection is lost
+SELECT pg_try_advisory_lock(hashtextextended(%(executor_id)s, 0))
 """
 
-
-def stale_executors(executor_id: str, lease: float) -> list[str]:
-    rows = execute(STALE_EXECUTORS, {"executor_id": executor_id, "lease": lease})
-    return [row[0] for row in rows]
+LIFELINE = """
+-- lifeline --
+-- The lifeline's heartbeat, on its own connection: the executor lives (its lock is held)
+UPDATE durable_executor SET last_seen_at = now() WHERE id = %(executor_id)s
+"""
 
 
 FORGET_EXECUTORS = """

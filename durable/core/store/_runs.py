@@ -136,6 +136,7 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     SET status = 'RUNNING', executor_id = %(executor_id)s,
         lease_expires_at = now() + make_interval(secs => %(lease)s),
         started_at = COALESCE(durable_run.started_at, now()), updated_at = now(),
+        claimed_at = now(),
         version = """
     + STAMP_VERSION
     + """

@@ -7,6 +7,7 @@ import json
 
 from django.utils import timezone
 
+from durable import operations
 from durable.core import _delays as delays
 from durable.core._start import validate_run_id
 from durable.core.store import _durations as durations
@@ -78,6 +79,7 @@ def handle_show(command, *, run_id: str, **options) -> None:
         command.stdout.write(f"error     {run.error.get('type')}: {run.error.get('message')}")
     active, parked = _times(run)
     command.stdout.write(f"active    {active or '–'}\nparked    {parked or '–'}")
+    _show_deaths(command, run)
     rows = [
         (
             str(step.position),
@@ -93,6 +95,17 @@ def handle_show(command, *, run_id: str, **options) -> None:
     command.stdout.write("")
     header = ("#", "STEP", "KIND", "STATUS", "ATTEMPTS", "DURATION", "OUTPUT / ERROR")
     _print_table(command, header, rows)
+
+
+def _show_deaths(command, run: Run) -> None:
+    """Why it was recovered or went DEAD: each death of an owner, with what it means."""
+    if not run.recovery_count and run.status != RunStatus.DEAD:
+        return
+    for death in operations.run_deaths(run.id):
+        command.stdout.write(
+            f"died      {death.recovered_at:%Y-%m-%d %H:%M:%S} {death.executor_id} "
+            f"(host {death.hostname or '?'}, pid {death.pid or '?'}): {death.hint}"
+        )
 
 
 def _times(run: Run) -> tuple[str, str]:

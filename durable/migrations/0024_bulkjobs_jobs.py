@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0021_fleetview_executor_threads'),
+        ('durable', '0023_alerts_rules'),
     ]
 
     operations = [
