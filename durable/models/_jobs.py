@@ -54,6 +54,8 @@ class BulkJob(models.Model):
     skipped = models.IntegerField(default=0)  # superseded runs a restart left alone
     results = ArrayField(models.CharField(max_length=200), default=list)  # resulting runs
     samples = models.JSONField(default=dict)  # a few origin -> result pairs, for the page
+    # cancels whose executor did not confirm the stop in time: reason -> {count, runs}
+    unconfirmed = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_default=models.functions.Now())
     updated_at = models.DateTimeField(db_default=models.functions.Now())
     finished_at = models.DateTimeField(null=True, blank=True)

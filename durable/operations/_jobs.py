@@ -25,6 +25,7 @@ from durable.core._start import start as start_run
 from durable.errors import DurableError, InvalidArgumentError, OperationRefused
 from durable.models import AuditEntry, BulkJob, JobState, Run, RunStatus
 from durable.operations._batches import BulkResult, acting_as, current_actor, run_id_list
+from durable.operations._cancel_confirmation import confirm_stopped
 from durable.primitives._messaging import send
 
 WORKFLOW = "durable.bulk_job"
@@ -197,12 +198,27 @@ def next_batch(job_id: str) -> dict[str, Any]:
     if wait is None:
         wait = _held_back(job)
     if wait is None and job.offset < job.total:
-        wait = _act(job)
-    if job.offset >= job.total and not _judging_canary(job) and job.state == JobState.RUNNING:
-        _finish(job, JobState.FINISHED)
+        wait = _act(job)  # the job finishes at the next step, once what follows a batch
+    elif job.offset >= job.total and not _judging_canary(job) and job.state == JobState.RUNNING:
+        _finish(job, JobState.FINISHED)  # (a cancel's confirmation) has been done
     job.updated_at = clock.now()
     job.save(update_fields=PROGRESS_FIELDS)
-    return {"over": job.finished, "state": job.state, "wait": wait or 0.0, "listen": False}
+    return {"over": job.finished, "state": job.state, "wait": wait or 0.0, "listen": False,
+            "cancelled": getattr(job, "cancelled_now", [])}  # fmt: skip
+
+
+def confirm_cancels(job_id: str, run_ids: list[str]) -> int:
+    """After a cancel batch committed: wait for the executors of the runs it stopped
+    (`_cancel_confirmation`); those that did not confirm are kept with the job, grouped by
+    why, so its page says so rather than pretend. Returns how many were not confirmed."""
+    unconfirmed = confirm_stopped(run_ids)
+    if unconfirmed:
+        with transaction.atomic():
+            job = BulkJob.objects.select_for_update().defer("run_ids").get(id=job_id)
+            for run_id, why in unconfirmed.items():
+                _sample(job.unconfirmed, why, run_id)
+            job.save(update_fields=["unconfirmed"])
+    return len(unconfirmed)
 
 
 def _judging_canary(job: BulkJob) -> bool:
@@ -278,6 +294,8 @@ def _act(job: BulkJob) -> float:
         return 0.0
     job.offset += len(batch)
     _record(job, outcome)
+    if job.action == "cancel":
+        job.cancelled_now = list(outcome.done)
     return 0.0
 
 
@@ -290,10 +308,15 @@ def _record(job: BulkJob, outcome: BulkResult) -> None:
         if len(job.samples) < RESULT_SAMPLES:
             job.samples[run_id] = new_id
     for run_id, reason in outcome.refused.items():
-        entry = job.refused.setdefault(_grouped(reason), {"count": 0, "runs": []})
-        entry["count"] += 1
-        if len(entry["runs"]) < REASON_SAMPLES:
-            entry["runs"].append(run_id)
+        _sample(job.refused, _grouped(reason), run_id)
+
+
+def _sample(groups: dict[str, Any], reason: str, run_id: str) -> None:
+    """Count `run_id` under `reason`, keeping a few ids of each group as examples."""
+    entry = groups.setdefault(reason, {"count": 0, "runs": []})
+    entry["count"] += 1
+    if len(entry["runs"]) < REASON_SAMPLES:
+        entry["runs"].append(run_id)
 
 
 # "alice restarted it at 10:01:02 UTC as run 9f…, after …": one group for all such runs

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dashboard", "0005_fleetview_bulk_superseded"),
+        ("dashboard", "0006_semantics_bulk_unconfirmed"),
     ]
 
     operations = [
