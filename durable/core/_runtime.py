@@ -176,7 +176,7 @@ def release(run_context: RunContext, why: str) -> None:
             run_context.run_id, why, exc,
         )  # fmt: skip
         return
-    logger.warning("run %s released back to the queue: %s", run_context.run_id, why)
+    logger.info("run %s released back to the queue: %s", run_context.run_id, why)  # a hand-back
 
 
 def release_unreleased() -> None:

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dashboard", "0006_semantics_bulk_unconfirmed"),
+        ("dashboard", "0007_api_api_tokens"),
     ]
 
     operations = [
