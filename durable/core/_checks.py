@@ -237,7 +237,7 @@ def lease_problems() -> list[CheckMessage]:
 
 @register()
 def check_retention(**_: Any) -> list[CheckMessage]:
-    from durable.operations._retention import parse_age
+    from durable.core._validation import parse_age
 
     retention = settings.DURABLE_RETENTION
     if not retention:

@@ -6,8 +6,9 @@ answer to "what is different about this one?".
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from durable.debugging.export import get_run
@@ -32,7 +33,7 @@ class Difference:
     field: str  # what differs: input, name, status, output, error
     step_a: str = ""
     step_b: str = ""
-    changes: list[Change] = field(default_factory=list)
+    changes: list[Change] = dataclasses.field(default_factory=list)  # `field` is a str here
 
 
 @dataclass

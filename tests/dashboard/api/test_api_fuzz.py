@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import durable
 from durable.core import store
 from durable.models import Run
+from durable.schedules import _declared as declared_schedules
 from tests.dashboard.api import schema_tools
 from tests.dashboard.conftest import make_failed_run
 from tests.dashboard.test_security_fuzz import HOSTILE
@@ -106,7 +107,7 @@ def calls(draw) -> tuple[str, str, dict, Any]:
 def fuzz_world(db, settings, monkeypatch):
     settings.DURABLE_EXECUTOR = "external"  # nothing a fuzzed action starts runs here
     settings.DASHBOARD_API_RATE_LIMIT = 10**9
-    monkeypatch.setattr(durable.schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     make_failed_run(id="r-1")
     durable.schedules.create("api-sched", ping, cron="0 * * * *")
     store.heartbeat(executor_id="api-exec", kind="thread", hostname="h", pid=1, workflows=[])

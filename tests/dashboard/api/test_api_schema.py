@@ -9,6 +9,7 @@ from openapi_spec_validator import validate
 
 import durable
 from durable.core import store
+from durable.schedules import _declared as declared_schedules
 from tests.dashboard.api import schema_tools
 from tests.dashboard.conftest import make_failed_run
 from tests.engine.test_dynamic_schedules import ping
@@ -31,7 +32,7 @@ def test_every_operation_documents_its_problems_and_a_bearer_scheme():
 def world(db, settings, monkeypatch):
     """Something for every endpoint to find: a failed run, a schedule, an executor."""
     settings.DURABLE_EXECUTOR = "external"
-    monkeypatch.setattr(durable.schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     make_failed_run(id="r-1")
     durable.schedules.create("api-sched", ping, cron="0 * * * *")
     store.heartbeat(executor_id="api-exec", kind="thread", hostname="h", pid=1, workflows=[])
