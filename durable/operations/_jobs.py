@@ -21,10 +21,11 @@ from django.db.models import Q
 
 from durable.core import _clock as clock
 from durable.core import _validation as validation
+from durable.core._audit import acting_as, current_actor
 from durable.core._start import start as start_run
 from durable.errors import DurableError, InvalidArgumentError, OperationRefused
 from durable.models import AuditEntry, BulkJob, JobState, Run, RunStatus
-from durable.operations._batches import BulkResult, acting_as, current_actor, run_id_list
+from durable.operations._batches import BulkResult, run_id_list
 from durable.operations._cancel_confirmation import confirm_stopped
 from durable.primitives._messaging import send
 
