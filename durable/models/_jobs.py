@@ -9,11 +9,13 @@ from django.db import models
 
 
 class JobState(models.TextChoices):
-    RUNNING = "RUNNING", "Running"
-    PAUSED = "PAUSED", "Paused"
-    FINISHED = "FINISHED", "Finished"
-    ABORTED = "ABORTED", "Aborted"  # an operator stopped it
-    STOPPED = "STOPPED", "Stopped"  # it stopped itself (the canary failed): see stop_reason
+    """Labels come from the names (Running, Paused, …)."""
+
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    FINISHED = "FINISHED"
+    ABORTED = "ABORTED"  # an operator stopped it
+    STOPPED = "STOPPED"  # it stopped itself (the canary failed): see stop_reason
 
     @classmethod
     def over(cls) -> tuple[str, ...]:
