@@ -263,16 +263,29 @@ class BulkStartForm(BulkForm):
     reason = forms.CharField(max_length=500, strip=True)
     total = forms.IntegerField(min_value=0, max_value=10**9)
     include_superseded = forms.BooleanField(required=False)
+    # how fast and how safely the job goes (durable.operations.start_bulk_job)
+    rate = forms.FloatField(required=False, min_value=0.01, max_value=100_000)
+    concurrency = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+    canary = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+    canary_max_failed = forms.FloatField(required=False, min_value=0, max_value=100)
+
+    def job_options(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"rate": data.get("rate"), "concurrency": data.get("concurrency"),
+                "canary": data.get("canary"),
+                "canary_max_failed": data.get("canary_max_failed") or 0.0}  # fmt: skip
 
     def clean_as_of(self) -> datetime:
         """Never later than now: a job must not reach runs created after it started."""
         return min(self.cleaned_data["as_of"], timezone.now())
 
 
-class BulkStepForm(forms.Form):
-    """ "Next batch of job <id>": all the browser sends once a job runs."""
+class JobControlForm(forms.Form):
+    """Pause, resume or abort a bulk job."""
 
     job = forms.UUIDField()
+    verb = forms.ChoiceField(choices=[(v, v) for v in ("pause", "resume", "abort")])
+    reason = forms.CharField(required=False, max_length=500)
 
 
 class QueueLimitsForm(forms.Form):

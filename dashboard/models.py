@@ -55,50 +55,6 @@ class RollupCursor(models.Model):
     through = models.DateTimeField()
 
 
-class BulkJob(models.Model):
-    """A bulk action's state between batches, kept on the server: the browser only says
-    "next batch of job <id>", so nothing it sends can skew the totals or repeat a batch.
-
-    Each batch runs in one transaction with the job row locked (FOR UPDATE): the batch's
-    changes and the job's new position commit together, and a repeated request waits,
-    then continues from where the first left off.
-    """
-
-    id = models.UUIDField(primary_key=True)  # the preview form's token: one job per preview
-    owner = models.CharField(max_length=150)
-    action = models.CharField(max_length=16)
-    scope = models.CharField(max_length=16)
-    run_ids = ArrayField(models.CharField(max_length=200), default=list)
-    params = models.JSONField(default=dict)  # the filter, as RunFilterForm fields
-    as_of = models.DateTimeField()
-    reason = models.CharField(max_length=500, blank=True, default="")  # for the audit log
-    # a restart skips runs already restarted or forked unless the operator ticked this
-    include_superseded = models.BooleanField(default=False)
-    total = models.IntegerField()
-    offset = models.IntegerField(default=0)
-    cursor = models.TextField(blank=True, default="")
-    done = models.IntegerField(default=0)
-    refused = models.JSONField(default=dict)
-    skipped = models.IntegerField(default=0)  # superseded runs a restart left alone
-    results = models.JSONField(default=dict)
-    # cancels whose executor did not confirm the stop in time: reason -> {count, runs}
-    unconfirmed = models.JSONField(default=dict)
-    finished = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    @property
-    def refused_count(self) -> int:
-        return sum(entry["count"] for entry in self.refused.values())
-
-    @property
-    def processed(self) -> int:
-        return self.done + self.refused_count + self.skipped
-
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else min(100, round(100 * self.processed / self.total))
-
-
 class TokenScope(models.TextChoices):
     VIEW = "view", "view"
     OPERATE = "operate", "operate"

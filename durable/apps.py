@@ -13,6 +13,7 @@ class DurableConfig(AppConfig):
         from durable.core import _checks as checks  # noqa: F401  (registers the system checks)
         from durable.core import _dispatch as dispatching
         from durable.executors import duties
+        from durable.operations import _job_workflow  # noqa: F401  (registers durable.bulk_job)
         from durable.operations import _retention as retention
         from durable.schedules import _ticker as ticker
 

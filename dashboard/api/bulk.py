@@ -1,9 +1,7 @@
-"""Bulk jobs: preview what an action would touch, start a job, advance it a batch at a
-time, read its progress. The job's state lives on the server (`dashboard.bulk`), so a
-repeated request continues the same job and never repeats a batch.
-
-The dashboard offers cancel, resume and restart in bulk; jobs have no pause or abort (a
-job advances only when asked, so stopping asking is the pause).
+"""Bulk jobs: preview what an action would touch, start a job, read its progress, pause,
+resume or abort it. A job is a durable workflow on the executors
+(`durable.operations.start_bulk_job`): one request starts it, it goes on by itself, and a
+repeated start request returns the same job.
 """
 
 from __future__ import annotations
@@ -22,9 +20,11 @@ from dashboard.api.auth import actor
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.api.runs import RunFilterQuery, parse_filter
 from dashboard.forms import BulkForm, BulkStartForm, filter_params
-from dashboard.models import BulkJob
 from dashboard.queries.runs import RunFilter, status_breakdown
 from dashboard.views.debug import bulk_preview_lines
+from durable import operations
+from durable.errors import DurableError
+from durable.models import BulkJob
 
 router = Router(tags=["bulk"])
 
@@ -62,13 +62,20 @@ class BulkStart(BulkTarget):
 class JobStatus(Schema):
     id: uuid.UUID
     action: str
+    state: str
+    stop_reason: str
     total: int
     done: int
     refused: dict[str, Any]
-    results: dict[str, str]
+    results: dict[str, str]  # a few origin -> resulting run pairs
     processed: int
+    left: int
     percent: int
     finished: bool
+
+    @staticmethod
+    def resolve_results(job: BulkJob) -> dict[str, str]:
+        return job.samples
 
 
 def _form(form_class: type, payload: BulkTarget, **extra: Any):
@@ -124,27 +131,32 @@ def start(request: HttpRequest, payload: BulkStart) -> BulkJob:
         total=str(payload.total),
     )
     data, run_filter, owner = form.cleaned_data, _target(payload), actor(request)[:150]
-    job = bulk.start_job(
-        payload.token,
-        owner,
-        action=payload.action,
-        scope=payload.scope,
-        run_ids=list(data["run_ids"]) if payload.scope == "selected" else [],
-        params=filter_params(run_filter) if payload.scope == "matching" else {},
-        as_of=data["as_of"],
-        reason=data["reason"],
-        total=data["total"],
-    )
-    return _advance(job.id, owner)
+    matching = payload.scope == "matching"
+    run_ids = bulk.matching_ids(run_filter, data["as_of"]) if matching else list(data["run_ids"])
+    selection = {"filter": filter_params(run_filter)} if matching else {"ticked": len(run_ids)}
+    try:
+        return bulk.start(
+            owner, payload.token, run_ids, action=payload.action, reason=data["reason"],
+            as_of=data["as_of"], selection=selection,
+        )  # fmt: skip
+    except DurableError as exc:
+        raise ApiProblem(400, str(exc)) from exc
 
 
 @router.post(
-    "/bulk/{uuid:job_id}/advance",
+    "/bulk/{uuid:job_id}/{verb}",
     response={200: JobStatus, ERRORS: Problem},
-    summary="Run a bulk job's next batch",
+    summary="Pause, resume or abort a bulk job",
 )
-def advance(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
-    return _advance(job_id, actor(request)[:150])
+def control(
+    request: HttpRequest, job_id: uuid.UUID, verb: Literal["pause", "resume", "abort"]
+) -> BulkJob:
+    call = {"pause": operations.pause_job, "resume": operations.resume_job,
+            "abort": operations.abort_job}[verb]  # fmt: skip
+    try:
+        return call(str(job_id), actor=actor(request))
+    except DurableError as exc:
+        raise ApiProblem(409 if "can't" in str(exc) else 404, str(exc)) from exc
 
 
 @router.get(
@@ -153,14 +165,7 @@ def advance(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
     summary="A bulk job's progress",
 )
 def progress(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
-    job = BulkJob.objects.filter(id=job_id, owner=actor(request)[:150]).first()
+    job = BulkJob.objects.filter(id=job_id).first()
     if job is None:
-        raise ApiProblem(404, "No such bulk job of yours: start it again from a preview.")
-    return job
-
-
-def _advance(job_id: uuid.UUID, owner: str) -> BulkJob:
-    job = bulk.advance(job_id, owner)
-    if job is None:
-        raise ApiProblem(404, "No such bulk job of yours: start it again from a preview.")
+        raise ApiProblem(404, "No such bulk job: start it from a preview.")
     return job

@@ -1,4 +1,4 @@
-"""Bulk actions: a preview that counts what each action would touch, then batched execution."""
+"""Bulk actions: a preview that counts what each action would touch, then a bulk job."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from dashboard import bulk
-from dashboard.forms import BulkForm, BulkStartForm, BulkStepForm, RunFilterForm, filter_params
-from dashboard.models import BulkJob
+from dashboard.forms import BulkForm, BulkStartForm, RunFilterForm, filter_params
 from dashboard.permissions import operator_page, operator_required
 from dashboard.queries.runs import RunFilter, status_breakdown, superseded_count
 from dashboard.views import debug
 from dashboard.views.common import bad_request, render_page
+from dashboard.views.jobs import render_job
+from durable.errors import DurableError
 
 
 def _target(form: BulkForm, data) -> RunFilter:
@@ -53,41 +54,28 @@ def preview(request: HttpRequest) -> HttpResponse:
         context["superseded"] = superseded_count(run_filter)
         context["eligible"] -= context["superseded"]
     context["replay_preview"] = debug.bulk_preview_lines(action, run_filter, bulk.ELIGIBLE[action])
+    context["dry_run"] = bulk.dry_run_lines(action, run_filter)
     return render_page(request, "dashboard/bulk.html", context)
 
 
 @operator_required
 def run_batch(request: HttpRequest) -> HttpResponse:
-    """Start a job from the preview's form, or run the next batch of `job`."""
-    owner = request.user.get_username()
-    if "job" in request.POST:
-        step = BulkStepForm(request.POST)
-        if not step.is_valid():
-            return bad_request("job must be the id of a bulk job.")
-        job = bulk.advance(step.cleaned_data["job"], owner)
-    else:
-        form = BulkStartForm(request.POST)
-        if not form.is_valid():
-            return bad_request(form.errors.as_text())
-        job = bulk.advance(_start(form, request.POST, owner).id, owner)
-    if job is None:
-        return bad_request("No such bulk job of yours: start it again from the runs.")
-    context = {"job": job, "past": bulk.PAST[job.action], "finished": job.finished}
-    return render_page(request, "dashboard/bulk.html", context, partial="progress")
-
-
-def _start(form: BulkStartForm, data, owner: str) -> BulkJob:
+    """Start the bulk job of the preview's form; the page then polls its progress."""
+    form = BulkStartForm(request.POST)
+    if not form.is_valid():
+        return bad_request(form.errors.as_text())
     cleaned = form.cleaned_data
-    run_filter = _target(form, data)
-    return bulk.start_job(
-        cleaned["token"] or uuid.uuid4(),
-        owner,
-        action=cleaned["action"],
-        scope=cleaned["scope"],
-        run_ids=list(cleaned["run_ids"]) if cleaned["scope"] == "selected" else [],
-        params=filter_params(run_filter) if cleaned["scope"] == "matching" else {},
-        as_of=cleaned["as_of"],
-        reason=cleaned["reason"],
-        total=cleaned["total"],
-        include_superseded=cleaned["include_superseded"] and cleaned["action"] == "restart",
-    )
+    run_filter = _target(form, request.POST)
+    matching = cleaned["scope"] == "matching"
+    run_ids = bulk.matching_ids(run_filter, cleaned["as_of"]) if matching else cleaned["run_ids"]
+    selection = {"filter": filter_params(run_filter)} if matching else {"ticked": len(run_ids)}
+    try:
+        job = bulk.start(
+            request.user.get_username(), cleaned["token"], list(run_ids),
+            action=cleaned["action"], reason=cleaned["reason"], as_of=cleaned["as_of"],
+            include_superseded=cleaned["include_superseded"] and cleaned["action"] == "restart",
+            selection=selection, **form.job_options(),
+        )  # fmt: skip
+    except DurableError as exc:
+        return bad_request(str(exc))
+    return render_job(request, job)

@@ -17,6 +17,7 @@ from durable.models._alerts import (
     IncidentStatus,
 )
 from durable.models._executors import AuditEntry, Executor, Recovery
+from durable.models._jobs import BulkJob, JobState
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
@@ -30,6 +31,8 @@ __all__ = [
     "Attempt",
     "Executor",
     "AuditEntry",
+    "BulkJob",
+    "JobState",
     "Recovery",
     "Message",
     "Event",

@@ -18,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from durable.core.conf import settings
 from durable.core.store import _monitoring as store_monitoring
 from durable.core.store._monitoring import DURATION_BUCKETS, SIZE_BUCKETS
-from durable.models import RunStatus
+from durable.models import JobState, RunStatus
 from durable.observability import _untaken as untaken
 
 try:
@@ -96,6 +96,20 @@ class DurableCollector(Collector):
         alive = 2 * settings.DURABLE_LEASE_SECONDS
         yield from executor_metrics(store_monitoring.executor_kinds(alive))
         yield untaken_metric(untaken.untaken(sample=0))
+        yield from job_metrics(store_monitoring.bulk_job_states())
+
+
+def job_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
+    """Every state is reported (0 when none), so an alert on PAUSED or STOPPED can fire."""
+    jobs = GaugeMetricFamily("durable_bulk_jobs", "Bulk jobs, by state", labels=["state"])
+    left = GaugeMetricFamily(
+        "durable_bulk_job_runs_left", "Runs that running or paused bulk jobs have yet to process"
+    )
+    counts = {state: (count, remaining) for state, count, remaining in rows}
+    for state in JobState.values:
+        jobs.add_metric([state], counts.get(state, (0, 0))[0])
+    left.add_metric([], sum(counts.get(s, (0, 0))[1] for s in (JobState.RUNNING, JobState.PAUSED)))
+    yield from (jobs, left)
 
 
 def untaken_metric(groups: list[untaken.Untaken]) -> Metric:

@@ -26,6 +26,7 @@ from durable.debugging import patching
 from durable.errors import InvalidArgumentError
 from durable.operations import _deletion as deletion
 from durable.operations import _drain as drain
+from durable.operations import _jobs as jobs
 from durable.operations._batches import (
     BATCH_SIZE,
     BulkResult,
@@ -51,6 +52,7 @@ __all__ = [
     "Death",
     "RUN_FIRST",
     "Progress",
+    "abort_job",
     "acting_as",
     "cancel",
     "confirm_stopped",
@@ -59,11 +61,16 @@ __all__ = [
     "drain_executor",
     "fork",
     "fork_points",
+    "get_job",
+    "list_jobs",
+    "pause_job",
     "move",
     "prioritize",
     "restart",
     "resume",
     "resume_blocker",
+    "resume_job",
+    "start_bulk_job",
     "run_deaths",
     "successors",
     "superseded_runs",
@@ -324,3 +331,52 @@ def _delete_batch(batch: list[str]) -> BulkResult:
     deleted = deletion.delete_batch(batch)
     done = {run_id: run_id for run_id in deleted.done}
     return BulkResult(done, deleted.refused, deleted.descendants)
+
+
+start_bulk_job = jobs.start  # the public name of `_jobs.start`
+
+
+def get_job(job_id: str) -> jobs.BulkJob:
+    """One bulk job by id (raises JobNotFoundError, naming how to list them)."""
+    return jobs.get(job_id)
+
+
+def list_jobs(limit: int = 50) -> list[jobs.BulkJob]:
+    """The newest bulk jobs first."""
+    return list(jobs.BulkJob.objects.all()[: max(1, min(int(limit), 1000))])
+
+
+def pause_job(job_id: str, *, actor: str | None = None, reason: str = "") -> jobs.BulkJob:
+    """Stop a job after its batch in flight; `resume_job` continues it where it was."""
+    return jobs.control(job_id, "pause", actor, reason)
+
+
+def resume_job(job_id: str, *, actor: str | None = None, reason: str = "") -> jobs.BulkJob:
+    return jobs.control(job_id, "resume", actor, reason)
+
+
+def abort_job(job_id: str, *, actor: str | None = None, reason: str = "") -> jobs.BulkJob:
+    """End a job for good; the runs it already changed stay changed."""
+    return jobs.control(job_id, "abort", actor, reason)
+
+
+def _job_restart(batch: list[str], reason: str, request_id: str, job: jobs.BulkJob) -> Any:
+    return restart(batch, reason=reason, request_id=request_id,
+                   unless_derived_since=job.as_of or job.created_at,
+                   include_superseded=job.include_superseded)  # fmt: skip
+
+
+def _job_fork(batch: list[str], reason: str, request_id: str, job: jobs.BulkJob) -> Any:
+    return fork(batch, reason=reason, request_id=request_id,
+                unless_derived_since=job.as_of or job.created_at)  # fmt: skip
+
+
+jobs.ACTIONS.update(
+    cancel=lambda batch, reason, request_id, _job: cancel(
+        batch, reason=reason, request_id=request_id),
+    resume=lambda batch, reason, request_id, _job: resume(
+        batch, reason=reason, request_id=request_id),
+    restart=_job_restart,
+    fork=_job_fork,
+)  # fmt: skip
+from durable.operations import _job_workflow  # noqa: E402, F401  (registers durable.bulk_job)

@@ -1,5 +1,6 @@
-"""Bulk jobs keep their state on the server: tampering gives 400, nothing repeats, and two
-operators restarting one filter at once restart each run once."""
+"""Bulk jobs keep their state on the server (a durable workflow does the batches): the page
+only polls, tampering gives 400 or a page that says so, nothing repeats, and two operators
+restarting one filter at once restart each run once."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from dashboard import bulk
-from dashboard.models import BulkJob
-from durable.models import AuditEntry, Run
+from durable import operations
+from durable.models import AuditEntry, BulkJob, Run
+from durable.operations import _jobs
 from tests.dashboard.conftest import make_failed_run
+from tests.dashboard.test_bulk import drive
 
 
 def _start(client: Client, **extra) -> str:
@@ -33,34 +35,41 @@ def _start(client: Client, **extra) -> str:
 
 
 def _drive(client: Client, html: str) -> str:
-    """Follow the progress partial's "next batch" form until the job is done."""
-    for _ in range(50):
-        if "Done: " in html:
-            return html
-        job = re.search(r'name="job" value="([^"]+)"', html).group(1)
-        html = client.post("/actions/bulk/", {"job": job}).content.decode()
-    raise AssertionError("the job never finished")
+    return drive(client, html)
 
 
-def test_the_browser_sends_only_the_job_id_between_batches(owner_client, engine, monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH", 1)
+def test_the_page_only_polls_the_job_it_started(owner_client, engine, monkeypatch):
+    monkeypatch.setattr(_jobs, "BATCH", 1)
     make_failed_run(workflow="not.registered")
     make_failed_run(workflow="not.registered")
     html = _start(owner_client)
-    hidden = re.findall(r'<input type="hidden" name="(\w+)"', html)
-    assert set(hidden) - {"csrfmiddlewaretoken"} == {"job"}
+    assert 'hx-trigger="load' not in html and 'hx-get="/jobs/' in html
+    hidden = set(re.findall(r'<input type="hidden" name="(\w+)"', html))
+    assert hidden <= {"csrfmiddlewaretoken", "job", "verb"}  # the pause / abort buttons
+    assert "Done: restart" in _drive(owner_client, html)
 
 
-def test_tampered_job_ids_are_refused_with_400_and_change_nothing(owner_client, viewer, engine):
+def test_tampered_job_ids_are_refused_and_change_nothing(owner_client, engine):
     make_failed_run(workflow="not.registered")
     for bad in ["not-a-uuid", "\x00", "1" * 5000, str(uuid.uuid4()), "[[[[[[[["]:
-        assert owner_client.post("/actions/bulk/", {"job": bad}).status_code == 400
-    foreign = BulkJob.objects.create(
-        id=uuid.uuid4(), owner="someone-else", action="restart", scope="matching",
-        params={"workflow": "not.registered"}, as_of=timezone.now(), total=1,
-    )  # fmt: skip
-    assert owner_client.post("/actions/bulk/", {"job": str(foreign.id)}).status_code == 400
+        data = {"job": bad, "verb": "abort"}
+        assert owner_client.post("/actions/job/", data).status_code == 400
+        page = owner_client.get(f"/jobs/{bad[:300]}/")
+        assert page.status_code == 400 or b"No such job" in page.content
+    assert (
+        owner_client.post("/actions/job/", {"job": str(uuid.uuid4()), "verb": "rm"}).status_code
+        == 400
+    )
     assert Run.objects.count() == 1 and not AuditEntry.objects.exists()
+
+
+def test_another_operators_token_starts_a_job_of_ones_own(owner_client, engine):
+    make_failed_run(workflow="not.registered")
+    token = uuid.uuid4()
+    theirs = operations.start_bulk_job("restart", [], actor="someone-else",
+                                       request_id=f"dashboard:someone-else:{token}")  # fmt: skip
+    _drive(owner_client, _start(owner_client, token=str(token)))
+    assert BulkJob.objects.exclude(id=theirs.id).get().actor == "owner"
 
 
 def test_tampered_start_fields_are_refused_with_400(owner_client, engine):
@@ -81,15 +90,15 @@ def test_tampered_start_fields_are_refused_with_400(owner_client, engine):
 
 
 def test_a_repeated_request_never_repeats_a_batch(owner_client, engine, monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH", 2)
+    monkeypatch.setattr(_jobs, "BATCH", 2)
     for _ in range(3):
         make_failed_run(workflow="not.registered")
-    html = _start(owner_client, total=3)
-    job = re.search(r'name="job" value="([^"]+)"', html).group(1)
-    for _ in range(5):  # a retry storm on one job
-        owner_client.post("/actions/bulk/", {"job": job})
+    token = str(uuid.uuid4())
+    for _ in range(5):  # a retry storm on one form
+        html = _start(owner_client, total=3, token=token)
+    _drive(owner_client, html)
     assert Run.objects.filter(forked_from__isnull=False).count() == 3
-    assert BulkJob.objects.get(id=job).done == 3
+    assert BulkJob.objects.get().done == 3
 
 
 def test_submitting_the_preview_twice_continues_one_job(owner_client, engine):
@@ -102,7 +111,7 @@ def test_submitting_the_preview_twice_continues_one_job(owner_client, engine):
 
 
 def test_two_bulk_restarts_of_one_filter_restart_each_run_once(owner, engine, monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH", 10)
+    monkeypatch.setattr(_jobs, "BATCH", 10)
     originals = [make_failed_run(workflow="not.registered") for _ in range(60)]
     as_of = timezone.now().isoformat()
     barrier = threading.Barrier(2)
@@ -129,6 +138,7 @@ def test_two_bulk_restarts_of_one_filter_restart_each_run_once(owner, engine, mo
 def test_invalid_ids_in_a_bulk_job_are_audited_as_refusals(owner_client, engine):
     run = make_failed_run()
     html = _start(owner_client, scope="selected", run_ids=[run.id, "attacker/../victim"], total=2)
+    html = _drive(owner_client, html)
     assert "Done: " in html and "cannot be" in html
     refused = AuditEntry.objects.get(action="restart").detail["refused"]
     assert "attacker/../victim" in refused

@@ -93,8 +93,14 @@ ENDPOINTS = {
         "total",
         "token",
         "reason",
+        "rate",
+        "concurrency",
+        "canary",
+        "canary_max_failed",
         *FILTER,
     ],  # fmt: skip
+    ("GET", "/jobs/"): [],
+    ("POST", "/actions/job/"): ["job", "verb", "reason"],
     ("POST", "/actions/schedule/pause/"): ["name", "reason", "seen"],
     ("POST", "/actions/schedule/resume/"): ["name", "reason", "seen"],
     ("POST", "/actions/schedule/trigger/"): ["name", "reason", "seen"],
@@ -211,7 +217,7 @@ def test_no_run_path_causes_a_server_error(fuzz_client, run_id):
 
 PATHS = [
     "/values/{a}/{b}", "/values/run/{a}/{b}", "/values/step/{a}/{c}/{b}", "/compare/{b}?other={a}",
-    "/edit-output/{a}/{b}", "/runs/{b}/", "/values/{a}/{b}?download=1",
+    "/edit-output/{a}/{b}", "/runs/{b}/", "/values/{a}/{b}?download=1", "/jobs/{a}/",
 ]  # fmt: skip
 # path segments: often one of the shapes these views parse (a value name, a position)
 SHAPES = ["fuzz-target", "0", "1", "output", "input", "error", "step-0-output", "step-²-output",

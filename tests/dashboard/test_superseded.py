@@ -8,6 +8,7 @@ from django.utils import timezone
 from dashboard.queries.hotspots import hotspots
 from durable.models import Run
 from tests.dashboard.conftest import make_failed_run, make_run
+from tests.dashboard.test_bulk import drive
 
 
 def _failed_restart_of(original: Run, run_id: str) -> Run:
@@ -58,7 +59,7 @@ def _restart_all(client, include: bool) -> str:
     }
     if include:
         data["include_superseded"] = "1"
-    return client.post("/actions/bulk/", data).content.decode()
+    return drive(client, client.post("/actions/bulk/", data).content.decode())
 
 
 def test_restart_all_matching_skips_superseded_runs_and_says_how_many(owner_client, engine):

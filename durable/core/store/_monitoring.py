@@ -63,6 +63,17 @@ WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
 """
 
 
+BULK_JOB_STATES = """
+-- bulk_job_states --
+-- Bulk jobs by state, and the runs the unfinished ones have left (a small table)
+SELECT state, count(*), COALESCE(sum(total - "offset"), 0) FROM durable_bulkjob GROUP BY state
+"""
+
+
+def bulk_job_states() -> Rows:
+    return execute(BULK_JOB_STATES, {})
+
+
 def run_totals() -> Rows:
     """(workflow, status, runs, recoveries) rows."""
     return execute(RUN_TOTALS, {})

@@ -17,6 +17,7 @@ from durable.management.cli import (
     draining,
     extensions,
     inspect,
+    jobs,
     operate,
     remote,
     schedules,
@@ -34,6 +35,9 @@ SUBCOMMANDS = {
     "delete": operate.add_delete_arguments,
     "prune": operate.add_prune_arguments,
     "queues": queues_cli.add_queues_arguments,
+    "bulk": jobs.add_bulk_arguments,
+    "jobs": jobs.add_jobs_arguments,
+    "job": jobs.add_job_arguments,
     "drain": draining.add_drain_arguments,
     "undrain": draining.add_undrain_arguments,
     "worker": worker.add_worker_arguments,
@@ -52,9 +56,10 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
 class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
-        "sweeper, demo; queues, drain, undrain; cron: schedules; debugging: export, import, "
-        "replay, preview, compare; with the dashboard: token. list, show, resume, restart and "
-        "cancel take --server URL --token T to act on a remote deployment through its API."
+        "sweeper, demo; bulk jobs: bulk, jobs, job; queues, drain, undrain; cron: schedules; "
+        "debugging: export, import, replay, preview, compare; with the dashboard: token. list, "
+        "show, resume, restart and cancel take --server URL --token T to act on a remote "
+        "deployment through its API."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -87,6 +92,9 @@ class Command(BaseCommand):
             "demo": worker,
             "schedules": schedules,
             "queues": queues_cli,
+            "bulk": jobs,
+            "jobs": jobs,
+            "job": jobs,
             "drain": draining,
             "undrain": draining,
         }.get(subcommand, debug if subcommand in DEBUG_SUBCOMMANDS else operate)
