@@ -36,6 +36,14 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_STREAM_POLL_SECONDS": 0.2,
     # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
     "DURABLE_RETENTION": "",
+    # live stacks (`durable stack RUN_ID`): how long the operator waits for the owner's answer
+    "DURABLE_STACK_TIMEOUT_SECONDS": 5.0,
+    # local variables shown per frame of a live stack (operators only)
+    "DURABLE_STACK_MAX_LOCALS": 20,
+    # longest repr of one local variable in a live stack, in characters
+    "DURABLE_STACK_MAX_REPR_CHARS": 200,
+    # local variables whose name contains one of these (any case) show as "<redacted>"
+    "DURABLE_STACK_REDACT": ["password", "secret", "token", "key"],
     # largest JSON payload (input, output, message, event) in bytes
     "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
     # largest export file `durable import` reads, in bytes, checked before it is parsed

@@ -10,6 +10,7 @@ from durable.models._executors import AuditEntry, Executor, Recovery
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
+from durable.models._stacks import StackRequest
 
 __all__ = [
     "RunStatus",
@@ -29,4 +30,5 @@ __all__ = [
     "MissedPolicy",
     "Schedule",
     "StoredQueue",
+    "StackRequest",
 ]

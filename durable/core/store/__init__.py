@@ -66,6 +66,12 @@ from durable.core.store._runs import (
     suspend_run,
     unclaimable_workflows,
 )
+from durable.core.store._stacks import (
+    ANSWER_STACK,
+    PENDING_STACK_REQUESTS,
+    ask_stack,
+    stack_answer,
+)
 from durable.core.store._steps import (
     RECORD_ATTEMPT,
     RECORD_STEP,
@@ -142,4 +148,8 @@ __all__ = [
     "dead_executors",
     "FORGET_EXECUTORS",
     "forget_executors",
+    "ANSWER_STACK",
+    "PENDING_STACK_REQUESTS",
+    "ask_stack",
+    "stack_answer",
 ]

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from durable.debugging import compare, export, importing, preview, replay
+from durable.debugging import compare, export, importing, preview, replay, stacks
 from durable.management.cli import scripting
 
 
@@ -130,3 +130,25 @@ def handle_compare(command, *, run_a, run_b=None, as_json=False, **_) -> None:
         command.stdout.write(json.dumps(comparison.as_json(), indent=2, default=str))
     else:
         command.stdout.write(comparison.render())
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a running run is now: the live Python stack of its current step's thread."""
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument(
+        "--locals", dest="include_locals", action="store_true",
+        help="show each frame's local variables (bounded; secrets redacted)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--timeout", type=float, default=None,
+        help="seconds to wait for the owner's answer (default DURABLE_STACK_TIMEOUT_SECONDS)",
+    )  # fmt: skip
+    parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+
+
+def handle_stack(command, *, run_id, include_locals=False, timeout=None, as_json=False, **_):
+    stack = stacks.live_stack(run_id, include_locals=include_locals, timeout=timeout)
+    if as_json:
+        command.stdout.write(json.dumps(stacks.as_json(stack), indent=2))
+    else:
+        command.stdout.write(stack.render())

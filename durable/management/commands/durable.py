@@ -33,16 +33,17 @@ SUBCOMMANDS = {
     "replay": debug.add_replay_arguments,
     "preview": debug.add_preview_arguments,
     "compare": debug.add_compare_arguments,
+    "stack": debug.add_stack_arguments,
     "schedules": schedules.add_schedules_arguments,
 }
-DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
+DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare", "stack")
 
 
 class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
         "sweeper, demo; queues, drain, undrain; cron: schedules; debugging: export, import, "
-        "replay, preview, compare."
+        "replay, preview, compare, stack."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

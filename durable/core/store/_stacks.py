@@ -1,0 +1,47 @@
+"""SQL of live stack requests: the operator's question, the owner's look and answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durable.core.store._execute import execute
+
+ASK_STACK = """
+-- ask_stack --
+-- An operator's "where is it now?" about one run; its owner's heartbeat answers it
+INSERT INTO durable_stackrequest (run_id, include_locals, requested_by, executor_id)
+VALUES (%(run_id)s, %(include_locals)s, %(requested_by)s, '')
+RETURNING id
+"""
+
+STACK_ANSWER = """
+-- stack_answer --
+-- The owner's answer to one request, null while it is pending
+SELECT answered_at IS NOT NULL, answer, executor_id FROM durable_stackrequest WHERE id = %(id)s
+"""
+
+PENDING_STACK_REQUESTS = """
+-- pending_stack_requests --
+-- Unanswered questions about the runs this executor's threads execute (a partial index)
+SELECT id, run_id, include_locals FROM durable_stackrequest
+WHERE run_id = ANY(%(run_ids)s) AND answered_at IS NULL
+ORDER BY id
+"""
+
+ANSWER_STACK = """
+-- answer_stack --
+-- Write the owner's answer once; a request already answered keeps its first answer
+UPDATE durable_stackrequest
+SET answered_at = now(), answer = %(answer)s, executor_id = %(executor_id)s
+WHERE id = %(id)s AND answered_at IS NULL
+"""
+
+
+def ask_stack(run_id: str, include_locals: bool, requested_by: str) -> int:
+    params = {"run_id": run_id, "include_locals": include_locals, "requested_by": requested_by}
+    return execute(ASK_STACK, params)[0][0]
+
+
+def stack_answer(request_id: int) -> tuple[bool, Any, str]:
+    rows = execute(STACK_ANSWER, {"id": request_id})
+    return rows[0] if rows else (False, None, "")
