@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from durable.core import store
@@ -80,8 +80,9 @@ def ask(run_id: str, *, include_locals: bool = False, requested_by: str = "") ->
 
 
 def answer(run_id: str, request_id: int) -> LiveStack | None:
-    """The owner's answer, or None while it has not answered yet."""
-    answered, body, executor_id = store.stack_answer(request_id)
+    """The owner's answer, or None while it has not answered yet (or if that request is not
+    about that run)."""
+    answered, body, executor_id = store.stack_answer(run_id, request_id)
     if not answered:
         return None
     if isinstance(body, str):  # Django's connection leaves jsonb as text
@@ -120,6 +121,15 @@ def live_stack(
         "on a busy or unreachable executor, or no executor executes it now — "
         "`durable show` names the owner; try again or raise --timeout"
     )
+
+
+def without_locals(stack: LiveStack) -> LiveStack:
+    """The same stack for someone who may not see local variables."""
+    threads = [
+        ThreadStack(thread.thread, thread.hung, [replace(f, locals=None) for f in thread.frames])
+        for thread in stack.threads
+    ]
+    return replace(stack, threads=threads)
 
 
 def as_json(stack: LiveStack) -> dict[str, Any]:

@@ -16,8 +16,9 @@ RETURNING id
 
 STACK_ANSWER = """
 -- stack_answer --
--- The owner's answer to one request, null while it is pending
-SELECT answered_at IS NOT NULL, answer, executor_id FROM durable_stackrequest WHERE id = %(id)s
+-- The owner's answer to one request about one run, null while it is pending
+SELECT answered_at IS NOT NULL, answer, executor_id FROM durable_stackrequest
+WHERE id = %(id)s AND run_id = %(run_id)s
 """
 
 PENDING_STACK_REQUESTS = """
@@ -42,6 +43,6 @@ def ask_stack(run_id: str, include_locals: bool, requested_by: str) -> int:
     return execute(ASK_STACK, params)[0][0]
 
 
-def stack_answer(request_id: int) -> tuple[bool, Any, str]:
-    rows = execute(STACK_ANSWER, {"id": request_id})
+def stack_answer(run_id: str, request_id: int) -> tuple[bool, Any, str]:
+    rows = execute(STACK_ANSWER, {"id": request_id, "run_id": run_id})
     return rows[0] if rows else (False, None, "")
