@@ -71,6 +71,8 @@ def _report(
         reasons[reason] = reasons.get(reason, 0) + 1
     for reason, count in reasons.items():
         modeladmin.message_user(request, f"{count} refused: {reason}", messages.WARNING)
+    for run_id, why in list(result.unconfirmed.items())[:5]:
+        modeladmin.message_user(request, f"Stop of {run_id} not confirmed: {why}", messages.WARNING)
 
 
 class ReasonActionForm(ActionForm):

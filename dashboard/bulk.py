@@ -48,10 +48,15 @@ def record(job: BulkJob, outcome: operations.BulkResult) -> None:
         if len(job.results) < RESULT_SAMPLES:
             job.results[run_id] = new_id
     for run_id, reason in outcome.refused.items():
-        entry = job.refused.setdefault(_grouped(reason), {"count": 0, "runs": []})
-        entry["count"] += 1
-        if len(entry["runs"]) < REASON_SAMPLES:
-            entry["runs"].append(run_id)
+        _sample(job.refused, _grouped(reason), run_id)
+
+
+def _sample(groups: dict[str, Any], reason: str, run_id: str) -> None:
+    """Count `run_id` under `reason`, keeping a few ids of each group as examples."""
+    entry = groups.setdefault(reason, {"count": 0, "runs": []})
+    entry["count"] += 1
+    if len(entry["runs"]) < REASON_SAMPLES:
+        entry["runs"].append(run_id)
 
 
 # "alice restarted it at 10:01:02 UTC as run 9f…, after …": one group for all such runs
@@ -75,12 +80,25 @@ def advance(job_id: uuid.UUID, owner: str) -> BulkJob | None:
         if job is None or job.finished:
             return job
         run_ids = _next_ids(job)
+        outcome = None
         if run_ids:
             outcome = apply(job.action, run_ids, owner, job.reason, since=job.as_of,
                             include_superseded=job.include_superseded)  # fmt: skip
             record(job, outcome)
         job.save()
+    if job.action == "cancel" and outcome is not None and outcome.done:
+        _confirm_stopped(job, list(outcome.done))
     return job
+
+
+def _confirm_stopped(job: BulkJob, run_ids: list[str]) -> None:
+    """Once the batch has committed, wait for the executors of the runs it cancelled (the
+    cancel inside the job's transaction could not): the ones that did not confirm are kept
+    with the job, grouped by why, so the page says so rather than pretend."""
+    for run_id, why in operations.confirm_stopped(run_ids).items():
+        _sample(job.unconfirmed, why, run_id)
+    if job.unconfirmed:
+        job.save(update_fields=["unconfirmed"])
 
 
 def _next_ids(job: BulkJob) -> list[str]:

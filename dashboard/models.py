@@ -80,6 +80,8 @@ class BulkJob(models.Model):
     refused = models.JSONField(default=dict)
     skipped = models.IntegerField(default=0)  # superseded runs a restart left alone
     results = models.JSONField(default=dict)
+    # cancels whose executor did not confirm the stop in time: reason -> {count, runs}
+    unconfirmed = models.JSONField(default=dict)
     finished = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

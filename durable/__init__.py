@@ -17,9 +17,11 @@ __all__ = [
     "Queue",
     "RunHandle",
     "close_stream",
+    "close_stream_async",
     "current",
     "get",
     "get_all_events",
+    "get_all_events_async",
     "get_event",
     "get_event_async",
     "get_run",
@@ -28,6 +30,7 @@ __all__ = [
     "list_runs",
     "list_steps",
     "read_stream",
+    "read_stream_async",
     "recv",
     "recv_async",
     "register_error_type",
@@ -48,6 +51,7 @@ __all__ = [
     "transaction",
     "workflow",
     "write_stream",
+    "write_stream_async",
 ]
 
 _LAZY = {
@@ -78,6 +82,10 @@ _LAZY = {
     "list_children": "durable.core._introspection",
     "list_events": "durable.core._introspection",
     "sleep_async": "durable.primitives._async_api",
+    "get_all_events_async": "durable.primitives._async_api",
+    "write_stream_async": "durable.primitives._async_api",
+    "close_stream_async": "durable.primitives._async_api",
+    "read_stream_async": "durable.primitives._async_api",
     "recv_async": "durable.primitives._async_api",
     "send_async": "durable.primitives._async_api",
     "set_event_async": "durable.primitives._async_api",

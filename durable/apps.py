@@ -16,6 +16,9 @@ class DurableConfig(AppConfig):
 
         duties.register(duties.Duty("schedules", ticker.fire_due))
         # thread executors prune hourly; on Celery, run `manage.py durable prune` from cron
+        from durable.observability import alerting
+
+        duties.register(duties.Duty("alerts", alerting.run_duty, 5.0))
         duties.register(duties.Duty("prune", retention.prune_expired, 3600, kinds=("thread",)))
         from durable.observability import logs
 

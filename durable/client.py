@@ -21,28 +21,13 @@ from durable.core import _delays as delays
 from durable.core import _runtime as runtime
 from durable.core import _start as api
 from durable.core import _validation as validation
-from durable.core import store
-from durable.core._registry import WorkflowDefinition, get_workflow, is_registered
+from durable.core._by_name import LATEST, require_known
+from durable.core._by_name import definition as by_name_definition
+from durable.core._registry import WorkflowDefinition
 from durable.core._serialization import entry_input
 from durable.core._start import RunHandle
-from durable.errors import InvalidArgumentError, UnknownWorkflowError
+from durable.errors import InvalidArgumentError
 from durable.primitives import _messaging as messaging
-
-LATEST = ""  # the stored version of a run that the first claiming executor stamps
-
-KNOWN_WORKFLOW = """
--- known_workflow --
--- Has any executor (live or recently live) advertised this workflow (at this version), or
--- does any run of it exist? durable_executor is one row per executor; runs use
--- run_workflow_created_idx
-SELECT EXISTS (
-    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
-    WHERE key = %(workflow)s || '@' || %(version)s
-       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
-OR EXISTS (
-    SELECT 1 FROM durable_run
-    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
-"""
 
 
 class ClientRunHandle(RunHandle):
@@ -60,6 +45,7 @@ class ClientRunHandle(RunHandle):
         cancel(self.run_id, reason=reason)
 
 
+@context.at_call_in_async_runs
 def start(
     workflow: str,
     args: list[Any] | tuple[Any, ...] | None = None,
@@ -98,9 +84,9 @@ def start(
                "available_at": delays.due_at(delay, at),
                "max_recoveries": validation.max_recoveries(max_recoveries)}  # fmt: skip
     if strict:
-        _require_known(name, pinned)
+        require_known(name, pinned)
     # all durable.start needs of a workflow it cannot import: the name and the version pin
-    definition = WorkflowDefinition(name=name, func=_not_here, version=pinned)
+    definition = by_name_definition(name, pinned)
     parent = context.current()
     if parent is None or parent.in_step:
         return ClientRunHandle(api._create(definition, args, kwargs, run_id, None, **options))
@@ -137,23 +123,6 @@ def _arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]
     ):
         raise InvalidArgumentError("kwargs", "must be a dict with string keys")
     return tuple(args or ()), dict(kwargs or {})
-
-
-def _require_known(workflow: str, version: str) -> None:
-    if is_registered(workflow) and version in (LATEST, get_workflow(workflow).version):
-        return
-    if store.execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0]:
-        return
-    what = f"workflow {workflow!r}" + (f" at version {version!r}" if version else "")
-    raise UnknownWorkflowError(
-        f"no executor has served {what} and no run of it exists: check the name (and "
-        "version), start a worker whose code defines it, or pass strict=False to enqueue "
-        "the run anyway (it waits ENQUEUED and shows as stranded on the health page)"
-    )
-
-
-def _not_here(*args: Any, **kwargs: Any) -> Any:
-    raise UnknownWorkflowError("a workflow started by name runs where its code is registered")
 
 
 def send(

@@ -21,6 +21,8 @@ from dashboard.views.common import bad_request
 from durable import operations
 from durable.errors import DurableError, InvalidRunIdError, RunNotFoundError
 
+UNCONFIRMED_SHOWN = 5  # a cancelled tree's runs whose executor did not confirm the stop
+
 
 def _run_link(run_id: str) -> str:
     return format_html('<a href="{}">{}</a>', reverse("dashboard:run", args=[run_id]), run_id)
@@ -65,6 +67,8 @@ def act(
             text,
         )
     messages.success(request, text)
+    for stopped_id, why in list(result.unconfirmed.items())[:UNCONFIRMED_SHOWN]:
+        messages.warning(request, format_html("Stop of {} not confirmed: {}", stopped_id, why))
     if landing:
         return redirect(landing)
     return redirect("dashboard:run", run_id=result_id)

@@ -48,11 +48,16 @@ class SyncPrimitiveOnLoop(DurableError):
 
     def __init__(self, workflow: str) -> None:
         super().__init__(
-            f"workflow {workflow} is async: a sync durable primitive (sleep, recv, send, "
-            "set_event, get_event, start, result) cannot run on its event loop; await its "
-            "twin instead (durable.sleep_async, recv_async, send_async, set_event_async, "
-            "get_event_async, start_async, handle.result_async)"
+            f"workflow {workflow} is async: a sync durable primitive cannot run on its event "
+            f"loop; await its twin instead ({', '.join(AWAITABLE_TWINS)})"
         )
+
+
+AWAITABLE_TWINS = (
+    "durable.sleep_async", "recv_async", "send_async", "set_event_async", "get_event_async",
+    "get_all_events_async", "write_stream_async", "close_stream_async", "start_async",
+    "run_async", "handle.result_async",
+)  # fmt: skip
 
 
 def call(func: Callable[..., Any], args: list | tuple, kwargs: dict) -> Any:

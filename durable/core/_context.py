@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
@@ -79,6 +80,7 @@ class RunContext:
     # recovery re-runs that step), and how many of them came before the last resume
     prior_attempts: dict[int, int] = field(default_factory=dict)
     attempts_before_resume: int = 0
+    deaths: dict[int, int] = field(default_factory=dict)  # attempts lost there since then
     draining: threading.Event | None = None  # set while the executor shuts down
 
     def next_position(self, *, on_loop: bool = False) -> int:
@@ -90,10 +92,21 @@ class RunContext:
         return position
 
     def attempts_before(self, position: int) -> tuple[int, int]:
-        """(failed attempts recorded at `position`, of those the ones before a resume):
+        """(the highest attempt number used at `position`, failed or lost to an executor's
+        death; of those, the ones that spent no retry: before the last resume, or deaths):
         attempt numbers go on from the first, the retry budget from the second."""
         prior = self.prior_attempts.get(position, 0)
-        return prior, min(self.attempts_before_resume, prior)
+        spent_elsewhere = min(self.attempts_before_resume, prior) + self.deaths.get(position, 0)
+        return prior, min(spent_elsewhere, prior)
+
+    def stop_if_cancelled(self, run_status: str | None) -> None:
+        """After a checkpoint write: None (not written) means the run is no longer ours; a
+        CANCELLED run keeps the checkpoint of the step that was in flight and stops at
+        this boundary, even if its executor never heard the cancel's notice."""
+        if run_status is None:
+            raise RunInterrupted(self.run_id)
+        if run_status == "CANCELLED":
+            self.cancelled.set()
 
     def check_interrupted(self) -> None:
         """Called at every step boundary: cancellation and timeouts take effect here."""
@@ -109,6 +122,8 @@ class RunContext:
 
 _current: ContextVar[RunContext | None] = ContextVar("durable_run_context", default=None)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 def current() -> RunContext | None:
     return _current.get()
@@ -120,3 +135,37 @@ def activate(context: RunContext) -> Any:
 
 def deactivate(token: Any) -> None:
     _current.reset(token)
+
+
+def in_async_step() -> bool:
+    """True in the body of an `async def` step, on its run's event loop."""
+    run_context = _current.get()
+    return run_context is not None and run_context.in_step and async_runs.on_loop()
+
+
+def plain_in_async_steps(primitive: F) -> F:
+    """Let a sync primitive be a plain call in an `async def` step (docs/async.md), as in a
+    sync step: there it runs on the run thread while the loop waits, which is where the
+    step's checkpoint is written too (the loop must not touch Django's connection)."""
+
+    @functools.wraps(primitive)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if in_async_step():
+            return async_runs.call_blocking(primitive, *args, **kwargs)
+        return primitive(*args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
+def at_call_in_async_runs(start: F) -> F:
+    """Let a quick sync call (a child's start) work anywhere in an async run: on its event
+    loop it runs on the run thread while the loop waits, so in the workflow body it takes
+    its history position at the call, as `durable.start_async` does."""
+
+    @functools.wraps(start)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if _current.get() is not None and async_runs.on_loop():
+            return async_runs.call_blocking(start, *args, **kwargs)
+        return start(*args, **kwargs)
+
+    return call  # type: ignore[return-value]

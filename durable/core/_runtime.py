@@ -91,6 +91,7 @@ def execute(
         deadline_at=claimed.deadline_at,
         prior_attempts=claimed.prior_attempts,
         attempts_before_resume=claimed.attempts_before_resume,
+        deaths=claimed.deaths,
         draining=draining,
     )
     with _active_lock:
@@ -244,8 +245,7 @@ def record_entry(
         )
     except DatabaseUnavailable as exc:
         raise RunReleased(run_context.run_id) from exc
-    if not written:
-        raise RunInterrupted(run_context.run_id)
+    run_context.stop_if_cancelled(written)
 
 
 def _record_entry_once(
@@ -257,7 +257,7 @@ def _record_entry_once(
     started_at: datetime,
     step_input: EntryInput | None,
     finished_at: datetime,
-) -> bool:
+) -> str | None:
     return store.record_step(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,

@@ -112,6 +112,7 @@ class RunHandle:
             raise RunNotFoundError(f"no run with id {self.run_id!r}")
         return outcome[0]
 
+    @context.plain_in_async_steps
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its output or raise its error.
 
@@ -192,6 +193,7 @@ def _outcome_value(
     raise RunDeadError(f"run {run_id} is DEAD: {message}")
 
 
+@context.plain_in_async_steps
 def start(
     workflow: Callable[..., Any] | str,
     *args: Any,

@@ -244,10 +244,9 @@ class StepCall:
                 exc,
             )
             raise RunInterrupted(self.run_context.run_id) from exc
-        if not written:
-            raise RunInterrupted(self.run_context.run_id)
+        self.run_context.stop_if_cancelled(written)
 
-    def _write(self, **outcome: Any) -> bool:
+    def _write(self, **outcome: Any) -> str | None:
         return store.record_step(
             run_id=self.run_context.run_id,
             executor_id=self.run_context.executor_id,

@@ -55,6 +55,19 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_ALERT_THRESHOLD": 10,
     # the window of that count, in seconds
     "DURABLE_ALERT_WINDOW_SECONDS": 3600.0,
+    # alert rules kept in code (read-only in the dashboard): dicts with name, kind, workflow,
+    # queue, tag, threshold, renotify_seconds and destinations (see docs/alerting.md)
+    "DURABLE_ALERT_RULES": [],
+    # how often each alert rule is evaluated (by one executor, claimed per rule)
+    "DURABLE_ALERT_EVALUATE_SECONDS": 15.0,
+    # attempts to reach an alert destination before giving up (backoff doubles each time)
+    "DURABLE_ALERT_DELIVERY_ATTEMPTS": 5,
+    # wait before the second attempt to reach an alert destination, in seconds
+    "DURABLE_ALERT_RETRY_SECONDS": 5.0,
+    # timeout of one HTTP request to an alert destination, in seconds
+    "DURABLE_ALERT_TIMEOUT_SECONDS": 3.0,
+    # PagerDuty Events v2 endpoint
+    "DURABLE_ALERT_PAGERDUTY_URL": "https://events.pagerduty.com/v2/enqueue",
     # Celery queue that carries run messages
     "DURABLE_CELERY_QUEUE": "durable",
     # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)
@@ -72,6 +85,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_TRANSACTION_CONFLICT_RETRIES": 5,
     # on shutdown, how long runs in flight get to reach a step boundary before release
     "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
+    # how long a cancel waits for the executors of its running runs to confirm they stopped
+    "DURABLE_CANCEL_CONFIRM_SECONDS": 5.0,
     # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
     "DURABLE_MAX_ABANDONED_THREADS": 16,
     # /health's own connect and statement timeout: a probe answers 503 within seconds while

@@ -55,14 +55,20 @@ def normalized(patch: dict[Any, Any]) -> dict[int, Any]:
         raise PatchRefused("the patch is empty: give {step number: new output}")
     positions = {}
     for key, value in patch.items():
-        try:
-            position = int(key)
-        except (TypeError, ValueError):
-            raise PatchRefused(f"patch keys are step numbers, not {key!r}") from None
-        if position < 0:
-            raise PatchRefused(f"patch keys are step numbers (0 or more), not {position}")
+        position = _position(key)
+        if position in positions:
+            raise PatchRefused(f"step {position} is patched twice; give it once")
         positions[position] = value
     return positions
+
+
+def _position(key: Any) -> int:
+    """A step number: an int of 0 or more, or its decimal digits as text, nothing else."""
+    if isinstance(key, str) and key.isascii() and key.isdigit():
+        return int(key)
+    if isinstance(key, int) and not isinstance(key, bool) and key >= 0:
+        return key
+    raise PatchRefused(f'patch keys are step numbers (0 or more, e.g. 2 or "2"), not {key!r:.40}')
 
 
 def _old_and_new(run_ids: list[str], positions: dict[int, Any]) -> dict[str, Any]:

@@ -3,21 +3,29 @@
 A cancel notifies each cancelled run's id on CHANNEL when its transaction commits
 (`lineage.cancel_trees` through `store.notify_cancelled`); every executor keeps one
 listening connection and sets the cancelled event of the runs it executes, so a run stops
-before its next step starts, without a read per step. The lease heartbeat remains the
-fallback if a notification is missed. An operator's drain of an executor comes on its own
-channel, DRAIN_CHANNEL (`durable.operations._drain`), heard on the same connection: a run
-id, whatever it holds, is never read as a drain. One notice that cannot be handled is logged and
-skipped; it never costs the listener its connection (and the notices queued behind it).
+before its next step starts, without a read per step. Then it answers on
+`store.CANCEL_ACK_CHANNEL`, which the cancel waits for
+(`durable.operations._cancel_confirmation`):
+once the event is set, no boundary check lets a step of that run start. A checkpoint
+written after the cancel (`store.record_step` returns the run's status) and the lease
+heartbeat are the fallbacks if a notification is missed. An operator's drain of an
+executor comes on its own channel, DRAIN_CHANNEL (`durable.operations._drain`), heard on the same
+connection: a run id, whatever it holds, is never read as a drain. One notice that cannot
+be handled is logged and skipped; it never costs the listener its connection (and the
+notices queued behind it).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
-from django.db import connection
+
+from durable.core import store
+from durable.core.store import _db as db
 
 logger = logging.getLogger("durable")
 
@@ -27,18 +35,19 @@ RECONNECT_SECONDS = 1.0
 
 
 class CancelListener:
-    """One thread that LISTENs for cancelled run ids and sets their events (and, given
-    `on_drain`, for operators' drains)."""
+    """One thread that LISTENs for cancelled run ids and tells `on_cancel` (True: the run
+    executes here and will start no further step, so the cancel is acknowledged as
+    `executor_id`), and, given `on_drain`, for operators' drains."""
 
     def __init__(
         self,
-        in_flight: Callable[[str], threading.Event | None],
+        executor_id: str,
+        on_cancel: Callable[[str], bool],
         on_drain: Callable[[str, bool, float | None], None] | None = None,
     ) -> None:
-        self._in_flight = in_flight
-        self._on_drain = (
-            on_drain  # an operator's (un)drain of an executor (durable.operations._drain)
-        )
+        self._executor_id = executor_id
+        self._on_cancel = on_cancel
+        self._on_drain = on_drain  # an operator's (un)drain (durable.operations._drain)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(
@@ -58,7 +67,7 @@ class CancelListener:
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(**_connection_params(), autocommit=True) as listening:
+                with db.listening_connection() as listening:
                     listening.execute(f"LISTEN {CHANNEL}")
                     if self._on_drain is not None:
                         listening.execute(f"LISTEN {DRAIN_CHANNEL}")
@@ -70,28 +79,54 @@ class CancelListener:
                     self._stop.wait(RECONNECT_SECONDS)
 
     def _hear(self, listening: psycopg.Connection) -> None:
+        """Each packet of notices is handled whole, then its cancels are acknowledged in one
+        statement on the same connection (free again once `notifies` has returned)."""
         while not self._stop.is_set():
-            for notice in listening.notifies(timeout=0.5):
+            acknowledged = []
+            for notice in listening.notifies(timeout=0.5, stop_after=1):
                 try:
-                    self._handle(notice.channel, notice.payload)
+                    if self._handle(notice.channel, notice.payload):
+                        acknowledged.append(notice.payload)
                 except Exception as exc:  # the next notice must still be heard
                     logger.warning("cancel listener ignored a malformed notice %r on %s (%s)",
                                    notice.payload[:200], notice.channel, exc)  # fmt: skip
+            if acknowledged:
+                params = {"executor_id": self._executor_id, "run_ids": acknowledged}
+                listening.execute(store.ACKNOWLEDGE_CANCELS, params)
 
-    def _handle(self, channel: str, payload: str) -> None:
+    def _handle(self, channel: str, payload: str) -> bool:
         if channel == DRAIN_CHANNEL and self._on_drain is not None:
             from durable.operations._drain import parse_notice
 
             self._on_drain(*parse_notice(payload))
         elif channel == CHANNEL:
-            cancelled = self._in_flight(payload)
-            if cancelled is not None:
-                cancelled.set()
+            return self._on_cancel(payload)
+        return False
 
 
-def _connection_params() -> dict:
-    """Django's own connection settings (database, host, user), without its cursor class."""
-    params = connection.get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold", "client_encoding"):
-        params.pop(key, None)
-    return params
+class RecentIds:
+    """Run ids noted lately, oldest first, each forgotten `seconds` after it was noted; not
+    thread-safe (the executor's lock guards it). Pruned from the front, so a bulk cancel's
+    thousands of notices cost one look each."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self._seconds = seconds
+        self._noted: dict[str, float] = {}
+
+    def note(self, run_id: str) -> None:
+        now = time.monotonic()
+        self._noted.pop(run_id, None)
+        self._noted[run_id] = now
+        while self._noted:
+            oldest, noted_at = next(iter(self._noted.items()))
+            if now - noted_at <= self._seconds:
+                break
+            del self._noted[oldest]
+
+    def __contains__(self, run_id: str) -> bool:
+        noted_at = self._noted.get(run_id)
+        return noted_at is not None and time.monotonic() - noted_at <= self._seconds
+
+    def pop_since(self, run_id: str, since: float) -> bool:
+        """Forget `run_id`; True if it was noted at or after `since` (a monotonic time)."""
+        return self._noted.pop(run_id, 0.0) >= since

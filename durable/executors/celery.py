@@ -31,7 +31,7 @@ from durable.executors import _sweeper as sweeper
 from durable.executors import liveness
 from durable.executors._lifeline import Lifeline
 from durable.executors._stacks import StackAnswerer
-from durable.executors.cancellations import CancelListener
+from durable.executors.cancellations import CancelListener, RecentIds
 from durable.executors.celery_consuming import QueueConsumption
 from durable.executors.duties import run_isolated
 from durable.executors.identity import new_executor_id
@@ -102,6 +102,7 @@ class CeleryWorker(OneThreadPerRun):
         self._draining = threading.Event()  # warm shutdown: release runs at their next step
         self._running_on: dict[str, threading.Thread] = {}
         self._hung_runs: dict[str, threading.Thread] = {}
+        self._early_cancels, self._ended_here = RecentIds(), RecentIds()
         self._released_dead = False
         self._thread = threading.Thread(
             target=self._maintain, name="durable-celery-maintenance", daemon=True
@@ -116,7 +117,9 @@ class CeleryWorker(OneThreadPerRun):
             settings.DURABLE_HEARTBEAT_SECONDS,
             StackAnswerer(self.executor_id, self._stack_threads),
         )
-        self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
+        self._cancels = CancelListener(
+            self.executor_id, self._heard_cancel, self._operator_drain.heard
+        )
 
     def start(self) -> CeleryWorker:
         run_isolated("storing queue declarations", queues.store_declared)

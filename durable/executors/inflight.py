@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from durable import queues
 from durable.core import _hung as hung
@@ -19,6 +20,7 @@ from durable.core import _registry as registry
 from durable.core import _runtime as runtime
 from durable.core import store
 from durable.core.store import ClaimedRun
+from durable.executors.cancellations import RecentIds
 from durable.executors.operator_drain import OperatorDrain
 
 logger = logging.getLogger("durable")
@@ -38,9 +40,9 @@ class OneThreadPerRun:
     _draining: threading.Event  # shutting down: runs are released at their next step
     _running_on: dict[str, threading.Thread]  # run id -> the thread executing it
     _hung_runs: dict[str, threading.Thread]  # run id -> its abandoned thread, while it lives
-    _operator_drain: (
-        OperatorDrain  # an operator drained it: no new runs (durable.operations._drain)
-    )
+    _operator_drain: OperatorDrain  # drained by an operator (durable.operations._drain)
+    _early_cancels: RecentIds  # cancels heard for runs not (yet) executing here
+    _ended_here: RecentIds  # runs whose execution here ended lately
 
     def _claim_and_execute(self, run_id: str, workflows: list[str]) -> bool:
         """Claim the run (for a limited or priority queue, the queue's best due run: claims
@@ -48,18 +50,22 @@ class OneThreadPerRun:
         a run of a limited queue ends, take that queue's next run right away (up to
         CHAIN_LIMIT), since the slot it frees would otherwise wait for a poll or a sweep.
         False if nothing was claimed."""
+        since = time.monotonic()
         claimed, line = queues.claim(run_id, self.executor_id, workflows, head=True)
         executed = claimed is not None
         for _ in range(CHAIN_LIMIT):
             if claimed is None:
                 break
-            self._execute_claimed(claimed)
+            self._execute_claimed(claimed, since)
             if line is None or not line.limited or not self._taking_runs():
                 break
+            since = time.monotonic()
             claimed = queues.claim_in_queue(line, self.executor_id, workflows)
         return executed
 
-    def _execute_claimed(self, claimed: ClaimedRun | None) -> None:
+    def _execute_claimed(self, claimed: ClaimedRun | None, claimed_since: float) -> None:
+        """`claimed_since`: when the claim began (a cancel heard before it was undone by a
+        resume, or the claim would have failed)."""
         while claimed is not None:
             run_id = claimed.run_id
             with self._lock:
@@ -68,7 +74,10 @@ class OneThreadPerRun:
                     return
                 cancelled = self._in_flight[run_id] = threading.Event()
                 me = self._running_on[run_id] = threading.current_thread()
+                heard_early = self._early_cancels.pop_since(run_id, claimed_since)
             try:
+                if heard_early:  # its cancel came between the claim and now: stop, say so
+                    self._stop_early(run_id, cancelled)
                 runtime.execute(claimed, self.executor_id, cancelled, self._draining)
             finally:
                 with self._lock:
@@ -76,8 +85,10 @@ class OneThreadPerRun:
                     if self._running_on.get(run_id) is me:  # not if it was abandoned (hung)
                         self._in_flight.pop(run_id, None)
                         self._running_on.pop(run_id, None)
+                        self._ended_here.note(run_id)
                         again = run_id in self._again
                         self._again.discard(run_id)
+            claimed_since = time.monotonic()
             claimed = self._take_back(run_id) if again else None
 
     def _take_back(self, run_id: str) -> ClaimedRun | None:
@@ -110,6 +121,28 @@ class OneThreadPerRun:
             if released:
                 logger.warning("drained executor %s released %d run(s) still in flight: %s",
                                self.executor_id, len(released), released[:10])  # fmt: skip
+
+    def _heard_cancel(self, run_id: str) -> bool:
+        """A cancel's notice: a run executing here is told to stop (True: acknowledge it).
+        So is one whose execution here has ended. One claimed but not registered yet is
+        remembered, so it stops before its first step; so is any other run's, briefly (most
+        belong to other executors)."""
+        with self._lock:
+            cancelled = self._in_flight.get(run_id)
+            if cancelled is not None:
+                cancelled.set()
+                return True
+            if run_id in self._ended_here:  # it stopped here already (at a checkpoint)
+                return True
+            self._early_cancels.note(run_id)
+            return False
+
+    def _stop_early(self, run_id: str, cancelled: threading.Event) -> None:
+        cancelled.set()
+        try:
+            store.acknowledge_cancels(self.executor_id, [run_id])
+        except Exception as exc:  # the canceller reports it unconfirmed; the run stops anyway
+            logger.warning("run %s: could not acknowledge its cancel (%s)", run_id, exc)
 
     def _in_flight_event(self, run_id: str) -> threading.Event | None:
         with self._lock:

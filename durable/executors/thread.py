@@ -29,7 +29,7 @@ from durable.executors import _serving as serving
 from durable.executors import duties, liveness
 from durable.executors._lifeline import Lifeline
 from durable.executors._stacks import StackAnswerer
-from durable.executors.cancellations import CancelListener
+from durable.executors.cancellations import CancelListener, RecentIds
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
 from durable.executors.operator_drain import OperatorDrain
@@ -54,6 +54,7 @@ class ThreadExecutor(OneThreadPerRun):
         self._draining = threading.Event()  # shutting down: no new runs, release at steps
         self._running_on: dict[str, threading.Thread] = {}
         self._hung_runs: dict[str, threading.Thread] = {}
+        self._early_cancels, self._ended_here = RecentIds(), RecentIds()
         self._cancel_seen: dict[str, float] = {}
         self._abandoned: set[threading.Thread] = set()
         self._workers: list[threading.Thread] = []
@@ -75,7 +76,9 @@ class ThreadExecutor(OneThreadPerRun):
             settings.DURABLE_HEARTBEAT_SECONDS,
             StackAnswerer(self.executor_id, self._stack_threads),
         )
-        self._cancels = CancelListener(self._in_flight_event, self._operator_drain.heard)
+        self._cancels = CancelListener(
+            self.executor_id, self._heard_cancel, self._operator_drain.heard
+        )
 
     def start(self) -> None:
         registry.autodiscover()

@@ -6,6 +6,16 @@ serve migrations, the dashboard and the admin. Each index names the query it ser
 
 from __future__ import annotations
 
+from durable.models._alerts import (
+    AlertDelivery,
+    AlertIncident,
+    AlertKind,
+    AlertRule,
+    AlertSource,
+    DeliveryStatus,
+    FailureGroupTriage,
+    IncidentStatus,
+)
 from durable.models._executors import AuditEntry, Executor, Recovery
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
@@ -30,5 +40,13 @@ __all__ = [
     "MissedPolicy",
     "Schedule",
     "StoredQueue",
+    "AlertKind",
+    "AlertSource",
+    "AlertRule",
+    "IncidentStatus",
+    "AlertIncident",
+    "DeliveryStatus",
+    "AlertDelivery",
+    "FailureGroupTriage",
     "StackRequest",
 ]

@@ -98,6 +98,12 @@ class Run(models.Model):
     # failed attempts of the step a resume re-runs, made before that resume: a resume grants
     # a fresh retry budget (attempt numbers go on counting), a recovery does not
     attempts_before_resume = models.IntegerField(default=0, db_default=0)
+    # attempts lost to an executor's death, by the position it was at (the first without a
+    # checkpoint): {"3": [attempt number it had, deaths there since the last resume]}, so
+    # the step run again there gets the next number and its retries are not spent by deaths
+    lost_attempts = models.JSONField(
+        default=dict, db_default=models.Value({}, output_field=models.JSONField())
+    )
     # checkpoints recorded as of the run's last status change (not updated per step, to keep
     # checkpoints to one insert); a running run's live count is its durable_step rows
     steps_done = models.IntegerField(default=0)

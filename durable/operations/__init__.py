@@ -7,8 +7,8 @@ what was refused and why. Rows are locked while they are judged, so the state an
 was decided on is the state it changed.
 
 This module is the public face; the work is done in `_batches` (batches, locks, request
-ids, audit), `_resuming` (cancel, resume), `_deriving` (restart, fork) and `_deletion`
-(delete).
+ids, audit), `_resuming` (cancel, resume), `_cancel_confirmation` (a cancel's stop,
+confirmed by the executors), `_deriving` (restart, fork) and `_deletion` (delete).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from durable.operations._batches import (
     current_actor,
     run_id_list,
 )
+from durable.operations._cancel_confirmation import confirm_stopped
 from durable.operations._deaths import Death, run_deaths
 from durable.operations._deriving import check_input, derive_batch, fork_points
 from durable.operations._new_runs import new_run_options
@@ -43,11 +44,13 @@ from durable.queues import Queue
 __all__ = [
     "BATCH_SIZE",
     "BulkResult",
+    "CancelledRun",
     "Death",
     "RUN_FIRST",
     "Progress",
     "acting_as",
     "cancel",
+    "confirm_stopped",
     "current_actor",
     "delete",
     "drain_executor",
@@ -92,9 +95,11 @@ def cancel(
     request_id: str | None = None,
     children: bool = True,
 ) -> Any:
-    """Stop runs at their next step boundary; their checkpoints stay. Their children are
-    cancelled too, unless `children=False`: then they go on, and a resume of the parent
-    replays their results."""
+    """Stop runs: when this returns, no further step of them starts (a step in flight
+    keeps its checkpoint), or the result says which runs' executors did not confirm it in
+    time (`BulkResult.unconfirmed`; for one id, `CancelledRun.unconfirmed`). Their
+    checkpoints stay. Their children are cancelled too, unless `children=False`: then
+    they go on, and a resume of the parent replays their results."""
     validation.free_text("reason", reason)
     if not isinstance(children, bool):
         raise InvalidArgumentError("children", f"must be True or False, not {children!r:.40}")
@@ -103,14 +108,38 @@ def cancel(
         "request_id": request_id,
         **({} if children else {"children": False}),
     }
-    return apply(
+    cancelled: list[str] = []
+    result = apply(
         "cancel",
         run_ids,
         actor,
         progress,
         detail,
-        lambda batch: cancel_batch(batch, reason, children),
+        lambda batch: cancel_batch(batch, reason, children, cancelled),
     )
+    unconfirmed = confirm_stopped(cancelled)
+    if isinstance(result, BulkResult):
+        result.unconfirmed = unconfirmed
+        return result
+    return CancelledRun(result, unconfirmed)
+
+
+def _once(run_ids: str | Iterable[str]) -> str | list[str]:
+    """One id, or the ids as a list: an iterator is read once, here, and not consumed by a
+    check before the action sees it."""
+    return run_ids if isinstance(run_ids, str) else run_id_list(run_ids)
+
+
+class CancelledRun(str):
+    """What `cancel(one_id)` returns: the run's id, with `unconfirmed`, the runs of its
+    tree whose executor did not confirm the stop in time, each with why (empty: all did)."""
+
+    unconfirmed: dict[str, str]
+
+    def __new__(cls, run_id: str, unconfirmed: dict[str, str]) -> CancelledRun:
+        cancelled = super().__new__(cls, run_id)
+        cancelled.unconfirmed = unconfirmed
+        return cancelled
 
 
 def resume(
@@ -162,6 +191,7 @@ def restart(
     if not isinstance(include_superseded, bool):
         raise InvalidArgumentError("include_superseded", "must be True or False")
     validation.free_text("reason", reason)
+    run_ids = _once(run_ids)
     options = new_run_options(run_ids, new_run_id, queue, timeout, priority)
     detail = {"args": args, "kwargs": kwargs, "reason": reason, "request_id": request_id,
               **options.audit()}  # fmt: skip
@@ -200,14 +230,14 @@ def fork(
     """
     check_input(args, kwargs)
     validation.free_text("reason", reason)
+    run_ids = _once(run_ids)
     options = new_run_options(run_ids, new_run_id, queue, timeout, priority)
     if from_step is not None and (not isinstance(from_step, int) or isinstance(from_step, bool)):
         raise InvalidArgumentError("from_step", f"must be an int, not {from_step!r:.40}")
     detail = {"from_step": from_step, "args": args, "kwargs": kwargs, "reason": reason,
               "request_id": request_id, **options.audit()}  # fmt: skip
     if patch:
-        if not isinstance(run_ids, str):
-            run_ids = run_id_list(run_ids)
+        patch = patching.normalized(patch)  # {"2": …} as JSON and forms give it is {2: …}
         run_ids, from_step, detail["patch"] = patching.prepare(run_ids, from_step, patch)
     return apply(
         "fork",

@@ -73,6 +73,9 @@ class BulkResult:
     skipped: dict[str, str] = field(default_factory=dict)
     # set when a `request_id` was seen before: who acted first and when (nothing was redone)
     previous: dict[str, str] | None = None
+    # cancel: runs whose executor did not confirm the stop in time, each with why
+    # (`durable.cancel_confirmation`); a step of them may still start until it hears
+    unconfirmed: dict[str, str] = field(default_factory=dict)
 
     @property
     def done_count(self) -> int:
@@ -91,6 +94,7 @@ class BulkResult:
         self.refused.update(other.refused)
         self.skipped.update(other.skipped)
         self.cascaded = list(dict.fromkeys([*self.cascaded, *other.cascaded]))
+        self.unconfirmed.update(other.unconfirmed)
 
 
 Progress = Callable[[int, int], None]

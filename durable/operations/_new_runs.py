@@ -33,16 +33,17 @@ class NewRunOptions:
 
 
 def new_run_options(
-    run_ids: Any,
+    run_ids: str | list[str],
     new_run_id: Any = None,
     queue: Any = None,
     timeout: Any = None,
     priority: Any = None,
 ) -> NewRunOptions:
-    """Validated options; a chosen id names one new run, so it needs one original."""
+    """Validated options; a chosen id names one new run, so it needs one original (the
+    caller has read an iterator of ids into a list already)."""
     if new_run_id is not None:
         validate_new_run_id(new_run_id)
-        if not isinstance(run_ids, str) and len(list(run_ids)) != 1:
+        if not isinstance(run_ids, str) and len(run_ids) != 1:
             raise InvalidArgumentError(
                 "new_run_id", "names one new run, so act on one run at a time with it"
             )

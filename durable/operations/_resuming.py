@@ -11,9 +11,11 @@ from durable.operations._batches import BulkResult, locked_statuses, split_by_st
 from durable.operations._deriving import fork_points
 
 
-def cancel_batch(batch: list[str], reason: str, children: bool = True) -> BulkResult:
+def cancel_batch(
+    batch: list[str], reason: str, children: bool = True, cancelled: list[str] | None = None
+) -> BulkResult:
     """Cancel the batch's active runs (locked by the caller), with their trees unless
-    `children` is False."""
+    `children` is False; every run cancelled (trees included) is added to `cancelled`."""
     statuses = locked_statuses(batch)
     eligible, result = split_by_status(
         batch,
@@ -22,7 +24,11 @@ def cancel_batch(batch: list[str], reason: str, children: bool = True) -> BulkRe
         lambda status: f"it is {status}; only enqueued or running runs can be cancelled",
     )
     if eligible:  # children go with their parents, unless asked not to
-        lineage.cancel_trees(eligible, reason or "cancelled by an operator", children=children)
+        stopped = lineage.cancel_trees(
+            eligible, reason or "cancelled by an operator", children=children
+        )
+        if cancelled is not None:
+            cancelled.extend(stopped)
     result.done.update({run_id: run_id for run_id in eligible})
     return result
 
@@ -51,11 +57,19 @@ SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = N
     cancelled_with_parent = false, finished_at = NULL, recovery_count = 0,
     available_at = now(), updated_at = now(),
     -- a resume grants the step it runs again a fresh retry budget; attempt numbers go on
-    attempts_before_resume = COALESCE((
+    -- (past the failed attempts and those lost to deaths, whose count starts again)
+    attempts_before_resume = GREATEST((
         SELECT max(a.attempt) FROM durable_attempt a
         WHERE a.run_id = r.id AND a.position >= COALESCE(
             (SELECT d.position FROM dropped d WHERE d.run_id = r.id),
+            (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), (
+        SELECT max((lost.value ->> 0)::int) FROM jsonb_each(r.lost_attempts) lost
+        WHERE lost.key::int >= COALESCE(
+            (SELECT d.position FROM dropped d WHERE d.run_id = r.id),
             (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), 0),
+    lost_attempts = COALESCE((
+        SELECT jsonb_object_agg(lost.key, jsonb_build_array(lost.value -> 0, 0))
+        FROM jsonb_each(r.lost_attempts) lost), '{}'::jsonb),
     steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id),
     -- a run-level timeout starts again: the resumed run gets as long as the first one had
     -- from its start (not its delay too); rows written before timeout_seconds fall back to

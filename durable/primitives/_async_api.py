@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from asgiref.sync import markcoroutinefunction, sync_to_async
 
 from durable.core import _async_runs as async_runs
+from durable.core import _by_name as by_name
 from durable.core import _clock as clock
 from durable.core import _context as context
+from durable.core import _registry as registry
 from durable.core import _start as api
 from durable.core._context import RunContext, RunInterrupted, RunSuspended
 from durable.core._start import RunHandle
@@ -30,6 +32,7 @@ from durable.core.store import _primitives as store_primitives
 from durable.errors import ResultTimeoutError
 from durable.primitives import _messaging as messaging
 from durable.primitives import _sleep as timers
+from durable.primitives import _streams as streams
 
 T = TypeVar("T")
 
@@ -91,15 +94,55 @@ async def recv_async(topic: str | None = None, timeout: float = messaging.DEFAUL
 
 
 @markcoroutinefunction
-def send_async(run_id: str, message: Any, topic: str | None = None) -> Awaitable[None]:
+def send_async(
+    run_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None
+) -> Awaitable[None]:
     """`durable.send`, awaitable: from an async view, or recorded in an async workflow."""
-    return _at_call("send_async", messaging.send, run_id, message, topic)
+    return _at_call(
+        "send_async", messaging.send, run_id, message, topic, idempotency_key=idempotency_key
+    )
 
 
 @markcoroutinefunction
 def set_event_async(key: str, value: Any) -> Awaitable[None]:
     """`durable.set_event` for async workflows."""
     return _at_call("set_event_async", messaging.set_event, key, value)
+
+
+@markcoroutinefunction
+def get_all_events_async(run_id: str) -> Awaitable[dict[str, Any]]:
+    """`durable.get_all_events`, awaitable: in an async workflow a snapshot recorded at the
+    call (a replay sees what the first run saw)."""
+    return _at_call("get_all_events_async", messaging.get_all_events, run_id)
+
+
+@markcoroutinefunction
+def write_stream_async(key: str, value: Any) -> Awaitable[int]:
+    """`durable.write_stream` for async workflows: appended and recorded at the call."""
+    return _at_call("write_stream_async", streams.write_stream, key, value)
+
+
+@markcoroutinefunction
+def close_stream_async(key: str) -> Awaitable[None]:
+    """`durable.close_stream` for async workflows: closed and recorded at the call."""
+    return _at_call("close_stream_async", streams.close_stream, key)
+
+
+async def read_stream_async(
+    run_id: str, key: str, *, after: int = -1, timeout: float | None = 60.0
+) -> AsyncIterator[Any]:
+    """`durable.read_stream`, as an async iterator that waits without holding a thread (an
+    async view, an async step); like it, refused in a workflow body."""
+    follower = streams.Follower(streams.checked_reader(run_id, key, after, timeout))
+    read = sync_to_async(streams.stream_entries)
+    while True:
+        page = await read(run_id, key, follower.after)
+        for value in follower.take(page):
+            yield value
+        pause = follower.pause_after(page)
+        if pause is None:
+            return
+        await asyncio.sleep(pause)
 
 
 async def get_event_async(run_id: str, key: str, timeout: float = messaging.DEFAULT_TIMEOUT) -> Any:
@@ -118,7 +161,10 @@ def start_async(
     workflow: Callable[..., Any] | str, *args: Any, **options: Any
 ) -> Awaitable[RunHandle]:
     """`durable.start`, awaitable: from an async view, or a child run in an async workflow
-    (started at the call, so `gather` over starts numbers the children in call order)."""
+    (started at the call, so `gather` over starts numbers the children in call order). A
+    name whose code this process lacks is started as `durable.client.start` does."""
+    if isinstance(workflow, str) and not registry.is_registered(workflow):
+        workflow = by_name.stand_in(workflow)
     return _at_call("start_async", api.start, workflow, *args, **options)
 
 

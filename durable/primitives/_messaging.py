@@ -35,6 +35,7 @@ DEFAULT_TIMEOUT = 60.0
 KEY_CHARS = 200  # durable_event.key, durable_message.topic: varchar(200)
 
 
+@context.plain_in_async_steps
 def send(
     run_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None
 ) -> None:
@@ -136,6 +137,7 @@ def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
     )  # fmt: skip
 
 
+@context.plain_in_async_steps
 def set_event(key: str, value: Any) -> None:
     """Inside a workflow or one of its steps: publish `value` under `key` for callers
     polling `get_event` (the latest value wins). From the workflow body it is an entry in
@@ -181,6 +183,7 @@ def _set_event_at(run_context: RunContext, position: int, key: str, value: Any) 
     runtime.record_atomically(run_context, position, publish_and_record, lambda recorded: None)
 
 
+@context.plain_in_async_steps
 def get_all_events(run_id: str) -> dict[str, Any]:
     """Every event run `run_id` published: key -> latest value, decoded as it was stored.
 
@@ -217,6 +220,7 @@ def _all_events(run_id: str) -> dict[str, Any]:
     return events
 
 
+@context.plain_in_async_steps
 def get_event(run_id: str, key: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """The value run `run_id` published under `key`, waiting up to `timeout`; else None.
     Inside a workflow a long wait parks the run, which looks again now and then."""

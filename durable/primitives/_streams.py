@@ -44,6 +44,7 @@ PAGE = 500
 RACE_ATTEMPTS = 20  # concurrent writers to one stream: each lost race takes the next offset
 
 
+@context.plain_in_async_steps
 def write_stream(key: str, value: Any) -> int:
     """Inside a workflow or its steps: append `value` to the run's stream `key`; returns
     its offset. Raises StreamClosedError once the stream is closed."""
@@ -53,6 +54,7 @@ def write_stream(key: str, value: Any) -> int:
     return _write(run_context, "durable.write_stream", key, payload, closed=False)
 
 
+@context.plain_in_async_steps
 def close_stream(key: str) -> None:
     """Inside a workflow or its steps: close the run's stream `key`; readers end after its
     last value. Closing a closed stream does nothing."""
@@ -136,6 +138,7 @@ class StreamSlice:
         return self.closed or self.run_ended
 
 
+@context.plain_in_async_steps
 def stream_entries(run_id: str, key: str, after: int = -1, limit: int = PAGE) -> StreamSlice:
     """The values of run `run_id`'s stream `key` after offset `after`, at once (no waiting):
     for polling UIs, which pass the last offset they got as the next `after`."""
@@ -157,6 +160,21 @@ def read_stream(
     """Yield the values of run `run_id`'s stream `key` as they arrive (those after offset
     `after`); ends when the stream is closed or the run ends. Raises StreamTimeoutError
     when no value comes for `timeout` seconds (None: wait as long as it takes)."""
+    return _follow(run_id, key, Follower(checked_reader(run_id, key, after, timeout)))
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A checked request to follow a stream (`checked_reader`)."""
+
+    run_id: str
+    key: str
+    after: int
+    timeout: float | None
+
+
+def checked_reader(run_id: str, key: str, after: int, timeout: float | None) -> Reader:
+    """The arguments of `read_stream` (and its async twin), refused in a workflow body."""
     run_context = context.current()
     if run_context is not None and not run_context.in_step:
         raise DurableError(
@@ -167,29 +185,51 @@ def read_stream(
     validation.text("key", key, optional=False)
     _check_offset(after)
     validation.timeout(timeout)
-    return _follow(run_id, key, after, timeout)
+    return Reader(run_id, key, after, timeout)
 
 
-def _follow(run_id: str, key: str, after: int, timeout: float | None) -> Iterator[Any]:
-    """Poll for new values, backing off from 10 ms to DURABLE_STREAM_POLL_SECONDS."""
-    idle_since, pause = time.monotonic(), 0.01
-    while True:
-        page = stream_entries(run_id, key, after)
-        for entry in page.entries:
-            after = entry.offset
-            yield entry.value
-        if page.done:
-            return
+class Follower:
+    """Where a reader is in its stream and how long it pauses between looks (from 10 ms,
+    doubling, to DURABLE_STREAM_POLL_SECONDS): the sync and the async reader share it."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader, self.after = reader, reader.after
+        self.idle_since, self.pause = time.monotonic(), 0.01
+
+    def take(self, page: StreamSlice) -> list[Any]:
+        """The page's values, moving past them."""
         if page.entries:
-            idle_since, pause = time.monotonic(), 0.01
-            continue
-        if timeout is not None and time.monotonic() - idle_since >= timeout:
+            self.after = page.entries[-1].offset
+            self.idle_since, self.pause = time.monotonic(), 0.01
+        return page.values
+
+    def pause_after(self, page: StreamSlice) -> float | None:
+        """Seconds to wait before the next look (0 after a full page); None at the end.
+        Raises StreamTimeoutError when no value came for the reader's timeout."""
+        if page.done:
+            return None
+        if page.entries:
+            return 0.0
+        timeout = self.reader.timeout
+        if timeout is not None and time.monotonic() - self.idle_since >= timeout:
             raise StreamTimeoutError(
-                f"run {run_id} stream {key!r}: no new value for {timeout}s (last offset "
-                f"{after}); read again with after={after} to go on, or wait longer"
+                f"run {self.reader.run_id} stream {self.reader.key!r}: no new value for "
+                f"{timeout}s (last offset {self.after}); read again with after={self.after} "
+                "to go on, or wait longer"
             )
+        pause = self.pause
+        self.pause = min(pause * 2, settings.DURABLE_STREAM_POLL_SECONDS)
+        return pause
+
+
+def _follow(run_id: str, key: str, follower: Follower) -> Iterator[Any]:
+    while True:
+        page = stream_entries(run_id, key, follower.after)
+        yield from follower.take(page)
+        pause = follower.pause_after(page)
+        if pause is None:
+            return
         time.sleep(pause)
-        pause = min(pause * 2, settings.DURABLE_STREAM_POLL_SECONDS)
 
 
 def _check_offset(after: Any) -> None:

@@ -198,7 +198,8 @@ WITH limits AS (
     + store.STAMP_VERSION.replace("run.", "r.")
     + """
     FROM candidate WHERE r.id = candidate.id
-    RETURNING r.id, r.workflow, r.version, r.input, r.deadline_at, r.attempts_before_resume
+    RETURNING r.id, r.workflow, r.version, r.input, r.deadline_at, r.attempts_before_resume,
+              r.lost_attempts
 )
 SELECT c.id, c.workflow, c.version, c.input, c.deadline_at,"""
     + store.CLAIMED_HISTORY

@@ -115,3 +115,17 @@ def test_cancel_stops_an_enqueued_run(owner_client, engine):
     owner_client.post("/actions/cancel/", {"run_id": "waiting", "reason": "bad deploy"})
     run = Run.objects.get(id="waiting")
     assert (run.status, run.cancel_reason) == ("CANCELLED", "bad deploy")
+
+
+def test_a_cancel_its_executor_did_not_confirm_says_so(owner_client, engine):
+    make_run(
+        id="orphaned",
+        status="RUNNING",
+        finished_at=None,
+        executor_id="thread:gone:1:dead",
+        workflow="not.registered",
+    )
+    response = owner_client.post("/actions/cancel/", {"run_id": "orphaned"}, follow=True)
+    page = response.content.decode()
+    assert Run.objects.get(id="orphaned").status == "CANCELLED"
+    assert "not confirmed" in page and "thread:gone:1:dead" in page

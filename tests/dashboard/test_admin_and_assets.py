@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from durable.models import AuditEntry, Run
-from tests.dashboard.conftest import make_failed_run
+from tests.dashboard.conftest import make_failed_run, make_run
 
 
 @pytest.fixture
@@ -32,6 +32,18 @@ def test_admin_resume_action_is_audited_as_the_admin(admin_client):
     assert response.status_code == 200
     assert Run.objects.get(id="r-1").status == "ENQUEUED"
     assert AuditEntry.objects.get().actor == "root"
+
+
+def test_admin_cancel_says_which_stops_no_executor_confirmed(admin_client):
+    make_run(
+        id="r-2", status="RUNNING", finished_at=None,
+        executor_id="thread:gone:1:dead", workflow="not.registered",
+    )  # fmt: skip
+    response = admin_client.post(
+        "/admin/durable/run/", {"action": "cancel_runs", "_selected_action": ["r-2"]}, follow=True
+    )
+    assert Run.objects.get(id="r-2").status == "CANCELLED"
+    assert "not confirmed" in response.content.decode()
 
 
 def test_staff_without_operate_permission_has_no_run_actions(engine):

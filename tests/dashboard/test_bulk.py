@@ -164,3 +164,21 @@ def test_the_bulk_reason_reaches_the_audit_log(owner_client, engine):
     )
     assert AuditEntry.objects.get().detail["reason"] == "INC-42 provider back"
     assert "INC-42 provider back" in owner_client.get("/audit/").content.decode()
+
+
+def test_a_bulk_cancel_says_which_stops_no_executor_confirmed(owner_client, engine):
+    make_run(
+        id="orphan-1", status="RUNNING", finished_at=None,
+        executor_id="thread:gone:1:dead", workflow="not.registered",
+    )  # fmt: skip
+    text = _start(
+        owner_client,
+        action="cancel",
+        scope="selected",
+        run_ids=["orphan-1"],
+        as_of="2030-01-01T00:00:00+00:00",
+        total=1,
+        reason="bad deploy",
+    )
+    assert Run.objects.get(id="orphan-1").status == "CANCELLED"
+    assert "not confirmed" in text and "thread:gone:1:dead" in text

@@ -49,3 +49,16 @@ def test_edited_input_must_be_json(side_effects):
     durable.run(ledger, "cli-3", ["a"], run_id="cli-3")
     with pytest.raises(CommandError, match="--args is not valid JSON"):
         _call("restart", "cli-3", "--args", "[oops")
+
+
+def test_cancel_on_the_command_line_says_which_stops_are_not_confirmed(transactional_db):
+    from django.utils import timezone
+
+    Run.objects.create(
+        id="cli-orphan", workflow="tests.ledger", status="RUNNING", input={"args": []},
+        executor_id="thread:gone:1:dead", started_at=timezone.now(),
+    )  # fmt: skip
+    out, err = io.StringIO(), io.StringIO()
+    call_command("durable", "cancel", "cli-orphan", stdout=out, stderr=err)
+    assert "cancelled cli-orphan" in out.getvalue()
+    assert "not confirmed cli-orphan" in err.getvalue() and "thread:gone:1:dead" in err.getvalue()

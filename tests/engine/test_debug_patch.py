@@ -68,3 +68,17 @@ def test_fork_with_a_patch_from_the_command_line(failed):
     assert "patched   step(s) 0: output edited when forking" in shown.getvalue()
     with pytest.raises(CommandError, match="--output is not valid JSON"):
         call_command("durable", "fork", failed, "--patch-step", "0", "--output", "{oops")
+
+
+def test_step_numbers_given_as_text_patch_as_numbers_do(failed):
+    """JSON and forms give step numbers as text: {"1": …} is the same patch as {1: …}."""
+    fork_id = operations.fork(failed, patch={"1": {"charged": 120}})
+    assert durable.get(fork_id).result(timeout=10) == "receipt-o-p"
+    step = Step.objects.get(run_id=fork_id, position=1)
+    assert step.status == "SUCCESS" and step.patched
+
+
+@pytest.mark.parametrize("key", ["one", "1.0", " 1", "-1", 1.0, True, None, "١"])
+def test_a_patch_key_that_is_not_a_step_number_is_refused_clearly(failed, key):
+    with pytest.raises(PatchRefused, match="step numbers"):
+        operations.fork(failed, patch={key: {"charged": 120}})

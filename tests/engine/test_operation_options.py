@@ -240,3 +240,14 @@ def test_the_cli_cancels_without_children_and_deletes(side_effects, finished_run
     printed = _call("delete", "o-cli-tree", "--reason", "cleanup")
     assert "deleted o-cli-tree" in printed and child.id in printed
     assert "no such run" in _refused("delete", "o-cli-tree")
+
+
+@pytest.mark.parametrize("action", ["restart", "fork"])
+def test_a_generator_of_one_run_id_with_a_new_run_id_derives_that_run(finished_run, action):
+    original = finished_run(f"o-gen-{action}")
+    ids = (run_id for run_id in [original])
+    options = {"from_step": 1} if action == "fork" else {}
+    result = getattr(operations, action)(ids, new_run_id=f"o-gen-{action}-2", **options)
+    assert result.done == {original: f"o-gen-{action}-2"}
+    assert Run.objects.filter(id=f"o-gen-{action}-2").exists()
+    assert AuditEntry.objects.filter(action=action, run_ids=[original]).exists()

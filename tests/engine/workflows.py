@@ -120,3 +120,31 @@ def stream_ledger(run_id: str, count: int, seconds: float) -> int:
         slow_note(run_id, f"chunk-{index}", seconds)
     durable.close_stream("progress")
     return count
+
+
+@durable.step(name="tests.attempt_noted", retries=1, retry_delay=0.01)
+def attempt_noted(run_id: str, plan: list[str]) -> int:
+    """Notes its attempt number; its n-th execution does plan[n-1] ("hang": long enough
+    to be killed, "fail"), or returns the number once the plan is done."""
+    attempt = durable.current().attempt
+    record_side_effect(run_id, f"attempt-{attempt}")
+    executions = _executions(run_id)
+    todo = plan[executions - 1] if executions <= len(plan) else "return"
+    if todo == "fail":
+        raise Boom(f"execution {executions} fails")
+    if todo == "hang":
+        time.sleep(120)
+    return attempt
+
+
+@durable.workflow(name="tests.attempts_counted")
+def attempts_counted(run_id: str, plan: list[str]) -> int:
+    return attempt_noted(run_id, plan)
+
+
+def _executions(run_id: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM test_side_effect WHERE run_id = %s", [run_id])
+        return cursor.fetchone()[0]

@@ -29,7 +29,9 @@ from durable.core.store._leases import (
     renew_leases,
 )
 from durable.core.store._runs import (
+    ACKNOWLEDGE_CANCELS,
     ACTIVE_DEDUP_RUN,
+    CANCEL_ACK_CHANNEL,
     CHILDREN,
     CLAIM_RUN,
     CLAIMED_BY,
@@ -50,6 +52,7 @@ from durable.core.store._runs import (
     UNCLAIMABLE_WORKFLOWS,
     ClaimedRun,
     OutcomeAt,
+    acknowledge_cancels,
     active_dedup_run,
     children,
     claim_run,
@@ -63,8 +66,10 @@ from durable.core.store._runs import (
     run_identity,
     run_outcome,
     run_outcome_at,
+    stopping_owners,
     suspend_run,
     unclaimable_workflows,
+    workflow_known,
 )
 from durable.core.store._stacks import (
     ANSWER_STACK,
@@ -122,6 +127,11 @@ __all__ = [
     "mark_undispatched",
     "NOTIFY_CANCELLED",
     "notify_cancelled",
+    "workflow_known",
+    "CANCEL_ACK_CHANNEL",
+    "ACKNOWLEDGE_CANCELS",
+    "acknowledge_cancels",
+    "stopping_owners",
     "CHILDREN",
     "children",
     "RECORD_STEP",

@@ -232,3 +232,12 @@ def forget_outages() -> None:
     """Tests: start with no outage in memory (see `seconds_since_outage`)."""
     global _outage_ended_at
     _outage_ended_at = float("-inf")
+
+
+def listening_connection() -> psycopg.Connection:
+    """A connection of its own for LISTEN (Django's settings: database, host, user), in
+    autocommit so each notice is sent and heard at once; the caller closes it."""
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold", "client_encoding"):
+        params.pop(key, None)
+    return psycopg.connect(**params, autocommit=True)

@@ -70,7 +70,20 @@ RECOVER_ORPHANED = (
         error_type = CASE WHEN r.recovery_count >= o.max_recoveries
             THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
         executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
-        steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
+        steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id),
+        -- the attempt the death cut short, at the first position without a checkpoint: it
+        -- takes the next attempt number there, so the step run again gets the one after it
+        lost_attempts = r.lost_attempts || (
+            SELECT jsonb_build_object(f.position::text, jsonb_build_array(
+                GREATEST((SELECT max(a.attempt) FROM durable_attempt a
+                          WHERE a.run_id = r.id AND a.position = f.position),
+                         (r.lost_attempts -> f.position::text ->> 0)::int, 0) + 1,
+                COALESCE((r.lost_attempts -> f.position::text ->> 1)::int, 0) + 1))
+            FROM (SELECT min(g) AS position
+                  FROM generate_series(0, (SELECT count(*) FROM durable_step s
+                                           WHERE s.run_id = r.id)::int) g
+                  WHERE NOT EXISTS (SELECT 1 FROM durable_step s
+                                    WHERE s.run_id = r.id AND s.position = g)) f)
     FROM orphaned o
     WHERE r.id = o.id
     RETURNING r.id, r.status, o.executor_id, o.hostname, o.pid, o.last_seen_at

@@ -9,7 +9,7 @@ PostgreSQL stops parsing and planning them every time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -91,6 +91,7 @@ class ClaimedRun:
     recorded: dict[int, RecordedStep]
     prior_attempts: dict[int, int]
     attempts_before_resume: int
+    deaths: dict[int, int] = field(default_factory=dict)  # lost attempts since the resume
 
 
 CLAIMED_HISTORY = """
@@ -98,13 +99,19 @@ CLAIMED_HISTORY = """
                    s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash)
                    ORDER BY s.position), '[]'::json)
         FROM durable_step s WHERE s.run_id = c.id),
-       -- failed attempts at positions without a checkpoint (the step a resume or a
-       -- recovery runs again), so attempt numbers go on from there
-       (SELECT COALESCE(json_object_agg(a.position, a.attempts), '{}'::json) FROM (
-            SELECT position, max(attempt) AS attempts FROM durable_attempt a
-            WHERE a.run_id = c.id AND NOT EXISTS (
-                SELECT 1 FROM durable_step s WHERE s.run_id = a.run_id AND s.position = a.position)
-            GROUP BY position) a),
+       -- at positions without a checkpoint (the step a resume or a recovery runs again):
+       -- the highest attempt number used there, failed or lost to an executor's death, so
+       -- numbers go on from it, and the deaths there since the last resume (no retries)
+       (SELECT COALESCE(json_object_agg(u.position, u.used), '{}'::json) FROM (
+            SELECT tried.position, json_build_array(max(tried.attempt), sum(tried.deaths)) AS used
+            FROM (SELECT a.position, a.attempt, 0 AS deaths FROM durable_attempt a
+                  WHERE a.run_id = c.id
+                  UNION ALL
+                  SELECT lost.key::int, (lost.value ->> 0)::int, (lost.value ->> 1)::int
+                  FROM jsonb_each(c.lost_attempts) lost) tried
+            WHERE NOT EXISTS (SELECT 1 FROM durable_step s
+                              WHERE s.run_id = c.id AND s.position = tried.position)
+            GROUP BY tried.position) u),
        c.attempts_before_resume
 """
 
@@ -149,7 +156,8 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     + QUEUE_CLAIMS_APART
     + """)
     RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
-              durable_run.deadline_at, durable_run.attempts_before_resume
+              durable_run.deadline_at, durable_run.attempts_before_resume,
+              durable_run.lost_attempts
 )
 SELECT c.workflow, c.version, c.input, c.deadline_at,"""
     + CLAIMED_HISTORY
@@ -189,7 +197,8 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
     workflow, version, run_input, deadline_at, steps, attempts, attempts_before_resume = row
     # psycopg decodes `json` values itself (json.loads: key order and number types kept)
     recorded = {entry[0]: RecordedStep(*entry) for entry in steps}
-    prior_attempts = {int(position): n for position, n in attempts.items()}
+    prior_attempts = {int(position): used for position, (used, _) in attempts.items()}
+    deaths = {int(position): int(died) for position, (_, died) in attempts.items() if died}
     return ClaimedRun(
         run_id,
         workflow,
@@ -199,6 +208,7 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
         recorded,
         prior_attempts,
         attempts_before_resume,
+        deaths,
     )
 
 
@@ -376,6 +386,39 @@ def notify_cancelled(run_ids: list[str]) -> None:
         execute(NOTIFY_CANCELLED, {"run_ids": run_ids})
 
 
+CANCEL_ACK_CHANNEL = "durable_cancel_ack"  # payload: "<run id> <executor id>"
+
+ACKNOWLEDGE_CANCELS = """
+-- acknowledge_cancels --
+-- An executor confirms it heard the cancels of runs it executes: no new step of them starts
+SELECT pg_notify('durable_cancel_ack', id || ' ' || %(executor_id)s)
+FROM unnest(%(run_ids)s::text[]) AS id
+"""
+
+
+def acknowledge_cancels(executor_id: str, run_ids: list[str]) -> None:
+    if run_ids:
+        execute(ACKNOWLEDGE_CANCELS, {"executor_id": executor_id, "run_ids": run_ids})
+
+
+STOPPING_OWNERS = """
+-- stopping_owners --
+-- The cancelled runs among `run_ids` that were running (the cancel leaves their executor
+-- in place), each with its executor and whether that executor's heartbeat is recent
+SELECT r.id, r.executor_id, COALESCE(
+    e.last_seen_at >= now() - make_interval(secs => %(lease)s), false)
+FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+WHERE r.id = ANY(%(run_ids)s) AND r.status = 'CANCELLED' AND r.executor_id IS NOT NULL
+"""
+
+
+def stopping_owners(run_ids: list[str], lease: float) -> list[tuple[str, str, bool]]:
+    """(run id, executor id, alive) of the cancelled runs among `run_ids` that had an owner."""
+    if not run_ids:
+        return []
+    return execute(STOPPING_OWNERS, {"run_ids": run_ids, "lease": lease})
+
+
 CHILDREN = """
 -- children --
 SELECT id FROM durable_run WHERE parent_id = %(run_id)s ORDER BY created_at, id
@@ -384,3 +427,23 @@ SELECT id FROM durable_run WHERE parent_id = %(run_id)s ORDER BY created_at, id
 
 def children(run_id: str) -> list[str]:
     return [row[0] for row in execute(CHILDREN, {"run_id": run_id})]
+
+
+KNOWN_WORKFLOW = """
+-- known_workflow --
+-- Has any executor (live or recently live) advertised this workflow (at this version), or
+-- does any run of it exist? durable_executor is one row per executor; runs use
+-- run_workflow_created_idx
+SELECT EXISTS (
+    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
+    WHERE key = %(workflow)s || '@' || %(version)s
+       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
+OR EXISTS (
+    SELECT 1 FROM durable_run
+    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
+"""
+
+
+def workflow_known(workflow: str, version: str) -> bool:
+    """Has an executor served `workflow` (at `version`; "" for any), or a run of it been made?"""
+    return bool(execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0])

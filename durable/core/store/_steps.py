@@ -20,7 +20,7 @@ WITH run AS (
     -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
     -- leaves executor_id in place), so resuming the run does not run that step again
     SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
-)
+), written AS (
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
     error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms)
@@ -30,6 +30,10 @@ SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(inpu
 FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
 RETURNING position
+)
+-- the run's status comes back with the write: a CANCELLED one stops at this boundary even
+-- if its executor never heard the cancel's notice (no extra round trip)
+SELECT written.position, run.status FROM written, run
 """
 
 
@@ -37,7 +41,7 @@ STEP_WRITTEN_BY = """
 -- step_written_by --
 -- After a lost reply: is the checkpoint at this position the one we sent (same owner,
 -- same name, status and timing)? Then our write committed and must not be redone
-SELECT s.position FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+SELECT s.position, r.status FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
   AND s.status = %(status)s AND s.attempts = %(attempts)s
   AND s.started_at = %(started_at)s AND s.finished_at = %(finished_at)s
@@ -45,8 +49,10 @@ WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
 """
 
 
-def record_step(**params: Any) -> bool:
-    """True if written; False means the run is no longer ours (cancelled or lease lost).
+def record_step(**params: Any) -> str | None:
+    """The run's status if written: RUNNING, or CANCELLED when the step was in flight at a
+    cancel (it keeps its checkpoint, and the run stops here); None means the run is no
+    longer ours (its lease went to another executor, or it ended).
 
     A retry after a lost reply first reads the checkpoint back, so a write that did commit
     is recognised as ours instead of looking like another owner's (ON CONFLICT DO NOTHING).
@@ -58,7 +64,8 @@ def record_step(**params: Any) -> bool:
     params.setdefault("output", None)
     params.setdefault("input_hash", "")
     params.setdefault("cpu_ms", 0.0)
-    return bool(_execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params)))
+    rows = _execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params))
+    return rows[0][1] if rows else None
 
 
 def step_written_by(params: dict[str, Any]) -> Rows | None:

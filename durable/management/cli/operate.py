@@ -189,6 +189,8 @@ def _report(command, verb: str, result: operations.BulkResult) -> None:
         command.stdout.write(command.style.SUCCESS(f"{verb} {run_id}{suffix}"))
     for run_id, reason in result.refused.items():
         command.stderr.write(f"refused {run_id}: {reason}")
+    for run_id, why in result.unconfirmed.items():
+        command.stderr.write(f"not confirmed {run_id}: {why}")
     for run_id, successor in result.skipped.items():
         command.stderr.write(f"skipped {run_id}: superseded by {successor}")
     if result.skipped:

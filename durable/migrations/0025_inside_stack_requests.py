@@ -8,7 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0022_recovery_recovery_history'),
+        ('durable', '0023_alerts_rules'),
+        ('durable', '0024_semantics_lost_attempts'),
     ]
 
     operations = [
