@@ -18,6 +18,7 @@ from dashboard.views.common import render_page
 from durable import operations
 from durable.core import _registry as registry
 from durable.core.store import _durations as durations
+from durable.debugging import step_logs
 from durable.models import RunStatus
 
 
@@ -57,6 +58,8 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         else None,
         "parameters": _parameters(run),
         "events": published.run_events(run.id),
+        "step_logs": detail.step_logs(run.id),
+        "logs_url": step_logs.external_url(run),
         "streams": published.run_streams(run.id),
         **debug.run_page_context(run),
     }

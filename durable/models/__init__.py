@@ -20,7 +20,7 @@ from durable.models._executors import AuditEntry, Executor, Recovery
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
-from durable.models._stacks import StackRequest
+from durable.models._stacks import StackRequest, StepLog
 
 __all__ = [
     "RunStatus",
@@ -49,4 +49,5 @@ __all__ = [
     "AlertDelivery",
     "FailureGroupTriage",
     "StackRequest",
+    "StepLog",
 ]

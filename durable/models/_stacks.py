@@ -1,4 +1,5 @@
-"""Live stack requests: an operator asks where a running run is, its owner answers.
+"""Seeing inside a run: live stack requests (an operator asks where a running run is, its
+owner answers) and the log records its steps emitted.
 
 The request travels through PostgreSQL, not a port: the operator inserts a row, the owning
 executor's lifeline heartbeat finds it (`durable.executors._stacks`) and writes the answer.
@@ -35,3 +36,25 @@ class StackRequest(models.Model):
 
     def __str__(self) -> str:
         return f"stack of {self.run_id} ({self.requested_at:%H:%M:%S})"
+
+
+class StepLog(models.Model):
+    """The log records one attempt of a step emitted (bounded), written in one statement
+    when the attempt ends, and only if it logged anything (`durable.core._step_logs`)."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(
+        "durable.Run", on_delete=models.CASCADE, related_name="step_logs", db_index=False
+    )
+    position = models.IntegerField()
+    attempt = models.IntegerField()
+    # [{"at": iso time, "level": "INFO", "logger": name, "message": text}, …]
+    records = models.JSONField(default=list)
+    dropped = models.IntegerField(default=0)  # records past the count or byte bound
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        indexes = [
+            # the run page and `durable logs RUN_ID [--step N] [--follow]`
+            models.Index(fields=["run", "position", "attempt", "id"], name="steplog_run_idx"),
+        ]

@@ -74,7 +74,9 @@ from durable.core.store._runs import (
 from durable.core.store._stacks import (
     ANSWER_STACK,
     PENDING_STACK_REQUESTS,
+    RECORD_STEP_LOGS,
     ask_stack,
+    record_step_logs,
     stack_answer,
 )
 from durable.core.store._steps import (
@@ -162,4 +164,6 @@ __all__ = [
     "PENDING_STACK_REQUESTS",
     "ask_stack",
     "stack_answer",
+    "RECORD_STEP_LOGS",
+    "record_step_logs",
 ]

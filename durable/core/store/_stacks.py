@@ -1,7 +1,9 @@
-"""SQL of live stack requests: the operator's question, the owner's look and answer."""
+"""SQL of seeing inside a run: live stack requests (the operator's question, the owner's
+answer) and the log records of step attempts."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from durable.core.store._execute import execute
@@ -46,3 +48,19 @@ def ask_stack(run_id: str, include_locals: bool, requested_by: str) -> int:
 def stack_answer(run_id: str, request_id: int) -> tuple[bool, Any, str]:
     rows = execute(STACK_ANSWER, {"id": request_id, "run_id": run_id})
     return rows[0] if rows else (False, None, "")
+
+
+RECORD_STEP_LOGS = """
+-- record_step_logs --
+-- One attempt's log records, in one statement when it ends (never one per log line)
+INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
+VALUES (%(run_id)s, %(position)s, %(attempt)s, %(records)s, %(dropped)s)
+"""
+
+
+def record_step_logs(
+    run_id: str, position: int, attempt: int, records: list[dict[str, Any]], dropped: int
+) -> None:
+    params = {"run_id": run_id, "position": position, "attempt": attempt,
+              "records": json.dumps(records), "dropped": dropped}  # fmt: skip
+    execute(RECORD_STEP_LOGS, params)

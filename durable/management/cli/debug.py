@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from durable.debugging import compare, export, importing, preview, replay, stacks
+from durable.debugging import compare, export, importing, preview, replay, stacks, step_logs
 from durable.management.cli import scripting
 
 
@@ -152,3 +152,25 @@ def handle_stack(command, *, run_id, include_locals=False, timeout=None, as_json
         command.stdout.write(json.dumps(stacks.as_json(stack), indent=2))
     else:
         command.stdout.write(stack.render())
+
+
+def add_logs_arguments(parser: argparse.ArgumentParser) -> None:
+    """The log records a run's steps emitted, per step and attempt (kept in PostgreSQL)."""
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("--step", type=scripting.whole_number(0), default=None,
+                        help="only this step position")  # fmt: skip
+    parser.add_argument("--follow", "-f", action="store_true",
+                        help="keep printing new lines until the run ends")  # fmt: skip
+
+
+def handle_logs(command, *, run_id, step=None, follow=False, **_) -> None:
+    def write(line: step_logs.LogLine) -> None:
+        command.stdout.write(line.render())
+        command.stdout.flush()
+
+    if follow:
+        step_logs.follow(run_id, step, write)
+        return
+    run = export.get_run(run_id)
+    for line in step_logs.lines(step_logs.batches(run.id, step)):
+        write(line)

@@ -34,16 +34,17 @@ SUBCOMMANDS = {
     "preview": debug.add_preview_arguments,
     "compare": debug.add_compare_arguments,
     "stack": debug.add_stack_arguments,
+    "logs": debug.add_logs_arguments,
     "schedules": schedules.add_schedules_arguments,
 }
-DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare", "stack")
+DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare", "stack", "logs")
 
 
 class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
         "sweeper, demo; queues, drain, undrain; cron: schedules; debugging: export, import, "
-        "replay, preview, compare, stack."
+        "replay, preview, compare, stack, logs."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
