@@ -75,3 +75,14 @@ def test_compare_without_a_success_explains_what_to_do(viewer_client, db):
     make_failed_run(id="r-1")
     page = viewer_client.get("/compare/r-1").content.decode()
     assert "has no successful run to compare" in page
+
+
+def test_compare_page_lists_every_differing_step(viewer_client, db):
+    ok = make_run(id="cmp-page-ok", workflow="shop.order")
+    bad = make_run(id="cmp-page-bad", workflow="shop.order", status="ERROR")
+    for position in range(3):
+        make_step(ok, position)
+        make_step(bad, position, output={"ok": f"other {position}"} if position else {"ok": 0})
+    page = viewer_client.get("/compare/cmp-page-bad").content.decode()
+    assert "1 step with equal inputs and outputs, 2 differences" in page
+    assert "First difference: step 1, output" in page and "step 2, output" in page
