@@ -106,9 +106,15 @@ def add_preview_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def print_preview(
-    command, action: str, run_ids: list[str], from_step: int | None = None, *, as_json=False
+    command,
+    action: str,
+    run_ids: list[str],
+    from_step: int | None = None,
+    *,
+    patch: dict | None = None,
+    as_json=False,
 ) -> None:
-    result = preview.preview(action, run_ids, from_step)
+    result = preview.preview(action, run_ids, from_step, patch=patch)
     if as_json:
         command.stdout.write(json.dumps(result.as_json(), indent=2))
         return
@@ -118,7 +124,7 @@ def print_preview(
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    """The first step where two runs' inputs or outputs differ (default B: last success)."""
+    """Every step where two runs differ (default B: last success with the same input shape)."""
     parser.add_argument("run_a", metavar="RUN_A")
     parser.add_argument("run_b", metavar="RUN_B", nargs="?", default=None)
     parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
