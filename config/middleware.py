@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 
 class ContentSecurityPolicyMiddleware:
@@ -33,8 +33,16 @@ class RejectNulBytesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path or _has_nul(request.GET) or _has_nul(request.POST):
+            if "/api/" in request.path:  # the HTTP API answers JSON problems, never HTML
+                return JsonResponse(
+                    NUL_PROBLEM, status=400, content_type="application/problem+json"
+                )
             return HttpResponseBadRequest("Request refused: it contains a NUL byte.")
         return self.get_response(request)
+
+
+NUL_PROBLEM = {"type": "about:blank#bad-request", "title": "Bad Request", "status": 400,
+               "detail": "Request refused: it contains a NUL byte.", "errors": []}  # fmt: skip
 
 
 def _has_nul(params) -> bool:

@@ -4,7 +4,8 @@ DATABASE_URL        PostgreSQL URL; unset means the embedded server in ./.data
 DURABLE_*           any Durable setting (docs/settings.md); lists comma-separated
 CELERY_BROKER_URL   broker for the celery executor (redis://… or amqp://…)
 DEBUG               "1" for development only (off by default: error pages show settings)
-SECRET_KEY          required when DEBUG is off; in DEBUG a local key is kept in the data dir
+SECRET_KEY          required in a deployment (DATABASE_URL set or DEBUG=0); otherwise a
+                    local key is kept in the data dir
 ALLOWED_HOSTS       comma-separated host names the site answers to
 HTTPS               "1" behind HTTPS: Secure cookies, HSTS, SSL redirect, X-Forwarded-Proto
 CSRF_TRUSTED_ORIGINS  comma-separated origins, e.g. https://durable.example.com
@@ -14,11 +15,12 @@ See docs/security.md for a production checklist.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from config.database import database_settings
 from config.environment import durable_settings_from_environment
-from config.secrets import secret_key
+from config.secrets import is_development, secret_key
 from durable.core.conf import DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -36,7 +38,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = secret_key(DEBUG, Path(os.environ.get("DURABLE_DATA_DIR", BASE_DIR / ".data")))
+SECRET_KEY = secret_key(
+    is_development(), Path(os.environ.get("DURABLE_DATA_DIR", BASE_DIR / ".data"))
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -143,7 +147,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS: list[Path] = []  # the apps ship their own static files
+# the site's own files (favicon, robots.txt, site.css); the apps ship theirs in their packages
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`, which also writes
 # gzip copies); with DEBUG on it serves the apps' files directly
@@ -177,7 +182,9 @@ LOGGING = {
 # overrides the setting of the same name, and nothing else is set here.
 globals().update(durable_settings_from_environment())
 DURABLE_DEMO_WORKLOAD = "demo.workload"
-globals().setdefault("DURABLE_METRICS_ENABLED", True)  # this repository serves /metrics
+# this repository serves /metrics when prometheus-client (the [metrics] extra, part of
+# [server]) is installed
+globals().setdefault("DURABLE_METRICS_ENABLED", find_spec("prometheus_client") is not None)
 
 # --- Celery (DURABLE_EXECUTOR=celery) ------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

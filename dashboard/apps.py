@@ -20,7 +20,13 @@ class DashboardConfig(AppConfig):
     verbose_name = "Durable dashboard"
 
     def ready(self) -> None:
-        from dashboard import checks  # noqa: F401  (registers the system checks)
+        from dashboard import (
+            checks,  # noqa: F401  (registers the system checks)
+            token_cli,
+        )
+        from durable.management.cli import extensions
+
+        extensions.register("token", token_cli.add_token_arguments, token_cli.handle_token)
 
         offer_template_libraries()
         if not apps.is_installed("template_partials"):

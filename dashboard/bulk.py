@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -151,7 +152,7 @@ def apply(
     """Apply one action to one batch, attributed to `actor`, with `reason`, in the audit log;
     a restart refuses runs restarted or forked since `since` (by another job or operator)
     and skips those restarted or forked before, unless `include_superseded`."""
-    call = {
+    call: Callable[..., operations.BulkResult] = {  # each takes run ids and a reason
         "cancel": operations.cancel,
         "resume": operations.resume,
         "restart": operations.restart,

@@ -11,10 +11,9 @@ from django.utils import timezone
 from dashboard import json_text
 from dashboard.queries.runs import RunFilter
 from durable import operations
-from durable.core._start import validate_new_run_id, validate_run_id
-from durable.core._validation import MAX_TIMEOUT_SECONDS
 from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
+from durable.operations import MAX_TIMEOUT_SECONDS, validate_new_run_id, validate_run_id
 
 WINDOWS = {
     "1h": timedelta(hours=1),

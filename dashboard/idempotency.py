@@ -52,3 +52,9 @@ def _audited(action: str, rid: str) -> bool:
     return AuditEntry.objects.filter(
         created_at__gte=recent, action=action, detail__request_id=rid
     ).exists()
+
+
+def keyed(username: str, action: str, key: str) -> str:
+    """The request id of an API call that names its own (`Idempotency-Key`): the same key
+    from the same user for the same action is one request, however late it is repeated."""
+    return _digest([username, action, "key", key])

@@ -30,7 +30,9 @@ def parse(text: str, what: str, finite_only: bool = True) -> Any:
     """The value `text` holds; `what` names it in the error ("The output", "The input").
     `finite_only=False` lets NaN and Infinity through, for an engine call that refuses
     them itself (and audits the refusal)."""
-    strict = {"parse_float": _finite, "parse_constant": _refuse_constant} if finite_only else {}
+    strict: dict[str, Any] = (
+        {"parse_float": _finite, "parse_constant": _refuse_constant} if finite_only else {}
+    )
     try:
         return json.loads(text, **strict)
     except json.JSONDecodeError as exc:

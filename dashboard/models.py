@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
@@ -96,3 +97,37 @@ class BulkJob(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, round(100 * self.processed / self.total))
+
+
+class TokenScope(models.TextChoices):
+    VIEW = "view", "view"
+    OPERATE = "operate", "operate"
+
+
+class ApiToken(models.Model):
+    """A user's token for the HTTP API (`dashboard.api`). Only a SHA-256 digest of the
+    secret is kept (the secret is 256 random bits, so no slow hash is needed); `prefix`
+    names the token in lists and in the audit log. A token never grants more than its
+    user holds at the time of each request."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64, unique=True)  # token auth: one probe of this index
+    scope = models.CharField(max_length=8, choices=TokenScope.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=["view", "operate"]), name="api_token_scope_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.name}, {self.scope})"

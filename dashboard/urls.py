@@ -1,11 +1,13 @@
 """Dashboard URLs. Pages are GET; every action is a POST under actions/."""
 
-from django.urls import path
+from django.urls import path, re_path
 
+from dashboard.api import api
 from dashboard.views import (
     actions,
     activity,
     alerts,
+    api_docs,
     assets,
     bulk,
     debug,
@@ -18,12 +20,20 @@ from dashboard.views import (
     schedules,
     stacks,
     system,
+    tokens,
 )
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", runs.runs_list, name="runs"),
+    path("api/docs", api_docs.docs, name="api_docs"),
+    path("api/", api.urls),
+    re_path(r"^api/(?P<rest>[\s\S]*)\Z", api_docs.api_not_found),  # any other api/ path
+    path("assets/swagger/<str:version>/<str:name>", api_docs.swagger_asset, name="swagger_asset"),
+    path("tokens/", tokens.tokens_page, name="tokens"),
+    path("actions/tokens/create/", tokens.create, name="token_create"),
+    path("actions/tokens/revoke/", tokens.revoke, name="token_revoke"),
     path("runs/<path:run_id>/", run_detail.run_detail, name="run"),
     path("values/run/<str:field>/<path:run_id>", run_detail.run_value, name="run_value"),
     path(

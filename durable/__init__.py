@@ -90,8 +90,8 @@ _LAZY = {
     "send_async": "durable.primitives._async_api",
     "set_event_async": "durable.primitives._async_api",
     "get_event_async": "durable.primitives._async_api",
-    "start_async": "durable.primitives._async_api",
-    "run_async": "durable.primitives._async_api",
+    "start_async": "durable.core._start",
+    "run_async": "durable.core._start",
 }
 
 # `durable.<name>` for the public modules; `durable.introspection` names the records

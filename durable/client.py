@@ -12,19 +12,16 @@ on the same code, exactly as for a run started with the code. `version="abc123"`
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from durable import operations
 from durable.core import _context as context
+from durable.core import _creation as creation
 from durable.core import _delays as delays
-from durable.core import _runtime as runtime
-from durable.core import _start as api
 from durable.core import _validation as validation
 from durable.core._by_name import LATEST, require_known
-from durable.core._by_name import definition as by_name_definition
-from durable.core._registry import WorkflowDefinition
-from durable.core._serialization import entry_input
 from durable.core._start import RunHandle
 from durable.errors import InvalidArgumentError
 from durable.primitives import _messaging as messaging
@@ -77,42 +74,27 @@ def start(
     pinned = validation.text("version", version, max_length=100) or LATEST
     args, kwargs = _arguments(args, kwargs)
     if run_id is not None:
-        api.validate_new_run_id(run_id)
-    options = {"tags": validation.tags(tags), "queue": validation.text("queue", queue),
-               "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
-               "dedup_id": validation.text("dedup_id", dedup_id),
-               "available_at": delays.due_at(delay, at),
-               "max_recoveries": validation.max_recoveries(max_recoveries)}  # fmt: skip
+        validation.validate_new_run_id(run_id)
+    # all a start needs of a workflow this process cannot import: its name and version pin
+    new = creation.NewRun(
+        workflow=name,
+        version=pinned,
+        input={"args": list(args), "kwargs": kwargs},
+        queue=validation.text("queue", queue) or "default",  # its own queue= is in its code
+        run_id=run_id or uuid.uuid4().hex,
+        tags=validation.tags(tags) or {},
+        priority=validation.priority(priority),
+        timeout=validation.timeout(timeout),
+        due_at=delays.due_at(delay, at),
+        max_recoveries=validation.max_recoveries(max_recoveries),
+        dedup_id=validation.text("dedup_id", dedup_id),
+    )
     if strict:
         require_known(name, pinned)
-    # all durable.start needs of a workflow it cannot import: the name and the version pin
-    definition = by_name_definition(name, pinned)
     parent = context.current()
     if parent is None or parent.in_step:
-        return ClientRunHandle(api._create(definition, args, kwargs, run_id, None, **options))
-    return _start_child(parent, definition, args, kwargs, run_id, options)
-
-
-def _start_child(
-    parent: context.RunContext,
-    definition: WorkflowDefinition,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    run_id: str | None,
-    options: dict[str, Any],
-) -> ClientRunHandle:
-    """As `durable.start` in a workflow: a child recorded in the history, started once."""
-    child_input = entry_input(
-        {"args": list(args), "kwargs": kwargs},
-        where=f"workflow {parent.workflow.name} child {definition.name} input",
-    )
-    create = lambda child: api._create(  # noqa: E731
-        definition, args, kwargs, child, parent.run_id,
-        parent_deadline=parent.deadline_at, **options,
-    )  # fmt: skip
-    return ClientRunHandle(
-        runtime.record_child(parent, definition.name, create, run_id, child_input)
-    )
+        return ClientRunHandle(creation.start_run(new))
+    return ClientRunHandle(creation.start_child(parent, new, run_id))
 
 
 def _arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -151,11 +133,11 @@ def status(run_id: str) -> str:
 def cancel(run_id: str, reason: str = "") -> None:
     """Cancel run `run_id` and its children, audited like the operator action
     (`OperationRefused` says why when the run has already ended)."""
-    operations.cancel(api.validate_run_id(run_id), reason=reason)
+    operations.cancel(validation.validate_run_id(run_id), reason=reason)
 
 
 def retrieve(run_id: str) -> ClientRunHandle:
     """A handle to an existing run (RunNotFoundError if there is none)."""
-    handle = ClientRunHandle(api.validate_run_id(run_id))
+    handle = ClientRunHandle(validation.validate_run_id(run_id))
     handle.status()
     return handle

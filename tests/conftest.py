@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from durable import executors, queues
+from tests import fast_flush
+
+fast_flush.install()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -92,3 +97,87 @@ def record_side_effect(run_id: str, label: str) -> None:
         cursor.execute(
             "INSERT INTO test_side_effect (run_id, label) VALUES (%s, %s)", [run_id, label]
         )
+
+
+# --- test tiers ------------------------------------------------------------------------------
+# A bare `pytest` runs the fast tier (a first green in minutes); the full tier adds the
+# fault campaigns, crash tests with real processes, browser journeys and the wheel install.
+FULL_TIER_MARKERS = ("slow", "e2e", "packaging")
+FULL_TIER_FOLDERS = {"faults": "slow", "e2e": "e2e", "packaging": "packaging", "bench": "slow"}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="run every tier (also DURABLE_FULL_TESTS=1); a bare `pytest` runs the fast tier",
+    )
+
+
+def full_tier_requested(config) -> bool:
+    """--full, DURABLE_FULL_TESTS=1, an explicit -m, or named files and folders."""
+    named = config.args_source != pytest.Config.ArgsSource.TESTPATHS
+    full = config.getoption("--full") or os.environ.get("DURABLE_FULL_TESTS") == "1"
+    return full or named or bool(config.getoption("markexpr"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the full tier's folders, then leave the full tier out of a bare `pytest`."""
+    for item in items:
+        folder = item.path.relative_to(config.rootpath).parts[1:2]
+        if folder and folder[0] in FULL_TIER_FOLDERS:
+            item.add_marker(FULL_TIER_FOLDERS[folder[0]])
+    if full_tier_requested(config):
+        return
+
+    def full(item) -> bool:
+        return any(item.get_closest_marker(marker) for marker in FULL_TIER_MARKERS)
+
+    deselected = [item for item in items if full(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not full(item)]
+
+
+def pytest_report_header(config):
+    if not full_tier_requested(config):
+        return "fast tier: slow, e2e and packaging tests left out (--full or DURABLE_FULL_TESTS=1)"
+    return None
+
+
+# --- a real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright's sync API
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("e2e needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Open a fresh browser context (its own cookies) per call; all closed after the test."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()

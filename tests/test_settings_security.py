@@ -56,10 +56,31 @@ def test_debug_is_off_unless_asked_for(tmp_path):
     assert _settings(env)["DEBUG"] is False
 
 
-def test_without_a_secret_key_and_debug_off_the_project_refuses_to_start(tmp_path):
-    done = _run(["manage.py", "check"], _environment(tmp_path))
+def test_without_a_secret_key_a_deployment_refuses_to_start_in_one_line(tmp_path):
+    """A DATABASE_URL means a deployment: no SECRET_KEY, no start, and no traceback."""
+    env = _environment(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1/anything")
+    done = _run(["manage.py", "check"], env)
     assert done.returncode != 0
     assert "SECRET_KEY is not set and DEBUG is off" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_debug_explicitly_off_refuses_without_a_key_even_on_the_embedded_database(tmp_path):
+    env = _environment(tmp_path, DEBUG="0")
+    env.pop("DATABASE_URL", None)
+    done = _run(["manage.py", "check"], env)
+    assert done.returncode != 0 and "SECRET_KEY is not set" in done.stderr
+    assert not (tmp_path / "dev-secret-key").exists()
+
+
+def test_the_checkout_on_its_embedded_database_keeps_a_local_key_with_debug_off(tmp_path):
+    """`python manage.py durable list` in the quick start's setup, with no variables set."""
+    env = _environment(tmp_path)
+    env.pop("DATABASE_URL", None)
+    code = "import django; from django.conf import settings; print(settings.DEBUG)"
+    done = _run(["-c", code], env)
+    assert done.stdout.strip() == "False", done.stderr
+    assert (tmp_path / "dev-secret-key").stat().st_mode & 0o077 == 0
 
 
 def test_debug_uses_a_local_key_kept_in_the_data_dir(tmp_path):

@@ -17,7 +17,6 @@ from django.db.models import (
     Case,
     Count,
     F,
-    FloatField,
     OuterRef,
     Q,
     QuerySet,
@@ -25,14 +24,13 @@ from django.db.models import (
     TextField,
     When,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Left, Now, Upper
 from django.utils import timezone
 
 from durable import operations
-from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.models import Run, RunStatus, Step
+from durable.observability.inspection import active_ms_expression
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -228,7 +226,7 @@ def _list_values(runs: QuerySet[Run]) -> QuerySet:
         last_finished=Subquery(last_position.values("finished_at")[:1]),
         active=Case(
             When(status__in=RunStatus.terminal(), active_ms__isnull=False, then=F("active_ms")),
-            default=RawSQL(ACTIVE_MS_SQL.format(run='"durable_run"'), [], FloatField()),
+            default=active_ms_expression(),
         ),
         superseded_by=Case(
             When(

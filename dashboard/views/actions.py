@@ -7,6 +7,7 @@ and fork), with a message that says what happened and links to both runs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -184,7 +185,7 @@ def fork(request: HttpRequest) -> HttpResponse:
     reason = form.cleaned_data["reason"].strip()
     args, kwargs = form.edited()
     edited = " with edited input" if args is not None or kwargs is not None else ""
-    options = {"request_id": _request_id(request, "fork", form)}
+    options: dict[str, Any] = {"request_id": _request_id(request, "fork", form)}
     seen = form.cleaned_data["seen"]
     return act(
         request,

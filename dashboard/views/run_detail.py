@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 
@@ -16,10 +15,9 @@ from dashboard.templatetags.dashboard_tags import truncated
 from dashboard.views import debug
 from dashboard.views.common import render_page
 from durable import operations
-from durable.core import _registry as registry
-from durable.core.store import _durations as durations
 from durable.debugging import step_logs
 from durable.models import RunStatus
+from durable.observability import inspection
 
 
 @viewer_required
@@ -38,7 +36,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "attempts": history.attempts_by_position(),
         "unrecorded": sorted(history.unrecorded_attempts().items()),
         "timeline": charts.gantt(bars, charts.timeline_markers(run, audit)),
-        "time": durations.split(run, history.steps, history.attempts, timezone.now()),
+        "time": inspection.time_split(run, history.steps, history.attempts, timezone.now()),
         "waiting": waiting.reasons([run]).get(run.id, ""),
         "line": line.line(run),
         "superseded_by": detail.superseded_by(run, lineage["forks"]),
@@ -87,12 +85,8 @@ def _parameters(run) -> list[dict]:
     """The workflow's parameter names next to the recorded values, so an operator editing
     the input for a fork or restart knows what `args[1]` is (not for inputs too large to
     show: the page holds only their preview)."""
-    registry.autodiscover()
-    if not registry.is_registered(run.workflow) or truncated(run, "input"):
-        return []
-    try:
-        names = list(inspect.signature(registry.get_workflow(run.workflow).func).parameters)
-    except (TypeError, ValueError):
+    names = None if truncated(run, "input") else inspection.workflow_parameters(run.workflow)
+    if names is None:
         return []
     value = _fork_input(run.input)
     given = dict(zip(names, value["args"], strict=False)) | value["kwargs"]

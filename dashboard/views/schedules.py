@@ -21,7 +21,7 @@ from durable.errors import DurableError
 from durable.models import Run
 
 
-def _manual_run_id(name: str, request_id: str) -> str:
+def manual_run_id(name: str, request_id: str) -> str:
     return f"{name}@manual-{request_id[:12]}"
 
 
@@ -36,7 +36,7 @@ def _on_schedule(
     # the same form sent twice names the same run (`dashboard.idempotency`)
     request_id = idempotency.request_id(
         request, action, [data["name"]], data["seen"],
-        acted_on=lambda rid: Run.objects.filter(id=_manual_run_id(data["name"], rid)).exists(),
+        acted_on=lambda rid: Run.objects.filter(id=manual_run_id(data["name"], rid)).exists(),
     )  # fmt: skip
     try:
         with operations.acting_as(request.user.get_username()):
@@ -75,7 +75,7 @@ def resume(request: HttpRequest) -> HttpResponse:
 def trigger(request: HttpRequest) -> HttpResponse:
     def call(name: str, reason: str, request_id: str) -> str:
         handle = durable_schedules.trigger(
-            name, run_id=_manual_run_id(name, request_id), reason=reason
+            name, run_id=manual_run_id(name, request_id), reason=reason
         )
         link = format_html(
             '<a href="{}">{}</a>', reverse("dashboard:run", args=[handle.run_id]), handle.run_id

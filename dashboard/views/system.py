@@ -11,22 +11,21 @@ from dashboard.permissions import viewer_required
 from dashboard.queries import system
 from dashboard.views.common import render_page
 from durable import operations, queues
-from durable.observability import _health as health
-from durable.observability import _untaken as untaken
+from durable.observability import inspection
 
 LIMITS = ("concurrency", "rate_limit")
 
 
 @viewer_required
 def system_health(request: HttpRequest) -> HttpResponse:
-    healthy, report = health.report()
-    stranded = untaken.untaken()
+    health = inspection.health_report()
+    stranded = inspection.untaken_runs()
     run_ids = [run_id for group in stranded if group.forkable for run_id in group.run_ids]
     points = operations.fork_points(run_ids) if run_ids else {}
     context = {
-        "healthy": healthy,
-        "status": report["status"],
-        "checks": report["checks"].values(),
+        "healthy": health.healthy,
+        "status": health.status,
+        "checks": health.checks,
         "executors": system.live_executors(),
         "stranded": [
             {

@@ -11,6 +11,7 @@ durable.E012 DURABLE_RETENTION unparsable   durable.W013 an unknown DURABLE_* se
 durable.E014 a text setting is not text (or the Celery queue name is empty)
 durable.W015 /metrics is on but prometheus-client is not installed
 durable.W016 /metrics is on without DURABLE_METRICS_TOKEN (deploy check: it answers 403)
+durable.E017 celery executor, but Celery is not installed (the [celery] extra)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from durable.core.conf import DEFAULTS, settings
 
 MIN_POSTGRES = 14  # Django 5.2's own floor; the engine's SQL needs 13+
 EXECUTORS = ("thread", "celery", "external")
+CELERY_EXTRA = "pip install 'django-durable-runs[celery]', or use DURABLE_EXECUTOR='thread'"
 REQUIRED_APPS = ("django.contrib.contenttypes", "django.contrib.auth")
 
 # setting -> (smallest allowed value, type); 0 allowed only where it means something
@@ -119,6 +121,9 @@ def check_executor(**_: Any) -> list[CheckMessage]:
         ]
     if kind != "celery":
         return []
+    if importlib.util.find_spec("celery") is None:
+        missing = "DURABLE_EXECUTOR is 'celery' but Celery is not installed"
+        return [_error(17, missing, CELERY_EXTRA)]
     from celery import current_app
 
     return celery_problems(current_app._get_current_object())
@@ -237,7 +242,7 @@ def lease_problems() -> list[CheckMessage]:
 
 @register()
 def check_retention(**_: Any) -> list[CheckMessage]:
-    from durable.operations._retention import parse_age
+    from durable.core._validation import parse_age
 
     retention = settings.DURABLE_RETENTION
     if not retention:

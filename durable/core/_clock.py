@@ -14,9 +14,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from django.db import connection
-
-from durable.core.store import _db as db
+from durable.core import store
 
 RESYNC_SECONDS = 60.0
 
@@ -43,17 +41,11 @@ def seconds_until(moment: datetime) -> float:
     return (moment - now()).total_seconds()
 
 
-def _read_database_clock() -> datetime:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        return cursor.fetchone()[0]
-
-
 def sync() -> tuple[datetime, float]:
     """Read the database's clock; halfway through the round trip is when it was read."""
     global _synced
     before = time.monotonic()
-    database_time = db.retrying(_read_database_clock, what="clock sync")
+    database_time = store.database_clock()  # retried in place if the connection drops
     after = time.monotonic()
     with _lock:
         _synced = (database_time, (before + after) / 2)

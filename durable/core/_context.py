@@ -8,13 +8,33 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
 from durable.core._registry import WorkflowDefinition
-from durable.core._serialization import error_from_dict
+from durable.core.store._steps import RecordedStep  # the shape of a checkpoint, read back
 from durable.errors import NonDeterminismError
+
+
+# Who is executing on this thread, for log lines, traces and primitives that note the step
+# they ran in (set around a run and each step attempt by durable.observability._observe)
+class RunTags(NamedTuple):
+    run_id: str
+    workflow: str
+    version: str
+    executor_id: str
+
+
+class StepTags(NamedTuple):  # a tuple: built on every step attempt
+    step: str
+    position: int
+    attempt: int
+    cpu_started: float = 0.0  # time.thread_time() when the attempt began
+
+
+current_run: ContextVar[RunTags | None] = ContextVar("durable_log_run", default=None)
+current_step: ContextVar[StepTags | None] = ContextVar("durable_log_step", default=None)
 
 
 class RunInterrupted(BaseException):  # noqa: N818 - control flow, not an error for users
@@ -46,23 +66,6 @@ class RunTimedOut(RunInterrupted):
     def __init__(self, run_id: str, reason: str) -> None:
         super().__init__(run_id)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class RecordedStep:
-    position: int
-    name: str
-    kind: str
-    status: str
-    output: Any
-    error: dict[str, Any] | None
-    input_hash: str = ""
-
-    def replay(self) -> Any:
-        """Return the recorded output, or raise the recorded error, as the first run did."""
-        if self.status == "ERROR" and self.error is not None:
-            raise error_from_dict(self.error)
-        return self.output
 
 
 @dataclass

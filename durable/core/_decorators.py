@@ -65,7 +65,7 @@ def workflow(
             # inside an async workflow (a child started at the call), or an async def one
             # outside any workflow: an awaitable of the result (docs/async.md)
             if async_runs.on_loop() or (is_async and context.current() is None):
-                from durable.primitives._async_api import run_async
+                from durable.core._start import run_async
 
                 return run_async(wrapper, *args, **kwargs)
             return run(wrapper, *args, **kwargs)

@@ -20,10 +20,9 @@ from django.db.models import Q, QuerySet
 
 from durable.core import _context as context
 from durable.core import _validation as validation
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.errors import InvalidArgumentError, RunNotFoundError
 from durable.models import Attempt, Event, Run, RunStatus, Step
-from durable.observability import logs
 
 ORDERS = ("newest", "oldest")
 MAX_LIMIT = 1000
@@ -129,7 +128,7 @@ def current() -> CurrentRun | None:
     run_context = context.current()
     if run_context is None:
         return None
-    step = logs.current_step.get() if run_context.in_step else None
+    step = context.current_step.get() if run_context.in_step else None
     return CurrentRun(
         run_id=run_context.run_id,
         workflow=run_context.workflow.name,

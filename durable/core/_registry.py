@@ -125,7 +125,10 @@ def get_step(name: str) -> StepDefinition | None:
 def defining_modules() -> set[str]:
     """Modules that define registered workflows or steps: the project's own code, whose
     exception classes recorded errors may be rebuilt as (`durable.core._error_types`)."""
-    definitions = [*_workflows.values(), *_steps.values()]
+    definitions: list[WorkflowDefinition | StepDefinition] = [
+        *_workflows.values(),
+        *_steps.values(),
+    ]
     return {getattr(definition.func, "__module__", "") for definition in definitions}
 
 

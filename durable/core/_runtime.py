@@ -34,6 +34,7 @@ from durable.core._serialization import (
     error_to_dict,
     fingerprint,
 )
+from durable.core._validation import CHILD_SEPARATOR
 from durable.core.store import _db as db
 from durable.core.store._db import DatabaseUnavailable
 from durable.errors import NonDeterminismError
@@ -176,7 +177,7 @@ def release(run_context: RunContext, why: str) -> None:
             run_context.run_id, why, exc,
         )  # fmt: skip
         return
-    logger.warning("run %s released back to the queue: %s", run_context.run_id, why)
+    logger.info("run %s released back to the queue: %s", run_context.run_id, why)  # a hand-back
 
 
 def release_unreleased() -> None:
@@ -204,6 +205,7 @@ def enforce_deadlines() -> list[str]:
             and not run_context.cancelled.is_set()
         ]
     for run_context in overdue:
+        assert run_context.deadline_at is not None  # picked for its deadline above
         reason = f"timed out: its deadline {run_context.deadline_at.isoformat()} passed"
         lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, reason)
         run_context.cancelled.set()
@@ -302,12 +304,12 @@ def record_atomically(
     in place when the connection drops; a committed entry whose reply was lost is read back
     and replayed instead of written twice."""
 
-    def settle() -> tuple[bool, T | None]:
+    def settle() -> tuple[bool, Any]:  # (False, None): not found, no value
         recorded = store.recorded_step(run_context.run_id, position, run_context.executor_id)
         return (False, None) if recorded is None else (True, replay(recorded))
 
     what = f"run {run_context.run_id} entry {position}"
-    return db.atomic_retrying(body, settle=settle, what=what)  # type: ignore[arg-type]
+    return db.atomic_retrying(body, settle=settle, what=what)
 
 
 def _start_child(
@@ -338,7 +340,6 @@ def _start_child(
     )
 
 
-CHILD_SEPARATOR = "~"  # callers cannot use it (api.validate_new_run_id): no collisions
 MAX_RUN_ID = 200
 
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from durable.core import _error_types as error_types
+from durable.core._fingerprints import normalize
 from durable.core.conf import settings
 from durable.errors import PayloadTooLargeError, SerializationError, WorkflowError
-from durable.observability._fingerprints import normalize
 
 
 def dumps(value: Any, *, where: str) -> str:
@@ -211,6 +211,6 @@ def _attributes(attrs: Any) -> dict[str, Any]:
 
 def fingerprint(error_type: str, message: str) -> str:
     """Group errors that differ only in their data
-    (`durable.observability._fingerprints.normalize`)."""
+    (`durable.core._fingerprints.normalize`)."""
     normalized = normalize(message)
     return hashlib.sha1(f"{error_type}|{normalized}".encode()).hexdigest()[:16]

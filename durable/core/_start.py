@@ -2,70 +2,35 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from asgiref.sync import markcoroutinefunction
 
-from durable import executors, queues
+from durable.core import _by_name as by_name
 from durable.core import _clock as clock
 from durable.core import _context as context
+from durable.core import _creation as creation
 from durable.core import _delays as delays
+from durable.core import _registry as registry
 from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core import store
 from durable.core._context import RunInterrupted, RunSuspended
+from durable.core._outcomes import outcome_value
 from durable.core._registry import WorkflowDefinition, get_workflow
-from durable.core._serialization import dumps, entry_input, error_from_dict
+from durable.core._validation import validate_new_run_id, validate_run_id
 from durable.core.conf import settings
 from durable.errors import (
-    InvalidRunIdError,
     ResultTimeoutError,
-    RunCancelledError,
-    RunDeadError,
-    RunIdConflictError,
     RunNotFoundError,
 )
+from durable.primitives import _async_api as async_api
 from durable.primitives import _children as waits
 from durable.queues import Queue, queue_name
-
-# "~" appears only in the ids the engine derives for child runs (runtime.child_run_id)
-RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=~-]{0,199}")
-
-
-DOT_SEGMENTS = frozenset({".", ".."})
-
-
-def validate_run_id(run_id: Any) -> str:
-    """Any existing run's id, a child's included: 1-200 URL-safe characters, and no
-    `/`-separated part is `.` or `..` (a browser would resolve `a/../b` to `b`, so such an
-    id could open another run's page)."""
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
-        raise InvalidRunIdError(
-            f"invalid run id {str(run_id)[:80]!r}: use 1-200 characters of letters, digits and "
-            "._:@/+=- starting with a letter or digit (e.g. 'order-42')"
-        )
-    if DOT_SEGMENTS.intersection(run_id.split("/")):
-        raise InvalidRunIdError(
-            f"invalid run id {run_id[:80]!r}: a part between slashes cannot be '.' or '..' "
-            "(browsers resolve them as paths); use e.g. 'batch-7/order-42'"
-        )
-    return run_id
-
-
-def validate_new_run_id(run_id: Any) -> str:
-    """An id a caller chooses for a new run: never one the engine may give a child."""
-    validate_run_id(run_id)
-    if runtime.CHILD_SEPARATOR in run_id:
-        raise InvalidRunIdError(
-            f"invalid run id {run_id[:80]!r}: {runtime.CHILD_SEPARATOR!r} is reserved for the "
-            "ids of child runs; use letters, digits and ._:@/+=- (e.g. 'order-42')"
-        )
-    return run_id
 
 
 def resolve(workflow: Callable[..., Any] | str) -> WorkflowDefinition:
@@ -147,9 +112,7 @@ class RunHandle:
     async def result_async(self, timeout: float | None = None) -> Any:
         """`result()`, awaitable: for async workflows and async views
         (durable.primitives._async_api)."""
-        from durable.primitives._async_api import result_async
-
-        return await result_async(self, timeout)
+        return await async_api.result_async(self, timeout)
 
     def _outcome(self) -> tuple[bool, str, Any]:
         """(ended, status, output) from one read; an ended run's error is raised here."""
@@ -159,7 +122,7 @@ class RunHandle:
         status, output, error, reason, imported = outcome
         if status not in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
             return False, status, None
-        return True, status, _outcome_value(self.run_id, status, output, error, reason, imported)
+        return True, status, outcome_value(self.run_id, status, output, error, reason, imported)
 
     def _result_in_workflow(self, waiter: context.RunContext) -> Any:
         waited_since = time.monotonic()
@@ -175,22 +138,6 @@ class RunHandle:
             if waiter.cancelled.wait(interval):
                 raise RunInterrupted(waiter.run_id)
             interval = min(interval * 2, 0.25)
-
-
-def _outcome_value(
-    run_id: str, status: str, output: Any, error: Any, reason: str, imported: bool = False
-) -> Any:
-    if status == "SUCCESS":
-        return output
-    if status == "ERROR":
-        raise error_from_dict(error or {}, from_file=imported)
-    if status == "CANCELLED":
-        raise RunCancelledError(
-            f"run {run_id} was cancelled{': ' + reason if reason else ''}; "
-            "its checkpoints stay — resume it to continue"
-        )
-    message = (error or {}).get("message", "its executor died too often")
-    raise RunDeadError(f"run {run_id} is DEAD: {message}")
 
 
 @context.plain_in_async_steps
@@ -225,115 +172,47 @@ def start(
     options = {"tags": validation.tags(tags), "queue": _queue_argument(queue),
                "priority": validation.priority(priority), "timeout": validation.timeout(timeout),
                "dedup_id": validation.text("dedup_id", dedup_id),
-               "available_at": delays.due_at(delay, at),
+               "due_at": delays.due_at(delay, at),
                "max_recoveries": validation.max_recoveries(max_recoveries)}  # fmt: skip
+    new = _new_run(definition, args, kwargs, run_id, **options)
     parent = context.current()
     if parent is not None and not parent.in_step:
-        child_id = runtime.record_child(
-            parent,
-            definition.name,
-            lambda child: _create(
-                definition,
-                args,
-                kwargs,
-                child,
-                parent.run_id,
-                parent_deadline=parent.deadline_at,
-                **options,
-            ),
-            run_id,
-            entry_input(
-                {"args": list(args), "kwargs": kwargs},
-                where=f"workflow {parent.workflow.name} child {definition.name} input",
-            ),
-        )
-        return RunHandle(child_id)
-    return RunHandle(_create(definition, args, kwargs, run_id, None, **options))
+        return RunHandle(creation.start_child(parent, new, run_id))
+    return RunHandle(creation.start_run(new))
 
 
 def _queue_argument(queue: str | Queue | None) -> str | None:
     return queue.name if isinstance(queue, Queue) else validation.text("queue", queue)
 
 
-def _create(
+def _new_run(
     definition: WorkflowDefinition,
-    args: tuple,
-    kwargs: dict,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     run_id: str | None,
-    parent_id: str | None,
     *,
     tags: dict[str, Any] | None,
     queue: str | None,
     priority: int,
     timeout: float | None,
-    dedup_id: str | None = None,
-    available_at: datetime | None = None,
-    parent_deadline: datetime | None = None,
-    max_recoveries: int | None = None,
-) -> str:
-    run_id = run_id or uuid.uuid4().hex
-    run_input = dumps(
-        {"args": list(args), "kwargs": kwargs},
-        where=f"workflow {definition.name} run {run_id} input",
-    )
-    timeout = timeout if timeout is not None else definition.timeout
-    delayed = delays.is_future(available_at)
-    starts = available_at if delayed else clock.now()  # a delayed run's timeout starts then
-    deadline = None if timeout is None else starts + timedelta(seconds=timeout)
-    if parent_deadline is not None:  # a child never outlives its parent's deadline
-        deadline = parent_deadline if deadline is None else min(deadline, parent_deadline)
-    queue = queue_name(queue or definition.queue)  # @durable.workflow(queue=Queue(…)) too
-    queues.ensure_stored(queue)  # its limits are in the database before its first run
-    created = store.insert_run(
-        run_id=run_id,
+    dedup_id: str | None,
+    due_at: datetime | None,
+    max_recoveries: int | None,
+) -> creation.NewRun:
+    """A start of `definition`: what the call left out, the workflow's declaration gives."""
+    return creation.NewRun(
         workflow=definition.name,
         version=definition.version,
-        input=run_input,
-        tags=dumps(tags or {}, where=f"workflow {definition.name} run {run_id} tags"),
-        queue=queue,
+        input={"args": list(args), "kwargs": kwargs},
+        queue=queue_name(queue or definition.queue) or "default",  # a Queue(…) declared too
+        run_id=run_id or uuid.uuid4().hex,
+        tags=tags or {},
         priority=priority,
-        parent_id=parent_id,
-        forked_from_id=None,
-        forked_from_step=None,
-        available_at=available_at,
-        deadline_at=deadline,
-        # what a resume, restart or fork gives it again (not the delay before `starts`)
-        timeout_seconds=None if deadline is None else max((deadline - starts).total_seconds(), 0),
-        dedup_id=dedup_id,
+        timeout=timeout if timeout is not None else definition.timeout,
+        due_at=due_at,
         max_recoveries=max_recoveries if max_recoveries is not None else definition.max_recoveries,
+        dedup_id=dedup_id,
     )
-    if created:
-        if delayed:  # no message now: executors' polls (or the Celery sweep) take it when due
-            transaction.on_commit(executors.get_executor)  # this process's thread pool polls
-        else:
-            transaction.on_commit(lambda: executors.dispatch(run_id))
-        return run_id
-    existing, existing_parent, imported = store.run_identity(run_id) or (None, None, False)
-    if imported:  # a file's record is never the result of this start (docs/export-format.md)
-        raise RunIdConflictError(
-            f"run id {run_id!r} is taken by a run imported from a file (`durable import`), "
-            "which is never adopted as this start's run; choose another id, or delete the "
-            "imported run"
-        )
-    if existing is None and dedup_id is not None:
-        holder = store.active_dedup_run(queue, dedup_id)
-        if holder is None:  # it just ended: the id is free again
-            return _create(definition, args, kwargs, run_id, parent_id, tags=tags, queue=queue,
-                           priority=priority, timeout=timeout, dedup_id=dedup_id,
-                           available_at=available_at, parent_deadline=parent_deadline,
-                           max_recoveries=max_recoveries)  # fmt: skip
-        return holder
-    if existing is not None and existing != definition.name:
-        raise RunIdConflictError(
-            f"run id {run_id!r} is taken by a run of workflow {existing!r}, not "
-            f"{definition.name!r}; choose another id"
-        )
-    if parent_id is not None and existing is not None and existing_parent != parent_id:
-        raise RunIdConflictError(  # a child start never adopts a run that is not its own
-            f"run id {run_id!r} is taken by a run that is not a child of run {parent_id}; "
-            "choose another id for the child, or leave run_id out to get a derived one"
-        )
-    return run_id
 
 
 def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
@@ -346,3 +225,26 @@ def get(run_id: str) -> RunHandle:
     handle = RunHandle(validate_run_id(run_id))
     handle.status()
     return handle
+
+
+@markcoroutinefunction
+def start_async(
+    workflow: Callable[..., Any] | str, *args: Any, **options: Any
+) -> Awaitable[RunHandle]:
+    """`durable.start`, awaitable: from an async view, or a child run in an async workflow
+    (started at the call, so `gather` over starts numbers the children in call order). A
+    name whose code this process lacks is started as `durable.client.start` does."""
+    if isinstance(workflow, str) and not registry.is_registered(workflow):
+        workflow = by_name.stand_in(workflow)
+    return async_api.at_call("start_async", start, workflow, *args, **options)
+
+
+@markcoroutinefunction
+def run_async(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+    """Start a run and await its result (`durable.run`, awaitable); inside an async workflow
+    the child starts at the call, so `gather` over children numbers them in call order."""
+    return _result_of(start_async(workflow, *args, **kwargs))
+
+
+async def _result_of(started: Awaitable[RunHandle]) -> Any:
+    return await async_api.result_async(await started)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import timedelta
 from typing import Any
 
-from durable.errors import InvalidArgumentError
+from durable.errors import InvalidArgumentError, InvalidRunIdError
 
 INT32 = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT_SECONDS = 100 * 365 * 24 * 3600  # a century: past that a deadline overflows
@@ -112,3 +113,51 @@ def max_recoveries(value: Any) -> int | None:
             "max_recoveries", f"must be a whole number from 0 up, not {value!r:.40}"
         )
     return value
+
+
+CHILD_SEPARATOR = "~"  # callers cannot use it (validate_new_run_id): no collisions
+# "~" appears only in the ids the engine derives for child runs (runtime.child_run_id)
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=~-]{0,199}")
+
+
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def validate_run_id(run_id: Any) -> str:
+    """Any existing run's id, a child's included: 1-200 URL-safe characters, and no
+    `/`-separated part is `.` or `..` (a browser would resolve `a/../b` to `b`, so such an
+    id could open another run's page)."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise InvalidRunIdError(
+            f"invalid run id {str(run_id)[:80]!r}: use 1-200 characters of letters, digits and "
+            "._:@/+=- starting with a letter or digit (e.g. 'order-42')"
+        )
+    if DOT_SEGMENTS.intersection(run_id.split("/")):
+        raise InvalidRunIdError(
+            f"invalid run id {run_id[:80]!r}: a part between slashes cannot be '.' or '..' "
+            "(browsers resolve them as paths); use e.g. 'batch-7/order-42'"
+        )
+    return run_id
+
+
+def validate_new_run_id(run_id: Any) -> str:
+    """An id a caller chooses for a new run: never one the engine may give a child."""
+    validate_run_id(run_id)
+    if CHILD_SEPARATOR in run_id:
+        raise InvalidRunIdError(
+            f"invalid run id {run_id[:80]!r}: {CHILD_SEPARATOR!r} is reserved for the "
+            "ids of child runs; use letters, digits and ._:@/+=- (e.g. 'order-42')"
+        )
+    return run_id
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> timedelta:
+    """'30d', '12h', '90m', '3600s', '2w' -> timedelta."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise ValueError(f"invalid age {text!r}; use a number and a unit, e.g. 30d, 12h or 90m")
+    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})

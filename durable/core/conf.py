@@ -87,8 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_WORKER_SWEEPS": True,
     # an ENQUEUED run unclaimed this long while its queue is idle is dispatched again
     "DURABLE_REDISPATCH_SECONDS": 60.0,
-    # the dashboard nav's link back to the host site ("" hides it; hidden at the dashboard's root)
-    "DURABLE_HOST_HOME_URL": "/",
+    # the dashboard nav's "Back to site" link, e.g. "/" ("": none; hidden at the dashboard's root)
+    "DURABLE_HOST_HOME_URL": "",
     # how long a live executor retries a lost database connection before giving its runs up
     "DURABLE_DB_RETRY_SECONDS": 60.0,
     # reruns of a @durable.transaction rolled back by a serialization failure or deadlock

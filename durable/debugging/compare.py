@@ -7,8 +7,9 @@ the same shape, the quickest answer to "what is different about this one?".
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from durable.debugging.export import get_run
@@ -33,7 +34,7 @@ class Difference:
     field: str  # what differs: input, name, status, output, error
     step_a: str = ""
     step_b: str = ""
-    changes: list[Change] = field(default_factory=list)
+    changes: list[Change] = dataclasses.field(default_factory=list)  # `field` is a str here
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.debugging.export_schema import FORMAT, FORMAT_VERSION
 from durable.debugging.records import to_record
 from durable.errors import RunNotFoundError

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from durable.core import _validation as validation
 from durable.core._serialization import dumps
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.errors import DurableError, SerializationError
 from durable.models import RunStatus, StepKind, StepStatus
 

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from durable.core import _runtime as runtime
 from durable.core._serialization import printable
-from durable.core._start import validate_new_run_id
+from durable.core._validation import validate_new_run_id
 from durable.core.conf import settings
 from durable.debugging.export_schema import ImportRefused, records
 from durable.errors import DurableError
@@ -217,7 +217,7 @@ def _run(record: dict[str, Any], mapping: dict[str, str]) -> Run:
     """Parent and fork links only between runs of the file, never to a run already here (a
     planted child of a live parent would be taken as that parent's own)."""
     fields = {key: value for key, value in record.items() if key not in LINKS}
-    links = {key: mapping.get(record.get(key)) for key in LINKS}
+    links = {key: mapping.get(record.get(key) or "") for key in LINKS}  # "": no link
     run = Run(**{**fields, **links, "id": mapping[record["id"]], "imported": True})
     if run.status in RunStatus.active():
         run.cancel_reason = f"imported while {run.status}; resume it to execute it here"

@@ -78,8 +78,7 @@ def _old_and_new(run_ids: list[str], positions: dict[int, Any]) -> dict[str, Any
     for run_id in run_ids:
         audit[run_id] = {}
         for position, new in positions.items():
-            row = found.get((run_id, position))
-            _check_patchable(run_id, position, row)
+            row = _patchable(run_id, position, found.get((run_id, position)))
             old = row.output if row.status == StepStatus.SUCCESS else None
             audit[run_id][str(position)] = {
                 "step": row.name,
@@ -100,7 +99,7 @@ def _audited_value(name: str, value: Any) -> dict[str, Any]:
     return {name: None, f"{name}_preview": text[:AUDIT_VALUE_CHARS], f"{name}_chars": len(text)}
 
 
-def _check_patchable(run_id: str, position: int, row: Step | None) -> None:
+def _patchable(run_id: str, position: int, row: Step | None) -> Step:
     if row is None:
         raise PatchRefused(
             f"run {run_id} has no recorded step {position}; patch a step it recorded"
@@ -110,6 +109,7 @@ def _check_patchable(run_id: str, position: int, row: Step | None) -> None:
             f"run {run_id} step {position} is a {row.kind} entry, not a step; only step "
             "outputs can be patched"
         )
+    return row
 
 
 def apply(new_id: str, patch: dict[Any, Any]) -> None:

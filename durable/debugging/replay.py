@@ -101,7 +101,7 @@ class _ReplayHistory(dict):
         super().__init__(replay.recorded)
         self.replay = replay
 
-    def get(self, position: int, default: Any = None) -> RecordedStep:  # type: ignore[override]
+    def get(self, position: int, default: Any = None) -> RecordedStep:
         return self.replay.entry_at(position)
 
 
@@ -263,7 +263,7 @@ def _judge_exception(replay: Replay, run_context: RunContext, exc: Exception) ->
         return _divergence(replay, run_context.nondeterminism or exc)
     position = replay.last_position
     row = replay.rows.get(position) if position is not None else None
-    if row is not None and row.status == "ERROR":
+    if position is not None and row is not None and row.status == "ERROR":
         return replay.report(
             "failure",
             f"stopped at the recorded failure of step {position} ({row.name})",

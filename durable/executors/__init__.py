@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from django.core.exceptions import ImproperlyConfigured
+
 from durable.core.conf import settings
 
 
@@ -40,14 +42,23 @@ def _create(kind: str) -> Executor:
         executor.start()
         return executor
     if kind == "celery":
-        from durable.executors.celery import CeleryDispatcher
-
-        return CeleryDispatcher()
+        return _celery_dispatcher()
     if kind == "external":
         from durable.executors.external import ExternalDispatcher
 
         return ExternalDispatcher()
     raise ValueError(f"DURABLE_EXECUTOR must be 'thread', 'celery' or 'external', not {kind!r}")
+
+
+def _celery_dispatcher() -> Executor:
+    try:
+        from durable.executors.celery import CeleryDispatcher
+    except ModuleNotFoundError as missing:  # the optional [celery] extra
+        raise ImproperlyConfigured(
+            f"DURABLE_EXECUTOR is 'celery' but {missing.name} is not installed: pip install "
+            "'django-durable-runs[celery]', or use DURABLE_EXECUTOR='thread'"
+        ) from missing
+    return CeleryDispatcher()
 
 
 def start_thread_executor(threads: int | None = None) -> Executor:

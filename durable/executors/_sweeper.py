@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any, Protocol
 
 from django.db import connection
@@ -20,6 +21,7 @@ from django.db import connection
 from durable import queues
 from durable.core import store
 from durable.core.conf import settings
+from durable.core.store import _queues as store_queues
 from durable.executors import _recovery as recovery
 from durable.executors import duties
 from durable.executors.duties import run_isolated
@@ -33,45 +35,6 @@ WAKE_QUIET_SECONDS = 1.0  # a limited queue's waiting run is woken at most this 
 class Dispatcher(Protocol):
     def dispatch(self, run_id: str) -> None: ...
 
-
-DUE_UNDISPATCHED = """
--- due_undispatched --
--- Due runs not dispatched since they came due (woken sleeps, delayed starts), plus, when
--- the broker's queue is empty, runs waiting longer than `stale` seconds (lost messages);
--- marking them (updated_at) makes each sweep send one message per run at most
-UPDATE durable_run r SET updated_at = now()
-FROM (
-    SELECT id FROM durable_run
-    WHERE status = 'ENQUEUED' AND available_at <= now()
-      AND NOT EXISTS (  -- limited queues: their runs are woken as slots free (wake_queue_heads)
-          SELECT 1 FROM durable_queue q WHERE q.name = durable_run.queue
-            AND (q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
-                 OR q.rate_count IS NOT NULL))
-      AND (updated_at < available_at
-           OR (%(lost)s AND updated_at < now() - make_interval(secs => %(stale)s)))
-    ORDER BY priority DESC, available_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-) due
-WHERE r.id = due.id
-RETURNING r.id
-"""
-
-WAKE_QUEUE_HEADS = """
--- wake_queue_heads --
--- Up to `limit` due runs of a limited queue with free slots, best first, not woken lately
-UPDATE durable_run r SET updated_at = now()
-FROM (
-    SELECT id FROM durable_run
-    WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now()
-      AND updated_at < now() - make_interval(secs => %(quiet)s)
-    ORDER BY CASE WHEN %(by_priority)s THEN priority ELSE 0 END DESC, available_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-) head
-WHERE r.id = head.id
-RETURNING r.id
-"""
 
 _last_lost_check = float("-inf")
 
@@ -93,7 +56,7 @@ def sweep_once(dispatcher: Dispatcher) -> dict[str, int]:
     counts["dispatched"] = due or 0
     for queue in run_isolated("stored queues", queues.special) or []:
         if queue.limited:
-            woken = run_isolated(f"queue {queue.name}", lambda q=queue: _wake_queue(dispatcher, q))
+            woken = run_isolated(f"queue {queue.name}", partial(_wake_queue, dispatcher, queue))
             counts["woken"] += woken or 0
     return counts
 
@@ -124,12 +87,8 @@ def _lost_check_due(dispatcher: Dispatcher) -> bool:
 
 
 def _dispatch_due(dispatcher: Dispatcher, *, lost: bool) -> int:
-    params = {
-        "lost": lost,
-        "stale": settings.DURABLE_REDISPATCH_SECONDS,
-        "limit": BATCH,
-    }
-    run_ids = _mark_and_dispatch(dispatcher, DUE_UNDISPATCHED, params)
+    marked = store.mark_due_undispatched(lost, settings.DURABLE_REDISPATCH_SECONDS, BATCH)
+    run_ids = _dispatch_each(dispatcher, marked)
     if lost and run_ids:
         logger.info("dispatched %d waiting run(s) again: %s", len(run_ids), run_ids[:10])
     return len(run_ids)
@@ -143,14 +102,12 @@ def _wake_queue(dispatcher: Dispatcher, queue: queues.Limits) -> int:
         slots = min(slots, queues.worker_room(queue, settings.DURABLE_LEASE_SECONDS))
     if slots <= 0:
         return 0
-    params = {"queue": queue.name, "quiet": WAKE_QUIET_SECONDS,
-              "by_priority": queue.priority, "limit": slots}  # fmt: skip
-    return len(_mark_and_dispatch(dispatcher, WAKE_QUEUE_HEADS, params))
+    marked = store_queues.mark_queue_heads(queue.name, WAKE_QUIET_SECONDS, queue.priority, slots)
+    return len(_dispatch_each(dispatcher, marked))
 
 
-def _mark_and_dispatch(dispatcher: Dispatcher, sql: str, params: dict[str, Any]) -> list[str]:
-    """Run a marking statement (it returns run ids), then send one message per run."""
-    run_ids = [row[0] for row in store.execute(sql, params)]
+def _dispatch_each(dispatcher: Dispatcher, run_ids: list[str]) -> list[str]:
+    """One message per run the marking statement returned."""
     for run_id in run_ids:
         dispatcher.dispatch(run_id)
     return run_ids

@@ -9,8 +9,8 @@ before its next step starts, without a read per step. Then it answers on
 once the event is set, no boundary check lets a step of that run start. A checkpoint
 written after the cancel (`store.record_step` returns the run's status) and the lease
 heartbeat are the fallbacks if a notification is missed. An operator's drain of an
-executor comes on its own channel, DRAIN_CHANNEL (`durable.operations._drain`), heard on the same
-connection: a run id, whatever it holds, is never read as a drain. One notice that cannot
+executor comes on its own channel, DRAIN_CHANNEL (durable.core.store._channels), heard on the
+same connection: a run id, whatever it holds, is never read as a drain. One notice that cannot
 be handled is logged and skipped; it never costs the listener its connection (and the
 notices queued behind it).
 """
@@ -26,11 +26,16 @@ import psycopg
 
 from durable.core import store
 from durable.core.store import _db as db
+from durable.core.store._channels import CANCEL_CHANNEL as CHANNEL
+from durable.core.store._channels import (
+    DRAIN_CHANNEL,
+    LISTEN_CANCELS,
+    LISTEN_DRAINS,
+    parse_drain_notice,
+)
 
 logger = logging.getLogger("durable")
 
-CHANNEL = "durable_cancel"  # payload: a cancelled run's id
-DRAIN_CHANNEL = "durable_drain"  # payload: durable.operations._drain.notice_text
 RECONNECT_SECONDS = 1.0
 
 
@@ -68,9 +73,9 @@ class CancelListener:
         while not self._stop.is_set():
             try:
                 with db.listening_connection() as listening:
-                    listening.execute(f"LISTEN {CHANNEL}")
+                    listening.execute(LISTEN_CANCELS)
                     if self._on_drain is not None:
-                        listening.execute(f"LISTEN {DRAIN_CHANNEL}")
+                        listening.execute(LISTEN_DRAINS)
                     self._ready.set()
                     self._hear(listening)
             except Exception as exc:
@@ -96,9 +101,7 @@ class CancelListener:
 
     def _handle(self, channel: str, payload: str) -> bool:
         if channel == DRAIN_CHANNEL and self._on_drain is not None:
-            from durable.operations._drain import parse_notice
-
-            self._on_drain(*parse_notice(payload))
+            self._on_drain(*parse_drain_notice(payload))
         elif channel == CHANNEL:
             return self._on_cancel(payload)
         return False

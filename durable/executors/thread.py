@@ -22,10 +22,10 @@ from durable import queues
 from durable.core import _hung as hung
 from durable.core import _registry as registry
 from durable.core import _runtime as runtime
+from durable.core import _serving as serving
 from durable.core import store
 from durable.core.conf import settings
 from durable.executors import _recovery as recovery
-from durable.executors import _serving as serving
 from durable.executors import duties, liveness
 from durable.executors._lifeline import Lifeline
 from durable.executors._stacks import StackAnswerer

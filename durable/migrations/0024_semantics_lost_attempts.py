@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0022_recovery_recovery_history'),
+        ('durable', '0023_alerts_rules'),
     ]
 
     operations = [

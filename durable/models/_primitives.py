@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
@@ -16,7 +18,7 @@ class Message(models.Model):
         Run, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     topic = models.CharField(max_length=200, blank=True, default="")
-    payload = JSONTextField(null=True)
+    payload: Any = JSONTextField(null=True)
     created_at = models.DateTimeField(db_default=models.functions.Now())
     consumed_at = models.DateTimeField(null=True, blank=True)
     consumed_position = models.IntegerField(null=True, blank=True)
@@ -54,7 +56,7 @@ class Event(models.Model):
         Run, on_delete=models.CASCADE, related_name="events", db_index=False
     )
     key = models.CharField(max_length=200)
-    value = JSONTextField(null=True)
+    value: Any = JSONTextField(null=True)
     updated_at = models.DateTimeField(db_default=models.functions.Now())
 
     class Meta:
@@ -73,7 +75,7 @@ class StepEvent(models.Model):
     )
     position = models.IntegerField()  # the step that set it
     key = models.CharField(max_length=200)
-    value = JSONTextField(null=True)
+    value: Any = JSONTextField(null=True)
     created_at = models.DateTimeField(db_default=models.functions.Now())
 
     class Meta:
@@ -100,7 +102,7 @@ class StreamEntry(models.Model):
     )
     key = models.CharField(max_length=200)
     offset = models.IntegerField()
-    value = JSONTextField(null=True)
+    value: Any = JSONTextField(null=True)
     closed = models.BooleanField(default=False)
     position = models.IntegerField()
     attempt = models.IntegerField(default=0)

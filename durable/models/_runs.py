@@ -6,6 +6,8 @@ serve migrations, the dashboard and the admin. Each index names the query it ser
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
@@ -22,17 +24,18 @@ class RunStatus(models.TextChoices):
     CANCELLED = "CANCELLED", "Cancelled"
     DEAD = "DEAD", "Dead"
 
+    # mypy reads a TextChoices member as its (value, label) tuple: hence the ignores below
     @classmethod
     def terminal(cls) -> tuple[str, ...]:
-        return (cls.SUCCESS, cls.ERROR, cls.CANCELLED, cls.DEAD)
+        return (cls.SUCCESS, cls.ERROR, cls.CANCELLED, cls.DEAD)  # type: ignore[return-value]
 
     @classmethod
     def resumable(cls) -> tuple[str, ...]:
-        return (cls.ERROR, cls.CANCELLED, cls.DEAD)
+        return (cls.ERROR, cls.CANCELLED, cls.DEAD)  # type: ignore[return-value]
 
     @classmethod
     def active(cls) -> tuple[str, ...]:
-        return (cls.ENQUEUED, cls.RUNNING)
+        return (cls.ENQUEUED, cls.RUNNING)  # type: ignore[return-value]
 
 
 class StepKind(models.TextChoices):
@@ -61,9 +64,10 @@ class Run(models.Model):
     version = models.CharField(max_length=100, blank=True, default="")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.ENQUEUED)
     # payloads are `json`: replay returns the text that was written (durable/models/fields.py)
-    input = JSONTextField(default=dict)
-    output = JSONTextField(null=True, blank=True)
-    error = JSONTextField(null=True, blank=True)
+    # the decoded JSON value (without django-stubs mypy would read the field object)
+    input: Any = JSONTextField(default=dict)
+    output: Any = JSONTextField(null=True, blank=True)
+    error: Any = JSONTextField(null=True, blank=True)
     error_type = models.CharField(max_length=300, blank=True, default="")
     error_fingerprint = models.CharField(max_length=64, blank=True, default="")
     tags = models.JSONField(default=dict, blank=True)
@@ -229,11 +233,11 @@ class Step(models.Model):
     name = models.CharField(max_length=300)
     kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.STEP)
     status = models.CharField(max_length=8, choices=StepStatus.choices)
-    input = JSONTextField(null=True, blank=True)
+    input: Any = JSONTextField(null=True, blank=True)
     # short hash of the input the code passed; replay checks it (empty: not checked)
     input_hash = models.CharField(max_length=16, blank=True, default="", db_default="")
-    output = JSONTextField(null=True, blank=True)
-    error = JSONTextField(null=True, blank=True)
+    output: Any = JSONTextField(null=True, blank=True)
+    error: Any = JSONTextField(null=True, blank=True)
     error_type = models.CharField(max_length=300, blank=True, default="")
     error_fingerprint = models.CharField(max_length=64, blank=True, default="")
     attempts = models.IntegerField(default=1)
@@ -282,7 +286,7 @@ class Attempt(models.Model):
     position = models.IntegerField()
     attempt = models.IntegerField()
     name = models.CharField(max_length=300)
-    error = JSONTextField()
+    error: Any = JSONTextField()
     error_type = models.CharField(max_length=300, blank=True, default="")
     # a database default too, so writers that predate the column (bench seeds) still insert
     error_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="")

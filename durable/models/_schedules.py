@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
@@ -34,7 +36,7 @@ class Schedule(models.Model):
         max_length=10, choices=MissedPolicy.choices, default=MissedPolicy.LATEST
     )
     # what each run receives after the tick: {"args": [...], "kwargs": {...}}
-    input = JSONTextField(null=True, blank=True)
+    input: Any = JSONTextField(null=True, blank=True)
     queue = models.CharField(max_length=200, null=True, blank=True)
     paused = models.BooleanField(db_default=False)
     revision = models.IntegerField(db_default=0)

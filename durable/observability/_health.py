@@ -19,8 +19,9 @@ import psycopg
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+from durable.core import _serving as serving
 from durable.core.conf import settings
-from durable.executors import _serving as serving
+from durable.core.store import _monitoring as store_monitoring
 from durable.observability import _untaken as untaken
 
 _migrated = False  # once applied, migrations stay applied: check the graph only until then
@@ -62,8 +63,8 @@ def probe_connection() -> Iterator[psycopg.Connection]:
 
 
 def check_database() -> Check:
-    with probe_connection() as conn:
-        conn.execute("SELECT 1")
+    with probe_connection() as conn:  # its own bounded connection, not the store's path
+        conn.execute(store_monitoring.PING)
     return Check("database", True, "reachable")
 
 
@@ -128,23 +129,33 @@ CHECKS: dict[str, Callable[[], Check]] = {
 }
 
 
-def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
-    """(healthy, JSON body). Checks run in order and stop at the first failure (no
-    executor check without the tables); those named in `skip` are left out (a web pod's
-    liveness probe need not wait for workers; skipping "executors" skips "untaken", which is
-    about them too). The database check is bounded by its own timeouts; the later ones run
-    only once it passed. Never raises for a database problem. A degraded check (ok, but due
-    runs wait untaken) makes the status "degraded", still healthy for probes."""
+def run_checks(skip: frozenset[str] = frozenset()) -> list[Check]:
+    """Checks run in order and stop at the first failure (no executor check without the
+    tables); those named in `skip` are left out (a web pod's liveness probe need not wait
+    for workers; skipping "executors" skips "untaken", which is about them too). The
+    database check is bounded by its own timeouts; the later ones run only once it passed.
+    Never raises for a database problem."""
     if "executors" in skip:
         skip = skip | {"untaken"}
-    checks = _run_checks([name for name in CHECKS if name == "database" or name not in skip])
-    healthy = all(check.ok for check in checks)
-    degraded = any(check.degraded for check in checks)
+    return _run_checks([name for name in CHECKS if name == "database" or name not in skip])
+
+
+def status(checks: list[Check]) -> str:
+    """ "ok", "unhealthy" (a check failed), or "degraded": all ok, but due runs wait
+    untaken — still healthy for probes."""
+    if not all(check.ok for check in checks):
+        return "unhealthy"
+    return "degraded" if any(check.degraded for check in checks) else "ok"
+
+
+def report(skip: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
+    """(healthy, JSON body) of `run_checks`."""
+    checks = run_checks(skip)
     body = {
-        "status": "unhealthy" if not healthy else "degraded" if degraded else "ok",
+        "status": status(checks),
         "checks": {check.name: check.as_json() for check in checks},
     }
-    return healthy, body
+    return all(check.ok for check in checks), body
 
 
 def _run_checks(names: list[str]) -> list[Check]:

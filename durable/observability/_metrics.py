@@ -16,7 +16,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from durable.core.conf import settings
-from durable.core.store import execute
+from durable.core.store import _monitoring as store_monitoring
+from durable.core.store._monitoring import DURATION_BUCKETS, SIZE_BUCKETS
 from durable.models import RunStatus
 from durable.observability import _untaken as untaken
 
@@ -36,62 +37,6 @@ MISSING = (
     "/metrics needs the prometheus-client package: pip install 'django-durable-runs[metrics]' "
     "(or set DURABLE_METRICS_ENABLED = False)"
 )
-
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
-SIZE_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
-
-RUN_TOTALS = """
--- run_totals --
--- Runs and their recoveries by workflow and status (index-only over run_workflow_status_idx
--- for the counts; recovery_count reads the heap)
-SELECT workflow, status, count(*), COALESCE(sum(recovery_count), 0)
-FROM durable_run GROUP BY workflow, status
-"""
-
-
-def _bucket_columns(expression: str, bounds: tuple[float, ...]) -> str:
-    return ", ".join(f"count(*) FILTER (WHERE {expression} <= {bound})" for bound in bounds)
-
-
-RECENT_STEPS = f"""
--- recent_steps --
--- Duration and stored output size of the steps that finished in the window, by workflow
--- and step (range over step_finished_idx, each run by primary key)
-SELECT r.workflow, s.name, count(*), COALESCE(sum(s.duration_ms), 0) / 1000.0,
-    COALESCE(sum(pg_column_size(s.output)), 0),
-    {_bucket_columns("s.duration_ms", tuple(b * 1000 for b in DURATION_BUCKETS))},
-    {_bucket_columns("COALESCE(pg_column_size(s.output), 0)", SIZE_BUCKETS)}
-FROM durable_step s JOIN durable_run r ON r.id = s.run_id
-WHERE s.finished_at > now() - make_interval(secs => %(window)s)
-    AND s.kind IN ('step', 'transaction')
-GROUP BY r.workflow, s.name
-"""
-
-FAILED_ATTEMPTS = """
--- failed_attempts --
--- Every failed attempt of a step (a retry, or the final failure), by step
-SELECT name, count(*) FROM durable_attempt GROUP BY name
-"""
-
-QUEUES = """
--- queues --
--- Waiting and running runs per queue, and how long the oldest due one has waited
--- (partial indexes run_due_idx and run_queue_running_idx)
-SELECT queue,
-    count(*) FILTER (WHERE status = 'ENQUEUED'),
-    count(*) FILTER (WHERE status = 'RUNNING'),
-    COALESCE(EXTRACT(EPOCH FROM now() - min(available_at)
-        FILTER (WHERE status = 'ENQUEUED' AND available_at <= now())), 0)
-FROM durable_run WHERE status IN ('ENQUEUED', 'RUNNING') GROUP BY queue
-"""
-
-LIVE_EXECUTORS = """
--- live_executors --
--- Executors that heartbeat within two lease periods, with what they serve and whether an
--- operator drained them
-SELECT kind, workflows, draining FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
-"""
 
 
 OTHER = "other"
@@ -133,21 +78,23 @@ class DurableCollector(Collector):
     """Answers a scrape from PostgreSQL; register it on a registry to expose it."""
 
     def collect(self) -> Iterator[Metric]:
-        yield from run_metrics(fold(execute(RUN_TOTALS, {}), keys=1, labels=2))
+        yield from run_metrics(fold(store_monitoring.run_totals(), keys=1, labels=2))
         window = float(settings.DURABLE_METRICS_WINDOW_SECONDS)
-        steps = execute(RECENT_STEPS, {"window": window})
+        steps = store_monitoring.recent_steps(window)
         yield from step_metrics(fold(steps, keys=2, labels=2))
         attempts = CounterMetricFamily(
             "durable_step_failed_attempts",
             "Failed step attempts (each retry and each final failure), by step",
             labels=["step"],
         )
-        for name, count in fold(execute(FAILED_ATTEMPTS, {}), keys=1, labels=1):
+        for name, count in fold(store_monitoring.failed_attempts(), keys=1, labels=1):
             attempts.add_metric([name], count)
         yield attempts
-        yield from queue_metrics(fold(execute(QUEUES, {}), keys=1, labels=1, merge=(sum, sum, max)))
+        yield from queue_metrics(
+            fold(store_monitoring.queue_loads(), keys=1, labels=1, merge=(sum, sum, max))
+        )
         alive = 2 * settings.DURABLE_LEASE_SECONDS
-        yield from executor_metrics(execute(LIVE_EXECUTORS, {"alive": alive}))
+        yield from executor_metrics(store_monitoring.executor_kinds(alive))
         yield untaken_metric(untaken.untaken(sample=0))
 
 

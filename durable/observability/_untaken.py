@@ -9,24 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from durable import queues
-from durable.core.store import execute
-from durable.executors import _serving as serving
-from durable.executors._serving import LiveExecutor
-
-DUE_GROUPS = """
--- due_groups --
--- Due ENQUEUED runs by queue and code version, with how long the oldest has waited
--- (run_due_idx); {ids}
-SELECT queue, workflow, version, count(*),
-       EXTRACT(EPOCH FROM now() - min(available_at))::float{sample}
-FROM durable_run WHERE status = 'ENQUEUED' AND available_at <= now()
-GROUP BY queue, workflow, version ORDER BY min(available_at)
-"""
-GROUPS = DUE_GROUPS.format(ids="no ids (/health, /metrics)", sample=", NULL")
-GROUPS_WITH_IDS = DUE_GROUPS.format(
-    ids="with the ids of the oldest few (the health page)",
-    sample=", (array_agg(id ORDER BY available_at, id))[1:%(sample)s]",
-)
+from durable.core import _serving as serving
+from durable.core._serving import LiveExecutor
+from durable.core.store import _monitoring as store_monitoring
 
 CAUSES = ("drained", "unserved", "concurrency", "rate_limit")
 
@@ -53,7 +38,7 @@ def untaken(sample: int = 10) -> list[Untaken]:
     served = None  # versions any live code runs: read once, only for an unserved group
     holds: dict[str, queues.Hold | None] = {}
     groups = []
-    rows = execute(GROUPS_WITH_IDS if sample else GROUPS, {"sample": sample})
+    rows = store_monitoring.due_groups(sample)
     for queue, workflow, version, count, waited, run_ids in rows:
         takers = [e for e in fleet if e.runs(workflow, version)]
         if any(not e.draining for e in takers):

@@ -15,21 +15,13 @@ from django.dispatch import Signal
 
 from durable.core._serialization import fingerprint
 from durable.core.conf import settings
-from durable.core.store import execute
+from durable.core.store import _monitoring as store_monitoring
 
 logger = logging.getLogger("durable")
 
 # sent with: workflow, fingerprint, error_type, message, run_id, count, threshold,
 # window_seconds, reason ("appeared" or "threshold")
 failure_group_alert = Signal()
-
-GROUP_COUNT = """
--- failure_group_count --
--- Failed runs of one failure group created inside the window (run_fingerprint_created_idx)
-SELECT count(*) FROM durable_run
-WHERE error_fingerprint = %(fingerprint)s AND workflow = %(workflow)s AND status = 'ERROR'
-    AND created_at > now() - make_interval(secs => %(window)s)
-"""
 
 
 def run_failed(run_id: str, workflow: str, error: dict) -> None:
@@ -43,9 +35,8 @@ def run_failed(run_id: str, workflow: str, error: dict) -> None:
     window = float(settings.DURABLE_ALERT_WINDOW_SECONDS)
     threshold = int(settings.DURABLE_ALERT_THRESHOLD)
     group = fingerprint(error["type"], error["message"])
-    params = {"fingerprint": group, "workflow": workflow, "window": window}
     try:
-        (count,) = execute(GROUP_COUNT, params)[0]
+        count = store_monitoring.failure_group_count(group, workflow, window)
     except DatabaseError as exc:  # the run's ERROR is written; an alert never undoes that
         logger.warning("run %s: failure alert check skipped (%s)", run_id, exc)
         return

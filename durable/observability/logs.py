@@ -1,8 +1,9 @@
 """Log lines tagged with the run, workflow, step and attempt they were written under.
 
 The engine sets two context variables while it executes a run and each step attempt
-(`durable.observability._observe`); `ContextFilter` copies them onto every record as `run_id`,
-`workflow`, `step`, `position` and `attempt` ("" outside a run). Durable installs the
+(`durable.observability._observe`; the tags are defined in `durable.core._context`);
+`ContextFilter` copies them onto every record as `run_id`, `workflow`, `step`, `position`
+and `attempt` ("" outside a run). Durable installs the
 filter on its "durable" logger; put it on a handler to tag user code's lines too.
 `JsonFormatter` writes one JSON object per line with those fields.
 """
@@ -11,27 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
+# the tags live with the run context (the core sets them, primitives read the step's
+# position); re-exported here, where the log filter reads them
+from durable.core._context import RunTags, StepTags, current_run, current_step
 
-class RunTags(NamedTuple):
-    run_id: str
-    workflow: str
-    version: str
-    executor_id: str
-
-
-class StepTags(NamedTuple):  # a tuple: built on every step attempt
-    step: str
-    position: int
-    attempt: int
-    cpu_started: float = 0.0  # time.thread_time() when the attempt began
-
-
-current_run: ContextVar[RunTags | None] = ContextVar("durable_log_run", default=None)
-current_step: ContextVar[StepTags | None] = ContextVar("durable_log_step", default=None)
+__all__ = ["ContextFilter", "JsonFormatter", "RunTags", "StepTags", "current_run", "current_step"]
 
 FIELDS = ("run_id", "workflow", "step", "position", "attempt")
 

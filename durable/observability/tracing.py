@@ -19,7 +19,7 @@ from typing import Any
 from django.db import DatabaseError
 
 from durable.core.conf import settings
-from durable.core.store import execute
+from durable.core.store import _monitoring as store_monitoring
 
 try:
     from opentelemetry import trace
@@ -32,12 +32,6 @@ _tracer = trace.get_tracer("durable") if trace is not None else None
 _DEFAULT_PROVIDERS = (
     (trace.ProxyTracerProvider, trace.NoOpTracerProvider) if trace is not None else ()
 )
-
-FORKED_FROM = """
--- forked_from --
--- The run a fork or restart came from, to link the new trace to the old one
-SELECT forked_from_id FROM durable_run WHERE id = %(run_id)s
-"""
 
 
 def trace_id_for(run_id: str) -> int:
@@ -64,11 +58,10 @@ def _run_parent(run_id: str) -> SpanContext:
 def _origin_link(run_id: str) -> list[Link]:
     """A link to the origin's trace; none if the lookup fails (a trace never stops a run)."""
     try:
-        rows = execute(FORKED_FROM, {"run_id": run_id})
+        origin = store_monitoring.forked_from(run_id)
     except DatabaseError as exc:
         logger.warning("run %s: trace link to its origin skipped (%s)", run_id, exc)
         return []
-    origin = rows[0][0] if rows else None
     return [Link(_run_parent(origin), {"durable.link": "forked_from"})] if origin else []
 
 

@@ -8,7 +8,9 @@ was decided on is the state it changed.
 
 This module is the public face; the work is done in `_batches` (batches, locks, request
 ids, audit), `_resuming` (cancel, resume), `_cancel_confirmation` (a cancel's stop,
-confirmed by the executors), `_deriving` (restart, fork) and `_deletion` (delete).
+confirmed by the executors), `_deriving` (restart, fork) and `_deletion` (delete). The
+argument rules are public too (`validate_run_id`, `validate_new_run_id`,
+`MAX_TIMEOUT_SECONDS`), so a form can refuse what an action would.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from durable.core import _validation as validation
+from durable.core._audit import acting_as, current_actor
+from durable.core._validation import MAX_TIMEOUT_SECONDS, validate_new_run_id, validate_run_id
 from durable.debugging import patching
 from durable.errors import InvalidArgumentError
 from durable.operations import _deletion as deletion
@@ -26,9 +30,7 @@ from durable.operations._batches import (
     BATCH_SIZE,
     BulkResult,
     Progress,
-    acting_as,
     apply,
-    current_actor,
     run_id_list,
 )
 from durable.operations._cancel_confirmation import confirm_stopped
@@ -43,6 +45,7 @@ from durable.queues import Queue
 
 __all__ = [
     "BATCH_SIZE",
+    "MAX_TIMEOUT_SECONDS",
     "BulkResult",
     "CancelledRun",
     "Death",
@@ -66,6 +69,8 @@ __all__ = [
     "successors",
     "superseded_runs",
     "undrain_executor",
+    "validate_new_run_id",
+    "validate_run_id",
 ]
 
 

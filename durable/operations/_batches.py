@@ -7,19 +7,18 @@ each batch audited, the runs it changed dispatched after commit.
 
 from __future__ import annotations
 
-import getpass
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from django.db import transaction
-
-from durable import executors
+from durable.core import _dispatch as dispatching
 from durable.core import _validation as validation
+from durable.core._audit import current_actor
 from durable.core._serialization import dumps
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
+from durable.core.store import _db as db
 from durable.errors import (
     InvalidArgumentError,
     InvalidRunIdError,
@@ -32,32 +31,6 @@ from durable.operations import _lineage as lineage
 from durable.operations import _superseded as superseded
 
 BATCH_SIZE = 500
-
-
-_actor: ContextVar[str | None] = ContextVar("durable_actor", default=None)
-
-
-@contextmanager
-def acting_as(actor: str) -> Iterator[None]:
-    """Attribute the operations inside the block to `actor` in the audit log."""
-    token = _actor.set(actor)
-    try:
-        yield
-    finally:
-        _actor.reset(token)
-
-
-def current_actor(actor: str | None = None) -> str:
-    if actor:
-        return actor
-    return _actor.get() or f"system:{_os_user()}"
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "unknown"
 
 
 @dataclass
@@ -141,19 +114,28 @@ def apply(
     if result.refused and not valid:  # audited like every other refusal
         _audit(action, actor, [], result, detail)
     handled = 0
+    call = uuid.uuid4().hex  # names this call's audit entries: a lost commit is found by it
     for start, batch in (batches or chunks)(valid, BATCH_SIZE):
-        with transaction.atomic():
+
+        def act(start: int = start, batch: list[str] = batch) -> BulkResult:
             outcome = _handle_once(action, batch, detail, handle_batch)
             if outcome.previous is None:
                 audited = BulkResult(outcome.done, {**outcome.refused}, outcome.cascaded,
                                      outcome.skipped)  # fmt: skip
                 if start == 0:  # the invalid ids' refusals go with the first batch
                     audited.refused.update(result.refused)
-                _audit(action, actor, batch, audited, {**detail, "batch": start})
+                _audit(action, actor, batch, audited, {**detail, "batch": start, "call": call})
+            return outcome
+
+        # a connection lost in the batch's transaction retries it whole, unless its commit
+        # got through (its audit entry says so): nothing is done twice
+        outcome = db.atomic_retrying(
+            act, settle=partial(_committed, action, batch, call), what=action
+        )
         result.merge(outcome)
         result.previous = result.previous or outcome.previous
         for run_id in [*outcome.done.values(), *outcome.cascaded] if dispatch else []:
-            transaction.on_commit(lambda run_id=run_id: executors.dispatch(run_id))
+            dispatching.dispatch_on_commit(run_id)
         handled += len(batch)
         if progress is not None:
             progress(handled, len(valid))
@@ -208,6 +190,18 @@ def _handle_once(
         if earlier is not None:
             return earlier
     return handle_batch(batch)
+
+
+def _committed(action: str, batch: list[str], call: str) -> tuple[bool, BulkResult]:
+    """Whether this call's transaction for `batch` committed (its reply lost), and what it did."""
+    entry = AuditEntry.objects.filter(
+        action=action, run_ids__overlap=batch, detail__call=call
+    ).first()
+    if entry is None:
+        return False, BulkResult()
+    detail = entry.detail
+    return True, BulkResult(detail.get("done", {}), detail.get("refused", {}),
+                            detail.get("cascaded", []))  # fmt: skip
 
 
 def _earlier_outcome(action: str, batch: list[str], request_id: str) -> BulkResult | None:

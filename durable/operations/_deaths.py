@@ -6,19 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from durable.core.store import execute
-
-RUN_DEATHS = """
--- run_deaths --
--- A run's death verdicts in order, with whether the "dead" owner was seen alive afterwards
--- (it found the run taken, or it heartbeated after the verdict); served by recovery_run_idx
-SELECT r.executor_id, r.hostname, r.pid, r.last_seen_at, r.recovered_at, r.outcome,
-       COALESCE(r.owner_alive_at,
-                CASE WHEN e.last_seen_at > r.recovered_at THEN e.last_seen_at END)
-FROM durable_recovery r LEFT JOIN durable_executor e ON e.id = r.executor_id
-WHERE r.run_id = %(run_id)s
-ORDER BY r.recovered_at, r.id
-"""
+from durable.core.store import _trees as store_trees
 
 
 @dataclass(frozen=True)
@@ -49,4 +37,4 @@ class Death:
 
 def run_deaths(run_id: str) -> list[Death]:
     """Each time an owner of `run_id` was declared dead, oldest first."""
-    return [Death(*row) for row in execute(RUN_DEATHS, {"run_id": run_id})]
+    return [Death(*row) for row in store_trees.run_deaths(run_id)]

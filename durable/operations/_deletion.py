@@ -14,35 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from durable.core import store
+from durable.core.store import _trees as store_trees
 from durable.models import RunStatus
 from durable.operations import _lineage as lineage
-from durable.operations._retention import DELETE_DOOMED
-
-DELETE_RUNS = f"""
--- delete_runs --
--- Delete the named runs with everything recorded for them (prune's statement, by id)
-WITH doomed AS (SELECT unnest(%(run_ids)s::text[]) AS id), {DELETE_DOOMED}"""
-
-RUN_FACTS = """
--- run_facts --
--- Status and parent of runs the caller has locked
-SELECT id, status, parent_id FROM durable_run WHERE id = ANY(%(run_ids)s)
-"""
-
-
-RUN_ANCESTORS = """
--- run_ancestors --
--- Each run's ancestors (its parent, the parent's parent, ...), nearest first
-WITH RECURSIVE up(id, ancestor, depth) AS (
-    SELECT id, parent_id, 1 FROM durable_run
-    WHERE id = ANY(%(run_ids)s) AND parent_id IS NOT NULL
-    UNION ALL
-    SELECT up.id, r.parent_id, up.depth + 1 FROM up JOIN durable_run r ON r.id = up.ancestor
-    WHERE r.parent_id IS NOT NULL
-)
-SELECT id, ancestor FROM up ORDER BY id, depth
-"""
 
 
 @dataclass
@@ -59,7 +33,7 @@ def named_roots(run_ids: list[str]) -> dict[str, str]:
     whose tree decides its fate (a named run inside a deleted tree goes with it)."""
     named = set(run_ids)
     roots = {run_id: run_id for run_id in run_ids}
-    for run_id, ancestor in store.execute(RUN_ANCESTORS, {"run_ids": list(run_ids)}):
+    for run_id, ancestor in store_trees.run_ancestors(run_ids):
         if ancestor in named:  # nearest first, so the last one named is the farthest
             roots[run_id] = ancestor
     return roots
@@ -83,7 +57,7 @@ def tree_batches(run_ids: list[str], size: int) -> list[tuple[int, list[str]]]:
 def delete_batch(batch: list[str]) -> Deleted:
     """Delete the finished runs of `batch` (locked by the caller) with their descendants;
     a named run with a named ancestor goes with that ancestor's tree, or stays with it."""
-    facts = {row[0]: (row[1], row[2]) for row in store.execute(RUN_FACTS, {"run_ids": batch})}
+    facts = {row[0]: (row[1], row[2]) for row in store_trees.run_facts(batch)}
     roots = named_roots(batch)
     result = Deleted()
     for run_id in batch:
@@ -111,7 +85,7 @@ def delete_batch(batch: list[str]) -> Deleted:
     named = set(batch)
     result.descendants = [run_id for run_id in doomed if run_id not in named]
     if doomed:
-        store.execute(DELETE_RUNS, {"run_ids": doomed})
+        store_trees.delete_runs(doomed)
     return result
 
 
@@ -130,7 +104,7 @@ def _refusal(run_id: str, facts: dict[str, tuple[str, str | None]]) -> str:
 def _finished_tree(run_id: str, result: Deleted) -> list[str]:
     """The run and its descendants, or nothing (with the refusal) if one has not finished."""
     descendants = lineage.lock_descendants([run_id])
-    rows = store.execute(RUN_FACTS, {"run_ids": descendants}) if descendants else []
+    rows = store_trees.run_facts(descendants) if descendants else []
     live = sorted(child for child, status, _ in rows if status not in RunStatus.terminal())
     if live:
         result.refused[run_id] = (

@@ -4,24 +4,21 @@ fork point (a restart is a fork from step 0), its messages and the events it pub
 from __future__ import annotations
 
 import inspect
-import json
 import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
 from django.db.models import Min
 
-from durable import queues
-from durable.core import _clock as clock
+from durable.core import _creation as creation
 from durable.core import _registry as registry
 from durable.core._registry import get_workflow, is_registered
-from durable.core._serialization import dumps
+from durable.core.store import _forks as store_forks
 from durable.core.store import _primitives as store_primitives
 from durable.core.store import _streams as store_streams
 from durable.debugging import patching
 from durable.errors import InvalidArgumentError, SerializationError
-from durable.models import AuditEntry, Run, RunStatus, Step
+from durable.models import AuditEntry, Run, Step
 from durable.operations import _superseded as superseded
 from durable.operations._batches import BulkResult
 from durable.operations._new_runs import NewRunOptions, id_taken
@@ -76,12 +73,13 @@ def derive_batch(
         if refusal:
             result.refused[run_id] = refusal
             continue
+        assert original is not None  # a missing run is refused above
         try:
             result.done[run_id] = _derive(original, step or 0, args, kwargs, patch, options)
         except SerializationError as exc:  # edited input with NaN, 1e400, …: nothing written
             result.refused[run_id] = f"the edited input cannot be stored: {exc}"
-        except IntegrityError:  # the chosen new run id is taken: nothing written
-            result.refused[run_id] = id_taken(options.run_id if options else "")
+        except NewRunIdTaken as taken:  # the chosen new run id is taken: nothing written
+            result.refused[run_id] = id_taken(taken.run_id)
     return result
 
 
@@ -202,58 +200,6 @@ def _input_refusal(original: Run, args: list | None, kwargs: dict | None) -> str
     return None
 
 
-COPY_CHECKPOINTS = """
--- copy_checkpoints --
--- A fork inherits its origin's checkpoints before the fork point, so they are not re-run
-INSERT INTO durable_step (
-    run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms, patched)
-SELECT %(new_id)s, position, name, kind, status, input,
-       -- with edited input, the copied steps' inputs may differ by design: not checked
-       CASE WHEN %(same_input)s THEN input_hash ELSE '' END, output, error, error_type,
-       error_fingerprint, attempts, started_at, finished_at, duration_ms, patched
-FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
-"""
-
-
-COPY_MESSAGES = """
--- copy_messages --
--- A new run gets the messages its origin got: consumed where a copied recv consumed them,
--- waiting where its own recv will run again (or its origin's never did)
-INSERT INTO durable_message (run_id, topic, payload, created_at, consumed_at, consumed_position,
-                             idempotency_key)
-SELECT %(new_id)s, topic, payload, created_at,
-       CASE WHEN consumed_position < %(from_step)s THEN consumed_at END,
-       CASE WHEN consumed_position < %(from_step)s THEN consumed_position END, idempotency_key
-FROM durable_message WHERE run_id = %(origin_id)s
-ORDER BY id
-"""
-
-
-COPIED_EVENTS = """
--- copied_events --
--- The events the copied checkpoints published, in the order they published them: the
--- copied set_event entries, and the events the copied steps set
-SELECT key, value FROM (
-    SELECT position, 0 AS id, input->>'key' AS key, output::text AS value FROM durable_step
-    WHERE run_id = %(new_id)s AND kind = 'set_event' AND position < %(from_step)s
-    UNION ALL
-    SELECT position, id, key, value::text FROM durable_stepevent
-    WHERE run_id = %(origin_id)s AND position < %(from_step)s
-) published
-ORDER BY position, id
-"""
-
-COPY_STEP_EVENTS = """
--- copy_step_events --
--- ... and the fork keeps the note of them, so a fork of the fork carries them too
-INSERT INTO durable_stepevent (run_id, position, key, value, created_at)
-SELECT %(new_id)s, position, key, value, created_at FROM durable_stepevent
-WHERE run_id = %(origin_id)s AND position < %(from_step)s
-ORDER BY id
-"""
-
-
 def _derive(
     original: Run,
     from_step: int,
@@ -263,50 +209,30 @@ def _derive(
     options: NewRunOptions | None = None,
 ) -> str:
     options = options or NewRunOptions()
-    new_id = options.run_id or uuid.uuid4().hex
     run_input = dict(original.input or {})
     if args is not None:
         run_input["args"] = list(args)
     if kwargs is not None:
         run_input["kwargs"] = dict(kwargs)
-    where = f"workflow {original.workflow} run {new_id} input"
-    version = (
-        get_workflow(original.workflow).version
-        if is_registered(original.workflow)
-        else original.version
+    new = creation.NewRun(
+        workflow=original.workflow,
+        version=_current_version(original),
+        input=run_input,
+        queue=options.queue or original.queue,
+        run_id=options.run_id or uuid.uuid4().hex,
+        tags=original.tags or {},
+        priority=original.priority if options.priority is None else options.priority,
+        timeout=options.timeout if options.timeout is not None else creation.kept_timeout(original),
+        max_recoveries=original.max_recoveries,
+        forked_from_id=original.id,
+        forked_from_step=from_step,
     )
-    queue = options.queue or original.queue
-    with transaction.atomic():  # a savepoint: a taken new_run_id fails alone
-        queues.ensure_stored(queue)  # its limits are in the database before the run is
-        Run.objects.create(
-            id=new_id,
-            workflow=original.workflow,
-            version=version,
-            status=RunStatus.ENQUEUED,
-            input=_checked_json(run_input, where),
-            tags=original.tags,
-            queue=queue,
-            priority=original.priority if options.priority is None else options.priority,
-            forked_from=original,
-            forked_from_step=from_step,
-            steps_done=from_step,
-            **_new_timeout(original, options),
-            max_recoveries=original.max_recoveries,
-        )
-    params = {
-        "new_id": new_id,
-        "origin_id": original.id,
-        "from_step": from_step,
-        "same_input": args is None and kwargs is None,  # edited input: inputs not checked
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(COPY_MESSAGES, params)
+    if not creation.create_run(new):
+        raise NewRunIdTaken(new.run_id)
+    new_id = new.run_id
+    same_input = args is None and kwargs is None  # edited input: inputs not checked
+    events = store_forks.copy_history(new_id, original.id, from_step, same_input)
     if from_step:
-        with connection.cursor() as cursor:
-            cursor.execute(COPY_CHECKPOINTS, params)
-            cursor.execute(COPIED_EVENTS, params)
-            events = cursor.fetchall()
-            cursor.execute(COPY_STEP_EVENTS, params)
         for key, value in events:  # in order, so the newest value per key wins
             store_primitives.set_event(new_id, key, value)
         store_streams.copy_for_fork(original.id, new_id, from_step)
@@ -315,21 +241,16 @@ def _derive(
     return new_id
 
 
-def _new_timeout(original: Run, options: NewRunOptions) -> dict[str, Any]:
-    """A new run's deadline and timeout: the timeout chosen, else the one its workflow has
-    now, else the original's own (counted from now, never with the original's delay)."""
-    timeout = options.timeout
-    if timeout is None and is_registered(original.workflow):
-        timeout = get_workflow(original.workflow).timeout
-    if timeout is None:
-        timeout = original.timeout_seconds
-    if timeout is not None:
-        return {"deadline_at": clock.deadline(timeout), "timeout_seconds": timeout}
-    if original.deadline_at is None:
-        return {"deadline_at": None, "timeout_seconds": None}
-    span = original.deadline_at - original.created_at  # a row written before timeout_seconds
-    return {"deadline_at": clock.now() + span, "timeout_seconds": span.total_seconds()}
+def _current_version(original: Run) -> str:
+    """A restart or fork runs on the code this process has, else on its origin's version."""
+    if is_registered(original.workflow):
+        return get_workflow(original.workflow).version
+    return original.version
 
 
-def _checked_json(value: Any, where: str) -> Any:
-    return json.loads(dumps(value, where=where))
+class NewRunIdTaken(Exception):
+    """The new run id chosen for a restart or fork belongs to a run already."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id

@@ -15,23 +15,9 @@ from django.db import transaction
 
 from durable.core import _validation as validation
 from durable.core import store
+from durable.core.store._channels import drain_notice
 from durable.errors import ExecutorNotFoundError, InvalidArgumentError
-from durable.executors.cancellations import DRAIN_CHANNEL
 from durable.models import AuditEntry
-
-SET_DRAINING = f"""
--- set_draining --
--- Mark an executor draining (or not), with when its runs in flight are released, and tell
--- it at once; the notification is delivered when this transaction commits
-WITH marked AS (
-    UPDATE durable_executor
-    SET draining = %(draining)s,
-        drain_release_at = now() + make_interval(secs => %(release_after)s)
-    WHERE id = %(executor_id)s
-    RETURNING id
-)
-SELECT id, pg_notify('{DRAIN_CHANNEL}', %(notice)s) FROM marked
-"""
 
 
 def set_draining(
@@ -48,11 +34,11 @@ def set_draining(
     validation.free_text("reason", reason)
     if release_after is not None:
         _check_release_after(release_after, draining)
-    notice = notice_text(executor_id, draining, release_after)
+    notice = drain_notice(executor_id, draining, release_after)
     params = {"executor_id": executor_id, "draining": draining,
               "release_after": release_after, "notice": notice}  # fmt: skip
     with transaction.atomic():
-        if not store.execute(SET_DRAINING, params):
+        if not store.set_draining(params):
             raise ExecutorNotFoundError(
                 f"no executor {executor_id!r}: it stopped, or the id is mistyped; the "
                 "dashboard's Health page lists the live ones"
@@ -72,22 +58,3 @@ def _check_release_after(seconds: Any, draining: bool) -> None:
         validation.timeout(seconds)
     except InvalidArgumentError as exc:
         raise InvalidArgumentError("release_after", str(exc).split(": ", 1)[1]) from None
-
-
-def notice_text(executor_id: str, draining: bool, release_after: float | None) -> str:
-    """`drain:<id>:<seconds or empty>` or `undrain:<id>:` (ids hold no newline)."""
-    if not draining:
-        return f"undrain:{executor_id}:"
-    return f"drain:{executor_id}:{'' if release_after is None else release_after}"
-
-
-def parse_notice(payload: str) -> tuple[str, bool, float | None]:
-    """(executor id, draining, seconds until release) from a notice_text; ValueError if the
-    payload is not one."""
-    verb, _, rest = payload.partition(":")
-    executor_id, colon, seconds = rest.rpartition(":")
-    if verb not in ("drain", "undrain") or not executor_id or not colon:
-        raise ValueError(f"not a drain notice: {payload[:200]!r}")
-    if verb == "undrain" and seconds:
-        raise ValueError(f"an undrain notice has no release deadline: {payload[:200]!r}")
-    return executor_id, verb == "drain", float(seconds) if seconds else None

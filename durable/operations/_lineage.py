@@ -18,48 +18,10 @@ import psycopg
 from django.db import OperationalError, transaction
 
 from durable.core import store
-from durable.core.store import execute
-from durable.core.store._durations import ACTIVE_MS_SQL
+from durable.core.store import _trees as store_trees
 
 T = TypeVar("T")
 DEADLOCK_ATTEMPTS = 3
-
-LOCK_RUNS = """
--- lock_runs --
--- Lock runs in a stable order (by id) so concurrent bulk operations wait instead of deadlock
-SELECT id, status, executor_id FROM durable_run
-WHERE id = ANY(%(run_ids)s) ORDER BY id FOR UPDATE
-"""
-
-LOCK_CHILDREN = """
--- lock_children --
--- The next level of the trees under `run_ids`, locked by id; with `cascaded_only`, only
--- children a parent's cancel took down (the ones a resume brings back)
-SELECT id, status, executor_id FROM durable_run
-WHERE parent_id = ANY(%(run_ids)s)
-  AND (NOT %(cascaded_only)s OR (status = 'CANCELLED' AND cancelled_with_parent))
-ORDER BY id FOR UPDATE
-"""
-
-CANCEL_RUNS = (
-    """
--- cancel_runs --
--- Cancel the active runs among `run_ids`; those in `cascaded` go with a cancelled parent
--- (a timeout's run counts as one when its deadline came from its parent's)
-UPDATE durable_run r
-SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
-    lease_expires_at = NULL, updated_at = now(),
-    cancelled_with_parent = r.id = ANY(%(cascaded)s) OR EXISTS (
-        SELECT 1 FROM durable_run p
-        WHERE %(inherited_deadline)s AND p.id = r.parent_id AND p.deadline_at <= r.deadline_at),
-    active_ms = """
-    + ACTIVE_MS_SQL.format(run="r")
-    + """,
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
-WHERE r.id = ANY(%(run_ids)s) AND r.status IN ('ENQUEUED', 'RUNNING')
-RETURNING r.id
-"""
-)
 
 
 def retrying_deadlocks(work: Callable[..., T]) -> Callable[..., T]:
@@ -88,7 +50,7 @@ def retrying_deadlocks(work: Callable[..., T]) -> Callable[..., T]:
 
 def lock_runs(run_ids: list[str]) -> dict[str, tuple[str, str | None]]:
     """run id -> (status, executor id) of the existing runs, locked for this transaction."""
-    rows = execute(LOCK_RUNS, {"run_ids": list(run_ids)})
+    rows = store_trees.lock_runs(run_ids)
     return {run_id: (status, executor_id) for run_id, status, executor_id in rows}
 
 
@@ -98,8 +60,7 @@ def lock_descendants(run_ids: list[str], *, cascaded_only: bool = False) -> list
     level = list(run_ids)
     seen = set(level)
     while level:
-        params = {"run_ids": level, "cascaded_only": cascaded_only}
-        level = [row[0] for row in execute(LOCK_CHILDREN, params) if row[0] not in seen]
+        level = [rid for rid in store_trees.lock_children(level, cascaded_only) if rid not in seen]
         seen.update(level)
         found.extend(level)
     return found
@@ -111,9 +72,8 @@ def cancel_trees(run_ids: list[str], reason: str, *, children: bool = True) -> l
     with transaction.atomic():
         lock_runs(run_ids)
         descendants = lock_descendants(run_ids) if children else []
-        params = {"run_ids": list(run_ids) + descendants, "cascaded": descendants,
-                  "reason": reason, "inherited_deadline": False}  # fmt: skip
-        cancelled = [row[0] for row in execute(CANCEL_RUNS, params)]
+        cancelled = store_trees.cancel_runs(list(run_ids) + descendants, descendants, reason,
+                                            inherited_deadline=False)  # fmt: skip
         store.notify_cancelled(cancelled)  # their executors stop before the next step
         return cancelled
 
@@ -126,7 +86,7 @@ def cancel_timed_out(run_id: str, executor_id: str, reason: str) -> bool:
         if status != "RUNNING" or owner != executor_id:
             return False
         descendants = lock_descendants([run_id])
-        params = {"run_ids": [run_id, *descendants], "cascaded": descendants,
-                  "reason": reason, "inherited_deadline": True}  # fmt: skip
-        store.notify_cancelled([row[0] for row in execute(CANCEL_RUNS, params)])
+        cancelled = store_trees.cancel_runs([run_id, *descendants], descendants, reason,
+                                            inherited_deadline=True)  # fmt: skip
+        store.notify_cancelled(cancelled)
         return True

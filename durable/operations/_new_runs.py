@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from durable.core import _validation as validation
-from durable.core._start import validate_new_run_id
+from durable.core._validation import validate_new_run_id
 from durable.errors import InvalidArgumentError
 from durable.queues import Queue
 

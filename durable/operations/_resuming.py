@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import connection
-
-from durable.executors import _serving as serving
+from durable.core import _serving as serving
+from durable.core.store import _trees as store_trees
 from durable.models import Run, RunStatus
 from durable.operations import _lineage as lineage
 from durable.operations._batches import BulkResult, locked_statuses, split_by_status
@@ -39,54 +38,6 @@ def _resume_refusal(status: str) -> str:
     return f"it is {status}; only failed, cancelled or dead runs can be resumed"
 
 
-RESUME_RUNS = """
--- resume_runs --
--- Drop each run's trailing failed checkpoint (its error stays in durable_attempt) so that
--- step runs again, then put the runs back in line
-WITH last_step AS (
-    SELECT run_id, max(position) AS position FROM durable_step
-    WHERE run_id = ANY(%(run_ids)s) GROUP BY run_id
-), dropped AS (
-    DELETE FROM durable_step s USING last_step t
-    WHERE s.run_id = t.run_id AND s.position = t.position AND s.status = 'ERROR'
-    RETURNING s.run_id, s.position
-)
-UPDATE durable_run r
-SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = NULL,
-    error = NULL, error_type = '', error_fingerprint = '', cancel_reason = '',
-    cancelled_with_parent = false, finished_at = NULL, recovery_count = 0,
-    available_at = now(), updated_at = now(),
-    -- a resume grants the step it runs again a fresh retry budget; attempt numbers go on
-    -- (past the failed attempts and those lost to deaths, whose count starts again)
-    attempts_before_resume = GREATEST((
-        SELECT max(a.attempt) FROM durable_attempt a
-        WHERE a.run_id = r.id AND a.position >= COALESCE(
-            (SELECT d.position FROM dropped d WHERE d.run_id = r.id),
-            (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), (
-        SELECT max((lost.value ->> 0)::int) FROM jsonb_each(r.lost_attempts) lost
-        WHERE lost.key::int >= COALESCE(
-            (SELECT d.position FROM dropped d WHERE d.run_id = r.id),
-            (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), 0),
-    lost_attempts = COALESCE((
-        SELECT jsonb_object_agg(lost.key, jsonb_build_array(lost.value -> 0, 0))
-        FROM jsonb_each(r.lost_attempts) lost), '{}'::jsonb),
-    steps_done = r.steps_done - (SELECT count(*) FROM dropped d WHERE d.run_id = r.id),
-    -- a run-level timeout starts again: the resumed run gets as long as the first one had
-    -- from its start (not its delay too); rows written before timeout_seconds fall back to
-    -- their deadline's distance from creation (a delayed start that never started: from
-    -- its due time)
-    deadline_at = COALESCE(now() + make_interval(secs => r.timeout_seconds),
-        now() + (r.deadline_at - CASE WHEN r.started_at IS NULL
-            THEN GREATEST(r.created_at, r.available_at) ELSE r.created_at END)),
-    -- keep the de-duplication id unless another active run holds it by now
-    dedup_id = CASE WHEN EXISTS (
-        SELECT 1 FROM durable_run other
-        WHERE other.queue = r.queue AND other.dedup_id = r.dedup_id AND other.id <> r.id
-          AND other.status IN ('ENQUEUED', 'RUNNING')) THEN NULL ELSE r.dedup_id END
-WHERE r.id = ANY(%(run_ids)s)
-"""
-
-
 def resume_batch(batch: list[str]) -> BulkResult:
     """Resumed runs take along the children their cancel took down, so they can go on."""
     statuses = locked_statuses(batch)
@@ -94,8 +45,7 @@ def resume_batch(batch: list[str]) -> BulkResult:
     eligible = _refuse_unserved(eligible, result)
     if eligible:
         result.cascaded = lineage.lock_descendants(eligible, cascaded_only=True)
-        with connection.cursor() as cursor:
-            cursor.execute(RESUME_RUNS, {"run_ids": eligible + result.cascaded})
+        store_trees.resume_runs(eligible + result.cascaded)
     result.done.update({run_id: run_id for run_id in eligible})
     return result
 
@@ -125,5 +75,6 @@ def resume_blocker(run_id: str) -> tuple[str, int] | None:
     run = Run.objects.filter(id=run_id).values_list("workflow", "version").first()
     if run is None:
         return None
-    reason = serving.unserved_reason(*run, serving.served_keys())
+    workflow, version = run
+    reason = serving.unserved_reason(workflow, version, serving.served_keys())
     return (reason, fork_points([run_id])[run_id]) if reason else None

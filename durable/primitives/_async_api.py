@@ -20,13 +20,10 @@ from typing import Any, TypeVar
 from asgiref.sync import markcoroutinefunction, sync_to_async
 
 from durable.core import _async_runs as async_runs
-from durable.core import _by_name as by_name
 from durable.core import _clock as clock
 from durable.core import _context as context
-from durable.core import _registry as registry
-from durable.core import _start as api
+from durable.core import _validation as validation
 from durable.core._context import RunContext, RunInterrupted, RunSuspended
-from durable.core._start import RunHandle
 from durable.core.conf import settings
 from durable.core.store import _primitives as store_primitives
 from durable.errors import ResultTimeoutError
@@ -52,7 +49,7 @@ async def _primitive(what: str, func: Callable[..., Any], *args: Any, **kwargs: 
         return await sync_to_async(func)(*args, **kwargs)
 
 
-def _at_call(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+def at_call(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
     """Inside an async run, `func` runs at the call, on the run thread, while the loop waits
     (a quick write: it takes its position in call order, as a step does); elsewhere it runs
     through `sync_to_async` when awaited."""
@@ -98,7 +95,7 @@ def send_async(
     run_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None
 ) -> Awaitable[None]:
     """`durable.send`, awaitable: from an async view, or recorded in an async workflow."""
-    return _at_call(
+    return at_call(
         "send_async", messaging.send, run_id, message, topic, idempotency_key=idempotency_key
     )
 
@@ -106,26 +103,26 @@ def send_async(
 @markcoroutinefunction
 def set_event_async(key: str, value: Any) -> Awaitable[None]:
     """`durable.set_event` for async workflows."""
-    return _at_call("set_event_async", messaging.set_event, key, value)
+    return at_call("set_event_async", messaging.set_event, key, value)
 
 
 @markcoroutinefunction
 def get_all_events_async(run_id: str) -> Awaitable[dict[str, Any]]:
     """`durable.get_all_events`, awaitable: in an async workflow a snapshot recorded at the
     call (a replay sees what the first run saw)."""
-    return _at_call("get_all_events_async", messaging.get_all_events, run_id)
+    return at_call("get_all_events_async", messaging.get_all_events, run_id)
 
 
 @markcoroutinefunction
 def write_stream_async(key: str, value: Any) -> Awaitable[int]:
     """`durable.write_stream` for async workflows: appended and recorded at the call."""
-    return _at_call("write_stream_async", streams.write_stream, key, value)
+    return at_call("write_stream_async", streams.write_stream, key, value)
 
 
 @markcoroutinefunction
 def close_stream_async(key: str) -> Awaitable[None]:
     """`durable.close_stream` for async workflows: closed and recorded at the call."""
-    return _at_call("close_stream_async", streams.close_stream, key)
+    return at_call("close_stream_async", streams.close_stream, key)
 
 
 async def read_stream_async(
@@ -149,44 +146,22 @@ async def get_event_async(run_id: str, key: str, timeout: float = messaging.DEFA
     """`durable.get_event`, awaitable; outside a workflow it polls without holding a thread."""
     if _in_run():
         return await _primitive("get_event_async", messaging.get_event, run_id, key, timeout)
-    api.validate_run_id(run_id)
+    validation.validate_run_id(run_id)
     messaging.check_key(key)
     read = sync_to_async(store_primitives.get_event)
     found, value = await _poll(lambda: read(run_id, key), timeout)
     return value if found else None
 
 
-@markcoroutinefunction
-def start_async(
-    workflow: Callable[..., Any] | str, *args: Any, **options: Any
-) -> Awaitable[RunHandle]:
-    """`durable.start`, awaitable: from an async view, or a child run in an async workflow
-    (started at the call, so `gather` over starts numbers the children in call order). A
-    name whose code this process lacks is started as `durable.client.start` does."""
-    if isinstance(workflow, str) and not registry.is_registered(workflow):
-        workflow = by_name.stand_in(workflow)
-    return _at_call("start_async", api.start, workflow, *args, **options)
-
-
-@markcoroutinefunction
-def run_async(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Awaitable[Any]:
-    """Start a run and await its result (`durable.run`, awaitable); inside an async workflow
-    the child starts at the call, so `gather` over children numbers them in call order."""
-    return _result_of(start_async(workflow, *args, **kwargs))
-
-
-async def _result_of(started: Awaitable[RunHandle]) -> Any:
-    return await result_async(await started)
-
-
-async def result_async(handle: RunHandle, timeout: float | None = None) -> Any:
+async def result_async(handle: Any, timeout: float | None = None) -> Any:
     """`handle.result()`, awaitable: inside an async workflow it records and parks exactly as
     the sync one does (without a timeout it takes no entry, so children can be awaited side
     by side); elsewhere it polls the run without holding a thread."""
     if _in_run() and timeout is not None:  # its deadline is an entry of the history
         return await _primitive("result_async", handle.result, timeout)
-    if _in_run():
-        return await _child_result(handle, context.current())
+    waiter = context.current()
+    if _in_run() and waiter is not None:
+        return await _child_result(handle, waiter)
     outcome = sync_to_async(handle._outcome)
     ended, value = await _poll(lambda: _ended(outcome), timeout)
     if not ended:
@@ -197,7 +172,7 @@ async def result_async(handle: RunHandle, timeout: float | None = None) -> Any:
     return value
 
 
-async def _child_result(handle: RunHandle, waiter: RunContext) -> Any:
+async def _child_result(handle: Any, waiter: RunContext) -> Any:
     """Wait inside an async workflow for another run, taking no history entry (its outcome
     is durable already), so several such waits may run side by side under `gather`; past
     DURABLE_SLEEP_INLINE_SECONDS the waiting run parks, as `handle.result()` does."""

@@ -17,6 +17,7 @@ from durable.core import _history as history
 from durable.core import _runtime as runtime
 from durable.core import store
 from durable.core._context import RunContext, RunInterrupted, RunSuspended
+from durable.core._outcomes import outcome_value
 from durable.core._serialization import EntryInput, dumps, entry_input
 from durable.core.conf import settings
 from durable.errors import ResultTimeoutError, RunNotFoundError
@@ -39,10 +40,9 @@ def result_with_deadline(waiter: RunContext, run_id: str, timeout: float) -> Any
     waited_since = time.monotonic()
     interval = 0.01
     while True:
-        if outcome.status in ENDED and outcome.finished_at <= deadline:
-            from durable.core._start import _outcome_value  # the api builds results for both waits
-
-            return _outcome_value(
+        ended_at = outcome.finished_at or outcome.now  # a row without its end: ended by now
+        if outcome.status in ENDED and ended_at <= deadline:
+            return outcome_value(
                 run_id, outcome.status, outcome.output, outcome.error, outcome.cancel_reason
             )
         if outcome.status in ENDED or outcome.now >= deadline:

@@ -14,21 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
-from durable import executors
 from durable.core import _clock as clock
 from durable.core import _context as context
+from durable.core import _dispatch as dispatching
 from durable.core import _history as history
 from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core._context import RunContext
 from durable.core._serialization import EntryInput, dumps, entry_input, roundtrip
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.core.conf import settings
 from durable.core.store import _primitives as store_primitives
 from durable.errors import DurableError, RunNotFoundError
-from durable.observability import logs
 from durable.primitives import _waiting as waiting
 
 DEFAULT_TIMEOUT = 60.0
@@ -97,7 +94,7 @@ def _insert(run_id: str, topic: str, payload: str, idempotency_key: str | None) 
 def _wake_receiver(run_id: str, topic: str) -> None:
     """A run parked in recv with a message waiting is due now: dispatch it on commit."""
     if store_primitives.wake_receiver(run_id, topic):
-        transaction.on_commit(lambda: executors.dispatch(run_id))
+        dispatching.dispatch_on_commit(run_id)
 
 
 def recv(topic: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
@@ -151,8 +148,10 @@ def set_event(key: str, value: Any) -> None:
     check_key(key)
     if run_context.in_step:
         where = f"workflow {run_context.workflow.name} event {key!r}"
+        step = context.current_step.get()
+        assert step is not None  # a step sets its tags before its body runs
         store_primitives.set_event_from_step(
-            run_context.run_id, key, dumps(value, where=where), logs.current_step.get().position
+            run_context.run_id, key, dumps(value, where=where), step.position
         )
         return
     history.replay_or_run(

@@ -27,7 +27,7 @@ from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core._context import RunContext
 from durable.core._serialization import dumps, entry_input
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.core.conf import settings
 from durable.core.store import _streams as store_streams
 from durable.errors import (
@@ -37,7 +37,6 @@ from durable.errors import (
     StreamClosedError,
     StreamTimeoutError,
 )
-from durable.observability import logs
 
 ENDED = ("SUCCESS", "ERROR", "CANCELLED", "DEAD")
 PAGE = 500
@@ -65,7 +64,8 @@ def close_stream(key: str) -> None:
 
 def _write(run_context: RunContext, name: str, key: str, payload: str | None, closed: bool) -> int:
     if run_context.in_step:
-        step = logs.current_step.get()
+        step = context.current_step.get()
+        assert step is not None  # a step sets its tags before its body runs
         return _append(run_context, key, payload, closed, step.position, step.attempt)
     detail = entry_input({"key": key}, where=name)
 

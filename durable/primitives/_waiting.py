@@ -62,7 +62,7 @@ def wait(
         )
         raise RunSuspended(run_context.run_id, _park_until(run_context, until, recheck), on_parked)
     remaining = timeout if until is None else clock.seconds_until(until)
-    if remaining > settings.DURABLE_SLEEP_INLINE_SECONDS:
+    if until is not None and remaining > settings.DURABLE_SLEEP_INLINE_SECONDS:
         raise RunSuspended(run_context.run_id, _park_until(run_context, until, recheck), on_parked)
     found, value = poll(run_context, lambda: attempt(position), remaining)
     if found:

@@ -10,20 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from durable.core.store import execute
+from durable.core.store import _queues as store_queues
 from durable.queues._limits import Limits
 from durable.queues._limits import stored as stored_limits
-
-QUEUE_HOLD = """
--- queue_hold --
--- A queue's RUNNING runs, its claims inside the rate window and the oldest of those (as
--- claim_in_queue counts them)
-SELECT count(*) FILTER (WHERE status = 'RUNNING'),
-       count(*) FILTER (WHERE claimed_at > now() - make_interval(secs => %(period)s)),
-       min(claimed_at) FILTER (WHERE claimed_at > now() - make_interval(secs => %(period)s))
-FROM durable_run WHERE queue = %(queue)s
-  AND (status = 'RUNNING' OR claimed_at > now() - make_interval(secs => %(period)s))
-"""
 
 
 @dataclass(frozen=True)
@@ -47,8 +36,7 @@ def hold(queue: str) -> Hold | None:
 
 def hold_of(limits: Limits) -> Hold | None:
     count, seconds = limits.rate_limit or (None, 0.0)
-    params = {"queue": limits.name, "period": float(seconds)}
-    running, started, first = execute(QUEUE_HOLD, params)[0]
+    running, started, first = store_queues.queue_hold(limits.name, float(seconds))
     if limits.concurrency is not None and running >= limits.concurrency:
         return Hold(limits.name, "concurrency", running,
                     f"queue {limits.name} is at its concurrency limit ({running} of "

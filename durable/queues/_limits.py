@@ -178,8 +178,8 @@ def set_limits(
     from durable.models import StoredQueue
 
     text("name", name, optional=False)
-    given = {"concurrency": concurrency, "worker_concurrency": worker_concurrency,
-             "rate_limit": rate_limit, "priority": priority}  # fmt: skip
+    given: dict[str, Any] = {"concurrency": concurrency, "worker_concurrency": worker_concurrency,
+                             "rate_limit": rate_limit, "priority": priority}  # fmt: skip
     given = check(name, **{k: v for k, v in given.items() if v is not UNCHANGED})
     free_text("reason", reason)
     with transaction.atomic():
@@ -211,8 +211,8 @@ def reset_limits(name: str, *, actor: str | None = None, reason: str = "") -> Li
 def _save_operator_change(
     row: StoredQueue, before: Limits, action: str, actor: str | None, reason: str
 ) -> Limits:
+    from durable.core._audit import current_actor
     from durable.models import AuditEntry
-    from durable.operations import current_actor
 
     who = current_actor(actor)
     row.overridden_by = who if row.override is not None else ""

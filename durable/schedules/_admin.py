@@ -22,11 +22,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
-from durable import schedules
 from durable.core import _clock as clock
 from durable.core import _registry as registry
 from durable.core import _start as api
 from durable.core import _validation as validation
+from durable.core._audit import current_actor
 from durable.core.store import _schedules as store_schedules
 from durable.errors import (
     DurableError,
@@ -36,10 +36,10 @@ from durable.errors import (
     UnknownWorkflowError,
 )
 from durable.models import AuditEntry, Run, Schedule, ScheduleSource
-from durable.operations import current_actor
 from durable.queues import Queue
 from durable.schedules import _checks as checks
 from durable.schedules import _cron as cron
+from durable.schedules import _declared as schedules
 from durable.schedules._ticker import start_tick
 
 MAX_BACKFILL_TICKS = 1000
@@ -99,7 +99,7 @@ def create(
     workflow: Callable[..., Any] | str,
     *,
     cron: str,
-    args: list[Any] | None = None,
+    args: builtins.list[Any] | None = None,  # `list` is this module's list()
     kwargs: dict[str, Any] | None = None,
     missed: str = "latest",
     queue: str | Queue | None = None,
@@ -133,7 +133,7 @@ def update(
     *,
     workflow: Callable[..., Any] | str = UNSET,
     cron: str = UNSET,
-    args: list[Any] | None = UNSET,
+    args: builtins.list[Any] | None = UNSET,
     kwargs: dict[str, Any] | None = UNSET,
     missed: str = UNSET,
     queue: str | Queue | None = UNSET,

@@ -32,7 +32,7 @@ def name(value: Any) -> str:
     """A schedule name that forms valid run ids for its ticks and manual triggers."""
     validation.text("name", value, max_length=MAX_NAME_CHARS, optional=False)
     try:
-        api.validate_new_run_id(cron.run_id_for(value, datetime(2000, 1, 1, tzinfo=UTC)))
+        validation.validate_new_run_id(cron.run_id_for(value, datetime(2000, 1, 1, tzinfo=UTC)))
     except Exception:  # noqa: BLE001 - InvalidRunIdError, reworded for a schedule name
         raise InvalidArgumentError(
             "name",

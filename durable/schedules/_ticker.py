@@ -19,17 +19,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 
-from durable import schedules
 from durable.core import _clock as clock
 from durable.core import _registry as registry
 from durable.core.store import _schedules as store_schedules
 from durable.core.store._schedules import ScheduleRow
 from durable.executors.duties import run_isolated
 from durable.schedules import _cron as cron
+from durable.schedules import _declared as schedules
 
 logger = logging.getLogger("durable")
 
@@ -52,7 +53,7 @@ def fire_due(now: datetime | None = None) -> list[str]:
     for row in rows:  # one schedule's failure never holds back the others
         plan = _plan(row)
         if plan is not None:
-            fired = run_isolated(f"schedule {row.name}", lambda r=row, p=plan: _fire(r, p, now))
+            fired = run_isolated(f"schedule {row.name}", partial(_fire, row, plan, now))
             started.extend(fired or [])
     return started
 
@@ -64,8 +65,12 @@ def _add_new_code_schedules(known: set[str], now: datetime) -> None:
             baseline = cron.latest_tick(declared.cron, now)
             run_isolated(
                 f"schedule {declared.name}",
-                lambda d=declared, b=baseline: store_schedules.add_code_schedule(
-                    d.name, d.cron, d.missed, b
+                partial(
+                    store_schedules.add_code_schedule,
+                    declared.name,
+                    declared.cron,
+                    declared.missed,
+                    baseline,
                 ),
             )
 

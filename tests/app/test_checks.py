@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from celery import Celery
 from django.core.management import call_command
@@ -62,6 +64,14 @@ def test_celery_app_without_a_broker_is_reported(monkeypatch):
     assert ids(checks.celery_problems(app)) == ["durable.E006"]
     app.conf.broker_url = "redis://127.0.0.1:6379/0"
     assert checks.celery_problems(app) == []
+
+
+def test_celery_executor_without_celery_installed_names_the_extra(settings, monkeypatch):
+    """A library install has no Celery (it is the [celery] extra): a check, not a traceback."""
+    monkeypatch.setitem(sys.modules, "celery", None)  # what an import finds when absent
+    settings.DURABLE_EXECUTOR = "celery"
+    (problem,) = checks.check_executor()
+    assert problem.id == "durable.E017" and "django-durable-runs[celery]" in problem.hint
 
 
 def test_this_projects_celery_app_passes(settings):

@@ -38,10 +38,21 @@ def test_the_hosts_layout_wraps_the_dashboard(guest_site, viewer_client):
     assert 'id="host-chrome"' in content and 'class="topbar"' in content
 
 
-def test_nav_links_back_to_the_host(guest_site, viewer_client, settings):
-    assert 'href="/" class="host-home"' in viewer_client.get(PREFIX).content.decode()
+def test_nav_links_back_to_the_host_only_where_the_host_says(guest_site, viewer_client, settings):
+    """A fresh project has no page at "/": no link until DURABLE_HOST_HOME_URL names one."""
+    assert "host-home" not in viewer_client.get(PREFIX).content.decode()
     settings.DURABLE_HOST_HOME_URL = "/shop/"
     assert 'href="/shop/" class="host-home"' in viewer_client.get(PREFIX).content.decode()
+
+
+def test_a_project_without_a_login_template_gets_the_dashboards(settings, client):
+    """`include("django.contrib.auth.urls")` in a fresh project renders, rather than 500."""
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": []}]
+    response = client.get("/accounts/login/?next=/ops/durable/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="password"' in html and 'value="/ops/durable/"' in html
+    assert "site.css" not in html  # the dashboard's own page, not this repository's
 
 
 def test_anonymous_users_go_to_the_hosts_login_url(guest_site, client):
@@ -50,5 +61,6 @@ def test_anonymous_users_go_to_the_hosts_login_url(guest_site, client):
     assert response["Location"] == "/host/sign-in/?next=/ops/durable/latency/"
 
 
-def test_at_the_site_root_there_is_no_link_back(viewer_client):
+def test_at_the_site_root_there_is_no_link_back(viewer_client, settings):
+    settings.DURABLE_HOST_HOME_URL = "/"
     assert "host-home" not in viewer_client.get("/").content.decode()

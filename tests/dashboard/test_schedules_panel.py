@@ -7,15 +7,15 @@ import pytest
 from django.test import Client
 
 import durable
-from durable import schedules
 from durable.models import AuditEntry, Run, Schedule
+from durable.schedules import _declared as declared_schedules
 from tests.engine.test_dynamic_schedules import ping  # registers tests.dyn.ping
 
 
 @pytest.fixture
 def two_schedules(monkeypatch, settings, transactional_db):
     """An API schedule, active, and a code schedule, paused; no executor runs what starts."""
-    monkeypatch.setattr(schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     settings.DURABLE_EXECUTOR = "external"
     durable.schedules.create("api-hourly", ping, cron="0 * * * *")
     durable.scheduled("0 3 * * *", name="tests.panel.nightly")(ping.__wrapped__)

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import schedules
 from durable.core import store
 from durable.models import Run
+from durable.schedules import _declared as declared_schedules
 from tests.dashboard.conftest import make_failed_run
 from tests.engine.test_dynamic_schedules import ping
 
@@ -150,7 +150,7 @@ def fuzz_client(db, settings, monkeypatch) -> Client:
     executor "external" so that nothing a fuzzed action starts runs here."""
     settings.DURABLE_EXECUTOR = "external"
     settings.DURABLE_METRICS_TOKEN = "fuzz-tøken"
-    monkeypatch.setattr(schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     make_failed_run(id="fuzz-target")
     durable.schedules.create("fuzz-sched", ping, cron="0 * * * *")
     store.heartbeat(executor_id="fuzz-exec", kind="thread", hostname="h", pid=1, workflows=[])

@@ -6,7 +6,7 @@ from django.urls import resolve, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from durable.core._start import RUN_ID_PATTERN, validate_run_id
+from durable.core._validation import RUN_ID_PATTERN, validate_run_id
 from durable.errors import InvalidRunIdError
 from tests.dashboard.conftest import make_run
 

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 import durable
-from durable import schedules
 from durable.models import AuditEntry, Schedule
+from durable.schedules import _declared as declared_schedules
 from tests.e2e.conftest import log_in
 from tests.engine.test_dynamic_schedules import ping  # registers tests.dyn.ping
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 def test_an_operator_pauses_a_schedule_from_the_health_page(
     live_server, new_page, transactional_db, monkeypatch, settings
 ):
-    monkeypatch.setattr(schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     settings.DURABLE_EXECUTOR = "external"
     durable.schedules.create("nightly-emea", ping, cron="0 3 * * *")
     user = User.objects.create_user("owner", password="pw")

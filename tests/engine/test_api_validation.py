@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import durable
 from durable import operations
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.errors import DurableError, InvalidRunIdError
 from durable.models import AuditEntry, Run
 from tests.engine.workflows import sum_three

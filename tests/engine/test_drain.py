@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 import durable
 from durable import operations
+from durable.core.store._channels import DRAIN_CHANNEL
+from durable.core.store._channels import drain_notice as notice_text
+from durable.core.store._channels import parse_drain_notice as parse_notice
 from durable.errors import ExecutorNotFoundError, InvalidArgumentError
-from durable.executors.cancellations import DRAIN_CHANNEL
 from durable.executors.thread import ThreadExecutor
 from durable.models import AuditEntry, Executor, Run
-from durable.operations._drain import notice_text, parse_notice
 from tests.engine.workflows import ledger, slow_ledger
 
 

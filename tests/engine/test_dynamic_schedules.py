@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import durable
-from durable import executors, schedules
+from durable import executors
 from durable.core import _clock as clock
 from durable.core import _registry as registry
 from durable.core import store
@@ -27,6 +27,7 @@ from durable.errors import (
 )
 from durable.models import AuditEntry, Run, Schedule
 from durable.schedules import _cron as cron
+from durable.schedules import _declared as declared_schedules
 from durable.schedules import _ticker as ticker
 
 
@@ -44,7 +45,7 @@ def ping(scheduled_at: str) -> str:
 def quiet(monkeypatch, settings, transactional_db):
     """No code schedules from other test modules, and no executor running the runs: each
     test fires the ticker itself at chosen times."""
-    monkeypatch.setattr(schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     settings.DURABLE_EXECUTOR = "external"
 
 
@@ -78,7 +79,7 @@ def test_a_created_schedule_starts_one_run_per_tick_with_its_input(quiet):
 def test_created_schedules_run_to_completion_on_a_live_executor(
     monkeypatch, settings, transactional_db
 ):
-    monkeypatch.setattr(schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     settings.DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS = 1  # a per-second cron, to be quick
     durable.schedules.create("every-second", ping, cron="* * * * * *")
     executors.get_executor()  # the thread executor: its ticker fires the schedule
@@ -224,7 +225,7 @@ def test_a_process_that_never_imported_a_code_schedule_cannot_delete_or_edit_it(
     durable.schedules.pause("tests.dyn.code_kept")
     store.heartbeat(executor_id="worker-1", kind="thread", hostname="w", pid=1,
                     workflows=["tests.dyn.code_kept@v1"])  # fmt: skip
-    schedules._schedules.clear()  # this process (a CLI) never imported the decorator
+    declared_schedules._schedules.clear()  # this process (a CLI) never imported the decorator
     with pytest.raises(ScheduleConflictError, match="remove the decorator.*pause"):
         durable.schedules.delete("tests.dyn.code_kept")
     with pytest.raises(ScheduleConflictError, match="declared in code"):
@@ -236,7 +237,7 @@ def test_a_process_that_never_imported_a_code_schedule_cannot_delete_or_edit_it(
 def test_a_code_schedule_whose_decorator_is_gone_everywhere_can_be_deleted(quiet):
     durable.scheduled("* * * * *", name="tests.dyn.code_gone")(ping.__wrapped__)
     fire(0)
-    schedules._schedules.clear()  # the decorator was removed and no executor declares it
+    declared_schedules._schedules.clear()  # the decorator was removed and no executor declares it
     durable.schedules.delete("tests.dyn.code_gone")
     assert not Schedule.objects.filter(name="tests.dyn.code_gone").exists()
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import durable
-from durable import schedules
 from durable.models import Run, Schedule
 from durable.schedules import _cron as cron
+from durable.schedules import _declared as declared_schedules
 from durable.schedules import _ticker as ticker
 
 
@@ -20,7 +20,7 @@ def every_five_minutes(scheduled_at: str) -> str:
 @pytest.fixture
 def only_this_schedule(monkeypatch):
     """Schedule only inside these tests, so no executor elsewhere fires it."""
-    monkeypatch.setattr(schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     durable.scheduled("*/5 * * * *", name="tests.every_five_minutes")(every_five_minutes)
 
 

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import durable
-from durable import schedules
 from durable.models import AuditEntry, Run, Schedule
+from durable.schedules import _declared as declared_schedules
 from tests.engine.test_dynamic_schedules import report  # noqa: F401 - registers the workflow
 
 
@@ -22,7 +22,7 @@ def _call(*args: str) -> str:
 
 @pytest.fixture
 def quiet(monkeypatch, settings, transactional_db):
-    monkeypatch.setattr(schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
     settings.DURABLE_EXECUTOR = "external"
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import durable
-from durable import schedules
 from durable.models import Run, Schedule
 from durable.schedules import _cron as cron
+from durable.schedules import _declared as declared_schedules
 from durable.schedules import _ticker as ticker
 
 NOW = datetime(2026, 11, 29, 9, 30, 20, tzinfo=UTC)
@@ -25,7 +25,7 @@ def every_minute(scheduled_at: str) -> str:
 def per_minute(monkeypatch, settings, transactional_db):
     """A per-minute schedule whose executors were all down for 30 days."""
     settings.DURABLE_EXECUTOR = "external"
-    monkeypatch.setattr(schedules, "_schedules", {})
+    monkeypatch.setattr(declared_schedules, "_schedules", {})
 
     def declare(missed: str) -> None:
         durable.scheduled("* * * * *", name="tests.every_minute", missed=missed)(every_minute)

@@ -10,6 +10,7 @@ from django.utils import timezone
 import durable
 from durable import schedules
 from durable.models import Run, Schedule
+from durable.schedules import _declared as declared_schedules
 from durable.schedules import _ticker as ticker
 from tests.engine.workflows import sum_three
 
@@ -22,14 +23,14 @@ def test_a_scheduled_workflow_whose_name_cannot_form_a_run_id_is_refused_at_deco
         durable.scheduled("0 3 * * *")(nightly)
     with pytest.raises(ValueError, match="name="):
         durable.scheduled("0 3 * * *", name="nightly report")(nightly)
-    assert "nightly report" not in schedules._schedules
+    assert "nightly report" not in declared_schedules._schedules
 
 
 @pytest.fixture
 def broken_schedule(monkeypatch, transactional_db):
     """A due schedule whose runs cannot be started (declared past the decorator's check)."""
     broken = schedules.ScheduleDefinition(sum_three, "tests.broken <locals>", "* * * * *", "latest")
-    monkeypatch.setattr(schedules, "_schedules", {broken.name: broken})
+    monkeypatch.setattr(declared_schedules, "_schedules", {broken.name: broken})
     Schedule.objects.create(
         name=broken.name, workflow=broken.name, cron=broken.cron, missed_policy="latest",
         last_tick_at=timezone.now() - timedelta(minutes=5), missed_ticks=0,

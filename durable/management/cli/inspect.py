@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 
 from django.utils import timezone
 
 from durable import operations
 from durable.core import _delays as delays
-from durable.core._start import validate_run_id
+from durable.core._validation import validate_run_id
 from durable.core.store import _durations as durations
 from durable.errors import RunNotFoundError
 from durable.management.cli import scripting
@@ -135,7 +136,7 @@ def _short(value, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _print_table(command, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _print_table(command, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     if not rows:
         command.stdout.write("(no rows)")
         return

@@ -60,7 +60,7 @@ def _switch(value: str) -> bool:
 def handle_queues(command, *, action: str, **options: Any) -> None:
     if action == "list":
         return _list(command)
-    who = {"actor": options.get("actor"), "reason": options.get("reason") or ""}
+    who: dict[str, Any] = {"actor": options.get("actor"), "reason": options.get("reason") or ""}
     if action == "reset":
         limits = queue_limits.reset_limits(options["name"], **who)
     else:

@@ -64,7 +64,12 @@ def handle_worker(command, *, threads=None, celery=False, pool="threads", **_) -
 
 
 def _run_celery_worker(concurrency: int, pool: str) -> None:
-    from celery import current_app
+    try:
+        from celery import current_app
+    except ModuleNotFoundError as missing:  # the optional [celery] extra
+        raise CommandError(
+            "`durable worker --celery` needs Celery: pip install 'django-durable-runs[celery]'"
+        ) from missing
 
     current_app.worker_main([
         "worker", "--pool", pool, "--concurrency", str(concurrency),
@@ -120,7 +125,10 @@ def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40,
         command.stdout.write("stopping the demo")
     finally:
         stop.set()
-        executors.shutdown(wait=False)
+        # runs in flight reach a step boundary and are released before this returns, so
+        # the embedded database (stopped at exit) never goes away under a step's checkpoint
+        executors.shutdown(wait=True)
+        command.stdout.write("demo stopped")
 
 
 def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, seed: int) -> None:

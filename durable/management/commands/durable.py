@@ -7,10 +7,21 @@ import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from durable import executors
 from durable.errors import DurableError
-from durable.management.cli import debug, draining, inspect, operate, schedules, worker
+from durable.management.cli import (
+    database_errors,
+    debug,
+    draining,
+    extensions,
+    inspect,
+    operate,
+    remote,
+    schedules,
+    worker,
+)
 from durable.management.cli import queues as queues_cli
 
 SUBCOMMANDS = {
@@ -44,15 +55,33 @@ class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
         "sweeper, demo; queues, drain, undrain; cron: schedules; debugging: export, import, "
-        "replay, preview, compare, stack, logs."
+        "replay, preview, compare, stack, logs; with the dashboard: token. list, show, resume, "
+        "restart and cancel take --server URL --token T to act on a remote deployment through "
+        "its API."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         subparsers = parser.add_subparsers(dest="subcommand", required=True)
         for name, add_arguments in SUBCOMMANDS.items():
+            subparser = subparsers.add_parser(name, help=add_arguments.__doc__)
+            add_arguments(subparser)
+            if name in remote.COMMANDS:
+                remote.add_remote_arguments(subparser)
+        for name, (add_arguments, _) in extensions.SUBCOMMANDS.items():
             add_arguments(subparsers.add_parser(name, help=add_arguments.__doc__))
 
     def handle(self, *args, subcommand: str, **options) -> None:
+        try:
+            if subcommand in extensions.SUBCOMMANDS:
+                return extensions.SUBCOMMANDS[subcommand][1](self, **options)
+            served = remote.target(options) if subcommand in remote.COMMANDS else None
+            if served is not None:
+                return remote.handle(self, subcommand, *served, options)
+        except DurableError as exc:
+            raise CommandError(str(exc)) from exc
+        self._handle_here(subcommand, options)
+
+    def _handle_here(self, subcommand: str, options: dict) -> None:
         module = {
             "list": inspect,
             "show": inspect,
@@ -72,6 +101,11 @@ class Command(BaseCommand):
             self.stdout.flush()
         except DurableError as exc:
             raise CommandError(str(exc)) from exc
+        except DatabaseError as exc:
+            hint = database_errors.explain(exc)
+            if hint is None:
+                raise
+            raise CommandError(hint) from exc
         except BrokenPipeError:
             _stop_writing_to_a_closed_pipe()
 

@@ -9,23 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from durable.core import _registry as registry
+from durable.core import store
 from durable.core.conf import settings
-from durable.core.store import execute
-
-LIVE_EXECUTOR_WORKFLOWS = """
--- live_executor_workflows --
--- What each executor that heartbeat lately and takes runs (not drained) can run
-SELECT workflows FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
-"""
-
-
-LIVE_EXECUTORS = """
--- live_executors --
--- Every executor that heartbeat lately: what it can run and whether an operator drained it
-SELECT id, workflows, draining FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s) ORDER BY id
-"""
 
 
 @dataclass(frozen=True)
@@ -47,20 +32,13 @@ def alive_seconds() -> float:
 
 def live_executors() -> list[LiveExecutor]:
     """Live executors, draining ones included (they are live, but serve nothing new)."""
-    rows = execute(LIVE_EXECUTORS, {"alive": alive_seconds()})
+    rows = store.live_executors(alive_seconds())
     return [LiveExecutor(id_, frozenset(names or []), draining) for id_, names, draining in rows]
-
-
-ANNOUNCE_THREADS = """
--- announce_threads --
--- How many runs an executor executes at once ("busy/free threads" on a waiting run's page)
-UPDATE durable_executor SET threads = %(threads)s WHERE id = %(executor_id)s
-"""
 
 
 def announce_threads(executor_id: str, threads: int) -> None:
     """Record an executor's capacity once it has a row (after its first heartbeat)."""
-    execute(ANNOUNCE_THREADS, {"executor_id": executor_id, "threads": threads})
+    store.announce_threads(executor_id, threads)
 
 
 def served_keys() -> set[str]:
@@ -68,7 +46,7 @@ def served_keys() -> set[str]:
     registry.autodiscover()
     alive = 2 * settings.DURABLE_LEASE_SECONDS  # a live executor heartbeats every third
     keys = set(registry.runnable_keys())
-    for (workflows,) in execute(LIVE_EXECUTOR_WORKFLOWS, {"alive": alive}):
+    for workflows in store.live_executor_workflows(alive):
         keys.update(workflows or [])
     return keys
 

@@ -1,0 +1,40 @@
+"""The HTTP API for automation, mounted with the dashboard at `<mount>/api/`.
+
+Built on django-ninja (docs/api.md says why). Everything an operator does in the dashboard,
+as JSON, authenticated by per-user bearer tokens (`dashboard.tokens`); the OpenAPI schema is
+at `api/openapi.json`, browsable docs at `api/docs`. Errors are JSON problems (RFC 9457).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from ninja import NinjaAPI
+
+from dashboard.api import actions, bulk, problems, runs, schedules, system
+from dashboard.api.auth import TokenAuth
+from dashboard.api.parsing import NoNulJsonParser
+
+
+class DashboardApi(NinjaAPI):
+    """Mounted inside the dashboard's URL namespace, so its root is found there."""
+
+    def get_root_path(self, path_params: dict[str, Any]) -> str:
+        return reverse(f"dashboard:{self.urls_namespace}:api-root", kwargs=path_params)
+
+
+api = DashboardApi(
+    title="Durable API",
+    version="1",
+    description="Runs, operator actions, bulk jobs, schedules, queues, executors and the "
+    "audit log. Authenticate with `Authorization: Bearer <token>` (dashboard → Tokens).",
+    auth=TokenAuth(),
+    parser=NoNulJsonParser(),
+    urls_namespace="dashboard_api",
+    docs_url=None,  # served by dashboard.views.api_docs, with Swagger UI from the package
+    openapi_url="/openapi.json",
+)
+problems.install(api)
+for module in (actions, bulk, schedules, system, runs):  # runs last: its ids hold "/"
+    api.add_router("", module.router)

@@ -1,0 +1,179 @@
+"""Operator actions on one run: resume, restart, fork, cancel, delete, and their preview.
+
+Each keeps the dashboard's guarantees: the dashboard's forms check the fields (the same
+words), a reason is required (it goes to the audit log), a request id makes a repeat act
+once (`Idempotency-Key`, or `request_id` in the body; without either, the dashboard's
+time window), the engine's refusals are told as they are, and the audit entry names the
+token's user and the token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from dashboard import idempotency
+from dashboard.api.auth import actor
+from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
+from dashboard.forms import ForkForm, RestartForm, RunActionForm
+from durable import operations
+from durable.debugging import preview
+
+router = Router(tags=["run actions"])
+REASON = Field(..., min_length=1, max_length=500, description="why, for the audit log")
+
+
+class RunAction(Schema):
+    run_id: str = Field(..., max_length=200)
+    reason: str = REASON
+    request_id: str | None = Field(None, max_length=200, description="or Idempotency-Key")
+
+
+class NewRunAction(RunAction):
+    new_run_id: str | None = Field(None, max_length=200)
+    queue: str | None = Field(None, max_length=200)
+    timeout: float | None = None
+
+
+class Input(Schema):
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+
+
+class ForkAction(NewRunAction):
+    from_step: int = Field(..., ge=0, le=2**31 - 1)
+    input: Input | None = None  # edited input; none keeps the recorded one
+    patch: dict[int, Any] | None = Field(None, description="{step: output} for earlier steps")
+
+
+class ActionResult(Schema):
+    run_id: str
+    result_run_id: str  # the run that carries on: the new one after a restart or fork
+    repeated: bool  # this request id was acted on before: nothing was done twice
+    previous_actor: str | None = None
+    previous_at: str | None = None
+
+
+def request_id(request: HttpRequest, action: str, payload: Schema) -> str:
+    key = request.headers.get("Idempotency-Key") or getattr(payload, "request_id", None)
+    username = request.user.get_username()
+    if key:
+        return idempotency.keyed(username, action, key[:200])
+    parts = [json.dumps(payload.dict(exclude={"request_id"}), sort_keys=True, default=str)]
+    return idempotency.request_id(request, action, parts, None)
+
+
+def _form(form_class: type, payload: Schema, **extra: Any):
+    data = {name: value for name, value in payload.dict().items() if value is not None}
+    form = form_class({**data, **extra})
+    if not form.is_valid():
+        raise invalid_form(form)
+    return form
+
+
+def perform(
+    request: HttpRequest, run_id: str, call: Callable[[], operations.BulkResult]
+) -> dict[str, Any]:
+    """Call one operation as the token's user; its refusal is a problem in its words."""
+    with operations.acting_as(actor(request)):
+        result = call()
+    if run_id in result.refused:
+        reason = result.refused[run_id]
+        raise ApiProblem(404 if reason == "no such run" else 409, f"Nothing changed: {reason}")
+    previous = result.previous or {}
+    return {
+        "run_id": run_id,
+        "result_run_id": result.done[run_id],
+        "repeated": bool(previous),
+        "previous_actor": previous.get("actor"),
+        "previous_at": previous.get("at"),
+    }
+
+
+RESPONSES = {200: ActionResult, ERRORS: Problem}
+
+
+def act(request: HttpRequest, action: str, payload: RunAction, form, **options: Any):
+    """`operations.<action>` on the form's run, with the payload's reason and request id."""
+    run_id, rid = form.cleaned_data["run_id"], request_id(request, action, payload)
+    operation = getattr(operations, action)
+    reason = payload.reason.strip()
+    return perform(
+        request, run_id, lambda: operation([run_id], reason=reason, request_id=rid, **options)
+    )
+
+
+@router.post("/runs/actions/resume", response=RESPONSES, summary="Resume a run")
+def resume(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
+    """Continue a failed, cancelled or dead run from its last checkpoint."""
+    return act(request, "resume", payload, _form(RunActionForm, payload))
+
+
+@router.post("/runs/actions/cancel", response=RESPONSES, summary="Cancel a run")
+def cancel(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
+    """Stop the run (and its children) at the next step boundary; checkpoints stay."""
+    return act(request, "cancel", payload, _form(RunActionForm, payload))
+
+
+@router.post("/runs/actions/delete", response=RESPONSES, summary="Delete a finished run")
+def delete(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
+    """Delete a finished run with its children; the audit log keeps the deletion."""
+    return act(request, "delete", payload, _form(RunActionForm, payload))
+
+
+@router.post("/runs/actions/restart", response=RESPONSES, summary="Restart a run")
+def restart(request: HttpRequest, payload: NewRunAction) -> dict[str, Any]:
+    """A new run of the same workflow with the same input (optionally its id, queue, timeout)."""
+    form = _form(RestartForm, payload)
+    return act(request, "restart", payload, form, **form.new_run())
+
+
+@router.post("/runs/actions/fork", response=RESPONSES, summary="Fork a run from a step")
+def fork(request: HttpRequest, payload: ForkAction) -> dict[str, Any]:
+    """A new run reusing checkpoints before `from_step`, with edited input and patched
+    outputs of earlier steps if given."""
+    edited = json.dumps(payload.input.dict()) if payload.input is not None else ""
+    form = _form(ForkForm, payload.model_copy(update={"input": None, "patch": None}), input=edited)
+    args, kwargs = form.edited()
+    return act(
+        request,
+        "fork",
+        payload,
+        form,
+        from_step=payload.from_step,
+        args=args,
+        kwargs=kwargs,
+        patch=payload.patch or None,
+        **form.new_run(),
+    )
+
+
+class PreviewRequest(Schema):
+    action: Literal["resume", "restart", "fork"]
+    run_ids: list[str] = Field(..., min_length=1, max_length=1000)
+    from_step: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class PreviewAnswer(Schema):
+    action: str
+    runs: int
+    summary: list[dict[str, Any]]
+    lines: list[str]
+
+
+@router.post(
+    "/runs/actions/preview",
+    response={200: PreviewAnswer, ERRORS: Problem},
+    summary="Which recorded steps would run again",
+)
+def preview_action(request: HttpRequest, payload: PreviewRequest) -> dict[str, Any]:
+    """Before a resume, restart or fork: the steps that run again, risky ones flagged.
+    Changes nothing."""
+    for run_id in payload.run_ids:
+        _form(RunActionForm, RunAction(run_id=run_id[:200], reason="preview"))
+    found = preview.preview(payload.action, payload.run_ids, payload.from_step)
+    return {**found.as_json(), "lines": found.lines()}

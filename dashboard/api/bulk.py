@@ -1,0 +1,166 @@
+"""Bulk jobs: preview what an action would touch, start a job, advance it a batch at a
+time, read its progress. The job's state lives on the server (`dashboard.bulk`), so a
+repeated request continues the same job and never repeats a batch.
+
+The dashboard offers cancel, resume and restart in bulk; jobs have no pause or abort (a
+job advances only when asked, so stopping asking is the pause).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest, QueryDict
+from django.utils import timezone
+from ninja import Field, Router, Schema
+
+from dashboard import bulk
+from dashboard.api.actions import REASON
+from dashboard.api.auth import actor
+from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
+from dashboard.api.runs import RunFilterQuery, parse_filter
+from dashboard.forms import BulkForm, BulkStartForm, filter_params
+from dashboard.models import BulkJob
+from dashboard.queries.runs import RunFilter, status_breakdown
+from dashboard.views.debug import bulk_preview_lines
+
+router = Router(tags=["bulk"])
+
+
+class Filter(RunFilterQuery):
+    cursor: str = Field("", exclude=True)
+    limit: int = Field(50, exclude=True)
+
+
+class BulkTarget(Schema):
+    action: Literal["cancel", "resume", "restart"]
+    scope: Literal["selected", "matching"]
+    run_ids: list[str] = Field([], max_length=1000)
+    filter: Filter = Filter()
+
+
+class BulkPreview(Schema):
+    action: str
+    total: int
+    eligible: int
+    refused: int
+    breakdown: dict[str, int]
+    replay_preview: list[str]
+    as_of: datetime
+    token: uuid.UUID  # send it back to start the job: one job per preview
+
+
+class BulkStart(BulkTarget):
+    reason: str = REASON
+    token: uuid.UUID
+    as_of: datetime
+    total: int = Field(..., ge=0, le=10**9)
+
+
+class JobStatus(Schema):
+    id: uuid.UUID
+    action: str
+    total: int
+    done: int
+    refused: dict[str, Any]
+    results: dict[str, str]
+    processed: int
+    percent: int
+    finished: bool
+
+
+def _form(form_class: type, payload: BulkTarget, **extra: Any):
+    data = QueryDict(mutable=True)
+    data.update({"action": payload.action, "scope": payload.scope, **extra})
+    data.setlist("run_ids", payload.run_ids)
+    form = form_class(data)
+    if not form.is_valid():
+        raise invalid_form(form)
+    return form
+
+
+def _target(payload: BulkTarget) -> RunFilter:
+    if payload.scope == "selected":
+        return RunFilter(ids=tuple(payload.run_ids))
+    return parse_filter(payload.filter.dict())
+
+
+@router.post(
+    "/bulk/preview", response={200: BulkPreview, ERRORS: Problem}, summary="Preview a bulk action"
+)
+def preview(request: HttpRequest, payload: BulkTarget) -> dict[str, Any]:
+    """How many runs the action would change and refuse, and which steps would run again.
+    Changes nothing."""
+    _form(BulkForm, payload)
+    run_filter = _target(payload)
+    breakdown = status_breakdown(run_filter)
+    total, eligible = sum(breakdown.values()), bulk.eligible_count(payload.action, breakdown)
+    return {
+        "action": payload.action,
+        "total": total,
+        "eligible": eligible,
+        "refused": total - eligible,
+        "breakdown": breakdown,
+        "as_of": timezone.now(),
+        "replay_preview": bulk_preview_lines(
+            payload.action, run_filter, bulk.ELIGIBLE[payload.action]
+        ),
+        "token": uuid.uuid4(),
+    }
+
+
+@router.post("/bulk", response={200: JobStatus, ERRORS: Problem}, summary="Start a bulk job")
+def start(request: HttpRequest, payload: BulkStart) -> BulkJob:
+    """Start the previewed job and run its first batch; sent again, it continues the job.
+    A job belongs to the token that started it."""
+    form = _form(
+        BulkStartForm,
+        payload,
+        token=str(payload.token),
+        reason=payload.reason,
+        as_of=payload.as_of.isoformat(),
+        total=str(payload.total),
+    )
+    data, run_filter, owner = form.cleaned_data, _target(payload), actor(request)[:150]
+    job = bulk.start_job(
+        payload.token,
+        owner,
+        action=payload.action,
+        scope=payload.scope,
+        run_ids=list(data["run_ids"]) if payload.scope == "selected" else [],
+        params=filter_params(run_filter) if payload.scope == "matching" else {},
+        as_of=data["as_of"],
+        reason=data["reason"],
+        total=data["total"],
+    )
+    return _advance(job.id, owner)
+
+
+@router.post(
+    "/bulk/{uuid:job_id}/advance",
+    response={200: JobStatus, ERRORS: Problem},
+    summary="Run a bulk job's next batch",
+)
+def advance(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
+    return _advance(job_id, actor(request)[:150])
+
+
+@router.get(
+    "/bulk/{uuid:job_id}",
+    response={200: JobStatus, ERRORS: Problem},
+    summary="A bulk job's progress",
+)
+def progress(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
+    job = BulkJob.objects.filter(id=job_id, owner=actor(request)[:150]).first()
+    if job is None:
+        raise ApiProblem(404, "No such bulk job of yours: start it again from a preview.")
+    return job
+
+
+def _advance(job_id: uuid.UUID, owner: str) -> BulkJob:
+    job = bulk.advance(job_id, owner)
+    if job is None:
+        raise ApiProblem(404, "No such bulk job of yours: start it again from a preview.")
+    return job

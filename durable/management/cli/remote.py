@@ -1,0 +1,135 @@
+"""`durable list|show|resume|restart|cancel --server URL --token T`: the same commands
+against a remote deployment, through its HTTP API (the dashboard's `api/`), with nothing but
+the standard library. `DURABLE_SERVER` and `DURABLE_TOKEN` stand in for the flags.
+
+The server URL is where the dashboard is mounted (e.g. https://ops.example.com/durable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from durable.errors import DurableError
+
+COMMANDS = ("list", "show", "resume", "restart", "cancel")
+TIMEOUT_SECONDS = 30
+
+
+class RemoteError(DurableError):
+    """The server refused, or could not be reached; the message says which and why."""
+
+
+def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        help="operate a remote deployment through its HTTP API: "
+        "the dashboard's URL (or DURABLE_SERVER)",
+    )
+    parser.add_argument(
+        "--token", help="an API token from the dashboard's Tokens page (or DURABLE_TOKEN)"
+    )
+
+
+def target(options: dict[str, Any]) -> tuple[str, str] | None:
+    """(server, token) when this command is to run remotely, else None."""
+    server = options.get("server") or os.environ.get("DURABLE_SERVER", "")
+    if not server:
+        return None
+    token = options.get("token") or os.environ.get("DURABLE_TOKEN", "")
+    if not token:
+        raise RemoteError(
+            "--server needs --token (or DURABLE_TOKEN): make one on the dashboard's Tokens page"
+        )
+    return server.rstrip("/"), token
+
+
+def call(server: str, token: str, method: str, path: str, body: Any = None) -> Any:
+    """One API call; a problem answer becomes a RemoteError with the server's words."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{server}/api{path}",
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise RemoteError(f"the server answered {exc.code}: {_detail(exc)}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise RemoteError(f"cannot reach {server}: {exc}; check --server") from None
+
+
+def _detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        problem = json.load(exc)
+    except ValueError:
+        return exc.reason
+    return str(problem.get("detail") or problem.get("title") or exc.reason)
+
+
+def handle(command, subcommand: str, server: str, token: str, options: dict[str, Any]) -> None:
+    if subcommand == "list":
+        return _list(command, server, token, options)
+    if subcommand == "show":
+        return _show(command, server, token, options)
+    reason = (options.get("reason") or "").strip()
+    if not reason:
+        raise RemoteError(f"the server requires --reason for {subcommand} (it is audited)")
+    for run_id in options["run_ids"]:
+        answer = call(
+            server,
+            token,
+            "POST",
+            f"/runs/actions/{subcommand}",
+            {"run_id": run_id, "reason": reason},
+        )
+        carried = answer["result_run_id"]
+        again = " (already done by an earlier request)" if answer["repeated"] else ""
+        new = f" as {carried}" if carried != run_id else ""
+        command.stdout.write(f"{subcommand}: {run_id}{new}{again}")
+
+
+def _list(command, server: str, token: str, options: dict[str, Any]) -> None:
+    names = ("status", "workflow", "error_type", "limit")
+    query = {name: options.get(name) for name in names}
+    path = "/runs?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+    runs = call(server, token, "GET", path)["runs"]
+    if options.get("json"):
+        command.stdout.write(json.dumps(runs, indent=2))
+        return
+    for run in runs:
+        command.stdout.write(
+            f"{run['id']}  {run['workflow']}  {run['status']}  "
+            f"{run['created_at'][:19]}  {run['error_type']}"
+        )
+    if not runs:
+        command.stdout.write("(no rows)")
+
+
+def _show(command, server: str, token: str, options: dict[str, Any]) -> None:
+    run_id = urllib.parse.quote(options["run_id"], safe="")
+    found = call(server, token, "GET", f"/runs/{run_id}")
+    if options.get("json"):
+        command.stdout.write(json.dumps(found, indent=2))
+        return
+    run = found["run"]
+    command.stdout.write(
+        f"run       {run['id']}\nworkflow  {run['workflow']}\n"
+        f"status    {run['status']}\ninput     {run['input']}"
+    )
+    for step in found["steps"]:
+        command.stdout.write(
+            f"{step['position']}  {step['name']}  {step['status']}  {step['attempts']} attempt(s)"
+        )

@@ -1,0 +1,131 @@
+"""The CLI operates a remote deployment through the API (`--server`, `--token`, or
+DURABLE_SERVER / DURABLE_TOKEN), in a subprocess with no database of its own; and
+`durable token create|list|revoke` manages tokens."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from dashboard import tokens
+from dashboard.models import ApiToken
+from durable.models import AuditEntry, Run
+from tests.dashboard.conftest import make_failed_run, make_run
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def durable_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`manage.py durable …` in a fresh process whose database does not exist: whatever it
+    does, it does through the server."""
+    environment = {**os.environ, "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none", **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", "durable", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def remote(live_server, owner, settings):
+    settings.DURABLE_EXECUTOR = "external"  # the resumed run waits; nothing runs it here
+    return live_server.url, tokens.create(owner, "cli", "operate").secret
+
+
+def test_the_cli_resumes_a_run_on_a_live_server_and_the_audit_names_the_user(remote):
+    server, secret = remote
+    make_failed_run(id="r-remote", workflow="not.registered")
+    done = durable_cli(
+        "resume", "r-remote", "--reason", "from my laptop", "--server", server, "--token", secret
+    )
+    assert done.returncode == 0, done.stderr
+    assert "resume: r-remote" in done.stdout
+    assert Run.objects.get(id="r-remote").status == "ENQUEUED"
+    assert AuditEntry.objects.get(action="resume").actor.startswith("owner via API token dur_")
+
+
+def test_the_cli_lists_shows_and_cancels_with_environment_variables(remote):
+    server, secret = remote
+    make_run(
+        id="r-waiting",
+        status="ENQUEUED",
+        started_at=None,
+        finished_at=None,
+        workflow="not.registered",
+    )
+    env = {"DURABLE_SERVER": server, "DURABLE_TOKEN": secret}
+    listed = durable_cli("list", "--status", "enqueued", **env)
+    assert listed.returncode == 0, listed.stderr
+    assert "r-waiting" in listed.stdout
+    shown = durable_cli("show", "r-waiting", **env)
+    assert "status    ENQUEUED" in shown.stdout
+    cancelled = durable_cli("cancel", "r-waiting", "--reason", "bad deploy", **env)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert Run.objects.get(id="r-waiting").status == "CANCELLED"
+
+
+def test_the_cli_tells_the_servers_refusal(remote):
+    server, secret = remote
+    make_run(id="r-done")
+    done = durable_cli("resume", "r-done", "--reason", "x", "--server", server, "--token", secret)
+    assert done.returncode != 0
+    assert "409" in done.stderr and "already succeeded" in done.stderr
+
+
+def test_a_remote_action_needs_a_reason_and_a_token(remote):
+    server, secret = remote
+    assert (
+        "requires --reason"
+        in durable_cli("resume", "r-1", "--server", server, "--token", secret).stderr
+    )
+    assert "needs --token" in durable_cli("resume", "r-1", "--server", server).stderr
+
+
+def test_token_create_list_revoke(owner):
+    out, err = StringIO(), StringIO()
+    call_command(
+        "durable",
+        "token",
+        "create",
+        "--user",
+        "owner",
+        "--name",
+        "bot",
+        "--scope",
+        "operate",
+        stdout=out,
+        stderr=err,
+    )
+    secret = out.getvalue().strip()
+    assert tokens.find(secret).user == owner
+    listing = StringIO()
+    call_command("durable", "token", "list", stdout=listing)
+    prefix = ApiToken.objects.get().prefix
+    assert prefix in listing.getvalue() and secret not in listing.getvalue()
+    call_command("durable", "token", "revoke", prefix, stdout=StringIO())
+    assert tokens.find(secret) is None
+
+
+def test_token_create_refuses_a_scope_above_the_users_permissions(viewer):
+    with pytest.raises(CommandError, match="lacks the 'operate runs' permission"):
+        call_command(
+            "durable",
+            "token",
+            "create",
+            "--user",
+            "viewer",
+            "--name",
+            "bot",
+            "--scope",
+            "operate",
+            stdout=StringIO(),
+        )
