@@ -42,7 +42,8 @@ class Comparison:
     run_a: str
     run_b: str
     same_steps: int  # steps whose name, input, status, output and error are all equal
-    differences: list[Difference] = field(default_factory=list)  # every one, in run order
+    # every difference, in run order
+    differences: list[Difference] = dataclasses.field(default_factory=list)
 
     @property
     def difference(self) -> Difference | None:
