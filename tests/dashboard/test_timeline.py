@@ -88,3 +88,27 @@ def test_a_cancelled_runs_table_shows_the_step_its_attempts_belong_to(viewer_cli
     )
     page = viewer_client.get("/runs/c/").content.decode()
     assert 'id="step-1"' in page and "NO CHECKPOINT" in page and "flaky" in page
+
+
+def test_a_resume_after_a_cancel_reads_cancelled_then_resumed(db):
+    run = make_failed_run(id="r")
+    earlier = timezone.now() - timedelta(minutes=5)
+    AuditEntry.objects.create(actor="bo", action="cancel", run_ids=["r"], created_at=earlier,
+                              detail={"done": {"r": "r"}, "reason": "dup"})  # fmt: skip
+    AuditEntry.objects.create(actor="ana", action="resume", run_ids=["r"],
+                              detail={"done": {"r": "r"}})  # fmt: skip
+    texts = [m.text for m in charts.timeline_markers(run, AuditEntry.objects.order_by("-id"))]
+    assert texts == ["cancelled by bo: dup", "cancelled → resumed by ana"]
+
+
+def test_patched_steps_are_marked_on_the_gantt(db):
+    origin = make_failed_run(id="origin")
+    fork = make_run(id="fork", forked_from=origin, forked_from_step=2)
+    make_step(fork, 0)
+    make_step(fork, 1, patched=True)
+    make_step(fork, 2)
+    run, steps, attempts = _history("fork")
+    bars = {bar.order: bar for bar in charts.timeline_bars(run, steps, attempts)}
+    assert bars[1].row.endswith("(patched)") and "edited by an operator" in bars[1].hover
+    assert "patched" not in bars[0].row
+    assert "(patched)" in charts.gantt(list(bars.values()))
