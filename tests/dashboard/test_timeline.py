@@ -112,3 +112,24 @@ def test_patched_steps_are_marked_on_the_gantt(db):
     assert bars[1].row.endswith("(patched)") and "edited by an operator" in bars[1].hover
     assert "patched" not in bars[0].row
     assert "(patched)" in charts.gantt(list(bars.values()))
+
+
+def test_the_idle_gap_before_a_resume_is_cut_from_the_axis(db):
+    now = timezone.now()
+    start = now - timedelta(minutes=10)
+    run = make_run(id="r", created_at=start, started_at=start, finished_at=now)
+    make_step(run, 0, started_at=start, finished_at=start + timedelta(seconds=2))
+    Attempt.objects.create(run=run, position=1, attempt=1, name="shop.step_1", error={},
+                           error_type="E", started_at=start + timedelta(seconds=2),
+                           finished_at=start + timedelta(seconds=3))  # fmt: skip
+    resumed = now - timedelta(seconds=3)
+    AuditEntry.objects.create(actor="ana", action="resume", run_ids=["r"], created_at=resumed,
+                              detail={"done": {"r": "r"}})  # fmt: skip
+    make_step(run, 1, started_at=resumed, finished_at=now)
+    run, steps, attempts = _history("r")
+    bars = charts.timeline_bars(run, steps, attempts)
+    [(gap_start, gap_end)] = charts.idle_gaps(bars)
+    assert gap_end - gap_start > timedelta(minutes=9)
+    assert "rangebreaks" in charts.gantt(
+        bars, charts.timeline_markers(run, AuditEntry.objects.all())
+    )
