@@ -16,6 +16,7 @@ from durable.debugging import importing
 from durable.debugging.importing import ImportRefused
 from durable.models import Attempt, AuditEntry, Run, Step
 from tests.engine.import_files import AT, document, error_record, run_entry, step_record, write
+from tests.tiers import examples
 
 
 def _refusal(value) -> str:
@@ -148,7 +149,9 @@ def _planted(where: str, field: str, value) -> object:
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     value=JSON_VALUES,
