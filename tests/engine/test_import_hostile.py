@@ -183,6 +183,7 @@ def test_a_well_formed_file_still_imports(db):
     assert run.attempts.count() == 1
 
 
+@pytest.mark.slow
 def test_manage_py_prints_one_line_and_no_traceback(transactional_db, tmp_path):
     from tests.engine.processes import database_url_for_tests
     from tests.engine.second_database import manage
