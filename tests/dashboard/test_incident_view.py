@@ -146,3 +146,9 @@ def test_hostile_values_in_the_group_are_escaped(viewer_client):
 
 def test_a_null_byte_in_a_group_key_is_refused_before_the_view(viewer_client):
     assert viewer_client.get("/failures/group/", {**GROUP, "step": "\x00"}).status_code == 400
+
+
+def test_a_viewer_sees_the_incident_but_no_fork_button(viewer_client):
+    make_failed_run()
+    page = viewer_client.get("/failures/group/", GROUP).content.decode()
+    assert "1 still failing" in page and "onto the current version" not in page
