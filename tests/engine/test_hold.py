@@ -7,10 +7,13 @@ so a held run costs no extra round trip per step; claims skip held runs.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 import time
 
 import pytest
+from django.core.management import call_command
 
 import durable
 from durable import operations
@@ -120,3 +123,26 @@ def test_a_checkpoint_is_still_one_statement(transactional_db, settings, monkeyp
     settings.DURABLE_EXECUTOR = "external"
     ten = statements_to_execute(wf.sync_chain, 10, monkeypatch)
     assert statements_to_execute(wf.sync_chain, 20, monkeypatch) - ten == 10
+
+
+def _cli(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.suppress(SystemExit):  # a command refusing every run exits 1
+        call_command("durable", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_the_cli_holds_and_releases_runs_with_a_reason(transactional_db, settings):
+    settings.DURABLE_EXECUTOR = "external"
+    for run_id in ("cli-1", "cli-2"):
+        durable.start(three_steps, run_id, run_id=run_id)
+    out, _ = _cli("hold", "cli-1", "cli-2", "--reason", "incident 42", "--actor", "ops")
+    assert out.splitlines() == ["held cli-1", "held cli-2"]
+    assert set(Run.objects.values_list("hold_reason", flat=True)) == {"incident 42"}
+    assert AuditEntry.objects.get(action="hold").actor == "ops"
+
+    out, err = _cli("release", "cli-1", "--reason", "fixed")
+    assert out.strip() == "released cli-1" and not err
+    _, err = _cli("release", "cli-1")
+    assert err.strip() == "refused cli-1: it is not held; only a held run can be released"
+    assert Run.objects.get(id="cli-2").held_at is not None
