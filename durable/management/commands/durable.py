@@ -59,9 +59,9 @@ class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, hold, release, restart, fork, delete, "
         "prune, worker, sweeper, demo; bulk jobs: bulk, jobs, job; queues, drain, undrain; "
-        "cron: schedules; debugging: export, import, replay, preview, compare; with the dashboard: token. list, "
-        "show, resume, restart and cancel take --server URL --token T to act on a remote "
-        "deployment through its API."
+        "cron: schedules; debugging: export, import, replay, preview, compare; with the "
+        "dashboard: token. list, show, resume, restart and cancel take --server URL --token T "
+        "to act on a remote deployment through its API."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
