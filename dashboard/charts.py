@@ -90,6 +90,9 @@ def _step_bar(run: Any, step: Any) -> Bar:
     if step.position < (run.forked_from_step or 0):
         hover = f"inherited from {escape(run.forked_from_id or '')}: not executed by this run"
         start = run.created_at
+        if getattr(step, "patched", False):
+            hover += "<br>its output was edited by an operator when the run was forked"
+            return Bar(f"{row} (patched)", "inherited", start, start, hover, step.position)
         return Bar(f"{row} (inherited)", "inherited", start, start, hover, step.position)
     hover = f"{human_ms(step.duration_ms)}, attempt {step.attempts}"
     return Bar(row, _outcome(step), step.started_at, step.finished_at, hover, step.position)
@@ -99,14 +102,17 @@ def timeline_markers(run: Any, audit: Sequence[Any]) -> list[Marker]:
     """What happened to the run between its bars: resumes and cancels (from the audit log),
     recoveries after an executor died, a cancel that no operator made."""
     markers = []
-    for entry in audit:
+    stopped = "failed"  # what a resume continues from: the latest cancel before it, or a failure
+    for entry in sorted(audit, key=lambda entry: entry.created_at):
         reason = (entry.detail or {}).get("reason") or ""
         if entry.action == "resume" and run.id in (entry.detail or {}).get("done", {}):
-            text = f"failed → resumed by {entry.actor}" + (f": {reason}" if reason else "")
+            text = f"{stopped} → resumed by {entry.actor}" + (f": {reason}" if reason else "")
             markers.append(Marker(entry.created_at, text))
+            stopped = "failed"
         elif entry.action == "cancel" and run.id in (entry.detail or {}).get("done", {}):
             markers.append(Marker(entry.created_at, f"cancelled by {entry.actor}: {reason}"))
-    cancelled_by_operator = any("cancelled" in marker.text for marker in markers)
+            stopped = "cancelled"
+    cancelled_by_operator = any(m.text.startswith("cancelled by") for m in markers)
     if run.status == "CANCELLED" and run.finished_at and not cancelled_by_operator:
         markers.append(Marker(run.finished_at, f"cancelled: {run.cancel_reason or 'no reason'}"))
     if run.recovery_count and run.started_at:

@@ -19,6 +19,7 @@ from dashboard.views import (
     run_detail,
     runs,
     schedules,
+    stacks,
     system,
     tokens,
 )
@@ -85,6 +86,8 @@ urlpatterns = [
 urlpatterns += [
     path("values/<str:which>/<path:run_id>", debug.value, name="value"),
     path("compare/<path:run_id>", debug.compare, name="compare"),
+    path("stack/ask/", stacks.ask, name="stack_ask"),
+    path("stack/answer/", stacks.answer, name="stack_answer"),
     path("edit-output/<int:position>/<path:run_id>", debug.patch_page, name="patch_step"),
     path("actions/patch/", debug.patch, name="patch"),
 ]

@@ -9,7 +9,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast, Left, Length
 
 from dashboard.queries.activity import shown
-from durable.models import Attempt, AuditEntry, Run, RunStatus, Step
+from durable.models import Attempt, AuditEntry, Run, RunStatus, Step, StepLog
 
 LINEAGE_LIMIT = 50
 PREVIEW_CHARS = 64 * 1024
@@ -116,3 +116,15 @@ def run_audit(run_id: str, limit: int = 20) -> list[AuditEntry]:
     return shown(
         AuditEntry.objects.filter(run_ids__contains=[run_id]).order_by("-created_at")[:limit]
     )
+
+
+STEP_LOG_BATCHES = 500  # per run page; each batch is one attempt's bounded records
+
+
+def step_logs(run_id: str) -> dict[int, list[StepLog]]:
+    """The kept log records of each step, one batch per attempt that logged (steplog_run_idx)."""
+    found: dict[int, list[StepLog]] = {}
+    rows = StepLog.objects.filter(run_id=run_id).order_by("position", "attempt", "id")
+    for batch in rows[:STEP_LOG_BATCHES]:
+        found.setdefault(batch.position, []).append(batch)
+    return found

@@ -15,6 +15,7 @@ from dashboard.templatetags.dashboard_tags import truncated
 from dashboard.views import debug
 from dashboard.views.common import render_page
 from durable import operations
+from durable.debugging import step_logs
 from durable.models import RunStatus
 from durable.observability import inspection
 
@@ -55,6 +56,8 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         else None,
         "parameters": _parameters(run),
         "events": published.run_events(run.id),
+        "step_logs": detail.step_logs(run.id),
+        "logs_url": step_logs.external_url(run),
         "streams": published.run_streams(run.id),
         **debug.run_page_context(run),
     }

@@ -48,6 +48,11 @@ NUMBERS: dict[str, tuple[float, type]] = {
     "DURABLE_HEALTH_TIMEOUT_SECONDS": (0.1, float),
     "DURABLE_METRICS_MAX_LABEL_VALUES": (1, int),
     "DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS": (0, float),
+    "DURABLE_STACK_TIMEOUT_SECONDS": (0.1, float),
+    "DURABLE_STEP_LOGS_MAX_RECORDS": (0, int),
+    "DURABLE_STEP_LOGS_MAX_BYTES": (0, int),
+    "DURABLE_STACK_MAX_LOCALS": (0, int),
+    "DURABLE_STACK_MAX_REPR_CHARS": (1, int),
 }
 
 

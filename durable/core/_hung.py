@@ -26,6 +26,8 @@ logger = logging.getLogger("durable")
 
 _abandoned: list[threading.Thread] = []
 _lock = threading.Lock()
+# waiting thread's ident -> the helper executing its step body now (for live stacks)
+_helpers: dict[int, threading.Thread] = {}
 
 
 def call_with_timeout(
@@ -57,6 +59,28 @@ def call_with_timeout(
 
     helper = threading.Thread(target=body, name=f"durable-step {where}", daemon=True)
     helper.start()
+    waiter = threading.get_ident()
+    _helpers[waiter] = helper
+    try:
+        return _wait(helper, done, box, timeout, cancelled, interrupted, where)
+    finally:
+        _helpers.pop(waiter, None)
+
+
+def helper_of(thread: threading.Thread) -> threading.Thread | None:
+    """The helper thread executing `thread`'s step body under a timeout, if any now."""
+    return _helpers.get(thread.ident or -1)
+
+
+def _wait(
+    helper: threading.Thread,
+    done: threading.Event,
+    box: dict[str, Any],
+    timeout: float,
+    cancelled: threading.Event,
+    interrupted: Callable[[], BaseException],
+    where: str,
+) -> Any:
     deadline = time.monotonic() + timeout
     while not done.wait(0.05):
         if cancelled.is_set():

@@ -20,6 +20,7 @@ from durable.core import _clock as clock
 from durable.core import _history as history
 from durable.core import _hung as hung
 from durable.core import _output_limits as output_limits
+from durable.core import _step_logs as step_logs
 from durable.core import store
 from durable.core._context import RecordedStep, RunContext, RunInterrupted, RunReleased
 from durable.core._registry import StepDefinition
@@ -76,7 +77,10 @@ class StepCall:
         while True:
             self.begin_attempt()
             try:
-                with observe.attempt(self.step.name, self.position, self.attempt):
+                with (
+                    observe.attempt(self.step.name, self.position, self.attempt),
+                    step_logs.capture(self.run_context.run_id, self.position, self.attempt),
+                ):
                     return self._attempt()
             except (RunInterrupted, SerializationError):
                 raise  # not the step's failure: nothing is recorded, the call itself fails

@@ -36,6 +36,25 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_STREAM_POLL_SECONDS": 0.2,
     # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
     "DURABLE_RETENTION": "",
+    # live stacks (`durable stack RUN_ID`): how long the operator waits for the owner's answer
+    "DURABLE_STACK_TIMEOUT_SECONDS": 5.0,
+    # local variables shown per frame of a live stack (operators only)
+    "DURABLE_STACK_MAX_LOCALS": 20,
+    # longest repr of one local variable in a live stack, in characters
+    "DURABLE_STACK_MAX_REPR_CHARS": 200,
+    # local variables whose name contains one of these (any case) show as "<redacted>"
+    "DURABLE_STACK_REDACT": ["password", "secret", "token", "key"],
+    # keep the log records each step attempt emits (the logging module) with the run
+    "DURABLE_STEP_LOGS": True,
+    # the least severe level kept (records the host's logging config lets through)
+    "DURABLE_STEP_LOGS_LEVEL": "INFO",
+    # most records kept per attempt; later ones are counted as dropped
+    "DURABLE_STEP_LOGS_MAX_RECORDS": 200,
+    # most bytes of messages kept per attempt; later records are counted as dropped
+    "DURABLE_STEP_LOGS_MAX_BYTES": 64 * 1024,
+    # a link to the team's log system on the run page, e.g. a Loki, Elasticsearch or Datadog
+    # search URL with {run_id} (and {workflow}) in it ("" shows no link)
+    "DURABLE_LOGS_URL_TEMPLATE": "",
     # largest JSON payload (input, output, message, event) in bytes
     "DURABLE_MAX_PAYLOAD_BYTES": 8 * 1024 * 1024,
     # largest export file `durable import` reads, in bytes, checked before it is parsed

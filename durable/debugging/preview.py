@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Max, Min
+from django.db.models import Max
 
 from durable.core import _registry as registry
-from durable.errors import DurableError
+from durable.debugging import patching
+from durable.errors import DurableError, OperationRefused
 from durable.models import Run, RunStatus, Step, StepKind, StepStatus
+from durable.operations import fork_refusals
 
 ACTIONS = ("resume", "restart", "fork")
 
@@ -35,6 +37,7 @@ class RepeatedStep:
 class RunPreview:
     run_id: str
     steps: list[RepeatedStep] = field(default_factory=list)
+    refused: str | None = None  # why the action would refuse this run (a fork, so far)
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Preview:
             "per_run": {
                 run.run_id: [step.__dict__ for step in run.steps] for run in self.runs[:1000]
             },
+            "refused": {run.run_id: run.refused for run in self.runs[:1000] if run.refused},
         }
 
 
@@ -80,13 +84,25 @@ def _runs(count: int) -> str:
     return f"{count:,} run{'s' if count != 1 else ''}"
 
 
-def preview(action: str, run_ids: str | Iterable[str], from_step: int | None = None) -> Preview:
-    """What `action` (resume, restart or fork) would run again for these runs."""
+def preview(
+    action: str,
+    run_ids: str | Iterable[str],
+    from_step: int | None = None,
+    *,
+    patch: dict[Any, Any] | None = None,
+) -> Preview:
+    """What `action` (resume, restart or fork) would run again for these runs; a fork with a
+    `patch` is checked and placed exactly as `operations.fork` places it (after the last
+    patched step unless `from_step` is given), so the preview never differs from the act."""
     if action not in ACTIONS:
         raise DurableError(f"preview of {action!r}: choose one of {', '.join(ACTIONS)}")
     ids = [run_ids] if isinstance(run_ids, str) else list(dict.fromkeys(run_ids))
+    refused: dict[str, str] = {}
+    if action == "fork":
+        starts, refused = _fork_starts(run_ids, ids, from_step, patch)
+    else:
+        starts = _first_repeated_positions(action, ids, from_step)
     registry.autodiscover()
-    starts = _first_repeated_positions(action, ids, from_step)
     rows = (
         Step.objects.filter(run_id__in=ids)
         .order_by("run_id", "position")
@@ -102,7 +118,26 @@ def preview(action: str, run_ids: str | Iterable[str], from_step: int | None = N
             repeated[run_id].append(
                 RepeatedStep(position, IN_FLIGHT, "unknown", True, IN_FLIGHT_WHY)
             )
-    return Preview(action, [RunPreview(run_id, repeated[run_id]) for run_id in ids])
+    return Preview(
+        action, [RunPreview(run_id, repeated[run_id], refused.get(run_id)) for run_id in ids]
+    )
+
+
+def _fork_starts(
+    given: str | Iterable[str], ids: list[str], from_step: int | None, patch: dict | None
+) -> tuple[dict[str, int | None], dict[str, str]]:
+    """Where `operations.fork` would start each run, and what it would refuse: read by the
+    same functions (a patch places the fork after its last patched step), so the preview of
+    a fork is the fork. One run given as a string is refused with the error fork raises."""
+    if patch:
+        from_step = patching.prepare(ids, from_step, patching.normalized(patch))[1]
+        patch = patching.normalized(patch)
+    plans = fork_refusals(ids, from_step, patch)
+    refused = {run_id: reason for run_id, (_, reason) in plans.items() if reason}
+    if isinstance(given, str) and refused:
+        raise OperationRefused(given, refused[given])
+    starts = {run_id: None if reason else step for run_id, (step, reason) in plans.items()}
+    return starts, refused
 
 
 IN_FLIGHT = "the step in flight when the run stopped"
@@ -132,11 +167,7 @@ def _first_repeated_positions(
     """Per run, the first recorded position that executes again (None: none does)."""
     if action == "restart":
         return dict.fromkeys(ids, 0)
-    if action == "fork" and from_step is not None:
-        return dict.fromkeys(ids, from_step)
     failed = Step.objects.filter(run_id__in=ids, status=StepStatus.ERROR).values_list("run_id")
-    if action == "fork":  # the default fork point: each run's first failed step
-        return {**dict.fromkeys(ids), **dict(failed.annotate(Min("position")))}
     # resume drops a trailing failed checkpoint, so that step (only) runs again
     last = dict(Step.objects.filter(run_id__in=ids).values_list("run_id").annotate(Max("position")))
     last_failed = dict(failed.annotate(Max("position")))

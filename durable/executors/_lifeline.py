@@ -21,6 +21,7 @@ import psycopg
 from django.db import connection
 
 from durable.core import store
+from durable.executors._stacks import StackAnswerer
 
 logger = logging.getLogger("durable")
 
@@ -35,9 +36,10 @@ KEEPALIVE_VERDICT_SECONDS = 11
 class Lifeline:
     """One per executor process (each prefork child has its own)."""
 
-    def __init__(self, executor_id: str, every: float) -> None:
+    def __init__(self, executor_id: str, every: float, stacks: StackAnswerer | None = None) -> None:
         self.executor_id = executor_id
         self.every = every
+        self._stacks = stacks  # answers live stack requests after each heartbeat
         self._conn: psycopg.Connection[Any] | None = None
         self._locked = False
         self._stop = threading.Event()
@@ -75,6 +77,7 @@ class Lifeline:
                 if not self._locked:
                     self._locked = self._execute(store.TAKE_LIFELINE)[0][0]
                 self._execute(store.LIFELINE)
+                self._answer_stacks()
                 return
             except psycopg.OperationalError as exc:
                 logger.warning("executor %s lifeline lost (%s); reconnecting",
@@ -83,6 +86,17 @@ class Lifeline:
             except psycopg.Error as exc:  # a slow statement: the lock is still held
                 logger.warning("executor %s lifeline heartbeat failed (%s)", self.executor_id, exc)
                 return
+
+    def _answer_stacks(self) -> None:
+        """A failed answer is logged, never allowed to stop the heartbeats."""
+        if self._stacks is None:
+            return
+        try:
+            self._stacks.answer(self._execute)
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            logger.exception("executor %s could not answer a live stack request", self.executor_id)
 
     def _connect(self) -> None:
         params = {**connection.get_connection_params(), "autocommit": True, "connect_timeout": 5}
@@ -93,10 +107,10 @@ class Lifeline:
         # not yet ended by the server, still holds it) the heartbeats alone say we live
         self._locked = False
 
-    def _execute(self, sql: str) -> list[tuple[Any, ...]]:
+    def _execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         assert self._conn is not None
         with self._conn.cursor() as cursor:
-            cursor.execute(sql, {"executor_id": self.executor_id})
+            cursor.execute(sql, params if params is not None else {"executor_id": self.executor_id})
             return cursor.fetchall() if cursor.description else []
 
     def _close(self) -> None:

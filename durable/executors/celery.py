@@ -30,6 +30,7 @@ from durable.executors import _recovery as recovery
 from durable.executors import _sweeper as sweeper
 from durable.executors import liveness
 from durable.executors._lifeline import Lifeline
+from durable.executors._stacks import StackAnswerer
 from durable.executors.cancellations import CancelListener, RecentIds
 from durable.executors.celery_consuming import QueueConsumption
 from durable.executors.duties import run_isolated
@@ -100,6 +101,7 @@ class CeleryWorker(OneThreadPerRun):
         self._stop = threading.Event()
         self._draining = threading.Event()  # warm shutdown: release runs at their next step
         self._running_on: dict[str, threading.Thread] = {}
+        self._hung_runs: dict[str, threading.Thread] = {}
         self._early_cancels, self._ended_here = RecentIds(), RecentIds()
         self._released_dead = False
         self._thread = threading.Thread(
@@ -110,7 +112,11 @@ class CeleryWorker(OneThreadPerRun):
         )
         self._operator_drain = OperatorDrain(self.executor_id, self._consumption.follow)
         self.pool_child = False  # a prefork child (the consumer is its parent's)
-        self._lifeline = Lifeline(self.executor_id, settings.DURABLE_HEARTBEAT_SECONDS)
+        self._lifeline = Lifeline(
+            self.executor_id,
+            settings.DURABLE_HEARTBEAT_SECONDS,
+            StackAnswerer(self.executor_id, self._stack_threads),
+        )
         self._cancels = CancelListener(
             self.executor_id, self._heard_cancel, self._operator_drain.heard
         )

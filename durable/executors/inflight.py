@@ -15,6 +15,7 @@ import threading
 import time
 
 from durable import queues
+from durable.core import _hung as hung
 from durable.core import _registry as registry
 from durable.core import _runtime as runtime
 from durable.core import store
@@ -38,6 +39,7 @@ class OneThreadPerRun:
     _stop: threading.Event
     _draining: threading.Event  # shutting down: runs are released at their next step
     _running_on: dict[str, threading.Thread]  # run id -> the thread executing it
+    _hung_runs: dict[str, threading.Thread]  # run id -> its abandoned thread, while it lives
     _operator_drain: OperatorDrain  # drained by an operator (durable.operations._drain)
     _early_cancels: RecentIds  # cancels heard for runs not (yet) executing here
     _ended_here: RecentIds  # runs whose execution here ended lately
@@ -145,3 +147,20 @@ class OneThreadPerRun:
     def _in_flight_event(self, run_id: str) -> threading.Event | None:
         with self._lock:
             return self._in_flight.get(run_id)
+
+    def _stack_threads(self) -> dict[str, list[tuple[threading.Thread, bool]]]:
+        """For live stacks: each run's executing thread (after the helper running its step
+        body under a timeout, if any), and the still-living threads of its hung steps."""
+        with self._lock:
+            running = dict(self._running_on)
+            for run_id, thread in list(self._hung_runs.items()):
+                if not thread.is_alive():
+                    del self._hung_runs[run_id]
+            abandoned = dict(self._hung_runs)
+        threads: dict[str, list[tuple[threading.Thread, bool]]] = {}
+        for found, is_hung in ((running, False), (abandoned, True)):
+            for run_id, thread in found.items():
+                helper = hung.helper_of(thread)
+                pair = [(helper, is_hung)] if helper is not None else []
+                threads.setdefault(run_id, []).extend([*pair, (thread, is_hung)])
+        return threads

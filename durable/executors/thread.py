@@ -28,6 +28,7 @@ from durable.core.conf import settings
 from durable.executors import _recovery as recovery
 from durable.executors import duties, liveness
 from durable.executors._lifeline import Lifeline
+from durable.executors._stacks import StackAnswerer
 from durable.executors.cancellations import CancelListener, RecentIds
 from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
@@ -52,6 +53,7 @@ class ThreadExecutor(OneThreadPerRun):
         self._stop = threading.Event()
         self._draining = threading.Event()  # shutting down: no new runs, release at steps
         self._running_on: dict[str, threading.Thread] = {}
+        self._hung_runs: dict[str, threading.Thread] = {}
         self._early_cancels, self._ended_here = RecentIds(), RecentIds()
         self._cancel_seen: dict[str, float] = {}
         self._abandoned: set[threading.Thread] = set()
@@ -69,7 +71,11 @@ class ThreadExecutor(OneThreadPerRun):
             ]
         )
         self._operator_drain = OperatorDrain(self.executor_id)
-        self._lifeline = Lifeline(self.executor_id, settings.DURABLE_HEARTBEAT_SECONDS)
+        self._lifeline = Lifeline(
+            self.executor_id,
+            settings.DURABLE_HEARTBEAT_SECONDS,
+            StackAnswerer(self.executor_id, self._stack_threads),
+        )
         self._cancels = CancelListener(
             self.executor_id, self._heard_cancel, self._operator_drain.heard
         )
@@ -191,6 +197,7 @@ class ThreadExecutor(OneThreadPerRun):
                 self._pending.discard(run_id)
                 self._cancel_seen.pop(run_id, None)
                 self._abandoned.add(thread)
+                self._hung_runs[run_id] = thread
                 if run_id in self._again:  # resumed while the step hung: nobody runs it here
                     self._again.discard(run_id)
                     claimed_again.append(run_id)

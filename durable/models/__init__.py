@@ -21,6 +21,7 @@ from durable.models._jobs import BulkJob, JobState
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
+from durable.models._stacks import StackRequest, StepLog
 
 __all__ = [
     "RunStatus",
@@ -50,4 +51,6 @@ __all__ = [
     "DeliveryStatus",
     "AlertDelivery",
     "FailureGroupTriage",
+    "StackRequest",
+    "StepLog",
 ]

@@ -37,7 +37,7 @@ from durable.operations._batches import (
 )
 from durable.operations._cancel_confirmation import confirm_stopped
 from durable.operations._deaths import Death, run_deaths
-from durable.operations._deriving import check_input, derive_batch, fork_points
+from durable.operations._deriving import check_input, derive_batch, fork_points, fork_refusals
 from durable.operations._holding import hold_batch, release_batch
 from durable.operations._new_runs import new_run_options
 from durable.operations._requeue import requeue_batch
@@ -63,6 +63,7 @@ __all__ = [
     "drain_executor",
     "fork",
     "fork_points",
+    "fork_refusals",
     "get_job",
     "hold",
     "list_jobs",

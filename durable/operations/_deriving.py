@@ -64,17 +64,12 @@ def derive_batch(
         result.skipped = superseded.successors(batch)
         batch = [run_id for run_id in batch if run_id not in result.skipped]
     originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
-    last_steps = _last_steps(batch)
-    first_failed = _first_failed_steps(batch) if fork and from_step is None else {}
+    forks = fork_refusals(batch, from_step, patch) if fork else {}
     derived = _derived_since(batch, since) if since is not None else {}
     for run_id in batch:
         original = originals.get(run_id)
-        step = from_step if from_step is not None else first_failed.get(run_id)
-        last_position, last_status = last_steps.get(run_id, (-1, ""))
-        if patch and last_position in patch:  # a patched failure is reused as a success
-            last_status = "SUCCESS"
-        refusal = _derive_refusal(original, derived.get(run_id), fork, step, last_position,
-                                  last_status, args, kwargs)  # fmt: skip
+        step, fork_refusal = forks.get(run_id, (from_step, None))
+        refusal = _derive_refusal(original, derived.get(run_id), fork_refusal, args, kwargs)
         if refusal:
             result.refused[run_id] = refusal
             continue
@@ -91,10 +86,7 @@ def derive_batch(
 def _derive_refusal(
     original: Run | None,
     derived: str | None,
-    fork: bool,
-    step: int | None,
-    last_position: int,
-    last_status: str,
+    fork_refusal: str | None,
     args: list | None,
     kwargs: dict | None,
 ) -> str | None:
@@ -102,8 +94,24 @@ def _derive_refusal(
         return "no such run"
     if derived:
         return derived
-    refusal = _fork_refusal(step, last_position, last_status) if fork else None
-    return refusal or _input_refusal(original, args, kwargs)
+    return fork_refusal or _input_refusal(original, args, kwargs)
+
+
+def fork_refusals(
+    batch: list[str], from_step: int | None, patch: dict[int, Any] | None = None
+) -> dict[str, tuple[int | None, str | None]]:
+    """Per run, the step a fork executes from and why it would be refused (None: it would
+    not), read exactly as `fork` reads them: the preview of a fork uses this too."""
+    last_steps = _last_steps(batch)
+    first_failed = _first_failed_steps(batch) if from_step is None else {}
+    plans = {}
+    for run_id in batch:
+        step = from_step if from_step is not None else first_failed.get(run_id)
+        last_position, last_status = last_steps.get(run_id, (-1, ""))
+        if patch and last_position in patch:  # a patched failure is reused as a success
+            last_status = "SUCCESS"
+        plans[run_id] = (step, _fork_refusal(step, last_position, last_status))
+    return plans
 
 
 def _derived_since(batch: list[str], since: datetime) -> dict[str, str]:

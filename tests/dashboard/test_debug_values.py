@@ -75,3 +75,28 @@ def test_compare_without_a_success_explains_what_to_do(viewer_client, db):
     make_failed_run(id="r-1")
     page = viewer_client.get("/compare/r-1").content.decode()
     assert "has no successful run to compare" in page
+
+
+def test_compare_page_lists_every_differing_step(viewer_client, db):
+    ok = make_run(id="cmp-page-ok", workflow="shop.order")
+    bad = make_run(id="cmp-page-bad", workflow="shop.order", status="ERROR")
+    for position in range(3):
+        make_step(ok, position)
+        make_step(bad, position, output={"ok": f"other {position}"} if position else {"ok": 0})
+    page = viewer_client.get("/compare/cmp-page-bad").content.decode()
+    assert "1 step with equal inputs and outputs, 2 differences" in page
+    assert "First difference: step 1, output" in page and "step 2, output" in page
+
+
+def test_a_patched_fork_shows_old_and_new_values_in_the_audit_and_on_the_run_page(
+    viewer_client, failed_checkout
+):
+    quote = {"order": "o-v", "amount": 80, "currency": "EUR"}
+    fixed = operations.fork(failed_checkout, patch={0: quote})
+    wait_until_finished(fixed)
+    for page in (f"/runs/{failed_checkout}/", "/audit/"):
+        content = viewer_client.get(page).content.decode()
+        assert "edited outputs" in content, page
+        assert f'href="/values/step-0-output/{failed_checkout}"' in content, page
+        assert f'href="/values/step-0-output/{fixed}"' in content, page
+        assert "&quot;amount&quot;: 80" in content and "&quot;amount&quot;: 120" in content, page

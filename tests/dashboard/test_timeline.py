@@ -88,3 +88,48 @@ def test_a_cancelled_runs_table_shows_the_step_its_attempts_belong_to(viewer_cli
     )
     page = viewer_client.get("/runs/c/").content.decode()
     assert 'id="step-1"' in page and "NO CHECKPOINT" in page and "flaky" in page
+
+
+def test_a_resume_after_a_cancel_reads_cancelled_then_resumed(db):
+    run = make_failed_run(id="r")
+    earlier = timezone.now() - timedelta(minutes=5)
+    AuditEntry.objects.create(actor="bo", action="cancel", run_ids=["r"], created_at=earlier,
+                              detail={"done": {"r": "r"}, "reason": "dup"})  # fmt: skip
+    AuditEntry.objects.create(actor="ana", action="resume", run_ids=["r"],
+                              detail={"done": {"r": "r"}})  # fmt: skip
+    texts = [m.text for m in charts.timeline_markers(run, AuditEntry.objects.order_by("-id"))]
+    assert texts == ["cancelled by bo: dup", "cancelled → resumed by ana"]
+
+
+def test_patched_steps_are_marked_on_the_gantt(db):
+    origin = make_failed_run(id="origin")
+    fork = make_run(id="fork", forked_from=origin, forked_from_step=2)
+    make_step(fork, 0)
+    make_step(fork, 1, patched=True)
+    make_step(fork, 2)
+    run, steps, attempts = _history("fork")
+    bars = {bar.order: bar for bar in charts.timeline_bars(run, steps, attempts)}
+    assert bars[1].row.endswith("(patched)") and "edited by an operator" in bars[1].hover
+    assert "patched" not in bars[0].row
+    assert "(patched)" in charts.gantt(list(bars.values()))
+
+
+def test_the_idle_gap_before_a_resume_is_cut_from_the_axis(db):
+    now = timezone.now()
+    start = now - timedelta(minutes=10)
+    run = make_run(id="r", created_at=start, started_at=start, finished_at=now)
+    make_step(run, 0, started_at=start, finished_at=start + timedelta(seconds=2))
+    Attempt.objects.create(run=run, position=1, attempt=1, name="shop.step_1", error={},
+                           error_type="E", started_at=start + timedelta(seconds=2),
+                           finished_at=start + timedelta(seconds=3))  # fmt: skip
+    resumed = now - timedelta(seconds=3)
+    AuditEntry.objects.create(actor="ana", action="resume", run_ids=["r"], created_at=resumed,
+                              detail={"done": {"r": "r"}})  # fmt: skip
+    make_step(run, 1, started_at=resumed, finished_at=now)
+    run, steps, attempts = _history("r")
+    bars = charts.timeline_bars(run, steps, attempts)
+    [(gap_start, gap_end)] = charts.idle_gaps(bars)
+    assert gap_end - gap_start > timedelta(minutes=9)
+    assert "rangebreaks" in charts.gantt(
+        bars, charts.timeline_markers(run, AuditEntry.objects.all())
+    )

@@ -83,3 +83,16 @@ def napper(run_id: str, seconds: float) -> str:
     durable.sleep(seconds)
     tick(run_id, "after", 0)
     return run_id
+
+
+@durable.step()
+def waiting_for_the_bank(run_id: str, seconds: float) -> str:
+    api_token = f"secret-of-{run_id}"  # never shown in a live stack (DURABLE_STACK_REDACT)
+    reference = f"payment-{run_id}"
+    time.sleep(seconds)  # the bank is slow
+    return reference if api_token else ""
+
+
+@durable.workflow(name="tests.celery.paying")
+def paying(run_id: str, seconds: float) -> str:
+    return waiting_for_the_bank(run_id, seconds)

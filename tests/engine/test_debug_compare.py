@@ -49,3 +49,46 @@ def test_compare_without_a_success_says_to_name_the_second_run(side_effects):
         durable.run(debug_workflows.checkout, "o-d", run_id="cmp-2")
     with pytest.raises(CommandError, match="no successful run to compare"):
         call_command("durable", "compare", "cmp-2", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_compare_lists_every_differing_step_not_only_the_first():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.dashboard.conftest import make_run, make_step
+
+    old = timezone.now() - timedelta(hours=1)
+    other_shape = make_run(id="cmp-shape", workflow="shop.order", input={"args": ["x"]})
+    same_shape = make_run(id="cmp-ok", workflow="shop.order", input={"args": [2], "kwargs": {}},
+                          finished_at=old)  # fmt: skip
+    failed = make_run(id="cmp-bad", workflow="shop.order", status="ERROR",
+                      input={"args": [1], "kwargs": {}})  # fmt: skip
+    for position in range(5):
+        make_step(same_shape, position)
+    make_step(failed, 0)  # equal
+    make_step(failed, 1, output={"ok": "changed"})
+    make_step(failed, 2)  # equal
+    make_step(failed, 3, duration_ms=9000.0, input={"args": [30], "kwargs": {}})
+    make_step(failed, 4, status="ERROR", output=None,
+              error={"type": "shop.Declined", "message": "no"})  # fmt: skip
+
+    comparison = compare_runs("cmp-bad")
+
+    assert comparison.run_b == "cmp-ok", "the last success with the same input shape"
+    assert other_shape.id != comparison.run_b
+    assert comparison.same_steps == 2
+    found = [(d.where, d.field) for d in comparison.differences]
+    assert found == [
+        ("run input", "input"), ("step 1", "output"), ("step 3", "input"),
+        ("step 3", "duration"), ("step 4", "status"), ("step 4", "output"), ("step 4", "error"),
+    ]  # fmt: skip
+    text = comparison.render()
+    assert (
+        "7 difference(s) in 4 place(s)" in text
+        and "step 3 (shop.step_3 / shop.step_3): duration" in text
+    )
+    assert comparison.as_json()["differences"][3]["changes"] == [
+        {"path": "$", "a": 9000.0, "b": 1000.0}
+    ]

@@ -87,6 +87,14 @@ from durable.core.store._runs import (
     suspend_run,
     unclaimable_workflows,
 )
+from durable.core.store._stacks import (
+    ANSWER_STACK,
+    PENDING_STACK_REQUESTS,
+    RECORD_STEP_LOGS,
+    ask_stack,
+    record_step_logs,
+    stack_answer,
+)
 from durable.core.store._steps import (
     RECORD_ATTEMPT,
     RECORD_STEP,
@@ -185,4 +193,10 @@ __all__ = [
     "acknowledge_cancels",
     "STOPPING_OWNERS",
     "stopping_owners",
+    "ANSWER_STACK",
+    "PENDING_STACK_REQUESTS",
+    "ask_stack",
+    "stack_answer",
+    "RECORD_STEP_LOGS",
+    "record_step_logs",
 ]

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from durable.debugging import compare, export, importing, preview, replay
+from durable.debugging import compare, export, importing, preview, replay, stacks, step_logs
 from durable.management.cli import scripting
 
 
@@ -106,9 +106,15 @@ def add_preview_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def print_preview(
-    command, action: str, run_ids: list[str], from_step: int | None = None, *, as_json=False
+    command,
+    action: str,
+    run_ids: list[str],
+    from_step: int | None = None,
+    *,
+    patch: dict | None = None,
+    as_json=False,
 ) -> None:
-    result = preview.preview(action, run_ids, from_step)
+    result = preview.preview(action, run_ids, from_step, patch=patch)
     if as_json:
         command.stdout.write(json.dumps(result.as_json(), indent=2))
         return
@@ -118,7 +124,7 @@ def print_preview(
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    """The first step where two runs' inputs or outputs differ (default B: last success)."""
+    """Every step where two runs differ (default B: last success with the same input shape)."""
     parser.add_argument("run_a", metavar="RUN_A")
     parser.add_argument("run_b", metavar="RUN_B", nargs="?", default=None)
     parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
@@ -130,3 +136,47 @@ def handle_compare(command, *, run_a, run_b=None, as_json=False, **_) -> None:
         command.stdout.write(json.dumps(comparison.as_json(), indent=2, default=str))
     else:
         command.stdout.write(comparison.render())
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a running run is now: the live Python stack of its current step's thread."""
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument(
+        "--locals", dest="include_locals", action="store_true",
+        help="show each frame's local variables (bounded; secrets redacted)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--timeout", type=float, default=None,
+        help="seconds to wait for the owner's answer (default DURABLE_STACK_TIMEOUT_SECONDS)",
+    )  # fmt: skip
+    parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+
+
+def handle_stack(command, *, run_id, include_locals=False, timeout=None, as_json=False, **_):
+    stack = stacks.live_stack(run_id, include_locals=include_locals, timeout=timeout)
+    if as_json:
+        command.stdout.write(json.dumps(stacks.as_json(stack), indent=2))
+    else:
+        command.stdout.write(stack.render())
+
+
+def add_logs_arguments(parser: argparse.ArgumentParser) -> None:
+    """The log records a run's steps emitted, per step and attempt (kept in PostgreSQL)."""
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("--step", type=scripting.whole_number(0), default=None,
+                        help="only this step position")  # fmt: skip
+    parser.add_argument("--follow", "-f", action="store_true",
+                        help="keep printing new lines until the run ends")  # fmt: skip
+
+
+def handle_logs(command, *, run_id, step=None, follow=False, **_) -> None:
+    def write(line: step_logs.LogLine) -> None:
+        command.stdout.write(line.render())
+        command.stdout.flush()
+
+    if follow:
+        step_logs.follow(run_id, step, write)
+        return
+    run = export.get_run(run_id)
+    for line in step_logs.lines(step_logs.batches(run.id, step)):
+        write(line)

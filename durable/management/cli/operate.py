@@ -162,8 +162,9 @@ def handle_fork(
     input_kwargs=None,
     **options,
 ) -> None:
+    patch = _patch(options.get("patch_step"), options.get("patch_output"))
     if options.get("preview"):
-        return debug.print_preview(command, "fork", run_ids, from_step)
+        return debug.print_preview(command, "fork", run_ids, from_step, patch=patch)
     result = operations.fork(
         run_ids,
         from_step,
@@ -171,7 +172,7 @@ def handle_fork(
         _parse(input_kwargs, dict, "--kwargs"),
         actor=actor,
         reason=reason,
-        patch=_patch(options.get("patch_step"), options.get("patch_output")),
+        patch=patch,
         **_new_run(options),
     )
     _report(command, "forked", result)

@@ -50,18 +50,20 @@ SUBCOMMANDS = {
     "replay": debug.add_replay_arguments,
     "preview": debug.add_preview_arguments,
     "compare": debug.add_compare_arguments,
+    "stack": debug.add_stack_arguments,
+    "logs": debug.add_logs_arguments,
     "schedules": schedules.add_schedules_arguments,
 }
-DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare")
+DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare", "stack", "logs")
 
 
 class Command(BaseCommand):
     help = (
         "Durable workflows: list, show, cancel, resume, hold, release, restart, fork, delete, "
         "prune, worker, sweeper, demo; bulk jobs: bulk, jobs, job; queues, drain, undrain; "
-        "cron: schedules; debugging: export, import, replay, preview, compare; with the "
-        "dashboard: token. list, show, resume, restart and cancel take --server URL --token T "
-        "to act on a remote deployment through its API."
+        "cron: schedules; debugging: export, import, replay, preview, compare, stack, logs; "
+        "with the dashboard: token. list, show, resume, restart and cancel take --server URL "
+        "--token T to act on a remote deployment through its API."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0025_bulkjobs_jobs'),
+        ('durable', '0027_inside_step_logs'),
     ]
 
     operations = [

@@ -1,0 +1,130 @@
+"""Step logs: the records a step attempt emits are kept with the run (bounded, leveled,
+off-able), in one statement when the attempt ends, and none when it logged nothing."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+
+import psycopg
+import pytest
+from django.core.management import CommandError, call_command
+
+import durable
+from durable.models import StepLog
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+shop = logging.getLogger("tests.shop")
+shop.setLevel(logging.DEBUG)
+
+
+@durable.step()
+def charge(order: str) -> str:
+    shop.info("charging order %s", order)
+    shop.debug("card ends in 4242")
+    shop.warning("the bank is slow for %s", order)
+    shop.error("retrying the charge of %s", order)
+    return f"charged {order}"
+
+
+@durable.step()
+def quiet(index: int) -> int:
+    return index
+
+
+@durable.workflow(name="tests.step_logs.order")
+def order(name: str) -> str:
+    return charge(name)
+
+
+@durable.workflow(name="tests.step_logs.quiet")
+def quiet_steps(count: int) -> int:
+    return sum(quiet(index) for index in range(count))
+
+
+def messages(run_id: str) -> list[str]:
+    return [r["message"] for log in StepLog.objects.filter(run_id=run_id) for r in log.records]
+
+
+def test_a_steps_three_log_lines_are_kept_and_printed_by_durable_logs():
+    durable.start(order, "logs-1", run_id="logs-1").result(timeout=20)
+
+    assert messages("logs-1") == [
+        "charging order logs-1",
+        "the bank is slow for logs-1",
+        "retrying the charge of logs-1",
+    ]  # fmt: skip  (DEBUG is below the default INFO threshold)
+    log = StepLog.objects.get(run_id="logs-1")
+    assert (log.position, log.attempt, log.dropped) == (0, 1, 0)
+    assert [r["level"] for r in log.records] == ["INFO", "WARNING", "ERROR"]
+    out = io.StringIO()
+    call_command("durable", "logs", "logs-1", "--step", "0", stdout=out)
+    printed = out.getvalue().splitlines()
+    assert len(printed) == 3
+    assert printed[0].endswith("step 0 attempt 1 INFO tests.shop: charging order logs-1")
+    out = io.StringIO()
+    call_command("durable", "logs", "logs-1", "--follow", stdout=out)  # a finished run: ends
+    assert len(out.getvalue().splitlines()) == 3
+    with pytest.raises(CommandError, match="no run with id"):
+        call_command("durable", "logs", "nope")
+    with pytest.raises(CommandError, match="must be 0 or more"):
+        call_command("durable", "logs", "logs-1", "--step", "-1")
+
+
+def test_logs_are_bounded_by_count_and_level_and_can_be_turned_off(settings):
+    settings.DURABLE_STEP_LOGS_MAX_RECORDS = 2
+    durable.start(order, "logs-few", run_id="logs-few").result(timeout=20)
+    assert len(messages("logs-few")) == 2
+    assert StepLog.objects.get(run_id="logs-few").dropped == 1
+
+    settings.DURABLE_STEP_LOGS_MAX_RECORDS = 200
+    settings.DURABLE_STEP_LOGS_LEVEL = "ERROR"
+    durable.start(order, "logs-errors", run_id="logs-errors").result(timeout=20)
+    assert messages("logs-errors") == ["retrying the charge of logs-errors"]
+
+    settings.DURABLE_STEP_LOGS = False
+    durable.start(order, "logs-off", run_id="logs-off").result(timeout=20)
+    assert not StepLog.objects.filter(run_id="logs-off").exists()
+
+
+class StatementCounter:
+    """Records every statement sent, at psycopg's cursor (so both Django's cursors and the
+    store's prepared statements are seen): a measurement, not a stand-in."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.texts: list[str] = []
+        self.params: list[str] = []
+        self._lock = threading.Lock()
+        execute = psycopg.Cursor.execute
+
+        def counted(cursor, query, params=None, **options):
+            with self._lock:
+                self.texts.append(str(query))
+                if threading.current_thread() is not threading.main_thread():  # not result()
+                    self.params.append(repr(params))
+            return execute(cursor, query, params, **options)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+
+
+def statements_of_a_run(settings, monkeypatch, run_id: str, steps: int, logs_on: bool) -> int:
+    """Statements sent about one run of `steps` quiet steps (those naming the run: other
+    threads' polls and heartbeats, and this test's wait for the result, do not count)."""
+    settings.DURABLE_STEP_LOGS = logs_on
+    with monkeypatch.context() as patch:
+        counter = StatementCounter(patch)
+        durable.start(quiet_steps, steps, run_id=run_id).result(timeout=30)
+    assert not [text for text in counter.texts if "durable_steplog" in text]
+    return sum(repr(run_id) in params for params in counter.params)
+
+
+def test_a_step_that_logs_nothing_costs_no_extra_statement(settings, monkeypatch):
+    statements_of_a_run(settings, monkeypatch, "quiet-warm", 2, logs_on=True)  # executor up
+    steps = 20
+    off = statements_of_a_run(settings, monkeypatch, "quiet-off", steps, logs_on=False)
+    on = statements_of_a_run(settings, monkeypatch, "quiet-on", steps, logs_on=True)
+    print(f"\nstatements per run of {steps} quiet steps: logs off {off}, logs on {on}")
+    assert off >= steps, "each step's checkpoint is counted"
+    assert on == off
