@@ -414,6 +414,10 @@ jobs.ACTIONS.update(
         batch, reason=reason, request_id=request_id),
     resume=lambda batch, reason, request_id, _job: resume(
         batch, reason=reason, request_id=request_id),
+    hold=lambda batch, reason, request_id, _job: hold(
+        batch, reason=reason, request_id=request_id),
+    release=lambda batch, reason, request_id, _job: release(
+        batch, reason=reason, request_id=request_id),
     restart=_job_restart,
     fork=_job_fork,
 )  # fmt: skip

@@ -146,3 +146,15 @@ def test_the_cli_holds_and_releases_runs_with_a_reason(transactional_db, setting
     _, err = _cli("release", "cli-1")
     assert err.strip() == "refused cli-1: it is not held; only a held run can be released"
     assert Run.objects.get(id="cli-2").held_at is not None
+
+
+def test_durable_list_shows_held_runs_as_held_and_filters_them(transactional_db, settings):
+    settings.DURABLE_EXECUTOR = "external"
+    for run_id in ("list-1", "list-2"):
+        durable.start(three_steps, run_id, run_id=run_id)
+    _cli("hold", "list-1", "--reason", "incident 42")
+    out, _ = _cli("list")
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "ENQUEUED (held)" in rows["list-1"] and "held" not in rows["list-2"]
+    out, _ = _cli("list", "--held")
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["list-1"]
