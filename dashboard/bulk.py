@@ -22,12 +22,17 @@ ELIGIBLE = {
     "cancel": RunStatus.active(),
     "resume": RunStatus.resumable(),
     "restart": tuple(RunStatus.values),
+    # held runs are ENQUEUED: a status breakdown cannot tell them apart, so a release's
+    # preview counts the unfinished runs and the job refuses those not held, saying so
+    "hold": RunStatus.active(),
+    "release": RunStatus.active(),
 }
 
 DRY_RUN_SAMPLE = 20  # replays on the preview page: bounded, whatever the selection
 DRY_RUN_POOL = 5000  # the sample is spread over the first this many eligible runs
 
-PAST = {"cancel": "cancelled", "resume": "resumed", "restart": "restarted", "fork": "forked"}
+PAST = {"cancel": "cancelled", "resume": "resumed", "restart": "restarted", "fork": "forked",
+        "hold": "held", "release": "released"}  # fmt: skip
 
 
 def eligible_count(action: str, breakdown: dict[str, int]) -> int:

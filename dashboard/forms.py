@@ -209,7 +209,8 @@ class ForkForm(NewRunFields):
         return value.get("args"), value.get("kwargs")
 
 
-BULK_ACTIONS = [("cancel", "Cancel"), ("resume", "Resume"), ("restart", "Restart")]
+BULK_ACTIONS = [("cancel", "Cancel"), ("resume", "Resume"), ("hold", "Hold"),
+                ("release", "Release"), ("restart", "Restart")]  # fmt: skip
 
 
 class BulkForm(forms.Form):

@@ -1,4 +1,5 @@
-"""Operator actions on one run: resume, restart, fork, cancel, delete, and their preview.
+"""Operator actions on one run: resume, restart, fork, cancel, hold, release, delete, and
+the preview.
 
 Each keeps the dashboard's guarantees: the dashboard's forms check the fields (the same
 words), a reason is required (it goes to the audit log), a request id makes a repeat act
@@ -117,6 +118,19 @@ def resume(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
 def cancel(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
     """Stop the run (and its children) at the next step boundary; checkpoints stay."""
     return act(request, "cancel", payload, _form(RunActionForm, payload))
+
+
+@router.post("/runs/actions/hold", response=RESPONSES, summary="Hold a run")
+def hold(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
+    """Park an enqueued or running run at its next step boundary (the step in flight keeps
+    its checkpoint); it waits, held, until released."""
+    return act(request, "hold", payload, _form(RunActionForm, payload))
+
+
+@router.post("/runs/actions/release", response=RESPONSES, summary="Release a held run")
+def release(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
+    """Let a held run go on from where it stopped."""
+    return act(request, "release", payload, _form(RunActionForm, payload))
 
 
 @router.post("/runs/actions/delete", response=RESPONSES, summary="Delete a finished run")

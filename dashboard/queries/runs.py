@@ -60,6 +60,8 @@ LIST_FIELDS = (
     "updated_at",
     "lease_expires_at",
     "imported",
+    "held_at",
+    "hold_reason",
 )
 
 

@@ -163,6 +163,31 @@ def cancel(request: HttpRequest) -> HttpResponse:
 
 
 @operator_required
+def hold(request: HttpRequest) -> HttpResponse:
+    fallback = f"held by {request.user.get_username()} from the dashboard"
+    return _on_one_run(
+        request,
+        "hold",
+        lambda run_ids, form, **options: operations.hold(
+            run_ids, reason=form.cleaned_data["reason"].strip() or fallback, **options
+        ),
+        "Held {old}: it stops at its next step boundary and waits until released.",
+    )
+
+
+@operator_required
+def release(request: HttpRequest) -> HttpResponse:
+    return _on_one_run(
+        request,
+        "release",
+        lambda run_ids, form, **options: operations.release(
+            run_ids, reason=form.cleaned_data["reason"].strip(), **options
+        ),
+        "Released {old}: it goes on from where it stopped.",
+    )
+
+
+@operator_required
 def delete(request: HttpRequest) -> HttpResponse:
     return _on_one_run(
         request,

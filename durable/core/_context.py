@@ -60,6 +60,10 @@ class RunReleased(RunInterrupted):
     executor is shutting down, or could not reach the database for DURABLE_DB_RETRY_SECONDS."""
 
 
+class RunHeld(Exception):  # noqa: N818 - the why of a RunReleased, never raised alone
+    """An operator held the run (`durable.operations.hold`): it stops at this boundary."""
+
+
 class RunTimedOut(RunInterrupted):
     """The run's deadline passed; it ends CANCELLED with `reason`, and so do its children."""
 
@@ -105,11 +109,14 @@ class RunContext:
     def stop_if_cancelled(self, run_status: str | None) -> None:
         """After a checkpoint write: None (not written) means the run is no longer ours; a
         CANCELLED run keeps the checkpoint of the step that was in flight and stops at
-        this boundary, even if its executor never heard the cancel's notice."""
+        this boundary, even if its executor never heard the cancel's notice; a HELD one
+        is given back to the queue there, and no executor claims it until released."""
         if run_status is None:
             raise RunInterrupted(self.run_id)
         if run_status == "CANCELLED":
             self.cancelled.set()
+        if run_status == "HELD":  # back to the queue, where it waits until released
+            raise RunReleased(self.run_id) from RunHeld("held by an operator")
 
     def check_interrupted(self) -> None:
         """Called at every step boundary: cancellation and timeouts take effect here."""

@@ -123,6 +123,10 @@ class Run(models.Model):
     # written before this column, which fall back to deadline_at - created_at
     timeout_seconds = models.FloatField(null=True, blank=True)
     cancel_reason = models.TextField(blank=True, default="")
+    # held by an operator (`durable.operations.hold`): no executor claims it, and a running
+    # one stops at its next step boundary, until released (held_at back to NULL)
+    held_at = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.TextField(blank=True, default="", db_default="")
     # cancelled because its parent was (the cascade, or a deadline inherited from it): a
     # resume of the parent resumes it too, unlike a child an operator cancelled on its own
     cancelled_with_parent = models.BooleanField(default=False, db_default=False)

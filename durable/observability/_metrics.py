@@ -147,20 +147,26 @@ def run_metrics(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
         "Runs recovered from a dead executor, by workflow",
         labels=["workflow"],
     )
+    held = GaugeMetricFamily(
+        "durable_runs_held", "Runs an operator holds (until released), by workflow",
+        labels=["workflow"],
+    )  # fmt: skip
     by_workflow: dict[str, list[int]] = {}
-    for workflow, status, count, recovered in rows:
-        totals = by_workflow.setdefault(workflow, [0, 0, 0])
+    for workflow, status, count, recovered, held_count in rows:
+        totals = by_workflow.setdefault(workflow, [0, 0, 0, 0])
         totals[0] += count
         totals[1] += int(recovered)
         totals[2] += count if status == RunStatus.DEAD else 0
+        totals[3] += held_count
         current.add_metric([workflow, status], count)
         if status in RunStatus.terminal():
             finished.add_metric([workflow, status], count)
-    for workflow, (count, recovered, dead_count) in by_workflow.items():
+    for workflow, (count, recovered, dead_count, held_count) in by_workflow.items():
         created.add_metric([workflow], count)
         recoveries.add_metric([workflow], recovered)
         dead.add_metric([workflow], dead_count)
-    yield from (created, finished, current, dead, recoveries)
+        held.add_metric([workflow], held_count)
+    yield from (created, finished, current, dead, recoveries, held)
 
 
 def _cumulative(counts: tuple[int, ...], bounds: tuple[float, ...], total: int) -> list:

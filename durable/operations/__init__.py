@@ -1,5 +1,5 @@
-"""Operator actions: cancel, resume, restart, fork and delete, one run or thousands at a time;
-draining an executor.
+"""Operator actions: cancel, resume, hold, release, restart, fork and delete, one run or
+thousands at a time; draining an executor.
 
 Each call is audited. Given one run id, an action returns its result or raises
 `OperationRefused`; given a list, it returns a `BulkResult` saying what was done and
@@ -7,10 +7,11 @@ what was refused and why. Rows are locked while they are judged, so the state an
 was decided on is the state it changed.
 
 This module is the public face; the work is done in `_batches` (batches, locks, request
-ids, audit), `_resuming` (cancel, resume), `_cancel_confirmation` (a cancel's stop,
-confirmed by the executors), `_deriving` (restart, fork) and `_deletion` (delete). The
-argument rules are public too (`validate_run_id`, `validate_new_run_id`,
-`MAX_TIMEOUT_SECONDS`), so a form can refuse what an action would.
+ids, audit), `_resuming` (cancel, resume), `_holding` (hold, release),
+`_cancel_confirmation` (a cancel's stop, confirmed by the executors), `_deriving`
+(restart, fork) and `_deletion` (delete). The argument rules are public too
+(`validate_run_id`, `validate_new_run_id`, `MAX_TIMEOUT_SECONDS`), so a form can refuse
+what an action would.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from durable.operations._batches import (
 from durable.operations._cancel_confirmation import confirm_stopped
 from durable.operations._deaths import Death, run_deaths
 from durable.operations._deriving import check_input, derive_batch, fork_points, fork_refusals
+from durable.operations._holding import hold_batch, release_batch
 from durable.operations._new_runs import new_run_options
 from durable.operations._requeue import requeue_batch
 from durable.operations._resuming import cancel_batch, resume_batch, resume_blocker
@@ -63,10 +65,12 @@ __all__ = [
     "fork_points",
     "fork_refusals",
     "get_job",
+    "hold",
     "list_jobs",
     "pause_job",
     "move",
     "prioritize",
+    "release",
     "restart",
     "resume",
     "resume_blocker",
@@ -171,6 +175,39 @@ def resume(
     validation.free_text("reason", reason)
     detail = {"reason": reason, "request_id": request_id}
     return apply("resume", run_ids, actor, progress, detail, resume_batch)
+
+
+def hold(
+    run_ids: str | Iterable[str],
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+    request_id: str | None = None,
+) -> Any:
+    """Hold enqueued or running runs: no executor claims them, and a running one stops at
+    its next step boundary (the step in flight keeps its checkpoint) and waits, ENQUEUED
+    and held, until `release`. Finished runs and runs held already are refused."""
+    validation.free_text("reason", reason)
+    detail = {"reason": reason, "request_id": request_id}
+    return apply(
+        "hold", run_ids, actor, progress, detail, lambda batch: hold_batch(batch, reason),
+        dispatch=False,
+    )  # fmt: skip
+
+
+def release(
+    run_ids: str | Iterable[str],
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
+    request_id: str | None = None,
+) -> Any:
+    """Let held runs go on from where they stopped; runs that are not held are refused."""
+    validation.free_text("reason", reason)
+    detail = {"reason": reason, "request_id": request_id}
+    return apply("release", run_ids, actor, progress, detail, release_batch)
 
 
 def restart(
@@ -376,6 +413,10 @@ jobs.ACTIONS.update(
     cancel=lambda batch, reason, request_id, _job: cancel(
         batch, reason=reason, request_id=request_id),
     resume=lambda batch, reason, request_id, _job: resume(
+        batch, reason=reason, request_id=request_id),
+    hold=lambda batch, reason, request_id, _job: hold(
+        batch, reason=reason, request_id=request_id),
+    release=lambda batch, reason, request_id, _job: release(
         batch, reason=reason, request_id=request_id),
     restart=_job_restart,
     fork=_job_fork,

@@ -70,10 +70,11 @@ def start(
     selection: dict[str, Any] | None = None,
     as_of: datetime | None = None,
 ) -> BulkJob:
-    """Start a bulk job: `action` (cancel, resume, restart, fork) over `run_ids`, or over
-    the runs matching `filter` ({workflow, status, queue}) now, carried out by the
-    executors as a durable workflow (it goes on whatever happens to the caller). A restart
-    or fork refuses runs restarted or forked since `as_of` (default: the job's start).
+    """Start a bulk job: `action` (cancel, resume, hold, release, restart, fork) over
+    `run_ids`, or over the runs matching `filter` ({workflow, status, queue}) now, carried
+    out by the executors as a durable workflow (it goes on whatever happens to the
+    caller). A restart or fork refuses runs restarted or forked since `as_of` (default:
+    the job's start).
 
     `rate` caps runs per second; `concurrency` caps the job's resumed or restarted runs in
     flight; `canary` does that many first, waits for their outcome and stops the job by

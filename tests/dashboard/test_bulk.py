@@ -165,3 +165,22 @@ def test_a_bulk_cancel_says_which_stops_no_executor_confirmed(owner_client, engi
     ))  # fmt: skip
     assert Run.objects.get(id="orphan-1").status == "CANCELLED"
     assert "not confirmed" in text and "thread:gone:1:dead" in text
+
+
+def test_the_bulk_page_holds_the_matching_runs_and_releases_a_selection(owner_client, engine):
+    make_run(id="wait-1", workflow="not.registered", status="ENQUEUED", finished_at=None)
+    make_run(id="done-1", workflow="not.registered")
+    held = drive(owner_client, _start(
+        owner_client, action="hold", scope="matching", workflow="not.registered",
+        as_of="2030-01-01T00:00:00+00:00", total=2, reason="INC-12 provider down",
+    ))  # fmt: skip
+    assert "Done: hold" in held and "only enqueued or running runs can be held" in held
+    assert Run.objects.get(id="wait-1").hold_reason == "INC-12 provider down"
+    assert Run.objects.get(id="done-1").held_at is None
+    released = drive(owner_client, _start(
+        owner_client, action="release", scope="selected", run_ids=["wait-1"],
+        as_of="2030-01-01T00:00:00+00:00", total=1, reason="INC-12 over",
+    ))  # fmt: skip
+    assert "Done: release" in released
+    assert Run.objects.get(id="wait-1").held_at is None
+    assert AuditEntry.objects.get(action="release").actor == "owner"

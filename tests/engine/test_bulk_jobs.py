@@ -205,3 +205,30 @@ def test_an_action_that_raises_stops_the_job_saying_why_instead_of_hanging(execu
     job = wait_for(operations.start_bulk_job("restart", failed_runs(5)).id)
     assert job.state == "STOPPED" and job.offset == 0
     assert "stopped at run 1 of 5" in job.stop_reason and "no queue 'gone'" in job.stop_reason
+
+
+def test_a_bulk_hold_holds_the_matching_unfinished_runs_and_a_bulk_release_lets_them_go(
+    executor,
+):
+    now = timezone.now() - timedelta(seconds=10)
+    statuses = {"hold-q": "ENQUEUED", "hold-r": "RUNNING", "hold-s": "SUCCESS"}
+    Run.objects.bulk_create(
+        Run(id=run_id, workflow="tests.jobs.hold_me", status=status, created_at=now, input={})
+        for run_id, status in statuses.items()
+    )
+    hold = operations.start_bulk_job(
+        "hold", filter={"workflow": "tests.jobs.hold_me"}, actor="alice", reason="INC-12"
+    )
+    hold = wait_for(hold.id)
+    assert (hold.state, hold.done, hold.total) == ("FINISHED", 2, 3)
+    assert hold.refused == {
+        "it is SUCCESS; only enqueued or running runs can be held": {"count": 1, "runs": ["hold-s"]}
+    }
+    held = Run.objects.filter(held_at__isnull=False)
+    assert dict(held.values_list("id", "hold_reason")) == {"hold-q": "INC-12", "hold-r": "INC-12"}
+    assert {entry.actor for entry in AuditEntry.objects.filter(action="hold")} == {"alice"}
+
+    release = wait_for(operations.start_bulk_job("release", ["hold-q", "hold-r", "hold-s"]).id)
+    assert (release.state, release.done) == ("FINISHED", 2)
+    assert list(release.refused) == ["it is not held; only a held run can be released"]
+    assert not Run.objects.filter(held_at__isnull=False).exists()

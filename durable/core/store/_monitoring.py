@@ -16,9 +16,10 @@ def _bucket_columns(expression: str, bounds: tuple[float, ...]) -> str:
 
 RUN_TOTALS = """
 -- run_totals --
--- Runs and their recoveries by workflow and status (index-only over run_workflow_status_idx
--- for the counts; recovery_count reads the heap)
-SELECT workflow, status, count(*), COALESCE(sum(recovery_count), 0)
+-- Runs, their recoveries and the held ones by workflow and status (index-only over
+-- run_workflow_status_idx for the counts; recovery_count and held_at read the heap)
+SELECT workflow, status, count(*), COALESCE(sum(recovery_count), 0),
+    count(*) FILTER (WHERE held_at IS NOT NULL)
 FROM durable_run GROUP BY workflow, status
 """
 
@@ -75,7 +76,7 @@ def bulk_job_states() -> Rows:
 
 
 def run_totals() -> Rows:
-    """(workflow, status, runs, recoveries) rows."""
+    """(workflow, status, runs, recoveries, held) rows."""
     return execute(RUN_TOTALS, {})
 
 

@@ -52,7 +52,7 @@ WITH limits AS (
       AND claimed_at > statement_timestamp() - make_interval(secs => (SELECT period FROM limits))
 ), candidate AS (
     SELECT r.id FROM durable_run r, running, recent, limits
-    WHERE r.queue = %(queue)s AND r.status = 'ENQUEUED'
+    WHERE r.queue = %(queue)s AND r.status = 'ENQUEUED' AND r.held_at IS NULL
       AND r.available_at <= statement_timestamp()
       AND (r.workflow = ANY(%(workflows)s) OR r.workflow || '@' || r.version = ANY(%(workflows)s))
       AND (%(run_id)s::text IS NULL OR r.id = %(run_id)s)
@@ -108,7 +108,7 @@ QUEUE_HEADS = """
 -- queue_heads --
 -- The best due runs of a queue that an executor can run, in the order claims take them
 SELECT id FROM durable_run
-WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now()
+WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now() AND held_at IS NULL
   AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
 ORDER BY CASE WHEN %(by_priority)s THEN priority ELSE 0 END DESC, available_at, id
 LIMIT %(limit)s
@@ -160,7 +160,7 @@ WAKE_QUEUE_HEADS = """
 UPDATE durable_run r SET updated_at = now()
 FROM (
     SELECT id FROM durable_run
-    WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now()
+    WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now() AND held_at IS NULL
       AND updated_at < now() - make_interval(secs => %(quiet)s)
     ORDER BY CASE WHEN %(by_priority)s THEN priority ELSE 0 END DESC, available_at, id
     LIMIT %(limit)s

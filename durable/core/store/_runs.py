@@ -159,7 +159,7 @@ CLAIM_RUN = (
 -- claim_run --
 -- Take one due, enqueued run and load its recorded history, in a single round trip
 WITH run AS (  -- found by primary key only, then judged (see record_step)
-    SELECT id, status, available_at, workflow, version, queue FROM durable_run
+    SELECT id, status, available_at, workflow, version, queue, held_at FROM durable_run
     WHERE id = %(run_id)s FOR UPDATE
 ), claimed AS (
     UPDATE durable_run
@@ -172,6 +172,7 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     + """
     FROM run
     WHERE durable_run.id = run.id AND run.status = 'ENQUEUED' AND run.available_at <= now()
+      AND run.held_at IS NULL  -- held by an operator: it waits until released
       AND (run.workflow = ANY(%(workflows)s)
            OR run.workflow || '@' || run.version = ANY(%(workflows)s))
       AND NOT EXISTS (  -- a queue with stored limits or priority: durable.queues claims
@@ -314,7 +315,7 @@ DUE_RUNS = """
 -- due_runs --
 -- Enqueued runs that are due and that this executor can run, by priority then age
 SELECT id FROM durable_run
-WHERE status = 'ENQUEUED' AND available_at <= now()
+WHERE status = 'ENQUEUED' AND available_at <= now() AND held_at IS NULL
   AND (workflow = ANY(%(workflows)s) OR workflow || '@' || version = ANY(%(workflows)s))
   AND NOT (queue = ANY(%(exclude_queues)s))
 ORDER BY priority DESC, available_at
@@ -427,7 +428,7 @@ DUE_UNDISPATCHED = """
 UPDATE durable_run r SET updated_at = now()
 FROM (
     SELECT id FROM durable_run
-    WHERE status = 'ENQUEUED' AND available_at <= now()
+    WHERE status = 'ENQUEUED' AND available_at <= now() AND held_at IS NULL
       AND NOT EXISTS (  -- limited queues: their runs are woken as slots free (wake_queue_heads)
           SELECT 1 FROM durable_queue q WHERE q.name = durable_run.queue
             AND (q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL

@@ -16,7 +16,7 @@ WITH run AS (
     -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs.
     -- Only the id is searched here, so the plan is always the primary key (a filter on
     -- status/executor_id could tempt the planner onto a partial index of running runs).
-    SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR SHARE
+    SELECT id, status, executor_id, held_at FROM durable_run WHERE id = %(run_id)s FOR SHARE
 ), owner AS (
     -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
     -- leaves executor_id in place), so resuming the run does not run that step again
@@ -33,8 +33,12 @@ ON CONFLICT (run_id, position) DO NOTHING
 RETURNING position
 )
 -- the run's status comes back with the write: a CANCELLED one stops at this boundary even
--- if its executor never heard the cancel's notice (no extra round trip)
-SELECT written.position, run.status FROM written, run
+-- if its executor never heard the cancel's notice, a held one (HELD) is given back to the
+-- queue here, where no executor claims it until it is released (no extra round trip)
+SELECT written.position,
+       CASE WHEN run.held_at IS NOT NULL AND run.status = 'RUNNING' THEN 'HELD'
+            ELSE run.status END
+FROM written, run
 """
 
 
@@ -59,7 +63,9 @@ STEP_WRITTEN_BY = """
 -- step_written_by --
 -- After a lost reply: is the checkpoint at this position the one we sent (same owner,
 -- same name, status and timing)? Then our write committed and must not be redone
-SELECT s.position, r.status FROM durable_step s JOIN durable_run r ON r.id = s.run_id
+SELECT s.position,
+       CASE WHEN r.held_at IS NOT NULL AND r.status = 'RUNNING' THEN 'HELD' ELSE r.status END
+FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
   AND s.status = %(status)s AND s.attempts = %(attempts)s
   AND s.started_at = %(started_at)s AND s.finished_at = %(finished_at)s
@@ -69,7 +75,8 @@ WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
 
 def record_step(**params: Any) -> str | None:
     """The run's status if written: RUNNING, or CANCELLED when the step was in flight at a
-    cancel (it keeps its checkpoint, and the run stops here); None means the run is no
+    cancel (it keeps its checkpoint, and the run stops here), or HELD when an operator held
+    it (it stops here too, and waits to be released); None means the run is no
     longer ours (its lease went to another executor, or it ended).
 
     A retry after a lost reply first reads the checkpoint back, so a write that did commit

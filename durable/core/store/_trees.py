@@ -85,6 +85,7 @@ SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = N
     error = NULL, error_type = '', error_fingerprint = '', cancel_reason = '',
     cancelled_with_parent = false, finished_at = NULL, recovery_count = 0,
     available_at = now(), updated_at = now(),
+    held_at = NULL, hold_reason = '',  -- a resume is a release too: the run goes on
     -- a resume grants the step it runs again a fresh retry budget; attempt numbers go on
     -- (past the failed attempts and those lost to deaths, whose count starts again)
     attempts_before_resume = GREATEST((

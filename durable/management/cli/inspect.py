@@ -22,13 +22,16 @@ def add_list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", type=scripting.status, help="any case, e.g. error")
     parser.add_argument("--workflow")
     parser.add_argument("--limit", type=scripting.positive_int, default=20)
+    parser.add_argument("--held", action="store_true", help="only runs an operator holds")
     scripting.add_filter_arguments(parser)
 
 
-def handle_list(command, *, status=None, workflow=None, limit=20, **options) -> None:
+def handle_list(command, *, status=None, workflow=None, limit=20, held=False, **options) -> None:
     runs = Run.objects.order_by("-created_at", "-id")
     if status:
         runs = runs.filter(status=status)
+    if held:
+        runs = runs.filter(held_at__isnull=False)
     if workflow:
         runs = runs.filter(workflow=workflow)
     runs = scripting.filter_runs(runs, options)
@@ -38,7 +41,7 @@ def handle_list(command, *, status=None, workflow=None, limit=20, **options) -> 
         (
             run.id,
             run.workflow,
-            run.status,
+            f"{run.status} (held)" if run.held_at else run.status,
             str(run.steps_done),
             run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             *_times(run),

@@ -12,7 +12,9 @@ from durable.operations import _jobs
 
 def add_bulk_arguments(parser: argparse.ArgumentParser) -> None:
     """Start a bulk job on the executors: an action over run ids or a filter."""
-    parser.add_argument("action", choices=["cancel", "resume", "restart", "fork"])
+    parser.add_argument(
+        "action", choices=["cancel", "resume", "hold", "release", "restart", "fork"]
+    )
     parser.add_argument("run_ids", nargs="*", metavar="RUN_ID")
     for field in _jobs.FILTER_FIELDS:
         parser.add_argument(f"--{field}", help=f"every run with this {field} (instead of ids)")

@@ -1,4 +1,5 @@
-"""`durable cancel|resume|restart|fork|delete`: the operator actions, from the terminal."""
+"""`durable cancel|resume|hold|release|restart|fork|delete`: the operator actions, from the
+terminal."""
 
 from __future__ import annotations
 
@@ -57,6 +58,16 @@ def add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     debug.add_preview_flag(parser)
 
 
+def add_hold_arguments(parser: argparse.ArgumentParser) -> None:
+    """Hold runs: each stops at its next step boundary and waits until released."""
+    _add_ids(parser)
+
+
+def add_release_arguments(parser: argparse.ArgumentParser) -> None:
+    """Release held runs: they go on from where they stopped."""
+    _add_ids(parser)
+
+
 def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
     """Start new runs of the same workflows with the same (or edited) input."""
     _add_ids(parser)
@@ -104,6 +115,14 @@ def handle_resume(command, *, run_ids, actor=None, reason="", preview=False, **_
     if preview:
         return debug.print_preview(command, "resume", run_ids)
     _report(command, "resumed", operations.resume(run_ids, actor=actor, reason=reason))
+
+
+def handle_hold(command, *, run_ids, actor=None, reason="", **_) -> None:
+    _report(command, "held", operations.hold(run_ids, actor=actor, reason=reason))
+
+
+def handle_release(command, *, run_ids, actor=None, reason="", **_) -> None:
+    _report(command, "released", operations.release(run_ids, actor=actor, reason=reason))
 
 
 def handle_restart(

@@ -30,6 +30,8 @@ SUBCOMMANDS = {
     "show": inspect.add_show_arguments,
     "cancel": operate.add_cancel_arguments,
     "resume": operate.add_resume_arguments,
+    "hold": operate.add_hold_arguments,
+    "release": operate.add_release_arguments,
     "restart": operate.add_restart_arguments,
     "fork": operate.add_fork_arguments,
     "delete": operate.add_delete_arguments,
@@ -57,11 +59,11 @@ DEBUG_SUBCOMMANDS = ("export", "import", "replay", "preview", "compare", "stack"
 
 class Command(BaseCommand):
     help = (
-        "Durable workflows: list, show, cancel, resume, restart, fork, delete, prune, worker, "
-        "sweeper, demo; bulk jobs: bulk, jobs, job; queues, drain, undrain; cron: schedules; "
-        "debugging: export, import, replay, preview, compare, stack, logs; with the dashboard: "
-        "token. list, show, resume, restart and cancel take --server URL --token T to act on a "
-        "remote deployment through its API."
+        "Durable workflows: list, show, cancel, resume, hold, release, restart, fork, delete, "
+        "prune, worker, sweeper, demo; bulk jobs: bulk, jobs, job; queues, drain, undrain; "
+        "cron: schedules; debugging: export, import, replay, preview, compare, stack, logs; "
+        "with the dashboard: token. list, show, resume, restart and cancel take --server URL "
+        "--token T to act on a remote deployment through its API."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -157,3 +157,25 @@ def test_a_bad_filter_names_the_field(view_api):
     assert response.json()["errors"] == [
         {"field": "tag", "message": "Write a tag as key=value, e.g. customer=acme."}
     ]
+
+
+def test_a_token_holds_and_releases_a_run_once_per_key_audited_as_its_user(
+    operator_api, operate_token, engine
+):
+    make_run(id="wait-1", workflow="not.registered", status="ENQUEUED", finished_at=None)
+    body = {"run_id": "wait-1", "reason": "INC-12 provider down"}
+    first = operator_api.post("/runs/actions/hold", body, HTTP_IDEMPOTENCY_KEY="h-1")
+    again = operator_api.post("/runs/actions/hold", body, HTTP_IDEMPOTENCY_KEY="h-1")
+    assert first.status_code == again.status_code == 200, first.content
+    assert again.json()["repeated"] is True
+    assert Run.objects.get(id="wait-1").hold_reason == "INC-12 provider down"
+    entry = AuditEntry.objects.get(action="hold")
+    assert entry.actor == f"owner via API token {operate_token.token.prefix}"
+    held_twice = operator_api.post("/runs/actions/hold", {**body, "request_id": "h-2"})
+    assert held_twice.status_code == 409 and "held already" in held_twice.json()["detail"]
+    assert operator_api.post("/runs/actions/release", {"run_id": "wait-1"}).status_code == 400
+    released = operator_api.post("/runs/actions/release", {"run_id": "wait-1", "reason": "over"})
+    assert released.status_code == 200, released.content
+    assert Run.objects.get(id="wait-1").held_at is None
+    refused = operator_api.post("/runs/actions/release", {"run_id": "wait-1", "reason": "again"})
+    assert refused.status_code == 409 and "not held" in refused.json()["detail"]
