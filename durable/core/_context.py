@@ -79,6 +79,9 @@ class RunContext:
     executor_id: str
     recorded: dict[int, RecordedStep]
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # an operator's hold, heard from a checkpoint: stop at the next boundary (an Event, as
+    # `cancelled`, so the copies async steps run under share it)
+    held: threading.Event = field(default_factory=threading.Event)
     deadline_at: datetime | None = None
     position: int = 0
     in_step: bool = False
@@ -115,13 +118,15 @@ class RunContext:
             raise RunInterrupted(self.run_id)
         if run_status == "CANCELLED":
             self.cancelled.set()
-        if run_status == "HELD":  # back to the queue, where it waits until released
-            raise RunReleased(self.run_id) from RunHeld("held by an operator")
+        if run_status == "HELD":  # back to the queue at the next boundary, not here: this
+            self.held.set()  # write may be inside a transaction step, whose commit must stand
 
     def check_interrupted(self) -> None:
         """Called at every step boundary: cancellation and timeouts take effect here."""
         if self.cancelled.is_set():
             raise RunInterrupted(self.run_id)
+        if self.held.is_set():  # back to the queue, where it waits until released
+            raise RunReleased(self.run_id) from RunHeld("held by an operator")
         if self.draining is not None and self.draining.is_set():
             raise RunReleased(self.run_id)
         if self.deadline_at is not None and clock.now() >= self.deadline_at:

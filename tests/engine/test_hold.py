@@ -51,6 +51,42 @@ def three_steps(run_id: str) -> str:
     return "done"
 
 
+_executions: dict[str, int] = {}  # run -> times the transaction step's body ran
+
+
+@durable.transaction()
+def gated_transaction(run_id: str) -> str:
+    _executions[run_id] = _executions.get(run_id, 0) + 1
+    record_side_effect(run_id, "first")
+    _in_step.setdefault(run_id, threading.Event()).set()
+    _go_on.setdefault(run_id, threading.Event()).wait(20)
+    return "first"
+
+
+@durable.workflow(name="tests.hold.transaction_then_step")
+def transaction_then_step(run_id: str) -> str:
+    gated_transaction(run_id)
+    plain_step(run_id, "second")
+    return "done"
+
+
+def test_a_transaction_step_in_flight_when_held_keeps_its_commit_and_runs_once(side_effects):
+    run_id = "hold-transaction"
+    _go_on.setdefault(run_id, threading.Event())
+    durable.start(transaction_then_step, run_id, run_id=run_id)
+    assert _in_step.setdefault(run_id, threading.Event()).wait(20), "the step never started"
+
+    operations.hold(run_id, reason="hold mid-transaction", actor="oncall")
+    _go_on[run_id].set()  # the transaction commits its effect and checkpoint together
+
+    wait_for(lambda: Run.objects.get(id=run_id).status == RunStatus.ENQUEUED, 20, "held stop")
+    assert Run.objects.get(id=run_id).steps_done == 1
+    operations.release(run_id, reason="go on", actor="oncall")
+    wait_for(lambda: Run.objects.get(id=run_id).status == RunStatus.SUCCESS, 20, "the finish")
+    assert _executions[run_id] == 1
+    assert side_effects(run_id) == {"first": 1, "second": 1}
+
+
 def test_a_held_run_starts_no_other_step_until_released_then_finishes_each_step_once(
     side_effects,
 ):
