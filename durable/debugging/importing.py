@@ -33,6 +33,8 @@ RENAME_PREFIX = "imported-"
 # an id holding one of these has the form of one the engine derives: runtime.child_run_id
 # ("parent~3") and schedule ticks or manual triggers (cron.run_id_for: "name@20261129T0935Z")
 DERIVED_MARKS = (runtime.CHILD_SEPARATOR, "@")
+# ids the engine makes from a known start: a bulk job's run (`durable-job-<uuid5 of its request>`)
+DERIVED_PREFIXES = ("durable-job-",)
 
 
 def import_file(file: str, *, rename: bool = False, actor: str | None = None) -> dict[str, str]:
@@ -154,7 +156,9 @@ def _unique_ids(entries: list[dict[str, Any]]) -> list[str]:
 def _adoptable(ids: list[str]) -> dict[str, str]:
     """Ids kept as they are: only those a caller could choose for a new run themselves."""
     for i, run_id in enumerate(ids):
-        derived = any(mark in run_id for mark in DERIVED_MARKS)
+        derived = any(mark in run_id for mark in DERIVED_MARKS) or run_id.startswith(
+            DERIVED_PREFIXES
+        )
         try:
             validate_new_run_id(run_id)
         except DurableError:
@@ -162,7 +166,8 @@ def _adoptable(ids: list[str]) -> dict[str, str]:
         if derived:
             raise ImportRefused(
                 f"runs[{i}].run.id: {run_id[:80]!r} has the form of an id the engine derives "
-                "(a child run's 'parent~N', a schedule's 'name@tick'), which a later run "
+                "(a child run's 'parent~N', a schedule's 'name@tick', a bulk job's "
+                "'durable-job-…'), which a later run "
                 "would take for its own; import with --rename to give the runs new ids"
             )
     return {run_id: run_id for run_id in ids}

@@ -45,6 +45,15 @@ def test_a_schedule_tick_id_is_refused_unless_renamed(db):
     assert new_id.startswith("imported-") and "@" not in new_id and "nightly" in new_id
 
 
+def test_a_bulk_job_run_id_is_refused_unless_renamed(db):
+    # a job's run id is derived from its request id: a planted one would block that job
+    job_run = "durable-job-5f0c2a6e-3d1b-5c4e-9f7a-000000000000"
+    with pytest.raises(ImportRefused, match=r"runs\[0\].run.id.*bulk job.*--rename"):
+        _import(run_entry(job_run))
+    assert not Run.objects.exists()
+    assert _import(run_entry(job_run), rename=True)[job_run].startswith("imported-")
+
+
 def test_a_planted_child_of_a_live_parent_is_refused_and_renamed_is_nobodys_child(db):
     _live_parent()
     planted = run_entry("live-parent~5", parent_id="live-parent")
