@@ -76,8 +76,8 @@ class OneThreadPerRun:
                 me = self._running_on[run_id] = threading.current_thread()
                 heard_early = self._early_cancels.pop_since(run_id, claimed_since)
             try:
-                if heard_early:  # its cancel came between the claim and now: stop, say so
-                    self._stop_early(run_id, cancelled)
+                if heard_early and self._cancelled_since_claim(run_id):
+                    self._stop_early(run_id, cancelled)  # its cancel came after the claim
                 runtime.execute(claimed, self.executor_id, cancelled, self._draining)
             finally:
                 with self._lock:
@@ -136,6 +136,14 @@ class OneThreadPerRun:
                 return True
             self._early_cancels.note(run_id)
             return False
+
+    @staticmethod
+    def _cancelled_since_claim(run_id: str) -> bool:
+        """Whether an early cancel stands: its notice may be late, heard after a resume
+        (dispatched in-process, at once) let this claim in, and must not stop the resumed
+        run; a cancel after the claim has left the run CANCELLED. Read only then, rarely."""
+        outcome = store.run_outcome(run_id)
+        return outcome is None or outcome[0] != "RUNNING"
 
     def _stop_early(self, run_id: str, cancelled: threading.Event) -> None:
         cancelled.set()
