@@ -22,7 +22,7 @@ from durable.executors import _recovery as recovery
 from durable.executors._lifeline import Lifeline
 from durable.executors.identity import hostname
 from durable.models import Executor, Recovery, Run
-from tests.engine.processes import PROJECT_DIR
+from tests.engine.processes import PROJECT_DIR, wait_for
 from tests.faults.workflows import ledger
 
 LONG_AGO = timedelta(seconds=600)
@@ -192,13 +192,13 @@ def test_a_server_restart_drops_every_lifeline_yet_no_live_owner_is_judged_dead(
         for _ in range(2)
     ]
     try:
-        _until(lambda: _campaign_db(private_pg, "SELECT count(DISTINCT executor_id) FROM"
+        wait_for(lambda: _campaign_db(private_pg, "SELECT count(DISTINCT executor_id) FROM"
                                     " durable_run WHERE status = 'RUNNING'")[0][0] == 2,
                60, "both workers to have runs in flight")  # fmt: skip
         for down in (0.0, 2.0, 0.0):
             private_pg.outage(down)
             time.sleep(3)  # past the silence and the lease while owners reconnect
-        _until(lambda: _campaign_db(private_pg, "SELECT count(*) FROM durable_run"
+        wait_for(lambda: _campaign_db(private_pg, "SELECT count(*) FROM durable_run"
                                     " WHERE status <> 'SUCCESS'")[0][0] == 0,
                120, "every run to finish")  # fmt: skip
     finally:
@@ -209,12 +209,3 @@ def test_a_server_restart_drops_every_lifeline_yet_no_live_owner_is_judged_dead(
     output = (tmp_path / "workers.log").read_text(errors="replace")[-3000:]
     recoveries = _campaign_db(private_pg, "SELECT run_id, executor_id FROM durable_recovery")
     assert recoveries == [], f"live owners judged dead after a restart: {recoveries}\n{output}"
-
-
-def _until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
