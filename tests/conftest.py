@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from durable import executors, queues
-from tests import fast_flush
+from tests import fast_flush, tiers
 
 fast_flush.install()
 
@@ -121,6 +121,12 @@ def full_tier_requested(config) -> bool:
     return full or named or bool(config.getoption("markexpr"))
 
 
+def pytest_configure(config):
+    """Record the tier before test modules are imported: they size their property tests
+    with tests.tiers.examples() at import time."""
+    os.environ[tiers.TIER_VARIABLE] = "full" if full_tier_requested(config) else "fast"
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark the full tier's folders, then leave the full tier out of a bare `pytest`."""
     for item in items:
@@ -141,7 +147,10 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     if not full_tier_requested(config):
-        return "fast tier: slow, e2e and packaging tests left out (--full or DURABLE_FULL_TESTS=1)"
+        return (
+            "fast tier: slow, e2e and packaging tests left out, property tests try a tenth"
+            " of their examples (--full or DURABLE_FULL_TESTS=1 runs everything)"
+        )
     return None
 
 

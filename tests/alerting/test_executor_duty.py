@@ -19,6 +19,7 @@ def engine(transactional_db):
     executors.shutdown()
 
 
+@pytest.mark.slow
 def test_a_real_failure_is_alerted_by_the_executor_duties(engine, receiver):
     rule(
         destinations=[{"kind": "webhook", "url": receiver.url()}],

@@ -76,6 +76,7 @@ def test_a_page_of_fifty_large_edits_is_small_and_a_fixed_number_of_queries(
     _assert_loaded_bounded(response)
 
 
+@pytest.mark.slow  # 50 entries of 2.4 MB values: 12 s here; the fast tier keeps the three above
 def test_older_entries_with_whole_values_are_not_loaded_by_the_page(
     db, viewer_client, django_assert_max_num_queries
 ):

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from durable.models import AuditEntry
 from durable.queues import _limits as queue_limits
 from durable.queues._limits import Limits
+from tests.tiers import examples
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +91,7 @@ FIELD_VALUES = st.one_of(st.text(max_size=12), st.integers().map(str),
                          st.floats(allow_nan=True, allow_infinity=True).map(str))  # fmt: skip
 
 
-@settings(max_examples=80, deadline=None,
+@settings(max_examples=examples(80), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(fields=st.dictionaries(
     st.sampled_from(["name", "concurrency", "worker_concurrency", "rate_count",

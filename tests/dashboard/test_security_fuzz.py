@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -28,6 +27,7 @@ from durable.models import Run
 from durable.schedules import _declared as declared_schedules
 from tests.dashboard.conftest import make_failed_run
 from tests.engine.test_dynamic_schedules import ping
+from tests.tiers import examples
 
 HOSTILE = [
     "\x00", "a\x00b", "9" * 5000, "-" + "9" * 5000, "1e400", "NaN", "Infinity", "-Infinity",
@@ -146,8 +146,9 @@ ENDPOINTS = {
     ("POST", "/accounts/login/"): ["username", "password", "next"],
 }
 COUNTS = {"requests": 0, "server_errors": 0}
-# a quick pass in every run; DURABLE_FUZZ_EXAMPLES=20000 for a long one
-EXAMPLES = int(os.environ.get("DURABLE_FUZZ_EXAMPLES", "700"))
+# 700 in the full tier, a tenth in the fast tier (tests/tiers.py); DURABLE_FUZZ_EXAMPLES=20000
+# for a long one
+EXAMPLES = examples(700, "DURABLE_FUZZ_EXAMPLES")
 
 
 @pytest.fixture
@@ -206,7 +207,7 @@ def test_no_form_or_query_parameter_causes_a_server_error(fuzz_client, request):
     assert status < 500, (method, path, params)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(run_id=VALUES)
 def test_no_run_path_causes_a_server_error(fuzz_client, run_id):
     COUNTS["requests"] += 1

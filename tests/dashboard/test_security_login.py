@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -53,6 +54,7 @@ def test_sixty_wrong_passwords_in_a_row_are_not_all_answered(db):
     assert right.status_code == 429  # locked out: even the right password waits
 
 
+@pytest.mark.slow  # 5 s of wrong passwords; the fast tier keeps the dashboard's own throttle test
 def test_the_admin_login_is_throttled_too(db):
     client = Client()
     statuses = [

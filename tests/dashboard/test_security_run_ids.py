@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from durable.core._validation import RUN_ID_PATTERN, validate_run_id
 from durable.errors import InvalidRunIdError
 from tests.dashboard.conftest import make_run
+from tests.tiers import examples
 
 ROUND_TRIPS = {"ids": 0}
 
@@ -24,7 +25,7 @@ def _valid(run_id: str) -> bool:
 VALID_IDS = st.from_regex(RUN_ID_PATTERN, fullmatch=True).filter(_valid)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(run_id=VALID_IDS)
 def test_every_valid_run_id_round_trips_through_its_link(run_id):
     ROUND_TRIPS["ids"] += 1

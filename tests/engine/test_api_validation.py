@@ -4,7 +4,6 @@ error, no silent coercion. Includes a hypothesis fuzz of every argument."""
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 from django.db import transaction
@@ -17,6 +16,7 @@ from durable.core._validation import validate_run_id
 from durable.errors import DurableError, InvalidRunIdError
 from durable.models import AuditEntry, Run
 from tests.engine.workflows import sum_three
+from tests.tiers import examples
 
 DEEP = [[]]
 for _ in range(5000):
@@ -116,7 +116,7 @@ ANYTHING = st.recursive(
     max_leaves=6,
 )
 FUZZ_COUNT = {"start": 0, "operations": 0}
-EXAMPLES = int(os.environ.get("DURABLE_FUZZ_EXAMPLES", "500"))
+EXAMPLES = examples(500, "DURABLE_FUZZ_EXAMPLES")
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

@@ -390,6 +390,7 @@ def test_an_async_run_past_its_timeout_ends_cancelled(side_effects):
     assert steps_recorded("as-t1") < 10
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("memory_worker")
 def test_a_celery_worker_executes_an_async_workflow():
     assert durable.start(wf.pipeline, "as-cel", run_id="as-cel").result(timeout=30) == [

@@ -110,6 +110,7 @@ def test_a_restart_of_2000_runs_survives_an_executor_restart_and_a_sigkilled_wor
     assert Run.objects.get(id=job.run_id).recovery_count >= 1
 
 
+@pytest.mark.slow
 def test_a_rate_limit_holds_within_ten_percent(executor):
     origins = failed_runs(40)
     job = wait_for(operations.start_bulk_job("restart", origins, rate=5).id)
@@ -121,6 +122,7 @@ def test_a_rate_limit_holds_within_ten_percent(executor):
     assert job.done == 40 and 4.5 <= rate <= 5.5, f"{rate:.2f} runs/s over {spread:.1f}s"
 
 
+@pytest.mark.slow
 def test_a_paused_job_does_nothing_until_resumed(executor):
     origins = failed_runs(60)
     job = operations.start_bulk_job("restart", origins, rate=20, actor="alice")
@@ -179,6 +181,7 @@ def wait_until_offset(job_id, offset: int, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_concurrency_cap_keeps_at_most_n_of_the_jobs_runs_in_flight(executor):
     origins = failed_runs(10, workflow="tests.jobs.slow", works=0.3)
     job = operations.start_bulk_job("restart", origins, concurrency=2)

@@ -60,6 +60,7 @@ def test_a_cancel_between_steps_stops_the_run_before_its_next_step_body(side_eff
     assert Run.objects.get(id="cancel-gap").status == RunStatus.CANCELLED
 
 
+@pytest.mark.slow
 def test_the_executing_thread_learns_of_a_cancel_well_under_a_second(side_effects):
     from durable import executors
 
@@ -105,6 +106,7 @@ def test_a_transaction_running_when_its_run_is_cancelled_commits_once(side_effec
     assert side_effects("cancel-txn") == {"effect": 1, "after": 1}
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("memory_worker")
 def test_a_celery_worker_stops_a_cancelled_run_before_its_next_step(side_effects):
     durable.start(pausing, "cancel-celery", 1.0, run_id="cancel-celery")

@@ -46,6 +46,7 @@ def test_durable_start_sends_a_message_that_a_celery_worker_executes(memory_work
     assert run.executor_id.startswith("celery:")
 
 
+@pytest.mark.slow
 def test_a_duplicate_message_for_a_finished_run_does_nothing(memory_worker, side_effects):
     durable.start(ticks, "mem-2", 1, 0, run_id="mem-2").result(timeout=20)
     assert celery_executor.current_worker().execute("mem-2") is False

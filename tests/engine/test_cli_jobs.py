@@ -56,6 +56,7 @@ def test_an_unknown_job_is_a_clear_error(transactional_db):
     assert result.returncode != 0 and "durable jobs" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_dry_run_from_the_cli_names_the_diverging_run_and_starts_nothing(side_effects):
     import durable
     from durable.models import Step

@@ -30,6 +30,7 @@ from durable.models import Executor, Run, RunStatus
 from durable.observability import _untaken as untaken
 from tests.engine import celery_processes, client_workflows  # noqa: F401  (a worker here)
 from tests.engine.processes import PROJECT_DIR, database_url_for_tests, wait_for
+from tests.tiers import examples
 
 APPROVAL = "tests.client.approval"
 celery_cluster = celery_processes.celery_cluster
@@ -205,7 +206,7 @@ def test_a_send_by_id_retried_with_its_idempotency_key_is_delivered_once(transac
     ]
 
 
-@hypothesis_settings(max_examples=60, deadline=None)
+@hypothesis_settings(max_examples=examples(60), deadline=None)
 @given(
     workflow=st.text(st.sampled_from("ab@%_.\\"), min_size=1, max_size=5),
     others=st.lists(st.text(st.sampled_from("ab@%_.\\"), min_size=1, max_size=6), max_size=4),

@@ -70,6 +70,7 @@ def fast_parking(settings):
     settings.DURABLE_POLL_SECONDS = 0.1
 
 
+@pytest.mark.slow
 def test_a_worker_clock_ahead_does_not_park_a_sleeping_run_longer(
     transactional_db, fast_parking, monkeypatch
 ):
@@ -93,6 +94,7 @@ def test_a_worker_clock_behind_does_not_wake_a_sleeping_run_early(
     assert abs((run.available_at - run.created_at).total_seconds() - 1.0) < 0.5
 
 
+@pytest.mark.slow
 def test_a_worker_clock_behind_still_times_out_at_the_deadline(side_effects, settings, monkeypatch):
     settings.DURABLE_EXECUTOR = "external"  # started by a web process with a true clock
     handle = durable.start(ticking, "clock-deadline", 40, run_id="clock-deadline", timeout=1)

@@ -66,6 +66,7 @@ def test_export_holds_input_checkpoints_attempts_children_and_lineage(side_effec
     assert entry["children"] == [] and entry["lineage"]["forked_from"] is None
 
 
+@pytest.mark.slow
 def test_export_with_children_imports_into_a_second_database_with_equal_content(
     side_effects, tmp_path, second
 ):

@@ -82,6 +82,7 @@ def test_replay_until_a_step_stops_before_it(failed_checkout):
     assert [name for _, name in report.replayed] == ["tests.engine.debug_workflows.fetch_quote"]
 
 
+@pytest.mark.slow
 def test_replay_with_pdb_on_an_imported_run_opens_the_failing_steps_frame(
     failed_checkout, tmp_path, second
 ):

@@ -191,6 +191,7 @@ def delayed_parent(run_id: str) -> str:
     return "child done"
 
 
+@pytest.mark.slow
 def test_a_delayed_run_on_celery_is_dispatched_by_the_sweep_when_due(memory_worker):  # noqa: F811
     celery_executor.current_worker()  # what worker_ready does in a real worker: sweeps begin
     handle = durable.start(ledger, "d-celery", ["a"], run_id="d-celery", delay=1.5)

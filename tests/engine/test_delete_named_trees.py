@@ -12,6 +12,7 @@ from durable import operations
 from durable.core import _clock as clock
 from durable.models import AuditEntry, Run, RunStatus
 from durable.operations import _batches as operation_batches
+from tests.tiers import examples
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def _ancestors(run_id: str, parents: dict[str, str | None]) -> list[str]:
 
 
 @given(forests())
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=examples(30), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 def test_every_named_id_gets_the_one_outcome_the_database_shows(external, monkeypatch, case):
     parents, named, batch_size = case

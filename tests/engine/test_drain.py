@@ -64,6 +64,7 @@ def test_a_drained_executor_takes_no_new_runs_while_another_does(pair):
     assert Executor.objects.get(id=drained.executor_id).draining
 
 
+@pytest.mark.slow
 def test_a_drained_executors_run_in_flight_finishes_there(pair):
     drained = pair()
     durable.start(slow_ledger, "dr-slow", 4, 0.3, run_id="dr-slow")
@@ -76,6 +77,7 @@ def test_a_drained_executors_run_in_flight_finishes_there(pair):
     assert Run.objects.get(id="dr-slow").recovery_count == 0
 
 
+@pytest.mark.slow
 def test_a_drain_with_a_deadline_releases_runs_still_in_flight_to_others(pair, side_effects):
     drained = pair()
     durable.start(slow_ledger, "dr-late", 6, 0.4, run_id="dr-late")

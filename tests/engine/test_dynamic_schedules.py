@@ -29,6 +29,7 @@ from durable.models import AuditEntry, Run, Schedule
 from durable.schedules import _cron as cron
 from durable.schedules import _declared as declared_schedules
 from durable.schedules import _ticker as ticker
+from tests.tiers import examples
 
 
 @durable.workflow(name="tests.dyn.report")
@@ -315,7 +316,7 @@ def test_backfill_refuses_future_and_oversized_windows(quiet):
     assert not Run.objects.exists()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     start=st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)),
     hours=st.integers(1, 200),

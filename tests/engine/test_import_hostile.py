@@ -16,6 +16,7 @@ from durable.debugging import importing
 from durable.debugging.importing import ImportRefused
 from durable.models import Attempt, AuditEntry, Run, Step
 from tests.engine.import_files import AT, document, error_record, run_entry, step_record, write
+from tests.tiers import examples
 
 
 def _refusal(value) -> str:
@@ -148,7 +149,9 @@ def _planted(where: str, field: str, value) -> object:
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     value=JSON_VALUES,
@@ -180,6 +183,7 @@ def test_a_well_formed_file_still_imports(db):
     assert run.attempts.count() == 1
 
 
+@pytest.mark.slow
 def test_manage_py_prints_one_line_and_no_traceback(transactional_db, tmp_path):
     from tests.engine.processes import database_url_for_tests
     from tests.engine.second_database import manage

@@ -67,6 +67,7 @@ def test_the_stack_of_a_sleeping_step_names_its_function_file_and_line():
     operations.cancel("stack-thread")
 
 
+@pytest.mark.slow
 def test_locals_are_bounded_and_redacted_by_the_settings(settings):
     settings.DURABLE_STACK_MAX_REPR_CHARS = 12
     durable.start(paying, "stack-locals", 30, run_id="stack-locals")
@@ -82,6 +83,7 @@ def test_locals_are_bounded_and_redacted_by_the_settings(settings):
     operations.cancel("stack-locals")
 
 
+@pytest.mark.slow
 def test_an_executor_with_nothing_asked_answers_nothing_and_a_request_is_answered_once():
     durable.start(paying, "stack-once", 30, run_id="stack-once")
     stack_in_the_bank("stack-once")
@@ -144,6 +146,7 @@ def test_a_celery_worker_process_answers_with_the_stack_of_its_step(celery_clust
     assert Run.objects.get(id="stack-celery").status == RunStatus.RUNNING
 
 
+@pytest.mark.slow
 def test_durable_stack_prints_the_stack_and_refuses_hostile_input():
     durable.start(paying, "stack-cli", 30, run_id="stack-cli")
     stack_in_the_bank("stack-cli")

@@ -18,6 +18,7 @@ from durable import executors, operations
 from durable.errors import DurableError, InvalidArgumentError, RunNotFoundError
 from durable.models import Message, Run, Step, StepEvent
 from tests.engine.test_async import off_the_test_thread
+from tests.tiers import examples
 
 
 @durable.workflow(name="tests.msg.inbox")
@@ -272,7 +273,7 @@ KEYS = st.one_of(
 )  # fmt: skip
 
 
-@hypothesis_settings(max_examples=30, deadline=None,
+@hypothesis_settings(max_examples=examples(30), deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(key=KEYS, in_step=st.booleans())
 def test_any_event_key_either_works_or_is_refused_at_the_call(transactional_db, key, in_step):

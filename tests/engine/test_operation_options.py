@@ -24,6 +24,7 @@ from durable.models import AuditEntry, Event, Message, Run, RunStatus, Step, Sto
 from tests.engine.processes import wait_for
 from tests.engine.test_lineage import GATE, _child_of, parent
 from tests.engine.workflows import ledger
+from tests.tiers import examples
 
 
 @pytest.fixture
@@ -192,7 +193,7 @@ def test_deleting_a_run_frees_its_id_for_a_new_run(finished_run):
     assert durable.run(ledger, "o-again", ["y"], run_id="o-again") == ["y"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.one_of(st.text(max_size=30), st.integers(), st.none(), st.booleans()))
 def test_any_new_run_id_is_accepted_or_refused_with_a_durable_error(transactional_db, value):
     with pytest.raises((InvalidRunIdError, InvalidArgumentError, RunNotFoundError)):

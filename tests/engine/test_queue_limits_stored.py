@@ -22,6 +22,7 @@ from tests.engine import celery_processes
 from tests.engine.celery_processes import create_span_table, max_overlap
 from tests.engine.processes import start_worker, stop, wait_for
 from tests.engine.undeclared_queue_workflows import CONCURRENT, RATED, concurrent, rated
+from tests.tiers import examples
 
 # Declared here only: the worker subprocesses import undeclared_queue_workflows, not this.
 CONCURRENT_QUEUE = durable.Queue(CONCURRENT, concurrency=2)
@@ -181,7 +182,7 @@ BAD_RATES = st.one_of(
 )
 
 
-@hypothesis_settings(max_examples=60, deadline=None,
+@hypothesis_settings(max_examples=examples(60), deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(field=st.sampled_from(["concurrency", "worker_concurrency"]), value=BAD_COUNTS)
 def test_a_bad_count_is_refused_with_a_clear_error_and_nothing_stored(db, field, value):
@@ -190,7 +191,7 @@ def test_a_bad_count_is_refused_with_a_clear_error_and_nothing_stored(db, field,
     assert not StoredQueue.objects.filter(name="tests-stored-bad").exists()
 
 
-@hypothesis_settings(max_examples=60, deadline=None,
+@hypothesis_settings(max_examples=examples(60), deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(value=BAD_RATES)
 def test_a_bad_rate_limit_is_refused_with_a_clear_error_and_nothing_stored(db, value):
@@ -199,7 +200,7 @@ def test_a_bad_rate_limit_is_refused_with_a_clear_error_and_nothing_stored(db, v
     assert not StoredQueue.objects.filter(name="tests-stored-bad").exists()
 
 
-@hypothesis_settings(max_examples=40, deadline=None,
+@hypothesis_settings(max_examples=examples(40), deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(
     concurrency=st.none() | st.integers(1, 2**31 - 1),

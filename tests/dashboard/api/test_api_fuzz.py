@@ -2,13 +2,13 @@
 request schema or hostile JSON, query parameters and path segments
 from hostile text. No answer is a server error, and every answer is a JSON document.
 
-DURABLE_API_FUZZ_EXAMPLES sets the examples per test (default 600: about a minute here).
+DURABLE_API_FUZZ_EXAMPLES sets the examples per test (default 600 in the full tier: about a
+minute here; a tenth in the fast tier, see tests/tiers.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 from urllib.parse import quote
 
@@ -24,8 +24,9 @@ from tests.dashboard.api import schema_tools
 from tests.dashboard.conftest import make_failed_run
 from tests.dashboard.test_security_fuzz import HOSTILE
 from tests.engine.test_dynamic_schedules import ping
+from tests.tiers import examples
 
-EXAMPLES = int(os.environ.get("DURABLE_API_FUZZ_EXAMPLES", "600"))
+EXAMPLES = examples(600, "DURABLE_API_FUZZ_EXAMPLES")
 OPERATIONS = schema_tools.operations()
 TEXT = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30), st.sampled_from(
     sorted(set(schema_tools.KNOWN.values()))))  # fmt: skip
