@@ -38,13 +38,15 @@ def forget_dead_executors(executor_id: str) -> list[str]:
 def sweep() -> tuple[list[str], list[str]]:
     """Re-enqueue runs whose owner died; those past DURABLE_MAX_RECOVERIES go DEAD.
 
-    Right after this process saw the database come back from an outage, wait half a lease
-    first: owners cut off by the same outage take their lifeline locks again before they
-    are judged.
+    Right after this process saw the database come back from an outage, or the server
+    itself came up again (a restart drops every lifeline lock at once, and this statement
+    may be the one that waited the restart out), wait half a lease: owners cut off by the
+    same outage take their lifeline locks again before they are judged.
     """
-    if db.seconds_since_outage() < settings.DURABLE_LEASE_SECONDS / 2:
+    grace = settings.DURABLE_LEASE_SECONDS / 2
+    if db.seconds_since_outage() < grace:
         return [], []
-    recovered = store.recover_orphaned(settings.DURABLE_MAX_RECOVERIES, silence_seconds())
+    recovered = store.recover_orphaned(settings.DURABLE_MAX_RECOVERIES, silence_seconds(), grace)
     requeued = [run_id for run_id, status in recovered if status == "ENQUEUED"]
     dead = [run_id for run_id, status in recovered if status == "DEAD"]
     if requeued:

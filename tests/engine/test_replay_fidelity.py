@@ -395,7 +395,7 @@ def test_attempt_numbers_and_the_retry_budget_go_on_after_a_recovery(transaction
     runtime.execute_run("att-2", "executor-a", workflows, threading.Event())
     assert Run.objects.get(id="att-2").status == "RUNNING"  # its lease is left to expire
     Run.objects.filter(id="att-2").update(lease_expires_at="2000-01-01T00:00:00Z")
-    assert store.recover_orphaned(max_recoveries=3, silence=3) == [("att-2", "ENQUEUED")]
+    assert store.recover_orphaned(max_recoveries=3, silence=3, grace=0) == [("att-2", "ENQUEUED")]
     assert runtime.execute_run("att-2", "executor-b", workflows, threading.Event())
     step = Step.objects.get(run_id="att-2", position=0)
     # retries=3 allows 4 failures in all: a recovery grants no new ones and spends none; the

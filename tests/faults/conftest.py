@@ -1,12 +1,21 @@
-"""Fault-test fixtures: forget outages between tests, drop this database's connections."""
+"""Fault-test fixtures: forget outages between tests, drop this database's connections, a
+private PostgreSQL to stop and restart."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import psycopg
 import pytest
 from django.db import connection
 
 from durable.core.store import _db as db
+from tests.engine.processes import PROJECT_DIR
+from tests.faults.servers import PrivatePostgres
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +43,24 @@ def drop_connections() -> int:
             [settings["NAME"]],
         ).fetchall()
     return len(rows)
+
+
+@pytest.fixture(scope="module")
+def private_pg():
+    with tempfile.TemporaryDirectory(prefix="durable-faults-") as folder:
+        os.chmod(folder, 0o755)
+        server = PrivatePostgres(Path(folder))
+        try:
+            env = {**os.environ, "DATABASE_URL": server.url, "DURABLE_TEST_DATABASE": ""}
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+                cwd=PROJECT_DIR, env=env, check=True,
+            )  # fmt: skip
+            with server.admin(server.url.rsplit("/", 1)[1]) as conn:
+                conn.execute(
+                    "CREATE TABLE test_side_effect (id bigserial PRIMARY KEY, run_id text"
+                    " NOT NULL, label text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+                )
+            yield server
+        finally:
+            server.close()

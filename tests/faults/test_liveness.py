@@ -3,12 +3,16 @@ been silent for three heartbeats; never by pid, never by the lease alone while i
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg
+import pytest
 from django.db import connection
 from django.utils import timezone
 
@@ -18,6 +22,7 @@ from durable.executors import _recovery as recovery
 from durable.executors._lifeline import Lifeline
 from durable.executors.identity import hostname
 from durable.models import Executor, Recovery, Run
+from tests.engine.processes import PROJECT_DIR, wait_for
 from tests.faults.workflows import ledger
 
 LONG_AGO = timedelta(seconds=600)
@@ -152,3 +157,55 @@ def test_an_executor_without_its_lifeline_takes_no_runs(transactional_db, settin
     durable.start(ledger, "live-7", 1, 0, run_id="live-7")
     time.sleep(1.5)  # several polls
     assert Run.objects.get(id="live-7").status == "ENQUEUED"
+
+
+def _campaign_db(server, sql: str) -> list[tuple]:
+    with server.admin(server.url.rsplit("/", 1)[1]) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.mark.slow
+def test_a_server_restart_drops_every_lifeline_yet_no_live_owner_is_judged_dead(
+    private_pg, tmp_path
+):
+    """A restart ends every session at once, so no owner holds its lock and all have been
+    silent while the server was down: the verdict waits for them to take their locks again."""
+    env = {**os.environ, "DATABASE_URL": private_pg.url, "DURABLE_TEST_DATABASE": "",
+           "DURABLE_MODULES": "tests.faults.workflows", "DURABLE_POLL_SECONDS": "0.2",
+           "DURABLE_LEASE_SECONDS": "4", "DURABLE_EXECUTOR": "external",
+           "DURABLE_MAX_RECOVERIES": "1000"}  # fmt: skip
+    runs = [f"restart-{index}" for index in range(8)]
+    code = "import durable; from tests.faults.workflows import ledger\n" + "".join(
+        f"durable.start(ledger, {run_id!r}, 120, 0.1, run_id={run_id!r})\n" for run_id in runs
+    )
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=PROJECT_DIR,
+                   env=env, check=True)  # fmt: skip
+    log = (tmp_path / "workers.log").open("wb")
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "durable", "worker", "--threads", "4"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    try:
+        wait_for(lambda: _campaign_db(private_pg, "SELECT count(DISTINCT executor_id) FROM"
+                                    " durable_run WHERE status = 'RUNNING'")[0][0] == 2,
+               60, "both workers to have runs in flight")  # fmt: skip
+        for down in (0.0, 2.0, 0.0):
+            private_pg.outage(down)
+            time.sleep(3)  # past the silence and the lease while owners reconnect
+        wait_for(lambda: _campaign_db(private_pg, "SELECT count(*) FROM durable_run"
+                                    " WHERE status <> 'SUCCESS'")[0][0] == 0,
+               120, "every run to finish")  # fmt: skip
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(10)
+        log.close()
+    output = (tmp_path / "workers.log").read_text(errors="replace")[-3000:]
+    recoveries = _campaign_db(private_pg, "SELECT run_id, executor_id FROM durable_recovery")
+    assert recoveries == [], f"live owners judged dead after a restart: {recoveries}\n{output}"

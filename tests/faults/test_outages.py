@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,27 +15,6 @@ from tests.engine.processes import PROJECT_DIR
 from tests.faults.servers import PrivatePostgres
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def private_pg():
-    with tempfile.TemporaryDirectory(prefix="durable-faults-") as folder:
-        os.chmod(folder, 0o755)
-        server = PrivatePostgres(Path(folder))
-        try:
-            env = {**os.environ, "DATABASE_URL": server.url, "DURABLE_TEST_DATABASE": ""}
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
-                cwd=PROJECT_DIR, env=env, check=True,
-            )  # fmt: skip
-            with server.admin(server.url.rsplit("/", 1)[1]) as conn:
-                conn.execute(
-                    "CREATE TABLE test_side_effect (id bigserial PRIMARY KEY, run_id text"
-                    " NOT NULL, label text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
-                )
-            yield server
-        finally:
-            server.close()
 
 
 def _env(server: PrivatePostgres, **extra: str) -> dict[str, str]:

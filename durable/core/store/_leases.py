@@ -42,6 +42,8 @@ RECOVER_ORPHANED = (
     "-- the owner and it has been silent `silence` seconds (or its lease ran out); past the\n"
     "-- limit (the run's own max_recoveries, else the setting's) park them DEAD. Each verdict\n"
     "-- is written to durable_recovery with the dead owner's host, pid and last heartbeat.\n"
+    "-- No verdict until the server has been up `grace` seconds: a restart drops every\n"
+    "-- lifeline lock at once, and live owners, silent while it was down, take theirs again.\n"
     "WITH"
     + HELD_LIFELINES
     + """, orphaned AS (
@@ -52,6 +54,7 @@ RECOVER_ORPHANED = (
       AND (r.lease_expires_at < now()
            OR e.last_seen_at < now() - make_interval(secs => %(silence)s))
       AND NOT EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(r.executor_id, 0))
+      AND pg_postmaster_start_time() < now() - make_interval(secs => %(grace)s)
     ORDER BY r.lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE OF r SKIP LOCKED
@@ -101,9 +104,9 @@ SELECT id, status FROM recovered
 
 
 def recover_orphaned(
-    max_recoveries: int, silence: float, limit: int = 500
+    max_recoveries: int, silence: float, grace: float, limit: int = 500
 ) -> list[tuple[str, str]]:
-    params = {"max_recoveries": max_recoveries, "silence": silence, "limit": limit}
+    params = {"max_recoveries": max_recoveries, "silence": silence, "grace": grace, "limit": limit}
     return execute(RECOVER_ORPHANED, params)
 
 
@@ -140,7 +143,8 @@ def heartbeat(**params: Any) -> tuple[bool, float | None]:
 DEAD_EXECUTORS = (
     "-- dead_executors --\n"
     "-- Executors silent for a lease whose lifeline lock is gone and which own no running\n"
-    "-- run (the sweep recovers those first, recording who died): rows to forget\n"
+    "-- run (the sweep recovers those first, recording who died), the server itself up for a\n"
+    "-- lease (a restart drops every lock): rows to forget\n"
     "WITH"
     + HELD_LIFELINES
     + """
@@ -148,6 +152,7 @@ SELECT id FROM durable_executor e
 WHERE id <> %(executor_id)s AND last_seen_at < now() - make_interval(secs => %(lease)s)
   AND NOT EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(e.id, 0))
   AND NOT EXISTS (SELECT 1 FROM durable_run r WHERE r.status = 'RUNNING' AND r.executor_id = e.id)
+  AND pg_postmaster_start_time() < now() - make_interval(secs => %(lease)s)
 """
 )
 
