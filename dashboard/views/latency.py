@@ -45,6 +45,7 @@ def latency(request: HttpRequest) -> HttpResponse:
     trend = queries.latency_over_time(since, until, workflow)
     names = exact.workflow_step_names(workflow) if workflow else None
     steps = queries.step_latency(since, until, names)
+    sizes = checkpoint_sizes.step_sizes(since, until)
     busiest = [row["name"] for row in sorted(steps, key=lambda row: -row["count"])][:STEP_CHARTS]
     context = {
         "form": form,
@@ -53,7 +54,8 @@ def latency(request: HttpRequest) -> HttpResponse:
         "workflow": workflow,
         "workflows": workflows,
         "steps": steps,
-        "checkpoint_sizes": checkpoint_sizes.step_sizes(since, until),
+        "checkpoint_sizes": sizes,
+        "sizes_newest": None if checkpoint_sizes.read_all(sizes) else checkpoint_sizes.NEWEST,
         "windows": WINDOW_CHOICES,
         "chart": charts.latency_over_time(
             trend, f"Run active time, {workflow or 'all workflows'}, last {window_key}"

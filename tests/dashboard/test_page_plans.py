@@ -4,9 +4,13 @@ is what put a page over its budget (bench/dashboard_pages.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
+from dashboard.queries import checkpoint_sizes
 from dashboard.queries.runs import RunFilter, counts_per_status_sql, filtered_runs
 from durable.models import Run
 
@@ -49,3 +53,12 @@ def test_status_counts_under_a_queue_read_one_range_of_its_index_per_status(queu
     for status in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):  # the active ones: small indexes
         served = f"Index Cond: ((queue = 'q3'::text) AND (status = '{status}'::text))"
         assert served in plan and "Index Only Scan using run_queue_status_idx" in plan, plan
+
+
+def test_checkpoint_sizes_stop_after_the_newest_checkpoints_of_the_window(transactional_db):
+    """Outputs come from the heap, so the page reads a bounded number of them: a backward
+    range over step_finished_idx under a LIMIT, never the whole day."""
+    until = timezone.now()
+    plan = checkpoint_sizes.sizes_query(until - timedelta(hours=24), until).explain()
+    assert "Index Scan Backward using step_finished_idx" in plan, plan
+    assert "Limit  (cost" in plan and "Seq Scan on durable_step" not in plan, plan
