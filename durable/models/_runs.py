@@ -227,6 +227,18 @@ class Run(models.Model):
                 name="run_fingerprint_created_idx",
                 condition=~Q(error_fingerprint=""),
             ),
+            # the capped per-status counts of an error type or a failure group (each one
+            # index-only range; without status second, every count re-read the whole group)
+            models.Index(
+                fields=["error_type", "status", "-created_at", "-id"],
+                name="run_error_type_status_idx",
+                condition=~Q(error_type=""),
+            ),
+            models.Index(
+                fields=["error_fingerprint", "status", "-created_at", "-id"],
+                name="run_fingerprint_status_idx",
+                condition=~Q(error_fingerprint=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,16 +21,20 @@ def _rare(n: int, rare: str, common: str, slot: int) -> str:
 
 
 @pytest.fixture
-def queued_runs(transactional_db):
-    """1,500 analyzed runs; queue q3 holds 10 of them, of several statuses."""
+def seeded_runs(transactional_db):
+    """1,500 analyzed runs of four statuses; queue q3, error type demo.Rare and failure
+    group fp-rare each hold 10 of them (a filter's value is rare, so its index is the
+    planner's cheapest path whatever statistics an earlier test left)."""
     statuses = ("SUCCESS", "ERROR", "DEAD", "CANCELLED")
     Run.objects.bulk_create(
         Run(
             id=f"plan-{n}",
             workflow="w",
             status=statuses[n % 4],
-            queue=_rare(n, "q3", "default", 3),
             input={},
+            queue=_rare(n, "q3", "default", 3),
+            error_type=_rare(n, "demo.Rare", "demo.Common", 3),
+            error_fingerprint=_rare(n, "fp-rare", "fp-common", 3),
         )  # fmt: skip
         for n in range(1500)
     )
@@ -45,14 +49,25 @@ def _plan(sql: str, params: list) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_status_counts_under_a_queue_read_one_range_of_its_index_per_status(queued_runs):
-    run_filter = RunFilter(queue="q3")
+@pytest.mark.parametrize(
+    ("run_filter", "index"),
+    [
+        (RunFilter(queue="q3"), "run_queue_status_idx"),
+        (RunFilter(error_type="demo.Rare"), "run_error_type_status_idx"),
+        (RunFilter(fingerprint="fp-rare"), "run_fingerprint_status_idx"),
+    ],
+)
+def test_status_counts_read_one_range_of_an_index_per_status(seeded_runs, run_filter, index):
+    """Counts per status under a queue, an error type or a failure group: each count one
+    range of an index with status second (the active statuses may use their own small
+    partial indexes), never two whole index ranges intersected, or the filter's whole
+    range re-read from the heap for each status (254 ms for a queue at 1M runs)."""
     base = filtered_runs(run_filter.without_status())
     plan = _plan(*counts_per_status_sql(base, run_filter.count_cap()))
     assert "BitmapAnd" not in plan, plan
-    for status in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):  # the active ones: small indexes
-        served = f"Index Cond: ((queue = 'q3'::text) AND (status = '{status}'::text))"
-        assert served in plan and "Index Only Scan using run_queue_status_idx" in plan, plan
+    for status in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
+        assert f"AND (status = '{status}'::text))" in plan, plan
+    assert f"Index Only Scan using {index}" in plan, plan
 
 
 def test_checkpoint_sizes_stop_after_the_newest_checkpoints_of_the_window(transactional_db):
