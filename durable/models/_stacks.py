@@ -27,10 +27,11 @@ class StackRequest(models.Model):
     answer = models.JSONField(null=True, blank=True)
 
     class Meta:
-        indexes = [
-            # pending_stack_requests: the heartbeat's `run_id = ANY(…) AND answered_at IS NULL`
-            models.Index(
-                fields=["run"], name="stackreq_pending_idx", condition=models.Q(answered_at=None)
+        constraints = [
+            # at most one pending question per run (ask_stack joins it); also serves the
+            # heartbeat's pending_stack_requests: `run_id = ANY(…) AND answered_at IS NULL`
+            models.UniqueConstraint(
+                fields=["run"], name="stackreq_one_pending", condition=models.Q(answered_at=None)
             ),
         ]
 
