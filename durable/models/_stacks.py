@@ -7,7 +7,9 @@ executor's lifeline heartbeat finds it (`durable.executors._stacks`) and writes 
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models.functions import Cast, Upper
 
 
 class StackRequest(models.Model):
@@ -39,6 +41,19 @@ class StackRequest(models.Model):
         return f"stack of {self.run_id} ({self.requested_at:%H:%M:%S})"
 
 
+class LogMessages(models.Func):
+    """The messages of a batch's records as one JSON array (no keys, levels or times): what
+    the runs list's log search reads, and what its trigram index holds."""
+
+    template = "jsonb_path_query_array(%(expressions)s, '$[*].message'::jsonpath)"
+    output_field = models.JSONField()
+
+
+def log_search_text() -> Upper:
+    """The indexed expression; a query must spell it exactly so for the index to serve it."""
+    return Upper(Cast(LogMessages("records"), models.TextField()))
+
+
 class StepLog(models.Model):
     """The log records one attempt of a step emitted (bounded), written in one statement
     when the attempt ends, and only if it logged anything (`durable.core._step_logs`)."""
@@ -58,4 +73,6 @@ class StepLog(models.Model):
         indexes = [
             # the run page and `durable logs RUN_ID [--step N] [--follow]`
             models.Index(fields=["run", "position", "attempt", "id"], name="steplog_run_idx"),
+            # the runs list's log search: UPPER(messages::text) LIKE '%DECLINED%'
+            GinIndex(OpClass(log_search_text(), name="gin_trgm_ops"), name="steplog_message_trgm"),
         ]
