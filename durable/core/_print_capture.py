@@ -8,11 +8,16 @@ that buffer, as a record of the `print` logger at INFO, under the same bounds as
 
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
 import sys
 from collections.abc import Callable
 from typing import Any, Protocol
+
+_forwarding: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "durable_print_forwarding", default=False
+)
 
 
 class LineSink(Protocol):
@@ -29,7 +34,11 @@ class Tee(io.TextIOBase):
         self.current = current
 
     def write(self, text: str) -> int:
-        written = self.stream.write(text)
+        token = _forwarding.set(True)
+        try:
+            written = self.stream.write(text)
+        finally:
+            _forwarding.reset(token)
         sink = self.current()
         if sink is not None:
             *lines, sink.partial_line = (sink.partial_line + text).split("\n")
@@ -42,6 +51,12 @@ class Tee(io.TextIOBase):
 
     def __getattr__(self, name: str) -> Any:  # encoding, fileno, isatty… of the real stream
         return getattr(self.stream, name)
+
+
+def forwarding() -> bool:
+    """True while the tee hands printed text to the stream it wraps: a stream that logs it
+    (a Celery worker's redirected stdout) must not have the line kept a second time."""
+    return _forwarding.get()
 
 
 def install(current: Callable[[], LineSink | None]) -> None:

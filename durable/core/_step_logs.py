@@ -67,7 +67,11 @@ class StepLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         buffer = _buffer.get()
-        if buffer is not None and not record.name.startswith("durable"):
+        if (
+            buffer is not None
+            and not record.name.startswith("durable")
+            and not print_capture.forwarding()
+        ):
             buffer.add(record)
 
 

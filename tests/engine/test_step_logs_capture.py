@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import pytest
+from celery.utils.log import LoggingProxy
 
 import durable
 from durable.models import StepLog
@@ -95,3 +97,15 @@ def test_obvious_secrets_in_log_lines_are_redacted():
         assert secret not in text
     assert "password=<redacted>" in text and "user=ann for log-secrets" in text
     assert '"api_key": <redacted>, "Authorization": <redacted>} sent' in text
+
+
+def test_on_a_celery_worker_a_print_is_kept_once(settings, monkeypatch):
+    """A Celery worker sends stdout to logging (worker_redirect_stdouts): with print capture
+    on, the tee keeps the line and the record the redirect makes of it is not kept again."""
+    redirected = logging.getLogger("celery.redirected")
+    redirected.setLevel(logging.INFO)
+    monkeypatch.setattr(sys, "stdout", LoggingProxy(redirected, logging.WARNING))
+    settings.DURABLE_STEP_LOGS_PRINT = True
+    durable.start(chatty_order, "print-celery", run_id="print-celery").result(timeout=20)
+    printed = [m for m in kept("print-celery")[(0, 1)] if "printing" in m]
+    assert printed == ["printing print-celery"]
