@@ -21,6 +21,7 @@ _forwarding: contextvars.ContextVar[bool] = contextvars.ContextVar(
 
 
 class LineSink(Protocol):
+    prints: bool  # DURABLE_STEP_LOGS_PRINT when the attempt began
     partial_line: str
 
     def add(self, record: logging.LogRecord) -> None: ...
@@ -40,7 +41,7 @@ class Tee(io.TextIOBase):
         finally:
             _forwarding.reset(token)
         sink = self.current()
-        if sink is not None:
+        if sink is not None and sink.prints:
             *lines, sink.partial_line = (sink.partial_line + text).split("\n")
             for line in lines:
                 _add(sink, line)

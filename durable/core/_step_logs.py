@@ -39,6 +39,7 @@ class Buffer:
     records: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
     dropped: int = 0
+    prints: bool = False  # keep printed lines too (DURABLE_STEP_LOGS_PRINT)
     partial_line: str = ""  # printed text after the last newline (DURABLE_STEP_LOGS_PRINT)
 
     def add(self, record: logging.LogRecord) -> None:
@@ -92,12 +93,14 @@ def begin() -> tuple[Buffer | None, contextvars.Token | None]:
     if not settings.DURABLE_STEP_LOGS:
         return None, None
     _install()
-    if settings.DURABLE_STEP_LOGS_PRINT:
+    prints = bool(settings.DURABLE_STEP_LOGS_PRINT)
+    if prints:
         print_capture.install(_buffer.get)
     buffer = Buffer(
         level=logging.getLevelName(str(settings.DURABLE_STEP_LOGS_LEVEL).upper()),
         max_records=settings.DURABLE_STEP_LOGS_MAX_RECORDS,
         max_bytes=settings.DURABLE_STEP_LOGS_MAX_BYTES,
+        prints=prints,
     )
     return buffer, _buffer.set(buffer)
 

@@ -80,6 +80,10 @@ def test_print_is_kept_only_when_asked_for(settings, capsys):
     assert printed == [("print", "printing print-on"), ("print", "no newline at the end")]
     assert "printing print-on" in capsys.readouterr().out, "the program's output still goes out"
 
+    settings.DURABLE_STEP_LOGS_PRINT = False  # stdout stays wrapped; the setting still rules
+    durable.start(chatty_order, "print-off-again", run_id="print-off-again").result(timeout=20)
+    assert not any("printing" in m for m in kept("print-off-again")[(0, 1)])
+
 
 def test_printed_lines_count_against_the_same_bounds(settings):
     settings.DURABLE_STEP_LOGS_PRINT = True
