@@ -35,16 +35,17 @@ class Tee(io.TextIOBase):
         self.current = current
 
     def write(self, text: str) -> int:
+        sink = self.current()
+        if sink is None or not sink.prints:
+            return self.stream.write(text)
         token = _forwarding.set(True)
         try:
             written = self.stream.write(text)
         finally:
             _forwarding.reset(token)
-        sink = self.current()
-        if sink is not None and sink.prints:
-            *lines, sink.partial_line = (sink.partial_line + text).split("\n")
-            for line in lines:
-                _add(sink, line)
+        *lines, sink.partial_line = (sink.partial_line + text).split("\n")
+        for line in lines:
+            _add(sink, line)
         return written
 
     def flush(self) -> None:
