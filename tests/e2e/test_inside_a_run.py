@@ -5,6 +5,8 @@ version it began on and previews forking the affected runs."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.contrib.auth.models import Permission, User
 
@@ -14,7 +16,7 @@ from tests.dashboard.test_incident_view import _across_a_deploy
 from tests.e2e.conftest import log_in
 from tests.engine.celery_workflows import paying
 from tests.engine.test_live_stacks import SLEEP_LINE, stack_in_the_bank
-from tests.engine.test_step_logs import order
+from tests.engine.test_step_logs import charge
 
 pytestmark = pytest.mark.e2e
 
@@ -50,22 +52,55 @@ def test_where_is_it_now_shows_the_sleeping_steps_function_line_and_redacted_loc
         operations.cancel("e2e-stack")
 
 
-def test_a_steps_log_lines_show_under_its_step_and_the_runs_list_finds_them(
+clerk = logging.getLogger("tests.e2e.clerk")
+clerk.setLevel(logging.INFO)
+TRIES: dict[str, int] = {}
+
+
+@durable.step(name="tests.e2e.inside.file_invoice", retries=1, retry_delay=0.01)
+def file_invoice(order_id: str) -> str:
+    attempt = TRIES[order_id] = TRIES.get(order_id, 0) + 1
+    clerk.info("attempt %d: filing %s", attempt, order_id)
+    if attempt == 1:
+        clerk.error("the ledger is locked")
+        raise RuntimeError("ledger locked")
+    clerk.warning("the bank is slow for %s", order_id)
+    return order_id
+
+
+@durable.workflow(name="tests.e2e.inside.invoice")
+def invoice(order_id: str) -> str:
+    first = charge(order_id)
+    return file_invoice(first)
+
+
+def test_a_steps_log_lines_show_under_its_step_and_attempt_and_the_runs_list_finds_them(
     live_server, new_page, engine
 ):
     operator()
-    durable.start(order, "e2e-logs", run_id="e2e-logs").result(timeout=20)
+    durable.start(invoice, "e2e-logs", run_id="e2e-logs").result(timeout=20)
     page = new_page()
     log_in(page, live_server.url, "oncall")
     page.goto(f"{live_server.url}/runs/e2e-logs/")
 
-    logs = page.locator("#step-logs-0")
-    logs.locator("summary").click()
-    assert "attempt 1" in logs.inner_text()
-    assert logs.locator(".log-message").all_inner_texts() == [
+    charge = page.locator("#step-logs-0")
+    charge.locator("summary").click()
+    assert charge.locator(".log-message").all_inner_texts() == [
         "charging order e2e-logs",
         "the bank is slow for e2e-logs",
         "retrying the charge of e2e-logs",
+    ]
+    filing = page.locator("#step-logs-1")
+    filing.locator("summary").click()
+    attempts = filing.locator("ol.log-lines")
+    assert filing.locator("div.muted").all_inner_texts() == ["attempt 1", "attempt 2"]
+    assert attempts.nth(0).locator(".log-message").all_inner_texts() == [
+        "attempt 1: filing charged e2e-logs",
+        "the ledger is locked",
+    ]
+    assert attempts.nth(1).locator(".log-message").all_inner_texts() == [
+        "attempt 2: filing charged e2e-logs",
+        "the bank is slow for charged e2e-logs",
     ]
 
     page.goto(f"{live_server.url}/")
