@@ -18,7 +18,7 @@ import os
 from importlib.util import find_spec
 from pathlib import Path
 
-from config.database import database_settings
+from config.database import READ_ALIAS, database_settings, read_database_settings
 from config.environment import durable_settings_from_environment
 from config.secrets import is_development, secret_key
 from durable.core.conf import DEFAULTS
@@ -134,7 +134,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_settings(BASE_DIR)}
+DATABASES = {"default": database_settings(BASE_DIR), **read_database_settings()}
+# reads of the dashboard's pages go to DURABLE_READ_DATABASE when it is set (a no-op otherwise)
+DATABASE_ROUTERS = ["durable.routers.ReadReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -182,6 +184,8 @@ LOGGING = {
 # overrides the setting of the same name, and nothing else is set here.
 globals().update(durable_settings_from_environment())
 DURABLE_DEMO_WORKLOAD = "demo.workload"
+if DATABASES.keys() > {"default"}:  # DURABLE_READ_DATABASE_URL names a replica
+    globals().setdefault("DURABLE_READ_DATABASE", READ_ALIAS)
 # this repository serves /metrics when prometheus-client (the [metrics] extra, part of
 # [server]) is installed
 globals().setdefault("DURABLE_METRICS_ENABLED", find_spec("prometheus_client") is not None)
