@@ -2,7 +2,8 @@
 
 Driven over pipes, one JSON command a line, one JSON answer a line: `{"seed": {...}}` writes
 runs on the primary, `{"settings": {...}}` changes settings, `{"forget": true}` drops the
-browser's cookies but its login; `{"get": path}` / `{"post": path, "data": {...}}` asks the
+browser's cookies but its login, `{"cache_seconds": n}` keeps the replica's state that long
+(and forgets it now); `{"get": path}` / `{"post": path, "data": {...}}` asks the
 dashboard as a logged-in operator and answers with the status, the page and the statements
 each database saw that touch Durable's or the dashboard's tables (Django's query capture,
 per alias).
@@ -29,6 +30,7 @@ from django.db import DatabaseError, connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from durable.observability import _replica as replica_state  # noqa: E402
 from tests.dashboard.conftest import make_failed_run, make_run  # noqa: E402
 
 TABLES = ("durable_", "dashboard_")
@@ -80,6 +82,14 @@ def _configure(values: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _hold_state(seconds: float) -> dict[str, Any]:
+    """How long a probed replica state is believed: long, to have a page find the replica
+    gone only when it reads (not in the probe)."""
+    replica_state.CACHE_SECONDS = seconds
+    replica_state._cache.clear()
+    return {"ok": True}
+
+
 def _forget(client: Client) -> dict[str, Any]:
     """A new page visit: what the last action left in the browser (its WAL position) goes."""
     session = client.cookies.get(django_settings.SESSION_COOKIE_NAME)
@@ -111,6 +121,8 @@ def main() -> None:
         try:
             if "seed" in command:
                 answer = _seed(command["seed"])
+            elif "cache_seconds" in command:
+                answer = _hold_state(command["cache_seconds"])
             elif "forget" in command:
                 answer = _forget(client)
             elif "settings" in command:

@@ -143,6 +143,21 @@ def test_a_page_that_writes_reads_what_it_writes_on_the_primary(seeded, caught_u
         seeded.get("/alerts/")
 
 
+def test_a_replica_lost_in_the_middle_of_a_page_has_the_page_read_the_primary(seeded, caught_up):
+    pair = caught_up
+    seeded.send({"cache_seconds": 3600})  # the probe keeps saying the replica is there
+    try:
+        assert seeded.get("/")["replica"]
+        pair.standby.stop()
+        answer = seeded.get("/?status=ERROR")
+        assert answer["status"] == 200, answer["body"][-2000:]
+        assert FALLBACK in answer["body"] and "r-failed" in answer["body"]
+        assert answer["primary"] and answer["replica"] == []
+    finally:
+        seeded.send({"cache_seconds": 1.0})
+        pair.standby.start()
+
+
 def test_a_replica_that_is_down_leaves_the_pages_on_the_primary_with_a_note(seeded, caught_up):
     pair = caught_up
     pair.standby.stop()
