@@ -1,6 +1,8 @@
 """Settings, driven by environment variables so one codebase serves dev, CI and production.
 
 DATABASE_URL        PostgreSQL URL; unset means the embedded server in ./.data
+DURABLE_READ_DATABASE_URL  a streaming replica of it the dashboard's pages and /metrics
+                    read from (alias "replica", docs/replica.md); unset: the primary
 DURABLE_*           any Durable setting (docs/settings.md); lists comma-separated
 CELERY_BROKER_URL   broker for the celery executor (redis://… or amqp://…)
 DEBUG               "1" for development only (off by default: error pages show settings)
@@ -184,7 +186,7 @@ LOGGING = {
 # overrides the setting of the same name, and nothing else is set here.
 globals().update(durable_settings_from_environment())
 DURABLE_DEMO_WORKLOAD = "demo.workload"
-if DATABASES.keys() > {"default"}:  # DURABLE_READ_DATABASE_URL names a replica
+if READ_ALIAS in DATABASES:  # DURABLE_READ_DATABASE_URL names a replica
     globals().setdefault("DURABLE_READ_DATABASE", READ_ALIAS)
 # this repository serves /metrics when prometheus-client (the [metrics] extra, part of
 # [server]) is installed
