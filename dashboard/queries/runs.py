@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from dashboard.queries.sql import read_cursor
 from durable import operations
-from durable.models import Run, RunStatus, Step
+from durable.models import Run, RunStatus, Step, StepLog, log_search_text
 from durable.observability.inspection import active_ms_expression
 
 PAGE_SIZE = 50
@@ -80,6 +80,7 @@ class RunFilter:
     since: datetime | None = None
     until: datetime | None = None
     q: str = ""
+    logs: str = ""  # text in a step's kept log messages (3+ characters)
     ids: tuple[str, ...] = field(default=())
     oldest_first: bool = False
     delayed: bool = False  # delayed starts not yet due
@@ -93,7 +94,9 @@ class RunFilter:
 
     def is_selective(self) -> bool:
         """Filters that match few runs, through an index of their own."""
-        return bool(self.q or self.tag_key or self.ids or self.error_type or self.fingerprint)
+        return bool(
+            self.q or self.logs or self.tag_key or self.ids or self.error_type or self.fingerprint
+        )
 
 
 def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
@@ -118,6 +121,8 @@ def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
         runs = runs.filter(id__in=run_filter.ids)
     if run_filter.q:
         runs = _search(runs, run_filter.q)
+    if run_filter.logs:
+        runs = runs.filter(id__in=_logged(run_filter.logs))
     if run_filter.delayed:  # run_status_created_idx: the ENQUEUED runs, then these columns
         runs = runs.filter(
             status=RunStatus.ENQUEUED, started_at__isnull=True, available_at__gt=Now()
@@ -132,6 +137,13 @@ def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
         return runs.filter(id=text)
     runs = runs.alias(input_text=Upper(Cast("input", TextField())))
     return runs.filter(Q(id=text) | Q(input_text__contains=text.upper()))
+
+
+def _logged(text: str) -> QuerySet[StepLog]:
+    """Ids of runs with a kept log message containing the text, any case (steplog_message_trgm:
+    a trigram index on the messages only, so 3 characters or more, never keys or levels)."""
+    batches = StepLog.objects.alias(messages=log_search_text())
+    return batches.filter(messages__contains=text.upper()).values("run_id")
 
 
 @dataclass(frozen=True)
