@@ -16,6 +16,7 @@ from dashboard.permissions import viewer_required
 from dashboard.queries import checkpoint_sizes, latency_rollups
 from dashboard.queries import latency as exact
 from dashboard.views.common import render_page
+from durable.observability import inspection
 
 
 class LatencyForm(forms.Form):
@@ -44,7 +45,8 @@ def latency(request: HttpRequest) -> HttpResponse:
     workflow = form.cleaned_data.get("workflow") or ""
     steps_bucketed = not approximate and WINDOWS[window_key] > STEPS_EXACT_UP_TO
     if approximate or steps_bucketed:
-        rollups.refresh()
+        with inspection.primary_reads():  # it writes what it reads: never from a replica
+            rollups.refresh()
     queries = latency_rollups if approximate else exact
     workflows = queries.workflow_latency(since, until)
     trend = queries.latency_over_time(since, until, workflow)

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("durable", "0028_hold_held_at"),
+        ("durable", "0030_inside_step_log_search"),
     ]
 
     operations = [
