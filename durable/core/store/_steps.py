@@ -51,11 +51,12 @@ class RecordedStep:
     output: Any
     error: dict[str, Any] | None
     input_hash: str = ""
+    from_file: bool = False  # of an imported run: its errors are a file's (core/_error_types)
 
     def replay(self) -> Any:
         """Return the recorded output, or raise the recorded error, as the first run did."""
         if self.status == "ERROR" and self.error is not None:
-            raise error_from_dict(self.error)
+            raise error_from_dict(self.error, from_file=self.from_file)
         return self.output
 
 
@@ -101,7 +102,7 @@ def step_written_by(params: dict[str, Any]) -> Rows | None:
 RECORDED_STEP = """
 -- recorded_step --
 -- A checkpoint of a run this executor owns (settles a commit whose reply was lost)
-SELECT s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash
+SELECT s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash, r.imported
 FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s
   AND r.status IN ('RUNNING', 'CANCELLED') AND r.executor_id = %(executor_id)s
