@@ -96,7 +96,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_TRANSACTION_CONFLICT_RETRIES": 5,
     # on shutdown, how long runs in flight get to reach a step boundary before release
     "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
-    # how long a cancel waits for the executors of its running runs to confirm they stopped
+    # how long a cancel waits for the executors of its running runs to confirm they stopped,
+    # and a resume for the steps in flight at a cancel to return
     "DURABLE_CANCEL_CONFIRM_SECONDS": 5.0,
     # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
     "DURABLE_MAX_ABANDONED_THREADS": 16,

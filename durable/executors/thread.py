@@ -174,7 +174,7 @@ class ThreadExecutor(OneThreadPerRun):
         with self._lock:
             in_flight = dict(self._in_flight)
         liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease,
-                           self._operator_drain)  # fmt: skip
+                           self._operator_drain, self._still_holding())  # fmt: skip
         if starting:
             serving.announce_threads(self.executor_id, self.threads)
             recovery.forget_dead_executors(self.executor_id)

@@ -13,11 +13,28 @@ from durable.core.store._execute import Rows, execute
 
 RENEW_LEASES = """
 -- renew_leases --
--- Extend the leases of the runs this executor is executing; missing ids were taken from it
+-- Extend the leases of the runs this executor is executing; missing ids were taken from it.
+-- A cancelled run's lease is its executor's hold while the step in flight at the cancel has
+-- not returned: a resume waits for it (end_holds), or that step would run twice
 UPDATE durable_run SET lease_expires_at = now() + make_interval(secs => %(lease)s)
-WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
+WHERE id = ANY(%(run_ids)s) AND status IN ('RUNNING', 'CANCELLED')
+  AND executor_id = %(executor_id)s
 RETURNING id
 """
+
+END_HOLDS = """
+-- end_holds --
+-- This executor's threads of these cancelled runs have returned: the step each had in
+-- flight at the cancel kept its checkpoint or was refused one, so a resume may go on
+UPDATE durable_run SET lease_expires_at = NULL
+WHERE id = ANY(%(run_ids)s) AND status = 'CANCELLED' AND executor_id = %(executor_id)s
+  AND lease_expires_at IS NOT NULL
+"""
+
+
+def end_holds(executor_id: str, run_ids: list[str]) -> None:
+    if run_ids:
+        execute(END_HOLDS, {"executor_id": executor_id, "run_ids": run_ids})
 
 
 def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]:
