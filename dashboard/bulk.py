@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from dashboard.queries.runs import RunFilter, filtered_runs
+from dashboard.queries.runs import HELD, RunFilter, filtered_runs, status_breakdown
 from durable import operations
 from durable.debugging import dry_run
 from durable.models import BulkJob, RunStatus
@@ -22,10 +22,10 @@ ELIGIBLE = {
     "cancel": RunStatus.active(),
     "resume": RunStatus.resumable(),
     "restart": tuple(RunStatus.values),
-    # held runs are ENQUEUED: a status breakdown cannot tell them apart, so a release's
-    # preview counts the unfinished runs and the job refuses those not held, saying so
+    # held runs are ENQUEUED (or RUNNING, or ended while held): their breakdown counts
+    # them apart, as HELD, so the preview counts what `operations._holding` then changes
     "hold": RunStatus.active(),
-    "release": RunStatus.active(),
+    "release": (HELD,),
 }
 
 DRY_RUN_SAMPLE = 20  # replays on the preview page: bounded, whatever the selection
@@ -33,6 +33,11 @@ DRY_RUN_POOL = 5000  # the sample is spread over the first this many eligible ru
 
 PAST = {"cancel": "cancelled", "resume": "resumed", "restart": "restarted", "fork": "forked",
         "hold": "held", "release": "released"}  # fmt: skip
+
+
+def breakdown(action: str, run_filter: RunFilter) -> dict[str, int]:
+    """The runs the preview of `action` shows, by status (held apart for a hold or release)."""
+    return status_breakdown(run_filter, held_apart=action in ("hold", "release"))
 
 
 def eligible_count(action: str, breakdown: dict[str, int]) -> int:

@@ -22,6 +22,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     TextField,
+    Value,
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
@@ -300,10 +301,21 @@ def superseded_count(run_filter: RunFilter) -> int:
     return operations.superseded_runs(filtered_runs(run_filter)).count()
 
 
-def status_breakdown(run_filter: RunFilter) -> dict[str, int]:
-    """Exact runs per status for a bulk preview: which of them each action can change."""
-    rows = filtered_runs(run_filter).order_by().values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows}
+HELD = "HELD"  # held runs, whatever their status, in a breakdown that keeps them apart
+
+
+def status_breakdown(run_filter: RunFilter, *, held_apart: bool = False) -> dict[str, int]:
+    """Exact runs per status for a bulk preview: which of them each action can change.
+    `held_apart` counts held runs (ENQUEUED or RUNNING like others, or ended while held)
+    under HELD, for a hold or a release, which tell them apart."""
+    runs = filtered_runs(run_filter).order_by()
+    if held_apart:
+        runs = runs.annotate(shown=Case(When(held_at__isnull=False, then=Value(HELD)),
+                                        default=F("status"), output_field=TextField()))  # fmt: skip
+    else:
+        runs = runs.annotate(shown=F("status"))
+    rows = runs.values("shown").annotate(n=Count("id"))
+    return {row["shown"]: row["n"] for row in rows}
 
 
 WORKFLOW_NAMES = """
