@@ -23,6 +23,7 @@ class DurableConfig(AppConfig):
         from durable.observability import alerting
 
         duties.register(duties.Duty("alerts", alerting.run_duty, 5.0))
+        duties.register(duties.Duty("prune alerts", alerting.prune_deliveries, 3600))
         duties.register(duties.Duty("prune", retention.prune_expired, 3600, kinds=("thread",)))
         from durable.observability import logs
 

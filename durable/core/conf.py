@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_ALERT_RETRY_SECONDS": 5.0,
     # timeout of one HTTP request to an alert destination, in seconds
     "DURABLE_ALERT_TIMEOUT_SECONDS": 3.0,
+    # alert delivery attempts (sent or failed) older than this are pruned hourly ("" keeps all)
+    "DURABLE_ALERT_DELIVERY_RETENTION": "30d",
     # PagerDuty Events v2 endpoint
     "DURABLE_ALERT_PAGERDUTY_URL": "https://events.pagerduty.com/v2/enqueue",
     # Celery queue that carries run messages
