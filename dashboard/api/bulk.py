@@ -35,7 +35,7 @@ class Filter(RunFilterQuery):
 
 
 class BulkTarget(Schema):
-    action: Literal["cancel", "resume", "hold", "release", "restart"]
+    action: Literal["cancel", "resume", "hold", "release", "restart", "fork"]
     scope: Literal["selected", "matching"]
     run_ids: list[str] = Field([], max_length=1000)
     filter: Filter = Filter()

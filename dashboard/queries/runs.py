@@ -301,16 +301,14 @@ def superseded_count(run_filter: RunFilter) -> int:
     return operations.superseded_runs(filtered_runs(run_filter)).count()
 
 
-HELD = "HELD"  # held runs, whatever their status, in a breakdown that keeps them apart
-
-
-def status_breakdown(run_filter: RunFilter, *, held_apart: bool = False) -> dict[str, int]:
+def status_breakdown(run_filter: RunFilter, apart: tuple[str, Q] | None = None) -> dict[str, int]:
     """Exact runs per status for a bulk preview: which of them each action can change.
-    `held_apart` counts held runs (ENQUEUED or RUNNING like others, or ended while held)
-    under HELD, for a hold or a release, which tell them apart."""
+    `apart` (a label, a condition) counts the runs meeting the condition under the label,
+    whatever their status: what an action tells apart that a status does not (held runs)."""
     runs = filtered_runs(run_filter).order_by()
-    if held_apart:
-        runs = runs.annotate(shown=Case(When(held_at__isnull=False, then=Value(HELD)),
+    if apart is not None:
+        label, condition = apart
+        runs = runs.annotate(shown=Case(When(condition, then=Value(label)),
                                         default=F("status"), output_field=TextField()))  # fmt: skip
     else:
         runs = runs.annotate(shown=F("status"))
