@@ -13,6 +13,7 @@ from django.utils import timezone
 
 import durable
 from durable import operations
+from durable.core import store
 from durable.errors import OperationRefused
 from durable.models import Run, RunStatus, Step
 from tests.conftest import record_side_effect
@@ -101,3 +102,20 @@ def test_a_cancelled_run_whose_executor_died_resumes_at_once(transactional_db, s
     operations.cancel("in-flight-dead")
     assert operations.resume("in-flight-dead") == "in-flight-dead"  # no lifeline: nothing runs
     assert Run.objects.get(id="in-flight-dead").status == RunStatus.ENQUEUED
+
+
+def test_a_heartbeat_read_before_the_hold_ended_does_not_renew_it(transactional_db, settings):
+    """The executor's heartbeat may carry a run whose thread ended (and ended its hold) since
+    the heartbeat read its runs: renewing must not bring the hold back for a whole lease."""
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
+    Run.objects.create(
+        id="in-flight-late", workflow="tests.resume_in_flight.charged", status=RunStatus.RUNNING,
+        input={"args": ["in-flight-late"]}, executor_id="thread:here", started_at=timezone.now(),
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )  # fmt: skip
+    operations.cancel("in-flight-late")
+    assert store.renew_leases("thread:here", ["in-flight-late"], 30) == {"in-flight-late"}
+    store.end_holds("thread:here", ["in-flight-late"])
+    store.renew_leases("thread:here", ["in-flight-late"], 30)  # the stale heartbeat
+    assert Run.objects.get(id="in-flight-late").lease_expires_at is None

@@ -15,10 +15,11 @@ RENEW_LEASES = """
 -- renew_leases --
 -- Extend the leases of the runs this executor is executing; missing ids were taken from it.
 -- A cancelled run's lease is its executor's hold while the step in flight at the cancel has
--- not returned: a resume waits for it (end_holds), or that step would run twice
+-- not returned: a resume waits for it, or that step would run twice. A hold ended
+-- (end_holds) is never renewed again: a heartbeat may carry a list read before it ended
 UPDATE durable_run SET lease_expires_at = now() + make_interval(secs => %(lease)s)
-WHERE id = ANY(%(run_ids)s) AND status IN ('RUNNING', 'CANCELLED')
-  AND executor_id = %(executor_id)s
+WHERE id = ANY(%(run_ids)s) AND executor_id = %(executor_id)s
+  AND (status = 'RUNNING' OR (status = 'CANCELLED' AND lease_expires_at IS NOT NULL))
 RETURNING id
 """
 
