@@ -8,7 +8,7 @@ import threading
 
 from durable.core import _runtime as runtime
 from durable.core import store
-from durable.executors.identity import hostname
+from durable.core._identity import hostname
 from durable.executors.operator_drain import OperatorDrain
 
 

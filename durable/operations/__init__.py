@@ -24,11 +24,11 @@ from durable.core import _validation as validation
 from durable.core._audit import acting_as, current_actor
 from durable.core._validation import MAX_TIMEOUT_SECONDS, validate_new_run_id, validate_run_id
 from durable.core.conf import settings
-from durable.debugging import patching
 from durable.errors import InvalidArgumentError
 from durable.operations import _deletion as deletion
 from durable.operations import _drain as drain
 from durable.operations import _jobs as jobs
+from durable.operations import _patching as patching
 from durable.operations._batches import (
     BATCH_SIZE,
     BulkResult,
@@ -288,7 +288,7 @@ def fork(
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
     `from_step` defaults to each run's first failed step. `patch` ({step: output}) replaces
-    the reused outputs of earlier steps (`durable.debugging.patching`); `request_id`,
+    the reused outputs of earlier steps (`durable.operations._patching`); `request_id`,
     `unless_derived_since`, `new_run_id`, `queue`, `timeout` and `priority` as in `restart`.
     """
     check_input(args, kwargs)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
+from durable.core import _lineage as lineage
 from durable.core import _serving as serving
 from durable.core.store import _trees as store_trees
 from durable.models import Run, RunStatus
-from durable.operations import _lineage as lineage
 from durable.operations._batches import BulkResult, locked_statuses, split_by_status
 from durable.operations._deriving import fork_points
 
