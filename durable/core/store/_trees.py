@@ -164,33 +164,31 @@ PRUNABLE = """
                    AND p.finished_at < %(cutoff)s))
 """
 
+# What is recorded for a run, in tables keyed by its run_id; and the links of other runs
+# to it (a child's parent, a fork's origin), which a deleted run's survivors lose
+RECORDED_FOR_A_RUN = ("durable_step", "durable_attempt", "durable_message", "durable_event",
+                      "durable_stepevent", "durable_streamentry", "durable_recovery")  # fmt: skip
+LINKS_TO_A_RUN = ("parent_id", "forked_from_id")
+
 # Deletes the runs of a `doomed (id)` CTE with everything recorded for them; their
-# surviving children and forks lose the link (shared by prune and delete)
-DELETE_DOOMED = """
-steps AS (
-    DELETE FROM durable_step WHERE run_id IN (SELECT id FROM doomed)
-), attempts AS (
-    DELETE FROM durable_attempt WHERE run_id IN (SELECT id FROM doomed)
-), messages AS (
-    DELETE FROM durable_message WHERE run_id IN (SELECT id FROM doomed)
-), events AS (
-    DELETE FROM durable_event WHERE run_id IN (SELECT id FROM doomed)
-), step_events AS (
-    DELETE FROM durable_stepevent WHERE run_id IN (SELECT id FROM doomed)
-), streams AS (
-    DELETE FROM durable_streamentry WHERE run_id IN (SELECT id FROM doomed)
-), recoveries AS (
-    DELETE FROM durable_recovery WHERE run_id IN (SELECT id FROM doomed)
-), orphaned_children AS (
-    UPDATE durable_run SET parent_id = NULL
-    WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
-), orphaned_forks AS (
-    UPDATE durable_run SET forked_from_id = NULL
-    WHERE forked_from_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
-)
+# surviving children and forks lose the link (shared by prune and delete). One CTE per
+# table, e.g. `deleted_step AS (DELETE FROM durable_step WHERE run_id IN (…))`.
+DELETE_DOOMED = (
+    "".join(
+        f"{table.replace('durable_', 'deleted_')} AS (\n"
+        f"    DELETE FROM {table} WHERE run_id IN (SELECT id FROM doomed)\n), "
+        for table in RECORDED_FOR_A_RUN
+    )
+    + "".join(
+        f"unlinked_{link} AS (\n    UPDATE durable_run SET {link} = NULL\n"
+        f"    WHERE {link} IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)\n), "
+        for link in LINKS_TO_A_RUN
+    ).removesuffix(", ")
+    + """
 DELETE FROM durable_run WHERE id IN (SELECT id FROM doomed)
 RETURNING id
 """
+)
 
 PRUNE_BATCH = f"""
 -- prune_batch --
