@@ -151,9 +151,13 @@ RETURNING draining, EXTRACT(EPOCH FROM drain_release_at - now())
 """
 
 
-def heartbeat(**params: Any) -> tuple[bool, float | None]:
+def heartbeat(
+    *, executor_id: str, kind: str, hostname: str, pid: int | None, workflows: list[str]
+) -> tuple[bool, float | None]:
     """(draining, seconds until runs in flight are released): an operator's drain, read
     back by the same statement, so a missed notification is noticed within a renewal."""
+    params = {"executor_id": executor_id, "kind": kind, "hostname": hostname, "pid": pid,
+              "workflows": workflows}  # fmt: skip
     draining, release_in = execute(HEARTBEAT, params)[0]
     return draining, None if release_in is None else float(release_in)
 

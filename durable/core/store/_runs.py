@@ -263,13 +263,23 @@ RETURNING durable_run.id
 )
 
 
-def finish_run(**params: Any) -> bool:
-    for key in ("output", "error"):
-        params.setdefault(key, None)
-    params.setdefault("error_type", "")
-    params.setdefault("error_fingerprint", "")
-    params.setdefault("final", False)
-    params.setdefault("cancel_reason", "")
+def finish_run(
+    *,
+    run_id: str,
+    executor_id: str,
+    status: str,
+    output: str | None = None,
+    error: str | None = None,
+    error_type: str = "",
+    error_fingerprint: str = "",
+    cancel_reason: str = "",
+) -> bool:
+    """True if written; False means the run is no longer this executor's."""
+    params = {
+        "run_id": run_id, "executor_id": executor_id, "status": status, "output": output,
+        "error": error, "error_type": error_type, "error_fingerprint": error_fingerprint,
+        "cancel_reason": cancel_reason,
+    }  # fmt: skip
     return bool(_execute_prepared(FINISH_RUN, params))
 
 
