@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -29,8 +28,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Left, Now, Upper
 from django.utils import timezone
 
+from dashboard.queries.sql import read_cursor
 from durable import operations
-from durable.models import Run, RunStatus, Step
+from durable.models import Run, RunStatus, Step, StepLog, log_search_text
 from durable.observability.inspection import active_ms_expression
 
 PAGE_SIZE = 50
@@ -81,6 +81,7 @@ class RunFilter:
     since: datetime | None = None
     until: datetime | None = None
     q: str = ""
+    logs: str = ""  # text in a step's kept log messages (3+ characters)
     ids: tuple[str, ...] = field(default=())
     oldest_first: bool = False
     delayed: bool = False  # delayed starts not yet due
@@ -94,7 +95,9 @@ class RunFilter:
 
     def is_selective(self) -> bool:
         """Filters that match few runs, through an index of their own."""
-        return bool(self.q or self.tag_key or self.ids or self.error_type or self.fingerprint)
+        return bool(
+            self.q or self.logs or self.tag_key or self.ids or self.error_type or self.fingerprint
+        )
 
 
 def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
@@ -119,6 +122,8 @@ def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
         runs = runs.filter(id__in=run_filter.ids)
     if run_filter.q:
         runs = _search(runs, run_filter.q)
+    if run_filter.logs:
+        runs = runs.filter(id__in=_logged(run_filter.logs))
     if run_filter.delayed:  # run_status_created_idx: the ENQUEUED runs, then these columns
         runs = runs.filter(
             status=RunStatus.ENQUEUED, started_at__isnull=True, available_at__gt=Now()
@@ -133,6 +138,13 @@ def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
         return runs.filter(id=text)
     runs = runs.alias(input_text=Upper(Cast("input", TextField())))
     return runs.filter(Q(id=text) | Q(input_text__contains=text.upper()))
+
+
+def _logged(text: str) -> QuerySet[StepLog]:
+    """Ids of runs with a kept log message containing the text, any case (steplog_message_trgm:
+    a trigram index on the messages only, so 3 characters or more, never keys or levels)."""
+    batches = StepLog.objects.alias(messages=log_search_text())
+    return batches.filter(messages__contains=text.upper()).values("run_id")
 
 
 @dataclass(frozen=True)
@@ -279,7 +291,7 @@ def _counts_per_status(base: QuerySet[Run], cap: int) -> dict[str, int]:
         sql, sub_params = base.filter(status=status).values("id")[:cap].query.sql_with_params()
         parts.append(f"SELECT %s, count(*) FROM ({sql}) AS capped")
         params.extend([status, *sub_params])
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         return dict(cursor.fetchall())
 
@@ -288,7 +300,7 @@ def _counts_in_one_scan(base: QuerySet[Run], cap: int) -> dict[str, int] | None:
     """Group the (few) runs a selective filter matches by status in one scan; None when
     they reach the cap, where per-status counting is the bounded way."""
     sql, params = base.values("status")[:cap].query.sql_with_params()
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(f"SELECT status, count(*) FROM ({sql}) AS matched GROUP BY status", params)
         found = dict(cursor.fetchall())
     if sum(found.values()) >= cap:
@@ -332,6 +344,6 @@ SELECT workflow FROM names WHERE workflow IS NOT NULL LIMIT 500
 
 def workflow_names() -> list[str]:
     """Every workflow that has runs, for the filter dropdown; cheap at millions of runs."""
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(WORKFLOW_NAMES)
         return [row[0] for row in cursor.fetchall()]

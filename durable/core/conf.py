@@ -42,12 +42,15 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_STACK_MAX_LOCALS": 20,
     # longest repr of one local variable in a live stack, in characters
     "DURABLE_STACK_MAX_REPR_CHARS": 200,
-    # local variables whose name contains one of these (any case) show as "<redacted>"
-    "DURABLE_STACK_REDACT": ["password", "secret", "token", "key"],
+    # names that hold secrets (any case, substrings): a live stack's local variables and dict
+    # keys, and `name=value` pairs in kept step log lines, show their value as "<redacted>"
+    "DURABLE_STACK_REDACT": ["password", "secret", "token", "key", "authorization", "cookie"],
     # keep the log records each step attempt emits (the logging module) with the run
     "DURABLE_STEP_LOGS": True,
     # the least severe level kept (records the host's logging config lets through)
     "DURABLE_STEP_LOGS_LEVEL": "INFO",
+    # also keep what a step prints to stdout (sys.stdout is wrapped, output still goes out)
+    "DURABLE_STEP_LOGS_PRINT": False,
     # most records kept per attempt; later ones are counted as dropped
     "DURABLE_STEP_LOGS_MAX_RECORDS": 200,
     # most bytes of messages kept per attempt; later records are counted as dropped
@@ -121,6 +124,12 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS": 60.0,
     # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
     "DURABLE_TRACE_URL_TEMPLATE": "",
+    # a Django database alias (a streaming replica) the dashboard's pages, /metrics and the
+    # read API read from, through durable.routers.ReadReplicaRouter ("": the primary; every
+    # action and the engine always use the primary; docs/replica.md)
+    "DURABLE_READ_DATABASE": "",
+    # pages say "data as of N s ago" when the replica lags the primary by more than this
+    "DURABLE_READ_LAG_NOTICE_SECONDS": 2.0,
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }
