@@ -218,7 +218,7 @@ class ForkForm(NewRunFields):
 
 
 BULK_ACTIONS = [("cancel", "Cancel"), ("resume", "Resume"), ("hold", "Hold"),
-                ("release", "Release"), ("restart", "Restart")]  # fmt: skip
+                ("release", "Release"), ("restart", "Restart"), ("fork", "Fork")]  # fmt: skip
 
 
 class BulkForm(forms.Form):

@@ -21,6 +21,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     TextField,
+    Value,
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
@@ -318,10 +319,19 @@ def superseded_count(run_filter: RunFilter) -> int:
     return operations.superseded_runs(filtered_runs(run_filter)).count()
 
 
-def status_breakdown(run_filter: RunFilter) -> dict[str, int]:
-    """Exact runs per status for a bulk preview: which of them each action can change."""
-    rows = filtered_runs(run_filter).order_by().values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows}
+def status_breakdown(run_filter: RunFilter, apart: tuple[str, Q] | None = None) -> dict[str, int]:
+    """Exact runs per status for a bulk preview: which of them each action can change.
+    `apart` (a label, a condition) counts the runs meeting the condition under the label,
+    whatever their status: what an action tells apart that a status does not (held runs)."""
+    runs = filtered_runs(run_filter).order_by()
+    if apart is not None:
+        label, condition = apart
+        runs = runs.annotate(shown=Case(When(condition, then=Value(label)),
+                                        default=F("status"), output_field=TextField()))  # fmt: skip
+    else:
+        runs = runs.annotate(shown=F("status"))
+    rows = runs.values("shown").annotate(n=Count("id"))
+    return {row["shown"]: row["n"] for row in rows}
 
 
 WORKFLOW_NAMES = """

@@ -80,6 +80,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_ALERT_RETRY_SECONDS": 5.0,
     # timeout of one HTTP request to an alert destination, in seconds
     "DURABLE_ALERT_TIMEOUT_SECONDS": 3.0,
+    # alert delivery attempts (sent or failed) older than this are pruned hourly ("" keeps all)
+    "DURABLE_ALERT_DELIVERY_RETENTION": "30d",
     # PagerDuty Events v2 endpoint
     "DURABLE_ALERT_PAGERDUTY_URL": "https://events.pagerduty.com/v2/enqueue",
     # Celery queue that carries run messages
@@ -99,7 +101,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_TRANSACTION_CONFLICT_RETRIES": 5,
     # on shutdown, how long runs in flight get to reach a step boundary before release
     "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
-    # how long a cancel waits for the executors of its running runs to confirm they stopped
+    # how long a cancel waits for the executors of its running runs to confirm they stopped,
+    # and a resume for the steps in flight at a cancel to return
     "DURABLE_CANCEL_CONFIRM_SECONDS": 5.0,
     # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
     "DURABLE_MAX_ABANDONED_THREADS": 16,
