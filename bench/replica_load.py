@@ -19,10 +19,10 @@ to the idle floor and the idle step, the page loop's pace and the load average; 
 last line (and in `--json`). Its figures are in docs/scaling.md and docs/replica.md.
 
 On one machine a replica only moves the page's SQL to other processes on the same cores.
-With two cores or more the primary's server is pinned to the first core and the standby and
-the dashboard process to the others (`--no-split` leaves every process free), so the
-primary's share of the machine stands for a primary of its own; the measuring process (the
-workflow worker) is left free, as are other programs on the machine.
+With two cores or more, the primary's server and this process (the workflow worker whose
+steps are timed) are pinned to the first core, the standby and the dashboard process to the
+others (`--no-split` leaves every process free): each side stands for a machine of its own.
+Other programs on the machine stay free to run anywhere.
 """
 
 from __future__ import annotations
@@ -69,11 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def cpu_split(wanted: bool) -> dict[str, set[int]] | None:
-    """The primary's cores and the others' (standby, dashboard), or None to pin nothing."""
+    """The cores of the primary and the worker, and the others' (standby, dashboard), or None
+    to pin nothing."""
     cpus = sorted(os.sched_getaffinity(0))
     if not wanted or len(cpus) < 2:
         return None
-    return {"primary": {cpus[0]}, "others": set(cpus[1:]), "all": set(cpus)}
+    return {"primary": {cpus[0]}, "others": set(cpus[1:])}
 
 
 def _seed(runs: int, split: dict[str, set[int]] | None) -> Any:
@@ -270,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         if split:
             os.sched_setaffinity(0, split["primary"])  # inherited by the primary's server
         with Pair(Path(folder), before_standby=_seed(sizes["runs"], split)) as pair:
-            if split:
-                os.sched_setaffinity(0, split["all"])
+            if split:  # the worker with its primary; executor threads inherit it
+                os.sched_setaffinity(0, split["primary"])
             _use_primary(pair.primary.url)
             from bench import durable_side, floor
             from durable import executors
