@@ -22,7 +22,13 @@ from durable.core import _hung as hung
 from durable.core import _output_limits as output_limits
 from durable.core import _step_logs as step_logs
 from durable.core import store
-from durable.core._context import RecordedStep, RunContext, RunInterrupted, RunReleased
+from durable.core._context import (
+    RecordedStep,
+    RunContext,
+    RunGivenBack,
+    RunInterrupted,
+    RunReleased,
+)
 from durable.core._registry import StepDefinition
 from durable.core._serialization import (
     EntryInput,
@@ -232,7 +238,8 @@ class StepCall:
 
     def _record(self, **outcome: Any) -> None:
         """A failed checkpoint write is not the step's failure: the run stops here and is
-        recovered from its last checkpoint, instead of retrying or failing a step that worked."""
+        given back to be recovered from its last checkpoint (a recovery counted), instead of
+        retrying or failing a step that worked, or staying RUNNING behind a live owner."""
         try:
             written = self._write(**outcome)
         except db.DatabaseUnavailable as exc:
@@ -242,12 +249,12 @@ class StepCall:
                 raise  # the transaction step retries its whole transaction
 
             logger.warning(
-                "run %s: checkpoint of step %s not written (%s); leaving the run to recovery",
+                "run %s: checkpoint of step %s not written (%s); giving the run back to recovery",
                 self.run_context.run_id,
                 self.position,
                 exc,
             )
-            raise RunInterrupted(self.run_context.run_id) from exc
+            raise RunGivenBack(self.run_context.run_id) from exc
         self.run_context.stop_if_cancelled(written)
 
     def _write(self, **outcome: Any) -> str | None:
