@@ -2,17 +2,18 @@
 
 A handler on the root logger adds each record emitted while an attempt runs (in its thread,
 or its timeout helper: the buffer travels in a context variable) to that attempt's buffer,
-bounded by count and bytes. When the attempt ends, a non-empty buffer is written in one
-statement; an attempt that logged nothing costs no statement at all.
+bounded by count and bytes. The records travel in the statement that ends the attempt (its
+checkpoint, or its failed-attempt row: `Buffer.pending`), so a step that logs costs no
+extra round trip; only an attempt that ends without either (interrupted) writes them alone.
+An attempt that logged nothing costs a context variable and an empty buffer.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,17 @@ class Buffer:
     records: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
     dropped: int = 0
+    written: bool = False  # the statement that ended the attempt carried the records
+
+    def pending(self) -> tuple[str | None, int]:
+        """(the records as JSON, dropped) for the statement that ends the attempt; (None, 0)
+        when there is nothing to keep or it was already kept. Call `kept()` once written."""
+        if self.written or not (self.records or self.dropped):
+            return None, 0
+        return json.dumps(self.records), self.dropped
+
+    def kept(self) -> None:
+        self.written = True
 
     def add(self, record: logging.LogRecord) -> None:
         if record.levelno < self.level:
@@ -67,25 +79,41 @@ class StepLogHandler(logging.Handler):
             buffer.add(record)
 
 
-@contextmanager
-def capture(run_id: str, position: int, attempt: int) -> Iterator[None]:
-    """Keep the attempt's records; write them (if any) when it ends, however it ends."""
-    if not settings.DURABLE_STEP_LOGS:
-        yield
-        return
-    _install()
-    buffer = Buffer(
-        level=logging.getLevelName(str(settings.DURABLE_STEP_LOGS_LEVEL).upper()),
-        max_records=settings.DURABLE_STEP_LOGS_MAX_RECORDS,
-        max_bytes=settings.DURABLE_STEP_LOGS_MAX_BYTES,
-    )
-    token = _buffer.set(buffer)
-    try:
-        yield
-    finally:
-        _buffer.reset(token)
-        if buffer.records or buffer.dropped:
-            _write(run_id, position, attempt, buffer)
+class capture:  # noqa: N801 - used as a function: `with step_logs.capture(...) as buffer`
+    """Keep the attempt's records (the buffer is what `with` gives, None when step logs are
+    off); records no statement carried are written alone when it ends, however it ends. A
+    class, not a generator, because it wraps every step attempt."""
+
+    __slots__ = ("run_id", "position", "attempt", "buffer", "token")
+
+    def __init__(self, run_id: str, position: int, attempt: int) -> None:
+        self.run_id, self.position, self.attempt = run_id, position, attempt
+        self.buffer: Buffer | None = None
+
+    def __enter__(self) -> Buffer | None:
+        if not settings.DURABLE_STEP_LOGS:
+            return None
+        if _handler is None:
+            _install()
+        self.buffer = Buffer(
+            level=_level(settings.DURABLE_STEP_LOGS_LEVEL),
+            max_records=settings.DURABLE_STEP_LOGS_MAX_RECORDS,
+            max_bytes=settings.DURABLE_STEP_LOGS_MAX_BYTES,
+        )
+        self.token = _buffer.set(self.buffer)
+        return self.buffer
+
+    def __exit__(self, *exc_info: object) -> None:
+        buffer = self.buffer
+        if buffer is None:
+            return
+        _buffer.reset(self.token)
+        if not buffer.written and (buffer.records or buffer.dropped):
+            _write(self.run_id, self.position, self.attempt, buffer)
+
+
+def _level(name: Any) -> int:
+    return logging.getLevelName(str(name).upper())
 
 
 def _write(run_id: str, position: int, attempt: int, buffer: Buffer) -> None:

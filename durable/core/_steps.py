@@ -68,13 +68,18 @@ class StepCall:
     step_input: EntryInput
     attempt: int = field(init=False)  # goes on from the attempts already recorded
     budget_used: int = field(init=False)  # of those, the ones since the last resume
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    started: float = field(default_factory=time.perf_counter)
+    started_at: datetime = field(init=False)  # of the current attempt (begin_attempt)
+    started: float = field(init=False)
+    logs: step_logs.Buffer | None = field(init=False, default=None)  # the attempt's records
 
     def __post_init__(self) -> None:
         prior, self.budget_used = self.run_context.attempts_before(self.position)
         self.attempt = prior + 1
-        self.where = (
+
+    @property
+    def where(self) -> str:
+        """The step named for messages (built only when one is written)."""
+        return (
             f"workflow {self.run_context.workflow.name} run {self.run_context.run_id} "
             f"step {self.position} ({self.step.name})"
         )
@@ -82,23 +87,33 @@ class StepCall:
     def execute(self) -> Any:
         while True:
             self.begin_attempt()
-            try:
-                with (
-                    observe.attempt(self.step.name, self.position, self.attempt),
-                    step_logs.capture(self.run_context.run_id, self.position, self.attempt),
-                ):
-                    return self._attempt()
-            except (RunInterrupted, SerializationError):
-                raise  # not the step's failure: nothing is recorded, the call itself fails
-            except Exception as exc:
-                wait = self.after_failure(exc)
-                if self.run_context.cancelled.wait(wait):
-                    raise RunInterrupted(self.run_context.run_id) from exc
-                self.run_context.check_interrupted()
-                self.attempt += 1
+            # the log records of a failed attempt travel with its attempt row (after_failure)
+            with step_logs.capture(self.run_context.run_id, self.position, self.attempt) as logs:
+                self.logs = logs
+                try:
+                    with observe.attempt(self.step.name, self.position, self.attempt):
+                        return self._attempt()
+                except (RunInterrupted, SerializationError):
+                    raise  # not the step's failure: nothing is recorded, the call itself fails
+                except Exception as exc:
+                    failure, wait = exc, self.after_failure(exc)
+            if self.run_context.cancelled.wait(wait):
+                raise RunInterrupted(self.run_context.run_id) from failure
+            self.run_context.check_interrupted()
+            self.attempt += 1
 
     def begin_attempt(self) -> None:
         self.started_at, self.started = datetime.now(UTC), time.perf_counter()
+
+    def pending_logs(self) -> dict[str, Any]:
+        """The attempt's log records for the statement that ends it (see step_logs)."""
+        logs, dropped = self.logs.pending() if self.logs is not None else (None, 0)
+        return {"logs": logs, "logs_dropped": dropped}
+
+    def logs_kept(self, kept: object) -> None:
+        """After the statement that ends the attempt: its records are kept if it wrote."""
+        if kept and self.logs is not None:
+            self.logs.kept()
 
     def after_failure(self, exc: Exception) -> float:
         """Record a failed attempt; raise if it was the last one, else return how long to
@@ -143,6 +158,8 @@ class StepCall:
             except Exception as exc:
                 if connection.in_atomic_block:
                     raise
+                if self.logs is not None:  # rolled back with the checkpoint, unless found
+                    self.logs.written = False
                 if db.is_conflict(exc) and conflicts.wait(exc):
                     continue  # rolled back for sure: a fresh transaction, not an attempt
                 if not db.is_transient(exc):
@@ -150,6 +167,7 @@ class StepCall:
                 outage.wait(exc)
             committed = db.retrying(self._read_back, what=f"{self.where}: read back")
             if committed is not None:
+                self.logs_kept(True)  # they committed with it
                 return committed.replay()
 
     def _read_back(self) -> RecordedStep | None:
@@ -217,7 +235,9 @@ class StepCall:
                 final=final,
                 started_at=self.started_at,
                 finished_at=datetime.now(UTC),
+                **self.pending_logs(),
             )
+            self.logs_kept(written)
         except db.DatabaseUnavailable:
             raise  # past the retry budget: execute() releases the run
         except Exception as record_error:  # the history misses one attempt; the run goes on
@@ -258,7 +278,7 @@ class StepCall:
         self.run_context.stop_if_cancelled(written)
 
     def _write(self, **outcome: Any) -> str | None:
-        return store.record_step(
+        status = store.record_step(
             run_id=self.run_context.run_id,
             executor_id=self.run_context.executor_id,
             position=self.position,
@@ -271,5 +291,8 @@ class StepCall:
             finished_at=datetime.now(UTC),
             duration_ms=(time.perf_counter() - self.started) * 1000,
             cpu_ms=observe.cpu_ms(),
+            **self.pending_logs(),
             **outcome,
         )
+        self.logs_kept(status)
+        return status

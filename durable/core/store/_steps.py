@@ -30,7 +30,12 @@ SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(inpu
        %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s
 FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
-RETURNING position
+RETURNING run_id, position
+), logged AS (
+    -- the attempt's log records travel with its checkpoint (NULL: it logged nothing)
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
+    SELECT run_id, position, %(attempts)s, %(logs)s::jsonb, %(logs_dropped)s
+    FROM written WHERE %(logs)s::jsonb IS NOT NULL
 )
 -- the run's status comes back with the write: a CANCELLED one stops at this boundary even
 -- if its executor never heard the cancel's notice, a held one (HELD) is given back to the
@@ -89,6 +94,8 @@ def record_step(**params: Any) -> str | None:
     params.setdefault("output", None)
     params.setdefault("input_hash", "")
     params.setdefault("cpu_ms", 0.0)
+    params.setdefault("logs", None)
+    params.setdefault("logs_dropped", 0)
     rows = _execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params))
     return rows[0][1] if rows else None
 
@@ -132,6 +139,7 @@ RECORD_ATTEMPT = """
 -- record_attempt --
 -- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes;
 -- only while this executor still owns the running run (see record_step)
+WITH written AS (
 INSERT INTO durable_attempt (
     run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
     finished_at)
@@ -139,7 +147,14 @@ SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
        %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s
 FROM durable_run
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
-RETURNING id
+RETURNING id, run_id
+), logged AS (
+    -- the attempt's log records travel with it (NULL: it logged nothing)
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
+    SELECT run_id, %(position)s, %(attempt)s, %(logs)s::jsonb, %(logs_dropped)s
+    FROM written WHERE %(logs)s::jsonb IS NOT NULL
+)
+SELECT id FROM written
 """
 
 
@@ -147,4 +162,6 @@ def record_attempt(**params: Any) -> bool:
     """True if written; False means the run is no longer ours (cancelled or lease lost)."""
     params.setdefault("error_fingerprint", "")
     params.setdefault("final", False)
+    params.setdefault("logs", None)
+    params.setdefault("logs_dropped", 0)
     return bool(_execute_prepared(RECORD_ATTEMPT, params))
