@@ -205,8 +205,9 @@ class StepCall:
             self.run_context.in_step = False
 
     def checkpoint(self, result: Any) -> Any:
-        output = dumps(result, where=f"{self.where} output")
-        output_limits.check(self.step, output, self.where)
+        where = self.where
+        output = dumps(result, where=f"{where} output")
+        output_limits.check(self.step, output, where)
         self._record(status="SUCCESS", output=output)
         return roundtrip(output)
 

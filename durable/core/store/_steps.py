@@ -8,7 +8,9 @@ from typing import Any
 from durable.core._serialization import error_from_dict
 from durable.core.store._execute import Rows, _execute_once, _execute_prepared, execute
 
-RECORD_STEP = """
+# The checkpoint, in two prepared forms: a step that logged nothing (most) does not pay for
+# the log insert's plan node; one that logged carries its records in the same round trip
+_RECORD_STEP = """
 -- record_step --
 -- Write one checkpoint, only while this executor still owns the running run
 WITH run AS (
@@ -31,12 +33,7 @@ SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(inpu
 FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
 RETURNING run_id, position
-), logged AS (
-    -- the attempt's log records travel with its checkpoint (NULL: it logged nothing)
-    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
-    SELECT run_id, position, %(attempts)s, %(logs)s::jsonb, %(logs_dropped)s
-    FROM written WHERE %(logs)s::jsonb IS NOT NULL
-)
+){logged}
 -- the run's status comes back with the write: a CANCELLED one stops at this boundary even
 -- if its executor never heard the cancel's notice, a held one (HELD) is given back to the
 -- queue here, where no executor claims it until it is released (no extra round trip)
@@ -45,6 +42,13 @@ SELECT written.position,
             ELSE run.status END
 FROM written, run
 """
+STEP_LOGGED = """, logged AS (
+    -- the attempt's log records travel with its checkpoint
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
+    SELECT run_id, position, %(attempts)s, %(logs)s::jsonb, %(logs_dropped)s FROM written
+)"""
+RECORD_STEP = _RECORD_STEP.format(logged="")
+RECORD_STEP_LOGGED = _RECORD_STEP.format(logged=STEP_LOGGED)
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,9 @@ def record_step(**params: Any) -> str | None:
     params.setdefault("output", None)
     params.setdefault("input_hash", "")
     params.setdefault("cpu_ms", 0.0)
-    params.setdefault("logs", None)
+    statement = RECORD_STEP if params.setdefault("logs", None) is None else RECORD_STEP_LOGGED
     params.setdefault("logs_dropped", 0)
-    rows = _execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params))
+    rows = _execute_prepared(statement, params, settle=lambda: step_written_by(params))
     return rows[0][1] if rows else None
 
 
