@@ -181,3 +181,14 @@ def test_each_attempt_keeps_its_own_log_records_with_its_attempt_row():
         (1, ["try 1 of fl-1"]),
         (2, ["try 2 of fl-1"]),
     ]
+
+
+def test_a_run_that_logged_can_be_deleted_with_its_log_records():
+    from durable import operations
+    from durable.models import Run
+
+    durable.start(order, "logs-del", run_id="logs-del").result(timeout=20)
+    assert StepLog.objects.filter(run_id="logs-del").exists()
+    assert operations.delete("logs-del", actor="alice") == "logs-del"
+    assert not Run.objects.filter(id="logs-del").exists()
+    assert not StepLog.objects.filter(run_id="logs-del").exists()

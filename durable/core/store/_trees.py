@@ -149,6 +149,10 @@ steps AS (
     DELETE FROM durable_streamentry WHERE run_id IN (SELECT id FROM doomed)
 ), recoveries AS (
     DELETE FROM durable_recovery WHERE run_id IN (SELECT id FROM doomed)
+), step_logs AS (
+    DELETE FROM durable_steplog WHERE run_id IN (SELECT id FROM doomed)
+), stack_requests AS (
+    DELETE FROM durable_stackrequest WHERE run_id IN (SELECT id FROM doomed)
 ), orphaned_children AS (
     UPDATE durable_run SET parent_id = NULL
     WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
