@@ -136,14 +136,18 @@ DEFAULTS: dict[str, Any] = {
 class DurableSettings:
     """Django's settings with Durable's defaults behind them, each cached once read."""
 
+    generation = 0  # counts changes: a value read across one is not cached
+
     def __getattr__(self, name: str) -> Any:
+        generation = DurableSettings.generation
         if hasattr(django_settings, name):
             value = getattr(django_settings, name)
         elif name in DEFAULTS:
             value = DEFAULTS[name]
         else:
             raise AttributeError(f"setting {name} is not defined and has no Durable default")
-        self.__dict__[name] = value  # later reads are a plain attribute, until a change
+        if generation == DurableSettings.generation:  # no change since: cache it
+            self.__dict__[name] = value  # later reads are a plain attribute
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -153,6 +157,7 @@ class DurableSettings:
 
     def forget(self) -> None:
         """Read every setting afresh (a setting changed)."""
+        DurableSettings.generation += 1
         self.__dict__.clear()
 
 
