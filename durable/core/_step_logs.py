@@ -11,6 +11,7 @@ An attempt that logged nothing costs a context variable and an empty buffer.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import threading
@@ -112,7 +113,9 @@ class capture:  # noqa: N801 - used as a function: `with step_logs.capture(...) 
             _write(self.run_id, self.position, self.attempt, buffer)
 
 
+@functools.lru_cache(maxsize=16)
 def _level(name: Any) -> int:
+    """DURABLE_STEP_LOGS_LEVEL as a number (parsed once per value, not per attempt)."""
     return logging.getLevelName(str(name).upper())
 
 

@@ -82,6 +82,12 @@ WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
 """
 
 
+STEP_DEFAULTS: dict[str, Any] = {
+    "error": None, "error_type": "", "error_fingerprint": "", "final": False, "output": None,
+    "input_hash": "", "cpu_ms": 0.0, "logs": None, "logs_dropped": 0,
+}  # fmt: skip
+
+
 def record_step(**params: Any) -> str | None:
     """The run's status if written: RUNNING, or CANCELLED when the step was in flight at a
     cancel (it keeps its checkpoint, and the run stops here), or HELD when an operator held
@@ -91,15 +97,8 @@ def record_step(**params: Any) -> str | None:
     A retry after a lost reply first reads the checkpoint back, so a write that did commit
     is recognised as ours instead of looking like another owner's (ON CONFLICT DO NOTHING).
     """
-    params.setdefault("error", None)
-    params.setdefault("error_type", "")
-    params.setdefault("error_fingerprint", "")
-    params.setdefault("final", False)
-    params.setdefault("output", None)
-    params.setdefault("input_hash", "")
-    params.setdefault("cpu_ms", 0.0)
-    statement = RECORD_STEP if params.setdefault("logs", None) is None else RECORD_STEP_LOGGED
-    params.setdefault("logs_dropped", 0)
+    params = {**STEP_DEFAULTS, **params}
+    statement = RECORD_STEP if params["logs"] is None else RECORD_STEP_LOGGED
     rows = _execute_prepared(statement, params, settle=lambda: step_written_by(params))
     return rows[0][1] if rows else None
 
