@@ -8,7 +8,10 @@ asks PostgreSQL for the statement's own execution time (`EXPLAIN (ANALYZE)` of a
 checkpoint, rolled back) and measures the floor (one single-row INSERT+COMMIT from one
 connection) on the same server. With `--profile` the workflow runs again under cProfile
 and the functions using the most CPU are printed (cProfile's own cost inflates the totals; read the
-shares, not the milliseconds). See docs/performance.md.
+shares, not the milliseconds). With `--rounds R` it also alternates 200 floor commits and a
+200-step workflow R times and reports the median of the per-round ratios, which a shared
+machine's changing load blurs less than figures taken seconds apart. See
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -145,11 +148,41 @@ def process_floor_cpu_ms(count: int = 3000) -> float:
         conn.close()
 
 
+def interleaved(rounds: int, size: int) -> tuple[float, float, float]:
+    """(median step ms, median floor ms, median of the per-round ratios): each round times
+    `size` floor commits, then a `size`-step workflow, so both see the same moment of a
+    shared machine's load (the suite times them seconds apart)."""
+    from bench import db, floor
+
+    floor.prepare()
+    conn = db.connect()
+    steps, floors, ratios = [], [], []
+    try:
+        for index in range(rounds):
+            samples = []
+            for position in range(size):
+                params = {"run_id": f"i{index}", "position": position, "output": "null"}
+                started = time.perf_counter()
+                conn.execute(floor.INSERT_ROW, params)
+                samples.append((time.perf_counter() - started) * 1000)
+            floor_median = statistics.median(samples)
+            step_median, _ = run_steps(size)
+            steps.append(step_median)
+            floors.append(floor_median)
+            ratios.append(step_median / floor_median)
+    finally:
+        conn.close()
+    return statistics.median(steps), statistics.median(floors), statistics.median(ratios)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--profile", action="store_true", help="also run under cProfile")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--rounds", type=int, default=0, help="also: floor and steps in alternating rounds"
+    )
     args = parser.parse_args(argv)
     setup_django()
     from bench import durable_side
@@ -172,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  the rest (Python around it): {step - checkpoint:.3f} ms")
     print(f"  CPU of the executing thread per step: {step_cpu:.3f} ms "
           f"(floor client: {floor_cpu:.3f} ms)")  # fmt: skip
+    if args.rounds:
+        step, floor, ratio = interleaved(args.rounds, 200)
+        print(f"interleaved, {args.rounds} rounds of 200: step {step:.3f} ms, floor "
+              f"{floor:.3f} ms, median ratio {ratio:.2f}x")  # fmt: skip
     if args.profile:
         run_steps(args.steps, profile=True)
         pstats.Stats(PROFILER).sort_stats("tottime").print_stats(args.top)
