@@ -4,8 +4,9 @@ A handler on the root logger adds each record emitted while an attempt runs (in 
 or its timeout helper: the buffer travels in a context variable) to that attempt's buffer,
 bounded by count and bytes. The records travel in the statement that ends the attempt (its
 checkpoint, or its failed-attempt row: `Buffer.pending`), so a step that logs costs no
-extra round trip; only an attempt that ends without either (interrupted) writes them alone.
-An attempt that logged nothing costs a context variable and an empty buffer.
+extra round trip; what no such statement carried (an interrupted attempt, a printed line
+without its newline, flushed at the end) is written alone when the attempt ends. An attempt
+that logged nothing costs a context variable and an empty buffer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from durable.core import _print_capture as print_capture
+from durable.core import _redaction as redaction
 from durable.core import store
 from durable.core.conf import settings
 
@@ -39,17 +42,27 @@ class Buffer:
     records: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
     dropped: int = 0
-    written: bool = False  # the statement that ended the attempt carried the records
+    prints: bool = False  # keep printed lines too (DURABLE_STEP_LOGS_PRINT)
+    partial_line: str = ""  # printed text after the last newline (DURABLE_STEP_LOGS_PRINT)
+    # how much of it a statement that ended the attempt carried, and what `pending` offered
+    carried: tuple[int, int] = (0, 0)  # (records, dropped)
+    offered: tuple[int, int] = (0, 0)
 
     def pending(self) -> tuple[str | None, int]:
-        """(the records as JSON, dropped) for the statement that ends the attempt; (None, 0)
-        when there is nothing to keep or it was already kept. Call `kept()` once written."""
-        if self.written or not (self.records or self.dropped):
+        """(the records not yet carried, as JSON; dropped since) for the statement that ends
+        the attempt, or (None, 0) when there are none. Call `kept()` once it wrote."""
+        records, dropped = self.carried
+        self.offered = (len(self.records), self.dropped)
+        if self.offered == self.carried:
             return None, 0
-        return json.dumps(self.records), self.dropped
+        return json.dumps(self.records[records:]), self.dropped - dropped
 
     def kept(self) -> None:
-        self.written = True
+        self.carried = self.offered
+
+    def unkept(self) -> None:
+        """The statement that carried them was rolled back (a transaction step reruns)."""
+        self.carried = (0, 0)
 
     def add(self, record: logging.LogRecord) -> None:
         if record.levelno < self.level:
@@ -59,6 +72,7 @@ class Buffer:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             message = f"{message}\n{record.exc_text}"
+        message = redaction.redact_message(message)
         if len(self.records) >= self.max_records or self.size + len(message) > self.max_bytes:
             self.dropped += 1
             return
@@ -76,56 +90,83 @@ class StepLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         buffer = _buffer.get()
-        if buffer is not None and not record.name.startswith("durable"):
+        if (
+            buffer is not None
+            and not record.name.startswith("durable")
+            and not print_capture.forwarding()
+        ):
             buffer.add(record)
 
 
 class capture:  # noqa: N801 - used as a function: `with step_logs.capture(...) as buffer`
     """Keep the attempt's records (the buffer is what `with` gives, None when step logs are
-    off); records no statement carried are written alone when it ends, however it ends. A
-    class, not a generator, because it wraps every step attempt."""
+    off); what no statement carried is written alone when it ends, however it ends. A class,
+    not a generator, because it wraps every step attempt."""
 
     __slots__ = ("run_id", "position", "attempt", "buffer", "token")
 
     def __init__(self, run_id: str, position: int, attempt: int) -> None:
         self.run_id, self.position, self.attempt = run_id, position, attempt
-        self.buffer: Buffer | None = None
 
     def __enter__(self) -> Buffer | None:
-        if not settings.DURABLE_STEP_LOGS:
-            return None
-        if _handler is None:
-            _install()
-        self.buffer = Buffer(
-            level=_level(settings.DURABLE_STEP_LOGS_LEVEL),
-            max_records=settings.DURABLE_STEP_LOGS_MAX_RECORDS,
-            max_bytes=settings.DURABLE_STEP_LOGS_MAX_BYTES,
-        )
-        self.token = _buffer.set(self.buffer)
+        self.buffer, self.token = begin()
         return self.buffer
 
     def __exit__(self, *exc_info: object) -> None:
-        buffer = self.buffer
-        if buffer is None:
-            return
-        _buffer.reset(self.token)
-        if not buffer.written and (buffer.records or buffer.dropped):
-            _write(self.run_id, self.position, self.attempt, buffer)
+        end(self.buffer, self.token)
+        keep(self.run_id, self.position, self.attempt, self.buffer)
+
+
+def begin() -> tuple[Buffer | None, contextvars.Token | None]:
+    """Start buffering this thread's (or task's) records; (None, None) when logs are off.
+    An async step calls begin/end around its awaited body and `keep` on the run thread."""
+    if not settings.DURABLE_STEP_LOGS:
+        return None, None
+    if _handler is None:
+        _install()
+    prints = bool(settings.DURABLE_STEP_LOGS_PRINT)
+    if prints:
+        print_capture.install(_buffer.get)
+    buffer = Buffer(
+        level=_level(settings.DURABLE_STEP_LOGS_LEVEL),
+        max_records=settings.DURABLE_STEP_LOGS_MAX_RECORDS,
+        max_bytes=settings.DURABLE_STEP_LOGS_MAX_BYTES,
+        prints=prints,
+    )
+    return buffer, _buffer.set(buffer)
+
+
+def end(buffer: Buffer | None, token: contextvars.Token | None) -> None:
+    if buffer is not None and token is not None:
+        _buffer.reset(token)
+        print_capture.flush(buffer)
+
+
+def keep(run_id: str, position: int, attempt: int, buffer: Buffer | None) -> None:
+    """Write what no statement of the ended attempt carried, in one statement; nothing when
+    there is none (the usual case: none logged, or the checkpoint carried them)."""
+    if buffer is None:
+        return
+    records, dropped = buffer.carried
+    if (len(buffer.records), buffer.dropped) != (records, dropped):
+        _write(run_id, position, attempt, buffer.records[records:], buffer.dropped - dropped)
+
+
+def _write(
+    run_id: str, position: int, attempt: int, records: list[dict[str, Any]], dropped: int
+) -> None:
+    """Lost log lines never fail the step or the run."""
+    try:
+        store.record_step_logs(run_id, position, attempt, records, dropped)
+    except Exception as exc:
+        logger.warning("run %s step %d attempt %d: %d log record(s) not kept (%s)",
+                       run_id, position, attempt, len(records), exc)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=16)
 def _level(name: Any) -> int:
     """DURABLE_STEP_LOGS_LEVEL as a number (parsed once per value, not per attempt)."""
     return logging.getLevelName(str(name).upper())
-
-
-def _write(run_id: str, position: int, attempt: int, buffer: Buffer) -> None:
-    """Lost log lines never fail the step or the run."""
-    try:
-        store.record_step_logs(run_id, position, attempt, buffer.records, buffer.dropped)
-    except Exception as exc:
-        logger.warning("run %s step %d attempt %d: %d log record(s) not kept (%s)",
-                       run_id, position, attempt, len(buffer.records), exc)  # fmt: skip
 
 
 def _install() -> None:

@@ -159,7 +159,7 @@ class StepCall:
                 if connection.in_atomic_block:
                     raise
                 if self.logs is not None:  # rolled back with the checkpoint, unless found
-                    self.logs.written = False
+                    self.logs.unkept()
                 if db.is_conflict(exc) and conflicts.wait(exc):
                     continue  # rolled back for sure: a fresh transaction, not an attempt
                 if not db.is_transient(exc):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0028_hold_held_at'),
+        ('durable', '0030_inside_step_log_search'),
     ]
 
     operations = [
