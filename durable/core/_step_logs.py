@@ -51,6 +51,7 @@ class Buffer:
     def pending(self) -> tuple[str | None, int]:
         """(the records not yet carried, as JSON; dropped since) for the statement that ends
         the attempt, or (None, 0) when there are none. Call `kept()` once it wrote."""
+        print_capture.flush(self)  # the body has ended: a last unfinished line goes too
         records, dropped = self.carried
         self.offered = (len(self.records), self.dropped)
         if self.offered == self.carried:
