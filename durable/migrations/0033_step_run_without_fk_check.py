@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0030_inside_step_log_search'),
+        ('durable', '0032_scale_failure_status_indexes'),
     ]
 
     operations = [
