@@ -12,7 +12,7 @@ from tests.dashboard.conftest import make_run
 
 pytestmark = pytest.mark.django_db
 PREFIX = "/ops/durable/"
-PAGES = ["", "latency/", "failures/", "workers/", "audit/"]
+PAGES = ["", "latency/", "failures/", "workers/", "audit/", "system/"]
 
 
 @pytest.fixture
@@ -64,3 +64,14 @@ def test_anonymous_users_go_to_the_hosts_login_url(guest_site, client):
 def test_at_the_site_root_there_is_no_link_back(viewer_client, settings):
     settings.DURABLE_HOST_HOME_URL = "/"
     assert "host-home" not in viewer_client.get("/").content.decode()
+
+
+def test_the_health_page_links_to_health_only_where_the_host_routes_it(
+    guest_site, viewer_client, settings
+):
+    """A host that did not include durable.observability.urls is told how, not sent to a 404."""
+    content = viewer_client.get(PREFIX + "system/").content.decode()
+    assert 'href="/health"' not in content
+    assert 'include("durable.observability.urls")' in content
+    settings.ROOT_URLCONF = "config.urls"  # this repository's site routes /health
+    assert '<a href="/health">/health</a>' in viewer_client.get("/system/").content.decode()
