@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from durable.models._runs import RunPartitioned
+
 
 class StackRequest(models.Model):
     """One "where is it now?" question about a run, and the owner's answer once given."""
@@ -38,13 +40,17 @@ class StackRequest(models.Model):
         return f"stack of {self.run_id} ({self.requested_at:%H:%M:%S})"
 
 
-class StepLog(models.Model):
+class StepLog(RunPartitioned):
     """The log records one attempt of a step emitted (bounded), written in one statement
     when the attempt ends, and only if it logged anything (`durable.core._step_logs`)."""
 
     id = models.BigAutoField(primary_key=True)
     run = models.ForeignKey(
-        "durable.Run", on_delete=models.CASCADE, related_name="step_logs", db_index=False
+        "durable.Run",
+        on_delete=models.CASCADE,
+        related_name="step_logs",
+        db_index=False,
+        db_constraint=False,
     )
     position = models.IntegerField()
     attempt = models.IntegerField()

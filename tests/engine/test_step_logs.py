@@ -116,7 +116,8 @@ def statements_of_a_run(settings, monkeypatch, run_id: str, steps: int, logs_on:
     with monkeypatch.context() as patch:
         counter = StatementCounter(patch)
         durable.start(quiet_steps, steps, run_id=run_id).result(timeout=30)
-    assert not [text for text in counter.texts if "durable_steplog" in text]
+    # no step log written (the executors' partition duty may name the table meanwhile)
+    assert not [text for text in counter.texts if "INSERT INTO durable_steplog (" in text]
     return sum(repr(run_id) in params for params in counter.params)
 
 

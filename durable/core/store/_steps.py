@@ -16,20 +16,23 @@ WITH run AS (
     -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs.
     -- Only the id is searched here, so the plan is always the primary key (a filter on
     -- status/executor_id could tempt the planner onto a partial index of running runs).
-    SELECT id, status, executor_id, held_at FROM durable_run WHERE id = %(run_id)s FOR SHARE
+    SELECT id, status, executor_id, held_at, created_at FROM durable_run
+    WHERE id = %(run_id)s FOR SHARE
 ), owner AS (
     -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
     -- leaves executor_id in place), so resuming the run does not run that step again
-    SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
+    SELECT id, created_at FROM run
+    WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
 ), written AS (
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms, run_created_at)
 SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(input_hash)s,
        %(output)s::json, %(error)s::json, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
-       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s
+       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s, created_at
 FROM owner
-ON CONFLICT (run_id, position) DO NOTHING
+-- run_created_at (the partition key, docs/partitioning.md) is constant per run
+ON CONFLICT (run_id, position, run_created_at) DO NOTHING
 RETURNING position
 )
 -- the run's status comes back with the write: a CANCELLED one stops at this boundary even
@@ -134,9 +137,9 @@ RECORD_ATTEMPT = """
 -- only while this executor still owns the running run (see record_step)
 INSERT INTO durable_attempt (
     run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
-    finished_at)
+    finished_at, run_created_at)
 SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
-       %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s
+       %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s, created_at
 FROM durable_run
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 RETURNING id

@@ -132,14 +132,11 @@ PRUNABLE = """
                    AND p.finished_at < %(cutoff)s))
 """
 
-# Deletes the runs of a `doomed (id)` CTE with everything recorded for them; their
-# surviving children and forks lose the link (shared by prune and delete)
-DELETE_DOOMED = """
-steps AS (
-    DELETE FROM durable_step WHERE run_id IN (SELECT id FROM doomed)
-), attempts AS (
-    DELETE FROM durable_attempt WHERE run_id IN (SELECT id FROM doomed)
-), messages AS (
+# Deletes the runs of a `doomed (id)` CTE with what they recorded outside the partitioned
+# history; their surviving children and forks lose the link (shared by prune, delete and
+# retention's drop of a whole partition, which takes their history with it)
+DELETE_DOOMED_RUNS = """
+messages AS (
     DELETE FROM durable_message WHERE run_id IN (SELECT id FROM doomed)
 ), events AS (
     DELETE FROM durable_event WHERE run_id IN (SELECT id FROM doomed)
@@ -149,6 +146,8 @@ steps AS (
     DELETE FROM durable_streamentry WHERE run_id IN (SELECT id FROM doomed)
 ), recoveries AS (
     DELETE FROM durable_recovery WHERE run_id IN (SELECT id FROM doomed)
+), stack_requests AS (
+    DELETE FROM durable_stackrequest WHERE run_id IN (SELECT id FROM doomed)
 ), orphaned_children AS (
     UPDATE durable_run SET parent_id = NULL
     WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
@@ -159,6 +158,19 @@ steps AS (
 DELETE FROM durable_run WHERE id IN (SELECT id FROM doomed)
 RETURNING id
 """
+
+# ... and with their history too, row by row (shared by prune and delete)
+DELETE_DOOMED = (
+    """
+steps AS (
+    DELETE FROM durable_step WHERE run_id IN (SELECT id FROM doomed)
+), attempts AS (
+    DELETE FROM durable_attempt WHERE run_id IN (SELECT id FROM doomed)
+), step_logs AS (
+    DELETE FROM durable_steplog WHERE run_id IN (SELECT id FROM doomed)
+), """
+    + DELETE_DOOMED_RUNS
+)
 
 PRUNE_BATCH = f"""
 -- prune_batch --
