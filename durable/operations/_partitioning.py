@@ -17,12 +17,15 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Range = tuple[datetime, datetime]
 
 
-def create_ahead() -> list[Partition]:
-    """Make sure today's partition and DURABLE_PARTITIONS_AHEAD more exist, and give rows
-    the default partition caught a partition of their own; the partitions made."""
+def create_ahead(since: datetime | None = None) -> list[Partition]:
+    """Make sure today's partition and DURABLE_PARTITIONS_AHEAD more exist (and those from
+    `since`, for a bulk load of past runs), and give rows the default partition caught a
+    partition of their own; the partitions made."""
     width = timedelta(days=settings.DURABLE_PARTITION_DAYS)
-    start = _slot_start(clock.now(), width)
-    wanted = [start + width * k for k in range(settings.DURABLE_PARTITIONS_AHEAD + 1)]
+    now = clock.now()
+    start = _slot_start(min(since or now, now), width)
+    ahead = (_slot_start(now, width) - start) // width + settings.DURABLE_PARTITIONS_AHEAD
+    wanted = [start + width * k for k in range(ahead + 1)]
     wanted += [_slot_start(day, width) for day in store_partitions.default_row_days()]
     taken: list[tuple[datetime | None, datetime | None]] = [
         (partition.lower, partition.upper) for partition in store_partitions.partitions()

@@ -179,3 +179,11 @@ def test_a_partition_with_a_run_still_going_is_kept_and_says_which(side_effects)
     assert "part-live" in kept[f"p{day:%Y%m%d}"]
     assert _exists(f"durable_step_p{day:%Y%m%d}")
     assert Run.objects.filter(id__in=["part-done", "part-live"]).count() == 2
+
+
+def test_a_bulk_load_of_past_runs_gets_its_partitions_first(transactional_db):
+    since = timezone.now() - timedelta(days=31)
+    partitioning.create_ahead(since=since)
+    for offset in range(0, 32, 5):
+        suffix = f"p{_day(since) + timedelta(days=offset):%Y%m%d}"
+        assert all(_exists(f"{table}_{suffix}") for table in TABLES), suffix
