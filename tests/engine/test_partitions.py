@@ -5,6 +5,7 @@ retention drops a partition whole, never one a parked parent still needs."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -187,3 +188,28 @@ def test_a_bulk_load_of_past_runs_gets_its_partitions_first(transactional_db):
     for offset in range(0, 32, 5):
         suffix = f"p{_day(since) + timedelta(days=offset):%Y%m%d}"
         assert all(_exists(f"{table}_{suffix}") for table in TABLES), suffix
+
+
+def test_runs_writing_to_the_default_partition_go_on_while_the_duty_moves_their_rows(
+    side_effects,
+):
+    """The duty moves rows out of the default partition while their runs still write:
+    no checkpoint fails or goes astray, no step runs twice, no recorded step is missed."""
+    days = [_day(timezone.now() - timedelta(days=500 + k)) for k in range(3)]
+    ids = [f"part-moving-{k}" for k in range(3)]
+    for run_id in ids:
+        durable.start(workflows.slow_ledger, run_id, 60, 0.005, run_id=run_id, delay=0.5)
+    for run_id, day in zip(ids, days, strict=True):  # no partition covers their day yet
+        _backdate(run_id, day + timedelta(hours=1))
+    deadline = timezone.now() + timedelta(seconds=20)
+    # until each has checkpoints (in the default partition), and goes on writing
+    while Step.objects.filter(run_id__in=ids).values("run_id").distinct().count() < len(ids):
+        assert timezone.now() < deadline, "the runs never started"
+        time.sleep(0.01)
+    made = partitioning.create_ahead()
+    assert {f"p{day:%Y%m%d}" for day in days} <= {partition.suffix for partition in made}
+    for run_id, day in zip(ids, days, strict=True):
+        assert durable.get(run_id).result(timeout=30) == 60
+        assert set(side_effects(run_id).values()) == {1}  # each step once
+        assert _homes("durable_step", run_id) == {f"durable_step_p{day:%Y%m%d}"}
+    assert _sql("SELECT count(*) FROM durable_step_default")[0][0] == 0
