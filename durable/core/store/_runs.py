@@ -249,7 +249,8 @@ UPDATE durable_run
 SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at),
     active_ms = """
     + ACTIVE_MS_SQL.format(run="durable_run")
     + """,
@@ -356,7 +357,8 @@ SUSPEND_RUN = """
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL,
     available_at = %(wake_at)s, updated_at = now(),
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at)
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 """
 
@@ -373,7 +375,8 @@ RELEASE_RUNS = """
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, available_at = now(),
     updated_at = now() - interval '1 millisecond',
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at)
 WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
 RETURNING id
 """

@@ -41,7 +41,8 @@ SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
     active_ms = """
     + ACTIVE_MS_SQL.format(run="r")
     + """,
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = r.id AND s.run_created_at = r.created_at)
 WHERE r.id = ANY(%(run_ids)s) AND r.status IN ('ENQUEUED', 'RUNNING')
 RETURNING r.id
 """
