@@ -14,6 +14,7 @@ from django.utils import timezone
 
 import durable
 from durable import operations
+from durable.core.store import _partitions as store_partitions
 from durable.executors import duties
 from durable.models import Run, RunStatus, Step
 from durable.operations import _partitioning as partitioning
@@ -213,3 +214,16 @@ def test_runs_writing_to_the_default_partition_go_on_while_the_duty_moves_their_
         assert set(side_effects(run_id).values()) == {1}  # each step once
         assert _homes("durable_step", run_id) == {f"durable_step_p{day:%Y%m%d}"}
     assert _sql("SELECT count(*) FROM durable_step_default")[0][0] == 0
+
+
+def test_a_wider_partition_setting_fills_only_the_gaps_after_the_existing_partitions(
+    transactional_db, settings
+):
+    partitioning.create_ahead()  # daily ones, as made so far
+    settings.DURABLE_PARTITION_DAYS = 7
+    settings.DURABLE_PARTITIONS_AHEAD = 4
+    partitioning.create_ahead()  # would fail on an overlap (PostgreSQL refuses one)
+    horizon = timezone.now() + timedelta(days=7 * 4)
+    uppers = [partition.upper for partition in store_partitions.partitions()]
+    assert max(upper for upper in uppers if upper) >= horizon
+    assert partitioning.create_ahead() == []
