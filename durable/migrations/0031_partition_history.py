@@ -45,6 +45,9 @@ INDEXES = {
         "ALTER TABLE durable_steplog ADD CONSTRAINT durable_steplog_pkey"
         " PRIMARY KEY (id, run_created_at)",
         "CREATE INDEX steplog_run_idx ON durable_steplog (run_id, position, attempt, id)",
+        "CREATE INDEX steplog_message_trgm ON durable_steplog USING gin"
+        " ((UPPER((jsonb_path_query_array(records, '$[*].message'::jsonpath))::text))"
+        " gin_trgm_ops)",
     ],
 }
 
@@ -63,6 +66,9 @@ PLAIN_INDEXES = {
     ],
     "durable_steplog": [
         "CREATE INDEX steplog_run_idx ON durable_steplog (run_id, position, attempt, id)",
+        "CREATE INDEX steplog_message_trgm ON durable_steplog USING gin"
+        " ((UPPER((jsonb_path_query_array(records, '$[*].message'::jsonpath))::text))"
+        " gin_trgm_ops)",
     ],
 }
 
@@ -218,7 +224,7 @@ class Migration(migrations.Migration):
     atomic = False  # the copy commits batch by batch
 
     dependencies = [
-        ("durable", "0028_hold_held_at"),
+        ("durable", "0030_inside_step_log_search"),
     ]
 
     operations = [
