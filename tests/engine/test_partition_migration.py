@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 import durable
 from durable import executors, operations
@@ -90,3 +92,8 @@ def test_a_populated_history_keeps_every_row_and_its_runs_resume(
     assert side_effects("mig-failed") == {"first": 1, "second": 1, "third": 1}
     new_ids = _sql("SELECT min(id) FROM durable_step WHERE run_id = 'mig-failed' AND position = 2")
     assert new_ids[0][0] > max(row["id"] for row in before["durable_step"])
+    # the catch-all partition of the old rows goes whole once every run in it may go
+    cutoff = timezone.now() + timedelta(days=2)
+    dropped = {result.partition.suffix: result for result in partitioning.drop_expired(cutoff)}
+    assert (dropped["pmin"].runs, dropped["pmin"].kept) == (2, "")
+    assert not any(_sql("SELECT to_regclass(%(t)s)", {"t": f"{t}_pmin"})[0][0] for t in TABLES)

@@ -169,7 +169,7 @@ RANGE_RUNS = f"""
 WITH locked AS (
     SELECT r.id, {PRUNABLE} AS prunable
     FROM durable_run r
-    WHERE r.created_at >= COALESCE(%(lower)s, '-infinity') AND r.created_at < %(upper)s
+    WHERE r.created_at >= COALESCE(%(lower)s::timestamptz, '-infinity') AND r.created_at < %(upper)s
     ORDER BY r.id
     FOR UPDATE OF r
 )
@@ -182,7 +182,7 @@ DELETE_RANGE_RUNS = f"""
 -- delete_range_runs --
 WITH doomed AS (
     SELECT id FROM durable_run
-    WHERE created_at >= COALESCE(%(lower)s, '-infinity') AND created_at < %(upper)s
+    WHERE created_at >= COALESCE(%(lower)s::timestamptz, '-infinity') AND created_at < %(upper)s
 ), {DELETE_DOOMED_RUNS}"""
 
 
