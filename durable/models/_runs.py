@@ -172,6 +172,12 @@ class Run(models.Model):
             # dashboard runs list filtered by queue or by code version, newest first (keyset)
             models.Index(fields=["queue", "-created_at", "-id"], name="run_queue_created_idx"),
             models.Index(fields=["version", "-created_at", "-id"], name="run_version_created_idx"),
+            # dashboard runs list by queue and status, newest first, and its capped
+            # per-status counts under a queue filter (each an index-only range, where
+            # queue alone made every count intersect two whole index ranges)
+            models.Index(
+                fields=["queue", "status", "-created_at", "-id"], name="run_queue_status_idx"
+            ),
             # dashboard runs list by workflow and status (e.g. failed runs of one workflow),
             # newest first, and its capped per-status counts under a workflow filter
             models.Index(
@@ -219,6 +225,18 @@ class Run(models.Model):
             models.Index(
                 fields=["error_fingerprint", "-created_at", "-id"],
                 name="run_fingerprint_created_idx",
+                condition=~Q(error_fingerprint=""),
+            ),
+            # the capped per-status counts of an error type or a failure group (each one
+            # index-only range; without status second, every count re-read the whole group)
+            models.Index(
+                fields=["error_type", "status", "-created_at", "-id"],
+                name="run_error_type_status_idx",
+                condition=~Q(error_type=""),
+            ),
+            models.Index(
+                fields=["error_fingerprint", "status", "-created_at", "-id"],
+                name="run_fingerprint_status_idx",
                 condition=~Q(error_fingerprint=""),
             ),
         ]

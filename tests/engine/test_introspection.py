@@ -236,6 +236,9 @@ WORKFLOW_INDEXES = ("run_workflow_created_idx", "run_workflow_status_idx")
             id="workflow+status",
         ),  # fmt: skip
         pytest.param({"queue": "q3"}, ("run_queue_created_idx",), id="queue"),
+        pytest.param(
+            {"queue": "q3", "status": "ERROR"}, ("run_queue_status_idx",), id="queue+status"
+        ),
         pytest.param({"version": "v5"}, ("run_version_created_idx",), id="version"),
         pytest.param({"tags": {"customer": "c9"}}, ("run_tags_gin",), id="tags"),
         pytest.param(
