@@ -224,7 +224,7 @@ class Migration(migrations.Migration):
     atomic = False  # the copy commits batch by batch
 
     dependencies = [
-        ("durable", "0030_inside_step_log_search"),
+        ("durable", "0032_scale_failure_status_indexes"),
     ]
 
     operations = [
