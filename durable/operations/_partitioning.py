@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from durable.core import _clock as clock
 from durable.core.conf import settings
@@ -21,6 +22,13 @@ def create_ahead(since: datetime | None = None) -> list[Partition]:
     """Make sure today's partition and DURABLE_PARTITIONS_AHEAD more exist (and those from
     `since`, for a bulk load of past runs), and give rows the default partition caught a
     partition of their own; the partitions made."""
+    made = store_partitions.maintaining(lambda: _create_ahead(since), "create_ahead")
+    if made:
+        logger.info("made %d history partition(s), up to %s", len(made), made[-1].upper)
+    return made
+
+
+def _create_ahead(since: datetime | None) -> list[Partition]:
     width = timedelta(days=settings.DURABLE_PARTITION_DAYS)
     now = clock.now()
     start = _slot_start(min(since or now, now), width)
@@ -35,10 +43,7 @@ def create_ahead(since: datetime | None = None) -> list[Partition]:
         for free in _free(lower, lower + width, taken):
             ranges.append(free)
             taken.append(free)
-    made = store_partitions.create_partitions(ranges) if ranges else []
-    if made:
-        logger.info("made %d history partition(s), up to %s", len(made), made[-1].upper)
-    return made
+    return store_partitions.create_partitions(ranges)
 
 
 def drop_expired(cutoff: datetime) -> list[Dropped]:
@@ -48,7 +53,8 @@ def drop_expired(cutoff: datetime) -> list[Dropped]:
     for partition in store_partitions.partitions():
         if partition.upper is None or partition.upper > cutoff:
             break  # newer partitions hold runs created after the cutoff, or may yet
-        result = store_partitions.drop_partition(partition, cutoff)
+        dropping = partial(store_partitions.drop_partition, partition, cutoff)
+        result = store_partitions.maintaining(dropping, "drop_partition")
         if result.kept:
             logger.info("kept history partition %s: %s", partition.suffix, result.kept)
         results.append(result)

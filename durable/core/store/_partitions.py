@@ -10,12 +10,16 @@ in the transaction that deletes its runs, once every run created in the range is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar, cast
 
 from durable.core.store._db import atomic_retrying
 from durable.core.store._execute import execute
 from durable.core.store._trees import DELETE_DOOMED_RUNS, PRUNABLE
+
+T = TypeVar("T")
 
 HISTORY_TABLES = ("durable_step", "durable_attempt", "durable_steplog")
 
@@ -128,38 +132,43 @@ LOCK TABLE durable_step, durable_attempt, durable_steplog IN ACCESS EXCLUSIVE MO
 
 MAINTENANCE_LOCK = """
 -- maintenance_lock --
--- One executor at a time changes the partitions (the others skip this round)
-SELECT pg_try_advisory_xact_lock(hashtext('durable.partitions'))
+-- One executor at a time changes the partitions (the others wait their turn)
+SELECT pg_advisory_xact_lock(hashtext('durable.partitions'))
 """
 
 
+def maintaining(body: Callable[[], T], what: str) -> T:
+    """Run `body` in a transaction that holds the partitions' maintenance lock: one
+    executor at a time, the others wait their turn (at most LOCK_TIMEOUT, then fail and
+    try again next time). `body` reads the partitions under the lock, so it may run again
+    whole when its connection drops."""
+
+    def locked() -> T:
+        execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'", {})
+        execute(MAINTENANCE_LOCK, {})
+        return body()
+
+    return atomic_retrying(locked, settle=lambda: (False, cast(T, None)), what=what)
+
+
 def create_partitions(ranges: list[tuple[datetime, datetime]]) -> list[Partition]:
-    """Create a partition of every history table for each [lower, upper) range, in one
-    transaction; the ones made (none when another executor holds the maintenance lock)."""
-
-    def body() -> list[Partition]:
-        if not _maintenance_lock():
-            return []
-        execute(HOLD_WRITES, {})
-        if default_rows():  # rare: the duty fell behind, or an old run was imported
-            execute(HOLD_READS, {})
-        made = []
-        for lower, upper in ranges:
-            partition = Partition(lower, upper, f"p{lower:%Y%m%d}")
-            bounds = {"lower": lower, "upper": upper}
-            for table in HISTORY_TABLES:
-                names = {"table": table, "partition": partition.name(table)}
-                for statement in (NEW_PARTITION_TABLE, MOVE_FROM_DEFAULT, ATTACH_PARTITION):
-                    execute(statement.format(**names), bounds)
-            made.append(partition)
-        return made
-
-    return atomic_retrying(body, settle=lambda: (False, []), what="create_partitions")
-
-
-def _maintenance_lock() -> bool:
-    execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'", {})
-    return bool(execute(MAINTENANCE_LOCK, {})[0][0])
+    """Create a partition of every history table for each [lower, upper) range; inside
+    `maintaining`, so the ranges were read under its lock."""
+    if not ranges:
+        return []
+    execute(HOLD_WRITES, {})
+    if default_rows():  # rare: the duty fell behind, or an old run was imported
+        execute(HOLD_READS, {})
+    made = []
+    for lower, upper in ranges:
+        partition = Partition(lower, upper, f"p{lower:%Y%m%d}")
+        bounds = {"lower": lower, "upper": upper}
+        for table in HISTORY_TABLES:
+            names = {"table": table, "partition": partition.name(table)}
+            for statement in (NEW_PARTITION_TABLE, MOVE_FROM_DEFAULT, ATTACH_PARTITION):
+                execute(statement.format(**names), bounds)
+        made.append(partition)
+    return made
 
 
 # Every run created in the range, locked (a resume or a fork waits, or is waited for), and
@@ -195,31 +204,13 @@ class Dropped:
 
 def drop_partition(partition: Partition, cutoff: datetime) -> Dropped:
     """Drop the range's partitions of every history table, with the range's runs, if every
-    run created in it is prunable at `cutoff`; else keep all of it."""
-
-    def body() -> Dropped:
-        if not _maintenance_lock():
-            return Dropped(partition, 0, "another executor is changing the partitions")
-        params = {"lower": partition.lower, "upper": partition.upper, "cutoff": cutoff}
-        _, staying, first = execute(RANGE_RUNS, params)[0]
-        if staying:
-            return Dropped(partition, 0, f"run {first} (and {staying - 1} more) must stay")
-        deleted = len(execute(DELETE_RANGE_RUNS, params))
-        # last, so the parents' strongest lock is held only from here to the commit
-        for table in HISTORY_TABLES:
-            execute(f"DROP TABLE {partition.name(table)}", {})
-        return Dropped(partition, deleted)
-
-    return atomic_retrying(
-        body, settle=lambda: (_gone(partition), Dropped(partition, 0)), what="drop_partition"
-    )
-
-
-GONE = """
--- gone --
-SELECT to_regclass(%(name)s) IS NULL
-"""
-
-
-def _gone(partition: Partition) -> bool:
-    return bool(execute(GONE, {"name": partition.name("durable_step")})[0][0])
+    run created in it is prunable at `cutoff`; else keep all of it. Inside `maintaining`."""
+    params = {"lower": partition.lower, "upper": partition.upper, "cutoff": cutoff}
+    _, staying, first = execute(RANGE_RUNS, params)[0]
+    if staying:
+        return Dropped(partition, 0, f"run {first} (and {staying - 1} more) must stay")
+    deleted = len(execute(DELETE_RANGE_RUNS, params))
+    # last, so the parents' strongest lock is held only from here to the commit
+    for table in HISTORY_TABLES:
+        execute(f"DROP TABLE IF EXISTS {partition.name(table)}", {})
+    return Dropped(partition, deleted)
