@@ -35,6 +35,7 @@ from durable.executors.inflight import OneThreadPerRun
 from durable.executors.operator_drain import OperatorDrain
 
 logger = logging.getLogger("durable")
+WAKE = ""  # put in the queue at shutdown so each waiting worker sees the flags at once
 
 
 class ThreadExecutor(OneThreadPerRun):
@@ -128,6 +129,8 @@ class ThreadExecutor(OneThreadPerRun):
             try:
                 run_id = self._queue.get(timeout=0.2)
             except queue.Empty:
+                continue
+            if run_id == WAKE:  # shutdown: look at the flags again now, not after the timeout
                 continue
             try:
                 self._execute(run_id)
@@ -266,6 +269,8 @@ class ThreadExecutor(OneThreadPerRun):
             return
         atexit.unregister(self.shutdown)
         self._draining.set()
+        for _ in list(self._workers):
+            self._queue.put(WAKE)
         grace = settings.DURABLE_SHUTDOWN_GRACE_SECONDS if wait else 0.0
         deadline = time.monotonic() + grace
         while self._runs_in_flight() and time.monotonic() < deadline:

@@ -19,8 +19,8 @@ from tests.engine import workflows
 from tests.engine.test_partitions import TABLES, history
 from tests.engine.workflows import Boom, fails_at_third_step
 
-BEFORE = ("durable", "0032_scale_failure_status_indexes")
-PARTITIONING = importlib.import_module("durable.migrations.0033_partition_history")
+BEFORE = ("durable", "0033_step_run_without_fk_check")
+PARTITIONING = importlib.import_module("durable.migrations.0034_partition_history")
 
 
 def _sql(statement: str, params: dict | None = None) -> list[tuple]:

@@ -202,10 +202,12 @@ def unpartition(apps, schema_editor) -> None:
                     f" (SELECT count(*) > 0 FROM {table}))"
                 )
                 cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (id)")
-                cursor.execute(
-                    f"ALTER TABLE {table} ADD CONSTRAINT {table}_run_id_fk FOREIGN KEY (run_id)"
-                    " REFERENCES durable_run (id) DEFERRABLE INITIALLY DEFERRED"
-                )
+                if table != "durable_step":  # 0033 dropped the checkpoints' constraint
+                    cursor.execute(
+                        f"ALTER TABLE {table} ADD CONSTRAINT {table}_run_id_fk"
+                        " FOREIGN KEY (run_id) REFERENCES durable_run (id)"
+                        " DEFERRABLE INITIALLY DEFERRED"
+                    )
                 for statement in PLAIN_INDEXES[table]:
                     cursor.execute(statement)
 
@@ -224,7 +226,7 @@ class Migration(migrations.Migration):
     atomic = False  # the copy commits batch by batch
 
     dependencies = [
-        ("durable", "0032_scale_failure_status_indexes"),
+        ("durable", "0033_step_run_without_fk_check"),
     ]
 
     operations = [
@@ -244,7 +246,6 @@ class Migration(migrations.Migration):
                 migrations.AlterField(
                     model_name="attempt", name="run", field=_run_link("attempts")
                 ),
-                migrations.AlterField(model_name="step", name="run", field=_run_link("steps")),
                 migrations.AlterField(
                     model_name="steplog", name="run", field=_run_link("step_logs")
                 ),
