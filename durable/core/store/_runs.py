@@ -121,19 +121,21 @@ CLAIMED_HISTORY = """
        (SELECT COALESCE(json_agg(json_build_array(
                    s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash)
                    ORDER BY s.position), '[]'::json)
-        FROM durable_step s WHERE s.run_id = c.id),
+        -- the partition key too: a run's history is read from its one partition
+        FROM durable_step s WHERE s.run_id = c.id AND s.run_created_at = c.created_at),
        -- at positions without a checkpoint (the step a resume or a recovery runs again):
        -- the highest attempt number used there, failed or lost to an executor's death, so
        -- numbers go on from it, and the deaths there since the last resume (no retries)
        (SELECT COALESCE(json_object_agg(u.position, u.used), '{}'::json) FROM (
             SELECT tried.position, json_build_array(max(tried.attempt), sum(tried.deaths)) AS used
             FROM (SELECT a.position, a.attempt, 0 AS deaths FROM durable_attempt a
-                  WHERE a.run_id = c.id
+                  WHERE a.run_id = c.id AND a.run_created_at = c.created_at
                   UNION ALL
                   SELECT lost.key::int, (lost.value ->> 0)::int, (lost.value ->> 1)::int
                   FROM jsonb_each(c.lost_attempts) lost) tried
             WHERE NOT EXISTS (SELECT 1 FROM durable_step s
-                              WHERE s.run_id = c.id AND s.position = tried.position)
+                              WHERE s.run_id = c.id AND s.run_created_at = c.created_at
+                                AND s.position = tried.position)
             GROUP BY tried.position) u),
        c.attempts_before_resume, c.imported
 """
@@ -181,7 +183,7 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     + """)
     RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
               durable_run.deadline_at, durable_run.attempts_before_resume,
-              durable_run.lost_attempts, durable_run.imported
+              durable_run.lost_attempts, durable_run.imported, durable_run.created_at
 )
 SELECT c.workflow, c.version, c.input, c.deadline_at,"""
     + CLAIMED_HISTORY
@@ -251,7 +253,8 @@ UPDATE durable_run
 SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at),
     active_ms = """
     + ACTIVE_MS_SQL.format(run="durable_run")
     + """,
@@ -368,7 +371,8 @@ SUSPEND_RUN = """
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL,
     available_at = %(wake_at)s, updated_at = now(),
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at)
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 """
 
@@ -385,7 +389,8 @@ RELEASE_RUNS = """
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, available_at = now(),
     updated_at = now() - interval '1 millisecond',
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at)
 WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
 RETURNING id
 """
