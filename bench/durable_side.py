@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection
 
 import durable
-from bench import timing, workloads
+from bench import run_phases, timing, workloads
 from durable.core.conf import settings
 
 CLEANUP = [
@@ -38,6 +38,7 @@ def warm_up() -> None:
     durable.run(workloads.many_steps, 3, "warm-up")
     durable.run(workloads.five_steps)
     durable.run(workloads.first_step, "warm-up")
+    durable.run(workloads.one_step)
     workloads.STEP_MARKS.clear()
     workloads.FIRST_STEP_AT.clear()
 
@@ -63,11 +64,17 @@ def measure(sizes: dict[str, int]) -> dict[str, Any]:
         "throughput_8_callers": timing.throughput_callers(
             label, run_five, total, 8, on_thread_exit=lambda: connection.close()
         ),
+        "throughput_32_callers": timing.throughput_callers(
+            label, run_five, total, 32, on_thread_exit=lambda: connection.close()
+        ),
         "throughput_burst": timing.throughput_burst(
             label,
             lambda: durable.start(workloads.five_steps),
             lambda handle: handle.result(timeout=600),
             total,
+        ),
+        "run_one_step": run_phases.run_latency(
+            lambda: durable.start(workloads.one_step), sizes["runs"]
         ),
         "start_latency": timing.start_latency(
             label,

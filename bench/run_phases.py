@@ -1,0 +1,78 @@
+"""Where the time of one `durable.run` goes: its phases, from in-process clocks and the
+rows' own timestamps (the database's `now()`; same machine, so the same wall clock).
+
+    start() call        the caller's `durable.start` returns (run row committed)
+    commit -> claim     the row's created_at to its claimed_at
+    claim -> step start claimed_at to the step's started_at
+    step                the step's started_at to its finished_at
+    step end -> finish  the step's finished_at to the run's finished_at
+    finish -> result    the run's finished_at to `result()` returning in the caller
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+
+from bench.progress import Progress
+from bench.stats import summarize_ms
+
+PHASES = (
+    "start_call",
+    "commit_to_claim",
+    "claim_to_step",
+    "step",
+    "step_to_finish",
+    "finish_to_result",
+)
+
+ROW_TIMES = """
+SELECT r.id, extract(epoch FROM r.created_at), extract(epoch FROM r.claimed_at),
+       extract(epoch FROM s.started_at), extract(epoch FROM s.finished_at),
+       extract(epoch FROM r.finished_at)
+FROM durable_run r JOIN durable_step s ON s.run_id = r.id AND s.position = 0
+WHERE r.id = ANY(%(ids)s)
+"""
+
+
+def run_latency(start: Callable[[], Any], count: int) -> dict[str, Any]:
+    """`count` runs one at a time (`start()` returns a handle): ms per run and its phases."""
+    marks: dict[str, tuple[float, float, float]] = {}
+    totals = []
+    with Progress("durable: run() of a one-step workflow", count) as bar:
+        for _ in range(count):
+            called = time.time()
+            handle = start()
+            started = time.time()
+            handle.result(timeout=60)
+            returned = time.time()
+            marks[handle.run_id] = (called, started, returned)
+            totals.append(returned - called)
+            bar.advance()
+    return {**summarize_ms(totals), "phases": _phases(marks)}
+
+
+def _phases(marks: dict[str, tuple[float, float, float]]) -> dict[str, Any]:
+    samples: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    with connection.cursor() as cursor:
+        cursor.execute(ROW_TIMES, {"ids": list(marks)})
+        rows = cursor.fetchall()
+    for run_id, created, claimed, step_started, step_finished, finished in rows:
+        called, started, returned = marks[run_id]
+        created, claimed, step_started, step_finished, finished = (
+            float(value) for value in (created, claimed, step_started, step_finished, finished)
+        )
+        values = (
+            started - called,
+            claimed - created,
+            step_started - claimed,
+            step_finished - step_started,
+            finished - step_finished,
+            returned - finished,
+        )
+        for phase, value in zip(PHASES, values, strict=True):
+            samples[phase].append(max(value, 0.0))
+    return {phase: summarize_ms(values) for phase, values in samples.items()}
