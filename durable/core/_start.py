@@ -15,13 +15,14 @@ from durable.core import _clock as clock
 from durable.core import _context as context
 from durable.core import _creation as creation
 from durable.core import _delays as delays
+from durable.core import _endings as endings
 from durable.core import _registry as registry
-from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core import store
 from durable.core._context import RunInterrupted, RunSuspended
 from durable.core._outcomes import outcome_value
 from durable.core._registry import WorkflowDefinition, get_workflow
+from durable.core._serialization import loads
 from durable.core._validation import validate_new_run_id, validate_run_id
 from durable.core.conf import settings
 from durable.errors import (
@@ -44,6 +45,15 @@ def resolve(workflow: Callable[..., Any] | str) -> WorkflowDefinition:
         f"{workflow!r} is not a durable workflow; decorate it with @durable.workflow() "
         "or pass a registered workflow name"
     )
+
+
+# a run executing here tells its end to result(); the row is read this often all the same
+LOCAL_FALLBACK = 0.5
+
+
+def _told_value(run_id: str, outcome: endings.Outcome) -> Any:
+    status, output, error = outcome
+    return outcome_value(run_id, status, loads(output), loads(error), "")
 
 
 class RunHandle:
@@ -90,24 +100,31 @@ class RunHandle:
                 return waits.result_with_deadline(waiter, self.run_id, timeout)
             return self._result_in_workflow(waiter)
         deadline = None if timeout is None else time.monotonic() + timeout
-        event = runtime.wait_event(self.run_id)
+        ending = endings.watch(self.run_id)
+        read = not endings.executing_here(self.run_id)  # else its end will be told here
         interval = 0.005
         try:
             while True:
-                ended, status, value = self._outcome()
-                if ended:
-                    return value
+                if ending.outcome is not None:  # written by this process's thread: no read
+                    return _told_value(self.run_id, ending.outcome)
+                status = "RUNNING"
+                if read:
+                    ended, status, value = self._outcome()
+                    if ended:
+                        return value
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise ResultTimeoutError(
                         f"run {self.run_id} is still {status} after {timeout}s; it goes on — "
                         "call result() again or check its status later"
                     )
-                event.wait(interval if remaining is None else min(interval, remaining))
-                event.clear()
+                wait = LOCAL_FALLBACK if endings.executing_here(self.run_id) else interval
+                ending.event.wait(wait if remaining is None else min(wait, remaining))
+                ending.event.clear()
+                read = True  # after any wake-up or timeout without an outcome told
                 interval = min(interval * 1.5, 0.25)
         finally:
-            runtime.forget_event(self.run_id)
+            endings.unwatch(self.run_id, ending)
 
     async def result_async(self, timeout: float | None = None) -> Any:
         """`result()`, awaitable: for async workflows and async views
