@@ -189,7 +189,7 @@ def scale_lines(result: dict[str, Any]) -> list[str]:
 
 PHASE_LABELS = {
     "start_call": "phase: start() call",
-    "commit_to_claim": "phase: commit -> claim",
+    "start_to_claim": "phase: start() returned -> claim",
     "claim_to_step": "phase: claim -> step start",
     "step": "phase: the step",
     "step_to_finish": "phase: step end -> run finished",

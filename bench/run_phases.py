@@ -1,9 +1,10 @@
 """Where the time of one `durable.run` goes: its phases, from in-process clocks and the
-rows' own timestamps (the database's `now()`; same machine, so the same wall clock).
+rows' own timestamps (the database's `now()`; same machine, so the same wall clock). The
+phases do not overlap: they add up to the whole run.
 
     start() call        the caller's `durable.start` returns (run row committed)
-    commit -> claim     the row's created_at to its claimed_at
-    claim -> step start claimed_at to the step's started_at
+    start -> claim      start() returned to the row's claimed_at (0: claimed in its insert)
+    claim -> step start the later of those two to the step's started_at
     step                the step's started_at to its finished_at
     step end -> finish  the step's finished_at to the run's finished_at
     finish -> result    the run's finished_at to `result()` returning in the caller
@@ -22,7 +23,7 @@ from bench.stats import summarize_ms
 
 PHASES = (
     "start_call",
-    "commit_to_claim",
+    "start_to_claim",
     "claim_to_step",
     "step",
     "step_to_finish",
@@ -30,7 +31,7 @@ PHASES = (
 )
 
 ROW_TIMES = """
-SELECT r.id, extract(epoch FROM r.created_at), extract(epoch FROM r.claimed_at),
+SELECT r.id, extract(epoch FROM r.claimed_at),
        extract(epoch FROM s.started_at), extract(epoch FROM s.finished_at),
        extract(epoch FROM r.finished_at)
 FROM durable_run r JOIN durable_step s ON s.run_id = r.id AND s.position = 0
@@ -60,15 +61,15 @@ def _phases(marks: dict[str, tuple[float, float, float]]) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute(ROW_TIMES, {"ids": list(marks)})
         rows = cursor.fetchall()
-    for run_id, created, claimed, step_started, step_finished, finished in rows:
+    for run_id, claimed, step_started, step_finished, finished in rows:
         called, started, returned = marks[run_id]
-        created, claimed, step_started, step_finished, finished = (
-            float(value) for value in (created, claimed, step_started, step_finished, finished)
+        claimed, step_started, step_finished, finished = (
+            float(value) for value in (claimed, step_started, step_finished, finished)
         )
         values = (
             started - called,
-            claimed - created,
-            step_started - claimed,
+            max(claimed, started) - started,
+            step_started - max(claimed, started),
             step_finished - step_started,
             finished - step_finished,
             returned - finished,

@@ -64,3 +64,17 @@ def ended(run_id: str, outcome: Outcome | None = None) -> None:
             ending.outcome = outcome
     if ending is not None:
         ending.event.set()
+
+
+def wake(run_id: str) -> None:
+    """The run ended elsewhere (a notice): its waiters here read its row."""
+    with _lock:
+        ending = _endings.get(run_id)
+    if ending is not None:
+        ending.event.set()
+
+
+def watched() -> bool:
+    """Whether any result() here waits for a run."""
+    with _lock:
+        return bool(_endings)

@@ -16,6 +16,7 @@ from durable.core import _context as context
 from durable.core import _creation as creation
 from durable.core import _delays as delays
 from durable.core import _endings as endings
+from durable.core import _finish_notices as finish_notices
 from durable.core import _registry as registry
 from durable.core import _validation as validation
 from durable.core import store
@@ -47,8 +48,9 @@ def resolve(workflow: Callable[..., Any] | str) -> WorkflowDefinition:
     )
 
 
-# a run executing here tells its end to result(); the row is read this often all the same
-LOCAL_FALLBACK = 0.5
+# a run executing here tells its end to result(), one elsewhere notifies it (LISTEN): the
+# row is read this often all the same, in case a notice was lost
+TOLD_FALLBACK = 0.5
 
 
 def _told_value(run_id: str, outcome: endings.Outcome) -> Any:
@@ -118,7 +120,8 @@ class RunHandle:
                         f"run {self.run_id} is still {status} after {timeout}s; it goes on — "
                         "call result() again or check its status later"
                     )
-                wait = LOCAL_FALLBACK if endings.executing_here(self.run_id) else interval
+                told = endings.executing_here(self.run_id) or finish_notices.listening()
+                wait = TOLD_FALLBACK if told else interval
                 ending.event.wait(wait if remaining is None else min(wait, remaining))
                 ending.event.clear()
                 read = True  # after any wake-up or timeout without an outcome told

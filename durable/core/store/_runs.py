@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from durable.core.store._channels import CANCEL_CHANNEL
+from durable.core.store._channels import CANCEL_CHANNEL, FINISH_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
 from durable.core.store._steps import RecordedStep
@@ -275,10 +275,14 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
 FINISH_RUN = (
     """
 -- finish_run --
--- Record the run's outcome, only while this executor still owns it
+-- Record the run's outcome, only while this executor still owns it; tell waiters in other
+-- processes when it commits, unless the run was claimed in its insert (claimed_at is then
+-- its created_at): its waiter is in this process, told without a NOTIFY (whose commit
+-- lock every notifying commit queues on)
 WITH run AS (  -- found by primary key only, then judged (see record_step)
-    SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR UPDATE
-)
+    SELECT id, status, executor_id, claimed_at = created_at AS started_here
+    FROM durable_run WHERE id = %(run_id)s FOR UPDATE
+), finished AS (
 UPDATE durable_run
 SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
@@ -291,6 +295,12 @@ SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
 FROM run
 WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
 RETURNING durable_run.id
+)
+SELECT finished.id, CASE WHEN run.started_here IS NOT TRUE
+                         THEN pg_notify('"""
+    + FINISH_CHANNEL
+    + """', finished.id) END
+FROM finished, run
 """
 )
 
