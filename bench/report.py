@@ -192,8 +192,8 @@ PHASE_LABELS = {
     "start_to_claim": "phase: start() returned -> claim",
     "claim_to_step": "phase: claim -> step start",
     "step": "phase: the step",
-    "step_to_finish": "phase: step end -> run finished",
-    "finish_to_result": "phase: finished -> result() returns",
+    "step_to_finish": "phase: step end -> finish begins",
+    "finish_to_result": "phase: finish begins -> result() returns",
 }
 
 

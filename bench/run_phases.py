@@ -5,9 +5,11 @@ phases do not overlap: they add up to the whole run.
     start() call        the caller's `durable.start` returns (run row committed)
     start -> claim      start() returned to the row's claimed_at (0: claimed in its insert)
     claim -> step start the later of those two to the step's started_at
-    step                the step's started_at to its finished_at
-    step end -> finish  the step's finished_at to the run's finished_at
-    finish -> result    the run's finished_at to `result()` returning in the caller
+    step                the step's started_at to its finished_at (its body)
+    step end -> finish  the step's finished_at to the run's finished_at: the checkpoint's
+                        write, the workflow's return, until the finish statement begins
+    finish -> result    the run's finished_at (its statement's now()) to `result()`
+                        returning in the caller: the finish's write and commit, the wake-up
 """
 
 from __future__ import annotations
