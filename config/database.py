@@ -36,6 +36,22 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
     return config
 
 
+READ_ALIAS = "replica"
+
+
+def read_database_settings() -> dict[str, Any]:
+    """DATABASES["replica"] from DURABLE_READ_DATABASE_URL (a streaming replica the dashboard
+    reads from, docs/replica.md), or nothing. Tests mirror it to the test database."""
+    url = os.environ.get("DURABLE_READ_DATABASE_URL")
+    if not url:
+        return {}
+    config = dj_database_url.parse(url, conn_max_age=0, conn_health_checks=True)
+    # a replica that is down must not hold a page for long: the page reads the primary instead
+    config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    config["TEST"] = {"MIRROR": "default"}
+    return {READ_ALIAS: config}
+
+
 def _embedded_database(data_dir: Path) -> dict[str, Any]:
     """Settings for the embedded server in `data_dir`; HOST is filled in when it starts."""
     return {

@@ -1,6 +1,8 @@
 """Settings, driven by environment variables so one codebase serves dev, CI and production.
 
 DATABASE_URL        PostgreSQL URL; unset means the embedded server in ./.data
+DURABLE_READ_DATABASE_URL  a streaming replica of it the dashboard's pages and /metrics
+                    read from (alias "replica", docs/replica.md); unset: the primary
 DURABLE_*           any Durable setting (docs/settings.md); lists comma-separated
 CELERY_BROKER_URL   broker for the celery executor (redis://… or amqp://…)
 DEBUG               "1" for development only (off by default: error pages show settings)
@@ -18,7 +20,7 @@ import os
 from importlib.util import find_spec
 from pathlib import Path
 
-from config.database import database_settings
+from config.database import READ_ALIAS, database_settings, read_database_settings
 from config.environment import durable_settings_from_environment
 from config.secrets import is_development, secret_key
 from durable.core.conf import DEFAULTS
@@ -134,7 +136,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_settings(BASE_DIR)}
+DATABASES = {"default": database_settings(BASE_DIR), **read_database_settings()}
+# reads of the dashboard's pages go to DURABLE_READ_DATABASE when it is set (a no-op otherwise)
+DATABASE_ROUTERS = ["durable.routers.ReadReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -182,6 +186,8 @@ LOGGING = {
 # overrides the setting of the same name, and nothing else is set here.
 globals().update(durable_settings_from_environment())
 DURABLE_DEMO_WORKLOAD = "demo.workload"
+if READ_ALIAS in DATABASES:  # DURABLE_READ_DATABASE_URL names a replica
+    globals().setdefault("DURABLE_READ_DATABASE", READ_ALIAS)
 # this repository serves /metrics when prometheus-client (the [metrics] extra, part of
 # [server]) is installed
 globals().setdefault("DURABLE_METRICS_ENABLED", find_spec("prometheus_client") is not None)

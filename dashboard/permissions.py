@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
 from dashboard.models import OPERATE_RUNS, VIEW_RUNS
+from dashboard.replica import reads_on_replica
 
 View = Callable[..., HttpResponse]
 
@@ -28,7 +29,7 @@ def can_operate(user) -> bool:
 
 def _requiring(check: Callable[..., bool], message: str) -> Callable[[View], View]:
     """A decorator: login first (anonymous users go to the login page), then 403 unless
-    `check(user)`."""
+    `check(user)`; a page's reads then go to the read replica, if any (dashboard/replica.py)."""
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -37,7 +38,7 @@ def _requiring(check: Callable[..., bool], message: str) -> Callable[[View], Vie
                 raise PermissionDenied(message)
             return view(request, *args, **kwargs)
 
-        return login_required(wrapper)
+        return login_required(reads_on_replica(wrapper))
 
     return decorate
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from dashboard.queries.sql import read_atomic, read_cursor
 
 # a finished run's active ms (runs finished before active_ms existed: started -> finished)
 ACTIVE = "coalesce(active_ms, extract(epoch FROM finished_at - started_at) * 1000)"
@@ -66,7 +66,7 @@ GROUP BY 1 ORDER BY 1
 
 def _rows(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Rows of one aggregation, JIT off (see `dashboard.queries.sql.aggregate`)."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with read_atomic(), read_cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection
-
 from dashboard.queries.detail import previews
+from dashboard.queries.sql import read_cursor
 from durable.models import Event, StreamEntry
 
 EVENT_LIMIT = 100
@@ -44,7 +43,7 @@ def run_events(run_id: str) -> list[Event]:
 
 def run_streams(run_id: str) -> list[StreamSummary]:
     """Each stream's value count, whether it is closed, and its last few values."""
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(STREAM_KEYS, {"run_id": run_id, "limit": STREAM_LIMIT})
         keys = [row[0] for row in cursor.fetchall()]
     return [_summary(run_id, key) for key in keys]

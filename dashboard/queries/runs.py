@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -28,6 +27,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Left, Now, Upper
 from django.utils import timezone
 
+from dashboard.queries.sql import read_cursor
 from durable import operations
 from durable.models import Run, RunStatus, Step
 from durable.observability.inspection import active_ms_expression
@@ -278,7 +278,7 @@ def _counts_per_status(base: QuerySet[Run], cap: int) -> dict[str, int]:
         sql, sub_params = base.filter(status=status).values("id")[:cap].query.sql_with_params()
         parts.append(f"SELECT %s, count(*) FROM ({sql}) AS capped")
         params.extend([status, *sub_params])
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         return dict(cursor.fetchall())
 
@@ -287,7 +287,7 @@ def _counts_in_one_scan(base: QuerySet[Run], cap: int) -> dict[str, int] | None:
     """Group the (few) runs a selective filter matches by status in one scan; None when
     they reach the cap, where per-status counting is the bounded way."""
     sql, params = base.values("status")[:cap].query.sql_with_params()
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(f"SELECT status, count(*) FROM ({sql}) AS matched GROUP BY status", params)
         found = dict(cursor.fetchall())
     if sum(found.values()) >= cap:
@@ -322,6 +322,6 @@ SELECT workflow FROM names WHERE workflow IS NOT NULL LIMIT 500
 
 def workflow_names() -> list[str]:
     """Every workflow that has runs, for the filter dropdown; cheap at millions of runs."""
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(WORKFLOW_NAMES)
         return [row[0] for row in cursor.fetchall()]

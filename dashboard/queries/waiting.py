@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
-from django.db import connection
 from django.utils import timezone
 
+from dashboard.queries.sql import read_cursor
 from durable import queues
 from durable.models import RunStatus
 
@@ -121,7 +121,7 @@ class _Facts:
         self.last_attempt: dict[str, _Attempt] = {}
         self.children: dict[str, str] = {}
         params = {"run_ids": run_ids, "alive_s": ALIVE_WITHIN.total_seconds()}
-        with connection.cursor() as cursor:
+        with read_cursor() as cursor:
             cursor.execute(FACTS, params)
             for row in cursor.fetchall():
                 self._read(*row)

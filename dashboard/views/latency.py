@@ -16,6 +16,7 @@ from dashboard.permissions import viewer_required
 from dashboard.queries import checkpoint_sizes, latency_rollups
 from dashboard.queries import latency as exact
 from dashboard.views.common import render_page
+from durable.observability import inspection
 
 
 class LatencyForm(forms.Form):
@@ -39,7 +40,8 @@ def latency(request: HttpRequest) -> HttpResponse:
     window_key, since, until, approximate = _window(form)
     workflow = form.cleaned_data.get("workflow") or ""
     if approximate:
-        rollups.refresh()
+        with inspection.primary_reads():  # it writes what it reads: never from a replica
+            rollups.refresh()
     queries = latency_rollups if approximate else exact
     workflows = queries.workflow_latency(since, until)
     trend = queries.latency_over_time(since, until, workflow)

@@ -12,6 +12,8 @@ durable.E014 a text setting is not text (or the Celery queue name is empty)
 durable.W015 /metrics is on but prometheus-client is not installed
 durable.W016 /metrics is on without DURABLE_METRICS_TOKEN (deploy check: it answers 403)
 durable.E017 celery executor, but Celery is not installed (the [celery] extra)
+durable.E018 DURABLE_READ_DATABASE is no other alias in DATABASES
+durable.E019 DURABLE_READ_DATABASE set without durable.routers.ReadReplicaRouter
 """
 
 from __future__ import annotations
@@ -315,3 +317,46 @@ def check_metrics_token(**_: Any) -> list[CheckMessage]:
             Warning,
         )
     ]
+
+
+READ_ROUTER = "durable.routers.ReadReplicaRouter"
+
+
+@register(Tags.database)
+def check_read_database(**_: Any) -> list[CheckMessage]:
+    databases = getattr(django_settings, "DATABASES", {})
+    routers = getattr(django_settings, "DATABASE_ROUTERS", [])
+    return read_database_problems(settings.DURABLE_READ_DATABASE, databases, routers)
+
+
+def read_database_problems(
+    alias: str, databases: dict[str, Any], routers: list[Any]
+) -> list[CheckMessage]:
+    """A read replica the pages can use: a second alias, and the router that sends reads there."""
+    if not alias:
+        return []
+    if alias not in databases or alias == "default":
+        return [
+            _error(
+                18,
+                f"DURABLE_READ_DATABASE is {alias!r}, which is not another alias in DATABASES",
+                'add the replica to DATABASES under that alias, or set DURABLE_READ_DATABASE = ""'
+                " to read from the primary (docs/replica.md)",
+            )
+        ]
+    if READ_ROUTER not in [_dotted(router) for router in routers]:
+        return [
+            _error(
+                19,
+                "DURABLE_READ_DATABASE is set but no router sends reads there",
+                f'add "{READ_ROUTER}" to DATABASE_ROUTERS (docs/replica.md)',
+            )
+        ]
+    return []
+
+
+def _dotted(router: Any) -> str:
+    """A DATABASE_ROUTERS entry's dotted path (an entry may be an instance)."""
+    return (
+        router if isinstance(router, str) else f"{type(router).__module__}.{type(router).__name__}"
+    )

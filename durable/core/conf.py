@@ -118,6 +118,12 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_SCHEDULE_MIN_INTERVAL_SECONDS": 60.0,
     # link from a run to the team's trace UI, e.g. "https://tempo.example/trace/{trace_id}"
     "DURABLE_TRACE_URL_TEMPLATE": "",
+    # a Django database alias (a streaming replica) the dashboard's pages, /metrics and the
+    # read API read from, through durable.routers.ReadReplicaRouter ("": the primary; every
+    # action and the engine always use the primary; docs/replica.md)
+    "DURABLE_READ_DATABASE": "",
+    # pages say "data as of N s ago" when the replica lags the primary by more than this
+    "DURABLE_READ_LAG_NOTICE_SECONDS": 2.0,
     # module whose `start()` the demo command runs (this repository's demo only)
     "DURABLE_DEMO_WORKLOAD": "",
 }

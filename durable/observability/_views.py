@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from durable.core.conf import settings
 from durable.observability import _health as health
+from durable.observability import _replica as replica
 
 
 @require_GET
@@ -53,7 +54,11 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     from durable.observability import _metrics as metrics
 
     try:
-        body, content_type = metrics.exposition(request.headers.get("Accept", ""))
+        # read from DURABLE_READ_DATABASE when there is one: a scrape's aggregations stay off
+        # the primary (docs/replica.md)
+        body, content_type = replica.read_on_replica(
+            lambda _state: metrics.exposition(request.headers.get("Accept", ""))
+        )
     except ImproperlyConfigured as missing:  # prometheus-client is an optional extra
         return HttpResponse(str(missing), status=501, content_type="text/plain")
     return HttpResponse(body, content_type=content_type)

@@ -21,18 +21,32 @@ from django.db.models.expressions import RawSQL
 
 from durable.core import _registry as registry
 from durable.core.store import _durations as durations
+from durable.core.store import _reading as reading
 from durable.observability import _health as health
 from durable.observability import _untaken as untaken
 from durable.observability._health import Check
+from durable.observability._replica import (
+    ReadState,
+    primary_position,
+    primary_reads,
+    read_on_replica,
+    replica_reads,
+)
 from durable.observability._untaken import Untaken
 
 __all__ = [
     "Check",
     "HealthReport",
+    "ReadState",
     "TimeSplit",
     "Untaken",
     "active_ms_expression",
     "health_report",
+    "primary_position",
+    "primary_reads",
+    "read_alias",
+    "read_on_replica",
+    "replica_reads",
     "time_split",
     "untaken_runs",
     "workflow_parameters",
@@ -94,3 +108,9 @@ def untaken_runs(sample: int = 10) -> list[Untaken]:
     """Groups of due runs that no executor takes (all drained, no executor runs their
     version, their queue's limit full), each with why and up to `sample` run ids."""
     return untaken.untaken(sample)
+
+
+def read_alias() -> str:
+    """The Django database alias a page's own SQL reads from now: the read replica inside
+    `replica_reads()` (when it answers), else the primary."""
+    return reading.read_alias()

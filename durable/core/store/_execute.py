@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from durable.core.store import _db as db
+from durable.core.store import _reading as reading
 
 Rows = list[tuple[Any, ...]]
 
@@ -25,6 +26,17 @@ def execute(
 ) -> Rows:
     """One statement; a lost connection is retried in place (`durable.core.store._db.retrying`)."""
     return db.retrying(lambda: _execute_once(sql, params), what=sql, settle=settle)
+
+
+def execute_read(sql: str, params: dict[str, Any]) -> Rows:
+    """A read for a page (`_reading`): on the read replica when the page asked for it, once
+    (a replica that drops is the page's to fall back from), else on the primary like `execute`."""
+    alias = reading.read_alias()
+    if alias == DEFAULT_DB_ALIAS:
+        return execute(sql, params)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def _execute_once(sql: str, params: dict[str, Any]) -> Rows:

@@ -9,7 +9,7 @@ from typing import Any
 
 from durable.core.store._channels import DRAIN_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
-from durable.core.store._execute import Rows, execute
+from durable.core.store._execute import Rows, execute, execute_read
 
 RENEW_LEASES = """
 -- renew_leases --
@@ -228,7 +228,7 @@ WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
 
 def live_executor_workflows(alive: float) -> list[list[str] | None]:
     """The workflow keys of each executor heard from within `alive` seconds, not drained."""
-    return [row[0] for row in execute(LIVE_EXECUTOR_WORKFLOWS, {"alive": alive})]
+    return [row[0] for row in execute_read(LIVE_EXECUTOR_WORKFLOWS, {"alive": alive})]
 
 
 LIVE_EXECUTORS = """
@@ -248,7 +248,7 @@ UPDATE durable_executor SET threads = %(threads)s WHERE id = %(executor_id)s
 
 def live_executors(alive: float) -> Rows:
     """(id, workflows, draining) of every executor heard from within `alive` seconds."""
-    return execute(LIVE_EXECUTORS, {"alive": alive})
+    return execute_read(LIVE_EXECUTORS, {"alive": alive})
 
 
 def announce_threads(executor_id: str, threads: int) -> None:

@@ -1,9 +1,10 @@
 """SQL of monitoring: the aggregates a Prometheus scrape reads, the health checks, the
-failure-group count behind alerts, and a fork's origin for trace links. Read-only."""
+failure-group count behind alerts, and a fork's origin for trace links. Read-only: inside a
+page that reads the replica (`_reading`) they run there."""
 
 from __future__ import annotations
 
-from durable.core.store._execute import Rows, execute
+from durable.core.store._execute import Rows, execute_read
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -72,31 +73,31 @@ SELECT state, count(*), COALESCE(sum(total - "offset"), 0) FROM durable_bulkjob 
 
 
 def bulk_job_states() -> Rows:
-    return execute(BULK_JOB_STATES, {})
+    return execute_read(BULK_JOB_STATES, {})
 
 
 def run_totals() -> Rows:
     """(workflow, status, runs, recoveries, held) rows."""
-    return execute(RUN_TOTALS, {})
+    return execute_read(RUN_TOTALS, {})
 
 
 def recent_steps(window: float) -> Rows:
     """Per (workflow, step): count, seconds, bytes, then the duration and size buckets."""
-    return execute(RECENT_STEPS, {"window": window})
+    return execute_read(RECENT_STEPS, {"window": window})
 
 
 def failed_attempts() -> Rows:
-    return execute(FAILED_ATTEMPTS, {})
+    return execute_read(FAILED_ATTEMPTS, {})
 
 
 def queue_loads() -> Rows:
     """(queue, waiting, running, oldest due wait in seconds) rows."""
-    return execute(QUEUES, {})
+    return execute_read(QUEUES, {})
 
 
 def executor_kinds(alive: float) -> Rows:
     """(kind, workflows, draining) of the executors heard from within `alive` seconds."""
-    return execute(EXECUTOR_KINDS, {"alive": alive})
+    return execute_read(EXECUTOR_KINDS, {"alive": alive})
 
 
 LIVE_EXECUTOR_COUNT = """
@@ -123,12 +124,12 @@ SELECT 1
 
 
 def live_executor_count(alive: float) -> int:
-    return execute(LIVE_EXECUTOR_COUNT, {"alive": alive})[0][0]
+    return execute_read(LIVE_EXECUTOR_COUNT, {"alive": alive})[0][0]
 
 
 def stranded_run_ids(workflow: str, version: str, limit: int) -> list[str]:
     params = {"workflow": workflow, "version": version, "limit": limit}
-    return [row[0] for row in execute(STRANDED_RUN_IDS, params)]
+    return [row[0] for row in execute_read(STRANDED_RUN_IDS, params)]
 
 
 GROUP_COUNT = """
@@ -142,7 +143,7 @@ WHERE error_fingerprint = %(fingerprint)s AND workflow = %(workflow)s AND status
 
 def failure_group_count(fingerprint: str, workflow: str, window: float) -> int:
     params = {"fingerprint": fingerprint, "workflow": workflow, "window": window}
-    return execute(GROUP_COUNT, params)[0][0]
+    return execute_read(GROUP_COUNT, params)[0][0]
 
 
 FORKED_FROM = """
@@ -153,7 +154,7 @@ SELECT forked_from_id FROM durable_run WHERE id = %(run_id)s
 
 
 def forked_from(run_id: str) -> str | None:
-    rows = execute(FORKED_FROM, {"run_id": run_id})
+    rows = execute_read(FORKED_FROM, {"run_id": run_id})
     return rows[0][0] if rows else None
 
 
@@ -178,4 +179,4 @@ GROUPS_WITH_IDS = DUE_GROUPS.format(
 def due_groups(sample: int) -> Rows:
     """(queue, workflow, version, count, oldest wait in seconds, sample ids or NULL) rows of
     the due ENQUEUED runs, oldest group first; `sample` 0 reads no ids."""
-    return execute(GROUPS_WITH_IDS if sample else GROUPS, {"sample": sample})
+    return execute_read(GROUPS_WITH_IDS if sample else GROUPS, {"sample": sample})

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from durable.core.conf import settings
+from durable.core.store import _reading as reading
 from durable.errors import InvalidArgumentError
 from durable.models import AlertKind, AlertRule, AlertSource, AuditEntry
 from durable.observability.alerting import _delivery as delivery
@@ -106,7 +107,13 @@ def send_test(rule: AlertRule, *, actor: str) -> list[str]:
 
 
 def sync_declared() -> None:
-    """Make the settings-declared rules rows (source=settings) match DURABLE_ALERT_RULES."""
+    """Make the settings-declared rules rows (source=settings) match DURABLE_ALERT_RULES.
+    It reads what it then writes on the primary, even called from a page on the replica."""
+    with reading.reading_from(None):
+        _sync_declared()
+
+
+def _sync_declared() -> None:
     declared = list(settings.DURABLE_ALERT_RULES or [])
     names = set()
     for spec in declared:
