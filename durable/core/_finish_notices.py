@@ -25,6 +25,7 @@ logger = logging.getLogger("durable")
 
 RECONNECT_SECONDS = 1.0
 IDLE_SECONDS = 5.0
+READY_WAIT = 0.1  # a first wait gives the listener this long to connect, then polls
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
@@ -39,6 +40,7 @@ def listening() -> bool:
             _thread = threading.Thread(target=_listen, name="durable-finish-listener",
                                        daemon=True)  # fmt: skip
             _thread.start()
+            return _ready.wait(READY_WAIT)
     return _ready.is_set()
 
 

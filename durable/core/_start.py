@@ -50,7 +50,7 @@ def resolve(workflow: Callable[..., Any] | str) -> WorkflowDefinition:
 
 # a run executing here tells its end to result(), one elsewhere notifies it (LISTEN): the
 # row is read this often all the same, in case a notice was lost
-TOLD_FALLBACK = 0.5
+TOLD_FALLBACK = 1.0
 
 
 def _told_value(run_id: str, outcome: endings.Outcome) -> Any:

@@ -19,7 +19,7 @@ def test_result_of_a_run_in_another_process_is_woken_by_its_finish(side_effects,
     settings.DURABLE_EXECUTOR = "external"  # this process only starts and waits
     worker = start_worker()
     try:
-        handle = durable.start(slow_ledger, "far-wake", 1, 1.5, run_id="far-wake")
+        handle = durable.start(slow_ledger, "far-wake", 1, 2.0, run_id="far-wake")
         wait_for(lambda: Run.objects.get(id="far-wake").status == "RUNNING", 60, "a claim")
         with CaptureQueriesContext(connection) as queries:
             assert handle.result(timeout=30) == 1
@@ -27,5 +27,5 @@ def test_result_of_a_run_in_another_process_is_woken_by_its_finish(side_effects,
     finally:
         stop(worker)
     reads = [query for query in queries if "-- run_outcome --" in query["sql"]]
-    assert len(reads) <= 5  # the first read and the fallback polls, not a poll every few ms
+    assert len(reads) <= 7  # a first read and fallback polls; polling every few ms: ~16
     assert returned - Run.objects.get(id="far-wake").finished_at.timestamp() < 0.1
