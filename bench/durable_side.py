@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection
 
 import durable
-from bench import run_phases, timing, workloads
+from bench import run_phases, timing, transactions, workloads
 from durable.core.conf import settings
 
 CLEANUP = [
@@ -51,7 +51,7 @@ def measure(sizes: dict[str, int]) -> dict[str, Any]:
     def run_five() -> Any:
         return durable.run(workloads.five_steps)
 
-    return {
+    results = {
         "executor": {"kind": "thread", "threads": settings.DURABLE_THREADS},
         "step_overhead": timing.step_overhead(
             label,
@@ -83,3 +83,9 @@ def measure(sizes: dict[str, int]) -> dict[str, Any]:
             sizes["starts"],
         ),
     }
+    if sizes.get("transaction_runs"):  # about a minute of waiting for the counters
+        results["transactions"] = {
+            name: transactions.per_run(lambda wf=wf: durable.run(wf), sizes["transaction_runs"])
+            for name, wf in (("one_step", workloads.one_step), ("five_steps", workloads.five_steps))
+        }
+    return results

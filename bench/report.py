@@ -213,6 +213,10 @@ def run_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
             rows.append(_run_row(f"  {label}", phase, base, None))
     if theirs:
         rows.append(_run_row("DBOS start_workflow().get_result(), one step", theirs, base, None))
+    labels = {"one_step": "one-step run()", "five_steps": "5-step workflow, run()"}
+    for key, counted in durable.get("transactions", {}).items():
+        rows.append(("run", f"database transactions per {labels.get(key, key)}", "", "",
+                     f"{counted['per_run']:.1f} xacts", "", ""))  # fmt: skip
     return rows
 
 

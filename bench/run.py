@@ -34,6 +34,7 @@ SIZES = {
         "workflows": 800,
         "starts": 300,
         "runs": 300,
+        "transaction_runs": 200,
     },
     "quick": {
         "single": 200,
@@ -43,6 +44,7 @@ SIZES = {
         "workflows": 40,
         "starts": 10,
         "runs": 10,
+        "transaction_runs": 0,
     },
 }
 
