@@ -13,19 +13,31 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from dashboard.queries.runs import RunFilter, filtered_runs
+from django.db.models import Exists, OuterRef, Q
+
+from dashboard.queries.runs import RunFilter, filtered_runs, status_breakdown
 from durable import operations
 from durable.debugging import dry_run
-from durable.models import BulkJob, RunStatus
+from durable.models import BulkJob, RunStatus, Step
+
+HELD = "HELD"  # held runs, whatever their status
+NO_FAILED_STEP = "NO FAILED STEP"  # runs a fork has no step to start from
+# what an action tells apart that a status does not: counted under their own label, so the
+# preview counts what the action changes (`operations._holding`, `fork_refusals`)
+APART = {
+    "hold": (HELD, Q(held_at__isnull=False)),
+    "release": (HELD, Q(held_at__isnull=False)),
+    "fork": (NO_FAILED_STEP, ~Exists(Step.objects.filter(run_id=OuterRef("id"), status="ERROR"))),
+}
 
 ELIGIBLE = {
     "cancel": RunStatus.active(),
     "resume": RunStatus.resumable(),
     "restart": tuple(RunStatus.values),
-    # held runs are ENQUEUED: a status breakdown cannot tell them apart, so a release's
-    # preview counts the unfinished runs and the job refuses those not held, saying so
+    "fork": tuple(RunStatus.values),  # from each run's first failed step, onto current code
+    # held runs are ENQUEUED (or RUNNING, or ended while held): counted apart, as HELD
     "hold": RunStatus.active(),
-    "release": RunStatus.active(),
+    "release": (HELD,),
 }
 
 DRY_RUN_SAMPLE = 20  # replays on the preview page: bounded, whatever the selection
@@ -33,6 +45,11 @@ DRY_RUN_POOL = 5000  # the sample is spread over the first this many eligible ru
 
 PAST = {"cancel": "cancelled", "resume": "resumed", "restart": "restarted", "fork": "forked",
         "hold": "held", "release": "released"}  # fmt: skip
+
+
+def breakdown(action: str, run_filter: RunFilter) -> dict[str, int]:
+    """The runs the preview of `action` shows, by status (see APART)."""
+    return status_breakdown(run_filter, APART.get(action))
 
 
 def eligible_count(action: str, breakdown: dict[str, int]) -> int:

@@ -110,7 +110,8 @@ def timeline_markers(run: Any, audit: Sequence[Any]) -> list[Marker]:
             markers.append(Marker(entry.created_at, text))
             stopped = "failed"
         elif entry.action == "cancel" and run.id in (entry.detail or {}).get("done", {}):
-            markers.append(Marker(entry.created_at, f"cancelled by {entry.actor}: {reason}"))
+            text = f"cancelled by {entry.actor}" + (f": {reason}" if reason else "")
+            markers.append(Marker(entry.created_at, text))
             stopped = "cancelled"
     cancelled_by_operator = any(m.text.startswith("cancelled by") for m in markers)
     if run.status == "CANCELLED" and run.finished_at and not cancelled_by_operator:

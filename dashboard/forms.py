@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from dashboard import json_text
-from dashboard.queries.runs import RunFilter
+from dashboard.queries.runs import MIN_SEARCH_CHARS, RunFilter
 from durable import operations
 from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
@@ -65,6 +65,13 @@ class RunFilterForm(forms.Form):
         max_length=200,
         widget=forms.SearchInput(attrs={"placeholder": "run id, or 3+ characters of input"}),
     )
+    logs = forms.CharField(
+        required=False,
+        max_length=200,
+        min_length=MIN_SEARCH_CHARS,
+        widget=forms.SearchInput(attrs={"placeholder": "3+ characters of a log line"}),
+        error_messages={"min_length": "Type 3 or more characters to search step logs."},
+    )
 
     sort = forms.ChoiceField(
         choices=[("", "newest first"), ("oldest", "oldest first")], required=False
@@ -96,6 +103,7 @@ class RunFilterForm(forms.Form):
             since=since,
             until=data.get("until"),
             q=(data.get("q") or "").strip(),
+            logs=(data.get("logs") or "").strip(),
             oldest_first=data.get("sort") == "oldest",
             delayed=bool(data.get("delayed")),
         )
@@ -210,7 +218,7 @@ class ForkForm(NewRunFields):
 
 
 BULK_ACTIONS = [("cancel", "Cancel"), ("resume", "Resume"), ("hold", "Hold"),
-                ("release", "Release"), ("restart", "Restart")]  # fmt: skip
+                ("release", "Release"), ("restart", "Restart"), ("fork", "Fork")]  # fmt: skip
 
 
 class BulkForm(forms.Form):
@@ -248,6 +256,7 @@ def filter_params(run_filter: RunFilter) -> dict[str, str]:
         "fingerprint": run_filter.fingerprint,
         "tag": tag,
         "q": run_filter.q,
+        "logs": run_filter.logs,
         "since": run_filter.since.isoformat() if run_filter.since else "",
         "until": run_filter.until.isoformat() if run_filter.until else "",
         "delayed": "1" if run_filter.delayed else "",

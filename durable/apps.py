@@ -9,8 +9,9 @@ class DurableConfig(AppConfig):
     def ready(self) -> None:
         """Register the system checks, and the engine's timed duties, which executors run
         without importing them."""
-        from durable import executors
+        from durable import executors, queues
         from durable.core import _checks as checks  # noqa: F401  (registers the system checks)
+        from durable.core import _creation as creation
         from durable.core import _dispatch as dispatching
         from durable.executors import duties
         from durable.operations import _job_workflow  # noqa: F401  (registers durable.bulk_job)
@@ -18,11 +19,13 @@ class DurableConfig(AppConfig):
         from durable.schedules import _ticker as ticker
 
         dispatching.register(executors)  # the layers below executors dispatch through it
+        creation.store_declared_queues_with(queues.ensure_stored)  # the core is told, too
         duties.register(duties.Duty("schedules", ticker.fire_due))
         # thread executors prune hourly; on Celery, run `manage.py durable prune` from cron
         from durable.observability import alerting
 
         duties.register(duties.Duty("alerts", alerting.run_duty, 5.0))
+        duties.register(duties.Duty("prune alerts", alerting.prune_deliveries, 3600))
         duties.register(duties.Duty("prune", retention.prune_expired, 3600, kinds=("thread",)))
         from durable.observability import logs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, reverse
 from ninja import NinjaAPI
 
 from dashboard.api import actions, bulk, problems, runs, schedules, system
@@ -18,10 +18,20 @@ from dashboard.api.parsing import NoNulJsonParser
 
 
 class DashboardApi(NinjaAPI):
-    """Mounted inside the dashboard's URL namespace, so its root is found there."""
+    """Mounted inside the dashboard's URL namespace, so its root is found there; a method a
+    path does not serve is a problem like any other error (ninja answers Django's plain 405
+    before any handler could)."""
 
     def get_root_path(self, path_params: dict[str, Any]) -> str:
         return reverse(f"dashboard:{self.urls_namespace}:api-root", kwargs=path_params)
+
+    @property
+    def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = problems.wrong_method_as_problem(pattern.callback)
+        return patterns, app_name, namespace
 
 
 api = DashboardApi(

@@ -20,7 +20,7 @@ from dashboard.api.auth import actor
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.api.runs import RunFilterQuery, parse_filter
 from dashboard.forms import BulkForm, BulkStartForm, filter_params
-from dashboard.queries.runs import RunFilter, status_breakdown
+from dashboard.queries.runs import RunFilter
 from dashboard.views.debug import bulk_preview_lines
 from durable import operations
 from durable.errors import DurableError
@@ -35,7 +35,7 @@ class Filter(RunFilterQuery):
 
 
 class BulkTarget(Schema):
-    action: Literal["cancel", "resume", "hold", "release", "restart"]
+    action: Literal["cancel", "resume", "hold", "release", "restart", "fork"]
     scope: Literal["selected", "matching"]
     run_ids: list[str] = Field([], max_length=1000)
     filter: Filter = Filter()
@@ -102,7 +102,7 @@ def preview(request: HttpRequest, payload: BulkTarget) -> dict[str, Any]:
     Changes nothing."""
     _form(BulkForm, payload)
     run_filter = _target(payload)
-    breakdown = status_breakdown(run_filter)
+    breakdown = bulk.breakdown(payload.action, run_filter)
     total, eligible = sum(breakdown.values()), bulk.eligible_count(payload.action, breakdown)
     return {
         "action": payload.action,

@@ -3,12 +3,13 @@ each field that was wrong. No API answer is HTML, and none is a traceback."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -72,6 +73,22 @@ def problem(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def wrong_method_as_problem(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """`view`, answering a method its path does not serve with a 405 problem that keeps
+    the Allow header, instead of Django's plain-text 405."""
+
+    @functools.wraps(view)  # keeps csrf_exempt: the API authenticates by token
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = response["Allow"]
+        detail = f"{request.method} is not allowed here; this path answers {allowed}."
+        return problem(405, detail, headers={"Allow": allowed})
+
+    return answer
 
 
 def form_errors(form) -> list[dict[str, str]]:

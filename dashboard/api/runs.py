@@ -33,6 +33,9 @@ class RunFilterQuery(Schema):
     until: str = ""
     window: str = ""
     q: str = ""
+    logs: str = Field(
+        default="", description="text in the runs' kept step log messages (3+ characters)"
+    )
     sort: str = ""
     delayed: bool = False
     cursor: str = ""

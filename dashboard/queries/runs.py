@@ -21,6 +21,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     TextField,
+    Value,
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
@@ -29,7 +30,7 @@ from django.utils import timezone
 
 from dashboard.queries.sql import read_cursor
 from durable import operations
-from durable.models import Run, RunStatus, Step
+from durable.models import Run, RunStatus, Step, StepLog, log_search_text
 from durable.observability.inspection import active_ms_expression
 
 PAGE_SIZE = 50
@@ -80,6 +81,7 @@ class RunFilter:
     since: datetime | None = None
     until: datetime | None = None
     q: str = ""
+    logs: str = ""  # text in a step's kept log messages (3+ characters)
     ids: tuple[str, ...] = field(default=())
     oldest_first: bool = False
     delayed: bool = False  # delayed starts not yet due
@@ -93,7 +95,9 @@ class RunFilter:
 
     def is_selective(self) -> bool:
         """Filters that match few runs, through an index of their own."""
-        return bool(self.q or self.tag_key or self.ids or self.error_type or self.fingerprint)
+        return bool(
+            self.q or self.logs or self.tag_key or self.ids or self.error_type or self.fingerprint
+        )
 
 
 def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
@@ -118,6 +122,8 @@ def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
         runs = runs.filter(id__in=run_filter.ids)
     if run_filter.q:
         runs = _search(runs, run_filter.q)
+    if run_filter.logs:
+        runs = runs.filter(id__in=_logged(run_filter.logs))
     if run_filter.delayed:  # run_status_created_idx: the ENQUEUED runs, then these columns
         runs = runs.filter(
             status=RunStatus.ENQUEUED, started_at__isnull=True, available_at__gt=Now()
@@ -132,6 +138,13 @@ def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
         return runs.filter(id=text)
     runs = runs.alias(input_text=Upper(Cast("input", TextField())))
     return runs.filter(Q(id=text) | Q(input_text__contains=text.upper()))
+
+
+def _logged(text: str) -> QuerySet[StepLog]:
+    """Ids of runs with a kept log message containing the text, any case (steplog_message_trgm:
+    a trigram index on the messages only, so 3 characters or more, never keys or levels)."""
+    batches = StepLog.objects.alias(messages=log_search_text())
+    return batches.filter(messages__contains=text.upper()).values("run_id")
 
 
 @dataclass(frozen=True)
@@ -300,10 +313,19 @@ def superseded_count(run_filter: RunFilter) -> int:
     return operations.superseded_runs(filtered_runs(run_filter)).count()
 
 
-def status_breakdown(run_filter: RunFilter) -> dict[str, int]:
-    """Exact runs per status for a bulk preview: which of them each action can change."""
-    rows = filtered_runs(run_filter).order_by().values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows}
+def status_breakdown(run_filter: RunFilter, apart: tuple[str, Q] | None = None) -> dict[str, int]:
+    """Exact runs per status for a bulk preview: which of them each action can change.
+    `apart` (a label, a condition) counts the runs meeting the condition under the label,
+    whatever their status: what an action tells apart that a status does not (held runs)."""
+    runs = filtered_runs(run_filter).order_by()
+    if apart is not None:
+        label, condition = apart
+        runs = runs.annotate(shown=Case(When(condition, then=Value(label)),
+                                        default=F("status"), output_field=TextField()))  # fmt: skip
+    else:
+        runs = runs.annotate(shown=F("status"))
+    rows = runs.values("shown").annotate(n=Count("id"))
+    return {row["shown"]: row["n"] for row in rows}
 
 
 WORKFLOW_NAMES = """

@@ -120,16 +120,45 @@ def _on_one_run(
     )
 
 
-@operator_required
-def resume(request: HttpRequest) -> HttpResponse:
-    return _on_one_run(
-        request,
-        "resume",
-        lambda run_ids, form, **options: operations.resume(
-            run_ids, reason=form.cleaned_data["reason"].strip(), **options
-        ),
-        "Resumed {old}: it is enqueued and continues from its last checkpoint.",
-    )
+def _in_place(action: str, done: str, fallback: str = "", landing: str | None = None):
+    """The view of an action that changes the run in place (cancel, resume, hold, release,
+    delete): `operations.<action>([run_id], reason=…)` with the form's reason, or, when it is
+    blank, `fallback` ("cancelled" → "cancelled by alice from the dashboard")."""
+
+    @operator_required
+    def view(request: HttpRequest) -> HttpResponse:
+        default = f"{fallback} by {request.user.get_username()} from the dashboard"
+
+        def call(run_ids: list[str], form: RunActionForm, **options: Any) -> Any:
+            reason = form.cleaned_data["reason"].strip() or (default if fallback else "")
+            return getattr(operations, action)(run_ids, reason=reason, **options)
+
+        return _on_one_run(request, action, call, done, landing=landing)
+
+    view.__name__ = view.__qualname__ = action
+    return view
+
+
+resume = _in_place(
+    "resume", "Resumed {old}: it is enqueued and continues from its last checkpoint."
+)
+cancel = _in_place(
+    "cancel",
+    "Cancelled {old}: it stops at its next step boundary; its checkpoints stay.",
+    fallback="cancelled",
+)
+hold = _in_place(
+    "hold",
+    "Held {old}: it stops at its next step boundary and waits until released.",
+    fallback="held",
+)
+release = _in_place("release", "Released {old}: it goes on from where it stopped.")
+delete = _in_place(
+    "delete",
+    "Deleted run {run_id} with its children and everything recorded for them; the audit "
+    "log keeps the deletion.",
+    landing="dashboard:runs",
+)
 
 
 @operator_required
@@ -146,58 +175,6 @@ def restart(request: HttpRequest) -> HttpResponse:
         ),
         "Restarted {old} as new run {new}, from step 0 with the same input.",
         RestartForm,
-    )
-
-
-@operator_required
-def cancel(request: HttpRequest) -> HttpResponse:
-    fallback = f"cancelled by {request.user.get_username()} from the dashboard"
-    return _on_one_run(
-        request,
-        "cancel",
-        lambda run_ids, form, **options: operations.cancel(
-            run_ids, reason=form.cleaned_data["reason"].strip() or fallback, **options
-        ),
-        "Cancelled {old}: it stops at its next step boundary; its checkpoints stay.",
-    )
-
-
-@operator_required
-def hold(request: HttpRequest) -> HttpResponse:
-    fallback = f"held by {request.user.get_username()} from the dashboard"
-    return _on_one_run(
-        request,
-        "hold",
-        lambda run_ids, form, **options: operations.hold(
-            run_ids, reason=form.cleaned_data["reason"].strip() or fallback, **options
-        ),
-        "Held {old}: it stops at its next step boundary and waits until released.",
-    )
-
-
-@operator_required
-def release(request: HttpRequest) -> HttpResponse:
-    return _on_one_run(
-        request,
-        "release",
-        lambda run_ids, form, **options: operations.release(
-            run_ids, reason=form.cleaned_data["reason"].strip(), **options
-        ),
-        "Released {old}: it goes on from where it stopped.",
-    )
-
-
-@operator_required
-def delete(request: HttpRequest) -> HttpResponse:
-    return _on_one_run(
-        request,
-        "delete",
-        lambda run_ids, form, **options: operations.delete(
-            run_ids, reason=form.cleaned_data["reason"].strip(), **options
-        ),
-        "Deleted run {run_id} with its children and everything recorded for them; the audit "
-        "log keeps the deletion.",
-        landing="dashboard:runs",
     )
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from dashboard import bulk
 from dashboard.forms import BulkForm, BulkStartForm, RunFilterForm, filter_params
 from dashboard.permissions import operator_page, operator_required
-from dashboard.queries.runs import RunFilter, status_breakdown, superseded_count
+from dashboard.queries.runs import RunFilter, superseded_count
 from dashboard.views import debug
 from dashboard.views.common import bad_request, render_page
 from dashboard.views.jobs import render_job
@@ -33,7 +33,7 @@ def preview(request: HttpRequest) -> HttpResponse:
         return render_page(request, "dashboard/bulk.html", {"form": form, "invalid": True})
     action = form.cleaned_data["action"]
     run_filter = _target(form, request.GET)
-    breakdown = status_breakdown(run_filter)
+    breakdown = bulk.breakdown(action, run_filter)
     total = sum(breakdown.values())
     context = {
         "form": form,

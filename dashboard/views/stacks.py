@@ -29,7 +29,8 @@ def ask(request: HttpRequest) -> HttpResponse:
                                 requested_by=request.user.get_username())  # fmt: skip
     except DurableError as exc:
         return _render(request, {"problem": str(exc)}, status=400)
-    return _render(request, {"run_id": run_id, "request_id": request_id, "tries": 0})
+    context = {"run_id": run_id, "request_id": request_id, "tries": 0, "locals": include_locals}
+    return _render(request, context)
 
 
 @viewer_required
@@ -41,17 +42,17 @@ def answer(request: HttpRequest) -> HttpResponse:
         request_id = tries = -1
     if not (0 < request_id < 2**63 and 0 <= tries < 10_000):
         return _render(request, {"problem": "request and tries must be whole numbers"}, 400)
-    found = stacks.answer(run_id, request_id)
+    include_locals = can_operate(request.user) and request.GET.get("locals") == "1"
+    found = stacks.answer(run_id, request_id, include_locals=include_locals)
     if found is None:
         if tries * POLL_SECONDS >= settings.DURABLE_STACK_TIMEOUT_SECONDS:
             problem = (f"run {run_id}: its owner did not answer within "
                        f"{settings.DURABLE_STACK_TIMEOUT_SECONDS:g}s; it may be busy or "
                        "unreachable, or no executor executes it now. Ask again.")  # fmt: skip
             return _render(request, {"problem": problem})
-        context = {"run_id": run_id, "request_id": request_id, "tries": tries + 1}
+        context = {"run_id": run_id, "request_id": request_id, "tries": tries + 1,
+                   "locals": include_locals}  # fmt: skip
         return _render(request, context)
-    if not can_operate(request.user):
-        found = stacks.without_locals(found)
     return _render(request, {"stack": found})
 
 

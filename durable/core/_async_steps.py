@@ -17,6 +17,7 @@ from typing import Any
 from durable.core import _async_runs as async_runs
 from durable.core import _context as context
 from durable.core import _history as history
+from durable.core import _step_logs as step_logs
 from durable.core._context import RecordedStep, RunContext, RunInterrupted
 from durable.core._registry import StepDefinition
 from durable.core._serialization import entry_input
@@ -55,8 +56,7 @@ class AsyncStepCall(StepCall):
             self.begin_attempt()
             try:
                 with observe.attempt(self.step.name, self.position, self.attempt):
-                    result = await self._await_body()
-                    return await async_runs.on_run_thread(self.checkpoint, result)
+                    return await self._logged_attempt()
             except (RunInterrupted, SerializationError):
                 raise  # not the step's failure: nothing is recorded, the call itself fails
             except Exception as exc:
@@ -65,6 +65,19 @@ class AsyncStepCall(StepCall):
                     raise RunInterrupted(self.run_context.run_id) from exc
                 await self._check_interrupted()
                 self.attempt += 1
+
+    async def _logged_attempt(self) -> Any:
+        """The attempt's log records are buffered in its own task (steps of a gather apart)
+        and handed, on the run thread, to the same write as a sync step's."""
+        buffer, token = step_logs.begin()
+        try:
+            result = await self._await_body()
+            return await async_runs.on_run_thread(self.checkpoint, result)
+        finally:
+            step_logs.end(buffer, token)
+            if buffer is not None:
+                run_id, position, attempt = self.run_context.run_id, self.position, self.attempt
+                await async_runs.on_run_thread(step_logs.keep, run_id, position, attempt, buffer)
 
     async def _check_interrupted(self) -> None:
         """Cancel, shutdown and deadline checks; a deadline reads the clock, which may need

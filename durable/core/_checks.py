@@ -7,7 +7,7 @@ durable.E005 celery executor, no Celery app durable.E006 celery executor, no bro
 durable.E007 a DURABLE_MODULES module fails durable.E008 DURABLE_MODULES is not a list
 durable.E009 a number setting is not one    durable.E010 a number is out of range
 durable.E011 lease not above sweep/poll     durable.W011 lease within 3x sweep/poll
-durable.E012 DURABLE_RETENTION unparsable   durable.W013 an unknown DURABLE_* setting
+durable.E012 a retention setting unparsable durable.W013 an unknown DURABLE_* setting
 durable.E014 a text setting is not text (or the Celery queue name is empty)
 durable.W015 /metrics is on but prometheus-client is not installed
 durable.W016 /metrics is on without DURABLE_METRICS_TOKEN (deploy check: it answers 403)
@@ -246,14 +246,16 @@ def lease_problems() -> list[CheckMessage]:
 def check_retention(**_: Any) -> list[CheckMessage]:
     from durable.core._validation import parse_age
 
-    retention = settings.DURABLE_RETENTION
-    if not retention:
-        return []
-    try:
-        parse_age(retention)
-    except (ValueError, TypeError) as exc:
-        return [_error(12, f"DURABLE_RETENTION: {exc}", 'e.g. "30d"; "" keeps every run')]
-    return []
+    errors = []
+    for name, keeps in (("DURABLE_RETENTION", "every run"),
+                        ("DURABLE_ALERT_DELIVERY_RETENTION", "every delivery")):  # fmt: skip
+        retention = getattr(settings, name)
+        try:
+            if retention:
+                parse_age(retention)
+        except (ValueError, TypeError) as exc:
+            errors.append(_error(12, f"{name}: {exc}", f'e.g. "30d"; "" keeps {keeps}'))
+    return errors
 
 
 @register()

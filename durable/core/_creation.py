@@ -22,11 +22,11 @@ commit) and `start_child`; restart and fork call `create_run` on fresh ids.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from durable import queues
 from durable.core import _delays as delays
 from durable.core import _dispatch as dispatching
 from durable.core import _endings as endings
@@ -58,6 +58,22 @@ class NewRun:
     forked_from_step: int | None = None
 
 
+def _no_declared_queues(queue: str | None) -> None:
+    """Until `durable.queues` registers: no queue is declared, so none has limits to store."""
+
+
+# Before a run enters a queue this process declares, the queue's limits are stored:
+# `durable.queues.ensure_stored`, registered when the app is ready (`DurableConfig.ready`),
+# so the core does not import the queues (which import it)
+_store_declared_queue: Callable[[str | None], None] = _no_declared_queues
+
+
+def store_declared_queues_with(ensure_stored: Callable[[str | None], None]) -> None:
+    """Have `ensure_stored(queue)` run before each run enters `queue`."""
+    global _store_declared_queue
+    _store_declared_queue = ensure_stored
+
+
 def create_run(new: NewRun) -> store.InsertedRun | None:
     """Write `new` as an ENQUEUED run (one statement); None if its id, or the active
     de-duplication id of its queue, is taken — then nothing is written."""
@@ -72,7 +88,7 @@ def _insert(
     where = f"workflow {new.workflow} run {new.run_id}"
     run_input = dumps(new.input, where=f"{where} input")
     tags = dumps(new.tags, where=f"{where} tags")
-    queues.ensure_stored(new.queue)  # its limits are in the database before its first run
+    _store_declared_queue(new.queue)  # its limits are in the database before its first run
     created = store.insert_run(
         run_id=new.run_id,
         workflow=new.workflow,

@@ -18,7 +18,9 @@ from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
 from durable.core import _context as context
 from durable.core import _endings as endings
+from durable.core import _failure_alert as alerts
 from durable.core import _history as history
+from durable.core import _lineage as lineage
 from durable.core import store
 from durable.core._context import (
     RecordedStep,
@@ -40,8 +42,6 @@ from durable.core.store import _db as db
 from durable.core.store._db import DatabaseUnavailable
 from durable.errors import NonDeterminismError
 from durable.observability import _observe as observe
-from durable.observability import alerts
-from durable.operations import _lineage as lineage
 
 T = TypeVar("T")
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from durable.core import _print_capture as print_capture
+from durable.core import _redaction as redaction
 from durable.core import store
 from durable.core.conf import settings
 
@@ -37,6 +39,8 @@ class Buffer:
     records: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
     dropped: int = 0
+    prints: bool = False  # keep printed lines too (DURABLE_STEP_LOGS_PRINT)
+    partial_line: str = ""  # printed text after the last newline (DURABLE_STEP_LOGS_PRINT)
 
     def add(self, record: logging.LogRecord) -> None:
         if record.levelno < self.level:
@@ -46,6 +50,7 @@ class Buffer:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             message = f"{message}\n{record.exc_text}"
+        message = redaction.redact_message(message)
         if len(self.records) >= self.max_records or self.size + len(message) > self.max_bytes:
             self.dropped += 1
             return
@@ -63,29 +68,53 @@ class StepLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         buffer = _buffer.get()
-        if buffer is not None and not record.name.startswith("durable"):
+        if (
+            buffer is not None
+            and not record.name.startswith("durable")
+            and not print_capture.forwarding()
+        ):
             buffer.add(record)
 
 
 @contextmanager
 def capture(run_id: str, position: int, attempt: int) -> Iterator[None]:
     """Keep the attempt's records; write them (if any) when it ends, however it ends."""
-    if not settings.DURABLE_STEP_LOGS:
+    buffer, token = begin()
+    try:
         yield
-        return
+    finally:
+        end(buffer, token)
+        keep(run_id, position, attempt, buffer)
+
+
+def begin() -> tuple[Buffer | None, contextvars.Token | None]:
+    """Start buffering this thread's (or task's) records; (None, None) when logs are off.
+    An async step calls begin/end around its awaited body and `keep` on the run thread."""
+    if not settings.DURABLE_STEP_LOGS:
+        return None, None
     _install()
+    prints = bool(settings.DURABLE_STEP_LOGS_PRINT)
+    if prints:
+        print_capture.install(_buffer.get)
     buffer = Buffer(
         level=logging.getLevelName(str(settings.DURABLE_STEP_LOGS_LEVEL).upper()),
         max_records=settings.DURABLE_STEP_LOGS_MAX_RECORDS,
         max_bytes=settings.DURABLE_STEP_LOGS_MAX_BYTES,
+        prints=prints,
     )
-    token = _buffer.set(buffer)
-    try:
-        yield
-    finally:
+    return buffer, _buffer.set(buffer)
+
+
+def end(buffer: Buffer | None, token: contextvars.Token | None) -> None:
+    if buffer is not None and token is not None:
         _buffer.reset(token)
-        if buffer.records or buffer.dropped:
-            _write(run_id, position, attempt, buffer)
+        print_capture.flush(buffer)
+
+
+def keep(run_id: str, position: int, attempt: int, buffer: Buffer | None) -> None:
+    """Write the ended attempt's records in one statement; nothing when it kept none."""
+    if buffer is not None and (buffer.records or buffer.dropped):
+        _write(run_id, position, attempt, buffer)
 
 
 def _write(run_id: str, position: int, attempt: int, buffer: Buffer) -> None:

@@ -42,12 +42,15 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_STACK_MAX_LOCALS": 20,
     # longest repr of one local variable in a live stack, in characters
     "DURABLE_STACK_MAX_REPR_CHARS": 200,
-    # local variables whose name contains one of these (any case) show as "<redacted>"
-    "DURABLE_STACK_REDACT": ["password", "secret", "token", "key"],
+    # names that hold secrets (any case, substrings): a live stack's local variables and dict
+    # keys, and `name=value` pairs in kept step log lines, show their value as "<redacted>"
+    "DURABLE_STACK_REDACT": ["password", "secret", "token", "key", "authorization", "cookie"],
     # keep the log records each step attempt emits (the logging module) with the run
     "DURABLE_STEP_LOGS": True,
     # the least severe level kept (records the host's logging config lets through)
     "DURABLE_STEP_LOGS_LEVEL": "INFO",
+    # also keep what a step prints to stdout (sys.stdout is wrapped, output still goes out)
+    "DURABLE_STEP_LOGS_PRINT": False,
     # most records kept per attempt; later ones are counted as dropped
     "DURABLE_STEP_LOGS_MAX_RECORDS": 200,
     # most bytes of messages kept per attempt; later records are counted as dropped
@@ -77,6 +80,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_ALERT_RETRY_SECONDS": 5.0,
     # timeout of one HTTP request to an alert destination, in seconds
     "DURABLE_ALERT_TIMEOUT_SECONDS": 3.0,
+    # alert delivery attempts (sent or failed) older than this are pruned hourly ("" keeps all)
+    "DURABLE_ALERT_DELIVERY_RETENTION": "30d",
     # PagerDuty Events v2 endpoint
     "DURABLE_ALERT_PAGERDUTY_URL": "https://events.pagerduty.com/v2/enqueue",
     # Celery queue that carries run messages
@@ -96,7 +101,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_TRANSACTION_CONFLICT_RETRIES": 5,
     # on shutdown, how long runs in flight get to reach a step boundary before release
     "DURABLE_SHUTDOWN_GRACE_SECONDS": 25.0,
-    # how long a cancel waits for the executors of its running runs to confirm they stopped
+    # how long a cancel waits for the executors of its running runs to confirm they stopped,
+    # and a resume for the steps in flight at a cancel to return
     "DURABLE_CANCEL_CONFIRM_SECONDS": 5.0,
     # hung step threads (abandoned past a timeout or cancel) before an executor stops claiming
     "DURABLE_MAX_ABANDONED_THREADS": 16,

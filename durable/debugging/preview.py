@@ -16,9 +16,9 @@ from typing import Any
 from django.db.models import Max
 
 from durable.core import _registry as registry
-from durable.debugging import patching
 from durable.errors import DurableError, OperationRefused
 from durable.models import Run, RunStatus, Step, StepKind, StepStatus
+from durable.operations import _patching as patching
 from durable.operations import fork_refusals
 
 ACTIONS = ("resume", "restart", "fork")

@@ -113,7 +113,14 @@ class Replay:
         self.rows = {step.position: step for step in Step.objects.filter(run_id=run.id)}
         self.recorded = {
             position: RecordedStep(
-                position, row.name, row.kind, row.status, row.output, row.error, row.input_hash
+                position,
+                row.name,
+                row.kind,
+                row.status,
+                row.output,
+                row.error,
+                row.input_hash,
+                from_file=run.imported,  # a file's errors replay within the safe set here too
             )
             for position, row in self.rows.items()
         }

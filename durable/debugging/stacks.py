@@ -43,6 +43,7 @@ class ThreadStack:
     thread: str
     hung: bool
     frames: list[Frame] = field(default_factory=list)
+    omitted: int = 0  # outer frames past the bound on a deep stack
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class LiveStack:
         lines = [f"run {self.run_id} on executor {self.executor_id}"]
         for thread in self.threads:
             lines.append(f"thread {thread.thread}{' (hung, abandoned)' if thread.hung else ''}:")
+            if thread.omitted:
+                lines.append(f"  … {thread.omitted} outer frame(s) not shown")
             for frame in thread.frames:
                 lines.append(f'  File "{frame.file}", line {frame.line}, in {frame.function}')
                 if frame.source:
@@ -79,9 +82,10 @@ def ask(run_id: str, *, include_locals: bool = False, requested_by: str = "") ->
     return store.ask_stack(run.id, include_locals, current_actor(requested_by or None))
 
 
-def answer(run_id: str, request_id: int) -> LiveStack | None:
+def answer(run_id: str, request_id: int, *, include_locals: bool = False) -> LiveStack | None:
     """The owner's answer, or None while it has not answered yet (or if that request is not
-    about that run)."""
+    about that run). Askers share a pending question, so locals are dropped here unless this
+    asker asked for them."""
     answered, body, executor_id = store.stack_answer(run_id, request_id)
     if not answered:
         return None
@@ -92,10 +96,12 @@ def answer(run_id: str, request_id: int) -> LiveStack | None:
             thread=thread["thread"],
             hung=thread["hung"],
             frames=[Frame(**frame) for frame in thread["frames"]],
+            omitted=thread.get("omitted", 0),
         )
         for thread in (body or {}).get("threads", [])
     ]
-    return LiveStack(run_id=run_id, executor_id=executor_id, threads=threads)
+    found = LiveStack(run_id=run_id, executor_id=executor_id, threads=threads)
+    return found if include_locals else without_locals(found)
 
 
 def live_stack(
@@ -112,7 +118,7 @@ def live_stack(
     request_id = ask(run_id, include_locals=include_locals, requested_by=requested_by)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        found = answer(run_id, request_id)
+        found = answer(run_id, request_id, include_locals=include_locals)
         if found is not None:
             return found
         time.sleep(0.1)
@@ -126,7 +132,7 @@ def live_stack(
 def without_locals(stack: LiveStack) -> LiveStack:
     """The same stack for someone who may not see local variables."""
     threads = [
-        ThreadStack(thread.thread, thread.hung, [replace(f, locals=None) for f in thread.frames])
+        replace(thread, frames=[replace(f, locals=None) for f in thread.frames])
         for thread in stack.threads
     ]
     return replace(stack, threads=threads)
@@ -140,6 +146,7 @@ def as_json(stack: LiveStack) -> dict[str, Any]:
             {
                 "thread": thread.thread,
                 "hung": thread.hung,
+                "omitted": thread.omitted,
                 "frames": [frame.__dict__ for frame in thread.frames],
             }
             for thread in stack.threads

@@ -25,6 +25,7 @@ from durable import queues
 from durable.core import _registry as registry
 from durable.core import _runtime as runtime
 from durable.core import store
+from durable.core._identity import new_executor_id
 from durable.core.conf import settings
 from durable.executors import _recovery as recovery
 from durable.executors import _sweeper as sweeper
@@ -34,7 +35,6 @@ from durable.executors._stacks import StackAnswerer
 from durable.executors.cancellations import CancelListener, RecentIds
 from durable.executors.celery_consuming import QueueConsumption
 from durable.executors.duties import run_isolated
-from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
 from durable.executors.operator_drain import OperatorDrain
 

@@ -9,15 +9,12 @@ recoveries.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
-
-logger = logging.getLogger("durable")
+from durable.core._isolated import run_isolated
 
 EXECUTOR_KINDS = ("thread", "celery")
 
@@ -59,14 +56,3 @@ class TimedDuties:
             self._last_run[duty.name] = now
             results[duty.name] = run_isolated(duty.name, duty.run)
         return results
-
-
-def run_isolated(name: str, func: Callable[[], Any]) -> Any:
-    """Run one duty; a failure is logged (with what to fix) instead of stopping the others."""
-    try:
-        return func()
-    except Exception:
-        logger.exception("timed duty %r failed; the executor's other duties go on", name)
-        if connection.connection is not None and not connection.is_usable():
-            connection.close()
-        return None

@@ -88,8 +88,24 @@ class OneThreadPerRun:
                         self._ended_here.note(run_id)
                         again = run_id in self._again
                         self._again.discard(run_id)
+                if cancelled.is_set():
+                    self._end_hold(run_id)
             claimed_since = time.monotonic()
             claimed = self._take_back(run_id) if again else None
+
+    def _end_hold(self, run_id: str) -> None:
+        """This thread of the run has returned: if the run was cancelled meanwhile, the step
+        it had in flight is checkpointed (or refused), so a resume may run the run again."""
+        try:
+            store.end_holds(self.executor_id, [run_id])
+        except Exception as exc:  # the hold lapses with its lease, unrenewed from now on
+            logger.warning("run %s: could not end its hold after its cancel (%s)", run_id, exc)
+
+    def _still_holding(self) -> list[str]:
+        """Runs whose abandoned (hung) thread still lives here: their leases are renewed,
+        so a resume waits until that step returns, or this process ends."""
+        with self._lock:
+            return [run_id for run_id, thread in self._hung_runs.items() if thread.is_alive()]
 
     def _take_back(self, run_id: str) -> ClaimedRun | None:
         """If the run is still RUNNING here, hand it back to its queue (due now, by the

@@ -8,7 +8,7 @@ import threading
 
 from durable.core import _runtime as runtime
 from durable.core import store
-from durable.executors.identity import hostname
+from durable.core._identity import hostname
 from durable.executors.operator_drain import OperatorDrain
 
 
@@ -19,9 +19,12 @@ def heartbeat(
     in_flight: dict[str, threading.Event],
     lease: float,
     drain: OperatorDrain | None = None,
+    holding: list[str] | None = None,
 ) -> None:
-    """Runs whose lease could not be renewed were cancelled or taken over: tell them to stop
-    at their next step boundary by setting their event. `drain` learns the operator's word."""
+    """Runs whose lease could not be renewed were taken over: tell them to stop at their
+    next step boundary by setting their event. `drain` learns the operator's word.
+    `holding`: cancelled runs whose abandoned thread still lives here (their leases are
+    renewed too: a resume waits for the step in flight to return)."""
     draining, release_in = store.heartbeat(
         executor_id=executor_id,
         kind=kind,
@@ -32,7 +35,7 @@ def heartbeat(
     if drain is not None:
         drain.update(draining, release_in)
     runtime.release_unreleased()
-    still_ours = store.renew_leases(executor_id, list(in_flight), lease)
+    still_ours = store.renew_leases(executor_id, [*in_flight, *(holding or [])], lease)
     taken = [run_id for run_id in in_flight if run_id not in still_ours]
     for run_id in taken:
         in_flight[run_id].set()

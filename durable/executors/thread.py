@@ -26,6 +26,7 @@ from durable.core import _registry as registry
 from durable.core import _runtime as runtime
 from durable.core import _serving as serving
 from durable.core import store
+from durable.core._identity import new_executor_id
 from durable.core.conf import settings
 from durable.core.store import ClaimedRun
 from durable.executors import _recovery as recovery
@@ -33,7 +34,6 @@ from durable.executors import duties, liveness
 from durable.executors._lifeline import Lifeline
 from durable.executors._stacks import StackAnswerer
 from durable.executors.cancellations import CancelListener, RecentIds
-from durable.executors.identity import new_executor_id
 from durable.executors.inflight import OneThreadPerRun
 from durable.executors.operator_drain import OperatorDrain
 
@@ -219,7 +219,7 @@ class ThreadExecutor(OneThreadPerRun):
         with self._lock:
             in_flight = dict(self._in_flight)
         liveness.heartbeat(self.executor_id, self.kind, self._workflows, in_flight, self.lease,
-                           self._operator_drain)  # fmt: skip
+                           self._operator_drain, self._still_holding())  # fmt: skip
         if starting:
             serving.announce_threads(self.executor_id, self.threads)
             recovery.forget_dead_executors(self.executor_id)

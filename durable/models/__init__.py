@@ -21,7 +21,7 @@ from durable.models._jobs import BulkJob, JobState
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
 from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
-from durable.models._stacks import StackRequest, StepLog
+from durable.models._stacks import StackRequest, StepLog, log_search_text
 
 __all__ = [
     "RunStatus",
@@ -53,4 +53,5 @@ __all__ = [
     "FailureGroupTriage",
     "StackRequest",
     "StepLog",
+    "log_search_text",
 ]

@@ -7,7 +7,9 @@ executor's lifeline heartbeat finds it (`durable.executors._stacks`) and writes 
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models.functions import Cast, Upper
 
 
 class StackRequest(models.Model):
@@ -27,15 +29,29 @@ class StackRequest(models.Model):
     answer = models.JSONField(null=True, blank=True)
 
     class Meta:
-        indexes = [
-            # pending_stack_requests: the heartbeat's `run_id = ANY(…) AND answered_at IS NULL`
-            models.Index(
-                fields=["run"], name="stackreq_pending_idx", condition=models.Q(answered_at=None)
+        constraints = [
+            # at most one pending question per run (ask_stack joins it); also serves the
+            # heartbeat's pending_stack_requests: `run_id = ANY(…) AND answered_at IS NULL`
+            models.UniqueConstraint(
+                fields=["run"], name="stackreq_one_pending", condition=models.Q(answered_at=None)
             ),
         ]
 
     def __str__(self) -> str:
         return f"stack of {self.run_id} ({self.requested_at:%H:%M:%S})"
+
+
+class LogMessages(models.Func):
+    """The messages of a batch's records as one JSON array (no keys, levels or times): what
+    the runs list's log search reads, and what its trigram index holds."""
+
+    template = "jsonb_path_query_array(%(expressions)s, '$[*].message'::jsonpath)"
+    output_field = models.JSONField()
+
+
+def log_search_text() -> Upper:
+    """The indexed expression; a query must spell it exactly so for the index to serve it."""
+    return Upper(Cast(LogMessages("records"), models.TextField()))
 
 
 class StepLog(models.Model):
@@ -57,4 +73,6 @@ class StepLog(models.Model):
         indexes = [
             # the run page and `durable logs RUN_ID [--step N] [--follow]`
             models.Index(fields=["run", "position", "attempt", "id"], name="steplog_run_idx"),
+            # the runs list's log search: UPPER(messages::text) LIKE '%DECLINED%'
+            GinIndex(OpClass(log_search_text(), name="gin_trgm_ops"), name="steplog_message_trgm"),
         ]

@@ -23,11 +23,12 @@ from typing import Any
 from durable.core import _validation as validation
 from durable.core._audit import acting_as, current_actor
 from durable.core._validation import MAX_TIMEOUT_SECONDS, validate_new_run_id, validate_run_id
-from durable.debugging import patching
+from durable.core.conf import settings
 from durable.errors import InvalidArgumentError
 from durable.operations import _deletion as deletion
 from durable.operations import _drain as drain
 from durable.operations import _jobs as jobs
+from durable.operations import _patching as patching
 from durable.operations._batches import (
     BATCH_SIZE,
     BulkResult,
@@ -41,7 +42,12 @@ from durable.operations._deriving import check_input, derive_batch, fork_points,
 from durable.operations._holding import hold_batch, release_batch
 from durable.operations._new_runs import new_run_options
 from durable.operations._requeue import requeue_batch
-from durable.operations._resuming import cancel_batch, resume_batch, resume_blocker
+from durable.operations._resuming import (
+    cancel_batch,
+    resume_batch,
+    resume_blocker,
+    wait_for_stops,
+)
 from durable.operations._superseded import successors
 from durable.operations._superseded import superseded as superseded_runs
 from durable.queues import Queue
@@ -170,10 +176,17 @@ def resume(
     """Continue failed, cancelled or dead runs from their last checkpoint.
 
     The step that runs again gets a fresh retry budget (its attempt numbers go on); a
-    recovery after an executor's death grants none.
+    recovery after an executor's death grants none. A run cancelled while a step ran is
+    resumed once that step has returned (it keeps its checkpoint): this waits for it up to
+    DURABLE_CANCEL_CONFIRM_SECONDS, then refuses the run, lest the step run twice.
     """
     validation.free_text("reason", reason)
     detail = {"reason": reason, "request_id": request_id}
+    run_ids = _once(run_ids)
+    wait_for_stops(
+        [run_id for run_id in run_id_list(run_ids) if isinstance(run_id, str)],
+        settings.DURABLE_CANCEL_CONFIRM_SECONDS,
+    )
     return apply("resume", run_ids, actor, progress, detail, resume_batch)
 
 
@@ -275,7 +288,7 @@ def fork(
     """New runs reusing checkpoints 0..from_step-1 and executing from `from_step` on.
 
     `from_step` defaults to each run's first failed step. `patch` ({step: output}) replaces
-    the reused outputs of earlier steps (`durable.debugging.patching`); `request_id`,
+    the reused outputs of earlier steps (`durable.operations._patching`); `request_id`,
     `unless_derived_since`, `new_run_id`, `queue`, `timeout` and `priority` as in `restart`.
     """
     check_input(args, kwargs)

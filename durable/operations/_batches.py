@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from durable.core import _dispatch as dispatching
+from durable.core import _lineage as lineage
 from durable.core import _validation as validation
 from durable.core._audit import current_actor
 from durable.core._serialization import dumps
@@ -27,7 +28,6 @@ from durable.errors import (
     SerializationError,
 )
 from durable.models import AuditEntry
-from durable.operations import _lineage as lineage
 from durable.operations import _superseded as superseded
 
 BATCH_SIZE = 500
@@ -180,7 +180,7 @@ def _handle_once(
     handle_batch: Callable[[list[str]], BulkResult],
 ) -> BulkResult:
     """Lock the batch's runs (in id order, so concurrent calls cannot deadlock: see
-    `durable.operations._lineage`), then either return what an earlier call with the same request_id
+    `durable.core._lineage`), then either return what an earlier call with the same request_id
     did, or act. A deadlock across tree levels rolls the savepoint back (this lock too)
     and judges the batch again."""
     lineage.lock_runs(batch)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from durable.core import _lineage as lineage
 from durable.core.store import _trees as store_trees
 from durable.models import RunStatus
-from durable.operations import _lineage as lineage
 
 
 @dataclass

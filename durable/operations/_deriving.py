@@ -16,9 +16,9 @@ from durable.core._registry import get_workflow, is_registered
 from durable.core.store import _forks as store_forks
 from durable.core.store import _primitives as store_primitives
 from durable.core.store import _streams as store_streams
-from durable.debugging import patching
 from durable.errors import InvalidArgumentError, SerializationError
 from durable.models import AuditEntry, Run, Step
+from durable.operations import _patching as patching
 from durable.operations import _superseded as superseded
 from durable.operations._batches import BulkResult
 from durable.operations._new_runs import NewRunOptions, id_taken

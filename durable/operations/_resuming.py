@@ -1,11 +1,19 @@
-"""Cancel and resume: the batch handlers that change runs in place, trees included."""
+"""Cancel and resume: the batch handlers that change runs in place, trees included.
+
+A run cancelled while a step ran keeps that step's checkpoint when the step returns: its
+executor holds the run (its lease) until then. Resuming it before would let another thread
+run the step again beside the one still running it, so a resume waits for the hold to end,
+for a while, and refuses the runs still held (`stopping_trees`).
+"""
 
 from __future__ import annotations
 
+import time
+
+from durable.core import _lineage as lineage
 from durable.core import _serving as serving
 from durable.core.store import _trees as store_trees
 from durable.models import Run, RunStatus
-from durable.operations import _lineage as lineage
 from durable.operations._batches import BulkResult, locked_statuses, split_by_status
 from durable.operations._deriving import fork_points
 
@@ -43,11 +51,32 @@ def resume_batch(batch: list[str]) -> BulkResult:
     statuses = locked_statuses(batch)
     eligible, result = split_by_status(batch, statuses, RunStatus.resumable(), _resume_refusal)
     eligible = _refuse_unserved(eligible, result)
+    eligible = _refuse_stopping(eligible, result)
     if eligible:
         result.cascaded = lineage.lock_descendants(eligible, cascaded_only=True)
         store_trees.resume_runs(eligible + result.cascaded)
     result.done.update({run_id: run_id for run_id in eligible})
     return result
+
+
+def wait_for_stops(run_ids: list[str], timeout: float) -> None:
+    """Wait up to `timeout` seconds for the steps in flight at the cancel of `run_ids` (or of
+    the children it took down) to return; outside the batch's transaction, whose locks would
+    keep those steps from writing their checkpoints."""
+    deadline = time.monotonic() + timeout
+    while store_trees.stopping_trees(run_ids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _refuse_stopping(run_ids: list[str], result: BulkResult) -> list[str]:
+    """Refuse to resume runs whose tree has a step still running from before the cancel."""
+    for asked, stopping, executor_id in store_trees.stopping_trees(run_ids):
+        whose = "its step" if stopping == asked else "a step of a child its cancel took down"
+        result.refused.setdefault(asked, (  # no run id in it: refusals are grouped by text
+            f"{whose} in flight at the cancel is still running on executor {executor_id}; "
+            "resume it once that step returns (it keeps its checkpoint), or restart the run"
+        ))  # fmt: skip
+    return [run_id for run_id in run_ids if run_id not in result.refused]
 
 
 def _refuse_unserved(run_ids: list[str], result: BulkResult) -> list[str]:

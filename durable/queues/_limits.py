@@ -20,9 +20,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from durable.core._identity import hostname
 from durable.core._validation import INT32, MAX_TIMEOUT_SECONDS, free_text, text
 from durable.errors import InvalidArgumentError, UnknownQueueError
-from durable.executors.identity import hostname
 
 if TYPE_CHECKING:  # the models load once Django's apps are ready; Queue may come first
     from durable.models import StoredQueue

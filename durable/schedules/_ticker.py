@@ -26,9 +26,9 @@ from django.db import transaction
 
 from durable.core import _clock as clock
 from durable.core import _registry as registry
+from durable.core._isolated import run_isolated
 from durable.core.store import _schedules as store_schedules
 from durable.core.store._schedules import ScheduleRow
-from durable.executors.duties import run_isolated
 from durable.schedules import _cron as cron
 from durable.schedules import _declared as schedules
 

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 
 from durable import operations
-from durable.debugging import patching
 from durable.models import AuditEntry, Run, Step
+from durable.operations import _patching as patching
 from tests.dashboard.conftest import make_failed_run
 
 BIG = {"blob": "x" * 2_400_000, "tail": "the end"}

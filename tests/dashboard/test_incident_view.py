@@ -110,7 +110,7 @@ def test_the_page_links_from_the_failures_page_and_previews_the_fork_of_all(owne
     failures = owner_client.get("/failures/").content.decode()
     assert "/failures/group/?workflow=shop.order&step=shop.step_1" in failures
     page = owner_client.get("/failures/group/", GROUP).content.decode()
-    assert "/bulk/?action=restart&scope=matching&workflow=shop.order" in page
+    assert "/bulk/?action=fork&scope=matching&workflow=shop.order" in page  # a fork, no restart
     assert "onto the current version" in page
 
 

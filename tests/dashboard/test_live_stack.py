@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 
 import durable
 from durable import operations
@@ -87,3 +88,18 @@ def test_hostile_or_pointless_questions_get_a_clear_400_never_a_500(owner_client
         assert owner_client.get(f"/stack/answer/?run_id=a&{query}").status_code == 400
     assert owner_client.get("/stack/ask/").status_code == 405
     assert stranger_client.post("/stack/ask/", {"run_id": "where-done"}).status_code == 403
+
+
+def test_a_viewer_never_gets_locals_from_a_question_an_operator_shares(viewer_client):
+    """Askers share a pending question; one with locals (an operator's) is answered with
+    them, and a viewer polling it, even with locals=1 in the URL, gets none."""
+    make_run(id="where-shared", status="RUNNING", finished_at=None)
+    asked = StackRequest.objects.create(run_id="where-shared", include_locals=True)
+    frame = {"file": "f.py", "line": 3, "function": "pay", "source": "", "locals": {"pin": "1"}}
+    answer = {"threads": [{"thread": "t", "hung": False, "frames": [frame]}]}
+    StackRequest.objects.filter(id=asked.id).update(answered_at=timezone.now(), answer=answer)
+
+    url = f"/stack/answer/?run_id=where-shared&request={asked.id}&tries=0&locals=1"
+    content = viewer_client.get(url).content.decode()
+
+    assert "pay" in content and "f.py:3" in content and "pin" not in content

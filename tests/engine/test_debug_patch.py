@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 
 import durable
 from durable import operations
-from durable.debugging.patching import PatchRefused
 from durable.models import AuditEntry, Step
+from durable.operations._patching import PatchRefused
 from tests.engine import debug_workflows
 from tests.engine.debug_workflows import PaymentDeclined
 

@@ -15,6 +15,7 @@ from django.core.management import call_command
 import durable
 from durable import executors, operations
 from durable.debugging import importing
+from durable.debugging.replay import replay_run
 from durable.errors import WorkflowError
 from durable.executors import _recovery as recovery
 from durable.models import AuditEntry, Run
@@ -104,3 +105,40 @@ def test_an_operators_fork_of_an_imported_run_is_a_local_run_and_is_audited(tran
     forked = Run.objects.get(id=new_id)
     assert not forked.imported and forked.forked_from_id == "imp-fork"
     assert AuditEntry.objects.filter(action="fork", actor="carol").exists()
+
+
+def _caught(run_id: str, error_type: str) -> dict:
+    """A run of tests.caught_type whose step 0 recorded `error_type` (the workflow caught it)
+    and whose step 1 failed: a resume runs step 1 again and replays step 0's error."""
+    steps = [
+        step_record(0, name="tests.engine.workflows.explode", status="ERROR", output=None,
+                    input={"args": ["x"], "kwargs": {}}, error=error_record(error_type)),
+        step_record(1, name="tests.engine.workflows.add", status="ERROR", output=None,
+                    input={"args": [1, 1], "kwargs": {}}, error=error_record("builtins.OSError")),
+    ]  # fmt: skip
+    return run_entry(run_id, workflow="tests.caught_type", status="RUNNING", steps=steps,
+                     input={"args": ["x"], "kwargs": {}})  # fmt: skip
+
+
+def test_a_resumed_imported_run_replays_its_recorded_errors_as_a_files(transactional_db):
+    # json is loaded, but the file's record of a step's error keeps its class only within the
+    # safe set on replay too, as in result(): the workflow catches a plain WorkflowError
+    entry = _caught("imp-caught", "json.decoder.JSONDecodeError")
+    importing.import_text(json.dumps(document(entry)))
+    operations.resume("imp-caught", actor="alice")
+    assert durable.get("imp-caught").result(timeout=60) == "durable.errors.WorkflowError"
+
+
+def test_a_resumed_imported_run_keeps_a_safe_recorded_error_class(transactional_db):
+    importing.import_text(json.dumps(document(_caught("imp-safe", "builtins.KeyError"))))
+    operations.resume("imp-safe", actor="alice")
+    assert durable.get("imp-safe").result(timeout=60) == "builtins.KeyError"
+
+
+def test_a_local_replay_of_an_imported_run_replays_its_recorded_errors_as_a_files(db):
+    entry = _caught("imp-replayed", "json.decoder.JSONDecodeError")
+    entry["steps"][1].update(status="SUCCESS", output=2, error=None)
+    importing.import_text(json.dumps(document(entry)))
+    report = replay_run("imp-replayed")
+    assert report.outcome == "completed"
+    assert 'returned "durable.errors.WorkflowError"' in report.message

@@ -117,7 +117,7 @@ def test_bulk_cancels_crossing_tree_levels_both_finish(transactional_db, setting
     """A child named by its caller ('a-child') sorts before its parent ('p-parent'): one
     cancel locks the parent then its child, the other both in id order. PostgreSQL breaks
     that deadlock; the loser runs its batch again and both finish."""
-    from durable.operations import _lineage as lineage
+    from durable.core import _lineage as lineage
     from tests.engine.processes import wait_for
 
     settings.DURABLE_EXECUTOR = "external"

@@ -148,3 +148,15 @@ def _executions(run_id: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM test_side_effect WHERE run_id = %s", [run_id])
         return cursor.fetchone()[0]
+
+
+@durable.workflow(name="tests.caught_type")
+def caught_type(message: str) -> str:
+    """The class a step's error arrives as: what a replay of the recorded error raises."""
+    caught = "no error"
+    try:
+        explode(message)
+    except Exception as error:
+        caught = f"{type(error).__module__}.{type(error).__qualname__}"
+    add(1, 1)  # a checkpoint after the caught one: a resume keeps the error and replays it
+    return caught

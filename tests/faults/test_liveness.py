@@ -18,9 +18,9 @@ from django.utils import timezone
 
 import durable
 from durable.core import store
+from durable.core._identity import hostname
 from durable.executors import _recovery as recovery
 from durable.executors._lifeline import Lifeline
-from durable.executors.identity import hostname
 from durable.models import Executor, Recovery, Run
 from tests.engine.processes import PROJECT_DIR, wait_for
 from tests.faults.workflows import ledger

@@ -9,6 +9,7 @@ of it no longer counts (`durable.operations._superseded`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypedDict
 
 from durable.core.store._execute import Rows, execute
@@ -180,6 +181,18 @@ WHERE id IN (
 RETURNING id
 """
 
+PRUNE_DELIVERIES = """
+-- prune_deliveries --
+-- Finished delivery attempts (sent or failed) that ended before the cutoff, a batch at a
+-- time; attempts still to be sent stay. A scan: a few rows per notification, once an hour
+DELETE FROM durable_alertdelivery WHERE id IN (
+    SELECT id FROM durable_alertdelivery
+    WHERE status IN ('sent', 'failed') AND COALESCE(finished_at, created_at) < %(cutoff)s
+    LIMIT %(limit)s
+)
+RETURNING id
+"""
+
 
 def failing_groups(scope: Scope) -> Rows:
     """(workflow, step, error type, fingerprint, runs, a message, a run id) per group."""
@@ -225,6 +238,11 @@ def claim_incident_renotify(incident_id: int, renotify: float) -> bool:
 
 def claim_incident_resolve(incident_id: int) -> bool:
     return bool(execute(CLAIM_RESOLVE, {"id": incident_id}))
+
+
+def prune_deliveries(cutoff: datetime, limit: int) -> int:
+    """Delete up to `limit` finished attempts older than `cutoff`; how many went."""
+    return len(execute(PRUNE_DELIVERIES, {"cutoff": cutoff, "limit": limit}))
 
 
 def claim_due_deliveries(limit: int, stuck: float) -> list[int]:

@@ -13,11 +13,29 @@ from durable.core.store._execute import Rows, execute, execute_read
 
 RENEW_LEASES = """
 -- renew_leases --
--- Extend the leases of the runs this executor is executing; missing ids were taken from it
+-- Extend the leases of the runs this executor is executing; missing ids were taken from it.
+-- A cancelled run's lease is its executor's hold while the step in flight at the cancel has
+-- not returned: a resume waits for it, or that step would run twice. A hold ended
+-- (end_holds) is never renewed again: a heartbeat may carry a list read before it ended
 UPDATE durable_run SET lease_expires_at = now() + make_interval(secs => %(lease)s)
-WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
+WHERE id = ANY(%(run_ids)s) AND executor_id = %(executor_id)s
+  AND (status = 'RUNNING' OR (status = 'CANCELLED' AND lease_expires_at IS NOT NULL))
 RETURNING id
 """
+
+END_HOLDS = """
+-- end_holds --
+-- This executor's threads of these cancelled runs have returned: the step each had in
+-- flight at the cancel kept its checkpoint or was refused one, so a resume may go on
+UPDATE durable_run SET lease_expires_at = NULL
+WHERE id = ANY(%(run_ids)s) AND status = 'CANCELLED' AND executor_id = %(executor_id)s
+  AND lease_expires_at IS NOT NULL
+"""
+
+
+def end_holds(executor_id: str, run_ids: list[str]) -> None:
+    if run_ids:
+        execute(END_HOLDS, {"executor_id": executor_id, "run_ids": run_ids})
 
 
 def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]:
@@ -133,9 +151,13 @@ RETURNING draining, EXTRACT(EPOCH FROM drain_release_at - now())
 """
 
 
-def heartbeat(**params: Any) -> tuple[bool, float | None]:
+def heartbeat(
+    *, executor_id: str, kind: str, hostname: str, pid: int | None, workflows: list[str]
+) -> tuple[bool, float | None]:
     """(draining, seconds until runs in flight are released): an operator's drain, read
     back by the same statement, so a missed notification is noticed within a renewal."""
+    params = {"executor_id": executor_id, "kind": kind, "hostname": hostname, "pid": pid,
+              "workflows": workflows}  # fmt: skip
     draining, release_in = execute(HEARTBEAT, params)[0]
     return draining, None if release_in is None else float(release_in)
 

@@ -175,7 +175,7 @@ CLAIMED_HISTORY = """
             WHERE NOT EXISTS (SELECT 1 FROM durable_step s
                               WHERE s.run_id = c.id AND s.position = tried.position)
             GROUP BY tried.position) u),
-       c.attempts_before_resume
+       c.attempts_before_resume, c.imported
 """
 
 
@@ -217,7 +217,7 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     + """)
     RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
               durable_run.deadline_at, durable_run.attempts_before_resume,
-              durable_run.lost_attempts
+              durable_run.lost_attempts, durable_run.imported
 )
 SELECT c.workflow, c.version, c.input, c.deadline_at,"""
     + CLAIMED_HISTORY
@@ -254,9 +254,13 @@ WHERE c.id = %(run_id)s AND c.status = 'RUNNING' AND c.executor_id = %(executor_
 
 def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
     """A ClaimedRun from (workflow, version, input, deadline_at, CLAIMED_HISTORY's columns)."""
-    workflow, version, run_input, deadline_at, steps, attempts, attempts_before_resume = row
-    # psycopg decodes `json` values itself (json.loads: key order and number types kept)
-    recorded = {entry[0]: RecordedStep(*entry) for entry in steps}
+    workflow, version, run_input, deadline_at, steps, attempts, before_resume, imported = row
+    # psycopg decodes `json` values itself (json.loads: key order and number types kept);
+    # an imported run's recorded errors came from a file: replay holds them to the safe set
+    recorded = {
+        position: RecordedStep(position, name, kind, status, output, error, hashed, imported)
+        for position, name, kind, status, output, error, hashed in steps
+    }
     prior_attempts = {int(position): used for position, (used, _) in attempts.items()}
     deaths = {int(position): int(died) for position, (_, died) in attempts.items() if died}
     return ClaimedRun(
@@ -267,7 +271,7 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
         deadline_at,
         recorded,
         prior_attempts,
-        attempts_before_resume,
+        before_resume,
         deaths,
     )
 
@@ -305,13 +309,23 @@ FROM finished, run
 )
 
 
-def finish_run(**params: Any) -> bool:
-    for key in ("output", "error"):
-        params.setdefault(key, None)
-    params.setdefault("error_type", "")
-    params.setdefault("error_fingerprint", "")
-    params.setdefault("final", False)
-    params.setdefault("cancel_reason", "")
+def finish_run(
+    *,
+    run_id: str,
+    executor_id: str,
+    status: str,
+    output: str | None = None,
+    error: str | None = None,
+    error_type: str = "",
+    error_fingerprint: str = "",
+    cancel_reason: str = "",
+) -> bool:
+    """True if written; False means the run is no longer this executor's."""
+    params = {
+        "run_id": run_id, "executor_id": executor_id, "status": status, "output": output,
+        "error": error, "error_type": error_type, "error_fingerprint": error_fingerprint,
+        "cancel_reason": cancel_reason,
+    }  # fmt: skip
     return bool(_execute_prepared(FINISH_RUN, params))
 
 

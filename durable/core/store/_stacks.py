@@ -10,10 +10,22 @@ from durable.core.store._execute import execute
 
 ASK_STACK = """
 -- ask_stack --
--- An operator's "where is it now?" about one run; its owner's heartbeat answers it
+-- An operator's "where is it now?" about one run; its owner's heartbeat answers it. A question
+-- already pending about the run is joined (one per run), asking for locals if either asker did
 INSERT INTO durable_stackrequest (run_id, include_locals, requested_by, executor_id)
 VALUES (%(run_id)s, %(include_locals)s, %(requested_by)s, '')
+ON CONFLICT (run_id) WHERE answered_at IS NULL DO UPDATE
+SET include_locals = durable_stackrequest.include_locals OR EXCLUDED.include_locals
 RETURNING id
+"""
+
+PRUNE_STACK_REQUESTS = """
+-- prune_stack_requests --
+-- Forget questions asked over an hour ago (answered or abandoned), among the oldest rows by
+-- primary key only, so each new question costs a bounded delete
+DELETE FROM durable_stackrequest
+WHERE id IN (SELECT id FROM durable_stackrequest ORDER BY id LIMIT %(batch)s)
+  AND requested_at < now() - interval '1 hour'
 """
 
 STACK_ANSWER = """
@@ -41,6 +53,9 @@ WHERE id = %(id)s AND answered_at IS NULL
 
 
 def ask_stack(run_id: str, include_locals: bool, requested_by: str) -> int:
+    """The id of the run's pending question (this one, or the one it joined); old questions
+    are pruned first, so the table holds about an hour of them."""
+    execute(PRUNE_STACK_REQUESTS, {"batch": 100})
     params = {"run_id": run_id, "include_locals": include_locals, "requested_by": requested_by}
     return execute(ASK_STACK, params)[0][0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from durable.core._serialization import error_from_dict
@@ -51,11 +52,12 @@ class RecordedStep:
     output: Any
     error: dict[str, Any] | None
     input_hash: str = ""
+    from_file: bool = False  # of an imported run: its errors are a file's (core/_error_types)
 
     def replay(self) -> Any:
         """Return the recorded output, or raise the recorded error, as the first run did."""
         if self.status == "ERROR" and self.error is not None:
-            raise error_from_dict(self.error)
+            raise error_from_dict(self.error, from_file=self.from_file)
         return self.output
 
 
@@ -73,7 +75,26 @@ WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
 """
 
 
-def record_step(**params: Any) -> str | None:
+def record_step(
+    *,
+    run_id: str,
+    executor_id: str,
+    position: int,
+    name: str,
+    kind: str,
+    status: str,
+    input: str | None,
+    attempts: int,
+    started_at: datetime,
+    finished_at: datetime,
+    duration_ms: float,
+    input_hash: str = "",
+    output: str | None = None,
+    error: str | None = None,
+    error_type: str = "",
+    error_fingerprint: str = "",
+    cpu_ms: float = 0.0,
+) -> str | None:
     """The run's status if written: RUNNING, or CANCELLED when the step was in flight at a
     cancel (it keeps its checkpoint, and the run stops here), or HELD when an operator held
     it (it stops here too, and waits to be released); None means the run is no
@@ -82,13 +103,14 @@ def record_step(**params: Any) -> str | None:
     A retry after a lost reply first reads the checkpoint back, so a write that did commit
     is recognised as ours instead of looking like another owner's (ON CONFLICT DO NOTHING).
     """
-    params.setdefault("error", None)
-    params.setdefault("error_type", "")
-    params.setdefault("error_fingerprint", "")
-    params.setdefault("final", False)
-    params.setdefault("output", None)
-    params.setdefault("input_hash", "")
-    params.setdefault("cpu_ms", 0.0)
+    params = {
+        "run_id": run_id, "executor_id": executor_id, "position": position, "name": name,
+        "kind": kind, "status": status, "input": input, "input_hash": input_hash,
+        "output": output, "error": error, "error_type": error_type,
+        "error_fingerprint": error_fingerprint, "attempts": attempts,
+        "started_at": started_at, "finished_at": finished_at, "duration_ms": duration_ms,
+        "cpu_ms": cpu_ms,
+    }  # fmt: skip
     rows = _execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params))
     return rows[0][1] if rows else None
 
@@ -101,7 +123,7 @@ def step_written_by(params: dict[str, Any]) -> Rows | None:
 RECORDED_STEP = """
 -- recorded_step --
 -- A checkpoint of a run this executor owns (settles a commit whose reply was lost)
-SELECT s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash
+SELECT s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash, r.imported
 FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s
   AND r.status IN ('RUNNING', 'CANCELLED') AND r.executor_id = %(executor_id)s
@@ -143,8 +165,25 @@ RETURNING id
 """
 
 
-def record_attempt(**params: Any) -> bool:
+def record_attempt(
+    *,
+    run_id: str,
+    executor_id: str,
+    position: int,
+    attempt: int,
+    name: str,
+    error: str,
+    error_type: str,
+    started_at: datetime,
+    finished_at: datetime,
+    error_fingerprint: str = "",
+    final: bool = False,
+) -> bool:
     """True if written; False means the run is no longer ours (cancelled or lease lost)."""
-    params.setdefault("error_fingerprint", "")
-    params.setdefault("final", False)
+    params = {
+        "run_id": run_id, "executor_id": executor_id, "position": position,
+        "attempt": attempt, "name": name, "error": error, "error_type": error_type,
+        "error_fingerprint": error_fingerprint, "final": final, "started_at": started_at,
+        "finished_at": finished_at,
+    }  # fmt: skip
     return bool(_execute_prepared(RECORD_ATTEMPT, params))

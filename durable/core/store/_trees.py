@@ -9,6 +9,7 @@ from datetime import datetime
 
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import Rows, execute
+from durable.core.store._leases import HELD_LIFELINES
 
 LOCK_RUNS = """
 -- lock_runs --
@@ -34,7 +35,9 @@ CANCEL_RUNS = (
 -- (a timeout's run counts as one when its deadline came from its parent's)
 UPDATE durable_run r
 SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
-    lease_expires_at = NULL, updated_at = now(),
+    -- a running run's executor keeps its lease (its hold) until the step in flight returns
+    lease_expires_at = CASE WHEN r.status = 'RUNNING' THEN r.lease_expires_at END,
+    updated_at = now(),
     cancelled_with_parent = r.id = ANY(%(cascaded)s) OR EXISTS (
         SELECT 1 FROM durable_run p
         WHERE %(inherited_deadline)s AND p.id = r.parent_id AND p.deadline_at <= r.deadline_at),
@@ -66,6 +69,35 @@ def cancel_runs(
     params = {"run_ids": run_ids, "cascaded": cascaded, "reason": reason,
               "inherited_deadline": inherited_deadline}  # fmt: skip
     return [row[0] for row in execute(CANCEL_RUNS, params)]
+
+
+STOPPING_TREES = (
+    """
+-- stopping_trees --
+-- The runs among `run_ids`, and the children their cancel took down, whose step in flight
+-- at the cancel has not returned yet on a live executor (its lease is its hold; a dead
+-- executor's lifeline lock is gone): each with the run it was asked about
+WITH RECURSIVE tree AS (
+    SELECT id AS root, id FROM durable_run WHERE id = ANY(%(run_ids)s)
+    UNION
+    SELECT tree.root, c.id FROM durable_run c JOIN tree ON c.parent_id = tree.id
+    WHERE c.status = 'CANCELLED' AND c.cancelled_with_parent
+),"""
+    + HELD_LIFELINES
+    + """
+SELECT tree.root, r.id, r.executor_id FROM tree JOIN durable_run r ON r.id = tree.id
+WHERE r.status = 'CANCELLED' AND r.lease_expires_at > now()
+  AND EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(r.executor_id, 0))
+ORDER BY tree.root, r.id
+"""
+)
+
+
+def stopping_trees(run_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(run asked about, run still stopping, its executor) of `run_ids` (see STOPPING_TREES)."""
+    if not run_ids:
+        return []
+    return execute(STOPPING_TREES, {"run_ids": run_ids})
 
 
 RESUME_RUNS = """
@@ -132,33 +164,31 @@ PRUNABLE = """
                    AND p.finished_at < %(cutoff)s))
 """
 
+# What is recorded for a run, in tables keyed by its run_id; and the links of other runs
+# to it (a child's parent, a fork's origin), which a deleted run's survivors lose
+RECORDED_FOR_A_RUN = ("durable_step", "durable_attempt", "durable_message", "durable_event",
+                      "durable_stepevent", "durable_streamentry", "durable_recovery")  # fmt: skip
+LINKS_TO_A_RUN = ("parent_id", "forked_from_id")
+
 # Deletes the runs of a `doomed (id)` CTE with everything recorded for them; their
-# surviving children and forks lose the link (shared by prune and delete)
-DELETE_DOOMED = """
-steps AS (
-    DELETE FROM durable_step WHERE run_id IN (SELECT id FROM doomed)
-), attempts AS (
-    DELETE FROM durable_attempt WHERE run_id IN (SELECT id FROM doomed)
-), messages AS (
-    DELETE FROM durable_message WHERE run_id IN (SELECT id FROM doomed)
-), events AS (
-    DELETE FROM durable_event WHERE run_id IN (SELECT id FROM doomed)
-), step_events AS (
-    DELETE FROM durable_stepevent WHERE run_id IN (SELECT id FROM doomed)
-), streams AS (
-    DELETE FROM durable_streamentry WHERE run_id IN (SELECT id FROM doomed)
-), recoveries AS (
-    DELETE FROM durable_recovery WHERE run_id IN (SELECT id FROM doomed)
-), orphaned_children AS (
-    UPDATE durable_run SET parent_id = NULL
-    WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
-), orphaned_forks AS (
-    UPDATE durable_run SET forked_from_id = NULL
-    WHERE forked_from_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
-)
+# surviving children and forks lose the link (shared by prune and delete). One CTE per
+# table, e.g. `deleted_step AS (DELETE FROM durable_step WHERE run_id IN (…))`.
+DELETE_DOOMED = (
+    "".join(
+        f"{table.replace('durable_', 'deleted_')} AS (\n"
+        f"    DELETE FROM {table} WHERE run_id IN (SELECT id FROM doomed)\n), "
+        for table in RECORDED_FOR_A_RUN
+    )
+    + "".join(
+        f"unlinked_{link} AS (\n    UPDATE durable_run SET {link} = NULL\n"
+        f"    WHERE {link} IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)\n), "
+        for link in LINKS_TO_A_RUN
+    ).removesuffix(", ")
+    + """
 DELETE FROM durable_run WHERE id IN (SELECT id FROM doomed)
 RETURNING id
 """
+)
 
 PRUNE_BATCH = f"""
 -- prune_batch --

@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from durable.core._validation import parse_age
 from durable.core.conf import settings
 from durable.core.store import _alerts as store_alerts
 from durable.models import AlertDelivery, AlertIncident, AlertRule, DeliveryStatus
@@ -37,6 +38,23 @@ def enqueue(
         )
         ids.append(delivery.id)
     return ids
+
+
+def prune_finished(batch_size: int = 1000) -> int:
+    """With DURABLE_ALERT_DELIVERY_RETENTION set (e.g. "30d"), delete the attempts sent or
+    failed longer ago than that, a batch per statement; returns how many went."""
+    if not settings.DURABLE_ALERT_DELIVERY_RETENTION:
+        return 0
+    cutoff = timezone.now() - parse_age(settings.DURABLE_ALERT_DELIVERY_RETENTION)
+    deleted = 0
+    while (batch := store_alerts.prune_deliveries(cutoff, batch_size)) > 0:
+        deleted += batch
+        if batch < batch_size:
+            break
+    if deleted:
+        logger.info("pruned %d alert delivery attempt(s) older than %s", deleted,
+                    settings.DURABLE_ALERT_DELIVERY_RETENTION)  # fmt: skip
+    return deleted
 
 
 def claim_due(limit: int = 20) -> list[int]:

@@ -1,4 +1,5 @@
-"""Executor identity: who owns a run, and whether that owner is still alive."""
+"""Executor identity: the id an executor claims runs with, and the host it names (in its
+heartbeat, and in the claims counted against a queue's per-worker limit)."""
 
 from __future__ import annotations
 

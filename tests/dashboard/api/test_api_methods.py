@@ -1,0 +1,33 @@
+"""A method a path does not serve is answered like every other API error: a JSON problem
+(405), with the Allow header naming the methods the path does serve; never Django's
+plain-text 405."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.api.problems import CONTENT_TYPE
+from tests.dashboard.api import schema_tools
+
+PATHS: dict[str, set[str]] = {}
+for _method, _path, _ in schema_tools.operations():
+    PATHS.setdefault(_path, set()).add(_method.upper())
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_a_wrong_method_is_a_json_problem_with_the_allowed_methods(operator_api, path):
+    allowed = PATHS[path]
+    wrong = next(method for method in ("DELETE", "PUT", "PATCH") if method not in allowed)
+    url = schema_tools.concrete(path)
+    response = operator_api.client.generic(wrong, url, headers=operator_api.headers)
+    assert response.status_code == 405
+    assert response["Content-Type"] == CONTENT_TYPE
+    assert set(response["Allow"].split(", ")) == allowed
+    problem = response.json()
+    assert (problem["status"], problem["title"]) == (405, "Method Not Allowed")
+    assert wrong in problem["detail"] and all(method in problem["detail"] for method in allowed)
+
+
+def test_a_wrong_method_needs_no_token_to_be_told_so(anonymous_api):
+    response = anonymous_api.client.delete("/api/runs")
+    assert response.status_code == 405 and response["Content-Type"] == CONTENT_TYPE

@@ -1,0 +1,64 @@
+"""The runs list finds runs by what their steps logged (the "Logs" search): message text only,
+any case, 3 characters or more, through a trigram index on the kept messages."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from dashboard.queries.runs import RunFilter, filtered_runs
+from durable.models import StepLog
+from tests.dashboard.conftest import make_run
+
+pytestmark = pytest.mark.django_db
+
+
+def logged(run_id: str, *messages: str, attempt: int = 1) -> None:
+    make_run(id=run_id)
+    StepLog.objects.create(
+        run_id=run_id, position=0, attempt=attempt,
+        records=[{"at": "", "level": "INFO", "logger": "shop", "message": m} for m in messages],
+    )  # fmt: skip
+
+
+def test_runs_whose_step_logs_contain_the_text_are_listed_any_case(viewer_client):
+    logged("log-hit", "charging order 7", "Card DECLINED by the bank")
+    logged("log-miss", "charging order 8", "charged")
+    make_run(id="log-none")
+
+    page = viewer_client.get("/", {"logs": "declined by"}).content.decode()
+
+    assert "log-hit" in page and "log-miss" not in page and "log-none" not in page
+
+
+def test_only_messages_are_searched_not_the_records_keys_or_levels():
+    logged("log-level", "nothing to see")
+    assert not filtered_runs(RunFilter(logs="level")).exists()
+    assert not filtered_runs(RunFilter(logs="INFO")).exists()
+    assert filtered_runs(RunFilter(logs="to se")).exists()
+
+
+def test_a_run_with_many_matching_attempts_is_listed_once():
+    logged("log-twice", "timeout talking to the bank")
+    StepLog.objects.create(run_id="log-twice", position=0, attempt=2,
+                           records=[{"message": "timeout again"}])  # fmt: skip
+    assert list(filtered_runs(RunFilter(logs="timeout")).values_list("id", flat=True)) == [
+        "log-twice"
+    ]
+
+
+def test_short_log_text_is_a_form_error_not_a_scan(viewer_client):
+    logged("log-short", "ab")
+    page = viewer_client.get("/", {"logs": "ab"}).content.decode()
+    assert "3 or more characters" in page
+
+
+def test_the_log_search_is_served_by_the_trigram_index():
+    logged("log-plan", "a needle in the logs")
+    query = filtered_runs(RunFilter(logs="needle")).values("id").query
+    sql, params = query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "steplog_message_trgm" in plan, plan

@@ -1,0 +1,121 @@
+"""Resuming a cancelled run whose step is still in flight: the cancelled attempt's thread
+has not returned yet. The step must not run twice: the resume waits for that attempt to
+return (its checkpoint stands and is replayed), or refuses while it still runs; an
+executor that died holds nothing up."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+import durable
+from durable import operations
+from durable.core import store
+from durable.errors import OperationRefused
+from durable.models import Run, RunStatus, Step
+from tests.conftest import record_side_effect
+from tests.engine.test_drain import pair, wait_for  # noqa: F401 - a fixture
+from tests.engine.workflows import note
+
+_gates: dict[str, tuple[threading.Event, threading.Event]] = {}  # run -> (reached, open)
+
+
+def _gate(run_id: str) -> tuple[threading.Event, threading.Event]:
+    return _gates.setdefault(run_id, (threading.Event(), threading.Event()))
+
+
+@durable.step()
+def slow_charge(run_id: str) -> str:
+    reached, opened = _gate(run_id)
+    reached.set()
+    opened.wait(30)  # the cancel and the resume come while the body runs
+    record_side_effect(run_id, "charge")
+    return "charged"
+
+
+@durable.workflow(name="tests.resume_in_flight.charged")
+def charged(run_id: str) -> str:
+    slow_charge(run_id)
+    note(run_id, "after")
+    return "done"
+
+
+def _cancelled_in_flight(pair, run_id: str):  # noqa: F811 - the fixture
+    """A run cancelled while its step runs on executor `first`; `second` takes new runs."""
+    first = pair()
+    durable.start(charged, run_id, run_id=run_id)
+    assert _gate(run_id)[0].wait(20), "the step never started"
+    second = pair()
+    operations.drain_executor(first.executor_id)  # the resumed run goes to `second`
+    wait_for(first._operator_drain.is_set, 5, "the drain notice")
+    operations.cancel(run_id)
+    assert Run.objects.get(id=run_id).status == RunStatus.CANCELLED
+    return first, second
+
+
+def _finished(run_id: str) -> Run:
+    wait_for(lambda: Run.objects.get(id=run_id).status == RunStatus.SUCCESS, 30, "the end")
+    return Run.objects.get(id=run_id)
+
+
+def test_a_resume_waits_for_the_step_in_flight_and_another_executor_replays_it(
+    pair,  # noqa: F811
+    side_effects,
+):
+    first, second = _cancelled_in_flight(pair, "in-flight-1")
+    threading.Timer(1.0, _gate("in-flight-1")[1].set).start()  # the step returns in 1 s
+    operations.resume("in-flight-1")
+    run = _finished("in-flight-1")
+    assert run.executor_id == second.executor_id
+    assert side_effects("in-flight-1") == {"charge": 1, "after": 1}
+    assert Step.objects.get(run_id="in-flight-1", position=0).output == "charged"
+
+
+def test_a_resume_is_refused_while_the_step_still_runs_and_succeeds_after(
+    pair,  # noqa: F811
+    side_effects,
+    settings,
+):
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.5
+    first, second = _cancelled_in_flight(pair, "in-flight-2")
+    with pytest.raises(OperationRefused, match=f"still running on executor {first.executor_id}"):
+        operations.resume("in-flight-2")
+    assert Run.objects.get(id="in-flight-2").status == RunStatus.CANCELLED
+    _gate("in-flight-2")[1].set()
+    wait_for(lambda: Step.objects.filter(run_id="in-flight-2").exists(), 10, "its checkpoint")
+    operations.resume("in-flight-2")
+    assert _finished("in-flight-2").executor_id == second.executor_id
+    assert side_effects("in-flight-2") == {"charge": 1, "after": 1}
+
+
+def test_a_cancelled_run_whose_executor_died_resumes_at_once(transactional_db, settings):
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
+    Run.objects.create(
+        id="in-flight-dead", workflow="tests.resume_in_flight.charged", status=RunStatus.RUNNING,
+        input={"args": ["in-flight-dead"]}, executor_id="thread:gone", started_at=timezone.now(),
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )  # fmt: skip
+    operations.cancel("in-flight-dead")
+    assert operations.resume("in-flight-dead") == "in-flight-dead"  # no lifeline: nothing runs
+    assert Run.objects.get(id="in-flight-dead").status == RunStatus.ENQUEUED
+
+
+def test_a_heartbeat_read_before_the_hold_ended_does_not_renew_it(transactional_db, settings):
+    """The executor's heartbeat may carry a run whose thread ended (and ended its hold) since
+    the heartbeat read its runs: renewing must not bring the hold back for a whole lease."""
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
+    Run.objects.create(
+        id="in-flight-late", workflow="tests.resume_in_flight.charged", status=RunStatus.RUNNING,
+        input={"args": ["in-flight-late"]}, executor_id="thread:here", started_at=timezone.now(),
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )  # fmt: skip
+    operations.cancel("in-flight-late")
+    assert store.renew_leases("thread:here", ["in-flight-late"], 30) == {"in-flight-late"}
+    store.end_holds("thread:here", ["in-flight-late"])
+    store.renew_leases("thread:here", ["in-flight-late"], 30)  # the stale heartbeat
+    assert Run.objects.get(id="in-flight-late").lease_expires_at is None
