@@ -59,7 +59,8 @@ def _told_value(run_id: str, outcome: endings.Outcome) -> Any:
 
 
 class RunHandle:
-    """A reference to a run; every method reads the run's current state from the database."""
+    """A reference to a run; every method reads the run's current state from the database
+    (but `result()` of a run that ends on this process's threads, which is told the end)."""
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
