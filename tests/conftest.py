@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test.utils import override_settings
 
 from durable import executors, queues
 from tests import fast_flush, tiers
@@ -22,6 +23,21 @@ def pytest_runtest_teardown(item, nextitem):
     each test gets a fresh executor and no thread works on a run whose rows are going away."""
     executors.shutdown()
     queues.forget_stored()  # the flush or rollback takes durable_queue rows with it
+
+
+# Test users' passwords are hashed with MD5: PBKDF2 (the site's hasher) takes half a second a
+# user here, a minute over the fast tier, and proves nothing about the code under test. PBKDF2
+# stays second in the list so a password hashed by a subprocess (the demo's user) still checks.
+FAST_PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        yield
 
 
 @pytest.fixture(autouse=True)

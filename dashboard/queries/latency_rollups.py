@@ -1,26 +1,32 @@
 """Latency percentiles for long windows, read from hourly histograms (`dashboard.rollups`).
 
 Same shapes as `dashboard.queries.latency`, so the page renders either; values are the
-geometric middle of the histogram bucket holding the percentile (within ±7%).
+geometric middle of the histogram bucket holding the percentile (within ±7%). With
+`unrolled`, the window's hours not rolled up (its first partial hour, the newest) are
+bucketed from their own rows in the same statement, so the whole window counts.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from dashboard.models import RollupCursor
 from dashboard.queries.latency import bucket_for
 from dashboard.queries.sql import aggregate
-from dashboard.rollups import BASE
+from dashboard.rollups import BASE, SOURCES, TOP_BUCKET
 
 PERCENTILES = """
 -- rollup_percentiles --
 -- Merge the window's hourly histograms per key, then read each percentile's bucket
 WITH merged AS (
-    SELECT {key} AS key, u.b, sum(u.n) AS n
-    FROM dashboard_latencyrollup r, unnest(r.buckets, r.counts) AS u(b, n)
-    WHERE r.kind = %(kind)s AND r.hour >= %(since)s AND r.hour < %(until)s
-      AND (%(subject)s = '' OR r.subject = %(subject)s)
+    SELECT key, b, sum(n) AS n FROM (
+        SELECT {key} AS key, u.b, u.n
+        FROM dashboard_latencyrollup r, unnest(r.buckets, r.counts) AS u(b, n)
+        WHERE r.kind = %(kind)s AND r.hour >= %(since)s AND r.hour < %(until)s
+          AND (%(subject)s = '' OR r.subject = %(subject)s)
+        {unrolled}
+    ) AS parts
     GROUP BY 1, 2
 ), running AS (
     SELECT key, b, sum(n) OVER (PARTITION BY key ORDER BY b) AS cum,
@@ -33,6 +39,14 @@ SELECT key, max(total)::bigint AS count,
        power(%(base)s::float8, min(b) FILTER (WHERE cum >= 0.99 * total) + 0.5) AS p99
 FROM running GROUP BY key
 ORDER BY {order}
+"""
+
+UNROLLED = """
+        UNION ALL  -- checkpoints of {span} the rollups do not hold, bucketed alike
+        SELECT {key} AS key, greatest(0, least(%(top)s,
+                   floor(ln(greatest(r.ms, 1)) / ln(%(base)s))))::smallint AS b, 1 AS n
+        FROM ({source}) AS r
+        WHERE %(subject)s = '' OR r.subject = %(subject)s
 """
 
 FAILED = """
@@ -52,6 +66,7 @@ def _percentiles(
     order: str = "p95 DESC NULLS LAST",
     subject: str = "",
     extra: dict[str, Any] | None = None,
+    unrolled: bool = False,
 ) -> list[dict[str, Any]]:
     params = {
         "kind": kind,
@@ -61,7 +76,39 @@ def _percentiles(
         "base": BASE,
         **(extra or {}),
     }
-    return aggregate(PERCENTILES.format(key=key, order=order), params)
+    parts = ""
+    if unrolled:
+        params.update(_spans(kind, since, until), top=TOP_BUCKET)
+        parts = "".join(
+            UNROLLED.format(key=key, span=span, source=_source(kind, span))
+            for span in ("head", "tail")
+        )
+    return aggregate(PERCENTILES.format(key=key, order=order, unrolled=parts), params)
+
+
+def _spans(kind: str, since: datetime, until: datetime) -> dict[str, datetime]:
+    """The window split in three: complete hours already rolled up (read as histograms;
+    they become `since`/`until`), and the rows before and after them (`head`, `tail`)."""
+    hour = timedelta(hours=1)
+    first = since.replace(minute=0, second=0, microsecond=0)
+    first = first if first == since else first + hour
+    cursor = RollupCursor.objects.filter(kind=kind).first()
+    last = (
+        min(until.replace(minute=0, second=0, microsecond=0), cursor.through) if cursor else first
+    )
+    if last <= first:
+        first = last = since
+    return {"since": first, "until": last, "head_start": since, "head_end": first,
+            "tail_start": last, "tail_end": until}  # fmt: skip
+
+
+def _source(kind: str, span: str) -> str:
+    """The rollups' own source rows for one span of the window."""
+    return (
+        SOURCES[kind]
+        .replace("%(start)s", f"%({span}_start)s")
+        .replace("%(end)s", f"%({span}_end)s")
+    )
 
 
 def _split(row: dict[str, Any]) -> dict[str, Any]:
@@ -89,11 +136,11 @@ def workflow_latency(since: datetime, until: datetime) -> list[dict[str, Any]]:
 
 
 def step_latency(
-    since: datetime, until: datetime, names: list[str] | None = None
+    since: datetime, until: datetime, names: list[str] | None = None, *, unrolled: bool = False
 ) -> list[dict[str, Any]]:
-    rows = [
-        row for row in _percentiles("step", since, until) if names is None or row["key"] in names
-    ]
+    """Per step name; `unrolled` also counts the window's rows not rolled up yet."""
+    found = _percentiles("step", since, until, unrolled=unrolled)
+    rows = [row for row in found if names is None or row["key"] in names]
     return [{"name": row["key"], "count": row["count"], **_split(row)} for row in rows[:100]]
 
 

@@ -35,8 +35,9 @@ from durable.observability.inspection import active_ms_expression
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
-# queue and version lead indexes of their own, but not with status after them: counting
-# per status under them reads index rows of every status, so they count less far
+# version leads an index of its own, but not with status after it: counting per status
+# under it reads index rows of every status, so it counts less far (queue and workflow
+# have status second: run_queue_status_idx, run_workflow_status_idx)
 UNINDEXED_COUNT_CAP = 1_000
 # the trigram index serves text of 3 characters or more; shorter text matches run ids only
 MIN_SEARCH_CHARS = 3
@@ -91,7 +92,7 @@ class RunFilter:
 
     def count_cap(self) -> int:
         """How far status counts go before they say "N+": lower where rows must be read."""
-        return UNINDEXED_COUNT_CAP if self.queue or self.version else COUNT_CAP
+        return UNINDEXED_COUNT_CAP if self.version else COUNT_CAP
 
     def is_selective(self) -> bool:
         """Filters that match few runs, through an index of their own."""
@@ -284,16 +285,21 @@ def status_counts(run_filter: RunFilter, cap: int | None = None) -> dict[str, in
 
 def _counts_per_status(base: QuerySet[Run], cap: int) -> dict[str, int]:
     """One round trip: a UNION of `count(*)` over `LIMIT cap` subqueries, one per status,
-    each a range of an index that leads with status (run_status_created_idx,
-    run_workflow_status_created_idx)."""
+    each a range of an index that holds status (run_status_created_idx,
+    run_workflow_status_idx, run_queue_status_idx)."""
+    with read_cursor() as cursor:
+        cursor.execute(*counts_per_status_sql(base, cap))
+        return dict(cursor.fetchall())
+
+
+def counts_per_status_sql(base: QuerySet[Run], cap: int) -> tuple[str, list[Any]]:
+    """The statement `_counts_per_status` runs (its plan is tested against the indexes)."""
     parts, params = [], []
     for status in RunStatus.values:
         sql, sub_params = base.filter(status=status).values("id")[:cap].query.sql_with_params()
         parts.append(f"SELECT %s, count(*) FROM ({sql}) AS capped")
         params.extend([status, *sub_params])
-    with read_cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        return dict(cursor.fetchall())
+    return " UNION ALL ".join(parts), params
 
 
 def _counts_in_one_scan(base: QuerySet[Run], cap: int) -> dict[str, int] | None:

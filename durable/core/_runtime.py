@@ -17,6 +17,7 @@ from durable import queues
 from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
 from durable.core import _context as context
+from durable.core import _dispatch as dispatching
 from durable.core import _endings as endings
 from durable.core import _failure_alert as alerts
 from durable.core import _history as history
@@ -25,6 +26,7 @@ from durable.core import store
 from durable.core._context import (
     RecordedStep,
     RunContext,
+    RunGivenBack,
     RunInterrupted,
     RunReleased,
     RunSuspended,
@@ -38,6 +40,7 @@ from durable.core._serialization import (
     fingerprint,
 )
 from durable.core._validation import CHILD_SEPARATOR
+from durable.core.conf import settings
 from durable.core.store import _db as db
 from durable.core.store._db import DatabaseUnavailable
 from durable.errors import NonDeterminismError
@@ -115,6 +118,8 @@ def _execute_claimed(
     token = context.activate(run_context)
     try:
         _run_to_end(run_context, definition, run_input)
+    except RunGivenBack as exc:
+        give_back(run_context, str(exc.__cause__))
     except RunReleased as exc:
         release(run_context, str(exc.__cause__ or "its executor is shutting down"))
     except DatabaseUnavailable as exc:
@@ -146,7 +151,7 @@ def _run_to_end(
         if lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, timed_out.reason):
             logger.info("run %s %s", run_context.run_id, timed_out.reason)
         return
-    except RunReleased:
+    except (RunReleased, RunGivenBack):
         raise
     except RunInterrupted:
         logger.info("run %s stopped: cancelled or taken over", run_context.run_id)
@@ -183,6 +188,22 @@ def release(run_context: RunContext, why: str) -> None:
         )  # fmt: skip
         return
     logger.info("run %s released back to the queue: %s", run_context.run_id, why)  # a hand-back
+
+
+def give_back(run_context: RunContext, why: str) -> None:
+    """Give up a run this executor cannot go on with (a checkpoint it cannot write): made
+    recoverable at once with a recovery counted (DEAD past the limit) and dispatched again;
+    if even that fails, released at the next heartbeat, never left RUNNING behind us."""
+    try:
+        status = store.give_back_run(
+            run_context.run_id, run_context.executor_id, settings.DURABLE_MAX_RECOVERIES
+        )
+    except Exception as exc:
+        release(run_context, f"{why}; giving it back failed too: {exc}")
+        return
+    logger.warning("run %s given back to recovery (%s): %s", run_context.run_id, status, why)
+    if status == "ENQUEUED":
+        dispatching.dispatch_on_commit(run_context.run_id)
 
 
 def release_unreleased() -> None:

@@ -58,15 +58,28 @@ class Preview:
             )
         ]
 
-    def lines(self) -> list[str]:
-        """One sentence per step name, the risky ones first."""
-        total = len(self.runs)
+    def lines(self, population: int | None = None) -> list[str]:
+        """One sentence per step name, the risky ones first. When these runs are a sample
+        of `population` runs, each count is scaled to the population and said as "about",
+        with a last line that says so (a step only a few runs repeat may miss the sample)."""
+        sampled = len(self.runs)
+        scale = population / sampled if population and sampled and population > sampled else 1
+
+        def runs(count: int) -> str:
+            return f"about {_runs(round(count * scale))}" if scale > 1 else _runs(count)
+
         if not any(run.steps for run in self.runs):
-            return [f"{self.action} of {_runs(total)}: no recorded step runs again"]
-        return [
-            f"{_runs(entry['runs'])} will run {entry['step']} again; {entry['why']}"
-            for entry in self.summary()
-        ]
+            lines = [f"{self.action} of {_runs(population or sampled)}: no recorded step runs "
+                     "again"]  # fmt: skip
+        else:
+            lines = [
+                f"{runs(entry['runs'])} will run {entry['step']} again; {entry['why']}"
+                for entry in self.summary()
+            ]
+        if scale > 1:
+            lines.append(f"(from an even sample of {sampled:,} of {population:,} runs: a step "
+                         "that few runs repeat may not show)")  # fmt: skip
+        return lines
 
     def as_json(self) -> dict[str, Any]:
         return {

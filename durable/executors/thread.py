@@ -38,6 +38,7 @@ from durable.executors.inflight import OneThreadPerRun
 from durable.executors.operator_drain import OperatorDrain
 
 logger = logging.getLogger("durable")
+WAKE = ""  # put in the queue at shutdown so each waiting worker sees the flags at once
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ class ThreadExecutor(OneThreadPerRun):
             try:
                 item = self._queue.get(timeout=0.2)
             except queue.Empty:
+                continue
+            if item == WAKE:  # shutdown: look at the flags again now, not after the timeout
                 continue
             run_id = item if isinstance(item, str) else item.claimed.run_id
             try:
@@ -315,6 +318,8 @@ class ThreadExecutor(OneThreadPerRun):
             return
         atexit.unregister(self.shutdown)
         self._draining.set()
+        for _ in list(self._workers):
+            self._queue.put(WAKE)
         grace = settings.DURABLE_SHUTDOWN_GRACE_SECONDS if wait else 0.0
         deadline = time.monotonic() + grace
         while self._runs_in_flight() and time.monotonic() < deadline:

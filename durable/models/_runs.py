@@ -172,6 +172,12 @@ class Run(models.Model):
             # dashboard runs list filtered by queue or by code version, newest first (keyset)
             models.Index(fields=["queue", "-created_at", "-id"], name="run_queue_created_idx"),
             models.Index(fields=["version", "-created_at", "-id"], name="run_version_created_idx"),
+            # dashboard runs list by queue and status, newest first, and its capped
+            # per-status counts under a queue filter (each an index-only range, where
+            # queue alone made every count intersect two whole index ranges)
+            models.Index(
+                fields=["queue", "status", "-created_at", "-id"], name="run_queue_status_idx"
+            ),
             # dashboard runs list by workflow and status (e.g. failed runs of one workflow),
             # newest first, and its capped per-status counts under a workflow filter
             models.Index(
@@ -221,6 +227,18 @@ class Run(models.Model):
                 name="run_fingerprint_created_idx",
                 condition=~Q(error_fingerprint=""),
             ),
+            # the capped per-status counts of an error type or a failure group (each one
+            # index-only range; without status second, every count re-read the whole group)
+            models.Index(
+                fields=["error_type", "status", "-created_at", "-id"],
+                name="run_error_type_status_idx",
+                condition=~Q(error_type=""),
+            ),
+            models.Index(
+                fields=["error_fingerprint", "status", "-created_at", "-id"],
+                name="run_fingerprint_status_idx",
+                condition=~Q(error_fingerprint=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -231,8 +249,14 @@ class Step(models.Model):
     """One checkpoint: the recorded outcome of the entry at `position` in a run's history."""
 
     # (run, position) is unique: that index serves every lookup by run, so no FK index is
-    # written on each checkpoint
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
+    # written on each checkpoint. No foreign-key constraint either: its check re-read and
+    # re-locked the run row at every checkpoint's commit (16 µs of server time), which the
+    # checkpoint statement has just read and share-locked to check its owner (a run cannot
+    # go while a checkpoint of it commits); forks and imports write steps with their run,
+    # and deleting a run deletes its steps first (`store/_trees.py`, or the ORM's cascade)
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="steps", db_index=False, db_constraint=False
+    )
     position = models.IntegerField()
     name = models.CharField(max_length=300)
     kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.STEP)

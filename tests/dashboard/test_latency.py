@@ -109,3 +109,33 @@ def test_long_windows_read_the_rollups(viewer_client):
     _past_hour_runs()
     content = viewer_client.get("/latency/?window=7d").content.decode()
     assert "hourly rollups" in content and "shop.charge" in content
+
+
+def test_a_days_step_percentiles_come_from_histograms_and_the_unrolled_checkpoints(
+    viewer_client,
+):
+    """The 24 h page never sorts a day of checkpoints for its step table: complete hours
+    come from the hourly histograms, the hours not rolled up (the newest, and the window's
+    first partial hour) from their own checkpoints, bucketed alike; within 7% of exact."""
+    from dashboard import rollups
+    from dashboard.queries import latency_rollups
+
+    _past_hour_runs()
+    now = timezone.now()
+    since = now - timedelta(hours=24)
+    run = make_run(workflow="shop.order")
+    make_step(
+        run, 0, name="shop.charge", duration_ms=75.0, finished_at=since + timedelta(seconds=1)
+    )
+    for index in range(1, 41):  # not rolled up yet: the current hour
+        make_step(run, index, name="shop.charge", duration_ms=index * 60.0,
+                  finished_at=now - timedelta(seconds=5))  # fmt: skip
+    rollups.refresh()
+    [exact] = step_latency(since, now)
+    [mixed] = latency_rollups.step_latency(since, now, unrolled=True)
+    assert mixed["count"] == exact["count"] == 81
+    for key in ("p50", "p95", "p99"):
+        assert mixed[key] == pytest.approx(exact[key], rel=0.08)
+    page = viewer_client.get("/latency/?window=24h").content.decode()
+    assert "Step percentiles over 24 h are read from hourly histograms" in page
+    assert "shop.charge" in page

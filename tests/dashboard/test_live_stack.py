@@ -12,7 +12,7 @@ import durable
 from durable import operations
 from durable.models import Run, RunStatus, StackRequest
 from tests.dashboard.conftest import HOSTILE, make_run
-from tests.engine.celery_workflows import paying
+from tests.engine.celery_workflows import answer_at_once, paying
 from tests.engine.processes import wait_for
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -47,6 +47,7 @@ def test_the_run_page_offers_where_is_it_now_for_a_running_run(owner_client):
     content = owner_client.get("/runs/where-page/").content.decode()
     assert "Where is it now?" in content and 'name="locals"' in content
     operations.cancel("where-page")
+    answer_at_once("where-page")
 
 
 def test_an_operator_sees_the_stack_with_redacted_locals(owner_client):
@@ -58,6 +59,7 @@ def test_an_operator_sees_the_stack_with_redacted_locals(owner_client):
     assert "api_token" in content and "&lt;redacted&gt;" in content
     assert "secret-of-where-owner" not in content
     operations.cancel("where-owner")
+    answer_at_once("where-owner")
 
 
 def test_a_viewer_sees_the_stack_but_never_local_variables(viewer_client):
@@ -69,6 +71,7 @@ def test_a_viewer_sees_the_stack_but_never_local_variables(viewer_client):
     assert "waiting_for_the_bank" in content and "api_token" not in content
     assert not StackRequest.objects.filter(run_id="where-viewer", include_locals=True).exists()
     operations.cancel("where-viewer")
+    answer_at_once("where-viewer")
 
 
 def test_hostile_or_pointless_questions_get_a_clear_400_never_a_500(owner_client, stranger_client):

@@ -36,7 +36,7 @@ def test_every_valid_run_id_round_trips_through_its_link(run_id):
     assert download.kwargs == {"position": 3, "field": "output", "run_id": run_id}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=list(HealthCheck))
 @given(run_id=VALID_IDS)
 def test_a_run_page_and_the_redirect_after_an_action_open_that_very_run(owner_client, run_id):
     run = make_run(id=run_id, status="ERROR")

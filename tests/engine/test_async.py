@@ -28,6 +28,7 @@ from tests.engine import async_workflows as wf
 from tests.engine.processes import start_worker, steps_recorded, stop, wait_for
 from tests.engine.test_celery_inprocess import memory_worker  # noqa: F401 - a fixture
 from tests.engine.workflows import Boom
+from tests.tiers import examples
 
 
 @pytest.fixture(autouse=True)
@@ -114,7 +115,9 @@ STORABLE_TEXT = st.text(
 
 
 @hypothesis_settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(15),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     value=st.recursive(

@@ -76,3 +76,13 @@ def test_resume_preview_of_a_dead_run_warns_about_the_step_in_flight(side_effect
     assert [(step.position, step.name, step.flagged) for step in run.steps] == [
         (1, "the step in flight when the run stopped", True)
     ]
+
+
+def test_a_sampled_preview_scales_its_counts_to_the_selection_and_says_about(side_effects):
+    run_ids = _failed("a", "b", "c", "d")
+    assert preview("restart", run_ids[::2]).lines(population=4) == [
+        f"about 4 runs will run {CHARGE} again; it is not idempotent",
+        f"about 4 runs will run {QUOTE} again; declared idempotent",
+        "(from an even sample of 2 of 4 runs: a step that few runs repeat may not show)",
+    ]
+    assert preview("restart", run_ids).lines(population=4)[0].startswith("4 runs will run")

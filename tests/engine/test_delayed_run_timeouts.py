@@ -12,7 +12,7 @@ import durable
 from durable import operations
 from durable.core import _clock as clock
 from durable.models import Run, RunStatus
-from tests.engine.test_lineage import GATE, _child_of, timed_parent
+from tests.engine.test_lineage import GATE, PARENT_TIMEOUT, _child_of, timed_parent
 from tests.engine.workflows import ledger
 
 
@@ -46,11 +46,11 @@ def test_a_run_without_a_timeout_keeps_none(external):
 
 def test_a_child_keeps_the_time_its_parents_deadline_left_it(side_effects):
     GATE.clear()
-    durable.start(timed_parent, "t-parent", run_id="t-parent")  # a 1 s timeout
+    durable.start(timed_parent, "t-parent", run_id="t-parent")  # a 2 s timeout
     child = _child_of("t-parent")
     GATE.set()
     assert child.deadline_at == Run.objects.get(id="t-parent").deadline_at
-    assert 0 < child.timeout_seconds <= 1.0
+    assert 0 < child.timeout_seconds <= PARENT_TIMEOUT
 
 
 def test_resuming_a_started_delayed_run_gives_it_its_timeout_not_the_delay(external):

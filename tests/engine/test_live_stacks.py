@@ -16,7 +16,7 @@ from durable.debugging import stacks
 from durable.errors import DurableError, OperationRefused, RunNotFoundError
 from durable.models import Run, RunStatus, StackRequest
 from tests.engine import celery_processes
-from tests.engine.celery_workflows import paying
+from tests.engine.celery_workflows import answer_at_once, paying
 from tests.engine.processes import wait_for
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -59,12 +59,13 @@ def test_the_stack_of_a_sleeping_step_names_its_function_file_and_line():
 
     frame = the_bank_frame(stack)
     assert (frame.file, frame.line) == (str(WORKFLOWS), SLEEP_LINE)
-    assert frame.source == "time.sleep(seconds)  # the bank is slow"
+    assert frame.source == "line.acquire(timeout=seconds)  # the bank is slow"
     assert frame.locals is None, "locals only when asked for"
     assert stack.threads[0].frames[-1] == frame, "the current line is the innermost frame"
     assert not stack.threads[0].hung
     assert f"line {SLEEP_LINE}, in waiting_for_the_bank" in stack.render()
     operations.cancel("stack-thread")
+    answer_at_once("stack-thread")
 
 
 @pytest.mark.slow
@@ -81,6 +82,7 @@ def test_locals_are_bounded_and_redacted_by_the_settings(settings):
     frame = the_bank_frame(stack_in_the_bank("stack-locals", include_locals=True))
     assert list(frame.locals) == ["run_id"]
     operations.cancel("stack-locals")
+    answer_at_once("stack-locals")
 
 
 @pytest.mark.slow
@@ -93,6 +95,7 @@ def test_an_executor_with_nothing_asked_answers_nothing_and_a_request_is_answere
         Run.objects.get(id="stack-once").executor_id
     }
     operations.cancel("stack-once")
+    answer_at_once("stack-once")
 
 
 def test_the_stack_of_a_hung_step_abandoned_after_a_cancel_is_still_shown(settings):
@@ -109,6 +112,7 @@ def test_the_stack_of_a_hung_step_abandoned_after_a_cancel_is_still_shown(settin
     assert [thread.hung for thread in stack.threads] == [True]
     assert the_bank_frame(stack).line == SLEEP_LINE
     assert "(hung, abandoned)" in stack.render()
+    answer_at_once("stack-hung")  # the abandoned thread ends and closes its connection
 
 
 def test_a_finished_run_is_refused_with_a_clear_error():
@@ -155,7 +159,7 @@ def test_durable_stack_prints_the_stack_and_refuses_hostile_input():
     call_command("durable", "stack", "stack-cli", "--locals", "--timeout", "10", stdout=out)
 
     assert f"line {SLEEP_LINE}, in waiting_for_the_bank" in out.getvalue()
-    assert "time.sleep(seconds)  # the bank is slow" in out.getvalue()
+    assert "line.acquire(timeout=seconds)  # the bank is slow" in out.getvalue()
     assert "api_token = <redacted>" in out.getvalue()
     assert StackRequest.objects.filter(run_id="stack-cli", include_locals=True).exists()
     with pytest.raises(CommandError, match="timeout: -1 s; give seconds between 0 and 600"):
@@ -163,3 +167,4 @@ def test_durable_stack_prints_the_stack_and_refuses_hostile_input():
     with pytest.raises(CommandError, match="no run with id"):
         call_command("durable", "stack", "nope")
     operations.cancel("stack-cli")
+    answer_at_once("stack-cli")

@@ -216,6 +216,7 @@ def test_valid_limits_are_stored_as_given(db, concurrency, per_worker, rate, pri
     assert limits == expected == queue_limits.stored("tests-stored-any")
 
 
+@pytest.mark.slow  # a real worker process; in the fast tier, claims in process hold the same limits
 def test_a_worker_process_without_the_declaration_keeps_the_stored_concurrency(
     waiting_runs, side_effects
 ):
@@ -229,6 +230,7 @@ def test_a_worker_process_without_the_declaration_keeps_the_stored_concurrency(
     assert max_overlap() == CONCURRENT_QUEUE.concurrency, output[-2000:]
 
 
+@pytest.mark.slow  # a real worker process; in the fast tier, claims in process hold the same limits
 def test_a_worker_process_without_the_declaration_keeps_the_stored_rate_limit(
     waiting_runs, side_effects
 ):
@@ -241,6 +243,7 @@ def test_a_worker_process_without_the_declaration_keeps_the_stored_rate_limit(
     assert most_claims_in_a_window(RATED, 1.0) == 3, output[-2000:]
 
 
+@pytest.mark.slow  # a real worker process; in the fast tier, claims in process hold the same limits
 def test_a_limit_lowered_while_a_worker_process_runs_holds_from_then_on(waiting_runs, side_effects):
     create_span_table()
     worker = start_worker(DURABLE_MODULES=WORKER_MODULES)

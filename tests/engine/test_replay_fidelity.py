@@ -25,6 +25,7 @@ from durable.core._context import RunInterrupted
 from durable.errors import NonDeterminismError, SerializationError
 from durable.models import Attempt, Event, Message, Run, Step
 from tests.engine.workflows import Boom, sum_three
+from tests.tiers import examples
 
 VALUES: dict[str, list[Any]] = {}
 SEEN: dict[str, list[Any]] = {}
@@ -97,7 +98,7 @@ json_values = st.recursive(
 
 
 @settings(
-    max_examples=20,
+    max_examples=examples(20),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

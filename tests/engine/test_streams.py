@@ -30,6 +30,7 @@ from durable.models import Run, RunStatus, Step, StreamEntry
 from durable.operations import _retention as retention
 from tests.engine.processes import start_worker, stop, wait_for
 from tests.engine.workflows import stream_ledger
+from tests.tiers import examples
 
 
 def _values(run_id: str, key: str = "progress") -> list:
@@ -330,7 +331,9 @@ JSON = st.recursive(
 
 
 @hypothesis_settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(value=JSON)
 def test_any_json_value_reads_back_from_a_stream_exactly(transactional_db, value):

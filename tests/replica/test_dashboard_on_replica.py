@@ -36,9 +36,10 @@ PAGES = [  # every page of the dashboard that reads runs (GET), with what it nee
     "/compare/r-failed",
     "/edit-output/0/r-failed",
 ]
-# pages that write what they read do so on the primary: the latency rollups of long windows,
-# the alert rules declared in settings
-WRITING_PAGES = {"/latency/?window=7d", "/alerts/"}
+# pages that write what they read do so on the primary: the latency rollups of 24 h (the
+# default window: its step percentiles are histograms) and longer windows, the alert rules
+# declared in settings
+WRITING_PAGES = {"/latency/", "/latency/?window=7d", "/alerts/"}
 NOTE = re.compile(r"data as of (\d+) s ago")
 FALLBACK = "read replica is unreachable"
 

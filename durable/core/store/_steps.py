@@ -9,7 +9,9 @@ from typing import Any
 from durable.core._serialization import error_from_dict
 from durable.core.store._execute import Rows, _execute_once, _execute_prepared, execute
 
-RECORD_STEP = """
+# The checkpoint, in two prepared forms: a step that logged nothing (most) does not pay for
+# the log insert's plan node; one that logged carries its records in the same round trip
+_RECORD_STEP = """
 -- record_step --
 -- Write one checkpoint, only while this executor still owns the running run
 WITH run AS (
@@ -31,8 +33,8 @@ SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(inpu
        %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s
 FROM owner
 ON CONFLICT (run_id, position) DO NOTHING
-RETURNING position
-)
+RETURNING run_id, position
+){logged}
 -- the run's status comes back with the write: a CANCELLED one stops at this boundary even
 -- if its executor never heard the cancel's notice, a held one (HELD) is given back to the
 -- queue here, where no executor claims it until it is released (no extra round trip)
@@ -41,6 +43,13 @@ SELECT written.position,
             ELSE run.status END
 FROM written, run
 """
+STEP_LOGGED = """, logged AS (
+    -- the attempt's log records travel with its checkpoint
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
+    SELECT run_id, position, %(attempts)s, %(logs)s::jsonb, %(logs_dropped)s FROM written
+)"""
+RECORD_STEP = _RECORD_STEP.format(logged="")
+RECORD_STEP_LOGGED = _RECORD_STEP.format(logged=STEP_LOGGED)
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,8 @@ def record_step(
     error_type: str = "",
     error_fingerprint: str = "",
     cpu_ms: float = 0.0,
+    logs: str | None = None,
+    logs_dropped: int = 0,
 ) -> str | None:
     """The run's status if written: RUNNING, or CANCELLED when the step was in flight at a
     cancel (it keeps its checkpoint, and the run stops here), or HELD when an operator held
@@ -109,9 +120,10 @@ def record_step(
         "output": output, "error": error, "error_type": error_type,
         "error_fingerprint": error_fingerprint, "attempts": attempts,
         "started_at": started_at, "finished_at": finished_at, "duration_ms": duration_ms,
-        "cpu_ms": cpu_ms,
+        "cpu_ms": cpu_ms, "logs": logs, "logs_dropped": logs_dropped,
     }  # fmt: skip
-    rows = _execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params))
+    statement = RECORD_STEP if logs is None else RECORD_STEP_LOGGED
+    rows = _execute_prepared(statement, params, settle=lambda: step_written_by(params))
     return rows[0][1] if rows else None
 
 
@@ -154,6 +166,7 @@ RECORD_ATTEMPT = """
 -- record_attempt --
 -- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes;
 -- only while this executor still owns the running run (see record_step)
+WITH written AS (
 INSERT INTO durable_attempt (
     run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
     finished_at)
@@ -161,7 +174,14 @@ SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
        %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s
 FROM durable_run
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
-RETURNING id
+RETURNING id, run_id
+), logged AS (
+    -- the attempt's log records travel with it (NULL: it logged nothing)
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
+    SELECT run_id, %(position)s, %(attempt)s, %(logs)s::jsonb, %(logs_dropped)s
+    FROM written WHERE %(logs)s::jsonb IS NOT NULL
+)
+SELECT id FROM written
 """
 
 
@@ -178,12 +198,14 @@ def record_attempt(
     finished_at: datetime,
     error_fingerprint: str = "",
     final: bool = False,
+    logs: str | None = None,
+    logs_dropped: int = 0,
 ) -> bool:
     """True if written; False means the run is no longer ours (cancelled or lease lost)."""
     params = {
         "run_id": run_id, "executor_id": executor_id, "position": position,
         "attempt": attempt, "name": name, "error": error, "error_type": error_type,
         "error_fingerprint": error_fingerprint, "final": final, "started_at": started_at,
-        "finished_at": finished_at,
+        "finished_at": finished_at, "logs": logs, "logs_dropped": logs_dropped,
     }  # fmt: skip
     return bool(_execute_prepared(RECORD_ATTEMPT, params))

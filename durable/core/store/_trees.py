@@ -167,7 +167,8 @@ PRUNABLE = """
 # What is recorded for a run, in tables keyed by its run_id; and the links of other runs
 # to it (a child's parent, a fork's origin), which a deleted run's survivors lose
 RECORDED_FOR_A_RUN = ("durable_step", "durable_attempt", "durable_message", "durable_event",
-                      "durable_stepevent", "durable_streamentry", "durable_recovery")  # fmt: skip
+                      "durable_stepevent", "durable_streamentry", "durable_recovery",
+                      "durable_steplog", "durable_stackrequest")  # fmt: skip
 LINKS_TO_A_RUN = ("parent_id", "forked_from_id")
 
 # Deletes the runs of a `doomed (id)` CTE with everything recorded for them; their

@@ -1,0 +1,79 @@
+"""The dashboard's heaviest reads stay on indexes that hold their filters: at a million
+runs a plan that intersects two whole index ranges, or reads every heap row of a window,
+is what put a page over its budget (bench/dashboard_pages.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dashboard.queries import checkpoint_sizes
+from dashboard.queries.runs import RunFilter, counts_per_status_sql, filtered_runs
+from durable.models import Run
+
+
+def _rare(n: int, rare: str, common: str, slot: int) -> str:
+    """`rare` for one row in 150, else `common`."""
+    return rare if n % 150 == slot else common
+
+
+@pytest.fixture
+def seeded_runs(transactional_db):
+    """1,500 analyzed runs of four statuses; queue q3, error type demo.Rare and failure
+    group fp-rare each hold 10 of them (a filter's value is rare, so its index is the
+    planner's cheapest path whatever statistics an earlier test left)."""
+    statuses = ("SUCCESS", "ERROR", "DEAD", "CANCELLED")
+    Run.objects.bulk_create(
+        Run(
+            id=f"plan-{n}",
+            workflow="w",
+            status=statuses[n % 4],
+            input={},
+            queue=_rare(n, "q3", "default", 3),
+            error_type=_rare(n, "demo.Rare", "demo.Common", 3),
+            error_fingerprint=_rare(n, "fp-rare", "fp-common", 3),
+        )  # fmt: skip
+        for n in range(1500)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE durable_run")
+
+
+def _plan(sql: str, params: list) -> str:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize(
+    ("run_filter", "index"),
+    [
+        (RunFilter(queue="q3"), "run_queue_status_idx"),
+        (RunFilter(error_type="demo.Rare"), "run_error_type_status_idx"),
+        (RunFilter(fingerprint="fp-rare"), "run_fingerprint_status_idx"),
+    ],
+)
+def test_status_counts_read_one_range_of_an_index_per_status(seeded_runs, run_filter, index):
+    """Counts per status under a queue, an error type or a failure group: each count one
+    range of an index with status second (the active statuses may use their own small
+    partial indexes), never two whole index ranges intersected, or the filter's whole
+    range re-read from the heap for each status (254 ms for a queue at 1M runs)."""
+    base = filtered_runs(run_filter.without_status())
+    plan = _plan(*counts_per_status_sql(base, run_filter.count_cap()))
+    assert "BitmapAnd" not in plan, plan
+    for status in ("SUCCESS", "ERROR", "CANCELLED", "DEAD"):
+        assert f"AND (status = '{status}'::text))" in plan, plan
+    assert f"Index Only Scan using {index}" in plan, plan
+
+
+def test_checkpoint_sizes_stop_after_the_newest_checkpoints_of_the_window(transactional_db):
+    """Outputs come from the heap, so the page reads a bounded number of them: a backward
+    range over step_finished_idx under a LIMIT, never the whole day."""
+    until = timezone.now()
+    plan = checkpoint_sizes.sizes_query(until - timedelta(hours=24), until).explain()
+    assert "Index Scan Backward using step_finished_idx" in plan, plan
+    assert "Limit  (cost" in plan and "Seq Scan on durable_step" not in plan, plan
