@@ -40,6 +40,11 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_STREAM_POLL_SECONDS": 0.2,
     # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
     "DURABLE_RETENTION": "",
+    # width of one partition of the history tables (checkpoints, attempts, step logs), in
+    # days of their runs' creation; retention drops a partition whole (docs/partitioning.md)
+    "DURABLE_PARTITION_DAYS": 1,
+    # partitions the executors' hourly duty keeps made ahead of today
+    "DURABLE_PARTITIONS_AHEAD": 7,
     # live stacks (`durable stack RUN_ID`): how long the operator waits for the owner's answer
     "DURABLE_STACK_TIMEOUT_SECONDS": 5.0,
     # local variables shown per frame of a live stack (operators only)

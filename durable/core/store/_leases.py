@@ -76,7 +76,8 @@ RECOVERED = (
         error_type = CASE WHEN r.recovery_count >= o.max_recoveries
             THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
         executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
-        steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id),
+        steps_done = (SELECT count(*) FROM durable_step s
+                      WHERE s.run_id = r.id AND s.run_created_at = r.created_at),
         -- the attempt the death cut short, at the first position without a checkpoint: it
         -- takes the next attempt number there, so the step run again gets the one after it
         lost_attempts = r.lost_attempts || (

@@ -19,21 +19,24 @@ WITH run AS (
     -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs.
     -- Only the id is searched here, so the plan is always the primary key (a filter on
     -- status/executor_id could tempt the planner onto a partial index of running runs).
-    SELECT id, status, executor_id, held_at FROM durable_run WHERE id = %(run_id)s FOR SHARE
+    SELECT id, status, executor_id, held_at, created_at FROM durable_run
+    WHERE id = %(run_id)s FOR SHARE
 ), owner AS (
     -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
     -- leaves executor_id in place), so resuming the run does not run that step again
-    SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
+    SELECT id, created_at FROM run
+    WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
 ), written AS (
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms, run_created_at)
 SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(input_hash)s,
        %(output)s::json, %(error)s::json, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
-       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s
+       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s, created_at
 FROM owner
-ON CONFLICT (run_id, position) DO NOTHING
-RETURNING run_id, position
+-- run_created_at (the partition key, docs/partitioning.md) is constant per run
+ON CONFLICT (run_id, position, run_created_at) DO NOTHING
+RETURNING run_id, position, run_created_at
 ){logged}
 -- the run's status comes back with the write: a CANCELLED one stops at this boundary even
 -- if its executor never heard the cancel's notice, a held one (HELD) is given back to the
@@ -45,8 +48,9 @@ FROM written, run
 """
 STEP_LOGGED = """, logged AS (
     -- the attempt's log records travel with its checkpoint
-    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
-    SELECT run_id, position, %(attempts)s, %(logs)s::jsonb, %(logs_dropped)s FROM written
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped, run_created_at)
+    SELECT run_id, position, %(attempts)s, %(logs)s::jsonb, %(logs_dropped)s, run_created_at
+    FROM written
 )"""
 RECORD_STEP = _RECORD_STEP.format(logged="")
 RECORD_STEP_LOGGED = _RECORD_STEP.format(logged=STEP_LOGGED)
@@ -169,16 +173,16 @@ RECORD_ATTEMPT = """
 WITH written AS (
 INSERT INTO durable_attempt (
     run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
-    finished_at)
+    finished_at, run_created_at)
 SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
-       %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s
+       %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s, created_at
 FROM durable_run
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
-RETURNING id, run_id
+RETURNING id, run_id, run_created_at
 ), logged AS (
     -- the attempt's log records travel with it (NULL: it logged nothing)
-    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
-    SELECT run_id, %(position)s, %(attempt)s, %(logs)s::jsonb, %(logs_dropped)s
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped, run_created_at)
+    SELECT run_id, %(position)s, %(attempt)s, %(logs)s::jsonb, %(logs_dropped)s, run_created_at
     FROM written WHERE %(logs)s::jsonb IS NOT NULL
 )
 SELECT id FROM written
