@@ -188,6 +188,45 @@ def scale_lines(result: dict[str, Any]) -> list[str]:
     return ["", title, format_table(rows, header)]
 
 
+REPLICA_READERS = {"idle": "no dashboard", "primary": "reads primary", "replica": "reads replica"}
+
+
+def replica_table(data: dict[str, Any]) -> list[str]:
+    """bench/replica_load.py's figures: the per-step cost on the primary, idle and while the
+    heaviest page loops with the dashboard on the primary or on the replica (medians)."""
+    rows = []
+    for name, figures in data["conditions"].items():
+        low, high = figures["load_range"]
+        rows.append(
+            (
+                name,
+                REPLICA_READERS.get(name, ""),
+                _ms(figures["floor_ms"]),
+                _ms(figures["step_ms"]),
+                _x(figures["step_over_idle_floor"]),
+                _x(figures["step_over_idle_step"]),
+                _ms(figures["page_median_ms"]),
+                "" if figures["pages_per_s"] is None else f"{figures['pages_per_s']:.1f}",
+                f"{figures['load_1min']:.1f} ({low:.1f}-{high:.1f})",
+            )
+        )
+    header: Row = ("condition", "dashboard", "floor", "per step", "step/floor", "step/idle",
+                   "page", "pages/s", "load 1 min")  # fmt: skip
+    title = (
+        f"replica: checkpoint cost while '{data['page']['label']}' loops; "
+        f"{_count(data.get('runs'))} runs / {_count(data.get('checkpoints'))} checkpoints, "
+        f"medians of {data['repeat']} repetition(s) (floor and step/floor: on the same primary, "
+        "step/floor over the idle floor)"
+    )
+    return [title, format_table(rows, header)]
+
+
+def replica_lines(result: dict[str, Any]) -> list[str]:
+    if result.get("status") != "ok" or "conditions" not in (result.get("data") or {}):
+        return external_lines("replica (checkpoint cost, dashboard on a replica)", result)
+    return ["", *replica_table(result["data"])]
+
+
 PHASE_LABELS = {
     "start_call": "phase: start() call",
     "start_to_claim": "phase: start() returned -> claim",
