@@ -1,9 +1,11 @@
 """Runs ending in this process, told at once to the `result()` calls waiting here.
 
-A run executing on this process's threads wakes its waiters when it ends; when its thread
-wrote the end itself (`store.finish_run`), the waiters get that outcome with the wake-up and
-read no row. Every other ending (suspended, released, cancelled or finished elsewhere) only
-wakes them: they read the row, as they do after each bounded wait (the fallback poll).
+A run executing on this process's threads wakes its waiters when its execution here is over
+(its log line written, its trace span ended, its failure signalled: result() never returns
+before them); when its thread wrote the end itself (`store.finish_run`), it keeps that outcome
+(`wrote`) for the waiters, who then read no row. Every other ending (suspended, released,
+cancelled or finished elsewhere) only wakes them: they read the row, as they do after each
+bounded wait (the fallback poll).
 """
 
 from __future__ import annotations
@@ -55,13 +57,19 @@ def executing_here(run_id: str) -> bool:
         return run_id in _here
 
 
-def ended(run_id: str, outcome: Outcome | None = None) -> None:
-    """The run's execution here ended; `outcome`: the end this thread wrote."""
+def wrote(run_id: str, outcome: Outcome) -> None:
+    """This thread wrote the run's end: kept for the waiters, who are woken by `ended`."""
+    with _lock:
+        ending = _endings.get(run_id)
+        if ending is not None:
+            ending.outcome = outcome
+
+
+def ended(run_id: str) -> None:
+    """The run's execution here is over: wake its waiters."""
     with _lock:
         _here.discard(run_id)
         ending = _endings.get(run_id)
-        if ending is not None and outcome is not None:
-            ending.outcome = outcome
     if ending is not None:
         ending.event.set()
 

@@ -172,7 +172,7 @@ def _finish_with_output(run_context: RunContext, output: str) -> None:
         status="SUCCESS",
         output=output,
     ):
-        endings.ended(run_context.run_id, ("SUCCESS", output, None))  # wakes result() here
+        endings.wrote(run_context.run_id, ("SUCCESS", output, None))  # for result() here
 
 
 def release(run_context: RunContext, why: str) -> None:
@@ -250,7 +250,7 @@ def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
         error_type=error["type"],
         error_fingerprint=fingerprint(error["type"], error["message"]),
     ):
-        endings.ended(run_context.run_id, ("ERROR", None, error_text))
+        endings.wrote(run_context.run_id, ("ERROR", None, error_text))
     if not isinstance(exc, NonDeterminismError):
         logger.info("run %s failed: %s", run_context.run_id, error["message"])
     alerts.run_failed(run_context.run_id, run_context.workflow.name, error)

@@ -5,6 +5,7 @@ starts, drains, busy threads and the caller's transaction keep the ordinary path
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from durable import executors, operations
 from durable.errors import RunCancelledError
 from durable.models import Executor, Run
 from tests.engine.processes import wait_for
-from tests.engine.workflows import slow_ledger, sum_three
+from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step, slow_ledger, sum_three
 
 ONE_AT_A_TIME = durable.Queue("tests.local-one-at-a-time", concurrency=1)
 
@@ -71,6 +72,35 @@ def test_result_of_a_run_executing_here_is_woken_by_its_finish_without_reading_t
     assert not [query for query in queries if "durable_run" in query["sql"]]
     finished = _row("local-wake").finished_at.timestamp()
     assert returned - finished < 0.1
+
+
+class _SlowFailureLog(logging.Handler):
+    """Takes its time over the engine's "run … failed" line, as a slow log shipper would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handled: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "failed" in record.getMessage():
+            time.sleep(0.3)
+            self.handled.append(record.getMessage())
+
+
+def test_result_returns_after_the_run_has_done_with_its_ending_here(serving):
+    """What the run does after writing its end (its log line, its trace span, the failure
+    signal) is done when result() returns: a waiter woken at the write would race them."""
+    serving()
+    handler = _SlowFailureLog()
+    logging.getLogger("durable").addHandler(handler)
+    try:
+        FLAKY_FAILURES["local-ending"] = 1
+        handle = durable.start(fails_at_third_step, "local-ending", run_id="local-ending")
+        with pytest.raises(Boom):
+            handle.result(timeout=10)
+        assert handler.handled == ["run local-ending failed: third step broke"]
+    finally:
+        logging.getLogger("durable").removeHandler(handler)
 
 
 def test_a_local_start_leaves_a_run_of_a_full_limited_queue_waiting(serving):
