@@ -6,11 +6,12 @@ serve migrations, the dashboard and the admin. Each index names the query it ser
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.db.models.functions import Cast, Upper
 
 from durable.models.fields import JSONTextField
@@ -245,6 +246,24 @@ class Run(models.Model):
         return f"{self.workflow} {self.id} ({self.status})"
 
 
+class HistoryQuerySet(models.QuerySet):
+    """Reads of a partitioned history table that name the partitions they need."""
+
+    def of_runs(self, run_ids: Iterable[str]) -> HistoryQuerySet:
+        """The rows of these runs, bounded by the runs' creation times: a filter by run id
+        alone probes the index of every partition kept (one a day), while the bounds leave
+        the planner the few partitions of the runs' days (one read of the runs first)."""
+        ids = list(run_ids)
+        bounds = Run.objects.filter(id__in=ids).aggregate(
+            first=Min("created_at"), last=Max("created_at")
+        )
+        if bounds["first"] is None:
+            return self.none()
+        return self.filter(
+            run_id__in=ids, run_created_at__gte=bounds["first"], run_created_at__lte=bounds["last"]
+        )
+
+
 class RunPartitioned(models.Model):
     """A history table partitioned by its run's creation time (docs/partitioning.md).
 
@@ -255,6 +274,8 @@ class RunPartitioned(models.Model):
     """
 
     run_created_at = models.DateTimeField()
+
+    objects = HistoryQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -4,15 +4,19 @@ is what put a page over its budget (bench/dashboard_pages.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dashboard.queries import checkpoint_sizes
 from dashboard.queries.runs import RunFilter, counts_per_status_sql, filtered_runs
-from durable.models import Run
+from durable.debugging import preview
+from durable.models import Run, Step
+from durable.operations import _partitioning as partitioning
 
 
 def _rare(n: int, rare: str, common: str, slot: int) -> str:
@@ -83,3 +87,31 @@ def test_checkpoint_sizes_stop_after_the_newest_checkpoints_of_the_window(transa
         copies = {row[0] for row in cursor.fetchall()}
     assert any(f"Index Scan Backward using {name} " in plan for name in copies), plan
     assert "Limit  (cost" in plan and "Seq Scan on durable_step" not in plan, plan
+
+
+def _history_partitions_read(plan: str) -> set[str]:
+    return set(re.findall(r"on (durable_(?:step|attempt|steplog)_p\w+)", plan))
+
+
+def test_the_replay_preview_reads_only_the_partitions_of_its_runs_days(transactional_db):
+    """The history is partitioned by its run's creation time: a read of runs' checkpoints by
+    run id alone probes the index of every partition kept (one a day), so the bulk preview
+    (500 runs, four reads) bounds each read by its runs' creation times."""
+    partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
+    ids = [f"preview-plan-{n}" for n in range(3)]
+    for run_id in ids:
+        Run.objects.create(id=run_id, workflow="w", status="ERROR", input={})
+        Step.objects.create(
+            run_id=run_id, position=0, name="s", status="ERROR",
+            started_at=timezone.now(), finished_at=timezone.now(),
+        )  # fmt: skip
+    today = f"p{timezone.now().astimezone(UTC):%Y%m%d}"
+    with CaptureQueriesContext(connection) as reads:
+        preview.preview("resume", ids)
+    history_reads = [read["sql"] for read in reads if "durable_step" in read["sql"]]
+    assert history_reads
+    for sql in history_reads:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert _history_partitions_read(plan) == {f"durable_step_{today}"}, plan
