@@ -249,6 +249,11 @@ class Run(models.Model):
 class HistoryQuerySet(models.QuerySet):
     """Reads of a partitioned history table that name the partitions they need."""
 
+    def of_run(self, run: Run) -> HistoryQuerySet:
+        """The rows of one run, from its partition only (a filter by run id alone probes
+        the index of every partition kept, one a day)."""
+        return self.filter(run_id=run.id, run_created_at=run.created_at)
+
     def of_runs(self, run_ids: Iterable[str]) -> HistoryQuerySet:
         """The rows of these runs, bounded by the runs' creation times: a filter by run id
         alone probes the index of every partition kept (one a day), while the bounds leave

@@ -17,6 +17,9 @@ from dashboard.queries.runs import RunFilter, counts_per_status_sql, filtered_ru
 from durable.debugging import preview
 from durable.models import Run, Step
 from durable.operations import _partitioning as partitioning
+from tests.dashboard.conftest import make_failed_run
+
+TABLES = ("durable_step", "durable_attempt", "durable_steplog")
 
 
 def _rare(n: int, rare: str, common: str, slot: int) -> str:
@@ -115,3 +118,36 @@ def test_the_replay_preview_reads_only_the_partitions_of_its_runs_days(transacti
             cursor.execute(f"EXPLAIN {sql}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert _history_partitions_read(plan) == {f"durable_step_{today}"}, plan
+
+
+def _partitions_executed(sql: str, params) -> set[str]:
+    """The history partitions a statement actually read (run-time pruning leaves the others
+    `never executed`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}", params)
+        lines = [row[0] for row in cursor.fetchall()]
+    return {
+        name
+        for line in lines
+        if "never executed" not in line
+        for name in _history_partitions_read(line)
+    }
+
+
+@pytest.mark.parametrize("page", ["/", "/runs/{run}/", "/?status=ERROR"])
+def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(owner_client, page):
+    """The runs list (each row's step count), the run page (its steps, attempts and logs)
+    read a run's history by its id and its creation time, the partition key: by id alone
+    each read probes the index of every partition kept, one a day."""
+    partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
+    run = make_failed_run()
+    today = f"p{run.created_at.astimezone(UTC):%Y%m%d}"
+    with CaptureQueriesContext(connection) as reads:
+        assert owner_client.get(page.format(run=run.id)).status_code == 200
+    history_reads = [
+        read["sql"] for read in reads if re.search(r"durable_(step|attempt|steplog)\b", read["sql"])
+    ]
+    assert history_reads
+    for sql in history_reads:
+        read = _partitions_executed(sql, None)
+        assert read <= {f"{table}_{today}" for table in TABLES}, (sql, read)
