@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import Max, Min, Q
+from django.db.models import Q
 from django.db.models.functions import Cast, Upper
 
 from durable.models.fields import JSONTextField
@@ -259,13 +259,13 @@ class HistoryQuerySet(models.QuerySet):
         alone probes the index of every partition kept (one a day), while the bounds leave
         the planner the few partitions of the runs' days (one read of the runs first)."""
         ids = list(run_ids)
-        bounds = Run.objects.filter(id__in=ids).aggregate(
-            first=Min("created_at"), last=Max("created_at")
-        )
-        if bounds["first"] is None:
+        # the runs' creation times by primary key, bounded here: min() and max() in SQL
+        # would be planned as a walk down run_created_idx filtered by id (116 ms at 1M runs)
+        created = list(Run.objects.filter(id__in=ids).values_list("created_at", flat=True))
+        if not created:
             return self.none()
         return self.filter(
-            run_id__in=ids, run_created_at__gte=bounds["first"], run_created_at__lte=bounds["last"]
+            run_id__in=ids, run_created_at__gte=min(created), run_created_at__lte=max(created)
         )
 
 

@@ -12,12 +12,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from dashboard.queries import checkpoint_sizes
+from dashboard.queries import checkpoint_sizes, latency
 from dashboard.queries.runs import RunFilter, counts_per_status_sql, filtered_runs
 from durable.debugging import preview
 from durable.models import Run, Step
 from durable.operations import _partitioning as partitioning
-from tests.dashboard.conftest import make_failed_run
+from tests.dashboard.conftest import make_failed_run, make_run, make_step
 
 TABLES = ("durable_step", "durable_attempt", "durable_steplog")
 
@@ -136,11 +136,14 @@ def _partitions_executed(sql: str, params) -> set[str]:
 
 @pytest.mark.parametrize("page", ["/", "/runs/{run}/", "/?status=ERROR"])
 def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(owner_client, page):
-    """The runs list (each row's step count), the run page (its steps, attempts and logs)
-    read a run's history by its id and its creation time, the partition key: by id alone
-    each read probes the index of every partition kept, one a day."""
+    """The runs list (each row's step count, a live row's last entry) and the run page (its
+    steps, attempts and logs) read a run's history by its id and its creation time, the
+    partition key: by id alone each read probes the index of every partition kept, one a
+    day."""
     partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
     run = make_failed_run()
+    live = make_run(status="RUNNING", finished_at=None)  # the list says why it waits
+    make_step(live, 0)
     today = f"p{run.created_at.astimezone(UTC):%Y%m%d}"
     with CaptureQueriesContext(connection) as reads:
         assert owner_client.get(page.format(run=run.id)).status_code == 200
@@ -151,3 +154,14 @@ def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(owner_client, 
     for sql in history_reads:
         read = _partitions_executed(sql, None)
         assert read <= {f"{table}_{today}" for table in TABLES}, (sql, read)
+
+
+def test_a_workflows_step_names_come_from_its_runs_partitions_only(transactional_db):
+    """The latency page's step choices for one workflow read its latest 200 runs' steps,
+    each in its run's partition (by id alone: 200 probes of every partition kept)."""
+    partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
+    run = make_run()
+    make_step(run, 0)
+    today = f"p{run.created_at.astimezone(UTC):%Y%m%d}"
+    read = _partitions_executed(latency.WORKFLOW_STEP_NAMES, {"workflow": run.workflow})
+    assert read == {f"durable_step_{today}"}
