@@ -33,6 +33,8 @@ SIZES = {
         "steps": 100,
         "workflows": 800,
         "starts": 300,
+        "runs": 300,
+        "transaction_runs": 200,
     },
     "quick": {
         "single": 200,
@@ -41,6 +43,8 @@ SIZES = {
         "steps": 20,
         "workflows": 40,
         "starts": 10,
+        "runs": 10,
+        "transaction_runs": 0,
     },
 }
 
@@ -264,6 +268,7 @@ def render(results: dict[str, Any]) -> str:
         celery = results.get("external", {}).get("celery", {})
         if any(result.get("status") == "ok" for result in celery.values()):
             rows += report.celery_rows(celery, floor)
+        rows += report.run_rows(ours, dbos, floor)
         rows += report.latency_rows(ours, dbos)
     lines = [_describe(results), "", report.format_table(rows), ""]
     if floor and ours:
