@@ -6,6 +6,7 @@ serve migrations, the dashboard and the admin. Each index names the query it ser
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
@@ -245,6 +246,29 @@ class Run(models.Model):
         return f"{self.workflow} {self.id} ({self.status})"
 
 
+class HistoryQuerySet(models.QuerySet):
+    """Reads of a partitioned history table that name the partitions they need."""
+
+    def of_run(self, run: Run) -> HistoryQuerySet:
+        """The rows of one run, from its partition only (a filter by run id alone probes
+        the index of every partition kept, one a day)."""
+        return self.filter(run_id=run.id, run_created_at=run.created_at)
+
+    def of_runs(self, run_ids: Iterable[str]) -> HistoryQuerySet:
+        """The rows of these runs, bounded by the runs' creation times: a filter by run id
+        alone probes the index of every partition kept (one a day), while the bounds leave
+        the planner the few partitions of the runs' days (one read of the runs first)."""
+        ids = list(run_ids)
+        # the runs' creation times by primary key, bounded here: min() and max() in SQL
+        # would be planned as a walk down run_created_idx filtered by id (116 ms at 1M runs)
+        created = list(Run.objects.filter(id__in=ids).values_list("created_at", flat=True))
+        if not created:
+            return self.none()
+        return self.filter(
+            run_id__in=ids, run_created_at__gte=min(created), run_created_at__lte=max(created)
+        )
+
+
 class RunPartitioned(models.Model):
     """A history table partitioned by its run's creation time (docs/partitioning.md).
 
@@ -255,6 +279,8 @@ class RunPartitioned(models.Model):
     """
 
     run_created_at = models.DateTimeField()
+
+    objects = HistoryQuerySet.as_manager()
 
     class Meta:
         abstract = True

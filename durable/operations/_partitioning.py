@@ -10,6 +10,7 @@ from functools import partial
 from durable.core import _clock as clock
 from durable.core.conf import settings
 from durable.core.store import _partitions as store_partitions
+from durable.core.store._db import atomic_retrying
 from durable.core.store._partitions import Dropped, Partition
 
 logger = logging.getLogger("durable")
@@ -46,19 +47,49 @@ def _create_ahead(since: datetime | None) -> list[Partition]:
     return store_partitions.create_partitions(ranges)
 
 
-def drop_expired(cutoff: datetime) -> list[Dropped]:
+def drop_expired(cutoff: datetime, batch_size: int = 1000) -> list[Dropped]:
     """Drop, oldest first, the partitions whose every run is prunable at `cutoff` (with
-    those runs); a partition holding a run that must stay is kept whole, and reported."""
+    those runs); a partition holding a run that must stay is kept whole, and reported.
+
+    The run rows go first, `batch_size` at a time, each batch its own transaction (a day of
+    a million runs is not one long delete that a lost lock for the drop rolls back); the
+    drop then takes the history whole, with any run a batch skipped.
+    """
     results = []
     for partition in store_partitions.partitions():
         if partition.upper is None or partition.upper > cutoff:
             break  # newer partitions hold runs created after the cutoff, or may yet
-        dropping = partial(store_partitions.drop_partition, partition, cutoff)
-        result = store_partitions.maintaining(dropping, "drop_partition")
+        staying, first = store_partitions.range_staying(partition, cutoff)
+        if staying:
+            result = Dropped(partition, 0, f"run {first} (and {staying - 1} more) must stay")
+        else:
+            deleted = _delete_runs(partition, cutoff, batch_size)
+            dropping = partial(store_partitions.drop_partition, partition, cutoff)
+            result = store_partitions.maintaining(dropping, "drop_partition")
+            # a run that must stay after all (resumed meanwhile) keeps the partition: the
+            # history of the runs deleted before it stays there until the partition goes
+            result = Dropped(partition, deleted + result.runs, result.kept)
         if result.kept:
             logger.info("kept history partition %s: %s", partition.suffix, result.kept)
         results.append(result)
     return results
+
+
+def _delete_runs(partition: Partition, cutoff: datetime, batch_size: int) -> int:
+    """Delete the partition's prunable runs in batches of their own; how many."""
+    deleted, after = 0, store_partitions.START
+    while True:
+        batch = partial(store_partitions.delete_range_batch, partition, cutoff, after, batch_size)
+        # a batch whose commit was lost with the reply runs again: its runs are gone, it
+        # takes the next ones
+        count, after = atomic_retrying(batch, settle=_run_again, what="prune_partition")
+        deleted += count
+        if count < batch_size:
+            return deleted
+
+
+def _run_again() -> tuple[bool, tuple[int, store_partitions.Keyset]]:
+    return False, (0, store_partitions.START)
 
 
 def _slot_start(moment: datetime, width: timedelta) -> datetime:

@@ -26,7 +26,7 @@ def prune(
     (no row by row delete of checkpoints, no bloat); the rest goes in batches of runs.
     """
     cutoff = clock.now() - older_than
-    deleted = sum(dropped.runs for dropped in partitioning.drop_expired(cutoff))
+    deleted = sum(dropped.runs for dropped in partitioning.drop_expired(cutoff, batch_size))
     total = store_trees.count_prunable(cutoff) + deleted
     while True:
         # one statement per batch, retried in place if its connection drops; a batch whose

@@ -8,8 +8,9 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 import durable
@@ -164,6 +165,29 @@ def test_a_partition_whose_runs_are_all_past_retention_goes_with_every_run_in_it
     assert dropped[f"p{day:%Y%m%d}"].runs == 2 and not dropped[f"p{day:%Y%m%d}"].kept
     assert not Run.objects.filter(id__in=["part-a", "part-b"]).exists()
     assert not _exists(f"durable_step_p{day:%Y%m%d}")
+
+
+def test_a_partitions_runs_go_in_batches_of_their_own_before_the_drop(side_effects):
+    """The run rows of a partition are deleted in batches, each its own transaction, before
+    the drop: a drop that cannot get its lock (a long read of the partition) rolls back only
+    itself, not the day's deletes, and the next pass drops the emptied partition."""
+    ids = [f"part-batch-{k}" for k in range(3)]
+    day = _day(timezone.now() - timedelta(days=150)) + timedelta(hours=2)
+    for k, run_id in enumerate(ids):
+        durable.run(workflows.ledger, run_id, [run_id], run_id=run_id)
+        _backdate(run_id, day + timedelta(minutes=k), day + timedelta(minutes=k))
+    partitioning.create_ahead()
+    partition = f"durable_step_p{day:%Y%m%d}"
+    params = {**connection.get_connection_params(), "autocommit": False}
+    with psycopg.connect(**params) as reader:  # a long read holds the partition
+        reader.execute(f"SELECT count(*) FROM {partition}")
+        with pytest.raises(OperationalError, match="lock timeout"):
+            retention.prune(timedelta(days=30), batch_size=1)
+        reader.rollback()
+    assert not Run.objects.filter(id__in=ids).exists()  # the batches had committed
+    assert _exists(partition)  # the drop alone waits for the next pass
+    retention.prune(timedelta(days=30), batch_size=1)
+    assert not _exists(partition)
 
 
 def test_a_partition_with_a_run_still_going_is_kept_and_says_which(side_effects):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar, cast
 
 from durable.core.store._db import atomic_retrying
@@ -169,6 +169,62 @@ def create_partitions(ranges: list[tuple[datetime, datetime]]) -> list[Partition
                 execute(statement.format(**names), bounds)
         made.append(partition)
     return made
+
+
+# How many runs created in the range may not go by the prune rule, and the first of them;
+# read without locks (a check before the batches: each batch and the drop check again)
+RANGE_STAYING = f"""
+-- range_staying --
+SELECT count(*), min(r.id)
+FROM durable_run r
+WHERE r.created_at >= COALESCE(%(lower)s::timestamptz, '-infinity') AND r.created_at < %(upper)s
+  AND ({PRUNABLE}) IS NOT TRUE
+"""
+
+# The range's next prunable runs after the last batch (by creation time, then id), locked;
+# a run a resume or a fork holds is skipped (the drop's check finds it if it must stay)
+LOCK_RANGE_BATCH = f"""
+-- lock_range_batch --
+SELECT r.id, r.created_at
+FROM durable_run r
+WHERE r.created_at >= COALESCE(%(lower)s::timestamptz, '-infinity') AND r.created_at < %(upper)s
+  AND (r.created_at, r.id) > (%(after_at)s::timestamptz, %(after_id)s)
+  AND {PRUNABLE}
+ORDER BY r.created_at, r.id
+LIMIT %(batch_size)s
+FOR UPDATE OF r SKIP LOCKED
+"""
+
+# Those runs, with their rows outside the history tables (the history goes with the drop)
+DELETE_RANGE_BATCH = f"""
+-- delete_range_batch --
+WITH doomed AS (SELECT unnest(%(run_ids)s::text[]) AS id), {DELETE_DOOMED_RUNS}"""
+
+# Where a range's batches have got to: (created_at, id) of the last run deleted
+Keyset = tuple[datetime, str]
+START: Keyset = (datetime.min.replace(tzinfo=UTC), "")
+
+
+def range_staying(partition: Partition, cutoff: datetime) -> tuple[int, str | None]:
+    """(how many runs of the range must stay by the prune rule, the first of them)."""
+    params = {"lower": partition.lower, "upper": partition.upper, "cutoff": cutoff}
+    staying, first = execute(RANGE_STAYING, params)[0]
+    return staying, first
+
+
+def delete_range_batch(
+    partition: Partition, cutoff: datetime, after: Keyset, batch_size: int
+) -> tuple[int, Keyset]:
+    """Delete the range's next `batch_size` prunable runs after `after` (not their history,
+    which the drop takes); (how many, the keyset to go on from). Inside a transaction."""
+    params = {"lower": partition.lower, "upper": partition.upper, "cutoff": cutoff,
+              "after_at": after[0], "after_id": after[1], "batch_size": batch_size}  # fmt: skip
+    rows = execute(LOCK_RANGE_BATCH, params)
+    if not rows:
+        return 0, after
+    execute(DELETE_RANGE_BATCH, {"run_ids": [run_id for run_id, _ in rows]})
+    last_id, last_at = rows[-1]
+    return len(rows), (last_at, last_id)
 
 
 # Every run created in the range, locked (a resume or a fork waits, or is waited for), and
