@@ -26,6 +26,7 @@ django.setup()
 
 from django.conf import settings as django_settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
+from django.core.signals import setting_changed  # noqa: E402
 from django.db import DatabaseError, connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -77,8 +78,11 @@ def _seed(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _configure(values: dict[str, Any]) -> dict[str, Any]:
+    """Change settings as Django's test tools do: the signal empties Durable's settings
+    cache, or a page read before the change would keep the old value."""
     for name, value in values.items():
         setattr(django_settings, name, value)
+        setting_changed.send(sender=type(django_settings), setting=name, value=value, enter=True)
     return {"ok": True}
 
 
