@@ -15,6 +15,7 @@ import durable
 from durable import operations
 from durable.core import store
 from durable.errors import OperationRefused
+from durable.executors import liveness
 from durable.models import Run, RunStatus, Step
 from tests.conftest import record_side_effect
 from tests.engine.test_drain import pair, wait_for  # noqa: F401 - a fixture
@@ -115,7 +116,29 @@ def test_a_heartbeat_read_before_the_hold_ended_does_not_renew_it(transactional_
         lease_expires_at=timezone.now() + timedelta(seconds=30),
     )  # fmt: skip
     operations.cancel("in-flight-late")
-    assert store.renew_leases("thread:here", ["in-flight-late"], 30) == {"in-flight-late"}
+    renewed = store.renew_leases("thread:here", ["in-flight-late"], 30)
+    assert renewed == {"in-flight-late": "CANCELLED"}
     store.end_holds("thread:here", ["in-flight-late"])
     store.renew_leases("thread:here", ["in-flight-late"], 30)  # the stale heartbeat
     assert Run.objects.get(id="in-flight-late").lease_expires_at is None
+
+
+def test_a_missed_cancel_notice_still_stops_the_run_at_the_next_heartbeat(
+    transactional_db, settings
+):
+    """The lease heartbeat is the fallback when an executor misses a cancel's notice: the
+    cancelled run's lease is renewed (it is the executor's hold), and its thread is told to
+    stop, so a step waiting out a retry backoff or running under a timeout stops now."""
+    settings.DURABLE_EXECUTOR = "external"  # nobody listens: the notice is missed
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
+    Run.objects.create(
+        id="in-flight-missed", workflow="tests.resume_in_flight.charged",
+        status=RunStatus.RUNNING, input={"args": ["in-flight-missed"]},
+        executor_id="thread:deaf", started_at=timezone.now(),
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )  # fmt: skip
+    operations.cancel("in-flight-missed")
+    stop = threading.Event()
+    liveness.heartbeat("thread:deaf", "thread", [], {"in-flight-missed": stop}, 30)
+    assert stop.is_set(), "the heartbeat did not tell the cancelled run's thread to stop"
+    assert Run.objects.get(id="in-flight-missed").lease_expires_at is not None  # still held
