@@ -70,7 +70,10 @@ def _fixtures() -> tuple[str, str, int, int, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM durable_run")
         runs = cursor.fetchone()[0]
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'durable_step'")
+        cursor.execute(  # the checkpoint table is partitioned: its partitions hold the rows
+            "SELECT sum(c.reltuples)::bigint FROM pg_inherits i"
+            " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'durable_step'::regclass"
+        )
         checkpoints = cursor.fetchone()[0]
         cursor.execute(
             "SELECT run_id FROM durable_step WHERE status = 'ERROR' AND attempts > 1 "

@@ -54,6 +54,12 @@ def first_step(token: str) -> None:
     first(token)
 
 
+@DBOS.workflow()
+def one_step() -> int:
+    noop()
+    return 1
+
+
 def measure(database_url: str, sizes: dict[str, int]) -> dict[str, Any]:
     config: DBOSConfig = {
         "name": "durable-bench",
@@ -67,6 +73,7 @@ def measure(database_url: str, sizes: dict[str, int]) -> dict[str, Any]:
         many_steps(3, "warm-up")
         five_steps()
         DBOS.start_workflow(first_step, "warm-up").get_result()
+        DBOS.start_workflow(one_step).get_result()
         STEP_MARKS.clear()
         FIRST_STEP_AT.clear()
         label, total = "dbos", sizes["workflows"]
@@ -78,11 +85,17 @@ def measure(database_url: str, sizes: dict[str, int]) -> dict[str, Any]:
             # DBOS runs a directly called workflow in the caller's thread: its fastest path
             "throughput_sequential": timing.throughput_callers(label, five_steps, total, 1),
             "throughput_8_callers": timing.throughput_callers(label, five_steps, total, 8),
+            "throughput_32_callers": timing.throughput_callers(label, five_steps, total, 32),
             "throughput_burst": timing.throughput_burst(
                 label,
                 lambda: DBOS.start_workflow(five_steps),
                 lambda handle: handle.get_result(),
                 total,
+            ),
+            "run_one_step": timing.run_latency(
+                label,
+                lambda: DBOS.start_workflow(one_step).get_result(),
+                sizes.get("runs", sizes["starts"]),
             ),
             "start_latency": timing.start_latency(
                 label,

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection
 
 import durable
-from bench import timing, workloads
+from bench import run_phases, timing, transactions, workloads
 from durable.core.conf import settings
 
 CLEANUP = [
@@ -38,6 +38,7 @@ def warm_up() -> None:
     durable.run(workloads.many_steps, 3, "warm-up")
     durable.run(workloads.five_steps)
     durable.run(workloads.first_step, "warm-up")
+    durable.run(workloads.one_step)
     workloads.STEP_MARKS.clear()
     workloads.FIRST_STEP_AT.clear()
 
@@ -50,7 +51,7 @@ def measure(sizes: dict[str, int]) -> dict[str, Any]:
     def run_five() -> Any:
         return durable.run(workloads.five_steps)
 
-    return {
+    results = {
         "executor": {"kind": "thread", "threads": settings.DURABLE_THREADS},
         "step_overhead": timing.step_overhead(
             label,
@@ -63,11 +64,17 @@ def measure(sizes: dict[str, int]) -> dict[str, Any]:
         "throughput_8_callers": timing.throughput_callers(
             label, run_five, total, 8, on_thread_exit=lambda: connection.close()
         ),
+        "throughput_32_callers": timing.throughput_callers(
+            label, run_five, total, 32, on_thread_exit=lambda: connection.close()
+        ),
         "throughput_burst": timing.throughput_burst(
             label,
             lambda: durable.start(workloads.five_steps),
             lambda handle: handle.result(timeout=600),
             total,
+        ),
+        "run_one_step": run_phases.run_latency(
+            lambda: durable.start(workloads.one_step), sizes["runs"]
         ),
         "start_latency": timing.start_latency(
             label,
@@ -76,3 +83,9 @@ def measure(sizes: dict[str, int]) -> dict[str, Any]:
             sizes["starts"],
         ),
     }
+    if sizes.get("transaction_runs"):  # about a minute of waiting for the counters
+        results["transactions"] = {
+            name: transactions.per_run(lambda wf=wf: durable.run(wf), sizes["transaction_runs"])
+            for name, wf in (("one_step", workloads.one_step), ("five_steps", workloads.five_steps))
+        }
+    return results

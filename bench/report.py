@@ -74,12 +74,14 @@ def step_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
     return rows
 
 
-# insert the run, claim it, five checkpoints, finish it
-ROUND_TRIPS = 8
+# insert the run (claimed in its insert when this process executes it), five checkpoints,
+# finish it
+ROUND_TRIPS = 7
 
 THROUGHPUT = {
     "throughput_sequential": ("5-step workflows, 1 caller", "single"),
     "throughput_8_callers": ("5-step workflows, 8 callers", "multi"),
+    "throughput_32_callers": ("5-step workflows, 32 callers", "multi"),
     "throughput_burst": ("5-step workflows, burst start+wait", "multi"),
 }
 
@@ -87,6 +89,8 @@ THROUGHPUT = {
 def throughput_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
     rows: list[Row] = []
     for key, (label, floor_key) in THROUGHPUT.items():
+        if key not in durable:
+            continue
         ours = durable[key]["workflows_per_s"]
         theirs = (dbos or {}).get(key, {}).get("workflows_per_s")
         floor_rate = floor[floor_key]["rows_per_s"]
@@ -184,6 +188,89 @@ def scale_lines(result: dict[str, Any]) -> list[str]:
     return ["", title, format_table(rows, header)]
 
 
+REPLICA_READERS = {"idle": "no dashboard", "primary": "reads primary", "replica": "reads replica"}
+
+
+def replica_table(data: dict[str, Any]) -> list[str]:
+    """bench/replica_load.py's figures: the per-step cost on the primary, idle and while the
+    heaviest page loops with the dashboard on the primary or on the replica (medians)."""
+    rows = []
+    for name, figures in data["conditions"].items():
+        low, high = figures["load_range"]
+        rows.append(
+            (
+                name,
+                REPLICA_READERS.get(name, ""),
+                _ms(figures["floor_ms"]),
+                _ms(figures["step_ms"]),
+                _x(figures["step_over_idle_floor"]),
+                _x(figures["step_over_idle_step"]),
+                _ms(figures["page_median_ms"]),
+                "" if figures["pages_per_s"] is None else f"{figures['pages_per_s']:.1f}",
+                f"{figures['load_1min']:.1f} ({low:.1f}-{high:.1f})",
+            )
+        )
+    header: Row = ("condition", "dashboard", "floor", "per step", "step/floor", "step/idle",
+                   "page", "pages/s", "load 1 min")  # fmt: skip
+    title = (
+        f"replica: checkpoint cost while '{data['page']['label']}' loops; "
+        f"{_count(data.get('runs'))} runs / {_count(data.get('checkpoints'))} checkpoints, "
+        f"medians of {data['repeat']} repetition(s) (floor and step/floor: on the same primary, "
+        "step/floor over the idle floor)"
+    )
+    return [title, format_table(rows, header)]
+
+
+def replica_lines(result: dict[str, Any]) -> list[str]:
+    if result.get("status") != "ok" or "conditions" not in (result.get("data") or {}):
+        return external_lines("replica (checkpoint cost, dashboard on a replica)", result)
+    return ["", *replica_table(result["data"])]
+
+
+PHASE_LABELS = {
+    "start_call": "phase: start() call",
+    "start_to_claim": "phase: start() returned -> claim",
+    "claim_to_step": "phase: claim -> step start",
+    "step": "phase: the step",
+    "step_to_finish": "phase: step end -> finish begins",
+    "finish_to_result": "phase: finish begins -> result() returns",
+}
+
+
+def run_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
+    """`durable.run()` of a one-step workflow: ms per run (x floor = floor commits) and
+    its phases (bench/run_phases.py)."""
+    ours = durable.get("run_one_step")
+    if not ours:
+        return []
+    base = floor["single"]["median_ms"]
+    theirs = (dbos or {}).get("run_one_step")
+    rows = [_run_row("Durable run() of a one-step workflow", ours, base, theirs)]
+    for key, label in PHASE_LABELS.items():
+        phase = ours.get("phases", {}).get(key)
+        if phase and phase.get("n"):
+            rows.append(_run_row(f"  {label}", phase, base, None))
+    if theirs:
+        rows.append(_run_row("DBOS start_workflow().get_result(), one step", theirs, base, None))
+    labels = {"one_step": "one-step run()", "five_steps": "5-step workflow, run()"}
+    for key, counted in durable.get("transactions", {}).items():
+        rows.append(("run", f"database transactions per {labels.get(key, key)}", "", "",
+                     f"{counted['per_run']:.1f} xacts", "", ""))  # fmt: skip
+    return rows
+
+
+def _run_row(label: str, figures: dict, base: float, theirs: dict | None) -> Row:
+    return (
+        "run",
+        label,
+        _ms(figures["median_ms"]),
+        _ms(figures["p99_ms"]),
+        "",
+        _x(ratio(figures["median_ms"], base)),
+        _x(ratio(figures["median_ms"], theirs and theirs["median_ms"])),
+    )
+
+
 def latency_rows(durable: dict, dbos: dict | None) -> list[Row]:
     ours = durable["start_latency"]
     theirs = (dbos or {}).get("start_latency")
@@ -253,7 +340,22 @@ def headline(results: dict[str, Any]) -> list[str]:
         f"step median / 1-conn floor median: "
         f"{_x(ratio(ours['step_overhead']['median_ms'], floor))} (target <= 1.3x)"
     ]
+    run = ours.get("run_one_step")
+    if run:
+        lines.append(
+            "run() of a one-step workflow, p50: "
+            f"{ratio(run['median_ms'], floor):.1f} floor commits (target <= 8)"
+        )
+    eight = ours.get("throughput_8_callers")
+    if eight:
+        share = ratio(8 * eight["workflows_per_s"], results["floor"]["multi"]["rows_per_s"])
+        lines.append(
+            "5-step workflows/s from 8 callers x 8 / 8-conn floor rows/s: "
+            f"{share:.0%} (target >= 60%)"
+        )
     for key, (label, floor_key) in THROUGHPUT.items():
+        if key not in ours:
+            continue
         commits = ratio(results["floor"][floor_key]["rows_per_s"], ours[key]["workflows_per_s"])
         lines.append(
             f"{label}: one workflow costs {commits:.1f} floor commits "
@@ -266,6 +368,8 @@ def headline(results: dict[str, Any]) -> list[str]:
             + " (target >= 5x)"
         )
         for key, (label, _) in THROUGHPUT.items():
+            if key not in ours or key not in dbos:
+                continue
             lines.append(
                 f"Durable / DBOS workflows/s, {label}: "
                 + _x(ratio(ours[key]["workflows_per_s"], dbos[key]["workflows_per_s"]))

@@ -2,7 +2,8 @@
 
 Measures PostgreSQL's INSERT+COMMIT floor, Durable's per-step overhead, workflow
 throughput and start latency, the same workloads on DBOS (when the `bench` extra is
-installed), Celery throughput and dashboard pages at scale (when their scripts exist).
+installed), Celery throughput, dashboard pages at scale and the checkpoint cost with the
+dashboard on a replica (when their scripts exist).
 Prints a table of ratios and writes every figure to bench/results/<time>-<mode>.json.
 The database is Django's (`DATABASE_URL`, else the embedded server); see bench/README.md.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
-SECTIONS = ("floor", "durable", "dbos", "celery", "queues", "scale")
+SECTIONS = ("floor", "durable", "dbos", "celery", "queues", "scale", "replica")
 
 SIZES = {
     "full": {
@@ -33,6 +34,8 @@ SIZES = {
         "steps": 100,
         "workflows": 800,
         "starts": 300,
+        "runs": 300,
+        "transaction_runs": 200,
     },
     "quick": {
         "single": 200,
@@ -41,6 +44,8 @@ SIZES = {
         "steps": 20,
         "workflows": 40,
         "starts": 10,
+        "runs": 10,
+        "transaction_runs": 0,
     },
 }
 
@@ -235,6 +240,8 @@ def run_external(args: argparse.Namespace) -> dict[str, Any]:
         results["scale"] = run_script(
             "dashboard_pages.py", quick=args.quick, timeout=timeout, env=scale_env(args)
         )
+    if "replica" not in args.skip:  # its own private primary and standby, seeded each time
+        results["replica"] = run_script("replica_load.py", quick=args.quick, timeout=timeout)
     return results
 
 
@@ -264,20 +271,31 @@ def render(results: dict[str, Any]) -> str:
         celery = results.get("external", {}).get("celery", {})
         if any(result.get("status") == "ok" for result in celery.values()):
             rows += report.celery_rows(celery, floor)
+        rows += report.run_rows(ours, dbos, floor)
         rows += report.latency_rows(ours, dbos)
     lines = [_describe(results), "", report.format_table(rows), ""]
     if floor and ours:
         lines += report.headline(results)
     if results.get("dbos_skipped"):
         lines.append(f"dbos: skipped: {results['dbos_skipped']}")
-    for name, result in results.get("external", {}).get("celery", {}).items():
+    return "\n".join(lines + _external_lines(results.get("external", {})))
+
+
+def _external_lines(external: dict[str, Any]) -> list[str]:
+    """The optional scripts' sections, after the main table."""
+    from bench import report
+
+    lines = []
+    for name, result in external.get("celery", {}).items():
         if result.get("status") != "ok":
             lines += report.external_lines(f"celery ({name} worker(s))", result)
-    if "queues" in results.get("external", {}):
-        lines += report.external_lines("queue claims (ms)", results["external"]["queues"])
-    if "scale" in results.get("external", {}):
-        lines += report.scale_lines(results["external"]["scale"])
-    return "\n".join(lines)
+    if "queues" in external:
+        lines += report.external_lines("queue claims (ms)", external["queues"])
+    if "scale" in external:
+        lines += report.scale_lines(external["scale"])
+    if "replica" in external:
+        lines += report.replica_lines(external["replica"])
+    return lines
 
 
 def _describe(results: dict[str, Any]) -> str:

@@ -82,11 +82,12 @@ WITH params AS (
             FROM generate_series(%(lo)s, %(hi)s - 1) AS n
         ) AS shaped
     ) AS generated
-    RETURNING id, status, steps_done, started_at, error, error_type, error_fingerprint
+    RETURNING id, status, steps_done, started_at, error, error_type, error_fingerprint,
+              created_at
 )
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, run_created_at)
 SELECT r.id, p, name, CASE WHEN p %% 4 = 2 THEN 'transaction' ELSE 'step' END,
        CASE WHEN failed THEN 'ERROR' ELSE 'SUCCESS' END,
        jsonb_build_object('args', jsonb_build_array(r.id, p), 'kwargs', '{}'::jsonb),
@@ -96,7 +97,8 @@ SELECT r.id, p, name, CASE WHEN p %% 4 = 2 THEN 'transaction' ELSE 'step' END,
        CASE WHEN failed THEN r.error_fingerprint ELSE '' END,
        CASE WHEN failed THEN 3 WHEN p = 1 AND random() < 0.2 THEN 2 ELSE 1 END,
        r.started_at + p * interval '180 ms',
-       r.started_at + p * interval '180 ms' + duration * interval '1 ms', duration
+       r.started_at + p * interval '180 ms' + duration * interval '1 ms', duration,
+       r.created_at
 FROM runs r
 CROSS JOIN LATERAL generate_series(0, r.steps_done - 1) AS p
 CROSS JOIN LATERAL (
@@ -113,12 +115,13 @@ SEED_ATTEMPTS = """
 -- seed_attempts --
 -- Failed attempts before each retried or failed checkpoint of the chunk
 INSERT INTO durable_attempt (run_id, position, attempt, name, error, error_type,
-                             started_at, finished_at)
+                             started_at, finished_at, run_created_at)
 SELECT s.run_id, s.position, a, s.name,
        coalesce(s.error, '{"type": "demo.GatewayTimeout", "message": "gateway timed out"}'),
        coalesce(nullif(s.error_type, ''), 'demo.GatewayTimeout'),
        s.started_at - (s.attempts - a) * interval '400 ms',
-       s.started_at - (s.attempts - a) * interval '400 ms' + interval '300 ms'
+       s.started_at - (s.attempts - a) * interval '400 ms' + interval '300 ms',
+       s.run_created_at
 FROM durable_step s CROSS JOIN LATERAL generate_series(1, s.attempts) AS a
 WHERE s.run_id = ANY(%(ids)s) AND s.attempts > 1 AND (a < s.attempts OR s.status = 'ERROR')
 """
@@ -142,6 +145,13 @@ def seed(total: int, steps: int, reset: bool) -> None:
         cursor.execute("SELECT count(*) FROM durable_run WHERE id LIKE 'bench-%%'")
         if cursor.fetchone()[0]:
             sys.exit("bench runs already exist here; pass --reset to start over")
+    from datetime import timedelta
+
+    from durable.core import _clock as clock
+    from durable.operations import _partitioning as partitioning
+
+    # the runs span the last 30 days: their history partitions first (not the default one)
+    partitioning.create_ahead(since=clock.now() - timedelta(days=31))
     started = time.monotonic()
     with Progress(f"seeding {total:,} runs x ~{steps} steps", total) as bar:
         for lo in range(0, total, CHUNK):

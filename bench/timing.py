@@ -125,3 +125,15 @@ def start_latency(
             samples.append(first_step_at.pop(token) - started)
             bar.advance()
     return summarize_ms(samples)
+
+
+def run_latency(label: str, run: Callable[[], Any], count: int) -> dict[str, Any]:
+    """A one-step workflow started and waited for, one at a time: ms per whole run."""
+    samples = []
+    with Progress(f"{label}: run() of a one-step workflow", count) as bar:
+        for _ in range(count):
+            started = time.perf_counter()
+            run()
+            samples.append(time.perf_counter() - started)
+            bar.advance()
+    return summarize_ms(samples)

@@ -45,3 +45,10 @@ def five_steps() -> int:
 @durable.workflow(name="bench.first_step")
 def first_step(token: str) -> None:
     first(token)
+
+
+@durable.workflow(name="bench.one_step")
+def one_step() -> int:
+    """One no-op step: `durable.run` of it is the cost of a whole run, start to result."""
+    noop()
+    return 1

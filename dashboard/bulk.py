@@ -27,7 +27,14 @@ NO_FAILED_STEP = "NO FAILED STEP"  # runs a fork has no step to start from
 APART = {
     "hold": (HELD, Q(held_at__isnull=False)),
     "release": (HELD, Q(held_at__isnull=False)),
-    "fork": (NO_FAILED_STEP, ~Exists(Step.objects.filter(run_id=OuterRef("id"), status="ERROR"))),
+    "fork": (
+        NO_FAILED_STEP,
+        ~Exists(  # in the run's partition only
+            Step.objects.filter(
+                run_id=OuterRef("id"), run_created_at=OuterRef("created_at"), status="ERROR"
+            )
+        ),
+    ),
 }
 
 ELIGIBLE = {

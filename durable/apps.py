@@ -15,6 +15,7 @@ class DurableConfig(AppConfig):
         from durable.core import _dispatch as dispatching
         from durable.executors import duties
         from durable.operations import _job_workflow  # noqa: F401  (registers durable.bulk_job)
+        from durable.operations import _partitioning as partitioning
         from durable.operations import _retention as retention
         from durable.schedules import _ticker as ticker
 
@@ -27,6 +28,8 @@ class DurableConfig(AppConfig):
         duties.register(duties.Duty("alerts", alerting.run_duty, 5.0))
         duties.register(duties.Duty("prune alerts", alerting.prune_deliveries, 3600))
         duties.register(duties.Duty("prune", retention.prune_expired, 3600, kinds=("thread",)))
+        # every executor keeps the history's partitions made ahead (docs/partitioning.md)
+        duties.register(duties.Duty("partitions", partitioning.create_ahead, 3600))
         from durable.observability import logs
 
         logs.install("durable")  # engine log lines carry run, workflow, step and attempt

@@ -13,19 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import (
-    Avg,
-    Count,
-    F,
-    FloatField,
     Func,
     IntegerField,
-    Max,
     QuerySet,
-    Subquery,
-    Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Coalesce
 
 from durable.models import Step
 
@@ -43,26 +36,35 @@ class StoredSize(Func):
 def step_sizes(since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Per step name: checkpoints in the window (its newest NEWEST), average and largest
     stored output in bytes, and CPU time over wall time (near 1: working; near 0: waiting
-    on I/O or locks), largest first."""
-    rows = sizes_query(since, until)
-    return [
+    on I/O or locks), largest first (the first 100)."""
+    by_name: dict[str, list[Any]] = {}
+    for row in sizes_query(since, until):
+        sizes = by_name.setdefault(row["name"], [0, 0, 0, 0.0, 0.0])
+        sizes[0] += 1
+        sizes[1] += row["size"]
+        sizes[2] = max(sizes[2], row["size"])
+        sizes[3] += row["cpu_ms"]
+        sizes[4] += row["duration_ms"]
+    rows = [
         {
-            "name": row["name"],
-            "count": row["count"],
-            "avg_bytes": float(row["avg_bytes"]),
-            "max_bytes": row["max_bytes"],
-            "cpu_share": None if row["share"] is None else min(float(row["share"]), 1.0),
+            "name": name,
+            "count": count,
+            "avg_bytes": total / count,
+            "max_bytes": largest,
+            "cpu_share": min(cpu / wall, 1.0) if wall else None,
         }
-        for row in rows
+        for name, (count, total, largest, cpu, wall) in by_name.items()
     ]
+    return sorted(rows, key=lambda row: (-row["max_bytes"], row["name"]))[:100]
 
 
 def sizes_query(since: datetime, until: datetime) -> QuerySet:
-    """The aggregation `step_sizes` runs: a backward range over step_finished_idx, stopped
-    after NEWEST checkpoints, whose outputs are then read from the heap."""
+    """The checkpoints `step_sizes` sums up: a backward range over step_finished_idx (on
+    each partition of the history, docs/partitioning.md), stopped after NEWEST
+    checkpoints, whose outputs' sizes are read from the heap. Summed in Python: a second
+    pass over durable_step by id would probe every partition."""
     since = max(since, until - LONGEST_WINDOW)
-    size = Coalesce(StoredSize("output"), Value(0))
-    newest = (
+    return (
         Step.objects.filter(
             finished_at__gte=since,
             finished_at__lt=until,
@@ -70,18 +72,8 @@ def sizes_query(since: datetime, until: datetime) -> QuerySet:
             status="SUCCESS",
         )
         .order_by("-finished_at")
-        .values("pk")[:NEWEST]
-    )
-    return (
-        Step.objects.filter(pk__in=Subquery(newest))
-        .values("name")
-        .annotate(
-            count=Count("*"),
-            avg_bytes=Avg(size, output_field=FloatField()),
-            max_bytes=Max(size),
-            share=Sum("cpu_ms") / NullIf(Sum("duration_ms"), Value(0.0)),
-        )
-        .order_by(F("max_bytes").desc(), "name")[:100]
+        .annotate(size=Coalesce(StoredSize("output"), Value(0)))
+        .values("name", "size", "cpu_ms", "duration_ms")[:NEWEST]
     )
 
 

@@ -20,7 +20,7 @@ def full_value(run_id: str, field: str, position: int | None = None) -> str | No
     model = (
         Run.objects.filter(id=run_id)
         if position is None
-        else (Step.objects.filter(run_id=run_id, position=position))
+        else Step.objects.of_runs([run_id]).filter(position=position)
     )
     return model.annotate(text=Cast(field, TextField())).values_list("text", flat=True).first()
 
@@ -78,12 +78,12 @@ def run_history(run_id: str) -> RunHistory | None:
     if run is None:
         return None
     steps = list(
-        Step.objects.filter(run_id=run_id)
+        Step.objects.of_run(run)
         .defer("input", "output")
         .annotate(**previews("input", "output"))
         .order_by("position")
     )
-    attempts = list(Attempt.objects.filter(run_id=run_id).order_by("position", "attempt"))
+    attempts = list(Attempt.objects.of_run(run).order_by("position", "attempt"))
     return RunHistory(run=run, steps=steps, attempts=attempts)
 
 
@@ -121,10 +121,10 @@ def run_audit(run_id: str, limit: int = 20) -> list[AuditEntry]:
 STEP_LOG_BATCHES = 500  # per run page; each batch is one attempt's bounded records
 
 
-def step_logs(run_id: str) -> dict[int, list[StepLog]]:
+def step_logs(run: Run) -> dict[int, list[StepLog]]:
     """The kept log records of each step, one batch per attempt that logged (steplog_run_idx)."""
     found: dict[int, list[StepLog]] = {}
-    rows = StepLog.objects.filter(run_id=run_id).order_by("position", "attempt", "id")
+    rows = StepLog.objects.of_run(run).order_by("position", "attempt", "id")
     for batch in rows[:STEP_LOG_BATCHES]:
         found.setdefault(batch.position, []).append(batch)
     return found

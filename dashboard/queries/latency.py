@@ -103,11 +103,12 @@ def step_latency(
 WORKFLOW_STEP_NAMES = """
 -- workflow_step_names --
 -- The step names a workflow's latest runs recorded (run_workflow_created_idx, then the
--- (run, position) index): what "this workflow's steps" means on the latency page
+-- (run, position) index, in each run's partition): what "this workflow's steps" means on
+-- the latency page
 SELECT DISTINCT s.name FROM (
-    SELECT id FROM durable_run WHERE workflow = %(workflow)s
+    SELECT id, created_at FROM durable_run WHERE workflow = %(workflow)s
     ORDER BY created_at DESC, id DESC LIMIT 200
-) AS r JOIN durable_step s ON s.run_id = r.id
+) AS r JOIN durable_step s ON s.run_id = r.id AND s.run_created_at = r.created_at
 WHERE s.kind IN ('step', 'transaction')
 """
 

@@ -234,7 +234,9 @@ def _list_values(runs: QuerySet[Run]) -> QuerySet:
     active time, and the newest fork or restart that supersedes a failed run (whatever its
     own outcome: `durable.operations.successors`).
     """
-    last_position = Step.objects.filter(run_id=OuterRef("id")).order_by("-position")
+    last_position = Step.objects.filter(  # in the row's partition only (its creation time)
+        run_id=OuterRef("id"), run_created_at=OuterRef("created_at")
+    ).order_by("-position")
     successor = Run.objects.filter(forked_from_id=OuterRef("id"))
     return runs.annotate(
         error_message=Left(KeyTextTransform("message", "error"), 200),

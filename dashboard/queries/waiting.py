@@ -44,7 +44,8 @@ def reasons(runs: Sequence[Any]) -> dict[str, str]:
 FACTS = """
 -- waiting_facts --
 -- Per live run: its last history entry, its last failed attempt and an active child (one
--- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes), the
+-- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes, the first
+-- two in the run's partition of the history: its creation time is the partition key), the
 -- workflows live executors serve (drained ones take no new runs) and how many are drained
 SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
        a.error_type, a.name, (a.error->>'retry_delay_seconds')::float, c.id,
@@ -54,12 +55,15 @@ SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finishe
        (SELECT count(*) FROM durable_executor e
         WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND e.draining)
 FROM unnest(%(run_ids)s::text[]) AS r(id)
+LEFT JOIN durable_run k ON k.id = r.id
 LEFT JOIN LATERAL (
     SELECT position, kind, finished_at FROM durable_step
-    WHERE run_id = r.id ORDER BY position DESC LIMIT 1) AS s ON true
+    WHERE run_id = r.id AND run_created_at = k.created_at
+    ORDER BY position DESC LIMIT 1) AS s ON true
 LEFT JOIN LATERAL (
     SELECT position, attempt, finished_at, error_type, name, error FROM durable_attempt
-    WHERE run_id = r.id ORDER BY position DESC, attempt DESC LIMIT 1) AS a ON true
+    WHERE run_id = r.id AND run_created_at = k.created_at
+    ORDER BY position DESC, attempt DESC LIMIT 1) AS a ON true
 LEFT JOIN LATERAL (
     SELECT id FROM durable_run
     WHERE parent_id = r.id AND status IN ('ENQUEUED', 'RUNNING') LIMIT 1) AS c ON true

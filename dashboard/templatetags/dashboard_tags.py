@@ -97,6 +97,15 @@ def host_home_url() -> str:
     return "" if home in ("", reverse("dashboard:runs")) else home
 
 
+@register.simple_tag
+def after_logout_url() -> str:
+    """Where the nav's "Log out" sends the user: back to the dashboard (and so to its log-in
+    page) when the host set no LOGOUT_REDIRECT_URL; there Django would show the admin's
+    "Logged out" page, whose "Log in again" is a dead end for a viewer who is not staff.
+    "" leaves the host's choice alone."""
+    return "" if settings.LOGOUT_REDIRECT_URL else reverse("dashboard:runs")
+
+
 def _value(obj: Any, field: str) -> Any:
     """The value behind a preview when it is whole, else None (see queries.detail)."""
     preview = getattr(obj, f"{field}_preview", None)

@@ -30,7 +30,7 @@ from durable.models import Run, Step
 def patch_page(request: HttpRequest, position: int, run_id: str) -> HttpResponse:
     if not can_operate(request.user):
         raise PermissionDenied("You need the 'operate runs' permission.")
-    step = Step.objects.filter(run_id=run_id, position=position).select_related("run").first()
+    step = Step.objects.of_runs([run_id]).filter(position=position).select_related("run").first()
     if step is None:
         raise Http404(f"Run {run_id!r} has no recorded step {position}.")
     initial = {"run_id": run_id, "position": position, "output": _editable(step),

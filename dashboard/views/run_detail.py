@@ -56,7 +56,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         else None,
         "parameters": _parameters(run),
         "events": published.run_events(run.id),
-        "step_logs": detail.step_logs(run.id),
+        "step_logs": detail.step_logs(run),
         "logs_url": step_logs.external_url(run),
         "streams": published.run_streams(run.id),
         **debug.run_page_context(run),

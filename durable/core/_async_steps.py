@@ -70,6 +70,7 @@ class AsyncStepCall(StepCall):
         """The attempt's log records are buffered in its own task (steps of a gather apart)
         and handed, on the run thread, to the same write as a sync step's."""
         buffer, token = step_logs.begin()
+        self.logs = buffer  # carried by the checkpoint; what it did not carry, kept below
         try:
             result = await self._await_body()
             return await async_runs.on_run_thread(self.checkpoint, result)

@@ -37,6 +37,8 @@ REQUIRED_APPS = ("django.contrib.contenttypes", "django.contrib.auth")
 # setting -> (smallest allowed value, type); 0 allowed only where it means something
 NUMBERS: dict[str, tuple[float, type]] = {
     "DURABLE_THREADS": (1, int),
+    "DURABLE_PARTITION_DAYS": (1, int),
+    "DURABLE_PARTITIONS_AHEAD": (1, int),
     "DURABLE_LEASE_SECONDS": (0.1, float),
     "DURABLE_HEARTBEAT_SECONDS": (0.05, float),
     "DURABLE_MAX_RECOVERIES": (0, int),

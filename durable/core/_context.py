@@ -60,6 +60,11 @@ class RunReleased(RunInterrupted):
     executor is shutting down, or could not reach the database for DURABLE_DB_RETRY_SECONDS."""
 
 
+class RunGivenBack(RunInterrupted):
+    """A checkpoint could not be written (a non-transient error): the run is given back as
+    if its executor had died (a recovery counted), since this one cannot go on with it."""
+
+
 class RunHeld(Exception):  # noqa: N818 - the why of a RunReleased, never raised alone
     """An operator held the run (`durable.operations.hold`): it stops at this boundary."""
 

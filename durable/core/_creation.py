@@ -29,10 +29,11 @@ from typing import Any
 
 from durable.core import _delays as delays
 from durable.core import _dispatch as dispatching
+from durable.core import _endings as endings
 from durable.core import _runtime as runtime
 from durable.core import store
 from durable.core._context import RunContext
-from durable.core._serialization import dumps, entry_input
+from durable.core._serialization import dumps, entry_input, roundtrip
 from durable.errors import RunIdConflictError
 
 
@@ -73,14 +74,22 @@ def store_declared_queues_with(ensure_stored: Callable[[str | None], None]) -> N
     _store_declared_queue = ensure_stored
 
 
-def create_run(new: NewRun) -> bool:
-    """Write `new` as an ENQUEUED run (one statement); False if its id, or the active
+def create_run(new: NewRun) -> store.InsertedRun | None:
+    """Write `new` as an ENQUEUED run (one statement); None if its id, or the active
     de-duplication id of its queue, is taken — then nothing is written."""
+    return _insert(new, None)[0]
+
+
+def _insert(
+    new: NewRun, here: dispatching.LocalStart | None
+) -> tuple[store.InsertedRun | None, str]:
+    """The run created (or None) and its input as stored. With `here` (a thread of this
+    process's executor held for it) a run the plain claim may take is inserted claimed."""
     where = f"workflow {new.workflow} run {new.run_id}"
     run_input = dumps(new.input, where=f"{where} input")
     tags = dumps(new.tags, where=f"{where} tags")
     _store_declared_queue(new.queue)  # its limits are in the database before its first run
-    return store.insert_run(
+    created = store.insert_run(
         run_id=new.run_id,
         workflow=new.workflow,
         version=new.version,
@@ -96,15 +105,22 @@ def create_run(new: NewRun) -> bool:
         parent_id=new.parent_id,
         forked_from_id=new.forked_from_id,
         forked_from_step=new.forked_from_step,
+        executor_id=None if here is None else here.executor_id,
+        lease=0.0 if here is None else here.lease,
     )
+    return created, run_input
 
 
 def start_run(new: NewRun) -> str:
     """Create `new` and dispatch it after commit (a delayed run when it comes due). An
     existing run with its id is that run (run ids are idempotency keys), and so is the
     active run holding its `dedup_id`; an id taken by another workflow, or by a run that is
-    not this parent's child, is refused."""
-    if create_run(new):
+    not this parent's child, is refused. Started beside a thread executor that serves it,
+    with a thread free, the run is claimed in its insert and starts on that thread at once."""
+    created = _create(new)
+    if created is not None:
+        if created.claimed:  # on a thread of this process already
+            return new.run_id
         if delays.is_future(new.due_at):  # no message now: polls (or the Celery sweep) take it
             dispatching.start_executor_on_commit()  # this process's thread pool polls
         else:
@@ -132,6 +148,45 @@ def start_run(new: NewRun) -> str:
             "derived one"
         )
     return new.run_id
+
+
+def _create(new: NewRun) -> store.InsertedRun | None:
+    """Create `new`; claimed in its insert and handed to a thread of this process held for
+    it when its executor serves the run and has a thread free."""
+    here = None if delays.is_future(new.due_at) else _held_thread(new)
+    if here is None:
+        return create_run(new)
+    try:
+        created, run_input = _insert(new, here)
+    except BaseException:
+        here.cancel()
+        raise
+    if created is not None and created.claimed:
+        endings.began(new.run_id)  # result() here waits for its end to be told
+        here.hand(_claimed(new, created, run_input))
+    else:
+        here.cancel()
+    return created
+
+
+def _held_thread(new: NewRun) -> dispatching.LocalStart | None:
+    if not new.version:  # "latest": the claim stamps the version it runs
+        return None
+    return dispatching.local_start(new.run_id, new.workflow, new.version)
+
+
+def _claimed(new: NewRun, created: store.InsertedRun, run_input: str) -> store.ClaimedRun:
+    """The run as claim_run would have loaded it: no history yet; its input as stored."""
+    return store.ClaimedRun(
+        run_id=new.run_id,
+        workflow=new.workflow,
+        version=new.version,
+        input=roundtrip(run_input),
+        deadline_at=created.deadline_at,
+        recorded={},
+        prior_attempts={},
+        attempts_before_resume=0,
+    )
 
 
 def start_child(parent: RunContext, new: NewRun, run_id: str | None) -> str:

@@ -17,6 +17,8 @@ from durable import queues
 from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
 from durable.core import _context as context
+from durable.core import _dispatch as dispatching
+from durable.core import _endings as endings
 from durable.core import _failure_alert as alerts
 from durable.core import _history as history
 from durable.core import _lineage as lineage
@@ -24,6 +26,7 @@ from durable.core import store
 from durable.core._context import (
     RecordedStep,
     RunContext,
+    RunGivenBack,
     RunInterrupted,
     RunReleased,
     RunSuspended,
@@ -37,6 +40,7 @@ from durable.core._serialization import (
     fingerprint,
 )
 from durable.core._validation import CHILD_SEPARATOR
+from durable.core.conf import settings
 from durable.core.store import _db as db
 from durable.core.store._db import DatabaseUnavailable
 from durable.errors import NonDeterminismError
@@ -49,8 +53,6 @@ logger = logging.getLogger("durable")
 _active: dict[str, RunContext] = {}  # runs executing in this process, for deadlines
 _active_lock = threading.Lock()
 _unreleased: dict[str, str] = {}  # run id -> executor id whose release is still owed
-_finished: dict[str, threading.Event] = {}
-_finished_lock = threading.Lock()
 
 
 def execute_run(
@@ -97,6 +99,7 @@ def execute(
     )
     with _active_lock:
         _active[claimed.run_id] = run_context
+    endings.began(claimed.run_id)
     try:
         with observe.run(claimed.run_id, claimed.workflow, claimed.version, executor_id):
             _execute_claimed(run_context, definition, claimed.input)
@@ -104,7 +107,7 @@ def execute(
         with _active_lock:
             if _active.get(claimed.run_id) is run_context:  # not a later re-execution's
                 del _active[claimed.run_id]
-        notify_finished(claimed.run_id)
+        endings.ended(claimed.run_id)
 
 
 def _execute_claimed(
@@ -115,6 +118,8 @@ def _execute_claimed(
     token = context.activate(run_context)
     try:
         _run_to_end(run_context, definition, run_input)
+    except RunGivenBack as exc:
+        give_back(run_context, str(exc.__cause__))
     except RunReleased as exc:
         release(run_context, str(exc.__cause__ or "its executor is shutting down"))
     except DatabaseUnavailable as exc:
@@ -146,7 +151,7 @@ def _run_to_end(
         if lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, timed_out.reason):
             logger.info("run %s %s", run_context.run_id, timed_out.reason)
         return
-    except RunReleased:
+    except (RunReleased, RunGivenBack):
         raise
     except RunInterrupted:
         logger.info("run %s stopped: cancelled or taken over", run_context.run_id)
@@ -157,12 +162,17 @@ def _run_to_end(
         error = run_context.nondeterminism or exc
         _finish_with_error(run_context, error)
         return
-    store.finish_run(
+    _finish_with_output(run_context, output)
+
+
+def _finish_with_output(run_context: RunContext, output: str) -> None:
+    if store.finish_run(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,
         status="SUCCESS",
         output=output,
-    )
+    ):
+        endings.wrote(run_context.run_id, ("SUCCESS", output, None))  # for result() here
 
 
 def release(run_context: RunContext, why: str) -> None:
@@ -178,6 +188,22 @@ def release(run_context: RunContext, why: str) -> None:
         )  # fmt: skip
         return
     logger.info("run %s released back to the queue: %s", run_context.run_id, why)  # a hand-back
+
+
+def give_back(run_context: RunContext, why: str) -> None:
+    """Give up a run this executor cannot go on with (a checkpoint it cannot write): made
+    recoverable at once with a recovery counted (DEAD past the limit) and dispatched again;
+    if even that fails, released at the next heartbeat, never left RUNNING behind us."""
+    try:
+        status = store.give_back_run(
+            run_context.run_id, run_context.executor_id, settings.DURABLE_MAX_RECOVERIES
+        )
+    except Exception as exc:
+        release(run_context, f"{why}; giving it back failed too: {exc}")
+        return
+    logger.warning("run %s given back to recovery (%s): %s", run_context.run_id, status, why)
+    if status == "ENQUEUED":
+        dispatching.dispatch_on_commit(run_context.run_id)
 
 
 def release_unreleased() -> None:
@@ -215,14 +241,16 @@ def enforce_deadlines() -> list[str]:
 
 def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
     error = error_to_dict(exc)
-    store.finish_run(
+    error_text = dumps(error, where="error")
+    if store.finish_run(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,
         status="ERROR",
-        error=dumps(error, where="error"),
+        error=error_text,
         error_type=error["type"],
         error_fingerprint=fingerprint(error["type"], error["message"]),
-    )
+    ):
+        endings.wrote(run_context.run_id, ("ERROR", None, error_text))
     if not isinstance(exc, NonDeterminismError):
         logger.info("run %s failed: %s", run_context.run_id, error["message"])
     alerts.run_failed(run_context.run_id, run_context.workflow.name, error)
@@ -352,20 +380,3 @@ def child_run_id(parent_id: str, position: int) -> str:
     digest = hashlib.sha256(parent_id.encode()).hexdigest()[:16]
     keep = MAX_RUN_ID - len(suffix) - len(digest) - 2
     return f"{parent_id[:keep]}{CHILD_SEPARATOR}h{digest}{suffix}"
-
-
-def wait_event(run_id: str) -> threading.Event:
-    with _finished_lock:
-        return _finished.setdefault(run_id, threading.Event())
-
-
-def forget_event(run_id: str) -> None:
-    with _finished_lock:
-        _finished.pop(run_id, None)
-
-
-def notify_finished(run_id: str) -> None:
-    with _finished_lock:
-        event = _finished.get(run_id)
-    if event is not None:
-        event.set()

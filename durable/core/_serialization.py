@@ -27,7 +27,7 @@ def dumps(value: Any, *, where: str) -> str:
     refused here, before anything is written.
     """
     try:
-        text = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+        text = _encode(value)
     except RecursionError as exc:
         raise SerializationError(f"{where}: value is nested too deeply to store") from exc
     except (TypeError, ValueError) as exc:
@@ -37,6 +37,10 @@ def dumps(value: Any, *, where: str) -> str:
             "a model instance"
         ) from exc
     return _checked(text, where)
+
+
+# one encoder for every value (json.dumps builds a new one per call when given options)
+_encode = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _checked(text: str, where: str) -> str:
@@ -90,6 +94,10 @@ def entry_input(value: Any, *, where: str, checked: Any = ...) -> EntryInput:
     `checked` is what the hash covers when it is not the whole shown value. Parts that are
     not JSON hash as their type only: a repr (an address, a set's order) varies by process.
     """
+    if checked is ...:
+        text = _plain_input(value, where)
+        if text is not None:  # all of it JSON: shown and hashed alike
+            return EntryInput(text, _short_hash(text))
     reprs: list[Any] = []
 
     def shown(obj: Any) -> Any:
@@ -101,6 +109,18 @@ def entry_input(value: Any, *, where: str, checked: Any = ...) -> EntryInput:
     if reprs or checked is not ...:
         hashed = _dumps_input(value if checked is ... else checked, _type_only, where)
     return EntryInput(text, _short_hash(hashed))
+
+
+def _plain_input(value: Any, where: str) -> str | None:
+    """`value` as JSON with the shared encoder, or None when a part is not JSON (then the
+    slower path shows it as its repr): the same text, without an encoder per call."""
+    try:
+        text = _encode(value)
+    except TypeError:
+        return None
+    except ValueError as exc:
+        raise SerializationError(f"{where}: {exc}; pass finite numbers") from exc
+    return _checked(text, where)
 
 
 def _dumps_input(value: Any, default: Any, where: str) -> str:

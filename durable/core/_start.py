@@ -15,13 +15,15 @@ from durable.core import _clock as clock
 from durable.core import _context as context
 from durable.core import _creation as creation
 from durable.core import _delays as delays
+from durable.core import _endings as endings
+from durable.core import _finish_notices as finish_notices
 from durable.core import _registry as registry
-from durable.core import _runtime as runtime
 from durable.core import _validation as validation
 from durable.core import store
 from durable.core._context import RunInterrupted, RunSuspended
 from durable.core._outcomes import outcome_value
 from durable.core._registry import WorkflowDefinition, get_workflow
+from durable.core._serialization import loads
 from durable.core._validation import validate_new_run_id, validate_run_id
 from durable.core.conf import settings
 from durable.errors import (
@@ -46,8 +48,19 @@ def resolve(workflow: Callable[..., Any] | str) -> WorkflowDefinition:
     )
 
 
+# a run executing here tells its end to result(), one elsewhere notifies it (LISTEN): the
+# row is read this often all the same, in case a notice was lost
+TOLD_FALLBACK = 1.0
+
+
+def _told_value(run_id: str, outcome: endings.Outcome) -> Any:
+    status, output, error = outcome
+    return outcome_value(run_id, status, loads(output), loads(error), "")
+
+
 class RunHandle:
-    """A reference to a run; every method reads the run's current state from the database."""
+    """A reference to a run; every method reads the run's current state from the database
+    (but `result()` of a run that ends on this process's threads, which is told the end)."""
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
@@ -90,24 +103,32 @@ class RunHandle:
                 return waits.result_with_deadline(waiter, self.run_id, timeout)
             return self._result_in_workflow(waiter)
         deadline = None if timeout is None else time.monotonic() + timeout
-        event = runtime.wait_event(self.run_id)
+        ending = endings.watch(self.run_id)
+        read = not endings.executing_here(self.run_id)  # else its end will be told here
         interval = 0.005
         try:
             while True:
-                ended, status, value = self._outcome()
-                if ended:
-                    return value
+                if ending.outcome is not None:  # written by this process's thread: no read
+                    return _told_value(self.run_id, ending.outcome)
+                status = "RUNNING"
+                if read:
+                    ended, status, value = self._outcome()
+                    if ended:
+                        return value
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise ResultTimeoutError(
                         f"run {self.run_id} is still {status} after {timeout}s; it goes on — "
                         "call result() again or check its status later"
                     )
-                event.wait(interval if remaining is None else min(interval, remaining))
-                event.clear()
+                told = endings.executing_here(self.run_id) or finish_notices.listening()
+                wait = TOLD_FALLBACK if told else interval
+                ending.event.wait(wait if remaining is None else min(wait, remaining))
+                ending.event.clear()
+                read = True  # after any wake-up or timeout without an outcome told
                 interval = min(interval * 1.5, 0.25)
         finally:
-            runtime.forget_event(self.run_id)
+            endings.unwatch(self.run_id, ending)
 
     async def result_async(self, timeout: float | None = None) -> Any:
         """`result()`, awaitable: for async workflows and async views

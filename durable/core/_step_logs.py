@@ -2,17 +2,20 @@
 
 A handler on the root logger adds each record emitted while an attempt runs (in its thread,
 or its timeout helper: the buffer travels in a context variable) to that attempt's buffer,
-bounded by count and bytes. When the attempt ends, a non-empty buffer is written in one
-statement; an attempt that logged nothing costs no statement at all.
+bounded by count and bytes. The records travel in the statement that ends the attempt (its
+checkpoint, or its failed-attempt row: `Buffer.pending`), so a step that logs costs no
+extra round trip; what no such statement carried (an interrupted attempt, a printed line
+without its newline, flushed at the end) is written alone when the attempt ends. An attempt
+that logged nothing costs a context variable and an empty buffer.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
+import json
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +44,26 @@ class Buffer:
     dropped: int = 0
     prints: bool = False  # keep printed lines too (DURABLE_STEP_LOGS_PRINT)
     partial_line: str = ""  # printed text after the last newline (DURABLE_STEP_LOGS_PRINT)
+    # how much of it a statement that ended the attempt carried, and what `pending` offered
+    carried: tuple[int, int] = (0, 0)  # (records, dropped)
+    offered: tuple[int, int] = (0, 0)
+
+    def pending(self) -> tuple[str | None, int]:
+        """(the records not yet carried, as JSON; dropped since) for the statement that ends
+        the attempt, or (None, 0) when there are none. Call `kept()` once it wrote."""
+        print_capture.flush(self)  # the body has ended: a last unfinished line goes too
+        records, dropped = self.carried
+        self.offered = (len(self.records), self.dropped)
+        if self.offered == self.carried:
+            return None, 0
+        return json.dumps(self.records[records:]), self.dropped - dropped
+
+    def kept(self) -> None:
+        self.carried = self.offered
+
+    def unkept(self) -> None:
+        """The statement that carried them was rolled back (a transaction step reruns)."""
+        self.carried = (0, 0)
 
     def add(self, record: logging.LogRecord) -> None:
         if record.levelno < self.level:
@@ -79,15 +102,23 @@ class StepLogHandler(logging.Handler):
             buffer.add(record)
 
 
-@contextmanager
-def capture(run_id: str, position: int, attempt: int) -> Iterator[None]:
-    """Keep the attempt's records; write them (if any) when it ends, however it ends."""
-    buffer, token = begin()
-    try:
-        yield
-    finally:
-        end(buffer, token)
-        keep(run_id, position, attempt, buffer)
+class capture:  # noqa: N801 - used as a function: `with step_logs.capture(...) as buffer`
+    """Keep the attempt's records (the buffer is what `with` gives, None when step logs are
+    off); what no statement carried is written alone when it ends, however it ends. A class,
+    not a generator, because it wraps every step attempt."""
+
+    __slots__ = ("run_id", "position", "attempt", "buffer", "token")
+
+    def __init__(self, run_id: str, position: int, attempt: int) -> None:
+        self.run_id, self.position, self.attempt = run_id, position, attempt
+
+    def __enter__(self) -> Buffer | None:
+        self.buffer, self.token = begin()
+        return self.buffer
+
+    def __exit__(self, *exc_info: object) -> None:
+        end(self.buffer, self.token)
+        keep(self.run_id, self.position, self.attempt, self.buffer)
 
 
 def begin() -> tuple[Buffer | None, contextvars.Token | None]:
@@ -95,12 +126,13 @@ def begin() -> tuple[Buffer | None, contextvars.Token | None]:
     An async step calls begin/end around its awaited body and `keep` on the run thread."""
     if not settings.DURABLE_STEP_LOGS:
         return None, None
-    _install()
+    if _handler is None:
+        _install()
     prints = bool(settings.DURABLE_STEP_LOGS_PRINT)
     if prints:
         print_capture.install(_buffer.get)
     buffer = Buffer(
-        level=logging.getLevelName(str(settings.DURABLE_STEP_LOGS_LEVEL).upper()),
+        level=_level(settings.DURABLE_STEP_LOGS_LEVEL),
         max_records=settings.DURABLE_STEP_LOGS_MAX_RECORDS,
         max_bytes=settings.DURABLE_STEP_LOGS_MAX_BYTES,
         prints=prints,
@@ -115,18 +147,30 @@ def end(buffer: Buffer | None, token: contextvars.Token | None) -> None:
 
 
 def keep(run_id: str, position: int, attempt: int, buffer: Buffer | None) -> None:
-    """Write the ended attempt's records in one statement; nothing when it kept none."""
-    if buffer is not None and (buffer.records or buffer.dropped):
-        _write(run_id, position, attempt, buffer)
+    """Write what no statement of the ended attempt carried, in one statement; nothing when
+    there is none (the usual case: none logged, or the checkpoint carried them)."""
+    if buffer is None:
+        return
+    records, dropped = buffer.carried
+    if (len(buffer.records), buffer.dropped) != (records, dropped):
+        _write(run_id, position, attempt, buffer.records[records:], buffer.dropped - dropped)
 
 
-def _write(run_id: str, position: int, attempt: int, buffer: Buffer) -> None:
+def _write(
+    run_id: str, position: int, attempt: int, records: list[dict[str, Any]], dropped: int
+) -> None:
     """Lost log lines never fail the step or the run."""
     try:
-        store.record_step_logs(run_id, position, attempt, buffer.records, buffer.dropped)
+        store.record_step_logs(run_id, position, attempt, records, dropped)
     except Exception as exc:
         logger.warning("run %s step %d attempt %d: %d log record(s) not kept (%s)",
-                       run_id, position, attempt, len(buffer.records), exc)  # fmt: skip
+                       run_id, position, attempt, len(records), exc)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=16)
+def _level(name: Any) -> int:
+    """DURABLE_STEP_LOGS_LEVEL as a number (parsed once per value, not per attempt)."""
+    return logging.getLevelName(str(name).upper())
 
 
 def _install() -> None:

@@ -22,7 +22,13 @@ from durable.core import _hung as hung
 from durable.core import _output_limits as output_limits
 from durable.core import _step_logs as step_logs
 from durable.core import store
-from durable.core._context import RecordedStep, RunContext, RunInterrupted, RunReleased
+from durable.core._context import (
+    RecordedStep,
+    RunContext,
+    RunGivenBack,
+    RunInterrupted,
+    RunReleased,
+)
 from durable.core._registry import StepDefinition
 from durable.core._serialization import (
     EntryInput,
@@ -62,13 +68,18 @@ class StepCall:
     step_input: EntryInput
     attempt: int = field(init=False)  # goes on from the attempts already recorded
     budget_used: int = field(init=False)  # of those, the ones since the last resume
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    started: float = field(default_factory=time.perf_counter)
+    started_at: datetime = field(init=False)  # of the current attempt (begin_attempt)
+    started: float = field(init=False)
+    logs: step_logs.Buffer | None = field(init=False, default=None)  # the attempt's records
 
     def __post_init__(self) -> None:
         prior, self.budget_used = self.run_context.attempts_before(self.position)
         self.attempt = prior + 1
-        self.where = (
+
+    @property
+    def where(self) -> str:
+        """The step named for messages (built only when one is written)."""
+        return (
             f"workflow {self.run_context.workflow.name} run {self.run_context.run_id} "
             f"step {self.position} ({self.step.name})"
         )
@@ -76,23 +87,33 @@ class StepCall:
     def execute(self) -> Any:
         while True:
             self.begin_attempt()
-            try:
-                with (
-                    observe.attempt(self.step.name, self.position, self.attempt),
-                    step_logs.capture(self.run_context.run_id, self.position, self.attempt),
-                ):
-                    return self._attempt()
-            except (RunInterrupted, SerializationError):
-                raise  # not the step's failure: nothing is recorded, the call itself fails
-            except Exception as exc:
-                wait = self.after_failure(exc)
-                if self.run_context.cancelled.wait(wait):
-                    raise RunInterrupted(self.run_context.run_id) from exc
-                self.run_context.check_interrupted()
-                self.attempt += 1
+            # the log records of a failed attempt travel with its attempt row (after_failure)
+            with step_logs.capture(self.run_context.run_id, self.position, self.attempt) as logs:
+                self.logs = logs
+                try:
+                    with observe.attempt(self.step.name, self.position, self.attempt):
+                        return self._attempt()
+                except (RunInterrupted, SerializationError):
+                    raise  # not the step's failure: nothing is recorded, the call itself fails
+                except Exception as exc:
+                    failure, wait = exc, self.after_failure(exc)
+            if self.run_context.cancelled.wait(wait):
+                raise RunInterrupted(self.run_context.run_id) from failure
+            self.run_context.check_interrupted()
+            self.attempt += 1
 
     def begin_attempt(self) -> None:
         self.started_at, self.started = datetime.now(UTC), time.perf_counter()
+
+    def pending_logs(self) -> dict[str, Any]:
+        """The attempt's log records for the statement that ends it (see step_logs)."""
+        logs, dropped = self.logs.pending() if self.logs is not None else (None, 0)
+        return {"logs": logs, "logs_dropped": dropped}
+
+    def logs_kept(self, kept: object) -> None:
+        """After the statement that ends the attempt: its records are kept if it wrote."""
+        if kept and self.logs is not None:
+            self.logs.kept()
 
     def after_failure(self, exc: Exception) -> float:
         """Record a failed attempt; raise if it was the last one, else return how long to
@@ -137,6 +158,8 @@ class StepCall:
             except Exception as exc:
                 if connection.in_atomic_block:
                     raise
+                if self.logs is not None:  # rolled back with the checkpoint, unless found
+                    self.logs.unkept()
                 if db.is_conflict(exc) and conflicts.wait(exc):
                     continue  # rolled back for sure: a fresh transaction, not an attempt
                 if not db.is_transient(exc):
@@ -144,6 +167,7 @@ class StepCall:
                 outage.wait(exc)
             committed = db.retrying(self._read_back, what=f"{self.where}: read back")
             if committed is not None:
+                self.logs_kept(True)  # they committed with it
                 return committed.replay()
 
     def _read_back(self) -> RecordedStep | None:
@@ -181,8 +205,9 @@ class StepCall:
             self.run_context.in_step = False
 
     def checkpoint(self, result: Any) -> Any:
-        output = dumps(result, where=f"{self.where} output")
-        output_limits.check(self.step, output, self.where)
+        where = self.where
+        output = dumps(result, where=f"{where} output")
+        output_limits.check(self.step, output, where)
         self._record(status="SUCCESS", output=output)
         return roundtrip(output)
 
@@ -211,7 +236,9 @@ class StepCall:
                 final=final,
                 started_at=self.started_at,
                 finished_at=datetime.now(UTC),
+                **self.pending_logs(),
             )
+            self.logs_kept(written)
         except db.DatabaseUnavailable:
             raise  # past the retry budget: execute() releases the run
         except Exception as record_error:  # the history misses one attempt; the run goes on
@@ -232,7 +259,8 @@ class StepCall:
 
     def _record(self, **outcome: Any) -> None:
         """A failed checkpoint write is not the step's failure: the run stops here and is
-        recovered from its last checkpoint, instead of retrying or failing a step that worked."""
+        given back to be recovered from its last checkpoint (a recovery counted), instead of
+        retrying or failing a step that worked, or staying RUNNING behind a live owner."""
         try:
             written = self._write(**outcome)
         except db.DatabaseUnavailable as exc:
@@ -242,16 +270,16 @@ class StepCall:
                 raise  # the transaction step retries its whole transaction
 
             logger.warning(
-                "run %s: checkpoint of step %s not written (%s); leaving the run to recovery",
+                "run %s: checkpoint of step %s not written (%s); giving the run back to recovery",
                 self.run_context.run_id,
                 self.position,
                 exc,
             )
-            raise RunInterrupted(self.run_context.run_id) from exc
+            raise RunGivenBack(self.run_context.run_id) from exc
         self.run_context.stop_if_cancelled(written)
 
     def _write(self, **outcome: Any) -> str | None:
-        return store.record_step(
+        status = store.record_step(
             run_id=self.run_context.run_id,
             executor_id=self.run_context.executor_id,
             position=self.position,
@@ -264,5 +292,8 @@ class StepCall:
             finished_at=datetime.now(UTC),
             duration_ms=(time.perf_counter() - self.started) * 1000,
             cpu_ms=observe.cpu_ms(),
+            **self.pending_logs(),
             **outcome,
         )
+        self.logs_kept(status)
+        return status

@@ -1,7 +1,10 @@
 """Durable's settings: every `DURABLE_*` default lives here, read lazily from Django's.
 
-A host project defines only what it wants to change; `override_settings` works because
-each read goes to `django.conf.settings` first. Engine and dashboard modules import
+A host project defines only what it wants to change; reads go to `django.conf.settings`
+first. Each value is cached after its first read (the step path reads several per step,
+and a default missing from Django's settings costs an AttributeError there every time);
+`override_settings` (and pytest-django's `settings`) empties the cache through Django's
+`setting_changed` signal. Engine and dashboard modules import
 `from durable.core.conf import settings` instead of Django's object.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # where runs execute: "thread" (in-process pool), "celery" or "external" (CLI only)
@@ -36,6 +40,11 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_STREAM_POLL_SECONDS": 0.2,
     # e.g. "30d": finished runs older than this are pruned hourly ("" keeps everything)
     "DURABLE_RETENTION": "",
+    # width of one partition of the history tables (checkpoints, attempts, step logs), in
+    # days of their runs' creation; retention drops a partition whole (docs/partitioning.md)
+    "DURABLE_PARTITION_DAYS": 1,
+    # partitions the executors' hourly duty keeps made ahead of today
+    "DURABLE_PARTITIONS_AHEAD": 7,
     # live stacks (`durable stack RUN_ID`): how long the operator waits for the owner's answer
     "DURABLE_STACK_TIMEOUT_SECONDS": 5.0,
     # local variables shown per frame of a live stack (operators only)
@@ -136,18 +145,38 @@ DEFAULTS: dict[str, Any] = {
 
 
 class DurableSettings:
-    """Django's settings with Durable's defaults behind them."""
+    """Django's settings with Durable's defaults behind them, each cached once read."""
+
+    generation = 0  # counts changes: a value read across one is not cached
 
     def __getattr__(self, name: str) -> Any:
+        generation = DurableSettings.generation
         if hasattr(django_settings, name):
-            return getattr(django_settings, name)
-        if name in DEFAULTS:
-            return DEFAULTS[name]
-        raise AttributeError(f"setting {name} is not defined and has no Durable default")
+            value = getattr(django_settings, name)
+        elif name in DEFAULTS:
+            value = DEFAULTS[name]
+        else:
+            raise AttributeError(f"setting {name} is not defined and has no Durable default")
+        if generation == DurableSettings.generation:  # no change since: cache it
+            self.__dict__[name] = value  # later reads are a plain attribute
+        return value
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Writes go to Django's settings (scripts that configure themselves, e.g. bench)."""
         setattr(django_settings, name, value)
+        self.forget()
+
+    def forget(self) -> None:
+        """Read every setting afresh (a setting changed)."""
+        DurableSettings.generation += 1
+        self.__dict__.clear()
 
 
 settings = DurableSettings()
+
+
+def _setting_changed(**kwargs: Any) -> None:
+    settings.forget()
+
+
+setting_changed.connect(_setting_changed, dispatch_uid="durable.core.conf")

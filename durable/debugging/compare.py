@@ -122,8 +122,8 @@ def compare_runs(run_a: str, run_b: str | None = None) -> Comparison:
         comparison.differences.append(
             Difference("run input", "input", changes=diff(a.input, b.input))
         )
-    steps_a = list(Step.objects.filter(run_id=a.id).order_by("position"))
-    steps_b = list(Step.objects.filter(run_id=b.id).order_by("position"))
+    steps_a = list(Step.objects.of_run(a).order_by("position"))
+    steps_b = list(Step.objects.of_run(b).order_by("position"))
     for position in range(max(len(steps_a), len(steps_b))):
         step_a = steps_a[position] if position < len(steps_a) else None
         step_b = steps_b[position] if position < len(steps_b) else None

@@ -53,8 +53,8 @@ def _descendants(run_id: str) -> list[Run]:
 
 
 def run_entry(run: Run) -> dict[str, Any]:
-    steps = Step.objects.filter(run_id=run.id).order_by("position")
-    attempts = Attempt.objects.filter(run_id=run.id).order_by("position", "attempt")
+    steps = Step.objects.of_run(run).order_by("position")
+    attempts = Attempt.objects.of_run(run).order_by("position", "attempt")
     return {
         "run": to_record(run, RUN_EXCLUDED),
         "steps": [to_record(step, ROW_EXCLUDED) for step in steps],

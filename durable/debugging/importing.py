@@ -204,14 +204,24 @@ BATCH = 1000
 def _insert(entries: list[dict[str, Any]], mapping: dict[str, str]) -> None:
     """Every run with its checkpoints and attempts; row ids come from this database."""
     Run.objects.bulk_create([_run(entry["run"], mapping) for entry in entries], batch_size=BATCH)
+    # each history row carries its run's creation time: the partition it lands in
+    created = dict(Run.objects.filter(id__in=mapping.values()).values_list("id", "created_at"))
     steps = [
-        Step(run_id=mapping[entry["run"]["id"]], **_followed(step, mapping))
+        Step(
+            run_id=mapping[entry["run"]["id"]],
+            run_created_at=created[mapping[entry["run"]["id"]]],
+            **_followed(step, mapping),
+        )
         for entry in entries
         for step in entry["steps"]
     ]
     Step.objects.bulk_create(steps, batch_size=BATCH)
     attempts = [
-        Attempt(run_id=mapping[entry["run"]["id"]], **attempt)
+        Attempt(
+            run_id=mapping[entry["run"]["id"]],
+            run_created_at=created[mapping[entry["run"]["id"]]],
+            **attempt,
+        )
         for entry in entries
         for attempt in entry["attempts"]
     ]

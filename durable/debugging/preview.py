@@ -17,7 +17,7 @@ from django.db.models import Max
 
 from durable.core import _registry as registry
 from durable.errors import DurableError, OperationRefused
-from durable.models import Run, RunStatus, Step, StepKind, StepStatus
+from durable.models import HistoryQuerySet, Run, RunStatus, Step, StepKind, StepStatus
 from durable.operations import _patching as patching
 from durable.operations import fork_refusals
 
@@ -111,23 +111,20 @@ def preview(
         raise DurableError(f"preview of {action!r}: choose one of {', '.join(ACTIONS)}")
     ids = [run_ids] if isinstance(run_ids, str) else list(dict.fromkeys(run_ids))
     refused: dict[str, str] = {}
+    steps = Step.objects.of_runs(ids)  # from the partitions of the runs' days only
     if action == "fork":
         starts, refused = _fork_starts(run_ids, ids, from_step, patch)
     else:
-        starts = _first_repeated_positions(action, ids, from_step)
+        starts = _first_repeated_positions(action, steps, ids, from_step)
     registry.autodiscover()
-    rows = (
-        Step.objects.filter(run_id__in=ids)
-        .order_by("run_id", "position")
-        .values_list("run_id", "position", "name", "kind")
-    )
+    rows = steps.order_by("run_id", "position").values_list("run_id", "position", "name", "kind")
     repeated: dict[str, list[RepeatedStep]] = {run_id: [] for run_id in ids}
     for run_id, position, name, kind in rows:
         start = starts.get(run_id)
         if start is not None and position >= start:
             repeated[run_id].append(_judge(position, name, kind))
     if action == "resume":
-        for run_id, position in _stopped_in_flight(ids, starts).items():
+        for run_id, position in _stopped_in_flight(steps, ids, starts).items():
             repeated[run_id].append(
                 RepeatedStep(position, IN_FLIGHT, "unknown", True, IN_FLIGHT_WHY)
             )
@@ -157,7 +154,9 @@ IN_FLIGHT = "the step in flight when the run stopped"
 IN_FLIGHT_WHY = "it may have started before the stop, without a checkpoint"
 
 
-def _stopped_in_flight(ids: list[str], starts: dict[str, int | None]) -> dict[str, int]:
+def _stopped_in_flight(
+    steps: HistoryQuerySet, ids: list[str], starts: dict[str, int | None]
+) -> dict[str, int]:
     """Cancelled or dead runs that had started, with no failed step to re-run: the step
     after their last checkpoint may have been running (a cancel lets it finish but not
     record; a dead executor left it mid-way), so a resume runs it again."""
@@ -167,22 +166,20 @@ def _stopped_in_flight(ids: list[str], starts: dict[str, int | None]) -> dict[st
         started_at__isnull=False,
     ).values_list("id", flat=True)
     reached = dict(
-        Step.objects.filter(run_id__in=list(stopped))
-        .values_list("run_id")
-        .annotate(Max("position"))
+        steps.filter(run_id__in=list(stopped)).values_list("run_id").annotate(Max("position"))
     )
     return {run_id: reached.get(run_id, -1) + 1 for run_id in stopped}
 
 
 def _first_repeated_positions(
-    action: str, ids: list[str], from_step: int | None
+    action: str, steps: HistoryQuerySet, ids: list[str], from_step: int | None
 ) -> dict[str, int | None]:
     """Per run, the first recorded position that executes again (None: none does)."""
     if action == "restart":
         return dict.fromkeys(ids, 0)
-    failed = Step.objects.filter(run_id__in=ids, status=StepStatus.ERROR).values_list("run_id")
+    failed = steps.filter(status=StepStatus.ERROR).values_list("run_id")
     # resume drops a trailing failed checkpoint, so that step (only) runs again
-    last = dict(Step.objects.filter(run_id__in=ids).values_list("run_id").annotate(Max("position")))
+    last = dict(steps.values_list("run_id").annotate(Max("position")))
     last_failed = dict(failed.annotate(Max("position")))
     return {
         run_id: last_failed.get(run_id)

@@ -110,7 +110,7 @@ class Replay:
         self.run = run
         self.until_step = until_step
         self.version_note = version_note
-        self.rows = {step.position: step for step in Step.objects.filter(run_id=run.id)}
+        self.rows = {step.position: step for step in Step.objects.of_run(run)}
         self.recorded = {
             position: RecordedStep(
                 position,

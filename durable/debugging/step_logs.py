@@ -30,7 +30,7 @@ class LogLine:
 
 def batches(run_id: str, step: int | None = None, after_id: int = 0) -> list[StepLog]:
     """The run's kept batches (one per attempt that logged), oldest first."""
-    rows = StepLog.objects.filter(run_id=run_id, id__gt=after_id)
+    rows = StepLog.objects.of_runs([run_id]).filter(id__gt=after_id)
     if step is not None:
         rows = rows.filter(position=step)
     return list(rows.order_by("position", "attempt", "id"))

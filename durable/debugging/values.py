@@ -60,8 +60,10 @@ def recorded_value(run_id: str, which: str) -> tuple[bool, Any]:
         valid = valid and len(position) <= 9  # within an integer column
         if not valid or parts[2] not in VALUE_NAMES:
             return False, None
-        row = Step.objects.filter(run_id=run_id, position=int(parts[1])).values_list(
-            parts[2], flat=True
+        row = (
+            Step.objects.of_runs([run_id])
+            .filter(position=int(parts[1]))
+            .values_list(parts[2], flat=True)
         )
     values = list(row[:1])
     return (True, values[0]) if values else (False, None)

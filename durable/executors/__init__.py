@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
 from durable.core.conf import settings
+
+if TYPE_CHECKING:
+    from durable.core._dispatch import LocalStarter
 
 
 class Executor(Protocol):
@@ -87,6 +90,15 @@ def leave_runs_to_workers() -> None:
 
 def dispatch(run_id: str) -> None:
     get_executor().dispatch(run_id)
+
+
+def local_starter() -> LocalStarter | None:
+    """The running thread executor of this process, which takes new runs at their insert
+    (`durable.core._dispatch.local_start`); None before one started, or with Celery."""
+    from durable.executors.thread import ThreadExecutor
+
+    executor = _executor
+    return executor if isinstance(executor, ThreadExecutor) else None
 
 
 def shutdown(wait: bool = True) -> None:

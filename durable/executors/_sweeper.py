@@ -37,6 +37,8 @@ class Dispatcher(Protocol):
 
 
 _last_lost_check = float("-inf")
+# the engine's duties, each at its own interval (schedules every sweep, partitions hourly)
+_timed = duties.TimedDuties([])
 
 
 def sweep_once(dispatcher: Dispatcher) -> dict[str, int]:
@@ -47,10 +49,9 @@ def sweep_once(dispatcher: Dispatcher) -> dict[str, int]:
     recovered = run_isolated("recoveries", lambda: _recover(dispatcher))
     if recovered is not None:
         counts["recovered"], counts["dead"] = recovered
-    for duty in duties.engine_duties("celery"):  # cron schedules
-        started = run_isolated(duty.name, duty.run)
-        if duty.name == "schedules":
-            counts["scheduled"] = len(started or [])
+    _timed.duties = duties.engine_duties("celery")  # cron schedules, partitions, alerts
+    started = _timed.run_due().get("schedules")
+    counts["scheduled"] = len(started or [])
     lost = _lost_check_due(dispatcher)
     due = run_isolated("due runs", lambda: _dispatch_due(dispatcher, lost=lost))
     counts["dispatched"] = due or 0

@@ -15,10 +15,12 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass
 
 from django.db import connection
 
 from durable import queues
+from durable.core import _endings as endings
 from durable.core import _hung as hung
 from durable.core import _registry as registry
 from durable.core import _runtime as runtime
@@ -26,6 +28,7 @@ from durable.core import _serving as serving
 from durable.core import store
 from durable.core._identity import new_executor_id
 from durable.core.conf import settings
+from durable.core.store import ClaimedRun
 from durable.executors import _recovery as recovery
 from durable.executors import duties, liveness
 from durable.executors._lifeline import Lifeline
@@ -38,6 +41,15 @@ logger = logging.getLogger("durable")
 WAKE = ""  # put in the queue at shutdown so each waiting worker sees the flags at once
 
 
+@dataclass(frozen=True)
+class Started:
+    """A run inserted already claimed by this executor, for the thread held for it;
+    `since`: before its insert (a cancel heard after it stands)."""
+
+    claimed: ClaimedRun
+    since: float
+
+
 class ThreadExecutor(OneThreadPerRun):
     kind = "thread"
 
@@ -46,7 +58,7 @@ class ThreadExecutor(OneThreadPerRun):
         self.threads = threads or settings.DURABLE_THREADS
         self.poll_seconds = poll_seconds or settings.DURABLE_POLL_SECONDS
         self.lease = settings.DURABLE_LEASE_SECONDS
-        self._queue: queue.Queue[str] = queue.Queue()
+        self._queue: queue.Queue[str | Started] = queue.Queue()
         self._pending: set[str] = set()
         self._in_flight: dict[str, threading.Event] = {}
         self._again: set[str] = set()
@@ -60,6 +72,7 @@ class ThreadExecutor(OneThreadPerRun):
         self._abandoned: set[threading.Thread] = set()
         self._workers: list[threading.Thread] = []
         self._workflows: list[str] = []
+        self._serves: frozenset[str] = frozenset()  # _workflows, for reserve_start
         self._warned_unclaimable: set[str] = set()
         self._duties = duties.TimedDuties(
             [
@@ -83,7 +96,7 @@ class ThreadExecutor(OneThreadPerRun):
 
     def start(self) -> None:
         registry.autodiscover()
-        self._workflows = registry.runnable_keys()
+        self._set_workflows()
         duties.run_isolated("storing queue declarations", queues.store_declared)
         self._lifeline.start()  # before the first claim
         self._cancels.start()
@@ -117,6 +130,34 @@ class ThreadExecutor(OneThreadPerRun):
             self._pending.add(run_id)
         self._queue.put(run_id)
 
+    def reserve_start(self, run_id: str, key: str) -> bool:
+        """Hold a free thread for a run being started in this process (`key`:
+        "name@version"), so its insert may claim it for this executor: only while taking
+        runs, with the lifeline held (else the claim would be judged dead) and that code."""
+        if not self._taking_runs() or not self._lifeline.holds() or hung.over_cap():
+            return False
+        if key not in self._serves:
+            return False
+        with self._lock:
+            if run_id in self._pending or len(self._pending) >= self.threads:
+                return False
+            self._pending.add(run_id)
+        return True
+
+    def hand_started(self, claimed: ClaimedRun, since: float) -> None:
+        """A run inserted claimed by this executor goes to the thread held for it; one
+        handed while shutting down goes back to the queue for the others at once."""
+        if self._draining.is_set() or self._stop.is_set():
+            self.cancel_start(claimed.run_id)
+            store.release_runs([claimed.run_id], self.executor_id)
+            endings.ended(claimed.run_id)
+            return
+        self._queue.put(Started(claimed, since))
+
+    def cancel_start(self, run_id: str) -> None:
+        with self._lock:
+            self._pending.discard(run_id)
+
     def free_threads(self) -> int:
         if hung.over_cap():
             return 0
@@ -127,13 +168,17 @@ class ThreadExecutor(OneThreadPerRun):
         me = threading.current_thread()
         while not self._stop.is_set() and not self._draining.is_set() and me not in self._abandoned:
             try:
-                run_id = self._queue.get(timeout=0.2)
+                item = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if run_id == WAKE:  # shutdown: look at the flags again now, not after the timeout
+            if item == WAKE:  # shutdown: look at the flags again now, not after the timeout
                 continue
+            run_id = item if isinstance(item, str) else item.claimed.run_id
             try:
-                self._execute(run_id)
+                if isinstance(item, str):
+                    self._execute(run_id)
+                else:  # claimed in its insert (reserve_start): no claim, no checks left
+                    self._execute_claimed(item.claimed, item.since)
             except BaseException:  # noqa: BLE001 - one run's failure never ends the thread
                 logger.exception("executor failed while executing run %s", run_id)
                 if connection.connection is not None and not connection.is_usable():
@@ -226,9 +271,13 @@ class ThreadExecutor(OneThreadPerRun):
     def _claim_due(self) -> None:
         if not self._taking_runs() or not self._lifeline.holds():
             return  # shutting down, drained, or no lifeline: runs are for other executors
-        self._workflows = registry.runnable_keys()
+        self._set_workflows()
         for run_id in self._due_runs(self.free_threads()):
             self.dispatch(run_id)
+
+    def _set_workflows(self) -> None:
+        self._workflows = registry.runnable_keys()
+        self._serves = frozenset(self._workflows)
 
     def _due_runs(self, free: int) -> list[str]:
         """Due runs for `free` threads, taken in turn from each queue, so no queue's backlog
@@ -285,13 +334,28 @@ class ThreadExecutor(OneThreadPerRun):
                     thread.join(timeout=2)
         logger.info("thread executor %s stopped", self.executor_id)
 
+    def _release_unstarted(self) -> list[str]:
+        """Runs claimed in their insert that no thread took before the shutdown."""
+        unstarted = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item, str):
+                unstarted.append(item.claimed.run_id)
+        released = store.release_runs(unstarted, self.executor_id)
+        for run_id in unstarted:
+            endings.ended(run_id)
+        return released
+
     def _runs_in_flight(self) -> list[str]:
         with self._lock:
             return list(self._in_flight)
 
     def _release_left_over(self) -> None:
         try:
-            released = self._release_in_flight()
+            released = self._release_in_flight() + self._release_unstarted()
             store.forget_executors([self.executor_id])
         except Exception as exc:  # the database is gone: the leases expire instead
             logger.warning("could not release runs %s at shutdown (%s)",

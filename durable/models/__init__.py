@@ -19,7 +19,15 @@ from durable.models._alerts import (
 from durable.models._executors import AuditEntry, Executor, Recovery
 from durable.models._jobs import BulkJob, JobState
 from durable.models._primitives import Event, Message, StepEvent, StreamEntry
-from durable.models._runs import Attempt, Run, RunStatus, Step, StepKind, StepStatus
+from durable.models._runs import (
+    Attempt,
+    HistoryQuerySet,
+    Run,
+    RunStatus,
+    Step,
+    StepKind,
+    StepStatus,
+)
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
 from durable.models._stacks import StackRequest, StepLog, log_search_text
 
@@ -30,6 +38,7 @@ __all__ = [
     "Run",
     "Step",
     "Attempt",
+    "HistoryQuerySet",
     "Executor",
     "AuditEntry",
     "BulkJob",

@@ -11,6 +11,8 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Cast, Upper
 
+from durable.models._runs import RunPartitioned
+
 
 class StackRequest(models.Model):
     """One "where is it now?" question about a run, and the owner's answer once given."""
@@ -54,13 +56,17 @@ def log_search_text() -> Upper:
     return Upper(Cast(LogMessages("records"), models.TextField()))
 
 
-class StepLog(models.Model):
+class StepLog(RunPartitioned):
     """The log records one attempt of a step emitted (bounded), written in one statement
     when the attempt ends, and only if it logged anything (`durable.core._step_logs`)."""
 
     id = models.BigAutoField(primary_key=True)
     run = models.ForeignKey(
-        "durable.Run", on_delete=models.CASCADE, related_name="step_logs", db_index=False
+        "durable.Run",
+        on_delete=models.CASCADE,
+        related_name="step_logs",
+        db_index=False,
+        db_constraint=False,
     )
     position = models.IntegerField()
     attempt = models.IntegerField()

@@ -10,6 +10,7 @@ from durable.core import _clock as clock
 from durable.core._validation import parse_age
 from durable.core.conf import settings
 from durable.core.store import _trees as store_trees
+from durable.operations import _partitioning as partitioning
 
 logger = logging.getLogger("durable")
 
@@ -19,10 +20,14 @@ def prune(
     batch_size: int = 1000,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Delete finished runs whose end is older than `older_than`; returns how many."""
+    """Delete finished runs whose end is older than `older_than`; returns how many.
+
+    First the history partitions whose every run may go are dropped whole, with their runs
+    (no row by row delete of checkpoints, no bloat); the rest goes in batches of runs.
+    """
     cutoff = clock.now() - older_than
-    total = store_trees.count_prunable(cutoff)
-    deleted = 0
+    deleted = sum(dropped.runs for dropped in partitioning.drop_expired(cutoff, batch_size))
+    total = store_trees.count_prunable(cutoff) + deleted
     while True:
         # one statement per batch, retried in place if its connection drops; a batch whose
         # commit was lost with the reply is not deleted again (its runs are gone)

@@ -76,6 +76,8 @@ def stop_demo(demo: subprocess.Popen) -> None:
 def test_demo_stops_its_server_on_sigterm_and_keeps_passwords(tmp_path):
     demo, output = start_demo(tmp_path)
     assert "login: admin / admin" in output
+    # to a log (not a terminal) the seeding's progress is one line, not one per run
+    assert output.count("demo runs") == 1 and "started 2 demo runs" in output, output
     assert "running: pid" in manage(tmp_path, "embedded_db", "status")
     stop_demo(demo)
     assert "not running" in manage(tmp_path, "embedded_db", "status")

@@ -52,6 +52,8 @@ def test_quick_suite_prints_the_table_and_writes_json(transactional_db, tmp_path
         "celery",
         "--skip",
         "scale",
+        "--skip",
+        "replica",
         "--dbos-database",
         dbos_database,
         "--out",

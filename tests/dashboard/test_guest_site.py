@@ -12,7 +12,7 @@ from tests.dashboard.conftest import make_run
 
 pytestmark = pytest.mark.django_db
 PREFIX = "/ops/durable/"
-PAGES = ["", "latency/", "failures/", "workers/", "audit/"]
+PAGES = ["", "latency/", "failures/", "workers/", "audit/", "system/"]
 
 
 @pytest.fixture
@@ -64,3 +64,32 @@ def test_anonymous_users_go_to_the_hosts_login_url(guest_site, client):
 def test_at_the_site_root_there_is_no_link_back(viewer_client, settings):
     settings.DURABLE_HOST_HOME_URL = "/"
     assert "host-home" not in viewer_client.get("/").content.decode()
+
+
+def test_the_health_page_links_to_health_only_where_the_host_routes_it(
+    guest_site, viewer_client, settings
+):
+    """A host that did not include durable.observability.urls is told how, not sent to a 404."""
+    content = viewer_client.get(PREFIX + "system/").content.decode()
+    assert 'href="/health"' not in content
+    assert 'include("durable.observability.urls")' in content
+    settings.ROOT_URLCONF = "config.urls"  # this repository's site routes /health
+    assert '<a href="/health">/health</a>' in viewer_client.get("/system/").content.decode()
+
+
+def test_log_out_lands_on_the_dashboards_log_in_unless_the_host_says_where(
+    viewer, viewer_client, settings
+):
+    """A fresh project has no LOGOUT_REDIRECT_URL: Django then shows the admin's "Logged
+    out" page, whose "Log in again" goes to the admin, a dead end for a viewer who is not
+    staff. The dashboard's log-out sends the user back to it (and so to its log-in)."""
+    settings.LOGOUT_REDIRECT_URL = None
+    page = viewer_client.get("/").content.decode()
+    assert '<input type="hidden" name="next" value="/">' in page
+    landed = viewer_client.post("/accounts/logout/", {"next": "/"})
+    assert landed.status_code == 302 and landed.url == "/"
+    assert viewer_client.get("/").url.startswith("/accounts/login/")
+
+    settings.LOGOUT_REDIRECT_URL = "/host/bye/"  # the host's choice stands
+    viewer_client.force_login(viewer)
+    assert 'name="next"' not in viewer_client.get("/").content.decode()

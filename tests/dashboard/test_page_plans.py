@@ -4,15 +4,22 @@ is what put a page over its budget (bench/dashboard_pages.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from dashboard.queries import checkpoint_sizes
+from dashboard.queries import checkpoint_sizes, latency
 from dashboard.queries.runs import RunFilter, counts_per_status_sql, filtered_runs
-from durable.models import Run
+from durable.debugging import preview
+from durable.models import Run, Step
+from durable.operations import _partitioning as partitioning
+from tests.dashboard.conftest import make_failed_run, make_run, make_step
+
+TABLES = ("durable_step", "durable_attempt", "durable_steplog")
 
 
 def _rare(n: int, rare: str, common: str, slot: int) -> str:
@@ -72,8 +79,97 @@ def test_status_counts_read_one_range_of_an_index_per_status(seeded_runs, run_fi
 
 def test_checkpoint_sizes_stop_after_the_newest_checkpoints_of_the_window(transactional_db):
     """Outputs come from the heap, so the page reads a bounded number of them: a backward
-    range over step_finished_idx under a LIMIT, never the whole day."""
+    range over step_finished_idx under a LIMIT, never the whole day. A few analyzed steps
+    stand for what earlier tests leave: on a table that small the planner prefers a
+    sequential scan unless told its cost, as at a million runs, is prohibitive."""
+    run = make_run(status="SUCCESS")
+    for position in range(4):
+        make_step(run, position)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE durable_step")
     until = timezone.now()
-    plan = checkpoint_sizes.sizes_query(until - timedelta(hours=24), until).explain()
-    assert "Index Scan Backward using step_finished_idx" in plan, plan
+    query = checkpoint_sizes.sizes_query(until - timedelta(hours=24), until)
+    plan = _plan(*query.query.sql_with_params())
+    with connection.cursor() as cursor:  # the checkpoint table is partitioned: its copies
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'step_finished_idx'::regclass"
+        )
+        copies = {row[0] for row in cursor.fetchall()}
+    assert any(f"Index Scan Backward using {name} " in plan for name in copies), plan
     assert "Limit  (cost" in plan and "Seq Scan on durable_step" not in plan, plan
+
+
+def _history_partitions_read(plan: str) -> set[str]:
+    return set(re.findall(r"on (durable_(?:step|attempt|steplog)_p\w+)", plan))
+
+
+def test_the_replay_preview_reads_only_the_partitions_of_its_runs_days(transactional_db):
+    """The history is partitioned by its run's creation time: a read of runs' checkpoints by
+    run id alone probes the index of every partition kept (one a day), so the bulk preview
+    (500 runs, four reads) bounds each read by its runs' creation times."""
+    partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
+    ids = [f"preview-plan-{n}" for n in range(3)]
+    for run_id in ids:
+        Run.objects.create(id=run_id, workflow="w", status="ERROR", input={})
+        Step.objects.create(
+            run_id=run_id, position=0, name="s", status="ERROR",
+            started_at=timezone.now(), finished_at=timezone.now(),
+        )  # fmt: skip
+    today = f"p{timezone.now().astimezone(UTC):%Y%m%d}"
+    with CaptureQueriesContext(connection) as reads:
+        preview.preview("resume", ids)
+    history_reads = [read["sql"] for read in reads if "durable_step" in read["sql"]]
+    assert history_reads
+    for sql in history_reads:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert _history_partitions_read(plan) == {f"durable_step_{today}"}, plan
+
+
+def _partitions_executed(sql: str, params) -> set[str]:
+    """The history partitions a statement actually read (run-time pruning leaves the others
+    `never executed`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}", params)
+        lines = [row[0] for row in cursor.fetchall()]
+    return {
+        name
+        for line in lines
+        if "never executed" not in line
+        for name in _history_partitions_read(line)
+    }
+
+
+@pytest.mark.parametrize("page", ["/", "/runs/{run}/", "/?status=ERROR"])
+def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(owner_client, page):
+    """The runs list (each row's step count, a live row's last entry) and the run page (its
+    steps, attempts and logs) read a run's history by its id and its creation time, the
+    partition key: by id alone each read probes the index of every partition kept, one a
+    day."""
+    partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
+    run = make_failed_run()
+    live = make_run(status="RUNNING", finished_at=None)  # the list says why it waits
+    make_step(live, 0)
+    today = f"p{run.created_at.astimezone(UTC):%Y%m%d}"
+    with CaptureQueriesContext(connection) as reads:
+        assert owner_client.get(page.format(run=run.id)).status_code == 200
+    history_reads = [
+        read["sql"] for read in reads if re.search(r"durable_(step|attempt|steplog)\b", read["sql"])
+    ]
+    assert history_reads
+    for sql in history_reads:
+        read = _partitions_executed(sql, None)
+        assert read <= {f"{table}_{today}" for table in TABLES}, (sql, read)
+
+
+def test_a_workflows_step_names_come_from_its_runs_partitions_only(transactional_db):
+    """The latency page's step choices for one workflow read its latest 200 runs' steps,
+    each in its run's partition (by id alone: 200 probes of every partition kept)."""
+    partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
+    run = make_run()
+    make_step(run, 0)
+    today = f"p{run.created_at.astimezone(UTC):%Y%m%d}"
+    read = _partitions_executed(latency.WORKFLOW_STEP_NAMES, {"workflow": run.workflow})
+    assert read == {f"durable_step_{today}"}

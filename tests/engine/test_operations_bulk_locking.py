@@ -27,9 +27,16 @@ def _failed_runs(count: int) -> list[str]:
         )  # fmt: skip
         for run_id in ids
     )
+    created = dict(Run.objects.filter(id__in=ids).values_list("id", "created_at"))
     Step.objects.bulk_create(
         Step(
-            run_id=run_id, position=0, name="s", status="ERROR", started_at=now, finished_at=now
+            run_id=run_id,
+            position=0,
+            name="s",
+            status="ERROR",
+            started_at=now,
+            finished_at=now,
+            run_created_at=created[run_id],
         )  # fmt: skip
         for run_id in ids
     )

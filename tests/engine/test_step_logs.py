@@ -34,6 +34,24 @@ def quiet(index: int) -> int:
     return index
 
 
+@durable.step()
+def chatty(index: int) -> int:
+    shop.info("step %d here", index)
+    return index
+
+
+FLAKY_TRIES: dict[str, int] = {}
+
+
+@durable.step(retries=1, retry_delay=0.01)
+def flaky_logger(key: str) -> str:
+    FLAKY_TRIES[key] = FLAKY_TRIES.get(key, 0) + 1
+    shop.warning("try %d of %s", FLAKY_TRIES[key], key)
+    if FLAKY_TRIES[key] == 1:
+        raise ValueError("first try fails")
+    return key
+
+
 @durable.workflow(name="tests.step_logs.order")
 def order(name: str) -> str:
     return charge(name)
@@ -42,6 +60,16 @@ def order(name: str) -> str:
 @durable.workflow(name="tests.step_logs.quiet")
 def quiet_steps(count: int) -> int:
     return sum(quiet(index) for index in range(count))
+
+
+@durable.workflow(name="tests.step_logs.chatty")
+def chatty_steps(count: int) -> int:
+    return sum(chatty(index) for index in range(count))
+
+
+@durable.workflow(name="tests.step_logs.flaky")
+def flaky_steps(key: str) -> str:
+    return flaky_logger(key)
 
 
 def messages(run_id: str) -> list[str]:
@@ -112,14 +140,17 @@ class StatementCounter:
         monkeypatch.setattr(psycopg.Cursor, "execute", counted)
 
 
-def statements_of_a_run(settings, monkeypatch, run_id: str, steps: int, logs_on: bool) -> int:
-    """Statements sent about one run of `steps` quiet steps (those naming the run: other
-    threads' polls and heartbeats, and this test's wait for the result, do not count)."""
+def statements_of_a_run(
+    settings, monkeypatch, run_id: str, steps: int, logs_on: bool, workflow=quiet_steps
+) -> int:
+    """Statements sent about one run of `steps` steps (those naming the run: other threads'
+    polls and heartbeats, and this test's wait for the result, do not count)."""
     settings.DURABLE_STEP_LOGS = logs_on
     with monkeypatch.context() as patch:
         counter = StatementCounter(patch)
-        durable.start(quiet_steps, steps, run_id=run_id).result(timeout=30)
-    assert not [text for text in counter.texts if "durable_steplog" in text]
+        durable.start(workflow, steps, run_id=run_id).result(timeout=30)
+    # log records travel in the checkpoint's statement, never in one of their own
+    assert not [text for text in counter.texts if "-- record_step_logs --" in text]
     return sum(repr(run_id) in params for params in counter.params)
 
 
@@ -131,6 +162,39 @@ def test_a_step_that_logs_nothing_costs_no_extra_statement(settings, monkeypatch
     print(f"\nstatements per run of {steps} quiet steps: logs off {off}, logs on {on}")
     assert off >= steps, "each step's checkpoint is counted"
     assert on == off
+
+
+def test_a_step_that_logs_costs_one_round_trip_as_a_quiet_one(settings, monkeypatch):
+    statements_of_a_run(settings, monkeypatch, "chatty-warm", 2, logs_on=True)  # executor up
+    steps = 10
+    quiet_run = statements_of_a_run(settings, monkeypatch, "chatty-quiet", steps, logs_on=True)
+    chatty_run = statements_of_a_run(
+        settings, monkeypatch, "chatty-on", steps, logs_on=True, workflow=chatty_steps
+    )
+    assert chatty_run == quiet_run
+    logs = StepLog.objects.filter(run_id="chatty-on").order_by("position")
+    assert [(log.position, log.attempt) for log in logs] == [(i, 1) for i in range(steps)]
+    assert messages("chatty-on") == [f"step {i} here" for i in range(steps)]
+
+
+def test_each_attempt_keeps_its_own_log_records_with_its_attempt_row():
+    assert durable.start(flaky_steps, "fl-1", run_id="fl-1").result(timeout=20) == "fl-1"
+    logs = StepLog.objects.filter(run_id="fl-1").order_by("attempt")
+    assert [(log.attempt, [r["message"] for r in log.records]) for log in logs] == [
+        (1, ["try 1 of fl-1"]),
+        (2, ["try 2 of fl-1"]),
+    ]
+
+
+def test_a_run_that_logged_can_be_deleted_with_its_log_records():
+    from durable import operations
+    from durable.models import Run
+
+    durable.start(order, "logs-del", run_id="logs-del").result(timeout=20)
+    assert StepLog.objects.filter(run_id="logs-del").exists()
+    assert operations.delete("logs-del", actor="alice") == "logs-del"
+    assert not Run.objects.filter(id="logs-del").exists()
+    assert not StepLog.objects.filter(run_id="logs-del").exists()
 
 
 def test_records_past_the_count_are_dropped_before_they_are_formatted():

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 import durable
 from durable import schedules
+from durable.executors import _sweeper as sweeper
+from durable.executors import duties
 from durable.models import Run, Schedule
 from durable.schedules import _declared as declared_schedules
 from durable.schedules import _ticker as ticker
@@ -66,3 +68,26 @@ def test_a_failing_schedule_never_stalls_the_wake_up_of_parked_runs(broken_sched
     handle = durable.start(napper, 0.5, run_id="duties-napper")
     assert handle.result(timeout=5) == "awake"
     assert Run.objects.filter(workflow="tests.sum_three").count() == 0
+
+
+def test_a_celery_sweep_runs_each_engine_duty_at_its_own_interval(transactional_db):
+    """Sweeps come every second; an hourly duty (the history's partitions) runs once."""
+    ran: list[str] = []
+    hourly = duties.Duty("tests.hourly", lambda: ran.append("hourly"), 3600, kinds=("celery",))
+    duties.register(hourly)
+    try:
+        for _ in range(3):
+            sweeper.sweep_once(Dispatched())
+    finally:
+        duties._engine_duties.pop(hourly.name)
+    assert ran == ["hourly"]
+
+
+class Dispatched:
+    """Keeps what the sweep would send to the broker."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def dispatch(self, run_id: str) -> None:
+        self.sent.append(run_id)

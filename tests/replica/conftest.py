@@ -14,40 +14,9 @@ from typing import Any
 import pytest
 
 from tests.engine.processes import PROJECT_DIR
-from tests.faults.servers import PrivatePostgres
-from tests.replica.servers import Standby
+from tests.replica.servers import Pair
 
 LAG_NOTICE_SECONDS = 1.0  # the dashboard notes a lag above this (DURABLE_READ_LAG_NOTICE_SECONDS)
-
-
-class Pair:
-    def __init__(self, root: Path) -> None:
-        (root / "primary").mkdir()
-        self.primary = PrivatePostgres(root / "primary")
-        env = {**os.environ, "DATABASE_URL": self.primary.url, "DURABLE_TEST_DATABASE": ""}
-        env.pop("DURABLE_READ_DATABASE_URL", None)
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
-            cwd=PROJECT_DIR, env=env, check=True,
-        )  # fmt: skip
-        try:
-            self.standby = Standby(self.primary, root)
-        except BaseException:
-            self.primary.close()
-            raise
-
-    def on_primary(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        from tests.faults.servers import DATABASE
-
-        with self.primary.admin(DATABASE) as conn:
-            return conn.execute(sql, params).fetchall()
-
-    def __enter__(self) -> Pair:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.standby.close()
-        self.primary.close()
 
 
 class Dashboard:

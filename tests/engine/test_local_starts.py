@@ -1,0 +1,172 @@
+"""A run started in a process whose thread executor serves it starts there at once: its row
+is inserted already claimed by that executor (no separate claim, no wait for a thread to
+pick it up), and result() is woken by the finish itself. Queues with limits, delayed
+starts, drains, busy threads and the caller's transaction keep the ordinary path."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+import durable
+from durable import executors, operations
+from durable.errors import RunCancelledError
+from durable.models import Executor, Run
+from tests.engine.processes import wait_for
+from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step, slow_ledger, sum_three
+
+ONE_AT_A_TIME = durable.Queue("tests.local-one-at-a-time", concurrency=1)
+
+
+@durable.workflow(name="tests.local_limited", queue=ONE_AT_A_TIME)
+def limited_slow(run_id: str, seconds: float) -> str:
+    return slow_ledger_step(run_id, seconds)
+
+
+@durable.step(name="tests.local_limited_step")
+def slow_ledger_step(run_id: str, seconds: float) -> str:
+    time.sleep(seconds)
+    return run_id
+
+
+@pytest.fixture
+def serving(side_effects, settings):
+    """This process's thread executor, started, its lifeline held and its row written."""
+
+    def start(threads: int = 4):
+        settings.DURABLE_THREADS = threads
+        executor = executors.get_executor()
+        wait_for(lambda: Executor.objects.filter(id=executor.executor_id).exists(), 10, "row")
+        wait_for(executor._lifeline.holds, 10, "the lifeline")
+        return executor
+
+    return start
+
+
+def _row(run_id: str) -> Run:
+    return Run.objects.get(id=run_id)
+
+
+def test_a_run_started_beside_its_serving_executor_is_claimed_in_its_insert(serving):
+    executor = serving()
+    handle = durable.start(sum_three, 1, 2, 3)
+    assert handle.result(timeout=10) == 6
+    run = _row(handle.run_id)
+    assert run.executor_id == executor.executor_id
+    assert run.claimed_at == run.created_at  # one statement: inserted already claimed
+    assert run.recovery_count == 0
+
+
+def test_result_of_a_run_executing_here_is_woken_by_its_finish_without_reading_the_row(
+    serving,
+):
+    serving()
+    handle = durable.start(slow_ledger, "local-wake", 1, 0.3, run_id="local-wake")
+    with CaptureQueriesContext(connection) as queries:
+        assert handle.result(timeout=10) == 1
+        returned = time.time()
+    assert not [query for query in queries if "durable_run" in query["sql"]]
+    finished = _row("local-wake").finished_at.timestamp()
+    assert returned - finished < 0.1
+
+
+class _SlowFailureLog(logging.Handler):
+    """Takes its time over the engine's "run … failed" line, as a slow log shipper would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handled: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "failed" in record.getMessage():
+            time.sleep(0.3)
+            self.handled.append(record.getMessage())
+
+
+def test_result_returns_after_the_run_has_done_with_its_ending_here(serving):
+    """What the run does after writing its end (its log line, its trace span, the failure
+    signal) is done when result() returns: a waiter woken at the write would race them."""
+    serving()
+    handler = _SlowFailureLog()
+    logging.getLogger("durable").addHandler(handler)
+    try:
+        FLAKY_FAILURES["local-ending"] = 1
+        handle = durable.start(fails_at_third_step, "local-ending", run_id="local-ending")
+        with pytest.raises(Boom):
+            handle.result(timeout=10)
+        assert handler.handled == ["run local-ending failed: third step broke"]
+    finally:
+        logging.getLogger("durable").removeHandler(handler)
+
+
+def test_a_local_start_leaves_a_run_of_a_full_limited_queue_waiting(serving):
+    serving()
+    first = durable.start(limited_slow, "local-first", 0.5, run_id="local-first")
+    wait_for(lambda: _row("local-first").status == "RUNNING", 10, "the first run to start")
+    second = durable.start(limited_slow, "local-second", 0.0, run_id="local-second")
+    assert _row("local-second").status == "ENQUEUED"  # the one slot is taken
+    assert first.result(timeout=10) == "local-first"
+    assert second.result(timeout=10) == "local-second"
+    assert _row("local-second").claimed_at >= _row("local-first").finished_at
+
+
+def test_a_delayed_local_start_stays_enqueued_until_due(serving):
+    serving()
+    handle = durable.start(sum_three, 1, 2, 3, delay=60)
+    run = _row(handle.run_id)
+    assert (run.status, run.executor_id, run.claimed_at) == ("ENQUEUED", None, None)
+
+
+def test_a_drained_executor_claims_no_local_start(serving):
+    executor = serving()
+    operations.drain_executor(executor.executor_id, actor="ops", reason="deploy")
+    wait_for(executor._operator_drain.is_set, 5, "the drain notice")
+    handle = durable.start(sum_three, 1, 2, 3)
+    time.sleep(0.2)
+    run = _row(handle.run_id)
+    assert (run.status, run.executor_id) == ("ENQUEUED", None)
+    operations.undrain_executor(executor.executor_id, actor="ops")
+    assert handle.result(timeout=10) == 6
+
+
+def test_a_start_with_every_thread_busy_waits_for_a_thread(serving):
+    serving(threads=1)
+    busy = durable.start(slow_ledger, "local-busy", 1, 0.5, run_id="local-busy")
+    wait_for(lambda: _row("local-busy").status == "RUNNING", 10, "the busy run")
+    waiting = durable.start(sum_three, 1, 2, 3)
+    assert _row(waiting.run_id).status == "ENQUEUED"
+    assert waiting.result(timeout=10) == 6
+    assert busy.result(timeout=10) == 1
+    assert _row(waiting.run_id).claimed_at > _row(waiting.run_id).created_at
+
+
+def test_a_start_inside_a_transaction_is_claimed_only_after_its_commit(serving):
+    serving()
+    with transaction.atomic():
+        handle = durable.start(sum_three, 1, 2, 3)
+        time.sleep(0.1)
+    assert handle.result(timeout=10) == 6
+    assert _row(handle.run_id).claimed_at > _row(handle.run_id).created_at
+
+
+def test_a_cancel_right_after_a_local_start_ends_the_run_cancelled(serving, side_effects):
+    serving()
+    handle = durable.start(slow_ledger, "local-cancel", 3, 0.2, run_id="local-cancel")
+    operations.cancel("local-cancel")
+    with pytest.raises(RunCancelledError):
+        handle.result(timeout=10)
+    time.sleep(0.5)
+    assert side_effects("local-cancel").get("step-2", 0) == 0  # no step after the cancel
+
+
+def test_a_second_start_with_the_same_id_is_the_first_run(serving):
+    serving()
+    first = durable.start(slow_ledger, "local-same", 1, 0.1, run_id="local-same")
+    again = durable.start(slow_ledger, "local-same", 1, 0.1, run_id="local-same")
+    assert again == first
+    assert first.result(timeout=10) == 1
+    assert Run.objects.filter(id="local-same").count() == 1
