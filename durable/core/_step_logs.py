@@ -68,13 +68,16 @@ class Buffer:
     def add(self, record: logging.LogRecord) -> None:
         if record.levelno < self.level:
             return
+        if len(self.records) >= self.max_records:  # before formatting: a loop pays nothing
+            self.dropped += 1
+            return
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             message = f"{message}\n{record.exc_text}"
         message = redaction.redact_message(message)
-        if len(self.records) >= self.max_records or self.size + len(message) > self.max_bytes:
+        if self.size + len(message) > self.max_bytes:
             self.dropped += 1
             return
         self.size += len(message)

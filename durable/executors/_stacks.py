@@ -129,6 +129,12 @@ class SafeRepr(reprlib.Repr):
     def repr_str(self, value: str, level: int) -> str:
         return repr(value[: self.maxstring + 1])  # cut to the width by _short_repr
 
+    def repr_bytes(self, value: bytes, level: int) -> str:
+        return repr(value[: self.maxstring + 1])  # the whole repr of 20 MB is 20-80 MB
+
+    def repr_bytearray(self, value: bytearray, level: int) -> str:
+        return repr(value[: self.maxstring + 1])
+
     def repr_dict(self, value: dict, level: int) -> str:
         if not value:
             return "{}"
@@ -151,12 +157,13 @@ class SafeRepr(reprlib.Repr):
 
 # the exact types reprlib bounds itself (by their name)
 DISPATCHED: frozenset[type] = frozenset(
-    {str, int, tuple, list, array.array, set, frozenset, collections.deque, dict}
-)
+    {str, bytes, bytearray, int, tuple, list, array.array, set, frozenset, collections.deque,
+     dict}
+)  # fmt: skip
 
 # types whose repr is the interpreter's own, small and side-effect free
 SAFE_TYPES: frozenset[type] = frozenset({
-    bool, float, complex, type(None), bytes, bytearray, range, slice, type(...),
+    bool, float, complex, type(None), range, slice, type(...),
     datetime.date, datetime.datetime, datetime.time, datetime.timedelta, decimal.Decimal,
     types.FunctionType, types.BuiltinFunctionType, types.ModuleType, type,
 })  # fmt: skip

@@ -21,8 +21,9 @@ def heartbeat(
     drain: OperatorDrain | None = None,
     holding: list[str] | None = None,
 ) -> None:
-    """Runs whose lease could not be renewed were taken over: tell them to stop at their
-    next step boundary by setting their event. `drain` learns the operator's word.
+    """Runs whose lease could not be renewed were taken over, and runs found cancelled
+    (their notice missed) are stopping: tell both to stop at their next step boundary by
+    setting their event. `drain` learns the operator's word.
     `holding`: cancelled runs whose abandoned thread still lives here (their leases are
     renewed too: a resume waits for the step in flight to return)."""
     draining, release_in = store.heartbeat(
@@ -35,9 +36,10 @@ def heartbeat(
     if drain is not None:
         drain.update(draining, release_in)
     runtime.release_unreleased()
-    still_ours = store.renew_leases(executor_id, [*in_flight, *(holding or [])], lease)
-    taken = [run_id for run_id in in_flight if run_id not in still_ours]
-    for run_id in taken:
-        in_flight[run_id].set()
+    renewed = store.renew_leases(executor_id, [*in_flight, *(holding or [])], lease)
+    taken = [run_id for run_id in in_flight if run_id not in renewed]
+    for run_id in in_flight:
+        if renewed.get(run_id) != "RUNNING":
+            in_flight[run_id].set()
     # a run recovered from this live executor: its page says the "death" was no death
     store.note_owner_alive(executor_id, taken)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0032_scale_failure_status_indexes'),
+        ('durable', '0032_run_error_status_indexes'),
     ]
 
     operations = [

@@ -6,6 +6,7 @@ are redacted by name (local names and dict keys), and the questions themselves a
 from __future__ import annotations
 
 import threading
+import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -39,6 +40,22 @@ def test_a_huge_container_is_shown_reprlib_style_not_built_whole(settings):
     shown = bounded_locals({"rows": list(range(1_000_000)), "text": "y" * 1_000_000})
     assert shown["rows"] == "[0, 1, 2, 3, 4, 5, 6, 7, ...]"
     assert shown["text"].startswith("'yyyy") and len(shown["text"]) <= 200
+
+
+def test_huge_bytes_are_cut_before_their_repr_is_built(settings):
+    """bytes and bytearray are the interpreter's own reprs, but whole: 20 MB of them would
+    build a 20-80 MB string on the heartbeat thread before the cut."""
+    settings.DURABLE_STACK_MAX_REPR_CHARS = 200
+    blobs = {"blob": b"\x00" * 20_000_000, "buffer": bytearray(20_000_000)}
+    tracemalloc.start()
+    try:
+        shown = bounded_locals(blobs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, f"rendering two bytes locals allocated {peak:,} bytes"
+    assert shown["blob"].startswith("b'\\x00") and len(shown["blob"]) <= 200
+    assert shown["buffer"].startswith("bytearray(b'\\x00") and len(shown["buffer"]) <= 200
 
 
 def test_the_programs_own_reprs_are_never_called(settings):

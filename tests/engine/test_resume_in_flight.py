@@ -15,6 +15,7 @@ import durable
 from durable import operations
 from durable.core import store
 from durable.errors import OperationRefused
+from durable.executors import liveness
 from durable.models import Run, RunStatus, Step
 from tests.conftest import record_side_effect
 from tests.engine.test_drain import pair, wait_for  # noqa: F401 - a fixture
@@ -91,31 +92,46 @@ def test_a_resume_is_refused_while_the_step_still_runs_and_succeeds_after(
     assert side_effects("in-flight-2") == {"charge": 1, "after": 1}
 
 
-def test_a_cancelled_run_whose_executor_died_resumes_at_once(transactional_db, settings):
-    settings.DURABLE_EXECUTOR = "external"
-    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
+def _cancelled_on(executor_id: str, run_id: str) -> None:
+    """A run RUNNING on `executor_id` (no live executor behind it) cancelled with no one
+    listening: its lease is kept as the hold, and no notice reaches anyone."""
     Run.objects.create(
-        id="in-flight-dead", workflow="tests.resume_in_flight.charged", status=RunStatus.RUNNING,
-        input={"args": ["in-flight-dead"]}, executor_id="thread:gone", started_at=timezone.now(),
+        id=run_id, workflow="tests.resume_in_flight.charged", status=RunStatus.RUNNING,
+        input={"args": [run_id]}, executor_id=executor_id, started_at=timezone.now(),
         lease_expires_at=timezone.now() + timedelta(seconds=30),
     )  # fmt: skip
-    operations.cancel("in-flight-dead")
+    operations.cancel(run_id)
+
+
+@pytest.fixture
+def nobody_listens(transactional_db, settings):
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
+
+
+def test_a_cancelled_run_whose_executor_died_resumes_at_once(nobody_listens):
+    _cancelled_on("thread:gone", "in-flight-dead")
     assert operations.resume("in-flight-dead") == "in-flight-dead"  # no lifeline: nothing runs
     assert Run.objects.get(id="in-flight-dead").status == RunStatus.ENQUEUED
 
 
-def test_a_heartbeat_read_before_the_hold_ended_does_not_renew_it(transactional_db, settings):
+def test_a_heartbeat_read_before_the_hold_ended_does_not_renew_it(nobody_listens):
     """The executor's heartbeat may carry a run whose thread ended (and ended its hold) since
     the heartbeat read its runs: renewing must not bring the hold back for a whole lease."""
-    settings.DURABLE_EXECUTOR = "external"
-    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
-    Run.objects.create(
-        id="in-flight-late", workflow="tests.resume_in_flight.charged", status=RunStatus.RUNNING,
-        input={"args": ["in-flight-late"]}, executor_id="thread:here", started_at=timezone.now(),
-        lease_expires_at=timezone.now() + timedelta(seconds=30),
-    )  # fmt: skip
-    operations.cancel("in-flight-late")
-    assert store.renew_leases("thread:here", ["in-flight-late"], 30) == {"in-flight-late"}
+    _cancelled_on("thread:here", "in-flight-late")
+    renewed = store.renew_leases("thread:here", ["in-flight-late"], 30)
+    assert renewed == {"in-flight-late": "CANCELLED"}
     store.end_holds("thread:here", ["in-flight-late"])
     store.renew_leases("thread:here", ["in-flight-late"], 30)  # the stale heartbeat
     assert Run.objects.get(id="in-flight-late").lease_expires_at is None
+
+
+def test_a_missed_cancel_notice_still_stops_the_run_at_the_next_heartbeat(nobody_listens):
+    """The lease heartbeat is the fallback when an executor misses a cancel's notice: the
+    cancelled run's lease is renewed (it is the executor's hold), and its thread is told to
+    stop, so a step waiting out a retry backoff or running under a timeout stops now."""
+    _cancelled_on("thread:deaf", "in-flight-missed")
+    stop = threading.Event()
+    liveness.heartbeat("thread:deaf", "thread", [], {"in-flight-missed": stop}, 30)
+    assert stop.is_set(), "the heartbeat did not tell the cancelled run's thread to stop"
+    assert Run.objects.get(id="in-flight-missed").lease_expires_at is not None  # still held

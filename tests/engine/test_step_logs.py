@@ -195,3 +195,23 @@ def test_a_run_that_logged_can_be_deleted_with_its_log_records():
     assert operations.delete("logs-del", actor="alice") == "logs-del"
     assert not Run.objects.filter(id="logs-del").exists()
     assert not StepLog.objects.filter(run_id="logs-del").exists()
+
+
+def test_records_past_the_count_are_dropped_before_they_are_formatted():
+    """A step that logs in a loop past DURABLE_STEP_LOGS_MAX_RECORDS pays nothing per record
+    dropped: no message formatted, no redaction pass over it."""
+    from durable.core._step_logs import Buffer
+
+    class Counted:
+        formatted = 0
+
+        def __str__(self) -> str:
+            Counted.formatted += 1
+            return "order"
+
+    buffer = Buffer(level=logging.INFO, max_records=2, max_bytes=64 * 1024)
+    for _ in range(5):
+        record = logging.LogRecord("shop", logging.INFO, "", 0, "charging %s", (Counted(),), None)
+        buffer.add(record)
+    assert (len(buffer.records), buffer.dropped) == (2, 3)
+    assert Counted.formatted == 2

@@ -16,11 +16,12 @@ RENEW_LEASES = """
 -- Extend the leases of the runs this executor is executing; missing ids were taken from it.
 -- A cancelled run's lease is its executor's hold while the step in flight at the cancel has
 -- not returned: a resume waits for it, or that step would run twice. A hold ended
--- (end_holds) is never renewed again: a heartbeat may carry a list read before it ended
+-- (end_holds) is never renewed again: a heartbeat may carry a list read before it ended.
+-- The status tells the executor which of its runs were cancelled (a missed notice)
 UPDATE durable_run SET lease_expires_at = now() + make_interval(secs => %(lease)s)
 WHERE id = ANY(%(run_ids)s) AND executor_id = %(executor_id)s
   AND (status = 'RUNNING' OR (status = 'CANCELLED' AND lease_expires_at IS NOT NULL))
-RETURNING id
+RETURNING id, status
 """
 
 END_HOLDS = """
@@ -38,11 +39,13 @@ def end_holds(executor_id: str, run_ids: list[str]) -> None:
         execute(END_HOLDS, {"executor_id": executor_id, "run_ids": run_ids})
 
 
-def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> set[str]:
+def renew_leases(executor_id: str, run_ids: list[str], lease: float) -> dict[str, str]:
+    """The renewed runs with their status: RUNNING, or CANCELLED for a hold (its thread
+    must stop, whether or not it heard the cancel); the missing ones were taken away."""
     if not run_ids:
-        return set()
+        return {}
     params = {"executor_id": executor_id, "run_ids": run_ids, "lease": lease}
-    return {row[0] for row in execute(RENEW_LEASES, params)}
+    return dict(execute(RENEW_LEASES, params))
 
 
 # The session-level advisory locks held now in this database, as the bigint keys they were

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("durable", "0031_scale_queue_status_index"),
+        ("durable", "0031_run_queue_status_index"),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('durable', '0029_inside_one_pending_stack_request'),
+        ('durable', '0029_one_pending_stack_request_per_run'),
     ]
 
     operations = [

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("durable", "0030_inside_step_log_search"),
+        ("durable", "0030_step_log_message_trigram_index"),
     ]
 
     operations = [
