@@ -336,14 +336,18 @@ class ThreadExecutor(OneThreadPerRun):
 
     def _release_unstarted(self) -> list[str]:
         """Runs claimed in their insert that no thread took before the shutdown."""
-        unstarted = []
+        unstarted, others = [], []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if not isinstance(item, str):
+            if isinstance(item, str):
+                others.append(item)
+            else:
                 unstarted.append(item.claimed.run_id)
+        for item in others:  # the wake-ups (and ids) stay: a thread waiting would sit out its poll
+            self._queue.put(item)
         released = store.release_runs(unstarted, self.executor_id)
         for run_id in unstarted:
             endings.ended(run_id)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 
+import durable
 from durable import executors
 from durable.executors.cancellations import CancelListener
+from tests.engine.workflows import sum_three
 
 # seconds: under the 0.2 s the workers wait on their queue, the 0.5 s the listener polled
 PROMPT = 0.15
@@ -25,6 +27,16 @@ def test_the_cancel_listener_stops_at_once(transactional_db):
 def test_an_idle_executor_shuts_down_at_once(transactional_db):
     executors.get_executor()
     time.sleep(0.3)  # every thread started and waiting
+    began = time.monotonic()
+    executors.shutdown()
+    assert time.monotonic() - began < PROMPT
+
+
+def test_an_executor_that_ran_runs_shuts_down_at_once(transactional_db):
+    """Releasing the runs no thread took yet empties the queue: the wake-ups put there for
+    the waiting threads must not go with them (each thread would wait out its poll)."""
+    for _ in range(3):
+        assert durable.start(sum_three, 1, 2, 3).result(timeout=10) == 6
     began = time.monotonic()
     executors.shutdown()
     assert time.monotonic() - began < PROMPT
