@@ -126,8 +126,8 @@ def begin() -> tuple[Buffer | None, contextvars.Token | None]:
     An async step calls begin/end around its awaited body and `keep` on the run thread."""
     if not settings.DURABLE_STEP_LOGS:
         return None, None
-    if _handler is None:
-        _install()
+    if _handler is None or _handler not in logging.root.handlers:
+        _install()  # or again: a logging setup (Celery's worker, dictConfig) replaced it
     prints = bool(settings.DURABLE_STEP_LOGS_PRINT)
     if prints:
         print_capture.install(_buffer.get)
@@ -175,9 +175,7 @@ def _level(name: Any) -> int:
 
 def _install() -> None:
     global _handler
-    if _handler is not None:
-        return
     with _installed:
         if _handler is None:
             _handler = StepLogHandler()
-            logging.getLogger().addHandler(_handler)
+        logging.root.addHandler(_handler)  # adds it only where it is not already

@@ -215,3 +215,19 @@ def test_records_past_the_count_are_dropped_before_they_are_formatted():
         buffer.add(record)
     assert (len(buffer.records), buffer.dropped) == (2, 3)
     assert Counted.formatted == 2
+
+
+def test_step_logs_survive_a_logging_setup_that_replaces_the_root_handlers():
+    """Celery's worker (worker_hijack_root_logger) and dictConfig replace the root logger's
+    handlers after Durable has installed its own: step logs must go on being kept."""
+    durable.start(order, "logs-before", run_id="logs-before").result(timeout=20)
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()  # what a hijacking logging setup does
+    try:
+        durable.start(order, "logs-after", run_id="logs-after").result(timeout=20)
+    finally:
+        root.handlers[:] = saved
+    before = [line.replace("logs-before", "RUN") for line in messages("logs-before")]
+    assert [line.replace("logs-after", "RUN") for line in messages("logs-after")] == before
+    assert len(before) == 3
