@@ -44,7 +44,7 @@ def test_where_is_it_now_shows_the_sleeping_steps_function_line_and_redacted_loc
         current = answer.locator("li.current")
         assert "waiting_for_the_bank" in current.inner_text()
         assert f"celery_workflows.py:{SLEEP_LINE}" in current.inner_text()
-        assert "time.sleep(seconds)  # the bank is slow" in current.inner_text()
+        assert "line.acquire(timeout=seconds)" in current.inner_text()  # the source line
         locals_shown = current.locator("table.stack-locals").inner_text()
         assert "api_token\t<redacted>" in locals_shown
         assert "secret-of-e2e-stack" not in page.content()
@@ -127,5 +127,5 @@ def test_the_incident_view_names_the_deploy_and_previews_forking_the_affected_ru
     assert "2 still failing" in page.inner_text("#incident-radius")
     page.click("#incident-fork-all")
     page.wait_for_url("**/bulk/**")
-    assert page.inner_text("#bulk-title").startswith("Restart 2 runs?")
+    assert page.inner_text("#bulk-title").startswith("Fork 2 runs?")  # onto the current version
     assert "No runs match" not in page.inner_text("#preview")

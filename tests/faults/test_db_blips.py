@@ -29,6 +29,9 @@ def test_dropped_connections_mid_run_cost_no_recovery_and_no_caller_error(side_e
         assert handle.result(timeout=15) == 12  # result polling rides the drops out too
     finally:
         dropper.join()
+    # result() was told the outcome in-process and read nothing; the drops also ended this
+    # test's own connection, which Django (not Durable) reopens only after a close
+    connection.close()
     run = Run.objects.get(id="blip-1")
     assert run.recovery_count == 0 and not Attempt.objects.filter(run_id="blip-1").exists()
     assert time.monotonic() - began < 10, "a dropped connection cost a lease wait"
