@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from celery import current_app
 from celery.contrib.testing.worker import start_worker
@@ -27,6 +29,9 @@ def memory_worker(settings, side_effects):
         app.conf.broker_transport_options,
         {"polling_interval": 0.01},
     )
+    root = logging.getLogger()
+    level = root.level  # Celery's test worker sets the root logger to ERROR and leaves it:
+    # every later test's INFO and WARNING records would never be made (step logs, caplog)
     with use_broker("memory://"), start_worker(
         app, pool="threads", concurrency=2, perform_ping_check=False,
         queues=["durable-test-memory"], shutdown_timeout=10,
@@ -37,6 +42,7 @@ def memory_worker(settings, side_effects):
             celery_executor.stop_worker()
             app.conf.CELERY_DB_REUSE_MAX = reuse
             app.conf.broker_transport_options = options
+            root.setLevel(level)
 
 
 def test_durable_start_sends_a_message_that_a_celery_worker_executes(memory_worker):
