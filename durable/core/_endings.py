@@ -75,8 +75,11 @@ def ended(run_id: str) -> None:
 
 
 def wake(run_id: str) -> None:
-    """The run ended elsewhere (a notice): its waiters here read its row."""
+    """The run ended elsewhere (a notice): its waiters here read its row. A notice of a run
+    still executing here wakes no one: `ended` will, once its execution here is over."""
     with _lock:
+        if run_id in _here:
+            return
         ending = _endings.get(run_id)
     if ending is not None:
         ending.event.set()

@@ -103,6 +103,23 @@ def test_result_returns_after_the_run_has_done_with_its_ending_here(serving):
         logging.getLogger("durable").removeHandler(handler)
 
 
+def test_a_finish_notice_does_not_wake_the_waiter_of_a_run_still_ending_here(serving):
+    """A run claimed the ordinary way (started inside a transaction) sends a finish NOTIFY,
+    heard here too: its waiter still waits until the execution here is over."""
+    serving()
+    handler = _SlowFailureLog()
+    logging.getLogger("durable").addHandler(handler)
+    try:
+        FLAKY_FAILURES["notice-ending"] = 1
+        with transaction.atomic():
+            handle = durable.start(fails_at_third_step, "notice-ending", run_id="notice-ending")
+        with pytest.raises(Boom):
+            handle.result(timeout=10)
+        assert handler.handled == ["run notice-ending failed: third step broke"]
+    finally:
+        logging.getLogger("durable").removeHandler(handler)
+
+
 def test_a_local_start_leaves_a_run_of_a_full_limited_queue_waiting(serving):
     serving()
     first = durable.start(limited_slow, "local-first", 0.5, run_id="local-first")
