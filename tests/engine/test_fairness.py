@@ -11,7 +11,7 @@ import durable
 from durable import executors
 from durable.core import store
 from durable.executors import _sweeper as sweeper
-from durable.models import Run
+from durable.models import Executor, Run, StoredQueue
 from tests.engine.celery_processes import create_span_table
 from tests.engine.celery_workflows import per_worker
 from tests.engine.processes import wait_for
@@ -59,10 +59,18 @@ def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_hav
     )
     store.heartbeat(executor_id="celery:a", kind="celery", hostname="h", pid=1, workflows=[])
     store.heartbeat(executor_id="celery:b", kind="celery", hostname="h", pid=2, workflows=[])
+    # the two workers are the only live ones: an executor row another test's thread wrote
+    # (every live executor's room counts) would widen the room this test measures
+    Executor.objects.exclude(id__in=["celery:a", "celery:b"]).update(
+        last_seen_at=timezone.now() - timedelta(hours=1)
+    )
     dispatcher = CountingDispatcher()
     sweeper.sweep_once(dispatcher)
     # two live workers with worker_concurrency=1 each: two messages, not forty
-    assert len(dispatcher.sent) == 2
+    assert len(dispatcher.sent) == 2, (
+        list(Executor.objects.values_list("id", "kind", "last_seen_at")),
+        list(StoredQueue.objects.values()),
+    )
 
 
 RANKED_BACKLOG = durable.Queue("tests-fair-ranked", priority=True)
