@@ -9,6 +9,16 @@ streams, schedules, operator actions on run trees, forks, queues and alerting li
 
 from __future__ import annotations
 
+from durable.core.store._dispatching import (
+    DUE_RUNS,
+    DUE_UNDISPATCHED,
+    MARK_UNDISPATCHED,
+    UNCLAIMABLE_WORKFLOWS,
+    due_runs,
+    mark_due_undispatched,
+    mark_undispatched,
+    unclaimable_workflows,
+)
 from durable.core.store._execute import (
     Rows,
     execute,
@@ -55,12 +65,9 @@ from durable.core.store._runs import (
     CLAIM_RUN,
     CLAIMED_BY,
     CLAIMED_HISTORY,
-    DUE_RUNS,
-    DUE_UNDISPATCHED,
     ENQUEUED_RUN_OF,
     FINISH_RUN,
     INSERT_RUN,
-    MARK_UNDISPATCHED,
     NOTIFY_CANCELLED,
     QUEUE_CLAIMS_APART,
     RELEASE_RUNS,
@@ -69,7 +76,6 @@ from durable.core.store._runs import (
     RUN_OUTCOME_AT,
     STAMP_VERSION,
     SUSPEND_RUN,
-    UNCLAIMABLE_WORKFLOWS,
     ClaimedRun,
     InsertedRun,
     OutcomeAt,
@@ -77,18 +83,14 @@ from durable.core.store._runs import (
     children,
     claim_run,
     claimed_from_row,
-    due_runs,
     finish_run,
     insert_run,
-    mark_due_undispatched,
-    mark_undispatched,
     notify_cancelled,
     release_runs,
     run_identity,
     run_outcome,
     run_outcome_at,
     suspend_run,
-    unclaimable_workflows,
 )
 from durable.core.store._stacks import (
     ANSWER_STACK,
