@@ -87,37 +87,43 @@ class _SlowFailureLog(logging.Handler):
             self.handled.append(record.getMessage())
 
 
+def _failure_line_when_result_returns(run_id: str, start) -> list[str]:
+    """The engine's "run … failed" lines handled by the time result() raises, with a log
+    handler that takes its time over them; `start()` starts the failing run."""
+    handler = _SlowFailureLog()
+    logging.getLogger("durable").addHandler(handler)
+    try:
+        FLAKY_FAILURES[run_id] = 1
+        handle = start()
+        with pytest.raises(Boom):
+            handle.result(timeout=10)
+        return handler.handled
+    finally:
+        logging.getLogger("durable").removeHandler(handler)
+
+
 def test_result_returns_after_the_run_has_done_with_its_ending_here(serving):
     """What the run does after writing its end (its log line, its trace span, the failure
     signal) is done when result() returns: a waiter woken at the write would race them."""
     serving()
-    handler = _SlowFailureLog()
-    logging.getLogger("durable").addHandler(handler)
-    try:
-        FLAKY_FAILURES["local-ending"] = 1
-        handle = durable.start(fails_at_third_step, "local-ending", run_id="local-ending")
-        with pytest.raises(Boom):
-            handle.result(timeout=10)
-        assert handler.handled == ["run local-ending failed: third step broke"]
-    finally:
-        logging.getLogger("durable").removeHandler(handler)
+    handled = _failure_line_when_result_returns(
+        "local-ending",
+        lambda: durable.start(fails_at_third_step, "local-ending", run_id="local-ending"),
+    )
+    assert handled == ["run local-ending failed: third step broke"]
 
 
 def test_a_finish_notice_does_not_wake_the_waiter_of_a_run_still_ending_here(serving):
     """A run claimed the ordinary way (started inside a transaction) sends a finish NOTIFY,
     heard here too: its waiter still waits until the execution here is over."""
     serving()
-    handler = _SlowFailureLog()
-    logging.getLogger("durable").addHandler(handler)
-    try:
-        FLAKY_FAILURES["notice-ending"] = 1
+
+    def start_in_a_transaction():
         with transaction.atomic():
-            handle = durable.start(fails_at_third_step, "notice-ending", run_id="notice-ending")
-        with pytest.raises(Boom):
-            handle.result(timeout=10)
-        assert handler.handled == ["run notice-ending failed: third step broke"]
-    finally:
-        logging.getLogger("durable").removeHandler(handler)
+            return durable.start(fails_at_third_step, "notice-ending", run_id="notice-ending")
+
+    handled = _failure_line_when_result_returns("notice-ending", start_in_a_transaction)
+    assert handled == ["run notice-ending failed: third step broke"]
 
 
 def test_a_local_start_leaves_a_run_of_a_full_limited_queue_waiting(serving):
