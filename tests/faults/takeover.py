@@ -7,12 +7,14 @@ victim died. Every run must end SUCCESS with each transactional booking exactly 
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import connection
 
@@ -84,8 +86,12 @@ def run_campaign(pool: Pool, kills: int, prefix: str, in_flight: int = 12) -> Fi
         _top_up(prefix, started, in_flight)
         victim = _wait_for_victim(pool, prefix, started, in_flight)
         pool.live.remove(victim)
+        ports = _tcp_ports(victim.pid)
         pool.kill_process(victim)
         death = _rows("SELECT now()", [])[0][0]
+        # a COMMIT the victim sent just before it died may still be in its server session's
+        # socket: the runs it claims are orphans too, so read them once those sessions ended
+        _wait_sessions_gone(ports)
         orphans = _rows(
             "SELECT r.id FROM durable_run r JOIN durable_executor e ON e.id = r.executor_id"
             " WHERE r.status = 'RUNNING' AND e.pid = %s",
@@ -183,6 +189,38 @@ def _count(figures: Figures, prefix: str, started: list[str]) -> None:
     figures.recoveries_recorded = _rows(
         "SELECT count(*) FROM durable_recovery WHERE run_id = ANY(%s)", [started]
     )[0][0]
+
+
+def _tcp_ports(pid: int) -> list[int]:
+    """The local ports of the process's TCP sockets: its database sessions' client ports."""
+    inodes = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(descriptor)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _wait_sessions_gone(ports: list[int], timeout: float = 10) -> None:
+    """Until the server has ended every session whose client used one of `ports`."""
+    deadline = time.monotonic() + timeout
+    while _rows(
+        "SELECT count(*) FROM pg_stat_activity WHERE client_port = ANY(%s)"
+        " AND pid <> pg_backend_pid()",
+        [ports],
+    )[0][0]:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sessions on ports {ports} still open {timeout} s after the kill")
+        time.sleep(0.01)
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
