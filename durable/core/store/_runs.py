@@ -112,7 +112,8 @@ def insert_run(
     `executor_id`, a run due now outside limited and priority queues is inserted claimed."""
     params = {**locals(), "steps_done": forked_from_step or 0}  # copied checkpoints are done
     settle = lambda: _execute_once(ENQUEUED_RUN_OF, params) or None  # noqa: E731
-    rows = execute(INSERT_RUN, params, settle=settle)
+    # prepared: planning this statement costs the server more than running it (0.4 ms)
+    rows = _execute_prepared(INSERT_RUN, params, settle=settle)
     if not rows:
         return None
     _, status, deadline_at = rows[0]
