@@ -3,10 +3,14 @@ once per connection and do no work beyond the run's own rows: docs/performance.m
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 
 import durable
-from tests.engine.workflows import sum_three
+from durable import operations
+from durable.core.store import FINISH_RUN
+from durable.core.store._durations import ACTIVE_MS_SQL
+from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step, retrying, sum_three
 
 
 def _prepared(marker: str) -> int:
@@ -26,3 +30,47 @@ def test_a_start_inserts_its_run_with_a_statement_prepared_once(side_effects):
     second = durable.start(sum_three, 4, 5, 6)
     assert (first.result(timeout=10), second.result(timeout=10)) == (6, 15)
     assert _prepared("-- insert_run --") == 1
+
+
+ACTIVE_MS_OF_ROW = (
+    "SELECT r.active_ms, r.steps_done, "
+    + ACTIVE_MS_SQL.format(run="r")
+    + ", (SELECT count(*) FROM durable_step s"
+    " WHERE s.run_id = r.id AND s.run_created_at = r.created_at)"
+    " FROM durable_run r WHERE r.id = %s"
+)
+
+
+def _written_and_summed(run_id: str) -> tuple[tuple[float, int], tuple[float, int]]:
+    """(active_ms, steps_done) as the finish wrote them, and as the history sums them now."""
+    with connection.cursor() as cursor:
+        cursor.execute(ACTIVE_MS_OF_ROW, [run_id])
+        written_ms, written_steps, summed_ms, counted = cursor.fetchone()
+    return (written_ms, written_steps), (summed_ms, counted)
+
+
+def test_the_finish_writes_the_history_totals_every_other_statement_sums(side_effects):
+    """The finish reads its run's history through a function (its one partition); what it
+    writes is what ACTIVE_MS_SQL and a count of the checkpoints give: failed attempts
+    counted, and a fork's inherited checkpoints left out of its active time."""
+    FLAKY_FAILURES["totals-retried"] = 1
+    assert durable.run(retrying, "totals-retried", run_id="totals-retried") == "ok"
+    FLAKY_FAILURES["totals-origin"] = 1
+    with pytest.raises(Boom):
+        durable.run(fails_at_third_step, "totals-origin", run_id="totals-origin")
+    forked = operations.fork("totals-origin", from_step=2)
+    assert durable.get(forked).result(timeout=10) == "done"
+    for run_id in ("totals-retried", "totals-origin", forked):
+        written, summed = _written_and_summed(run_id)
+        assert written[1] == summed[1] > 0
+        assert written[0] == pytest.approx(summed[0]) and written[0] > 0
+
+
+def test_the_finish_reads_the_history_through_a_generic_plan(side_effects):
+    """The totals function keeps one generic plan: the run's creation time is then known
+    before the scans are set up, and every other partition is pruned first (a custom plan
+    would be planned again at each finish)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proconfig FROM pg_proc WHERE proname = 'durable_run_totals'")
+        assert cursor.fetchone()[0] == ["plan_cache_mode=force_generic_plan"]
+    assert "durable_run_totals(durable_run.id, durable_run.created_at" in FINISH_RUN

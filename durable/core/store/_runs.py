@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from durable.core.store._channels import CANCEL_CHANNEL, FINISH_CHANNEL
-from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
 from durable.core.store._steps import RecordedStep
 
@@ -294,11 +293,12 @@ UPDATE durable_run
 SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
-    steps_done = (SELECT count(*) FROM durable_step s
-                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at),
-    active_ms = """
-    + ACTIVE_MS_SQL.format(run="durable_run")
-    + """,
+    -- the history's count and active time (ACTIVE_MS_SQL), from the run's one partition:
+    -- in a function (migration 0035) so the others are pruned before their scans are set up
+    (steps_done, active_ms) = (
+        SELECT totals.steps, totals.active_ms
+        FROM durable_run_totals(durable_run.id, durable_run.created_at,
+                                coalesce(durable_run.forked_from_step, 0)) totals),
     finished_at = now(), lease_expires_at = NULL, updated_at = now()
 FROM run
 WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
