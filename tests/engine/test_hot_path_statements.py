@@ -8,7 +8,7 @@ from django.db import connection
 
 import durable
 from durable import operations
-from durable.core.store import FINISH_RUN
+from durable.core.store import CLAIM_RUN, FINISH_RUN
 from durable.core.store._durations import ACTIVE_MS_SQL
 from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step, retrying, sum_three
 
@@ -66,11 +66,26 @@ def test_the_finish_writes_the_history_totals_every_other_statement_sums(side_ef
         assert written[0] == pytest.approx(summed[0]) and written[0] > 0
 
 
-def test_the_finish_reads_the_history_through_a_generic_plan(side_effects):
-    """The totals function keeps one generic plan: the run's creation time is then known
-    before the scans are set up, and every other partition is pruned first (a custom plan
-    would be planned again at each finish)."""
+@pytest.mark.parametrize(
+    ("function", "statement", "call"),
+    [
+        (
+            "durable_run_totals",
+            FINISH_RUN,
+            "durable_run_totals(durable_run.id, durable_run.created_at",
+        ),
+        ("durable_run_checkpoints", CLAIM_RUN, "durable_run_checkpoints(c.id, c.created_at)"),
+        ("durable_run_attempts_used", CLAIM_RUN, "durable_run_attempts_used(c.id, c.created_at"),
+    ],
+)
+def test_the_finish_and_the_claim_read_the_history_through_generic_plans(
+    side_effects, function, statement, call
+):
+    """The history is read through functions that keep one generic plan: the run's creation
+    time is then known before the scans are set up, and every other partition is pruned
+    first (inline, every daily partition's scans were set up; a custom plan would be
+    planned again at each call)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT proconfig FROM pg_proc WHERE proname = 'durable_run_totals'")
+        cursor.execute("SELECT proconfig FROM pg_proc WHERE proname = %s", [function])
         assert cursor.fetchone()[0] == ["plan_cache_mode=force_generic_plan"]
-    assert "durable_run_totals(durable_run.id, durable_run.created_at" in FINISH_RUN
+    assert call in statement

@@ -158,25 +158,14 @@ class ClaimedRun:
 
 
 CLAIMED_HISTORY = """
-       (SELECT COALESCE(json_agg(json_build_array(
-                   s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash)
-                   ORDER BY s.position), '[]'::json)
-        -- the partition key too: a run's history is read from its one partition
-        FROM durable_step s WHERE s.run_id = c.id AND s.run_created_at = c.created_at),
-       -- at positions without a checkpoint (the step a resume or a recovery runs again):
-       -- the highest attempt number used there, failed or lost to an executor's death, so
-       -- numbers go on from it, and the deaths there since the last resume (no retries)
-       (SELECT COALESCE(json_object_agg(u.position, u.used), '{}'::json) FROM (
-            SELECT tried.position, json_build_array(max(tried.attempt), sum(tried.deaths)) AS used
-            FROM (SELECT a.position, a.attempt, 0 AS deaths FROM durable_attempt a
-                  WHERE a.run_id = c.id AND a.run_created_at = c.created_at
-                  UNION ALL
-                  SELECT lost.key::int, (lost.value ->> 0)::int, (lost.value ->> 1)::int
-                  FROM jsonb_each(c.lost_attempts) lost) tried
-            WHERE NOT EXISTS (SELECT 1 FROM durable_step s
-                              WHERE s.run_id = c.id AND s.run_created_at = c.created_at
-                                AND s.position = tried.position)
-            GROUP BY tried.position) u),
+       -- the run's checkpoints; at positions without one (the step a resume or a recovery
+       -- runs again) the highest attempt number used there, failed or lost to an executor's
+       -- death, so numbers go on from it, and the deaths there since the last resume (no
+       -- retries). Functions (migration 0036): the run's creation time is then a parameter
+       -- of their generic plans, and the other history partitions are pruned before their
+       -- scans are set up (inline, every daily partition's were)
+       durable_run_checkpoints(c.id, c.created_at),
+       durable_run_attempts_used(c.id, c.created_at, c.lost_attempts),
        c.attempts_before_resume, c.imported
 """
 
