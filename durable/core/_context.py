@@ -97,6 +97,8 @@ class RunContext:
     attempts_before_resume: int = 0
     deaths: dict[int, int] = field(default_factory=dict)  # attempts lost there since then
     draining: threading.Event | None = None  # set while the executor shuts down
+    # the last step's checkpoint, held back to be written with the run's end (core/_steps.py)
+    last_checkpoint: Any = None
 
     def next_position(self, *, on_loop: bool = False) -> int:
         """The next history position; `on_loop`: taken by an async step at its call."""

@@ -22,6 +22,7 @@ from durable.core import _endings as endings
 from durable.core import _failure_alert as alerts
 from durable.core import _history as history
 from durable.core import _lineage as lineage
+from durable.core import _steps as steps
 from durable.core import store
 from durable.core._context import (
     RecordedStep,
@@ -136,12 +137,7 @@ def _run_to_end(
     run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
 ) -> None:
     try:
-        result = async_runs.call(
-            definition.func, run_input.get("args", []), run_input.get("kwargs", {})
-        )
-        if run_context.nondeterminism is not None:
-            raise run_context.nondeterminism
-        output = dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")
+        output = _workflow_output(run_context, definition, run_input)
     except RunSuspended as suspended:
         store.suspend_run(run_context.run_id, run_context.executor_id, suspended.wake_at)
         if suspended.on_parked is not None:
@@ -165,7 +161,31 @@ def _run_to_end(
     _finish_with_output(run_context, output)
 
 
+def _workflow_output(
+    run_context: RunContext, definition: WorkflowDefinition, run_input: dict[str, Any]
+) -> str:
+    """The workflow's return value as stored; whatever it raises instead comes after the
+    checkpoint held back for the run's end is written (core/_steps.py)."""
+    try:
+        result = async_runs.call(
+            definition.func, run_input.get("args", []), run_input.get("kwargs", {})
+        )
+        if run_context.nondeterminism is not None:
+            raise run_context.nondeterminism
+        return dumps(result, where=f"workflow {definition.name} run {run_context.run_id} output")
+    except BaseException:
+        steps.write_held_back(run_context)  # the last step's checkpoint, before any ending
+        raise
+
+
 def _finish_with_output(run_context: RunContext, output: str) -> None:
+    ended = steps.finish_with_held_back(run_context, output)  # with the last checkpoint
+    if ended is not None:
+        if ended:
+            endings.wrote(run_context.run_id, ("SUCCESS", output, None))  # for result() here
+        else:
+            logger.info("run %s stopped: cancelled or taken over", run_context.run_id)
+        return
     if store.finish_run(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +21,11 @@ from django.db import DatabaseError, connection, transaction
 from durable.core import _clock as clock
 from durable.core import _history as history
 from durable.core import _hung as hung
+from durable.core import _last_step as last_step
 from durable.core import _output_limits as output_limits
 from durable.core import _step_logs as step_logs
 from durable.core import store
+from durable.core._async_runs import on_loop
 from durable.core._context import (
     RecordedStep,
     RunContext,
@@ -208,8 +212,24 @@ class StepCall:
         where = self.where
         output = dumps(result, where=f"{where} output")
         output_limits.check(self.step, output, where)
-        self._record(status="SUCCESS", output=output)
+        params = self._params(status="SUCCESS", output=output)
+        if self._ends_the_run(params):  # written with the run's end (durable.core._last_step)
+            self.run_context.last_checkpoint = HeldCheckpoint(self, params)
+        else:
+            self._write_checked(params)
         return roundtrip(output)
+
+    def _ends_the_run(self, params: dict[str, Any]) -> bool:
+        """A quiet plain step the workflow returns right after, outside any transaction: its
+        checkpoint may wait for the run's end, which nothing of the workflow's runs before."""
+        return (
+            self.step.kind == "step"
+            and params["logs"] is None
+            and self.run_context.last_checkpoint is None
+            and not connection.in_atomic_block
+            and not on_loop()
+            and last_step.returns_next(self.run_context.workflow.func)
+        )
 
     def _record_failure(
         self, exc: Exception, final: bool, note: str | None = None, delay: float | None = None
@@ -258,11 +278,22 @@ class StepCall:
             )
 
     def _record(self, **outcome: Any) -> None:
+        self._write_checked(self._params(**outcome))
+
+    def _write_checked(self, params: dict[str, Any]) -> None:
         """A failed checkpoint write is not the step's failure: the run stops here and is
         given back to be recovered from its last checkpoint (a recovery counted), instead of
         retrying or failing a step that worked, or staying RUNNING behind a live owner."""
+        with self.checkpoint_errors():
+            written = store.record_step(**params)
+            self.logs_kept(written)
+        self.run_context.stop_if_cancelled(written)
+
+    @contextmanager
+    def checkpoint_errors(self) -> Iterator[None]:
+        """What a checkpoint write that fails means for the run (see `_write_checked`)."""
         try:
-            written = self._write(**outcome)
+            yield
         except db.DatabaseUnavailable as exc:
             raise RunReleased(self.run_context.run_id) from exc
         except (DatabaseError, psycopg.Error) as exc:
@@ -276,24 +307,65 @@ class StepCall:
                 exc,
             )
             raise RunGivenBack(self.run_context.run_id) from exc
-        self.run_context.stop_if_cancelled(written)
 
-    def _write(self, **outcome: Any) -> str | None:
-        status = store.record_step(
-            run_id=self.run_context.run_id,
-            executor_id=self.run_context.executor_id,
-            position=self.position,
-            name=self.step.name,
-            kind=self.step.kind,
-            input=self.step_input.text,
-            input_hash=self.step_input.hash,
-            attempts=self.attempt,
-            started_at=self.started_at,
-            finished_at=datetime.now(UTC),
-            duration_ms=(time.perf_counter() - self.started) * 1000,
-            cpu_ms=observe.cpu_ms(),
+    def _params(self, **outcome: Any) -> dict[str, Any]:
+        """The checkpoint of the attempt ending now, as `store.record_step` takes it."""
+        return {
+            "run_id": self.run_context.run_id,
+            "executor_id": self.run_context.executor_id,
+            "position": self.position,
+            "name": self.step.name,
+            "kind": self.step.kind,
+            "input": self.step_input.text,
+            "input_hash": self.step_input.hash,
+            "attempts": self.attempt,
+            "started_at": self.started_at,
+            "finished_at": datetime.now(UTC),
+            "duration_ms": (time.perf_counter() - self.started) * 1000,
+            "cpu_ms": observe.cpu_ms(),
             **self.pending_logs(),
             **outcome,
-        )
-        self.logs_kept(status)
-        return status
+        }
+
+
+@dataclass(frozen=True)
+class HeldCheckpoint:
+    """A step's checkpoint held back for the run's end (`StepCall._ends_the_run`)."""
+
+    call: StepCall
+    params: dict[str, Any]
+
+
+def write_held_back(run_context: RunContext) -> None:
+    """Write the checkpoint held back for the run's end on its own, as it would have been
+    written when its step returned: the run ends otherwise (its output does not serialize,
+    a non-determinism error), and the checkpoint goes first."""
+    held = run_context.last_checkpoint
+    if held is not None:
+        run_context.last_checkpoint = None
+        held.call._write_checked(held.params)
+
+
+def finish_with_held_back(run_context: RunContext, output: str) -> bool | None:
+    """End the run SUCCESS with `output` in the statement that writes the checkpoint held
+    back for it: True if it ended; False if it did not (the run is no longer ours, or it
+    was cancelled during the step: it keeps the checkpoint and stays cancelled); None if
+    nothing was held back."""
+    held = run_context.last_checkpoint
+    if held is None:
+        return None
+    run_context.last_checkpoint = None
+    params = held.params
+    with held.call.checkpoint_errors():
+        status, ended = store.record_step_and_finish(
+            run_id=params["run_id"], executor_id=params["executor_id"],
+            position=params["position"], name=params["name"], input=params["input"],
+            input_hash=params["input_hash"], output=params["output"],
+            attempts=params["attempts"], started_at=params["started_at"],
+            finished_at=params["finished_at"], duration_ms=params["duration_ms"],
+            cpu_ms=params["cpu_ms"], run_output=output,
+        )  # fmt: skip
+    if status is None:
+        return False  # no longer ours: as a finish refused
+    run_context.stop_if_cancelled(status)
+    return ended
