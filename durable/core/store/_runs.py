@@ -15,7 +15,7 @@ from typing import Any
 
 from durable.core.store._channels import CANCEL_CHANNEL, FINISH_CHANNEL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
-from durable.core.store._steps import RecordedStep
+from durable.core.store._steps import WITH_WRITTEN, RecordedStep
 
 # A queue whose runs the queue claim takes (durable.queues): it has stored limits or priority
 QUEUE_CLAIMS_APART = """(q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
@@ -437,20 +437,9 @@ RECORD_STEP_AND_FINISH = (
 WITH run AS (  -- found by primary key only, then judged (see record_step)
     SELECT id, status, executor_id, created_at, claimed_at = created_at AS started_here
     FROM durable_run WHERE id = %(run_id)s FOR UPDATE
-), owner AS (
-    SELECT id, created_at FROM run
-    WHERE status IN ('RUNNING', 'CANCELLED') AND executor_id = %(executor_id)s
-), written AS (
-INSERT INTO durable_step (
-    run_id, position, name, kind, status, input, input_hash, output, error, error_type,
-    error_fingerprint, attempts, started_at, finished_at, duration_ms, cpu_ms, run_created_at)
-SELECT id, %(position)s, %(name)s, 'step', 'SUCCESS', %(input)s::json, %(input_hash)s,
-       %(output)s::json, NULL, '', '', %(attempts)s,
-       %(started_at)s, %(finished_at)s, %(duration_ms)s, %(cpu_ms)s, created_at
-FROM owner
-ON CONFLICT (run_id, position, run_created_at) DO NOTHING
-RETURNING run_id, position, duration_ms
-), finished AS (
+"""
+    + WITH_WRITTEN
+    + """, finished AS (
 UPDATE durable_run
 SET status = 'SUCCESS', output = %(run_output)s::json, error = NULL, error_type = '',
     error_fingerprint = '', cancel_reason = '',
@@ -510,9 +499,10 @@ def record_step_and_finish(
     checkpoint is written and the run stays cancelled."""
     params = {
         "run_id": run_id, "executor_id": executor_id, "position": position, "name": name,
-        "input": input, "input_hash": input_hash, "output": output, "attempts": attempts,
-        "started_at": started_at, "finished_at": finished_at, "duration_ms": duration_ms,
-        "cpu_ms": cpu_ms, "run_output": run_output,
+        "kind": "step", "status": "SUCCESS", "input": input, "input_hash": input_hash,
+        "output": output, "error": None, "error_type": "", "error_fingerprint": "",
+        "attempts": attempts, "started_at": started_at, "finished_at": finished_at,
+        "duration_ms": duration_ms, "cpu_ms": cpu_ms, "run_output": run_output,
     }  # fmt: skip
     settle = lambda: _execute_once(FINISHED_WITH_STEP_BY, params) or None  # noqa: E731
     rows = _execute_prepared(RECORD_STEP_AND_FINISH, params, settle=settle)

@@ -9,18 +9,9 @@ from typing import Any
 from durable.core._serialization import error_from_dict
 from durable.core.store._execute import Rows, _execute_once, _execute_prepared, execute
 
-# The checkpoint, in two prepared forms: a step that logged nothing (most) does not pay for
-# the log insert's plan node; one that logged carries its records in the same round trip
-_RECORD_STEP = """
--- record_step --
--- Write one checkpoint, only while this executor still owns the running run
-WITH run AS (
-    -- a share lock, not an update: no new run row version per step, yet a cancel or a
-    -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs.
-    -- Only the id is searched here, so the plan is always the primary key (a filter on
-    -- status/executor_id could tempt the planner onto a partial index of running runs).
-    SELECT id, status, executor_id, held_at, created_at FROM durable_run
-    WHERE id = %(run_id)s FOR SHARE
+# The checkpoint's write after a `run` CTE (the run row, locked): only while this executor
+# owns the run; also the first half of store.RECORD_STEP_AND_FINISH
+WITH_WRITTEN = """
 ), owner AS (
     -- a step that was running when its run was cancelled keeps its checkpoint (the cancel
     -- leaves executor_id in place), so resuming the run does not run that step again
@@ -36,8 +27,21 @@ SELECT id, %(position)s, %(name)s, %(kind)s, %(status)s, %(input)s::json, %(inpu
 FROM owner
 -- run_created_at (the partition key, docs/partitioning.md) is constant per run
 ON CONFLICT (run_id, position, run_created_at) DO NOTHING
-RETURNING run_id, position, run_created_at
-){logged}
+RETURNING run_id, position, run_created_at, duration_ms
+)"""
+# The checkpoint, in two prepared forms: a step that logged nothing (most) does not pay for
+# the log insert's plan node; one that logged carries its records in the same round trip
+_RECORD_STEP = """
+-- record_step --
+-- Write one checkpoint, only while this executor still owns the running run
+WITH run AS (
+    -- a share lock, not an update: no new run row version per step, yet a cancel or a
+    -- recovery (both UPDATEs) waits for this checkpoint's commit, or this sees theirs.
+    -- Only the id is searched here, so the plan is always the primary key (a filter on
+    -- status/executor_id could tempt the planner onto a partial index of running runs).
+    SELECT id, status, executor_id, held_at, created_at FROM durable_run
+    WHERE id = %(run_id)s FOR SHARE
+{written}{logged}
 -- the run's status comes back with the write: a CANCELLED one stops at this boundary even
 -- if its executor never heard the cancel's notice, a held one (HELD) is given back to the
 -- queue here, where no executor claims it until it is released (no extra round trip)
@@ -52,8 +56,8 @@ STEP_LOGGED = """, logged AS (
     SELECT run_id, position, %(attempts)s, %(logs)s::jsonb, %(logs_dropped)s, run_created_at
     FROM written
 )"""
-RECORD_STEP = _RECORD_STEP.format(logged="")
-RECORD_STEP_LOGGED = _RECORD_STEP.format(logged=STEP_LOGGED)
+RECORD_STEP = _RECORD_STEP.format(written=WITH_WRITTEN, logged="")
+RECORD_STEP_LOGGED = _RECORD_STEP.format(written=WITH_WRITTEN, logged=STEP_LOGGED)
 
 
 @dataclass(frozen=True)
