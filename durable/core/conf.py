@@ -10,6 +10,7 @@ and a default missing from Django's settings costs an AttributeError there every
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -148,6 +149,7 @@ class DurableSettings:
     """Django's settings with Durable's defaults behind them, each cached once read."""
 
     generation = 0  # counts changes: a value read across one is not cached
+    _caching = threading.Lock()  # a change cannot fall between that check and the store
 
     def __getattr__(self, name: str) -> Any:
         generation = DurableSettings.generation
@@ -157,8 +159,9 @@ class DurableSettings:
             value = DEFAULTS[name]
         else:
             raise AttributeError(f"setting {name} is not defined and has no Durable default")
-        if generation == DurableSettings.generation:  # no change since: cache it
-            self.__dict__[name] = value  # later reads are a plain attribute
+        with DurableSettings._caching:
+            if generation == DurableSettings.generation:  # no change since: cache it
+                self.__dict__[name] = value  # later reads are a plain attribute
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -168,8 +171,9 @@ class DurableSettings:
 
     def forget(self) -> None:
         """Read every setting afresh (a setting changed)."""
-        DurableSettings.generation += 1
-        self.__dict__.clear()
+        with DurableSettings._caching:
+            DurableSettings.generation += 1
+            self.__dict__.clear()
 
 
 settings = DurableSettings()
