@@ -12,8 +12,9 @@ import pytest
 
 import durable
 from durable import operations
+from durable.core import _runtime as runtime
 from durable.core import store
-from durable.errors import RunCancelledError
+from durable.errors import RunCancelledError, SerializationError
 from durable.models import Run, RunStatus, Step
 from tests.engine.processes import wait_for
 from tests.engine.test_hot_path_statements import _written_and_summed
@@ -145,3 +146,25 @@ def test_a_run_taken_over_during_its_last_step_gets_neither_write(side_effects, 
     assert (run.status, run.executor_id) == (RunStatus.RUNNING, "thread:new-owner")
     assert not Step.objects.filter(run_id="last-taken").exists()
     assert handle.run_id == "last-taken"
+
+
+def test_a_workflow_that_fails_after_all_has_the_held_checkpoint_written_first(
+    side_effects, writes, monkeypatch
+):
+    """Should the run end otherwise after the checkpoint was held back (its output refused
+    at the end, or a non-determinism error it had hidden), the checkpoint is written alone
+    first, as it would have been when its step returned, and then the run's error."""
+    real_dumps = runtime.dumps
+
+    def refuses_the_run_output(value, where):
+        if where.endswith(" output") and " step " not in where:  # the run's, not a step's
+            raise SerializationError(f"{where}: refused by the test")
+        return real_dumps(value, where=where)
+
+    monkeypatch.setattr(runtime, "dumps", refuses_the_run_output)
+    handle = durable.start(returns_the_step, 5, run_id="last-refused")
+    with pytest.raises(SerializationError):
+        handle.result(timeout=10)
+    assert writes == Counter(record_step=1, finish_run=1)
+    assert Step.objects.get(run_id="last-refused", position=0).output == 10
+    assert Run.objects.get(id="last-refused").status == RunStatus.ERROR
