@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from dashboard import json_text
-from dashboard.queries.runs import MIN_SEARCH_CHARS, RunFilter
+from dashboard.queries.runs import MIN_SEARCH_CHARS, RunFilter, searchable
 from durable import operations
 from durable.errors import InvalidRunIdError
 from durable.models import RunStatus
@@ -77,6 +77,15 @@ class RunFilterForm(forms.Form):
         choices=[("", "newest first"), ("oldest", "oldest first")], required=False
     )
     delayed = forms.BooleanField(required=False)  # delayed starts not yet due
+
+    def clean_logs(self) -> str:
+        text = self.cleaned_data["logs"]
+        if text and not searchable(text.strip()):
+            raise forms.ValidationError(
+                "Type a word of 3 or more letters or digits to search step logs: "
+                "punctuation alone gives the log index nothing to look up."
+            )
+        return text
 
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"].strip()

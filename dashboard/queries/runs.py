@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ COUNT_CAP = 10_000
 UNINDEXED_COUNT_CAP = 1_000
 # the trigram index serves text of 3 characters or more; shorter text matches run ids only
 MIN_SEARCH_CHARS = 3
+_WORD = re.compile(r"[^\W_]+")  # what pg_trgm takes for a word: letters and digits
 
 LIST_FIELDS = (
     "id",
@@ -132,10 +134,27 @@ def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
     return runs
 
 
-def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
-    """A run id, or text anywhere in the input (served by the trigram index on input,
-    which needs 3 characters: shorter text would read every run's input)."""
+def searchable(text: str) -> bool:
+    """Whether a trigram index can serve a search for `text` anywhere (LIKE '%text%'):
+    3 characters or more, holding a trigram pg_trgm looks up. It splits the text into words
+    of letters and digits and pads a word with two spaces where punctuation precedes it
+    and one where punctuation follows it (none at the text's ends, which meet wildcards);
+    a padded word of 3 characters or more gives a trigram. Text that gives none ("---",
+    "a--") matches every row the index holds: the search would read them all."""
     if len(text) < MIN_SEARCH_CHARS:
+        return False
+    for word in _WORD.finditer(text):
+        left = 2 if word.start() > 0 else 0
+        right = 1 if word.end() < len(text) else 0
+        if word.end() - word.start() + left + right >= 3:
+            return True
+    return False
+
+
+def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
+    """A run id, or text anywhere in the input (served by the trigram index on input;
+    text it cannot serve would read every run's input, so it matches ids only)."""
+    if not searchable(text):
         return runs.filter(id=text)
     runs = runs.alias(input_text=Upper(Cast("input", TextField())))
     return runs.filter(Q(id=text) | Q(input_text__contains=text.upper()))
@@ -143,7 +162,9 @@ def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
 
 def _logged(text: str) -> QuerySet[StepLog]:
     """Ids of runs with a kept log message containing the text, any case (steplog_message_trgm:
-    a trigram index on the messages only, so 3 characters or more, never keys or levels)."""
+    a trigram index on the messages only, so searchable text only, never keys or levels)."""
+    if not searchable(text):  # the form refuses it; never a read of every log line
+        return StepLog.objects.none().values("run_id")
     batches = StepLog.objects.alias(messages=log_search_text())
     return batches.filter(messages__contains=text.upper()).values("run_id")
 

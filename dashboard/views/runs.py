@@ -42,6 +42,8 @@ def runs_list(request: HttpRequest) -> HttpResponse:
         "filtered": form.is_filtered(),
         "workflows": queries.workflow_names(),
         "cursor": request.GET.get("cursor", ""),
-        "short_search": run_filter.q if 0 < len(run_filter.q) < queries.MIN_SEARCH_CHARS else "",
+        "short_search": run_filter.q
+        if run_filter.q and not queries.searchable(run_filter.q)
+        else "",
     }
     return render_page(request, "dashboard/runs.html", context, partial="results")

@@ -1,9 +1,8 @@
 """Steps that hang: bounding a step by its `timeout=`, and counting the threads left behind.
 
 Python cannot stop a thread. A step with `timeout=` runs on a helper thread that the
-executor thread waits for; past the timeout (or when the run is cancelled) the executor
-thread goes on and the helper is *abandoned*: it finishes whenever its call returns, and
-its result is thrown away. Abandoned threads still alive are counted; past
+executor thread waits for; past the timeout the executor thread goes on and the helper is
+*abandoned*: it finishes whenever its call returns, and its result is thrown away. Abandoned threads still alive are counted; past
 DURABLE_MAX_ABANDONED_THREADS the thread executor stops taking runs and logs that the
 process needs a restart (on Celery, use the worker's time limits, which can kill a process).
 """
@@ -42,7 +41,7 @@ def call_with_timeout(
 ) -> Any:
     """`func(*args, **kwargs)` on a helper thread, waited for at most `timeout` seconds.
 
-    Raises StepTimeoutError past the timeout, and `interrupted()` if `cancelled` is set first.
+    Raises StepTimeoutError past the timeout, or `interrupted()` then if `cancelled` is set.
     """
     done = threading.Event()
     box: dict[str, Any] = {}
@@ -81,12 +80,15 @@ def _wait(
     interrupted: Callable[[], BaseException],
     where: str,
 ) -> Any:
+    # A cancel does not abandon the body: like any step's, it is waited for and its return
+    # checkpointed (the run's hold stays while it runs, so a resume cannot run the step
+    # again beside it); a thread stuck past that is the executor's to replace
     deadline = time.monotonic() + timeout
     while not done.wait(0.05):
-        if cancelled.is_set():
-            abandon(helper, f"{where}: the run was cancelled while the step ran")
-            raise interrupted()
         if time.monotonic() >= deadline:
+            if cancelled.is_set():
+                abandon(helper, f"{where}: the run was cancelled and the step outran its timeout")
+                raise interrupted()
             abandon(helper, f"{where}: over its timeout of {timeout:g}s")
             raise StepTimeoutError(
                 f"{where} ran longer than its timeout of {timeout:g}s; the attempt failed and "

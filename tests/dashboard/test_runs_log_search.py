@@ -68,3 +68,26 @@ def test_the_log_search_is_served_by_the_trigram_index():
         )
         served_by = {row[0] for row in cursor.fetchall()}
     assert served_by and any(f"Index Scan on {name} " in plan for name in served_by), plan
+
+
+@pytest.mark.parametrize("text", ["---", "a--", "%%%", "!?."])
+def test_text_the_trigram_index_holds_nothing_of_is_a_form_error_not_a_scan(viewer_client, text):
+    """Text with no trigram to look up (punctuation, or one letter against punctuation)
+    would read every kept log line: it is refused, saying what to type."""
+    logged("log-punct", f"divider {text} here")
+    page = viewer_client.get("/", {"logs": text}).content.decode()
+    assert "letters or digits" in page
+    assert not filtered_runs(RunFilter(logs=text)).exists()
+
+
+def test_a_short_word_against_punctuation_still_has_a_trigram_and_is_searched():
+    logged("log-word", "state: ok-ish")
+    assert filtered_runs(RunFilter(logs=": ok")).exists()
+
+
+def test_input_search_text_with_no_trigram_matches_run_ids_only_and_says_so(viewer_client):
+    make_run(id="dash-input", input={"args": ["-----"], "kwargs": {}})
+    make_run(id="---")
+    page = viewer_client.get("/", {"q": "---"}).content.decode()
+    assert "dash-input" not in page and 'id="short-search"' in page
+    assert list(filtered_runs(RunFilter(q="---")).values_list("id", flat=True)) == ["---"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 import durable
@@ -49,12 +48,6 @@ class CountingDispatcher:
         self.sent.append(run_id)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect (closing note of 2026-12-06): after the whole fast tier ran before it, "
-    "one sweep sent 10 messages for this queue though its stored row and the two live "
-    "executors were as set up; passes alone and after any one folder. Quarantined until found",
-)
 def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_have_room(
     transactional_db, settings
 ):
@@ -76,6 +69,7 @@ def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_hav
     # two live workers with worker_concurrency=1 each: two messages, not forty
     assert len(dispatcher.sent) == 2, (
         counts,
+        dispatcher.sent,
         list(Executor.objects.values_list("id", "kind", "last_seen_at")),
         list(StoredQueue.objects.values()),
     )

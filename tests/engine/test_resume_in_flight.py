@@ -28,13 +28,17 @@ def _gate(run_id: str) -> tuple[threading.Event, threading.Event]:
     return _gates.setdefault(run_id, (threading.Event(), threading.Event()))
 
 
-@durable.step()
-def slow_charge(run_id: str) -> str:
+def _charge_when_let_through(run_id: str) -> str:
     reached, opened = _gate(run_id)
     reached.set()
     opened.wait(30)  # the cancel and the resume come while the body runs
     record_side_effect(run_id, "charge")
     return "charged"
+
+
+@durable.step()
+def slow_charge(run_id: str) -> str:
+    return _charge_when_let_through(run_id)
 
 
 @durable.workflow(name="tests.resume_in_flight.charged")
@@ -44,10 +48,22 @@ def charged(run_id: str) -> str:
     return "done"
 
 
-def _cancelled_in_flight(pair, run_id: str):  # noqa: F811 - the fixture
+@durable.step(timeout=60)
+def slow_charge_under_a_timeout(run_id: str) -> str:
+    return _charge_when_let_through(run_id)
+
+
+@durable.workflow(name="tests.resume_in_flight.charged_under_a_timeout")
+def charged_under_a_timeout(run_id: str) -> str:
+    slow_charge_under_a_timeout(run_id)
+    note(run_id, "after")
+    return "done"
+
+
+def _cancelled_in_flight(pair, run_id: str, workflow=charged):  # noqa: F811 - the fixture
     """A run cancelled while its step runs on executor `first`; `second` takes new runs."""
     first = pair()
-    durable.start(charged, run_id, run_id=run_id)
+    durable.start(workflow, run_id, run_id=run_id)
     assert _gate(run_id)[0].wait(20), "the step never started"
     second = pair()
     operations.drain_executor(first.executor_id)  # the resumed run goes to `second`
@@ -90,6 +106,24 @@ def test_a_resume_is_refused_while_the_step_still_runs_and_succeeds_after(
     operations.resume("in-flight-2")
     assert _finished("in-flight-2").executor_id == second.executor_id
     assert side_effects("in-flight-2") == {"charge": 1, "after": 1}
+
+
+def test_a_step_under_a_timeout_holds_the_resume_until_its_body_returns_too(
+    pair,  # noqa: F811
+    side_effects,
+    settings,
+):
+    """Its body runs on a helper thread: the cancel must not let the resume run the step
+    again beside it; the body's return is checkpointed and replayed, as for any step."""
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.5
+    first, second = _cancelled_in_flight(pair, "in-flight-3", charged_under_a_timeout)
+    with pytest.raises(OperationRefused, match=f"still running on executor {first.executor_id}"):
+        operations.resume("in-flight-3")
+    _gate("in-flight-3")[1].set()
+    wait_for(lambda: Step.objects.filter(run_id="in-flight-3").exists(), 10, "its checkpoint")
+    operations.resume("in-flight-3")
+    assert _finished("in-flight-3").executor_id == second.executor_id
+    assert side_effects("in-flight-3") == {"charge": 1, "after": 1}
 
 
 def _cancelled_on(executor_id: str, run_id: str) -> None:

@@ -12,3 +12,8 @@ def test_the_api_lists_runs_by_their_logs_too(view_api):
     assert [run["id"] for run in found["runs"]] == ["log-api"]
     refused = view_api.get("/runs", logs="ab")
     assert refused.status_code == 400 and "3 or more characters" in refused.content.decode()
+
+
+def test_the_api_refuses_log_text_with_nothing_to_index(view_api):
+    refused = view_api.get("/runs", logs="---")
+    assert refused.status_code == 400 and "letters or digits" in refused.content.decode()
