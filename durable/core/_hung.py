@@ -2,9 +2,10 @@
 
 Python cannot stop a thread. A step with `timeout=` runs on a helper thread that the
 executor thread waits for; past the timeout the executor thread goes on and the helper is
-*abandoned*: it finishes whenever its call returns, and its result is thrown away. Abandoned threads still alive are counted; past
-DURABLE_MAX_ABANDONED_THREADS the thread executor stops taking runs and logs that the
-process needs a restart (on Celery, use the worker's time limits, which can kill a process).
+*abandoned*: it finishes whenever its call returns, and its result is thrown away.
+Abandoned threads still alive are counted; past DURABLE_MAX_ABANDONED_THREADS the thread
+executor stops taking runs and logs that the process needs a restart (on Celery, use the
+worker's time limits, which can kill a process).
 """
 
 from __future__ import annotations
