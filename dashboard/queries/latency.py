@@ -104,12 +104,17 @@ WORKFLOW_STEP_NAMES = """
 -- workflow_step_names --
 -- The step names a workflow's latest runs recorded (run_workflow_created_idx, then the
 -- (run, position) index, in each run's partition): what "this workflow's steps" means on
--- the latency page
+-- the latency page. OFFSET 0 keeps the steps' read a subquery run once per run, which
+-- prunes to that run's partition: flattened into a join, the planner may pick a hash join
+-- over every partition kept, as table statistics shift
 SELECT DISTINCT s.name FROM (
     SELECT id, created_at FROM durable_run WHERE workflow = %(workflow)s
     ORDER BY created_at DESC, id DESC LIMIT 200
-) AS r JOIN durable_step s ON s.run_id = r.id AND s.run_created_at = r.created_at
-WHERE s.kind IN ('step', 'transaction')
+) AS r CROSS JOIN LATERAL (
+    SELECT name FROM durable_step
+    WHERE run_id = r.id AND run_created_at = r.created_at AND kind IN ('step', 'transaction')
+    OFFSET 0
+) AS s
 """
 
 

@@ -24,6 +24,7 @@ class RunTags(NamedTuple):
     workflow: str
     version: str
     executor_id: str
+    traced: bool = False  # spans record for this execution: asked once, not per step
 
 
 class StepTags(NamedTuple):  # a tuple: built on every step attempt

@@ -17,9 +17,10 @@ from durable.observability import logs, tracing
 @contextmanager
 def run(run_id: str, workflow: str, version: str, executor_id: str) -> Iterator[None]:
     """Tag log lines with the run and open its span, while this thread executes it."""
-    token = logs.current_run.set(logs.RunTags(run_id, workflow, version, executor_id))
+    traced = tracing.active()  # its steps take this answer (see attempt)
+    token = logs.current_run.set(logs.RunTags(run_id, workflow, version, executor_id, traced))
     try:
-        if tracing.active():
+        if traced:
             with tracing.run_span(_run_attributes(logs.current_run.get())):
                 yield
         else:
@@ -58,8 +59,10 @@ class attempt:  # noqa: N801 - used as a function: `with observe.attempt(...)`
     def __enter__(self) -> None:
         tags = logs.StepTags(self.step, self.position, self.number, time.thread_time())
         self.token = logs.current_step.set(tags)
-        if tracing.active():
-            attributes = _run_attributes(logs.current_run.get())
+        run = logs.current_run.get()
+        # the execution's answer: without a provider, the API's lookup reads the environment
+        if run.traced if run is not None else tracing.active():
+            attributes = _run_attributes(run)
             attributes.update(
                 {
                     "durable.step": self.step,

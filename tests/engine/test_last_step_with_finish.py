@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 import pytest
+from django.utils import timezone
 
 import durable
 from durable import operations
@@ -168,3 +169,24 @@ def test_a_workflow_that_fails_after_all_has_the_held_checkpoint_written_first(
     assert writes == Counter(record_step=1, finish_run=1)
     assert Step.objects.get(run_id="last-refused", position=0).output == 10
     assert Run.objects.get(id="last-refused").status == RunStatus.ERROR
+
+
+def test_a_position_already_recorded_refuses_both_writes(side_effects):
+    """As record_step refuses a checkpoint at a position that holds one (another owner's,
+    or ours after a lost reply): the run does not end either."""
+    created = store.insert_run(
+        run_id="last-taken-position", workflow="tests.last.returns_the_step", version="",
+        input='{"args": [1], "kwargs": {}}', tags="{}", queue="default", priority=0,
+        timeout=None, due_at=None, parent_deadline=None, max_recoveries=None, dedup_id=None,
+        parent_id=None, forked_from_id=None, forked_from_step=None,
+        executor_id="thread:test-owner", lease=30.0,
+    )  # fmt: skip
+    assert created is not None and created.claimed
+    now = timezone.now()
+    step = {"run_id": "last-taken-position", "executor_id": "thread:test-owner",
+            "position": 0, "name": "tests.last.double", "input": None, "input_hash": "",
+            "output": "2", "attempts": 1, "started_at": now, "finished_at": now,
+            "duration_ms": 0.1}  # fmt: skip
+    assert store.record_step(kind="step", status="SUCCESS", **step) == "RUNNING"
+    assert store.record_step_and_finish(**step, cpu_ms=0.0, run_output="2") == (None, False)
+    assert Run.objects.get(id="last-taken-position").status == RunStatus.RUNNING

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import pytest
 
@@ -63,3 +64,43 @@ def tuple_output() -> list:
 
 def test_first_runs_see_the_same_decoded_values_as_replays(transactional_db):
     assert durable.run(tuple_output) == ["list", [1, 2]]
+
+
+ENCODER_CASES = [
+    None, True, 0, -7, 2**70, 1.5, -0.0, 1e300, "", "plain", "ünï \u2028 \"q\" \\ \n\t",
+    [], {}, [1, [2, [3]]], {"b": 1, "a": [None, {"z": 0, "y": "x"}]}, {1: "int key"},
+    {"args": [], "kwargs": {}}, ("a", "tuple"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ENCODER_CASES, ids=repr)
+def test_the_shared_encoder_writes_what_json_dumps_writes(value):
+    from durable.core import _serialization as serialization
+
+    expected = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    assert serialization._encode(value) == expected
+
+
+@pytest.mark.parametrize("value", ENCODER_CASES, ids=repr)
+def test_roundtrip_returns_what_json_loads_returns(value):
+    from durable.core._serialization import dumps, roundtrip
+
+    text = dumps(value, where="test")
+    decoded = roundtrip(text)
+    assert decoded == json.loads(text)
+    assert type(decoded) is type(json.loads(text))
+    assert json.dumps(decoded) == json.dumps(json.loads(text))  # key order too
+
+
+def test_the_shared_encoder_refuses_what_json_dumps_refuses():
+    from durable.core import _serialization as serialization
+
+    cycle: list = []
+    cycle.append(cycle)
+    for bad, error in ((float("nan"), ValueError), ({"x": object()}, TypeError)):
+        with pytest.raises(error):
+            serialization._encode(bad)
+    with pytest.raises(ValueError, match="Circular reference"):
+        serialization._encode(cycle)
+    with pytest.raises(SerializationError, match="not JSON-serializable"):
+        serialization.dumps(cycle, where="test")

@@ -122,3 +122,34 @@ def test_nothing_is_retried_inside_an_atomic_block(transactional_db):
     with pytest.raises(psycopg.OperationalError), transaction.atomic():
         db.retrying(failing, what="inside atomic")
     assert calls == [1]
+
+
+def test_a_prepared_statement_is_not_retried_inside_an_atomic_block(transactional_db, monkeypatch):
+    """`_execute_prepared` makes its first try itself; a transient error inside a
+    transaction still goes to whoever opened it, unretried."""
+    from django.db import transaction
+
+    calls = []
+
+    def failing(sql, params):
+        calls.append(1)
+        raise psycopg.OperationalError("connection lost")
+
+    monkeypatch.setattr(_execute, "_prepared_once", failing)
+    with pytest.raises(psycopg.OperationalError), transaction.atomic():
+        _execute._execute_prepared("SELECT 1", {})
+    assert calls == [1]
+
+
+def test_a_prepared_statement_is_retried_after_a_transient_error(transactional_db, monkeypatch):
+    real, calls = _execute._prepared_once, []
+
+    def fails_once(sql, params):
+        calls.append(1)
+        if len(calls) == 1:
+            raise psycopg.OperationalError("connection lost")
+        return real(sql, params)
+
+    monkeypatch.setattr(_execute, "_prepared_once", fails_once)
+    assert _execute._execute_prepared("SELECT 1", {}) == [(1,)]
+    assert len(calls) == 2

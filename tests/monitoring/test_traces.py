@@ -7,6 +7,7 @@ import pytest
 import durable
 from durable import operations
 from durable.observability.tracing import trace_id_for, trace_url
+from tests.engine.workflows import sum_three
 from tests.monitoring.workflows import FAILURES, checkout
 
 
@@ -61,3 +62,16 @@ def test_trace_url_follows_the_template(settings):
     assert trace_url("tr-4") == f"https://tempo.example/trace/{trace_id_for('tr-4'):032x}"
     settings.DURABLE_TRACE_URL_TEMPLATE = ""
     assert trace_url("tr-4") == ""
+
+
+def test_an_execution_asks_whether_spans_record_once_not_per_step(transactional_db, monkeypatch):
+    """Without a provider the question costs an environment read per call (the API's
+    lookup); a run's steps take its execution's answer (a provider is set once per process,
+    so one set mid-run is taken up by the run's next execution)."""
+    from durable.observability import tracing
+
+    asked = []
+    real = tracing.active
+    monkeypatch.setattr(tracing, "active", lambda: asked.append(1) or real())
+    assert durable.run(sum_three, 1, 2, 3, run_id="tr-once") == 6  # two steps
+    assert len(asked) == 1

@@ -126,6 +126,18 @@ def retrying(
         if not is_transient(exc):
             raise
         failure: BaseException = exc
+    return retry_after(failure, statement, what=what, settle=settle)
+
+
+def retry_after(
+    failure: BaseException,
+    statement: Callable[[], T],
+    *,
+    what: str,
+    settle: Callable[[], T | None] | None = None,
+) -> T:
+    """`retrying` from its first failure on: for a caller that made the first try itself
+    (`store._execute_prepared`), outside an atomic block, and saw a transient error."""
     outage = Outage(what)
     while True:
         outage.wait(failure)

@@ -52,8 +52,18 @@ def _execute_prepared(
 ) -> Rows:
     """Like `execute`, on the same connection and transaction, as a prepared statement:
     parsed and planned once per connection, not once per checkpoint (Django's own cursors
-    bind client-side and never prepare)."""
-    return db.retrying(lambda: _prepared_once(sql, params), what=sql, settle=settle)
+    bind client-side and never prepare).
+
+    The first try is made here, not in `db.retrying`: whether an atomic block is open is
+    asked only when the statement failed (Django's `connection` proxy costs a thread-local
+    lookup per attribute: 2.4 µs, a tenth of the engine's Python per step)."""
+    try:
+        return _prepared_once(sql, params)
+    except Exception as exc:
+        if connections[DEFAULT_DB_ALIAS].in_atomic_block or not db.is_transient(exc):
+            raise  # inside a transaction the error goes to whoever opened it
+        failure = exc
+    return db.retry_after(failure, lambda: _prepared_once(sql, params), what=sql, settle=settle)
 
 
 def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
@@ -61,7 +71,8 @@ def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
     no Django cursor wrapper, no new cursor per statement (its adapters are copied at
     creation), Django's error wrapping only when the statement fails."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's, looked up once
-    wrapper.ensure_connection()
+    if wrapper.connection is None:  # (ensure_connection's own check, without its wrapper)
+        wrapper.ensure_connection()
     wrapper.validate_no_broken_transaction()
     cursor = _hot_cursor(wrapper)
     try:

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import IntegrityError
+
 from durable.core.store._channels import CANCEL_CHANNEL, FINISH_CHANNEL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
-from durable.core.store._steps import WITH_WRITTEN, RecordedStep
+from durable.core.store._steps import WITH_WRITTEN, RecordedStep, _position_taken
 
 # A queue whose runs the queue claim takes (durable.queues): it has stored limits or priority
 QUEUE_CLAIMS_APART = """(q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
@@ -505,7 +507,12 @@ def record_step_and_finish(
         "duration_ms": duration_ms, "cpu_ms": cpu_ms, "run_output": run_output,
     }  # fmt: skip
     settle = lambda: _execute_once(FINISHED_WITH_STEP_BY, params) or None  # noqa: E731
-    rows = _execute_prepared(RECORD_STEP_AND_FINISH, params, settle=settle)
+    try:
+        rows = _execute_prepared(RECORD_STEP_AND_FINISH, params, settle=settle)
+    except IntegrityError as exc:
+        if not _position_taken(exc):
+            raise
+        return None, False  # refused, as record_step refuses it: neither write happened
     if not rows:
         return None, False
     _, status, finished, _ = rows[0]
