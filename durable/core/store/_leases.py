@@ -106,25 +106,38 @@ SELECT id, status FROM recovered
 """
 )
 
-RECOVER_ORPHANED = (
-    "-- recover_orphaned --\n"
-    "-- Re-enqueue running runs whose owner is dead: the server holds no lifeline lock of\n"
-    "-- the owner and it has been silent `silence` seconds (or its lease ran out); past the\n"
-    "-- limit (the run's own max_recoveries, else the setting's) park them DEAD. Each verdict\n"
-    "-- is written to durable_recovery with the dead owner's host, pid and last heartbeat.\n"
-    "-- No verdict until the server has been up `grace` seconds: a restart drops every\n"
-    "-- lifeline lock at once, and live owners, silent while it was down, take theirs again.\n"
-    "WITH"
-    + HELD_LIFELINES
-    + """, orphaned AS (
-    SELECT r.id, COALESCE(r.max_recoveries, %(max_recoveries)s) AS max_recoveries,
-           r.executor_id, e.hostname, e.pid, e.last_seen_at
+# Running runs whose owner is dead: the server holds no lifeline lock of the owner and it
+# has been silent `silence` seconds (or its lease ran out); none until the server has been
+# up `grace` seconds (a restart drops every lifeline lock at once, and live owners, silent
+# while it was down, take theirs again)
+ORPHANS = """
     FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
     WHERE r.status = 'RUNNING'
       AND (r.lease_expires_at < now()
            OR e.last_seen_at < now() - make_interval(secs => %(silence)s))
       AND NOT EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(r.executor_id, 0))
-      AND pg_postmaster_start_time() < now() - make_interval(secs => %(grace)s)
+      AND pg_postmaster_start_time() < now() - make_interval(secs => %(grace)s)"""
+
+ANY_ORPHANED = (
+    "-- any_orphaned --\n"
+    "-- Whether any running run's owner is dead: every executor asks every heartbeat, and\n"
+    "-- recover_orphaned, which reads the history of each run it re-enqueues, costs the\n"
+    "-- server ~10 ms to plan (a week's partitions), so it is sent only when this says so\n"
+    "WITH" + HELD_LIFELINES + "\nSELECT EXISTS (SELECT 1" + ORPHANS + ")"
+)
+
+RECOVER_ORPHANED = (
+    "-- recover_orphaned --\n"
+    "-- Re-enqueue running runs whose owner is dead (ORPHANS); past the limit (the run's own\n"
+    "-- max_recoveries, else the setting's) park them DEAD. Each verdict is written to\n"
+    "-- durable_recovery with the dead owner's host, pid and last heartbeat.\n"
+    "WITH"
+    + HELD_LIFELINES
+    + """, orphaned AS (
+    SELECT r.id, COALESCE(r.max_recoveries, %(max_recoveries)s) AS max_recoveries,
+           r.executor_id, e.hostname, e.pid, e.last_seen_at"""
+    + ORPHANS
+    + """
     ORDER BY r.lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE OF r SKIP LOCKED
@@ -136,7 +149,10 @@ RECOVER_ORPHANED = (
 def recover_orphaned(
     max_recoveries: int, silence: float, grace: float, limit: int = 500
 ) -> list[tuple[str, str]]:
+    """(run id, ENQUEUED or DEAD) of each orphan recovered; a look only when there is none."""
     params = {"max_recoveries": max_recoveries, "silence": silence, "grace": grace, "limit": limit}
+    if not execute(ANY_ORPHANED, params)[0][0]:
+        return []
     return execute(RECOVER_ORPHANED, params)
 
 
