@@ -100,7 +100,8 @@ def _wake_queue(dispatcher: Dispatcher, queue: queues.Limits) -> int:
     no more than the live executors have room for, not one per waiting run each second."""
     slots = min(queues.free_slots(queue), BATCH)
     if queue.worker_concurrency is not None and slots > 0:
-        slots = min(slots, queues.worker_room(queue, settings.DURABLE_LEASE_SECONDS))
+        room = queues.worker_room(queue, settings.DURABLE_LEASE_SECONDS, kind="celery")
+        slots = min(slots, room)  # its messages go to Celery workers only
     if slots <= 0:
         return 0
     marked = store_queues.mark_queue_heads(queue.name, WAKE_QUIET_SECONDS, queue.priority, slots)

@@ -186,10 +186,11 @@ def free_slots(queue: Limits, executor_id: str | None = None) -> int:
     return max(0, slots)
 
 
-def worker_room(queue: Limits, lease: float) -> int:
-    """Starts a worker_concurrency queue has room for across the live executors (those
-    heard from within `lease` seconds): each one's limit minus its running runs."""
-    return store_queues.worker_room(queue.name, queue.worker_concurrency, lease)
+def worker_room(queue: Limits, lease: float, kind: str) -> int:
+    """Starts a worker_concurrency queue has room for across the live executors of `kind`
+    (those heard from within `lease` seconds; the kind that takes the messages the caller
+    sends): each one's limit minus its running runs."""
+    return store_queues.worker_room(queue.name, queue.worker_concurrency, lease, kind)
 
 
 def queue_heads(queue: Limits, workflows: list[str], limit: int) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 import durable
@@ -48,10 +49,7 @@ class CountingDispatcher:
         self.sent.append(run_id)
 
 
-def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_have_room(
-    transactional_db, settings
-):
-    settings.DURABLE_EXECUTOR = "external"
+def _waiting_backlog_and_two_celery_workers() -> None:
     for index in range(40):
         durable.start(per_worker, f"wait-{index}", 0, run_id=f"wait-{index}")
     Run.objects.filter(id__startswith="wait-").update(
@@ -59,20 +57,43 @@ def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_hav
     )
     store.heartbeat(executor_id="celery:a", kind="celery", hostname="h", pid=1, workflows=[])
     store.heartbeat(executor_id="celery:b", kind="celery", hostname="h", pid=2, workflows=[])
-    # the two workers are the only live ones: an executor row another test's thread wrote
-    # (every live executor's room counts) would widen the room this test measures
+
+
+def _sweep_messages() -> list[str]:
+    dispatcher = CountingDispatcher()
+    counts = sweeper.sweep_once(dispatcher)
+    if len(dispatcher.sent) != 2:
+        executors = Executor.objects.values_list("id", "kind", "pid", "last_seen_at")
+        pytest.fail(
+            f"sent {len(dispatcher.sent)} messages, not 2; sweep counts {counts}; executors "
+            f"{list(executors)}; queues {list(StoredQueue.objects.values())}"
+        )
+    return dispatcher.sent
+
+
+def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_have_room(
+    transactional_db, settings
+):
+    settings.DURABLE_EXECUTOR = "external"
+    _waiting_backlog_and_two_celery_workers()
+    # the two workers are the only live ones: an executor row another test's worker wrote
+    # (every live Celery executor's room counts) would widen the room this test measures
     Executor.objects.exclude(id__in=["celery:a", "celery:b"]).update(
         last_seen_at=timezone.now() - timedelta(hours=1)
     )
-    dispatcher = CountingDispatcher()
-    counts = sweeper.sweep_once(dispatcher)
     # two live workers with worker_concurrency=1 each: two messages, not forty
-    assert len(dispatcher.sent) == 2, (
-        counts,
-        dispatcher.sent,
-        list(Executor.objects.values_list("id", "kind", "last_seen_at")),
-        list(StoredQueue.objects.values()),
-    )
+    assert len(_sweep_messages()) == 2
+
+
+def test_executors_that_take_no_celery_messages_give_the_sweep_no_room(transactional_db, settings):
+    """The sweep's messages go to Celery workers: a thread executor (or a worker process of
+    one) polls PostgreSQL and never takes them, so its room does not count."""
+    settings.DURABLE_EXECUTOR = "external"
+    _waiting_backlog_and_two_celery_workers()
+    for index in range(3):
+        store.heartbeat(executor_id=f"thread:h:{index}", kind="thread", hostname="h",
+                        pid=10 + index, workflows=[])  # fmt: skip
+    assert len(_sweep_messages()) == 2
 
 
 RANKED_BACKLOG = durable.Queue("tests-fair-ranked", priority=True)

@@ -96,12 +96,14 @@ FROM durable_run WHERE queue = %(queue)s
 
 WORKER_ROOM = """
 -- worker_room --
--- Room left under worker_concurrency on every live executor, summed
+-- Room left under worker_concurrency on every live executor of a kind, summed (those that
+-- take the messages being counted for: a thread executor polls, a Celery sweep's messages
+-- would only wait for Celery workers)
 SELECT COALESCE(sum(GREATEST(%(per_worker)s - (
            SELECT count(*) FROM durable_run r
            WHERE r.queue = %(queue)s AND r.status = 'RUNNING' AND r.executor_id = e.id), 0)), 0)
 FROM durable_executor e
-WHERE e.last_seen_at > now() - make_interval(secs => %(lease)s)
+WHERE e.last_seen_at > now() - make_interval(secs => %(lease)s) AND e.kind = %(kind)s
 """
 
 QUEUE_HEADS = """
@@ -144,8 +146,8 @@ def queue_load(queue: str, period: float, executor_id: str | None) -> tuple[int,
     return running, mine, started
 
 
-def worker_room(queue: str, per_worker: int | None, lease: float) -> int:
-    params = {"queue": queue, "per_worker": per_worker, "lease": lease}
+def worker_room(queue: str, per_worker: int | None, lease: float, kind: str) -> int:
+    params = {"queue": queue, "per_worker": per_worker, "lease": lease, "kind": kind}
     return int(execute(WORKER_ROOM, params)[0][0])
 
 
