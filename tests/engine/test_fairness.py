@@ -11,10 +11,11 @@ from django.utils import timezone
 import durable
 from durable import executors, queues
 from durable.core import store
+from durable.core.conf import settings as durable_settings
 from durable.executors import _sweeper as sweeper
 from durable.models import Executor, Run, StoredQueue
 from tests.engine.celery_processes import create_span_table
-from tests.engine.celery_workflows import PER_WORKER, per_worker
+from tests.engine.celery_workflows import per_worker
 from tests.engine.processes import wait_for
 from tests.engine.workflows import sum_three
 
@@ -68,17 +69,18 @@ def _waiting_backlog_and_two_celery_workers() -> None:
     store.heartbeat(executor_id="celery:b", kind="celery", hostname="h", pid=2, workflows=[])
 
 
-def _sweep_messages(settings) -> list[str]:
+def _sweep_messages() -> list[str]:
     dispatcher = CountingDispatcher()
     counts = sweeper.sweep_once(dispatcher)
     if len(dispatcher.sent) != 2:
         executors = Executor.objects.values_list("id", "kind", "pid", "last_seen_at")
-        limits = [queues.stored(PER_WORKER.name), *queues.special()]
+        limits = queues.special()  # as the sweep read them (stored, limited or by priority)
+        lease = durable_settings.DURABLE_LEASE_SECONDS
         pytest.fail(
             f"sent {len(dispatcher.sent)} messages, not 2; sweep counts {counts}; executors "
             f"{list(executors)}; queues {list(StoredQueue.objects.values())}; limits {limits}; "
-            f"free slots {[queues.free_slots(line) for line in limits if line]}; room "
-            f"{queues.worker_room(limits[0], settings.DURABLE_LEASE_SECONDS, 'celery')}; "
+            f"free slots {[queues.free_slots(line) for line in limits]}; room "
+            f"{[queues.worker_room(line, lease, 'celery') for line in limits]}; "
             f"runs {sorted(Run.objects.values_list('status', flat=True))}"
         )
     return dispatcher.sent
@@ -96,7 +98,7 @@ def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_hav
         last_seen_at=timezone.now() - timedelta(hours=1)
     )
     # two live workers with worker_concurrency=1 each: two messages, not forty
-    assert len(_sweep_messages(settings)) == 2
+    assert len(_sweep_messages()) == 2
 
 
 @QUARANTINE
@@ -108,7 +110,7 @@ def test_executors_that_take_no_celery_messages_give_the_sweep_no_room(transacti
     for index in range(3):
         store.heartbeat(executor_id=f"thread:h:{index}", kind="thread", hostname="h",
                         pid=10 + index, workflows=[])  # fmt: skip
-    assert len(_sweep_messages(settings)) == 2
+    assert len(_sweep_messages()) == 2
 
 
 RANKED_BACKLOG = durable.Queue("tests-fair-ranked", priority=True)
