@@ -70,7 +70,6 @@ from durable.core.store._runs import (
     INSERT_RUN,
     NOTIFY_CANCELLED,
     QUEUE_CLAIMS_APART,
-    RECORD_STEP_AND_FINISH,
     RELEASE_RUNS,
     RUN_IDENTITY,
     RUN_OUTCOME,
@@ -87,7 +86,6 @@ from durable.core.store._runs import (
     finish_run,
     insert_run,
     notify_cancelled,
-    record_step_and_finish,
     release_runs,
     run_identity,
     run_outcome,
@@ -101,6 +99,10 @@ from durable.core.store._stacks import (
     ask_stack,
     record_step_logs,
     stack_answer,
+)
+from durable.core.store._step_and_finish import (
+    RECORD_STEP_AND_FINISH,
+    record_step_and_finish,
 )
 from durable.core.store._steps import (
     RECORD_ATTEMPT,
