@@ -11,7 +11,7 @@ from django.utils import timezone
 import durable
 from durable import executors, queues
 from durable.core import store
-from durable.core.conf import settings as durable_settings
+from durable.core.store import _queues as store_queues
 from durable.executors import _sweeper as sweeper
 from durable.models import Executor, Run, StoredQueue
 from tests.engine.celery_processes import create_span_table
@@ -69,26 +69,39 @@ def _waiting_backlog_and_two_celery_workers() -> None:
     store.heartbeat(executor_id="celery:b", kind="celery", hostname="h", pid=2, workflows=[])
 
 
-def _sweep_messages() -> list[str]:
+def _sweep_messages(monkeypatch) -> list[str]:
     dispatcher = CountingDispatcher()
+    seen: list[tuple] = []  # what the sweep itself read and marked, for the failure message
+
+    def recording(owner, name):
+        original = getattr(owner, name)
+
+        def record(*args, **kwargs):
+            result = original(*args, **kwargs)
+            seen.append((name, args, result))
+            return result
+
+        monkeypatch.setattr(owner, name, record)
+
+    for name in ("special", "free_slots", "worker_room"):
+        recording(queues, name)
+    recording(store_queues, "mark_queue_heads")
+    recording(store, "mark_due_undispatched")
     counts = sweeper.sweep_once(dispatcher)
     if len(dispatcher.sent) != 2:
         executors = Executor.objects.values_list("id", "kind", "pid", "last_seen_at")
-        limits = queues.special()  # as the sweep read them (stored, limited or by priority)
-        lease = durable_settings.DURABLE_LEASE_SECONDS
         pytest.fail(
-            f"sent {len(dispatcher.sent)} messages, not 2; sweep counts {counts}; executors "
-            f"{list(executors)}; queues {list(StoredQueue.objects.values())}; limits {limits}; "
-            f"free slots {[queues.free_slots(line) for line in limits]}; room "
-            f"{[queues.worker_room(line, lease, 'celery') for line in limits]}; "
-            f"runs {sorted(Run.objects.values_list('status', flat=True))}"
+            f"sent {len(dispatcher.sent)} messages, not 2: {dispatcher.sent}; sweep counts "
+            f"{counts}; the sweep read and marked {seen}; executors after {list(executors)}; "
+            f"queues after {list(StoredQueue.objects.values())}; runs after "
+            f"{sorted(Run.objects.values_list('id', 'status', 'updated_at'))}"
         )
     return dispatcher.sent
 
 
 @QUARANTINE
 def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_have_room(
-    transactional_db, settings
+    transactional_db, settings, monkeypatch
 ):
     settings.DURABLE_EXECUTOR = "external"
     _waiting_backlog_and_two_celery_workers()
@@ -98,11 +111,13 @@ def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_hav
         last_seen_at=timezone.now() - timedelta(hours=1)
     )
     # two live workers with worker_concurrency=1 each: two messages, not forty
-    assert len(_sweep_messages()) == 2
+    assert len(_sweep_messages(monkeypatch)) == 2
 
 
 @QUARANTINE
-def test_executors_that_take_no_celery_messages_give_the_sweep_no_room(transactional_db, settings):
+def test_executors_that_take_no_celery_messages_give_the_sweep_no_room(
+    transactional_db, settings, monkeypatch
+):
     """The sweep's messages go to Celery workers: a thread executor (or a worker process of
     one) polls PostgreSQL and never takes them, so its room does not count."""
     settings.DURABLE_EXECUTOR = "external"
@@ -110,7 +125,7 @@ def test_executors_that_take_no_celery_messages_give_the_sweep_no_room(transacti
     for index in range(3):
         store.heartbeat(executor_id=f"thread:h:{index}", kind="thread", hostname="h",
                         pid=10 + index, workflows=[])  # fmt: skip
-    assert len(_sweep_messages()) == 2
+    assert len(_sweep_messages(monkeypatch)) == 2
 
 
 RANKED_BACKLOG = durable.Queue("tests-fair-ranked", priority=True)

@@ -35,6 +35,8 @@ class Figures:
     duplicated: int = 0
     missing: int = 0
     recoveries_recorded: int = 0
+    orphans: list[tuple[str, int]] = field(default_factory=list)  # (run id, dead owner's pid)
+    unexplained: list[tuple] = field(default_factory=list)  # recoveries of no orphan seen
 
     def percentile(self, share: float) -> float:
         ordered = sorted(self.taken_over)
@@ -48,7 +50,9 @@ class Figures:
             f"(death to verdict p50 {statistics.median(self.verdicts):.2f} s, "
             f"max {max(self.verdicts):.2f} s); "
             f"lost {self.lost}, duplicated {self.duplicated}, missing {self.missing}"
-        )
+            + (f"; recoveries of no orphan seen (run, owner pid, owner alive at, outcome, "
+               f"recovered at): {self.unexplained}" if self.unexplained else "")
+        )  # fmt: skip
 
 
 class Pool:
@@ -103,6 +107,7 @@ def run_campaign(pool: Pool, kills: int, prefix: str, in_flight: int = 12) -> Fi
             figures.restarted += 1
         figures.kills += 1
         run_ids = [run_id for (run_id,) in orphans]
+        figures.orphans += [(run_id, victim.pid) for run_id in run_ids]
         figures.taken_over += _takeovers(run_ids, death, prefix)
         figures.verdicts += _verdicts(run_ids, death)
         if not restart:
@@ -186,9 +191,18 @@ def _count(figures: Figures, prefix: str, started: list[str]) -> None:
             n = seen.get((run_id, f"txn-{index}"), 0)
             figures.duplicated += n > 1
             figures.missing += n < 1
-    figures.recoveries_recorded = _rows(
-        "SELECT count(*) FROM durable_recovery WHERE run_id = ANY(%s)", [started]
-    )[0][0]
+    recoveries = _rows(
+        "SELECT run_id, pid, owner_alive_at, outcome, recovered_at FROM durable_recovery"
+        " WHERE run_id = ANY(%s) ORDER BY recovered_at",
+        [started],
+    )
+    figures.recoveries_recorded = len(recoveries)
+    unmatched = list(figures.orphans)
+    for run_id, pid, *details in recoveries:
+        if (run_id, pid) in unmatched:
+            unmatched.remove((run_id, pid))
+        else:
+            figures.unexplained.append((run_id, pid, *map(str, details)))
 
 
 def _tcp_ports(pid: int) -> list[int]:
