@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import statistics
 import subprocess
 import time
@@ -37,6 +38,7 @@ class Figures:
     recoveries_recorded: int = 0
     orphans: list[tuple[str, int]] = field(default_factory=list)  # (run id, dead owner's pid)
     unexplained: list[tuple] = field(default_factory=list)  # recoveries of no orphan seen
+    deaths: list[tuple[int, str]] = field(default_factory=list)  # (victim pid, death time)
 
     def percentile(self, share: float) -> float:
         ordered = sorted(self.taken_over)
@@ -51,7 +53,8 @@ class Figures:
             f"max {max(self.verdicts):.2f} s); "
             f"lost {self.lost}, duplicated {self.duplicated}, missing {self.missing}"
             + (f"; recoveries of no orphan seen (run, owner pid, owner alive at, outcome, "
-               f"recovered at): {self.unexplained}" if self.unexplained else "")
+               f"recovered at): {self.unexplained}; deaths (pid, at): {self.deaths}"
+               if self.unexplained else "")
         )  # fmt: skip
 
 
@@ -90,11 +93,15 @@ def run_campaign(pool: Pool, kills: int, prefix: str, in_flight: int = 12) -> Fi
         _top_up(prefix, started, in_flight)
         victim = _wait_for_victim(pool, prefix, started, in_flight)
         pool.live.remove(victim)
+        # a COMMIT the victim sent just before it died may still be in its server session's
+        # socket: the runs it claims are orphans too, so read them once those sessions ended.
+        # Stopped first, it opens no connection (Celery opens one per task) after its ports
+        # are read: one opened in between would go unwatched
+        os.kill(victim.pid, signal.SIGSTOP)
         ports = _tcp_ports(victim.pid)
         pool.kill_process(victim)
         death = _rows("SELECT now()", [])[0][0]
-        # a COMMIT the victim sent just before it died may still be in its server session's
-        # socket: the runs it claims are orphans too, so read them once those sessions ended
+        figures.deaths.append((victim.pid, str(death)))
         _wait_sessions_gone(ports)
         orphans = _rows(
             "SELECT r.id FROM durable_run r JOIN durable_executor e ON e.id = r.executor_id"
