@@ -146,6 +146,9 @@ def _run_to_end(
     except RunTimedOut as timed_out:
         if lineage.cancel_timed_out(run_context.run_id, run_context.executor_id, timed_out.reason):
             logger.info("run %s %s", run_context.run_id, timed_out.reason)
+        # its own thread cancelled it between steps: nothing of it is in flight, so the hold
+        # the cancel left ends as this thread returns (the notice may come later, or never)
+        run_context.cancelled.set()
         return
     except (RunReleased, RunGivenBack):
         raise

@@ -6,6 +6,7 @@ executor that died holds nothing up."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,9 +14,11 @@ from django.utils import timezone
 
 import durable
 from durable import operations
+from durable.core import _runtime as runtime
 from durable.core import store
 from durable.errors import OperationRefused
 from durable.executors import liveness
+from durable.executors.thread import ThreadExecutor
 from durable.models import Run, RunStatus, Step
 from tests.conftest import record_side_effect
 from tests.engine.test_drain import pair, wait_for  # noqa: F401 - a fixture
@@ -169,3 +172,71 @@ def test_a_missed_cancel_notice_still_stops_the_run_at_the_next_heartbeat(nobody
     liveness.heartbeat("thread:deaf", "thread", [], {"in-flight-missed": stop}, 30)
     assert stop.is_set(), "the heartbeat did not tell the cancelled run's thread to stop"
     assert Run.objects.get(id="in-flight-missed").lease_expires_at is not None  # still held
+
+
+# A run's own thread may learn of its cancel before the cancel's notice reaches its executor
+# (its checkpoint is refused, or it times itself out): as it returns, no step of it is in
+# flight any more, so its hold must end then, not when a late notice (or the lease) says so.
+
+_between_steps: dict[str, threading.Event] = {}
+
+
+@durable.workflow(name="tests.resume_in_flight.paused_between_steps")
+def paused_between_steps(run_id: str) -> str:
+    note(run_id, "first")
+    _between_steps.setdefault(run_id, threading.Event()).wait(30)
+    note(run_id, "second")
+    return "done"
+
+
+@durable.workflow(name="tests.resume_in_flight.times_itself_out", timeout=0.5)
+def times_itself_out(run_id: str) -> str:
+    note(run_id, "first")
+    time.sleep(1.0)  # past the deadline between two steps: the next one times the run out
+    note(run_id, "second")
+    return "done"
+
+
+@pytest.fixture
+def deaf(monkeypatch):
+    """Thread executors started from now on never hear a cancel's notice (lost or late)."""
+    monkeypatch.setattr(ThreadExecutor, "_heard_cancel", lambda self, run_id: False)
+
+
+def _hold_ended(run_id: str) -> bool:
+    run = Run.objects.get(id=run_id)
+    return run.status == RunStatus.CANCELLED and run.lease_expires_at is None
+
+
+def test_a_run_told_of_its_cancel_by_a_refused_checkpoint_ends_its_hold_as_it_returns(
+    deaf,
+    pair,  # noqa: F811 - the fixture
+    side_effects,
+    settings,
+):
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
+    pair()
+    durable.start(paused_between_steps, "told-by-checkpoint", run_id="told-by-checkpoint")
+    wait_for(lambda: side_effects("told-by-checkpoint") == {"first": 1}, 10, "the first step")
+    operations.cancel("told-by-checkpoint")
+    _between_steps["told-by-checkpoint"].set()  # its next checkpoint is refused: it stops
+    wait_for(lambda: _hold_ended("told-by-checkpoint"), 5, "the hold to end as the run stops")
+    assert operations.resume("told-by-checkpoint") == "told-by-checkpoint"
+
+
+def test_a_run_that_times_itself_out_ends_its_hold_as_it_returns(
+    deaf,
+    pair,  # noqa: F811 - the fixture
+    side_effects,
+    settings,
+    monkeypatch,
+):
+    """Its own thread reaches the deadline first (the executor's deadline watch, which would
+    also tell the thread, is left out)."""
+    settings.DURABLE_CANCEL_CONFIRM_SECONDS = 0.2
+    monkeypatch.setattr(runtime, "enforce_deadlines", lambda: [])
+    pair()
+    durable.start(times_itself_out, "timed-itself-out", run_id="timed-itself-out")
+    wait_for(lambda: _hold_ended("timed-itself-out"), 10, "the hold to end as the run stops")
+    assert "timed out" in Run.objects.get(id="timed-itself-out").cancel_reason
+    assert side_effects("timed-itself-out") == {"first": 1}
