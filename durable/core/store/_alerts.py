@@ -172,12 +172,14 @@ CLAIM_DUE_DELIVERIES = """
 -- change decide which executor sends each; next_attempt_at becomes the claim's time.
 -- statement_timestamp(), as Django's Now() that wrote next_attempt_at, so a retry due at
 -- once is due inside one transaction too
-UPDATE durable_alertdelivery SET status = 'sending', next_attempt_at = statement_timestamp()
-WHERE id IN (
+-- (MATERIALIZED: taken once, or a plan that rescans the LIMIT takes more than `limit`)
+WITH due AS MATERIALIZED (
     SELECT id FROM durable_alertdelivery
     WHERE status = 'pending' AND next_attempt_at <= statement_timestamp()
     ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 )
+UPDATE durable_alertdelivery SET status = 'sending', next_attempt_at = statement_timestamp()
+WHERE id IN (SELECT id FROM due)
 RETURNING id
 """
 

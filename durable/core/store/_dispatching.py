@@ -59,9 +59,10 @@ DUE_UNDISPATCHED = """
 -- due_undispatched --
 -- Due runs not dispatched since they came due (woken sleeps, delayed starts), plus, when
 -- the broker's queue is empty, runs waiting longer than `stale` seconds (lost messages);
--- marking them (updated_at) makes each sweep send one message per run at most
-UPDATE durable_run r SET updated_at = now()
-FROM (
+-- marking them (updated_at) makes each sweep send one message per run at most.
+-- MATERIALIZED: the LIMIT is taken once; joined as a subquery, a nested loop may run it again
+-- for each row of its other side, each time past the rows already marked
+WITH due AS MATERIALIZED (
     SELECT id FROM durable_run
     WHERE status = 'ENQUEUED' AND available_at <= now() AND held_at IS NULL
       AND NOT EXISTS (  -- limited queues: their runs are woken as slots free (wake_queue_heads)
@@ -73,7 +74,9 @@ FROM (
     ORDER BY priority DESC, available_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-) due
+)
+UPDATE durable_run r SET updated_at = now()
+FROM due
 WHERE r.id = due.id
 RETURNING r.id
 """

@@ -133,7 +133,7 @@ RECOVER_ORPHANED = (
     "-- durable_recovery with the dead owner's host, pid and last heartbeat.\n"
     "WITH"
     + HELD_LIFELINES
-    + """, orphaned AS (
+    + """, orphaned AS MATERIALIZED (  -- its LIMIT taken once, however the UPDATE joins it
     SELECT r.id, COALESCE(r.max_recoveries, %(max_recoveries)s) AS max_recoveries,
            r.executor_id, e.hostname, e.pid, e.last_seen_at"""
     + ORPHANS

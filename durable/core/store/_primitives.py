@@ -57,11 +57,12 @@ def wake_receiver(run_id: str, topic: str) -> bool:
 CONSUME_MESSAGE = """
 -- consume_message --
 -- Take the oldest unconsumed message of a run on a topic (commits with its checkpoint)
-UPDATE durable_message SET consumed_at = now(), consumed_position = %(position)s
-WHERE id = (
+WITH oldest AS MATERIALIZED (  -- one message, however the UPDATE is planned
     SELECT id FROM durable_message
     WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_at IS NULL
     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+UPDATE durable_message SET consumed_at = now(), consumed_position = %(position)s
+WHERE id = (SELECT id FROM oldest)
 RETURNING payload
 """
 

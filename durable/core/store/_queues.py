@@ -50,7 +50,7 @@ WITH limits AS (
     SELECT count(*) AS started FROM durable_run
     WHERE queue = %(queue)s
       AND claimed_at > statement_timestamp() - make_interval(secs => (SELECT period FROM limits))
-), candidate AS (
+), candidate AS MATERIALIZED (  -- one run: the LIMIT is taken once, however it is joined
     SELECT r.id FROM durable_run r, running, recent, limits
     WHERE r.queue = %(queue)s AND r.status = 'ENQUEUED' AND r.held_at IS NULL
       AND r.available_at <= statement_timestamp()
@@ -158,16 +158,19 @@ def queue_heads(queue: str, workflows: list[str], limit: int, by_priority: bool)
 
 WAKE_QUEUE_HEADS = """
 -- wake_queue_heads --
--- Up to `limit` due runs of a limited queue with free slots, best first, not woken lately
-UPDATE durable_run r SET updated_at = now()
-FROM (
+-- Up to `limit` due runs of a limited queue with free slots, best first, not woken lately.
+-- MATERIALIZED: the LIMIT is taken once; joined as a subquery, a nested loop may run it again
+-- for each row of its other side, each time past the rows already marked (10 woken for 2)
+WITH head AS MATERIALIZED (
     SELECT id FROM durable_run
     WHERE queue = %(queue)s AND status = 'ENQUEUED' AND available_at <= now() AND held_at IS NULL
       AND updated_at < now() - make_interval(secs => %(quiet)s)
     ORDER BY CASE WHEN %(by_priority)s THEN priority ELSE 0 END DESC, available_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-) head
+)
+UPDATE durable_run r SET updated_at = now()
+FROM head
 WHERE r.id = head.id
 RETURNING r.id
 """

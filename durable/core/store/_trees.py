@@ -206,7 +206,7 @@ DELETE_DOOMED = _deleting(HISTORY_OF_A_RUN) + DELETE_DOOMED_RUNS
 PRUNE_BATCH = f"""
 -- prune_batch --
 -- Delete one batch of prunable runs (oldest first) with everything recorded for them
-WITH doomed AS (
+WITH doomed AS MATERIALIZED (  -- one batch: its LIMIT taken once
     SELECT r.id FROM durable_run r
     WHERE {PRUNABLE}
     ORDER BY r.finished_at
