@@ -50,15 +50,6 @@ class CountingDispatcher:
         self.sent.append(run_id)
 
 
-# Quarantined (non-strict): in one fast-tier run of two on the embedded default, one sweep_once
-# sent 10 messages (wait-0..wait-9, counted as woken) with only the two Celery executors in
-# the table, the queue stored with worker_concurrency=1 and the room SQL capped at 2: as if
-# the queue were woken five times. Passes alone, after tests/engine a-f, and in whole runs;
-# on failure the message names limits, free slots, room and run statuses (closing note of
-# 2026-12-07).
-QUARANTINE = pytest.mark.xfail(strict=False, reason="order-dependent: 10 messages for 2 slots")
-
-
 def _waiting_backlog_and_two_celery_workers() -> None:
     for index in range(40):
         durable.start(per_worker, f"wait-{index}", 0, run_id=f"wait-{index}")
@@ -99,7 +90,6 @@ def _sweep_messages(monkeypatch) -> list[str]:
     return dispatcher.sent
 
 
-@QUARANTINE
 def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_have_room(
     transactional_db, settings, monkeypatch
 ):
@@ -114,7 +104,6 @@ def test_the_sweep_wakes_a_worker_concurrency_backlog_only_as_far_as_workers_hav
     assert len(_sweep_messages(monkeypatch)) == 2
 
 
-@QUARANTINE
 def test_executors_that_take_no_celery_messages_give_the_sweep_no_room(
     transactional_db, settings, monkeypatch
 ):
