@@ -11,6 +11,7 @@ join methods that would hide the rescan are switched off.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,8 +101,6 @@ def test_every_limited_lock_inside_a_write_is_taken_once():
 
 def _string_constants(path: Path) -> list[tuple[int, str]]:
     """Each module-level statement, assembled as the module assembles it (its value)."""
-    import importlib
-
     module = importlib.import_module(f"durable.core.store.{path.stem}")
     source = path.read_text()
     found = []
