@@ -154,6 +154,18 @@ class ThreadExecutor(OneThreadPerRun):
             return
         self._queue.put(Started(claimed, since))
 
+    def execute_started(self, claimed: ClaimedRun, since: float) -> None:
+        """A run inserted claimed by this executor, executed on the thread that started it
+        (`durable.run`), in the slot held for it; one started while shutting down is
+        released as `hand_started` releases it."""
+        if self._draining.is_set() or self._stop.is_set():
+            self.hand_started(claimed, since)
+            return
+        try:
+            self._execute_claimed(claimed, since)
+        finally:
+            self.cancel_start(claimed.run_id)
+
     def cancel_start(self, run_id: str) -> None:
         with self._lock:
             self._pending.discard(run_id)
@@ -252,7 +264,8 @@ class ThreadExecutor(OneThreadPerRun):
         store.release_runs(claimed_again, self.executor_id)  # another thread takes it up
         for run_id, thread in threads:
             hung.abandon(thread, f"run {run_id} was cancelled while a step hung")
-            self._spawn(self._work, "durable-worker-replacement")
+            if thread in self._workers:  # not a caller's thread executing its durable.run()
+                self._spawn(self._work, "durable-worker-replacement")
 
     def _keep_recovering(self) -> None:
         """Judging owners has a thread of its own too: a death is acted on within a heartbeat
