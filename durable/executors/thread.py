@@ -240,15 +240,20 @@ class ThreadExecutor(OneThreadPerRun):
             recovery.forget_dead_executors(self.executor_id)
 
     def _free_hung_slots(self) -> None:
-        """A cancelled or timed-out run whose thread is stuck in a step for more than two
-        polls gives its slot back: the thread is abandoned and a fresh one takes its place."""
+        """A cancelled or timed-out run whose pool thread is stuck in a step for more than two
+        polls gives its slot back: the thread is abandoned and a fresh one takes its place.
+        A thread executing its own `durable.run()` is the caller's: it keeps its slot (and
+        the run its lease) until the step returns, as a hung call would hold its caller."""
         now = time.monotonic()
         with self._lock:
             stuck = []
             for run_id, cancelled in self._in_flight.items():
                 if not cancelled.is_set():
                     self._cancel_seen.pop(run_id, None)
-                elif now - self._cancel_seen.setdefault(run_id, now) > 2 * self.poll_seconds:
+                elif (
+                    now - self._cancel_seen.setdefault(run_id, now) > 2 * self.poll_seconds
+                    and self._running_on.get(run_id) in self._workers
+                ):
                     stuck.append(run_id)
             threads = [(run_id, self._running_on.pop(run_id)) for run_id in stuck]
             claimed_again = []
@@ -264,8 +269,7 @@ class ThreadExecutor(OneThreadPerRun):
         store.release_runs(claimed_again, self.executor_id)  # another thread takes it up
         for run_id, thread in threads:
             hung.abandon(thread, f"run {run_id} was cancelled while a step hung")
-            if thread in self._workers:  # not a caller's thread executing its durable.run()
-                self._spawn(self._work, "durable-worker-replacement")
+            self._spawn(self._work, "durable-worker-replacement")
 
     def _keep_recovering(self) -> None:
         """Judging owners has a thread of its own too: a death is acted on within a heartbeat

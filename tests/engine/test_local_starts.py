@@ -263,3 +263,37 @@ def test_run_with_every_thread_busy_waits_for_a_thread_as_before(serving):
     assert durable.run(thread_workflow, "run-waits") == "unset"
     assert THREAD_OF_STEP["run-waits"].startswith("durable-worker")
     assert busy.result(timeout=10) == 1
+
+
+@durable.step(name="tests.local_stuck_step")
+def stuck_step(seconds: float) -> float:
+    time.sleep(seconds)  # deaf to cancels, as a hung call is
+    return seconds
+
+
+@durable.workflow(name="tests.local_stuck")
+def stuck_workflow(seconds: float) -> float:
+    stuck_step(seconds)
+    return stuck_step(seconds)
+
+
+def test_a_calling_thread_hung_in_a_cancelled_step_is_not_abandoned_for_the_pool(serving, settings):
+    """A pool thread hung in a cancelled run's step is abandoned and replaced; the thread
+    that called `durable.run()` is the caller's, not the pool's: it is neither counted among
+    the abandoned threads (it lives on after the step) nor replaced, and its run's slot and
+    lease are kept until its step returns."""
+    from durable.core import _hung as hung
+
+    settings.DURABLE_POLL_SECONDS = 0.1
+    executor = serving()
+    workers = len(executor._workers)
+    cancel = threading.Timer(0.3, lambda: operations.cancel("run-here-stuck"))
+    cancel.start()
+    try:
+        with pytest.raises(RunCancelledError):
+            durable.run(stuck_workflow, 1.5, run_id="run-here-stuck")
+    finally:
+        cancel.join()
+    assert len(executor._workers) == workers
+    assert hung.abandoned_alive() == 0
+    assert executor.free_threads() == executor.threads
