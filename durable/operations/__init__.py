@@ -24,7 +24,7 @@ from durable.core import _validation as validation
 from durable.core._audit import acting_as, current_actor
 from durable.core._validation import MAX_TIMEOUT_SECONDS, validate_new_run_id, validate_run_id
 from durable.core.conf import settings
-from durable.errors import InvalidArgumentError
+from durable.errors import InvalidArgumentError, InvalidRunIdError
 from durable.operations import _deletion as deletion
 from durable.operations import _drain as drain
 from durable.operations import _jobs as jobs
@@ -165,6 +165,15 @@ class CancelledRun(str):
         return cancelled
 
 
+def _well_formed(run_id: Any) -> bool:
+    """A run id the database can be asked about; `apply` refuses the others with why."""
+    try:
+        validation.validate_run_id(run_id)
+    except InvalidRunIdError:
+        return False
+    return True
+
+
 def resume(
     run_ids: str | Iterable[str],
     *,
@@ -184,7 +193,7 @@ def resume(
     detail = {"reason": reason, "request_id": request_id}
     run_ids = _once(run_ids)
     wait_for_stops(
-        [run_id for run_id in run_id_list(run_ids) if isinstance(run_id, str)],
+        [run_id for run_id in run_id_list(run_ids) if _well_formed(run_id)],
         settings.DURABLE_CANCEL_CONFIRM_SECONDS,
     )
     return apply("resume", run_ids, actor, progress, detail, resume_batch)

@@ -171,3 +171,9 @@ def test_the_command_line_refuses_run_ids_with_dot_segments(db):
     with pytest.raises(SystemExit):  # every id refused: exit status 1, reason on stderr
         call_command("durable", "cancel", "attacker/../victim", stderr=io.StringIO())
     assert AuditEntry.objects.get(action="cancel").detail["refused"]
+
+
+def test_resuming_an_id_with_a_nul_byte_is_refused_as_an_invalid_id(db):
+    """The wait for steps in flight asks the database only about well-formed ids."""
+    with pytest.raises(InvalidRunIdError, match="invalid run id"):
+        operations.resume("\x00")
