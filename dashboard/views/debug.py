@@ -46,8 +46,12 @@ def _editable(step: Step) -> str:
 def _render_patch(
     request: HttpRequest, step: Step, form: PatchForm, status: int = 200
 ) -> HttpResponse:
-    repeats = preview.preview("fork", step.run_id, from_step=step.position + 1)
-    context = {"step": step, "run": step.run, "form": form, "repeats": repeats.runs[0].steps}
+    try:
+        repeats = preview.preview("fork", step.run_id, from_step=step.position + 1).runs[0].steps
+    except DurableError as exc:  # e.g. the step after it failed and ended the run
+        repeats = []
+        messages.error(request, f"No fork can start after this step: {exc}")
+    context = {"step": step, "run": step.run, "form": form, "repeats": repeats}
     response = render_page(request, "dashboard/debug_patch.html", context)
     response.status_code = status
     return response

@@ -321,3 +321,11 @@ def test_known_hostile_inputs_are_answered_without_a_server_error(
     fuzz_client, method, path, params
 ):
     assert _send(fuzz_client, method, path, params) < 500
+
+
+def test_the_edit_page_of_the_step_that_ended_a_failed_run_says_no_fork_can_follow(fuzz_client):
+    """Editing the failed last step's predecessor previews a fork from the failed step, which
+    would only replay the failure: the page says so instead of answering 500."""
+    response = fuzz_client.get("/edit-output/1/fuzz-target")
+    assert response.status_code == 200
+    assert "No fork can start after this step" in response.content.decode()
