@@ -213,7 +213,9 @@ def _count(figures: Figures, prefix: str, started: list[str]) -> None:
 
 
 def _tcp_ports(pid: int) -> list[int]:
-    """The local ports of the process's TCP sockets: its database sessions' client ports."""
+    """The local ports of the process's TCP connections to PostgreSQL: its sessions' client
+    ports (a connection to the broker may use a port another process uses for PostgreSQL)."""
+    server_port = int(connection.settings_dict["PORT"] or 5432)
     inodes = set()
     for descriptor in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -226,7 +228,7 @@ def _tcp_ports(pid: int) -> list[int]:
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
-            if fields[9] in inodes:
+            if fields[9] in inodes and int(fields[2].rsplit(":", 1)[1], 16) == server_port:
                 ports.append(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
 
