@@ -31,13 +31,16 @@ _MOST_FRAMES = 20  # the engine's own frames between a step's checkpoint and the
 _SUSPENDS = inspect.CO_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 _scanned: dict[tuple[CodeType, int], bool] = {}
+_may_return: dict[CodeType, bool] = {}  # whether any call in the code returns right after
 
 
 def returns_next(workflow: object) -> bool:
     """Whether the frame of `workflow` (a workflow's function) that called the step being
-    checkpointed returns right after that call; False if its frame is not the step's caller."""
+    checkpointed returns right after that call; False if its frame is not the step's caller.
+    A workflow none of whose calls is followed by a return (a loop) is answered without
+    looking for its frame."""
     code = getattr(workflow, "__code__", None)
-    if code is None:
+    if code is None or not _may_return_next(code):
         return False
     frame: FrameType | None = sys._getframe(1)
     for _ in range(_MOST_FRAMES):
@@ -59,6 +62,17 @@ def _quiet_until_return(code: CodeType, offset: int) -> bool:
     return known
 
 
+def _may_return_next(code: CodeType) -> bool:
+    known = _may_return.get(code)
+    if known is None:
+        known = _may_return[code] = not code.co_flags & _SUSPENDS and any(
+            _quiet_after(instructions, index)
+            for instructions in [list(dis.get_instructions(code))]
+            for index in range(len(instructions))
+        )
+    return known
+
+
 def _scan(code: CodeType, offset: int) -> bool:
     """Whether the instruction at `offset` (a frame's f_lasti: the call, or one of its inline
     cache units) is a call followed only by quiet instructions up to a return."""
@@ -66,9 +80,14 @@ def _scan(code: CodeType, offset: int) -> bool:
         return False
     instructions = list(dis.get_instructions(code))
     calls = [i for i, instruction in enumerate(instructions) if instruction.offset <= offset]
-    if not calls or not instructions[calls[-1]].opname.startswith("CALL"):
+    return bool(calls) and _quiet_after(instructions, calls[-1])
+
+
+def _quiet_after(instructions: list[dis.Instruction], index: int) -> bool:
+    """Whether `instructions[index]` is a call followed only by quiet ones up to a return."""
+    if not instructions[index].opname.startswith("CALL"):
         return False
-    for instruction in instructions[calls[-1] + 1 :]:
+    for instruction in instructions[index + 1 :]:
         if instruction.opname in _RETURNS:
             return True
         if instruction.opname not in _QUIET:

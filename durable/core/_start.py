@@ -15,6 +15,7 @@ from durable.core import _clock as clock
 from durable.core import _context as context
 from durable.core import _creation as creation
 from durable.core import _delays as delays
+from durable.core import _dispatch as dispatching
 from durable.core import _endings as endings
 from durable.core import _finish_notices as finish_notices
 from durable.core import _registry as registry
@@ -237,8 +238,31 @@ def _new_run(
 
 
 def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
-    """Start a run and wait for its result (which re-raises the run's error)."""
-    return start(workflow, *args, **kwargs).result()
+    """Start a run and wait for its result (which re-raises the run's error).
+
+    A run claimed in its insert by this process's thread executor is executed on this
+    thread, which would only wait for it (no hand-off to a pool thread and back); its slot
+    in the pool is held until it ends, and cancels, leases and shutdowns treat it as any
+    run in flight there. Inside a workflow, or a step, the run is handed to the pool."""
+    if context.current() is not None:
+        return start(workflow, *args, **kwargs).result()
+    dispatching.execute_here()
+    try:
+        handle = start(workflow, *args, **kwargs)
+    except BaseException:
+        left = dispatching.take_handed()
+        if left is not None:  # claimed for this thread, which will not execute it now
+            left.give_to_pool()
+        raise
+    handed = dispatching.take_handed()
+    if handed is None:
+        return handle.result()
+    ending = endings.watch(handle.run_id)  # the end written here is told to result()
+    try:
+        handed.execute()
+        return handle.result()
+    finally:
+        endings.unwatch(handle.run_id, ending)
 
 
 def get(run_id: str) -> RunHandle:

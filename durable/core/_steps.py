@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from django.db import DatabaseError, connection, transaction
@@ -222,13 +222,13 @@ class StepCall:
     def _ends_the_run(self, params: dict[str, Any]) -> bool:
         """A quiet plain step the workflow returns right after, outside any transaction: its
         checkpoint may wait for the run's end, which nothing of the workflow's runs before."""
-        return (
+        return (  # the cheapest first: most steps are not followed by a return
             self.step.kind == "step"
             and params["logs"] is None
             and self.run_context.last_checkpoint is None
-            and not connection.in_atomic_block
-            and not on_loop()
             and last_step.returns_next(self.run_context.workflow.func)
+            and not on_loop()
+            and not connection.in_atomic_block
         )
 
     def _record_failure(
@@ -284,9 +284,11 @@ class StepCall:
         """A failed checkpoint write is not the step's failure: the run stops here and is
         given back to be recovered from its last checkpoint (a recovery counted), instead of
         retrying or failing a step that worked, or staying RUNNING behind a live owner."""
-        with self.checkpoint_errors():
+        try:  # no context manager here: a generator per checkpoint is measurable
             written = store.record_step(**params)
-            self.logs_kept(written)
+        except Exception as exc:
+            self.checkpoint_failed(exc)
+        self.logs_kept(written)
         self.run_context.stop_if_cancelled(written)
 
     @contextmanager
@@ -294,19 +296,24 @@ class StepCall:
         """What a checkpoint write that fails means for the run (see `_write_checked`)."""
         try:
             yield
-        except db.DatabaseUnavailable as exc:
-            raise RunReleased(self.run_context.run_id) from exc
-        except (DatabaseError, psycopg.Error) as exc:
-            if connection.in_atomic_block and (db.is_transient(exc) or db.is_conflict(exc)):
-                raise  # the transaction step retries its whole transaction
+        except Exception as exc:
+            self.checkpoint_failed(exc)
 
-            logger.warning(
-                "run %s: checkpoint of step %s not written (%s); giving the run back to recovery",
-                self.run_context.run_id,
-                self.position,
-                exc,
-            )
-            raise RunGivenBack(self.run_context.run_id) from exc
+    def checkpoint_failed(self, exc: Exception) -> NoReturn:
+        """Raise what the failed checkpoint write `exc` means for the run."""
+        if isinstance(exc, db.DatabaseUnavailable):
+            raise RunReleased(self.run_context.run_id) from exc
+        if not isinstance(exc, DatabaseError | psycopg.Error):
+            raise exc
+        if connection.in_atomic_block and (db.is_transient(exc) or db.is_conflict(exc)):
+            raise exc  # the transaction step retries its whole transaction
+        logger.warning(
+            "run %s: checkpoint of step %s not written (%s); giving the run back to recovery",
+            self.run_context.run_id,
+            self.position,
+            exc,
+        )
+        raise RunGivenBack(self.run_context.run_id) from exc
 
     def _params(self, **outcome: Any) -> dict[str, Any]:
         """The checkpoint of the attempt ending now, as `store.record_step` takes it."""

@@ -154,6 +154,18 @@ class ThreadExecutor(OneThreadPerRun):
             return
         self._queue.put(Started(claimed, since))
 
+    def execute_started(self, claimed: ClaimedRun, since: float) -> None:
+        """A run inserted claimed by this executor, executed on the thread that started it
+        (`durable.run`), in the slot held for it; one started while shutting down is
+        released as `hand_started` releases it."""
+        if self._draining.is_set() or self._stop.is_set():
+            self.hand_started(claimed, since)
+            return
+        try:
+            self._execute_claimed(claimed, since)
+        finally:
+            self.cancel_start(claimed.run_id)
+
     def cancel_start(self, run_id: str) -> None:
         with self._lock:
             self._pending.discard(run_id)
@@ -228,15 +240,20 @@ class ThreadExecutor(OneThreadPerRun):
             recovery.forget_dead_executors(self.executor_id)
 
     def _free_hung_slots(self) -> None:
-        """A cancelled or timed-out run whose thread is stuck in a step for more than two
-        polls gives its slot back: the thread is abandoned and a fresh one takes its place."""
+        """A cancelled or timed-out run whose pool thread is stuck in a step for more than two
+        polls gives its slot back: the thread is abandoned and a fresh one takes its place.
+        A thread executing its own `durable.run()` is the caller's: it keeps its slot (and
+        the run its lease) until the step returns, as a hung call would hold its caller."""
         now = time.monotonic()
         with self._lock:
             stuck = []
             for run_id, cancelled in self._in_flight.items():
                 if not cancelled.is_set():
                     self._cancel_seen.pop(run_id, None)
-                elif now - self._cancel_seen.setdefault(run_id, now) > 2 * self.poll_seconds:
+                elif (
+                    now - self._cancel_seen.setdefault(run_id, now) > 2 * self.poll_seconds
+                    and self._running_on.get(run_id) in self._workers
+                ):
                     stuck.append(run_id)
             threads = [(run_id, self._running_on.pop(run_id)) for run_id in stuck]
             claimed_again = []

@@ -190,3 +190,21 @@ def test_a_position_already_recorded_refuses_both_writes(side_effects):
     assert store.record_step(kind="step", status="SUCCESS", **step) == "RUNNING"
     assert store.record_step_and_finish(**step, cpu_ms=0.0, run_output="2") == (None, False)
     assert Run.objects.get(id="last-taken-position").status == RunStatus.RUNNING
+
+
+def _loop_of_steps(count: int) -> int:
+    for _ in range(count):
+        len("a step")
+    return count
+
+
+def _returns_a_step() -> int:
+    return len("a step")
+
+
+def test_a_workflow_without_a_call_before_a_return_is_told_apart_from_its_code_alone():
+    """Checked once per code object, so a loop's steps never look for the workflow's frame."""
+    from durable.core import _last_step
+
+    assert not _last_step._may_return_next(_loop_of_steps.__code__)
+    assert _last_step._may_return_next(_returns_a_step.__code__)

@@ -5,7 +5,9 @@ starts, drains, busy threads and the caller's transaction keep the ordinary path
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import time
 
 import pytest
@@ -193,3 +195,105 @@ def test_a_second_start_with_the_same_id_is_the_first_run(serving):
     assert again == first
     assert first.result(timeout=10) == 1
     assert Run.objects.filter(id="local-same").count() == 1
+
+
+THREAD_OF_STEP: dict[str, str] = {}
+CALLER_TAG: contextvars.ContextVar[str] = contextvars.ContextVar("caller_tag", default="unset")
+
+
+@durable.step(name="tests.local_thread_step")
+def thread_step(token: str) -> str:
+    THREAD_OF_STEP[token] = threading.current_thread().name
+    seen = CALLER_TAG.get()
+    CALLER_TAG.set("set by the step")
+    return seen
+
+
+@durable.workflow(name="tests.local_thread")
+def thread_workflow(token: str) -> str:
+    return thread_step(token)
+
+
+def test_run_executes_a_run_claimed_in_its_insert_on_the_calling_thread(serving):
+    """`durable.run()` waits for the run anyway: it executes it itself instead of handing
+    it to a pool thread and sleeping until that thread wakes it."""
+    executor = serving()
+    assert durable.run(thread_workflow, "run-here", run_id="run-here") == "unset"
+    assert THREAD_OF_STEP["run-here"] == threading.current_thread().name
+    run = _row("run-here")
+    assert (run.status, run.executor_id) == ("SUCCESS", executor.executor_id)
+    assert run.claimed_at == run.created_at
+    assert executor.free_threads() == executor.threads  # its reserved slot is given back
+
+
+def test_a_run_executed_on_the_calling_thread_sees_none_of_its_context(serving):
+    """Executed here, a run starts from an empty context as on a pool thread: the caller's
+    context variables are not the run's, and the run's do not leak back to the caller."""
+    serving()
+    token = CALLER_TAG.set("set by the caller")
+    try:
+        assert durable.run(thread_workflow, "run-context") == "unset"
+        assert CALLER_TAG.get() == "set by the caller"
+    finally:
+        CALLER_TAG.reset(token)
+
+
+def test_start_still_hands_its_run_to_a_pool_thread(serving):
+    serving()
+    assert durable.start(thread_workflow, "start-pool").result(timeout=10) == "unset"
+    assert THREAD_OF_STEP["start-pool"].startswith("durable-worker")
+
+
+def test_a_run_executed_on_the_calling_thread_is_cancelled_like_any_other(serving):
+    serving()
+    cancel = threading.Timer(0.3, lambda: operations.cancel("run-here-cancel"))
+    cancel.start()
+    try:
+        with pytest.raises(RunCancelledError):
+            durable.run(slow_ledger, "run-here-cancel", 5, 0.2, run_id="run-here-cancel")
+    finally:
+        cancel.join()
+    assert _row("run-here-cancel").status == "CANCELLED"
+
+
+def test_run_with_every_thread_busy_waits_for_a_thread_as_before(serving):
+    serving(threads=1)
+    busy = durable.start(slow_ledger, "run-busy", 1, 0.5, run_id="run-busy")
+    wait_for(lambda: _row("run-busy").status == "RUNNING", 10, "the busy run")
+    assert durable.run(thread_workflow, "run-waits") == "unset"
+    assert THREAD_OF_STEP["run-waits"].startswith("durable-worker")
+    assert busy.result(timeout=10) == 1
+
+
+@durable.step(name="tests.local_stuck_step")
+def stuck_step(seconds: float) -> float:
+    time.sleep(seconds)  # deaf to cancels, as a hung call is
+    return seconds
+
+
+@durable.workflow(name="tests.local_stuck")
+def stuck_workflow(seconds: float) -> float:
+    stuck_step(seconds)
+    return stuck_step(seconds)
+
+
+def test_a_calling_thread_hung_in_a_cancelled_step_is_not_abandoned_for_the_pool(serving, settings):
+    """A pool thread hung in a cancelled run's step is abandoned and replaced; the thread
+    that called `durable.run()` is the caller's, not the pool's: it is neither counted among
+    the abandoned threads (it lives on after the step) nor replaced, and its run's slot and
+    lease are kept until its step returns."""
+    from durable.core import _hung as hung
+
+    settings.DURABLE_POLL_SECONDS = 0.1
+    executor = serving()
+    workers = len(executor._workers)
+    cancel = threading.Timer(0.3, lambda: operations.cancel("run-here-stuck"))
+    cancel.start()
+    try:
+        with pytest.raises(RunCancelledError):
+            durable.run(stuck_workflow, 1.5, run_id="run-here-stuck")
+    finally:
+        cancel.join()
+    assert len(executor._workers) == workers
+    assert hung.abandoned_alive() == 0
+    assert executor.free_threads() == executor.threads
