@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -243,8 +244,10 @@ def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
     A run claimed in its insert by this process's thread executor is executed on this
     thread, which would only wait for it (no hand-off to a pool thread and back); its slot
     in the pool is held until it ends, and cancels, leases and shutdowns treat it as any
-    run in flight there. Inside a workflow, or a step, the run is handed to the pool."""
-    if context.current() is not None:
+    run in flight there. Inside a workflow, or a step, or on a thread whose event loop is
+    running (a notebook's cell, sync Playwright), where an async workflow could not run, the
+    run is handed to the pool."""
+    if context.current() is not None or _event_loop_runs_here():
         return start(workflow, *args, **kwargs).result()
     dispatching.execute_here()
     try:
@@ -263,6 +266,14 @@ def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
         return handle.result()
     finally:
         endings.unwatch(handle.run_id, ending)
+
+
+def _event_loop_runs_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def get(run_id: str) -> RunHandle:

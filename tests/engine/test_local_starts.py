@@ -5,6 +5,7 @@ starts, drains, busy threads and the caller's transaction keep the ordinary path
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import threading
@@ -18,6 +19,7 @@ import durable
 from durable import executors, operations
 from durable.errors import RunCancelledError
 from durable.models import Executor, Run
+from tests.engine import async_workflows
 from tests.engine.processes import wait_for
 from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step, slow_ledger, sum_three
 
@@ -297,3 +299,15 @@ def test_a_calling_thread_hung_in_a_cancelled_step_is_not_abandoned_for_the_pool
     assert len(executor._workers) == workers
     assert hung.abandoned_alive() == 0
     assert executor.free_threads() == executor.threads
+
+
+def test_run_from_a_thread_whose_event_loop_runs_executes_an_async_workflow(serving, monkeypatch):
+    """A notebook cell (or sync Playwright) calls durable.run() on a thread that has a running
+    event loop: an async workflow cannot be run there, so the run goes to a pool thread."""
+    serving()
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # as notebooks run Django
+
+    async def cell() -> list[int]:
+        return durable.run(async_workflows.roundtrip, [1, 2])  # blocks the loop, as cells do
+
+    assert asyncio.run(cell()) == [1, 2]
