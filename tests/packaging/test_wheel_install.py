@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import browser as chromium
 from tests.engine.processes import die_with_parent, wait_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -177,6 +178,13 @@ def shop_server(shop):
     yield base
     server.terminate()
     server.wait(timeout=30)
+
+
+@pytest.fixture
+def new_page():
+    """A Chromium for this one test (tests/browser.py), stopped after it."""
+    with chromium.chromium() as browser, chromium.page_opener(browser) as open_page:
+        yield open_page
 
 
 def _answers(url: str) -> bool:
