@@ -25,14 +25,21 @@ class ContentSecurityPolicyMiddleware:
 
 
 class RejectNulBytesMiddleware:
-    """A 400 for a NUL byte in the path, the query or a form field: PostgreSQL cannot hold
-    one in text, so any page or admin search that passed it on would fail with a 500."""
+    """A 400 for a NUL byte in the path, the query, a form field or a header: PostgreSQL
+    cannot hold one in text, so any page, admin search or failed-login record (django-axes
+    keeps the Accept and User-Agent headers) that passed it on would fail with a 500. HTTP
+    itself forbids NUL in a header's value (RFC 9110, section 5.5)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.path or _has_nul(request.GET) or _has_nul(request.POST):
+        if (
+            "\x00" in request.path
+            or _header_has_nul(request.META)
+            or _has_nul(request.GET)
+            or _has_nul(request.POST)
+        ):
             if "/api/" in request.path:  # the HTTP API answers JSON problems, never HTML
                 return JsonResponse(
                     NUL_PROBLEM, status=400, content_type="application/problem+json"
@@ -43,6 +50,14 @@ class RejectNulBytesMiddleware:
 
 NUL_PROBLEM = {"type": "about:blank#bad-request", "title": "Bad Request", "status": 400,
                "detail": "Request refused: it contains a NUL byte.", "errors": []}  # fmt: skip
+
+
+def _header_has_nul(meta: dict) -> bool:
+    return any(
+        "\x00" in value
+        for name, value in meta.items()
+        if (name.startswith("HTTP_") or name == "CONTENT_TYPE") and isinstance(value, str)
+    )
 
 
 def _has_nul(params) -> bool:

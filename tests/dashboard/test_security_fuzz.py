@@ -329,3 +329,18 @@ def test_the_edit_page_of_the_step_that_ended_a_failed_run_says_no_fork_can_foll
     response = fuzz_client.get("/edit-output/1/fuzz-target")
     assert response.status_code == 200
     assert "No fork can start after this step" in response.content.decode()
+
+
+@pytest.mark.parametrize("header", ["HTTP_ACCEPT", "HTTP_USER_AGENT", "HTTP_X_CUSTOM"])
+def test_a_header_with_a_nul_byte_is_refused_before_anything_stores_it(db, header):
+    """HTTP forbids NUL in a field value (RFC 9110 §5.5: reject the message or replace it).
+    A failed login stores the Accept and User-Agent headers (django-axes), and PostgreSQL
+    holds no NUL in text: the request is refused with a 400, and nothing is recorded."""
+    from axes.models import AccessAttempt
+
+    response = Client().post(
+        "/accounts/login/", {"username": "someone", "password": "wrong"}, **{header: "a\x00b"}
+    )
+    assert response.status_code == 400
+    assert "NUL byte" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
