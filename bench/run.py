@@ -36,6 +36,7 @@ SIZES = {
         "starts": 300,
         "runs": 300,
         "transaction_runs": 200,
+        "history_runs": 20_000,
     },
     "quick": {
         "single": 200,
@@ -46,6 +47,7 @@ SIZES = {
         "starts": 10,
         "runs": 10,
         "transaction_runs": 0,
+        "history_runs": 1_000,
     },
 }
 
