@@ -65,10 +65,9 @@ def _quiet_until_return(code: CodeType, offset: int) -> bool:
 def _may_return_next(code: CodeType) -> bool:
     known = _may_return.get(code)
     if known is None:
+        instructions = list(dis.get_instructions(code))
         known = _may_return[code] = not code.co_flags & _SUSPENDS and any(
-            _quiet_after(instructions, index)
-            for instructions in [list(dis.get_instructions(code))]
-            for index in range(len(instructions))
+            _quiet_after(instructions, index) for index in range(len(instructions))
         )
     return known
 
