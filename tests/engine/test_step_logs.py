@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import durable
+from durable.core.store._direct import DirectPath
 from durable.models import StepLog
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -118,26 +119,38 @@ def test_logs_are_bounded_by_count_and_level_and_can_be_turned_off(settings):
 
 
 class StatementCounter:
-    """Records every statement sent, at psycopg's cursor (so both Django's cursors and the
-    store's prepared statements are seen): a measurement, not a stand-in."""
+    """Records every statement sent, at psycopg's cursor and at the store's direct path
+    through libpq (store._direct), so Django's cursors, the store's prepared statements and
+    its hot statements are all seen: a measurement, not a stand-in."""
 
     def __init__(self, monkeypatch) -> None:
         self.texts: list[str] = []
         self.params: list[str] = []
         self._lock = threading.Lock()
         execute = psycopg.Cursor.execute
+        execute_directly = DirectPath.execute
 
         def counted(cursor, query, params=None, **options):
-            with self._lock:
-                self.texts.append(str(query))
-                # not result()'s polls, nor the lifeline asking about the runs in flight
-                if threading.current_thread() is not threading.main_thread() and (
-                    "-- pending_stack_requests --" not in str(query)
-                ):
-                    self.params.append(repr(params))
+            self._record(query, params)
             return execute(cursor, query, params, **options)
 
+        def counted_directly(path, query, params):
+            rows = execute_directly(path, query, params)
+            if rows is not None:  # else psycopg's cursor sends it, and counts it there
+                self._record(query, params)
+            return rows
+
         monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+        monkeypatch.setattr(DirectPath, "execute", counted_directly)
+
+    def _record(self, query, params) -> None:
+        with self._lock:
+            self.texts.append(str(query))
+            # not result()'s polls, nor the lifeline asking about the runs in flight
+            if threading.current_thread() is not threading.main_thread() and (
+                "-- pending_stack_requests --" not in str(query)
+            ):
+                self.params.append(repr(params))
 
 
 def statements_of_a_run(

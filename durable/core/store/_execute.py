@@ -2,9 +2,11 @@
 dropped connection through `_db.retrying`.
 
 Statements run in autocommit mode (so `@durable.transaction` steps share the caller's
-transaction): each call is one database round trip. The per-step statements go through
-`execute_prepared`: server-side binding lets psycopg prepare them after a few uses, so
-PostgreSQL stops parsing and planning them every time.
+transaction): each call is one database round trip. The hot path's statements (a run's
+insert, its checkpoints, its finish) go through `_execute_prepared`: prepared once per
+connection, so PostgreSQL stops parsing and planning them every time, and sent straight
+through libpq while the connection is in autocommit (`_direct`), since the Python a statement
+costs under the GIL is what caps workflows per second.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from psycopg.pq import ExecStatus
 
 from durable.core.store import _db as db
+from durable.core.store import _direct as direct
 from durable.core.store import _reading as reading
 
 Rows = list[tuple[Any, ...]]
@@ -67,15 +70,20 @@ def _execute_prepared(
 
 
 def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
-    """One round trip on this thread's connection, through a psycopg cursor kept with it:
-    no Django cursor wrapper, no new cursor per statement (its adapters are copied at
-    creation), Django's error wrapping only when the statement fails."""
+    """One round trip on this thread's connection: straight through libpq when it is in
+    autocommit (`_direct`), else through a psycopg cursor kept with it (no Django cursor
+    wrapper, no new cursor per statement); Django's error wrapping only when it fails."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's, looked up once
     if wrapper.connection is None:  # (ensure_connection's own check, without its wrapper)
         wrapper.ensure_connection()
     wrapper.validate_no_broken_transaction()
-    cursor = _hot_cursor(wrapper)
+    path = direct.direct_path(wrapper.connection)
     try:
+        if path.usable():
+            rows = path.execute(sql, params)
+            if rows is not None:
+                return rows
+        cursor = _hot_cursor(wrapper)
         cursor.execute(sql, params, prepare=True)
     except psycopg.Error:
         with wrapper.wrap_database_errors:  # re-raised as Django's error, from psycopg's

@@ -1,0 +1,144 @@
+"""The hot statements' round trip straight through libpq, for a connection in autocommit.
+
+Eight callers on two cores are bound by the GIL, not by the cores: PostgreSQL's backends
+sit idle waiting for the one Python thread that may run (docs/performance.md), so the
+Python a statement costs is what caps workflows per second. psycopg's `Cursor.execute`
+wraps the round trip in a connection lock, a generator protocol and its prepared-statement
+bookkeeping. Here a statement is converted once, its parameters are dumped by psycopg's own
+`Transformer` (the adapters Django configured on the connection, as a cursor copies them),
+`PGconn.exec_prepared` sends it and waits with the GIL released, and the same transformer
+loads the rows: psycopg's public pieces, without the cursor around them.
+
+A statement that failed raises the error psycopg's cursor would raise for it (the caller
+wraps it as Django does), a lost connection psycopg's OperationalError, which the caller's
+retry settles; nothing is ever sent twice. Only what was never sent (a value psycopg refuses
+to dump, a statement the server would not prepare) goes to the cursor instead, which says
+why. Inside a transaction (autocommit off, or one open) this path is never taken: psycopg
+must issue the BEGIN and own the errors there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.errors import error_from_result
+from psycopg.pq import ConnStatus, DiagnosticField, ExecStatus, TransactionStatus
+
+Rows = list[tuple[Any, ...]]
+
+MOST_PREPARED = 100  # per connection; past it a statement takes psycopg's path (its own LRU)
+
+_IDLE = TransactionStatus.IDLE
+_CONNECTION_OK = ConnStatus.OK
+_TUPLES_OK = ExecStatus.TUPLES_OK
+_COMMAND_OK = ExecStatus.COMMAND_OK
+_NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: dropped by DEALLOCATE or DISCARD
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%")
+
+
+class Converted:
+    """A statement with `%(name)s` placeholders as PostgreSQL reads it: `$1`, `$2`, …"""
+
+    def __init__(self, sql: str) -> None:
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is not None:
+                if name not in names:
+                    names.append(name)
+                return f"${names.index(name) + 1}"
+            if match.group(0) == "%%":
+                return "%"
+            raise ValueError(f"a lone '%' in a statement for the direct path: {sql[:80]!r}")
+
+        self.query = _PLACEHOLDER.sub(number, sql).encode()
+        self.names = tuple(names)
+        self.formats = [PyFormat.AUTO] * len(names)
+
+
+class DirectPath:
+    """What one psycopg connection has prepared for the direct path. It is kept on the
+    connection itself, which a pool may hand from thread to thread with its session's
+    prepared statements."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+        self.transformer = Transformer.from_context(connection)
+        self.prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
+        self.refused: set[tuple[str, tuple[int, ...]]] = set()  # the server would not prepare
+        self.made = 0  # names are never reused: a dropped one may still be on the server
+
+    def usable(self) -> bool:
+        """Autocommit and no transaction open: each statement commits on its own."""
+        connection = self.connection
+        return connection.autocommit and connection.pgconn.transaction_status == _IDLE
+
+    def execute(self, sql: str, params: dict[str, Any], *, again: bool = True) -> Rows | None:
+        """The statement's rows (an empty list for none); None when nothing was sent (a value
+        psycopg refuses, a statement the server would not prepare): the caller runs it
+        through psycopg's cursor, which says why. A statement that failed raises psycopg's
+        error for it, as the cursor would: it is never sent twice."""
+        transformer = self.transformer
+        try:
+            converted = _converted(sql)
+            values = transformer.dump_sequence(
+                [params[n] for n in converted.names], converted.formats
+            )
+            key = (sql, tuple(transformer.types or ()))
+            name = self.prepared.get(key) or self._prepare(key, converted)
+        except psycopg.Error:
+            return None
+        if name is None:
+            return None
+        pgconn = self.connection.pgconn
+        # libpq takes a None among the values as NULL (psycopg's cursor passes them so)
+        formats = transformer.formats
+        result = pgconn.exec_prepared(name, values, param_formats=formats)  # type: ignore[arg-type]
+        status = result.status
+        if status == _TUPLES_OK:
+            transformer.set_pgresult(result)
+            return transformer.load_rows(0, result.ntuples, tuple)
+        if status == _COMMAND_OK:
+            return []
+        encoding = self.connection.info.encoding
+        if pgconn.status != _CONNECTION_OK:  # lost: whether it committed is the caller's to settle
+            raise psycopg.OperationalError(result.get_error_message(encoding))
+        if again and result.error_field(DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
+            self.prepared.clear()  # a DEALLOCATE or DISCARD dropped them; nothing ran
+            return self.execute(sql, params, again=False)
+        raise error_from_result(result, encoding=encoding)
+
+    def _prepare(self, key: tuple[str, tuple[int, ...]], converted: Converted) -> bytes | None:
+        if key in self.refused or len(self.prepared) >= MOST_PREPARED:
+            return None
+        self.made += 1
+        name = b"durable_direct_%d" % self.made
+        result = self.connection.pgconn.prepare(name, converted.query, param_types=key[1])
+        if result.status != _COMMAND_OK:
+            if self.connection.pgconn.transaction_status == _IDLE:
+                self.refused.add(key)  # the statement itself was refused, not the connection
+            return None
+        self.prepared[key] = name
+        return name
+
+
+def _converted(sql: str) -> Converted:
+    converted = _CONVERTED.get(sql)
+    if converted is None:
+        converted = _CONVERTED[sql] = Converted(sql)
+    return converted
+
+
+_CONVERTED: dict[str, Converted] = {}  # the store's statements: a few dozen texts
+
+
+def direct_path(connection: psycopg.Connection[Any]) -> DirectPath:
+    """The direct path of `connection`, made at its first statement."""
+    path: DirectPath | None = getattr(connection, "_durable_direct", None)
+    if path is None:
+        path = connection._durable_direct = DirectPath(connection)  # type: ignore[attr-defined]
+    return path
