@@ -1,10 +1,17 @@
 """The hot path's statements go straight through libpq in autocommit (store._direct): same
-rows, same errors and the same transactions as psycopg's own cursor gives them."""
+rows, same errors and the same transactions as psycopg's own cursor gives them.
+
+The path serves every thread but the main one (where signal handlers must run during a
+long statement), so these tests send their statements from a thread of their own."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -20,6 +27,8 @@ from tests.engine.processes import wait_for
 from tests.engine.workflows import sum_three
 from tests.tiers import examples
 
+T = TypeVar("T")
+
 ECHO = """
 -- echo --
 SELECT %(text)s::text, %(number)s::bigint, %(real)s::float8, %(moment)s::timestamptz,
@@ -28,12 +37,29 @@ SELECT %(text)s::text, %(number)s::bigint, %(real)s::float8, %(moment)s::timesta
 SIDE_EFFECT = "INSERT INTO test_side_effect (id, run_id, label) VALUES (%(id)s, %(run_id)s, 'x')"
 
 
+@pytest.fixture
+def on_a_thread(side_effects) -> Iterator[Callable[[Callable[[], T]], T]]:
+    """Call a function on one thread that is not the main one, with its own connection."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield lambda function: pool.submit(function).result(timeout=60)
+        pool.submit(lambda: connection.close()).result()
+
+
+@pytest.fixture
+def executing_here(on_a_thread):
+    """This process's thread executor serving: `durable.run` executes on the calling thread."""
+    executor = executors.get_executor()
+    wait_for(lambda: Executor.objects.filter(id=executor.executor_id).exists(), 10, "row")
+    wait_for(executor._lifeline.holds, 10, "the lifeline")
+    return on_a_thread
+
+
 def _direct_statements(marker: str) -> int:
     """Statements this thread's connection prepared under the direct path's names."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_prepared_statements"
-            " WHERE name LIKE 'durable\\_%%' AND statement LIKE %s",
+            " WHERE name LIKE 'durable\\_direct\\_%%' AND statement LIKE %s",
             [f"%{marker}%"],
         )
         return cursor.fetchone()[0]
@@ -45,75 +71,138 @@ def _through_a_cursor(sql: str, params: dict[str, object]) -> list[tuple[object,
         return cursor.fetchall()
 
 
-@pytest.fixture
-def executing_here(side_effects):
-    """This process's thread executor serving: `durable.run` executes on the calling thread."""
-    executor = executors.get_executor()
-    wait_for(lambda: Executor.objects.filter(id=executor.executor_id).exists(), 10, "row")
-    wait_for(executor._lifeline.holds, 10, "the lifeline")
+def _count(run_id: str) -> int:
+    rows = _through_a_cursor(
+        "SELECT count(*) FROM test_side_effect WHERE run_id = %(run)s", {"run": run_id}
+    )
+    return rows[0][0]
 
 
-def test_a_run_executed_here_writes_its_insert_checkpoints_and_finish_directly(executing_here):
+HOT_STATEMENTS = ("-- insert_run --", "-- record_step --", "-- record_step_and_finish --")
+
+
+def test_a_run_executed_on_a_callers_thread_writes_through_libpq(executing_here):
+    def run_and_look() -> list[int]:
+        assert durable.run(sum_three, 1, 2, 3) == 6
+        return [_direct_statements(statement) for statement in HOT_STATEMENTS]
+
+    assert executing_here(run_and_look) == [1, 1, 1]
+
+
+def test_the_main_thread_keeps_psycopgs_cursor(executing_here):
+    """A blocking libpq call would hold back Ctrl-C and signal handlers (a Celery task's
+    soft time limit) until the statement returns; psycopg's wait loop runs them."""
     assert durable.run(sum_three, 1, 2, 3) == 6
-    for statement in ("-- insert_run --", "-- record_step --", "-- record_step_and_finish --"):
-        assert _direct_statements(statement) == 1, statement
+    assert [_direct_statements(statement) for statement in HOT_STATEMENTS] == [0, 0, 0]
+
+
+def test_a_connection_set_never_to_prepare_keeps_psycopgs_cursor(executing_here):
+    """`DURABLE_PREPARE_THRESHOLD=none` is the setting for a pooler that may hand one
+    session's prepared statements to another client: nothing is prepared then."""
+
+    def run_unprepared() -> list[int]:
+        connection.ensure_connection()
+        connection.connection.prepare_threshold = None
+        assert durable.run(sum_three, 1, 2, 3) == 6
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            return [cursor.fetchone()[0]]
+
+    assert executing_here(run_unprepared) == [0]
 
 
 def test_statements_the_server_dropped_are_prepared_again(executing_here):
     """A DEALLOCATE or DISCARD (a pooler, an operator) leaves the path nothing to execute:
     that run still goes through, and the next ones are direct again."""
-    assert durable.run(sum_three, 1, 2, 3) == 6
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
-    assert durable.run(sum_three, 4, 5, 6) == 15
-    assert durable.run(sum_three, 7, 8, 9) == 24
-    assert _direct_statements("-- record_step --") == 1
+
+    def runs_around_a_deallocate() -> int:
+        assert durable.run(sum_three, 1, 2, 3) == 6
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        assert durable.run(sum_three, 4, 5, 6) == 15
+        assert durable.run(sum_three, 7, 8, 9) == 24
+        return _direct_statements("-- record_step --")
+
+    assert executing_here(runs_around_a_deallocate) == 1
 
 
 def test_a_refused_statement_raises_djangos_error_and_leaves_the_connection_usable(
-    side_effects,
+    on_a_thread,
 ):
-    _execute_prepared(SIDE_EFFECT, {"id": 1, "run_id": "direct-refused"})
-    with pytest.raises(IntegrityError) as refused:
+    def insert_twice() -> psycopg.Error | None:
         _execute_prepared(SIDE_EFFECT, {"id": 1, "run_id": "direct-refused"})
-    assert isinstance(refused.value.__cause__, psycopg.errors.UniqueViolation)
-    _execute_prepared(SIDE_EFFECT, {"id": 2, "run_id": "direct-refused"})
-    assert _through_a_cursor(
-        "SELECT count(*) FROM test_side_effect WHERE run_id = %(run)s", {"run": "direct-refused"}
-    ) == [(2,)]
+        with pytest.raises(IntegrityError) as refused:
+            _execute_prepared(SIDE_EFFECT, {"id": 1, "run_id": "direct-refused"})
+        _execute_prepared(SIDE_EFFECT, {"id": 2, "run_id": "direct-refused"})
+        assert _direct_statements("test_side_effect") == 1
+        return refused.value.__cause__
+
+    cause = on_a_thread(insert_twice)
+    assert isinstance(cause, psycopg.errors.UniqueViolation)
+    assert cause.diag.table_name == "test_side_effect"
+    assert _count("direct-refused") == 2
 
 
-def test_a_failed_statement_is_sent_once(side_effects):
+def test_a_failed_statement_is_sent_once(on_a_thread):
     """Its error is raised from its own result, not found by sending it again: a second
     send could succeed where the first failed (a trigger, a lock timeout), or repeat a
     sequence's step, which no rollback takes back."""
     with connection.cursor() as cursor:
         cursor.execute("CREATE SEQUENCE IF NOT EXISTS direct_sends")
         cursor.execute("SELECT setval('direct_sends', 1, false)")
-    with pytest.raises(DataError) as failed:
-        _execute_prepared("SELECT nextval('direct_sends') / %(zero)s", {"zero": 0})
-    assert isinstance(failed.value.__cause__, psycopg.errors.DivisionByZero)
+
+    def divide_by_zero() -> psycopg.Error | None:
+        with pytest.raises(DataError) as failed:
+            _execute_prepared("SELECT nextval('direct_sends') / %(zero)s", {"zero": 0})
+        return failed.value.__cause__
+
+    assert isinstance(on_a_thread(divide_by_zero), psycopg.errors.DivisionByZero)
     assert _through_a_cursor("SELECT last_value FROM direct_sends", {}) == [(1,)]
 
 
-def test_a_value_psycopg_refuses_raises_djangos_data_error(side_effects):
-    with pytest.raises(DataError, match="NUL"):
-        _execute_prepared(SIDE_EFFECT, {"id": 3, "run_id": "nul\x00byte"})
+def test_a_value_psycopg_refuses_raises_djangos_data_error(on_a_thread):
+    def insert_a_nul() -> None:
+        with pytest.raises(DataError, match="NUL"):
+            _execute_prepared(SIDE_EFFECT, {"id": 3, "run_id": "nul\x00byte"})
+
+    on_a_thread(insert_a_nul)
 
 
-def test_inside_an_atomic_block_a_statement_joins_the_transaction(side_effects):
+def test_inside_an_atomic_block_a_statement_joins_the_transaction(on_a_thread):
     """A `@durable.transaction` step's checkpoint commits with the step's own writes: the
     direct path never runs a statement outside the caller's transaction."""
 
     class RolledBack(Exception):
         pass
 
-    with pytest.raises(RolledBack), transaction.atomic():
-        _execute_prepared(SIDE_EFFECT, {"id": 4, "run_id": "direct-atomic"})
-        raise RolledBack
-    assert _through_a_cursor(
-        "SELECT count(*) FROM test_side_effect WHERE run_id = %(run)s", {"run": "direct-atomic"}
-    ) == [(0,)]
+    def insert_and_roll_back() -> None:
+        with pytest.raises(RolledBack), transaction.atomic():
+            _execute_prepared(SIDE_EFFECT, {"id": 4, "run_id": "direct-atomic"})
+            raise RolledBack
+
+    on_a_thread(insert_and_roll_back)
+    assert _count("direct-atomic") == 0
+
+
+@pytest.mark.parametrize("thread", ["main", "another"])
+def test_a_session_the_server_ended_for_idling_is_reopened(on_a_thread, thread):
+    """`idle_session_timeout` ends a connection that waited between statements: the next
+    statement goes on over a fresh one, as after any lost connection, whichever path the
+    thread takes (psycopg's cursor reads the server's 57P05, libpq's call a closed socket)."""
+
+    def idle_past_the_timeout() -> None:
+        _execute_prepared(SIDE_EFFECT, {"id": 5, "run_id": thread})  # prepared now
+        with connection.cursor() as cursor:
+            cursor.execute("SET idle_session_timeout = '100ms'")
+        time.sleep(0.5)
+        _execute_prepared(SIDE_EFFECT, {"id": 6, "run_id": thread})
+        connection.close()
+
+    if thread == "main":
+        idle_past_the_timeout()
+    else:
+        on_a_thread(idle_past_the_timeout)
+    assert _count(thread) == 2
 
 
 json_values = st.recursive(
@@ -144,11 +233,15 @@ json_values = st.recursive(
     flag=st.booleans() | st.none(),
 )
 def test_any_values_come_back_as_psycopgs_cursor_returns_them(
-    side_effects, text, number, real, moment, document, flag
+    on_a_thread, text, number, real, moment, document, flag
 ):
     params = {
         "text": text, "number": number, "real": real, "moment": moment,
         "document": json.dumps(document), "flag": flag,
     }  # fmt: skip
-    assert _execute_prepared(ECHO, params) == _through_a_cursor(ECHO, params)
-    assert _direct_statements("-- echo --") >= 1  # (one per set of parameter types)
+
+    def both_ways() -> None:
+        assert _execute_prepared(ECHO, params) == _through_a_cursor(ECHO, params)
+        assert _direct_statements("-- echo --") >= 1  # (one per set of parameter types)
+
+    on_a_thread(both_ways)

@@ -134,9 +134,11 @@ class StatementCounter:
             self._record(query, params)
             return execute(cursor, query, params, **options)
 
-        def counted_directly(path, query, params):
-            rows = execute_directly(path, query, params)
-            if rows is not None:  # else psycopg's cursor sends it, and counts it there
+        def counted_directly(path, query, params, **options):
+            rows = execute_directly(path, query, params, **options)
+            # not when psycopg's cursor sends it (it counts there), nor a call the path made
+            # itself to send a statement the server had dropped again
+            if rows is not None and options.get("again", True):
                 self._record(query, params)
             return rows
 

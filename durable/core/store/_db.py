@@ -30,7 +30,9 @@ T = TypeVar("T")
 
 FIRST_DELAY = 0.05
 MAX_DELAY = 1.0  # a short cap: an outage's end is noticed within a second
-TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03"}  # admin/crash shutdown, cannot connect now
+# admin/crash shutdown, cannot connect now, and the server's idle_session_timeout ending a
+# session that waited too long between statements: a fresh connection goes on
+TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "57P05"}
 CONFLICT_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 _outage_ended_at = float("-inf")
@@ -43,8 +45,9 @@ class DatabaseUnavailable(Exception):  # noqa: N818 - the name says what happene
 def is_transient(exc: BaseException) -> bool:
     """Whether `exc` is a lost or refused connection (retry it), not a deterministic error.
 
-    SQLSTATE class 08 (connection exceptions) and 57P01-57P03 (the server shutting down,
-    crashed, or not yet accepting connections) are transient; so is a psycopg
+    SQLSTATE class 08 (connection exceptions), 57P01-57P03 (the server shutting down,
+    crashed, or not yet accepting connections) and 57P05 (a session ended for idling) are
+    transient; so is a psycopg
     OperationalError without a SQLSTATE (refused, reset, "server closed the connection") and
     Django's InterfaceError for a connection that was closed under it.
     """

@@ -7,25 +7,31 @@ wraps the round trip in a connection lock, a generator protocol and its prepared
 bookkeeping. Here a statement is converted once, its parameters are dumped by psycopg's own
 `Transformer` (the adapters Django configured on the connection, as a cursor copies them),
 `PGconn.exec_prepared` sends it and waits with the GIL released, and the same transformer
-loads the rows: psycopg's public pieces, without the cursor around them.
+loads the rows: the pieces psycopg's own cursor is made of, which psycopg exports (its
+`pq` and `adapt` modules, `errors.error_from_result`), without the cursor around them.
+tests/engine/test_direct_statements.py holds both paths to the same rows and errors.
 
 A statement that failed raises the error psycopg's cursor would raise for it (the caller
-wraps it as Django does), a lost connection psycopg's OperationalError, which the caller's
-retry settles; nothing is ever sent twice. Only what was never sent (a value psycopg refuses
-to dump, a statement the server would not prepare) goes to the cursor instead, which says
-why. Inside a transaction (autocommit off, or one open) this path is never taken: psycopg
-must issue the BEGIN and own the errors there.
+wraps it as Django does), a connection lost on the way psycopg's OperationalError, which the
+caller's retry settles; nothing is ever sent twice. Only what was never sent (a value
+psycopg refuses to dump, a statement the server would not prepare) goes to the cursor
+instead, which says why. The cursor keeps everything else (`DirectPath.usable`): a
+transaction or pipeline open (psycopg must issue the BEGIN and own the errors there), a
+connection set never to prepare (a pooler's), and the main thread, where signal handlers
+must run during a long statement.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from threading import get_ident
 from typing import Any
 
 import psycopg
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.errors import error_from_result
-from psycopg.pq import ConnStatus, DiagnosticField, ExecStatus, TransactionStatus
+from psycopg.pq import ConnStatus, DiagnosticField, ExecStatus, PipelineStatus, TransactionStatus
 
 Rows = list[tuple[Any, ...]]
 
@@ -35,6 +41,8 @@ _IDLE = TransactionStatus.IDLE
 _CONNECTION_OK = ConnStatus.OK
 _TUPLES_OK = ExecStatus.TUPLES_OK
 _COMMAND_OK = ExecStatus.COMMAND_OK
+_FATAL_ERROR = ExecStatus.FATAL_ERROR
+_PIPELINE_OFF = PipelineStatus.OFF
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: dropped by DEALLOCATE or DISCARD
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%")
 
@@ -69,13 +77,24 @@ class DirectPath:
         self.connection = connection
         self.transformer = Transformer.from_context(connection)
         self.prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
-        self.refused: set[tuple[str, tuple[int, ...]]] = set()  # the server would not prepare
         self.made = 0  # names are never reused: a dropped one may still be on the server
 
     def usable(self) -> bool:
-        """Autocommit and no transaction open: each statement commits on its own."""
+        """Whether this statement may take the direct path: each statement commits on its
+        own (autocommit, no transaction or pipeline open); the connection prepares
+        statements at all (`prepare_threshold` None is the setting for a pooler that hands
+        one session's statements to other clients); and this is not the main thread, whose
+        signal handlers (Ctrl-C, a Celery task's soft time limit) psycopg's wait loop runs
+        during a long statement and a blocking libpq call would hold back."""
         connection = self.connection
-        return connection.autocommit and connection.pgconn.transaction_status == _IDLE
+        pgconn = connection.pgconn
+        return (
+            connection.autocommit
+            and pgconn.transaction_status == _IDLE
+            and pgconn.pipeline_status == _PIPELINE_OFF
+            and connection.prepare_threshold is not None
+            and get_ident() != threading.main_thread().ident
+        )
 
     def execute(self, sql: str, params: dict[str, Any], *, again: bool = True) -> Rows | None:
         """The statement's rows (an empty list for none); None when nothing was sent (a value
@@ -90,37 +109,49 @@ class DirectPath:
             )
             key = (sql, tuple(transformer.types or ()))
             name = self.prepared.get(key) or self._prepare(key, converted)
-        except psycopg.Error:
+        except (psycopg.Error, KeyError, ValueError):
             return None
         if name is None:
             return None
         pgconn = self.connection.pgconn
-        # libpq takes a None among the values as NULL (psycopg's cursor passes them so)
-        formats = transformer.formats
-        result = pgconn.exec_prepared(name, values, param_formats=formats)  # type: ignore[arg-type]
+        with self.connection.lock:  # as the cursor holds it: one command at a time
+            # libpq takes a None among the values as NULL (psycopg's cursor passes them so)
+            result = pgconn.exec_prepared(
+                name,
+                values,  # type: ignore[arg-type]
+                param_formats=transformer.formats,
+            )
+        while notice := pgconn.notifies():  # LISTENs of the connection's own user
+            if pgconn.notify_handler:
+                pgconn.notify_handler(notice)
         status = result.status
         if status == _TUPLES_OK:
             transformer.set_pgresult(result)
             return transformer.load_rows(0, result.ntuples, tuple)
         if status == _COMMAND_OK:
             return []
+        if status != _FATAL_ERROR:
+            raise psycopg.InternalError(f"unexpected result from the direct path: {status!r}")
         encoding = self.connection.info.encoding
-        if pgconn.status != _CONNECTION_OK:  # lost: whether it committed is the caller's to settle
+        sqlstate = result.error_field(DiagnosticField.SQLSTATE)
+        if pgconn.status != _CONNECTION_OK and not sqlstate:
+            # lost on the way: whether it committed is the caller's retry to settle
             raise psycopg.OperationalError(result.get_error_message(encoding))
-        if again and result.error_field(DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
+        if again and sqlstate == _NO_SUCH_STATEMENT:
             self.prepared.clear()  # a DEALLOCATE or DISCARD dropped them; nothing ran
             return self.execute(sql, params, again=False)
         raise error_from_result(result, encoding=encoding)
 
     def _prepare(self, key: tuple[str, tuple[int, ...]], converted: Converted) -> bytes | None:
-        if key in self.refused or len(self.prepared) >= MOST_PREPARED:
+        """Prepare the statement under a new name; None (the cursor's turn) if the server
+        refused it (a lock held by a migration, say: the next call tries again)."""
+        if len(self.prepared) >= MOST_PREPARED:
             return None
         self.made += 1
         name = b"durable_direct_%d" % self.made
-        result = self.connection.pgconn.prepare(name, converted.query, param_types=key[1])
+        with self.connection.lock:
+            result = self.connection.pgconn.prepare(name, converted.query, param_types=key[1])
         if result.status != _COMMAND_OK:
-            if self.connection.pgconn.transaction_status == _IDLE:
-                self.refused.add(key)  # the statement itself was refused, not the connection
             return None
         self.prepared[key] = name
         return name
