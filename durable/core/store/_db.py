@@ -47,9 +47,8 @@ def is_transient(exc: BaseException) -> bool:
 
     SQLSTATE class 08 (connection exceptions), 57P01-57P03 (the server shutting down,
     crashed, or not yet accepting connections) and 57P05 (a session ended for idling) are
-    transient; so is a psycopg
-    OperationalError without a SQLSTATE (refused, reset, "server closed the connection") and
-    Django's InterfaceError for a connection that was closed under it.
+    transient; so is a psycopg OperationalError without a SQLSTATE (refused, reset, "server
+    closed the connection") and Django's InterfaceError for a connection closed under it.
     """
     for error in _chain(exc):
         if isinstance(error, psycopg.Error | OperationalError | InterfaceError):
