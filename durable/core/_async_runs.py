@@ -79,14 +79,16 @@ def call(func: Callable[..., Any], args: list | tuple, kwargs: dict) -> Any:
 
 def on_loop() -> bool:
     """True on the event loop of an async run (where Django's connection must not be used)."""
-    return _loop_state.get() is not None and _running_loop() is not None
+    return _loop_state.get() is not None and loop_runs_here()
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
+def loop_runs_here() -> bool:
+    """True on a thread whose event loop is running (any loop, a run's or not)."""
     try:
-        return asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
-        return None
+        return False
+    return True
 
 
 def call_blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,6 +10,7 @@ from typing import Any
 
 from asgiref.sync import markcoroutinefunction
 
+from durable.core import _async_runs as async_runs
 from durable.core import _by_name as by_name
 from durable.core import _clock as clock
 from durable.core import _context as context
@@ -247,7 +247,7 @@ def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
     run in flight there. Inside a workflow, or a step, or on a thread whose event loop is
     running (a notebook's cell, sync Playwright), where an async workflow could not run, the
     run is handed to the pool."""
-    if context.current() is not None or _event_loop_runs_here():
+    if context.current() is not None or async_runs.loop_runs_here():
         return start(workflow, *args, **kwargs).result()
     dispatching.execute_here()
     try:
@@ -266,14 +266,6 @@ def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
         return handle.result()
     finally:
         endings.unwatch(handle.run_id, ending)
-
-
-def _event_loop_runs_here() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def get(run_id: str) -> RunHandle:
