@@ -1,10 +1,12 @@
 """Reads on the replica for a page: whether the replica answers, and how far it trails.
 
 The state is probed at most once a second per process (`CACHE_SECONDS`): a page view costs
-no extra round trips beyond that. A replica that cannot be reached is given up for
-`DOWN_SECONDS` (so a dead host does not cost every page a connect timeout): pages read the
-primary and say so, then the next probe tries the replica again. A query the replica cancels
-(a conflict with the WAL it replays) is read once more on the primary.
+no extra round trips beyond that. A lag above the notice threshold is confirmed by waiting up
+to `CONFIRM_SECONDS` for the replica to catch up, once per lag. A replica that cannot be
+reached is given up for `DOWN_SECONDS` (so a dead host does not cost every page a connect
+timeout): pages read the primary and say so, then the next probe tries the replica again. A
+query the replica cancels (a conflict with the WAL it replays) is read once more on the
+primary.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ T = TypeVar("T")
 
 CACHE_SECONDS = 1.0
 DOWN_SECONDS = 5.0
+CONFIRM_SECONDS = 0.5  # how long a probe waits for a replica that seems to lag to catch up
 RECOVERY_CONFLICT = "40001"  # SQLSTATE of a standby query cancelled by the WAL it replays
 
 
@@ -50,18 +53,37 @@ _cache: dict[str, tuple[float, ReadState]] = {}
 _lock = threading.Lock()
 
 
-def _probe(alias: str) -> ReadState:
-    position = reading.primary_position()  # a primary that is down fails the page as ever
+def _probe(alias: str, previous: ReadState | None) -> ReadState:
+    position = reading.flushed_position()  # a primary that is down fails the page as ever
     try:
         lag, replayed = reading.replica_lag(alias, position)
+        notice = settings.DURABLE_READ_LAG_NOTICE_SECONDS
+        if lag is not None and lag > notice and not (previous and previous.lag):
+            lag, replayed = _confirm(alias, position, lag, replayed)
     except DatabaseError as exc:
         return give_up(alias, exc)
-    notice = settings.DURABLE_READ_LAG_NOTICE_SECONDS
     return ReadState(
         alias=alias,
         lag=lag if lag is not None and lag > notice else None,
         replayed=reading.position_value(replayed) or 0,
     )
+
+
+def _confirm(alias: str, position: str, lag: float, replayed: str) -> tuple[float, str]:
+    """The lag measured last, unless the replica reaches `position` within CONFIRM_SECONDS:
+    then it was that close. A replica a moment behind a primary that had committed nothing for a
+    minute reads a minute old (the age of the last commit it applied); only a wait tells the
+    two apart. Once a lag has been noted the next probe does not wait."""
+    started = time.monotonic()
+    pause = 0.01
+    while (waited := time.monotonic() - started) < CONFIRM_SECONDS:
+        time.sleep(min(pause, CONFIRM_SECONDS - waited))
+        pause = min(pause * 2, 0.1)
+        lag_now, replayed = reading.replica_lag(alias, position)
+        if lag_now == 0.0:
+            return time.monotonic() - started, replayed
+        lag = lag_now if lag_now is not None else lag
+    return lag, replayed
 
 
 def state(alias: str) -> ReadState:
@@ -71,7 +93,7 @@ def state(alias: str) -> ReadState:
         cached = _cache.get(alias)
         if cached and time.monotonic() < cached[0]:
             return cached[1]
-    fresh = _probe(alias)
+    fresh = _probe(alias, cached[1] if cached else None)
     if fresh.on_replica:
         with _lock:
             _cache[alias] = (time.monotonic() + CACHE_SECONDS, fresh)

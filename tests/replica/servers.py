@@ -14,7 +14,7 @@ import pwd
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -72,6 +72,20 @@ class Standby:
     def resume_replay(self) -> None:
         with self.admin() as conn:
             conn.execute("SELECT pg_wal_replay_resume()")
+
+    @contextlib.contextmanager
+    def applying_late(self, delay: str) -> Iterator[None]:
+        """Each commit is applied `delay` (e.g. "200ms") after the primary made it, as a
+        replica on a slow disk or a busy host would (recovery_min_apply_delay)."""
+        with self.admin() as conn:
+            conn.execute(f"ALTER SYSTEM SET recovery_min_apply_delay = '{delay}'")
+            conn.execute("SELECT pg_reload_conf()")
+        try:
+            yield
+        finally:
+            with self.admin() as conn:
+                conn.execute("ALTER SYSTEM RESET recovery_min_apply_delay")
+                conn.execute("SELECT pg_reload_conf()")
 
     def catch_up(self, primary: PrivatePostgres, timeout: float = 30.0) -> None:
         """Wait until the standby has replayed everything the primary has written so far."""

@@ -88,6 +88,20 @@ def test_a_lagging_replica_is_named_on_the_page_and_actions_act_on_the_primary(s
     assert pair.on_primary("SELECT status FROM durable_run WHERE id = 'r-new'") == [("CANCELLED",)]
 
 
+def test_a_replica_a_moment_behind_a_quiet_primary_is_not_called_stale(seeded, caught_up):
+    """Lag is how old the replica's data is, not how long ago the primary last committed: a
+    replica that applies the primary's newest commit a moment late is current, even when
+    the commit it applied before that is older than the notice threshold."""
+    pair = caught_up
+    assert seeded.get("/")["replica"]  # the page's code is loaded: it will probe at once
+    seeded.send({"cache_seconds": 1.0})  # the next page probes the replica afresh
+    with pair.standby.applying_late("300ms"):
+        time.sleep(LAG_NOTICE_SECONDS + 0.5)  # the primary commits nothing for a while
+        seeded.seed(enqueued=["r-quiet"])
+        answer = seeded.get("/")
+    assert answer["replica"] and not NOTE.search(answer["body"]), NOTE.search(answer["body"])
+
+
 def test_after_an_action_the_operator_reads_their_own_change(seeded, caught_up):
     """The page an action redirects to (and a bulk job's progress) reads the primary until
     the replica has replayed the action: never the run as it was before the click."""

@@ -17,13 +17,19 @@ from django.db import DEFAULT_DB_ALIAS, connections
 _alias: ContextVar[str | None] = ContextVar("durable_read_alias", default=None)
 
 # -- primary_position --
-# Where the primary's WAL ends now: a replica that has replayed up to here is current
+# Where the primary has written its WAL to now: every change committed before lies before it
 PRIMARY_POSITION = "SELECT pg_current_wal_lsn()::text"
+
+# -- flushed_position --
+# Where the primary's WAL is flushed to now: all a standby can have received (WAL written but
+# not yet flushed is not sent)
+FLUSHED_POSITION = "SELECT pg_current_wal_flush_lsn()::text"
 
 # -- replica_lag --
 # How far the replica's data trails the primary, in seconds: 0 once it has replayed up to the
 # primary's position, else the age of the last transaction it replayed (NULL when it is no
-# standby); and the position it has replayed up to
+# standby): at most how old its data is, much more when the primary committed nothing for a
+# while before; and the position it has replayed up to
 REPLICA_LAG = """
 SELECT CASE
     WHEN NOT pg_is_in_recovery() THEN NULL
@@ -62,8 +68,15 @@ def primary_position() -> str:
         return cursor.fetchone()[0]
 
 
+def flushed_position() -> str:
+    """The primary's WAL position a standby can have replayed by now: what it has flushed."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(FLUSHED_POSITION)
+        return cursor.fetchone()[0]
+
+
 def replica_lag(alias: str, position: str) -> tuple[float | None, str]:
-    """How far `alias` trails the primary at `position` (its `primary_position()`), in
+    """How far `alias` trails the primary at `position` (its `flushed_position()`), in
     seconds (None: it is not a standby), and the WAL position it has replayed."""
     with connections[alias].cursor() as cursor:
         cursor.execute(REPLICA_LAG, {"position": position})
