@@ -1,12 +1,14 @@
 """The hot path's statements go straight through libpq in autocommit (store._direct): same
 rows, same errors and the same transactions as psycopg's own cursor gives them.
 
-The path serves every thread but the main one (where signal handlers must run during a
-long statement), so these tests send their statements from a thread of their own."""
+Every thread takes the path; the main one waits in psycopg's interruptible loop (its signal
+handlers must run during a long statement), the others in one blocking libpq call, so each
+behaviour is held on both."""
 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +20,7 @@ import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import waiting
 
 import durable
 from durable import executors
@@ -43,6 +46,14 @@ def on_a_thread(side_effects) -> Iterator[Callable[[Callable[[], T]], T]]:
     with ThreadPoolExecutor(max_workers=1) as pool:
         yield lambda function: pool.submit(function).result(timeout=60)
         pool.submit(lambda: connection.close()).result()
+
+
+@pytest.fixture(params=["main", "another"])
+def on_each_thread(request, on_a_thread) -> Callable[[Callable[[], T]], T]:
+    """Call a function on the main thread, then (the second parameter) on another one."""
+    if request.param == "main":
+        return lambda function: function()
+    return on_a_thread
 
 
 @pytest.fixture
@@ -89,11 +100,66 @@ def test_a_run_executed_on_a_callers_thread_writes_through_libpq(executing_here)
     assert executing_here(run_and_look) == [1, 1, 1]
 
 
-def test_the_main_thread_keeps_psycopgs_cursor(executing_here):
-    """A blocking libpq call would hold back Ctrl-C and signal handlers (a Celery task's
-    soft time limit) until the statement returns; psycopg's wait loop runs them."""
+def test_a_run_executed_on_the_main_thread_writes_through_libpq_too(executing_here):
     assert durable.run(sum_three, 1, 2, 3) == 6
-    assert [_direct_statements(statement) for statement in HOT_STATEMENTS] == [0, 0, 0]
+    assert [_direct_statements(statement) for statement in HOT_STATEMENTS] == [1, 1, 1]
+
+
+class Alarm(Exception):
+    """What the test's signal handler raises, as a Celery soft time limit does."""
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, Alarm])
+def test_on_the_main_thread_a_signal_handler_runs_while_a_statement_waits(side_effects, interrupt):
+    """A blocking libpq call would hold back Ctrl-C and signal handlers (a Celery task's soft
+    time limit, a worker's SIGTERM) until the statement returns, for as long as it waits on
+    a lock or a host that went away. The handler runs at once; Ctrl-C also cancels the
+    statement in the server, as psycopg's cursor does, and the connection goes on."""
+    _execute_prepared(SIDE_EFFECT, {"id": 7, "run_id": "warm"})  # prepared before the wait
+    _execute_prepared("DELETE FROM test_side_effect WHERE id = %(id)s", {"id": 7})
+
+    def handler(signum, frame):
+        raise interrupt
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    blocker = psycopg.connect(**connection.get_connection_params())
+    try:
+        blocker.execute("INSERT INTO test_side_effect (id, run_id, label) VALUES (7, 'b', 'x')")
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        started = time.monotonic()
+        with pytest.raises(interrupt):  # waits on the blocker's uncommitted row with id 7
+            _execute_prepared(SIDE_EFFECT, {"id": 7, "run_id": "interrupted"})
+        assert time.monotonic() - started < 2
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        blocker.rollback()
+        blocker.close()
+    if interrupt is KeyboardInterrupt:
+        _execute_prepared(SIDE_EFFECT, {"id": 8, "run_id": "after"})
+        assert _count("interrupted") == 0 and _count("after") == 1
+    connection.close()  # what else a handler's exception leaves is the caller's to mend
+
+
+def test_where_psycopg_waits_in_python_the_path_waits_with_it(on_a_thread, monkeypatch):
+    """Under gevent's monkey-patching psycopg waits in the patched `select`, so other
+    greenlets run while a statement waits; one blocking libpq call would stall them all."""
+    waits: list[str] = []
+
+    def pure_python_wait(gen, fileno, interval=None, timeout=None):
+        waits.append("waited")
+        return waiting.wait_select(gen, fileno, interval, timeout)
+
+    monkeypatch.setattr(waiting, "wait", pure_python_wait)  # as psycopg picks it under gevent
+
+    def insert_twice() -> tuple[int, int]:
+        _execute_prepared(SIDE_EFFECT, {"id": 9, "run_id": "gevent"})  # a new connection
+        waits.clear()
+        _execute_prepared(SIDE_EFFECT, {"id": 10, "run_id": "gevent"})
+        return len(waits), _direct_statements("test_side_effect")
+
+    assert on_a_thread(insert_twice) == (1, 1)
+    assert _count("gevent") == 2
 
 
 def test_a_connection_set_never_to_prepare_keeps_psycopgs_cursor(executing_here):
@@ -127,7 +193,7 @@ def test_statements_the_server_dropped_are_prepared_again(executing_here):
 
 
 def test_a_refused_statement_raises_djangos_error_and_leaves_the_connection_usable(
-    on_a_thread,
+    on_each_thread,
 ):
     def insert_twice() -> psycopg.Error | None:
         _execute_prepared(SIDE_EFFECT, {"id": 1, "run_id": "direct-refused"})
@@ -137,13 +203,13 @@ def test_a_refused_statement_raises_djangos_error_and_leaves_the_connection_usab
         assert _direct_statements("test_side_effect") == 1
         return refused.value.__cause__
 
-    cause = on_a_thread(insert_twice)
+    cause = on_each_thread(insert_twice)
     assert isinstance(cause, psycopg.errors.UniqueViolation)
     assert cause.diag.table_name == "test_side_effect"
     assert _count("direct-refused") == 2
 
 
-def test_a_failed_statement_is_sent_once(on_a_thread):
+def test_a_failed_statement_is_sent_once(on_each_thread):
     """Its error is raised from its own result, not found by sending it again: a second
     send could succeed where the first failed (a trigger, a lock timeout), or repeat a
     sequence's step, which no rollback takes back."""
@@ -156,19 +222,19 @@ def test_a_failed_statement_is_sent_once(on_a_thread):
             _execute_prepared("SELECT nextval('direct_sends') / %(zero)s", {"zero": 0})
         return failed.value.__cause__
 
-    assert isinstance(on_a_thread(divide_by_zero), psycopg.errors.DivisionByZero)
+    assert isinstance(on_each_thread(divide_by_zero), psycopg.errors.DivisionByZero)
     assert _through_a_cursor("SELECT last_value FROM direct_sends", {}) == [(1,)]
 
 
-def test_a_value_psycopg_refuses_raises_djangos_data_error(on_a_thread):
+def test_a_value_psycopg_refuses_raises_djangos_data_error(on_each_thread):
     def insert_a_nul() -> None:
         with pytest.raises(DataError, match="NUL"):
             _execute_prepared(SIDE_EFFECT, {"id": 3, "run_id": "nul\x00byte"})
 
-    on_a_thread(insert_a_nul)
+    on_each_thread(insert_a_nul)
 
 
-def test_inside_an_atomic_block_a_statement_joins_the_transaction(on_a_thread):
+def test_inside_an_atomic_block_a_statement_joins_the_transaction(on_each_thread):
     """A `@durable.transaction` step's checkpoint commits with the step's own writes: the
     direct path never runs a statement outside the caller's transaction."""
 
@@ -180,7 +246,7 @@ def test_inside_an_atomic_block_a_statement_joins_the_transaction(on_a_thread):
             _execute_prepared(SIDE_EFFECT, {"id": 4, "run_id": "direct-atomic"})
             raise RolledBack
 
-    on_a_thread(insert_and_roll_back)
+    on_each_thread(insert_and_roll_back)
     assert _count("direct-atomic") == 0
 
 
@@ -233,7 +299,7 @@ json_values = st.recursive(
     flag=st.booleans() | st.none(),
 )
 def test_any_values_come_back_as_psycopgs_cursor_returns_them(
-    on_a_thread, text, number, real, moment, document, flag
+    on_each_thread, text, number, real, moment, document, flag
 ):
     params = {
         "text": text, "number": number, "real": real, "moment": moment,
@@ -244,4 +310,4 @@ def test_any_values_come_back_as_psycopgs_cursor_returns_them(
         assert _execute_prepared(ECHO, params) == _through_a_cursor(ECHO, params)
         assert _direct_statements("-- echo --") >= 1  # (one per set of parameter types)
 
-    on_a_thread(both_ways)
+    on_each_thread(both_ways)

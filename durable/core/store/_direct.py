@@ -6,9 +6,10 @@ Python a statement costs is what caps workflows per second. psycopg's `Cursor.ex
 wraps the round trip in a connection lock, a generator protocol and its prepared-statement
 bookkeeping. Here a statement is converted once, its parameters are dumped by psycopg's own
 `Transformer` (the adapters Django configured on the connection, as a cursor copies them),
-`PGconn.exec_prepared` sends it and waits with the GIL released, and the same transformer
-loads the rows: the pieces psycopg's own cursor is made of, which psycopg exports (its
-`pq` and `adapt` modules, `errors.error_from_result`), without the cursor around them.
+`PGconn.exec_prepared` sends it and waits with the GIL released (on the main thread, see
+below), and the same transformer loads the rows: the pieces psycopg's own cursor is made
+of, which psycopg exports (its `pq` and `adapt` modules, `errors.error_from_result`),
+without the cursor around them.
 tests/engine/test_direct_statements.py holds both paths to the same rows and errors.
 
 A statement that failed raises the error psycopg's cursor would raise for it (the caller
@@ -16,22 +17,34 @@ wraps it as Django does), a connection lost on the way psycopg's OperationalErro
 caller's retry settles; nothing is ever sent twice. Only what was never sent (a value
 psycopg refuses to dump, a statement the server would not prepare) goes to the cursor
 instead, which says why. The cursor keeps everything else (`DirectPath.usable`): a
-transaction or pipeline open (psycopg must issue the BEGIN and own the errors there), a
-connection set never to prepare (a pooler's), and the main thread, where signal handlers
-must run during a long statement.
+transaction or pipeline open (psycopg must issue the BEGIN and own the errors there), and a
+connection set never to prepare (a pooler's).
+
+The main thread runs signal handlers: Ctrl-C, a Celery task's soft time limit, a worker's
+SIGTERM. A blocking libpq call would hold them back for as long as the statement waits (on
+a lock, on a host that went away), so there the statement is sent without waiting and
+awaited by the loop psycopg's cursor uses (`Connection.wait` over its `execute` generator):
+it runs the handlers, and on Ctrl-C cancels the statement in the server as the cursor does.
+So does every thread where psycopg itself does not wait in C: under gevent's monkey-patching
+(a Celery gevent pool) psycopg waits in the patched `select`, letting other greenlets run,
+where a blocking libpq call would stall them all.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from threading import get_ident
 from typing import Any
 
 import psycopg
+from psycopg import waiting
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.errors import error_from_result
+from psycopg.generators import execute as results_of
 from psycopg.pq import ConnStatus, DiagnosticField, ExecStatus, PipelineStatus, TransactionStatus
+from psycopg.pq.abc import PGresult
 
 Rows = list[tuple[Any, ...]]
 
@@ -44,6 +57,7 @@ _COMMAND_OK = ExecStatus.COMMAND_OK
 _FATAL_ERROR = ExecStatus.FATAL_ERROR
 _PIPELINE_OFF = PipelineStatus.OFF
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: dropped by DEALLOCATE or DISCARD
+_MAIN_THREAD = threading.main_thread().ident
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%")
 
 
@@ -78,14 +92,14 @@ class DirectPath:
         self.transformer = Transformer.from_context(connection)
         self.prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
         self.made = 0  # names are never reused: a dropped one may still be on the server
+        # whether a call that blocks in libpq waits as psycopg would (the module's docstring)
+        self.may_block = waiting.wait is getattr(waiting, "wait_c", None)
 
     def usable(self) -> bool:
         """Whether this statement may take the direct path: each statement commits on its
-        own (autocommit, no transaction or pipeline open); the connection prepares
+        own (autocommit, no transaction or pipeline open), and the connection prepares
         statements at all (`prepare_threshold` None is the setting for a pooler that hands
-        one session's statements to other clients); and this is not the main thread, whose
-        signal handlers (Ctrl-C, a Celery task's soft time limit) psycopg's wait loop runs
-        during a long statement and a blocking libpq call would hold back."""
+        one session's statements to other clients)."""
         connection = self.connection
         pgconn = connection.pgconn
         return (
@@ -93,7 +107,6 @@ class DirectPath:
             and pgconn.transaction_status == _IDLE
             and pgconn.pipeline_status == _PIPELINE_OFF
             and connection.prepare_threshold is not None
-            and get_ident() != threading.main_thread().ident
         )
 
     def execute(self, sql: str, params: dict[str, Any], *, again: bool = True) -> Rows | None:
@@ -114,13 +127,11 @@ class DirectPath:
         if name is None:
             return None
         pgconn = self.connection.pgconn
-        with self.connection.lock:  # as the cursor holds it: one command at a time
-            # libpq takes a None among the values as NULL (psycopg's cursor passes them so)
-            result = pgconn.exec_prepared(
-                name,
-                values,  # type: ignore[arg-type]
-                param_formats=transformer.formats,
-            )
+        # libpq takes a None among the values as NULL (psycopg's cursor passes them so)
+        result = self._round_trip(
+            pgconn.exec_prepared, pgconn.send_query_prepared, name, values,
+            param_formats=transformer.formats,
+        )  # fmt: skip
         while notice := pgconn.notifies():  # LISTENs of the connection's own user
             if pgconn.notify_handler:
                 pgconn.notify_handler(notice)
@@ -142,6 +153,23 @@ class DirectPath:
             return self.execute(sql, params, again=False)
         raise error_from_result(result, encoding=encoding)
 
+    def _round_trip(
+        self,
+        blocking: Callable[..., PGresult],
+        sending: Callable[..., None],
+        *args: Any,
+        **kwargs: Any,
+    ) -> PGresult:
+        """The result of a libpq call that waits (`blocking`), or, on the main thread or under
+        gevent, of its counterpart that only sends (`sending`) awaited in psycopg's loop,
+        where signal handlers and other greenlets run meanwhile (the module's docstring)."""
+        connection = self.connection
+        with connection.lock:  # as the cursor holds it: one command at a time
+            if self.may_block and get_ident() != _MAIN_THREAD:
+                return blocking(*args, **kwargs)
+            sending(*args, **kwargs)
+            return connection.wait(results_of(connection.pgconn))[-1]
+
     def _prepare(self, key: tuple[str, tuple[int, ...]], converted: Converted) -> bytes | None:
         """Prepare the statement under a new name; None (the cursor's turn) if the server
         refused it (a lock held by a migration, say: the next call tries again)."""
@@ -149,8 +177,10 @@ class DirectPath:
             return None
         self.made += 1
         name = b"durable_direct_%d" % self.made
-        with self.connection.lock:
-            result = self.connection.pgconn.prepare(name, converted.query, param_types=key[1])
+        pgconn = self.connection.pgconn
+        result = self._round_trip(
+            pgconn.prepare, pgconn.send_prepare, name, converted.query, param_types=key[1]
+        )
         if result.status != _COMMAND_OK:
             return None
         self.prepared[key] = name

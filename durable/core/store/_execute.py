@@ -5,8 +5,8 @@ Statements run in autocommit mode (so `@durable.transaction` steps share the cal
 transaction): each call is one database round trip. The hot path's statements (a run's
 insert, its checkpoints, its finish) go through `_execute_prepared`: prepared once per
 connection, so PostgreSQL stops parsing and planning them every time, and sent straight
-through libpq in autocommit off the main thread (`_direct`), since the Python a statement
-costs under the GIL is what caps workflows per second.
+through libpq in autocommit (`_direct`), since the Python a statement costs under the GIL
+is what caps workflows per second.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _execute_prepared(
 
 def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
     """One round trip on this thread's connection: straight through libpq where `_direct`
-    may (autocommit, off the main thread), else through a psycopg cursor kept with it (no
+    may (autocommit, a connection that prepares), else through a psycopg cursor kept with it (no
     Django cursor wrapper, no new cursor per statement); Django's error wrapping only when
     it fails."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's, looked up once
