@@ -95,11 +95,33 @@ def test_a_replica_a_moment_behind_a_quiet_primary_is_not_called_stale(seeded, c
     pair = caught_up
     assert seeded.get("/")["replica"]  # the page's code is loaded: it will probe at once
     seeded.send({"cache_seconds": 1.0})  # the next page probes the replica afresh
-    with pair.standby.applying_late("300ms"):
+    with pair.standby.applying_late("150ms"):
         time.sleep(LAG_NOTICE_SECONDS + 0.5)  # the primary commits nothing for a while
         seeded.seed(enqueued=["r-quiet"])
         answer = seeded.get("/")
     assert answer["replica"] and not NOTE.search(answer["body"]), NOTE.search(answer["body"])
+
+
+def test_a_noted_lag_ends_once_the_replica_has_what_the_last_probe_saw(seeded, caught_up):
+    """A lag noted a moment ago is believed without waiting again, but a replica that has
+    since replayed what the primary had written at that probe is no older than the probe,
+    even while it trails the newest commit by a moment."""
+    pair = caught_up
+    seeded.send({"settings": {"DURABLE_READ_LAG_NOTICE_SECONDS": 2.0}})
+    try:
+        pair.standby.pause_replay()
+        seeded.seed(enqueued=["r-behind"])
+        time.sleep(3.0)
+        assert NOTE.search(seeded.get("/")["body"])  # noted: the replica is 3 s behind
+        pair.standby.resume_replay()
+        pair.standby.catch_up(pair.primary)
+        with pair.standby.applying_late("300ms"):
+            time.sleep(1.1)  # the noted state's second is over
+            seeded.seed(enqueued=["r-moment"])
+            answer = seeded.get("/")
+        assert answer["replica"] and not NOTE.search(answer["body"]), NOTE.search(answer["body"])
+    finally:
+        seeded.send({"settings": {"DURABLE_READ_LAG_NOTICE_SECONDS": LAG_NOTICE_SECONDS}})
 
 
 def test_after_an_action_the_operator_reads_their_own_change(seeded, caught_up):

@@ -6,8 +6,8 @@ Python a statement costs is what caps workflows per second. psycopg's `Cursor.ex
 wraps the round trip in a connection lock, a generator protocol and its prepared-statement
 bookkeeping. Here a statement is converted once, its parameters are dumped by psycopg's own
 `Transformer` (the adapters Django configured on the connection, as a cursor copies them),
-`PGconn.exec_prepared` sends it and waits with the GIL released (on the main thread, see
-below), and the same transformer loads the rows: the pieces psycopg's own cursor is made
+`PGconn.exec_prepared` sends it and waits with the GIL released (off the main thread; on it,
+see below), and the same transformer loads the rows: the pieces psycopg's own cursor is made
 of, which psycopg exports (its `pq` and `adapt` modules, `errors.error_from_result`),
 without the cursor around them.
 tests/engine/test_direct_statements.py holds both paths to the same rows and errors.
@@ -25,6 +25,9 @@ SIGTERM. A blocking libpq call would hold them back for as long as the statement
 a lock, on a host that went away), so there the statement is sent without waiting and
 awaited by the loop psycopg's cursor uses (`Connection.wait` over its `execute` generator):
 it runs the handlers, and on Ctrl-C cancels the statement in the server as the cursor does.
+An exception of any other handler (a soft time limit's) cancels it too, which psycopg's
+cursor does not: the statement neither commits after the caller gave up on it nor leaves
+the connection busy.
 So does every thread where psycopg itself does not wait in C: under gevent's monkey-patching
 (a Celery gevent pool) psycopg waits in the patched `select`, letting other greenlets run,
 where a blocking libpq call would stall them all.
@@ -32,9 +35,10 @@ where a blocking libpq call would stall them all.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from threading import get_ident
 from typing import Any
 
@@ -56,8 +60,8 @@ _TUPLES_OK = ExecStatus.TUPLES_OK
 _COMMAND_OK = ExecStatus.COMMAND_OK
 _FATAL_ERROR = ExecStatus.FATAL_ERROR
 _PIPELINE_OFF = PipelineStatus.OFF
+_ACTIVE = TransactionStatus.ACTIVE
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: dropped by DEALLOCATE or DISCARD
-_MAIN_THREAD = threading.main_thread().ident
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%")
 
 
@@ -121,9 +125,9 @@ class DirectPath:
                 [params[n] for n in converted.names], converted.formats
             )
             key = (sql, tuple(transformer.types or ()))
-            name = self.prepared.get(key) or self._prepare(key, converted)
         except (psycopg.Error, KeyError, ValueError):
             return None
+        name = self.prepared.get(key) or self._prepare(key, converted)
         if name is None:
             return None
         pgconn = self.connection.pgconn
@@ -165,10 +169,16 @@ class DirectPath:
         where signal handlers and other greenlets run meanwhile (the module's docstring)."""
         connection = self.connection
         with connection.lock:  # as the cursor holds it: one command at a time
-            if self.may_block and get_ident() != _MAIN_THREAD:
+            # the main thread looked up per call: a fork from another thread makes that one
+            # the child's main thread (a Celery pool's supervisor forks its workers so)
+            if self.may_block and get_ident() != threading.main_thread().ident:
                 return blocking(*args, **kwargs)
-            sending(*args, **kwargs)
-            return connection.wait(results_of(connection.pgconn))[-1]
+            results = _sent_then_awaited(connection.pgconn, sending, args, kwargs)
+            try:
+                return connection.wait(results)[-1]
+            except BaseException:
+                _cancel_and_drain(connection, results)
+                raise
 
     def _prepare(self, key: tuple[str, tuple[int, ...]], converted: Converted) -> bytes | None:
         """Prepare the statement under a new name; None (the cursor's turn) if the server
@@ -185,6 +195,27 @@ class DirectPath:
             return None
         self.prepared[key] = name
         return name
+
+
+def _sent_then_awaited(
+    pgconn: Any, sending: Callable[..., None], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Generator[Any, Any, list[PGresult]]:
+    """Send inside the generator psycopg's wait drives, as its cursor does: an interrupt
+    before the send leaves nothing running, one after it finds the statement to cancel."""
+    sending(*args, **kwargs)
+    return (yield from results_of(pgconn))
+
+
+def _cancel_and_drain(
+    connection: psycopg.Connection[Any], results: Generator[Any, Any, list[PGresult]]
+) -> None:
+    """After an exception in the wait, a statement still running is cancelled in the server
+    and its result read, as psycopg does on Ctrl-C (which leaves nothing running here)."""
+    if connection.pgconn.transaction_status != _ACTIVE:
+        return
+    with contextlib.suppress(Exception):  # the caller's exception is the one to raise
+        connection.cancel_safe(timeout=5.0)
+        connection.wait(results, timeout=5.0)
 
 
 def _converted(sql: str) -> Converted:
