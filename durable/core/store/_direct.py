@@ -27,10 +27,9 @@ awaited by the loop psycopg's cursor uses (`Connection.wait` over its `execute` 
 it runs the handlers, and on Ctrl-C cancels the statement in the server as the cursor does.
 An exception of any other handler (a soft time limit's) cancels it too, which psycopg's
 cursor does not: the statement neither commits after the caller gave up on it nor leaves
-the connection busy.
-So does every thread where psycopg itself does not wait in C: under gevent's monkey-patching
-(a Celery gevent pool) psycopg waits in the patched `select`, letting other greenlets run,
-where a blocking libpq call would stall them all.
+the connection busy. Every thread waits so where psycopg itself does not wait in C: under
+gevent's monkey-patching (a Celery gevent pool) psycopg waits in the patched `select`,
+letting other greenlets run, where a blocking libpq call would stall them all.
 """
 
 from __future__ import annotations
