@@ -83,14 +83,8 @@ def _bounded(
 ) -> float | None:
     """The lag, at most the time since the previous probe when the replica has replayed what
     the primary had flushed then: it has every commit made before that probe."""
-    if (
-        lag
-        and previous
-        and previous.on_replica
-        and previous.flushed
-        and replayed >= previous.flushed
-    ):
-        return min(lag, now - previous.probed_at)
+    if lag and previous and previous.flushed and replayed >= previous.flushed:
+        return min(lag, now - previous.probed_at)  # (only a replica's state has `flushed`)
     return lag
 
 

@@ -71,9 +71,9 @@ def _execute_prepared(
 
 def _prepared_once(sql: str, params: dict[str, Any]) -> Rows:
     """One round trip on this thread's connection: straight through libpq where `_direct`
-    may (autocommit, a connection that prepares), else through a psycopg cursor kept with it (no
-    Django cursor wrapper, no new cursor per statement); Django's error wrapping only when
-    it fails."""
+    may (autocommit, a connection that prepares), else through a psycopg cursor kept with
+    it (no Django cursor wrapper, no new cursor per statement); Django's error wrapping
+    only when it fails."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's, looked up once
     if wrapper.connection is None:  # (ensure_connection's own check, without its wrapper)
         wrapper.ensure_connection()

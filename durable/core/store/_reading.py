@@ -63,15 +63,17 @@ def read_alias() -> str:
 def primary_position() -> str:
     """The primary's WAL position now, e.g. "0/3020E58": a read replica that has replayed
     up to it shows every change committed before."""
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(PRIMARY_POSITION)
-        return cursor.fetchone()[0]
+    return _position_on_primary(PRIMARY_POSITION)
 
 
 def flushed_position() -> str:
     """The primary's WAL position a standby can have replayed by now: what it has flushed."""
+    return _position_on_primary(FLUSHED_POSITION)
+
+
+def _position_on_primary(statement: str) -> str:
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(FLUSHED_POSITION)
+        cursor.execute(statement)
         return cursor.fetchone()[0]
 
 
