@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Cast, Upper
 
+from durable.models.constraints import one_of
 from durable.models.fields import JSONTextField
 
 
@@ -145,7 +146,7 @@ class Run(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=RunStatus.values), name="durable_run_status_valid"
+                condition=one_of("status", RunStatus.values), name="durable_run_status_valid"
             ),
             # durable.start(..., dedup_id=…): a second active run with the id is refused
             models.UniqueConstraint(
@@ -336,10 +337,10 @@ class Step(RunPartitioned):
                 fields=["run", "position", "run_created_at"], name="step_run_position_uniq"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=StepStatus.values), name="durable_step_status_valid"
+                condition=one_of("status", StepStatus.values), name="durable_step_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=StepKind.values), name="durable_step_kind_valid"
+                condition=one_of("kind", StepKind.values), name="durable_step_kind_valid"
             ),
         ]
         indexes = [

@@ -1,0 +1,117 @@
+"""The database keeps a run's status and a checkpoint's status and kind to their choices, with
+checks cheap enough for every statement of the hot path: durable/models/constraints.py."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from durable.models import Run, RunStatus, Step, StepKind, StepStatus
+from durable.models.constraints import _array_literal
+
+HOT_TABLES = ("durable_run", "durable_step")
+
+
+def _checks(table: str) -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = %s::regclass AND contype = 'c'",
+            [table],
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("table", HOT_TABLES)
+def test_the_checks_of_the_hot_tables_are_one_array_constant_each(table):
+    """An `IN (…)` list is stored as one constant per choice, each cast, all of it read and
+    planned again at every insert: the hot tables' checks hold one array literal instead."""
+    checks = _checks(table)
+    assert checks, f"{table} has no checks"
+    for name, definition in checks.items():
+        assert "ARRAY[" not in definition, f"{name}: {definition}"
+        assert "'::text[]" in definition, f"{name}: {definition}"
+
+
+@pytest.mark.django_db
+def test_every_partition_of_the_history_holds_the_checks_of_its_table():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT inhrelid::regclass::text FROM pg_inherits"
+            " WHERE inhparent = 'durable_step'::regclass"
+        )
+        partitions = [name for (name,) in cursor.fetchall()]
+    assert partitions
+    for partition in partitions:
+        assert _checks(partition) == _checks("durable_step"), partition
+
+
+def _insert_step(run: Run, **overrides: str) -> None:
+    values = {"kind": "step", "status": "SUCCESS", **overrides}
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO durable_step (run_id, run_created_at, position, name, kind, status,"
+            " error_type, error_fingerprint, attempts, started_at, finished_at, duration_ms)"
+            " VALUES (%s, %s, 0, 'checked', %s, %s, '', '', 1, %s, %s, 0)",
+            [run.id, run.created_at, values["kind"], values["status"], now, now],
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "column, allowed", [("kind", StepKind.values), ("status", StepStatus.values)]
+)
+def test_a_checkpoint_of_another_kind_or_status_is_refused_by_the_database(column, allowed):
+    run = Run.objects.create(id="checked-step", workflow="w", status=RunStatus.RUNNING)
+    for value in ("", "STEP" if column == "kind" else "success", "x'--", "{step}", "x" * 8):
+        with pytest.raises(IntegrityError, match=f"durable_step_{column}_valid"):
+            _insert_step(run, **{column: value})
+    for value in allowed:
+        _insert_step(run, **{column: value})
+        Step.objects.filter(run=run).delete()
+
+
+@pytest.mark.django_db
+def test_a_run_of_another_status_is_refused_by_the_database():
+    run = Run.objects.create(id="checked-run", workflow="w", status=RunStatus.RUNNING)
+    for value in ("", "running", "DONE"):
+        with (
+            pytest.raises(IntegrityError, match="durable_run_status_valid"),
+            transaction.atomic(),
+        ):
+            Run.objects.filter(pk=run.pk).update(status=value)
+    for value in RunStatus.values:
+        Run.objects.filter(pk=run.pk).update(status=value)
+
+
+@pytest.mark.django_db
+def test_a_form_or_the_admin_is_told_which_choice_is_wrong_before_any_write():
+    """Model validation (the admin's forms) evaluates the same condition, in a query."""
+    run = Run.objects.create(id="validated", workflow="w", status=RunStatus.RUNNING)
+    now = timezone.now()
+    step = Step(
+        run=run, run_created_at=run.created_at, position=0, name="n", kind="step",
+        status="SUCCESS", started_at=now, finished_at=now,
+    )  # fmt: skip
+    step.validate_constraints()
+    step.kind = "nope"
+    with pytest.raises(ValidationError, match="durable_step_kind_valid"):
+        step.validate_constraints()
+    run.status = "nope"
+    with pytest.raises(ValidationError, match="durable_run_status_valid"):
+        run.validate_constraints()
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(exclude_characters="\x00")), max_size=6))
+def test_the_array_literal_reads_back_as_the_values_written(values):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::text[]", [_array_literal(values)])
+        assert cursor.fetchone()[0] == values
