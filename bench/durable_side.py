@@ -5,12 +5,13 @@ Runs on the in-process thread executor (DURABLE_THREADS threads), the embedded d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
 
 import durable
-from bench import run_phases, timing, transactions, workloads
+from bench import floor, run_phases, timing, transactions, workloads
 from durable.core.conf import settings
 
 HISTORY_WORKFLOW = "bench-history.five_steps"  # not `bench.%`: cleanup keeps it
@@ -99,6 +100,22 @@ def warm_up() -> None:
     workloads.FIRST_STEP_AT.clear()
 
 
+def floor_beside(measure: Callable[[], dict[str, Any]], connections: int, rows: int) -> Any:
+    """`measure()` with the floor measured just before and just after it (`connections`
+    connections, `rows` INSERT+COMMITs each), kept with its figures as `floor_beside`.
+
+    The repetition's own floor is taken tens of seconds earlier, and on a shared machine
+    the floor moves that much within a minute (0.31 to 0.68 ms here in one session): a
+    ratio to the floor of the same seconds compares like with like."""
+    if not rows:
+        return measure()
+    floor.prepare()
+    before = floor.raw_insert(connections, rows)
+    figures = measure()
+    after = floor.raw_insert(connections, rows)
+    return {**figures, "floor_beside": {"before": before, "after": after}}
+
+
 def measure(sizes: dict[str, int]) -> dict[str, Any]:
     cleanup(sizes.get("history_runs", 0))
     warm_up()
@@ -109,16 +126,24 @@ def measure(sizes: dict[str, int]) -> dict[str, Any]:
 
     results = {
         "executor": {"kind": "thread", "threads": settings.DURABLE_THREADS},
-        "step_overhead": timing.step_overhead(
-            label,
-            lambda steps, token: durable.run(workloads.many_steps, steps, token),
-            workloads.STEP_MARKS,
-            sizes["step_runs"],
-            sizes["steps"],
+        "step_overhead": floor_beside(
+            lambda: timing.step_overhead(
+                label,
+                lambda steps, token: durable.run(workloads.many_steps, steps, token),
+                workloads.STEP_MARKS,
+                sizes["step_runs"],
+                sizes["steps"],
+            ),
+            1,
+            sizes.get("beside_single", 0),
         ),
         "throughput_sequential": timing.throughput_callers(label, run_five, total, 1),
-        "throughput_8_callers": timing.throughput_callers(
-            label, run_five, total, 8, on_thread_exit=lambda: connection.close()
+        "throughput_8_callers": floor_beside(
+            lambda: timing.throughput_callers(
+                label, run_five, total, 8, on_thread_exit=lambda: connection.close()
+            ),
+            8,
+            sizes.get("beside_per_connection", 0),
         ),
         "throughput_32_callers": timing.throughput_callers(
             label, run_five, total, 32, on_thread_exit=lambda: connection.close()

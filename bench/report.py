@@ -345,11 +345,26 @@ def _targets(results: dict[str, Any]) -> dict[str, float | None]:
     run = ours.get("run_one_step")
     if run:
         targets["run"] = ratio(run["median_ms"], floor)
+    beside = _beside(ours["step_overhead"], "median_ms")
+    if beside:
+        targets["step_beside"] = ratio(ours["step_overhead"]["median_ms"], beside)
     eight = ours.get("throughput_8_callers")
     if eight:
         multi = results["floor"]["multi"]["rows_per_s"]
         targets["eight"] = ratio(8 * eight["workflows_per_s"], multi)
+        beside = _beside(eight, "rows_per_s")
+        if beside:
+            targets["eight_beside"] = ratio(8 * eight["workflows_per_s"], beside)
     return targets
+
+
+def _beside(figures: dict[str, Any], key: str) -> float | None:
+    """The mean of the floors measured just before and after a section (durable_side's
+    `floor_beside`), if it has them."""
+    beside = figures.get("floor_beside")
+    if not beside:
+        return None
+    return (beside["before"][key] + beside["after"][key]) / 2
 
 
 def _each(
@@ -376,6 +391,11 @@ def headline(results: dict[str, Any]) -> list[str]:
         f"step median / 1-conn floor median: {_x(targets['step'])} "
         f"(target <= 1.3x{_each(repetitions, 'step', _x)})"
     ]
+    if "step_beside" in targets:
+        lines.append(
+            f"  against the floor just before and after the step section: "
+            f"{_x(targets['step_beside'])}{_each(repetitions, 'step_beside', _x)}"
+        )
     if "run" in targets:
         each = _each(repetitions, "run", lambda value: _fixed(value, ".1f"))
         lines.append(
@@ -387,6 +407,12 @@ def headline(results: dict[str, Any]) -> list[str]:
         lines.append(
             "5-step workflows/s from 8 callers x 8 / 8-conn floor rows/s: "
             f"{_fixed(targets['eight'], '.0%')} (target >= 60%{each})"
+        )
+    if "eight_beside" in targets:
+        each = _each(repetitions, "eight_beside", lambda value: _fixed(value, ".0%"))
+        lines.append(
+            "  against the 8-conn floor just before and after the 8-caller section: "
+            f"{_fixed(targets['eight_beside'], '.0%')}{each}"
         )
     for key, (label, floor_key) in THROUGHPUT.items():
         if key not in ours:

@@ -37,6 +37,8 @@ SIZES = {
         "runs": 300,
         "transaction_runs": 200,
         "history_runs": 20_000,
+        "beside_single": 1000,
+        "beside_per_connection": 200,
     },
     "quick": {
         "single": 200,
@@ -48,6 +50,8 @@ SIZES = {
         "runs": 10,
         "transaction_runs": 0,
         "history_runs": 1_000,
+        "beside_single": 100,
+        "beside_per_connection": 20,
     },
 }
 
