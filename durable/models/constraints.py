@@ -21,7 +21,6 @@ class OneOf(Lookup):
     """`lhs::text = ANY('{…}'::text[])`: the value is one of the choices given as the right
     hand side, compared as text (what a choices column holds)."""
 
-    lookup_name = "one_of"
     prepare_rhs = False
 
     def get_prep_lookup(self) -> Any:
