@@ -32,8 +32,12 @@ class OneOf(Lookup):
 
 
 def one_of(field: str, choices: Iterable[str]) -> Q:
-    """A condition for `CheckConstraint`: `field` holds one of `choices`."""
-    return Q(OneOf(F(field), list(choices)))
+    """A condition for `CheckConstraint`: `field` holds one of `choices` (text, at least one:
+    a check no value passes would refuse every row)."""
+    values = list(choices)
+    if not values or not all(isinstance(value, str) for value in values):
+        raise ValueError(f"one_of({field!r}): choices must be one or more strings, not {values!r}")
+    return Q(OneOf(F(field), values))
 
 
 def _array_literal(values: Iterable[str]) -> str:

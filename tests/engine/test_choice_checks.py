@@ -6,49 +6,78 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from durable.models import Run, RunStatus, Step, StepKind, StepStatus
-from durable.models.constraints import _array_literal
+from durable.models.constraints import _array_literal, one_of
 
-HOT_TABLES = ("durable_run", "durable_step")
+# the checks of choices on the tables every start, checkpoint and finish writes
+HOT_CHECKS = {
+    "durable_run": {"durable_run_status_valid"},
+    "durable_step": {"durable_step_status_valid", "durable_step_kind_valid"},
+}
+BEFORE = ("durable", "0037_history_functions_by_index")
 
 
-def _checks(table: str) -> dict[str, str]:
+def _checks(table: str) -> dict[str, tuple[str, bool]]:
+    """The hot checks of `table` (or of its partition): definition, and whether validated."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint"
             " WHERE conrelid = %s::regclass AND contype = 'c'",
             [table],
         )
-        return dict(cursor.fetchall())
+        return {name: (definition, valid) for name, definition, valid in cursor.fetchall()}
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("table", HOT_TABLES)
-def test_the_checks_of_the_hot_tables_are_one_array_constant_each(table):
-    """An `IN (…)` list is stored as one constant per choice, each cast, all of it read and
-    planned again at every insert: the hot tables' checks hold one array literal instead."""
-    checks = _checks(table)
-    assert checks, f"{table} has no checks"
-    for name, definition in checks.items():
-        assert "ARRAY[" not in definition, f"{name}: {definition}"
-        assert "'::text[]" in definition, f"{name}: {definition}"
-
-
-@pytest.mark.django_db
-def test_every_partition_of_the_history_holds_the_checks_of_its_table():
+def _tables() -> list[tuple[str, str]]:
+    """(table, parent) for each hot table and each partition of one."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT inhrelid::regclass::text FROM pg_inherits"
-            " WHERE inhparent = 'durable_step'::regclass"
+            "SELECT inhrelid::regclass::text, inhparent::regclass::text FROM pg_inherits"
+            " WHERE inhparent = ANY(%s::regclass[])",
+            [list(HOT_CHECKS)],
         )
-        partitions = [name for (name,) in cursor.fetchall()]
-    assert partitions
-    for partition in partitions:
-        assert _checks(partition) == _checks("durable_step"), partition
+        return [(table, table) for table in HOT_CHECKS] + cursor.fetchall()
+
+
+def _assert_every_hot_check(as_one_array: bool) -> None:
+    for table, parent in _tables():
+        checks = _checks(table)
+        for name in HOT_CHECKS[parent]:
+            definition, valid = checks[name]
+            assert valid, f"{table}.{name} was never validated"
+            assert ("ARRAY[" not in definition) is as_one_array, f"{table}.{name}: {definition}"
+            assert ("'::text[]" in definition) is as_one_array, f"{table}.{name}: {definition}"
+
+
+@pytest.mark.django_db
+def test_the_checks_of_the_hot_tables_are_one_array_constant_each_on_every_partition():
+    """An `IN (…)` list is stored as one constant per choice, each cast, all of it read and
+    planned again at every insert: the hot tables' checks hold one array literal instead."""
+    _assert_every_hot_check(as_one_array=True)
+
+
+def _migrate(target: tuple[str, str] | None) -> None:
+    executor = MigrationExecutor(connection)
+    if target is None:  # the latest
+        target = next(node for node in executor.loader.graph.leaf_nodes() if node[0] == "durable")
+    executor.migrate([target])
+    connection.close()  # prepared statements made against the old constraints go too
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_swaps_the_checks_on_every_partition_and_back():
+    try:
+        _migrate(BEFORE)
+        _assert_every_hot_check(as_one_array=False)
+        _migrate(None)
+        _assert_every_hot_check(as_one_array=True)
+    finally:
+        _migrate(None)
 
 
 def _insert_step(run: Run, **overrides: str) -> None:
@@ -69,7 +98,7 @@ def _insert_step(run: Run, **overrides: str) -> None:
 )
 def test_a_checkpoint_of_another_kind_or_status_is_refused_by_the_database(column, allowed):
     run = Run.objects.create(id="checked-step", workflow="w", status=RunStatus.RUNNING)
-    for value in ("", "STEP" if column == "kind" else "success", "x'--", "{step}", "x" * 8):
+    for value in ("", "STEP" if column == "kind" else "success", "{step}", "x" * 8):
         with pytest.raises(IntegrityError, match=f"durable_step_{column}_valid"):
             _insert_step(run, **{column: value})
     for value in allowed:
@@ -115,3 +144,9 @@ def test_the_array_literal_reads_back_as_the_values_written(values):
     with connection.cursor() as cursor:
         cursor.execute("SELECT %s::text[]", [_array_literal(values)])
         assert cursor.fetchone()[0] == values
+
+
+@pytest.mark.parametrize("choices", [[], [1, 2], ["a", None]])
+def test_a_check_of_no_choices_or_of_other_values_than_text_is_refused_when_declared(choices):
+    with pytest.raises(ValueError, match="one or more strings"):
+        one_of("status", choices)
