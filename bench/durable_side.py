@@ -100,13 +100,12 @@ def warm_up() -> None:
     workloads.FIRST_STEP_AT.clear()
 
 
-def floor_beside(measure: Callable[[], dict[str, Any]], connections: int, rows: int) -> Any:
-    """`measure()` with the floor measured just before and just after it (`connections`
-    connections, `rows` INSERT+COMMITs each), kept with its figures as `floor_beside`.
-
-    The repetition's own floor is taken tens of seconds earlier, and on a shared machine
-    the floor moves that much within a minute (0.31 to 0.68 ms here in one session): a
-    ratio to the floor of the same seconds compares like with like."""
+def floor_beside(
+    measure: Callable[[], dict[str, Any]], connections: int, rows: int
+) -> dict[str, Any]:
+    """`measure()`'s figures, with the floor (`rows` commits from each of `connections`)
+    measured just before and after it: on a shared machine the repetition's own floor,
+    taken tens of seconds earlier, is not the floor of these seconds."""
     if not rows:
         return measure()
     floor.prepare()

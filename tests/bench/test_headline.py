@@ -60,9 +60,22 @@ def test_a_section_with_its_own_floor_around_it_is_also_measured_against_that_fl
     _beside(results["durable"]["throughput_8_callers"], "rows_per_s", 8_500, 9_500)
     lines = "\n".join(headline(results))
     assert "1.40x (target <= 1.3x; each repetition: 1.30x, 1.50x)" in lines
-    assert "before and after the step section: 1.24x; each repetition: 1.30x, 1.20x" in lines
+    assert "before and after the step section: 1.25x; each repetition: 1.30x, 1.20x" in lines
     assert "60% (target >= 60%; each repetition: 64%, 56%)" in lines
     assert "before and after the 8-caller section: 67%; each repetition: 64%, 70%" in lines
+
+
+def test_with_three_repetitions_the_ratio_beside_is_the_median_of_theirs():
+    """Not the median step over the median floors, which may come from other repetitions."""
+    repetitions = [_repetition(0.2, step, 1.0, 750) for step in (0.30, 0.52, 0.33)]
+    for one, (before, after) in zip(
+        repetitions, [(0.20, 0.20), (0.40, 0.40), (0.30, 0.30)], strict=True
+    ):
+        _beside(one["durable"]["step_overhead"], "median_ms", before, after)
+    results = {**_repetition(0.2, 0.33, 1.0, 750), "repetitions": repetitions}
+    _beside(results["durable"]["step_overhead"], "median_ms", 0.30, 0.30)
+    lines = "\n".join(headline(results))
+    assert "step section: 1.30x; each repetition: 1.50x, 1.30x, 1.10x" in lines
 
 
 def test_without_floors_around_the_sections_no_such_line_is_written():
