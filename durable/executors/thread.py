@@ -74,6 +74,8 @@ class ThreadExecutor(OneThreadPerRun):
         self._workflows: list[str] = []
         self._serves: frozenset[str] = frozenset()  # _workflows, for reserve_start
         self._warned_unclaimable: set[str] = set()
+        # the queue line the next poll takes from first: the turn goes on across polls
+        self._next_line = 0
         self._duties = duties.TimedDuties(
             [
                 duties.Duty("deadlines", runtime.enforce_deadlines),
@@ -299,7 +301,11 @@ class ThreadExecutor(OneThreadPerRun):
     def _due_runs(self, free: int) -> list[str]:
         """Due runs for `free` threads, taken in turn from each queue, so no queue's backlog
         crowds out the others; a limited queue gets no more than its free slots for this
-        executor (a run it could not start would only hold a thread)."""
+        executor (a run it could not start would only hold a thread).
+
+        The turn goes on from one poll to the next: threads come free one at a time when
+        runs end at different moments, and a turn restarted at the first queue on every
+        poll gave every thread to that queue's backlog until it was empty."""
         if free <= 0:
             return []
         special = queues.special()
@@ -307,8 +313,15 @@ class ThreadExecutor(OneThreadPerRun):
             queues.queue_heads(line, self._workflows, self._room(line, free)) for line in special
         ]
         lines.append(store.due_runs(self._workflows, free, [line.name for line in special]))
-        in_turn = [run_id for row in itertools.zip_longest(*lines) for run_id in row if run_id]
-        return in_turn[:free]
+        first = self._next_line % len(lines)
+        rotated = lines[first:] + lines[:first]
+        taken: list[str] = []
+        for row in itertools.zip_longest(*rotated):
+            for offset, run_id in enumerate(row):
+                if run_id and len(taken) < free:
+                    taken.append(run_id)
+                    self._next_line = first + offset + 1
+        return taken
 
     def _room(self, line: queues.Limits, free: int) -> int:
         return min(free, queues.free_slots(line, self.executor_id)) if line.limited else free
