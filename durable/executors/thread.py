@@ -315,13 +315,15 @@ class ThreadExecutor(OneThreadPerRun):
         lines.append(store.due_runs(self._workflows, free, [line.name for line in special]))
         first = self._next_line % len(lines)
         rotated = lines[first:] + lines[:first]
-        taken: list[str] = []
-        for row in itertools.zip_longest(*rotated):
-            for offset, run_id in enumerate(row):
-                if run_id and len(taken) < free:
-                    taken.append(run_id)
-                    self._next_line = first + offset + 1
-        return taken
+        in_turn = [
+            (offset, run_id)
+            for row in itertools.zip_longest(*rotated)
+            for offset, run_id in enumerate(row)
+            if run_id
+        ][:free]
+        if in_turn:
+            self._next_line = first + in_turn[-1][0] + 1  # the line after the last one served
+        return [run_id for _, run_id in in_turn]
 
     def _room(self, line: queues.Limits, free: int) -> int:
         return min(free, queues.free_slots(line, self.executor_id)) if line.limited else free
