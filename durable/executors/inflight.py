@@ -48,7 +48,9 @@ class OneThreadPerRun:
         """Claim the run (for a limited or priority queue, the queue's best due run: claims
         under the queue's lock start runs in priority, then FIFO order) and execute it; after
         a run of a limited queue ends, take that queue's next run right away (up to
-        CHAIN_LIMIT), since the slot it frees would otherwise wait for a poll or a sweep.
+        CHAIN_LIMIT), since the slot it frees would otherwise wait for a poll or a sweep;
+        unless a run of another queue waits for a thread here (`_others_waiting`): then the
+        thread goes back to the pool, whose turn between queues serves it.
         False if nothing was claimed."""
         since = time.monotonic()
         claimed, line = queues.claim(run_id, self.executor_id, workflows, head=True)
@@ -59,9 +61,17 @@ class OneThreadPerRun:
             self._execute_claimed(claimed, since)
             if line is None or not line.limited or not self._taking_runs():
                 break
+            if self._others_waiting(line.name):
+                break
             since = time.monotonic()
             claimed = queues.claim_in_queue(line, self.executor_id, workflows)
         return executed
+
+    def _others_waiting(self, queue_name: str) -> bool:
+        """Whether due runs of a queue other than `queue_name` wait for a thread of this
+        executor, as its last look at the queues found them. An executor that cannot see
+        them (a Celery worker's runs wait in the broker) keeps the chain."""
+        return False
 
     def _execute_claimed(self, claimed: ClaimedRun | None, claimed_since: float) -> None:
         """`claimed_since`: when the claim began (a cancel heard before it was undone by a

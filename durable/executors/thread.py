@@ -76,6 +76,11 @@ class ThreadExecutor(OneThreadPerRun):
         self._warned_unclaimable: set[str] = set()
         # the queue line the next poll takes from first: the turn goes on across polls
         self._next_line = 0
+        # queues (None: the plain line) whose due runs the last poll left waiting for a
+        # thread: a thread chaining a limited queue's runs gives way to them
+        self._waiting_lines: frozenset[str | None] = frozenset()
+        self._gave_way: set[threading.Thread] = set()
+        self._claim_lock = threading.Lock()  # the poll, or a thread that gave way, claims
         self._duties = duties.TimedDuties(
             [
                 duties.Duty("deadlines", runtime.enforce_deadlines),
@@ -200,6 +205,10 @@ class ThreadExecutor(OneThreadPerRun):
             finally:
                 with self._lock:
                     self._pending.discard(run_id)
+                    gave_way = me in self._gave_way
+                    self._gave_way.discard(me)
+            if gave_way:  # its thread is free now: the turn between queues fills it at once
+                duties.run_isolated("claim due runs", self._claim_due)
 
     def _execute(self, run_id: str) -> None:
         if self._operator_drain.is_set():  # drained: the run stays ENQUEUED for the others
@@ -290,9 +299,23 @@ class ThreadExecutor(OneThreadPerRun):
     def _claim_due(self) -> None:
         if not self._taking_runs() or not self._lifeline.holds():
             return  # shutting down, drained, or no lifeline: runs are for other executors
-        self._set_workflows()
-        for run_id in self._due_runs(self.free_threads()):
-            self.dispatch(run_id)
+        with self._claim_lock:
+            self._set_workflows()
+            free = self.free_threads()
+            if free <= 0:  # every thread busy: which queues wait for one (`_others_waiting`)
+                self._waiting_lines = frozenset(name for name, heads in self._heads(1) if heads)
+                return
+            for run_id in self._due_runs(free):
+                self.dispatch(run_id)
+
+    def _others_waiting(self, queue_name: str) -> bool:
+        """A due run of another queue waits for a thread here: the thread chaining
+        `queue_name`'s runs gives way (and claims in turn once free, `_work`)."""
+        if not self._waiting_lines - {queue_name}:
+            return False
+        with self._lock:
+            self._gave_way.add(threading.current_thread())
+        return True
 
     def _set_workflows(self) -> None:
         self._workflows = registry.runnable_keys()
@@ -306,24 +329,33 @@ class ThreadExecutor(OneThreadPerRun):
         The turn goes on from one poll to the next: threads come free one at a time when
         runs end at different moments, and a turn restarted at the first queue on every
         poll gave every thread to that queue's backlog until it was empty."""
-        if free <= 0:
-            return []
-        special = queues.special()
-        lines = [
-            queues.queue_heads(line, self._workflows, self._room(line, free)) for line in special
-        ]
-        lines.append(store.due_runs(self._workflows, free, [line.name for line in special]))
+        lines = self._heads(free)
         first = self._next_line % len(lines)
         rotated = lines[first:] + lines[:first]
         in_turn = [
             (offset, run_id)
-            for row in itertools.zip_longest(*rotated)
+            for row in itertools.zip_longest(*(heads for _, heads in rotated))
             for offset, run_id in enumerate(row)
             if run_id
         ][:free]
         if in_turn:
             self._next_line = first + in_turn[-1][0] + 1  # the line after the last one served
+        taken = {run_id for _, run_id in in_turn}
+        self._waiting_lines = frozenset(
+            name for name, heads in lines if any(run_id not in taken for run_id in heads)
+        )
         return [run_id for _, run_id in in_turn]
+
+    def _heads(self, free: int) -> list[tuple[str | None, list[str]]]:
+        """Each queue's due runs this executor could start, up to `free`: the special
+        queues' (limited or by priority) by name, then the plain line's (None)."""
+        special = queues.special()
+        lines: list[tuple[str | None, list[str]]] = [
+            (line.name, queues.queue_heads(line, self._workflows, self._room(line, free)))
+            for line in special
+        ]
+        plain = store.due_runs(self._workflows, free, [line.name for line in special])
+        return [*lines, (None, plain)]
 
     def _room(self, line: queues.Limits, free: int) -> int:
         return min(free, queues.free_slots(line, self.executor_id)) if line.limited else free

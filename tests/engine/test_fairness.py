@@ -34,12 +34,18 @@ def test_a_worker_concurrency_backlog_does_not_starve_other_queues(
         10,
         "the backlog to start",
     )
+    assert _seconds_for_unrelated_run(monkeypatch, "unrelated") < 1.5  # the backlog: 3.6 s
+
+
+def _seconds_for_unrelated_run(monkeypatch, run_id: str) -> float:
+    """Seconds a run of the plain queue takes to finish when it was started by another
+    process: nothing hands it to this one's executor, whose poll has to find it."""
     started = time.monotonic()
-    with monkeypatch.context() as patch:  # started by another process: found by the poll
+    with monkeypatch.context() as patch:
         patch.setattr(executors, "dispatch", lambda run_id: None)
-        handle = durable.start(sum_three, 1, 2, 3, run_id="unrelated")
+        handle = durable.start(sum_three, 1, 2, 3, run_id=run_id)
     assert handle.result(timeout=10) == 6
-    assert time.monotonic() - started < 1.5  # the backlog alone takes 3.6 s
+    return time.monotonic() - started
 
 
 class CountingDispatcher:
@@ -140,12 +146,7 @@ def _unrelated_run_after_ranked_backlog(
         10,
         "the backlog to start",
     )
-    started = time.monotonic()
-    with monkeypatch.context() as patch:  # started by another process: found by the poll
-        patch.setattr(executors, "dispatch", lambda run_id: None)
-        handle = durable.start(sum_three, 1, 2, 3, run_id=f"unrelated-{prefix}")
-    assert handle.result(timeout=10) == 6
-    return time.monotonic() - started
+    return _seconds_for_unrelated_run(monkeypatch, f"unrelated-{prefix}")
 
 
 def test_a_priority_queue_backlog_takes_threads_in_turn_with_other_queues(
@@ -164,3 +165,33 @@ def test_one_thread_freed_at_a_time_still_serves_the_queues_in_turn(
     waited = _unrelated_run_after_ranked_backlog(settings, monkeypatch, 10, 1, "ranked-one")
     # its turn comes after the run in flight and at most one more: the backlog takes 3 s
     assert waited < 1.2
+
+
+WIDE_LIMITED = durable.Queue("tests-fair-wide-limited", concurrency=10)
+
+
+@durable.workflow(name="tests.fair.wide_limited", queue=WIDE_LIMITED.name)
+def wide_limited_busy(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def test_a_limited_queue_backlog_does_not_keep_its_threads_from_other_queues(
+    transactional_db, settings, monkeypatch
+):
+    """A thread whose run of a limited queue ends takes that queue's next run at once (a
+    freed slot would otherwise wait for a poll); it stops doing so when a run of another
+    queue is waiting, or a backlog wider than the executor holds every thread until it
+    is empty."""
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_POLL_SECONDS = 0.1
+    for index in range(20):
+        durable.start(wide_limited_busy, 0.3, run_id=f"wide-{index}")
+    executors.start_thread_executor(threads=2)
+    wait_for(
+        lambda: Run.objects.filter(id__startswith="wide-", status="RUNNING").count() == 2,
+        10,
+        "the backlog to fill both threads",
+    )
+    # its turn comes once a run in flight ends: the backlog alone takes 3 s
+    assert _seconds_for_unrelated_run(monkeypatch, "unrelated-wide") < 1.2
+    assert Run.objects.filter(id__startswith="wide-", status="SUCCESS").count() < 12
