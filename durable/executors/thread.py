@@ -76,9 +76,11 @@ class ThreadExecutor(OneThreadPerRun):
         self._warned_unclaimable: set[str] = set()
         # the queue line the next poll takes from first: the turn goes on across polls
         self._next_line = 0
-        # queues (None: the plain line) whose due runs the last poll left waiting for a
-        # thread: a thread chaining a limited queue's runs gives way to them
+        # queues (None: the plain line) whose due runs were left waiting for a thread when
+        # last looked at (monotonic time): a thread chaining a limited queue's runs gives
+        # way to them (`_others_waiting`)
         self._waiting_lines: frozenset[str | None] = frozenset()
+        self._waiting_seen_at = 0.0
         self._gave_way: set[threading.Thread] = set()
         self._claim_lock = threading.Lock()  # the poll, or a thread that gave way, claims
         self._duties = duties.TimedDuties(
@@ -301,21 +303,29 @@ class ThreadExecutor(OneThreadPerRun):
             return  # shutting down, drained, or no lifeline: runs are for other executors
         with self._claim_lock:
             self._set_workflows()
-            free = self.free_threads()
-            if free <= 0:  # every thread busy: which queues wait for one (`_others_waiting`)
-                self._waiting_lines = frozenset(name for name, heads in self._heads(1) if heads)
-                return
-            for run_id in self._due_runs(free):
+            for run_id in self._due_runs(self.free_threads()):
                 self.dispatch(run_id)
 
     def _others_waiting(self, queue_name: str) -> bool:
         """A due run of another queue waits for a thread here: the thread chaining
-        `queue_name`'s runs gives way (and claims in turn once free, `_work`)."""
-        if not self._waiting_lines - {queue_name}:
+        `queue_name`'s runs gives way (and claims in turn once free, `_work`). The queues
+        are looked at again at most once a poll, and only while a thread chains, so an
+        executor whose threads are all busy costs the database nothing more."""
+        with self._claim_lock:
+            if time.monotonic() - self._waiting_seen_at >= self.poll_seconds:
+                self._note_waiting(self._heads(1), taken=set())
+            waiting = self._waiting_lines - {queue_name}
+        if not waiting:
             return False
         with self._lock:
             self._gave_way.add(threading.current_thread())
         return True
+
+    def _note_waiting(self, lines: list[tuple[str | None, list[str]]], taken: set[str]) -> None:
+        self._waiting_lines = frozenset(
+            name for name, heads in lines if any(run_id not in taken for run_id in heads)
+        )
+        self._waiting_seen_at = time.monotonic()
 
     def _set_workflows(self) -> None:
         self._workflows = registry.runnable_keys()
@@ -329,6 +339,8 @@ class ThreadExecutor(OneThreadPerRun):
         The turn goes on from one poll to the next: threads come free one at a time when
         runs end at different moments, and a turn restarted at the first queue on every
         poll gave every thread to that queue's backlog until it was empty."""
+        if free <= 0:
+            return []
         lines = self._heads(free)
         first = self._next_line % len(lines)
         rotated = lines[first:] + lines[:first]
@@ -340,11 +352,9 @@ class ThreadExecutor(OneThreadPerRun):
         ][:free]
         if in_turn:
             self._next_line = first + in_turn[-1][0] + 1  # the line after the last one served
-        taken = {run_id for _, run_id in in_turn}
-        self._waiting_lines = frozenset(
-            name for name, heads in lines if any(run_id not in taken for run_id in heads)
-        )
-        return [run_id for _, run_id in in_turn]
+        taken = [run_id for _, run_id in in_turn]
+        self._note_waiting(lines, set(taken))
+        return taken
 
     def _heads(self, free: int) -> list[tuple[str | None, list[str]]]:
         """Each queue's due runs this executor could start, up to `free`: the special
