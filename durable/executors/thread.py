@@ -210,7 +210,7 @@ class ThreadExecutor(OneThreadPerRun):
                     gave_way = me in self._gave_way
                     self._gave_way.discard(me)
             if gave_way:  # its thread is free now: the turn between queues fills it at once
-                duties.run_isolated("claim due runs", self._claim_due)
+                self._claim_after_giving_way()
 
     def _execute(self, run_id: str) -> None:
         if self._operator_drain.is_set():  # drained: the run stays ENQUEUED for the others
@@ -306,22 +306,37 @@ class ThreadExecutor(OneThreadPerRun):
             for run_id in self._due_runs(self.free_threads()):
                 self.dispatch(run_id)
 
+    def _claim_after_giving_way(self) -> None:
+        try:
+            self._claim_due()
+        except Exception:  # the next poll claims instead
+            logger.exception("claiming due runs after a thread gave way failed")
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
+
     def _others_waiting(self, queue_name: str) -> bool:
-        """A due run of another queue waits for a thread here: the thread chaining
-        `queue_name`'s runs gives way (and claims in turn once free, `_work`). The queues
-        are looked at again at most once a poll, and only while a thread chains, so an
-        executor whose threads are all busy costs the database nothing more."""
-        with self._claim_lock:
-            if time.monotonic() - self._waiting_seen_at >= self.poll_seconds:
+        """Whether another queue has due runs this executor could start: then the thread
+        chaining `queue_name`'s runs gives way (and claims in turn once free, `_work`).
+        What the last look found holds for a poll's interval; past it, the chaining thread
+        looks again itself, since a poll with every thread busy does not look. So only
+        chains cost the database anything: a look a poll, a claim per thread giving way."""
+        if time.monotonic() - self._waiting_seen_at >= self.poll_seconds:
+            self._waiting_seen_at = time.monotonic()  # one thread looks, the others use it
+            try:
                 self._note_waiting(self._heads(1), taken=set())
-            waiting = self._waiting_lines - {queue_name}
-        if not waiting:
+            except Exception as exc:  # the chain goes on; the poll's turn serves the others
+                logger.warning("could not look for runs waiting in other queues (%s)", exc)
+                return False
+        if not self._waiting_lines - {queue_name}:
             return False
         with self._lock:
             self._gave_way.add(threading.current_thread())
         return True
 
     def _note_waiting(self, lines: list[tuple[str | None, list[str]]], taken: set[str]) -> None:
+        """Remember the queues with a due run left over by this look (`lines`: each queue's
+        heads, asked for one more than could be taken, so a queue whose every head was taken
+        still counts when more runs wait behind them)."""
         self._waiting_lines = frozenset(
             name for name, heads in lines if any(run_id not in taken for run_id in heads)
         )
@@ -341,7 +356,7 @@ class ThreadExecutor(OneThreadPerRun):
         poll gave every thread to that queue's backlog until it was empty."""
         if free <= 0:
             return []
-        lines = self._heads(free)
+        lines = self._heads(free + 1)  # one more than taken: does a queue still wait after?
         first = self._next_line % len(lines)
         rotated = lines[first:] + lines[:first]
         in_turn = [
@@ -356,15 +371,16 @@ class ThreadExecutor(OneThreadPerRun):
         self._note_waiting(lines, set(taken))
         return taken
 
-    def _heads(self, free: int) -> list[tuple[str | None, list[str]]]:
-        """Each queue's due runs this executor could start, up to `free`: the special
-        queues' (limited or by priority) by name, then the plain line's (None)."""
+    def _heads(self, count: int) -> list[tuple[str | None, list[str]]]:
+        """Each queue's due runs this executor could start, up to `count` (a limited queue's
+        up to its free slots): the special queues' (limited or by priority) by name, then
+        the plain line's (None)."""
         special = queues.special()
         lines: list[tuple[str | None, list[str]]] = [
-            (line.name, queues.queue_heads(line, self._workflows, self._room(line, free)))
+            (line.name, queues.queue_heads(line, self._workflows, self._room(line, count)))
             for line in special
         ]
-        plain = store.due_runs(self._workflows, free, [line.name for line in special])
+        plain = store.due_runs(self._workflows, count, [line.name for line in special])
         return [*lines, (None, plain)]
 
     def _room(self, line: queues.Limits, free: int) -> int:

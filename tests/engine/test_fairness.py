@@ -13,6 +13,7 @@ from durable import executors, queues
 from durable.core import store
 from durable.core.store import _queues as store_queues
 from durable.executors import _sweeper as sweeper
+from durable.executors.thread import ThreadExecutor
 from durable.models import Executor, Run, StoredQueue
 from tests.engine.celery_processes import create_span_table
 from tests.engine.celery_workflows import per_worker
@@ -194,4 +195,36 @@ def test_a_limited_queue_backlog_does_not_keep_its_threads_from_other_queues(
     )
     # its turn comes once a run in flight ends: the backlog alone takes 3 s
     assert _seconds_for_unrelated_run(monkeypatch, "unrelated-wide") < 1.2
-    assert Run.objects.filter(id__startswith="wide-", status="SUCCESS").count() < 12
+
+
+def test_a_limited_queue_alone_takes_its_next_run_without_waiting_for_a_poll(
+    transactional_db, settings
+):
+    """With nothing else waiting, the thread whose run of a limited queue ended takes the
+    queue's next run at once: the slot it freed does not wait for the next poll."""
+    settings.DURABLE_EXECUTOR = "external"
+    settings.DURABLE_POLL_SECONDS = 5.0
+    for index in range(4):
+        durable.start(wide_limited_busy, 0.05, run_id=f"alone-{index}")
+    started = time.monotonic()
+    executors.start_thread_executor(threads=1)  # its first poll takes one run
+    wait_for(
+        lambda: Run.objects.filter(id__startswith="alone-", status="SUCCESS").count() == 4,
+        10,
+        "the queue's four runs to finish",
+    )
+    assert time.monotonic() - started < 3  # a poll for each run would take 15 s
+
+
+def test_a_queue_whose_every_head_a_poll_took_still_counts_as_waiting_when_more_wait(
+    transactional_db, settings
+):
+    """A poll with one free thread takes one run of the plain queue; two more wait behind
+    it, so a thread chaining a limited queue must still give way to them."""
+    settings.DURABLE_EXECUTOR = "external"
+    for index in range(3):
+        durable.start(sum_three, 1, 2, index, run_id=f"behind-{index}")
+    executor = ThreadExecutor(threads=1)  # not started: only its choice is looked at
+    executor._set_workflows()
+    assert executor._due_runs(1) == ["behind-0"]
+    assert executor._others_waiting(WIDE_LIMITED.name)
