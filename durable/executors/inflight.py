@@ -61,11 +61,16 @@ class OneThreadPerRun:
             self._execute_claimed(claimed, since)
             if line is None or not line.limited or not self._taking_runs():
                 break
-            if self._others_waiting(line.name):
+            if not self._holds_its_slot() or self._others_waiting(line.name):
                 break
             since = time.monotonic()
             claimed = queues.claim_in_queue(line, self.executor_id, workflows)
         return executed
+
+    def _holds_its_slot(self) -> bool:
+        """Whether this thread still has its place in the executor: one abandoned in a hung
+        step gave it to a replacement, and ends when the step returns."""
+        return True
 
     def _others_waiting(self, queue_name: str) -> bool:
         """Whether due runs of a queue other than `queue_name` wait for a thread of this

@@ -306,6 +306,9 @@ class ThreadExecutor(OneThreadPerRun):
             for run_id in self._due_runs(self.free_threads()):
                 self.dispatch(run_id)
 
+    def _holds_its_slot(self) -> bool:
+        return threading.current_thread() not in self._abandoned
+
     def _claim_after_giving_way(self) -> None:
         try:
             self._claim_due()
