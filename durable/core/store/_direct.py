@@ -1,8 +1,8 @@
 """The hot statements' round trip straight through libpq, for a connection in autocommit.
 
-Eight callers on two cores are bound by the GIL, not by the cores: PostgreSQL's backends
-sit idle waiting for the one Python thread that may run (docs/performance.md), so the
-Python a statement costs is what caps workflows per second. psycopg's `Cursor.execute`
+Eight callers on two cores are bound by the Python a statement costs: by the GIL, or, where
+commits are fast, by the cores that Python shares with PostgreSQL's backends (both measured,
+docs/performance.md), so that Python caps workflows per second. psycopg's `Cursor.execute`
 wraps the round trip in a connection lock, a generator protocol and its prepared-statement
 bookkeeping. Here a statement is converted once, its parameters are dumped by psycopg's own
 `Transformer` (the adapters Django configured on the connection, as a cursor copies them),
