@@ -8,8 +8,9 @@ from django.db import connection, transaction
 
 import durable
 from durable import operations
-from durable.core.store import CLAIM_RUN, FINISH_RUN
+from durable.core.store import CLAIM_RUN, FINISH_RUN, RECOVER_ORPHANED
 from durable.core.store._durations import ACTIVE_MS_SQL
+from durable.core.store._primitives import WAKE_RECEIVER
 from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step, retrying, sum_three
 
 
@@ -76,9 +77,15 @@ def test_the_finish_writes_the_history_totals_every_other_statement_sums(side_ef
         ),
         ("durable_run_checkpoints", CLAIM_RUN, "durable_run_checkpoints(c.id, c.created_at)"),
         ("durable_run_attempts_used", CLAIM_RUN, "durable_run_attempts_used(c.id, c.created_at"),
+        (
+            "durable_run_lost_attempts",
+            RECOVER_ORPHANED,
+            "durable_run_lost_attempts(r.id, r.created_at",
+        ),
+        ("durable_run_entry_name", WAKE_RECEIVER, "durable_run_entry_name(r.id, r.created_at"),
     ],
 )
-def test_the_finish_and_the_claim_read_the_history_through_generic_plans(
+def test_statements_read_a_runs_history_through_functions_with_generic_plans(
     side_effects, function, statement, call
 ):
     """The history is read through functions that keep one generic plan: the run's creation
@@ -95,6 +102,8 @@ HISTORY_FUNCTIONS = [
     "SELECT * FROM durable_run_totals(%(run)s, %(created)s, 0)",
     "SELECT durable_run_checkpoints(%(run)s, %(created)s)",
     "SELECT durable_run_attempts_used(%(run)s, %(created)s, '{}'::jsonb)",
+    "SELECT durable_run_lost_attempts(%(run)s, %(created)s, '{}'::jsonb)",
+    "SELECT durable_run_entry_name(%(run)s, %(created)s, 4000)",
 ]
 
 

@@ -18,7 +18,9 @@ SELECT %(new_id)s, position, name, kind, status, input,
        CASE WHEN %(same_input)s THEN input_hash ELSE '' END, output, error, error_type,
        error_fingerprint, attempts, started_at, finished_at, duration_ms, patched,
        (SELECT created_at FROM durable_run WHERE id = %(new_id)s)  -- the new run's partition
-FROM durable_step WHERE run_id = %(origin_id)s AND position < %(from_step)s
+FROM durable_step
+WHERE run_id = %(origin_id)s AND position < %(from_step)s
+  AND run_created_at = (SELECT created_at FROM durable_run WHERE id = %(origin_id)s)
 """
 
 COPY_MESSAGES = """
@@ -41,6 +43,7 @@ COPIED_EVENTS = """
 SELECT key, value FROM (
     SELECT position, 0 AS id, input->>'key' AS key, output::text AS value FROM durable_step
     WHERE run_id = %(new_id)s AND kind = 'set_event' AND position < %(from_step)s
+      AND run_created_at = (SELECT created_at FROM durable_run WHERE id = %(new_id)s)
     UNION ALL
     SELECT position, id, key, value::text FROM durable_stepevent
     WHERE run_id = %(origin_id)s AND position < %(from_step)s

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from durable.core.store._channels import DRAIN_CHANNEL
-from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._execute import Rows, execute, execute_read
 
 RENEW_LEASES = """
@@ -60,16 +59,18 @@ held AS (
 # The verdict on the runs an `orphaned` CTE names (id, max_recoveries, and the owner's
 # executor_id, hostname, pid, last heartbeat): re-enqueued with a recovery counted, or DEAD
 # past the limit; each verdict is written to durable_recovery
-RECOVERED = (
-    """, recovered AS (
+RECOVERED = """, recovered AS (
     UPDATE durable_run r
     SET status = CASE WHEN r.recovery_count >= o.max_recoveries THEN 'DEAD' ELSE 'ENQUEUED' END,
         recovery_count = r.recovery_count
             + CASE WHEN r.recovery_count >= o.max_recoveries THEN 0 ELSE 1 END,
         finished_at = CASE WHEN r.recovery_count >= o.max_recoveries THEN now() END,
-        active_ms = CASE WHEN r.recovery_count >= o.max_recoveries THEN """
-    + ACTIVE_MS_SQL.format(run="r")
-    + """ END,
+        -- the history is read through functions (the run's one partition: migrations 0035
+        -- and 0039); inline, every daily partition was planned at every recovery
+        (steps_done, active_ms) = (
+            SELECT totals.steps,
+                   CASE WHEN r.recovery_count >= o.max_recoveries THEN totals.active_ms END
+            FROM durable_run_totals(r.id, r.created_at, coalesce(r.forked_from_step, 0)) totals),
         error = CASE WHEN r.recovery_count >= o.max_recoveries THEN json_build_object(
             'type', 'durable.errors.RunDeadError',
             'message', format('the run''s executor died %%s times (limit %%s); `durable show` '
@@ -79,21 +80,9 @@ RECOVERED = (
         error_type = CASE WHEN r.recovery_count >= o.max_recoveries
             THEN 'durable.errors.RunDeadError' ELSE r.error_type END,
         executor_id = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now(),
-        steps_done = (SELECT count(*) FROM durable_step s
-                      WHERE s.run_id = r.id AND s.run_created_at = r.created_at),
         -- the attempt the death cut short, at the first position without a checkpoint: it
         -- takes the next attempt number there, so the step run again gets the one after it
-        lost_attempts = r.lost_attempts || (
-            SELECT jsonb_build_object(f.position::text, jsonb_build_array(
-                GREATEST((SELECT max(a.attempt) FROM durable_attempt a
-                          WHERE a.run_id = r.id AND a.position = f.position),
-                         (r.lost_attempts -> f.position::text ->> 0)::int, 0) + 1,
-                COALESCE((r.lost_attempts -> f.position::text ->> 1)::int, 0) + 1))
-            FROM (SELECT min(g) AS position
-                  FROM generate_series(0, (SELECT count(*) FROM durable_step s
-                                           WHERE s.run_id = r.id)::int) g
-                  WHERE NOT EXISTS (SELECT 1 FROM durable_step s
-                                    WHERE s.run_id = r.id AND s.position = g)) f)
+        lost_attempts = durable_run_lost_attempts(r.id, r.created_at, r.lost_attempts)
     FROM orphaned o
     WHERE r.id = o.id
     RETURNING r.id, r.status, o.executor_id, o.hostname, o.pid, o.last_seen_at
@@ -104,7 +93,6 @@ RECOVERED = (
 )
 SELECT id, status FROM recovered
 """
-)
 
 # Running runs whose owner is dead: the server holds no lifeline lock of the owner and it
 # has been silent `silence` seconds (or its lease ran out); none until the server has been
@@ -121,8 +109,8 @@ ORPHANS = """
 ANY_ORPHANED = (
     "-- any_orphaned --\n"
     "-- Whether any running run's owner is dead: every executor asks every heartbeat, and\n"
-    "-- recover_orphaned, which reads the history of each run it re-enqueues, costs the\n"
-    "-- server ~10 ms to plan (a week's partitions), so it is sent only when this says so\n"
+    "-- recover_orphaned, a larger statement that takes row locks, is sent only when this\n"
+    "-- says so\n"
     "WITH" + HELD_LIFELINES + "\nSELECT EXISTS (SELECT 1" + ORPHANS + ")"
 )
 

@@ -42,8 +42,9 @@ WAKE_RECEIVER = """
 -- receiver, for the topic it waits on, once it has parked)
 UPDATE durable_run r SET available_at = now()
 WHERE r.id = %(run_id)s AND r.status = 'ENQUEUED' AND r.available_at > now()
-  AND EXISTS (SELECT 1 FROM durable_step s WHERE s.run_id = r.id
-              AND s.position = r.steps_done - 1 AND s.name = 'durable.recv.wait')
+  -- read from the run's one partition (migration 0039): inline, every daily partition
+  -- was planned at every sent message
+  AND durable_run_entry_name(r.id, r.created_at, r.steps_done - 1) = 'durable.recv.wait'
   AND EXISTS (SELECT 1 FROM durable_message m
               WHERE m.run_id = r.id AND m.topic = %(topic)s AND m.consumed_at IS NULL)
 RETURNING r.id

@@ -89,6 +89,7 @@ SELECT s.position,
        CASE WHEN r.held_at IS NOT NULL AND r.status = 'RUNNING' THEN 'HELD' ELSE r.status END
 FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s AND s.name = %(name)s
+  AND s.run_created_at = (SELECT created_at FROM durable_run WHERE id = %(run_id)s)
   AND s.status = %(status)s AND s.attempts = %(attempts)s
   AND s.started_at = %(started_at)s AND s.finished_at = %(finished_at)s
   AND r.status IN ('RUNNING', 'CANCELLED') AND r.executor_id = %(executor_id)s
@@ -165,6 +166,7 @@ RECORDED_STEP = """
 SELECT s.position, s.name, s.kind, s.status, s.output, s.error, s.input_hash, r.imported
 FROM durable_step s JOIN durable_run r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.position = %(position)s
+  AND s.run_created_at = (SELECT created_at FROM durable_run WHERE id = %(run_id)s)
   AND r.status IN ('RUNNING', 'CANCELLED') AND r.executor_id = %(executor_id)s
 """
 
@@ -180,7 +182,9 @@ def recorded_step(run_id: str, position: int, executor_id: str) -> RecordedStep 
 STEP_INPUT = """
 -- step_input --
 -- A recorded entry's input as written, shown when a replay passes another one
-SELECT input::text FROM durable_step WHERE run_id = %(run_id)s AND position = %(position)s
+SELECT input::text FROM durable_step
+WHERE run_id = %(run_id)s AND position = %(position)s
+  AND run_created_at = (SELECT created_at FROM durable_run WHERE id = %(run_id)s)
 """
 
 

@@ -106,11 +106,18 @@ RESUME_RUNS = """
 -- Drop each run's trailing failed checkpoint (its error stays in durable_attempt) so that
 -- step runs again, then put the runs back in line
 WITH last_step AS (
-    SELECT run_id, max(position) AS position FROM durable_step
-    WHERE run_id = ANY(%(run_ids)s) GROUP BY run_id
+    SELECT r.id AS run_id, r.created_at, last.position
+    FROM durable_run r CROSS JOIN LATERAL (
+        SELECT max(s.position) AS position FROM durable_step s
+        WHERE s.run_id = r.id AND s.run_created_at = r.created_at) last
+    WHERE r.id = ANY(%(run_ids)s) AND last.position IS NOT NULL
 ), dropped AS (
     DELETE FROM durable_step s USING last_step t
-    WHERE s.run_id = t.run_id AND s.position = t.position AND s.status = 'ERROR'
+    WHERE s.run_id = t.run_id AND s.run_created_at = t.created_at AND s.position = t.position
+      AND s.status = 'ERROR'
+      -- the runs' creation times as constants: PostgreSQL prunes a DELETE's partitions
+      -- only while planning it, never from a join
+      AND s.run_created_at = ANY(%(created)s)
     RETURNING s.run_id, s.position
 )
 UPDATE durable_run r
@@ -123,7 +130,7 @@ SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, output = N
     -- (past the failed attempts and those lost to deaths, whose count starts again)
     attempts_before_resume = GREATEST((
         SELECT max(a.attempt) FROM durable_attempt a
-        WHERE a.run_id = r.id AND a.position >= COALESCE(
+        WHERE a.run_id = r.id AND a.run_created_at = r.created_at AND a.position >= COALESCE(
             (SELECT d.position FROM dropped d WHERE d.run_id = r.id),
             (SELECT t.position + 1 FROM last_step t WHERE t.run_id = r.id), 0)), (
         SELECT max((lost.value ->> 0)::int) FROM jsonb_each(r.lost_attempts) lost
@@ -150,8 +157,16 @@ WHERE r.id = ANY(%(run_ids)s)
 """
 
 
+RUNS_CREATED_AT = """
+-- runs_created_at --
+-- The creation times of runs: the partitions their history is in
+SELECT DISTINCT created_at FROM durable_run WHERE id = ANY(%(run_ids)s)
+"""
+
+
 def resume_runs(run_ids: list[str]) -> None:
-    execute(RESUME_RUNS, {"run_ids": run_ids})
+    created = [row[0] for row in execute(RUNS_CREATED_AT, {"run_ids": run_ids})]
+    execute(RESUME_RUNS, {"run_ids": run_ids, "created": created})
 
 
 # A run is prunable when it finished before the cutoff and its parent (if any) is prunable
