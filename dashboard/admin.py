@@ -161,8 +161,22 @@ class ReadableRecord:
         return human_ms(step.duration_ms)
 
 
+class OneRunsHistory(forms.BaseInlineFormSet):
+    """A run's checkpoints, read from its one partition of the history (the run's creation
+    time is the partition key): by the run's id alone, PostgreSQL plans and probes every
+    daily partition kept (docs/partitioning.md)."""
+
+    def __init__(self, *args, instance: Run | None = None, queryset=None, **kwargs) -> None:
+        if instance is not None and instance.pk is not None:
+            queryset = (Step.objects if queryset is None else queryset).filter(
+                run_created_at=instance.created_at
+            )
+        super().__init__(*args, instance=instance, queryset=queryset, **kwargs)
+
+
 class StepInline(KeepHistory, ReadableRecord, admin.TabularInline):
     model = Step
+    formset = OneRunsHistory
     extra = 0
     fields = ("position", "name", "kind", "status", "attempts", "duration", "error_type")
     readonly_fields = fields

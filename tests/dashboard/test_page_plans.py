@@ -143,12 +143,14 @@ def _partitions_executed(sql: str, params) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("page", ["/", "/runs/{run}/", "/?status=ERROR"])
-def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(owner_client, page):
-    """The runs list (each row's step count, a live row's last entry) and the run page (its
-    steps, attempts and logs) read a run's history by its id and its creation time, the
-    partition key: by id alone each read probes the index of every partition kept, one a
-    day."""
+@pytest.mark.parametrize(
+    "page", ["/", "/runs/{run}/", "/?status=ERROR", "/admin/durable/run/{run}/change/"]
+)
+def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(db, request, page):
+    """The runs list (each row's step count, a live row's last entry), the run page (its
+    steps, attempts and logs) and its admin page (the steps inline) read a run's history by
+    its id and its creation time, the partition key: by id alone each read probes the index
+    of every partition kept, one a day."""
     partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
     run = make_failed_run()
     live = make_run(status="RUNNING", finished_at=None)  # the list says why it waits
@@ -156,8 +158,9 @@ def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(owner_client, 
     today = f"p{run.created_at.astimezone(UTC):%Y%m%d}"
     with connection.cursor() as cursor:  # plans as autovacuum's statistics would shape them
         cursor.execute("ANALYZE durable_run, durable_step, durable_attempt, durable_steplog")
+    client = request.getfixturevalue("admin_client" if "/admin/" in page else "owner_client")
     with CaptureQueriesContext(connection) as reads:
-        assert owner_client.get(page.format(run=run.id)).status_code == 200
+        assert client.get(page.format(run=run.id)).status_code == 200
     history_reads = [
         read["sql"] for read in reads if re.search(r"durable_(step|attempt|steplog)\b", read["sql"])
     ]

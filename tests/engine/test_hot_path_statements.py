@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 import durable
 from durable import operations
-from durable.core.store import CLAIM_RUN, FINISH_RUN, RECOVER_ORPHANED
+from durable.core.store import CLAIM_RUN, FINISH_RUN, RECOVER_ORPHANED, RELEASE_RUNS, SUSPEND_RUN
 from durable.core.store._durations import ACTIVE_MS_SQL
 from durable.core.store._primitives import WAKE_RECEIVER
 from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step, retrying, sum_three
@@ -33,20 +33,32 @@ def test_a_start_inserts_its_run_with_a_statement_prepared_once(side_effects):
     assert _prepared("-- insert_run --") == 1
 
 
+# A run's active time by its definition (docs/dashboard.md): its successful steps and
+# transactions from the fork point on, and the time of its failed attempts
 ACTIVE_MS_OF_ROW = (
-    "SELECT r.active_ms, r.steps_done, "
+    """
+SELECT r.active_ms, r.steps_done,
+    (SELECT coalesce(sum(s.duration_ms), 0) FROM durable_step s
+     WHERE s.run_id = r.id AND s.status = 'SUCCESS' AND s.kind IN ('step', 'transaction')
+       AND s.position >= coalesce(r.forked_from_step, 0))
+  + (SELECT coalesce(sum(extract(epoch FROM a.finished_at - a.started_at) * 1000), 0)
+     FROM durable_attempt a WHERE a.run_id = r.id),
+    (SELECT count(*) FROM durable_step s WHERE s.run_id = r.id),
+    """
     + ACTIVE_MS_SQL.format(run="r")
-    + ", (SELECT count(*) FROM durable_step s"
-    " WHERE s.run_id = r.id AND s.run_created_at = r.created_at)"
-    " FROM durable_run r WHERE r.id = %s"
+    + """
+FROM durable_run r WHERE r.id = %s
+"""
 )
 
 
 def _written_and_summed(run_id: str) -> tuple[tuple[float, int], tuple[float, int]]:
-    """(active_ms, steps_done) as the finish wrote them, and as the history sums them now."""
+    """(active_ms, steps_done) as the finish wrote them, and as the history sums them now
+    (the statements' ACTIVE_MS_SQL agreeing with that sum)."""
     with connection.cursor() as cursor:
         cursor.execute(ACTIVE_MS_OF_ROW, [run_id])
-        written_ms, written_steps, summed_ms, counted = cursor.fetchone()
+        written_ms, written_steps, summed_ms, counted, statements_ms = cursor.fetchone()
+    assert statements_ms == pytest.approx(summed_ms)
     return (written_ms, written_steps), (summed_ms, counted)
 
 
@@ -83,6 +95,8 @@ def test_the_finish_writes_the_history_totals_every_other_statement_sums(side_ef
             "durable_run_lost_attempts(r.id, r.created_at",
         ),
         ("durable_run_entry_name", WAKE_RECEIVER, "durable_run_entry_name(r.id, r.created_at"),
+        ("durable_run_totals", SUSPEND_RUN, "durable_run_totals(durable_run.id"),
+        ("durable_run_totals", RELEASE_RUNS, "durable_run_totals(durable_run.id"),
     ],
 )
 def test_statements_read_a_runs_history_through_functions_with_generic_plans(

@@ -16,7 +16,9 @@ from typing import Any
 ACTIVE_KINDS = ("step", "transaction")
 
 # SQL for one run's active time in ms; `{run}` is the run row's alias in the statement (its
-# history is read from its one partition: docs/partitioning.md)
+# history is read from its one partition: docs/partitioning.md). Inline, as the pages read
+# it: a page's connection lives for one request, and a function's cached plan would be made
+# anew at each (PostgreSQL plans every daily partition for either, once).
 ACTIVE_MS_SQL = """(
     (SELECT coalesce(sum(s.duration_ms), 0) FROM durable_step s
      WHERE s.run_id = {run}.id AND s.run_created_at = {run}.created_at
@@ -24,6 +26,12 @@ ACTIVE_MS_SQL = """(
        AND s.position >= coalesce({run}.forked_from_step, 0))
   + (SELECT coalesce(sum(extract(epoch FROM a.finished_at - a.started_at) * 1000), 0)
      FROM durable_attempt a WHERE a.run_id = {run}.id AND a.run_created_at = {run}.created_at))"""
+# A run's count of checkpoints, for the statements an executor sends on its long-lived
+# connection (a sleeping run given back, a shutdown's release): through `durable_run_totals`
+# (migration 0035), whose cached generic plan prunes the other partitions before any scan is
+# set up; inline, PostgreSQL planned every daily partition at every call
+STEPS_DONE_SQL = """(SELECT totals.steps
+    FROM durable_run_totals({run}.id, {run}.created_at, 0) totals)"""
 
 
 def active_ms(steps: Iterable[Any], attempts: Iterable[Any], inherited: int = 0) -> float:

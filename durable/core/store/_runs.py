@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from durable.core.store._channels import CANCEL_CHANNEL, FINISH_CHANNEL
+from durable.core.store._durations import STEPS_DONE_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
 from durable.core.store._steps import RecordedStep
 
@@ -364,23 +365,27 @@ def run_outcome_at(run_id: str) -> OutcomeAt | None:
     return OutcomeAt(status, output, error, reason, finished_at, now)  # json: decoded
 
 
-SUSPEND_RUN = """
+SUSPEND_RUN = (
+    """
 -- suspend_run --
 -- Give a sleeping run back to the queue until it is due, so no thread waits for it
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL,
     available_at = %(wake_at)s, updated_at = now(),
-    steps_done = (SELECT count(*) FROM durable_step s
-                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at)
+    steps_done = """
+    + STEPS_DONE_SQL.format(run="durable_run")
+    + """
 WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
 """
+)
 
 
 def suspend_run(run_id: str, executor_id: str, wake_at: datetime) -> None:
     execute(SUSPEND_RUN, {"run_id": run_id, "executor_id": executor_id, "wake_at": wake_at})
 
 
-RELEASE_RUNS = """
+RELEASE_RUNS = (
+    """
 -- release_runs --
 -- Give runs back to the queue at once (shutdown, a long database outage): no recovery is
 -- counted and any executor may claim them now; updated_at just before available_at marks
@@ -388,11 +393,13 @@ RELEASE_RUNS = """
 UPDATE durable_run
 SET status = 'ENQUEUED', executor_id = NULL, lease_expires_at = NULL, available_at = now(),
     updated_at = now() - interval '1 millisecond',
-    steps_done = (SELECT count(*) FROM durable_step s
-                  WHERE s.run_id = durable_run.id AND s.run_created_at = durable_run.created_at)
+    steps_done = """
+    + STEPS_DONE_SQL.format(run="durable_run")
+    + """
 WHERE id = ANY(%(run_ids)s) AND status = 'RUNNING' AND executor_id = %(executor_id)s
 RETURNING id
 """
+)
 
 
 def release_runs(run_ids: list[str], executor_id: str) -> list[str]:
