@@ -63,6 +63,7 @@ class AsyncStepCall(StepCall):
                 wait = await async_runs.on_run_thread(self.after_failure, exc)
                 if await asyncio.to_thread(self.run_context.cancelled.wait, wait):
                     raise RunInterrupted(self.run_context.run_id) from exc
+                await async_runs.on_run_thread(self.before_retry)
                 await self._check_interrupted()
                 self.attempt += 1
 

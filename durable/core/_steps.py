@@ -103,8 +103,15 @@ class StepCall:
                     failure, wait = exc, self.after_failure(exc)
             if self.run_context.cancelled.wait(wait):
                 raise RunInterrupted(self.run_context.run_id) from failure
+            self.before_retry()
             self.run_context.check_interrupted()
             self.attempt += 1
+
+    def before_retry(self) -> None:
+        """A hold is heard from checkpoint replies, and a failing step writes none: ask
+        before its next attempt, so a hold stops the retries too ("stop hammering now")."""
+        if store.run_held(self.run_context.run_id):
+            self.run_context.held.set()
 
     def begin_attempt(self) -> None:
         self.started_at, self.started = datetime.now(UTC), time.perf_counter()

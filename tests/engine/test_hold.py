@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.management import call_command
 
 import durable
@@ -112,6 +113,59 @@ def test_a_held_run_starts_no_other_step_until_released_then_finishes_each_step_
     actions = list(AuditEntry.objects.filter(run_ids__contains=[run_id])
                    .order_by("id").values_list("action", "actor"))  # fmt: skip
     assert actions == [("hold", "oncall"), ("release", "oncall")]
+
+
+_provider_back: dict[str, threading.Event] = {}  # run -> set by the test: the step succeeds
+_failed_once: dict[str, threading.Event] = {}  # run -> set once an attempt has failed
+
+
+@durable.step(retries=30, retry_delay=0.2)
+def hammering_step(run_id: str) -> str:
+    record_side_effect(run_id, "attempt")
+    if not _provider_back.setdefault(run_id, threading.Event()).is_set():
+        _failed_once.setdefault(run_id, threading.Event()).set()
+        raise ConnectionError("payment provider down")
+    return "paid"
+
+
+@durable.workflow(name="tests.hold.retrying")
+def retrying(run_id: str) -> str:
+    return hammering_step(run_id)
+
+
+@durable.step(retries=30, retry_delay=0.2)
+async def hammering_async_step(run_id: str) -> str:
+    return await sync_to_async(hammering_step.__wrapped__)(run_id)
+
+
+@durable.workflow(name="tests.hold.retrying_async")
+async def retrying_async(run_id: str) -> str:
+    return await hammering_async_step(run_id)
+
+
+@pytest.mark.parametrize("workflow", [retrying, retrying_async], ids=["sync", "async"])
+def test_a_held_run_starts_no_more_retry_attempts_of_a_failing_step_until_released(
+    side_effects, workflow
+):
+    """The hold is for "stop hammering the payment provider now": a step failing and
+    retrying writes no checkpoint, yet its next attempt must not start once the hold is in."""
+    run_id = f"hold-retrying-{workflow.__name__}"
+    durable.start(workflow, run_id, run_id=run_id)
+    assert _failed_once.setdefault(run_id, threading.Event()).wait(20), "no attempt failed"
+
+    operations.hold(run_id, reason="stop hammering the provider", actor="oncall")
+    attempts_at_hold = side_effects(run_id)["attempt"]
+    wait_for(lambda: Run.objects.get(id=run_id).status == RunStatus.ENQUEUED, 5, "held stop")
+    time.sleep(1.0)  # five backoffs: time enough for more attempts, if the hold let them
+    assert side_effects(run_id)["attempt"] <= attempts_at_hold + 1  # at most the one in flight
+    held = side_effects(run_id)["attempt"]
+    assert Run.objects.get(id=run_id).held_at is not None
+
+    _provider_back[run_id].set()
+    operations.release(run_id, reason="provider back", actor="oncall")
+    wait_for(lambda: Run.objects.get(id=run_id).status == RunStatus.SUCCESS, 20, "the finish")
+    assert durable.get(run_id).result(timeout=5) == "paid"
+    assert side_effects(run_id)["attempt"] == held + 1
 
 
 def test_a_run_held_while_enqueued_is_never_claimed_until_released(side_effects, settings):

@@ -193,6 +193,19 @@ def step_input(run_id: str, position: int) -> str | None:
     return rows[0][0] if rows else None
 
 
+RUN_HELD = """
+-- run_held --
+-- Before a failing step's next attempt: did an operator hold the run? (a failing step
+-- writes no checkpoint, whose reply says HELD; one read per retry, none per step)
+SELECT held_at IS NOT NULL FROM durable_run WHERE id = %(run_id)s
+"""
+
+
+def run_held(run_id: str) -> bool:
+    rows = execute(RUN_HELD, {"run_id": run_id})
+    return bool(rows and rows[0][0])
+
+
 RECORD_ATTEMPT = """
 -- record_attempt --
 -- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes;
