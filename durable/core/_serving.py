@@ -24,15 +24,29 @@ class LiveExecutor:
         return workflow in self.workflows or f"{workflow}@{version}" in self.workflows
 
 
+SILENT_HEARTBEATS = 3
+
+
+def silence_seconds() -> float:
+    """How long an owner without its lifeline lock must have been silent to be dead."""
+    return SILENT_HEARTBEATS * settings.DURABLE_HEARTBEAT_SECONDS
+
+
 def alive_seconds() -> float:
-    """How recent a heartbeat makes an executor live: two lease periods (it beats every
-    third of one)."""
+    """How recent a heartbeat makes an executor live at most: two lease periods (it beats
+    every third of one); one whose lifeline lock is gone is dead after `silence_seconds`."""
     return 2 * settings.DURABLE_LEASE_SECONDS
 
 
+def liveness() -> tuple[float, float, float]:
+    """(alive, silence, grace) for the store's LIVE_EXECUTOR rule: the recovery verdict's."""
+    return alive_seconds(), silence_seconds(), settings.DURABLE_LEASE_SECONDS / 2
+
+
 def live_executors() -> list[LiveExecutor]:
-    """Live executors, draining ones included (they are live, but serve nothing new)."""
-    rows = store.live_executors(alive_seconds())
+    """Live executors, draining ones included (they are live, but serve nothing new); a
+    killed one stops counting within seconds, as the recovery verdict judges it dead."""
+    rows = store.live_executors(*liveness())
     return [LiveExecutor(id_, frozenset(names or []), draining) for id_, names, draining in rows]
 
 
@@ -44,9 +58,8 @@ def announce_threads(executor_id: str, threads: int) -> None:
 def served_keys() -> set[str]:
     """ "name@version" (and bare names) that this process's code or a live executor runs."""
     registry.autodiscover()
-    alive = 2 * settings.DURABLE_LEASE_SECONDS  # a live executor heartbeats every third
     keys = set(registry.runnable_keys())
-    for workflows in store.live_executor_workflows(alive):
+    for workflows in store.live_executor_workflows(*liveness()):
         keys.update(workflows or [])
     return keys
 

@@ -12,17 +12,13 @@ from __future__ import annotations
 import logging
 
 from durable.core import store
+from durable.core._serving import SILENT_HEARTBEATS, silence_seconds
 from durable.core.conf import settings
 from durable.core.store import _db as db
 
 logger = logging.getLogger("durable")
 
-SILENT_HEARTBEATS = 3
-
-
-def silence_seconds() -> float:
-    """How long an owner without its lifeline lock must have been silent to be dead."""
-    return SILENT_HEARTBEATS * settings.DURABLE_HEARTBEAT_SECONDS
+__all__ = ["SILENT_HEARTBEATS", "forget_dead_executors", "silence_seconds", "sweep"]
 
 
 def forget_dead_executors(executor_id: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from durable.core import _serving as serving
 from durable.core.conf import settings
 from durable.core.store import _monitoring as store_monitoring
 from durable.core.store._monitoring import DURATION_BUCKETS, SIZE_BUCKETS
@@ -93,8 +94,7 @@ class DurableCollector(Collector):
         yield from queue_metrics(
             fold(store_monitoring.queue_loads(), keys=1, labels=1, merge=(sum, sum, max))
         )
-        alive = 2 * settings.DURABLE_LEASE_SECONDS
-        yield from executor_metrics(store_monitoring.executor_kinds(alive))
+        yield from executor_metrics(store_monitoring.executor_kinds(*serving.liveness()))
         yield untaken_metric(untaken.untaken(sample=0))
         yield from job_metrics(store_monitoring.bulk_job_states())
 

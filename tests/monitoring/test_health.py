@@ -7,7 +7,9 @@ from django.db import connection
 from durable.core import store
 
 
-def beat(executor_id: str, seconds_ago: float = 0) -> None:
+def beat(executor_id: str, seconds_ago: float = 0, lifeline: bool = False) -> None:
+    """An executor row last heard from `seconds_ago`; with `lifeline`, its process lives
+    (the lock its lifeline holds, held here until the test's transaction ends)."""
     store.heartbeat(executor_id=executor_id, kind="thread", hostname="h", pid=1, workflows=[])
     with connection.cursor() as cursor:
         cursor.execute(
@@ -15,11 +17,13 @@ def beat(executor_id: str, seconds_ago: float = 0) -> None:
             " WHERE id = %s",
             [seconds_ago, executor_id],
         )
+        if lifeline:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [executor_id])
 
 
 def test_health_is_ok_with_a_live_executor_and_applied_migrations(db, client, settings):
     settings.DURABLE_LEASE_SECONDS = 5
-    beat("ex-live", seconds_ago=9)
+    beat("ex-live", seconds_ago=9, lifeline=True)  # alive, its heartbeats late (a GIL hog)
     response = client.get("/health")
     assert response.status_code == 200
     body = response.json()
@@ -37,6 +41,16 @@ def test_health_is_503_when_no_executor_heartbeat_within_two_leases(db, client, 
     executors = response.json()["checks"]["executors"]
     assert not executors["ok"]
     assert "no executor heartbeat in the last 10s" in executors["detail"]
+
+
+def test_health_is_503_when_the_only_executor_died_without_waiting_two_leases(db, client, settings):
+    """Its lifeline lock is gone and it has been silent three heartbeats: the recovery
+    verdict's rule, so /health says no executor while its runs wait to be recovered."""
+    settings.DURABLE_LEASE_SECONDS = 30
+    beat("ex-killed", seconds_ago=5)
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert not response.json()["checks"]["executors"]["ok"]
 
 
 def test_health_needs_no_login(db, client):

@@ -278,25 +278,42 @@ def database_clock() -> datetime:
     return execute(DATABASE_CLOCK, {})[0][0]
 
 
-LIVE_EXECUTOR_WORKFLOWS = """
--- live_executor_workflows --
--- What each executor that heartbeat lately and takes runs (not drained) can run
-SELECT workflows FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s) AND NOT draining
-"""
+# An executor `e` is live: heard from within `alive` seconds, and not dead by the recovery
+# verdict's rule (ORPHANS: its lifeline lock gone and silent `silence` seconds), so a killed
+# executor stops counting within seconds, not `alive` later. A hot standby holds none of the
+# primary's locks: there (pg_is_in_recovery) the heartbeat alone decides; nor does a server
+# up for less than `grace` (a restart drops every lock, and live owners take theirs again)
+LIVE_EXECUTOR = """e.last_seen_at > now() - make_interval(secs => %(alive)s)
+  AND (e.last_seen_at > now() - make_interval(secs => %(silence)s)
+       OR EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(e.id, 0))
+       OR pg_is_in_recovery()
+       OR pg_postmaster_start_time() > now() - make_interval(secs => %(grace)s))"""
+
+LIVE_EXECUTOR_WORKFLOWS = (
+    "-- live_executor_workflows --\n"
+    "-- What each live executor (LIVE_EXECUTOR) that takes runs (not drained) can run\n"
+    "WITH"
+    + HELD_LIFELINES
+    + "\nSELECT workflows FROM durable_executor e WHERE NOT draining AND "
+    + LIVE_EXECUTOR
+)
 
 
-def live_executor_workflows(alive: float) -> list[list[str] | None]:
-    """The workflow keys of each executor heard from within `alive` seconds, not drained."""
-    return [row[0] for row in execute_read(LIVE_EXECUTOR_WORKFLOWS, {"alive": alive})]
+def live_executor_workflows(alive: float, silence: float, grace: float) -> list[list[str] | None]:
+    """The workflow keys of each live executor (LIVE_EXECUTOR), not drained."""
+    params = {"alive": alive, "silence": silence, "grace": grace}
+    return [row[0] for row in execute_read(LIVE_EXECUTOR_WORKFLOWS, params)]
 
 
-LIVE_EXECUTORS = """
--- live_executors --
--- Every executor that heartbeat lately: what it can run and whether an operator drained it
-SELECT id, workflows, draining FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s) ORDER BY id
-"""
+LIVE_EXECUTORS = (
+    "-- live_executors --\n"
+    "-- Every live executor (LIVE_EXECUTOR): what it can run and whether an operator drained it\n"
+    "WITH"
+    + HELD_LIFELINES
+    + "\nSELECT id, workflows, draining FROM durable_executor e WHERE "
+    + LIVE_EXECUTOR
+    + " ORDER BY id"
+)
 
 
 ANNOUNCE_THREADS = """
@@ -306,9 +323,9 @@ UPDATE durable_executor SET threads = %(threads)s WHERE id = %(executor_id)s
 """
 
 
-def live_executors(alive: float) -> Rows:
-    """(id, workflows, draining) of every executor heard from within `alive` seconds."""
-    return execute_read(LIVE_EXECUTORS, {"alive": alive})
+def live_executors(alive: float, silence: float, grace: float) -> Rows:
+    """(id, workflows, draining) of every live executor (LIVE_EXECUTOR)."""
+    return execute_read(LIVE_EXECUTORS, {"alive": alive, "silence": silence, "grace": grace})
 
 
 def announce_threads(executor_id: str, threads: int) -> None:

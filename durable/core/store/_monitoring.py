@@ -5,6 +5,7 @@ page that reads the replica (`_reading`) they run there."""
 from __future__ import annotations
 
 from durable.core.store._execute import Rows, execute_read
+from durable.core.store._leases import HELD_LIFELINES, LIVE_EXECUTOR
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -56,13 +57,15 @@ SELECT queue,
 FROM durable_run WHERE status IN ('ENQUEUED', 'RUNNING') GROUP BY queue
 """
 
-EXECUTOR_KINDS = """
--- executor_kinds --
--- Executors that heartbeat within two lease periods, with what they serve and whether an
--- operator drained them
-SELECT kind, workflows, draining FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
-"""
+EXECUTOR_KINDS = (
+    "-- executor_kinds --\n"
+    "-- Live executors (LIVE_EXECUTOR), with what they serve and whether an operator\n"
+    "-- drained them\n"
+    "WITH"
+    + HELD_LIFELINES
+    + "\nSELECT kind, workflows, draining FROM durable_executor e WHERE "
+    + LIVE_EXECUTOR
+)
 
 
 BULK_JOB_STATES = """
@@ -95,9 +98,9 @@ def queue_loads() -> Rows:
     return execute_read(QUEUES, {})
 
 
-def executor_kinds(alive: float) -> Rows:
-    """(kind, workflows, draining) of the executors heard from within `alive` seconds."""
-    return execute_read(EXECUTOR_KINDS, {"alive": alive})
+def executor_kinds(alive: float, silence: float, grace: float) -> Rows:
+    """(kind, workflows, draining) of the live executors (LIVE_EXECUTOR)."""
+    return execute_read(EXECUTOR_KINDS, {"alive": alive, "silence": silence, "grace": grace})
 
 
 LIVE_EXECUTOR_COUNT = """
