@@ -5,14 +5,13 @@ queue's current pace. The run page's "Why isn't it moving?" shows it with the wa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.db.models import Count
 from django.utils import timezone
 
 from durable import queues
-from durable.core.conf import settings
 from durable.models import Executor, Run, RunStatus
+from durable.observability import inspection
 
 PACE_WINDOW_S = 300.0  # the pace is the queue's claims per minute over the last 5 minutes
 
@@ -77,8 +76,8 @@ def line(run: Run) -> Line | None:
 
 
 def _takers(workflow: str, version: str) -> list[Taker]:
-    alive_after = timezone.now() - timedelta(seconds=2 * settings.DURABLE_LEASE_SECONDS)
-    live = Executor.objects.filter(last_seen_at__gt=alive_after, draining=False).order_by("id")
+    live_ids = inspection.live_executor_ids()
+    live = Executor.objects.filter(id__in=live_ids, draining=False).order_by("id")
     serving = [e for e in live if workflow in e.workflows or f"{workflow}@{version}" in e.workflows]
     busy = dict(
         Run.objects.filter(status=RunStatus.RUNNING, executor_id__in=[e.id for e in serving])

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
-
 from durable import schedules as durable_schedules
-from durable.core.conf import settings
 from durable.models import Executor
+from durable.observability import inspection
 
 
 def live_executors() -> list[dict[str, Any]]:
-    """Executors that heartbeat within two lease periods, with the versions they serve."""
-    alive_after = timezone.now() - timezone.timedelta(seconds=2 * settings.DURABLE_LEASE_SECONDS)
+    """The executors `/health` counts as live, with the versions they serve."""
+    live = inspection.live_executor_ids()
     return [
         {"executor": executor, "serves": sorted(executor.workflows)}
-        for executor in Executor.objects.filter(last_seen_at__gt=alive_after).order_by("id")
+        for executor in Executor.objects.filter(id__in=live).order_by("id")
     ]
 
 

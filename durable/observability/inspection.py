@@ -20,6 +20,7 @@ from django.db.models import FloatField
 from django.db.models.expressions import RawSQL
 
 from durable.core import _registry as registry
+from durable.core import _serving as serving
 from durable.core.store import _durations as durations
 from durable.core.store import _reading as reading
 from durable.observability import _health as health
@@ -102,6 +103,13 @@ def health_report(skip: Iterable[str] = ()) -> HealthReport:
     named in `skip` left out; they stop at the first failure."""
     checks = health.run_checks(frozenset(skip))
     return HealthReport(all(check.ok for check in checks), health.status(checks), checks)
+
+
+def live_executor_ids() -> set[str]:
+    """The executors `/health` counts as live, draining ones included: heard from within
+    two leases, and not dead by the recovery verdict's rule (a killed one drops out within
+    seconds)."""
+    return {executor.id for executor in serving.live_executors()}
 
 
 def untaken_runs(sample: int = 10) -> list[Untaken]:

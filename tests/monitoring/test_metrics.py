@@ -57,6 +57,9 @@ def known_runs(transactional_db):
     store.heartbeat(
         executor_id="m-exec", kind="celery", hostname="h", pid=1, workflows=["tests.sum_three@v7"]
     )
+    sql("SELECT pg_advisory_lock(hashtextextended('m-exec', 0))")  # its lifeline: it lives
+    yield
+    sql("SELECT pg_advisory_unlock(hashtextextended('m-exec', 0))")
 
 
 def label(**labels) -> tuple:

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from durable.core import store
-from durable.models import Run, Schedule
+from durable.models import Executor, Run, Schedule
 from tests.dashboard.conftest import make_run
 from tests.monitoring import workflows  # this process runs its current version
 
@@ -74,6 +74,18 @@ def test_health_page_shows_live_executors_with_versions_and_schedules(db):
     schedules = page[page.index('id="schedules"') :]
     assert "shop.nightly" in schedules and "0 3 * * *" in schedules
     assert '<td class="num">2</td>' in schedules
+
+
+def test_health_page_does_not_list_a_killed_executor_as_live(db):
+    """Killed without a goodbye: its lifeline lock is gone and it has been silent for more
+    than three heartbeats, so the page agrees with /health, not two leases later."""
+    store.heartbeat(executor_id="ex-killed", kind="thread", hostname="h", pid=1, workflows=[])
+    Executor.objects.filter(id="ex-killed").update(
+        last_seen_at=timezone.now() - timedelta(seconds=5)
+    )
+    page = client_with("view_runs").get("/system/").content.decode()
+    assert 'data-executor="ex-killed"' not in page  # not in the live executors' table
+    assert 'id="health-status">healthy' not in page
 
 
 def test_health_page_needs_the_view_permission(db):
