@@ -34,8 +34,15 @@ class NoNulJsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         try:
             data = json.loads(request.body)
-        except (ValueError, RecursionError):
-            raise ApiProblem(400, "The body is not valid JSON.") from None
+        except json.JSONDecodeError as exc:
+            where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+            raise ApiProblem(400, f"The body is not valid JSON ({where}).") from None
+        except RecursionError:
+            raise ApiProblem(400, "The body is not valid JSON: it is nested too deeply.") from None
+        except ValueError:  # bytes that are not UTF-8, or an integer past 4,300 digits
+            raise ApiProblem(
+                400, "The body is not valid JSON: send UTF-8 text, numbers under 4,300 digits."
+            ) from None
         if _has_nul(data):
             raise ApiProblem(400, "Request refused: it contains a NUL character.")
         return data

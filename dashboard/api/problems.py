@@ -136,6 +136,15 @@ def _durable(request: HttpRequest, exc: DurableError) -> HttpResponse:
     return problem(409, detail)
 
 
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """ninja wraps whatever the body parser raises in a bare "Cannot parse request body"
+    (its words only with DEBUG on); the parser's own problem says what was wrong."""
+    cause = exc.__cause__
+    if isinstance(cause, ApiProblem):
+        return problem(cause.status, cause.detail, cause.errors, cause.headers)
+    return problem(exc.status_code, str(exc))
+
+
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("API error on %s %s", request.method, request.path)
     return problem(500, "The server failed to answer; the error is in its log.")
@@ -153,7 +162,7 @@ def install(api: NinjaAPI) -> None:
             "Send a token: Authorization: Bearer <token> (make one on the Tokens page).",
             headers={"WWW-Authenticate": "Bearer"},
         ),
-        HttpError: lambda r, e: problem(e.status_code, str(e)),
+        HttpError: _http_error,
         Http404: lambda r, e: problem(404, str(e) or "Not found."),
         DurableError: _durable,
         Exception: _unexpected,
