@@ -14,7 +14,7 @@ from ninja import NinjaAPI
 
 from dashboard.api import actions, bulk, problems, runs, schedules, system
 from dashboard.api.auth import TokenAuth
-from dashboard.api.parsing import NoNulJsonParser
+from dashboard.api.parsing import StorableJsonParser
 
 
 class DashboardApi(NinjaAPI):
@@ -40,7 +40,7 @@ api = DashboardApi(
     description="Runs, operator actions, bulk jobs, schedules, queues, executors and the "
     "audit log. Authenticate with `Authorization: Bearer <token>` (dashboard → Tokens).",
     auth=TokenAuth(),
-    parser=NoNulJsonParser(),
+    parser=StorableJsonParser(),
     urls_namespace="dashboard_api",
     docs_url=None,  # served by dashboard.views.api_docs, with Swagger UI from the package
     openapi_url="/openapi.json",

@@ -1,10 +1,13 @@
-"""Request bodies: JSON without NUL characters. PostgreSQL can hold a NUL in no text or
-jsonb value, so one that reached a query would fail with a 500; it is refused up front,
-as the site's middleware refuses one in a path, query or form."""
+"""Request bodies: JSON holding only text PostgreSQL can store. It holds no NUL character
+in any text or jsonb value, and no lone surrogate (`"\\ud800"`: a valid JSON escape, but
+no Unicode character, so it cannot be encoded as UTF-8); either one reaching a query
+would fail with a 500, so a body holding one is refused up front, as the site's
+middleware refuses a NUL in a path, query or form."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.http import HttpRequest
@@ -12,25 +15,38 @@ from ninja.parser import Parser
 
 from dashboard.api.problems import ApiProblem
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-def _has_nul(value: Any) -> bool:
-    """Walked with a stack, not recursion: a body the JSON parser accepts may nest deeper
-    than Python's recursion limit."""
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "Request refused: it contains a NUL character."
+    if not text.isascii() and _SURROGATE.search(text):
+        return (
+            "Request refused: it contains a lone surrogate (a \\ud800-\\udfff escape without "
+            "its pair), which is no Unicode character; send the text as UTF-8."
+        )
+    return None
+
+
+def _refusal(value: Any) -> str | None:
+    """Why `value` holds text PostgreSQL cannot store, if it does. Walked with a stack, not
+    recursion: a body the JSON parser accepts may nest deeper than Python's recursion limit."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return True
+            if refusal := _unstorable(item):
+                return refusal
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-    return False
+    return None
 
 
-class NoNulJsonParser(Parser):
+class StorableJsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         try:
             data = json.loads(request.body)
@@ -43,6 +59,6 @@ class NoNulJsonParser(Parser):
             raise ApiProblem(
                 400, "The body is not valid JSON: send UTF-8 text, numbers under 4,300 digits."
             ) from None
-        if _has_nul(data):
-            raise ApiProblem(400, "Request refused: it contains a NUL character.")
+        if refusal := _refusal(data):
+            raise ApiProblem(400, refusal)
         return data

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.dashboard.conftest import make_failed_run
+
 NOT_JSON = ["{", "not json", "[1,]", '{"run_id": "r-1",}', "\xff\xfe", "9" * 5000, "[" * 5000]
 
 
@@ -23,3 +25,32 @@ def test_a_nul_character_anywhere_in_a_body_is_a_400_naming_it(operator_api):
     )
     assert response.status_code == 400
     assert "NUL character" in response.json()["detail"]
+
+
+SURROGATES = [
+    ("/runs/actions/preview", r'{"action": "resume", "run_ids": ["\ud800"]}'),
+    ("/bulk/preview", r'{"action": "resume", "scope": "selected", "run_ids": ["\ud800"]}'),
+    ("/bulk/preview", r'{"action": "resume", "scope": "matching", "filter": {"q": "\ud800"}}'),
+    ("/bulk/preview", r'{"action": "cancel", "scope": "matching", "filter": {"tag": "a=\udfff"}}'),
+    ("/runs/actions/fork",
+     r'{"run_id": "r-1", "reason": "x", "from_step": 0, "input": {"kwargs": {"\ud800": 1}}}'),
+    ("/runs/actions/resume", r'{"run_id": "r-1", "reason": "x", "extra": {"deep": [["\ud800"]]}}'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "raw"), SURROGATES)
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_400_naming_it(operator_api, path, raw):
+    """`"\\ud800"` is a valid JSON escape but no Unicode character: PostgreSQL (UTF-8)
+    cannot take it as a query parameter, so one reaching a query was a 500."""
+    make_failed_run(id="r-1")
+    operator_api.client.raise_request_exception = False
+    response = operator_api.post(path, raw)
+    assert response.status_code == 400, response.content[:300]
+    assert response["Content-Type"] == "application/problem+json"
+    assert "lone surrogate" in response.json()["detail"]
+
+
+def test_paired_surrogates_and_other_non_ascii_text_are_not_refused(operator_api):
+    body = '{"action": "resume", "scope": "matching", "filter": {"q": "caf\\u00e9 \\ud83d\\ude00"}}'
+    response = operator_api.post("/bulk/preview", body)
+    assert response.status_code == 200, response.content[:300]
