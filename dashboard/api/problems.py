@@ -9,6 +9,8 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -24,7 +26,7 @@ from durable.errors import (
 logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/problem+json"
 # every operation documents its problems under these codes
-ERRORS = frozenset({400, 401, 403, 404, 409, 429})
+ERRORS = frozenset({400, 401, 403, 404, 409, 413, 429})
 
 
 class FieldError(Schema):
@@ -145,6 +147,17 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return problem(exc.status_code, str(exc))
 
 
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """Django refuses to read a body over its limit; ninja reads the body outside the
+    parser, so this would otherwise be a 500."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return problem(
+        413,
+        f"The body is over {limit:,} bytes, the most this server reads "
+        "(DATA_UPLOAD_MAX_MEMORY_SIZE): send less per request, e.g. split run_ids.",
+    )
+
+
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("API error on %s %s", request.method, request.path)
     return problem(500, "The server failed to answer; the error is in its log.")
@@ -164,6 +177,7 @@ def install(api: NinjaAPI) -> None:
         ),
         HttpError: _http_error,
         Http404: lambda r, e: problem(404, str(e) or "Not found."),
+        RequestDataTooBig: _too_big,
         DurableError: _durable,
         Exception: _unexpected,
     }

@@ -54,3 +54,13 @@ def test_paired_surrogates_and_other_non_ascii_text_are_not_refused(operator_api
     body = '{"action": "resume", "scope": "matching", "filter": {"q": "caf\\u00e9 \\ud83d\\ude00"}}'
     response = operator_api.post("/bulk/preview", body)
     assert response.status_code == 200, response.content[:300]
+
+
+def test_a_body_over_the_upload_limit_is_a_413_naming_the_limit(operator_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    operator_api.client.raise_request_exception = False
+    body = '{"run_id": "r-1", "reason": "%s"}' % ("x" * 2_000)  # noqa: UP031
+    response = operator_api.post("/runs/actions/resume", body)
+    assert response.status_code == 413, response.content[:300]
+    assert response["Content-Type"] == "application/problem+json"
+    assert "1,000 bytes" in response.json()["detail"]
