@@ -37,7 +37,8 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def target(options: dict[str, Any]) -> tuple[str, str] | None:
-    """(server, token) when this command is to run remotely, else None."""
+    """(server, token) when this command is to run remotely, else None; both checked, as
+    any argument from outside is."""
     server = options.get("server") or os.environ.get("DURABLE_SERVER", "")
     if not server:
         return None
@@ -46,7 +47,27 @@ def target(options: dict[str, Any]) -> tuple[str, str] | None:
         raise RemoteError(
             "--server needs --token (or DURABLE_TOKEN): make one on the dashboard's Tokens page"
         )
-    return server.rstrip("/"), token
+    if not (token.isascii() and token.isprintable()):
+        raise RemoteError(
+            "--token holds characters an HTTP header cannot carry: copy the token as the "
+            "Tokens page showed it (dur_…)"
+        )
+    return _server_url(server), token
+
+
+def _server_url(server: str) -> str:
+    """The dashboard's http(s) URL, without a trailing slash."""
+    example = "give the dashboard's URL, e.g. https://ops.example.com/durable"
+    try:
+        parts = urllib.parse.urlsplit(server)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise RemoteError(f"--server {server!r:.100}: {exc}; {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RemoteError(f"--server {server!r:.100} is not an http(s) URL; {example}")
+    if not server.isprintable() or " " in server:
+        raise RemoteError(f"--server {server!r:.100} holds spaces or control characters; {example}")
+    return server.rstrip("/")
 
 
 def call(server: str, token: str, method: str, path: str, body: Any = None) -> Any:
@@ -64,17 +85,27 @@ def call(server: str, token: str, method: str, path: str, body: Any = None) -> A
     )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return json.load(response)
+            answer = json.load(response)
     except urllib.error.HTTPError as exc:
         raise RemoteError(f"the server answered {exc.code}: {_detail(exc)}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise RemoteError(f"cannot reach {server}: {exc}; check --server") from None
+    except ValueError:  # not JSON: a proxy's sign-in page, or another site
+        answer = None
+    if not isinstance(answer, dict):
+        raise RemoteError(
+            f"{server} answered, but not the API's answer (a JSON object): check that --server "
+            "is the dashboard's URL, where its api/ is"
+        )
+    return answer
 
 
 def _detail(exc: urllib.error.HTTPError) -> str:
     try:
         problem = json.load(exc)
     except ValueError:
+        return exc.reason
+    if not isinstance(problem, dict):
         return exc.reason
     return str(problem.get("detail") or problem.get("title") or exc.reason)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
 
@@ -129,3 +131,58 @@ def test_token_create_refuses_a_scope_above_the_users_permissions(viewer):
             "operate",
             stdout=StringIO(),
         )
+
+
+@pytest.mark.parametrize(
+    "server", ["not-a-url", "http://[::1", "http://127.0.0.1:99999", "file:///etc", "ftp://h/x",
+               "http://host/a b"],
+)  # fmt: skip
+def test_a_server_that_is_no_http_url_is_refused_naming_it(server):
+    with pytest.raises(CommandError, match="^--server "):
+        call_command("durable", "list", "--server", server, "--token", "dur_x_y", stdout=StringIO())
+
+
+def test_a_token_no_http_header_can_carry_is_refused():
+    with pytest.raises(CommandError, match="--token"):
+        call_command(
+            "durable",
+            "list",
+            "--server",
+            "http://127.0.0.1:9",
+            "--token",
+            "dur_☃",
+            stdout=StringIO(),
+        )
+
+
+class _NotTheApi(BaseHTTPRequestHandler):
+    """A sign-in page, as a proxy in front of the dashboard may answer: 200, HTML."""
+
+    def do_GET(self) -> None:
+        body = b"[1, 2]" if "json" in self.path else b"<html>Sign in</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def not_the_api():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotTheApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("path", ["", "/json"])
+def test_an_answer_that_is_not_the_apis_is_a_clear_error(not_the_api, path):
+    with pytest.raises(CommandError, match="not the API's answer.*--server"):
+        call_command(
+            "durable", "list", "--server", not_the_api + path, "--token", "dur_x_y",
+            stdout=StringIO(),
+        )  # fmt: skip
