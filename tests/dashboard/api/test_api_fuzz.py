@@ -28,11 +28,15 @@ from tests.tiers import examples
 
 EXAMPLES = examples(600, "DURABLE_API_FUZZ_EXAMPLES")
 OPERATIONS = schema_tools.operations()
+# lone surrogates: valid JSON escapes ("\\ud800"), no Unicode character; only a JSON body
+# carries them (a form or a URL cannot)
+SURROGATES = ["\ud800", "a\udfffb", "\udc00" * 3]
 TEXT = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30), st.sampled_from(
     sorted(set(schema_tools.KNOWN.values()))))  # fmt: skip
+BODY_TEXT = st.one_of(TEXT, st.sampled_from(SURROGATES))
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | BODY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(BODY_TEXT, inner, max_size=4),
     max_leaves=12,
 )
 
@@ -57,7 +61,7 @@ def from_schema(node: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
     if kind == "object":
         properties = node.get("properties", {})
         if not properties:
-            return st.dictionaries(TEXT, JSON, max_size=3)
+            return st.dictionaries(BODY_TEXT, JSON, max_size=3)
         required = set(node.get("required", []))
         return st.fixed_dictionaries(
             {key: from_schema(value, key) for key, value in properties.items() if key in required},
@@ -69,9 +73,11 @@ def from_schema(node: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
     if kind in SCALARS:
         return SCALARS[kind]
     if node.get("format") == "date-time":
-        return st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), TEXT)
+        return st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), BODY_TEXT)
     known = schema_tools.KNOWN.get(name)
-    return st.one_of(st.just(known), TEXT) if known else TEXT if kind == "string" else JSON
+    return (
+        st.one_of(st.just(known), BODY_TEXT) if known else BODY_TEXT if kind == "string" else JSON
+    )
 
 
 BODIES: dict[str, st.SearchStrategy[Any]] = {}
@@ -88,7 +94,7 @@ def _new_body(operation: dict[str, Any]) -> st.SearchStrategy[Any]:
     if found is None:
         return st.just({})
     fields = list(schema_tools.resolve(found).get("properties", {}))
-    hostile = st.dictionaries(st.sampled_from(fields) if fields else TEXT, JSON, max_size=6)
+    hostile = st.dictionaries(st.sampled_from(fields) if fields else BODY_TEXT, JSON, max_size=6)
     return st.one_of(from_schema(found), hostile, JSON)
 
 
