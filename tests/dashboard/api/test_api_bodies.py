@@ -64,3 +64,32 @@ def test_a_body_over_the_upload_limit_is_a_413_naming_the_limit(operator_api, se
     assert response.status_code == 413, response.content[:300]
     assert response["Content-Type"] == "application/problem+json"
     assert "1,000 bytes" in response.json()["detail"]
+
+
+def test_a_form_body_is_a_400_problem_saying_the_body_must_be_json(operator_api):
+    """Multipart (`curl -F`) and urlencoded bodies are no JSON; the site's NUL check must
+    not read them as a form first (that consumed the stream the API then read: a 500)."""
+    client = operator_api.client
+    client.raise_request_exception = False
+    multipart = client.post(
+        "/api/runs/actions/resume", {"run_id": "r-1", "reason": "x"}, headers=operator_api.headers
+    )
+    urlencoded = client.post(
+        "/api/runs/actions/resume", "run_id=r-1&reason=x",
+        content_type="application/x-www-form-urlencoded", headers=operator_api.headers,
+    )  # fmt: skip
+    for response in (multipart, urlencoded):
+        assert response.status_code == 400, response.content[:300]
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["detail"].startswith("The body is not valid JSON")
+
+
+def test_a_form_body_over_the_upload_limit_is_a_413_problem_not_html(operator_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    operator_api.client.raise_request_exception = False
+    response = operator_api.client.post(
+        "/api/runs/actions/resume", "a=" + "x" * 2_000,
+        content_type="application/x-www-form-urlencoded", headers=operator_api.headers,
+    )  # fmt: skip
+    assert response.status_code == 413, response.content[:300]
+    assert response["Content-Type"] == "application/problem+json"
