@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 
@@ -35,25 +36,35 @@ class RejectNulBytesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         api = "/api/" in request.path
-        if (
-            "\x00" in request.path
-            or _header_has_nul(request.META)
-            or _has_nul(request.GET)
-            # The API's body is JSON, checked by its own parser (dashboard.api.parsing).
-            # Read here as a form, a multipart body's stream would be spent before the API
-            # reads it (a 500), and one too big refused in HTML.
-            or (not api and _has_nul(request.POST))
-        ):
+        try:
+            refused = _has_nul_anywhere(request, api)
+        except SuspiciousOperation as exc:  # e.g. over DATA_UPLOAD_MAX_NUMBER_FIELDS
+            if not api:
+                raise  # Django's own 400 page
+            return _api_problem(f"Request refused: {exc}")
+        if refused:
             if api:  # the HTTP API answers JSON problems, never HTML
-                return JsonResponse(
-                    NUL_PROBLEM, status=400, content_type="application/problem+json"
-                )
+                return _api_problem("Request refused: it contains a NUL byte.")
             return HttpResponseBadRequest("Request refused: it contains a NUL byte.")
         return self.get_response(request)
 
 
-NUL_PROBLEM = {"type": "about:blank#bad-request", "title": "Bad Request", "status": 400,
-               "detail": "Request refused: it contains a NUL byte.", "errors": []}  # fmt: skip
+def _has_nul_anywhere(request: HttpRequest, api: bool) -> bool:
+    return (
+        "\x00" in request.path
+        or _header_has_nul(request.META)
+        or _has_nul(request.GET)
+        # The API's body is JSON, checked by its own parser (dashboard.api.parsing). Read
+        # here as a form, a multipart body's stream would be spent before the API reads it
+        # (a 500), and one too big refused in HTML.
+        or (not api and _has_nul(request.POST))
+    )
+
+
+def _api_problem(detail: str) -> JsonResponse:
+    body = {"type": "about:blank#bad-request", "title": "Bad Request", "status": 400,
+            "detail": detail, "errors": []}  # fmt: skip
+    return JsonResponse(body, status=400, content_type="application/problem+json")
 
 
 def _header_has_nul(meta: dict) -> bool:

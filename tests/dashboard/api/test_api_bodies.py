@@ -93,3 +93,11 @@ def test_a_form_body_over_the_upload_limit_is_a_413_problem_not_html(operator_ap
     )  # fmt: skip
     assert response.status_code == 413, response.content[:300]
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_too_many_query_parameters_is_a_400_problem_not_html(operator_api, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    response = operator_api.get("/runs", **{f"p{i}": "1" for i in range(10)})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in response.json()["detail"]
