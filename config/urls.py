@@ -23,3 +23,4 @@ urlpatterns = [
     path("", include("durable.observability.urls")),  # /health and /metrics
     path("", include("dashboard.urls")),
 ]
+handler400 = "config.error_pages.bad_request"
