@@ -89,8 +89,9 @@ def check_executors() -> Check:
         return Check(
             "executors",
             False,
-            f"no executor heartbeat in the last {serving.alive_seconds():g}s but from dead "
-            f"ones (lifeline gone, silent over {serving.silence_seconds():g}s): start a worker "
+            f"no executor heartbeat in the last {serving.alive_seconds():g}s from a live one "
+            f"(one whose lifeline lock is gone is dead once silent {serving.silence_seconds():g}s)"
+            ": start a worker "
             "(`celery -A config worker` or `manage.py durable worker`)",
         )
     if len(draining) == len(fleet):

@@ -43,10 +43,11 @@ def test_health_is_503_when_no_executor_heartbeat_within_two_leases(db, client, 
     assert "no executor heartbeat in the last 10s" in executors["detail"]
 
 
-def test_health_is_503_when_the_only_executor_died_without_waiting_two_leases(db, client, settings):
+def test_health_is_503_when_the_only_executor_died_without_waiting_two_leases(
+    db, client, short_lease
+):
     """Its lifeline lock is gone and it has been silent three heartbeats: the recovery
     verdict's rule, so /health says no executor while its runs wait to be recovered."""
-    settings.DURABLE_LEASE_SECONDS = 30
     beat("ex-killed", seconds_ago=5)
     response = client.get("/health")
     assert response.status_code == 503

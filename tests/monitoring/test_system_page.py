@@ -76,7 +76,7 @@ def test_health_page_shows_live_executors_with_versions_and_schedules(db):
     assert '<td class="num">2</td>' in schedules
 
 
-def test_health_page_does_not_list_a_killed_executor_as_live(db):
+def test_health_page_does_not_list_a_killed_executor_as_live(db, short_lease):
     """Killed without a goodbye: its lifeline lock is gone and it has been silent for more
     than three heartbeats, so the page agrees with /health, not two leases later."""
     store.heartbeat(executor_id="ex-killed", kind="thread", hostname="h", pid=1, workflows=[])
