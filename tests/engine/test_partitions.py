@@ -105,8 +105,11 @@ def test_rows_the_default_partition_caught_get_a_partition_of_their_own(side_eff
     long_ago = timezone.now() - timedelta(days=400)
     _backdate("part-late", long_ago)
     assert _homes("durable_step", "part-late") == {"durable_step_default"}
-    made = partitioning.create_ahead()
-    assert f"p{_day(long_ago):%Y%m%d}" in {partition.suffix for partition in made}
+    made = {partition.suffix for partition in partitioning.create_ahead()}
+    suffix = f"p{_day(long_ago):%Y%m%d}"
+    # made by this pass, or by the same pass of the test executor's timed duty if it ran
+    # between the backdate and this call (it did once in CI)
+    assert suffix in made or _exists(f"durable_step_{suffix}")
     assert _homes("durable_step", "part-late") == {f"durable_step_p{_day(long_ago):%Y%m%d}"}
     assert _sql("SELECT count(*) FROM durable_step_default")[0][0] == 0
 
