@@ -103,13 +103,6 @@ def executor_kinds(alive: float, silence: float, grace: float) -> Rows:
     return execute_read(EXECUTOR_KINDS, {"alive": alive, "silence": silence, "grace": grace})
 
 
-LIVE_EXECUTOR_COUNT = """
--- live_executor_count --
--- Executors that heartbeat within two lease periods (they heartbeat every third of one)
-SELECT count(*) FROM durable_executor
-WHERE last_seen_at > now() - make_interval(secs => %(alive)s)
-"""
-
 STRANDED_RUN_IDS = """
 -- stranded_run_ids --
 -- A few due ENQUEUED runs of one workflow version, oldest first (run_due_idx)
@@ -124,10 +117,6 @@ PING = """
 -- Is the database reachable at all (/health runs it on its own bounded connection)
 SELECT 1
 """
-
-
-def live_executor_count(alive: float) -> int:
-    return execute_read(LIVE_EXECUTOR_COUNT, {"alive": alive})[0][0]
 
 
 def stranded_run_ids(workflow: str, version: str, limit: int) -> list[str]:
