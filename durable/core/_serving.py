@@ -38,9 +38,16 @@ def alive_seconds() -> float:
     return 2 * settings.DURABLE_LEASE_SECONDS
 
 
+def restart_grace_seconds() -> float:
+    """How long after the server (or this process's connection) came back no owner is
+    judged dead: a restart drops every lifeline lock at once, and live owners take theirs
+    again within it."""
+    return settings.DURABLE_LEASE_SECONDS / 2
+
+
 def liveness() -> tuple[float, float, float]:
     """(alive, silence, grace) for the store's LIVE_EXECUTOR rule: the recovery verdict's."""
-    return alive_seconds(), silence_seconds(), settings.DURABLE_LEASE_SECONDS / 2
+    return alive_seconds(), silence_seconds(), restart_grace_seconds()
 
 
 def live_executors() -> list[LiveExecutor]:

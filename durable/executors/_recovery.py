@@ -2,9 +2,10 @@
 
 The verdict (`store.RECOVER_ORPHANED`) asks PostgreSQL, not the clock alone: an owner is
 dead when the server holds no lifeline lock of it (its process's session is gone) and it has
-been silent for SILENT_HEARTBEATS heartbeats. A live owner keeps its lock however long a
-GIL-holding step runs and whichever pid namespace it lives in; an owner whose lifeline
-connection dropped for a moment takes its lock again and heartbeats before the silence ends.
+been silent for SILENT_HEARTBEATS heartbeats (`durable.core._serving`, whose rule /health
+shares). A live owner keeps its lock however long a GIL-holding step runs and whichever pid
+namespace it lives in; an owner whose lifeline connection dropped for a moment takes its
+lock again and heartbeats before the silence ends.
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ from __future__ import annotations
 import logging
 
 from durable.core import store
-from durable.core._serving import SILENT_HEARTBEATS, silence_seconds
+from durable.core._serving import restart_grace_seconds, silence_seconds
 from durable.core.conf import settings
 from durable.core.store import _db as db
 
 logger = logging.getLogger("durable")
-
-__all__ = ["SILENT_HEARTBEATS", "forget_dead_executors", "silence_seconds", "sweep"]
 
 
 def forget_dead_executors(executor_id: str) -> list[str]:
@@ -39,7 +38,7 @@ def sweep() -> tuple[list[str], list[str]]:
     may be the one that waited the restart out), wait half a lease: owners cut off by the
     same outage take their lifeline locks again before they are judged.
     """
-    grace = settings.DURABLE_LEASE_SECONDS / 2
+    grace = restart_grace_seconds()
     if db.seconds_since_outage() < grace:
         return [], []
     recovered = store.recover_orphaned(settings.DURABLE_MAX_RECOVERIES, silence_seconds(), grace)
