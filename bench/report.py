@@ -244,16 +244,20 @@ PHASE_LABELS = {
 
 
 def run_rows(durable: dict, dbos: dict | None, floor: dict) -> list[Row]:
-    """`durable.run()` of a one-step workflow: ms per run (x floor = floor commits) and
-    its phases (bench/run_phases.py)."""
+    """`durable.run()` of a one-step workflow: ms per run (x floor = floor commits); then
+    `start()` and `result()` apart, with the phases of such a run (bench/run_phases.py),
+    beside DBOS's `start_workflow().get_result()`."""
     ours = durable.get("run_one_step")
     if not ours:
         return []
     base = floor["single"]["median_ms"]
     theirs = (dbos or {}).get("run_one_step")
-    rows = [_run_row("Durable run() of a one-step workflow", ours, base, theirs)]
+    rows = [_run_row("Durable run() of a one-step workflow", ours, base, None)]
+    apart = durable.get("start_result_one_step", {})
+    if apart.get("n"):
+        rows.append(_run_row("Durable start() then result(), one step", apart, base, theirs))
     for key, label in PHASE_LABELS.items():
-        phase = ours.get("phases", {}).get(key)
+        phase = apart.get("phases", {}).get(key)
         if phase and phase.get("n"):
             rows.append(_run_row(f"  {label}", phase, base, None))
     if theirs:
