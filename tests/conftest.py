@@ -107,6 +107,21 @@ def side_effects(transactional_db):
     return counts
 
 
+@pytest.fixture
+def short_lease(settings) -> None:
+    """A 4 s lease, for an executor gone without a goodbye: silent 5 s, it is still heard
+    from within two leases, so only the recovery verdict's rule (lifeline lock gone, silent
+    three heartbeats) can call it dead. Every rule that judges by lifeline locks waits after
+    the server starts (a restart drops every lock): the verdict half a lease, forgetting dead
+    executors a whole one. An embedded server starts with the test session, so a test run
+    early or alone waits out what is left of that lease rather than see the dead as live."""
+    settings.DURABLE_LEASE_SECONDS = 4
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extract(epoch FROM clock_timestamp() - pg_postmaster_start_time())")
+        up = float(cursor.fetchone()[0])
+    time.sleep(max(0.0, settings.DURABLE_LEASE_SECONDS - up))
+
+
 def record_side_effect(run_id: str, label: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(

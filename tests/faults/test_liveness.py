@@ -51,7 +51,7 @@ def lifeline_lock_of(executor_id: str) -> Iterator[None]:
 
 
 def test_an_owner_holding_its_lifeline_lock_keeps_its_run_though_silent_and_its_lease_out(
-    transactional_db, settings
+    transactional_db, settings, short_lease
 ):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "live-1", 1, 0, run_id="live-1")
@@ -63,7 +63,7 @@ def test_an_owner_holding_its_lifeline_lock_keeps_its_run_though_silent_and_its_
 
 
 def test_an_owner_whose_lock_is_gone_and_silent_three_heartbeats_is_dead_at_once(
-    transactional_db, settings
+    transactional_db, settings, short_lease
 ):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "live-2", 1, 0, run_id="live-2")
@@ -77,7 +77,9 @@ def test_an_owner_whose_lock_is_gone_and_silent_three_heartbeats_is_dead_at_once
     assert death.owner_alive_at is None
 
 
-def test_an_owner_whose_lifeline_dropped_a_moment_ago_keeps_its_run(transactional_db, settings):
+def test_an_owner_whose_lifeline_dropped_a_moment_ago_keeps_its_run(
+    transactional_db, settings, short_lease
+):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "live-3", 1, 0, run_id="live-3")
     _neighbour("thread:shared-host:1:blip", seen_ago=0.2, lease_left=25, run_id="live-3")
@@ -86,7 +88,7 @@ def test_an_owner_whose_lifeline_dropped_a_moment_ago_keeps_its_run(transactiona
 
 
 def test_a_lifeline_holds_the_lock_while_it_lives_and_drops_it_when_stopped(
-    transactional_db, settings
+    transactional_db, settings, short_lease
 ):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "live-4", 1, 0, run_id="live-4")
@@ -104,7 +106,9 @@ def test_a_lifeline_holds_the_lock_while_it_lives_and_drops_it_when_stopped(
     assert recovery.sweep() == (["live-4"], [])
 
 
-def test_a_lifeline_takes_its_lock_again_after_its_connection_is_cut(transactional_db, settings):
+def test_a_lifeline_takes_its_lock_again_after_its_connection_is_cut(
+    transactional_db, settings, short_lease
+):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "live-5", 1, 0, run_id="live-5")
     _neighbour("thread:here:1:cut", seen_ago=0, lease_left=25, run_id="live-5")
@@ -136,7 +140,9 @@ def _locked(executor_id: str) -> bool:
         return cursor.fetchone()[0] == 1
 
 
-def test_dead_executors_without_runs_are_forgotten_at_start_up(transactional_db, settings):
+def test_dead_executors_without_runs_are_forgotten_at_start_up(
+    transactional_db, settings, short_lease
+):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "live-6", 1, 0, run_id="live-6")
     _neighbour("thread:shared-host:1:owner", seen_ago=600, lease_left=25, run_id="live-6")
