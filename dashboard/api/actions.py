@@ -57,6 +57,11 @@ class ActionResult(Schema):
     repeated: bool  # this request id was acted on before: nothing was done twice
     previous_actor: str | None = None
     previous_at: str | None = None
+    unconfirmed: dict[str, str] = Field(
+        default_factory=dict,
+        description="cancel: each run (of the tree) whose executor did not confirm the stop, "
+        "with why and what happens to the run next",
+    )
 
 
 def request_id(request: HttpRequest, action: str, payload: Schema) -> str:
@@ -92,6 +97,7 @@ def perform(
         "repeated": bool(previous),
         "previous_actor": previous.get("actor"),
         "previous_at": previous.get("at"),
+        "unconfirmed": result.unconfirmed,
     }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from durable.core import _registry as registry
 from durable.core import store
 from durable.core.conf import settings
+from durable.core.store import _db as db
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,16 @@ def restart_grace_seconds() -> float:
     judged dead: a restart drops every lifeline lock at once, and live owners take theirs
     again within it."""
     return settings.DURABLE_LEASE_SECONDS / 2
+
+
+def death_rule() -> tuple[float, float] | None:
+    """(silence, grace) for the recovery verdict's rule (store.DEAD_OWNER), or None while
+    this process has just seen the database come back from an outage: owners cut off by the
+    same outage take their lifeline locks again before any is judged dead."""
+    grace = restart_grace_seconds()
+    if db.seconds_since_outage() < grace:
+        return None
+    return silence_seconds(), grace
 
 
 def liveness() -> tuple[float, float, float]:

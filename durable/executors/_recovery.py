@@ -13,9 +13,8 @@ from __future__ import annotations
 import logging
 
 from durable.core import store
-from durable.core._serving import restart_grace_seconds, silence_seconds
+from durable.core._serving import death_rule
 from durable.core.conf import settings
-from durable.core.store import _db as db
 
 logger = logging.getLogger("durable")
 
@@ -38,10 +37,10 @@ def sweep() -> tuple[list[str], list[str]]:
     may be the one that waited the restart out), wait half a lease: owners cut off by the
     same outage take their lifeline locks again before they are judged.
     """
-    grace = restart_grace_seconds()
-    if db.seconds_since_outage() < grace:
+    rule = death_rule()
+    if rule is None:
         return [], []
-    recovered = store.recover_orphaned(settings.DURABLE_MAX_RECOVERIES, silence_seconds(), grace)
+    recovered = store.recover_orphaned(settings.DURABLE_MAX_RECOVERIES, *rule)
     requeued = [run_id for run_id, status in recovered if status == "ENQUEUED"]
     dead = [run_id for run_id, status in recovered if status == "DEAD"]
     if requeued:

@@ -46,8 +46,9 @@ class BulkResult:
     skipped: dict[str, str] = field(default_factory=dict)
     # set when a `request_id` was seen before: who acted first and when (nothing was redone)
     previous: dict[str, str] | None = None
-    # cancel: runs whose executor did not confirm the stop in time, each with why
-    # (`durable.cancel_confirmation`); a step of them may still start until it hears
+    # cancel: runs whose executor did not confirm the stop, each with why
+    # (`durable.operations._cancel_confirmation`); a step of them may still start until it
+    # hears, unless the why says it died
     unconfirmed: dict[str, str] = field(default_factory=dict)
 
     @property

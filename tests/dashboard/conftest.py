@@ -13,7 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from durable import executors
-from durable.models import Attempt, Run, RunStatus, Step
+from durable.core import _serving as serving
+from durable.models import Attempt, Executor, Run, RunStatus, Step
 
 HOSTILE = '<script>alert("pwned")</script>'
 _ids = itertools.count()
@@ -85,6 +86,19 @@ def make_run(**fields: Any) -> Run:
     }
     defaults.update(fields)
     return Run.objects.create(**defaults)
+
+
+def make_dead_owners_run(run_id: str) -> Run:
+    """A RUNNING run whose executor died as a SIGKILL leaves it: its row heard from a few
+    seconds ago and its lifeline lock gone, so the recovery verdict's rule says dead (a
+    test using it also asks for `short_lease`, past the rule's grace after a server start)."""
+    owner = f"thread:gone:1:{run_id}"
+    Executor.objects.create(id=owner, kind="thread", hostname="h", pid=1, workflows=[])
+    silent = timedelta(seconds=serving.silence_seconds() + 1)
+    Executor.objects.filter(id=owner).update(last_seen_at=timezone.now() - silent)
+    lease = timezone.now() + timedelta(seconds=20)
+    return make_run(id=run_id, status="RUNNING", finished_at=None, executor_id=owner,
+                    lease_expires_at=lease, workflow="not.registered")  # fmt: skip
 
 
 def make_step(run: Run, position: int, **fields: Any) -> Step:

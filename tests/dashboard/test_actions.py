@@ -7,7 +7,12 @@ from django.test import Client
 
 import durable
 from durable.models import AuditEntry, Run
-from tests.dashboard.conftest import make_failed_run, make_run, wait_until_finished
+from tests.dashboard.conftest import (
+    make_dead_owners_run,
+    make_failed_run,
+    make_run,
+    wait_until_finished,
+)
 from tests.dashboard.workflows import order
 
 
@@ -129,3 +134,12 @@ def test_a_cancel_its_executor_did_not_confirm_says_so(owner_client, engine):
     page = response.content.decode()
     assert Run.objects.get(id="orphaned").status == "CANCELLED"
     assert "not confirmed" in page and "thread:gone:1:dead" in page
+
+
+def test_a_cancel_of_a_run_whose_executor_died_says_what_happens_next(
+    owner_client, engine, short_lease
+):
+    make_dead_owners_run("orphaned")
+    response = owner_client.post("/actions/cancel/", {"run_id": "orphaned"}, follow=True)
+    page = response.content.decode()
+    assert "died" in page and "stays CANCELLED" in page and "resume" in page

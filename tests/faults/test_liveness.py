@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 import durable
+from durable.core import _serving as serving
 from durable.core import store
 from durable.core._identity import hostname
 from durable.executors import _recovery as recovery
@@ -67,7 +68,7 @@ def test_an_owner_whose_lock_is_gone_and_silent_three_heartbeats_is_dead_at_once
 ):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "live-2", 1, 0, run_id="live-2")
-    silence = recovery.silence_seconds()
+    silence = serving.silence_seconds()
     _neighbour("thread:shared-host:1:gone", seen_ago=silence + 1, lease_left=25, run_id="live-2")
     assert recovery.sweep() == (["live-2"], [])
     death = Recovery.objects.get(run_id="live-2")

@@ -94,17 +94,23 @@ RECOVERED = """, recovered AS (
 SELECT id, status FROM recovered
 """
 
-# Running runs whose owner is dead: the server holds no lifeline lock of the owner and it
-# has been silent `silence` seconds (or its lease ran out); none until the server has been
-# up `grace` seconds (a restart drops every lifeline lock at once, and live owners, silent
-# while it was down, take theirs again)
-ORPHANS = """
-    FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
-    WHERE r.status = 'RUNNING'
-      AND (r.lease_expires_at < now()
+# The owner `e` of run `r` is dead (the recovery verdict): the server holds no lifeline lock
+# of it and it has been silent `silence` seconds (or the run's lease ran out); none is until
+# the server has been up `grace` seconds (a restart drops every lifeline lock at once, and
+# live owners, silent while it was down, take theirs again)
+DEAD_OWNER = """(r.lease_expires_at < now()
            OR e.last_seen_at < now() - make_interval(secs => %(silence)s))
       AND NOT EXISTS (SELECT 1 FROM held WHERE held.key = hashtextextended(r.executor_id, 0))
       AND pg_postmaster_start_time() < now() - make_interval(secs => %(grace)s)"""
+
+# Running runs whose owner is dead (DEAD_OWNER)
+ORPHANS = (
+    """
+    FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+    WHERE r.status = 'RUNNING'
+      AND """
+    + DEAD_OWNER
+)
 
 ANY_ORPHANED = (
     "-- any_orphaned --\n"
@@ -383,3 +389,25 @@ def stopping_owners(run_ids: list[str], lease: float) -> list[tuple[str, str, bo
     if not run_ids:
         return []
     return execute(STOPPING_OWNERS, {"run_ids": run_ids, "lease": lease})
+
+
+DEAD_STOPPING_OWNERS = (
+    "-- dead_stopping_owners --\n"
+    "-- The cancelled runs among `run_ids` whose owner is dead by the recovery verdict's rule\n"
+    "-- (DEAD_OWNER): no answer to the cancel will come, and no step of them starts again\n"
+    "WITH"
+    + HELD_LIFELINES
+    + """
+SELECT r.id FROM durable_run r LEFT JOIN durable_executor e ON e.id = r.executor_id
+WHERE r.id = ANY(%(run_ids)s) AND r.status = 'CANCELLED' AND r.executor_id IS NOT NULL
+  AND """
+    + DEAD_OWNER
+)
+
+
+def dead_stopping_owners(run_ids: list[str], silence: float, grace: float) -> set[str]:
+    """The cancelled runs among `run_ids` whose owner is dead (DEAD_STOPPING_OWNERS)."""
+    if not run_ids:
+        return set()
+    params = {"run_ids": run_ids, "silence": silence, "grace": grace}
+    return {row[0] for row in execute(DEAD_STOPPING_OWNERS, params)}

@@ -130,6 +130,16 @@ def handle(command, subcommand: str, server: str, token: str, options: dict[str,
         again = " (already done by an earlier request)" if answer["repeated"] else ""
         new = f" as {carried}" if carried != run_id else ""
         command.stdout.write(f"{subcommand}: {run_id}{new}{again}")
+        _tell_unconfirmed(command, answer)
+
+
+def _tell_unconfirmed(command, answer: dict[str, Any]) -> None:
+    """A cancel's runs whose executor did not confirm the stop, each with why, as the local
+    command tells them (an older server's answer has none)."""
+    unconfirmed = answer.get("unconfirmed")
+    if isinstance(unconfirmed, dict):
+        for run_id, why in unconfirmed.items():
+            command.stderr.write(f"not confirmed {run_id}: {why}")
 
 
 def _list(command, server: str, token: str, options: dict[str, Any]) -> None:

@@ -10,7 +10,12 @@ import pytest
 
 import durable
 from durable.models import AuditEntry, Run
-from tests.dashboard.conftest import make_failed_run, make_run, wait_until_finished
+from tests.dashboard.conftest import (
+    make_dead_owners_run,
+    make_failed_run,
+    make_run,
+    wait_until_finished,
+)
 from tests.dashboard.workflows import order
 
 
@@ -108,7 +113,25 @@ def test_cancel_stops_an_enqueued_run(operator_api, engine):
              workflow="not.registered")  # fmt: skip
     response = operator_api.post("/runs/actions/cancel", {"run_id": "waiting", "reason": "bad"})
     assert response.status_code == 200
+    assert response.json()["unconfirmed"] == {}  # nothing was running: nothing to confirm
     assert Run.objects.get(id="waiting").status == "CANCELLED"
+
+
+def test_cancel_answers_at_once_when_the_runs_executor_died_and_says_what_happens_next(
+    operator_api, engine, short_lease
+):
+    """Its lifeline lock is gone and it has been silent three heartbeats: no answer will
+    come, so none is waited for (DURABLE_CANCEL_CONFIRM_SECONDS, 5 s), and the answer says
+    the run stays cancelled and how to go on."""
+    make_dead_owners_run("orphaned")
+    started = time.monotonic()
+    body = {"run_id": "orphaned", "reason": "bad deploy"}
+    response = operator_api.post("/runs/actions/cancel", body)
+    assert time.monotonic() - started < 2
+    assert response.status_code == 200, response.content
+    why = response.json()["unconfirmed"]["orphaned"]
+    assert "died" in why and "stays CANCELLED" in why and "resume" in why, why
+    assert Run.objects.get(id="orphaned").status == "CANCELLED"
 
 
 def test_preview_lists_the_steps_that_run_again(operator_api, failed_order):

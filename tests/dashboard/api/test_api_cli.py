@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from dashboard import tokens
 from dashboard.models import ApiToken
 from durable.models import AuditEntry, Run
-from tests.dashboard.conftest import make_failed_run, make_run
+from tests.dashboard.conftest import make_dead_owners_run, make_failed_run, make_run
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -73,6 +73,20 @@ def test_the_cli_lists_shows_and_cancels_with_environment_variables(remote):
     cancelled = durable_cli("cancel", "r-waiting", "--reason", "bad deploy", **env)
     assert cancelled.returncode == 0, cancelled.stderr
     assert Run.objects.get(id="r-waiting").status == "CANCELLED"
+
+
+def test_the_cli_says_when_a_cancelled_runs_executor_died(remote, short_lease):
+    server, secret = remote
+    make_dead_owners_run("r-orphaned")
+    cancelled = durable_cli(
+        "cancel", "r-orphaned", "--reason", "bad deploy", "--server", server, "--token", secret
+    )
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "cancel: r-orphaned" in cancelled.stdout
+    assert "not confirmed r-orphaned: its executor thread:gone:1:r-orphaned died" in (
+        cancelled.stderr
+    )
+    assert "stays CANCELLED" in cancelled.stderr
 
 
 def test_the_cli_tells_the_servers_refusal(remote):
