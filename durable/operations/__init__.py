@@ -98,8 +98,11 @@ def drain_executor(
     reason: str = "",
     release_after: float | None = None,
 ) -> None:
-    """Stop an executor claiming new runs; its runs in flight finish there, or, after
-    `release_after` seconds, are released to other executors. It hears at once (NOTIFY)."""
+    """Stop an executor claiming new runs; its runs in flight finish there. With
+    `release_after`, those still in flight after that many seconds are released then,
+    mid-step: another executor takes each from its last checkpoint, so the step in flight
+    runs again there (the drained executor's checkpoint of it is refused). It hears at once
+    (NOTIFY)."""
     drain.set_draining(executor_id, True, actor=current_actor(actor), reason=reason,
                        release_after=release_after)  # fmt: skip
 

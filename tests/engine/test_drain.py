@@ -90,6 +90,26 @@ def test_a_drain_with_a_deadline_releases_runs_still_in_flight_to_others(pair, s
     assert all(count <= 2 for count in side_effects("dr-late").values())  # at-least-once
 
 
+@pytest.mark.slow
+def test_a_drain_deadline_releases_a_run_inside_its_step_which_then_runs_again_elsewhere(
+    pair, side_effects
+):
+    """Released at the deadline, not at a step boundary: the step in flight is still running
+    on the drained executor when another takes the run, runs again there from the last
+    checkpoint, and only that one's checkpoint counts."""
+    drained = pair()
+    durable.start(slow_ledger, "dr-mid", 2, 3.0, run_id="dr-mid")
+    wait_for(lambda: Run.objects.get(id="dr-mid").executor_id == drained.executor_id, 10, "claim")
+    other = pair()
+    operations.drain_executor(drained.executor_id, release_after=0.2)
+    wait_for(lambda: Run.objects.get(id="dr-mid").executor_id == other.executor_id, 2.5,
+             "the release, while step 0 (3 s) still runs on the drained executor")  # fmt: skip
+    assert side_effects("dr-mid") == {}  # step 0 has returned nowhere yet
+    assert _run_on("dr-mid") == other.executor_id
+    assert side_effects("dr-mid") == {"step-0": 2, "step-1": 1}  # step 0 ran on both
+    assert Run.objects.get(id="dr-mid").steps.count() == 2
+
+
 def test_an_undrained_executor_claims_runs_again(pair):
     executor = pair()
     operations.drain_executor(executor.executor_id)

@@ -18,7 +18,8 @@ def add_drain_arguments(parser: argparse.ArgumentParser) -> None:
     _add_executor(parser)
     parser.add_argument(
         "--release-after", type=float, default=None, metavar="SECONDS",
-        help="then release runs still in flight to other executors",
+        help="then release runs still in flight to other executors, mid-step (the step "
+        "in flight runs again there)",
     )  # fmt: skip
 
 
