@@ -89,6 +89,10 @@ def perform(
         result = call()
     if run_id in result.refused:
         reason = result.refused[run_id]
+        if run_id in result.refused_input:  # what was sent is wrong, not the run's state
+            raise ApiProblem(
+                400, f"Nothing changed: {reason}", [{"field": "input", "message": reason}]
+            )
         raise ApiProblem(404 if reason == "no such run" else 409, f"Nothing changed: {reason}")
     previous = result.previous or {}
     return {

@@ -21,6 +21,7 @@ from durable.errors import (
     InvalidRunIdError,
     RunNotFoundError,
     ScheduleNotFoundError,
+    SerializationError,
 )
 
 logger = logging.getLogger(__name__)
@@ -127,10 +128,13 @@ def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 
 def _durable(request: HttpRequest, exc: DurableError) -> HttpResponse:
-    """The engine's refusals, with its words; missing things are 404, bad arguments 400."""
+    """The engine's refusals, with its words; missing things are 404, bad arguments and
+    values it cannot store 400, the rest (the state of runs and schedules) 409."""
     detail = f"Nothing changed: {exc}"
     if isinstance(exc, RunNotFoundError | ScheduleNotFoundError):
         return problem(404, detail)
+    if isinstance(exc, SerializationError):  # the engine stores only what a request sent
+        return problem(400, detail)
     if isinstance(exc, InvalidArgumentError):
         return problem(400, detail, [{"field": exc.argument, "message": str(exc)}])
     if isinstance(exc, InvalidRunIdError):

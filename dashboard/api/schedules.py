@@ -3,6 +3,8 @@ token's user by `durable.schedules`, whose refusals are told in its words."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -16,6 +18,7 @@ from dashboard.api.problems import ERRORS, Problem
 from dashboard.views.schedules import manual_run_id
 from durable import operations
 from durable import schedules as durable_schedules
+from durable.errors import InvalidArgumentError, UnknownWorkflowError
 from durable.models import Run
 
 router = Router(tags=["schedules"])
@@ -67,11 +70,23 @@ class ScheduleAction(Schema):
 ANSWER = {200: dict[str, Any], ERRORS: Problem}
 
 
+@contextmanager
+def _workflow_sent(fields: dict[str, Any]) -> Iterator[None]:
+    """A workflow the request names and this server does not know is a bad argument (400,
+    naming the field); a schedule's stored workflow missing here stays the engine's 409."""
+    try:
+        yield
+    except UnknownWorkflowError as exc:
+        if "workflow" not in fields:
+            raise
+        raise InvalidArgumentError("workflow", f"{exc}; or check the name for a typo") from exc
+
+
 @router.post("/schedules", response=ANSWER, summary="Create a schedule")
 def create(request: HttpRequest, payload: ScheduleCreate) -> dict[str, Any]:
     """A schedule stored in PostgreSQL; its first run is at its next tick."""
     fields = payload.dict(exclude={"name", "reason"})
-    with operations.acting_as(actor(request)):
+    with operations.acting_as(actor(request)), _workflow_sent(fields):
         return _info(durable_schedules.create(payload.name, reason=payload.reason, **fields))
 
 
@@ -79,7 +94,7 @@ def create(request: HttpRequest, payload: ScheduleCreate) -> dict[str, Any]:
 def update(request: HttpRequest, payload: ScheduleUpdate) -> dict[str, Any]:
     """Change an API schedule's fields (those sent); a code schedule is changed in code."""
     fields = payload.dict(exclude={"name", "reason"}, exclude_unset=True)
-    with operations.acting_as(actor(request)):
+    with operations.acting_as(actor(request)), _workflow_sent(fields):
         return _info(durable_schedules.update(payload.name, reason=payload.reason, **fields))
 
 

@@ -33,6 +33,10 @@ def dumps(value: Any, *, where: str) -> str:
     except RecursionError as exc:
         raise SerializationError(f"{where}: value is nested too deeply to store") from exc
     except (TypeError, ValueError) as exc:
+        if str(exc).startswith("Out of range float"):  # NaN, Infinity, 1e400 read as inf
+            raise SerializationError(
+                f"{where}: value holds NaN or Infinity, which JSON cannot hold; pass finite numbers"
+            ) from exc
         raise SerializationError(
             f"{where}: value of type {_type_name(value, exc)} is not JSON-serializable ({exc}); "
             "pass plain data (dict, list, str, int, float, bool, None), e.g. an id instead of "

@@ -50,6 +50,9 @@ class BulkResult:
     # (`durable.operations._cancel_confirmation`); a step of them may still start until it
     # hears, unless the why says it died
     unconfirmed: dict[str, str] = field(default_factory=dict)
+    # of `refused`, the runs refused for the edited input the call gave them (it cannot be
+    # stored, or does not fit the workflow), not for their state: other input would do
+    refused_input: list[str] = field(default_factory=list)
 
     @property
     def done_count(self) -> int:
@@ -69,6 +72,7 @@ class BulkResult:
         self.skipped.update(other.skipped)
         self.cascaded = list(dict.fromkeys([*self.cascaded, *other.cascaded]))
         self.unconfirmed.update(other.unconfirmed)
+        self.refused_input = [*self.refused_input, *other.refused_input]
 
 
 Progress = Callable[[int, int], None]

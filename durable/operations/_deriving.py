@@ -69,32 +69,36 @@ def derive_batch(
     for run_id in batch:
         original = originals.get(run_id)
         step, fork_refusal = forks.get(run_id, (from_step, None))
-        refusal = _derive_refusal(original, derived.get(run_id), fork_refusal, args, kwargs)
+        refusal = _derive_refusal(original, derived.get(run_id), fork_refusal)
         if refusal:
             result.refused[run_id] = refusal
             continue
         assert original is not None  # a missing run is refused above
+        if unfit := _input_refusal(original, args, kwargs):
+            _refuse_input(result, run_id, unfit, edited=args is not None or kwargs is not None)
+            continue
         try:
             result.done[run_id] = _derive(original, step or 0, args, kwargs, patch, options)
         except SerializationError as exc:  # edited input with NaN, 1e400, …: nothing written
-            result.refused[run_id] = f"the edited input cannot be stored: {exc}"
+            _refuse_input(result, run_id, f"the edited input cannot be stored: {exc}")
         except NewRunIdTaken as taken:  # the chosen new run id is taken: nothing written
             result.refused[run_id] = id_taken(taken.run_id)
     return result
 
 
 def _derive_refusal(
-    original: Run | None,
-    derived: str | None,
-    fork_refusal: str | None,
-    args: list | None,
-    kwargs: dict | None,
+    original: Run | None, derived: str | None, fork_refusal: str | None
 ) -> str | None:
     if original is None:
         return "no such run"
-    if derived:
-        return derived
-    return fork_refusal or _input_refusal(original, args, kwargs)
+    return derived or fork_refusal
+
+
+def _refuse_input(result: BulkResult, run_id: str, refusal: str, *, edited: bool = True) -> None:
+    """A recorded input that no longer fits is the run's state; an edited one, the call's."""
+    result.refused[run_id] = refusal
+    if edited:
+        result.refused_input.append(run_id)
 
 
 def fork_refusals(
