@@ -11,6 +11,7 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, reverse
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 
 from dashboard.api import actions, bulk, problems, runs, schedules, system
 from dashboard.api.auth import TokenAuth
@@ -24,6 +25,15 @@ class DashboardApi(NinjaAPI):
 
     def get_root_path(self, path_params: dict[str, Any]) -> str:
         return reverse(f"dashboard:{self.urls_namespace}:api-root", kwargs=path_params)
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        """ninja documents every answer as its renderer's media type; problems are served as
+        application/problem+json, and the schema says so."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        problems.document_media_type(schema)
+        return schema
 
     @property
     def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:

@@ -78,6 +78,17 @@ def problem(
     return response
 
 
+def document_media_type(schema: dict[str, Any]) -> None:
+    """Every documented answer whose body is a Problem, as served: CONTENT_TYPE."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for methods in schema["paths"].values():
+        for operation in methods.values():
+            for answer in operation["responses"].values():
+                content = answer.get("content", {})
+                if list(content.values()) == [{"schema": problem_ref}]:
+                    answer["content"] = {CONTENT_TYPE: {"schema": problem_ref}}
+
+
 def wrong_method_as_problem(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """`view`, answering a method its path does not serve with a 405 problem that keeps
     the Allow header, instead of Django's plain-text 405."""

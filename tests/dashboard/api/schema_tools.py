@@ -70,11 +70,21 @@ def concrete(path: str, values: dict[str, str] | None = None) -> str:
     return re.sub(r"\{(?:\w+:)?(\w+)\}", lambda m: values.get(m.group(1), "x"), path)
 
 
-def documented(operation: dict[str, Any], status: int, body: Any) -> list[str]:
-    """What is wrong with an answer, measured against the operation's documentation."""
-    responses = operation["responses"]
+def media_type(response: Any) -> str:
+    """The served Content-Type without its parameters (`; charset=utf-8`)."""
+    return response["Content-Type"].split(";")[0].strip()
+
+
+def documented(operation: dict[str, Any], response: Any) -> list[str]:
+    """What is wrong with an answer (status, media type, body), measured against the
+    operation's documentation."""
+    responses, status = operation["responses"], response.status_code
     if str(status) not in responses:
         return [f"status {status} is not documented ({sorted(responses)})"]
-    answer = responses[str(status)]["content"]["application/json"]["schema"]
+    content, served = responses[str(status)]["content"], media_type(response)
+    if served not in content:
+        return [f"{status} is served as {served} but documented as {sorted(content)}"]
+    body = response.json()
+    answer = content[served]["schema"]
     validator = Draft202012Validator({**answer, "components": schema()["components"]})
     return [error.message for error in validator.iter_errors(body)]

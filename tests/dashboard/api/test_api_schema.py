@@ -8,6 +8,7 @@ from django.test import Client
 from openapi_spec_validator import validate
 
 import durable
+from dashboard.api.problems import CONTENT_TYPE, ERRORS
 from durable.core import store
 from durable.schedules import _declared as declared_schedules
 from tests.dashboard.api import schema_tools
@@ -47,10 +48,35 @@ def test_every_operation_answers_as_documented(world, operator_api, method, path
         response = operator_api.get(url)
     else:
         response = operator_api.post(url, schema_tools.example(body) if body else {})
-    assert response["Content-Type"] in ("application/json; charset=utf-8",
-                                        "application/problem+json")  # fmt: skip
     assert response.status_code < 500, response.content
-    assert schema_tools.documented(operation, response.status_code, response.json()) == []
+    assert schema_tools.documented(operation, response) == []
+
+
+def test_every_documented_problem_says_application_problem_json(db):
+    served = Client().get("/api/openapi.json").json()
+    for path, methods in served["paths"].items():
+        for method, operation in methods.items():
+            for status in ERRORS:
+                content = operation["responses"][str(status)]["content"]
+                assert list(content) == [CONTENT_TYPE], (method, path, status)
+            assert list(operation["responses"]["200"]["content"]) == ["application/json"]
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), schema_tools.operations(),
+                         ids=lambda value: value if isinstance(value, str) else "")  # fmt: skip
+def test_every_operation_serves_its_problems_as_documented(
+    world, anonymous_api, view_api, operator_api, method, path, operation
+):
+    url = schema_tools.concrete(path)
+    if method == "GET":
+        answers = {401: anonymous_api.get(url)}
+    else:
+        answers = {401: anonymous_api.post(url), 403: view_api.post(url),
+                   400: operator_api.post(url, "{")}  # fmt: skip
+    for status, answer in answers.items():
+        assert answer.status_code == status, answer.content
+        assert answer["Content-Type"] == CONTENT_TYPE
+        assert schema_tools.documented(operation, answer) == []
 
 
 def test_the_docs_page_serves_swagger_from_the_package_under_the_csp(owner_client):
