@@ -59,6 +59,16 @@ class OperationRefused(DurableError):
         self.reason = reason
 
 
+class RequestIdConflictError(DurableError):
+    """A bulk job's request id sent again for another action: returning the first job would
+    lose the new request, starting it would break the id's promise; give it an id of its own."""
+
+    def __init__(self, message: str, *, job_id: str, action: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id  # the job the id started, and its action
+        self.action = action
+
+
 class ResultTimeoutError(DurableError, TimeoutError):
     """`handle.result(timeout=…)` waited longer than allowed; the run goes on."""
 

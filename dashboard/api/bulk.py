@@ -23,7 +23,7 @@ from dashboard.forms import BulkForm, BulkStartForm, filter_params
 from dashboard.queries.runs import RunFilter
 from dashboard.views.debug import bulk_preview_lines
 from durable import operations
-from durable.errors import DurableError
+from durable.errors import DurableError, RequestIdConflictError
 from durable.models import BulkJob
 
 router = Router(tags=["bulk"])
@@ -139,6 +139,13 @@ def start(request: HttpRequest, payload: BulkStart) -> BulkJob:
             owner, payload.token, run_ids, action=payload.action, reason=data["reason"],
             as_of=data["as_of"], selection=selection,
         )  # fmt: skip
+    except RequestIdConflictError as exc:
+        raise ApiProblem(
+            409,
+            f"This preview token already started a bulk {exc.action} job ({exc.job_id}); "
+            f"nothing else was started. To {payload.action} these runs, preview the "
+            f"{payload.action} (POST bulk/preview) and send its token.",
+        ) from exc
     except DurableError as exc:
         raise ApiProblem(400, str(exc)) from exc
 

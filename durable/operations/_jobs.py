@@ -23,7 +23,12 @@ from durable.core import _clock as clock
 from durable.core import _validation as validation
 from durable.core._audit import acting_as, current_actor
 from durable.core._start import start as start_run
-from durable.errors import DurableError, InvalidArgumentError, OperationRefused
+from durable.errors import (
+    DurableError,
+    InvalidArgumentError,
+    OperationRefused,
+    RequestIdConflictError,
+)
 from durable.models import AuditEntry, BulkJob, JobState, Run, RunStatus
 from durable.operations._batches import BulkResult, run_id_list
 from durable.operations._cancel_confirmation import confirm_stopped
@@ -89,7 +94,7 @@ def start(
     job_id = _job_id(request_id)
     existing = BulkJob.objects.filter(id=job_id).first()
     if existing is not None:
-        return existing
+        return _same_request(existing, action, request_id)
     ids = selected(run_ids, filter)
     with transaction.atomic():
         job, created = BulkJob.objects.get_or_create(id=job_id, defaults={
@@ -102,6 +107,18 @@ def start(
             # first in its queue: a job must not wait behind the runs it resumes
             start_run(WORKFLOW, str(job.id), run_id=job.run_id, priority=validation.INT32[1])
             _audit(job, "bulk_job_start", job.actor, {"total": job.total, **options})
+    return job if created else _same_request(job, action, request_id)
+
+
+def _same_request(job: BulkJob, action: str, request_id: Any) -> BulkJob:
+    """The job a repeated request id started, if it is the same action."""
+    if job.action != action:
+        raise RequestIdConflictError(
+            f"request id {str(request_id)[:200]!r} already started bulk job {job.id} to "
+            f"{job.action} {job.total} run(s); a {action} needs a request id of its own",
+            job_id=str(job.id),
+            action=job.action,
+        )
     return job
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from durable import executors, operations
-from durable.errors import InvalidArgumentError, OperationRefused
+from durable.errors import InvalidArgumentError, OperationRefused, RequestIdConflictError
 from durable.models import AuditEntry, BulkJob, Run
 from durable.operations import _jobs
 from tests.engine import job_workflows  # noqa: F401  (registers tests.jobs.*)
@@ -73,6 +73,16 @@ def test_the_same_request_id_starts_one_job(executor):
     assert first.id == again.id
     wait_for(first.id)
     assert set(derived_per_origin(origins).values()) == {1}
+
+
+def test_a_request_id_sent_again_with_another_action_is_refused(transactional_db, settings):
+    settings.DURABLE_EXECUTOR = "external"  # the job waits: only its start is looked at
+    origins = failed_runs(3)
+    first = operations.start_bulk_job("restart", origins, request_id="click-1")
+    with pytest.raises(RequestIdConflictError, match="already started bulk job .* to restart"):
+        operations.start_bulk_job("cancel", origins, request_id="click-1")
+    assert list(BulkJob.objects.values_list("id", "action")) == [(first.id, "restart")]
+    assert operations.start_bulk_job("restart", origins, request_id="click-1").id == first.id
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import durable
-from durable.models import AuditEntry, Run
+from durable.models import AuditEntry, BulkJob, Run
 from tests.dashboard.conftest import (
     make_dead_owners_run,
     make_failed_run,
@@ -161,6 +161,24 @@ def test_a_bulk_resume_runs_as_a_job_and_reports_progress(operator_api, engine):
         time.sleep(0.1)
         again = operator_api.get(f"/bulk/{job.json()['id']}").json()
     assert again["finished"] is True and again["processed"] == 3 and again["state"] == "FINISHED"
+
+
+def test_a_preview_token_starts_one_job_of_the_previewed_action(operator_api, engine, settings):
+    settings.DURABLE_EXECUTOR = "external"  # the job waits: only its start is looked at
+    make_failed_run(id="r-0", workflow="not.registered")
+    target = {"action": "hold", "scope": "selected", "run_ids": ["r-0"]}
+    preview = operator_api.post("/bulk/preview", target).json()
+    start = {**target, "reason": "tidy", "token": preview["token"], "as_of": preview["as_of"],
+             "total": 1}  # fmt: skip
+    job = operator_api.post("/bulk", start).json()
+    other = operator_api.post("/bulk", {**start, "action": "resume"})
+    assert other.status_code == 409, other.content
+    detail = other.json()["detail"]
+    assert f"already started a bulk hold job ({job['id']})" in detail
+    assert "preview the resume" in detail
+    assert list(BulkJob.objects.values_list("action", flat=True)) == ["hold"]
+    again = operator_api.post("/bulk", start)  # the same request again: the same job
+    assert again.status_code == 200 and again.json()["id"] == job["id"]
 
 
 def test_runs_list_filters_and_pages_by_cursor(view_api):
