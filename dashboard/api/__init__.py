@@ -13,14 +13,15 @@ from django.urls import URLPattern, URLResolver, reverse
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
-from dashboard.api import actions, bulk, problems, runs, schedules, system
+from dashboard.api import actions, bulk, problems, routes, runs, schedules, system
 from dashboard.api.auth import TokenAuth
 from dashboard.api.parsing import StorableJsonParser
 
 
 class DashboardApi(NinjaAPI):
-    """Mounted inside the dashboard's URL namespace, so its root is found there; a method a
-    path does not serve is a problem like any other error (ninja answers Django's plain 405
+    """Mounted inside the dashboard's URL namespace, so its root is found there; a path
+    several routes match is answered by the one that serves the method, and a method none
+    serves is a problem like any other error (`routes`: ninja answers Django's plain 405
     before any handler could)."""
 
     def get_root_path(self, path_params: dict[str, Any]) -> str:
@@ -38,9 +39,7 @@ class DashboardApi(NinjaAPI):
     @property
     def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
         patterns, app_name, namespace = super().urls
-        for pattern in patterns:
-            if isinstance(pattern, URLPattern):
-                pattern.callback = problems.wrong_method_as_problem(pattern.callback)
+        routes.share_paths([pattern for pattern in patterns if isinstance(pattern, URLPattern)])
         return patterns, app_name, namespace
 
 

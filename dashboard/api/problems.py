@@ -3,7 +3,6 @@ each field that was wrong. No API answer is HTML, and none is a traceback."""
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
@@ -11,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -87,22 +86,6 @@ def document_media_type(schema: dict[str, Any]) -> None:
                 content = answer.get("content", {})
                 if list(content.values()) == [{"schema": problem_ref}]:
                     answer["content"] = {CONTENT_TYPE: {"schema": problem_ref}}
-
-
-def wrong_method_as_problem(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """`view`, answering a method its path does not serve with a 405 problem that keeps
-    the Allow header, instead of Django's plain-text 405."""
-
-    @functools.wraps(view)  # keeps csrf_exempt: the API authenticates by token
-    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        if not isinstance(response, HttpResponseNotAllowed):
-            return response
-        allowed = response["Allow"]
-        detail = f"{request.method} is not allowed here; this path answers {allowed}."
-        return problem(405, detail, headers={"Allow": allowed})
-
-    return answer
 
 
 def form_errors(form) -> list[dict[str, str]]:

@@ -89,6 +89,14 @@ def test_the_cli_says_when_a_cancelled_runs_executor_died(remote, short_lease):
     assert "stays CANCELLED" in cancelled.stderr
 
 
+def test_the_cli_shows_a_run_whose_id_spells_a_route(remote):
+    server, secret = remote
+    make_run(id="actions/preview")
+    shown = durable_cli("show", "actions/preview", "--server", server, "--token", secret)
+    assert shown.returncode == 0, shown.stderr
+    assert "run       actions/preview" in shown.stdout
+
+
 def test_the_cli_tells_the_servers_refusal(remote):
     server, secret = remote
     make_run(id="r-done")
