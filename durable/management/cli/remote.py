@@ -20,6 +20,14 @@ from durable.errors import DurableError
 COMMANDS = ("list", "show", "resume", "restart", "cancel")
 TIMEOUT_SECONDS = 30
 
+# what each command reads of an answer: a key's value is a type, a shape, or [a shape] for a
+# list of them (the API's schema has more; these are the fields printed)
+RUN_ROW = {"id": str, "workflow": str, "status": str, "created_at": str, "error_type": str}
+RUNS_PAGE = {"runs": [RUN_ROW]}
+RUN = {"run": {"id": str, "workflow": str, "status": str, "input": object},
+       "steps": [{"position": int, "name": str, "status": str, "attempts": int}]}  # fmt: skip
+ACTION_RESULT = {"result_run_id": str, "repeated": bool}
+
 
 class RemoteError(DurableError):
     """The server refused, or could not be reached; the message says which and why."""
@@ -70,8 +78,11 @@ def _server_url(server: str) -> str:
     return server.rstrip("/")
 
 
-def call(server: str, token: str, method: str, path: str, body: Any = None) -> Any:
-    """One API call; a problem answer becomes a RemoteError with the server's words."""
+def call(
+    server: str, token: str, method: str, path: str, shape: dict[str, Any], body: Any = None
+) -> Any:
+    """One API call whose answer has `shape`; a problem answer becomes a RemoteError with
+    the server's words, an answer of another shape one naming the server and the shape."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         f"{server}/api{path}",
@@ -97,7 +108,31 @@ def call(server: str, token: str, method: str, path: str, body: Any = None) -> A
             f"{server} answered, but not the API's answer (a JSON object): check that --server "
             "is the dashboard's URL, where its api/ is"
         )
+    if not _fits(answer, shape):
+        raise RemoteError(
+            f"{server} answered 200, but not as the Durable API does to {method} api{path}: "
+            f"expected {_described(shape)}; check that --server is a Durable dashboard's URL, "
+            "where its api/ is"
+        )
     return answer
+
+
+def _fits(value: Any, shape: Any) -> bool:
+    if isinstance(shape, dict):
+        return isinstance(value, dict) and all(
+            key in value and _fits(value[key], inner) for key, inner in shape.items()
+        )
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(_fits(item, shape[0]) for item in value)
+    return isinstance(value, shape) and not (shape is int and isinstance(value, bool))
+
+
+def _described(shape: Any) -> str:
+    """`{"runs": [{"id": str, …}]}` as a reader would write it: {runs: [{id, …}]}."""
+    if isinstance(shape, dict):
+        return "{" + ", ".join(f"{key}: {_described(inner)}" if isinstance(inner, dict | list)
+                               else key for key, inner in shape.items()) + "}"  # fmt: skip
+    return f"[{_described(shape[0])}, …]"
 
 
 def _detail(exc: urllib.error.HTTPError) -> str:
@@ -124,6 +159,7 @@ def handle(command, subcommand: str, server: str, token: str, options: dict[str,
             token,
             "POST",
             f"/runs/actions/{subcommand}",
+            ACTION_RESULT,
             {"run_id": run_id, "reason": reason},
         )
         carried = answer["result_run_id"]
@@ -146,7 +182,7 @@ def _list(command, server: str, token: str, options: dict[str, Any]) -> None:
     names = ("status", "workflow", "error_type", "limit")
     query = {name: options.get(name) for name in names}
     path = "/runs?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-    runs = call(server, token, "GET", path)["runs"]
+    runs = call(server, token, "GET", path, RUNS_PAGE)["runs"]
     if options.get("json"):
         command.stdout.write(json.dumps(runs, indent=2))
         return
@@ -161,7 +197,7 @@ def _list(command, server: str, token: str, options: dict[str, Any]) -> None:
 
 def _show(command, server: str, token: str, options: dict[str, Any]) -> None:
     run_id = urllib.parse.quote(options["run_id"], safe="")
-    found = call(server, token, "GET", f"/runs/{run_id}")
+    found = call(server, token, "GET", f"/runs/{run_id}", RUN)
     if options.get("json"):
         command.stdout.write(json.dumps(found, indent=2))
         return

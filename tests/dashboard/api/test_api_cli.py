@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
@@ -191,14 +192,19 @@ class _NotTheApi(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def not_the_api():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotTheApi)
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server on a free port, answering with `handler`; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def not_the_api():
+    yield from _serve(_NotTheApi)
 
 
 @pytest.mark.parametrize("path", ["", "/json"])
@@ -208,3 +214,53 @@ def test_an_answer_that_is_not_the_apis_is_a_clear_error(not_the_api, path):
             "durable", "list", "--server", not_the_api + path, "--token", "dur_x_y",
             stdout=StringIO(),
         )  # fmt: skip
+
+
+class _AnotherService(BaseHTTPRequestHandler):
+    """Another service's API at the given URL: 200 and JSON, of a shape of its own."""
+
+    body = b"{}"
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def another_service():
+    yield from _serve(_AnotherService)
+
+
+WRONG_SHAPES = [
+    b'{"status": "ok", "version": "2.4.1"}',  # a health endpoint
+    b'{"runs": 3}',
+    b'{"runs": [1, 2]}',
+    b'{"runs": [{"id": "r-1"}]}',
+    b'{"run": {"id": "r-1"}, "steps": []}',
+    b'{"run": {"id": "r-1", "workflow": "w", "status": "SUCCESS", "input": null}, "steps": "no"}',
+    b'{"result_run_id": 7, "repeated": false}',
+]
+COMMANDS = [["list"], ["list", "--json"], ["show", "r-1"], ["resume", "r-1", "--reason", "x"]]
+
+
+@pytest.mark.parametrize("body", WRONG_SHAPES)
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_an_answer_of_the_wrong_shape_is_a_clear_error_naming_the_server(
+    another_service, monkeypatch, command, body
+):
+    monkeypatch.setattr(_AnotherService, "body", body)
+    with pytest.raises(CommandError) as refused:
+        call_command("durable", *command, "--server", another_service, "--token", "dur_x_y",
+                     stdout=StringIO())  # fmt: skip
+    message = str(refused.value)
+    assert message.startswith(f"{another_service} answered 200, but not as the Durable API")
+    assert "expected" in message and "--server" in message
