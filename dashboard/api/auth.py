@@ -6,7 +6,9 @@ user who lost `operate_runs` cannot act through an old `operate` token. Any meth
 changes something, so it needs an operate token.
 
 Rate limit: a fixed window per token in Django's cache (`cache.add` + `cache.incr`, atomic
-in Redis and Memcached): no database write per request. With the default per-process cache
+in Redis and Memcached): no database write per request. The windows are the wall clock's
+minutes, so a token may send its rate just before a minute turns and its rate again just
+after (at most twice its rate within any 60 s). With the default per-process cache
 the limit holds per process; configure a shared cache (Redis) to hold it across workers.
 """
 
@@ -60,7 +62,10 @@ class TokenAuth(HttpBearer):
 
 
 def _check_rate(token: ApiToken) -> None:
-    window = int(time.time() // WINDOW_SECONDS)
+    """Count the request in its minute of the wall clock. The clock is read once, so the
+    refusal's Retry-After counts to the end of the very window that counted the request."""
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
     key = f"dashboard-api-rate:{token.pk}:{window}"
     cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
     try:
@@ -69,7 +74,7 @@ def _check_rate(token: ApiToken) -> None:
         cache.add(key, 1, timeout=WINDOW_SECONDS + 5)
         count = 1
     if count > rate_limit():
-        retry = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+        retry = WINDOW_SECONDS - int(now) % WINDOW_SECONDS
         raise ApiProblem(
             429,
             f"Token {token.prefix} sent more than {rate_limit()} requests "

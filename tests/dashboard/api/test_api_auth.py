@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -12,6 +13,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from dashboard import tokens
+from dashboard.api import auth
 from dashboard.models import ApiToken
 from durable.models import AuditEntry, Run
 from tests.dashboard.api.conftest import TokenClient, operations
@@ -109,13 +111,49 @@ def test_last_use_is_recorded_at_most_once_a_minute(operate_token, operator_api)
     assert ApiToken.objects.get().last_used_at == first
 
 
-@override_settings(DASHBOARD_API_RATE_LIMIT=3)
-def test_a_token_over_its_rate_gets_429_with_retry_after(operator_api):
+# A minute of the limiter's clock starts here (1_700_000_040 is a multiple of 60).
+MINUTE = 1_700_000_040.0
+
+
+@pytest.fixture
+def limiter_clock(monkeypatch):
+    """The rate limiter's clock, set by the test: its windows are minutes of the wall clock,
+    so requests sent on the real one may straddle a minute's turn and be counted twice over."""
     from django.core.cache import cache
 
+    clock = SimpleNamespace(now=MINUTE, step=0.0)
+
+    def read() -> float:
+        now = clock.now
+        clock.now += clock.step
+        return now
+
+    monkeypatch.setattr(auth, "time", SimpleNamespace(time=read))
     cache.clear()
+    yield clock
+    cache.clear()
+
+
+@override_settings(DASHBOARD_API_RATE_LIMIT=3)
+def test_a_token_over_its_rate_gets_429_with_retry_after(operator_api, limiter_clock):
+    limiter_clock.now = MINUTE + 1
     answers = [operator_api.get("/runs").status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
     response = operator_api.get("/runs")
-    assert 0 < int(response["Retry-After"]) <= 60
-    cache.clear()
+    assert response.status_code == 429
+    assert response["Retry-After"] == "59"
+    assert "more than 3 requests this minute; retry in 59 s" in response.json()["detail"]
+
+
+@override_settings(DASHBOARD_API_RATE_LIMIT=1)
+def test_retry_after_counts_to_the_end_of_the_window_that_counted_the_request(
+    operator_api, limiter_clock
+):
+    # each read of the clock is a millisecond later: the refusal is read just before the
+    # minute turns, and waiting its Retry-After is enough
+    limiter_clock.now, limiter_clock.step = MINUTE + 59.9985, 0.001
+    assert operator_api.get("/runs").status_code == 200
+    refused = operator_api.get("/runs")
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "1"
+    assert operator_api.get("/runs").status_code == 200
