@@ -98,6 +98,15 @@ class InvalidArgumentError(DurableError, ValueError):
         self.argument = argument
 
 
+class InvalidPatchError(InvalidArgumentError):
+    """A fork's `patch` wrong in itself, whatever the run: a key that is not a step number,
+    a step given twice, a step the fork does not reuse, an output that cannot be stored.
+    (A step the run never recorded is the run's state: `OperationRefused`.)"""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("patch", message)
+
+
 class StepTimeoutError(DurableError, TimeoutError):
     """A step ran longer than its `timeout=`: the attempt failed and its retry policy decides.
     The step's thread cannot be stopped (Python has no way to); it is abandoned."""

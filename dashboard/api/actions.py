@@ -48,7 +48,11 @@ class Input(Schema):
 class ForkAction(NewRunAction):
     from_step: int = Field(..., ge=0, le=2**31 - 1)
     input: Input | None = None  # edited input; none keeps the recorded one
-    patch: dict[int, Any] | None = Field(None, description="{step: output} for earlier steps")
+    # keys as sent: the engine judges them, so "0" and "00" are one step given twice, not
+    # one of the two outputs dropped by a conversion to int
+    patch: dict[str, Any] | None = Field(
+        None, description='{step: output} for steps before from_step, e.g. {"2": {"ok": true}}'
+    )
 
 
 class ActionResult(Schema):

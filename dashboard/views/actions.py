@@ -20,7 +20,7 @@ from dashboard.forms import ForkForm, MoveForm, NewRunFields, RestartForm, RunAc
 from dashboard.permissions import operator_required
 from dashboard.views.common import bad_request
 from durable import operations
-from durable.errors import DurableError, InvalidRunIdError, RunNotFoundError
+from durable.errors import DurableError, InvalidArgumentError, InvalidRunIdError, RunNotFoundError
 
 UNCONFIRMED_SHOWN = 5  # a cancelled tree's runs whose executor did not confirm the stop
 
@@ -36,9 +36,11 @@ def act(
     done: str,
     reason: str = "",
     landing: str | None = None,
+    bad_argument: Callable[[InvalidArgumentError], HttpResponse] | None = None,
 ) -> HttpResponse:
     """Run one operation as the logged-in user; report its outcome or its refusal; land on
-    the run that carries on (or on `landing`, a page name, when none does).
+    the run that carries on (or on `landing`, a page name, when none does). A refused
+    argument goes to `bad_argument`, when given: the form that sent it, shown again.
 
     When the same form was already acted on (a double click), the operator lands where the
     first submission led and is told who acted and when; nothing is done twice.
@@ -47,6 +49,8 @@ def act(
         with operations.acting_as(request.user.get_username()):
             result = call()
     except DurableError as exc:
+        if bad_argument is not None and isinstance(exc, InvalidArgumentError):
+            return bad_argument(exc)
         messages.error(request, format_html("Nothing changed: {}", str(exc)))
         if isinstance(exc, RunNotFoundError | InvalidRunIdError):
             return redirect("dashboard:runs")  # no run page to go back to

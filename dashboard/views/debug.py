@@ -10,7 +10,7 @@ import json
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
 from dashboard import idempotency
@@ -22,7 +22,7 @@ from dashboard.views.common import render_page
 from durable import operations
 from durable.debugging import compare as comparing
 from durable.debugging import preview, values
-from durable.errors import DurableError
+from durable.errors import DurableError, InvalidArgumentError
 from durable.models import Run, Step
 
 
@@ -74,6 +74,14 @@ def patch(request: HttpRequest) -> HttpResponse:
     run_id, position = data["run_id"], data["position"]
     parts = [run_id, str(position), form.data.get("output", "")]
     request_id = idempotency.request_id(request, "fork", parts, data["seen"])
+
+    def refused_output(exc: InvalidArgumentError) -> HttpResponse:
+        """The engine refused the output (too large to store): say so at it, keep the text."""
+        words = str(exc).removeprefix(f"{exc.argument}: ")
+        form.add_error("output", f"Nothing changed: {words}")
+        step = Step.objects.filter(run_id=run_id, position=position).select_related("run")
+        return _render_patch(request, get_object_or_404(step), form, status=400)
+
     return act(
         request,
         run_id,
@@ -83,6 +91,7 @@ def patch(request: HttpRequest) -> HttpResponse:
         ),
         f"Forked {{old}} as new run {{new}} with the output of step {position} edited; "
         f"it continues from step {position + 1}.",
+        bad_argument=refused_output,
     )  # fmt: skip
 
 

@@ -14,15 +14,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from durable.core._serialization import dumps
-from durable.errors import DurableError
+from durable.errors import InvalidPatchError, OperationRefused, SerializationError
 from durable.models import Step, StepKind, StepStatus
 
 PATCHABLE_KINDS = (StepKind.STEP, StepKind.TRANSACTION)
 AUDIT_VALUE_CHARS = 2048
-
-
-class PatchRefused(DurableError):
-    """The patch cannot be applied; the message says what to change."""
 
 
 def prepare(
@@ -32,19 +28,23 @@ def prepare(
 
     Returns the run ids (a list if a list was given), the step to fork from (default:
     the step after the last patched one) and the audit detail: per run, per patched step,
-    the old and the new value.
+    the old and the new value. A patch wrong in itself is an InvalidPatchError; one that
+    names a step a run did not record, an OperationRefused.
     """
     ids: str | list[str] = run_ids if isinstance(run_ids, str) else list(run_ids)
     positions = normalized(patch)
     from_step = max(positions) + 1 if from_step is None else from_step
     late = [position for position in positions if position >= from_step]
     if late:
-        raise PatchRefused(
+        raise InvalidPatchError(
             f"step {late[0]} is not before the fork point (from_step {from_step}): only "
             f"outputs the fork reuses can be patched; fork from step {late[0] + 1} or later"
         )
     for position, value in positions.items():
-        dumps(value, where=f"patched output of step {position}")
+        try:
+            dumps(value, where=f"patched output of step {position}")
+        except SerializationError as exc:
+            raise InvalidPatchError(str(exc)) from exc
     audit = _old_and_new([ids] if isinstance(ids, str) else ids, positions)
     return ids, from_step, audit
 
@@ -52,12 +52,12 @@ def prepare(
 def normalized(patch: dict[Any, Any]) -> dict[int, Any]:
     """Step numbers as ints (JSON and forms give them as text)."""
     if not patch:
-        raise PatchRefused("the patch is empty: give {step number: new output}")
+        raise InvalidPatchError("the patch is empty: give {step number: new output}")
     positions = {}
     for key, value in patch.items():
         position = _position(key)
         if position in positions:
-            raise PatchRefused(f"step {position} is patched twice; give it once")
+            raise InvalidPatchError(f"step {position} is patched twice; give it once")
         positions[position] = value
     return positions
 
@@ -68,7 +68,9 @@ def _position(key: Any) -> int:
         return int(key)
     if isinstance(key, int) and not isinstance(key, bool) and key >= 0:
         return key
-    raise PatchRefused(f'patch keys are step numbers (0 or more, e.g. 2 or "2"), not {key!r:.40}')
+    raise InvalidPatchError(
+        f'patch keys are step numbers (0 or more, e.g. 2 or "2"), not {key!r:.40}'
+    )
 
 
 def _old_and_new(run_ids: list[str], positions: dict[int, Any]) -> dict[str, Any]:
@@ -101,13 +103,14 @@ def _audited_value(name: str, value: Any) -> dict[str, Any]:
 
 def _patchable(run_id: str, position: int, row: Step | None) -> Step:
     if row is None:
-        raise PatchRefused(
-            f"run {run_id} has no recorded step {position}; patch a step it recorded"
+        raise OperationRefused(
+            run_id, f"it has no recorded step {position}; patch a step it recorded"
         )
     if row.kind not in PATCHABLE_KINDS:
-        raise PatchRefused(
-            f"run {run_id} step {position} is a {row.kind} entry, not a step; only step "
-            "outputs can be patched"
+        raise OperationRefused(
+            run_id,
+            f"its step {position} is a {row.kind} entry, not a step; only step outputs "
+            "can be patched",
         )
     return row
 

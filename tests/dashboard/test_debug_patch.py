@@ -61,8 +61,25 @@ def test_a_refused_patch_is_a_message_not_a_500(owner_client, engine):
         "/actions/patch/", {"run_id": "r-1", "position": 7, "output": "{}"}, follow=True
     )
     assert response.status_code == 200
-    assert "Nothing changed: run r-1 has no recorded step 7" in response.content.decode()
+    assert "Nothing changed: run r-1: it has no recorded step 7" in response.content.decode()
     assert Run.objects.count() == 1
+
+
+def test_an_edited_output_the_engine_cannot_store_is_shown_on_the_form_kept(
+    owner_client, failed_checkout, settings
+):
+    """What was typed is wrong, not the run: the form comes back with the engine's words
+    at the output and the text as typed, instead of the run page and the text lost."""
+    settings.DURABLE_MAX_PAYLOAD_BYTES = 1000
+    typed = json.dumps({"note": "x" * 2000})
+    response = owner_client.post(
+        "/actions/patch/", {"run_id": failed_checkout, "position": 0, "output": typed}
+    )
+    assert response.status_code == 400
+    assert "DURABLE_MAX_PAYLOAD_BYTES" in " ".join(response.context["form"].errors["output"])
+    page = response.content.decode()
+    assert "Nothing changed: patched output of step 0" in page and "x" * 2000 in page
+    assert not Run.objects.filter(forked_from_id=failed_checkout).exists()
 
 
 def test_viewers_cannot_edit_outputs(viewer_client, engine):

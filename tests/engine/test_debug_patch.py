@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 
 import durable
 from durable import operations
+from durable.errors import InvalidArgumentError, InvalidPatchError, OperationRefused
 from durable.models import AuditEntry, Step
-from durable.operations._patching import PatchRefused
 from tests.engine import debug_workflows
 from tests.engine.debug_workflows import PaymentDeclined
 
@@ -48,10 +48,20 @@ def test_patched_fork_is_audited_with_the_old_and_the_new_value(failed):
     assert change["new"] == SMALL_QUOTE
 
 
-def test_a_patch_at_or_after_the_fork_point_is_refused(failed):
-    with pytest.raises(PatchRefused, match="not before the fork point"):
+def test_a_patch_at_or_after_the_fork_point_is_a_bad_argument(failed):
+    with pytest.raises(InvalidPatchError, match="not before the fork point") as refused:
         operations.fork(failed, from_step=1, patch={1: {}})
-    with pytest.raises(PatchRefused, match="no recorded step 2"):
+    assert isinstance(refused.value, InvalidArgumentError) and refused.value.argument == "patch"
+
+
+def test_a_step_patched_twice_is_a_bad_argument(failed):
+    with pytest.raises(InvalidPatchError, match="step 0 is patched twice"):
+        operations.fork(failed, from_step=1, patch={0: {}, "0": {}})
+
+
+def test_a_patch_of_a_step_the_run_never_recorded_is_refused_for_the_run(failed):
+    """What the patch names is fine in itself; this run's history has no such step."""
+    with pytest.raises(OperationRefused, match="run patch-1: it has no recorded step 2"):
         operations.fork(failed, from_step=3, patch={2: {}})
 
 
@@ -80,5 +90,5 @@ def test_step_numbers_given_as_text_patch_as_numbers_do(failed):
 
 @pytest.mark.parametrize("key", ["one", "1.0", " 1", "-1", 1.0, True, None, "١"])
 def test_a_patch_key_that_is_not_a_step_number_is_refused_clearly(failed, key):
-    with pytest.raises(PatchRefused, match="step numbers"):
+    with pytest.raises(InvalidPatchError, match="^patch: patch keys are step numbers"):
         operations.fork(failed, patch={key: {"charged": 120}})

@@ -112,6 +112,37 @@ def test_a_fork_whose_edited_input_does_not_fit_the_workflow_is_a_400(operator_a
     assert "does not fit dashtests.order" in problem["detail"]
 
 
+@pytest.mark.parametrize(
+    ("patch", "says"),
+    [('{"1": "late"}', "not before the fork point"),  # from_step is 1
+     ('{"0": "a", "00": "b"}', "step 0 is patched twice"),
+     ('{"-1": "x"}', "step numbers"), ('{"0.0": "x"}', "step numbers"),
+     ('{" 0": "x"}', "step numbers"), ('{"one": "x"}', "step numbers"),
+     ('{"0": NaN}', "finite"), ('{"0": 1e400}', "finite")],
+)  # fmt: skip
+def test_a_fork_patch_that_is_wrong_in_itself_is_a_400_naming_the_patch(
+    operator_api, failed, patch, says
+):
+    problem = _bad_field(_fork_patched(operator_api, failed, patch), "patch")
+    assert says in problem["detail"]
+    assert says in problem["errors"][0]["message"]
+    assert not Run.objects.filter(forked_from_id=failed).exists()
+
+
+def test_a_fork_patch_of_a_step_the_run_never_recorded_stays_a_409(operator_api, failed):
+    response = operator_api.post(
+        "/runs/actions/fork",
+        '{"run_id": "f-1", "from_step": 9, "reason": "edit", "patch": {"8": 1}}',
+    )
+    assert response.status_code == 409, response.content
+    assert "run f-1: it has no recorded step 8" in response.json()["detail"]
+
+
+def _fork_patched(operator_api, run_id: str, patch: str):
+    body = f'{{"run_id": "{run_id}", "from_step": 1, "reason": "edit", "patch": {patch}}}'
+    return operator_api.post("/runs/actions/fork", body)
+
+
 def test_a_fork_onto_a_taken_run_id_stays_a_409(operator_api, failed):
     make_run(id="taken")
     response = _fork(operator_api, failed, '{"args": [1, false]}', new_run_id="taken")
