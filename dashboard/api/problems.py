@@ -16,6 +16,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from durable.errors import (
     DurableError,
+    ExecutorNotFoundError,
     InvalidArgumentError,
     InvalidRunIdError,
     RunNotFoundError,
@@ -125,7 +126,7 @@ def _durable(request: HttpRequest, exc: DurableError) -> HttpResponse:
     """The engine's refusals, with its words; missing things are 404, bad arguments and
     values it cannot store 400, the rest (the state of runs and schedules) 409."""
     detail = f"Nothing changed: {exc}"
-    if isinstance(exc, RunNotFoundError | ScheduleNotFoundError):
+    if isinstance(exc, RunNotFoundError | ScheduleNotFoundError | ExecutorNotFoundError):
         return problem(404, detail)
     if isinstance(exc, SerializationError):  # the engine stores only what a request sent
         return problem(400, detail)

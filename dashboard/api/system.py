@@ -18,6 +18,7 @@ from dashboard.forms import WINDOWS, ExecutorActionForm, QueueLimitsForm, QueueR
 from dashboard.queries import activity, hotspots
 from dashboard.views.activity import AuditForm
 from durable import operations, queues
+from durable.errors import ExecutorNotFoundError
 
 router = Router(tags=["system"])
 
@@ -186,10 +187,21 @@ class Done(Schema):
 
 
 def _on_executor(request: HttpRequest, payload: Schema, call: Callable[[str, dict], None]):
+    """`call` on the form's executor; one that is not there is a 404 naming where the
+    executors are listed (this API's, not the dashboard page the engine's words name)."""
     data = _valid(ExecutorActionForm({k: v for k, v in payload.dict().items() if v is not None}))
-    with operations.acting_as(actor(request)):
-        call(data["executor_id"], data)
-    return data["executor_id"]
+    executor_id = data["executor_id"]
+    try:
+        with operations.acting_as(actor(request)):
+            call(executor_id, data)
+    except ExecutorNotFoundError:
+        listing = request.path.rsplit("/actions/", 1)[0]  # <mount>/api/executors
+        raise ApiProblem(
+            404,
+            f"Nothing changed: no executor {executor_id!r}: it stopped, or the id is "
+            f"mistyped; GET {listing} lists them",
+        ) from None
+    return executor_id
 
 
 @router.post(
