@@ -8,7 +8,12 @@ class DurableError(Exception):
 
 
 class SerializationError(DurableError, TypeError):
-    """A value could not be stored as JSON; raised at the call, before anything is written."""
+    """A value could not be stored as JSON; raised at the call, before anything is written.
+    `arguments` names the call's arguments that hold it, where the caller knows them."""
+
+    def __init__(self, message: str, *, arguments: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.arguments = arguments
 
 
 class PayloadTooLargeError(SerializationError):

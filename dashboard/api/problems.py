@@ -129,7 +129,9 @@ def _durable(request: HttpRequest, exc: DurableError) -> HttpResponse:
     if isinstance(exc, RunNotFoundError | ScheduleNotFoundError | ExecutorNotFoundError):
         return problem(404, detail)
     if isinstance(exc, SerializationError):  # the engine stores only what a request sent
-        return problem(400, detail)
+        return problem(
+            400, detail, [{"field": name, "message": str(exc)} for name in exc.arguments]
+        )
     if isinstance(exc, InvalidArgumentError):
         return problem(400, detail, [{"field": exc.argument, "message": str(exc)}])
     if isinstance(exc, InvalidRunIdError):

@@ -13,7 +13,7 @@ from durable.core import _start as api
 from durable.core import _validation as validation
 from durable.core._serialization import dumps
 from durable.core.conf import settings
-from durable.errors import InvalidArgumentError
+from durable.errors import InvalidArgumentError, SerializationError
 from durable.queues import Queue
 from durable.schedules import _cron as cron
 
@@ -66,7 +66,7 @@ def run_input(definition: registry.WorkflowDefinition, args: Any, kwargs: Any) -
         raise InvalidArgumentError(
             "kwargs", f"{taken} are durable.start()'s own options; rename those parameters"
         )
-    dumps({"args": args, "kwargs": kwargs}, where=f"schedule input of {definition.name}")
+    _storable(definition.name, args, kwargs)
     signature = inspect.signature(definition.func)
     try:
         signature.bind("2026-01-01T00:00:00+00:00", *args, **kwargs)
@@ -77,6 +77,21 @@ def run_input(definition: registry.WorkflowDefinition, args: Any, kwargs: Any) -
             "called as workflow(scheduled_at, *args, **kwargs)",
         ) from None
     return {"args": [*args], "kwargs": dict(kwargs)}
+
+
+def _storable(workflow: str, args: Any, kwargs: Any) -> None:
+    """Each part alone, so a refusal names it (`arguments`); then both, for the size limit."""
+    parts = {"args": args, "kwargs": kwargs}
+    for argument, value in parts.items():
+        _dumps_for((argument,), value, f"schedule {argument} of {workflow}")
+    _dumps_for(tuple(parts), parts, f"schedule args and kwargs of {workflow}, together")
+
+
+def _dumps_for(arguments: tuple[str, ...], value: Any, where: str) -> None:
+    try:
+        dumps(value, where=where)
+    except SerializationError as exc:
+        raise type(exc)(str(exc), arguments=arguments) from exc
 
 
 def queue(queue: Any) -> str | None:

@@ -283,7 +283,7 @@ def test_list_shows_every_schedule_by_name(quiet):
                                           kwargs={"queue": "q"}), InvalidArgumentError,
          "start\\(\\)'s own options"),
         (lambda: durable.schedules.create("x", report, cron="* * * * *", args=[float("nan")]),
-         SerializationError, "schedule input"),
+         SerializationError, "schedule args of tests.dyn.report"),
         (lambda: durable.schedules.create("x", ping, cron="* * * * *", missed="some"),
          InvalidArgumentError, "missed"),
         (lambda: durable.schedules.pause("missing"), ScheduleNotFoundError, "no schedule"),

@@ -53,14 +53,47 @@ def test_changing_a_schedule_to_an_unknown_workflow_is_a_400(operator_api, sched
     assert Schedule.objects.get(name="nightly").workflow == "tests.dyn.ping"
 
 
-def test_schedule_args_that_cannot_be_stored_are_a_400(operator_api, schedules):
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [("args", "[1e400]", "pass finite numbers"), ("kwargs", '{"size": NaN}', "pass finite numbers"),
+     ("args", '["' + "x" * 1200 + '"]', "DURABLE_MAX_PAYLOAD_BYTES")],
+)  # fmt: skip
+def test_schedule_input_that_cannot_be_stored_is_a_400_naming_its_field(
+    operator_api, schedules, settings, field, value, says
+):
+    settings.DURABLE_MAX_PAYLOAD_BYTES = 1000
     body = ('{"name": "nightly", "workflow": "tests.dyn.ping", "cron": "0 * * * *", '
-            '"args": [1e400], "reason": "new"}')  # fmt: skip
+            f'"{field}": {value}, "reason": "new"}}')  # fmt: skip
+    problem = _bad_field(operator_api.post("/schedules", body), field)
+    assert f"schedule {field} of tests.dyn.ping" in problem["detail"] and says in problem["detail"]
+    assert not Schedule.objects.exists()
+
+
+def test_changing_a_schedules_kwargs_to_what_cannot_be_stored_is_a_400_naming_kwargs(
+    operator_api, schedules
+):
+    created = operator_api.post(
+        "/schedules",
+        {"name": "nightly", "workflow": "tests.dyn.ping", "cron": "0 * * * *", "reason": "new"},
+    )
+    assert created.status_code == 200, created.content
+    body = '{"name": "nightly", "kwargs": {"limit": -Infinity}, "reason": "x"}'
+    problem = _bad_field(operator_api.post("/schedules/actions/update", body), "kwargs")
+    assert "pass finite numbers" in problem["detail"]
+    assert Schedule.objects.get(name="nightly").input == {"args": [], "kwargs": {}}
+
+
+def test_schedule_args_and_kwargs_over_the_limit_only_together_name_both(
+    operator_api, schedules, settings
+):
+    settings.DURABLE_MAX_PAYLOAD_BYTES = 1000
+    half = "x" * 600
+    body = {"name": "nightly", "workflow": "tests.dyn.ping", "cron": "0 * * * *",
+            "args": [half], "kwargs": {"note": half}, "reason": "new"}  # fmt: skip
     response = operator_api.post("/schedules", body)
     assert response.status_code == 400, response.content
-    assert "schedule input of tests.dyn.ping" in response.json()["detail"]
-    assert "pass finite numbers" in response.json()["detail"]
-    assert not Schedule.objects.exists()
+    assert [error["field"] for error in response.json()["errors"]] == ["args", "kwargs"]
+    assert "together" in response.json()["detail"]
 
 
 @pytest.fixture
