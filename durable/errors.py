@@ -112,6 +112,16 @@ class InvalidPatchError(InvalidArgumentError):
         super().__init__("patch", message)
 
 
+class UnstorablePatchError(InvalidPatchError, SerializationError):
+    """A patched output that cannot be stored as JSON: a bad `patch` argument, and still
+    the SerializationError every other unstorable value raises (code catching either
+    keeps working)."""
+
+    def __init__(self, message: str) -> None:
+        InvalidPatchError.__init__(self, message)
+        self.arguments = ("patch",)
+
+
 class StepTimeoutError(DurableError, TimeoutError):
     """A step ran longer than its `timeout=`: the attempt failed and its retry policy decides.
     The step's thread cannot be stopped (Python has no way to); it is abandoned."""

@@ -14,7 +14,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from durable.core._serialization import dumps
-from durable.errors import InvalidPatchError, OperationRefused, SerializationError
+from durable.errors import (
+    InvalidPatchError,
+    OperationRefused,
+    SerializationError,
+    UnstorablePatchError,
+)
 from durable.models import Step, StepKind, StepStatus
 
 PATCHABLE_KINDS = (StepKind.STEP, StepKind.TRANSACTION)
@@ -44,7 +49,7 @@ def prepare(
         try:
             dumps(value, where=f"patched output of step {position}")
         except SerializationError as exc:
-            raise InvalidPatchError(str(exc)) from exc
+            raise UnstorablePatchError(str(exc)) from exc
     audit = _old_and_new([ids] if isinstance(ids, str) else ids, positions)
     return ids, from_step, audit
 

@@ -9,8 +9,13 @@ from django.core.management import CommandError, call_command
 
 import durable
 from durable import operations
-from durable.errors import InvalidArgumentError, InvalidPatchError, OperationRefused
-from durable.models import AuditEntry, Step
+from durable.errors import (
+    InvalidArgumentError,
+    InvalidPatchError,
+    OperationRefused,
+    SerializationError,
+)
+from durable.models import AuditEntry, Run, Step
 from tests.engine import debug_workflows
 from tests.engine.debug_workflows import PaymentDeclined
 
@@ -52,6 +57,17 @@ def test_a_patch_at_or_after_the_fork_point_is_a_bad_argument(failed):
     with pytest.raises(InvalidPatchError, match="not before the fork point") as refused:
         operations.fork(failed, from_step=1, patch={1: {}})
     assert isinstance(refused.value, InvalidArgumentError) and refused.value.argument == "patch"
+
+
+def test_a_patched_output_that_cannot_be_stored_is_a_bad_patch_and_a_serialization_error(
+    failed,
+):
+    """Code that catches the SerializationError every unstorable value raises keeps working."""
+    with pytest.raises(InvalidPatchError, match="patched output of step 0") as refused:
+        operations.fork(failed, from_step=1, patch={0: {"at": object()}})
+    assert isinstance(refused.value, SerializationError)
+    assert refused.value.argument == "patch" and refused.value.arguments == ("patch",)
+    assert not Run.objects.filter(forked_from_id="patch-1").exists()
 
 
 def test_a_step_patched_twice_is_a_bad_argument(failed):
