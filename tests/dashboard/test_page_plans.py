@@ -18,8 +18,7 @@ from durable.debugging import preview
 from durable.models import Run, Step
 from durable.operations import _partitioning as partitioning
 from tests.dashboard.conftest import make_failed_run, make_run, make_step
-
-TABLES = ("durable_step", "durable_attempt", "durable_steplog")
+from tests.history_plans import partitions_of_days, partitions_planned, partitions_read
 
 
 def _rare(n: int, rare: str, common: str, slot: int) -> str:
@@ -100,11 +99,6 @@ def test_checkpoint_sizes_stop_after_the_newest_checkpoints_of_the_window(transa
     assert "Limit  (cost" in plan and "Seq Scan on durable_step" not in plan, plan
 
 
-def _history_partitions_read(plan: str) -> set[str]:
-    """Partitions named in a plan line (a bitmap scan names an index, `…_pkey`: not one)."""
-    return set(re.findall(r"on (durable_(?:step|attempt|steplog)_p(?:\d+|min))\b", plan))
-
-
 def test_the_replay_preview_reads_only_the_partitions_of_its_runs_days(transactional_db):
     """The history is partitioned by its run's creation time: a read of runs' checkpoints by
     run id alone probes the index of every partition kept (one a day), so the bulk preview
@@ -123,24 +117,7 @@ def test_the_replay_preview_reads_only_the_partitions_of_its_runs_days(transacti
     history_reads = [read["sql"] for read in reads if "durable_step" in read["sql"]]
     assert history_reads
     for sql in history_reads:
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN {sql}")
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        assert _history_partitions_read(plan) == {f"durable_step_{today}"}, plan
-
-
-def _partitions_executed(sql: str, params) -> set[str]:
-    """The history partitions a statement actually read (run-time pruning leaves the others
-    `never executed`)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}", params)
-        lines = [row[0] for row in cursor.fetchall()]
-    return {
-        name
-        for line in lines
-        if "never executed" not in line
-        for name in _history_partitions_read(line)
-    }
+        assert partitions_planned(sql) == {f"durable_step_{today}"}, sql
 
 
 @pytest.mark.parametrize(
@@ -155,7 +132,6 @@ def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(db, request, p
     run = make_failed_run()
     live = make_run(status="RUNNING", finished_at=None)  # the list says why it waits
     make_step(live, 0)
-    today = f"p{run.created_at.astimezone(UTC):%Y%m%d}"
     with connection.cursor() as cursor:  # plans as autovacuum's statistics would shape them
         cursor.execute("ANALYZE durable_run, durable_step, durable_attempt, durable_steplog")
     client = request.getfixturevalue("admin_client" if "/admin/" in page else "owner_client")
@@ -166,8 +142,8 @@ def test_a_pages_reads_of_a_runs_history_go_to_its_partition_only(db, request, p
     ]
     assert history_reads
     for sql in history_reads:
-        read = _partitions_executed(sql, None)
-        assert read <= {f"{table}_{today}" for table in TABLES}, (sql, read)
+        read = partitions_read(sql)
+        assert read <= partitions_of_days(run.created_at), (sql, read)
 
 
 @pytest.mark.parametrize("runs", [1, 300])
@@ -182,5 +158,5 @@ def test_a_workflows_step_names_come_from_its_runs_partitions_only(transactional
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE durable_run, durable_step")
     today = f"p{run.created_at.astimezone(UTC):%Y%m%d}"
-    read = _partitions_executed(latency.WORKFLOW_STEP_NAMES, {"workflow": run.workflow})
+    read = partitions_read(latency.WORKFLOW_STEP_NAMES, {"workflow": run.workflow})
     assert read == {f"durable_step_{today}"}

@@ -10,12 +10,10 @@ position of the run's history, so unpruned it probed every partition once per ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 import durable
@@ -23,30 +21,7 @@ from durable.core import store
 from durable.core.store import _forks, _leases, _primitives, _steps, _trees
 from durable.operations import _partitioning as partitioning
 from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step
-
-HISTORY_TABLES = ("durable_step", "durable_attempt", "durable_steplog")
-
-
-def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from _nodes(child)
-
-
-def _partitions_read(sql: str, params: dict[str, Any]) -> set[str]:
-    """The history partitions scanned while `sql` ran (EXPLAIN ANALYZE, then rolled back):
-    a partition pruned while the statement ran shows as never executed."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0][0]["Plan"]
-        transaction.set_rollback(True)
-    return {
-        node["Relation Name"]
-        for node in _nodes(plan)
-        if node.get("Actual Loops", 0) > 0
-        and node.get("Relation Name", "").startswith(tuple(t + "_" for t in HISTORY_TABLES))
-        and "Scan" in node["Node Type"]
-    }
+from tests.history_plans import HISTORY_TABLES, partitions_read
 
 
 def _partitions_of(run_id: str) -> set[str]:
@@ -91,13 +66,13 @@ def _taken_by(run_id: str, executor_id: str) -> None:
 def test_a_recovery_reads_only_its_runs_partition(failed_run):
     _taken_by(failed_run, "a-dead-executor")
     params = {"run_id": failed_run, "executor_id": "a-dead-executor", "max_recoveries": 5}
-    assert _partitions_read(_leases.GIVE_BACK_RUN, params) <= _partitions_of(failed_run)
+    assert partitions_read(_leases.GIVE_BACK_RUN, params) <= _partitions_of(failed_run)
 
 
 def test_a_resume_reads_only_its_runs_partition(failed_run):
     created = [row[0] for row in store.execute(_trees.RUNS_CREATED_AT, {"run_ids": [failed_run]})]
     params = {"run_ids": [failed_run], "created": created}
-    assert _partitions_read(_trees.RESUME_RUNS, params) <= _partitions_of(failed_run)
+    assert partitions_read(_trees.RESUME_RUNS, params) <= _partitions_of(failed_run)
 
 
 def test_a_fork_reads_only_its_origins_partition(failed_run):
@@ -109,8 +84,8 @@ def test_a_fork_reads_only_its_origins_partition(failed_run):
         cursor.execute("INSERT INTO durable_run SELECT * FROM target")
     params = {"new_id": "fork-target", "origin_id": failed_run, "from_step": 2, "same_input": True}
     origin = _partitions_of(failed_run)
-    assert _partitions_read(_forks.COPY_CHECKPOINTS, params) <= origin
-    assert _partitions_read(_forks.COPIED_EVENTS, params) <= origin
+    assert partitions_read(_forks.COPY_CHECKPOINTS, params) <= origin
+    assert partitions_read(_forks.COPIED_EVENTS, params) <= origin
 
 
 def test_waking_a_receiver_reads_only_its_runs_partition(failed_run):
@@ -121,7 +96,7 @@ def test_waking_a_receiver_reads_only_its_runs_partition(failed_run):
             [failed_run],
         )
     params = {"run_id": failed_run, "topic": "go"}
-    assert _partitions_read(_primitives.WAKE_RECEIVER, params) <= _partitions_of(failed_run)
+    assert partitions_read(_primitives.WAKE_RECEIVER, params) <= _partitions_of(failed_run)
 
 
 def test_settling_a_lost_checkpoint_reply_reads_only_its_runs_partition(failed_run):
@@ -132,6 +107,6 @@ def test_settling_a_lost_checkpoint_reply_reads_only_its_runs_partition(failed_r
         "status": "SUCCESS", "attempts": 1, "started_at": now, "finished_at": now,
     }  # fmt: skip
     partitions = _partitions_of(failed_run)
-    assert _partitions_read(_steps.STEP_WRITTEN_BY, params) <= partitions
-    assert _partitions_read(_steps.RECORDED_STEP, params) <= partitions
-    assert _partitions_read(_steps.STEP_INPUT, params) <= partitions
+    assert partitions_read(_steps.STEP_WRITTEN_BY, params) <= partitions
+    assert partitions_read(_steps.RECORDED_STEP, params) <= partitions
+    assert partitions_read(_steps.STEP_INPUT, params) <= partitions
