@@ -33,11 +33,16 @@ def _when(moment: datetime) -> str:
 
 
 def reasons(runs: Sequence[Any]) -> dict[str, str]:
-    """A sentence per live run (Run objects or list rows) saying what it waits for."""
+    """A sentence per live run (Run objects or list rows, with their `created_at`: the
+    history is read in their partitions) saying what it waits for."""
     live = [run for run in runs if _get(run, "status") in RunStatus.active()]
     if not live:
         return {}
-    facts = _Facts([_get(run, "id") for run in live], {_get(run, "queue") for run in live})
+    facts = _Facts(
+        [_get(run, "id") for run in live],
+        [_get(run, "created_at") for run in live],
+        {_get(run, "queue") for run in live},
+    )
     return {_get(run, "id"): facts.reason(run) for run in live}
 
 
@@ -46,7 +51,9 @@ FACTS = """
 -- Per live run: its last history entry, its last failed attempt and an active child (one
 -- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes, the first
 -- two in the run's partition of the history: its creation time is the partition key), the
--- workflows live executors serve (drained ones take no new runs) and how many are drained
+-- workflows live executors serve (drained ones take no new runs) and how many are drained.
+-- The runs' creation times come as constants: ANY() prunes the history to their days'
+-- partitions while the statement is planned, the lateral's own one to the run's partition
 SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
        a.error_type, a.name, (a.error->>'retry_delay_seconds')::float, c.id,
        (SELECT coalesce(array_agg(DISTINCT w), '{}') FROM durable_executor e,
@@ -54,15 +61,16 @@ SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finishe
         WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND NOT e.draining),
        (SELECT count(*) FROM durable_executor e
         WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND e.draining)
-FROM unnest(%(run_ids)s::text[]) AS r(id)
-LEFT JOIN durable_run k ON k.id = r.id
+FROM unnest(%(run_ids)s::text[], %(created)s::timestamptz[]) AS r(id, created_at)
 LEFT JOIN LATERAL (
     SELECT position, kind, finished_at FROM durable_step
-    WHERE run_id = r.id AND run_created_at = k.created_at
+    WHERE run_id = r.id AND run_created_at = r.created_at
+      AND run_created_at = ANY(%(created)s::timestamptz[])
     ORDER BY position DESC LIMIT 1) AS s ON true
 LEFT JOIN LATERAL (
     SELECT position, attempt, finished_at, error_type, name, error FROM durable_attempt
-    WHERE run_id = r.id AND run_created_at = k.created_at
+    WHERE run_id = r.id AND run_created_at = r.created_at
+      AND run_created_at = ANY(%(created)s::timestamptz[])
     ORDER BY position DESC, attempt DESC LIMIT 1) AS a ON true
 LEFT JOIN LATERAL (
     SELECT id FROM durable_run
@@ -117,14 +125,14 @@ def _step_definition(name: str) -> Any:
 class _Facts:
     """Everything the reasons are read from, fetched in one statement for a page of runs."""
 
-    def __init__(self, run_ids: list[str], queue_names: set[str]) -> None:
+    def __init__(self, run_ids: list[str], created: list[datetime], queue_names: set[str]) -> None:
         self.now = timezone.now()
         self.served: set[str] = set()
         self.drained = 0
         self.last_entry: dict[str, _Entry] = {}
         self.last_attempt: dict[str, _Attempt] = {}
         self.children: dict[str, str] = {}
-        params = {"run_ids": run_ids, "alive_s": ALIVE_WITHIN.total_seconds()}
+        params = {"run_ids": run_ids, "created": created, "alive_s": ALIVE_WITHIN.total_seconds()}
         with read_cursor() as cursor:
             cursor.execute(FACTS, params)
             for row in cursor.fetchall():

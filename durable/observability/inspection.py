@@ -11,7 +11,7 @@ an operator's view needs beside them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,10 +70,15 @@ def time_split(run: Any, steps: list[Any], attempts: list[Any], now: datetime) -
     return TimeSplit(active=split["active"], parked=split["parked"])
 
 
-def active_ms_expression() -> RawSQL:
+def active_ms_expression(created: Sequence[datetime] | None = None) -> RawSQL:
     """A run's active ms as an expression for `Run.objects.annotate(…)`: the same sum the
-    engine writes into `Run.active_ms` when the run ends, computed for one still going."""
-    return RawSQL(durations.ACTIVE_MS_SQL.format(run='"durable_run"'), [], FloatField())
+    engine writes into `Run.active_ms` when the run ends, computed for one still going.
+    Given the runs' creation times, their history is read in those days' partitions only,
+    pruned while the statement is planned (docs/partitioning.md)."""
+    if created is None:
+        return RawSQL(durations.ACTIVE_MS_SQL.format(run='"durable_run"'), [], FloatField())
+    sql = durations.active_ms_among_sql('"durable_run"')
+    return RawSQL(sql, [list(created)] * sql.count("%s"), FloatField())
 
 
 def workflow_parameters(workflow: str) -> list[str] | None:
