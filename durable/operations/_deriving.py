@@ -143,9 +143,10 @@ def _already_done(origin: str, new_id: str, created: datetime) -> str:
 
 
 def _last_steps(batch: list[str]) -> dict[str, tuple[int, str]]:
-    """Each run's last recorded position and that checkpoint's status."""
+    """Each run's last recorded position and that checkpoint's status (in the partitions of
+    the runs' days: by run id alone, every partition kept is planned and probed)."""
     rows = (
-        Step.objects.filter(run_id__in=batch)
+        Step.objects.of_runs(batch)
         .order_by("run_id", "-position")
         .distinct("run_id")
         .values_list("run_id", "position", "status")
@@ -155,7 +156,8 @@ def _last_steps(batch: list[str]) -> dict[str, tuple[int, str]]:
 
 def _first_failed_steps(batch: list[str]) -> dict[str, int]:
     rows = (
-        Step.objects.filter(run_id__in=batch, status="ERROR")
+        Step.objects.of_runs(batch)
+        .filter(status="ERROR")
         .values_list("run_id")
         .annotate(Min("position"))
     )

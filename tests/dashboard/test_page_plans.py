@@ -152,6 +152,7 @@ def shown(db) -> dict[str, Run]:
         ("/", ("failed", "live", "old")),
         ("/?status=RUNNING", ("live", "old")),
         ("/?status=ERROR", ("failed",)),
+        ("/runs/{failed}/", ("failed",)),
         ("/runs/{old}/", ("old",)),
         ("/admin/durable/run/{failed}/change/", ("failed",)),
     ],
@@ -160,12 +161,13 @@ def test_a_pages_reads_of_history_are_planned_on_its_runs_partitions_only(
     request, shown, page, runs_shown
 ):
     """The runs list (each row's step count, last entry and active time, why a live row
-    waits), the run page (its steps, attempts and logs, why it waits) and its admin page
-    read history in the partitions of the runs shown, pruned while the read is planned:
-    their creation times are constants in it. Learned from the run row as the statement
-    runs (a join, a lateral, a correlated subquery), the read is planned against every
-    partition kept, one a day: about 1 ms each on a page's new connection. The run created
-    ten days back tells the days shown apart from the range between them."""
+    waits), the run page (its steps, attempts and logs, why it waits, the step a fork onto
+    the current code starts from) and its admin page read history in the partitions of the
+    runs shown, pruned while the read is planned: their creation times are constants in it.
+    Learned from the run row as the statement runs (a join, a lateral, a correlated
+    subquery), or not named at all, the read is planned against every partition kept, one a
+    day: about 1 ms each on a page's new connection. The run created ten days back tells
+    the days shown apart from the range between them."""
     client = request.getfixturevalue("admin_client" if "/admin/" in page else "owner_client")
     with CaptureQueriesContext(connection) as reads:
         url = page.format(**{name: run.id for name, run in shown.items()})
