@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from dashboard.queries import partition_bounds
 from dashboard.queries.sql import read_atomic, read_cursor
 
 # a finished run's active ms (runs finished before active_ms existed: started -> finished)
@@ -100,26 +101,43 @@ def step_latency(
     return [{"name": name, "count": count, **_percentiles(ms)} for name, count, ms in rows]
 
 
-WORKFLOW_STEP_NAMES = """
--- workflow_step_names --
--- The step names a workflow's latest runs recorded (run_workflow_created_idx, then the
--- (run, position) index, in each run's partition): what "this workflow's steps" means on
--- the latency page. OFFSET 0 keeps the steps' read a subquery run once per run, which
--- prunes to that run's partition: flattened into a join, the planner may pick a hash join
--- over every partition kept, as table statistics shift
-SELECT DISTINCT s.name FROM (
-    SELECT id, created_at FROM durable_run WHERE workflow = %(workflow)s
-    ORDER BY created_at DESC, id DESC LIMIT 200
-) AS r CROSS JOIN LATERAL (
+LATEST_RUNS = """
+-- latest_runs --
+-- A workflow's latest runs (run_workflow_created_idx), whose steps say what "this
+-- workflow's steps" means on the latency page
+SELECT id, created_at FROM durable_run WHERE workflow = %(workflow)s
+ORDER BY created_at DESC, id DESC LIMIT 200
+"""
+
+STEP_NAMES_OF_RUNS = """
+-- step_names_of_runs --
+-- The step names these runs recorded (the (run, position) index in each run's partition).
+-- Their creation times, bounded by constants (partition_bounds), prune the other days'
+-- partitions while the statement is planned, the run's own time the rest as it runs (by
+-- the run rows' created_at alone, every partition kept was planned).
+-- OFFSET 0 keeps the steps' read a subquery run once per run: flattened into a join, the
+-- planner may pick a hash join over every partition of those days, as statistics shift
+SELECT DISTINCT s.name
+FROM unnest(%(run_ids)s::text[], %(created)s::timestamptz[]) AS r(id, created_at)
+CROSS JOIN LATERAL (
     SELECT name FROM durable_step
-    WHERE run_id = r.id AND run_created_at = r.created_at AND kind IN ('step', 'transaction')
+    WHERE run_id = r.id AND run_created_at = r.created_at AND {within}
+      AND kind IN ('step', 'transaction')
     OFFSET 0
 ) AS s
 """
 
 
 def workflow_step_names(workflow: str) -> list[str]:
-    return sorted(row[0] for row in _rows(WORKFLOW_STEP_NAMES, {"workflow": workflow}))
+    """The step names of the workflow's latest 200 runs: two round trips, so the runs'
+    creation times are constants of the second one (docs/partitioning.md)."""
+    runs = _rows(LATEST_RUNS, {"workflow": workflow})
+    if not runs:
+        return []
+    ids, created = [run_id for run_id, _ in runs], [created for _, created in runs]
+    within, bounds = partition_bounds.within_named(created)
+    sql = STEP_NAMES_OF_RUNS.replace("{within}", within)
+    return sorted(row[0] for row in _rows(sql, {"run_ids": ids, "created": created, **bounds}))
 
 
 FIRST_STEP_FINISHED = """
