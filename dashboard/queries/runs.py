@@ -29,6 +29,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Left, Now, Upper
 from django.utils import timezone
 
+from dashboard.queries import partition_bounds
 from dashboard.queries.sql import read_cursor
 from durable import operations
 from durable.models import Run, RunStatus, Step, StepLog, log_search_text
@@ -268,24 +269,24 @@ def with_history(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row's steps recorded, its last checkpoint's finish and, while it runs, its
     active time, read live (the engine writes `steps_done` and `active_ms` when a run changes
     status or ends): one probe of the (run, position) index per row, in the partitions of
-    the rows' creation days only. Their creation times are constants of this second
-    statement, so the planner prunes the other partitions; read with the page's rows, by
-    the run row's `created_at`, every partition kept (one a day) was planned, ~1 ms each on
-    a page's new connection (docs/partitioning.md)."""
+    the rows' creation days only. Their creation times bound this second statement as
+    constants (`partition_bounds`), so the planner prunes the other partitions; read with
+    the page's rows, by the run row's `created_at`, every partition kept (one a day) was
+    planned, ~1 ms each on a page's new connection (docs/partitioning.md)."""
     if not rows:
         return rows
-    days = sorted({row["created_at"] for row in rows})
+    created = [row["created_at"] for row in rows]
     last_position = Step.objects.filter(
+        partition_bounds.within_q(created),  # prunes to the rows' days as it is planned
         run_id=OuterRef("id"),
-        run_created_at=OuterRef("created_at"),  # prunes to the row's partition as it runs
-        run_created_at__in=days,  # and to the rows' days as it is planned
+        run_created_at=OuterRef("created_at"),  # and to the row's partition as it runs
     ).order_by("-position")
     history = Run.objects.filter(id__in=[row["id"] for row in rows]).annotate(
         steps_recorded=Coalesce(Subquery(last_position.values("position")[:1]) + 1, 0),
         last_finished=Subquery(last_position.values("finished_at")[:1]),
         active=Case(
             When(status__in=RunStatus.terminal(), active_ms__isnull=False, then=F("active_ms")),
-            default=active_ms_expression(days),
+            default=active_ms_expression(partition_bounds.within_sql(created)),
         ),
     )
     found = {run_id: entry for run_id, *entry in

@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 
+from dashboard.queries import partition_bounds
 from dashboard.queries.sql import read_cursor
 from durable import queues
 from durable.models import RunStatus
@@ -52,8 +53,8 @@ FACTS = """
 -- probe each of the (run, position), attempt_run_idx and run_parent_idx indexes, the first
 -- two in the run's partition of the history: its creation time is the partition key), the
 -- workflows live executors serve (drained ones take no new runs) and how many are drained.
--- The runs' creation times come as constants: ANY() prunes the history to their days'
--- partitions while the statement is planned, the lateral's own one to the run's partition
+-- The runs' creation times, bounded by constants (partition_bounds), prune the history to
+-- their days' partitions as it is planned, the run's own time to its one as it runs
 SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
        a.error_type, a.name, (a.error->>'retry_delay_seconds')::float, c.id,
        (SELECT coalesce(array_agg(DISTINCT w), '{}') FROM durable_executor e,
@@ -64,13 +65,11 @@ SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finishe
 FROM unnest(%(run_ids)s::text[], %(created)s::timestamptz[]) AS r(id, created_at)
 LEFT JOIN LATERAL (
     SELECT position, kind, finished_at FROM durable_step
-    WHERE run_id = r.id AND run_created_at = r.created_at
-      AND run_created_at = ANY(%(created)s::timestamptz[])
+    WHERE run_id = r.id AND run_created_at = r.created_at AND {within}
     ORDER BY position DESC LIMIT 1) AS s ON true
 LEFT JOIN LATERAL (
     SELECT position, attempt, finished_at, error_type, name, error FROM durable_attempt
-    WHERE run_id = r.id AND run_created_at = r.created_at
-      AND run_created_at = ANY(%(created)s::timestamptz[])
+    WHERE run_id = r.id AND run_created_at = r.created_at AND {within}
     ORDER BY position DESC, attempt DESC LIMIT 1) AS a ON true
 LEFT JOIN LATERAL (
     SELECT id FROM durable_run
@@ -132,9 +131,11 @@ class _Facts:
         self.last_entry: dict[str, _Entry] = {}
         self.last_attempt: dict[str, _Attempt] = {}
         self.children: dict[str, str] = {}
-        params = {"run_ids": run_ids, "created": created, "alive_s": ALIVE_WITHIN.total_seconds()}
+        within, bounds = partition_bounds.within_named(created)
+        params = {"run_ids": run_ids, "created": created, **bounds,
+                  "alive_s": ALIVE_WITHIN.total_seconds()}  # fmt: skip
         with read_cursor() as cursor:
-            cursor.execute(FACTS, params)
+            cursor.execute(FACTS.replace("{within}", within), params)
             for row in cursor.fetchall():
                 self._read(*row)
         self.queues = _queue_limits(queue_names)

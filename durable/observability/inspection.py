@@ -11,7 +11,7 @@ an operator's view needs beside them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,15 +70,16 @@ def time_split(run: Any, steps: list[Any], attempts: list[Any], now: datetime) -
     return TimeSplit(active=split["active"], parked=split["parked"])
 
 
-def active_ms_expression(created: Sequence[datetime] | None = None) -> RawSQL:
+def active_ms_expression(within: tuple[str, list[Any]] | None = None) -> RawSQL:
     """A run's active ms as an expression for `Run.objects.annotate(…)`: the same sum the
     engine writes into `Run.active_ms` when the run ends, computed for one still going.
-    Given the runs' creation times, their history is read in those days' partitions only,
-    pruned while the statement is planned (docs/partitioning.md)."""
-    if created is None:
+    `within` (SQL on run_created_at, its `%s` parameters) bounds the history read by the
+    runs' creation times, so the other days' partitions are pruned while it is planned."""
+    if within is None:
         return RawSQL(durations.ACTIVE_MS_SQL.format(run='"durable_run"'), [], FloatField())
-    sql = durations.active_ms_among_sql('"durable_run"')
-    return RawSQL(sql, [list(created)] * sql.count("%s"), FloatField())
+    condition, params = within
+    sql = durations.active_ms_within_sql('"durable_run"', condition)
+    return RawSQL(sql, params * sql.count(condition), FloatField())  # once a read
 
 
 def workflow_parameters(workflow: str) -> list[str] | None:

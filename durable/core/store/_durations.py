@@ -19,24 +19,24 @@ ACTIVE_KINDS = ("step", "transaction")
 # history is read from its one partition: docs/partitioning.md). Inline, as the pages read
 # it: a page's connection lives for one request, and a function's cached plan would be made
 # anew at each (PostgreSQL plans every daily partition for either, once), unless the
-# statement also names the runs' creation times as constants (`active_ms_among_sql`)
+# statement also bounds the runs' creation times by constants (`active_ms_within_sql`)
 _ACTIVE_MS = """(
     (SELECT coalesce(sum(s.duration_ms), 0) FROM durable_step s
-     WHERE s.run_id = {run}.id AND s.run_created_at = {run}.created_at{among}
+     WHERE s.run_id = {run}.id AND s.run_created_at = {run}.created_at{within}
        AND s.status = 'SUCCESS' AND s.kind IN ('step', 'transaction')
        AND s.position >= coalesce({run}.forked_from_step, 0))
   + (SELECT coalesce(sum(extract(epoch FROM a.finished_at - a.started_at) * 1000), 0)
      FROM durable_attempt a
-     WHERE a.run_id = {run}.id AND a.run_created_at = {run}.created_at{among}))"""
-ACTIVE_MS_SQL = _ACTIVE_MS.replace("{among}", "")
+     WHERE a.run_id = {run}.id AND a.run_created_at = {run}.created_at{within}))"""
+ACTIVE_MS_SQL = _ACTIVE_MS.replace("{within}", "")
 
 
-def active_ms_among_sql(run: str) -> str:
-    """ACTIVE_MS_SQL for `run` rows created at one of the times of an array, given as each
-    of its positional parameters (`%s`): the times being constants of the statement, the
-    planner prunes the other days' partitions; the run row's own `created_at` prunes them
-    only as the statement runs, after every partition kept was planned."""
-    return _ACTIVE_MS.replace("{among}", " AND run_created_at = ANY(%s)").format(run=run)
+def active_ms_within_sql(run: str, within: str) -> str:
+    """ACTIVE_MS_SQL for `run` with `within`, a condition on the history rows'
+    run_created_at, added to each of its reads: given as constants, bounds on the runs'
+    creation times let the planner prune the other days' partitions, which the run row's
+    own `created_at` prunes only as the statement runs, after every partition was planned."""
+    return _ACTIVE_MS.replace("{within}", f" AND {within}").format(run=run)
 
 
 # A run's count of checkpoints, for the statements an executor sends on its long-lived
