@@ -4,46 +4,23 @@ The history has a partition per day of its runs' creation (docs/partitioning.md)
 some runs' history by the run rows' own `created_at` prunes the other partitions only as
 it runs: every partition kept is planned, about 1 ms each on a page's new connection. So a
 page reads its runs first, then their history with their creation times as constants of
-the statement: spans of them, split where a day or more passes without one. A span then
-holds no whole partition without a run in it, and the bound costs a pruning step or two a
-span, where `= ANY(every time)` costs one a run, again at each run's probe.
+the statement: their spans (`durable.models.creation_spans`), here as SQL (in the ORM:
+`durable.models.created_within_q`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from functools import reduce
-from operator import or_
+from datetime import datetime
 
-from django.db.models import Q
-
-GAP = timedelta(days=1)  # the narrowest partition (DURABLE_PARTITION_DAYS is whole days)
-
-Span = tuple[datetime, datetime]
-
-
-def spans(created: Iterable[datetime]) -> list[Span]:
-    """The times as closed spans, a new one after each gap of a day or more."""
-    found: list[Span] = []
-    for moment in sorted(set(created)):
-        if found and moment - found[-1][1] < GAP:
-            found[-1] = (found[-1][0], moment)
-        else:
-            found.append((moment, moment))
-    return found
-
-
-def within_q(created: Iterable[datetime]) -> Q:
-    """The bound as an ORM condition on a history row (at least one time is given)."""
-    return reduce(or_, (Q(run_created_at__range=span) for span in spans(created)))
+from durable.models import creation_spans
 
 
 def within_sql(created: Iterable[datetime]) -> tuple[str, list[datetime]]:
     """The bound as SQL on `run_created_at`, with its positional parameters."""
-    found = spans(created)
-    condition = " OR ".join(["run_created_at BETWEEN %s AND %s"] * len(found))
-    return f"({condition})", [moment for span in found for moment in span]
+    spans = creation_spans(created)
+    condition = " OR ".join(["run_created_at BETWEEN %s AND %s"] * len(spans))
+    return f"({condition})", [moment for span in spans for moment in span]
 
 
 def within_named(created: Iterable[datetime]) -> tuple[str, dict[str, datetime]]:

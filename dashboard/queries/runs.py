@@ -32,7 +32,7 @@ from django.utils import timezone
 from dashboard.queries import partition_bounds
 from dashboard.queries.sql import read_cursor
 from durable import operations
-from durable.models import Run, RunStatus, Step, StepLog, log_search_text
+from durable.models import Run, RunStatus, Step, StepLog, created_within_q, log_search_text
 from durable.observability.inspection import active_ms_expression
 
 PAGE_SIZE = 50
@@ -277,7 +277,7 @@ def with_history(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return rows
     created = [row["created_at"] for row in rows]
     last_position = Step.objects.filter(
-        partition_bounds.within_q(created),  # prunes to the rows' days as it is planned
+        created_within_q(created),  # prunes to the rows' days as it is planned
         run_id=OuterRef("id"),
         run_created_at=OuterRef("created_at"),  # and to the row's partition as it runs
     ).order_by("-position")

@@ -27,6 +27,8 @@ from durable.models._runs import (
     Step,
     StepKind,
     StepStatus,
+    created_within_q,
+    creation_spans,
 )
 from durable.models._schedules import MissedPolicy, Schedule, ScheduleSource, StoredQueue
 from durable.models._stacks import StackRequest, StepLog, log_search_text
@@ -39,6 +41,8 @@ __all__ = [
     "Step",
     "Attempt",
     "HistoryQuerySet",
+    "created_within_q",
+    "creation_spans",
     "Executor",
     "AuditEntry",
     "BulkJob",

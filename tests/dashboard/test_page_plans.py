@@ -103,22 +103,26 @@ def test_checkpoint_sizes_stop_after_the_newest_checkpoints_of_the_window(transa
 def test_the_replay_preview_reads_only_the_partitions_of_its_runs_days(transactional_db):
     """The history is partitioned by its run's creation time: a read of runs' checkpoints by
     run id alone probes the index of every partition kept (one a day), so the bulk preview
-    (500 runs, four reads) bounds each read by its runs' creation times."""
-    partitioning.create_ahead(since=timezone.now() - timedelta(days=30))
+    (500 runs, four reads) bounds each read by its runs' creation times: by their days, not
+    the range between them (a run ten days back leaves the nine days between out)."""
+    now = timezone.now()
+    partitioning.create_ahead(since=now - timedelta(days=30))
     ids = [f"preview-plan-{n}" for n in range(3)]
-    for run_id in ids:
-        Run.objects.create(id=run_id, workflow="w", status="ERROR", input={})
+    for n, run_id in enumerate(ids):
+        created = now - timedelta(days=10 if n == 2 else 0)
+        Run.objects.create(id=run_id, workflow="w", status="ERROR", input={}, created_at=created)
         Step.objects.create(
             run_id=run_id, position=0, name="s", status="ERROR",
             started_at=timezone.now(), finished_at=timezone.now(),
         )  # fmt: skip
-    today = f"p{timezone.now().astimezone(UTC):%Y%m%d}"
+    days = {f"durable_step_p{moment.astimezone(UTC):%Y%m%d}"
+            for moment in (now, now - timedelta(days=10))}  # fmt: skip
     with CaptureQueriesContext(connection) as reads:
         preview.preview("resume", ids)
     history_reads = [read["sql"] for read in reads if "durable_step" in read["sql"]]
     assert history_reads
     for sql in history_reads:
-        assert partitions_planned(sql) == {f"durable_step_{today}"}, sql
+        assert partitions_planned(sql) == days, sql
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from dashboard.queries import partition_bounds
+from durable.models import creation_spans
 
 T = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
 
@@ -14,7 +15,7 @@ def test_times_less_than_a_day_apart_share_a_span_and_a_day_apart_start_one():
     them lies inside it, whichever days the partitions start on."""
     hour, day = timedelta(hours=1), timedelta(days=1)
     times = [T + 2 * hour, T, T + 10 * day, T + 2 * hour + day - timedelta(microseconds=1)]
-    assert partition_bounds.spans(times) == [
+    assert creation_spans(times) == [
         (T, T + 2 * hour + day - timedelta(microseconds=1)),
         (T + 10 * day, T + 10 * day),
     ]
