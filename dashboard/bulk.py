@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
-from dashboard.queries.runs import RunFilter, filtered_runs, status_breakdown
+from dashboard.queries.runs import RunFilter, filtered_runs, history_bound, status_breakdown
 from durable import operations
 from durable.debugging import dry_run
 from durable.models import BulkJob, RunStatus, Step
@@ -23,18 +23,10 @@ from durable.models import BulkJob, RunStatus, Step
 HELD = "HELD"  # held runs, whatever their status
 NO_FAILED_STEP = "NO FAILED STEP"  # runs a fork has no step to start from
 # what an action tells apart that a status does not: counted under their own label, so the
-# preview counts what the action changes (`operations._holding`, `fork_refusals`)
+# preview counts what the action changes (`operations._holding`; a fork: `_no_failed_step`)
 APART = {
     "hold": (HELD, Q(held_at__isnull=False)),
     "release": (HELD, Q(held_at__isnull=False)),
-    "fork": (
-        NO_FAILED_STEP,
-        ~Exists(  # in the run's partition only
-            Step.objects.filter(
-                run_id=OuterRef("id"), run_created_at=OuterRef("created_at"), status="ERROR"
-            )
-        ),
-    ),
 }
 
 ELIGIBLE = {
@@ -56,7 +48,20 @@ PAST = {"cancel": "cancelled", "resume": "resumed", "restart": "restarted", "for
 
 def breakdown(action: str, run_filter: RunFilter) -> dict[str, int]:
     """The runs the preview of `action` shows, by status (see APART)."""
-    return status_breakdown(run_filter, APART.get(action))
+    apart = _no_failed_step(run_filter) if action == "fork" else APART.get(action)
+    return status_breakdown(run_filter, apart)
+
+
+def _no_failed_step(run_filter: RunFilter) -> tuple[str, Q]:
+    """Runs a fork has no step to start from: each run's checkpoints read in its partition,
+    among those of the filter's window or chosen runs (`history_bound`) when it has any."""
+    failed = Step.objects.filter(
+        history_bound(run_filter),
+        run_id=OuterRef("id"),
+        run_created_at=OuterRef("created_at"),
+        status="ERROR",
+    )
+    return NO_FAILED_STEP, ~Exists(failed)
 
 
 def eligible_count(action: str, breakdown: dict[str, int]) -> int:

@@ -127,7 +127,7 @@ def filtered_runs(run_filter: RunFilter) -> QuerySet[Run]:
     if run_filter.q:
         runs = _search(runs, run_filter.q)
     if run_filter.logs:
-        runs = runs.filter(id__in=_logged(run_filter.logs))
+        runs = runs.filter(id__in=_logged(run_filter.logs, history_bound(run_filter)))
     if run_filter.delayed:  # run_status_created_idx: the ENQUEUED runs, then these columns
         runs = runs.filter(
             status=RunStatus.ENQUEUED, started_at__isnull=True, available_at__gt=Now()
@@ -161,13 +161,32 @@ def _search(runs: QuerySet[Run], text: str) -> QuerySet[Run]:
     return runs.filter(Q(id=text) | Q(input_text__contains=text.upper()))
 
 
-def _logged(text: str) -> QuerySet[StepLog]:
+def _logged(text: str, bound: Q) -> QuerySet[StepLog]:
     """Ids of runs with a kept log message containing the text, any case (steplog_message_trgm:
-    a trigram index on the messages only, so searchable text only, never keys or levels)."""
+    a trigram index on the messages only, so searchable text only, never keys or levels), in
+    the partitions `bound` leaves (`history_bound`)."""
     if not searchable(text):  # the form refuses it; never a read of every log line
         return StepLog.objects.none().values("run_id")
-    batches = StepLog.objects.alias(messages=log_search_text())
+    batches = StepLog.objects.filter(bound).alias(messages=log_search_text())
     return batches.filter(messages__contains=text.upper()).values("run_id")
+
+
+def history_bound(run_filter: RunFilter) -> Q:
+    """A condition on history rows for the runs the filter matches, by their creation time
+    (the partition key, constants the planner prunes by): the filter's window, and the
+    spans of the chosen runs' creation times. A read of the runs' history under no bound
+    plans every partition kept, one a day."""
+    bound = Q()
+    if run_filter.since:
+        bound &= Q(run_created_at__gte=run_filter.since)
+    if run_filter.until:
+        bound &= Q(run_created_at__lt=run_filter.until)
+    if run_filter.ids:
+        chosen = Run.objects.filter(id__in=run_filter.ids)
+        created = list(chosen.values_list("created_at", flat=True))
+        if created:  # else no run matches anyway
+            bound &= created_within_q(created)
+    return bound
 
 
 @dataclass(frozen=True)

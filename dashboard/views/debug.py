@@ -62,10 +62,11 @@ def patch(request: HttpRequest) -> HttpResponse:
     """Fork from the step after the edited one, with the edited output in its place."""
     form = PatchForm(request.POST)
     if not form.is_valid():
-        step = Step.objects.filter(
-            run_id=request.POST.get("run_id", "")[:200],
-            position=form.cleaned_data.get("position", -1),
-        ).first()
+        step = (
+            Step.objects.of_runs([request.POST.get("run_id", "")[:200]])
+            .filter(position=form.cleaned_data.get("position", -1))
+            .first()
+        )
         if step is None:
             messages.error(request, "Nothing changed: choose a recorded step to edit.")
             return redirect("dashboard:runs")

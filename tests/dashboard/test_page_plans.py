@@ -159,6 +159,7 @@ def shown(db) -> dict[str, Run]:
         ("/runs/{failed}/", ("failed",)),
         ("/runs/{old}/", ("old",)),
         ("/admin/durable/run/{failed}/change/", ("failed",)),
+        ("/bulk/?action=fork&scope=selected&run_ids={failed}&run_ids={old}", ("failed", "old")),
     ],
 )
 def test_a_pages_reads_of_history_are_planned_on_its_runs_partitions_only(
@@ -166,7 +167,8 @@ def test_a_pages_reads_of_history_are_planned_on_its_runs_partitions_only(
 ):
     """The runs list (each row's step count, last entry and active time, why a live row
     waits), the run page (its steps, attempts and logs, why it waits, the step a fork onto
-    the current code starts from) and its admin page read history in the partitions of the
+    the current code starts from), its admin page and the bulk preview of chosen runs (which
+    of them a fork has no failed step to start from) read history in the partitions of the
     runs shown, pruned while the read is planned: their creation times are constants in it.
     Learned from the run row as the statement runs (a join, a lateral, a correlated
     subquery), or not named at all, the read is planned against every partition kept, one a
@@ -184,6 +186,28 @@ def test_a_pages_reads_of_history_are_planned_on_its_runs_partitions_only(
     for sql in history_reads:
         planned = partitions_planned(sql)
         assert planned <= days, (sql, sorted(planned - days))
+
+
+@pytest.mark.parametrize(
+    "page", ["/bulk/?action=fork&scope=matching&window=24h", "/?logs=card+declined&window=24h"]
+)
+def test_a_filters_window_keeps_its_history_reads_out_of_older_partitions(
+    owner_client, shown, page
+):
+    """A runs filter's window bounds its runs' creation time, the partition key: the bulk
+    preview's count of runs a fork has no failed step for, and a search of their step
+    logs, are planned on the partitions from the window's start on, not on every one kept."""
+    with CaptureQueriesContext(connection) as reads:
+        assert owner_client.get(page).status_code == 200
+    history_reads = [
+        read["sql"] for read in reads if re.search(r"durable_(step|attempt|steplog)\b", read["sql"])
+    ]
+    assert history_reads
+    now = timezone.now()
+    older = partitions_of_days(*(now - timedelta(days=n) for n in range(2, 31)))
+    for sql in history_reads:
+        planned = partitions_planned(sql)
+        assert planned and not planned & older, (sql, sorted(planned & older))
 
 
 @pytest.mark.parametrize("runs", [1, 300])
