@@ -213,12 +213,12 @@ def list_children(run_id: str) -> list[RunInfo]:
 def list_steps(run_id: str) -> list[StepInfo]:
     """A run's recorded history in position order, with each entry's failed attempts
     (step_run_position_uniq and attempt_run_idx: two index range scans)."""
-    _require_run(run_id)
+    created = _run_created(run_id)
     failures: dict[int, list[AttemptInfo]] = {}
-    for attempt in _attempts(run_id):
+    for attempt in _attempts(run_id, created):
         position = attempt.pop("position")
         failures.setdefault(position, []).append(AttemptInfo(**attempt))
-    steps = Step.objects.filter(run_id=run_id).order_by("position").values(
+    steps = Step.objects.filter(run_id=run_id, run_created_at=created).order_by("position").values(
         "position", "name", "kind", "status", "input", "output", "error", "attempts",
         "started_at", "finished_at", "duration_ms",
     )  # fmt: skip
@@ -232,12 +232,21 @@ def list_events(run_id: str) -> list[EventInfo]:
     return [EventInfo(**row) for row in events.values("key", "value", "updated_at")]
 
 
-def _attempts(run_id: str) -> QuerySet:
+def _attempts(run_id: str, created: datetime) -> QuerySet:
     return (
-        Attempt.objects.filter(run_id=run_id)
+        Attempt.objects.filter(run_id=run_id, run_created_at=created)
         .order_by("position", "attempt")
         .values("position", "attempt", "error", "started_at", "finished_at")
     )
+
+
+def _run_created(run_id: str) -> datetime:
+    """The run's creation time, which names the partition of its history: read by it, a
+    run's steps and attempts are planned on that partition alone, not on one a day kept."""
+    created = Run.objects.filter(id=validate_run_id(run_id)).values_list("created_at", flat=True)
+    for moment in created:
+        return moment
+    raise RunNotFoundError(f"no run with id {run_id!r}")
 
 
 def _require_run(run_id: str) -> None:

@@ -79,7 +79,7 @@ def _position(key: Any) -> int:
 
 
 def _old_and_new(run_ids: list[str], positions: dict[int, Any]) -> dict[str, Any]:
-    rows = Step.objects.filter(run_id__in=run_ids, position__in=list(positions))
+    rows = Step.objects.of_runs(run_ids).filter(position__in=list(positions))
     found = {(row.run_id, row.position): row for row in rows}
     audit: dict[str, Any] = {}
     for run_id in run_ids:
@@ -123,8 +123,9 @@ def _patchable(run_id: str, position: int, row: Step | None) -> Step:
 def apply(new_id: str, patch: dict[Any, Any]) -> None:
     """Replace the outputs in the fork's copied checkpoints (called inside the fork's
     transaction, after the copy)."""
+    fork_history = Step.objects.of_runs([new_id])  # its partition only (docs/partitioning.md)
     for position, value in normalized(patch).items():
-        Step.objects.filter(run_id=new_id, position=position).update(
+        fork_history.filter(position=position).update(
             output=json.loads(dumps(value, where=f"patched output of step {position}")),
             status=StepStatus.SUCCESS,
             error=None,

@@ -10,18 +10,21 @@ position of the run's history, so unpruned it probed every partition once per ch
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import durable
 from durable.core import store
 from durable.core.store import _forks, _leases, _primitives, _steps, _trees
 from durable.operations import _partitioning as partitioning
+from durable.operations import _patching as patching
 from tests.engine.workflows import FLAKY_FAILURES, Boom, fails_at_third_step
-from tests.history_plans import HISTORY_TABLES, partitions_read
+from tests.history_plans import HISTORY_TABLES, partitions_planned, partitions_read
 
 
 def _partitions_of(run_id: str) -> set[str]:
@@ -110,3 +113,27 @@ def test_settling_a_lost_checkpoint_reply_reads_only_its_runs_partition(failed_r
     assert partitions_read(_steps.STEP_WRITTEN_BY, params) <= partitions
     assert partitions_read(_steps.RECORDED_STEP, params) <= partitions
     assert partitions_read(_steps.STEP_INPUT, params) <= partitions
+
+
+def _history_reads(reads: CaptureQueriesContext) -> list[str]:
+    return [read["sql"] for read in reads if re.search(r"durable_(step|attempt)\b", read["sql"])]
+
+
+def test_a_runs_steps_are_listed_from_its_partition_only(failed_run):
+    """`durable.get(...).steps()` (and `durable list-steps`, the CLI's inspect): planned on
+    the run's partition, not on one a day kept."""
+    with CaptureQueriesContext(connection) as reads:
+        steps = durable.get(failed_run).steps()
+    assert [step.position for step in steps] == [0, 1, 2]
+    assert _history_reads(reads)
+    for sql in _history_reads(reads):
+        assert partitions_planned(sql) <= _partitions_of(failed_run), sql
+
+
+def test_a_forks_patch_reads_and_writes_its_runs_partition_only(failed_run):
+    with CaptureQueriesContext(connection) as reads:
+        patching.prepare(failed_run, 2, {0: {"patched": True}})
+        patching.apply(failed_run, {0: {"patched": True}})
+    assert _history_reads(reads)
+    for sql in _history_reads(reads):
+        assert partitions_planned(sql) <= _partitions_of(failed_run), sql
