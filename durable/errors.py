@@ -122,6 +122,11 @@ class UnstorablePatchError(InvalidPatchError, SerializationError):
         self.arguments = ("patch",)
 
 
+class PatchTooLargeError(UnstorablePatchError, PayloadTooLargeError):
+    """A patched output over DURABLE_MAX_PAYLOAD_BYTES: as UnstorablePatchError, and still
+    the PayloadTooLargeError every other oversized value raises."""
+
+
 class StepTimeoutError(DurableError, TimeoutError):
     """A step ran longer than its `timeout=`: the attempt failed and its retry policy decides.
     The step's thread cannot be stopped (Python has no way to); it is abandoned."""

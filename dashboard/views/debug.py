@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.html import format_html
 
 from dashboard import idempotency
 from dashboard.debug_forms import CompareForm, PatchForm
@@ -22,7 +23,7 @@ from dashboard.views.common import render_page
 from durable import operations
 from durable.debugging import compare as comparing
 from durable.debugging import preview, values
-from durable.errors import DurableError, InvalidArgumentError
+from durable.errors import DurableError, InvalidArgumentError, InvalidPatchError
 from durable.models import Run, Step
 
 
@@ -78,9 +79,12 @@ def patch(request: HttpRequest) -> HttpResponse:
 
     def refused_output(exc: InvalidArgumentError) -> HttpResponse:
         """The engine refused the output (too large to store): say so at it, keep the text."""
+        if not isinstance(exc, InvalidPatchError):  # not about the output: said as act says it
+            messages.error(request, format_html("Nothing changed: {}", str(exc)))
+            return redirect("dashboard:run", run_id=run_id)
         words = str(exc).removeprefix(f"{exc.argument}: ")
         form.add_error("output", f"Nothing changed: {words}")
-        step = Step.objects.filter(run_id=run_id, position=position).select_related("run")
+        step = Step.objects.of_runs([run_id]).filter(position=position).select_related("run")
         return _render_patch(request, get_object_or_404(step), form, status=400)
 
     return act(

@@ -17,6 +17,8 @@ from durable.core._serialization import dumps
 from durable.errors import (
     InvalidPatchError,
     OperationRefused,
+    PatchTooLargeError,
+    PayloadTooLargeError,
     SerializationError,
     UnstorablePatchError,
 )
@@ -49,9 +51,15 @@ def prepare(
         try:
             dumps(value, where=f"patched output of step {position}")
         except SerializationError as exc:
-            raise UnstorablePatchError(str(exc)) from exc
+            raise _unstorable(exc) from exc
     audit = _old_and_new([ids] if isinstance(ids, str) else ids, positions)
     return ids, from_step, audit
+
+
+def _unstorable(exc: SerializationError) -> UnstorablePatchError:
+    """The patch error for an output `dumps` refused, of the same kind (too large or not)."""
+    too_large = isinstance(exc, PayloadTooLargeError)
+    return (PatchTooLargeError if too_large else UnstorablePatchError)(str(exc))
 
 
 def normalized(patch: dict[Any, Any]) -> dict[int, Any]:
@@ -69,7 +77,8 @@ def normalized(patch: dict[Any, Any]) -> dict[int, Any]:
 
 def _position(key: Any) -> int:
     """A step number: an int of 0 or more, or its decimal digits as text, nothing else."""
-    if isinstance(key, str) and key.isascii() and key.isdigit():
+    # at most 9 digits: no history is longer, and int() refuses text past 4,300 digits
+    if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 9:
         return int(key)
     if isinstance(key, int) and not isinstance(key, bool) and key >= 0:
         return key

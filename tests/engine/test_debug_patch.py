@@ -13,6 +13,7 @@ from durable.errors import (
     InvalidArgumentError,
     InvalidPatchError,
     OperationRefused,
+    PayloadTooLargeError,
     SerializationError,
 )
 from durable.models import AuditEntry, Run, Step
@@ -68,6 +69,15 @@ def test_a_patched_output_that_cannot_be_stored_is_a_bad_patch_and_a_serializati
     assert isinstance(refused.value, SerializationError)
     assert refused.value.argument == "patch" and refused.value.arguments == ("patch",)
     assert not Run.objects.filter(forked_from_id="patch-1").exists()
+
+
+def test_a_patched_output_over_the_payload_limit_is_still_a_payload_too_large_error(
+    failed, settings
+):
+    settings.DURABLE_MAX_PAYLOAD_BYTES = 100
+    with pytest.raises(PayloadTooLargeError) as refused:
+        operations.fork(failed, from_step=1, patch={0: {"note": "x" * 200}})
+    assert isinstance(refused.value, InvalidPatchError) and refused.value.argument == "patch"
 
 
 def test_a_step_patched_twice_is_a_bad_argument(failed):

@@ -151,7 +151,8 @@ def test_a_fork_whose_edited_input_does_not_fit_the_workflow_is_a_400(operator_a
      ('{"0": "a", "00": "b"}', "step 0 is patched twice"),
      ('{"-1": "x"}', "step numbers"), ('{"0.0": "x"}', "step numbers"),
      ('{" 0": "x"}', "step numbers"), ('{"one": "x"}', "step numbers"),
-     ('{"0": NaN}', "finite"), ('{"0": 1e400}', "finite")],
+     ('{"0": NaN}', "finite"), ('{"0": 1e400}', "finite"),
+     ('{"1234567890": "x"}', "step numbers"), ('{"' + "9" * 5000 + '": "x"}', "step numbers")],
 )  # fmt: skip
 def test_a_fork_patch_that_is_wrong_in_itself_is_a_400_naming_the_patch(
     operator_api, failed, patch, says
