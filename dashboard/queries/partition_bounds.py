@@ -19,6 +19,8 @@ from durable.models import creation_spans
 def within_sql(created: Iterable[datetime]) -> tuple[str, list[datetime]]:
     """The bound as SQL on `run_created_at`, with its positional parameters."""
     spans = creation_spans(created)
+    if not spans:  # no runs: no rows
+        return "(FALSE)", []
     condition = " OR ".join(["run_created_at BETWEEN %s AND %s"] * len(spans))
     return f"({condition})", [moment for span in spans for moment in span]
 

@@ -271,7 +271,8 @@ def creation_spans(created: Iterable[datetime]) -> list[tuple[datetime, datetime
 
 def created_within_q(created: Iterable[datetime]) -> Q:
     """`HistoryQuerySet.created_within`'s condition, for a subquery or an `Exists()`."""
-    return reduce(or_, (Q(run_created_at__range=span) for span in creation_spans(created)))
+    spans = [Q(run_created_at__range=span) for span in creation_spans(created)]
+    return reduce(or_, spans) if spans else Q(pk__in=[])  # no runs: no rows
 
 
 class HistoryQuerySet(models.QuerySet):

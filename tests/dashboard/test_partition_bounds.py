@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
+
 from dashboard.queries import partition_bounds
-from durable.models import creation_spans
+from durable.models import Step, creation_spans
 
 T = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
 
@@ -29,3 +31,14 @@ def test_the_named_bound_gives_each_time_its_own_parameter():
     )
     assert params == {"created_0": T, "created_1": T, "created_2": T + timedelta(days=3),
                       "created_3": T + timedelta(days=3)}  # fmt: skip
+
+
+def test_no_runs_bound_no_rows(db):
+    """An empty page reads no history: the bound is false, not malformed SQL."""
+    assert partition_bounds.within_sql([]) == ("(FALSE)", [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM durable_step WHERE {partition_bounds.within_sql([])[0]}"
+        )
+        assert cursor.fetchone() == (0,)
+    assert list(Step.objects.created_within([])) == []
