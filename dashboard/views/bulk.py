@@ -14,7 +14,7 @@ from dashboard.queries.runs import RunFilter, superseded_count
 from dashboard.views import debug
 from dashboard.views.common import bad_request, render_page
 from dashboard.views.jobs import render_job
-from durable.errors import DurableError
+from durable.errors import DurableError, RequestIdConflictError
 
 
 def _target(form: BulkForm, data) -> RunFilter:
@@ -76,6 +76,11 @@ def run_batch(request: HttpRequest) -> HttpResponse:
             include_superseded=cleaned["include_superseded"] and cleaned["action"] == "restart",
             selection=selection, **form.job_options(),
         )  # fmt: skip
+    except RequestIdConflictError as exc:  # its words name the form's internal request id
+        return bad_request(
+            f"This preview already started a bulk {exc.action} job ({exc.job_id}); nothing "
+            f"else was started. To {cleaned['action']} these runs, preview again and confirm."
+        )
     except DurableError as exc:
         return bad_request(str(exc))
     return render_job(request, job)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from dashboard import bulk
-from durable.models import AuditEntry, Run
+from durable.models import AuditEntry, BulkJob, Run
 from durable.operations import _jobs
 from tests.dashboard.conftest import make_failed_run, make_run
 
@@ -184,3 +184,20 @@ def test_the_bulk_page_holds_the_matching_runs_and_releases_a_selection(owner_cl
     assert "Done: release" in released
     assert Run.objects.get(id="wait-1").held_at is None
     assert AuditEntry.objects.get(action="release").actor == "owner"
+
+
+def test_a_preview_confirmed_again_for_another_action_starts_nothing_and_says_so(owner_client, db):
+    """The preview's token identifies one job: sent again with another action (the action
+    changed after the preview), nothing else starts and the operator is told what to do."""
+    make_failed_run(id="r-once")
+    token = "6f1c2a9e-0d4b-4b8e-9a37-3c1d2e5f7a10"
+    form = {"scope": "selected", "run_ids": ["r-once"], "as_of": "2030-01-01T00:00:00+00:00",
+            "total": 1, "reason": "once", "token": token}  # fmt: skip
+    _start(owner_client, action="hold", **form)
+    refused = owner_client.post("/actions/bulk/", {**form, "action": "cancel"})
+    assert refused.status_code == 400
+    text = refused.content.decode()
+    assert "This preview already started a bulk hold job" in text
+    assert "To cancel these runs, preview again and confirm." in text
+    assert "dashboard:" not in text  # not the form's internal request id
+    assert BulkJob.objects.count() == 1
