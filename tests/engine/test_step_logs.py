@@ -98,6 +98,10 @@ def test_a_steps_three_log_lines_are_kept_and_printed_by_durable_logs():
     assert len(out.getvalue().splitlines()) == 3
     with pytest.raises(CommandError, match="no run with id"):
         call_command("durable", "logs", "nope")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("durable", "logs", "logs-1", "--step", "5", stdout=out, stderr=err)
+    assert out.getvalue() == ""  # nothing on stdout for a pipe to mistake for a line
+    assert "no log lines recorded for step 5 of run logs-1" in err.getvalue()
     with pytest.raises(CommandError, match="must be 0 or more"):
         call_command("durable", "logs", "logs-1", "--step", "-1")
 

@@ -178,5 +178,13 @@ def handle_logs(command, *, run_id, step=None, follow=False, **_) -> None:
         step_logs.follow(run_id, step, write)
         return
     run = export.get_run(run_id)
+    written = 0
     for line in step_logs.lines(step_logs.batches(run.id, step)):
         write(line)
+        written += 1
+    if not written:  # an empty answer would read like a command that did nothing
+        where = f"step {step} of run {run.id}" if step is not None else f"run {run.id}"
+        command.stderr.write(
+            f"no log lines recorded for {where}: a step's `logging` records at "
+            "DURABLE_STEP_LOGS_LEVEL or above are kept per attempt (docs/debugging.md)"
+        )

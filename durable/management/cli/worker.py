@@ -132,6 +132,7 @@ def handle_demo(command, *, addrport="127.0.0.1:8000", no_server=False, seed=40,
 
 
 def _run_demo(command, stop: threading.Event, addrport: str, no_server: bool, seed: int) -> None:
+    command.stdout.write("preparing the database (the embedded one starts first if none is set)")
     call_command("migrate", interactive=False, verbosity=0)
     login = _login_hint(_ensure_demo_admin())
     executors.start_thread_executor()
