@@ -139,7 +139,9 @@ def test_a_form_or_the_admin_is_told_which_choice_is_wrong_before_any_write():
 
 @pytest.mark.django_db
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(exclude_characters="\x00")), max_size=6))
+# any text PostgreSQL can hold: UTF-8 (no lone surrogate, which psycopg cannot even send)
+# without NUL
+@given(st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\x00")), max_size=6))
 def test_the_array_literal_reads_back_as_the_values_written(values):
     with connection.cursor() as cursor:
         cursor.execute("SELECT %s::text[]", [_array_literal(values)])
