@@ -205,7 +205,7 @@ def get_run(run_id: str) -> RunInfo:
 
 def list_children(run_id: str) -> list[RunInfo]:
     """The runs `run_id` started, oldest first (run_parent_idx)."""
-    _require_run(run_id)
+    _run_created(run_id)  # or RunNotFoundError
     children = Run.objects.filter(parent_id=run_id).order_by("created_at", "id")
     return [RunInfo(**row) for row in children.values(*RUN_FIELDS)]
 
@@ -227,7 +227,7 @@ def list_steps(run_id: str) -> list[StepInfo]:
 
 def list_events(run_id: str) -> list[EventInfo]:
     """The events run `run_id` published, by key (event_run_key_uniq)."""
-    _require_run(run_id)
+    _run_created(run_id)  # or RunNotFoundError
     events = Event.objects.filter(run_id=run_id).order_by("key")
     return [EventInfo(**row) for row in events.values("key", "value", "updated_at")]
 
@@ -247,11 +247,6 @@ def _run_created(run_id: str) -> datetime:
     for moment in created:
         return moment
     raise RunNotFoundError(f"no run with id {run_id!r}")
-
-
-def _require_run(run_id: str) -> None:
-    if not Run.objects.filter(id=validate_run_id(run_id)).exists():
-        raise RunNotFoundError(f"no run with id {run_id!r}")
 
 
 def _statuses(status: str | Iterable[str] | None) -> list[str] | None:
