@@ -25,6 +25,7 @@ from durable.core import _lineage as lineage
 from durable.core import _steps as steps
 from durable.core import store
 from durable.core._context import (
+    HistoryTally,
     RecordedStep,
     RunContext,
     RunGivenBack,
@@ -97,6 +98,7 @@ def execute(
         attempts_before_resume=claimed.attempts_before_resume,
         deaths=claimed.deaths,
         draining=draining,
+        tally=HistoryTally(known=_history_empty(claimed)),
     )
     with _active_lock:
         _active[claimed.run_id] = run_context
@@ -109,6 +111,12 @@ def execute(
             if _active.get(claimed.run_id) is run_context:  # not a later re-execution's
                 del _active[claimed.run_id]
         endings.ended(claimed.run_id)
+
+
+def _history_empty(claimed: store.ClaimedRun) -> bool:
+    """Whether the claim found no row of the run's history: no checkpoint, and no failed or
+    lost attempt (at a position without a checkpoint, the claim reads every one of them)."""
+    return not (claimed.recorded or claimed.prior_attempts or claimed.deaths)
 
 
 def _execute_claimed(
@@ -189,11 +197,14 @@ def _finish_with_output(run_context: RunContext, output: str) -> None:
         else:
             logger.info("run %s stopped: cancelled or taken over", run_context.run_id)
         return
+    steps_done, active_ms = run_context.tally.totals()
     if store.finish_run(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,
         status="SUCCESS",
         output=output,
+        steps_done=steps_done,
+        active_ms=active_ms,
     ):
         endings.wrote(run_context.run_id, ("SUCCESS", output, None))  # for result() here
 
@@ -265,6 +276,7 @@ def enforce_deadlines() -> list[str]:
 def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
     error = error_to_dict(exc)
     error_text = dumps(error, where="error")
+    steps_done, active_ms = run_context.tally.totals()
     if store.finish_run(
         run_id=run_context.run_id,
         executor_id=run_context.executor_id,
@@ -272,6 +284,8 @@ def _finish_with_error(run_context: RunContext, exc: BaseException) -> None:
         error=error_text,
         error_type=error["type"],
         error_fingerprint=fingerprint(error["type"], error["message"]),
+        steps_done=steps_done,
+        active_ms=active_ms,
     ):
         endings.wrote(run_context.run_id, ("ERROR", None, error_text))
     if not isinstance(exc, NonDeterminismError):
@@ -298,6 +312,9 @@ def record_entry(
         )
     except DatabaseUnavailable as exc:
         raise RunReleased(run_context.run_id) from exc
+    if written is not None:
+        duration_ms = (finished_at - started_at).total_seconds() * 1000
+        steps.count_written(run_context, kind, "SUCCESS", duration_ms)
     run_context.stop_if_cancelled(written)
 
 

@@ -250,6 +250,7 @@ class StepCall:
             error["retry_delay_seconds"] = round(delay, 6)
         error_json = dumps(error, where="error")
         error_fingerprint = fingerprint(error["type"], error["message"])
+        tally, finished_at = self.run_context.tally, datetime.now(UTC)
         try:
             written = store.record_attempt(
                 run_id=self.run_context.run_id,
@@ -262,10 +263,14 @@ class StepCall:
                 error_fingerprint=error_fingerprint,
                 final=final,
                 started_at=self.started_at,
-                finished_at=datetime.now(UTC),
+                finished_at=finished_at,
                 **self.pending_logs(),
             )
             self.logs_kept(written)
+            if written and not connection.in_atomic_block:
+                tally.wrote_attempt(self.started_at, finished_at)
+            elif written:
+                tally.lose()  # a workflow's own transaction may still roll it back
         except db.DatabaseUnavailable:
             raise  # past the retry budget: execute() releases the run
         except Exception as record_error:  # the history misses one attempt; the run goes on
@@ -273,6 +278,7 @@ class StepCall:
                 "%s: attempt %d failed (%s) and could not be recorded (%s); retrying anyway",
                 self.where, self.attempt, error["message"], record_error,
             )  # fmt: skip
+            tally.lose()  # whether its row is there is not known
             written = True
         if not written:  # another executor owns the run now: leave it alone
             raise RunInterrupted(self.run_context.run_id) from exc
@@ -295,6 +301,8 @@ class StepCall:
             written = store.record_step(**params)
         except Exception as exc:
             self.checkpoint_failed(exc)
+        if written is not None:
+            count_written(self.run_context, params["kind"], params["status"], params["duration_ms"])
         self.logs_kept(written)
         self.run_context.stop_if_cancelled(written)
 
@@ -342,6 +350,15 @@ class StepCall:
         }
 
 
+def count_written(run_context: RunContext, kind: str, status: str, duration_ms: float) -> None:
+    """Keep the run's totals (`HistoryTally`) after a checkpoint write: inside a
+    transaction it may still roll back, and the run's end sums the history instead."""
+    if connection.in_atomic_block:
+        run_context.tally.lose()
+    else:
+        run_context.tally.wrote_entry(kind, status, duration_ms)
+
+
 @dataclass(frozen=True)
 class HeldCheckpoint:
     """A step's checkpoint held back for the run's end (`StepCall._ends_the_run`)."""
@@ -370,6 +387,7 @@ def finish_with_held_back(run_context: RunContext, output: str) -> bool | None:
         return None
     run_context.last_checkpoint = None
     params = held.params
+    steps_done, active_ms = run_context.tally.totals()  # before the held step: added there
     with held.call.checkpoint_errors():
         status, ended = store.record_step_and_finish(
             run_id=params["run_id"], executor_id=params["executor_id"],
@@ -377,7 +395,8 @@ def finish_with_held_back(run_context: RunContext, output: str) -> bool | None:
             input_hash=params["input_hash"], output=params["output"],
             attempts=params["attempts"], started_at=params["started_at"],
             finished_at=params["finished_at"], duration_ms=params["duration_ms"],
-            cpu_ms=params["cpu_ms"], run_output=output,
+            cpu_ms=params["cpu_ms"], run_output=output, steps_done=steps_done,
+            active_ms=active_ms,
         )  # fmt: skip
     if status is None:
         return False  # no longer ours: as a finish refused

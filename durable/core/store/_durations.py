@@ -47,6 +47,21 @@ STEPS_DONE_SQL = """(SELECT totals.steps
     FROM durable_run_totals({run}.id, {run}.created_at, 0) totals)"""
 
 
+# A run's totals at its end, `(steps, active_ms)` rows for `{run}`: those its execution kept
+# when it wrote the whole history itself (`steps_done` and `active_ms` given: a run whose
+# claim found none, core/_context.HistoryTally), else summed from its one partition by
+# `durable_run_totals`. Each branch is gated by a one-time filter: with the kept totals
+# given the function is never called (it was half of a short run's finish, performance.md)
+TOTALS_AT_END_SQL = """(
+        SELECT %(steps_done)s::bigint AS steps, %(active_ms)s::float8 AS active_ms
+        WHERE %(steps_done)s::bigint IS NOT NULL AND coalesce({run}.forked_from_step, 0) = 0
+        UNION ALL
+        SELECT summed.steps, summed.active_ms
+        FROM durable_run_totals({run}.id, {run}.created_at,
+                                coalesce({run}.forked_from_step, 0)) summed
+        WHERE %(steps_done)s::bigint IS NULL OR coalesce({run}.forked_from_step, 0) <> 0)"""
+
+
 def active_ms(steps: Iterable[Any], attempts: Iterable[Any], inherited: int = 0) -> float:
     """The same sum as ACTIVE_MS_SQL, over rows already loaded (run page, CLI)."""
     total = sum(

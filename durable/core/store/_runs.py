@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from durable.core.store._channels import CANCEL_CHANNEL, FINISH_CHANNEL
-from durable.core.store._durations import STEPS_DONE_SQL
+from durable.core.store._durations import STEPS_DONE_SQL, TOTALS_AT_END_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared, execute
 from durable.core.store._steps import RecordedStep
 
@@ -283,12 +283,13 @@ UPDATE durable_run
 SET status = %(status)s, output = %(output)s::json, error = %(error)s::json,
     error_type = %(error_type)s, error_fingerprint = %(error_fingerprint)s,
     cancel_reason = %(cancel_reason)s,
-    -- the history's count and active time (ACTIVE_MS_SQL), from the run's one partition:
-    -- in a function (migration 0035) so the others are pruned before their scans are set up
+    -- the history's count and active time (ACTIVE_MS_SQL): as the execution kept them, or
+    -- from the run's one partition, in a function (migration 0035) so the others are pruned
+    -- before their scans are set up (TOTALS_AT_END_SQL)
     (steps_done, active_ms) = (
-        SELECT totals.steps, totals.active_ms
-        FROM durable_run_totals(durable_run.id, durable_run.created_at,
-                                coalesce(durable_run.forked_from_step, 0)) totals),
+        SELECT totals.steps, totals.active_ms FROM """
+    + TOTALS_AT_END_SQL.format(run="durable_run")
+    + """ totals),
     finished_at = now(), lease_expires_at = NULL, updated_at = now()
 FROM run
 WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
@@ -313,12 +314,16 @@ def finish_run(
     error_type: str = "",
     error_fingerprint: str = "",
     cancel_reason: str = "",
+    steps_done: int | None = None,
+    active_ms: float | None = None,
 ) -> bool:
-    """True if written; False means the run is no longer this executor's."""
+    """True if written; False means the run is no longer this executor's. `steps_done` and
+    `active_ms`: the history's totals as the execution kept them, if it knows them
+    (`TOTALS_AT_END_SQL`); else the finish sums the history."""
     params = {
         "run_id": run_id, "executor_id": executor_id, "status": status, "output": output,
         "error": error, "error_type": error_type, "error_fingerprint": error_fingerprint,
-        "cancel_reason": cancel_reason,
+        "cancel_reason": cancel_reason, "steps_done": steps_done, "active_ms": active_ms,
     }  # fmt: skip
     return bool(_execute_prepared(FINISH_RUN, params))
 

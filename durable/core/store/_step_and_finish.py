@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db import IntegrityError
 
 from durable.core.store._channels import FINISH_CHANNEL
+from durable.core.store._durations import TOTALS_AT_END_SQL
 from durable.core.store._execute import _execute_once, _execute_prepared
 from durable.core.store._steps import WITH_WRITTEN, _position_taken
 
@@ -35,8 +36,9 @@ SET status = 'SUCCESS', output = %(run_output)s::json, error = NULL, error_type 
         SELECT totals.steps + 1,
                totals.active_ms + CASE WHEN w.position >= coalesce(durable_run.forked_from_step, 0)
                                        THEN w.duration_ms ELSE 0 END
-        FROM durable_run_totals(durable_run.id, durable_run.created_at,
-                                coalesce(durable_run.forked_from_step, 0)) totals),
+        FROM """
+    + TOTALS_AT_END_SQL.format(run="durable_run")
+    + """ totals),
     finished_at = now(), lease_expires_at = NULL, updated_at = now()
 FROM run, written w
 WHERE durable_run.id = run.id AND run.status = 'RUNNING' AND run.executor_id = %(executor_id)s
@@ -78,17 +80,21 @@ def record_step_and_finish(
     duration_ms: float,
     cpu_ms: float,
     run_output: str,
+    steps_done: int | None = None,
+    active_ms: float | None = None,
 ) -> tuple[str | None, bool]:
     """Write a quiet step's SUCCESS checkpoint and end the run SUCCESS with `run_output`,
     in one round trip: (the run's status as record_step returns it, whether the run ended).
     (None, False): not written, the run is no longer ours; ("CANCELLED", False): the
-    checkpoint is written and the run stays cancelled."""
+    checkpoint is written and the run stays cancelled. `steps_done` and `active_ms`: the
+    history's totals before this step as the execution kept them, if it knows them."""
     params = {
         "run_id": run_id, "executor_id": executor_id, "position": position, "name": name,
         "kind": "step", "status": "SUCCESS", "input": input, "input_hash": input_hash,
         "output": output, "error": None, "error_type": "", "error_fingerprint": "",
         "attempts": attempts, "started_at": started_at, "finished_at": finished_at,
         "duration_ms": duration_ms, "cpu_ms": cpu_ms, "run_output": run_output,
+        "steps_done": steps_done, "active_ms": active_ms,
     }  # fmt: skip
     settle = lambda: _execute_once(FINISHED_WITH_STEP_BY, params) or None  # noqa: E731
     try:
