@@ -22,6 +22,7 @@ from tests.engine.workflows import (
     child,
     crash_ledger,
     fails_at_third_step,
+    flaky,
     note,
     retrying,
     stream_ledger,
@@ -29,19 +30,11 @@ from tests.engine.workflows import (
 )
 
 
-@durable.step(name="tests.kept_totals.fails_once", retries=1, retry_delay=0.01)
-def fails_once_then_returns(run_id: str) -> str:
-    if FLAKY_FAILURES.get(run_id, 0) > 0:
-        FLAKY_FAILURES[run_id] -= 1
-        raise Boom("failed once")
-    return "ok"
-
-
 @durable.workflow(name="tests.kept_totals.last_step_fails_once")
 def last_step_fails_once(run_id: str) -> str:
     """Its last step (written with the run's end) failed once before it returned."""
     note(run_id, "first")
-    return fails_once_then_returns(run_id)
+    return flaky(run_id)
 
 
 @durable.workflow(name="tests.kept_totals.with_child")
