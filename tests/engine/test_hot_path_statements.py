@@ -156,3 +156,16 @@ def test_a_history_function_reads_by_index_even_if_its_plan_was_made_on_empty_ta
             " WHERE relname LIKE 'durable_step_p%%' OR relname LIKE 'durable_attempt_p%%'"
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_runs_insert_and_status_changes_write_no_index_for_prefix_searches(side_effects):
+    """Every index of the run row costs every insert and every status change an entry;
+    run ids are only ever looked up exactly, by the primary key (migration 0040)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexrelid::regclass::text FROM pg_index i JOIN pg_opclass o"
+            " ON o.oid = ANY(i.indclass) WHERE i.indrelid = 'durable_run'::regclass"
+            " AND o.opcname LIKE %s",
+            ["%pattern_ops"],
+        )
+        assert cursor.fetchall() == []
