@@ -87,12 +87,15 @@ class HistoryTally:
     that may still roll back, an attempt whose row may be missing) the totals are unknown
     and the end sums the history as before. Shared by the copies async steps run under."""
 
-    __slots__ = ("_lock", "active_ms", "known", "steps")
+    __slots__ = ("_lock", "active_ms", "database", "known", "steps")
 
-    def __init__(self, *, known: bool) -> None:
+    def __init__(self, *, known: bool, database: Any = None) -> None:
         self.steps = 0
         self.active_ms = 0.0
         self.known = known
+        # the executing thread's Django connection, asked whether a write is inside a
+        # transaction without the `connection` proxy's thread-local lookup (1.5 µs a step)
+        self.database = database
         self._lock = threading.Lock()
 
     def wrote_entry(self, kind: str, status: str, duration_ms: float) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from django.db import DEFAULT_DB_ALIAS, connections
+
 from durable import queues
 from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
@@ -98,7 +100,7 @@ def execute(
         attempts_before_resume=claimed.attempts_before_resume,
         deaths=claimed.deaths,
         draining=draining,
-        tally=HistoryTally(known=_history_empty(claimed)),
+        tally=HistoryTally(known=_history_empty(claimed), database=connections[DEFAULT_DB_ALIAS]),
     )
     with _active_lock:
         _active[claimed.run_id] = run_context

@@ -27,6 +27,7 @@ from durable.core import _step_logs as step_logs
 from durable.core import store
 from durable.core._async_runs import on_loop
 from durable.core._context import (
+    HistoryTally,
     RecordedStep,
     RunContext,
     RunGivenBack,
@@ -267,7 +268,7 @@ class StepCall:
                 **self.pending_logs(),
             )
             self.logs_kept(written)
-            if written and not connection.in_atomic_block:
+            if written and not _in_transaction(tally):
                 tally.wrote_attempt(self.started_at, finished_at)
             elif written:
                 tally.lose()  # a workflow's own transaction may still roll it back
@@ -353,10 +354,15 @@ class StepCall:
 def count_written(run_context: RunContext, kind: str, status: str, duration_ms: float) -> None:
     """Keep the run's totals (`HistoryTally`) after a checkpoint write: inside a
     transaction it may still roll back, and the run's end sums the history instead."""
-    if connection.in_atomic_block:
-        run_context.tally.lose()
+    tally = run_context.tally
+    if _in_transaction(tally):
+        tally.lose()
     else:
-        run_context.tally.wrote_entry(kind, status, duration_ms)
+        tally.wrote_entry(kind, status, duration_ms)
+
+
+def _in_transaction(tally: HistoryTally) -> bool:
+    return (tally.database or connection).in_atomic_block
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,19 @@ def with_child(run_id: str) -> str:
     return handle.result(timeout=30)
 
 
+@durable.workflow(name="tests.kept_totals.steps_in_a_transaction")
+def steps_in_a_transaction(run_id: str) -> str:
+    """Plain steps inside the workflow's own transactions: their checkpoints and attempts
+    commit with the first, and roll back with the second."""
+    with transaction.atomic():
+        note(run_id, "inside")
+        flaky(run_id)
+    with contextlib.suppress(Boom), transaction.atomic():
+        note(run_id, "rolled back")
+        raise Boom("the workflow's own transaction rolls back")
+    return note(run_id, "after")
+
+
 def _ran(run_id: str, workflow, *args) -> None:
     with contextlib.suppress(Boom):  # a failed run ends too, with the same totals
         durable.run(workflow, *args, run_id=run_id)
@@ -58,6 +71,10 @@ RUNS = {
     "the last step failed once, then ended the run": (last_step_fails_once, "kept-last"),
     "a step failed for good: the run ended ERROR": (fails_at_third_step, "kept-failed"),
     "transaction steps: summed, not kept": (crash_ledger, "kept-txn", 2, 0.0),
+    "plain steps in the workflow's own transactions, one rolled back": (
+        steps_in_a_transaction,
+        "kept-in-txn",
+    ),
     "stream entries between steps": (stream_ledger, "kept-stream", 2, 0.0),
     "a child, a sleep": (with_child, "kept-child"),
     "async steps, some at once": (async_workflows.pipeline, "kept-async"),
@@ -68,7 +85,7 @@ RUNS = {
 @pytest.mark.parametrize("run", RUNS.values(), ids=RUNS.keys())
 def test_the_totals_a_run_ends_with_are_what_its_history_sums(side_effects, run):
     workflow, *args = run
-    FLAKY_FAILURES.update({"kept-retried": 1, "kept-last": 1, "kept-failed": 1})
+    FLAKY_FAILURES.update({"kept-retried": 1, "kept-last": 1, "kept-failed": 1, "kept-in-txn": 1})
     async_workflows.FAILURES["kept-async-retried"] = 1
     run_id = f"kept-{workflow.__module__}.{workflow.__name__}"
     _ran(run_id, workflow, *args)
