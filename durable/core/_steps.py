@@ -272,8 +272,12 @@ class StepCall:
                 tally.wrote_attempt(self.started_at, finished_at)
             elif written:
                 tally.lose()  # a workflow's own transaction may still roll it back
-        except db.DatabaseUnavailable:
-            raise  # past the retry budget: execute() releases the run
+        except db.DatabaseUnavailable as unavailable:
+            # past the retry budget: the run is released, and no `except Exception` of the
+            # workflow's may take this for the step's failure and go on (a try may have
+            # committed before its reply was lost, so the totals are no longer known)
+            tally.lose()
+            raise RunReleased(self.run_context.run_id) from unavailable
         except Exception as record_error:  # the history misses one attempt; the run goes on
             logger.warning(
                 "%s: attempt %d failed (%s) and could not be recorded (%s); retrying anyway",

@@ -6,14 +6,19 @@ never calls `durable_run_totals`."""
 from __future__ import annotations
 
 import contextlib
+import time
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 
 import durable
 from durable import operations
-from durable.core.store import FINISH_RUN
+from durable.core import store
+from durable.core.store import FINISH_RUN, _execute
+from durable.core.store import _steps as store_steps
 from durable.core.store._step_and_finish import RECORD_STEP_AND_FINISH
+from durable.models import Attempt
 from tests.engine import async_workflows
 from tests.engine.test_hot_path_statements import _written_and_summed
 from tests.engine.workflows import (
@@ -28,6 +33,7 @@ from tests.engine.workflows import (
     stream_ledger,
     sum_three,
 )
+from tests.lost_replies import lose_the_reply_of
 
 
 @durable.workflow(name="tests.kept_totals.last_step_fails_once")
@@ -65,32 +71,65 @@ def _ran(run_id: str, workflow, *args) -> None:
         durable.run(workflow, *args, run_id=run_id)
 
 
+# label: (whether the execution keeps the totals, the workflow, its arguments)
 RUNS = {
-    "plain steps, the last written with the end": (sum_three, 1, 2, 3),
-    "a failed attempt, then its retry succeeded": (retrying, "kept-retried"),
-    "the last step failed once, then ended the run": (last_step_fails_once, "kept-last"),
-    "a step failed for good: the run ended ERROR": (fails_at_third_step, "kept-failed"),
-    "transaction steps: summed, not kept": (crash_ledger, "kept-txn", 2, 0.0),
+    "plain steps, the last written with the end": (True, sum_three, 1, 2, 3),
+    "a failed attempt, then its retry succeeded": (True, retrying, "kept-retried"),
+    "the last step failed once, then ended the run": (True, last_step_fails_once, "kept-last"),
+    "a step failed for good: the run ended ERROR": (True, fails_at_third_step, "kept-failed"),
+    "async steps, some at once": (True, async_workflows.pipeline, "kept-async"),
+    "an async step failed once": (True, async_workflows.retrying, "kept-async-retried"),
+    "transaction steps: summed": (False, crash_ledger, "kept-txn", 2, 0.0),
     "plain steps in the workflow's own transactions, one rolled back": (
+        False,
         steps_in_a_transaction,
         "kept-in-txn",
     ),
-    "stream entries between steps": (stream_ledger, "kept-stream", 2, 0.0),
-    "a child, a sleep": (with_child, "kept-child"),
-    "async steps, some at once": (async_workflows.pipeline, "kept-async"),
-    "an async step failed once": (async_workflows.retrying, "kept-async-retried"),
+    "stream entries, recorded atomically: summed": (False, stream_ledger, "kept-stream", 2, 0.0),
+    "a child, recorded atomically, and a sleep: summed": (False, with_child, "kept-child"),
 }
 
 
+@pytest.fixture
+def totals_given(monkeypatch):
+    """The `steps_done` each run's end was given, by run id (None: the end summed them)."""
+    given: dict[str, int | None] = {}
+    for name in ("finish_run", "record_step_and_finish"):
+        real = getattr(store, name)
+
+        def spy(*args, real=real, **kwargs):
+            given[kwargs["run_id"]] = kwargs.get("steps_done")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, spy)
+    return given
+
+
 @pytest.mark.parametrize("run", RUNS.values(), ids=RUNS.keys())
-def test_the_totals_a_run_ends_with_are_what_its_history_sums(side_effects, run):
-    workflow, *args = run
+def test_the_totals_a_run_ends_with_are_what_its_history_sums(side_effects, totals_given, run):
+    kept, workflow, *args = run
     FLAKY_FAILURES.update({"kept-retried": 1, "kept-last": 1, "kept-failed": 1, "kept-in-txn": 1})
     async_workflows.FAILURES["kept-async-retried"] = 1
     run_id = f"kept-{workflow.__module__}.{workflow.__name__}"
     _ran(run_id, workflow, *args)
+    assert (totals_given[run_id] is not None) is kept
     written, summed = _written_and_summed(run_id)
     assert written[1] == summed[1] > 0
+    assert written[0] == pytest.approx(summed[0], abs=1e-6)
+
+
+def test_an_attempt_whose_reply_was_lost_is_written_and_counted_once(
+    side_effects, totals_given, monkeypatch
+):
+    """Its retry finds the row committed (a second one would count its time twice)."""
+    lost = lose_the_reply_of(monkeypatch, "-- record_attempt --")
+    FLAKY_FAILURES["kept-lost-reply"] = 1
+    assert durable.run(retrying, "kept-lost-reply", run_id="kept-lost-reply") == "ok"
+    connection.close()
+    assert lost and totals_given["kept-lost-reply"] is not None
+    assert Attempt.objects.filter(run_id="kept-lost-reply").count() == 1
+    written, summed = _written_and_summed("kept-lost-reply")
+    assert written[1] == summed[1]
     assert written[0] == pytest.approx(summed[0], abs=1e-6)
 
 
@@ -147,3 +186,56 @@ def test_an_end_with_the_totals_kept_never_reads_the_history(side_effects, state
     assert "never executed" in kept
     [summed] = _totals_function_runs(statement, {"steps_done": None, "active_ms": None})
     assert "never executed" not in summed and "rows=1" in summed
+
+
+OUTAGE: dict = {"until": None, "caught": []}
+
+
+@durable.step(name="tests.kept_totals.breaks")
+def breaks(run_id: str) -> None:
+    raise RuntimeError("the step's own failure")
+
+
+@durable.workflow(name="tests.kept_totals.catches_everything")
+def catches_everything(run_id: str) -> str:
+    try:
+        breaks(run_id)
+    except Exception as exc:  # noqa: BLE001 - what a workflow's fallback may well do
+        OUTAGE["caught"].append(type(exc).__name__)
+    return note(run_id, "after")
+
+
+def test_an_attempt_that_cannot_be_recorded_within_the_budget_releases_the_run(
+    side_effects, settings, monkeypatch
+):
+    """Not an error the workflow's `except Exception` can take for the step's failure and go
+    on from, ending with totals that miss the attempt a lost reply may have committed: the
+    run is released, and runs again from its history once the database answers."""
+    OUTAGE.update(until=None, caught=[])
+    settings.DURABLE_DB_RETRY_SECONDS = 0.3
+    real_prepared, real_once = _execute._prepared_once, store_steps._execute_once
+
+    def down() -> bool:
+        return OUTAGE["until"] is not None and time.monotonic() < OUTAGE["until"]
+
+    def committed_then_down(sql, params):
+        if "-- record_attempt --" in sql and OUTAGE["until"] is None:
+            OUTAGE["until"] = time.monotonic() + 1.0  # past the budget, then back
+            real_prepared(sql, params)
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        if down() and "-- record_attempt --" in sql:
+            raise psycopg.OperationalError("connection refused")
+        return real_prepared(sql, params)
+
+    def read_back_down_too(sql, params):
+        if down() and "-- attempt_written_by --" in sql:
+            raise psycopg.OperationalError("connection refused")
+        return real_once(sql, params)
+
+    monkeypatch.setattr(_execute, "_prepared_once", committed_then_down)
+    monkeypatch.setattr(store_steps, "_execute_once", read_back_down_too)
+    assert durable.run(catches_everything, "kept-budget", run_id="kept-budget") == "after"
+    assert OUTAGE["caught"] == ["RuntimeError"]  # the step's failure, once, after the release
+    written, summed = _written_and_summed("kept-budget")
+    assert written[1] == summed[1]
+    assert written[0] == pytest.approx(summed[0], abs=1e-6)

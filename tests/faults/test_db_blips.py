@@ -16,6 +16,7 @@ from durable.core.store import _execute
 from durable.models import Attempt, Run
 from tests.faults.conftest import drop_connections
 from tests.faults.workflows import ledger, lost_commit_reply
+from tests.lost_replies import lose_the_reply_of
 
 
 def test_dropped_connections_mid_run_cost_no_recovery_and_no_caller_error(side_effects):
@@ -78,18 +79,7 @@ def test_a_claim_committed_before_its_reply_was_lost_is_taken_up(
 ):
     settings.DURABLE_EXECUTOR = "external"
     durable.start(ledger, "blip-4", 1, 0, run_id="blip-4")
-    real = _execute._prepared_once
-    lost = []
-
-    def commit_then_lose_reply(sql, params):
-        rows = real(sql, params)
-        if "-- claim_run --" in sql and not lost:
-            lost.append(rows)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-        return rows
-
-    monkeypatch.setattr(_execute, "_prepared_once", commit_then_lose_reply)
+    lost = lose_the_reply_of(monkeypatch, "-- claim_run --")
     claimed = store.claim_run("blip-4", "owner-a", 30, ["faults.ledger"])
     assert lost and claimed is not None, "the committed claim was left to wait out its lease"
     assert claimed.workflow == "faults.ledger" and claimed.input["args"][0] == "blip-4"

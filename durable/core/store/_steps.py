@@ -229,6 +229,17 @@ SELECT id FROM written
 """
 
 
+ATTEMPT_WRITTEN_BY = """
+-- attempt_written_by --
+-- After a lost reply: is the attempt at this position and number, with our timing, there?
+-- Then our write committed and must not be redone (a second row would count its time twice)
+SELECT a.id FROM durable_attempt a
+WHERE a.run_id = %(run_id)s AND a.position = %(position)s AND a.attempt = %(attempt)s
+  AND a.run_created_at = (SELECT created_at FROM durable_run WHERE id = %(run_id)s)
+  AND a.started_at = %(started_at)s AND a.finished_at = %(finished_at)s
+"""
+
+
 def record_attempt(
     *,
     run_id: str,
@@ -245,11 +256,13 @@ def record_attempt(
     logs: str | None = None,
     logs_dropped: int = 0,
 ) -> bool:
-    """True if written; False means the run is no longer ours (cancelled or lease lost)."""
+    """True if written; False means the run is no longer ours (cancelled or lease lost).
+    A retry after a lost reply first reads the attempt back, as record_step does."""
     params = {
         "run_id": run_id, "executor_id": executor_id, "position": position,
         "attempt": attempt, "name": name, "error": error, "error_type": error_type,
         "error_fingerprint": error_fingerprint, "final": final, "started_at": started_at,
         "finished_at": finished_at, "logs": logs, "logs_dropped": logs_dropped,
     }  # fmt: skip
-    return bool(_execute_prepared(RECORD_ATTEMPT, params))
+    settle = lambda: _execute_once(ATTEMPT_WRITTEN_BY, params) or None  # noqa: E731
+    return bool(_execute_prepared(RECORD_ATTEMPT, params, settle=settle))
