@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import override_settings
 
 from durable import executors, queues
+from durable.core.store import _db as db
 from tests import fast_flush, tiers
 
 fast_flush.install()
@@ -37,6 +38,15 @@ FAST_PASSWORD_HASHERS = [
 def _fast_password_hashing():
     with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _no_outage_memory():
+    """An outage one test caused (any test may: a step whose attempt could not be recorded)
+    must not hold back another test's recovery sweep, which waits out a recent outage."""
+    db.forget_outages()
+    yield
+    db.forget_outages()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
-"""Fault-test fixtures: forget outages between tests, drop this database's connections, a
-private PostgreSQL to stop and restart."""
+"""Fault-test fixtures: drop this database's connections, a private PostgreSQL to stop and
+restart (outages are forgotten between all tests: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from durable.core.store import _db as db
 from tests.engine.processes import PROJECT_DIR
 from tests.faults.servers import PrivatePostgres
-
-
-@pytest.fixture(autouse=True)
-def _no_outage_memory():
-    """An outage seen by one test must not hold back another test's sweep."""
-    db.forget_outages()
-    yield
-    db.forget_outages()
 
 
 def drop_connections() -> int:
