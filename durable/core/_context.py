@@ -82,33 +82,37 @@ class RunTimedOut(RunInterrupted):
 class HistoryTally:
     """The totals a run's end writes (`steps_done`, `active_ms`), kept by an execution that
     saw its run's history empty at the claim and so wrote every row of it since: the end
-    then writes them without reading the history back (a fifth of a short run's database
-    time, docs/performance.md). Once a write's fate is not certain (inside a transaction
-    that may still roll back, an attempt whose row may be missing) the totals are unknown
-    and the end sums the history as before. Shared by the copies async steps run under."""
+    then writes them without reading the history back (half of a short run's finish,
+    docs/performance.md). Once a write's fate is not certain (inside a transaction that may
+    still roll back, an attempt whose row may be missing) the totals are unknown and the end
+    sums the history as before. Shared by the copies async steps run under."""
 
     __slots__ = ("_lock", "active_ms", "database", "known", "steps")
 
-    def __init__(self, *, known: bool, database: Any = None) -> None:
+    def __init__(self, database: Any = None) -> None:
+        """`database`: the executing thread's Django connection, for an execution that saw
+        the history empty (None: the totals are unknown from the start). It is asked whether
+        a write is inside a transaction without the `connection` proxy's thread-local lookup
+        (1.5 µs a step)."""
         self.steps = 0
         self.active_ms = 0.0
-        self.known = known
-        # the executing thread's Django connection, asked whether a write is inside a
-        # transaction without the `connection` proxy's thread-local lookup (1.5 µs a step)
         self.database = database
+        self.known = database is not None
         self._lock = threading.Lock()
 
     def wrote_entry(self, kind: str, status: str, duration_ms: float) -> None:
-        """A checkpoint committed: counted; a successful step's time is active time."""
-        with self._lock:
-            self.steps += 1
-            if status == "SUCCESS" and kind in ACTIVE_KINDS:
-                self.active_ms += duration_ms
+        """A checkpoint was written: counted; a successful step's time is active time."""
+        if self._countable():
+            with self._lock:
+                self.steps += 1
+                if status == "SUCCESS" and kind in ACTIVE_KINDS:
+                    self.active_ms += duration_ms
 
     def wrote_attempt(self, started_at: datetime, finished_at: datetime) -> None:
-        """A failed attempt's row committed: its time is active time."""
-        with self._lock:
-            self.active_ms += (finished_at - started_at).total_seconds() * 1000
+        """A failed attempt's row was written: its time is active time."""
+        if self._countable():
+            with self._lock:
+                self.active_ms += (finished_at - started_at).total_seconds() * 1000
 
     def lose(self) -> None:
         """A write whose fate is not certain: the end sums the history instead."""
@@ -118,6 +122,13 @@ class HistoryTally:
         """(steps_done, active_ms) for the run's end; (None, None) when unknown."""
         with self._lock:
             return (self.steps, self.active_ms) if self.known else (None, None)
+
+    def _countable(self) -> bool:
+        """Whether a write just made counts: not inside a transaction, which may still roll
+        it back (the totals are then unknown from here on)."""
+        if self.known and self.database.in_atomic_block:
+            self.known = False
+        return self.known
 
 
 @dataclass
@@ -142,7 +153,7 @@ class RunContext:
     draining: threading.Event | None = None  # set while the executor shuts down
     # the last step's checkpoint, held back to be written with the run's end (core/_steps.py)
     last_checkpoint: Any = None
-    tally: HistoryTally = field(default_factory=lambda: HistoryTally(known=False))
+    tally: HistoryTally = field(default_factory=HistoryTally)
 
     def next_position(self, *, on_loop: bool = False) -> int:
         """The next history position; `on_loop`: taken by an async step at its call."""

@@ -100,7 +100,7 @@ def execute(
         attempts_before_resume=claimed.attempts_before_resume,
         deaths=claimed.deaths,
         draining=draining,
-        tally=HistoryTally(known=_history_empty(claimed), database=connections[DEFAULT_DB_ALIAS]),
+        tally=HistoryTally(connections[DEFAULT_DB_ALIAS] if _history_empty(claimed) else None),
     )
     with _active_lock:
         _active[claimed.run_id] = run_context
@@ -316,7 +316,7 @@ def record_entry(
         raise RunReleased(run_context.run_id) from exc
     if written is not None:
         duration_ms = (finished_at - started_at).total_seconds() * 1000
-        steps.count_written(run_context, kind, "SUCCESS", duration_ms)
+        run_context.tally.wrote_entry(kind, "SUCCESS", duration_ms)
     run_context.stop_if_cancelled(written)
 
 

@@ -27,7 +27,6 @@ from durable.core import _step_logs as step_logs
 from durable.core import store
 from durable.core._async_runs import on_loop
 from durable.core._context import (
-    HistoryTally,
     RecordedStep,
     RunContext,
     RunGivenBack,
@@ -268,10 +267,8 @@ class StepCall:
                 **self.pending_logs(),
             )
             self.logs_kept(written)
-            if written and not _in_transaction(tally):
+            if written:
                 tally.wrote_attempt(self.started_at, finished_at)
-            elif written:
-                tally.lose()  # a workflow's own transaction may still roll it back
         except db.DatabaseUnavailable as unavailable:
             # past the retry budget: the run is released, and no `except Exception` of the
             # workflow's may take this for the step's failure and go on (a try may have
@@ -307,7 +304,9 @@ class StepCall:
         except Exception as exc:
             self.checkpoint_failed(exc)
         if written is not None:
-            count_written(self.run_context, params["kind"], params["status"], params["duration_ms"])
+            self.run_context.tally.wrote_entry(
+                params["kind"], params["status"], params["duration_ms"]
+            )
         self.logs_kept(written)
         self.run_context.stop_if_cancelled(written)
 
@@ -353,20 +352,6 @@ class StepCall:
             **self.pending_logs(),
             **outcome,
         }
-
-
-def count_written(run_context: RunContext, kind: str, status: str, duration_ms: float) -> None:
-    """Keep the run's totals (`HistoryTally`) after a checkpoint write: inside a
-    transaction it may still roll back, and the run's end sums the history instead."""
-    tally = run_context.tally
-    if _in_transaction(tally):
-        tally.lose()
-    else:
-        tally.wrote_entry(kind, status, duration_ms)
-
-
-def _in_transaction(tally: HistoryTally) -> bool:
-    return (tally.database or connection).in_atomic_block
 
 
 @dataclass(frozen=True)
