@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+from django.db import connection
 from django.utils import timezone
 
 import durable
@@ -89,3 +91,42 @@ def test_a_stale_owner_neither_parks_nor_finishes_the_new_owners_run(transaction
         assert (run.status, run.executor_id, run.output) == (
             RunStatus.RUNNING, "thread:new-owner", None
         )  # fmt: skip
+
+
+def test_a_failed_attempt_written_during_a_takeover_waits_for_it_and_is_then_refused(
+    transactional_db,
+):
+    """A recovery or a cancel (an UPDATE of the run) that has not committed yet: the stale
+    owner's failed attempt waits for it, as a checkpoint does, and then finds the run is no
+    longer its own, instead of committing into the new owner's history from the snapshot it
+    read before the takeover."""
+    run = _taken_over("own-attempt-race", "tests.owner.failing")
+    Run.objects.filter(id=run.id).update(executor_id="thread:stale-owner")
+    taking_over = psycopg.connect(**connection.get_connection_params())
+    outcome: dict[str, object] = {}
+
+    def record_stale_attempt() -> None:
+        try:
+            outcome["written"] = store.record_attempt(
+                run_id=run.id, executor_id="thread:stale-owner", position=1, attempt=1,
+                name="tests.owner.fails", error='{"type": "ValueError"}', error_type="ValueError",
+                started_at=timezone.now(), finished_at=timezone.now(),
+            )  # fmt: skip
+        finally:
+            connection.close()
+
+    try:
+        taking_over.execute(
+            "UPDATE durable_run SET executor_id = 'thread:new-owner' WHERE id = %s", [run.id]
+        )
+        stale = threading.Thread(target=record_stale_attempt)
+        stale.start()
+        stale.join(timeout=1.0)
+        waited = stale.is_alive()
+        taking_over.commit()
+        stale.join(timeout=10)
+    finally:
+        taking_over.close()
+    assert waited, "the attempt did not wait for the takeover in flight"
+    assert outcome == {"written": False}
+    assert not Attempt.objects.filter(run_id=run.id).exists()

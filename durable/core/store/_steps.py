@@ -210,14 +210,19 @@ RECORD_ATTEMPT = """
 -- record_attempt --
 -- Keep a failed attempt (with its timing) the moment it fails, so retries survive crashes;
 -- only while this executor still owns the running run (see record_step)
-WITH written AS (
+WITH run AS (
+    -- the share lock of record_step: a recovery or a cancel in flight is waited for, and
+    -- the owner is checked on the row it committed, not on the snapshot taken before it
+    SELECT id, status, executor_id, created_at FROM durable_run
+    WHERE id = %(run_id)s FOR SHARE
+), written AS (
 INSERT INTO durable_attempt (
     run_id, position, attempt, name, error, error_type, error_fingerprint, final, started_at,
     finished_at, run_created_at)
 SELECT id, %(position)s, %(attempt)s, %(name)s, %(error)s::json, %(error_type)s,
        %(error_fingerprint)s, %(final)s, %(started_at)s, %(finished_at)s, created_at
-FROM durable_run
-WHERE id = %(run_id)s AND status = 'RUNNING' AND executor_id = %(executor_id)s
+FROM run
+WHERE status = 'RUNNING' AND executor_id = %(executor_id)s
 RETURNING id, run_id, run_created_at
 ), logged AS (
     -- the attempt's log records travel with it (NULL: it logged nothing)
