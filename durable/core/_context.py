@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
+from django.db import DEFAULT_DB_ALIAS, connections
+
 from durable.core import _async_runs as async_runs
 from durable.core import _clock as clock
 from durable.core._registry import WorkflowDefinition
@@ -87,7 +89,7 @@ class HistoryTally:
     still roll back, an attempt whose row may be missing) the totals are unknown and the end
     sums the history as before. Shared by the copies async steps run under."""
 
-    __slots__ = ("_lock", "active_ms", "database", "known", "steps")
+    __slots__ = ("_held", "_holder", "_lock", "active_ms", "database", "known", "steps")
 
     def __init__(self, database: Any = None) -> None:
         """`database`: the executing thread's Django connection, for an execution that saw
@@ -99,9 +101,14 @@ class HistoryTally:
         self.database = database
         self.known = database is not None
         self._lock = threading.Lock()
+        self._held: list[tuple[str, str, float]] | None = None  # see hold()
+        self._holder = 0
 
     def wrote_entry(self, kind: str, status: str, duration_ms: float) -> None:
         """A checkpoint was written: counted; a successful step's time is active time."""
+        if self._held is not None and threading.get_ident() == self._holder:
+            self._held.append((kind, status, duration_ms))
+            return
         if self._countable():
             with self._lock:
                 self.steps += 1
@@ -113,6 +120,30 @@ class HistoryTally:
         if self._countable():
             with self._lock:
                 self.active_ms += (finished_at - started_at).total_seconds() * 1000
+
+    def hold(self) -> bool:
+        """Hold this thread's counts for the transaction the engine opens around a
+        primitive's writes and its entry (`runtime.record_atomically`): they count once it
+        commits (`count_held`), not never. False when they cannot: the totals are unknown
+        already, or a transaction of the workflow's own is open around the primitive (it may
+        still roll back, and the write counts as any write inside it)."""
+        if not self.known or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+            return False
+        self._held, self._holder = [], threading.get_ident()
+        return True
+
+    def hold_again(self) -> None:
+        """The held transaction is tried again from its start: its last try's counts go."""
+        if self._held is not None:
+            self._held.clear()
+
+    def count_held(self, committed: bool) -> None:
+        """The held transaction ended: its counts are added if it `committed`, else dropped
+        (rolled back, or about to be tried again)."""
+        held, self._held = self._held, None
+        if committed and held:
+            for entry in held:
+                self.wrote_entry(*entry)
 
     def lose(self) -> None:
         """A write whose fate is not certain: the end sums the history instead."""

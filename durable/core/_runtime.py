@@ -372,14 +372,36 @@ def record_atomically(
 ) -> T:
     """Run `body` (a primitive's writes with its history entry) in one transaction, retried
     in place when the connection drops; a committed entry whose reply was lost is read back
-    and replayed instead of written twice."""
+    and replayed instead of written twice. The entry counts in the run's kept totals once
+    the transaction commits; one found by the read-back leaves the end to sum the history."""
+    tally = run_context.tally
+    holding = tally.hold()
+    settled = False
 
     def settle() -> tuple[bool, Any]:  # (False, None): not found, no value
+        nonlocal settled
         recorded = store.recorded_step(run_context.run_id, position, run_context.executor_id)
+        settled = recorded is not None
         return (False, None) if recorded is None else (True, replay(recorded))
 
+    def tried() -> T:
+        if holding:
+            tally.hold_again()
+        return body()
+
     what = f"run {run_context.run_id} entry {position}"
-    return db.atomic_retrying(body, settle=settle, what=what)
+    try:
+        result = db.atomic_retrying(tried, settle=settle, what=what)
+    except BaseException:
+        if holding:  # an on_commit hook's error comes after the commit: not known here
+            tally.count_held(committed=False)
+            tally.lose()
+        raise
+    if holding:
+        tally.count_held(committed=not settled)
+        if settled:
+            tally.lose()
+    return result
 
 
 def _start_child(

@@ -66,6 +66,26 @@ def steps_in_a_transaction(run_id: str) -> str:
     return note(run_id, "after")
 
 
+@durable.workflow(name="tests.kept_totals.messages_and_events")
+def messages_and_events(run_id: str) -> str:
+    """A message sent to itself and received, an event set, each recorded atomically."""
+    note(run_id, "before")
+    durable.send(durable.current().run_id, "to myself", topic="self")
+    durable.set_event("seen", durable.recv("self", timeout=5))
+    return note(run_id, "after")
+
+
+@durable.workflow(name="tests.kept_totals.event_in_a_transaction")
+def event_in_a_transaction(run_id: str) -> str:
+    """An event set inside the workflow's own transaction, which rolls back."""
+    note(run_id, "before")
+    with contextlib.suppress(Boom), transaction.atomic():
+        durable.set_event("rolled back", 1)
+        raise Boom("the workflow's own transaction rolls back")
+    durable.set_event("kept", 2)
+    return note(run_id, "after")
+
+
 def _ran(run_id: str, workflow, *args) -> None:
     with contextlib.suppress(Boom):  # a failed run ends too, with the same totals
         durable.run(workflow, *args, run_id=run_id)
@@ -85,8 +105,19 @@ RUNS = {
         steps_in_a_transaction,
         "kept-in-txn",
     ),
-    "stream entries, recorded atomically: summed": (False, stream_ledger, "kept-stream", 2, 0.0),
-    "a child, recorded atomically, and a sleep: summed": (False, with_child, "kept-child"),
+    "stream entries, recorded atomically": (True, stream_ledger, "kept-stream", 2, 0.0),
+    "a child, recorded atomically, and a sleep": (True, with_child, "kept-child"),
+    "a message sent and received, an event set": (True, messages_and_events, "kept-messages"),
+    "async: a child started and awaited, an event set": (
+        True,
+        async_workflows.parent,
+        "kept-async-parent",
+    ),
+    "an event set in the workflow's own transaction, rolled back: summed": (
+        False,
+        event_in_a_transaction,
+        "kept-event-in-txn",
+    ),
 }
 
 
@@ -130,6 +161,34 @@ def test_an_attempt_whose_reply_was_lost_is_written_and_counted_once(
     assert Attempt.objects.filter(run_id="kept-lost-reply").count() == 1
     written, summed = _written_and_summed("kept-lost-reply")
     assert written[1] == summed[1]
+    assert written[0] == pytest.approx(summed[0], abs=1e-6)
+
+
+def _lose_this_connection() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+def test_an_entry_whose_commit_reply_was_lost_leaves_the_end_to_sum_the_history(
+    side_effects, totals_given, monkeypatch
+):
+    """A primitive's transaction committed, then its connection dropped: the retry finds the
+    entry and replays it, and the end sums the history instead of trusting a count."""
+    real, lost = store.record_step, []
+
+    def commit_then_lose_reply(**params):
+        if params["kind"] == "send" and not lost:
+            lost.append(params["position"])
+            transaction.on_commit(_lose_this_connection)
+        return real(**params)
+
+    monkeypatch.setattr(store, "record_step", commit_then_lose_reply)
+    run_id = "kept-lost-entry"
+    assert durable.run(messages_and_events, run_id, run_id=run_id) == "after"
+    connection.close()
+    assert lost and totals_given[run_id] is None
+    written, summed = _written_and_summed(run_id)
+    assert written[1] == summed[1] == 5
     assert written[0] == pytest.approx(summed[0], abs=1e-6)
 
 
