@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Min
+from django.db.models import Exists, Min, OuterRef
 
 from dashboard.queries.sql import aggregate
 from durable import operations
-from durable.models import Executor, Run, RunStatus
+from durable.models import Attempt, Executor, Run, RunStatus
 
 MAX_RUNS = 5000  # run ids the lifecycle counts read; the radius counts every run
 INPUT_SAMPLE = 200  # runs whose inputs are compared (the newest failures)
@@ -106,6 +106,9 @@ def _last_good_version(workflow: str, before: datetime) -> str | None:
     """The version of the workflow's last success created before the group began (one
     probe of run_workflow_status_created_idx)."""
     runs = Run.objects.filter(workflow=workflow, status=RunStatus.SUCCESS, created_at__lt=before)
+    # a run that failed for good and was resumed since succeeded after the group began
+    failed = Attempt.objects.filter(run_id=OuterRef("id"), final=True)
+    runs = runs.exclude(Exists(failed))
     return runs.order_by("-created_at", "-id").values_list("version", flat=True).first()
 
 

@@ -113,11 +113,11 @@ GROUP BY v.executor_id LIMIT 200
 
 VERSION_SERVED = """
 -- alert_version_served --
--- Does a live executor run some workflow at this version ("name@version" keys)?
+-- Does a live executor run this workflow at this version (its "name@version" key, as written)?
 SELECT EXISTS (
-    SELECT 1 FROM durable_executor e, unnest(e.workflows) AS key
+    SELECT 1 FROM durable_executor e
     WHERE e.last_seen_at > now() - make_interval(secs => %(alive)s)
-      AND key LIKE '%%@' || %(version)s AND %(version)s <> ''
+      AND %(workflow)s || '@' || %(version)s = ANY (e.workflows) AND %(version)s <> ''
 )
 """
 
@@ -221,8 +221,9 @@ def lost_executors(scope: Scope) -> Rows:
     return execute(LOST_EXECUTORS, dict(scope))
 
 
-def version_served(version: str, alive: float) -> bool:
-    return bool(execute(VERSION_SERVED, {"alive": alive, "version": version})[0][0])
+def version_served(workflow: str, version: str, alive: float) -> bool:
+    params = {"alive": alive, "workflow": workflow, "version": version}
+    return bool(execute(VERSION_SERVED, params)[0][0])
 
 
 def claim_due_rules(every: float) -> list[int]:

@@ -94,13 +94,19 @@ def slack_payload(message: Message) -> dict[str, Any]:
     word = {"resolve": "Resolved", "test": "Test", "renotify": "Still firing"}.get(
         message.event, "Firing"
     )
-    text = f"{icon} *{word}* · {message.rule}: {message.summary}"
+    text = f"{icon} *{word}* · {_slack_escaped(message.rule)}: {_slack_escaped(message.summary)}"
     if message.link:
         text += f" <{message.link}|open>"
     return {
         "text": text,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }
+
+
+def _slack_escaped(text: str) -> str:
+    """Text Slack shows as written: &, < and > would start its control sequences
+    (`<!channel>` pings everyone)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def pagerduty_payload(message: Message, routing_key: str) -> dict[str, Any]:

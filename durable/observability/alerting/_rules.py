@@ -132,4 +132,7 @@ def _sync_declared() -> None:
             AlertRule.objects.create(name=values["name"], source=AlertSource.SETTINGS, **fields)
         elif any(getattr(existing, k) != v for k, v in fields.items()):
             AlertRule.objects.filter(id=existing.id).update(updated_at=Now(), **fields)
-    AlertRule.objects.filter(source=AlertSource.SETTINGS).exclude(name__in=names).delete()
+    gone = AlertRule.objects.filter(source=AlertSource.SETTINGS).exclude(name__in=names)
+    for rule in gone:  # as delete_rule: no PagerDuty incident left open by a rule now gone
+        _send_now(incidents.resolve_all(rule))
+        rule.delete()

@@ -29,9 +29,9 @@ TRIAGE_FIELDS = (
 )
 
 
-def version_served(version: str) -> bool:
+def version_served(workflow: str, version: str) -> bool:
     alive = 2 * float(settings.DURABLE_LEASE_SECONDS)
-    return store_alerts.version_served(version, alive)
+    return store_alerts.version_served(workflow, version, alive)
 
 
 def muted_group_keys() -> set[str]:
@@ -44,10 +44,10 @@ def lift_shipped_mutes() -> int:
     """End "muted until version V ships" once an executor of V is live; audited."""
     lifted = 0
     waiting = FailureGroupTriage.objects.exclude(muted_until_version="")
-    for version in set(waiting.values_list("muted_until_version", flat=True)):
-        if not version_served(version):
+    for workflow, version in set(waiting.values_list("workflow", "muted_until_version")):
+        if not version_served(workflow, version):
             continue
-        for triage in waiting.filter(muted_until_version=version):
+        for triage in waiting.filter(workflow=workflow, muted_until_version=version):
             with transaction.atomic():
                 claimed = FailureGroupTriage.objects.filter(
                     id=triage.id, muted_until_version=version
