@@ -179,6 +179,10 @@ LOGGING = {
     "loggers": {
         "durable": {"handlers": ["console"], "level": os.environ.get("DURABLE_LOG_LEVEL", "INFO")}
     },
+    # INFO records of loggers nobody configured are made, so a step's INFO lines reach its
+    # step logs (DURABLE_STEP_LOGS_LEVEL; check durable.W020). The root has no handler here:
+    # nothing more is printed
+    "root": {"level": "INFO"},
 }
 
 # --- Durable -----------------------------------------------------------------------------

@@ -14,12 +14,14 @@ durable.W016 /metrics is on without DURABLE_METRICS_TOKEN (deploy check: it answ
 durable.E017 celery executor, but Celery is not installed (the [celery] extra)
 durable.E018 DURABLE_READ_DATABASE is no other alias in DATABASES
 durable.E019 DURABLE_READ_DATABASE set without durable.routers.ReadReplicaRouter
+durable.W020 the root logger's level is above DURABLE_STEP_LOGS_LEVEL (steps' lines lost)
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
+import logging
 from typing import Any
 
 from django.apps import apps
@@ -364,3 +366,29 @@ def _dotted(router: Any) -> str:
     return (
         router if isinstance(router, str) else f"{type(router).__module__}.{type(router).__name__}"
     )
+
+
+@register()
+def check_step_logs_level(**_: Any) -> list[CheckMessage]:
+    """A logger nobody configured takes the root's level, and a record below it is never
+    made: no handler, Durable's included, sees it. With Python's default root (WARNING) the
+    INFO lines a step logs would be missing from its step logs without a word."""
+    if not settings.DURABLE_STEP_LOGS:
+        return []
+    wanted = logging.getLevelName(str(settings.DURABLE_STEP_LOGS_LEVEL).upper())
+    root = logging.getLogger().getEffectiveLevel()
+    if not isinstance(wanted, int) or root <= wanted:
+        return []
+    wanted_name, root_name = logging.getLevelName(wanted), logging.getLevelName(root)
+    return [
+        _error(
+            20,
+            f"the root logger's level is {root_name}, above DURABLE_STEP_LOGS_LEVEL "
+            f"({wanted_name}): {wanted_name} lines of loggers you did not configure are never "
+            "made, so steps' step logs miss them",
+            f'set LOGGING["root"] = {{"level": "{wanted_name}"}} (a level is not a handler: '
+            "nothing more is printed), give your own loggers that level, or raise "
+            "DURABLE_STEP_LOGS_LEVEL",
+            Warning,
+        )
+    ]

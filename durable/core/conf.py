@@ -57,7 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_STACK_REDACT": ["password", "secret", "token", "key", "authorization", "cookie"],
     # keep the log records each step attempt emits (the logging module) with the run
     "DURABLE_STEP_LOGS": True,
-    # the least severe level kept (records the host's logging config lets through)
+    # the least severe level kept (records the host's logging lets through: the root logger at
+    # this level or below, check durable.W020)
     "DURABLE_STEP_LOGS_LEVEL": "INFO",
     # also keep what a step prints to stdout (sys.stdout is wrapped, output still goes out)
     "DURABLE_STEP_LOGS_PRINT": False,

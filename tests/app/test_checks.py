@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import pytest
@@ -129,6 +130,28 @@ def test_misspelt_setting_is_reported_with_the_right_name(settings):
     problems = checks.check_unknown_settings()
     assert ids(problems) == ["durable.W013"]
     assert "DURABLE_LEASE_SECONDS" in problems[0].hint
+
+
+def test_a_root_logger_above_the_step_logs_level_is_reported(settings):
+    """Records below the root's level are never made for loggers nobody configured, so a
+    step's INFO lines would be lost without a word."""
+    root = logging.getLogger()
+    level = root.level
+    try:
+        root.setLevel(logging.WARNING)
+        problems = checks.check_step_logs_level()
+        assert ids(problems) == ["durable.W020"]
+        assert "root" in problems[0].hint and "INFO" in problems[0].hint
+        settings.DURABLE_STEP_LOGS_LEVEL = "WARNING"
+        assert checks.check_step_logs_level() == []
+        settings.DURABLE_STEP_LOGS_LEVEL, settings.DURABLE_STEP_LOGS = "INFO", False
+        assert checks.check_step_logs_level() == []
+    finally:
+        root.setLevel(level)
+
+
+def test_this_projects_logging_keeps_a_steps_info_lines():
+    assert checks.check_step_logs_level() == []
 
 
 def test_manage_py_check_fails_on_a_misconfiguration(settings):
