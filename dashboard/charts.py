@@ -148,6 +148,15 @@ def idle_gaps(bars: Sequence[Bar]) -> list[tuple[datetime, datetime]]:
     return gaps
 
 
+def _moved(at: datetime, by: timedelta) -> datetime:
+    """`at + by`, held inside the calendar: an imported run may hold times of year 1 or
+    9999 (the file is the attacker's), and the page must still draw."""
+    try:
+        return at + by
+    except OverflowError:
+        return at
+
+
 def gantt(bars: Sequence[Bar], markers: Sequence[Marker] = ()) -> str:
     """A horizontal timeline, rows in history order, one trace per outcome so the legend
     explains the colours; long idle gaps are cut out and labelled, markers say who acted."""
@@ -173,7 +182,7 @@ def gantt(bars: Sequence[Bar], markers: Sequence[Marker] = ()) -> str:
             "type": "date",
             "title": None,
             "rangebreaks": _breaks(gaps, span_ms),
-            "range": [_iso(first - pad), _iso(end + pad)],
+            "range": [_iso(_moved(first, -pad)), _iso(_moved(end, pad))],
         },
         yaxis={"categoryorder": "array", "categoryarray": rows[::-1], "automargin": True},
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
+from pydantic import AfterValidator
 
 from dashboard import idempotency
 from dashboard.api.auth import actor
@@ -23,14 +24,25 @@ from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.forms import ForkForm, RestartForm, RunActionForm
 from durable import operations
 from durable.debugging import preview
+from durable.models import Run
 
 router = Router(tags=["run actions"])
 REASON = Field(..., min_length=1, max_length=500, description="why, for the audit log")
 
 
+def _said(reason: str) -> str:
+    """A reason of only spaces is refused: the audit log would keep it stripped, empty."""
+    if not reason.strip():
+        raise ValueError("write why, for the audit log: a reason of only spaces says nothing")
+    return reason
+
+
+Reason = Annotated[str, AfterValidator(_said)]
+
+
 class RunAction(Schema):
     run_id: str = Field(..., max_length=200)
-    reason: str = REASON
+    reason: Reason = REASON
     request_id: str | None = Field(default=None, max_length=200, description="or Idempotency-Key")
 
 
@@ -38,6 +50,7 @@ class NewRunAction(RunAction):
     new_run_id: str | None = Field(None, max_length=200)
     queue: str | None = Field(None, max_length=200)
     timeout: float | None = None
+    run_first: bool = Field(False, description="the highest priority: claimed before the backlog")
 
 
 class Input(Schema):
@@ -191,6 +204,9 @@ class PreviewAnswer(Schema):
     runs: int
     summary: list[dict[str, Any]]
     lines: list[str]
+    refused: dict[str, str] = Field(
+        default_factory=dict, description="runs the action would refuse, with the engine's words"
+    )
 
 
 @router.post(
@@ -203,5 +219,15 @@ def preview_action(request: HttpRequest, payload: PreviewRequest) -> dict[str, A
     Changes nothing."""
     for run_id in payload.run_ids:
         _form(RunActionForm, RunAction(run_id=run_id[:200], reason="preview"))
+    known = set(Run.objects.filter(id__in=payload.run_ids).values_list("id", flat=True))
+    if missing := [run_id for run_id in payload.run_ids if run_id not in known]:
+        raise ApiProblem(
+            404,
+            f"No run {missing[0][:200]!r}"
+            + (f" (nor {len(missing) - 1} more)." if len(missing) > 1 else "."),
+        )
     found = preview.preview(payload.action, payload.run_ids, payload.from_step)
-    return {**found.as_json(), "lines": found.lines()}
+    answer = found.as_json()
+    refusals = [f"{run_id}: refused: {why}" for run_id, why in answer["refused"].items()]
+    lines = found.lines() + refusals
+    return {**answer, "lines": lines}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from ninja import Field, Router, Schema
 
 from dashboard import bulk
-from dashboard.api.actions import REASON
+from dashboard.api.actions import REASON, Reason
 from dashboard.api.auth import actor
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.api.runs import RunFilterQuery, parse_filter
@@ -53,7 +53,7 @@ class BulkPreview(Schema):
 
 
 class BulkStart(BulkTarget):
-    reason: str = REASON
+    reason: Reason = REASON
     token: uuid.UUID
     as_of: datetime
     total: int = Field(..., ge=0, le=10**9)

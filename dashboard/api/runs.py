@@ -57,6 +57,8 @@ class RunRow(Schema):
     superseded_by: str | None
     parent_id: str | None = None
     forked_from_id: str | None = None
+    imported: bool = False  # loaded by `durable import`: no executor takes it on its own
+    held_at: datetime | None = None  # held by an operator (status stays ENQUEUED/RUNNING)
 
 
 class RunsPage(Schema):
@@ -114,6 +116,9 @@ RUN_FIELDS = (
     "recovery_count",
     "cancel_reason",
     "imported",
+    "held_at",
+    "hold_reason",
+    "error",
     "created_at",
     "started_at",
     "finished_at",
@@ -131,8 +136,11 @@ STEP_FIELDS = (
     "finished_at",
     "duration_ms",
     "patched",
+    "error",
 )
-ATTEMPT_FIELDS = ("position", "attempt", "name", "error_type", "final", "started_at", "finished_at")
+ATTEMPT_FIELDS = (
+    "position", "attempt", "name", "error_type", "error", "final", "started_at", "finished_at"
+)  # fmt: skip
 
 
 class RunDetail(Schema):

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from dashboard import idempotency
-from dashboard.api.actions import REASON
+from dashboard.api.actions import REASON, Reason
 from dashboard.api.auth import actor
 from dashboard.api.problems import ERRORS, Problem
 from dashboard.views.schedules import manual_run_id
@@ -47,7 +47,7 @@ class ScheduleCreate(Schema):
     missed: Missed = "latest"
     queue: str | None = Field(None, max_length=200)
     paused: bool = False
-    reason: str = REASON
+    reason: Reason = REASON
 
 
 class ScheduleUpdate(Schema):
@@ -58,12 +58,12 @@ class ScheduleUpdate(Schema):
     kwargs: dict[str, Any] | None = None
     missed: Missed | None = None
     queue: str | None = Field(None, max_length=200)
-    reason: str = REASON
+    reason: Reason = REASON
 
 
 class ScheduleAction(Schema):
     name: str = NAME
-    reason: str = REASON
+    reason: Reason = REASON
     request_id: str | None = Field(None, max_length=200, description="or Idempotency-Key")
 
 

@@ -11,7 +11,7 @@ from django import forms
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from dashboard.api.actions import REASON
+from dashboard.api.actions import REASON, Reason
 from dashboard.api.auth import actor
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.forms import WINDOWS, ExecutorActionForm, QueueLimitsForm, QueueResetForm
@@ -111,12 +111,12 @@ class QueueLimits(Schema):
     rate_count: int | None = None
     rate_seconds: float | None = None
     priority: bool = False
-    reason: str = REASON
+    reason: Reason = REASON
 
 
 class QueueReset(Schema):
     name: str = Field(..., max_length=200)
-    reason: str = REASON
+    reason: Reason = REASON
 
 
 def _on_queue(request: HttpRequest, form: forms.Form, call: Callable[[str, str], Any]):
@@ -178,7 +178,7 @@ def executors(request: HttpRequest) -> list[dict[str, Any]]:
 
 class Drain(Schema):
     executor_id: str = Field(..., max_length=200)
-    reason: str = REASON
+    reason: Reason = REASON
     release_after: float | None = Field(None, description="seconds its runs in flight get")
 
 
