@@ -19,6 +19,7 @@ from dashboard.queries.runs import RunFilter, filtered_runs, history_bound, stat
 from durable import operations
 from durable.debugging import dry_run
 from durable.models import BulkJob, RunStatus, Step
+from durable.operations import JOB_WORKFLOW
 
 HELD = "HELD"  # held runs, whatever their status
 NO_FAILED_STEP = "NO FAILED STEP"  # runs a fork has no step to start from
@@ -72,6 +73,7 @@ def eligible_count(action: str, breakdown: dict[str, int]) -> int:
 def matching_ids(run_filter: RunFilter, as_of: datetime) -> list[str]:
     """The runs the filter matched when the operator looked (oldest first)."""
     runs = filtered_runs(run_filter).filter(created_at__lte=as_of)
+    runs = runs.exclude(workflow=JOB_WORKFLOW)  # another job's run: abort the job instead
     return list(runs.order_by("created_at", "id").values_list("id", flat=True))
 
 

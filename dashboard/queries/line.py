@@ -61,8 +61,9 @@ class Line:
 
 
 def line(run: Run) -> Line | None:
-    """For a due ENQUEUED run, where it stands; None for any other run."""
-    if run.status != RunStatus.ENQUEUED or run.available_at > timezone.now():
+    """For a due ENQUEUED run, where it stands; None for any other run (a held one waits
+    for its release, not for its place in line)."""
+    if run.status != RunStatus.ENQUEUED or run.available_at > timezone.now() or run.held_at:
         return None
     stored = [limits.name for limits in queues.all_queues() if limits.name != run.queue]
     return Line(

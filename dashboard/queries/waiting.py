@@ -153,6 +153,9 @@ class _Facts:
         self.served = set(served)
 
     def reason(self, run: Any) -> str:
+        held_at = run.get("held_at") if isinstance(run, dict) else getattr(run, "held_at", None)
+        if held_at is not None:  # no claim takes it, whatever its queue or executors
+            return f"held by an operator since {_when(held_at)}: release it to go on"
         if _get(run, "status") == RunStatus.RUNNING:
             return self._running(run)
         return self._enqueued(run)

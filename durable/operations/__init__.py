@@ -72,6 +72,7 @@ __all__ = [
     "fork_refusals",
     "get_job",
     "hold",
+    "JOB_WORKFLOW",
     "list_jobs",
     "pause_job",
     "move",
@@ -397,6 +398,7 @@ def _delete_batch(batch: list[str]) -> BulkResult:
 
 
 start_bulk_job = jobs.start  # the public name of `_jobs.start`
+JOB_WORKFLOW = jobs.WORKFLOW  # the internal workflow whose runs carry out bulk jobs
 
 
 def get_job(job_id: str) -> jobs.BulkJob:

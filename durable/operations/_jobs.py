@@ -197,6 +197,18 @@ def control(job_id: Any, verb: str, actor: str | None = None, reason: str = "") 
     return job
 
 
+def abort_with_their_runs(run_ids: list[str], reason: str) -> None:
+    """Jobs whose own run was cancelled (named on its own, or taken by a selection) end
+    ABORTED with it: nothing carries them on any more, and "running" would show for ever."""
+    now = clock.now()
+    BulkJob.objects.filter(
+        run_id__in=run_ids, state__in=(JobState.RUNNING, JobState.PAUSED)
+    ).update(
+        state=JobState.ABORTED, finished_at=now, updated_at=now,
+        stop_reason=f"its run was cancelled: {reason}",
+    )  # fmt: skip
+
+
 def _audit(job: BulkJob, action: str, actor: str, detail: dict[str, Any]) -> None:
     detail = {"job": str(job.id), "job_action": job.action, **detail}
     AuditEntry.objects.create(actor=actor, action=action, run_ids=[], detail=detail)

@@ -14,6 +14,7 @@ from durable.core import _lineage as lineage
 from durable.core import _serving as serving
 from durable.core.store import _trees as store_trees
 from durable.models import Run, RunStatus
+from durable.operations import _jobs as jobs
 from durable.operations._batches import BulkResult, locked_statuses, split_by_status
 from durable.operations._deriving import fork_points
 
@@ -34,6 +35,7 @@ def cancel_batch(
         stopped = lineage.cancel_trees(
             eligible, reason or "cancelled by an operator", children=children
         )
+        jobs.abort_with_their_runs(stopped, reason or "cancelled by an operator")
         if cancelled is not None:
             cancelled.extend(stopped)
     result.done.update({run_id: run_id for run_id in eligible})

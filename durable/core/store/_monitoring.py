@@ -157,6 +157,7 @@ DUE_GROUPS = """
 SELECT queue, workflow, version, count(*),
        EXTRACT(EPOCH FROM now() - min(available_at))::float{sample}
 FROM durable_run WHERE status = 'ENQUEUED' AND available_at <= now()
+  AND held_at IS NULL  -- a held run waits for its release, not for an executor
 GROUP BY queue, workflow, version ORDER BY min(available_at)
 """
 

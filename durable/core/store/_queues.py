@@ -215,6 +215,7 @@ WITH me AS (
 )
 SELECT count(*) FROM durable_run o, me
 WHERE o.status = 'ENQUEUED' AND o.available_at <= now() AND o.queue = me.queue
+  AND o.held_at IS NULL  -- a held run is never claimed: it is not ahead
   AND o.id <> me.id
   AND (CASE WHEN me.flat THEN 0 ELSE -o.priority::bigint END, o.available_at, o.id)
     < (CASE WHEN me.flat THEN 0 ELSE -me.priority::bigint END, me.available_at, me.id)
