@@ -20,6 +20,7 @@ from pydantic import AfterValidator
 
 from dashboard import idempotency
 from dashboard.api.auth import actor
+from dashboard.api.parsing import Body
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.forms import ForkForm, RestartForm, RunActionForm
 from durable import operations
@@ -40,7 +41,7 @@ def _said(reason: str) -> str:
 Reason = Annotated[str, AfterValidator(_said)]
 
 
-class RunAction(Schema):
+class RunAction(Body):
     run_id: str = Field(..., max_length=200)
     reason: Reason = REASON
     request_id: str | None = Field(default=None, max_length=200, description="or Idempotency-Key")
@@ -53,7 +54,7 @@ class NewRunAction(RunAction):
     run_first: bool = Field(False, description="the highest priority: claimed before the backlog")
 
 
-class Input(Schema):
+class Input(Body):
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
 
@@ -193,7 +194,7 @@ def fork(request: HttpRequest, payload: ForkAction) -> dict[str, Any]:
     )
 
 
-class PreviewRequest(Schema):
+class PreviewRequest(Body):
     action: Literal["resume", "restart", "fork"]
     run_ids: list[str] = Field(..., min_length=1, max_length=1000)
     from_step: int | None = Field(None, ge=0, le=2**31 - 1)

@@ -13,10 +13,12 @@ from typing import Any, Literal
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 from ninja import Field, Router, Schema
+from pydantic import ConfigDict
 
 from dashboard import bulk
 from dashboard.api.actions import REASON, Reason
 from dashboard.api.auth import actor
+from dashboard.api.parsing import Body
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.api.runs import RunFilterQuery, parse_filter
 from dashboard.forms import BulkForm, BulkStartForm, filter_params
@@ -30,18 +32,20 @@ router = Router(tags=["bulk"])
 
 
 class Filter(RunFilterQuery):
+    model_config = ConfigDict(extra="forbid")  # the filter of a body (see Body)
+
     cursor: str = Field(default="", exclude=True)
     limit: int = Field(default=50, exclude=True)
 
 
-class BulkTarget(Schema):
+class BulkTarget(Body):
     action: Literal["cancel", "resume", "hold", "release", "restart", "fork"]
     scope: Literal["selected", "matching"]
     run_ids: list[str] = Field([], max_length=1000)
     filter: Filter = Filter()
 
 
-class BulkPreview(Schema):
+class BulkPreview(Body):
     action: str
     total: int
     eligible: int

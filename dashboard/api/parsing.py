@@ -11,7 +11,9 @@ import re
 from typing import Any
 
 from django.http import HttpRequest
+from ninja import Schema
 from ninja.parser import Parser
+from pydantic import ConfigDict
 
 from dashboard.api.problems import ApiProblem
 
@@ -44,6 +46,13 @@ def _refusal(value: Any) -> str | None:
         elif isinstance(item, list):
             pending.extend(item)
     return None
+
+
+class Body(Schema):
+    """A request body: a field its endpoint does not know is a 400 naming it, not ignored
+    (a typo such as `new_run_idd` would act on the default: a restart with a random id)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class StorableJsonParser(Parser):

@@ -9,11 +9,12 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router
 
 from dashboard import idempotency
 from dashboard.api.actions import REASON, Reason
 from dashboard.api.auth import actor
+from dashboard.api.parsing import Body
 from dashboard.api.problems import ERRORS, Problem
 from dashboard.views.schedules import manual_run_id
 from durable import operations
@@ -38,7 +39,7 @@ def list_schedules(request: HttpRequest) -> list[dict[str, Any]]:
     return [_info(info) for info in durable_schedules.list()]
 
 
-class ScheduleCreate(Schema):
+class ScheduleCreate(Body):
     name: str = NAME
     workflow: str = Field(..., max_length=300)
     cron: str = Field(..., max_length=200)
@@ -50,7 +51,7 @@ class ScheduleCreate(Schema):
     reason: Reason = REASON
 
 
-class ScheduleUpdate(Schema):
+class ScheduleUpdate(Body):
     name: str = NAME
     workflow: str | None = Field(None, max_length=300)
     cron: str | None = Field(None, max_length=200)
@@ -61,7 +62,7 @@ class ScheduleUpdate(Schema):
     reason: Reason = REASON
 
 
-class ScheduleAction(Schema):
+class ScheduleAction(Body):
     name: str = NAME
     reason: Reason = REASON
     request_id: str | None = Field(None, max_length=200, description="or Idempotency-Key")

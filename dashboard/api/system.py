@@ -13,6 +13,7 @@ from ninja import Field, Query, Router, Schema
 
 from dashboard.api.actions import REASON, Reason
 from dashboard.api.auth import actor
+from dashboard.api.parsing import Body
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
 from dashboard.forms import WINDOWS, ExecutorActionForm, QueueLimitsForm, QueueResetForm
 from dashboard.queries import activity, hotspots
@@ -104,7 +105,7 @@ def list_queues(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-class QueueLimits(Schema):
+class QueueLimits(Body):
     name: str = Field(..., max_length=200)
     concurrency: int | None = None
     worker_concurrency: int | None = None
@@ -114,7 +115,7 @@ class QueueLimits(Schema):
     reason: Reason = REASON
 
 
-class QueueReset(Schema):
+class QueueReset(Body):
     name: str = Field(..., max_length=200)
     reason: Reason = REASON
 
@@ -176,7 +177,7 @@ def executors(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-class Drain(Schema):
+class Drain(Body):
     executor_id: str = Field(..., max_length=200)
     reason: Reason = REASON
     release_after: float | None = Field(None, description="seconds its runs in flight get")

@@ -101,3 +101,25 @@ def test_too_many_query_parameters_is_a_400_problem_not_html(operator_api, setti
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in response.json()["detail"]
+
+
+UNKNOWN_FIELDS = [
+    ("/runs/actions/restart", {"run_id": "r-1", "reason": "x", "new_run_idd": "again"}),
+    ("/runs/actions/fork", {"run_id": "r-1", "reason": "x", "from_step": 0,
+                            "input": {"args": [], "kwarg": {}}}),
+    ("/runs/actions/preview", {"action": "resume", "run_ids": ["r-1"], "fromstep": 1}),
+    ("/bulk/preview", {"action": "resume", "scope": "matching", "filter": {"stauts": "ERROR"}}),
+    ("/executors/actions/drain", {"executor_id": "e-1", "reason": "x", "release_afer": 5}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path, body", UNKNOWN_FIELDS, ids=[p for p, _ in UNKNOWN_FIELDS])
+def test_a_field_the_endpoint_does_not_know_is_a_400_naming_it(operator_api, path, body):
+    """A typo (`new_run_idd`) would otherwise act on the default: a restart with a random id."""
+    make_failed_run(id="r-1")
+    response = operator_api.post(path, body)
+    assert response.status_code == 400, response.content
+    [error] = response.json()["errors"]
+    assert error["field"].split(".")[-1] in {"new_run_idd", "kwarg", "fromstep", "stauts",
+                                             "release_afer"}  # fmt: skip
+    assert "not" in error["message"].lower()
