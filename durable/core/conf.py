@@ -95,6 +95,9 @@ DEFAULTS: dict[str, Any] = {
     "DURABLE_ALERT_DELIVERY_RETENTION": "30d",
     # PagerDuty Events v2 endpoint
     "DURABLE_ALERT_PAGERDUTY_URL": "https://events.pagerduty.com/v2/enqueue",
+    # the site's address as on-call opens it, e.g. "https://ops.example.com": alert messages
+    # link to their incident's dashboard page there ("": no link)
+    "DURABLE_SITE_URL": "",
     # Celery queue that carries run messages
     "DURABLE_CELERY_QUEUE": "durable",
     # how often Celery workers sweep (recoveries, lost messages, wake-ups, schedules)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 
 from django.db import IntegrityError, transaction
+from django.urls import NoReverseMatch, reverse
 
+from durable.core.conf import settings
 from durable.core.store import _alerts as store_alerts
 from durable.models import AlertIncident, AlertRule, IncidentStatus
 from durable.observability.alerting import _delivery as delivery
@@ -30,7 +32,22 @@ def _message(rule: AlertRule, incident: AlertIncident, event: str) -> Message:
         dedup_key=incident.dedup_key,
         summary=incident.summary,
         details=incident.details,
+        link=incident_link(incident.id),
     )
+
+
+def incident_link(incident_id: int) -> str:
+    """The incident's dashboard page at DURABLE_SITE_URL, for on-call to open from the
+    message. None is guessed from the server's own host name (it would not open from a
+    phone): "" without the setting, or where the dashboard's URLs are not installed."""
+    site = settings.DURABLE_SITE_URL
+    if not site:
+        return ""
+    try:
+        path = reverse("dashboard:alert_incident", args=[incident_id])
+    except NoReverseMatch:
+        return ""
+    return site.rstrip("/") + path
 
 
 def open_incident(rule: AlertRule, finding: Finding) -> None:
