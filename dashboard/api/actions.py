@@ -60,7 +60,8 @@ class Input(Body):
 
 
 class ForkAction(NewRunAction):
-    from_step: int = Field(..., ge=0, le=2**31 - 1)
+    # strict: `true` or "1" is no step number (lax parsing would read `true` as step 1)
+    from_step: int = Field(..., ge=0, le=2**31 - 1, strict=True)
     input: Input | None = None  # edited input; none keeps the recorded one
     # keys as sent: the engine judges them, so "0" and "00" are one step given twice, not
     # one of the two outputs dropped by a conversion to int
@@ -196,8 +197,8 @@ def fork(request: HttpRequest, payload: ForkAction) -> dict[str, Any]:
 
 class PreviewRequest(Body):
     action: Literal["resume", "restart", "fork"]
-    run_ids: list[str] = Field(..., min_length=1, max_length=1000)
-    from_step: int | None = Field(None, ge=0, le=2**31 - 1)
+    run_ids: list[Annotated[str, Field(max_length=200)]] = Field(..., min_length=1, max_length=1000)
+    from_step: int | None = Field(None, ge=0, le=2**31 - 1, strict=True)
 
 
 class PreviewAnswer(Schema):
@@ -219,7 +220,7 @@ def preview_action(request: HttpRequest, payload: PreviewRequest) -> dict[str, A
     """Before a resume, restart or fork: the steps that run again, risky ones flagged.
     Changes nothing."""
     for run_id in payload.run_ids:
-        _form(RunActionForm, RunAction(run_id=run_id[:200], reason="preview"))
+        _form(RunActionForm, RunAction(run_id=run_id, reason="preview"))
     known = set(Run.objects.filter(id__in=payload.run_ids).values_list("id", flat=True))
     if missing := [run_id for run_id in payload.run_ids if run_id not in known]:
         raise ApiProblem(

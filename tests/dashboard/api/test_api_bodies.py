@@ -123,3 +123,23 @@ def test_a_field_the_endpoint_does_not_know_is_a_400_naming_it(operator_api, pat
     assert error["field"].split(".")[-1] in {"new_run_idd", "kwarg", "fromstep", "stauts",
                                              "release_afer"}  # fmt: skip
     assert "not" in error["message"].lower()
+
+
+LOOSE_VALUES = [
+    ("/runs/actions/fork", {"run_id": "r-1", "reason": "x", "from_step": 0, "input": [1, 2]},
+     "input"),
+    ("/runs/actions/fork", {"run_id": "r-1", "reason": "x", "from_step": True}, "from_step"),
+    ("/runs/actions/preview", {"action": "fork", "run_ids": ["r-1"], "from_step": "1"},
+     "from_step"),
+    ("/runs/actions/preview", {"action": "resume", "run_ids": ["r" * 300]}, "run_ids.0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path, body, field", LOOSE_VALUES, ids=[f for _, _, f in LOOSE_VALUES])
+def test_a_value_of_the_wrong_kind_is_a_400_naming_its_field(operator_api, path, body, field):
+    """Not read as something else: a list as an empty input, `true` as step 1, an id of 300
+    characters as its first 200."""
+    make_failed_run(id="r-1")
+    response = operator_api.post(path, body)
+    assert response.status_code == 400, response.content
+    assert [error["field"] for error in response.json()["errors"]] == [field]
