@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, reverse
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
-from dashboard.api import actions, bulk, problems, routes, runs, schedules, system
+from dashboard.api import actions, bulk, problems, routes, runs, schedules, system, triage
 from dashboard.api.auth import TokenAuth
 from dashboard.api.parsing import StorableJsonParser
 
@@ -55,5 +55,5 @@ api = DashboardApi(
     openapi_url="/openapi.json",
 )
 problems.install(api)
-for module in (actions, bulk, schedules, system, runs):  # runs last: its ids hold "/"
+for module in (actions, bulk, schedules, system, triage, runs):  # runs last: its ids hold "/"
     api.add_router("", module.router)

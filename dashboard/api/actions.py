@@ -1,5 +1,5 @@
-"""Operator actions on one run: resume, restart, fork, cancel, hold, release, delete, and
-the preview.
+"""Operator actions on one run: resume, restart, fork, cancel, hold, release, delete, move
+to another queue, run first, and the preview.
 
 Each keeps the dashboard's guarantees: the dashboard's forms check the fields (the same
 words), a reason is required (it goes to the audit log), a request id makes a repeat act
@@ -22,7 +22,7 @@ from dashboard import idempotency
 from dashboard.api.auth import actor
 from dashboard.api.parsing import Body
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
-from dashboard.forms import ForkForm, RestartForm, RunActionForm
+from dashboard.forms import ForkForm, MoveForm, RestartForm, RunActionForm
 from durable import operations
 from durable.debugging import preview
 from durable.models import Run
@@ -52,6 +52,10 @@ class NewRunAction(RunAction):
     queue: str | None = Field(None, max_length=200)
     timeout: float | None = None
     run_first: bool = Field(False, description="the highest priority: claimed before the backlog")
+
+
+class MoveAction(RunAction):
+    queue: str = Field(..., max_length=200, description="the queue to move the run to")
 
 
 class Input(Body):
@@ -166,6 +170,21 @@ def release(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
 def delete(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
     """Delete a finished run with its children; the audit log keeps the deletion."""
     return act(request, "delete", payload, _form(RunActionForm, payload))
+
+
+@router.post("/runs/actions/move", response=RESPONSES, summary="Move a waiting run to a queue")
+def move(request: HttpRequest, payload: MoveAction) -> dict[str, Any]:
+    """A way out of a full or backed-up queue: the other queue's limits and order apply
+    from the run's next claim. Only an enqueued run is moved."""
+    form = _form(MoveForm, payload)
+    return act(request, "move", payload, form, queue=form.cleaned_data["queue"])
+
+
+@router.post("/runs/actions/run-first", response=RESPONSES, summary="Run a waiting run first")
+def run_first(request: HttpRequest, payload: RunAction) -> dict[str, Any]:
+    """The highest priority: claims take the enqueued run before the runs waiting with it."""
+    form = _form(RunActionForm, payload)
+    return act(request, "prioritize", payload, form, priority=operations.RUN_FIRST)
 
 
 @router.post("/runs/actions/restart", response=RESPONSES, summary="Restart a run")

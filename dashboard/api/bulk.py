@@ -1,5 +1,5 @@
-"""Bulk jobs: preview what an action would touch, start a job, read its progress, pause,
-resume or abort it. A job is a durable workflow on the executors
+"""Bulk jobs: preview what an action would touch, start a job, list the jobs (the Jobs
+page), read one's progress, pause, resume or abort it. A job is a durable workflow on the executors
 (`durable.operations.start_bulk_job`): one request starts it, it goes on by itself, and a
 repeated start request returns the same job.
 """
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
 from dashboard import bulk
@@ -82,6 +82,13 @@ class JobStatus(Schema):
         return job.samples
 
 
+class JobListed(JobStatus):
+    actor: str  # who started it: each batch is audited as them
+    reason: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
 def _form(form_class: type, payload: BulkTarget, **extra: Any):
     data = QueryDict(mutable=True)
     data.update({"action": payload.action, "scope": payload.scope, **extra})
@@ -120,6 +127,16 @@ def preview(request: HttpRequest, payload: BulkTarget) -> dict[str, Any]:
         ),
         "token": uuid.uuid4(),
     }
+
+
+class JobsQuery(Schema):
+    limit: int = Field(100, ge=1, le=1000, description="jobs at most (the Jobs page shows 100)")
+
+
+@router.get("/bulk", response={200: list[JobListed], ERRORS: Problem}, summary="Bulk jobs")
+def jobs(request: HttpRequest, query: Query[JobsQuery]) -> list[BulkJob]:
+    """The newest bulk jobs first, as the Jobs page lists them."""
+    return operations.list_jobs(query.limit)
 
 
 @router.post("/bulk", response={200: JobStatus, ERRORS: Problem}, summary="Start a bulk job")

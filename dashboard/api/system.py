@@ -1,11 +1,12 @@
-"""Failure groups, the audit log, queues and their limits, executors and their drains."""
+"""Failure groups (with their triage), the audit log, queues and their limits, executors
+and their drains."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django import forms
 from django.http import HttpRequest
@@ -15,11 +16,19 @@ from dashboard.api.actions import REASON, Reason
 from dashboard.api.auth import actor
 from dashboard.api.parsing import Body
 from dashboard.api.problems import ERRORS, ApiProblem, Problem, invalid_form
-from dashboard.forms import WINDOWS, ExecutorActionForm, QueueLimitsForm, QueueResetForm
+from dashboard.api.triage import triage_json
+from dashboard.forms import (
+    WINDOWS,
+    ExecutorActionForm,
+    QueueLimitsForm,
+    QueueResetForm,
+    RaiseLimitForm,
+)
 from dashboard.queries import activity, hotspots
 from dashboard.views.activity import AuditForm
 from durable import operations, queues
 from durable.errors import ExecutorNotFoundError
+from durable.observability import alerting
 
 router = Router(tags=["system"])
 
@@ -34,7 +43,8 @@ def _valid(form: forms.Form) -> dict[str, Any]:
     "/failures", response={200: list[dict[str, Any]], ERRORS: Problem}, summary="Failure groups"
 )
 def failures(request: HttpRequest, window: str = "24h") -> list[dict[str, Any]]:
-    """Failures grouped by workflow, step, error type and fingerprint, with a trend."""
+    """Failures grouped by workflow, step, error type and fingerprint, with a trend and
+    the group's triage (null until triaged: POST failures/actions/triage)."""
     if window not in WINDOWS:
         raise ApiProblem(
             400,
@@ -42,8 +52,11 @@ def failures(request: HttpRequest, window: str = "24h") -> list[dict[str, Any]]:
             [{"field": "window", "message": f"one of {', '.join(WINDOWS)}"}],
         )
     groups = hotspots.hotspots(*hotspots.window_bounds(WINDOWS[window]))
+    triaged = alerting.triage.triage_for(groups)
     for group in groups:
         group["bucket"] = group["bucket"].total_seconds()
+        key = (group["workflow"], group["name"], group["error_type"], group["error_fingerprint"])
+        group["triage"] = triage_json(triaged.get(key))
     return groups
 
 
@@ -149,6 +162,34 @@ def set_limits(request: HttpRequest, payload: QueueLimits) -> dict[str, Any]:
 def reset_limits(request: HttpRequest, payload: QueueReset) -> dict[str, Any]:
     form = QueueResetForm(payload.dict())
     return _on_queue(request, form, lambda name, reason: queues.reset_limits(name, reason=reason))
+
+
+class RaiseLimit(Body):
+    name: str = Field(..., max_length=200)
+    limit: Literal["concurrency", "rate_limit"]
+    value: int = Field(..., description="the new concurrency, or runs per the rate's window")
+    reason: Reason = REASON
+
+
+@router.post(
+    "/queues/actions/raise-limit",
+    response={200: dict[str, Any], ERRORS: Problem},
+    summary="Raise one limit of a queue",
+)
+def raise_limit(request: HttpRequest, payload: RaiseLimit) -> dict[str, Any]:
+    """A waiting run's way out: one limit changed, the others kept (a rate keeps its
+    window), where set-limits replaces them all."""
+    form = RaiseLimitForm(payload.dict())
+
+    def call(name: str, reason: str) -> queues.Limits:
+        value = form.cleaned_data["value"]
+        if form.cleaned_data["limit"] == "concurrency":
+            return queues.set_limits(name, concurrency=value, reason=reason)
+        current = queues.stored_limits(name)
+        window = ((current and current.rate_limit) or (0, 60.0))[1]
+        return queues.set_limits(name, rate_limit=(value, window), reason=reason)
+
+    return _on_queue(request, form, call)
 
 
 @router.get(

@@ -344,6 +344,7 @@ def move(
     actor: str | None = None,
     reason: str = "",
     progress: Progress | None = None,
+    request_id: str | None = None,
 ) -> Any:
     """Move enqueued runs to another queue; its limits and order apply from their next
     claim (a way out for a run held behind a full queue)."""
@@ -351,7 +352,8 @@ def move(
     if not name:
         raise InvalidArgumentError("queue", "name the queue to move the runs to")
     validation.free_text("reason", reason)
-    return apply("move", run_ids, actor, progress, {"queue": name, "reason": reason},
+    detail = {"queue": name, "reason": reason, "request_id": request_id}
+    return apply("move", run_ids, actor, progress, detail,
                  lambda batch: requeue_batch(batch, name, None))  # fmt: skip
 
 
@@ -362,6 +364,7 @@ def prioritize(
     actor: str | None = None,
     reason: str = "",
     progress: Progress | None = None,
+    request_id: str | None = None,
 ) -> Any:
     """Give enqueued runs a priority (default: the highest, so claims take them first
     where the queue orders by priority: the plain claim always does, a limited queue when
@@ -369,7 +372,7 @@ def prioritize(
     validation.priority(priority)
     validation.free_text("reason", reason)
     return apply("prioritize", run_ids, actor, progress,
-                 {"priority": priority, "reason": reason},
+                 {"priority": priority, "reason": reason, "request_id": request_id},
                  lambda batch: requeue_batch(batch, None, priority))  # fmt: skip
 
 
