@@ -31,7 +31,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     try:
         job = operations.get_job(job_id)
     except DurableError as exc:
-        return render_page(request, "dashboard/job.html", {"missing": str(exc)})
+        page = render_page(request, "dashboard/job.html", {"missing": str(exc)})
+        page.status_code = 404  # as any page of something that is not there
+        return page
     return render_job(request, job)
 
 
