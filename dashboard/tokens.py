@@ -72,6 +72,25 @@ def find(secret: str) -> ApiToken | None:
     )
 
 
+def why_refused(secret: str) -> str | None:
+    """Why a token that exists does not authenticate (revoked, expired, its user made
+    inactive), so its caller learns to make a new one; None for a secret that is no token."""
+    if not secret.startswith("dur_") or len(secret) > 200:
+        return None
+    token = ApiToken.objects.select_related("user").filter(digest=digest(secret)).first()
+    if token is None:
+        return None
+    if token.revoked_at is not None:
+        why = f"was revoked at {token.revoked_at:%Y-%m-%d %H:%M} UTC"
+    elif token.expires_at is not None and token.expires_at <= timezone.now():
+        why = f"expired at {token.expires_at:%Y-%m-%d %H:%M} UTC"
+    elif not token.user.is_active:
+        why = f"belongs to {token.user.get_username()}, whose account is inactive"
+    else:
+        return None
+    return f"Token {token.prefix} {why}: make a new one on the Tokens page."
+
+
 def touch(token: ApiToken) -> None:
     """Record use at most once a minute: a conditional write, not one per request."""
     now = timezone.now()

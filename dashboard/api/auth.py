@@ -39,6 +39,8 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         found = tokens.find(token)
         if found is None:
+            if why := tokens.why_refused(token):  # a token once good: say what happened
+                raise ApiProblem(401, why, headers={"WWW-Authenticate": "Bearer"})
             return None  # 401
         _check_rate(found)
         user = found.user

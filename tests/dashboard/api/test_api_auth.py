@@ -82,10 +82,15 @@ def test_a_view_token_reads(view_api):
         {"expires_at": timezone.now() - timedelta(seconds=1)},
     ],
 )
-def test_revoked_and_expired_tokens_get_401(owner, change):
+def test_revoked_and_expired_tokens_get_401_saying_which(owner, change):
     made = tokens.create(owner, "old", "view")
     ApiToken.objects.filter(pk=made.token.pk).update(**change)
-    assert TokenClient(made.secret).get("/runs").status_code == 401
+    response = TokenClient(made.secret).get("/runs")
+    assert response.status_code == 401
+    said = "revoked" if "revoked_at" in change else "expired"
+    detail = response.json()["detail"]
+    assert said in detail and made.token.prefix in detail and "Tokens page" in detail
+    assert response["WWW-Authenticate"] == "Bearer"
 
 
 def test_a_forged_token_gets_401(db):
