@@ -171,18 +171,26 @@ def start(request: HttpRequest, payload: BulkStart) -> BulkJob:
         raise ApiProblem(400, str(exc)) from exc
 
 
+class JobControl(Body):
+    reason: str = Field("", max_length=500, description="why, for the audit log (optional)")
+
+
 @router.post(
     "/bulk/{uuid:job_id}/{verb}",
     response={200: JobStatus, ERRORS: Problem},
     summary="Pause, resume or abort a bulk job",
 )
 def control(
-    request: HttpRequest, job_id: uuid.UUID, verb: Literal["pause", "resume", "abort"]
+    request: HttpRequest,
+    job_id: uuid.UUID,
+    verb: Literal["pause", "resume", "abort"],
+    payload: JobControl | None = None,
 ) -> BulkJob:
     call = {"pause": operations.pause_job, "resume": operations.resume_job,
             "abort": operations.abort_job}[verb]  # fmt: skip
+    reason = payload.reason if payload is not None else ""
     try:
-        return call(str(job_id), actor=actor(request))
+        return call(str(job_id), actor=actor(request), reason=reason)
     except DurableError as exc:
         raise ApiProblem(409 if "can't" in str(exc) else 404, str(exc)) from exc
 

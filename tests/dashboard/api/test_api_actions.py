@@ -220,3 +220,20 @@ def test_a_token_holds_and_releases_a_run_once_per_key_audited_as_its_user(
     assert Run.objects.get(id="wait-1").held_at is None
     refused = operator_api.post("/runs/actions/release", {"run_id": "wait-1", "reason": "again"})
     assert refused.status_code == 409 and "not held" in refused.json()["detail"]
+
+
+def test_a_bulk_job_is_paused_and_aborted_with_a_reason_as_on_its_page(
+    operator_api, engine, settings
+):
+    settings.DURABLE_EXECUTOR = "external"  # the job waits: only its controls are looked at
+    make_failed_run(id="r-0", workflow="not.registered")
+    target = {"action": "hold", "scope": "selected", "run_ids": ["r-0"]}
+    preview = operator_api.post("/bulk/preview", target).json()
+    job = operator_api.post("/bulk", {**target, "reason": "tidy", "token": preview["token"],
+                                      "as_of": preview["as_of"], "total": 1}).json()  # fmt: skip
+    paused = operator_api.post(f"/bulk/{job['id']}/pause")  # the reason is optional
+    assert paused.status_code == 200 and paused.json()["state"] == "PAUSED", paused.content
+    aborted = operator_api.post(f"/bulk/{job['id']}/abort", {"reason": "wrong filter"})
+    assert aborted.status_code == 200 and aborted.json()["state"] == "ABORTED", aborted.content
+    entry = AuditEntry.objects.get(action="bulk_job_abort")
+    assert entry.detail["reason"] == "wrong filter" and "via API token" in entry.actor
