@@ -113,10 +113,20 @@ def _last_good_version(workflow: str, before: datetime) -> str | None:
 
 
 def _deploy_before(workflow: str, version: str, first_failure: datetime) -> dict | None:
-    """The version's deploy when executors first served it shortly before the group's first
-    failure (an executor announces the workflow@version keys its code can run)."""
+    """The version's deploy when it was first seen shortly before the group's first failure:
+    the first run started at that version, or the live executors announcing it (the
+    workflow@version keys their code can run), whichever came first. Executors forget
+    (a clean shutdown deletes their row, a restart starts the clock again); the runs keep
+    the version that started them (one probe of run_version_created_idx)."""
     seen = Executor.objects.filter(workflows__contains=[f"{workflow}@{version}"])
-    first_seen = seen.aggregate(first=Min("started_at"))["first"]
+    first_run = (
+        Run.objects.filter(version=version, workflow=workflow)
+        .order_by("created_at", "id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    times = [seen.aggregate(first=Min("started_at"))["first"], first_run]
+    first_seen = min((time for time in times if time is not None), default=None)
     if first_seen is None or not (timedelta(0) <= first_failure - first_seen <= DEPLOY_WINDOW):
         return None
     return {"version": version, "first_seen": first_seen, "executors": seen.count()}
