@@ -44,7 +44,7 @@ class BulkJob(models.Model):
     canary = models.IntegerField(null=True, blank=True)  # do this many first, then judge
     canary_max_failed = models.FloatField(default=0.0)  # percent of the canary that may fail
     canary_passed = models.BooleanField(default=False)
-    # the rate counts from here: runs processed before `paced_at` were `paced_count`
+    # the rate counts from here: runs acted on (done) before `paced_at` were `paced_count`
     paced_at = models.DateTimeField(null=True, blank=True)
     paced_count = models.IntegerField(default=0)
     state = models.CharField(max_length=10, choices=JobState.choices, default=JobState.RUNNING)

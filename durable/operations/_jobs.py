@@ -281,14 +281,14 @@ def _held_back(job: BulkJob) -> float | None:
     """Seconds to wait for the concurrency cap or the rate, or None to act now."""
     if job.concurrency and job.action in REPEATING and _in_flight(job) >= job.concurrency:
         return BUSY_WAIT
-    if job.rate:
+    if job.rate:  # runs acted on: one skipped as superseded or refused reaches nothing
         anchor = job.paced_at or job.created_at
-        due = anchor + timedelta(seconds=(job.processed - job.paced_count) / job.rate)
+        due = anchor + timedelta(seconds=(job.done - job.paced_count) / job.rate)
         wait = clock.seconds_until(due)
         if wait > 0:
             return wait
         if wait < -1.0:  # after a pause or the canary's wait: pace from now, no burst
-            job.paced_at, job.paced_count = clock.now(), job.processed
+            job.paced_at, job.paced_count = clock.now(), job.done
     return None
 
 

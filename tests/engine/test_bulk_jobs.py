@@ -132,6 +132,22 @@ def test_a_rate_limit_holds_within_ten_percent(executor):
     assert job.done == 40 and 4.5 <= rate <= 5.5, f"{rate:.2f} runs/s over {spread:.1f}s"
 
 
+def test_the_rate_paces_the_runs_acted_on_not_the_ones_skipped(executor):
+    """A rate protects what the runs reach; a superseded run that is skipped reaches
+    nothing, so 200 of them beside 5 runs restarted do not take 40 s at 5 a second."""
+    superseded = failed_runs(200)
+    wait_for(operations.start_bulk_job("restart", superseded).id)  # each has a restart now
+    fresh = [f"fresh-{index}" for index in range(5)]
+    Run.objects.bulk_create(
+        Run(id=run_id, workflow=UNREGISTERED, status="ERROR", input={"args": [], "kwargs": {}})
+        for run_id in fresh
+    )
+    started = time.monotonic()
+    job = wait_for(operations.start_bulk_job("restart", superseded + fresh, rate=5).id)
+    assert (job.done, job.skipped) == (5, 200)
+    assert time.monotonic() - started < 10, "the skipped runs were paced at the rate"
+
+
 @pytest.mark.slow
 def test_a_paused_job_does_nothing_until_resumed(executor):
     origins = failed_runs(60)
