@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import (
     Case,
     Count,
+    DateTimeField,
     F,
     OuterRef,
     Q,
@@ -25,6 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Left, Now, Upper
 from django.utils import timezone
@@ -284,6 +286,16 @@ def _list_values(runs: QuerySet[Run]) -> QuerySet:
     ).values(*LIST_FIELDS, "error_message", "superseded_by")
 
 
+# when a live run's work goes on after its last failed attempt: that attempt's end plus the
+# backoff it chose (read for RUNNING rows only: a finished run's active time is stored)
+RETRY_RESUMES_SQL = """CASE WHEN "durable_run".status = 'RUNNING' THEN (
+    SELECT max(a.finished_at + make_interval(secs => least(greatest(
+               coalesce(CASE WHEN json_typeof(a.error->'retry_delay_seconds') = 'number'
+                             THEN (a.error->>'retry_delay_seconds')::float8 END, 0), 0), 1e8)))
+    FROM durable_attempt a
+    WHERE a.run_id = "durable_run".id AND a.run_created_at = "durable_run".created_at) END"""
+
+
 def with_history(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row's steps recorded, its last checkpoint's finish and, while it runs, its
     active time, read live (the engine writes `steps_done` and `active_ms` when a run changes
@@ -303,18 +315,20 @@ def with_history(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     history = Run.objects.filter(id__in=[row["id"] for row in rows]).annotate(
         steps_recorded=Coalesce(Subquery(last_position.values("position")[:1]) + 1, 0),
         last_finished=Subquery(last_position.values("finished_at")[:1]),
+        # a failed attempt's end plus its backoff: a live run's work resumes from there
+        retry_resumes=RawSQL(RETRY_RESUMES_SQL, [], DateTimeField()),
         active=Case(
             When(status__in=RunStatus.terminal(), active_ms__isnull=False, then=F("active_ms")),
             default=active_ms_expression(partition_bounds.within_sql(created)),
         ),
     )
     found = {run_id: entry for run_id, *entry in
-             history.values_list("id", "steps_recorded", "last_finished", "active")}  # fmt: skip
+             history.values_list("id", "steps_recorded", "last_finished", "active",
+                                 "retry_resumes")}  # fmt: skip
     for row in rows:
         # a run deleted since the first statement: nothing recorded, as a new run
-        row["steps_recorded"], row["last_finished"], row["active"] = found.get(
-            row["id"], (0, None, None)
-        )
+        (row["steps_recorded"], row["last_finished"], row["active"],
+         row["retry_resumes"]) = found.get(row["id"], (0, None, None, None))  # fmt: skip
     return rows
 
 
@@ -324,7 +338,8 @@ def with_parked_time(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     now = timezone.now()
     for row in rows:
         if row["status"] == RunStatus.RUNNING:
-            since = max(row["updated_at"], row["last_finished"] or row["updated_at"])
+            marks = (row["updated_at"], row["last_finished"], row.get("retry_resumes"))
+            since = max(mark for mark in marks if mark is not None)
             row["active"] = (row["active"] or 0) + max((now - since).total_seconds() * 1000, 0)
         started = row["started_at"]
         wall = ((row["finished_at"] or now) - started).total_seconds() * 1000 if started else 0

@@ -10,7 +10,7 @@ every failed attempt (a failed checkpoint's time is its last attempt, already co
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 ACTIVE_KINDS = ("step", "transaction")
@@ -74,11 +74,25 @@ def active_ms(steps: Iterable[Any], attempts: Iterable[Any], inherited: int = 0)
     )
 
 
+def retry_resumes_at(attempt: Any) -> datetime | None:
+    """When the step after a failed attempt starts again: its finish plus the backoff it
+    chose (`error["retry_delay_seconds"]`); the wait between is parked, not active."""
+    if attempt.finished_at is None:
+        return None
+    try:
+        delay = float((attempt.error or {}).get("retry_delay_seconds") or 0)
+        return attempt.finished_at + timedelta(seconds=min(max(delay, 0.0), 10**8))
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        return attempt.finished_at
+
+
 def in_flight_ms(run: Any, steps: list[Any], attempts: list[Any], now: datetime) -> float:
-    """A RUNNING run's current, unrecorded work: since it was claimed or its last entry."""
+    """A RUNNING run's current, unrecorded work: since it was claimed, its last entry, or
+    the end of a retry's backoff (waiting it out is parked time)."""
     if run.status != "RUNNING":
         return 0.0
-    marks = [run.updated_at, *(s.finished_at for s in steps), *(a.finished_at for a in attempts)]
+    marks = [run.updated_at, *(s.finished_at for s in steps),
+             *(retry_resumes_at(a) for a in attempts)]  # fmt: skip
     since = max(mark for mark in marks if mark is not None)
     return max((now - since).total_seconds() * 1000, 0.0)
 
