@@ -135,6 +135,8 @@ def _in_place(action: str, done: str, fallback: str = "", landing: str | None = 
 
         def call(run_ids: list[str], form: RunActionForm, **options: Any) -> Any:
             reason = form.cleaned_data["reason"].strip() or (default if fallback else "")
+            if action == "resume":  # a run restarted or forked since the page loaded: refused
+                options["unless_derived_since"] = form.cleaned_data["seen"]
             return getattr(operations, action)(run_ids, reason=reason, **options)
 
         return _on_one_run(request, action, call, done, landing=landing)

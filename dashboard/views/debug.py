@@ -92,7 +92,7 @@ def patch(request: HttpRequest) -> HttpResponse:
         run_id,
         lambda: operations.fork(
             [run_id], from_step=position + 1, patch={position: data["output"]},
-            request_id=request_id,
+            request_id=request_id, unless_derived_since=data["seen"],
         ),
         f"Forked {{old}} as new run {{new}} with the output of step {position} edited; "
         f"it continues from step {position + 1}.",

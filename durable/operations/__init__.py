@@ -185,13 +185,16 @@ def resume(
     reason: str = "",
     progress: Progress | None = None,
     request_id: str | None = None,
+    unless_derived_since: datetime | None = None,
 ) -> Any:
     """Continue failed, cancelled or dead runs from their last checkpoint.
 
     The step that runs again gets a fresh retry budget (its attempt numbers go on); a
     recovery after an executor's death grants none. A run cancelled while a step ran is
     resumed once that step has returned (it keeps its checkpoint): this waits for it up to
-    DURABLE_CANCEL_CONFIRM_SECONDS, then refuses the run, lest the step run twice.
+    DURABLE_CANCEL_CONFIRM_SECONDS, then refuses the run, lest the step run twice. With
+    `unless_derived_since` (when the operator looked), a run restarted or forked since is
+    refused, saying by whom, as `restart` refuses it.
     """
     validation.free_text("reason", reason)
     detail = {"reason": reason, "request_id": request_id}
@@ -200,7 +203,10 @@ def resume(
         [run_id for run_id in run_id_list(run_ids) if _well_formed(run_id)],
         settings.DURABLE_CANCEL_CONFIRM_SECONDS,
     )
-    return apply("resume", run_ids, actor, progress, detail, resume_batch)
+    return apply(
+        "resume", run_ids, actor, progress, detail,
+        lambda batch: resume_batch(batch, since=unless_derived_since),
+    )  # fmt: skip
 
 
 def hold(

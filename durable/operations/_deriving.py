@@ -65,7 +65,7 @@ def derive_batch(
         batch = [run_id for run_id in batch if run_id not in result.skipped]
     originals = {run.id: run for run in Run.objects.filter(id__in=batch)}
     forks = fork_refusals(batch, from_step, patch) if fork else {}
-    derived = _derived_since(batch, since) if since is not None else {}
+    derived = derived_since(batch, since) if since is not None else {}
     for run_id in batch:
         original = originals.get(run_id)
         step, fork_refusal = forks.get(run_id, (from_step, None))
@@ -118,7 +118,7 @@ def fork_refusals(
     return plans
 
 
-def _derived_since(batch: list[str], since: datetime) -> dict[str, str]:
+def derived_since(batch: list[str], since: datetime) -> dict[str, str]:
     """Runs of the batch restarted or forked at or after `since`: who did it, as what."""
     newest = {}
     rows = Run.objects.filter(forked_from_id__in=batch, created_at__gte=since).order_by(

@@ -9,6 +9,7 @@ for a while, and refuses the runs still held (`stopping_trees`).
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from durable.core import _lineage as lineage
 from durable.core import _serving as serving
@@ -16,7 +17,7 @@ from durable.core.store import _trees as store_trees
 from durable.models import Run, RunStatus
 from durable.operations import _jobs as jobs
 from durable.operations._batches import BulkResult, locked_statuses, split_by_status
-from durable.operations._deriving import fork_points
+from durable.operations._deriving import derived_since, fork_points
 
 
 def cancel_batch(
@@ -42,16 +43,22 @@ def cancel_batch(
     return result
 
 
-def _resume_refusal(status: str) -> str:
+def resume_refusal(status: str) -> str:
+    """Why a run of this status is not resumed (the action's and its preview's words)."""
     if status == RunStatus.SUCCESS:
         return "it already succeeded; restart it to run it again"
     return f"it is {status}; only failed, cancelled or dead runs can be resumed"
 
 
-def resume_batch(batch: list[str]) -> BulkResult:
-    """Resumed runs take along the children their cancel took down, so they can go on."""
+def resume_batch(batch: list[str], since: datetime | None = None) -> BulkResult:
+    """Resumed runs take along the children their cancel took down, so they can go on.
+    With `since`, a run restarted or forked at or after it is refused with who did it: its
+    work goes on in that new run, and resuming it too would do the work twice."""
     statuses = locked_statuses(batch)
-    eligible, result = split_by_status(batch, statuses, RunStatus.resumable(), _resume_refusal)
+    eligible, result = split_by_status(batch, statuses, RunStatus.resumable(), resume_refusal)
+    if since is not None and eligible:
+        result.refused.update(derived_since(eligible, since))
+        eligible = [run_id for run_id in eligible if run_id not in result.refused]
     eligible = _refuse_unserved(eligible, result)
     eligible = _refuse_stopping(eligible, result)
     if eligible:
