@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import markcoroutinefunction
+from django.db import transaction
 
 from durable.core import _async_runs as async_runs
 from durable.core import _by_name as by_name
@@ -29,6 +30,7 @@ from durable.core._serialization import loads
 from durable.core._validation import validate_new_run_id, validate_run_id
 from durable.core.conf import settings
 from durable.errors import (
+    DurableError,
     ResultTimeoutError,
     RunNotFoundError,
 )
@@ -246,7 +248,17 @@ def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
     in the pool is held until it ends, and cancels, leases and shutdowns treat it as any
     run in flight there. Inside a workflow, or a step, or on a thread whose event loop is
     running (a notebook's cell, sync Playwright), where an async workflow could not run, the
-    run is handed to the pool."""
+    run is handed to the pool.
+
+    Inside the caller's `transaction.atomic()` (a @durable.transaction step included) the
+    new run exists for the executors only once that transaction commits, so waiting for it
+    there could never end: refused, saying so."""
+    if transaction.get_connection().in_atomic_block:  # a workflow's own atomic() included
+        raise DurableError(
+            "durable.run() inside transaction.atomic() (or a @durable.transaction step) would "
+            "wait forever: the new run starts only when that transaction commits; call "
+            "durable.start() there and wait for handle.result() after the commit"
+        )
     if context.current() is not None or async_runs.loop_runs_here():
         return start(workflow, *args, **kwargs).result()
     dispatching.execute_here()
