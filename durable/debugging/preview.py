@@ -20,6 +20,7 @@ from durable.errors import DurableError, OperationRefused
 from durable.models import HistoryQuerySet, Run, RunStatus, Step, StepKind, StepStatus
 from durable.operations import _patching as patching
 from durable.operations import fork_refusals
+from durable.operations._resuming import resume_refusal
 
 ACTIONS = ("resume", "restart", "fork")
 
@@ -110,12 +111,15 @@ def preview(
     if action not in ACTIONS:
         raise DurableError(f"preview of {action!r}: choose one of {', '.join(ACTIONS)}")
     ids = [run_ids] if isinstance(run_ids, str) else list(dict.fromkeys(run_ids))
-    refused: dict[str, str] = {}
+    refused = _refused_by_state(action, run_ids, ids)
     steps = Step.objects.of_runs(ids)  # from the partitions of the runs' days only
     if action == "fork":
-        starts, refused = _fork_starts(run_ids, ids, from_step, patch)
+        starts, fork_refused = _fork_starts(run_ids, ids, from_step, patch)
+        refused.update(fork_refused)
     else:
         starts = _first_repeated_positions(action, steps, ids, from_step)
+    for run_id in refused:
+        starts[run_id] = None  # nothing of a refused run runs again
     registry.autodiscover()
     rows = steps.order_by("run_id", "position").values_list("run_id", "position", "name", "kind")
     repeated: dict[str, list[RepeatedStep]] = {run_id: [] for run_id in ids}
@@ -131,6 +135,22 @@ def preview(
     return Preview(
         action, [RunPreview(run_id, repeated[run_id], refused.get(run_id)) for run_id in ids]
     )
+
+
+def _refused_by_state(action: str, given: str | Iterable[str], ids: list[str]) -> dict[str, str]:
+    """Runs the action refuses whatever their history says, in its own words: one that does
+    not exist (one id given as a string: raised, as the action raises it), and for a resume
+    one whose status it does not resume."""
+    statuses = dict(Run.objects.filter(id__in=ids).values_list("id", "status"))
+    missing = [run_id for run_id in ids if run_id not in statuses]
+    if isinstance(given, str) and missing:
+        raise OperationRefused(given, "no such run")
+    refused = dict.fromkeys(missing, "no such run")
+    if action == "resume":
+        for run_id, status in statuses.items():
+            if status not in RunStatus.resumable():
+                refused[run_id] = resume_refusal(status)
+    return refused
 
 
 def _fork_starts(

@@ -44,7 +44,8 @@ class StepCall:
 class ReplayReport:
     """What a replay found. `outcome` is one of: failure (the recorded error was reached),
     divergence, until (stopped at --until-step), end_of_history (the code asks for a step
-    the run never recorded), code_error (workflow code raised between steps), completed."""
+    the run never recorded), code_error (workflow code raised between steps), child_failure (a child
+    run's failure reached the code: replay that run), completed."""
 
     run_id: str
     workflow: str
@@ -127,6 +128,7 @@ class Replay:
         self.served: list[tuple[int, str]] = []
         self.calls: dict[int, StepCall] = {}
         self.last_position: int | None = None
+        self.failed_served: list[int] = []  # recorded failures handed back to the code
 
     def report(self, outcome: str, message: str, **details: Any) -> ReplayReport:
         return ReplayReport(
@@ -159,6 +161,8 @@ class Replay:
         if call is not None and recorded.name == call.definition.name:
             self._check_input(position, recorded, call)
         self.served.append((position, recorded.name))
+        if recorded.status == "ERROR":
+            self.failed_served.append(position)
         return recorded
 
     def _stop_here(
@@ -268,7 +272,7 @@ def _drive(replay: Replay, run_context: RunContext, definition: Any) -> ReplayRe
 def _judge_exception(replay: Replay, run_context: RunContext, exc: Exception) -> ReplayReport:
     if isinstance(exc, NonDeterminismError) or run_context.nondeterminism is not None:
         return _divergence(replay, run_context.nondeterminism or exc)
-    position = replay.last_position
+    position = _failed_position(replay, exc)
     row = replay.rows.get(position) if position is not None else None
     if position is not None and row is not None and row.status == "ERROR":
         return replay.report(
@@ -280,12 +284,67 @@ def _judge_exception(replay: Replay, run_context: RunContext, exc: Exception) ->
             error=row.error,
             call=replay.calls.get(position),
         )
+    child = _failed_child(replay, exc)
+    if child is not None:
+        position, row, child_run = child
+        return replay.report(
+            "child_failure",
+            f"stopped at step {position} ({row.name}): its child run {child_run.id} failed; "
+            f"replay that run to see where: durable replay {child_run.id}",
+            position=position,
+            step_name=row.name,
+            step_input=row.input,
+            error=child_run.error,
+        )
+    position = replay.last_position
     return replay.report(
         "code_error",
         f"the workflow code raised outside any step, after step {position}",
         position=position,
         error=error_to_dict(exc),
     )
+
+
+def _same_error(recorded: dict[str, Any] | None, exc: BaseException) -> bool:
+    if not recorded:
+        return False
+    kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return recorded.get("message") == str(exc) and recorded.get("type") in (
+        kind,
+        type(exc).__name__,
+    )
+
+
+def _failed_position(replay: Replay, exc: BaseException) -> int | None:
+    """The recorded failure the code let through: under asyncio.gather the last lookup is
+    not the failing step, so match the raised error against the failures handed back."""
+    for position in reversed(replay.failed_served):
+        if _same_error(replay.rows[position].error, exc):
+            return position
+    if replay.failed_served:
+        return replay.failed_served[-1]
+    return replay.last_position
+
+
+def _failed_child(replay: Replay, exc: BaseException) -> tuple[int, Step, Run] | None:
+    """A child entry whose run failed with the error the code raised (its result re-raises)."""
+    children = [
+        (position, replay.rows[position])
+        for position, _ in replay.served
+        if replay.rows[position].kind == "child"
+    ]
+    for position, row in reversed(children):
+        child_id = row.output if isinstance(row.output, str) else None
+        if child_id is None and isinstance(row.output, dict):
+            child_id = row.output.get("run_id")
+        child_run = Run.objects.filter(id=child_id).first() if child_id else None
+        if (
+            child_run is not None
+            and child_run.status == "ERROR"
+            and _same_error(child_run.error, exc)
+        ):
+            return position, row, child_run
+    return None
 
 
 def _divergence(replay: Replay, error: BaseException) -> ReplayReport:

@@ -47,7 +47,7 @@ def test_restart_all_matching_preview_excludes_superseded_runs(owner_client):
     assert "<strong>4</strong> runs will be restarted" in text
     assert 'name="include_superseded"' in text
     # the status table agrees with the sum: its ERROR row says the superseded are skipped
-    assert "will be restarted <span class=\"muted\">unless superseded" in text
+    assert 'will be restarted <span class="muted">unless superseded' in text
 
 
 def _restart_all(client, include: bool) -> str:

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from django.core.management.base import CommandError
+
 from durable.debugging import compare, export, importing, preview, replay, stacks, step_logs
 from durable.management.cli import scripting
 
@@ -72,6 +74,9 @@ def handle_replay(command, *, run_id, until_step=None, pdb=False, as_json=False,
         if report.outcome == "failure":
             command.stdout.write("  (re-run this step under the debugger with --pdb)")
         return
+    if report.outcome == "child_failure":
+        command.stderr.write("--pdb: the failure is in a child run; replay it with --pdb")
+        return
     if report.outcome != "failure":
         command.stderr.write("--pdb: no failing step was reached, so there is nothing to debug")
         return
@@ -118,9 +123,14 @@ def print_preview(
     if as_json:
         command.stdout.write(json.dumps(result.as_json(), indent=2))
         return
+    refused = {run.run_id: run.refused for run in result.runs if run.refused}
+    if refused and len(refused) == len(result.runs):
+        raise CommandError("\n".join(f"refused {run_id}: {why}" for run_id, why in refused.items()))
     flags = [entry["flagged"] for entry in result.summary()] or [False]
     for line, flagged in zip(result.lines(), flags, strict=True):
         command.stdout.write(command.style.WARNING(line) if flagged else line)
+    for run_id, why in refused.items():
+        command.stderr.write(f"refused {run_id}: {why}")
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
