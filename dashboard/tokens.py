@@ -85,7 +85,7 @@ def why_refused(secret: str) -> str | None:
     elif token.expires_at is not None and token.expires_at <= timezone.now():
         why = f"expired at {token.expires_at:%Y-%m-%d %H:%M} UTC"
     elif not token.user.is_active:
-        why = f"belongs to {token.user.get_username()}, whose account is inactive"
+        why = "belongs to an account that is no longer active"
     else:
         return None
     return f"Token {token.prefix} {why}: make a new one on the Tokens page."

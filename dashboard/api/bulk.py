@@ -45,7 +45,7 @@ class BulkTarget(Body):
     filter: Filter = Filter()
 
 
-class BulkPreview(Body):
+class BulkPreview(Schema):
     action: str
     total: int
     eligible: int

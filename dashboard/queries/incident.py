@@ -88,7 +88,7 @@ def incident(key: GroupKey, since: datetime, until: datetime) -> dict[str, Any] 
         "first_seen": row["first_seen"],
         "last_seen": row["last_seen"],
         "first_version": row["first_version"],
-        "last_good_version": _last_good_version(key.workflow, row["first_seen"]),
+        "last_good_version": _last_good_version(key, row["first_seen"]),
         "deploy": _deploy_before(key.workflow, row["first_version"], row["first_seen"]),
         "radius": {
             "runs": row["runs"],
@@ -102,13 +102,18 @@ def incident(key: GroupKey, since: datetime, until: datetime) -> dict[str, Any] 
     }
 
 
-def _last_good_version(workflow: str, before: datetime) -> str | None:
-    """The version of the workflow's last success created before the group began (one
-    probe of run_workflow_status_created_idx)."""
-    runs = Run.objects.filter(workflow=workflow, status=RunStatus.SUCCESS, created_at__lt=before)
-    # a run that failed for good and was resumed since succeeded after the group began
-    failed = Attempt.objects.filter(run_id=OuterRef("id"), final=True)
-    runs = runs.exclude(Exists(failed))
+def _last_good_version(key: GroupKey, before: datetime) -> str | None:
+    """The version of the workflow's last success created before the group began (a walk of
+    run_workflow_status_created_idx), not one of the group's own runs that failed for good
+    with its error and succeeded once resumed (each probe read in the run's partition)."""
+    of_the_group = Attempt.objects.filter(
+        run_id=OuterRef("id"), run_created_at=OuterRef("created_at"), final=True,
+        error_fingerprint=key.fingerprint,
+    )  # fmt: skip
+    runs = Run.objects.filter(
+        workflow=key.workflow, status=RunStatus.SUCCESS, created_at__lt=before
+    )
+    runs = runs.exclude(Exists(of_the_group))
     return runs.order_by("-created_at", "-id").values_list("version", flat=True).first()
 
 
@@ -119,11 +124,13 @@ def _deploy_before(workflow: str, version: str, first_failure: datetime) -> dict
     (a clean shutdown deletes their row, a restart starts the clock again); the runs keep
     the version that started them (one probe of run_version_created_idx)."""
     seen = Executor.objects.filter(workflows__contains=[f"{workflow}@{version}"])
-    first_run = (
+    first_run = (  # unversioned runs ("") tell nothing of a deploy
         Run.objects.filter(version=version, workflow=workflow)
         .order_by("created_at", "id")
         .values_list("created_at", flat=True)
         .first()
+        if version
+        else None
     )
     times = [seen.aggregate(first=Min("started_at"))["first"], first_run]
     first_seen = min((time for time in times if time is not None), default=None)

@@ -288,10 +288,15 @@ def _list_values(runs: QuerySet[Run]) -> QuerySet:
 
 # when a live run's work goes on after its last failed attempt: that attempt's end plus the
 # backoff it chose (read for RUNNING rows only: a finished run's active time is stored)
+# (`_durations.retry_resumes_at`: a backoff from before the last claim was never waited out;
+# the delay read as numeric, so an imported 1e400 is clamped, not an error)
 RETRY_RESUMES_SQL = """CASE WHEN "durable_run".status = 'RUNNING' THEN (
-    SELECT max(a.finished_at + make_interval(secs => least(greatest(
-               coalesce(CASE WHEN json_typeof(a.error->'retry_delay_seconds') = 'number'
-                             THEN (a.error->>'retry_delay_seconds')::float8 END, 0), 0), 1e8)))
+    SELECT max(a.finished_at + CASE
+        WHEN a.finished_at < "durable_run".claimed_at
+          OR json_typeof(a.error->'retry_delay_seconds') IS DISTINCT FROM 'number'
+        THEN interval '0'
+        ELSE make_interval(secs => least(greatest(
+            (a.error->>'retry_delay_seconds')::numeric, 0), 1e8)::float8) END)
     FROM durable_attempt a
     WHERE a.run_id = "durable_run".id AND a.run_created_at = "durable_run".created_at) END"""
 

@@ -56,7 +56,10 @@ FACTS = """
 -- The runs' creation times, bounded by constants (partition_bounds), prune the history to
 -- their days' partitions as it is planned, the run's own time to its one as it runs
 SELECT r.id, s.position, s.kind, s.finished_at, a.position, a.attempt, a.finished_at,
-       a.error_type, a.name, (a.error->>'retry_delay_seconds')::float, c.id,
+       a.error_type, a.name,
+       -- a number as stored (an imported file's 1e400 clamped, a non-number read as none)
+       CASE WHEN json_typeof(a.error->'retry_delay_seconds') = 'number' THEN least(greatest(
+           (a.error->>'retry_delay_seconds')::numeric, 0), 1e8)::float END, c.id,
        (SELECT coalesce(array_agg(DISTINCT w), '{}') FROM durable_executor e,
                unnest(e.workflows) AS w
         WHERE e.last_seen_at >= now() - make_interval(secs => %(alive_s)s) AND NOT e.draining),

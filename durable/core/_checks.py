@@ -375,6 +375,20 @@ def check_step_logs_level(**_: Any) -> list[CheckMessage]:
     INFO lines a step logs would be missing from its step logs without a word."""
     if not settings.DURABLE_STEP_LOGS:
         return []
+    hijacked = settings.DURABLE_EXECUTOR == "celery" and getattr(
+        django_settings, "CELERY_WORKER_HIJACK_ROOT_LOGGER", True
+    )
+    if hijacked:  # a worker resets the root's level and handlers to its own at its start
+        return [
+            _error(
+                20,
+                "Celery workers take over the root logger (worker_hijack_root_logger): its "
+                "level becomes the worker's --loglevel and Durable's step-log handler goes",
+                "set CELERY_WORKER_HIJACK_ROOT_LOGGER = False (this project does), so steps "
+                "keep their log lines on the workers",
+                Warning,
+            )
+        ]
     wanted = logging.getLevelName(str(settings.DURABLE_STEP_LOGS_LEVEL).upper())
     root = logging.getLogger().getEffectiveLevel()
     if not isinstance(wanted, int) or root <= wanted:

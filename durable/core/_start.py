@@ -253,13 +253,15 @@ def run(workflow: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Any:
     Inside the caller's `transaction.atomic()` (a @durable.transaction step included) the
     new run exists for the executors only once that transaction commits, so waiting for it
     there could never end: refused, saying so."""
-    if transaction.get_connection().in_atomic_block:  # a workflow's own atomic() included
+    waiter = context.current()  # a workflow body's own children: a replay's transaction too
+    if (waiter is None or waiter.in_step) and transaction.get_connection().in_atomic_block:
         raise DurableError(
-            "durable.run() inside transaction.atomic() (or a @durable.transaction step) would "
-            "wait forever: the new run starts only when that transaction commits; call "
-            "durable.start() there and wait for handle.result() after the commit"
+            "durable.run() inside transaction.atomic() (or a @durable.transaction step, or a "
+            "view under ATOMIC_REQUESTS) would wait forever: the new run starts only when that "
+            "transaction commits; call durable.start() there and wait for handle.result() "
+            "after the commit (a view: mark it transaction.non_atomic_requests)"
         )
-    if context.current() is not None or async_runs.loop_runs_here():
+    if waiter is not None or async_runs.loop_runs_here():
         return start(workflow, *args, **kwargs).result()
     dispatching.execute_here()
     try:

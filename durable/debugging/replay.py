@@ -321,9 +321,7 @@ def _failed_position(replay: Replay, exc: BaseException) -> int | None:
     for position in reversed(replay.failed_served):
         if _same_error(replay.rows[position].error, exc):
             return position
-    if replay.failed_served:
-        return replay.failed_served[-1]
-    return replay.last_position
+    return replay.last_position  # not a failure handed back (one caught, then code raised)
 
 
 def _failed_child(replay: Replay, exc: BaseException) -> tuple[int, Step, Run] | None:

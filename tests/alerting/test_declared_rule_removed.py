@@ -25,3 +25,22 @@ def test_a_rule_taken_out_of_the_settings_resolves_what_it_opened(db, receiver, 
     events = [b["event"] for b in receiver.bodies()]
     assert events == ["trigger", "resolve"]
     assert receiver.bodies()[1]["dedup_key"] == receiver.bodies()[0]["dedup_key"]
+
+
+def test_a_declared_rule_skipped_as_invalid_keeps_its_row_and_open_incidents(
+    db, receiver, settings
+):
+    """A typo in a deploy's rule (or a destination's missing secret) is logged and skipped;
+    it is still declared, so nothing it opened is resolved while it still fires."""
+    rule_spec = {
+        "name": "payments: new failures",
+        "kind": "new_failure_group",
+        "destinations": [{"kind": "webhook", "url": receiver.url()}],
+    }
+    settings.DURABLE_ALERT_RULES = [rule_spec]
+    alerting.sync_declared()
+    fail_run()
+    evaluate_now()
+    settings.DURABLE_ALERT_RULES = [{**rule_spec, "kind": "new_failure_groop"}]  # a typo
+    evaluate_now()
+    assert [b["event"] for b in receiver.bodies()] == ["trigger"]

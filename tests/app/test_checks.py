@@ -162,3 +162,13 @@ def test_manage_py_check_fails_on_a_misconfiguration(settings):
 
 def test_this_project_passes_every_check():
     call_command("check")
+
+
+def test_celery_workers_taking_over_the_root_logger_is_reported(settings):
+    settings.DURABLE_EXECUTOR = "celery"
+    settings.CELERY_WORKER_HIJACK_ROOT_LOGGER = True
+    problems = checks.check_step_logs_level()
+    assert ids(problems) == ["durable.W020"]
+    assert "CELERY_WORKER_HIJACK_ROOT_LOGGER = False" in problems[0].hint
+    settings.CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+    assert checks.check_step_logs_level() == []

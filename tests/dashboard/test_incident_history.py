@@ -49,3 +49,13 @@ def test_a_deploy_before_the_first_failure_is_still_named_after_its_executors_re
     group = _group()
     assert group["first_version"] == "v2"
     assert group["deploy"] is not None
+
+
+def test_a_success_that_caught_a_step_failure_is_still_a_success_before_the_group():
+    good = make_run(version="v1", created_at=timezone.now() - timedelta(hours=2),
+                    finished_at=timezone.now() - timedelta(hours=2))  # fmt: skip
+    Attempt.objects.create(run=good, position=1, attempt=1, name="shop.step_1", final=True,
+                           error={"type": "x", "message": "caught"}, error_type="x",
+                           started_at=good.created_at, finished_at=good.created_at)  # fmt: skip
+    make_failed_run(version="v2")
+    assert _group()["last_good_version"] == "v1"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from durable.models import Attempt, Run
@@ -56,3 +57,38 @@ def test_a_run_waiting_out_a_retry_backoff_reads_parked_in_the_runs_list(viewer_
     row = with_parked_time(with_history([row]))[0]
     assert row["active"] < 5_000, row
     assert row["parked"] > 50_000, row
+
+
+def test_a_backoff_from_before_the_runs_last_claim_is_not_waited_out(viewer_client):
+    """Cancelled during the wait and resumed at once (or recovered): the step runs again
+    since that claim, 20 s ago; the old 300 s backoff does not make it read parked."""
+    _backing_off_run()
+    claimed = timezone.now() - timedelta(seconds=20)
+    Run.objects.filter(id="backing-off").update(claimed_at=claimed, updated_at=claimed)
+    page = viewer_client.get("/runs/backing-off/").content.decode()
+    active = _seconds(re.search(r'id="active-time"[^>]*>([^<]*)<', page).group(1))
+    assert active > 15, active
+    from dashboard.queries.runs import with_history, with_parked_time
+
+    row = dict(
+        Run.objects.filter(id="backing-off").values(
+            "id", "status", "created_at", "started_at", "finished_at", "updated_at", "active_ms"
+        )[0]
+    )
+    assert with_parked_time(with_history([row]))[0]["active"] > 15_000
+
+
+def test_a_stored_backoff_out_of_any_range_still_lists(viewer_client):
+    """An imported attempt may say 1e400 seconds: the runs list clamps it, it answers."""
+    run = _backing_off_run()
+    Attempt.objects.filter(run_id=run.id).update(
+        error={"type": "builtins.OSError", "message": "flaky", "retry_delay_seconds": 1e308}
+    )
+    with connection.cursor() as cursor:  # a JSON number past float8, as a file may hold
+        cursor.execute(
+            "UPDATE durable_attempt SET error = '{\"retry_delay_seconds\": 1e400}'::json "
+            "WHERE run_id = %s",
+            [run.id],
+        )
+    assert viewer_client.get("/").status_code == 200  # the runs list
+    assert viewer_client.get("/runs/backing-off/").status_code == 200

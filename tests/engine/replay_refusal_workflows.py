@@ -4,6 +4,7 @@ a failure under asyncio.gather that is not the last step called, and runs to pre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import durable
 
@@ -56,3 +57,12 @@ def parent(x: int) -> int:
 @durable.workflow(name="tests.replay_refusals.ok")
 def ok(x: int) -> int:
     return a_step(x)
+
+
+@durable.workflow(name="tests.replay_refusals.caught_then_raises")
+def caught_then_raises(x: int) -> int:
+    """A step's failure caught, a step that succeeds, then the code's own error."""
+    with contextlib.suppress(Boom):
+        failing(x)
+    a_step(x)
+    raise ValueError("the workflow's own error, between steps")

@@ -87,3 +87,11 @@ def test_resume_preview_of_a_run_resume_refuses_says_so(transactional_db):
     except (CommandError, SystemExit):
         return
     assert "refused" in out.getvalue() or "succeeded" in out.getvalue(), out.getvalue()
+
+
+def test_a_failure_the_code_caught_is_not_blamed_for_its_own_later_error(transactional_db):
+    """The step that failed was handled; the run ended on the code's error after step 1."""
+    with pytest.raises(ValueError):
+        durable.run(w.caught_then_raises, 1, run_id="refusals-caught")
+    report = replay_run("refusals-caught")
+    assert report.outcome == "code_error", report.render()

@@ -74,11 +74,15 @@ def active_ms(steps: Iterable[Any], attempts: Iterable[Any], inherited: int = 0)
     )
 
 
-def retry_resumes_at(attempt: Any) -> datetime | None:
+def retry_resumes_at(attempt: Any, claimed_at: datetime | None = None) -> datetime | None:
     """When the step after a failed attempt starts again: its finish plus the backoff it
-    chose (`error["retry_delay_seconds"]`); the wait between is parked, not active."""
+    chose (`error["retry_delay_seconds"]`); the wait between is parked, not active. A
+    backoff from before the run's last claim (a cancel and resume, a recovery during it)
+    was never waited out: the step runs again since that claim."""
     if attempt.finished_at is None:
         return None
+    if claimed_at is not None and attempt.finished_at < claimed_at:
+        return attempt.finished_at
     try:
         delay = float((attempt.error or {}).get("retry_delay_seconds") or 0)
         return attempt.finished_at + timedelta(seconds=min(max(delay, 0.0), 10**8))
@@ -91,8 +95,9 @@ def in_flight_ms(run: Any, steps: list[Any], attempts: list[Any], now: datetime)
     the end of a retry's backoff (waiting it out is parked time)."""
     if run.status != "RUNNING":
         return 0.0
+    claimed_at = getattr(run, "claimed_at", None)
     marks = [run.updated_at, *(s.finished_at for s in steps),
-             *(retry_resumes_at(a) for a in attempts)]  # fmt: skip
+             *(retry_resumes_at(a, claimed_at) for a in attempts)]  # fmt: skip
     since = max(mark for mark in marks if mark is not None)
     return max((now - since).total_seconds() * 1000, 0.0)
 

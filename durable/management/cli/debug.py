@@ -120,12 +120,14 @@ def print_preview(
     as_json=False,
 ) -> None:
     result = preview.preview(action, run_ids, from_step, patch=patch)
-    if as_json:
-        command.stdout.write(json.dumps(result.as_json(), indent=2))
-        return
     refused = {run.run_id: run.refused for run in result.runs if run.refused}
-    if refused and len(refused) == len(result.runs):
+    every_run_refused = bool(refused) and len(refused) == len(result.runs)
+    if as_json:  # the refusals are in it; every run refused still exits non-zero
+        command.stdout.write(json.dumps(result.as_json(), indent=2))
+    if every_run_refused:
         raise CommandError("\n".join(f"refused {run_id}: {why}" for run_id, why in refused.items()))
+    if as_json:
+        return
     flags = [entry["flagged"] for entry in result.summary()] or [False]
     for line, flagged in zip(result.lines(), flags, strict=True):
         command.stdout.write(command.style.WARNING(line) if flagged else line)

@@ -121,6 +121,7 @@ def _sync_declared() -> None:
             values = _check(dict(spec))
         except (InvalidArgumentError, TypeError) as exc:
             logger.warning("DURABLE_ALERT_RULES: rule %r skipped: %s", spec.get("name"), exc)
+            names.add(str(spec.get("name")))  # still declared: its row and incidents stay
             continue
         names.add(values["name"])
         fields = {k: values[k] for k in (*FIELDS, "destinations") if k in values and k != "name"}
