@@ -298,7 +298,8 @@ RETRY_RESUMES_SQL = """CASE WHEN "durable_run".status = 'RUNNING' THEN (
         ELSE make_interval(secs => least(greatest(
             (a.error->>'retry_delay_seconds')::numeric, 0), 1e8)::float8) END)
     FROM durable_attempt a
-    WHERE a.run_id = "durable_run".id AND a.run_created_at = "durable_run".created_at) END"""
+    WHERE a.run_id = "durable_run".id AND a.run_created_at = "durable_run".created_at
+      AND {within}) END"""
 
 
 def with_history(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -312,6 +313,7 @@ def with_history(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not rows:
         return rows
     created = [row["created_at"] for row in rows]
+    within, bounds = partition_bounds.within_sql(created)  # the attempts' partitions too
     last_position = Step.objects.filter(
         created_within_q(created),  # prunes to the rows' days as it is planned
         run_id=OuterRef("id"),
@@ -321,7 +323,7 @@ def with_history(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         steps_recorded=Coalesce(Subquery(last_position.values("position")[:1]) + 1, 0),
         last_finished=Subquery(last_position.values("finished_at")[:1]),
         # a failed attempt's end plus its backoff: a live run's work resumes from there
-        retry_resumes=RawSQL(RETRY_RESUMES_SQL, [], DateTimeField()),
+        retry_resumes=RawSQL(RETRY_RESUMES_SQL.format(within=within), bounds, DateTimeField()),
         active=Case(
             When(status__in=RunStatus.terminal(), active_ms__isnull=False, then=F("active_ms")),
             default=active_ms_expression(partition_bounds.within_sql(created)),
