@@ -4,6 +4,8 @@ version that only matches as a LIKE pattern, ships nothing for this group."""
 
 from __future__ import annotations
 
+import pytest
+
 from durable.models import Executor
 from durable.observability import alerting
 from tests.alerting.conftest import evaluate_now, fail_run, rule
@@ -17,17 +19,16 @@ def _muted_until(version: str, receiver) -> None:
     alerting.triage.update(GROUP, {"muted_until_version": version}, actor="tester")
 
 
-def test_another_workflow_at_that_version_does_not_end_the_mute(db, receiver):
-    _muted_until("2", receiver)
-    Executor.objects.create(id="mail", kind="thread", hostname="h", pid=1,
-                            workflows=["mail.send@2"])  # fmt: skip
-    evaluate_now()
-    assert receiver.bodies() == []
-
-
-def test_a_version_is_matched_as_written_not_as_a_pattern(db, receiver):
-    _muted_until("2024_06", receiver)
-    Executor.objects.create(id="old", kind="thread", hostname="h", pid=1,
-                            workflows=["shop.order@2024-06"])  # fmt: skip
+@pytest.mark.parametrize(
+    "version, served",
+    [
+        ("2", "mail.send@2"),  # another workflow at that version
+        ("2024_06", "shop.order@2024-06"),  # a version matching only as a LIKE pattern
+    ],
+    ids=["another workflow", "as a pattern"],
+)
+def test_only_the_groups_own_workflow_at_that_version_ends_the_mute(db, receiver, version, served):
+    _muted_until(version, receiver)
+    Executor.objects.create(id="other", kind="thread", hostname="h", pid=1, workflows=[served])
     evaluate_now()
     assert receiver.bodies() == []

@@ -14,6 +14,14 @@ def _messages(response) -> str:
     return " ".join(str(message) for message in get_messages(response.wsgi_request))
 
 
+def _two_operators(owner) -> tuple[Client, Client]:
+    """Alice and Bob, logged in as the same operator, each with a page loaded."""
+    alice, bob = Client(), Client()
+    alice.force_login(owner)
+    bob.force_login(owner)
+    return alice, bob
+
+
 def test_a_double_submitted_restart_makes_one_run_and_says_so(owner_client, engine):
     run = make_failed_run()
     form = {"run_id": run.id, "seen": timezone.now().isoformat()}
@@ -27,9 +35,7 @@ def test_a_double_submitted_restart_makes_one_run_and_says_so(owner_client, engi
 def test_a_second_operator_is_told_what_the_first_did(owner, engine):
     run = make_failed_run()
     seen = timezone.now().isoformat()  # both pages loaded before either acted
-    alice, bob = Client(), Client()
-    alice.force_login(owner)
-    bob.force_login(owner)
+    alice, bob = _two_operators(owner)
     alice.post("/actions/fork/", {"run_id": run.id, "from_step": 1, "seen": seen})
     answer = bob.post("/actions/restart/", {"run_id": run.id, "seen": seen})
     assert Run.objects.filter(forked_from=run).count() == 1
@@ -73,3 +79,41 @@ def test_deeply_nested_or_huge_edited_input_is_a_form_error(owner_client, engine
 def test_a_400_quoting_hostile_input_is_plain_text(owner_client, engine):
     answer = owner_client.post("/actions/restart/", {"run_id": "<img src=x onerror=alert(1)>"})
     assert answer.status_code == 400 and answer["Content-Type"].startswith("text/plain")
+
+
+def test_an_edit_and_continue_after_another_operators_restart_is_refused(owner, engine):
+    """docs/security.md, "Operators acting at once": the edit would fork a second new run."""
+    run = make_failed_run()
+    seen = timezone.now().isoformat()  # both pages loaded before either acted
+    alice, bob = _two_operators(owner)
+    alice.post("/actions/restart/", {"run_id": run.id, "seen": seen})
+    answer = bob.post(
+        "/actions/patch/",
+        {"run_id": run.id, "position": 0, "output": '{"ok": 5}', "seen": seen},
+    )
+    assert Run.objects.filter(forked_from=run).count() == 1
+    assert "Nothing changed: owner restarted it at" in _messages(answer)
+
+
+def test_an_edit_and_continue_after_another_operators_fork_is_refused(owner, engine):
+    run = make_failed_run()
+    seen = timezone.now().isoformat()
+    alice, bob = _two_operators(owner)
+    alice.post("/actions/fork/", {"run_id": run.id, "from_step": 1, "seen": seen})
+    bob.post(
+        "/actions/patch/",
+        {"run_id": run.id, "position": 0, "output": '{"ok": 5}', "seen": seen},
+    )
+    assert Run.objects.filter(forked_from=run).count() == 1
+
+
+def test_a_resume_after_another_operators_restart_is_refused(owner, engine, settings):
+    """The restart carries the work on; resuming the original too would do it twice."""
+    settings.DURABLE_EXECUTOR = "external"
+    run = make_failed_run()
+    seen = timezone.now().isoformat()  # both pages loaded before either acted
+    alice, bob = _two_operators(owner)
+    alice.post("/actions/restart/", {"run_id": run.id, "seen": seen})
+    answer = bob.post("/actions/resume/", {"run_id": run.id, "seen": seen})
+    assert Run.objects.get(id=run.id).status == "ERROR"
+    assert "Nothing changed" in _messages(answer)
